@@ -1,0 +1,30 @@
+import { signObject } from "./signed-objects";
+import type { MetadataDocument, MetadataConfig } from "./schemas";
+
+export const OUR_CAPABILITIES = ["checkout.create", "orders.create.session", "transfer.create", "transfer.webhook"];
+
+export type MetadataInput = {
+  name: string;
+  profile?: string;
+  icon?: string;
+  contact?: string;
+  publicKeyHex: string;
+  endpoint: string;
+  currencies: string[];
+  acceptIssuers: number[];
+};
+
+/** §9.2: our nested document; `signature` is the deep-form signature of `config`. */
+export function buildMetadataDocument(m: MetadataInput, sk: Uint8Array): MetadataDocument {
+  const config: MetadataConfig = {
+    publicKey: m.publicKeyHex,
+    endpoint: m.endpoint,
+    capabilities: OUR_CAPABILITIES,
+    settlement: { currencies: m.currencies, accepts: m.acceptIssuers },
+  };
+  const doc: MetadataDocument = { opencharge: "0.1", name: m.name, config, kyc: [], signature: signObject(config, sk).signature };
+  if (m.profile) doc.profile = m.profile;
+  if (m.icon) doc.icon = m.icon;
+  if (m.contact) doc.contact = m.contact;
+  return doc;
+}

@@ -1,0 +1,58 @@
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import type { TSchema, Static } from "@sinclair/typebox";
+
+export const MAX_JSON_DEPTH = 32;
+
+export type Validated<S extends TSchema> = { ok: true; value: Static<S> } | { ok: false; fields: string[] };
+
+/** JSON pointer `/order/items/3/quantity` → `order.items[3].quantity` (the form of §7.1's details.fields). */
+export function pointerToPath(pointer: string): string {
+  const parts = pointer.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  let out = "";
+  for (const p of parts) out += /^[0-9]+$/.test(p) ? `[${p}]` : out === "" ? p : `.${p}`;
+  return out;
+}
+
+export function compileValidator<S extends TSchema>(schema: S): (v: unknown) => Validated<S> {
+  const check: TypeCheck<S> = TypeCompiler.Compile(schema);
+  return (v) => {
+    if (check.Check(v)) return { ok: true, value: v };
+    const fields = new Set<string>();
+    for (const e of check.Errors(v)) {
+      fields.add(pointerToPath(e.path) || "(root)");
+      if (fields.size >= 20) break;
+    }
+    return { ok: false, fields: [...fields] };
+  };
+}
+
+/** Depth of nested arrays/objects; stops counting past the limit. */
+export function jsonDepth(v: unknown, limit = MAX_JSON_DEPTH + 1): number {
+  if (v === null || typeof v !== "object") return 0;
+  let max = 0;
+  for (const child of Array.isArray(v) ? v : Object.values(v)) {
+    const d = jsonDepth(child, limit - 1);
+    if (d > max) max = d;
+    if (max + 1 >= limit) break;
+  }
+  return max + 1;
+}
+
+/** Raw bytes → a JSON object, or why not (§9.1: must be a JSON object; depth ≤ 32). */
+export function parseJsonObject(bytes: Uint8Array): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return { ok: false, reason: "invalid_utf8" };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: "malformed_json" };
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, reason: "not_an_object" };
+  if (jsonDepth(value) > MAX_JSON_DEPTH) return { ok: false, reason: "too_deep" };
+  return { ok: true, value: value as Record<string, unknown> };
+}

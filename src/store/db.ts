@@ -1,0 +1,39 @@
+import { Database } from "bun:sqlite";
+import schemaSql from "../../schema.sql" with { type: "text" };
+
+/** Bumped whenever schema.sql changes in a way older databases need migrating for. */
+export const SCHEMA_VERSION = 1;
+
+export type Synchronous = "FULL" | "NORMAL";
+
+/**
+ * WAL so readers never block the writer; busy_timeout so concurrent writers (a second process, the CLI) wait
+ * instead of failing; foreign keys on. synchronous=FULL by default: in WAL mode NORMAL can lose the last
+ * commits on power loss, and a lost commit here is a debit the user was already told about.
+ */
+export function openDatabase(path: string, synchronous: Synchronous = "FULL"): Database {
+  const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA busy_timeout = 5000");
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec(`PRAGMA synchronous = ${synchronous}`);
+  db.exec("PRAGMA temp_store = MEMORY");
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Database): void {
+  db.transaction(() => {
+    db.exec(schemaSql);
+    const row = db.query<{ v: number | null }, []>("SELECT MAX(version) AS v FROM schema_version").get();
+    const current = row?.v ?? 0;
+    if (current > SCHEMA_VERSION) throw new Error(`database schema v${current} is newer than this gateway (v${SCHEMA_VERSION})`);
+    if (current < SCHEMA_VERSION)
+      db.query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)").run(SCHEMA_VERSION, Math.floor(Date.now() / 1000));
+  }).immediate();
+}
+
+/** One SQLite `BEGIN IMMEDIATE … COMMIT` (§9.1): every state change goes through here. */
+export function inTransaction<T>(db: Database, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}
