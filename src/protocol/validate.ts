@@ -26,9 +26,13 @@ export function compileValidator<S extends TSchema>(schema: S): (v: unknown) => 
   };
 }
 
-/** Depth of nested arrays/objects; stops counting past the limit. */
+/**
+ * Depth of nested arrays/objects, capped at `limit`: returns min(depth, limit). It stops descending at the
+ * limit, so a 64 KiB body of ~32k nested brackets cannot overflow the call stack.
+ */
 export function jsonDepth(v: unknown, limit = MAX_JSON_DEPTH + 1): number {
   if (v === null || typeof v !== "object") return 0;
+  if (limit <= 1) return 1;
   let max = 0;
   for (const child of Array.isArray(v) ? v : Object.values(v)) {
     const d = jsonDepth(child, limit - 1);
