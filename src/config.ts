@@ -43,6 +43,10 @@ export type Config = {
   demoBalance: string[];
   app: { corsOrigins: string[] };
   sqliteSynchronous: "FULL" | "NORMAL";
+  /** §4.6 outbound timeouts (ms): settlement calls and webhook deliveries. */
+  outboundTimeouts: { settlementMs: number; webhookMs: number };
+  /** Advanced: global scheduler lease and per-job lease, seconds (§16: 30 / 60). */
+  scheduler: { leaseSeconds: number; jobLeaseSeconds: number };
   logLevel: "debug" | "info" | "warn" | "error";
 };
 
@@ -75,6 +79,8 @@ export const DEFAULTS = {
   demoBalance: ["USD:100.00", "EUR:100.00"],
   app: { corsOrigins: [] },
   sqliteSynchronous: "FULL",
+  scheduler: { leaseSeconds: 30, jobLeaseSeconds: 60 },
+  outboundTimeouts: { settlementMs: 15_000, webhookMs: 10_000 },
   logLevel: "info",
 } satisfies Partial<Config>;
 
@@ -154,6 +160,8 @@ export function loadConfig(
     webBaseUrl: String(c.webBaseUrl ?? new URL(publicUrl).origin).replace(/\/+$/, ""),
     ocid: intOrThrow("ocid", c.ocid, 1),
     rateLimits: { ...DEFAULTS.rateLimits, ...(c.rateLimits ?? {}) },
+    scheduler: { ...DEFAULTS.scheduler, ...(c.scheduler ?? {}) },
+    outboundTimeouts: { ...DEFAULTS.outboundTimeouts, ...(c.outboundTimeouts ?? {}) },
     currencies: { ...DEFAULTS.currencies, ...(c.currencies ?? {}) },
     directory: {
       entries,

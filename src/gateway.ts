@@ -8,6 +8,14 @@ import { buildCurrencyTable, type CurrencyTable } from "./protocol/currencies";
 import { buildMetadataDocument } from "./protocol/metadata";
 import type { MetadataDocument } from "./protocol/schemas";
 import type { ResponseSigner } from "./http/responses";
+import { RateLimiter } from "./http/rate-limit";
+import type { AuthDeps } from "./http/auth";
+import { Directory, selfMetadata } from "./peers/directory";
+import { PeerClient } from "./peers/client";
+import { parseAllowlist, type Allowlist } from "./peers/ssrf";
+import { nonceRecorder } from "./store/nonces";
+import { createStore, type Store } from "./store";
+import { Hub } from "./app/hub";
 
 export type Gateway = {
   config: Config;
@@ -19,10 +27,21 @@ export type Gateway = {
   enabledCurrencies: ReadonlySet<string>;
   metadata: MetadataDocument;
   signer: ResponseSigner;
+  limiter: RateLimiter;
+  allowlist: Allowlist;
+  directory: Directory;
+  auth: AuthDeps;
+  peers: PeerClient;
+  store: Store;
+  hub: Hub;
+  /** Hooks the scheduler binds to so committed work starts at once (no polling on the hot path). */
+  events: { settlementEnqueued: () => void; deliveryEnqueued: () => void };
 };
 
-export function buildGateway(parts: { config: Config; db: Database; key: GatewayKey; clock: Clock; log: Logger }): Gateway {
-  const { config, key } = parts;
+export type GatewayParts = { config: Config; db: Database; key: GatewayKey; clock: Clock; log: Logger; fetchImpl?: typeof fetch };
+
+export function buildGateway(parts: GatewayParts): Gateway {
+  const { config, key, db, clock, log } = parts;
   const currencies = buildCurrencyTable(config.currencies.extra);
   for (const c of config.currencies.enabled)
     if (!currencies.has(c)) throw new Error(`currencies.enabled: ${c} is not in the currency table (add it to currencies.extra)`);
@@ -39,11 +58,37 @@ export function buildGateway(parts: { config: Config; db: Database; key: Gateway
     },
     key.secret,
   );
+  const allowlist = parseAllowlist(config.outboundAllowlist);
+  const { rpcUrl, registryAddress } = config.directory;
+  const directory = new Directory({
+    db,
+    clock,
+    log,
+    allowlist,
+    self: selfMetadata(config.ocid, config.name, key.publicKeyHex, config.endpoint, config.currencies.enabled, config.acceptIssuers),
+    configEntries: config.directory.entries,
+    freshTtl: config.metadataTtl,
+    acceptReplacer: config.acceptReplacerCanonical,
+    evm: rpcUrl && registryAddress ? { rpcUrl, registryAddress } : undefined,
+    fetchImpl: parts.fetchImpl,
+  });
   return {
-    ...parts,
+    config,
+    db,
+    key,
+    clock,
+    log,
     currencies,
     enabledCurrencies: new Set(config.currencies.enabled),
     metadata,
-    signer: { ocid: config.ocid, secret: key.secret, clock: parts.clock },
+    signer: { ocid: config.ocid, secret: key.secret, clock },
+    limiter: new RateLimiter(clock),
+    allowlist,
+    directory,
+    auth: { directory, clock, window: config.authWindow, basePath: config.basePath, recordNonce: nonceRecorder(db) },
+    store: createStore(db),
+    hub: new Hub(),
+    events: { settlementEnqueued: () => {}, deliveryEnqueued: () => {} },
+    peers: new PeerClient({ ocid: config.ocid, secret: key.secret, clock, directory, allowlist, window: config.authWindow, fetchImpl: parts.fetchImpl }),
   };
 }

@@ -8,8 +8,13 @@ import { buildGateway, type Gateway } from "./gateway";
 import { createLogger, type Logger } from "./log";
 import { systemClock, type Clock } from "./clock";
 import { createApp } from "./http/server";
+import { pruneNonces } from "./store/nonces";
+import { expireDueOrders } from "./flows/answer-payment";
+import { checkLedger } from "./store/ledger";
+import { createUser } from "./flows/accounts";
+import { Scheduler } from "./settlement/scheduler";
 
-export type RunningGateway = { gw: Gateway; url: string; port: number; stop: () => Promise<void> };
+export type RunningGateway = { gw: Gateway; url: string; port: number; scheduler: Scheduler; stop: () => Promise<void> };
 
 export type StartOptions = {
   config?: Config;
@@ -28,17 +33,52 @@ export function openGateway(opts: StartOptions = {}): Gateway {
   return buildGateway({ config, db, key, clock: opts.clock ?? systemClock, log });
 }
 
-export async function startGateway(opts: StartOptions = {}): Promise<RunningGateway> {
+/** Start-up checks that must never fail silently, and demo data on an empty database (§10.1). */
+function prepare(gw: Gateway, announce: (line: string) => void): void {
+  const ledgerCheck = checkLedger(gw.db);
+  if (!ledgerCheck.ok) gw.log.error("LEDGER INVARIANT BROKEN", { problems: ledgerCheck.problems });
+  if (gw.config.demoMode && gw.store.users.list().length === 0) {
+    const { user, token } = createUser(gw, "demo", gw.config.demoBalance);
+    gw.log.warn("demo mode: created a funded demo user (never use demo mode in production)", { user: user.id });
+    announce(`demo user "${user.name}" created; its bearer token (shown once):\n${token}`);
+  }
+}
+
+export async function startGateway(opts: StartOptions & { announce?: (line: string) => void } = {}): Promise<RunningGateway> {
   const gw = openGateway(opts);
+  prepare(gw, opts.announce ?? ((l) => console.error(l)));
   const app = createApp(gw);
   app.listen({ hostname: gw.config.host, port: gw.config.port, maxRequestBodySize: 4 * gw.config.maxBodyBytes });
-  const port = app.server!.port!;
+  const server = app.server!;
+  const port = server.port!;
+  gw.hub.attach((topic, data) => server.publish(topic, data));
+  const scheduler = new Scheduler(gw, gw.config.scheduler);
+  scheduler.start();
+  const sweeper = setInterval(() => {
+    try {
+      expireDueOrders(gw);
+    } catch (e) {
+      gw.log.warn("expiry sweep failed", { error: String(e) });
+    }
+  }, 10_000);
+  // Expired nonces go in the background, in small batches, never on a request's path (§4.4).
+  const pruner = setInterval(() => {
+    try {
+      pruneNonces(gw.db, gw.clock());
+    } catch (e) {
+      gw.log.warn("nonce pruning failed", { error: String(e) });
+    }
+  }, 60_000);
   gw.log.info("gateway listening", { url: `http://${gw.config.host}:${port}`, endpoint: gw.config.endpoint, ocid: gw.config.ocid });
   return {
     gw,
     port,
+    scheduler,
     url: `http://${gw.config.host}:${port}`,
     stop: async () => {
+      await scheduler.stop();
+      clearInterval(pruner);
+      clearInterval(sweeper);
       await app.stop(true);
       gw.db.close();
     },

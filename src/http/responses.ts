@@ -8,9 +8,9 @@ const JSON_TYPE = "application/json; charset=utf-8";
 
 export type ResponseSigner = { ocid: number; secret: Uint8Array; clock: Clock };
 
-/** Serialise once; the same bytes are hashed, signed and sent (§4.5). */
+/** Serialise once; the same bytes are hashed, signed and sent (§4.5). `{raw}` is already-serialised JSON. */
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}, signer?: ResponseSigner): Response {
-  const text = JSON.stringify(body);
+  const text = body instanceof RawJson ? body.text : JSON.stringify(body);
   const h: Record<string, string> = { "content-type": JSON_TYPE, ...headers };
   if (signer) {
     const ts = signer.clock();
@@ -19,6 +19,10 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
     h["x-oc-signature"] = signString(responseCanonical(signer.ocid, ts, status, sha256Hex(text)), signer.secret);
   }
   return new Response(text, { status, headers: h });
+}
+
+export class RawJson {
+  constructor(readonly text: string) {}
 }
 
 export function errorResponse(err: ProtocolError, signer?: ResponseSigner, extraHeaders: Record<string, string> = {}): Response {

@@ -2,6 +2,11 @@ import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { errorResponse, jsonResponse } from "./responses";
+import { capabilitiesRoute } from "../routes/capabilities";
+import { orderRoutes } from "../routes/orders";
+import { transferRoutes } from "../routes/transfers";
+import { appRoutes } from "../routes/app";
+import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "../app/ws";
 
 /** The one place unexpected faults become §15 JSON: never a stack trace, a 500 only for genuine faults. */
 export function errorHandler(gw: Gateway) {
@@ -32,6 +37,29 @@ export function metadataRoute(gw: Gateway) {
   );
 }
 
+/** Declared sizes over the limit are refused before any route runs (§4.3: body size before authentication). */
+function bodyLimit(gw: Gateway) {
+  return new Elysia({ name: "oc-body-limit" }).onRequest(({ request }) => {
+    const len = request.headers.get("content-length");
+    if (len !== null && Number(len) > gw.config.maxBodyBytes) return errorResponse(new ProtocolError("PAYLOAD_TOO_LARGE"));
+  });
+}
+
 export function createApp(gw: Gateway) {
-  return new Elysia().use(errorHandler(gw)).use(metadataRoute(gw));
+  return new Elysia({
+    websocket: {
+      maxPayloadLength: WS_MAX_FRAME,
+      idleTimeout: WS_IDLE_SECONDS,
+      backpressureLimit: WS_BACKPRESSURE_LIMIT,
+      closeOnBackpressureLimit: true,
+    },
+  })
+    .use(errorHandler(gw))
+    .use(bodyLimit(gw))
+    .use(metadataRoute(gw))
+    .use(capabilitiesRoute(gw))
+    .use(orderRoutes(gw))
+    .use(transferRoutes(gw))
+    .use(appRoutes(gw))
+    .use(websocketRoute(gw));
 }

@@ -47,11 +47,13 @@ export class ProtocolError extends Error {
     message?: string,
     readonly details?: Record<string, unknown>,
     readonly headers?: Record<string, string>,
+    /** §15: INVALID_SIGNATURE is 401 for a request signature but 400 for an order signature in the body. */
+    private readonly statusOverride?: number,
   ) {
     super(message ?? ERRORS[code][1]);
   }
   get status(): number {
-    return statusOf(this.code);
+    return this.statusOverride ?? statusOf(this.code);
   }
   body(): ErrorBody {
     return errorBody(this.code, this.message, this.details);

@@ -1,0 +1,104 @@
+// §10.3 WebSocket /app/ws: authenticate (header on upgrade, or a first `auth` message within 10 s), then replay
+// everything still awaiting the user and push live updates through the hub. Confirm/decline share the HTTP flows.
+import { Elysia } from "elysia";
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { userFromAuthorization } from "./bearer";
+import { confirmPayment, declinePayment } from "../flows/answer-payment";
+import { paymentRequestMessage } from "../flows/messages";
+import type { User } from "../store/users";
+
+export const WS_AUTH_DEADLINE_MS = 10_000;
+export const WS_MAX_FRAME = 4096;
+export const WS_IDLE_SECONDS = 60;
+/** A socket whose unsent data passes this is closed: a slow client cannot grow our memory. */
+export const WS_BACKPRESSURE_LIMIT = 256 * 1024;
+
+type WsState = { user?: User; timer?: ReturnType<typeof setTimeout> };
+type Sock = {
+  id: string;
+  send(d: string): unknown;
+  close(code?: number, reason?: string): void;
+  subscribe(t: string): void;
+  unsubscribe(t: string): void;
+  data: { request: Request };
+};
+
+export function websocketRoute(gw: Gateway) {
+  const states = new Map<string, WsState>();
+  const send = (ws: Sock, msg: Record<string, unknown>) => ws.send(JSON.stringify(msg));
+
+  const ready = (ws: Sock, state: WsState, user: User) => {
+    state.user = user;
+    clearTimeout(state.timer);
+    gw.hub.add(user.id, ws);
+    send(ws, { type: "ready", user: { id: user.id } });
+    for (const o of gw.store.orders.awaitingForUser(user.id, gw.clock())) send(ws, paymentRequestMessage(gw, o));
+  };
+  const reject = (ws: Sock) => {
+    send(ws, { type: "error", code: "INVALID_TOKEN", message: "Invalid token" });
+    ws.close(4401, "unauthorized");
+  };
+
+  return new Elysia({ name: "oc-ws" }).ws("/app/ws", {
+    open(ws) {
+      const sock = ws as unknown as Sock;
+      const state: WsState = {};
+      states.set(sock.id, state);
+      const header = sock.data.request.headers.get("authorization");
+      if (header) {
+        try {
+          return ready(sock, state, userFromAuthorization(gw, header));
+        } catch {
+          return reject(sock);
+        }
+      }
+      state.timer = setTimeout(() => !state.user && reject(sock), WS_AUTH_DEADLINE_MS);
+    },
+    message(ws, raw) {
+      const sock = ws as unknown as Sock;
+      const state = states.get(sock.id);
+      if (!state) return;
+      const msg = raw as Record<string, unknown>;
+      if (msg === null || typeof msg !== "object" || Array.isArray(msg) || typeof msg.type !== "string")
+        return send(sock, { type: "error", code: "INVALID_REQUEST", message: "Expected a JSON object with a type" });
+      const ref = typeof msg.ref === "string" || typeof msg.ref === "number" ? { ref: msg.ref } : {};
+      if (!state.user) {
+        if (msg.type !== "auth" || typeof msg.token !== "string") return reject(sock);
+        try {
+          return ready(sock, state, userFromAuthorization(gw, `Bearer ${msg.token}`));
+        } catch {
+          return reject(sock);
+        }
+      }
+      try {
+        switch (msg.type) {
+          case "ping":
+            return send(sock, { type: "pong", ...(msg.ts !== undefined ? { ts: msg.ts } : {}) });
+          case "confirm":
+          case "decline": {
+            if (typeof msg.sessionId !== "string") throw new ProtocolError("INVALID_REQUEST", "sessionId required");
+            const r = (msg.type === "confirm" ? confirmPayment : declinePayment)(gw, state.user, msg.sessionId);
+            return send(sock, { type: "result", ...ref, sessionId: msg.sessionId, ...r });
+          }
+          case "auth":
+            return send(sock, { type: "ready", user: { id: state.user.id } });
+          default:
+            throw new ProtocolError("INVALID_REQUEST", `Unknown message type`);
+        }
+      } catch (e) {
+        if (e instanceof ProtocolError) return send(sock, { type: "error", ...ref, code: e.code, message: e.message });
+        gw.log.error("websocket message failed", { error: String(e) });
+        return send(sock, { type: "error", ...ref, code: "INTERNAL_ERROR", message: "Internal error" });
+      }
+    },
+    close(ws) {
+      const sock = ws as unknown as Sock;
+      const state = states.get(sock.id);
+      states.delete(sock.id);
+      if (!state) return;
+      clearTimeout(state.timer);
+      if (state.user) gw.hub.remove(state.user.id, sock);
+    },
+  });
+}

@@ -1,0 +1,41 @@
+import type { Gateway } from "../gateway";
+import { balancesOf, createUser, creditUser, OperatorError } from "../flows/accounts";
+import { userAccount } from "../store/ledger";
+import { usage, type Out, type Parsed } from "./run";
+
+export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): number {
+  const [sub, name, spec] = positionals;
+  switch (sub) {
+    case "add": {
+      if (!name) return usage(out, "users add <name> [--credit CUR:AMOUNT]...");
+      const { user, token } = createUser(gw, name, values.credit ?? []);
+      out.log(`created user ${user.name} (user_${user.id})`);
+      for (const b of balancesOf(gw, userAccount(user.id))) out.log(`  ${b.currency} ${b.amount}`);
+      out.log(token);
+      return 0;
+    }
+    case "credit": {
+      if (!name || !spec) return usage(out, "users credit <name> CUR:AMOUNT");
+      const c = creditUser(gw, name, spec);
+      out.log(`credited ${name} ${c.currency} ${c.amount}`);
+      return 0;
+    }
+    case "list":
+      for (const u of gw.store.users.list()) {
+        const bal = balancesOf(gw, userAccount(u.id)).map((b) => `${b.currency} ${b.amount}`).join(", ");
+        out.log(`${u.name}\tuser_${u.id}\t${bal}`);
+      }
+      return 0;
+    case "token": {
+      if (!name) return usage(out, "users token <name>");
+      const user = gw.store.users.byName(name);
+      if (!user) throw new OperatorError(`no user named "${name}"`);
+      const token = gw.store.tx(() => gw.store.users.rotateToken(user.id, gw.clock(), gw.config.tokenTtl));
+      out.log(`new token for ${name} (older tokens revoked):`);
+      out.log(token);
+      return 0;
+    }
+    default:
+      return usage(out, "users add | credit | list | token");
+  }
+}

@@ -1,0 +1,51 @@
+// Operator and demo funding: users and peers are credited through ledger movements from `funding` (§12.1),
+// never by writing a balance directly.
+import type { Gateway } from "../gateway";
+import { parseAmount, formatMinor } from "../protocol/money";
+import { FUNDING, userAccount } from "../store/ledger";
+import type { User } from "../store/users";
+
+export type Credit = { currency: string; amount: string };
+
+export class OperatorError extends Error {}
+
+/** "USD:25.00" → {currency, amount}, validated against the enabled currencies. */
+export function parseCreditSpec(gw: Gateway, spec: string): Credit & { minor: bigint } {
+  const m = /^([A-Z]{3,5}):(.+)$/.exec(spec.trim());
+  if (!m) throw new OperatorError(`expected CUR:AMOUNT (e.g. USD:25.00), got "${spec}"`);
+  const [, currency, amount] = m as unknown as [string, string, string];
+  const r = parseAmount(amount, currency, gw.currencies, gw.enabledCurrencies);
+  if (!r.ok) throw new OperatorError(r.code === "INVALID_AMOUNT" ? `invalid amount "${amount}" for ${currency}` : `currency ${currency} is not enabled`);
+  return { currency, amount, minor: r.minor };
+}
+
+export function createUser(gw: Gateway, name: string, credits: string[] = []): { user: User; token: string } {
+  if (!/^[\p{L}\p{N} ._@-]{1,64}$/u.test(name)) throw new OperatorError("name: 1–64 letters, digits, spaces or . _ @ -");
+  const parsed = credits.map((c) => parseCreditSpec(gw, c));
+  const now = gw.clock();
+  return gw.store.tx(() => {
+    if (gw.store.users.byName(name)) throw new OperatorError(`user "${name}" already exists`);
+    const created = gw.store.users.create(name, now, gw.config.tokenTtl);
+    for (const c of parsed)
+      gw.store.ledger.move({ from: FUNDING, to: userAccount(created.user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
+    return created;
+  });
+}
+
+export function creditUser(gw: Gateway, name: string, spec: string): Credit {
+  const c = parseCreditSpec(gw, spec);
+  const now = gw.clock();
+  gw.store.tx(() => {
+    const user = gw.store.users.byName(name);
+    if (!user) throw new OperatorError(`no user named "${name}"`);
+    gw.store.ledger.move({ from: FUNDING, to: userAccount(user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
+  });
+  return { currency: c.currency, amount: c.amount };
+}
+
+/** One entry per enabled currency, zero included, sorted by code, formatted per §6.3. */
+export function balancesOf(gw: Gateway, account: string): Credit[] {
+  return [...gw.enabledCurrencies]
+    .sort()
+    .map((currency) => ({ currency, amount: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies) }));
+}

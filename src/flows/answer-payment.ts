@@ -1,0 +1,117 @@
+// §10.2 / §12.3: the user's answer to a payment request — confirm (one transaction: claim, debit, outbox job) or
+// decline. Both are idempotent and shared by the HTTP endpoints and the WebSocket.
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import type { User } from "../store/users";
+import type { SessionRow } from "../store/sessions";
+import { sessionStatus } from "../store/sessions";
+import type { OrderRecord } from "../store/orders";
+import { InsufficientFunds, IN_FLIGHT, userAccount } from "../store/ledger";
+import type { Candidate } from "../settlement/candidates";
+import { paymentUpdateMessage } from "./messages";
+
+export type AnswerResult = { status: string; txid?: string; redirect?: string };
+
+/** Session lookup with the §10.2 visibility rules: a qr session is its user's; a checkout session is anyone's until confirmed. */
+export function sessionForUser(gw: Gateway, user: User, sessionId: string): SessionRow {
+  const s = gw.store.sessions.get(sessionId);
+  if (!s) throw new ProtocolError("SESSION_NOT_FOUND");
+  if (s.user_id !== null && s.user_id !== user.id) throw new ProtocolError("UNAUTHORIZED", "Not your session");
+  if (s.kind === "qr" && s.user_id === null) throw new ProtocolError("UNAUTHORIZED", "Not your session");
+  return s;
+}
+
+/** Lazily applies the confirmation deadline (§11.1) before any read or action; pushes the update. */
+export function expireIfDue(gw: Gateway, o: OrderRecord): OrderRecord {
+  const now = gw.clock();
+  if (o.status !== "awaiting_confirmation" || o.confirm_deadline >= now) return o;
+  if (gw.store.tx(() => gw.store.orders.expireIfDue(o.id, now))) gw.hub.send(o.user_id, paymentUpdateMessage({ ...o, status: "expired" }));
+  return gw.store.orders.byId(o.id)!;
+}
+
+function redirectFor(o: OrderRecord, key: "success" | "cancel"): string | undefined {
+  const urls = JSON.parse(o.urls_json) as Record<string, unknown>;
+  return typeof urls[key] === "string" ? (urls[key] as string) : undefined;
+}
+
+function invalidState(status: string): ProtocolError {
+  return new ProtocolError("INVALID_STATE", `Not allowed while ${status}`, { status });
+}
+
+export function confirmPayment(gw: Gateway, user: User, sessionId: string): AnswerResult {
+  const session = sessionForUser(gw, user, sessionId);
+  const found = gw.store.orders.bySession(sessionId);
+  if (!found) throw invalidState(sessionStatus(session, gw.clock()));
+  const order = expireIfDue(gw, found);
+  const now = gw.clock();
+  const { store } = gw;
+  let confirmed: boolean;
+  try {
+    confirmed = store.tx(() => {
+      if (!store.orders.confirm(order.id, user.id, now)) return false;
+      if (session.kind === "checkout") store.sessions.bindUser(sessionId, user.id);
+      store.ledger.move({
+        from: userAccount(user.id),
+        to: IN_FLIGHT,
+        currency: order.currency,
+        amount: order.amount_minor,
+        reason: "confirm",
+        orderId: order.id,
+        now,
+      });
+      const candidates = JSON.parse(order.candidates_json) as Candidate[];
+      store.jobs.enqueueSettlement(order.id, candidates, now, now + gw.config.settlementDeadline);
+      return true;
+    });
+  } catch (e) {
+    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS");
+    throw e;
+  }
+  const redirect = session.kind === "checkout" ? redirectFor(order, "success") : undefined;
+  if (confirmed) {
+    gw.hub.send(user.id, paymentUpdateMessage({ ...order, status: "confirmed" }));
+    gw.events.settlementEnqueued();
+    return redirect ? { status: "confirmed", redirect } : { status: "confirmed" };
+  }
+  // Lost the conditional update: answer from the current state, never a second debit.
+  const current = expireIfDue(gw, store.orders.byId(order.id)!);
+  if (current.user_id === user.id && ["confirmed", "paid", "in_review"].includes(current.status)) {
+    const out: AnswerResult = { status: current.status };
+    if (current.final_txid) out.txid = current.final_txid;
+    if (redirect) out.redirect = redirect;
+    return out;
+  }
+  throw invalidState(current.status);
+}
+
+export function declinePayment(gw: Gateway, user: User, sessionId: string): AnswerResult {
+  const session = sessionForUser(gw, user, sessionId);
+  const { store } = gw;
+  const found = store.orders.bySession(sessionId);
+  if (!found) {
+    const st = sessionStatus(session, gw.clock());
+    if (session.kind === "qr" && st === "pending" && store.tx(() => store.sessions.cancel(sessionId, user.id))) return { status: "cancelled" };
+    if (store.sessions.get(sessionId)!.status === "cancelled") return { status: "cancelled" };
+    throw invalidState(st);
+  }
+  const order = expireIfDue(gw, found);
+  const redirect = session.kind === "checkout" ? redirectFor(order, "cancel") : undefined;
+  const now = gw.clock();
+  const declined = store.tx(() => {
+    if (!store.orders.decline(order.id, user.id, now)) return false;
+    if (session.kind === "checkout") store.sessions.bindUser(sessionId, user.id);
+    return true;
+  });
+  if (declined) gw.hub.send(user.id, paymentUpdateMessage({ ...order, status: "declined" }));
+  const current = declined ? { ...order, status: "declined" as const, user_id: user.id } : store.orders.byId(order.id)!;
+  if (current.status === "declined" && current.user_id === user.id) return redirect ? { status: "declined", redirect } : { status: "declined" };
+  throw invalidState(current.status);
+}
+
+/** The 10 s sweeper of §11.1: expire every order whose confirmation window closed, then tell its user. */
+export function expireDueOrders(gw: Gateway): number {
+  const now = gw.clock();
+  const expired = gw.store.tx(() => gw.store.orders.expireDue(now));
+  for (const o of expired) gw.hub.send(o.user_id, { type: "payment_update", sessionId: o.session_id, status: "expired" });
+  return expired.length;
+}

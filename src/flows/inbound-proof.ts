@@ -1,0 +1,123 @@
+// §9.8 POST /transfer/webhook: a peer tells us about a completed transfer that involves us. Either a credit to
+// one of our users, or the result of one of our own settlement steps. Idempotent on (issuer, txid).
+import type { Gateway } from "../gateway";
+import type { Caller } from "../http/auth";
+import { ProtocolError } from "../protocol/errors";
+import { checkProofStructure } from "../protocol/proof-check";
+import { verifyObjectSignature, type SigForm } from "../protocol/signed-objects";
+import { amountsEqual, parseAmount } from "../protocol/money";
+import type { Proof } from "../protocol/schemas";
+import { externalAccount, userAccount } from "../store/ledger";
+import type { JobRow } from "../store/jobs";
+import type { OrderRecord } from "../store/orders";
+import type { Candidate } from "../settlement/candidates";
+import { afterPaid, applyFinalProof, recordAnomaly } from "../settlement/settle-job";
+
+type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
+
+export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Record<string, unknown>; signature: string }): Reply {
+  const structure = checkProofStructure(body.proof);
+  if (!structure.ok) throw new ProtocolError("INVALID_PROOF", undefined, { reason: "structure", fields: structure.fields.map((f) => `proof.${f}`) });
+  const proof = structure.proof;
+  if (proof.issuer !== caller.ocid) throw new ProtocolError("INVALID_PROOF", "Issuers deliver their own proofs", { reason: "issuer_mismatch" });
+  const form = verifyObjectSignature(proof, body.signature, caller.metadata.publicKey, gw.config.acceptReplacerCanonical);
+  if (!form) throw new ProtocolError("PROOF_SIGNATURE_INVALID");
+  const now = gw.clock();
+  if (proof.timestamp > now + 300) throw new ProtocolError("INVALID_PROOF", undefined, { reason: "future_timestamp" });
+
+  const previous = () =>
+    gw.db.query<{ reply_json: string | null }, [number, string]>("SELECT reply_json FROM received_proofs WHERE issuer = ? AND txid = ?").get(proof.issuer, proof.txid);
+  const stored = previous();
+  if (stored?.reply_json) return JSON.parse(stored.reply_json) as Reply;
+
+  const toUs = proof.to.ocid === gw.config.ocid;
+  if (toUs && !gw.config.acceptIssuers.includes(proof.issuer)) throw new ProtocolError("ISSUER_NOT_ACCEPTED");
+
+  let paidOrder: OrderRecord | null = null;
+  const reply = gw.store.tx((): Reply => {
+    const again = previous();
+    if (again?.reply_json) return JSON.parse(again.reply_json) as Reply;
+    let r: Reply;
+    if (toUs) r = applyCredit(gw, proof, now);
+    else {
+      const m = applyNotification(gw, proof, body.signature, form);
+      r = m.reply;
+      paidOrder = m.paid;
+    }
+    gw.db
+      .query(
+        `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (issuer, txid) DO UPDATE SET reply_json = excluded.reply_json`,
+      )
+      .run(proof.issuer, proof.txid, JSON.stringify(body.proof), body.signature, form, r.status, JSON.stringify(r), now);
+    return r;
+  });
+  if (paidOrder) afterPaid(gw, paidOrder, proof.txid);
+  return reply;
+}
+
+function applyCredit(gw: Gateway, proof: Proof, now: number): Reply {
+  const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
+  if (!amount.ok) return { status: "rejected", txid: proof.txid, message: amount.code === "INVALID_AMOUNT" ? "invalid amount" : "currency not supported" };
+  const m = /^user_([a-z0-9]{1,32})$/.exec(proof.to.reference ?? "");
+  const user = m ? gw.store.users.byId(m[1]!) : null;
+  if (!user) {
+    recordAnomaly(gw, "unknown_reference", null, null, `${proof.issuer}/${proof.txid}: ${proof.to.reference ?? "(none)"}`);
+    return { status: "rejected", txid: proof.txid, message: "unknown reference" };
+  }
+  gw.store.ledger.move({
+    from: externalAccount(proof.issuer),
+    to: userAccount(user.id),
+    currency: proof.currency,
+    amount: amount.minor,
+    reason: "webhook_credit",
+    ref: `${proof.issuer}|${proof.txid}`,
+    now,
+  });
+  return { status: "accepted", txid: proof.txid };
+}
+
+/** Which issuer and recipient a job's current step waits for (§12.5). */
+function expectedFor(job: JobRow, order: OrderRecord): { issuer: number; to: { ocid: number; reference: string } } | null {
+  const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
+  const data = JSON.parse(job.step_data) as { txid?: string; provider?: number };
+  if (c?.type === "partner_reserve" && job.step === "transfer.create") return { issuer: c.via, to: { ocid: order.merchant_ocid, reference: order.order_id } };
+  if (c?.type === "common_third_party" && job.step === "provider.transfer.create" && data.txid && data.provider)
+    return { issuer: data.provider, to: { ocid: c.via, reference: data.txid } };
+  if (c?.type === "common_third_party" && job.step === "payment.settle") return { issuer: c.via, to: { ocid: order.merchant_ocid, reference: order.order_id } };
+  return null;
+}
+
+function applyNotification(gw: Gateway, proof: Proof, signature: string, form: SigForm): { reply: Reply; paid: OrderRecord | null } {
+  const already = gw.db.query<{ job_id: string | null }, [number, string]>("SELECT job_id FROM received_proofs WHERE issuer = ? AND txid = ?").get(proof.issuer, proof.txid);
+  if (already?.job_id) return { reply: { status: "accepted", txid: proof.txid }, paid: null };
+  const waiting = gw.db
+    .query<JobRow & { oid: number }, [string]>(
+      `SELECT j.*, o.id AS oid FROM jobs j JOIN orders o ON o.id = j.order_id
+       WHERE j.state IN ('pending', 'in_review') AND o.status IN ('confirmed', 'in_review') AND o.currency = ?`,
+    )
+    .all(proof.currency);
+  for (const job of waiting) {
+    const order = gw.store.orders.byId(job.oid)!;
+    const want = expectedFor(job, order);
+    if (!want || want.issuer !== proof.issuer || want.to.ocid !== proof.to.ocid || want.to.reference !== proof.to.reference) continue;
+    if (!amountsEqual(proof.amount, order.amount, order.currency, gw.currencies)) continue;
+    const signed = { proof: proof as unknown as Record<string, unknown>, signature };
+    if (job.step === "provider.transfer.create") {
+      const data = { ...JSON.parse(job.step_data), providerProof: signed };
+      gw.db
+        .query("UPDATE jobs SET step = 'payment.settle', step_data = ?, step_attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND step = 'provider.transfer.create'")
+        .run(JSON.stringify(data), gw.clock(), gw.clock(), job.id);
+      gw.db
+        .query("INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, job_id, received_at) VALUES (?, ?, ?, ?, ?, 'settlement', ?, ?)")
+        .run(proof.issuer, proof.txid, JSON.stringify(proof), signature, form, job.id, gw.clock());
+      queueMicrotask(() => gw.events.settlementEnqueued());
+      return { reply: { status: "accepted", txid: proof.txid }, paid: null };
+    }
+    const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index]!;
+    const data = JSON.parse(job.step_data) as { provider?: number };
+    const destination = c.type === "partner_reserve" ? externalAccount(c.via) : externalAccount(data.provider!);
+    if (applyFinalProof(gw, job.id, order, c.type, signed, proof.issuer, destination, form)) return { reply: { status: "accepted", txid: proof.txid }, paid: order };
+  }
+  return { reply: { status: "rejected", txid: proof.txid, message: "no matching transfer" }, paid: null };
+}

@@ -1,0 +1,107 @@
+// §9.7 POST /transfer/create: a peer moves money out of its account at our gateway, to one of our users or to
+// another peer. Idempotent on (caller, Idempotency-Key), recorded in the same transaction as the transfer.
+import type { Gateway } from "../gateway";
+import type { Caller } from "../http/auth";
+import { ProtocolError } from "../protocol/errors";
+import { parseAmount } from "../protocol/money";
+import { sha256Hex } from "../protocol/hash";
+import type { TransferCreateRequest } from "../protocol/schemas";
+import { InsufficientFunds, peerAccount, userAccount } from "../store/ledger";
+import { issueProof } from "../settlement/proofs";
+import type { ProtocolReply } from "../http/protocol-route";
+
+const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+export const IDEMPOTENCY_TTL = 24 * 3600;
+
+class Replay extends Error {
+  constructor(readonly reply: ProtocolReply) {
+    super("replay");
+  }
+}
+
+export async function transferCreate(gw: Gateway, caller: Caller, req: TransferCreateRequest, raw: Uint8Array, headers: Headers): Promise<ProtocolReply> {
+  const { store, config } = gw;
+  if (req.from.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "from.ocid must be the caller");
+  if (req.to.ocid === req.from.ocid) throw new ProtocolError("INVALID_REQUEST", "to.ocid must differ from from.ocid", { fields: ["to.ocid"] });
+  const amount = parseAmount(req.amount, req.currency, gw.currencies, gw.enabledCurrencies);
+  if (!amount.ok)
+    throw amount.code === "INVALID_AMOUNT" ? new ProtocolError("INVALID_AMOUNT") : new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
+
+  const idemKey = headers.get("idempotency-key");
+  if (idemKey !== null && !IDEMPOTENCY_KEY_RE.test(idemKey)) throw new ProtocolError("INVALID_REQUEST", "Malformed Idempotency-Key", { fields: ["Idempotency-Key"] });
+  const bodyHash = sha256Hex(raw);
+  const lookup = () => {
+    if (idemKey === null) return null;
+    const row = gw.db
+      .query<{ body_hash: string; status: number; response: string; created_at: number }, [number, string]>(
+        "SELECT body_hash, status, response, created_at FROM idempotency WHERE ocid = ? AND key = ?",
+      )
+      .get(caller.ocid, idemKey);
+    if (!row || row.created_at + IDEMPOTENCY_TTL < gw.clock()) return null;
+    if (row.body_hash !== bodyHash) throw new ProtocolError("INVALID_STATE", "Idempotency-Key reused with another body", { reason: "idempotency_key_reused" });
+    return { status: row.status, rawBody: row.response } satisfies ProtocolReply;
+  };
+  const early = lookup();
+  if (early) return early;
+
+  const from = peerAccount(caller.ocid);
+  const hasAccount = gw.db.query("SELECT 1 FROM accounts WHERE account = ? AND currency = ?").get(from, req.currency);
+  if (!hasAccount) throw new ProtocolError("ACCOUNT_NOT_FOUND", "Caller has no account in this currency", { field: "from" });
+
+  let to: string;
+  if (req.to.ocid === config.ocid) {
+    const m = /^user_([a-z0-9]{1,32})$/.exec(req.to.reference ?? "");
+    const user = m ? store.users.byId(m[1]!) : null;
+    if (!user) throw new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient", { field: "to" });
+    to = userAccount(user.id);
+  } else {
+    try {
+      await gw.directory.resolve(req.to.ocid);
+    } catch (e) {
+      if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID") throw new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient", { field: "to" });
+      throw e;
+    }
+    to = peerAccount(req.to.ocid);
+  }
+
+  const now = gw.clock();
+  try {
+    const reply = store.tx(() => {
+      const again = lookup();
+      if (again) throw new Replay(again);
+      const reference = req.to.reference ?? req.order?.id;
+      const proof = issueProof(
+        gw.db,
+        gw.key.secret,
+        {
+          issuer: config.ocid,
+          from: { ocid: caller.ocid, reference: req.from.reference },
+          to: { ocid: req.to.ocid, reference },
+          amount: req.amount,
+          currency: req.currency,
+          timestamp: now,
+          memo: req.memo,
+        },
+        null,
+      );
+      // The proof is written first so the movement can reference its txid; a short balance rolls both back.
+      const reason = to.startsWith("user:") ? "transfer_in" : "transfer";
+      store.ledger.move({ from, to, currency: req.currency, amount: amount.minor, reason, now, ref: `${caller.ocid}|${proof.txid}` });
+      if (req.to.ocid !== config.ocid) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
+      if (idemKey !== null)
+        gw.db
+          .query(
+            `INSERT INTO idempotency (ocid, key, body_hash, status, response, created_at) VALUES (?1, ?2, ?3, 200, ?4, ?5)
+             ON CONFLICT (ocid, key) DO UPDATE SET body_hash = excluded.body_hash, status = 200, response = excluded.response, created_at = excluded.created_at`,
+          )
+          .run(caller.ocid, idemKey, bodyHash, proof.body, now);
+      return { rawBody: proof.body } satisfies ProtocolReply;
+    });
+    if (req.to.ocid !== config.ocid) gw.events.deliveryEnqueued();
+    return reply;
+  } catch (e) {
+    if (e instanceof Replay) return e.reply;
+    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS");
+    throw e;
+  }
+}

@@ -1,0 +1,30 @@
+// §9.5: the status URL a merchant polls. Scoped to the caller; someone else's order looks exactly like none.
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import type { Candidate } from "../settlement/candidates";
+import { expireIfDue } from "./answer-payment";
+
+export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
+  if (orderId.length === 0 || orderId.length > 128) throw new ProtocolError("ORDER_NOT_FOUND");
+  const found = gw.store.orders.latestForCaller(callerOcid, orderId);
+  if (!found) throw new ProtocolError("ORDER_NOT_FOUND");
+  const o = expireIfDue(gw, found);
+  const body: Record<string, unknown> = {
+    order: { id: o.order_id, ocid: o.merchant_ocid, amount: o.amount, currency: o.currency },
+    status: o.status,
+  };
+  if (o.status === "paid" && o.final_txid) {
+    body.txid = o.final_txid;
+    body.proof = JSON.parse(o.final_proof_json!);
+    body.signature = o.final_signature;
+  }
+  if (o.settlement_type) body.settlement = o.settlement_via === null ? { type: o.settlement_type } : { type: o.settlement_type, via: o.settlement_via };
+  const delivery = gw.db
+    .query<{ state: string; attempts: number }, [number]>("SELECT state, attempts FROM deliveries WHERE order_id = ? ORDER BY created_at DESC LIMIT 1")
+    .get(o.id);
+  if (delivery) body.delivery = { state: delivery.state, attempts: delivery.attempts };
+  body.updatedAt = o.updated_at;
+  return body;
+}
+
+export type { Candidate };

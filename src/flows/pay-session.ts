@@ -1,0 +1,33 @@
+// §8: a user asks to pay → a short-lived single-use session and the QR code a merchant's POS scans.
+import QRCode from "qrcode";
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { randomHex } from "../protocol/hex";
+import type { User } from "../store/users";
+
+export type QrPayload = { ocid: number; order: string; expiresAt: number };
+
+/** §8.2: keys in exactly this order, no whitespace. */
+export function qrPayload(ocid: number, endpoint: string, sessionId: string, expiresAt: number): { object: QrPayload; text: string } {
+  const object = { ocid, order: `${endpoint}/orders/create/${sessionId}`, expiresAt };
+  return { object, text: JSON.stringify(object) };
+}
+
+export async function createPaySession(gw: Gateway, user: User) {
+  const { store, config } = gw;
+  const now = gw.clock();
+  const id = randomHex(16);
+  const expiresAt = now + config.sessionTtl;
+  store.tx(() => {
+    if (store.sessions.pendingCount(user.id, now) >= config.maxPendingSessions)
+      throw new ProtocolError("RATE_LIMITED", "Too many pending sessions", { limit: config.maxPendingSessions }, { "retry-after": String(config.sessionTtl) });
+    store.sessions.insert({ id, kind: "qr", user_id: user.id, status: "pending", created_at: now, expires_at: expiresAt });
+  });
+  const payload = qrPayload(config.ocid, config.endpoint, id, expiresAt);
+  const qrCode = await QRCode.toDataURL(payload.text, { errorCorrectionLevel: "M", margin: 2, width: 300 });
+  return { sessionId: id, qrPayload: payload.object, qrText: payload.text, qrCode, expiresAt };
+}
+
+export function qrSvg(gw: Gateway, sessionId: string, expiresAt: number): Promise<string> {
+  return QRCode.toString(qrPayload(gw.config.ocid, gw.config.endpoint, sessionId, expiresAt).text, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
+}

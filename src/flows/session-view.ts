@@ -1,0 +1,85 @@
+// §10.2 session view and history: what the wallet app shows, read from the database.
+import type { Gateway } from "../gateway";
+import type { SessionRow } from "../store/sessions";
+import { sessionStatus } from "../store/sessions";
+import { expireIfDue } from "./answer-payment";
+import { merchantView } from "./messages";
+import { formatMinor } from "../protocol/money";
+import { ProtocolError } from "../protocol/errors";
+import type { User } from "../store/users";
+
+export function sessionView(gw: Gateway, s: SessionRow) {
+  const now = gw.clock();
+  const found = gw.store.orders.bySession(s.id);
+  const o = found ? expireIfDue(gw, found) : null;
+  const view: Record<string, unknown> = {
+    sessionId: s.id,
+    kind: s.kind,
+    sessionStatus: sessionStatus(s, now),
+    expiresAt: s.expires_at,
+    order: o ? JSON.parse(o.order_json) : null,
+    merchant: o ? merchantView(gw, o.merchant_ocid) : null,
+    status: o?.status ?? null,
+    confirmBy: o && o.status === "awaiting_confirmation" ? o.confirm_deadline : null,
+  };
+  if (o?.final_txid) view.txid = o.final_txid;
+  if (o) view.urls = JSON.parse(o.urls_json);
+  return view;
+}
+
+const CURSOR_RE = /^[0-9]{27}$/;
+
+/** Payments and credits, newest first, with an opaque cursor (§10.2 history). */
+export function history(gw: Gateway, user: User, limitParam: string | undefined, beforeParam: string | undefined) {
+  const limit = limitParam === undefined ? 20 : Number(limitParam);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ProtocolError("INVALID_REQUEST", "limit must be 1–100", { fields: ["limit"] });
+  if (beforeParam !== undefined && !CURSOR_RE.test(beforeParam)) throw new ProtocolError("INVALID_REQUEST", "invalid cursor", { fields: ["before"] });
+  const before = beforeParam ?? "9".repeat(27);
+  const rows = gw.db
+    .query<
+      { k: string; kind: string; id: number; at: number; session_id: string | null; order_id: string | null; merchant_ocid: number | null; amount: string | null; minor: string; currency: string; status: string | null; txid: string | null; updated_at: number; reason: string | null; ref: string | null },
+      [string, string, string, number]
+    >(
+      `SELECT * FROM (
+         SELECT printf('%011d1%015d', received_at, id) AS k, 'payment' AS kind, id, received_at AS at, session_id, order_id,
+                merchant_ocid, amount, CAST(amount_minor AS TEXT) AS minor, currency, status, final_txid AS txid, updated_at,
+                NULL AS reason, NULL AS ref
+           FROM orders WHERE user_id = ?1
+         UNION ALL
+         SELECT printf('%011d0%015d', created_at, id), 'credit', id, created_at, NULL, NULL, NULL, NULL, CAST(delta AS TEXT),
+                currency, NULL, NULL, created_at, reason, ref
+           FROM ledger_entries WHERE account = ?2 AND delta > 0 AND reason IN ('funding', 'webhook_credit', 'transfer_in')
+       ) WHERE k < ?3 ORDER BY k DESC LIMIT ?4`,
+    )
+    .all(user.id, `user:${user.id}`, before, limit + 1);
+  const items = rows.slice(0, limit).map((r) => {
+    if (r.kind === "payment") {
+      const m = merchantView(gw, r.merchant_ocid!);
+      const item: Record<string, unknown> = {
+        kind: "payment",
+        sessionId: r.session_id,
+        orderId: r.order_id,
+        merchant: m.name ? { ocid: m.ocid, name: m.name } : { ocid: m.ocid },
+        amount: r.amount,
+        currency: r.currency,
+        status: r.status,
+        receivedAt: r.at,
+        updatedAt: r.updated_at,
+      };
+      if (r.txid) item.txid = r.txid;
+      return item;
+    }
+    const [issuer, txid] = (r.ref ?? "").split("|");
+    return {
+      kind: "credit",
+      amount: formatMinor(BigInt(r.minor), r.currency, gw.currencies),
+      currency: r.currency,
+      issuer: issuer && /^[0-9]+$/.test(issuer) ? Number(issuer) : r.reason,
+      txid: txid || null,
+      at: r.at,
+    };
+  });
+  const out: { items: unknown[]; nextBefore?: string } = { items };
+  if (rows.length > limit) out.nextBefore = rows[limit - 1]!.k;
+  return out;
+}

@@ -1,0 +1,71 @@
+// §9.4 Submit Order to Session, steps 3–13, in the SPEC's exact order. Authentication and the body schema
+// (steps 1–2) happened in the protocol route wrapper.
+import type { Gateway } from "../gateway";
+import type { Caller } from "../http/auth";
+import { ProtocolError } from "../protocol/errors";
+import { parseAmount } from "../protocol/money";
+import type { SubmitOrderRequest } from "../protocol/schemas";
+import { verifyObjectSignature } from "../protocol/signed-objects";
+import { SESSION_ID_RE } from "../store/sessions";
+import { isUniqueViolation } from "../store/orders";
+import { selectCandidates } from "../settlement/candidates";
+import { paymentRequestMessage } from "./messages";
+
+export function statusUrl(endpoint: string, orderId: string): string {
+  return `${endpoint}/orders/${encodeURIComponent(orderId)}/status`;
+}
+
+export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionId: string, req: SubmitOrderRequest) {
+  const { store, clock, config } = gw;
+  const now = clock();
+  const session = SESSION_ID_RE.test(sessionId) ? store.sessions.get(sessionId) : null;
+  if (!session) throw new ProtocolError("SESSION_NOT_FOUND");
+  if (session.expires_at < now) throw new ProtocolError("SESSION_EXPIRED");
+  if (session.status !== "pending") throw new ProtocolError("SESSION_USED");
+
+  const order = req.order;
+  if (order.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "Order does not belong to the caller");
+  const sigForm = verifyObjectSignature(order, req.signature, caller.metadata.publicKey, config.acceptReplacerCanonical);
+  if (!sigForm) throw new ProtocolError("INVALID_SIGNATURE", "Invalid order signature", undefined, undefined, 400);
+  if (order.expiresAt !== undefined && order.expiresAt < now) throw new ProtocolError("ORDER_EXPIRED");
+  const amount = parseAmount(order.amount, order.currency, gw.currencies, gw.enabledCurrencies);
+  if (!amount.ok)
+    throw amount.code === "INVALID_AMOUNT" ? new ProtocolError("INVALID_AMOUNT") : new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
+  const candidates = await selectCandidates(config, gw.directory, order.accepts ?? [], order.currency);
+  if (candidates.length === 0) throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "no_path" });
+
+  // Time may have passed during metadata fetches: the claim re-checks expiry with a fresh `now`.
+  const at = clock();
+  const orderRowId = store.tx(() => {
+    if (!store.sessions.claim(sessionId, at)) {
+      const s = store.sessions.get(sessionId)!;
+      throw s.status === "pending" ? new ProtocolError("SESSION_EXPIRED") : new ProtocolError("SESSION_USED");
+    }
+    try {
+      return store.orders.insert({
+        sessionId,
+        callerOcid: caller.ocid,
+        merchantOcid: order.ocid,
+        orderId: order.id,
+        orderJson: JSON.stringify(order),
+        signature: req.signature,
+        sigForm,
+        urlsJson: JSON.stringify(req.urls),
+        amount: order.amount,
+        amountMinor: amount.minor,
+        currency: order.currency,
+        userId: session.user_id,
+        confirmDeadline: Math.min(order.expiresAt ?? Number.MAX_SAFE_INTEGER, at + config.confirmWindow),
+        candidates,
+        now: at,
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new ProtocolError("ORDER_ALREADY_EXISTS");
+      throw e;
+    }
+  });
+
+  const record = store.orders.byId(orderRowId)!;
+  gw.hub.send(record.user_id, paymentRequestMessage(gw, record));
+  return { urls: { status: statusUrl(config.endpoint, order.id) } };
+}

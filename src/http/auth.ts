@@ -1,0 +1,69 @@
+// §4.3: request authentication over the raw bytes as received. Pure checks first, then directory, signature, nonce.
+import { ProtocolError } from "../protocol/errors";
+import { requestCanonical } from "../protocol/canonical";
+import { sha256Bytes, sha256Hex } from "../protocol/hash";
+import { parseSignature, verifyDigest } from "../protocol/signatures";
+import type { PeerMetadata } from "../protocol/schemas";
+import type { Directory } from "../peers/directory";
+import { KEY_ROTATION_AGE } from "../peers/directory";
+import type { Clock } from "../clock";
+
+export type Caller = { ocid: number; metadata: PeerMetadata; nonce: string };
+
+const HEADER_RULES: [string, string, RegExp][] = [
+  ["x-oc-id", "X-OC-ID", /^[1-9][0-9]{0,15}$/],
+  ["x-oc-timestamp", "X-OC-Timestamp", /^[1-9][0-9]{0,10}$/],
+  ["x-oc-nonce", "X-OC-Nonce", /^[A-Za-z0-9._:-]{1,128}$/],
+  ["x-oc-signature", "X-OC-Signature", /^[0-9a-fA-F]{1,1024}$/],
+];
+
+export type AuthDeps = {
+  directory: Directory;
+  clock: Clock;
+  window: number;
+  basePath: string;
+  recordNonce: (ocid: number, nonce: string, now: number) => boolean;
+};
+
+function bad(reason: "missing_header" | "malformed_header", header: string): ProtocolError {
+  const message = reason === "missing_header" ? "Missing authentication header" : "Malformed authentication header";
+  return new ProtocolError("INVALID_SIGNATURE", message, { reason, header });
+}
+
+/** The verifier's path candidates (§4.2): the wire target, then the target minus the mount path. */
+export function pathCandidates(target: string, basePath: string): string[] {
+  return target.startsWith(basePath + "/") ? [target, target.slice(basePath.length)] : [target];
+}
+
+export async function authenticate(deps: AuthDeps, method: string, target: string, headers: Headers, rawBody: Uint8Array): Promise<Caller> {
+  const values: string[] = [];
+  for (const [name, display, re] of HEADER_RULES) {
+    const v = headers.get(name);
+    if (v === null) throw bad("missing_header", display);
+    if (!re.test(v)) throw bad("malformed_header", display);
+    values.push(v);
+  }
+  const [idStr, tsStr, nonce, sigHex] = values as [string, string, string, string];
+  const ocid = Number(idStr);
+  if (!Number.isSafeInteger(ocid)) throw bad("malformed_header", "X-OC-ID");
+  const sig = parseSignature(sigHex);
+  if (!sig.ok) throw bad("malformed_header", "X-OC-Signature");
+
+  const now = deps.clock();
+  if (Math.abs(now - Number(tsStr)) > deps.window) throw new ProtocolError("TIMESTAMP_EXPIRED");
+
+  let metadata = await deps.directory.resolve(ocid);
+  const bodyHash = sha256Hex(rawBody);
+  const digests = pathCandidates(target, deps.basePath).map((path) =>
+    sha256Bytes(requestCanonical({ ocid: idStr, timestamp: tsStr, nonce, method, path, bodyHash })),
+  );
+  const verifies = (m: PeerMetadata) => digests.some((d) => verifyDigest(d, sig.compact, m.publicKey));
+  if (!verifies(metadata)) {
+    if (now - metadata.fetchedAt <= KEY_ROTATION_AGE) throw new ProtocolError("INVALID_SIGNATURE");
+    metadata = await deps.directory.resolve(ocid, { bypassCache: true });
+    if (!verifies(metadata)) throw new ProtocolError("INVALID_SIGNATURE");
+  }
+  // Only after the signature: forged requests must not burn a real sender's nonces.
+  if (!deps.recordNonce(ocid, nonce, now)) throw new ProtocolError("NONCE_REUSED");
+  return { ocid, metadata, nonce };
+}

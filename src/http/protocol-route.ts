@@ -1,0 +1,65 @@
+// The opt-in wrapper every authenticated protocol route goes through (§4.3 order, §4.5 signed responses):
+// per-IP limit → raw body (413) → authenticate → per-OCID limit → JSON object → route → signed response.
+import type { Static, TSchema } from "@sinclair/typebox";
+import { ProtocolError } from "../protocol/errors";
+import { compileValidator, parseJsonObject } from "../protocol/validate";
+import type { Gateway } from "../gateway";
+import { authenticate, type Caller } from "./auth";
+import { readBodyLimited, wireTarget } from "./raw-body";
+import { errorResponse, jsonResponse, RawJson } from "./responses";
+
+/** `rawBody` is sent byte for byte instead of serialising `body` (stored idempotent replies). */
+export type ProtocolReply = { status?: number; body?: unknown; rawBody?: string; headers?: Record<string, string> };
+
+export type ProtocolContext<B> = {
+  caller: Caller;
+  body: B;
+  raw: Uint8Array;
+  headers: Headers;
+  params: Record<string, string>;
+  request: Request;
+};
+
+type ElysiaCtx = { request: Request; params?: Record<string, string>; server?: { requestIP(r: Request): { address: string } | null } | null };
+
+export function clientIp(ctx: ElysiaCtx): string {
+  return ctx.server?.requestIP(ctx.request)?.address ?? "unknown";
+}
+
+/** Rejects with 429 + Retry-After when over the limit. */
+export function enforceRate(gw: Gateway, key: string, perMinute: number): void {
+  const wait = gw.limiter.take(key, perMinute);
+  if (wait !== null) throw new ProtocolError("RATE_LIMITED", undefined, undefined, { "retry-after": String(wait) });
+}
+
+export function protocolRoute<S extends TSchema | null>(
+  gw: Gateway,
+  schema: S,
+  handler: (ctx: ProtocolContext<S extends TSchema ? Static<S> : null>) => ProtocolReply | Promise<ProtocolReply>,
+) {
+  const validate = schema ? compileValidator(schema) : null;
+  return async (ctx: ElysiaCtx): Promise<Response> => {
+    const { request } = ctx;
+    try {
+      enforceRate(gw, `ip:${clientIp(ctx)}`, gw.config.rateLimits.perIp);
+      const raw = await readBodyLimited(request, gw.config.maxBodyBytes);
+      const caller = await authenticate(gw.auth, request.method, wireTarget(request.url), request.headers, raw);
+      enforceRate(gw, `ocid:${caller.ocid}`, gw.config.rateLimits.perOcid);
+      let body: unknown = null;
+      if (validate) {
+        const parsed = parseJsonObject(raw);
+        if (!parsed.ok) throw new ProtocolError("INVALID_REQUEST", "Body must be a JSON object", { reason: parsed.reason });
+        const v = validate(parsed.value);
+        if (!v.ok) throw new ProtocolError("INVALID_REQUEST", undefined, { fields: v.fields });
+        body = v.value;
+      }
+      const reply = await handler({ caller, body: body as never, raw, headers: request.headers, params: ctx.params ?? {}, request });
+      return jsonResponse(reply.status ?? 200, reply.rawBody !== undefined ? new RawJson(reply.rawBody) : reply.body, reply.headers, gw.signer);
+    } catch (e) {
+      if (e instanceof ProtocolError) return errorResponse(e, gw.signer);
+      const requestId = crypto.randomUUID();
+      gw.log.error("unhandled error in protocol route", { requestId, path: new URL(request.url).pathname, error: String((e as Error)?.stack ?? e) });
+      return jsonResponse(500, { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } }, { "x-request-id": requestId }, gw.signer);
+    }
+  };
+}

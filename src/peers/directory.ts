@@ -1,0 +1,208 @@
+// §2.2–§2.4: OCID → verified peer metadata. Local table first, then the optional EVM resolver; cached with
+// stale-if-error, concurrent lookups coalesced, every URL checked by the outbound rules before it is fetched.
+import type { Database } from "bun:sqlite";
+import { ProtocolError } from "../protocol/errors";
+import { metadataUrlFor, normaliseMetadata } from "../protocol/peer-metadata";
+import type { PeerMetadata } from "../protocol/schemas";
+import { parsePublicKey } from "../protocol/keys";
+import type { Logger } from "../log";
+import type { Clock } from "../clock";
+import { checkOutboundUrl, type Allowlist } from "./ssrf";
+import { resolveTokenUri } from "./evm-resolver";
+import { fetchLimited } from "./fetch-limited";
+
+export const METADATA_TIMEOUT_MS = 5000;
+export const METADATA_MAX_BYTES = 64 * 1024;
+const MAX_REDIRECTS = 3;
+const STALE_MAX = 3600;
+const UNKNOWN_TTL = 60;
+/** §2.4 key rotation: a cached key older than this is refetched once before a signature is rejected. */
+export const KEY_ROTATION_AGE = 60;
+
+export type DirectoryEntry = { ocid: number; value: string; source: string; addedAt: number };
+
+export type DirectoryOptions = {
+  db: Database;
+  clock: Clock;
+  log: Logger;
+  allowlist: Allowlist;
+  self: PeerMetadata;
+  configEntries: Record<string, string>;
+  freshTtl: number;
+  acceptReplacer: boolean;
+  evm?: { rpcUrl: string; registryAddress: string };
+  fetchImpl?: typeof fetch;
+};
+
+type Lookup = { kind: "value"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
+
+export class Directory {
+  private cache = new Map<number, PeerMetadata>();
+  private unknownUntil = new Map<number, number>();
+  private inflight = new Map<number, Promise<PeerMetadata>>();
+  private readonly q;
+
+  constructor(private readonly o: DirectoryOptions) {
+    this.q = {
+      get: o.db.query<{ value: string }, [number]>("SELECT value FROM directory WHERE ocid = ?"),
+      list: o.db.query<{ ocid: number; value: string; source: string; added_at: number }, []>("SELECT * FROM directory ORDER BY ocid"),
+      put: o.db.query(
+        "INSERT INTO directory (ocid, value, source, added_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (ocid) DO UPDATE SET value = excluded.value, source = excluded.source",
+      ),
+      del: o.db.query("DELETE FROM directory WHERE ocid = ?"),
+      loadCache: o.db.query<{ document: string; fetched_at: number }, [number]>("SELECT document, fetched_at FROM metadata_cache WHERE ocid = ?"),
+      saveCache: o.db.query(
+        "INSERT INTO metadata_cache (ocid, document, fetched_at) VALUES (?1, ?2, ?3) ON CONFLICT (ocid) DO UPDATE SET document = excluded.document, fetched_at = excluded.fetched_at",
+      ),
+    };
+  }
+
+  // ----- operator surface (the CLI calls these) -----
+  add(ocid: number, value: string): void {
+    if (!Number.isSafeInteger(ocid) || ocid < 1) throw new Error("OCID must be a positive integer");
+    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new Error("value must be an http(s) URL");
+    this.q.put.run(ocid, value, "operator", this.o.clock());
+    this.forget(ocid);
+  }
+  remove(ocid: number): boolean {
+    this.forget(ocid);
+    return this.q.del.run(ocid).changes > 0;
+  }
+  list(): DirectoryEntry[] {
+    const rows = this.q.list.all().map((r) => ({ ocid: r.ocid, value: r.value, source: r.source, addedAt: r.added_at }));
+    const known = new Set(rows.map((r) => r.ocid));
+    for (const [k, v] of Object.entries(this.o.configEntries))
+      if (!known.has(Number(k))) rows.push({ ocid: Number(k), value: v, source: "config", addedAt: 0 });
+    return rows.sort((a, b) => a.ocid - b.ocid);
+  }
+  forget(ocid: number): void {
+    this.cache.delete(ocid);
+    this.unknownUntil.delete(ocid);
+  }
+
+  /** Cached metadata without any I/O (for display), if we have any. */
+  peek(ocid: number): PeerMetadata | undefined {
+    if (ocid === this.o.self.ocid) return this.o.self;
+    return this.cache.get(ocid);
+  }
+
+  /** Throws ProtocolError UNKNOWN_OCID or METADATA_UNAVAILABLE (§2.2 outcomes). */
+  async resolve(ocid: number, opts: { bypassCache?: boolean } = {}): Promise<PeerMetadata> {
+    if (ocid === this.o.self.ocid) return this.o.self;
+    const now = this.o.clock();
+    if (!opts.bypassCache) {
+      const cached = this.cached(ocid);
+      if (cached && now - cached.fetchedAt < this.o.freshTtl) return cached;
+      const unknownUntil = this.unknownUntil.get(ocid);
+      if (unknownUntil !== undefined && unknownUntil > now) throw new ProtocolError("UNKNOWN_OCID");
+    }
+    let p = this.inflight.get(ocid);
+    if (!p) {
+      p = this.refresh(ocid).finally(() => this.inflight.delete(ocid));
+      this.inflight.set(ocid, p);
+    }
+    return p;
+  }
+
+  private cached(ocid: number): PeerMetadata | undefined {
+    let m = this.cache.get(ocid);
+    if (!m) {
+      const row = this.q.loadCache.get(ocid);
+      if (row) {
+        const r = normaliseMetadata(JSON.parse(row.document), ocid, {
+          acceptReplacer: this.o.acceptReplacer,
+          httpAllowed: (h) => this.o.allowlist.matches(h),
+          fetchedAt: row.fetched_at,
+        });
+        if (r.ok) this.cache.set(ocid, (m = r.meta));
+      }
+    }
+    return m;
+  }
+
+  private async refresh(ocid: number): Promise<PeerMetadata> {
+    const now = this.o.clock();
+    const stale = this.cached(ocid);
+    const staleOk = () => stale && now - stale.fetchedAt <= STALE_MAX;
+    const lookup = await this.lookup(ocid);
+    if (lookup.kind === "unknown") {
+      this.cache.delete(ocid);
+      this.unknownUntil.set(ocid, now + UNKNOWN_TTL);
+      throw new ProtocolError("UNKNOWN_OCID");
+    }
+    if (lookup.kind === "unavailable") {
+      if (staleOk()) return stale!;
+      throw new ProtocolError("METADATA_UNAVAILABLE", undefined, { reason: lookup.reason });
+    }
+    const fetched = await this.fetchDocument(metadataUrlFor(lookup.value));
+    if (!fetched.ok) {
+      this.o.log.warn("metadata unavailable", { ocid, reason: fetched.reason });
+      if (staleOk()) return stale!;
+      throw new ProtocolError("METADATA_UNAVAILABLE", undefined, { reason: fetched.reason });
+    }
+    const r = normaliseMetadata(fetched.doc, ocid, {
+      acceptReplacer: this.o.acceptReplacer,
+      httpAllowed: (h) => this.o.allowlist.matches(h),
+      fetchedAt: now,
+    });
+    if (!r.ok) {
+      this.o.log.warn("metadata invalid", { ocid, reason: r.reason });
+      if (staleOk()) return stale!;
+      throw new ProtocolError("METADATA_UNAVAILABLE", undefined, { reason: r.reason });
+    }
+    if (stale && !sameKey(stale, r.meta)) this.o.log.info("peer key changed", { ocid });
+    this.cache.set(ocid, r.meta);
+    this.unknownUntil.delete(ocid);
+    this.q.saveCache.run(ocid, JSON.stringify(fetched.doc), now);
+    return r.meta;
+  }
+
+  private async lookup(ocid: number): Promise<Lookup> {
+    const row = this.q.get.get(ocid);
+    if (row) return { kind: "value", value: row.value };
+    const fromConfig = this.o.configEntries[String(ocid)];
+    if (fromConfig) return { kind: "value", value: fromConfig };
+    if (!this.o.evm) return { kind: "unknown" };
+    const r = await resolveTokenUri({ ...this.o.evm, ocid, timeoutMs: METADATA_TIMEOUT_MS, fetchImpl: this.o.fetchImpl });
+    if (r.kind === "found") return URL.canParse(r.value) ? { kind: "value", value: r.value } : { kind: "unavailable", reason: "token_uri_not_a_url" };
+    return r.kind === "unknown" ? { kind: "unknown" } : { kind: "unavailable", reason: r.reason };
+  }
+
+  private async fetchDocument(url: string): Promise<{ ok: true; doc: unknown } | { ok: false; reason: string }> {
+    let target = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const check = await checkOutboundUrl(target, this.o.allowlist);
+      if (!check.ok) return { ok: false, reason: `outbound_${check.reason}` };
+      const res = await fetchLimited(
+        target,
+        { method: "GET", headers: { accept: "application/json" } },
+        { timeoutMs: METADATA_TIMEOUT_MS, maxBytes: METADATA_MAX_BYTES, fetchImpl: this.o.fetchImpl },
+      );
+      if (!res.ok) return { ok: false, reason: res.reason };
+      if (res.status >= 300 && res.status < 400) {
+        const loc = res.headers.get("location");
+        if (!loc || !URL.canParse(loc, target)) return { ok: false, reason: "bad_redirect" };
+        target = new URL(loc, target).toString();
+        continue;
+      }
+      if (res.status !== 200) return { ok: false, reason: `http_${res.status}` };
+      try {
+        return { ok: true, doc: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(res.body)) };
+      } catch {
+        return { ok: false, reason: "not_json" };
+      }
+    }
+    return { ok: false, reason: "too_many_redirects" };
+  }
+}
+
+function sameKey(a: PeerMetadata, b: PeerMetadata): boolean {
+  return a.publicKey.length === b.publicKey.length && a.publicKey.every((x, i) => x === b.publicKey[i]);
+}
+
+/** Our own metadata as a PeerMetadata (never resolved over the network, §2.2). */
+export function selfMetadata(ocid: number, name: string, publicKeyHex: string, endpoint: string, currencies: string[], accepts: number[]): PeerMetadata {
+  const key = parsePublicKey(publicKeyHex);
+  if (!key.ok) throw new Error("own public key invalid");
+  return { ocid, name, publicKey: key.point, endpoint, capabilities: [], settlement: { currencies, accepts }, fetchedAt: Number.MAX_SAFE_INTEGER / 2 };
+}

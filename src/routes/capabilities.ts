@@ -1,0 +1,32 @@
+import { Elysia } from "elysia";
+import type { Gateway } from "../gateway";
+import { protocolRoute } from "../http/protocol-route";
+import { formatMinor } from "../protocol/money";
+
+/** §9.3: any resolvable caller; `partner` shows only what concerns that caller. */
+export function capabilitiesRoute(gw: Gateway) {
+  const balances = gw.db.query<{ currency: string; balance: number | bigint }, [string]>(
+    "SELECT currency, balance FROM accounts WHERE account = ? ORDER BY currency",
+  );
+  balances.safeIntegers(true);
+  return new Elysia({ name: "oc-capabilities" }).get(
+    `${gw.config.basePath}/capabilities`,
+    protocolRoute(gw, null, ({ caller }) => {
+      const { config, metadata } = gw;
+      const body: Record<string, unknown> = {
+        ocid: config.ocid,
+        name: config.name,
+        capabilities: metadata.config.capabilities,
+        settlement: metadata.config.settlement,
+      };
+      const reserveCurrencies = config.partners.find((p) => p.ocid === caller.ocid)?.reserveCurrencies ?? [];
+      const accounts = balances
+        .all(`peer:${caller.ocid}`)
+        .filter((r) => gw.currencies.has(r.currency))
+        .map((r) => ({ currency: r.currency, amount: formatMinor(BigInt(r.balance), r.currency, gw.currencies) }));
+      if (reserveCurrencies.length || accounts.length) body.partner = { reserveCurrencies, accounts };
+      return { body };
+    }),
+    { parse: "none" },
+  );
+}

@@ -1,0 +1,40 @@
+import { Elysia } from "elysia";
+import type { Gateway } from "../gateway";
+import { protocolRoute } from "../http/protocol-route";
+import { SubmitOrderRequest } from "../protocol/schemas";
+import { submitOrderToSession } from "../flows/submit-order";
+import { orderStatus } from "../flows/order-status";
+import { ProtocolError } from "../protocol/errors";
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ProtocolError("ORDER_NOT_FOUND");
+  }
+}
+
+/** §9.4 and §9.5. Raw bodies (parse: none): the wrapper reads and verifies the exact bytes. */
+export function orderRoutes(gw: Gateway) {
+  const base = gw.config.basePath;
+  return new Elysia({ name: "oc-orders" })
+    .post(
+      `${base}/orders/create/:sessionId`,
+      protocolRoute(gw, SubmitOrderRequest, async ({ caller, body, params }) => ({
+        body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body),
+      })),
+      { parse: "none" },
+    )
+    .get(
+      `${base}/orders/:orderId/status`,
+      protocolRoute(gw, null, ({ caller, request }) => ({ body: orderStatus(gw, caller.ocid, decodeSegment(rawSegment(request.url))) })),
+      { parse: "none" },
+    );
+}
+
+/** The order id as sent (percent-encoded), taken from the wire target: the router may already have decoded it. */
+function rawSegment(url: string): string {
+  const path = url.slice(url.indexOf("/", url.indexOf("//") + 2)).split("?")[0]!;
+  const parts = path.split("/");
+  return parts[parts.length - 2] ?? "";
+}

@@ -1,0 +1,188 @@
+// §12.4 in-process scheduler over the durable outbox. Event-driven: committed work wakes it at once; a timer
+// exists only for retries, deadlines and lease renewal. One process per database runs jobs (the global lease),
+// each job/delivery is claimed with its own lease, and everything resumes from SQLite after a restart.
+import { hostname } from "node:os";
+import type { Gateway } from "../gateway";
+import { randomHex } from "../protocol/hex";
+import type { JobRow } from "../store/jobs";
+import type { DeliveryRow } from "../store/deliveries";
+import { runSettlementJob } from "./settle-job";
+import { deliverProof } from "./deliver-proof";
+
+export type SchedulerOptions = { leaseSeconds?: number; jobLeaseSeconds?: number; concurrency?: number };
+
+const HOST = hostname();
+
+/** A lease held by a process on this host that no longer exists can be taken over at once (crash recovery). */
+function ownerIsDeadLocalProcess(owner: string): boolean {
+  const [host, pid] = owner.split(":");
+  if (host !== HOST || !pid || Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+export class Scheduler {
+  readonly owner = `${HOST}:${process.pid}:${randomHex(4)}`;
+  private readonly leaseSeconds: number;
+  private readonly jobLeaseSeconds: number;
+  private readonly concurrency: number;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private running = false;
+  private again = false;
+  private stopped = true;
+  private inflight = new Map<string, Promise<unknown>>();
+  private holding = false;
+
+  constructor(private readonly gw: Gateway, opts: SchedulerOptions = {}) {
+    this.leaseSeconds = opts.leaseSeconds ?? 30;
+    this.jobLeaseSeconds = opts.jobLeaseSeconds ?? 60;
+    this.concurrency = opts.concurrency ?? 16;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.gw.events.settlementEnqueued = () => this.wake();
+    this.gw.events.deliveryEnqueued = () => this.wake();
+    this.wake();
+  }
+
+  /** Runs a pass soon; calls during a pass schedule exactly one more. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.pass(), 0);
+  }
+
+  /** Graceful shutdown: no new work, wait for in-flight attempts (each records its own outcome), give the lease up. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.inflight.values()]);
+    const { db } = this.gw;
+    db.query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
+    db.query("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
+    db.query("DELETE FROM scheduler_lease WHERE name = 'settlement' AND owner = ?").run(this.owner);
+    this.holding = false;
+  }
+
+  get holdsLease(): boolean {
+    return this.holding;
+  }
+
+  private acquireLease(now: number): boolean {
+    const { db } = this.gw;
+    const row = db.query<{ owner: string; lease_until: number }, []>("SELECT owner, lease_until FROM scheduler_lease WHERE name = 'settlement'").get();
+    const takeover = row && row.owner !== this.owner && (row.lease_until < now || ownerIsDeadLocalProcess(row.owner));
+    const got =
+      db
+        .query(
+          `INSERT INTO scheduler_lease (name, owner, lease_until) VALUES ('settlement', ?1, ?2)
+           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+           WHERE scheduler_lease.owner = ?1 OR scheduler_lease.lease_until < ?3 OR ?4`,
+        )
+        .run(this.owner, now + this.leaseSeconds, now, takeover ? 1 : 0).changes === 1;
+    if (got && !this.holding) {
+      this.gw.log.info("scheduler lease acquired", { owner: this.owner });
+      this.releaseDeadLeases();
+    }
+    this.holding = got;
+    return got;
+  }
+
+  private releaseDeadLeases(): void {
+    const { db } = this.gw;
+    for (const table of ["jobs", "deliveries"]) {
+      const owners = db.query<{ o: string }, []>(`SELECT DISTINCT lease_owner AS o FROM ${table} WHERE lease_owner IS NOT NULL`).all();
+      for (const { o } of owners)
+        if (o !== this.owner && ownerIsDeadLocalProcess(o))
+          db.query(`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`).run(o);
+    }
+  }
+
+  private async pass(): Promise<void> {
+    if (this.stopped) return;
+    this.running = true;
+    this.timer = null;
+    try {
+      const now = this.gw.clock();
+      if (this.acquireLease(now)) {
+        const free = this.concurrency - this.inflight.size;
+        if (free > 0) {
+          for (const job of this.claimJobs(now, free)) this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner));
+          for (const d of this.claimDeliveries(now, Math.max(1, this.concurrency - this.inflight.size)))
+            this.track(`dlv:${d.id}`, deliverProof(this.gw, d, this.owner));
+        }
+      }
+    } catch (e) {
+      this.gw.log.error("scheduler pass failed", { error: String((e as Error)?.stack ?? e) });
+    } finally {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      } else this.scheduleNext();
+    }
+  }
+
+  private track(key: string, p: Promise<unknown>): void {
+    const done = p
+      .catch((e) => this.gw.log.error("settlement work failed", { key, error: String((e as Error)?.stack ?? e) }))
+      .finally(() => {
+        this.inflight.delete(key);
+        this.wake();
+      });
+    this.inflight.set(key, done);
+  }
+
+  private claimJobs(now: number, limit: number): JobRow[] {
+    return this.gw.store.tx(() =>
+      this.gw.db
+        .query<JobRow, [string, number, number, number]>(
+          `UPDATE jobs SET lease_owner = ?1, lease_until = ?2
+           WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND next_attempt_at <= ?3
+                          AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at LIMIT ?4)
+           RETURNING *`,
+        )
+        .all(this.owner, now + this.jobLeaseSeconds, now, limit),
+    );
+  }
+
+  private claimDeliveries(now: number, limit: number): DeliveryRow[] {
+    return this.gw.store.tx(() =>
+      this.gw.db
+        .query<DeliveryRow, [string, number, number, number]>(
+          `UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
+           WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?3
+                          AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at LIMIT ?4)
+           RETURNING *`,
+        )
+        .all(this.owner, now + this.jobLeaseSeconds, now, limit),
+    );
+  }
+
+  /** Sleep until the earliest due retry/deadline, but renew (or retry taking) the lease in time. */
+  private scheduleNext(): void {
+    if (this.stopped) return;
+    const { db } = this.gw;
+    const now = this.gw.clock();
+    const next = db
+      .query<{ t: number | null }, []>(
+        `SELECT MIN(t) AS t FROM (
+           SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) AS t FROM jobs WHERE state = 'pending'
+           UNION ALL SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) FROM deliveries WHERE state = 'pending')`,
+      )
+      .get()?.t;
+    const renewIn = this.holding ? Math.max(1, Math.floor(this.leaseSeconds / 3)) : 1;
+    const dueIn = next === null || next === undefined ? renewIn : Math.max(0, next - now);
+    const seconds = Math.min(dueIn, renewIn);
+    this.timer = setTimeout(() => void this.pass(), Math.max(seconds * 1000, this.inflight.size ? 50 : 0) || 1);
+  }
+}

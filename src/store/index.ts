@@ -1,0 +1,32 @@
+import type { Database } from "bun:sqlite";
+import { ledger } from "./ledger";
+import { users } from "./users";
+import { sessions } from "./sessions";
+import { orders } from "./orders";
+import { jobs } from "./jobs";
+import { deliveries } from "./deliveries";
+import { inTransaction } from "./db";
+
+/** Prepared statements grouped by what they are about; built once per database. */
+export function createStore(db: Database) {
+  return {
+    db,
+    ledger: ledger(db),
+    users: users(db),
+    sessions: sessions(db),
+    orders: orders(db),
+    jobs: jobs(db),
+    deliveries: deliveries(db),
+    tx: <T>(fn: () => T): T => inTransaction(db, fn),
+    /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
+    txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {
+      try {
+        return inTransaction(db, fn);
+      } catch (e) {
+        if (e instanceof abort) return null;
+        throw e;
+      }
+    },
+  };
+}
+export type Store = ReturnType<typeof createStore>;

@@ -1,0 +1,83 @@
+// §12.1 double-entry ledger. Every movement is two entries summing to zero, written with the balance updates;
+// accounts that must not go negative are debited with a conditional UPDATE. Call inside a transaction.
+import type { Database } from "bun:sqlite";
+import { randomHex } from "../protocol/hex";
+
+/** Accounts that may go negative (money entering/leaving our books); all others are floored at zero. */
+export const mayGoNegative = (account: string): boolean => account === "funding" || account.startsWith("external:");
+
+export const userAccount = (userId: string) => `user:${userId}`;
+export const peerAccount = (ocid: number) => `peer:${ocid}`;
+export const externalAccount = (ocid: number) => `external:${ocid}`;
+export const IN_FLIGHT = "settlement_in_flight";
+export const FUNDING = "funding";
+
+export type Movement = {
+  from: string;
+  to: string;
+  currency: string;
+  amount: bigint;
+  reason: string;
+  orderId?: number | null;
+  ref?: string | null;
+  now: number;
+};
+
+export class InsufficientFunds extends Error {
+  constructor(readonly account: string) {
+    super(`insufficient funds in ${account}`);
+  }
+}
+
+export function ledger(db: Database) {
+  const debitFloor = db.query(
+    "UPDATE accounts SET balance = balance - ?1 WHERE account = ?2 AND currency = ?3 AND balance >= ?1",
+  );
+  const add = db.query(
+    `INSERT INTO accounts (account, currency, balance) VALUES (?1, ?2, ?3)
+     ON CONFLICT (account, currency) DO UPDATE SET balance = balance + excluded.balance`,
+  );
+  const entry = db.query(
+    "INSERT INTO ledger_entries (movement_id, account, currency, delta, reason, order_id, ref, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  const balance = db.query<{ balance: bigint }, [string, string]>("SELECT balance FROM accounts WHERE account = ? AND currency = ?");
+  balance.safeIntegers(true);
+
+  return {
+    /** Throws InsufficientFunds (the caller's transaction rolls back) when a floored account is short. */
+    move(m: Movement): string {
+      if (m.amount <= 0n) throw new Error("movement amount must be positive");
+      if (m.from === m.to) throw new Error("movement to the same account");
+      if (mayGoNegative(m.from)) add.run(m.from, m.currency, -m.amount);
+      else if (debitFloor.run(m.amount, m.from, m.currency).changes !== 1) throw new InsufficientFunds(m.from);
+      add.run(m.to, m.currency, m.amount);
+      const id = randomHex(12);
+      entry.run(id, m.from, m.currency, -m.amount, m.reason, m.orderId ?? null, m.ref ?? null, m.now);
+      entry.run(id, m.to, m.currency, m.amount, m.reason, m.orderId ?? null, m.ref ?? null, m.now);
+      return id;
+    },
+    balance(account: string, currency: string): bigint {
+      return balance.get(account, currency)?.balance ?? 0n;
+    },
+  };
+}
+export type Ledger = ReturnType<typeof ledger>;
+
+/** Invariant checks (start-up and tests): entries sum to zero per currency; balances equal their entries. */
+export function checkLedger(db: Database): { ok: boolean; problems: string[] } {
+  const problems: string[] = [];
+  const sums = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(delta) AS s FROM ledger_entries GROUP BY currency");
+  sums.safeIntegers(true);
+  for (const r of sums.all()) if (r.s !== 0n) problems.push(`entries for ${r.currency} sum to ${r.s}`);
+  const mismatch = db.query<{ account: string; currency: string; balance: bigint; derived: bigint | null }, []>(
+    `SELECT a.account, a.currency, a.balance,
+       (SELECT SUM(delta) FROM ledger_entries e WHERE e.account = a.account AND e.currency = a.currency) AS derived
+     FROM accounts a`,
+  );
+  mismatch.safeIntegers(true);
+  for (const r of mismatch.all()) {
+    if ((r.derived ?? 0n) !== r.balance) problems.push(`${r.account} ${r.currency}: balance ${r.balance} but entries ${r.derived ?? 0n}`);
+    if (r.balance < 0n && !mayGoNegative(r.account)) problems.push(`${r.account} ${r.currency} is negative`);
+  }
+  return { ok: problems.length === 0, problems };
+}

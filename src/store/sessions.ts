@@ -1,0 +1,41 @@
+// §8.1 sessions: 128-bit random ids, single use, claimed by one conditional UPDATE.
+import type { Database } from "bun:sqlite";
+
+export type SessionRow = {
+  id: string;
+  kind: "qr" | "checkout";
+  user_id: string | null;
+  status: "pending" | "used" | "cancelled";
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+};
+
+export const SESSION_ID_RE = /^[0-9a-f]{32}$/;
+
+export function sessions(db: Database) {
+  const insert = db.query("INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
+  const get = db.query<SessionRow, [string]>("SELECT * FROM sessions WHERE id = ?");
+  const claim = db.query("UPDATE sessions SET status = 'used', used_at = ?2 WHERE id = ?1 AND status = 'pending' AND expires_at >= ?2");
+  const cancel = db.query("UPDATE sessions SET status = 'cancelled' WHERE id = ?1 AND status = 'pending' AND user_id = ?2");
+  const pendingCount = db.query<{ n: number }, [string, number]>(
+    "SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND kind = 'qr' AND status = 'pending' AND expires_at >= ?",
+  );
+  const setUser = db.query("UPDATE sessions SET user_id = ?2 WHERE id = ?1 AND user_id IS NULL");
+  return {
+    insert: (s: Omit<SessionRow, "used_at">) => insert.run(s.id, s.kind, s.user_id, s.status, s.created_at, s.expires_at),
+    get: (id: string) => (SESSION_ID_RE.test(id) ? get.get(id) : null),
+    /** true when this caller won the session (§9.4 step 11.1). */
+    claim: (id: string, now: number) => claim.run(id, now).changes === 1,
+    cancel: (id: string, userId: string) => cancel.run(id, userId).changes === 1,
+    pendingCount: (userId: string, now: number) => pendingCount.get(userId, now)?.n ?? 0,
+    /** A checkout session becomes the confirming user's. */
+    bindUser: (id: string, userId: string) => setUser.run(id, userId),
+  };
+}
+export type Sessions = ReturnType<typeof sessions>;
+
+/** A session as the user sees it: a pending session past its expiry is `expired` (no background job needed). */
+export function sessionStatus(s: SessionRow, now: number): "pending" | "used" | "cancelled" | "expired" {
+  return s.status === "pending" && s.expires_at < now ? "expired" : s.status;
+}

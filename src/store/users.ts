@@ -1,0 +1,57 @@
+// §10.1 wallet users: opaque ids, bearer tokens stored only as SHA-256.
+import type { Database } from "bun:sqlite";
+import { randomHex } from "../protocol/hex";
+import { sha256Hex } from "../protocol/hash";
+
+export type User = { id: string; name: string; createdAt: number };
+
+const TOKEN_RE = /^[0-9a-f]{64}$/;
+
+export function users(db: Database) {
+  const insertUser = db.query("INSERT INTO app_users (id, name, created_at) VALUES (?, ?, ?)");
+  const insertToken = db.query("INSERT INTO app_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)");
+  const revokeAll = db.query("UPDATE app_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL");
+  const byName = db.query<{ id: string; name: string; created_at: number }, [string]>("SELECT * FROM app_users WHERE name = ?");
+  const byId = db.query<{ id: string; name: string; created_at: number }, [string]>("SELECT * FROM app_users WHERE id = ?");
+  const byToken = db.query<{ id: string; name: string; created_at: number }, [string, number]>(
+    `SELECT u.* FROM app_tokens t JOIN app_users u ON u.id = t.user_id
+     WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at >= ?2)`,
+  );
+  const all = db.query<{ id: string; name: string; created_at: number }, []>("SELECT * FROM app_users ORDER BY created_at, name");
+  const toUser = (r: { id: string; name: string; created_at: number }): User => ({ id: r.id, name: r.name, createdAt: r.created_at });
+
+  const issueToken = (userId: string, now: number, ttl?: number): string => {
+    const token = randomHex(32);
+    insertToken.run(sha256Hex(token), userId, now, ttl ? now + ttl : null);
+    return token;
+  };
+
+  return {
+    /** Call inside a transaction. Returns the user and its first token (shown once). */
+    create(name: string, now: number, ttl?: number): { user: User; token: string } {
+      const id = randomHex(10);
+      insertUser.run(id, name, now);
+      return { user: { id, name, createdAt: now }, token: issueToken(id, now, ttl) };
+    },
+    /** New token, every older one revoked. Call inside a transaction. */
+    rotateToken(userId: string, now: number, ttl?: number): string {
+      revokeAll.run(userId, now);
+      return issueToken(userId, now, ttl);
+    },
+    byName: (name: string) => {
+      const r = byName.get(name);
+      return r ? toUser(r) : null;
+    },
+    byId: (id: string) => {
+      const r = byId.get(id);
+      return r ? toUser(r) : null;
+    },
+    byToken(token: string, now: number): User | null {
+      if (!TOKEN_RE.test(token)) return null;
+      const r = byToken.get(sha256Hex(token), now);
+      return r ? toUser(r) : null;
+    },
+    list: () => all.all().map(toUser),
+  };
+}
+export type Users = ReturnType<typeof users>;

@@ -1,0 +1,114 @@
+// Wallet-side helpers for integration tests: users, app API calls, a WebSocket client, database digests.
+import { createHash } from "node:crypto";
+import type { Database } from "bun:sqlite";
+import { createUser } from "../../src/flows/accounts";
+import { checkLedger } from "../../src/store/ledger";
+import type { TestGateway } from "./gateway";
+
+export function addUser(tg: TestGateway, name: string, ...credits: string[]) {
+  return createUser(tg.gw, name, credits);
+}
+
+export async function app(tg: TestGateway, token: string | null, method: string, path: string, body?: unknown) {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(tg.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+export function balance(tg: TestGateway, account: string, currency = "USD"): bigint {
+  return tg.gw.store.ledger.balance(account, currency);
+}
+
+/** Ledger invariants (§12.1): entries sum to zero per currency, balances equal entries, none negative. */
+export function assertLedgerBalanced(tg: TestGateway): void {
+  const r = checkLedger(tg.gw.db);
+  if (!r.ok) throw new Error("ledger broken: " + r.problems.join("; "));
+}
+
+/** SHA-256 over every row of every table: equal digests = nothing changed. */
+export function dbDigest(db: Database, skip: string[] = ["nonces", "metadata_cache", "sqlite_sequence"]): string {
+  const h = createHash("sha256");
+  const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+  for (const { name } of tables) {
+    if (skip.includes(name)) continue;
+    h.update(`#${name}\n`);
+    for (const row of db.query(`SELECT * FROM "${name}" ORDER BY 1, 2`).all()) h.update(JSON.stringify(row) + "\n");
+  }
+  return h.digest("hex");
+}
+
+export type WsMessage = { type: string; [k: string]: any };
+
+/** A WebSocket client that keeps every message and can wait for one. */
+export class WsClient {
+  messages: WsMessage[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private waiters: { pred: (m: WsMessage) => boolean; resolve: (m: WsMessage) => void }[] = [];
+  private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
+  private constructor(readonly ws: WebSocket) {
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(String(ev.data)) as WsMessage;
+      this.messages.push(m);
+      this.waiters = this.waiters.filter((w) => (w.pred(m) ? (w.resolve(m), false) : true));
+    };
+    ws.onclose = (ev) => {
+      this.closed = { code: ev.code, reason: ev.reason };
+      for (const w of this.closeWaiters) w(this.closed);
+    };
+  }
+
+  static async open(tg: TestGateway, opts: { token?: string; header?: boolean } = {}): Promise<WsClient> {
+    const url = tg.url.replace("http", "ws") + "/app/ws";
+    const ws = opts.header && opts.token ? new WebSocket(url, { headers: { authorization: `Bearer ${opts.token}` } } as any) : new WebSocket(url);
+    const c = new WsClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = (e) => reject(e);
+    });
+    if (opts.token && !opts.header) c.send({ type: "auth", token: opts.token });
+    if (opts.token) await c.next((m) => m.type === "ready");
+    return c;
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(typeof msg === "string" ? msg : JSON.stringify(msg));
+  }
+
+  next(pred: (m: WsMessage) => boolean, timeoutMs = 5000): Promise<WsMessage> {
+    const seen = this.messages.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no matching ws message in ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`)), timeoutMs);
+      this.waiters.push({ pred, resolve: (m) => (clearTimeout(t), resolve(m)) });
+    });
+  }
+
+  /** Waits for a message that arrives after this call (ignores history). */
+  nextNew(pred: (m: WsMessage) => boolean, timeoutMs = 5000): Promise<WsMessage> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no new matching ws message in ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({ pred, resolve: (m) => (clearTimeout(t), resolve(m)) });
+    });
+  }
+
+  waitClose(timeoutMs = 15000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("socket not closed")), timeoutMs);
+      this.closeWaiters.push((c) => (clearTimeout(t), resolve(c)));
+    });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
