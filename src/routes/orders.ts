@@ -1,7 +1,8 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { protocolRoute } from "../http/protocol-route";
-import { SubmitOrderRequest } from "../protocol/schemas";
+import { CheckoutCreateRequest, SubmitOrderRequest } from "../protocol/schemas";
+import { createCheckout } from "../flows/checkout";
 import { submitOrderToSession } from "../flows/submit-order";
 import { orderStatus } from "../flows/order-status";
 import { ProtocolError } from "../protocol/errors";
@@ -14,7 +15,7 @@ function decodeSegment(s: string): string {
   }
 }
 
-/** §9.4 and §9.5. Raw bodies (parse: none): the wrapper reads and verifies the exact bytes. */
+/** §9.4, §9.5 and §9.6. Raw bodies (parse: none): the wrapper reads and verifies the exact bytes. */
 export function orderRoutes(gw: Gateway) {
   const base = gw.config.basePath;
   return new Elysia({ name: "oc-orders" })
@@ -23,6 +24,11 @@ export function orderRoutes(gw: Gateway) {
       protocolRoute(gw, SubmitOrderRequest, async ({ caller, body, params }) => ({
         body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body),
       })),
+      { parse: "none" },
+    )
+    .post(
+      `${base}/checkout/create`,
+      protocolRoute(gw, CheckoutCreateRequest, async ({ caller, body }) => ({ body: await createCheckout(gw, caller, body) })),
       { parse: "none" },
     )
     .get(
