@@ -150,8 +150,12 @@ export function loadConfig(
   }
   if (rawDir.entries && typeof rawDir.entries === "object") Object.assign(entries, rawDir.entries);
 
+  // Demo mode is a local trial: peers (the demo merchant) live on this machine.
+  const outboundAllowlist = c.demoMode && (c.outboundAllowlist ?? []).length === 0 ? ["127.0.0.0/8", "::1/128", "localhost"] : c.outboundAllowlist;
+
   return {
     ...(c as Config),
+    outboundAllowlist,
     dataDir: resolve(String(c.dataDir)),
     port,
     publicUrl,

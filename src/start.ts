@@ -48,7 +48,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
   const gw = openGateway(opts);
   prepare(gw, opts.announce ?? ((l) => console.error(l)));
   const app = createApp(gw);
-  app.listen({ hostname: gw.config.host, port: gw.config.port, maxRequestBodySize: 4 * gw.config.maxBodyBytes });
+  app.listen({ hostname: gw.config.host, port: gw.config.port, reusePort: false, maxRequestBodySize: 4 * gw.config.maxBodyBytes });
   const server = app.server!;
   const port = server.port!;
   gw.hub.attach((topic, data) => server.publish(topic, data));

@@ -1,39 +1,122 @@
-// `oc <command>`: the same functions the routes call, run against the configured data dir.
+// `oc <command>`: the operator's tool (same binary as the server). Each command calls the functions the routes use.
 import { parseArgs } from "node:util";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadConfig, type ConfigInput } from "../config";
+import pkg from "../../package.json" with { type: "json" };
+import { ConfigError, loadConfig, type Config, type ConfigInput } from "../config";
 import { openGateway, startGateway } from "../start";
 import { generatePrivateKeyHex, parsePrivateKey, publicKeyHex } from "../protocol/keys";
 import { loadOrCreateKey } from "../keyfile";
 import { openDatabase } from "../store/db";
 import { OperatorError } from "../flows/accounts";
 import { ProtocolError } from "../protocol/errors";
+import type { Gateway } from "../gateway";
 import { directoryCommand } from "./directory";
 import { usersCommand } from "./users";
-import { deliveriesCommand, ordersCommand } from "./settlement";
-import type { Gateway } from "../gateway";
-
-export const USAGE = `usage: oc <command> [options]
-
-commands:
-  serve [--demo]                                 run the gateway (the default command)
-  init                                           create the data dir, database and key; print the public key
-  keygen                                         print a new private key (hex) and its public key
-  directory add <ocid> <url> | list | remove <ocid> | resolve <ocid>
-  users add <name> [--credit CUR:AMOUNT]...      create a user; prints its token alone on the last line
-  users credit <name> CUR:AMOUNT                 fund a user from the operator funding account
-  users list                                     users and balances
-  users token <name>                             issue a new token (the old one is revoked)
-  deliveries list [--state S] | replay <id>      proof webhook deliveries; replay re-opens one
-  orders resolve <id> paid --proof <file> | refund   settle an in_review order by hand
-
-options (flags override environment, which overrides the config file):
-  --config F  --data-dir D  --host H  --port N  --public-url U  --ocid N  --demo
-`;
+import { deliveriesCommand } from "./deliveries";
+import { ordersCommand } from "./orders";
+import { ledgerCommand } from "./ledger";
 
 export type Out = { log: (s: string) => void; err: (s: string) => void };
-const stdio: Out = { log: (s) => console.log(s), err: (s) => console.error(s) };
+export type Parsed = { values: { credit?: string[] } & Record<string, unknown>; positionals: string[] };
+
+/** Exit codes: 0 ok, 1 refused (the operation was not possible), 2 usage, 69 port in use, 78 configuration. */
+export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 69, config: 78 } as const;
+
+const GLOBAL_FLAGS = `global options (flags override environment, which overrides the config file):
+  --config F        JSON config file (env OC_CONFIG)
+  --data-dir D      database and key directory (env OC_DATA_DIR, default ./data)
+  --host H          listen address (env OC_HOST, default 127.0.0.1)
+  --port N          listen port (env OC_PORT, default 8080)
+  --public-url U    public origin (env OC_PUBLIC_URL)
+  --ocid N          this gateway's OCID (env OC_OCID)`;
+
+type Command = { usage: string; summary: string; needsData: boolean; run: (ctx: Ctx) => Promise<number | undefined> | number | undefined };
+type Ctx = { parsed: Parsed; flags: ConfigInput; out: Out; open: () => Gateway; config: () => Config };
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    usage: "serve [--demo]",
+    summary: "run the gateway (the default command); --demo creates a funded demo user on an empty database",
+    needsData: false,
+    run: async ({ config, out }) => {
+      const running = await startGateway({ config: config(), announce: out.err });
+      const shutdown = async () => {
+        await running.stop();
+        process.exit(0);
+      };
+      process.once("SIGTERM", shutdown);
+      process.once("SIGINT", shutdown);
+      return undefined;
+    },
+  },
+  init: {
+    usage: "init",
+    summary: "create the data dir, database and key; print the OCID and public key",
+    needsData: false,
+    run: ({ config, out }) => {
+      const c = config();
+      mkdirSync(c.dataDir, { recursive: true });
+      openDatabase(join(c.dataDir, "gateway.sqlite"), c.sqliteSynchronous).close();
+      const key = loadOrCreateKey(c);
+      out.log(`data dir: ${c.dataDir}`);
+      out.log(`ocid: ${c.ocid}`);
+      out.log(`public key: ${key.publicKeyHex}`);
+      return EXIT.ok;
+    },
+  },
+  keygen: {
+    usage: "keygen",
+    summary: "print a new private key (64 hex) and its public key; nothing is stored",
+    needsData: false,
+    run: ({ out }) => {
+      const sk = generatePrivateKeyHex();
+      out.log(`private key: ${sk}`);
+      out.log(`public key:  ${publicKeyHex(parsePrivateKey(sk)!)}`);
+      return EXIT.ok;
+    },
+  },
+  directory: {
+    usage: "directory add <ocid> <url> | list | remove <ocid> | resolve <ocid>",
+    summary: "the operator's OCID directory (a metadata URL, or an API endpoint to append /metadata.json to)",
+    needsData: true,
+    run: ({ open, parsed, out }) => directoryCommand(open(), parsed, out),
+  },
+  users: {
+    usage: "users add <name> [--credit CUR:AMOUNT]... | credit <name> CUR:AMOUNT | list | token <name>",
+    summary: "wallet users; `add` and `token` print the new bearer token alone on the last line",
+    needsData: true,
+    run: ({ open, parsed, out }) => usersCommand(open(), parsed, out),
+  },
+  orders: {
+    usage: "orders list [--status S] [--limit N] | show <id> | resolve <id> paid --proof <file> | resolve <id> refund",
+    summary: "orders; `resolve` settles an in_review order by hand after reconciling with the peer",
+    needsData: true,
+    run: ({ open, parsed, out }) => ordersCommand(open(), parsed, out),
+  },
+  deliveries: {
+    usage: "deliveries list [--state pending|delivered|rejected|dead] | replay <id>",
+    summary: "proof webhook deliveries; `replay` re-opens one with a fresh 72 h window",
+    needsData: true,
+    run: ({ open, parsed, out }) => deliveriesCommand(open(), parsed, out),
+  },
+  ledger: {
+    usage: "ledger balances [--account A]",
+    summary: "account balances and the ledger invariant check",
+    needsData: true,
+    run: ({ open, parsed, out }) => ledgerCommand(open(), parsed, out),
+  },
+};
+
+export const USAGE = `usage: oc <command> [options]     (oc <command> --help for details; oc --version)
+
+commands:
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage}\n      ${c.summary}`)
+  .join("\n")}
+
+${GLOBAL_FLAGS}
+`;
 
 const OPTIONS = {
   port: { type: "string" },
@@ -45,15 +128,20 @@ const OPTIONS = {
   demo: { type: "boolean" },
   credit: { type: "string", multiple: true },
   state: { type: "string" },
+  status: { type: "string" },
+  limit: { type: "string" },
+  account: { type: "string" },
   proof: { type: "string" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
 } as const;
-
-export type Parsed = { values: { credit?: string[] } & Record<string, unknown>; positionals: string[] };
 
 function flagsFrom(values: Record<string, unknown>): ConfigInput {
   const f: ConfigInput = {};
-  if (values.port !== undefined) f.port = Number(values.port);
+  if (values.port !== undefined) {
+    if (!/^[0-9]{1,5}$/.test(String(values.port))) throw new ConfigError(`--port must be a number, got "${values.port}"`);
+    f.port = Number(values.port);
+  }
   if (values.host !== undefined) f.host = String(values.host);
   if (values["data-dir"] !== undefined) f.dataDir = String(values["data-dir"]);
   if (values["public-url"] !== undefined) f.publicUrl = String(values["public-url"]);
@@ -63,68 +151,52 @@ function flagsFrom(values: Record<string, unknown>): ConfigInput {
   return f;
 }
 
-/** Returns an exit code, or undefined while a server keeps running. 2 = usage, 1 = refused, 78 = config. */
+const stdio: Out = { log: (s) => console.log(s), err: (s) => console.error(s) };
+
+/** Returns an exit code, or undefined while a server keeps running. */
 export async function runCli(argv: string[], out: Out = stdio): Promise<number | undefined> {
+  if (argv[0] === "--version" || argv[0] === "-v") return out.log(`opencharge-gateway ${pkg.version}`), EXIT.ok;
+  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") return out.log(USAGE), EXIT.ok;
   const args = argv.length === 0 || argv[0]!.startsWith("-") ? ["serve", ...argv] : argv;
-  const [command, ...rest] = args as [string, ...string[]];
+  const [name, ...rest] = args as [string, ...string[]];
+  const command = COMMANDS[name];
+  if (!command) return usage(out, `unknown command: ${name}`);
   let gw: Gateway | undefined;
   try {
     const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
-    if (values.help) {
-      out.log(USAGE);
-      return 0;
-    }
+    if (values.help) return out.log(`usage: oc ${command.usage}\n\n${command.summary}\n\n${GLOBAL_FLAGS}`), EXIT.ok;
     const flags = flagsFrom(values);
-    const open = () => (gw = openGateway({ config: loadConfig({ flags }) }));
-    switch (command) {
-      case "serve": {
-        const running = await startGateway({ config: loadConfig({ flags }), announce: out.err });
-        const shutdown = async () => {
-          await running.stop();
-          process.exit(0);
-        };
-        process.once("SIGTERM", shutdown);
-        process.once("SIGINT", shutdown);
-        return undefined;
-      }
-      case "init": {
-        const config = loadConfig({ flags });
-        mkdirSync(config.dataDir, { recursive: true });
-        openDatabase(join(config.dataDir, "gateway.sqlite"), config.sqliteSynchronous).close();
-        const key = loadOrCreateKey(config);
-        out.log(`data dir: ${config.dataDir}`);
-        out.log(`ocid: ${config.ocid}`);
-        out.log(`public key: ${key.publicKeyHex}`);
-        return 0;
-      }
-      case "keygen": {
-        const sk = generatePrivateKeyHex();
-        out.log(`private key: ${sk}`);
-        out.log(`public key:  ${publicKeyHex(parsePrivateKey(sk)!)}`);
-        return 0;
-      }
-      case "directory":
-        return await directoryCommand(open(), { values, positionals }, out);
-      case "users":
-        return usersCommand(open(), { values, positionals }, out);
-      case "deliveries":
-        return deliveriesCommand(open(), { values, positionals }, out);
-      case "orders":
-        return await ordersCommand(open(), { values, positionals }, out);
-      default:
-        out.err(`unknown command: ${command}\n\n${USAGE}`);
-        return 2;
-    }
+    let config: Config | undefined;
+    const getConfig = () => (config ??= loadConfig({ flags }));
+    const open = () => {
+      const c = getConfig();
+      if (command.needsData && !existsSync(join(c.dataDir, "gateway.sqlite")))
+        throw new ConfigError(`no gateway database in ${c.dataDir} (run \`oc init\` or \`oc serve\` first, or pass --data-dir)`);
+      return (gw = openGateway({ config: c, log: quietLog }));
+    };
+    return await command.run({ parsed: { values, positionals }, flags, out, open, config: getConfig });
   } catch (e) {
-    if (e instanceof ConfigError) return fail(out, e.message, 78);
-    if (e instanceof OperatorError) return fail(out, e.message, 1);
-    if (e instanceof ProtocolError) return fail(out, `${e.code}: ${e.message}${e.details ? " " + JSON.stringify(e.details) : ""}`, 1);
-    if ((e as { code?: string })?.code?.startsWith("ERR_PARSE_ARGS")) return fail(out, `${(e as Error).message}\n\n${USAGE}`, 2);
+    if (e instanceof ConfigError) return fail(out, e.message, EXIT.config);
+    if (e instanceof OperatorError) return fail(out, e.message, EXIT.refused);
+    if (e instanceof ProtocolError) return fail(out, `${e.code}: ${e.message}${e.details ? " " + JSON.stringify(e.details) : ""}`, EXIT.refused);
+    const code = (e as { code?: string })?.code ?? "";
+    if (code.startsWith("ERR_PARSE_ARGS")) return usage(out, (e as Error).message);
+    if (code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test(String((e as Error)?.message)))
+      return fail(out, `the port is already in use (choose another with --port or OC_PORT)`, EXIT.unavailable);
+    if (code === "EACCES") return fail(out, `permission denied: ${(e as Error).message}`, EXIT.config);
     throw e;
   } finally {
-    if (gw && command !== "serve") gw.db.close();
+    if (gw && name !== "serve") gw.db.close();
   }
 }
+
+/** CLI commands print their own results; only warnings and errors from the gateway's internals reach stderr. */
+const quietLog = {
+  debug() {},
+  info() {},
+  warn: (msg: string, f?: Record<string, unknown>) => console.error(JSON.stringify({ level: "warn", msg, ...f })),
+  error: (msg: string, f?: Record<string, unknown>) => console.error(JSON.stringify({ level: "error", msg, ...f })),
+};
 
 function fail(out: Out, message: string, code: number): number {
   out.err(`error: ${message}`);
@@ -133,5 +205,5 @@ function fail(out: Out, message: string, code: number): number {
 
 export function usage(out: Out, message: string): number {
   out.err(`error: ${message}\n\n${USAGE}`);
-  return 2;
+  return EXIT.usage;
 }
