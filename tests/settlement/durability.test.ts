@@ -1,0 +1,180 @@
+// Issue 6: the outbox survives restarts, one lease holder runs jobs, deadlines refund or pin, the operator resolves.
+import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
+import { startSettlementPeers, type SettlementPeers } from "../helpers/settlement-peers";
+import { makeOrder } from "../peers/kit";
+import { runCli } from "../../src/cli/run";
+import type { ConfigInput } from "../../src/config";
+
+const offset = { s: 0 };
+const now = () => Math.floor(Date.now() / 1000) + offset.s;
+const CONFIG: ConfigInput = {
+  partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],
+  providers: [{ ocid: 300, currencies: ["USD"] }],
+  outboundTimeouts: { settlementMs: 700, webhookMs: 700 },
+  rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+  scheduler: { leaseSeconds: 30, jobLeaseSeconds: 60 },
+  maxPendingSessions: 1000,
+};
+
+let dataDir: string;
+let tg: TestGateway;
+let peers: SettlementPeers;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "oc-durable-"));
+  tg = await startTestGateway(CONFIG, { clock: now, dataDir });
+  peers = await startSettlementPeers(tg);
+});
+afterAll(async () => {
+  await peers.stop();
+  await tg.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+afterEach(() => {
+  assertLedgerBalanced(tg);
+});
+
+let seq = 0;
+async function confirmed(accepts: number[], id = `dur_${++seq}_${Math.random().toString(16).slice(2, 6)}`) {
+  const { user, token } = addUser(tg, `d${++seq}`, "USD:100.00");
+  const s = (await app(tg, token, "POST", "/app/pay", {})).json;
+  const order = makeOrder(500, { id, accepts, amount: "25.00" });
+  const r = await peers.merchant.call(tg.url, "POST", `/opencharge/orders/create/${s.sessionId}`, { order, signature: peers.merchant.signOrder(order), urls: {} }, { timestamp: now() });
+  expect(r.status).toBe(200);
+  expect((await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {})).status).toBe(200);
+  const orderRow = tg.gw.store.orders.bySession(s.sessionId)!;
+  return { user, order, orderRow };
+}
+
+const jobOf = (orderRowId: number) => tg.gw.store.jobs.byOrder(orderRowId)!;
+async function until(cond: () => boolean, ms = 8000, tick?: () => void) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return;
+    tick?.();
+    await Bun.sleep(15);
+  }
+  throw new Error("condition not reached");
+}
+
+/** A new app instance on the same SQLite file, with the gateway clock moved past the retry delay. */
+async function restart(advance: number) {
+  await tg.close();
+  offset.s += advance;
+  tg = await startTestGateway(CONFIG, { clock: now, dataDir });
+}
+
+test("common third party with a restart between every step resumes at the right step and pays exactly once", async () => {
+  const failFirst = (step: string) => (req: any, attempt: number) => (req.json?.order?.id?.startsWith("restart_") || req.json?.to?.reference?.startsWith("pay_") || req.json?.txid) && attempt === 1
+    ? { status: 503, body: { error: { code: "UNAVAILABLE", message: step } } }
+    : null;
+  peers.paymentCreate.override(failFirst("payment.create"));
+  peers.providerTransfer.override(failFirst("provider.transfer.create"));
+  peers.paymentSettle.override(failFirst("payment.settle"));
+  const moved = () => ({ ...Object.fromEntries(peers.stats.moved) });
+  const before = moved();
+  const { order, orderRow } = await confirmed([102], "restart_1");
+  const steps: string[] = [];
+  for (const step of ["payment.create", "provider.transfer.create", "payment.settle"]) {
+    await until(() => jobOf(orderRow.id).step === step && jobOf(orderRow.id).step_attempts === 1);
+    steps.push(step);
+    await restart(61);
+  }
+  await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "paid", 8000, () => tg.scheduler.wake());
+  expect(steps).toEqual(["payment.create", "provider.transfer.create", "payment.settle"]);
+  const after = moved();
+  for (const k of ["/payment/create", "/transfer/create", "/payment/settle"]) expect((after[k] ?? 0) - (before[k] ?? 0)).toBe(1);
+  // Every attempt of a step carried the same Idempotency-Key, across three process lifetimes.
+  const keysFor = (peer: typeof peers.mg, path: string) =>
+    new Set(peer.received.filter((r) => r.path.endsWith(path) && (r.json?.order?.id === order.id || r.json?.txid || r.json?.to?.ocid === 102)).map((r) => r.headers.get("idempotency-key")));
+  expect(keysFor(peers.mg, "/payment/create").size).toBe(1);
+  expect(balance(tg, "settlement_in_flight")).toBe(0n);
+});
+
+test("two gateway instances on one database: only the lease holder runs jobs; each job runs once", async () => {
+  const second = await startTestGateway(CONFIG, { clock: now, dataDir });
+  try {
+    expect(tg.scheduler.holdsLease !== second.scheduler.holdsLease || !second.scheduler.holdsLease).toBe(true);
+    const made = await Promise.all(Array.from({ length: 8 }, (_, i) => confirmed([101], `dual_${i}_${seq}`)));
+    await until(() => made.every((m) => tg.gw.store.orders.byId(m.orderRow.id)!.status === "paid"), 10000, () => {
+      tg.scheduler.wake();
+      second.scheduler.wake();
+    });
+    for (const m of made) {
+      const calls = peers.partner.received.filter((r) => r.json?.order?.id === m.order.id);
+      expect(calls.length).toBe(1);
+    }
+    expect([tg.scheduler.holdsLease, second.scheduler.holdsLease].filter(Boolean).length).toBe(1);
+  } finally {
+    await second.close();
+  }
+});
+
+test("deadline without any value moved: the order fails and the user is refunded", async () => {
+  peers.partnerTransfer.override((req) => (req.json?.order?.id?.startsWith("down_") ? { dropConnection: true } : null));
+  // A dropped connection is ambiguous, which pins the value-moving step: use payment.create (not value-moving).
+  peers.paymentCreate.override((req) => (req.json?.order?.id?.startsWith("down_") ? { status: 503, body: {} } : null));
+  const { user, orderRow } = await confirmed([102], "down_1");
+  await until(() => jobOf(orderRow.id).step_attempts >= 1);
+  expect(jobOf(orderRow.id).pinned).toBe(0);
+  offset.s += 901;
+  await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "failed", 5000, () => tg.scheduler.wake());
+  expect(balance(tg, `user:${user.id}`)).toBe(10000n);
+});
+
+test("deadline after an unknown outcome of a value-moving call: in_review, never refunded; the operator resolves it", async () => {
+  peers.partnerTransfer.override((req) => (req.json?.order?.id?.startsWith("lost_") ? ({ dropConnection: true, performed: true } as any) : null));
+  const { user, order, orderRow } = await confirmed([101], "lost_1");
+  await until(() => jobOf(orderRow.id).step_attempts >= 1);
+  expect(jobOf(orderRow.id).pinned).toBe(1);
+  offset.s += 901;
+  await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "in_review", 5000, () => tg.scheduler.wake());
+  expect(balance(tg, `user:${user.id}`)).toBe(7500n); // not refunded
+  expect(balance(tg, "settlement_in_flight")).toBeGreaterThanOrEqual(2500n);
+  const anomalies = tg.gw.db.query<{ kind: string }, [number]>("SELECT kind FROM anomalies WHERE order_id = ?").all(orderRow.id);
+  expect(anomalies.map((a) => a.kind)).toContain("unresolved_settlement");
+  const st = await peers.merchant.call(tg.url, "GET", `/opencharge/orders/${order.id}/status`, undefined, { timestamp: now() });
+  expect(st.json.status).toBe("in_review");
+
+  // The operator reconciles with 101 and resolves it as paid with 101's proof, verified like any proof.
+  const proofFile = join(dataDir, "proof.json");
+  const bogus = peers.merchant.issueProof({ to: { ocid: 500, reference: order.id as string }, amount: "25.00", currency: "USD" });
+  writeFileSync(proofFile, JSON.stringify(bogus));
+  const out: string[] = [];
+  const io = { log: (s: string) => out.push(s), err: (s: string) => out.push(s) };
+  const flags = ["--data-dir", dataDir, "--config", writeConfig()];
+  await tg.close();
+  expect(await runCli(["orders", "resolve", String(orderRow.id), "paid", "--proof", proofFile, ...flags], io)).toBe(1);
+  const real = peers.partner.issueProof({ from: { ocid: 200 }, to: { ocid: 500, reference: order.id as string }, amount: "25.00", currency: "USD" });
+  writeFileSync(proofFile, JSON.stringify(real));
+  expect(await runCli(["orders", "resolve", String(orderRow.id), "paid", "--proof", proofFile, ...flags], io)).toBe(0);
+  tg = await startTestGateway(CONFIG, { clock: now, dataDir });
+  expect(tg.gw.store.orders.byId(orderRow.id)!.status).toBe("paid");
+  expect(balance(tg, `user:${user.id}`)).toBe(7500n);
+});
+
+test("operator refund of an in_review order returns the full amount", async () => {
+  peers.partnerTransfer.override((req) => (req.json?.order?.id?.startsWith("lost2_") ? { dropConnection: true } : null));
+  const { user, orderRow } = await confirmed([101], "lost2_1");
+  await until(() => jobOf(orderRow.id).step_attempts >= 1);
+  offset.s += 901;
+  await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "in_review", 5000, () => tg.scheduler.wake());
+  await tg.close();
+  const io = { log: () => {}, err: () => {} };
+  expect(await runCli(["orders", "resolve", String(orderRow.id), "refund", "--data-dir", dataDir, "--config", writeConfig()], io)).toBe(0);
+  expect(await runCli(["orders", "resolve", String(orderRow.id), "refund", "--data-dir", dataDir, "--config", writeConfig()], io)).toBe(1);
+  tg = await startTestGateway(CONFIG, { clock: now, dataDir });
+  expect(tg.gw.store.orders.byId(orderRow.id)!.status).toBe("failed");
+  expect(balance(tg, `user:${user.id}`)).toBe(10000n);
+});
+
+function writeConfig(): string {
+  const file = join(dataDir, "cli-config.json");
+  writeFileSync(file, JSON.stringify({ ...CONFIG, outboundAllowlist: ["127.0.0.0/8"] }));
+  return file;
+}
