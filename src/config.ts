@@ -9,6 +9,8 @@ export type Config = {
   host: string;
   port: number;
   publicUrl: string;
+  /** True when publicUrl was derived from host and port (so a port chosen by the OS must be written into it). */
+  publicUrlDerived?: boolean;
   basePath: string;
   /** `publicUrl + basePath`, no trailing slash: what we publish as config.endpoint (§1). */
   endpoint: string;
@@ -124,6 +126,14 @@ function readConfigFile(path: string): ConfigInput {
   }
 }
 
+/** With `port: 0` the OS picks a port; URLs derived from host:port must name the real one. */
+export function withPort(c: Config, port: number): Config {
+  if (!c.publicUrlDerived) return { ...c, port };
+  const publicUrl = `http://${c.host}:${port}`;
+  const webBaseUrlDerived = c.webBaseUrl === new URL(c.publicUrl).origin;
+  return { ...c, port, publicUrl, endpoint: publicUrl + c.basePath, webBaseUrl: webBaseUrlDerived ? new URL(publicUrl).origin : c.webBaseUrl };
+}
+
 /** Merge layers (later wins) and derive endpoint/publicUrl; throws ConfigError with a readable message. */
 export function loadConfig(
   opts: { env?: Record<string, string | undefined>; flags?: ConfigInput; overrides?: ConfigInput } = {},
@@ -139,6 +149,7 @@ export function loadConfig(
   if (port > 65535) throw new ConfigError("port must be ≤ 65535");
   const basePath = "/" + String(c.basePath).replace(/^\/+|\/+$/g, "");
   const publicUrl = String(c.publicUrl ?? `http://${c.host}:${port}`).replace(/\/+$/, "");
+  const publicUrlDerived = c.publicUrl === undefined;
   if (!URL.canParse(publicUrl)) throw new ConfigError(`publicUrl is not a URL: ${publicUrl}`);
 
   const rawDir = (c.directory ?? {}) as Record<string, unknown>;
@@ -155,6 +166,7 @@ export function loadConfig(
 
   return {
     ...(c as Config),
+    publicUrlDerived,
     outboundAllowlist,
     dataDir: resolve(String(c.dataDir)),
     port,

@@ -1,7 +1,7 @@
 // Boot: config → data dir → database → key → gateway → HTTP server. Used by `serve` and by the tests alike.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig, type Config, type ConfigInput } from "./config";
+import { loadConfig, withPort, type Config, type ConfigInput } from "./config";
 import { openDatabase } from "./store/db";
 import { loadOrCreateKey } from "./keyfile";
 import { buildGateway, type Gateway } from "./gateway";
@@ -24,8 +24,17 @@ export type StartOptions = {
   log?: Logger;
 };
 
+/** Asks the OS for a free port so every URL we publish names the port we will listen on. */
+function resolvePort(config: Config): Config {
+  if (config.port !== 0) return config;
+  const probe = Bun.serve({ hostname: config.host, port: 0, fetch: () => new Response(null) });
+  const port = probe.port!;
+  probe.stop(true);
+  return withPort(config, port);
+}
+
 export function openGateway(opts: StartOptions = {}): Gateway {
-  const config = opts.config ?? loadConfig({ env: opts.env, overrides: opts.overrides });
+  const config = resolvePort(opts.config ?? loadConfig({ env: opts.env, overrides: opts.overrides }));
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(join(config.dataDir, "gateway.sqlite"), config.sqliteSynchronous);
   const key = loadOrCreateKey(config);
