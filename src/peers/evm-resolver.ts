@@ -1,33 +1,82 @@
-// §2.2 optional EVM resolver: `tokenURI(uint256)` via JSON-RPC eth_call. Encoded by hand: one 4-byte selector and
-// one uint256 argument do not justify an ABI library. The RPC URL is operator-configured, hence trusted.
+// §2.2 optional EVM resolver: `tokenURI(uint256)` via JSON-RPC eth_call on the registry contract.
+// The RPC URL is operator-configured, hence trusted: no §17 check here, but a timeout and a 64 KiB body cap.
 export type EvmLookup = { kind: "found"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
 
-const SELECTOR = "0xc87b56dd";
+const SELECTOR = "0xc87b56dd"; // keccak256("tokenURI(uint256)")[0..4]
 const MAX_BYTES = 64 * 1024;
+const DEFAULT_TIMEOUT_MS = 5000;
 
+/** Calldata for tokenURI(ocid). Hand-encoded: one selector plus one uint256 (32-byte big-endian word) needs no ABI library. */
 export function encodeTokenUriCall(ocid: number): string {
-  return SELECTOR + BigInt(ocid).toString(16).padStart(64, "0");
+  if (!Number.isSafeInteger(ocid) || ocid < 0) throw new RangeError(`OCID must be a non-negative safe integer, got ${ocid}`);
+  return SELECTOR + ocid.toString(16).padStart(64, "0");
 }
 
-/** ABI `string` return value: 32-byte offset, 32-byte length, UTF-8 bytes. Null when malformed. */
+/**
+ * Decodes an ABI-encoded `string` return value: "0x" + 32-byte offset + (at that offset) 32-byte length + UTF-8
+ * bytes, zero-padded. Null when malformed: not hex, odd length, offset not a multiple of 32 or pointing into the
+ * head / past the data, length running past the data, invalid UTF-8.
+ */
 export function decodeAbiString(hex: string): string | null {
-  if (!/^0x([0-9a-fA-F]{2})*$/.test(hex)) return null;
+  if (typeof hex !== "string" || !/^0x(?:[0-9a-fA-F]{2})*$/.test(hex)) return null;
   const body = hex.slice(2);
-  const word = (i: number) => (body.length >= (i + 1) * 64 ? BigInt("0x" + body.slice(i * 64, (i + 1) * 64)) : null);
+  const total = body.length / 2; // bytes
+  const word = (byteOffset: number): bigint | null =>
+    byteOffset + 32 <= total ? BigInt("0x" + body.slice(byteOffset * 2, (byteOffset + 32) * 2)) : null;
   const offset = word(0);
-  if (offset === null || offset % 32n !== 0n || offset > BigInt(body.length / 2)) return null;
-  const lenAt = Number(offset) / 32;
-  const len = word(lenAt);
+  if (offset === null || offset < 32n || offset % 32n !== 0n || offset + 32n > BigInt(total)) return null;
+  const len = word(Number(offset));
   if (len === null) return null;
-  const start = (lenAt + 1) * 64;
-  if (BigInt(start) + len * 2n > BigInt(body.length)) return null;
+  const start = Number(offset) + 32;
+  if (BigInt(start) + len > BigInt(total)) return null;
   const bytes = new Uint8Array(Number(len));
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(body.slice(start + i * 2, start + i * 2 + 2), 16);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(body.slice((start + i) * 2, (start + i) * 2 + 2), 16);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     return null;
   }
+}
+
+async function readCapped(res: Response, max: number, signal: AbortSignal): Promise<Uint8Array | "too_large"> {
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > max) {
+    res.body?.cancel().catch(() => {});
+    return "too_large";
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  // Body reads also race the deadline, whatever the fetch implementation does with the signal after the headers.
+  const aborted = new Promise<never>((_, reject) => {
+    const fire = () => reject(signal.reason ?? new DOMException("timed out", "TimeoutError"));
+    if (signal.aborted) fire();
+    else signal.addEventListener("abort", fire, { once: true });
+  });
+  aborted.catch(() => {});
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), aborted]);
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        reader.cancel().catch(() => {});
+        return "too_large";
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    reader.cancel().catch(() => {});
+    throw e;
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
 }
 
 export async function resolveTokenUri(opts: {
@@ -37,40 +86,57 @@ export async function resolveTokenUri(opts: {
   timeoutMs?: number;
   fetchImpl?: typeof fetch;
 }): Promise<EvmLookup> {
+  let data: string;
+  try {
+    data = encodeTokenUriCall(opts.ocid);
+  } catch {
+    return { kind: "unavailable", reason: "invalid_ocid" };
+  }
   const body = JSON.stringify({
     jsonrpc: "2.0",
     id: 1,
     method: "eth_call",
-    params: [{ to: opts.registryAddress, data: encodeTokenUriCall(opts.ocid) }, "latest"],
+    params: [{ to: opts.registryAddress, data }, "latest"],
   });
-  let text: string;
+  const signal = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  let raw: Uint8Array;
   try {
     const res = await (opts.fetchImpl ?? fetch)(opts.rpcUrl, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", accept: "application/json" },
       body,
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+      redirect: "manual",
+      signal,
     });
-    if (res.status !== 200) return { kind: "unavailable", reason: `rpc_http_${res.status}` };
-    const buf = new Uint8Array(await res.arrayBuffer());
-    if (buf.length > MAX_BYTES) return { kind: "unavailable", reason: "rpc_too_large" };
-    text = new TextDecoder().decode(buf);
+    if (res.status !== 200) {
+      res.body?.cancel().catch(() => {});
+      return { kind: "unavailable", reason: `rpc_http_${res.status}` };
+    }
+    const r = await readCapped(res, MAX_BYTES, signal);
+    if (r === "too_large") return { kind: "unavailable", reason: "rpc_too_large" };
+    raw = r;
   } catch (e) {
-    return { kind: "unavailable", reason: (e as Error)?.name === "TimeoutError" ? "rpc_timeout" : "rpc_network" };
+    const name = (e as Error)?.name;
+    return { kind: "unavailable", reason: name === "TimeoutError" || name === "AbortError" ? "rpc_timeout" : "rpc_network" };
   }
-  let msg: { result?: unknown; error?: { code?: unknown; message?: unknown } };
+
+  let msg: unknown;
   try {
-    msg = JSON.parse(text);
+    msg = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
   } catch {
     return { kind: "unavailable", reason: "rpc_not_json" };
   }
-  if (msg.error) {
-    const revert = msg.error.code === 3 || /revert/i.test(String(msg.error.message ?? ""));
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return { kind: "unavailable", reason: "rpc_not_json" };
+  const m = msg as { result?: unknown; error?: unknown };
+
+  if (m.error !== undefined && m.error !== null) {
+    const err = (typeof m.error === "object" ? m.error : {}) as { code?: unknown; message?: unknown };
+    const revert = err.code === 3 || (typeof err.message === "string" && /revert/i.test(err.message));
     return revert ? { kind: "unknown" } : { kind: "unavailable", reason: "rpc_error" };
   }
-  if (msg.result === "0x") return { kind: "unknown" };
-  if (typeof msg.result !== "string") return { kind: "unavailable", reason: "rpc_no_result" };
-  const value = decodeAbiString(msg.result);
+  if (typeof m.result !== "string") return { kind: "unavailable", reason: "rpc_no_result" };
+  if (m.result.toLowerCase() === "0x") return { kind: "unknown" };
+  const value = decodeAbiString(m.result);
   if (value === null) return { kind: "unavailable", reason: "abi_malformed" };
   return value === "" ? { kind: "unknown" } : { kind: "found", value };
 }
