@@ -32,6 +32,14 @@ export function enforceRate(gw: Gateway, key: string, perMinute: number): void {
   if (wait !== null) throw new ProtocolError("RATE_LIMITED", undefined, undefined, { "retry-after": String(wait) });
 }
 
+/**
+ * Elysia route options for a protocol route: no framework body parsing (the wrapper reads the raw bytes) and the
+ * very schema the wrapper validates with, recorded for the OpenAPI document so the two cannot drift apart.
+ */
+export function protocolOptions(schema: TSchema | null, summary: string) {
+  return { parse: "none" as const, detail: { summary, "x-oc-auth": "request-signature", ...(schema ? { "x-oc-body": schema } : {}) } };
+}
+
 export function protocolRoute<S extends TSchema | null>(
   gw: Gateway,
   schema: S,

@@ -3,6 +3,7 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { errorResponse, jsonResponse } from "./responses";
 import { capabilitiesRoute } from "../routes/capabilities";
+import { openApiRoutes } from "./openapi";
 import { orderRoutes } from "../routes/orders";
 import { transferRoutes } from "../routes/transfers";
 import { appRoutes } from "../routes/app";
@@ -46,7 +47,7 @@ function bodyLimit(gw: Gateway) {
 }
 
 export function createApp(gw: Gateway) {
-  return new Elysia({
+  const app = new Elysia({
     websocket: {
       maxPayloadLength: WS_MAX_FRAME,
       idleTimeout: WS_IDLE_SECONDS,
@@ -62,4 +63,6 @@ export function createApp(gw: Gateway) {
     .use(transferRoutes(gw))
     .use(appRoutes(gw))
     .use(websocketRoute(gw));
+  const routes = () => (app as { routes: unknown[] }).routes as never;
+  return app.use(openApiRoutes(gw, routes));
 }

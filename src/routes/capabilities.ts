@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
-import { protocolRoute } from "../http/protocol-route";
+import { protocolOptions, protocolRoute } from "../http/protocol-route";
 import { formatMinor } from "../protocol/money";
 
 /** §9.3: any resolvable caller; `partner` shows only what concerns that caller. */
@@ -27,6 +27,6 @@ export function capabilitiesRoute(gw: Gateway) {
       if (reserveCurrencies.length || accounts.length) body.partner = { reserveCurrencies, accounts };
       return { body };
     }),
-    { parse: "none" },
+    protocolOptions(null, "What this gateway does, and what concerns the caller (SPEC §9.3)"),
   );
 }

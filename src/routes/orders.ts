@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
-import { protocolRoute } from "../http/protocol-route";
+import { protocolOptions, protocolRoute } from "../http/protocol-route";
 import { CheckoutCreateRequest, SubmitOrderRequest } from "../protocol/schemas";
 import { createCheckout } from "../flows/checkout";
 import { submitOrderToSession } from "../flows/submit-order";
@@ -24,17 +24,17 @@ export function orderRoutes(gw: Gateway) {
       protocolRoute(gw, SubmitOrderRequest, async ({ caller, body, params }) => ({
         body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body),
       })),
-      { parse: "none" },
+      protocolOptions(SubmitOrderRequest, "Submit an order to a user's pay session (SPEC §9.4)"),
     )
     .post(
       `${base}/checkout/create`,
       protocolRoute(gw, CheckoutCreateRequest, async ({ caller, body }) => ({ body: await createCheckout(gw, caller, body) })),
-      { parse: "none" },
+      protocolOptions(CheckoutCreateRequest, "Create a hosted checkout for a merchant order (SPEC §9.6)"),
     )
     .get(
       `${base}/orders/:orderId/status`,
       protocolRoute(gw, null, ({ caller, request }) => ({ body: orderStatus(gw, caller.ocid, decodeSegment(rawSegment(request.url))) })),
-      { parse: "none" },
+      protocolOptions(null, "Order status for the calling merchant or gateway (SPEC §9.5)"),
     );
 }
 

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
-import { protocolRoute } from "../http/protocol-route";
+import { protocolOptions, protocolRoute } from "../http/protocol-route";
 import { TransferCreateRequest, TransferWebhookRequest } from "../protocol/schemas";
 import { transferCreate } from "../flows/inbound-transfer";
 import { transferWebhook } from "../flows/inbound-proof";
@@ -12,11 +12,11 @@ export function transferRoutes(gw: Gateway) {
     .post(
       `${base}/transfer/create`,
       protocolRoute(gw, TransferCreateRequest, ({ caller, body, raw, headers }) => transferCreate(gw, caller, body, raw, headers)),
-      { parse: "none" },
+      protocolOptions(TransferCreateRequest, "Move money out of the caller's account at this gateway (SPEC §9.7)"),
     )
     .post(
       `${base}/transfer/webhook`,
       protocolRoute(gw, TransferWebhookRequest, ({ caller, body }) => ({ body: transferWebhook(gw, caller, body) })),
-      { parse: "none" },
+      protocolOptions(TransferWebhookRequest, "Deliver a proof of a transfer that involves this gateway (SPEC §9.8)"),
     );
 }

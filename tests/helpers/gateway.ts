@@ -7,7 +7,7 @@ import { startGateway, type RunningGateway } from "../../src/start";
 import { createLogger, type Logger } from "../../src/log";
 import type { Clock } from "../../src/clock";
 
-export type TestGateway = RunningGateway & { dataDir: string; logs: string[]; close: () => Promise<void> };
+export type TestGateway = RunningGateway & { dataDir: string; logs: string[]; announcements: string[]; close: () => Promise<void> };
 
 export async function startTestGateway(overrides: ConfigInput = {}, opts: { clock?: Clock; dataDir?: string } = {}): Promise<TestGateway> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "oc-test-"));
@@ -17,12 +17,14 @@ export async function startTestGateway(overrides: ConfigInput = {}, opts: { cloc
     env: {},
     overrides: { dataDir, host: "127.0.0.1", port: 0, outboundAllowlist: ["127.0.0.0/8"], sqliteSynchronous: "NORMAL", ...overrides },
   });
-  const running = await startGateway({ config, clock: opts.clock, log });
+  const announcements: string[] = [];
+  const running = await startGateway({ config, clock: opts.clock, log, announce: (l) => announcements.push(l) });
   // publicUrl defaults to the configured port (0); tests talk to the real one.
   return {
     ...running,
     dataDir,
     logs,
+    announcements,
     close: async () => {
       await running.stop();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
