@@ -16,6 +16,7 @@ import { usersCommand } from "./users";
 import { deliveriesCommand } from "./deliveries";
 import { ordersCommand } from "./orders";
 import { ledgerCommand } from "./ledger";
+import { demoMerchantCommand } from "./demo-merchant";
 
 export type Out = { log: (s: string) => void; err: (s: string) => void };
 export type Parsed = { values: { credit?: string[] } & Record<string, unknown>; positionals: string[] };
@@ -100,6 +101,12 @@ const COMMANDS: Record<string, Command> = {
     needsData: true,
     run: ({ open, parsed, out }) => deliveriesCommand(open(), parsed, out),
   },
+  "demo-merchant": {
+    usage: "demo-merchant --token <user token> [--confirm] [--amount 4.50] [--merchant-ocid 500]",
+    summary: "play a merchant against a running demo gateway: submit a signed order to the user's session, await the proof",
+    needsData: true,
+    run: ({ open, parsed, out }) => demoMerchantCommand(open(), parsed, out),
+  },
   ledger: {
     usage: "ledger balances [--account A]",
     summary: "account balances and the ledger invariant check",
@@ -132,6 +139,11 @@ const OPTIONS = {
   limit: { type: "string" },
   account: { type: "string" },
   proof: { type: "string" },
+  token: { type: "string" },
+  confirm: { type: "boolean" },
+  amount: { type: "string" },
+  "merchant-ocid": { type: "string" },
+  "merchant-port": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;
