@@ -335,3 +335,14 @@ test("history lists payments and credits, newest first, with a cursor", async ()
   expect(h2.json.items[0].amount).toBe("100.00");
   expect((await app(tg, token, "GET", "/app/history?limit=0")).status).toBe(400);
 });
+
+test("WebSocket: at most 5 sockets per user — the oldest is closed with 4000; frames over 4 KiB close with 1009", async () => {
+  const { token } = await newUser();
+  const socks: WsClient[] = [];
+  for (let i = 0; i < 6; i++) socks.push(await WsClient.open(tg, { token }));
+  expect((await socks[0]!.waitClose()).code).toBe(4000);
+  for (const s of socks.slice(1)) expect(s.closed).toBeNull();
+  socks[1]!.send({ type: "ping", pad: "x".repeat(5000) });
+  expect((await socks[1]!.waitClose()).code).toBe(1009);
+  for (const s of socks.slice(2)) s.close();
+});
