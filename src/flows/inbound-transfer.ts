@@ -3,7 +3,7 @@
 import type { Gateway } from "../gateway";
 import type { Caller } from "../http/auth";
 import { ProtocolError } from "../protocol/errors";
-import { parseAmount } from "../protocol/money";
+import { amountOrThrow } from "./order-intake";
 import { sha256Hex } from "../protocol/hash";
 import type { TransferCreateRequest } from "../protocol/schemas";
 import { InsufficientFunds, peerAccount, userAccount } from "../store/ledger";
@@ -23,9 +23,7 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
   const { store, config } = gw;
   if (req.from.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "from.ocid must be the caller");
   if (req.to.ocid === req.from.ocid) throw new ProtocolError("INVALID_REQUEST", "to.ocid must differ from from.ocid", { fields: ["to.ocid"] });
-  const amount = parseAmount(req.amount, req.currency, gw.currencies, gw.enabledCurrencies);
-  if (!amount.ok)
-    throw amount.code === "INVALID_AMOUNT" ? new ProtocolError("INVALID_AMOUNT") : new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
+  const amountMinor = amountOrThrow(gw, req.amount, req.currency);
 
   const idemKey = headers.get("idempotency-key");
   if (idemKey !== null && !IDEMPOTENCY_KEY_RE.test(idemKey)) throw new ProtocolError("INVALID_REQUEST", "Malformed Idempotency-Key", { fields: ["Idempotency-Key"] });
@@ -86,7 +84,7 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
       );
       // The proof is written first so the movement can reference its txid; a short balance rolls both back.
       const reason = to.startsWith("user:") ? "transfer_in" : "transfer";
-      store.ledger.move({ from, to, currency: req.currency, amount: amount.minor, reason, now, ref: `${caller.ocid}|${proof.txid}` });
+      store.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref: `${caller.ocid}|${proof.txid}` });
       if (req.to.ocid !== config.ocid) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
       if (idemKey !== null)
         gw.db

@@ -3,11 +3,9 @@
 import type { Gateway } from "../gateway";
 import type { Caller } from "../http/auth";
 import { ProtocolError } from "../protocol/errors";
-import { parseAmount } from "../protocol/money";
 import type { SubmitOrderRequest } from "../protocol/schemas";
-import { verifyObjectSignature } from "../protocol/signed-objects";
 import { SESSION_ID_RE } from "../store/sessions";
-import { isUniqueViolation } from "../store/orders";
+import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 import { selectCandidates } from "../settlement/candidates";
 import { paymentRequestMessage } from "./messages";
 
@@ -25,12 +23,9 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
 
   const order = req.order;
   if (order.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "Order does not belong to the caller");
-  const sigForm = verifyObjectSignature(order, req.signature, caller.metadata.publicKey, config.acceptReplacerCanonical);
-  if (!sigForm) throw new ProtocolError("INVALID_SIGNATURE", "Invalid order signature", undefined, undefined, 400);
-  if (order.expiresAt !== undefined && order.expiresAt < now) throw new ProtocolError("ORDER_EXPIRED");
-  const amount = parseAmount(order.amount, order.currency, gw.currencies, gw.enabledCurrencies);
-  if (!amount.ok)
-    throw amount.code === "INVALID_AMOUNT" ? new ProtocolError("INVALID_AMOUNT") : new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
+  const sigForm = verifyOrderOrThrow(gw, order, req.signature, caller.metadata.publicKey);
+  orderNotExpiredOrThrow(order, now);
+  const amountMinor = amountOrThrow(gw, order.amount, order.currency);
   const candidates = await selectCandidates(config, gw.directory, order.accepts ?? [], order.currency);
   if (candidates.length === 0) throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "no_path" });
 
@@ -41,28 +36,14 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
       const s = store.sessions.get(sessionId)!;
       throw s.status === "pending" ? new ProtocolError("SESSION_EXPIRED") : new ProtocolError("SESSION_USED");
     }
-    try {
-      return store.orders.insert({
-        sessionId,
-        callerOcid: caller.ocid,
-        merchantOcid: order.ocid,
-        orderId: order.id,
-        orderJson: JSON.stringify(order),
-        signature: req.signature,
-        sigForm,
-        urlsJson: JSON.stringify(req.urls),
-        amount: order.amount,
-        amountMinor: amount.minor,
-        currency: order.currency,
-        userId: session.user_id,
-        confirmDeadline: Math.min(order.expiresAt ?? Number.MAX_SAFE_INTEGER, at + config.confirmWindow),
-        candidates,
-        now: at,
-      });
-    } catch (e) {
-      if (isUniqueViolation(e)) throw new ProtocolError("ORDER_ALREADY_EXISTS");
-      throw e;
-    }
+    return storeOrder(gw, order, { signature: req.signature, sigForm, urls: req.urls, amountMinor }, {
+      sessionId,
+      callerOcid: caller.ocid,
+      userId: session.user_id,
+      confirmDeadline: Math.min(order.expiresAt ?? Number.MAX_SAFE_INTEGER, at + config.confirmWindow),
+      candidates,
+      now: at,
+    });
   });
 
   const record = store.orders.byId(orderRowId)!;

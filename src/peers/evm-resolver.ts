@@ -1,5 +1,7 @@
 // §2.2 optional EVM resolver: `tokenURI(uint256)` via JSON-RPC eth_call on the registry contract.
 // The RPC URL is operator-configured, hence trusted: no §17 check here, but a timeout and a 64 KiB body cap.
+import { fetchLimited } from "./fetch-limited";
+
 export type EvmLookup = { kind: "found"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
 
 const SELECTOR = "0xc87b56dd"; // keccak256("tokenURI(uint256)")[0..4]
@@ -38,47 +40,6 @@ export function decodeAbiString(hex: string): string | null {
   }
 }
 
-async function readCapped(res: Response, max: number, signal: AbortSignal): Promise<Uint8Array | "too_large"> {
-  const declared = Number(res.headers.get("content-length") ?? "0");
-  if (declared > max) {
-    res.body?.cancel().catch(() => {});
-    return "too_large";
-  }
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  // Body reads also race the deadline, whatever the fetch implementation does with the signal after the headers.
-  const aborted = new Promise<never>((_, reject) => {
-    const fire = () => reject(signal.reason ?? new DOMException("timed out", "TimeoutError"));
-    if (signal.aborted) fire();
-    else signal.addEventListener("abort", fire, { once: true });
-  });
-  aborted.catch(() => {});
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await Promise.race([reader.read(), aborted]);
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        reader.cancel().catch(() => {});
-        return "too_large";
-      }
-      chunks.push(value);
-    }
-  } catch (e) {
-    reader.cancel().catch(() => {});
-    throw e;
-  }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
-}
-
 export async function resolveTokenUri(opts: {
   rpcUrl: string;
   registryAddress: string;
@@ -98,27 +59,14 @@ export async function resolveTokenUri(opts: {
     method: "eth_call",
     params: [{ to: opts.registryAddress, data }, "latest"],
   });
-  const signal = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  let raw: Uint8Array;
-  try {
-    const res = await (opts.fetchImpl ?? fetch)(opts.rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body,
-      redirect: "manual",
-      signal,
-    });
-    if (res.status !== 200) {
-      res.body?.cancel().catch(() => {});
-      return { kind: "unavailable", reason: `rpc_http_${res.status}` };
-    }
-    const r = await readCapped(res, MAX_BYTES, signal);
-    if (r === "too_large") return { kind: "unavailable", reason: "rpc_too_large" };
-    raw = r;
-  } catch (e) {
-    const name = (e as Error)?.name;
-    return { kind: "unavailable", reason: name === "TimeoutError" || name === "AbortError" ? "rpc_timeout" : "rpc_network" };
-  }
+  const res = await fetchLimited(
+    opts.rpcUrl,
+    { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body },
+    { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBytes: MAX_BYTES, fetchImpl: opts.fetchImpl },
+  );
+  if (!res.ok) return { kind: "unavailable", reason: res.reason === "too_large" ? "rpc_too_large" : res.reason === "timeout" ? "rpc_timeout" : "rpc_network" };
+  if (res.status !== 200) return { kind: "unavailable", reason: `rpc_http_${res.status}` };
+  const raw = res.body;
 
   let msg: unknown;
   try {

@@ -3,6 +3,50 @@ export type FetchOutcome =
   | { ok: true; status: number; headers: Headers; body: Uint8Array; latencyMs: number }
   | { ok: false; reason: "timeout" | "network" | "too_large"; detail?: string; latencyMs: number };
 
+/**
+ * Reads a byte stream, giving up once it passes `max` bytes ("too_large"). With a signal, every read also races
+ * the deadline, whatever the stream's producer does with the signal once headers have arrived.
+ */
+export async function readAtMost(stream: ReadableStream<Uint8Array> | null, max: number, signal?: AbortSignal): Promise<Uint8Array | "too_large"> {
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const aborted = signal
+    ? new Promise<never>((_, reject) => {
+        const fire = () => reject(signal.reason ?? new DOMException("timed out", "TimeoutError"));
+        if (signal.aborted) fire();
+        else signal.addEventListener("abort", fire, { once: true });
+      })
+    : null;
+  aborted?.catch(() => {});
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = aborted ? await Promise.race([reader.read(), aborted]) : await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        reader.cancel().catch(() => {});
+        return "too_large";
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    reader.cancel().catch(() => {});
+    throw e;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+const failureReason = (e: unknown) => ((e as Error)?.name === "TimeoutError" || (e as Error)?.name === "AbortError" ? "timeout" : "network");
+
 export async function fetchLimited(
   url: string,
   init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string },
@@ -11,43 +55,16 @@ export async function fetchLimited(
   const started = performance.now();
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const since = () => Math.round(performance.now() - started);
-  let res: Response;
   try {
-    res = await (opts.fetchImpl ?? fetch)(url, { ...init, body: init.body as BodyInit | undefined, redirect: "manual", signal });
-  } catch (e) {
-    const name = (e as Error)?.name;
-    return { ok: false, reason: name === "TimeoutError" || name === "AbortError" ? "timeout" : "network", detail: String((e as Error)?.message ?? e), latencyMs: since() };
-  }
-  try {
-    const declared = Number(res.headers.get("content-length") ?? "0");
-    if (declared > opts.maxBytes) {
+    const res = await (opts.fetchImpl ?? fetch)(url, { ...init, body: init.body as BodyInit | undefined, redirect: "manual", signal });
+    if (Number(res.headers.get("content-length") ?? "0") > opts.maxBytes) {
       res.body?.cancel().catch(() => {});
       return { ok: false, reason: "too_large", latencyMs: since() };
     }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (res.body) {
-      const reader = res.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > opts.maxBytes) {
-          reader.cancel().catch(() => {});
-          return { ok: false, reason: "too_large", latencyMs: since() };
-        }
-        chunks.push(value);
-      }
-    }
-    const body = new Uint8Array(size);
-    let off = 0;
-    for (const c of chunks) {
-      body.set(c, off);
-      off += c.byteLength;
-    }
+    const body = await readAtMost(res.body, opts.maxBytes, signal);
+    if (body === "too_large") return { ok: false, reason: "too_large", latencyMs: since() };
     return { ok: true, status: res.status, headers: res.headers, body, latencyMs: since() };
   } catch (e) {
-    const name = (e as Error)?.name;
-    return { ok: false, reason: name === "TimeoutError" || name === "AbortError" ? "timeout" : "network", detail: String((e as Error)?.message ?? e), latencyMs: since() };
+    return { ok: false, reason: failureReason(e), detail: String((e as Error)?.message ?? e), latencyMs: since() };
   }
 }

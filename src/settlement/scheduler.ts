@@ -143,24 +143,20 @@ export class Scheduler {
   }
 
   private claimJobs(now: number, limit: number): JobRow[] {
-    return this.gw.store.tx(() =>
-      this.gw.db
-        .query<JobRow, [string, number, number, number]>(
-          `UPDATE jobs SET lease_owner = ?1, lease_until = ?2
-           WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND next_attempt_at <= ?3
-                          AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at LIMIT ?4)
-           RETURNING *`,
-        )
-        .all(this.owner, now + this.jobLeaseSeconds, now, limit),
-    );
+    return this.claim<JobRow>("jobs", now, limit);
   }
 
   private claimDeliveries(now: number, limit: number): DeliveryRow[] {
+    return this.claim<DeliveryRow>("deliveries", now, limit);
+  }
+
+  /** Due rows whose lease is free or expired become ours for `jobLeaseSeconds`, in one conditional UPDATE. */
+  private claim<Row>(table: "jobs" | "deliveries", now: number, limit: number): Row[] {
     return this.gw.store.tx(() =>
       this.gw.db
-        .query<DeliveryRow, [string, number, number, number]>(
-          `UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
-           WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?3
+        .query<Row, [string, number, number, number]>(
+          `UPDATE ${table} SET lease_owner = ?1, lease_until = ?2
+           WHERE id IN (SELECT id FROM ${table} WHERE state = 'pending' AND next_attempt_at <= ?3
                           AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at LIMIT ?4)
            RETURNING *`,
         )

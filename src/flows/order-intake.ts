@@ -1,0 +1,51 @@
+// The checks and the insert that a session submit (§9.4) and a hosted checkout (§9.6) share.
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { parseAmount } from "../protocol/money";
+import type { Order } from "../protocol/schemas";
+import { verifyObjectSignature, type SigForm } from "../protocol/signed-objects";
+import { isUniqueViolation, type NewOrder } from "../store/orders";
+
+/** §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT. */
+export function amountOrThrow(gw: Gateway, amount: string, currency: string): bigint {
+  const r = parseAmount(amount, currency, gw.currencies, gw.enabledCurrencies);
+  if (r.ok) return r.minor;
+  throw r.code === "INVALID_AMOUNT" ? new ProtocolError("INVALID_AMOUNT") : new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
+}
+
+/** The merchant's order signature, deep or (if allowed) replacer form; a failure is 400, not 401 (§15). */
+export function verifyOrderOrThrow(gw: Gateway, order: Order, signature: string, merchantKey: Uint8Array): SigForm {
+  const form = verifyObjectSignature(order, signature, merchantKey, gw.config.acceptReplacerCanonical);
+  if (!form) throw new ProtocolError("INVALID_SIGNATURE", "Invalid order signature", undefined, undefined, 400);
+  return form;
+}
+
+export function orderNotExpiredOrThrow(order: Order, now: number): void {
+  if (order.expiresAt !== undefined && order.expiresAt < now) throw new ProtocolError("ORDER_EXPIRED");
+}
+
+/** Inside the caller's transaction: the order as received, or 409 when an active one with the same id exists. */
+export function storeOrder(
+  gw: Gateway,
+  order: Order,
+  received: { signature: string; sigForm: SigForm; urls: unknown; amountMinor: bigint },
+  rest: Pick<NewOrder, "sessionId" | "callerOcid" | "userId" | "confirmDeadline" | "candidates" | "settlementType" | "settlementVia" | "now">,
+): number {
+  try {
+    return gw.store.orders.insert({
+      ...rest,
+      merchantOcid: order.ocid,
+      orderId: order.id,
+      orderJson: JSON.stringify(order),
+      signature: received.signature,
+      sigForm: received.sigForm,
+      urlsJson: JSON.stringify(received.urls),
+      amount: order.amount,
+      amountMinor: received.amountMinor,
+      currency: order.currency,
+    });
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new ProtocolError("ORDER_ALREADY_EXISTS");
+    throw e;
+  }
+}
