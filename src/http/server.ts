@@ -46,6 +46,30 @@ function bodyLimit(gw: Gateway) {
   });
 }
 
+/** §10.1: CORS is off on /app unless `app.corsOrigins` lists the origin; never on protocol routes. */
+function appCors(gw: Gateway) {
+  const allowed = new Set(gw.config.app.corsOrigins);
+  const plugin = new Elysia({ name: "oc-app-cors" });
+  if (allowed.size === 0) return plugin;
+  const headersFor = (origin: string) => ({
+    "access-control-allow-origin": origin,
+    "access-control-allow-headers": "authorization, content-type",
+    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-max-age": "600",
+    vary: "Origin",
+  });
+  return plugin
+    .onRequest(({ request }) => {
+      const origin = request.headers.get("origin");
+      if (request.method === "OPTIONS" && origin && allowed.has(origin) && new URL(request.url).pathname.startsWith("/app/"))
+        return new Response(null, { status: 204, headers: headersFor(origin) });
+    })
+    .onAfterHandle({ as: "global" }, ({ request, set }) => {
+      const origin = request.headers.get("origin");
+      if (origin && allowed.has(origin) && new URL(request.url).pathname.startsWith("/app/")) Object.assign(set.headers, headersFor(origin));
+    });
+}
+
 export function createApp(gw: Gateway) {
   const app = new Elysia({
     websocket: {
@@ -57,6 +81,7 @@ export function createApp(gw: Gateway) {
   })
     .use(errorHandler(gw))
     .use(bodyLimit(gw))
+    .use(appCors(gw))
     .use(metadataRoute(gw))
     .use(capabilitiesRoute(gw))
     .use(orderRoutes(gw))
