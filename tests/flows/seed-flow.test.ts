@@ -346,3 +346,14 @@ test("WebSocket: at most 5 sockets per user — the oldest is closed with 4000; 
   expect((await socks[1]!.waitClose()).code).toBe(1009);
   for (const s of socks.slice(2)) s.close();
 });
+
+test("the session QR is also served as SVG to its owner only", async () => {
+  const a = await newUser();
+  const b = await newUser();
+  const s = await pay(a.token);
+  const res = await fetch(`${tg.url}/app/sessions/${s.sessionId}/qr.svg`, { headers: { authorization: `Bearer ${a.token}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toBe("image/svg+xml");
+  expect(await res.text()).toStartWith("<svg");
+  expect((await app(tg, b.token, "GET", `/app/sessions/${s.sessionId}/qr.svg`)).status).toBe(403);
+});

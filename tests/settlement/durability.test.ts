@@ -178,3 +178,32 @@ function writeConfig(): string {
   writeFileSync(file, JSON.stringify({ ...CONFIG, outboundAllowlist: ["127.0.0.0/8"] }));
   return file;
 }
+
+test("a webhook that never accepts goes dead after 72 h; `deliveries replay` re-opens it and it is delivered", async () => {
+  let down = true;
+  peers.webhook.override((req) => (down && req.json?.proof?.to?.reference?.startsWith("dead_") ? { status: 503, body: {} } : null));
+  const { orderRow } = await confirmed([200], "dead_1");
+  const delivery = () => tg.gw.db.query<{ id: string; state: string; attempts: number; next_attempt_at: number }, [number]>("SELECT id, state, attempts, next_attempt_at FROM deliveries WHERE order_id = ?").get(orderRow.id);
+  await until(() => (delivery()?.attempts ?? 0) >= 1);
+  // Walk the gateway clock through the retry schedule (10 s, 1 min, 5 min, … hourly) until the 72 h window closes.
+  for (let i = 0; i < 200 && delivery()!.state === "pending"; i++) {
+    const d = delivery()!;
+    offset.s += Math.max(1, d.next_attempt_at - now() + 1);
+    tg.scheduler.wake();
+    await until(() => delivery()!.attempts > d.attempts || delivery()!.state !== "pending", 5000);
+  }
+  const dead = delivery()!;
+  expect(dead.state).toBe("dead");
+  expect(dead.attempts).toBeGreaterThanOrEqual(70); // 6 early retries, then hourly for ~71 h
+  expect(tg.gw.store.orders.byId(orderRow.id)!.status).toBe("paid"); // the order never depends on delivery
+  down = false;
+  await tg.close();
+  offset.s = 0; // back to real time, so the merchant's signature-window check passes again
+  const out: string[] = [];
+  expect(await runCli(["deliveries", "list", "--state", "dead", "--data-dir", dataDir, "--config", writeConfig()], { log: (s) => out.push(s), err: () => {} })).toBe(0);
+  expect(out.join("\n")).toContain(dead.id);
+  expect(await runCli(["deliveries", "replay", dead.id, "--data-dir", dataDir, "--config", writeConfig()], { log: () => {}, err: () => {} })).toBe(0);
+  tg = await startTestGateway(CONFIG, { clock: now, dataDir });
+  await until(() => delivery()!.state === "delivered", 5000, () => tg.scheduler.wake());
+  expect(delivery()!.attempts).toBe(dead.attempts + 1);
+});
