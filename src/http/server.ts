@@ -7,6 +7,7 @@ import { openApiRoutes } from "./openapi";
 import { orderRoutes } from "../routes/orders";
 import { transferRoutes } from "../routes/transfers";
 import { appRoutes } from "../routes/app";
+import { webRoutes } from "../routes/web";
 import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "../app/ws";
 
 /** The one place unexpected faults become §15 JSON: never a stack trace, a 500 only for genuine faults. */
@@ -87,7 +88,8 @@ export function createApp(gw: Gateway) {
     .use(orderRoutes(gw))
     .use(transferRoutes(gw))
     .use(appRoutes(gw))
-    .use(websocketRoute(gw));
+    .use(websocketRoute(gw))
+    .use(webRoutes(gw));
   const routes = () => (app as { routes: unknown[] }).routes as never;
   return app.use(openApiRoutes(gw, routes));
 }

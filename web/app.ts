@@ -1,0 +1,583 @@
+// Web wallet (SPEC §1: `/` and `/checkout/{sessionId}`). Talks only to the wallet app API (§10.2) and the
+// WebSocket (§10.3). Everything from a merchant is rendered with textContent, never as HTML.
+import { ApiError, makeApi, serverNow, type HistoryItem, type Me, type Merchant, type Order, type PayResult, type SessionView } from "./api";
+import { WalletSocket, type ConnState, type ServerMessage } from "./socket";
+import { countdown, merchantName, money, safeHttpUrl, statusText, when, type Tone } from "./format";
+
+const TOKEN_KEY = "oc.token";
+const REDIRECT_DELAY_MS = 1200;
+
+// ---------------------------------------------------------------------------------------------------
+// DOM helpers
+// ---------------------------------------------------------------------------------------------------
+type Child = Node | string | null | undefined | false;
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | boolean | undefined> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (k === "class") el.className = v === true ? "" : v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const errorText = (e: unknown) => (e instanceof ApiError ? e.message : "Something went wrong. Please try again.");
+let uid = 0;
+
+// ---------------------------------------------------------------------------------------------------
+// Countdowns: one 1 s ticker for every visible deadline
+// ---------------------------------------------------------------------------------------------------
+type Countdown = { el: HTMLElement; deadline: number; label: (left: string) => string; onExpire: () => void };
+const countdowns = new Set<Countdown>();
+function addCountdown(c: Countdown) {
+  countdowns.add(c);
+  tickOne(c);
+}
+function tickOne(c: Countdown) {
+  if (!c.el.isConnected && c.el.dataset.armed === "1") return void countdowns.delete(c);
+  c.el.dataset.armed = "1";
+  const left = c.deadline - serverNow() / 1000;
+  if (left <= 0) {
+    countdowns.delete(c);
+    c.el.classList.add("expired");
+    c.onExpire();
+  } else c.el.textContent = c.label(countdown(left));
+}
+setInterval(() => countdowns.forEach(tickOne), 1000);
+
+// ---------------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------------
+let token: string | null = sessionStorage.getItem(TOKEN_KEY);
+let me: Me | null = null;
+let socket: WalletSocket | null = null;
+let readyCount = 0;
+const checkoutMatch = /^\/checkout\/([^/]+)\/?$/.exec(location.pathname);
+const checkoutId = checkoutMatch ? decodeURIComponent(checkoutMatch[1]!) : null;
+const api = makeApi(
+  () => token,
+  () => signOut("Your sign-in is no longer valid. Please sign in again."),
+);
+
+type ViewName = "signin" | "wallet" | "checkout";
+function show(view: ViewName, focus: boolean) {
+  byId("loading").hidden = true;
+  for (const v of ["signin", "wallet", "checkout"] as const) byId(`view-${v}`).hidden = v !== view;
+  byId("signout").hidden = view === "signin";
+  if (focus) byId(`${view}-title`).focus();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Order card: the payment prompt on the wallet page and the order on the checkout page
+// ---------------------------------------------------------------------------------------------------
+const RANK: Record<string, number> = { awaiting_confirmation: 0, confirmed: 1, in_review: 2 };
+const rank = (s: string) => RANK[s] ?? 3;
+
+type Card = {
+  el: HTMLElement;
+  heading: HTMLElement;
+  status: string;
+  setStatus(status: string): void;
+  setBusy(busy: boolean): void;
+  setError(msg: string): void;
+  footer: HTMLElement;
+};
+
+function orderCard(o: {
+  sessionId: string;
+  merchant: Merchant | null;
+  order: Order;
+  deadline: number | null;
+  status: string;
+  onConfirm: () => void;
+  onDecline: () => void;
+}): Card {
+  const id = `order-${++uid}`;
+  const name = merchantName(o.merchant ?? { ocid: o.order.ocid });
+  const heading = h("h3", { id: `${id}-title`, tabindex: "-1" }, `${name} requests ${money(o.order.amount, o.order.currency)}`);
+  const items = Array.isArray(o.order.items) ? o.order.items : [];
+  const itemList = items.length
+    ? h(
+        "ul",
+        { class: "items", "aria-label": "Items" },
+        ...items.map((it) =>
+          h("li", {}, h("span", { class: "name" }, String(it.name ?? it.id ?? "Item")), h("span", { class: "qty" }, `${Number(it.quantity ?? 1)} × ${String(it.price ?? "")}`)),
+        ),
+      )
+    : null;
+  const ref = o.order.reference ? `Order ${o.order.reference}` : `Order ${o.order.id}`;
+  const timer = h("p", { class: "countdown", role: "timer", "aria-live": "off" });
+  const statusEl = h("p", { class: "status", role: "status", "aria-live": "polite" });
+  const errorEl = h("p", { class: "error", role: "alert" });
+  const confirmBtn = h("button", { type: "button", class: "primary confirm", "aria-describedby": `${id}-title` }, "Confirm");
+  const declineBtn = h("button", { type: "button", class: "danger decline", "aria-describedby": `${id}-title` }, "Decline");
+  const actions = h("div", { class: "actions" }, confirmBtn, declineBtn);
+  const footer = h("div", { class: "footer" });
+  const el = h(
+    "article",
+    { class: "card order", "data-session": o.sessionId, "aria-labelledby": `${id}-title` },
+    heading,
+    h("p", { class: "merchant" }, ref),
+    itemList,
+    o.order.memo ? h("p", { class: "memo" }, String(o.order.memo)) : null,
+    h("p", { class: "total" }, h("span", {}, "Total"), h("strong", { class: "amount" }, money(o.order.amount, o.order.currency))),
+    timer,
+    actions,
+    statusEl,
+    errorEl,
+    footer,
+  );
+  confirmBtn.addEventListener("click", o.onConfirm);
+  declineBtn.addEventListener("click", o.onDecline);
+
+  const card: Card = {
+    el,
+    heading,
+    status: "",
+    footer,
+    setStatus(status) {
+      if (card.status && (rank(status) < rank(card.status) || (rank(card.status) === 3 && status !== card.status))) return;
+      card.status = status;
+      el.dataset.status = status;
+      const s = statusText(status);
+      statusEl.textContent = status === "awaiting_confirmation" ? "" : s.text;
+      if (s.tone) statusEl.dataset.tone = s.tone;
+      else delete statusEl.dataset.tone;
+      if (status !== "awaiting_confirmation") {
+        actions.remove();
+        timer.remove();
+      }
+      if (s.final) el.dataset.final = "true";
+    },
+    setBusy(busy) {
+      confirmBtn.disabled = busy;
+      declineBtn.disabled = busy;
+      el.setAttribute("aria-busy", String(busy));
+    },
+    setError(msg) {
+      errorEl.textContent = msg;
+    },
+  };
+  card.setStatus(o.status);
+  if (o.status === "awaiting_confirmation" && o.deadline)
+    addCountdown({ el: timer, deadline: o.deadline, label: (l) => `Answer within ${l}`, onExpire: () => card.setStatus("expired") });
+  return card;
+}
+
+/** Confirm or decline over HTTP; the WebSocket brings the later changes (paid, failed…). */
+async function answer(card: Card, sessionId: string, kind: "confirm" | "decline") {
+  card.setBusy(true);
+  card.setError("");
+  try {
+    const r = await (kind === "confirm" ? api.confirm(sessionId) : api.decline(sessionId));
+    card.setStatus(r.status);
+    return r;
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "INVALID_STATE" && typeof e.details?.status === "string") card.setStatus(e.details.status);
+    else if (e instanceof ApiError && e.code === "INSUFFICIENT_FUNDS") card.setError("Your balance is too low for this payment.");
+    else card.setError(errorText(e));
+    card.setBusy(false);
+    return null;
+  } finally {
+    scheduleRefresh();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Wallet page
+// ---------------------------------------------------------------------------------------------------
+const prompts = new Map<string, Card>();
+let qr: PayResult | null = null;
+let historyCursor: string | undefined;
+
+function renderMe() {
+  if (!me) return;
+  byId("user-name").textContent = me.user.name;
+  const list = byId("balances");
+  list.replaceChildren(
+    ...me.balances.map((b) => h("li", { "data-currency": b.currency }, h("span", { class: "amount" }, b.amount), h("span", { class: "cur" }, b.currency))),
+  );
+  if (me.balances.length === 0) list.append(h("li", {}, "No balance yet"));
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    if (!token) return;
+    try {
+      me = await api.me();
+      renderMe();
+      if (!checkoutId) await loadHistory(true);
+      else renderCheckoutUser();
+    } catch {
+      /* shown on the next action */
+    }
+  }, 150);
+}
+
+function historyRow(it: HistoryItem) {
+  if (it.kind === "payment") {
+    const s = statusText(it.status);
+    return h(
+      "li",
+      { "data-status": it.status, "data-session": it.sessionId },
+      h("span", { class: "what" }, merchantName(it.merchant)),
+      h("span", { class: "amt" }, `−${money(it.amount, it.currency)}`),
+      h("span", { class: "meta" }, when(it.receivedAt)),
+      h("span", { class: "badge", "data-tone": s.tone }, s.short),
+    );
+  }
+  const from = typeof it.issuer === "number" ? `Top-up from ${it.issuer}` : it.issuer === "funding" ? "Funding" : "Top-up";
+  return h(
+    "li",
+    { "data-kind": "credit" },
+    h("span", { class: "what" }, from),
+    h("span", { class: "amt" }, `+${money(it.amount, it.currency)}`),
+    h("span", { class: "meta" }, when(it.at)),
+    h("span", { class: "badge", "data-tone": "ok" }, "Received"),
+  );
+}
+
+async function loadHistory(reset: boolean) {
+  const list = byId("history");
+  const more = byId<HTMLButtonElement>("history-more");
+  more.disabled = true;
+  try {
+    const page = await api.history(reset ? undefined : historyCursor);
+    if (reset) list.replaceChildren();
+    list.append(...page.items.map(historyRow));
+    historyCursor = page.nextBefore;
+    more.hidden = !page.nextBefore;
+    byId("history-empty").hidden = list.childElementCount > 0;
+  } finally {
+    more.disabled = false;
+  }
+}
+
+function showQr(r: PayResult) {
+  qr = r;
+  const img = byId<HTMLImageElement>("qr-img");
+  img.src = r.qrCode;
+  img.dataset.session = r.sessionId;
+  byId("qr-text").textContent = r.qrText;
+  byId("qr-box").hidden = false;
+  byId("pay").hidden = true;
+  byId("pay-help").hidden = true;
+  const timer = byId("qr-countdown");
+  timer.classList.remove("expired");
+  delete timer.dataset.armed;
+  addCountdown({
+    el: timer,
+    deadline: r.expiresAt,
+    label: (l) => `Expires in ${l}`,
+    onExpire: () => {
+      if (qr?.sessionId !== r.sessionId) return;
+      hideQr(true);
+      byId("pay-error").textContent = "That code expired. Tap Pay for a new one.";
+    },
+  });
+  byId("qr-title").focus();
+}
+
+function hideQr(focusPay: boolean) {
+  qr = null;
+  byId("qr-box").hidden = true;
+  byId<HTMLImageElement>("qr-img").removeAttribute("src");
+  byId("qr-text").textContent = "";
+  byId("pay").hidden = false;
+  byId("pay-help").hidden = false;
+  if (focusPay) byId("pay").focus();
+}
+
+async function onPay() {
+  const btn = byId<HTMLButtonElement>("pay");
+  btn.disabled = true;
+  byId("pay-error").textContent = "";
+  try {
+    showQr(await api.pay());
+  } catch (e) {
+    byId("pay-error").textContent =
+      e instanceof ApiError && e.code === "RATE_LIMITED" ? "Too many open payment codes. Use or cancel one, or wait a few minutes." : errorText(e);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function onCancelQr() {
+  if (!qr) return;
+  const id = qr.sessionId;
+  hideQr(true);
+  try {
+    await api.decline(id);
+  } catch {
+    /* an order may have just arrived: its prompt shows up over the socket */
+  }
+}
+
+function onPaymentRequest(m: ServerMessage) {
+  if (checkoutId || typeof m.sessionId !== "string" || !m.order) return;
+  if (qr?.sessionId === m.sessionId) hideQr(false);
+  if (prompts.has(m.sessionId)) return; // every (re)connect replays pending requests (§10.3)
+  const sessionId: string = m.sessionId;
+  const card: Card = orderCard({
+    sessionId,
+    merchant: m.merchant ?? null,
+    order: m.order as Order,
+    deadline: typeof m.expiresAt === "number" ? m.expiresAt : null,
+    status: "awaiting_confirmation",
+    onConfirm: () => void answer(card, sessionId, "confirm"),
+    onDecline: () => void answer(card, sessionId, "decline"),
+  });
+  const done = h("button", { type: "button", class: "secondary wide done" }, "Done");
+  done.addEventListener("click", () => {
+    card.el.remove();
+    prompts.delete(sessionId);
+    byId("pay").focus();
+  });
+  const origSet = card.setStatus;
+  card.setStatus = (s) => {
+    origSet(s);
+    if (statusText(card.status).final && !done.isConnected) card.footer.append(done);
+  };
+  prompts.set(sessionId, card);
+  byId("prompts").prepend(card.el);
+  card.heading.focus();
+}
+
+function onPaymentUpdate(m: ServerMessage) {
+  if (typeof m.sessionId !== "string" || typeof m.status !== "string") return;
+  prompts.get(m.sessionId)?.setStatus(m.status);
+  if (checkoutCard && m.sessionId === checkoutId) checkoutCard.setStatus(m.status);
+  scheduleRefresh();
+}
+
+/** After a reconnect: anything that changed while we were away is read back from the API. */
+async function resync() {
+  scheduleRefresh();
+  for (const [id, card] of prompts) {
+    if (statusText(card.status).final) continue;
+    try {
+      const v = await api.session(id);
+      if (v.status) card.setStatus(v.status);
+    } catch {
+      /* keep what we show */
+    }
+  }
+  if (qr) {
+    try {
+      const v = await api.session(qr.sessionId);
+      if (v.sessionStatus !== "pending") hideQr(false);
+    } catch {
+      /* keep showing */
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hosted checkout page (§9.6)
+// ---------------------------------------------------------------------------------------------------
+let checkoutCard: Card | null = null;
+let checkoutView: SessionView | null = null;
+
+function renderCheckoutUser() {
+  if (!me) return;
+  const cur = checkoutView?.order?.currency;
+  const bal = cur ? me.balances.find((b) => b.currency === cur) : undefined;
+  byId("checkout-user").textContent = `Signed in as ${me.user.name}` + (bal ? ` · Balance ${money(bal.amount, bal.currency)}` : "");
+}
+
+function leave(card: Card, url: string | undefined, text: string) {
+  const safe = safeHttpUrl(url);
+  if (!safe) {
+    card.footer.replaceChildren(h("p", { class: "muted" }, "You can close this page."));
+    return;
+  }
+  const link = h("a", { href: safe, class: "return", rel: "noreferrer" }, "Return to the merchant");
+  card.footer.replaceChildren(h("p", {}, text), link);
+  setTimeout(() => location.assign(safe), REDIRECT_DELAY_MS);
+}
+
+async function loadCheckout() {
+  const body = byId("checkout-body");
+  byId("checkout-error").textContent = "";
+  body.replaceChildren(h("p", { class: "muted" }, "Loading the order…"));
+  let v: SessionView;
+  try {
+    v = await api.session(checkoutId!);
+  } catch (e) {
+    body.replaceChildren();
+    byId("checkout-error").textContent =
+      e instanceof ApiError && e.code === "SESSION_NOT_FOUND"
+        ? "This checkout does not exist or has ended."
+        : e instanceof ApiError && e.code === "UNAUTHORIZED"
+          ? "This checkout belongs to another wallet user."
+          : errorText(e);
+    return;
+  }
+  checkoutView = v;
+  renderCheckoutUser();
+  if (!v.order) {
+    body.replaceChildren(h("p", {}, "There is no order to pay here."));
+    return;
+  }
+  const id = v.sessionId;
+  const status = v.status ?? "awaiting_confirmation";
+  const card: Card = orderCard({
+    sessionId: id,
+    merchant: v.merchant,
+    order: v.order,
+    deadline: v.confirmBy ?? v.expiresAt,
+    status,
+    onConfirm: async () => {
+      const r = await answer(card, id, "confirm");
+      if (r && rank(r.status) >= 1 && r.status !== "declined" && r.status !== "expired" && r.status !== "failed")
+        leave(card, r.redirect ?? v.urls?.success, "Payment confirmed. Taking you back to the merchant…");
+      else if (r || rank(card.status) === 3) leave(card, v.urls?.cancel, "This payment did not go through. Taking you back to the merchant…");
+    },
+    onDecline: async () => {
+      const r = await answer(card, id, "decline");
+      if (r) leave(card, r.redirect ?? v.urls?.cancel, "Payment declined. Taking you back to the merchant…");
+    },
+  });
+  checkoutCard = card;
+  body.replaceChildren(card.el);
+  if (status !== "awaiting_confirmation") {
+    const good = status === "confirmed" || status === "paid" || status === "in_review";
+    const url = safeHttpUrl(good ? v.urls?.success : v.urls?.cancel);
+    if (url) card.footer.replaceChildren(h("a", { href: url, class: "return", rel: "noreferrer" }, "Return to the merchant"));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sign-in, socket, boot
+// ---------------------------------------------------------------------------------------------------
+function setConn(s: ConnState) {
+  const el = byId("conn");
+  el.dataset.state = s;
+  el.textContent = s === "online" ? "Live" : s === "connecting" ? "Connecting…" : "Offline — retrying";
+}
+
+function startSocket() {
+  if (socket || !token) return;
+  readyCount = 0;
+  const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/app/ws`;
+  socket = new WalletSocket(url, token, {
+    state: setConn,
+    unauthorized: () => signOut("Your sign-in is no longer valid. Please sign in again."),
+    message: (m) => {
+      if (m.type === "ready" && readyCount++ > 0) void resync();
+      else if (m.type === "payment_request") onPaymentRequest(m);
+      else if (m.type === "payment_update") onPaymentUpdate(m);
+    },
+  });
+  socket.start();
+}
+
+async function enter(focus: boolean) {
+  startSocket();
+  if (checkoutId) {
+    show("checkout", focus);
+    renderCheckoutUser();
+    await loadCheckout();
+  } else {
+    renderMe();
+    show("wallet", focus);
+    await loadHistory(true).catch(() => undefined);
+  }
+}
+
+function signOut(message?: string) {
+  socket?.stop();
+  socket = null;
+  token = null;
+  me = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  prompts.clear();
+  byId("prompts").replaceChildren();
+  if (qr) hideQr(false);
+  byId("history").replaceChildren();
+  byId("checkout-body").replaceChildren();
+  checkoutCard = null;
+  setConn("offline");
+  show("signin", true);
+  byId("signin-error").textContent = message ?? "";
+}
+
+async function signInWith(t: string) {
+  me = await api.me(t);
+  token = t;
+  sessionStorage.setItem(TOKEN_KEY, t);
+  byId<HTMLInputElement>("token").value = "";
+  byId("signin-error").textContent = "";
+  await enter(true);
+}
+
+async function onSignIn(ev: SubmitEvent) {
+  ev.preventDefault();
+  const input = byId<HTMLInputElement>("token");
+  const btn = (ev.target as HTMLFormElement).querySelector("button")!;
+  const t = input.value.trim();
+  if (!t) {
+    byId("signin-error").textContent = "Enter your access token.";
+    input.setAttribute("aria-invalid", "true");
+    return input.focus();
+  }
+  btn.disabled = true;
+  try {
+    await signInWith(t);
+    input.removeAttribute("aria-invalid");
+  } catch (e) {
+    byId("signin-error").textContent = e instanceof ApiError && e.status === 401 ? "That token was not accepted." : errorText(e);
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function onDemoLogin() {
+  const btn = byId<HTMLButtonElement>("demo-login");
+  btn.disabled = true;
+  try {
+    const r = await api.demoLogin();
+    await signInWith(r.token);
+  } catch (e) {
+    byId("signin-error").textContent = errorText(e);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function boot() {
+  byId("signin-form").addEventListener("submit", (e) => void onSignIn(e as SubmitEvent));
+  byId("demo-login").addEventListener("click", () => void onDemoLogin());
+  byId("demo-box").hidden = document.body.dataset.demo !== "true";
+  byId("signout").addEventListener("click", () => signOut());
+  byId("pay").addEventListener("click", () => void onPay());
+  byId("qr-cancel").addEventListener("click", () => void onCancelQr());
+  byId("history-more").addEventListener("click", () => void loadHistory(false).catch(() => undefined));
+  window.addEventListener("online", () => socket?.nudge());
+  if (checkoutId) {
+    const ctx = byId("signin-context");
+    ctx.textContent = "Sign in to review and pay this order.";
+    ctx.hidden = false;
+    document.title = `Checkout — ${document.title}`;
+  }
+  if (token) {
+    try {
+      me = await api.me();
+      return await enter(false);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 401)) {
+        show("signin", false);
+        byId("signin-error").textContent = errorText(e);
+      }
+      return;
+    }
+  }
+  show("signin", false);
+}
+
+void boot();

@@ -1,0 +1,56 @@
+// Display helpers. Amounts are shown exactly as the server formats them (§6.3); nothing is re-rounded.
+
+export const money = (amount: string, currency: string) => `${amount} ${currency}`;
+
+export function countdown(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const m = Math.floor(s / 60);
+  return `${m}:${String(s % 60).padStart(2, "0")}`;
+}
+
+export function when(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
+  const sameDay = d.toDateString() === new Date().toDateString();
+  return sameDay
+    ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+export const merchantName = (m: { ocid: number; name?: string } | null | undefined) => (m?.name ? m.name : m ? `Merchant ${m.ocid}` : "Merchant");
+
+export type Tone = "ok" | "bad" | "wait" | "";
+
+/** Order statuses (§11.1) plus session outcomes, as words a user understands. */
+export function statusText(status: string): { text: string; short: string; tone: Tone; final: boolean } {
+  switch (status) {
+    case "awaiting_confirmation":
+      return { text: "Waiting for your answer", short: "Waiting", tone: "", final: false };
+    case "confirmed":
+      return { text: "Confirmed — completing payment…", short: "Processing", tone: "wait", final: false };
+    case "in_review":
+      return { text: "Confirmed — under review", short: "In review", tone: "wait", final: false };
+    case "paid":
+      return { text: "Paid", short: "Paid", tone: "ok", final: true };
+    case "declined":
+      return { text: "Declined", short: "Declined", tone: "bad", final: true };
+    case "expired":
+      return { text: "Expired", short: "Expired", tone: "bad", final: true };
+    case "failed":
+      return { text: "Failed — your money was returned", short: "Refunded", tone: "bad", final: true };
+    case "cancelled":
+      return { text: "Cancelled", short: "Cancelled", tone: "bad", final: true };
+    default:
+      return { text: status, short: status, tone: "", final: false };
+  }
+}
+
+/** Only http(s) URLs are ever navigated to. */
+export function safeHttpUrl(u: unknown): string | null {
+  if (typeof u !== "string") return null;
+  try {
+    const url = new URL(u);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
