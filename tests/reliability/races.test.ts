@@ -1,0 +1,331 @@
+// Issue 9 §1 — races against the real in-process gateway: every race ends with counts of what won, what lost,
+// and proof from the database that no money was created, lost or moved twice.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { addUser, app, assertLedgerBalanced, balance, WsClient } from "../helpers/wallet";
+import { startMerchant, submitOrder } from "../helpers/merchant";
+import { makeOrder, TestPeer } from "../peers/kit";
+import { bulkSessions, fileDone, findSecrets, hexOf, inBatches, ledgerSums, lightWebhook, prng, suiteSeed, tally, waitUntil, watchNegativeBalances } from "./support";
+import type { RaceResult } from "./submit-worker";
+
+const SESSIONS = Number(process.env.OC_RACE_SESSIONS ?? 1000);
+const SUBMITS_PER_SESSION = 10;
+const CONFIRMS_PER_ORDER = 10;
+const USERS = Math.max(1, Math.ceil(SESSIONS / 10));
+
+let tg: TestGateway;
+let merchant: TestPeer;
+let partner: TestPeer;
+let negatives: () => unknown[];
+let hook: Awaited<ReturnType<typeof lightWebhook>>;
+const tokens: string[] = [];
+const rnd = prng(suiteSeed("races"));
+
+beforeAll(async () => {
+  tg = await startTestGateway({
+    rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+    maxPendingSessions: 100_000,
+    outboundTimeouts: { settlementMs: 5000, webhookMs: 5000 },
+  });
+  negatives = watchNegativeBalances(tg.gw.db);
+  merchant = await startMerchant(tg, 500);
+  hook = await lightWebhook(merchant);
+  partner = await startMerchant(tg, 501);
+});
+
+afterAll(async () => {
+  const leaks = findSecrets(tg.logs, [{ label: "gateway private key", value: hexOf(tg.gw.key.secret) }, ...tokens.map((t, i) => ({ label: `token ${i}`, value: t }))]);
+  await merchant.stop();
+  await partner.stop();
+  hook.stop();
+  await tg.close();
+  fileDone(import.meta.path);
+  expect(leaks).toEqual([]);
+});
+
+const amountOf = () => `${rnd.int(1, 9)}.${String(rnd.int(0, 99)).padStart(2, "0")}`;
+const minorOf = (a: string) => BigInt(a.replace(".", ""));
+
+type Placed = { sessionId: string; userIdx: number; orderId: string; amount: string };
+const placed: Placed[] = [];
+const users: { id: string; token: string }[] = [];
+const sockets: WsClient[] = [];
+
+function newUser(name: string, credit: string) {
+  const { user, token } = addUser(tg, name, credit);
+  tokens.push(token);
+  return { id: user.id, token };
+}
+
+/** Runs the submit race from the merchant-POS worker thread (see submit-worker.ts). */
+async function workerSubmitRace(sessions: string[]): Promise<RaceResult[]> {
+  const worker = new Worker(new URL("./submit-worker.ts", import.meta.url).href);
+  const reply = (type: string) =>
+    new Promise<any>((resolve, reject) => {
+      worker.onmessage = (ev) => ev.data.type === type && resolve(ev.data);
+      worker.onerror = (e) => reject(e);
+    });
+  try {
+    let ready = reply("ready");
+    worker.postMessage({ type: "init", url: tg.url, ocid: 500, privateKeyHex: merchant.privateKeyHex, accepts: [200] });
+    await ready;
+    ready = reply("done");
+    worker.postMessage({ type: "submitRace", id: 1, sessions, perSession: SUBMITS_PER_SESSION, width: 25, seed: rnd.int(0, 2 ** 31) });
+    return (await ready).results as RaceResult[];
+  } finally {
+    worker.terminate();
+  }
+}
+
+let refSeq = 0;
+async function wsAnswer(ws: WsClient, type: "confirm" | "decline", sessionId: string) {
+  const ref = `r${++refSeq}`;
+  ws.send({ type, sessionId, ref });
+  return ws.next((m) => m.ref === ref && (m.type === "result" || m.type === "error"), 20_000);
+}
+
+function ordersOfSession(sessionId: string) {
+  return tg.gw.db.query<{ order_id: string; status: string }, [string]>("SELECT order_id, status FROM orders WHERE session_id = ?").all(sessionId);
+}
+
+function movementsPerOrder(reason: string): Map<number, number> {
+  const rows = tg.gw.db
+    .query<{ order_id: number; n: number }, [string]>("SELECT order_id, COUNT(DISTINCT movement_id) AS n FROM ledger_entries WHERE reason = ? GROUP BY order_id")
+    .all(reason);
+  return new Map(rows.map((r) => [r.order_id, r.n]));
+}
+
+test(`${SESSIONS} sessions × ${SUBMITS_PER_SESSION} concurrent submits: exactly one order per session`, async () => {
+  for (let u = 0; u < USERS; u++) users.push(newUser(`race${u}`, "USD:100.00"));
+  const sessions = users.flatMap((u, userIdx) => bulkSessions(tg, u.id, Math.min(10, SESSIONS - userIdx * 10)).map((sessionId) => ({ sessionId, userIdx })));
+  expect(sessions.length).toBe(SESSIONS);
+  const statuses = new Map<number, number>();
+  let lost = 0;
+  let duplicated = 0;
+  const results = await workerSubmitRace(sessions.map((s) => s.sessionId));
+  const userOf = new Map(sessions.map((s) => [s.sessionId, s.userIdx]));
+  const winnersByOrder = tg.gw.db.query<{ session_id: string; order_id: string }, []>("SELECT session_id, order_id FROM orders").all();
+  const rowsBySession = new Map<string, string[]>();
+  for (const r of winnersByOrder) rowsBySession.set(r.session_id, [...(rowsBySession.get(r.session_id) ?? []), r.order_id]);
+  for (const r of results) {
+    tally.tried("races", r.statuses.length);
+    r.statuses.forEach((st, i) => {
+      statuses.set(st, (statuses.get(st) ?? 0) + 1);
+      tally.status("races", st);
+      if (st !== 200) expect(`${st} ${r.codes[i]}`).toBe("410 SESSION_USED");
+    });
+    const winners = r.orders.filter((_, i) => r.statuses[i] === 200);
+    const rows = rowsBySession.get(r.sessionId) ?? [];
+    if (winners.length === 0 || rows.length === 0) lost++;
+    if (winners.length > 1 || rows.length > 1) duplicated++;
+    if (winners.length === 1 && rows.length === 1) {
+      expect(rows[0]!).toBe(winners[0]!.id);
+      placed.push({ sessionId: r.sessionId, userIdx: userOf.get(r.sessionId)!, orderId: winners[0]!.id, amount: winners[0]!.amount });
+    }
+  }
+  tally.lost("races", lost);
+  tally.duplicated("races", duplicated);
+  tally.note("races", `submit race: ${SESSIONS} sessions, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+  expect({ lost, duplicated }).toEqual({ lost: 0, duplicated: 0 });
+  expect(statuses.get(200)).toBe(SESSIONS);
+  expect(statuses.get(410)).toBe(SESSIONS * (SUBMITS_PER_SESSION - 1));
+  const n = tg.gw.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM orders").get()!.n;
+  expect(n).toBe(SESSIONS);
+  expect(tg.gw.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM sessions WHERE status <> 'used'").get()!.n).toBe(0);
+  assertLedgerBalanced(tg);
+}, 120_000);
+
+test(`${SESSIONS} orders × ${CONFIRMS_PER_ORDER} concurrent confirms over HTTP and WS: exactly one debit each, all settle once`, async () => {
+  expect(placed.length).toBe(SESSIONS);
+  for (const u of users) sockets.push(await WsClient.open(tg, { token: u.token }));
+  const answers = new Map<string, number>();
+  let errors = 0;
+  await inBatches(placed, 25, async (p) => {
+    const ws = sockets[p.userIdx]!;
+    const token = users[p.userIdx]!.token;
+    const calls = Array.from({ length: CONFIRMS_PER_ORDER }, (_, i) =>
+      i % 2 === 0
+        ? app(tg, token, "POST", `/app/confirm/${p.sessionId}`, {}).then((r) => (tally.status("races", r.status), r.status === 200 ? r.json.status : `http_${r.status}_${r.json?.error?.code}`))
+        : wsAnswer(ws, "confirm", p.sessionId).then((m) => (m.type === "result" ? m.status : `ws_${m.code}`)),
+    );
+    const got = await Promise.all(calls);
+    tally.tried("races", got.length);
+    for (const g of got) {
+      answers.set(g, (answers.get(g) ?? 0) + 1);
+      if (g !== "confirmed" && g !== "paid") errors++;
+    }
+  });
+  tally.note("races", `confirm race: ${SESSIONS} orders, answers ${JSON.stringify(Object.fromEntries(answers))}`);
+  expect(errors).toBe(0);
+
+  const debits = movementsPerOrder("confirm");
+  const orderIds = tg.gw.db.query<{ id: number }, []>("SELECT id FROM orders").all().map((r) => r.id);
+  const lost = orderIds.filter((id) => (debits.get(id) ?? 0) === 0).length;
+  const duplicated = orderIds.filter((id) => (debits.get(id) ?? 0) > 1).length;
+  tally.lost("races", lost);
+  tally.duplicated("races", duplicated);
+  expect({ lost, duplicated }).toEqual({ lost: 0, duplicated: 0 });
+  expect(tg.gw.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM jobs").get()!.n).toBe(SESSIONS);
+
+  // Let settlement (direct: our proof, webhook to the merchant) finish, then account for every cent.
+  await waitUntil(
+    "every order paid and every proof delivered",
+    () =>
+      tg.gw.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM orders WHERE status <> 'paid'").get()!.n === 0 &&
+      tg.gw.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM deliveries WHERE state <> 'delivered'").get()!.n === 0,
+    60_000,
+    50,
+  );
+  const settled = movementsPerOrder("settled_direct");
+  expect(orderIds.filter((id) => settled.get(id) !== 1)).toEqual([]);
+  let total = 0n;
+  for (const [i, u] of users.entries()) {
+    const spent = placed.filter((p) => p.userIdx === i).reduce((s, p) => s + minorOf(p.amount), 0n);
+    total += spent;
+    expect(balance(tg, `user:${u.id}`)).toBe(10_000n - spent);
+  }
+  expect(balance(tg, "settlement_in_flight")).toBe(0n);
+  expect(balance(tg, "peer:500")).toBe(total);
+  // The merchant received exactly one proof txid per order (repeat deliveries of it are fine), the order's final one.
+  const merchantGot = new Map<string, Set<string>>();
+  for (const d of hook.got) {
+    const ref = String(d.proof?.to?.reference);
+    if (!merchantGot.has(ref)) merchantGot.set(ref, new Set());
+    merchantGot.get(ref)!.add(String(d.proof.txid));
+  }
+  const finals = tg.gw.db.query<{ order_id: string; final_txid: string }, []>("SELECT order_id, final_txid FROM orders").all();
+  const wrong = finals.filter((o) => {
+    const got = merchantGot.get(o.order_id);
+    return !got || got.size !== 1 || !got.has(o.final_txid);
+  });
+  tally.duplicated("races", wrong.filter((o) => (merchantGot.get(o.order_id)?.size ?? 0) > 1).length);
+  tally.lost("races", wrong.filter((o) => (merchantGot.get(o.order_id)?.size ?? 0) === 0).length);
+  expect(wrong).toEqual([]);
+  // Every delivery came from us; a sample of proofs is verified with the merchant's own (independent) code.
+  expect(hook.got.every((d) => d.from === "200" && /^dlv_/.test(d.idempotencyKey ?? ""))).toBe(true);
+  for (const d of hook.got.filter((_, i) => i % 20 === 0)) expect(merchant.verifyProof(d.proof, d.signature, tg.gw.key.publicKeyHex)).toBe("deep");
+  expect(negatives()).toEqual([]);
+  for (const { s } of ledgerSums(tg.gw.db)) expect(s).toBe(0n);
+  assertLedgerBalanced(tg);
+}, 120_000);
+
+test("funds for exactly N orders, N+5 confirmed concurrently: N succeed, 5 get 402, balance ends at 0, never negative", async () => {
+  const N = 20;
+  const USERS3 = 5;
+  const group = Array.from({ length: USERS3 }, (_, i) => newUser(`exact${i}`, `USD:${N * 5}.00`));
+  const socks = await Promise.all(group.map((u) => WsClient.open(tg, { token: u.token })));
+  const plan: { u: number; sessionId: string }[] = [];
+  for (const [ui, u] of group.entries()) {
+    for (let k = 0; k < N + 5; k++) {
+      const s = await app(tg, u.token, "POST", "/app/pay", {});
+      expect(s.status).toBe(200);
+      plan.push({ u: ui, sessionId: s.json.sessionId });
+    }
+  }
+  await inBatches(plan, 50, async (p) => {
+    const r = await submitOrder(merchant, tg, p.sessionId, makeOrder(500, { accepts: [200], amount: "5.00" }));
+    expect(r.status).toBe(200);
+  });
+  // Every confirm at once, HTTP and WS interleaved, all users together.
+  const results = await Promise.all(
+    plan.map((p, i) =>
+      i % 2 === 0
+        ? app(tg, group[p.u]!.token, "POST", `/app/confirm/${p.sessionId}`, {}).then((r) => (tally.status("races", r.status), { u: p.u, ok: r.status === 200, code: r.status === 402 ? r.json.error.code : r.json?.status }))
+        : wsAnswer(socks[p.u]!, "confirm", p.sessionId).then((m) => ({ u: p.u, ok: m.type === "result", code: m.type === "result" ? m.status : m.code })),
+    ),
+  );
+  tally.tried("races", results.length);
+  let lost = 0;
+  let duplicated = 0;
+  for (let ui = 0; ui < USERS3; ui++) {
+    const mine = results.filter((r) => r.u === ui);
+    const ok = mine.filter((r) => r.ok).length;
+    const refused = mine.filter((r) => !r.ok);
+    if (ok < N) lost += N - ok;
+    if (ok > N) duplicated += ok - N;
+    expect(ok).toBe(N);
+    expect(refused.map((r) => r.code)).toEqual(Array(5).fill("INSUFFICIENT_FUNDS"));
+    expect(balance(tg, `user:${group[ui]!.id}`)).toBe(0n);
+  }
+  tally.lost("races", lost);
+  tally.duplicated("races", duplicated);
+  tally.note("races", `exact-funds race: ${USERS3} users × ${N + 5} confirms, ${N} succeeded and 5 got 402 each`);
+  expect(negatives()).toEqual([]);
+  for (const s of socks) s.close();
+  assertLedgerBalanced(tg);
+}, 60_000);
+
+test("confirm and decline racing on the same order: one outcome, consistent answers, money moved only for a confirm", async () => {
+  const u = newUser("fickle", "USD:1000.00");
+  const ws = await WsClient.open(tg, { token: u.token });
+  const ids = bulkSessions(tg, u.id, 100);
+  await inBatches(ids, 50, async (sid) => expect((await submitOrder(merchant, tg, sid, makeOrder(500, { accepts: [200], amount: "1.00" }))).status).toBe(200));
+  let inconsistent = 0;
+  let confirmedCount = 0;
+  await inBatches(ids, 20, async (sid) => {
+    const order = Array.from({ length: 10 }, (_, i) => i).sort(() => rnd.next() - 0.5);
+    const ops = order.map((i) => {
+      const kind = i % 2 === 0 ? "confirm" : "decline";
+      return (i % 4 < 2
+        ? app(tg, u.token, "POST", `/app/${kind}/${sid}`, {}).then((r) => (tally.status("races", r.status), { kind, ok: r.status === 200, status: r.json?.status ?? r.json?.error?.code }))
+        : wsAnswer(ws, kind as "confirm" | "decline", sid).then((m) => ({ kind, ok: m.type === "result", status: m.status ?? m.code }))) as Promise<{ kind: string; ok: boolean; status: string }>;
+    });
+    const rs = await Promise.all(ops);
+    tally.tried("races", rs.length);
+    const final = ordersOfSession(sid)[0]!.status;
+    const winner = final === "declined" ? "decline" : "confirm";
+    if (winner === "confirm") confirmedCount++;
+    if (!rs.every((r) => r.ok === (r.kind === winner))) inconsistent++;
+  });
+  tally.note("races", `confirm/decline race: 100 orders, ${confirmedCount} confirmed, ${100 - confirmedCount} declined, ${inconsistent} inconsistent`);
+  expect(inconsistent).toBe(0);
+  const debited = tg.gw.db
+    .query<{ n: number }, [string]>("SELECT COUNT(DISTINCT movement_id) AS n FROM ledger_entries WHERE reason = 'confirm' AND account = ?")
+    .get(`user:${u.id}`)!.n;
+  expect(debited).toBe(confirmedCount);
+  expect(balance(tg, `user:${u.id}`)).toBe(100_000n - BigInt(confirmedCount) * 100n);
+  ws.close();
+  assertLedgerBalanced(tg);
+}, 60_000);
+
+test("one nonce from 50 concurrent requests: one passes (read route and money route); one Idempotency-Key from 50: one transfer", async () => {
+  const { id: userId } = newUser("payee", "USD:1.00");
+  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 100_000n, reason: "funding", now: tg.gw.clock() }));
+
+  const nonce = "req_same_" + hexOf(crypto.getRandomValues(new Uint8Array(8)));
+  const caps = await Promise.all(Array.from({ length: 50 }, () => partner.call(tg.url, "GET", "/opencharge/capabilities", undefined, { nonce })));
+  const body = { from: { ocid: 501 }, to: { ocid: 200, reference: `user_${userId}` }, amount: "1.00", currency: "USD" };
+  const nonce2 = "req_same_" + hexOf(crypto.getRandomValues(new Uint8Array(8)));
+  const transfers = await Promise.all(Array.from({ length: 50 }, () => partner.call(tg.url, "POST", "/opencharge/transfer/create", body, { nonce: nonce2 })));
+  const key = "idem-" + hexOf(crypto.getRandomValues(new Uint8Array(8)));
+  const idem = await Promise.all(
+    Array.from({ length: 50 }, () => partner.call(tg.url, "POST", "/opencharge/transfer/create", body, { headers: { "Idempotency-Key": key } })),
+  );
+  for (const r of [...caps, ...transfers, ...idem]) tally.status("races", r.status);
+  tally.tried("races", 150);
+  for (const group of [caps, transfers]) {
+    expect(group.filter((r) => r.status === 200).length).toBe(1);
+    expect(group.filter((r) => r.status === 401 && r.json.error.code === "NONCE_REUSED").length).toBe(49);
+  }
+  expect(idem.every((r) => r.status === 200 && r.text === idem[0]!.text)).toBe(true);
+  // Exactly two transfers happened: the same-nonce one and the idempotent one.
+  expect(balance(tg, "peer:501")).toBe(100_000n - 200n);
+  expect(balance(tg, `user:${userId}`)).toBe(100n + 200n);
+  const moves = tg.gw.db.query<{ n: number }, []>("SELECT COUNT(DISTINCT movement_id) AS n FROM ledger_entries WHERE account = 'peer:501' AND delta < 0").get()!.n;
+  tally.duplicated("races", Math.max(0, moves - 2));
+  expect(moves).toBe(2);
+
+  // One signed order submitted to 50 sessions at once: one active order, 49 ORDER_ALREADY_EXISTS.
+  const u = newUser("samesig", "USD:10.00");
+  const sids = bulkSessions(tg, u.id, 50);
+  const order = makeOrder(500, { accepts: [200], amount: "1.00" });
+  const subs = await Promise.all(sids.map((sid) => submitOrder(merchant, tg, sid, order)));
+  for (const r of subs) tally.status("races", r.status);
+  tally.tried("races", subs.length);
+  expect(subs.filter((r) => r.status === 200).length).toBe(1);
+  expect(subs.filter((r) => r.status === 409 && r.json.error.code === "ORDER_ALREADY_EXISTS").length).toBe(49);
+  expect(tg.gw.db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM orders WHERE order_id = ?").get(order.id as string)!.n).toBe(1);
+  expect(tg.gw.db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND status = 'pending'").get(u.id)!.n).toBe(49);
+  for (const s of sockets) s.close();
+  assertLedgerBalanced(tg);
+}, 60_000);
