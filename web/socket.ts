@@ -33,6 +33,7 @@ export class WalletSocket {
     private readonly url: string,
     private readonly token: string,
     private readonly on: SocketHandlers,
+    private readonly pingMs: number = PING_INTERVAL_MS,
   ) {}
 
   start(): void {
@@ -86,7 +87,7 @@ export class WalletSocket {
       if (m.type === "ready") {
         this.attempt = 0;
         clearInterval(this.pingTimer);
-        this.pingTimer = setInterval(() => this.send({ type: "ping", ts: Date.now() }), PING_INTERVAL_MS);
+        this.pingTimer = setInterval(() => this.send({ type: "ping", ts: Date.now() }), this.pingMs);
         this.on.state("online");
       }
       this.on.message(m);

@@ -1,7 +1,7 @@
 // The web wallet's WebSocket client (web/socket.ts) outside the browser: the backoff schedule of §10.3, and the
 // client itself against the real gateway (auth as first message, ready, reconnect after a drop, 4401 stops).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { backoffDelay, WalletSocket, type ConnState, type ServerMessage } from "../../web/socket";
+import { backoffDelay, PING_INTERVAL_MS, WalletSocket, type ConnState, type ServerMessage } from "../../web/socket";
 import { startTestGateway, type TestGateway } from "../helpers/gateway";
 import { addUser } from "../helpers/wallet";
 import { until } from "./browser";
@@ -34,10 +34,13 @@ test("WalletSocket: authenticates with a first message, reconnects after a drop,
   const states: ConnState[] = [];
   let unauthorized = 0;
   const url = tg.url.replace("http", "ws") + "/app/ws";
-  const s = new WalletSocket(url, token, { message: (m) => seen.push(m), state: (x) => states.push(x), unauthorized: () => unauthorized++ });
+  expect(PING_INTERVAL_MS).toBe(25_000);
+  // Pinging every 60 ms here instead of every 25 s: the keepalive runs on its own once ready.
+  const s = new WalletSocket(url, token, { message: (m) => seen.push(m), state: (x) => states.push(x), unauthorized: () => unauthorized++ }, 60);
   s.start();
   await until(() => seen.some((m) => m.type === "ready"), "ready");
   expect(seen[0]).toEqual({ type: "ready", user: { id: user.id } });
+  await until(() => seen.filter((m) => m.type === "pong" && typeof m.ts === "number").length >= 2, "two keepalive pongs");
   expect(s.send({ type: "ping", ts: 7 })).toBe(true);
   await until(() => seen.some((m) => m.type === "pong" && m.ts === 7), "pong");
 
