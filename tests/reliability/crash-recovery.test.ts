@@ -1,0 +1,330 @@
+// Issue 9 §2 — crash recovery: the real gateway as a separate process (`bun src/main.ts serve`), SIGKILLed at
+// seeded-random moments during a stream of submits, confirms and settlements over all three strategies, and
+// restarted on the same data dir each time. Afterwards our books and the peers' books must agree to the cent.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { makeOrder } from "../peers/kit";
+import { startCrashPeers } from "./crash-peers";
+import { fileDone, findSecrets, ledgerSums, prng, suiteSeed, tally, waitUntil } from "./support";
+
+const KILLS = Number(process.env.OC_CRASH_KILLS ?? 10);
+const WORKERS = 4;
+const USERS = 4;
+const REPO = resolve(import.meta.dir, "../..");
+
+const seed = suiteSeed("crash-recovery");
+const rnd = prng(seed);
+const peerDelay = prng(seed ^ 0x5bd1e995);
+
+let dir: string;
+let configPath: string;
+let dbPath: string;
+let port: number;
+let gatewayKeyHex: string;
+let peers: Awaited<ReturnType<typeof startCrashPeers>>;
+let proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+const logChunks: Promise<string>[] = [];
+const cliStderr: string[] = [];
+const users: { name: string; id: string; token: string }[] = [];
+let base: string;
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn(["bun", "src/main.ts", ...args], { cwd: REPO, env: { ...process.env, OC_CONFIG: configPath }, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  cliStderr.push(err);
+  return { code, out, err };
+}
+
+async function startServe(): Promise<void> {
+  const p = Bun.spawn(["bun", "src/main.ts", "serve"], { cwd: REPO, env: { ...process.env, OC_CONFIG: configPath }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  proc = p;
+  logChunks.push(new Response(p.stdout).text(), new Response(p.stderr).text());
+  await waitUntil(
+    "the gateway to listen",
+    async () => {
+      try {
+        return (await fetch(`${base}/opencharge/metadata.json`)).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+    20,
+  );
+}
+
+async function kill(): Promise<void> {
+  const p = proc!;
+  p.kill("SIGKILL");
+  await p.exited; // reaped: the scheduler of the next process sees a dead owner, not a zombie
+  proc = null;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "oc-crash-"));
+  configPath = join(dir, "config.json");
+  dbPath = join(dir, "data", "gateway.sqlite");
+  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  port = probe.port!;
+  probe.stop(true);
+  base = `http://127.0.0.1:${port}`;
+  const config: Record<string, unknown> = {
+    ocid: 200,
+    host: "127.0.0.1",
+    port,
+    dataDir: join(dir, "data"),
+    outboundAllowlist: ["127.0.0.0/8"],
+    partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],
+    providers: [{ ocid: 300, currencies: ["USD"] }],
+    rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+    maxPendingSessions: 10_000,
+    scheduler: { leaseSeconds: 3, jobLeaseSeconds: 3 },
+    outboundTimeouts: { settlementMs: 3000, webhookMs: 3000 },
+    logLevel: "debug",
+  };
+  writeFileSync(configPath, JSON.stringify(config));
+  const init = await cli("init");
+  expect(init.code).toBe(0);
+  gatewayKeyHex = readFileSync(join(dir, "data", "gateway.key"), "utf8").trim();
+  const pub = /public key: ([0-9a-f]{128})/.exec(init.out)![1]!;
+  peers = await startCrashPeers(200, pub, () => (peerDelay.chance(0.5) ? peerDelay.int(0, 120) : 0));
+  config.directory = { "500": peers.merchant.endpoint, "101": peers.partner.endpoint, "102": peers.mg.endpoint, "300": peers.provider.endpoint };
+  writeFileSync(configPath, JSON.stringify(config));
+  for (let i = 0; i < USERS; i++) {
+    const r = await cli("users", "add", `crash${i}`, "--credit", "USD:1000.00");
+    expect(r.code).toBe(0);
+    const lines = r.out.trim().split("\n");
+    const id = /\(user_([a-z0-9]+)\)/.exec(r.out)![1]!;
+    users.push({ name: `crash${i}`, id, token: lines[lines.length - 1]!.trim() });
+  }
+  await startServe();
+}, 60_000);
+
+afterAll(async () => {
+  if (proc) await kill();
+  await peers?.stop();
+  const logs = (await Promise.all(logChunks)).join("\n").split("\n").concat(cliStderr.join("\n").split("\n")).filter(Boolean);
+  const leaks = findSecrets(logs, [{ label: "gateway.key", value: gatewayKeyHex }, ...users.map((u) => ({ label: `token of ${u.name}`, value: u.token }))]);
+  const broken = logs.filter((l) => /LEDGER INVARIANT BROKEN|unhandled error/.test(l));
+  rmSync(dir, { recursive: true, force: true });
+  fileDone(import.meta.path);
+  expect(leaks).toEqual([]);
+  expect(broken).toEqual([]);
+});
+
+/** Retries while the gateway is down; any HTTP answer is returned (a 500 is counted, never retried away). */
+async function persist<T extends { status: number }>(what: string, fn: () => Promise<T>): Promise<T> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const r = await fn();
+      tally.status("kills", r.status);
+      return r;
+    } catch (e) {
+      if (Date.now() > end) throw new Error(`${what}: gateway unreachable for 30 s (${String(e)})`);
+      await Bun.sleep(25);
+    }
+  }
+}
+
+async function appCall(token: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+type Strategy = "direct" | "partner" | "third_party" | "refused" | "fallback";
+const ACCEPTS: Record<Strategy, number[]> = { direct: [200], partner: [101], third_party: [102], refused: [101], fallback: [101, 102] };
+type Placed = { user: number; sessionId: string; orderId: string; amount: string; strategy: Strategy; confirmAnswer: string };
+
+test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserve via 101, third party via 102): nothing lost, nothing twice`, async () => {
+  const placed: Placed[] = [];
+  const unexpected: string[] = [];
+  let stop = false;
+
+  async function oneOrder(w: number, n: number): Promise<void> {
+    const u = rnd.int(0, USERS - 1);
+    const strategy = rnd.pick<Strategy>(["direct", "partner", "third_party", "direct", "partner", "third_party", "refused", "fallback"]);
+    const token = users[u]!.token;
+    const pay = await persist("pay", () => appCall(token, "POST", "/app/pay", {}));
+    if (pay.status !== 200) return void unexpected.push(`pay → ${pay.status} ${pay.text}`);
+    const sessionId = pay.json.sessionId as string;
+    const id = `${strategy === "refused" || strategy === "fallback" ? "refuse_" : "ord_"}${w}_${n}_${rnd.int(0, 1e9).toString(36)}`;
+    const amount = `${rnd.int(1, 20)}.${String(rnd.int(0, 99)).padStart(2, "0")}`;
+    const order = makeOrder(500, { id, amount, accepts: ACCEPTS[strategy] });
+    const signature = peers.merchant.signOrder(order);
+    const sub = await persist("submit", () =>
+      peers.merchant.call(base, "POST", `/opencharge/orders/create/${sessionId}`, { order, signature, urls: { order: [`https://shop.example/o/${id}`] } }),
+    );
+    // 410 after a retry = our first attempt committed but its answer died with the process.
+    if (sub.status !== 200 && !(sub.status === 410 && sub.json?.error?.code === "SESSION_USED")) return void unexpected.push(`submit → ${sub.status} ${sub.text}`);
+    if (rnd.chance(0.1)) return void placed.push({ user: u, sessionId, orderId: id, amount, strategy, confirmAnswer: "not confirmed" });
+    const c = await persist("confirm", () => appCall(token, "POST", `/app/confirm/${sessionId}`, {}));
+    // A retried confirm may find the order already settled or already failed (refused path): both are answers.
+    const answer = c.status === 200 ? c.json.status : `${c.status} ${c.json?.error?.code} ${c.json?.error?.details?.status ?? ""}`.trim();
+    if (c.status !== 200 && !(c.status === 409 && ["failed", "paid"].includes(c.json?.error?.details?.status)))
+      unexpected.push(`confirm → ${c.status} ${c.text}`);
+    placed.push({ user: u, sessionId, orderId: id, amount, strategy, confirmAnswer: answer });
+  }
+
+  const workers = Array.from({ length: WORKERS }, async (_, w) => {
+    for (let n = 0; !stop; n++) await oneOrder(w, n);
+  });
+  let kills = 0;
+  let killsMidSettlement = 0;
+  const watch = new Database(dbPath, { readonly: true });
+  const killer = (async () => {
+    for (let k = 0; k < KILLS; k++) {
+      await Bun.sleep(rnd.int(150, 1200));
+      // Was settlement under way at that instant (a job or delivery claimed by the process we are about to kill)?
+      const busy = watch.query<{ n: number }, []>(
+        "SELECT (SELECT COUNT(*) FROM jobs WHERE state = 'pending') + (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS n",
+      ).get()!.n;
+      await kill();
+      if (busy > 0) killsMidSettlement++;
+      if (rnd.chance(0.3)) await Bun.sleep(rnd.int(10, 300)); // stay down a little: clients retry into the void
+      await startServe();
+      kills++;
+    }
+  })();
+  try {
+    await killer;
+  } finally {
+    stop = true;
+    await Promise.all(workers);
+    watch.close();
+  }
+
+  // After the last restart: wait until settlement has nothing left to do.
+  const db = new Database(dbPath, { readonly: true });
+  const one = (sql: string) => db.query<{ n: number }, []>(sql).get()!.n;
+  await waitUntil(
+    "settlement and deliveries to finish",
+    () =>
+      one("SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending'") === 0 &&
+      one("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'") === 0 &&
+      one("SELECT COUNT(*) AS n FROM orders WHERE status = 'confirmed'") === 0,
+    45_000,
+    100,
+  );
+  const leasedJobs = one("SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND lease_owner IS NOT NULL");
+  db.close();
+  // One more crash for good measure, then read the books with the process gone.
+  await kill();
+  const books = new Database(dbPath, { readonly: true });
+
+  type Row = { id: number; order_id: string; user_id: string; status: string; amount: string; amount_minor: number; final_txid: string | null; settlement_type: string | null };
+  const orders = books.query<Row, []>("SELECT id, order_id, user_id, status, amount, amount_minor, final_txid, settlement_type FROM orders").all();
+  const moves = (reason: string) => {
+    const m = new Map<number, number>();
+    for (const r of books.query<{ order_id: number; n: number }, [string]>("SELECT order_id, COUNT(DISTINCT movement_id) AS n FROM ledger_entries WHERE reason = ? GROUP BY order_id").all(reason))
+      m.set(r.order_id, r.n);
+    return m;
+  };
+  const confirmMoves = moves("confirm");
+  const refundMoves = moves("refund");
+  const settledMoves = new Map<number, number>();
+  for (const reason of ["settled_direct", "settled_partner_reserve", "settled_common_third_party"])
+    for (const [k, v] of moves(reason)) settledMoves.set(k, (settledMoves.get(k) ?? 0) + v);
+  const byOrderRef = <T extends { orderRef: string; txid: string }>(xs: T[]) => {
+    const m = new Map<string, Set<string>>();
+    for (const x of xs) m.set(x.orderRef, (m.get(x.orderRef) ?? new Set()).add(x.txid));
+    return m;
+  };
+  const merchantSide = new Map<string, Set<string>>();
+  for (const src of [byOrderRef(peers.books.merchantReceived), byOrderRef(peers.books.partnerMoves), byOrderRef(peers.books.mgFinals)])
+    for (const [k, v] of src) merchantSide.set(k, new Set([...(merchantSide.get(k) ?? []), ...v]));
+  const providerByOrder = byOrderRef(peers.books.providerMoves);
+
+  const problems: string[] = [];
+  let lost = 0;
+  let duplicated = 0;
+  for (const o of orders) {
+    const confirmed = confirmMoves.get(o.id) ?? 0;
+    const got = merchantSide.get(o.order_id) ?? new Set<string>();
+    if (confirmed > 1) (duplicated++, problems.push(`${o.order_id}: debited ${confirmed} times`));
+    if (confirmed === 0) {
+      if (!["awaiting_confirmation", "expired", "declined"].includes(o.status)) problems.push(`${o.order_id}: ${o.status} without a debit`);
+      if (got.size) (duplicated++, problems.push(`${o.order_id}: merchant side paid without a debit`));
+      continue;
+    }
+    if (o.status === "paid") {
+      if (settledMoves.get(o.id) !== 1) problems.push(`${o.order_id}: paid with ${settledMoves.get(o.id) ?? 0} settlement movements`);
+      if (got.size === 0) (lost++, problems.push(`${o.order_id}: paid but the merchant side never got a proof`));
+      if (got.size > 1) (duplicated++, problems.push(`${o.order_id}: ${got.size} different txids reached the merchant side`));
+      if (got.size === 1 && !got.has(o.final_txid!)) problems.push(`${o.order_id}: merchant's txid is not our final txid`);
+      if ((providerByOrder.get(o.order_id)?.size ?? 0) > 1) (duplicated++, problems.push(`${o.order_id}: provider moved money twice`));
+    } else if (o.status === "failed") {
+      if (refundMoves.get(o.id) !== 1) (lost++, problems.push(`${o.order_id}: failed with ${refundMoves.get(o.id) ?? 0} refunds`));
+      if (got.size || providerByOrder.has(o.order_id)) (duplicated++, problems.push(`${o.order_id}: refunded although value moved at a peer`));
+    } else problems.push(`${o.order_id}: confirmed order ended ${o.status}`);
+  }
+  // The client's view: every confirm that was answered 200 is an order that is now paid or failed-and-refunded.
+  const byId = new Map(orders.map((o) => [o.order_id, o]));
+  for (const p of placed) {
+    const o = byId.get(p.orderId);
+    if (!o && p.confirmAnswer !== "not confirmed") (lost++, problems.push(`${p.orderId}: confirmed (${p.confirmAnswer}) but no order record`));
+    if (o && ["confirmed", "paid"].includes(p.confirmAnswer) && !["paid", "failed"].includes(o.status)) problems.push(`${p.orderId}: answered ${p.confirmAnswer}, ended ${o.status}`);
+    if (o && p.strategy === "refused" && o.status === "paid") problems.push(`${p.orderId}: refused everywhere but paid`);
+  }
+  // The peers' books against ours, to the cent.
+  const bal = (account: string) => {
+    const q = books.query<{ b: bigint }, [string]>("SELECT balance AS b FROM accounts WHERE account = ? AND currency = 'USD'");
+    q.safeIntegers(true);
+    return q.get(account)?.b ?? 0n;
+  };
+  const sum = (xs: { amount: string }[]) => xs.reduce((s, x) => s + BigInt(x.amount.replace(".", "")), 0n);
+  const directTxids = new Map(peers.books.merchantReceived.map((r) => [r.txid, r]));
+  expect(bal("external:101")).toBe(sum(peers.books.partnerMoves));
+  expect(bal("external:300")).toBe(sum(peers.books.providerMoves));
+  expect(bal("peer:500")).toBe(sum([...directTxids.values()]));
+  expect(bal("settlement_in_flight")).toBe(0n);
+  for (const [i, u] of users.entries()) {
+    const paid = orders.filter((o) => o.user_id === u.id && o.status === "paid").reduce((s, o) => s + BigInt(o.amount_minor), 0n);
+    expect(`user ${i}: ${bal(`user:${u.id}`)}`).toBe(`user ${i}: ${100_000n - paid}`);
+  }
+  const keys = (xs: { key: string }[]) => xs.length - new Set(xs.map((x) => x.key)).size;
+  expect(keys(peers.books.partnerMoves) + keys(peers.books.providerMoves)).toBe(0);
+  for (const { currency, s } of ledgerSums(books)) expect(`${currency} ${s}`).toBe(`${currency} 0`);
+  const mismatched = books
+    .query<{ n: number }, []>(
+      "SELECT COUNT(*) AS n FROM accounts a WHERE a.balance <> (SELECT COALESCE(SUM(delta), 0) FROM ledger_entries e WHERE e.account = a.account AND e.currency = a.currency)",
+    )
+    .get()!.n;
+  const stats = books
+    .query<{ status: string; n: number }, []>("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
+    .all()
+    .map((r) => `${r.status} ${r.n}`)
+    .join(", ");
+  const anomalies = books.query<{ kind: string; n: number }, []>("SELECT kind, COUNT(*) AS n FROM anomalies GROUP BY kind").all();
+  books.close();
+
+  tally.tried("kills", kills);
+  tally.lost("kills", lost);
+  tally.duplicated("kills", duplicated);
+  tally.note(
+    "kills",
+    `seed ${seed}: ${killsMidSettlement} of ${kills} kills hit with settlement work pending; ${placed.length} orders (${stats}); peers moved: partner ${peers.books.partnerMoves.length}, provider ${peers.books.providerMoves.length}, ` +
+      `merchant proofs ${directTxids.size} (deliveries ${peers.books.merchantReceived.length}), MG finals ${peers.books.mgFinals.length}`,
+  );
+  expect(unexpected).toEqual([]);
+  expect(problems).toEqual([]);
+  expect({ leasedJobs, mismatched, refusedPeerRequests: peers.books.refusedRequests }).toEqual({ leasedJobs: 0, mismatched: 0, refusedPeerRequests: 0 });
+  expect(anomalies.filter((a) => a.kind === "unresolved_settlement" || a.kind === "proof_reused")).toEqual([]);
+  expect(kills).toBe(KILLS);
+  expect(placed.filter((p) => p.confirmAnswer !== "not confirmed").length).toBeGreaterThan(KILLS);
+}, 180_000);
