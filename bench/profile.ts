@@ -1,7 +1,7 @@
 // `bun bench/profile.ts [FULL|NORMAL]`: where a submit's server CPU goes. Runs the gateway under `bun --cpu-prof`
 // at max load, buckets every sample by what it was doing (ms per order), lists the hottest functions, then times
 // two what-ifs in this process: parsing the key point on every verify, and a per-key precomputed table.
-import { readdirSync, readFileSync, mkdtempSync } from "node:fs";
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as secp from "@noble/secp256k1";
@@ -36,6 +36,7 @@ const orders = load.ok;
 type Node = { id: number; callFrame: { functionName: string; url: string }; children?: number[] };
 const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"))!;
 const prof = JSON.parse(readFileSync(join(profDir, file), "utf8")) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+if (!process.env.BENCH_KEEP) rmSync(profDir, { recursive: true, force: true });
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
