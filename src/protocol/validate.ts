@@ -42,7 +42,19 @@ export function jsonDepth(v: unknown, limit = MAX_JSON_DEPTH + 1): number {
   return max + 1;
 }
 
-/** Raw bytes → a JSON object, or why not (§9.1: must be a JSON object; depth ≤ 32). */
+/**
+ * True when every string (keys included) is well-formed UTF-16. JSON text may spell an unpaired surrogate
+ * (`"\ud800"`); such a string has no UTF-8 form, so SQLite would store U+FFFD instead (two different ids
+ * colliding) and encodeURIComponent throws on it. Call after the depth check (recursion is bounded by it).
+ */
+export function wellFormedStrings(v: unknown): boolean {
+  if (typeof v === "string") return v.isWellFormed();
+  if (v === null || typeof v !== "object") return true;
+  if (Array.isArray(v)) return v.every(wellFormedStrings);
+  return Object.entries(v).every(([k, x]) => k.isWellFormed() && wellFormedStrings(x));
+}
+
+/** Raw bytes → a JSON object, or why not (§9.1: must be a JSON object; depth ≤ 32; no unpaired surrogates). */
 export function parseJsonObject(bytes: Uint8Array): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
   let text: string;
   try {
@@ -58,5 +70,6 @@ export function parseJsonObject(bytes: Uint8Array): { ok: true; value: Record<st
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, reason: "not_an_object" };
   if (jsonDepth(value) > MAX_JSON_DEPTH) return { ok: false, reason: "too_deep" };
+  if (!wellFormedStrings(value)) return { ok: false, reason: "unpaired_surrogate" };
   return { ok: true, value: value as Record<string, unknown> };
 }
