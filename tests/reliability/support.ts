@@ -240,3 +240,21 @@ export async function lightWebhook(peer: import("../peers/kit").TestPeer) {
   peer.setMetadata({ opencharge: "0.1", name: peer.name, config, signature: peer.signProof(config) });
   return { got, endpoint, stop: () => server.stop(true) };
 }
+
+/**
+ * Counts every row written to any table except `skip`, through temporary triggers on the gateway's own
+ * connection: O(1) to read, so it can be checked around each of thousands of requests. (An UPDATE that
+ * rewrites a row with the same values counts too: stricter than a digest, never laxer.)
+ */
+export function watchWrites(db: Database, skip: string[] = ["nonces", "metadata_cache", "scheduler_lease"]): () => number {
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS rel_writes (n INTEGER NOT NULL)");
+  if (!db.query("SELECT 1 FROM rel_writes").get()) db.exec("INSERT INTO rel_writes VALUES (0)");
+  const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
+  for (const { name } of tables) {
+    if (skip.includes(name)) continue;
+    for (const op of ["INSERT", "UPDATE", "DELETE"])
+      db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS rel_w_${name}_${op} AFTER ${op} ON main."${name}" BEGIN UPDATE rel_writes SET n = n + 1; END`);
+  }
+  const q = db.query<{ n: number }, []>("SELECT n FROM rel_writes");
+  return () => q.get()!.n;
+}
