@@ -52,6 +52,11 @@ export class Hub {
     if (list.length === 0) this.sockets.delete(userId);
   }
 
+  /** Lets callers skip building a message nobody would receive (rebuilt from the database on connect anyway). */
+  isOnline(userId: string | null | undefined): boolean {
+    return !!userId && this.sockets.has(userId);
+  }
+
   socketCount(userId: string): number {
     return this.sockets.get(userId)?.length ?? 0;
   }

@@ -46,7 +46,6 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
     });
   });
 
-  const record = store.orders.byId(orderRowId)!;
-  gw.hub.send(record.user_id, paymentRequestMessage(gw, record));
+  if (gw.hub.isOnline(session.user_id)) gw.hub.send(session.user_id, paymentRequestMessage(gw, store.orders.byId(orderRowId)!));
   return { urls: { status: statusUrl(config.endpoint, order.id) } };
 }

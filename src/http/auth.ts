@@ -57,7 +57,7 @@ export async function authenticate(deps: AuthDeps, method: string, target: strin
   const digests = pathCandidates(target, deps.basePath).map((path) =>
     sha256Bytes(requestCanonical({ ocid: idStr, timestamp: tsStr, nonce, method, path, bodyHash })),
   );
-  const verifies = (m: PeerMetadata) => digests.some((d) => verifyDigest(d, sig.compact, m.publicKey));
+  const verifies = (m: PeerMetadata) => digests.some((d) => verifyDigest(d, sig, m.publicKey));
   if (!verifies(metadata)) {
     if (now - metadata.fetchedAt <= KEY_ROTATION_AGE) throw new ProtocolError("INVALID_SIGNATURE");
     metadata = await deps.directory.resolve(ocid, { bypassCache: true });

@@ -1,24 +1,23 @@
-import * as secp from "@noble/secp256k1";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, hexToBytes } from "./hex";
-import "./noble-setup";
 
 export type PublicKeyResult = { ok: true; point: Uint8Array } | { ok: false; reason: string };
 
 export function generatePrivateKeyHex(): string {
-  return bytesToHex(secp.utils.randomSecretKey());
+  return bytesToHex(secp256k1.utils.randomSecretKey());
 }
 
 /** Validates a 64-hex private key; returns the 32 bytes or null. */
 export function parsePrivateKey(hex: string): Uint8Array | null {
   if (hex.length !== 64) return null;
   const b = hexToBytes(hex);
-  if (!b || !secp.utils.isValidSecretKey(b)) return null;
+  if (!b || !secp256k1.utils.isValidSecretKey(b)) return null;
   return b;
 }
 
 /** The 128-hex `x‖y` form we publish (§3.2). */
 export function publicKeyHex(sk: Uint8Array): string {
-  return bytesToHex(secp.getPublicKey(sk, false).subarray(1));
+  return bytesToHex(secp256k1.getPublicKey(sk, false).subarray(1));
 }
 
 /**
@@ -40,7 +39,7 @@ export function parsePublicKey(s: string): PublicKeyResult {
   const bytes = hexToBytes(hex);
   if (!bytes) return { ok: false, reason: "bad_hex" };
   try {
-    const point = secp.Point.fromBytes(bytes);
+    const point = secp256k1.Point.fromBytes(bytes);
     point.assertValidity();
     return { ok: true, point: point.toBytes(false) };
   } catch {

@@ -1,6 +1,11 @@
 // Keys and signatures beyond the fixed vectors (§3): random round trips, tampering, and every parse rejection.
 import { describe, expect, test } from "bun:test";
 import * as secp from "@noble/secp256k1";
+import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+// @noble/secp256k1 is the independent reference here (the gateway signs with @noble/curves); it needs its hash hooks.
+secp.hashes.sha256 = nobleSha256;
+secp.hashes.hmacSha256 = (k: Uint8Array, m: Uint8Array) => nobleHmac(nobleSha256, k, m);
 import { sha256Bytes } from "../../src/protocol/hash";
 import { bytesToHex, hexToBytes, randomHex } from "../../src/protocol/hex";
 import { generatePrivateKeyHex, parsePrivateKey, parsePublicKey, publicKeyHex } from "../../src/protocol/keys";

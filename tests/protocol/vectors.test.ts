@@ -3,6 +3,11 @@
 // added later cannot be silently skipped.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as secp from "@noble/secp256k1";
+import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+// @noble/secp256k1 is the independent reference here (the gateway signs with @noble/curves); it needs its hash hooks.
+secp.hashes.sha256 = nobleSha256;
+secp.hashes.hmacSha256 = (k: Uint8Array, m: Uint8Array) => nobleHmac(nobleSha256, k, m);
 import rawVectors from "../../../shared/opencharge/vectors.json";
 import { canonDeep, canonReplacer, requestCanonical, responseCanonical } from "../../src/protocol/canonical";
 import { buildCurrencyTable } from "../../src/protocol/currencies";
