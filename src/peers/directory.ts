@@ -51,6 +51,7 @@ export class Directory {
       ),
       del: o.db.query("DELETE FROM directory WHERE ocid = ?"),
       loadCache: o.db.query<{ document: string; fetched_at: number }, [number]>("SELECT document, fetched_at FROM metadata_cache WHERE ocid = ?"),
+      dropCache: o.db.query("DELETE FROM metadata_cache WHERE ocid = ?"),
       saveCache: o.db.query(
         "INSERT INTO metadata_cache (ocid, document, fetched_at) VALUES (?1, ?2, ?3) ON CONFLICT (ocid) DO UPDATE SET document = excluded.document, fetched_at = excluded.fetched_at",
       ),
@@ -75,7 +76,9 @@ export class Directory {
       if (!known.has(Number(k))) rows.push({ ocid: Number(k), value: v, source: "config", addedAt: 0 });
     return rows.sort((a, b) => a.ocid - b.ocid);
   }
+  /** Drops what we know of `ocid`, the persisted copy included (else a removed or re-pointed entry lives on). */
   forget(ocid: number): void {
+    this.q.dropCache.run(ocid);
     this.cache.delete(ocid);
     this.unknownUntil.delete(ocid);
   }
