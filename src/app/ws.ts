@@ -26,7 +26,8 @@ type Sock = {
 
 export function websocketRoute(gw: Gateway) {
   const states = new Map<string, WsState>();
-  const send = (ws: Sock, msg: Record<string, unknown>) => ws.send(JSON.stringify(msg));
+  // void: Elysia sends whatever a ws handler returns, so returning ws.send()'s byte count emitted a stray "88" frame.
+  const send = (ws: Sock, msg: Record<string, unknown>): void => void ws.send(JSON.stringify(msg));
 
   const ready = (ws: Sock, state: WsState, user: User) => {
     state.user = user;
