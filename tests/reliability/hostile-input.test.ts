@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
 import { startTestGateway, type TestGateway } from "../helpers/gateway";
-import { addUser, assertLedgerBalanced, dbDigest } from "../helpers/wallet";
+import { addUser, assertLedgerBalanced, dbDigest, WsClient } from "../helpers/wallet";
 import { canonicalResponseKit, makeOrder, TestPeer, verifyStringKit } from "../peers/kit";
 import { encodings } from "./sig-encodings";
-import { bulkSessions, fileDone, findSecrets, hexOf, protocolShapeProblem, suiteSeed, tally, watchWrites } from "./support";
+import { bulkSessions, fileDone, findSecrets, hexOf, protocolShapeProblem, SPEC_STATUS, suiteSeed, tally, watchWrites } from "./support";
 
 const seed = suiteSeed("hostile-input");
 const SCALE = Number(process.env.OC_HOSTILE_SCALE ?? 1);
@@ -47,6 +47,7 @@ beforeAll(async () => {
   alice = { id: a.user.id, token: a.token };
   bob = { id: b.user.id, token: b.token };
   secrets.push({ label: "gateway private key", value: hexOf(tg.gw.key.secret) }, { label: "alice token", value: a.token }, { label: "bob token", value: b.token });
+  for (const p of [merchant, funder, issuer, mg]) secrets.push({ label: `peer ${p.ocid} private key`, value: p.privateKeyHex });
   tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 10_000_000n, reason: "funding", now: tg.gw.clock() }));
   pool = bulkSessions(tg, alice.id, 20);
   writes = watchWrites(tg.gw.db);
@@ -117,6 +118,8 @@ async function fire(r: Req): Promise<void> {
   }
   const bytes = new Uint8Array(await res.arrayBuffer());
   const text = new TextDecoder().decode(bytes);
+  const lower = text.toLowerCase();
+  for (const s of secrets) if (lower.includes(s.value)) throw new Error(`${r.label}: the response contains the ${s.label}`);
   sent++;
   tally.tried("hostile");
   tally.status("hostile", res.status);
@@ -149,7 +152,8 @@ async function fire(r: Req): Promise<void> {
     const ts = res.headers.get("x-oc-timestamp");
     const sig = res.headers.get("x-oc-signature");
     if (id !== "200" || !ts || !sig) throw new Error(`${where}: ${res.status} response not signed`);
-    if (sent % 25 === 0) {
+    // (a HEAD answer carries the GET answer's headers, signature included, without its body)
+    if (sent % 25 === 0 && r.method !== "HEAD") {
       sampledSignatures++;
       if (!verifyStringKit(canonicalResponseKit(id, ts, res.status, bytes), sig, tg.gw.key.publicKeyHex))
         throw new Error(`${where}: response signature does not verify`);
@@ -700,6 +704,84 @@ test("app routes: tokens, bodies, content types, parameters and queries", async 
     },
   );
 }, 180_000);
+
+test("WebSocket /app/ws: malformed, mistyped, binary and oversized frames get an error frame (or a close for > 4 KiB), never a fault", async () => {
+  let ws = await WsClient.open(tg, { token: alice.token });
+  let frames = 0;
+  let closes = 0;
+  const problems: string[] = [];
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.record({ kind: fc.constant("text" as const), v: fc.oneof(weirdString, fc.constantFrom(...GARBAGE.slice(0, 24).map((g) => g.body())).filter((b): b is string => typeof b === "string")) }),
+        fc.record({
+          kind: fc.constant("json" as const),
+          v: fc.record(
+            {
+              type: fc.oneof(fc.constantFrom("confirm", "decline", "ping", "auth", "CONFIRM", "", "__proto__"), weirdValue),
+              sessionId: fc.oneof(weirdValue, fc.constantFrom("own-awaiting", "own-pending", "0".repeat(32))),
+              ref: weirdValue,
+              token: fc.oneof(weirdValue, fc.constant("f".repeat(64))),
+              ts: weirdValue,
+            },
+            { requiredKeys: ["type"] },
+          ),
+        }),
+        fc.record({ kind: fc.constant("binary" as const), v: fc.uint8Array({ maxLength: 64 }) }),
+        fc.record({ kind: fc.constant("huge" as const), v: fc.integer({ min: 4097, max: 20000 }) }),
+      ),
+      async (f) => {
+        if (ws.closed) ws = await WsClient.open(tg, { token: alice.token });
+        let frame: string | Uint8Array;
+        if (f.kind === "json") {
+          const m = { ...(f.v as Record<string, unknown>) };
+          if (m.sessionId === "own-awaiting") m.sessionId = awaiting;
+          if (m.sessionId === "own-pending") m.sessionId = pendingSession();
+          if (m.type === "decline" && m.sessionId === awaiting) m.sessionId = "0".repeat(32);
+          frame = JSON.stringify(m);
+        } else if (f.kind === "huge") frame = JSON.stringify({ type: "ping", pad: "x".repeat(f.v) });
+        else frame = f.v as string | Uint8Array;
+        const before = writes();
+        // Pushes about orders may interleave; anything else is the reply to this frame.
+        const reply = ws.nextNew((x) => x?.type !== "payment_request" && x?.type !== "payment_update", 3000).catch(() => null);
+        ws.ws.send(frame);
+        const m = await Promise.race([reply, ws.waitClose(3000).then(() => "closed" as const)]);
+        frames++;
+        tally.tried("hostile");
+        const isCancel = m && m !== "closed" && m.type === "result" && m.status === "cancelled";
+        if (!isCancel && writes() !== before) problems.push(`${f.kind} frame wrote to the database: ${String(frame).slice(0, 80)}`);
+        if (m === "closed" || ws.closed) {
+          closes++;
+          const size = typeof frame === "string" ? new TextEncoder().encode(frame).length : frame.length;
+          if (size <= 4096) problems.push(`socket closed by a ${size}-byte ${f.kind} frame ${String(frame).slice(0, 80)}`);
+          return;
+        }
+        if (!m) return void problems.push(`no reply to ${f.kind} frame ${String(frame).slice(0, 80)}`);
+        if (f.kind === "huge" || (typeof frame === "string" && new TextEncoder().encode(frame).length > 4096)) return void problems.push(`a ${frame.length}-byte frame was processed (${JSON.stringify(m)})`);
+        if (m === null || typeof m !== "object") return void problems.push(`a non-object frame ${JSON.stringify(m)} after ${String(frame).slice(0, 60)}`);
+        if (m.type === "error" && (m.code === "INTERNAL_ERROR" || !(m.code in SPEC_STATUS))) problems.push(`error frame ${JSON.stringify(m)} for ${String(frame).slice(0, 80)}`);
+        if (!["error", "result", "pong", "ready"].includes(m.type)) problems.push(`unexpected ${JSON.stringify(m).slice(0, 120)}`);
+      },
+    ),
+    { numRuns: runs(400), seed: (seed ^ hashName("ws")) | 0 },
+  );
+  ws.close();
+  tally.note("hostile", `WebSocket: ${frames} frames, ${closes} closes (all for frames over 4 KiB)`);
+  expect(problems).toEqual([]);
+}, 120_000);
+
+test("regression: a WebSocket reply is exactly one typed frame (a stray byte-count frame such as \"22\" used to follow)", async () => {
+  const ws = await WsClient.open(tg, { token: bob.token });
+  await Bun.sleep(50);
+  const mark = ws.messages.length;
+  ws.send({ type: "ping", ts: 1 });
+  ws.send("not json");
+  await ws.nextNew((m) => m?.type === "error");
+  await Bun.sleep(100);
+  tally.tried("hostile", 2);
+  expect(ws.messages.slice(mark)).toEqual([{ type: "pong", ts: 1 }, { type: "error", code: "INVALID_REQUEST", message: "Expected a JSON object with a type" }]);
+  ws.close();
+});
 
 test("regression: an order id or txid with an unpaired surrogate is refused before anything is stored (was a 500 after commit)", async () => {
   const sid = pendingSession();

@@ -329,3 +329,69 @@ test("one nonce from 50 concurrent requests: one passes (read route and money ro
   for (const s of sockets) s.close();
   assertLedgerBalanced(tg);
 }, 60_000);
+
+test("hosted checkout confirmed by 5 different users at once: one payer per order, one debit", async () => {
+  const mgPeer = await startMerchant(tg, 102);
+  mgPeer.route("POST", "/transfer/webhook", (req) => ({ body: { status: "accepted", txid: req.json?.proof?.txid } }));
+  const payers = Array.from({ length: 5 }, (_, i) => newUser(`payer${i}`, "USD:100.00"));
+  const ORDERS = 50;
+  const sessions: string[] = [];
+  for (let i = 0; i < ORDERS; i++) {
+    const order = makeOrder(500, { accepts: [102], amount: "2.00" });
+    const r = await mgPeer.call(tg.url, "POST", "/opencharge/checkout/create", { order, signature: merchant.signOrder(order), merchantOcid: 500, urls: {} });
+    expect(r.status).toBe(200);
+    sessions.push(r.json.session_id);
+  }
+  let lost = 0;
+  let duplicated = 0;
+  await inBatches(sessions, 10, async (sid) => {
+    const rs = await Promise.all(payers.map((u) => app(tg, u.token, "POST", `/app/confirm/${sid}`, {})));
+    tally.tried("races", rs.length);
+    for (const r of rs) tally.status("races", r.status);
+    const winners = rs.filter((r) => r.status === 200).length;
+    if (winners === 0) lost++;
+    if (winners > 1) duplicated++;
+    for (const r of rs) if (r.status !== 200) expect([403, 409]).toContain(r.status);
+  });
+  tally.lost("races", lost);
+  tally.duplicated("races", duplicated);
+  expect({ lost, duplicated }).toEqual({ lost: 0, duplicated: 0 });
+  const spent = payers.reduce((sum, u) => sum + (10_000n - balance(tg, `user:${u.id}`)), 0n);
+  expect(spent).toBe(BigInt(ORDERS) * 200n);
+  const debits = tg.gw.db
+    .query<{ n: number }, []>(
+      "SELECT COUNT(*) AS n FROM (SELECT o.id FROM orders o JOIN ledger_entries e ON e.order_id = o.id AND e.reason = 'confirm' AND e.delta < 0 WHERE o.settlement_type = 'checkout' GROUP BY o.id HAVING COUNT(*) = 1)",
+    )
+    .get()!.n;
+  expect(debits).toBe(ORDERS);
+  tally.note("races", `checkout race: ${ORDERS} hosted checkouts × 5 would-be payers, one payer each`);
+  await waitUntil("checkout settlement", () => tg.gw.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM orders WHERE settlement_type = 'checkout' AND status <> 'paid'").get()!.n === 0);
+  expect(balance(tg, "peer:102")).toBe(BigInt(ORDERS) * 200n);
+  await mgPeer.stop();
+  assertLedgerBalanced(tg);
+}, 60_000);
+
+test("a peer account with funds for exactly N transfers, N+5 concurrent /transfer/create: N succeed, 5 get 402, never negative", async () => {
+  const drainer = await startMerchant(tg, 502);
+  const payee = newUser("drain-payee", "USD:1.00");
+  const N = 40;
+  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:502", currency: "USD", amount: BigInt(N) * 100n, reason: "funding", now: tg.gw.clock() }));
+  const body = { from: { ocid: 502 }, to: { ocid: 200, reference: `user_${payee.id}` }, amount: "1.00", currency: "USD" };
+  const rs = await Promise.all(
+    Array.from({ length: N + 5 }, (_, i) => drainer.call(tg.url, "POST", "/opencharge/transfer/create", body, i % 2 ? { headers: { "Idempotency-Key": `drain-${i}` } } : {})),
+  );
+  tally.tried("races", rs.length);
+  for (const r of rs) tally.status("races", r.status);
+  const ok = rs.filter((r) => r.status === 200).length;
+  tally.lost("races", Math.max(0, N - ok));
+  tally.duplicated("races", Math.max(0, ok - N));
+  expect(ok).toBe(N);
+  expect(rs.filter((r) => r.status === 402 && r.json.error.code === "INSUFFICIENT_FUNDS").length).toBe(5);
+  expect(balance(tg, "peer:502")).toBe(0n);
+  expect(balance(tg, `user:${payee.id}`)).toBe(100n + BigInt(N) * 100n);
+  expect(new Set(rs.filter((r) => r.status === 200).map((r) => r.json.proof.txid)).size).toBe(N);
+  expect(negatives()).toEqual([]);
+  tally.note("races", `peer drain race: ${N + 5} concurrent transfers against funds for ${N}: ${ok} paid, 5 refused`);
+  await drainer.stop();
+  assertLedgerBalanced(tg);
+}, 60_000);

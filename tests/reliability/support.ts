@@ -33,7 +33,7 @@ const LABELS: Record<Category, string> = {
   kills: "kills survived (SIGKILL + restart)",
   hostile: "hostile requests tried",
   replays: "replays/forgeries tried",
-  ssrf: "SSRF targets refused",
+  ssrf: "SSRF attempts checked (refused unless allow-listed or public)",
   secrets: "log lines scanned for secrets",
 };
 
