@@ -7,7 +7,7 @@ import { checkProofStructure } from "../protocol/proof-check";
 import { verifyObjectSignature, type SigForm } from "../protocol/signed-objects";
 import { amountsEqual, parseAmount } from "../protocol/money";
 import type { Proof } from "../protocol/schemas";
-import { externalAccount, userAccount } from "../store/ledger";
+import { externalAccount, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { JobRow } from "../store/jobs";
 import type { OrderRecord } from "../store/orders";
 import type { Candidate } from "../settlement/candidates";
@@ -65,15 +65,23 @@ function applyCredit(gw: Gateway, proof: Proof, now: number): Reply {
     recordAnomaly(gw, "unknown_reference", null, null, `${proof.issuer}/${proof.txid}: ${proof.to.reference ?? "(none)"}`);
     return { status: "rejected", txid: proof.txid, message: "unknown reference" };
   }
-  gw.store.ledger.move({
-    from: externalAccount(proof.issuer),
-    to: userAccount(user.id),
-    currency: proof.currency,
-    amount: amount.minor,
-    reason: "webhook_credit",
-    ref: `${proof.issuer}|${proof.txid}`,
-    now,
-  });
+  try {
+    // Nested, i.e. a savepoint: a credit the ledger cannot hold leaves nothing behind and is replied to.
+    gw.store.tx(() =>
+      gw.store.ledger.move({
+        from: externalAccount(proof.issuer),
+        to: userAccount(user.id),
+        currency: proof.currency,
+        amount: amount.minor,
+        reason: "webhook_credit",
+        ref: `${proof.issuer}|${proof.txid}`,
+        now,
+      }),
+    );
+  } catch (e) {
+    if (!isBalanceOverflow(e)) throw e;
+    return { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" };
+  }
   return { status: "accepted", txid: proof.txid };
 }
 

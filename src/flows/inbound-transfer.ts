@@ -6,7 +6,7 @@ import { ProtocolError } from "../protocol/errors";
 import { amountOrThrow } from "./order-intake";
 import { sha256Hex } from "../protocol/hash";
 import type { TransferCreateRequest } from "../protocol/schemas";
-import { InsufficientFunds, peerAccount, userAccount } from "../store/ledger";
+import { InsufficientFunds, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
 import { issueProof } from "../settlement/proofs";
 import type { ProtocolReply } from "../http/protocol-route";
 
@@ -100,6 +100,7 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
   } catch (e) {
     if (e instanceof Replay) return e.reply;
     if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS");
+    if (isBalanceOverflow(e)) throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the recipient's balance limit", { reason: "balance_limit" });
     throw e;
   }
 }

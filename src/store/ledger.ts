@@ -23,6 +23,9 @@ export type Movement = {
   now: number;
 };
 
+/** A balance would leave SQLite's 64-bit integer range: the CHECK on accounts.balance refused the write. */
+export const isBalanceOverflow = (e: unknown): boolean => /CHECK constraint failed: typeof\(balance\)/.test(String((e as Error)?.message));
+
 export class InsufficientFunds extends Error {
   constructor(readonly account: string) {
     super(`insufficient funds in ${account}`);
