@@ -803,6 +803,29 @@ test("regression: an order id or txid with an unpaired surrogate is refused befo
   expect(writes()).toBe(before);
 });
 
+test("regression: credits the ledger cannot hold (64-bit balance) are refused cleanly, not a 500 and a retry storm", async () => {
+  const whale = addUser(tg, "whale");
+  const MAX = "9999999999999999.99";
+  const credit = () => issuer.issueProof({ to: { ocid: 200, reference: `user_${whale.user.id}` }, amount: MAX, currency: "USD" });
+  for (let i = 0; i < 9; i++) expect((await issuer.call(tg.url, "POST", "/opencharge/transfer/webhook", credit())).json.status).toBe("accepted");
+  const before = writes();
+  const over = await issuer.call(tg.url, "POST", "/opencharge/transfer/webhook", credit());
+  tally.tried("hostile");
+  tally.status("hostile", over.status);
+  expect(over.status).toBe(200);
+  expect(over.json).toMatchObject({ status: "rejected", message: "amount exceeds the balance limit" });
+  expect(writes() - before).toBe(1); // only the received_proofs record of the rejected reply
+  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 999_999_999_999_999_999n, reason: "funding", now: tg.gw.clock() }));
+  const before2 = writes();
+  const t = await funder.call(tg.url, "POST", "/opencharge/transfer/create", { from: { ocid: 501 }, to: { ocid: 200, reference: `user_${whale.user.id}` }, amount: MAX, currency: "USD" });
+  tally.tried("hostile");
+  tally.status("hostile", t.status);
+  expect(t.status).toBe(400);
+  expect(t.json.error).toMatchObject({ code: "INVALID_AMOUNT", details: { reason: "balance_limit" } });
+  expect(writes()).toBe(before2);
+  assertLedgerBalanced(tg);
+});
+
 test("totals", () => {
   tally.note("hostile", `database unchanged after every rejected request: write triggers on every table for all, full dbDigest for ${digestChecks}`);
   tally.note("hostile", `${sampledSignatures} response signatures verified with the merchant's own code; ${unsendable} generated requests fetch refused to send (not counted)`);
