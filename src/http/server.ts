@@ -43,7 +43,10 @@ export function metadataRoute(gw: Gateway) {
 function bodyLimit(gw: Gateway) {
   return new Elysia({ name: "oc-body-limit" }).onRequest(({ request }) => {
     const len = request.headers.get("content-length");
-    if (len !== null && Number(len) > gw.config.maxBodyBytes) return errorResponse(new ProtocolError("PAYLOAD_TOO_LARGE"));
+    if (len === null || Number(len) <= gw.config.maxBodyBytes) return;
+    // §4.5: answers on protocol routes are signed, this early 413 included.
+    const target = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
+    return errorResponse(new ProtocolError("PAYLOAD_TOO_LARGE"), target.startsWith(gw.config.basePath + "/") ? gw.signer : undefined);
   });
 }
 
