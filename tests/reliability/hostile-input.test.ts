@@ -147,7 +147,7 @@ async function fire(r: Req): Promise<void> {
   const json = text && !svg ? JSON.parse(text) : undefined;
   const wrong = r.expect?.(res.status, json);
   if (wrong) throw new Error(`${where}: ${wrong} (got ${res.status} ${text.slice(0, 200)})`);
-  if (r.protocol && res.status !== 404 && res.status !== 413) {
+  if (r.protocol && res.status !== 404) {
     const id = res.headers.get("x-oc-id");
     const ts = res.headers.get("x-oc-timestamp");
     const sig = res.headers.get("x-oc-signature");
