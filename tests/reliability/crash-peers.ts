@@ -24,6 +24,8 @@ export async function startCrashPeers(gatewayOcid: number, gatewayKeyHex: string
     providerMoves: [] as Move[],
     /** final proofs the merchant gateway issued to the merchant (third party) */
     mgFinals: [] as { orderRef: string; txid: string; payTxid: string }[],
+    /** our proofs the merchant gateway accepted at its webhook (hosted checkout) */
+    mgReceived: [] as { orderRef: string; txid: string; amount: string }[],
     /** requests refused for a bad signature or a missing Idempotency-Key: must stay 0 */
     refusedRequests: 0,
   };
@@ -38,6 +40,15 @@ export async function startCrashPeers(gatewayOcid: number, gatewayKeyHex: string
     if (merchant.verifyProof(proof, signature, gatewayKeyHex) !== "deep" || proof.issuer !== gatewayOcid)
       return { body: { status: "rejected", txid: proof?.txid, message: "bad proof" } };
     books.merchantReceived.push({ orderRef: proof.to.reference, txid: proof.txid, amount: proof.amount, idempotencyKey: req.headers.get("idempotency-key") });
+    return { body: { status: "accepted", txid: proof.txid }, delayMs: delay() };
+  });
+
+  mg.route("POST", "/transfer/webhook", (req) => {
+    if (!req.authentic) return unauthorised();
+    const { proof, signature } = req.json ?? {};
+    if (mg.verifyProof(proof, signature, gatewayKeyHex) !== "deep" || proof.issuer !== gatewayOcid || proof.to?.ocid !== 102)
+      return { body: { status: "rejected", txid: proof?.txid, message: "bad proof" } };
+    books.mgReceived.push({ orderRef: proof.to.reference, txid: proof.txid, amount: proof.amount });
     return { body: { status: "accepted", txid: proof.txid }, delayMs: delay() };
   });
 

@@ -147,31 +147,41 @@ async function appCall(token: string, method: string, path: string, body?: unkno
   return { status: res.status, json, text };
 }
 
-type Strategy = "direct" | "partner" | "third_party" | "refused" | "fallback";
-const ACCEPTS: Record<Strategy, number[]> = { direct: [200], partner: [101], third_party: [102], refused: [101], fallback: [101, 102] };
+type Strategy = "direct" | "partner" | "third_party" | "refused" | "fallback" | "checkout";
+const ACCEPTS: Record<Strategy, number[]> = { direct: [200], partner: [101], third_party: [102], refused: [101], fallback: [101, 102], checkout: [102] };
 type Placed = { user: number; sessionId: string; orderId: string; amount: string; strategy: Strategy; confirmAnswer: string };
 
-test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserve via 101, third party via 102): nothing lost, nothing twice`, async () => {
+test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserve via 101, third party via 102, hosted checkout): nothing lost, nothing twice`, async () => {
   const placed: Placed[] = [];
   const unexpected: string[] = [];
   let stop = false;
 
   async function oneOrder(w: number, n: number): Promise<void> {
     const u = rnd.int(0, USERS - 1);
-    const strategy = rnd.pick<Strategy>(["direct", "partner", "third_party", "direct", "partner", "third_party", "refused", "fallback"]);
+    const strategy = rnd.pick<Strategy>(["direct", "partner", "third_party", "direct", "partner", "third_party", "refused", "fallback", "checkout"]);
     const token = users[u]!.token;
-    const pay = await persist("pay", () => appCall(token, "POST", "/app/pay", {}));
-    if (pay.status !== 200) return void unexpected.push(`pay → ${pay.status} ${pay.text}`);
-    const sessionId = pay.json.sessionId as string;
     const id = `${strategy === "refused" || strategy === "fallback" ? "refuse_" : "ord_"}${w}_${n}_${rnd.int(0, 1e9).toString(36)}`;
     const amount = `${rnd.int(1, 20)}.${String(rnd.int(0, 99)).padStart(2, "0")}`;
     const order = makeOrder(500, { id, amount, accepts: ACCEPTS[strategy] });
     const signature = peers.merchant.signOrder(order);
-    const sub = await persist("submit", () =>
-      peers.merchant.call(base, "POST", `/opencharge/orders/create/${sessionId}`, { order, signature, urls: { order: [`https://shop.example/o/${id}`] } }),
-    );
-    // 410 after a retry = our first attempt committed but its answer died with the process.
-    if (sub.status !== 200 && !(sub.status === 410 && sub.json?.error?.code === "SESSION_USED")) return void unexpected.push(`submit → ${sub.status} ${sub.text}`);
+    let sessionId: string;
+    if (strategy === "checkout") {
+      // Hosted checkout: the merchant gateway opens it, our user pays it, the MG is credited (§12.9).
+      const co = await persist("checkout", () => peers.mg.call(base, "POST", "/opencharge/checkout/create", { order, signature, merchantOcid: 500, urls: {} }));
+      // 409 after a retry: the first attempt committed but its answer (the session id) died with the process.
+      if (co.status === 409 && co.json?.error?.code === "ORDER_ALREADY_EXISTS") return void placed.push({ user: u, sessionId: "?", orderId: id, amount, strategy, confirmAnswer: "not confirmed" });
+      if (co.status !== 200) return void unexpected.push(`checkout → ${co.status} ${co.text}`);
+      sessionId = co.json.session_id as string;
+    } else {
+      const pay = await persist("pay", () => appCall(token, "POST", "/app/pay", {}));
+      if (pay.status !== 200) return void unexpected.push(`pay → ${pay.status} ${pay.text}`);
+      sessionId = pay.json.sessionId as string;
+      const sub = await persist("submit", () =>
+        peers.merchant.call(base, "POST", `/opencharge/orders/create/${sessionId}`, { order, signature, urls: { order: [`https://shop.example/o/${id}`] } }),
+      );
+      // 410 after a retry = our first attempt committed but its answer died with the process.
+      if (sub.status !== 200 && !(sub.status === 410 && sub.json?.error?.code === "SESSION_USED")) return void unexpected.push(`submit → ${sub.status} ${sub.text}`);
+    }
     if (rnd.chance(0.1)) return void placed.push({ user: u, sessionId, orderId: id, amount, strategy, confirmAnswer: "not confirmed" });
     const c = await persist("confirm", () => appCall(token, "POST", `/app/confirm/${sessionId}`, {}));
     // A retried confirm may find the order already settled or already failed (refused path): both are answers.
@@ -238,7 +248,7 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   const confirmMoves = moves("confirm");
   const refundMoves = moves("refund");
   const settledMoves = new Map<number, number>();
-  for (const reason of ["settled_direct", "settled_partner_reserve", "settled_common_third_party"])
+  for (const reason of ["settled_direct", "settled_partner_reserve", "settled_common_third_party", "settled_checkout"])
     for (const [k, v] of moves(reason)) settledMoves.set(k, (settledMoves.get(k) ?? 0) + v);
   const byOrderRef = <T extends { orderRef: string; txid: string }>(xs: T[]) => {
     const m = new Map<string, Set<string>>();
@@ -246,7 +256,7 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
     return m;
   };
   const merchantSide = new Map<string, Set<string>>();
-  for (const src of [byOrderRef(peers.books.merchantReceived), byOrderRef(peers.books.partnerMoves), byOrderRef(peers.books.mgFinals)])
+  for (const src of [byOrderRef(peers.books.merchantReceived), byOrderRef(peers.books.partnerMoves), byOrderRef(peers.books.mgFinals), byOrderRef(peers.books.mgReceived)])
     for (const [k, v] of src) merchantSide.set(k, new Set([...(merchantSide.get(k) ?? []), ...v]));
   const providerByOrder = byOrderRef(peers.books.providerMoves);
 
@@ -292,6 +302,7 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   expect(bal("external:101")).toBe(sum(peers.books.partnerMoves));
   expect(bal("external:300")).toBe(sum(peers.books.providerMoves));
   expect(bal("peer:500")).toBe(sum([...directTxids.values()]));
+  expect(bal("peer:102")).toBe(sum([...new Map(peers.books.mgReceived.map((r) => [r.txid, r])).values()]));
   expect(bal("settlement_in_flight")).toBe(0n);
   for (const [i, u] of users.entries()) {
     const paid = orders.filter((o) => o.user_id === u.id && o.status === "paid").reduce((s, o) => s + BigInt(o.amount_minor), 0n);
@@ -319,7 +330,8 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   tally.note(
     "kills",
     `seed ${seed}: ${killsMidSettlement} of ${kills} kills hit with settlement work pending; ${placed.length} orders (${stats}); peers moved: partner ${peers.books.partnerMoves.length}, provider ${peers.books.providerMoves.length}, ` +
-      `merchant proofs ${directTxids.size} (deliveries ${peers.books.merchantReceived.length}), MG finals ${peers.books.mgFinals.length}`,
+      `merchant proofs ${directTxids.size} (deliveries ${peers.books.merchantReceived.length}), MG finals ${peers.books.mgFinals.length}, ` +
+      `checkout proofs at the MG ${new Set(peers.books.mgReceived.map((r) => r.txid)).size} (deliveries ${peers.books.mgReceived.length})`,
   );
   expect(unexpected).toEqual([]);
   expect(problems).toEqual([]);
