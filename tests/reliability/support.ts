@@ -38,12 +38,12 @@ const LABELS: Record<Category, string> = {
 };
 
 export function summaryText(final: boolean): string {
-  const lines = [final ? "=== RELIABILITY SUMMARY (tests/reliability) ===" : `--- reliability summary so far (${[...reg.files].join(", ")}) ---`];
+  const lines = [final ? "=== RELIABILITY SUMMARY (tests/reliability) ===" : `--- reliability counts so far (${[...reg.files].join(", ")}; full summary once every file of the folder has run) ---`];
   for (const c of Object.keys(LABELS) as Category[]) {
     const k = reg.cats[c];
     if (!k) continue;
     lines.push(`${LABELS[c]}: ${k.tried.toLocaleString("en-US")} — lost: ${k.lost}, duplicated: ${k.duplicated}, 500s: ${k.s500}`);
-    for (const n of k.notes) lines.push(`    ${n}`);
+    if (final) for (const n of k.notes) lines.push(`    ${n}`);
   }
   return lines.join("\n");
 }
