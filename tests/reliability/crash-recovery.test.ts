@@ -23,7 +23,8 @@ const peerDelay = prng(seed ^ 0x5bd1e995);
 let dir: string;
 let configPath: string;
 let dbPath: string;
-let port: number;
+let ports: number[] = [];
+let current = 0;
 let gatewayKeyHex: string;
 let peers: Awaited<ReturnType<typeof startCrashPeers>>;
 let proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
@@ -39,15 +40,22 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-async function startServe(): Promise<void> {
-  const p = Bun.spawn(["bun", "src/main.ts", "serve"], { cwd: REPO, env: { ...process.env, OC_CONFIG: configPath }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  proc = p;
+/** Starts `serve` on `port` (OC_PORT overrides the config file) and points the clients at it once it listens. */
+async function startServe(port = ports[current]!): Promise<void> {
+  const p = Bun.spawn(["bun", "src/main.ts", "serve"], {
+    cwd: REPO,
+    env: { ...process.env, OC_CONFIG: configPath, OC_PORT: String(port) },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   logChunks.push(new Response(p.stdout).text(), new Response(p.stderr).text());
+  const url = `http://127.0.0.1:${port}`;
   await waitUntil(
     "the gateway to listen",
     async () => {
       try {
-        return (await fetch(`${base}/opencharge/metadata.json`)).status === 200;
+        return (await fetch(`${url}/opencharge/metadata.json`)).status === 200;
       } catch {
         return false;
       }
@@ -55,27 +63,31 @@ async function startServe(): Promise<void> {
     20_000,
     20,
   );
+  proc = p;
+  base = url;
 }
 
-async function kill(): Promise<void> {
-  const p = proc!;
+async function kill(p = proc): Promise<void> {
+  if (!p) return;
   p.kill("SIGKILL");
   await p.exited; // reaped: the scheduler of the next process sees a dead owner, not a zombie
-  proc = null;
+  if (proc === p) proc = null;
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "oc-crash-"));
   configPath = join(dir, "config.json");
   dbPath = join(dir, "data", "gateway.sqlite");
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  port = probe.port!;
-  probe.stop(true);
-  base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 2; i++) {
+    const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    ports.push(probe.port!);
+    probe.stop(true);
+  }
+  base = `http://127.0.0.1:${ports[0]}`;
   const config: Record<string, unknown> = {
     ocid: 200,
     host: "127.0.0.1",
-    port,
+    port: ports[0],
     dataDir: join(dir, "data"),
     outboundAllowlist: ["127.0.0.0/8"],
     partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],
@@ -95,7 +107,7 @@ beforeAll(async () => {
   config.directory = { "500": peers.merchant.endpoint, "101": peers.partner.endpoint, "102": peers.mg.endpoint, "300": peers.provider.endpoint };
   writeFileSync(configPath, JSON.stringify(config));
   for (let i = 0; i < USERS; i++) {
-    const r = await cli("users", "add", `crash${i}`, "--credit", "USD:1000.00");
+    const r = await cli("users", "add", `crash${i}`, "--credit", "USD:100000.00");
     expect(r.code).toBe(0);
     const lines = r.out.trim().split("\n");
     const id = /\(user_([a-z0-9]+)\)/.exec(r.out)![1]!;
@@ -196,6 +208,7 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   });
   let kills = 0;
   let killsMidSettlement = 0;
+  let overlaps = 0;
   const watch = new Database(dbPath, { readonly: true });
   const killer = (async () => {
     for (let k = 0; k < KILLS; k++) {
@@ -204,10 +217,19 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
       const busy = watch.query<{ n: number }, []>(
         "SELECT (SELECT COUNT(*) FROM jobs WHERE state = 'pending') + (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS n",
       ).get()!.n;
-      await kill();
+      const old = proc!;
+      current ^= 1; // alternate ports, so a successor can start while its predecessor still runs
+      if (rnd.chance(0.3)) {
+        // Overlap (a rolling restart): the successor serves first, then the predecessor is killed mid-work.
+        await startServe();
+        await kill(old);
+        overlaps++;
+      } else {
+        await kill(old);
+        if (rnd.chance(0.3)) await Bun.sleep(rnd.int(10, 300)); // stay down a little: clients retry into the void
+        await startServe();
+      }
       if (busy > 0) killsMidSettlement++;
-      if (rnd.chance(0.3)) await Bun.sleep(rnd.int(10, 300)); // stay down a little: clients retry into the void
-      await startServe();
       kills++;
     }
   })();
@@ -306,7 +328,7 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   expect(bal("settlement_in_flight")).toBe(0n);
   for (const [i, u] of users.entries()) {
     const paid = orders.filter((o) => o.user_id === u.id && o.status === "paid").reduce((s, o) => s + BigInt(o.amount_minor), 0n);
-    expect(`user ${i}: ${bal(`user:${u.id}`)}`).toBe(`user ${i}: ${100_000n - paid}`);
+    expect(`user ${i}: ${bal(`user:${u.id}`)}`).toBe(`user ${i}: ${10_000_000n - paid}`);
   }
   const keys = (xs: { key: string }[]) => xs.length - new Set(xs.map((x) => x.key)).size;
   expect(keys(peers.books.partnerMoves) + keys(peers.books.providerMoves)).toBe(0);
@@ -329,7 +351,7 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   tally.duplicated("kills", duplicated);
   tally.note(
     "kills",
-    `seed ${seed}: ${killsMidSettlement} of ${kills} kills hit with settlement work pending; ${placed.length} orders (${stats}); peers moved: partner ${peers.books.partnerMoves.length}, provider ${peers.books.providerMoves.length}, ` +
+    `seed ${seed}: ${killsMidSettlement} of ${kills} kills hit with settlement work pending, ${overlaps} while a successor already served; ${placed.length} orders (${stats}); peers moved: partner ${peers.books.partnerMoves.length}, provider ${peers.books.providerMoves.length}, ` +
       `merchant proofs ${directTxids.size} (deliveries ${peers.books.merchantReceived.length}), MG finals ${peers.books.mgFinals.length}, ` +
       `checkout proofs at the MG ${new Set(peers.books.mgReceived.map((r) => r.txid)).size} (deliveries ${peers.books.mgReceived.length})`,
   );
