@@ -14,7 +14,8 @@ export const WS_IDLE_SECONDS = 60;
 /** A socket whose unsent data passes this is closed: a slow client cannot grow our memory. */
 export const WS_BACKPRESSURE_LIMIT = 256 * 1024;
 
-type WsState = { user?: User; timer?: ReturnType<typeof setTimeout> };
+/** `authorization` is kept (in memory only) so money-moving messages re-check that the token is still valid. */
+type WsState = { user?: User; authorization?: string; timer?: ReturnType<typeof setTimeout> };
 type Sock = {
   id: string;
   send(d: string): unknown;
@@ -29,8 +30,10 @@ export function websocketRoute(gw: Gateway) {
   // void: Elysia sends whatever a ws handler returns, so returning ws.send()'s byte count emitted a stray "88" frame.
   const send = (ws: Sock, msg: Record<string, unknown>): void => void ws.send(JSON.stringify(msg));
 
-  const ready = (ws: Sock, state: WsState, user: User) => {
+  const ready = (ws: Sock, state: WsState, authorization: string) => {
+    const user = userFromAuthorization(gw, authorization);
     state.user = user;
+    state.authorization = authorization;
     clearTimeout(state.timer);
     gw.hub.add(user.id, ws);
     send(ws, { type: "ready", user: { id: user.id } });
@@ -49,7 +52,7 @@ export function websocketRoute(gw: Gateway) {
       const header = sock.data.request.headers.get("authorization");
       if (header) {
         try {
-          return ready(sock, state, userFromAuthorization(gw, header));
+          return ready(sock, state, header);
         } catch {
           return reject(sock);
         }
@@ -67,7 +70,7 @@ export function websocketRoute(gw: Gateway) {
       if (!state.user) {
         if (msg.type !== "auth" || typeof msg.token !== "string") return reject(sock);
         try {
-          return ready(sock, state, userFromAuthorization(gw, `Bearer ${msg.token}`));
+          return ready(sock, state, `Bearer ${msg.token}`);
         } catch {
           return reject(sock);
         }
@@ -79,6 +82,12 @@ export function websocketRoute(gw: Gateway) {
           case "confirm":
           case "decline": {
             if (typeof msg.sessionId !== "string") throw new ProtocolError("INVALID_REQUEST", "sessionId required");
+            // A token revoked (or rotated) after the socket opened must not keep moving money.
+            try {
+              userFromAuthorization(gw, state.authorization);
+            } catch {
+              return reject(sock);
+            }
             const r = (msg.type === "confirm" ? confirmPayment : declinePayment)(gw, state.user, msg.sessionId);
             return send(sock, { type: "result", ...ref, sessionId: msg.sessionId, ...r });
           }

@@ -357,3 +357,15 @@ test("the session QR is also served as SVG to its owner only", async () => {
   expect(await res.text()).toStartWith("<svg");
   expect((await app(tg, b.token, "GET", `/app/sessions/${s.sessionId}/qr.svg`)).status).toBe(403);
 });
+
+test("WebSocket: a token rotated after the socket opened can no longer confirm over that socket", async () => {
+  const { user, token } = await newUser();
+  const s = await pay(token);
+  expect((await submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg))).status).toBe(200);
+  const ws = await WsClient.open(tg, { token });
+  tg.gw.store.tx(() => tg.gw.store.users.rotateToken(user.id, now()));
+  ws.send({ type: "confirm", sessionId: s.sessionId });
+  expect((await ws.next((m) => m.type === "error")).code).toBe("INVALID_TOKEN");
+  expect((await ws.waitClose()).code).toBe(4401);
+  expect(tg.gw.store.orders.bySession(s.sessionId)!.status).toBe("awaiting_confirmation");
+});
