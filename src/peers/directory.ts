@@ -52,6 +52,7 @@ export class Directory {
       del: o.db.query("DELETE FROM directory WHERE ocid = ?"),
       loadCache: o.db.query<{ document: string; fetched_at: number }, [number]>("SELECT document, fetched_at FROM metadata_cache WHERE ocid = ?"),
       dropCache: o.db.query("DELETE FROM metadata_cache WHERE ocid = ?"),
+      persistedAt: o.db.query<{ fetched_at: number }, [number]>("SELECT fetched_at FROM metadata_cache WHERE ocid = ?"),
       saveCache: o.db.query(
         "INSERT INTO metadata_cache (ocid, document, fetched_at) VALUES (?1, ?2, ?3) ON CONFLICT (ocid) DO UPDATE SET document = excluded.document, fetched_at = excluded.fetched_at",
       ),
@@ -95,7 +96,10 @@ export class Directory {
     const now = this.o.clock();
     if (!opts.bypassCache) {
       const cached = this.cached(ocid);
-      if (cached && now - cached.fetchedAt < this.o.freshTtl) return cached;
+      // The persisted copy is the source of truth across processes: `oc directory remove|add` in another process
+      // deletes it, and a running server must stop trusting the old key at once, not after the TTL.
+      if (cached && this.q.persistedAt.get(ocid)?.fetched_at !== cached.fetchedAt) this.cache.delete(ocid);
+      else if (cached && now - cached.fetchedAt < this.o.freshTtl) return cached;
       const unknownUntil = this.unknownUntil.get(ocid);
       if (unknownUntil !== undefined && unknownUntil > now) throw new ProtocolError("UNKNOWN_OCID");
     }

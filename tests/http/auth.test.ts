@@ -194,3 +194,16 @@ test("bodies over 64 KiB → 413 PAYLOAD_TOO_LARGE; malformed JSON → 400 INVAL
   expect(malformed.status).toBe(400);
   expect(malformed.json.error.code).toBe("INVALID_REQUEST");
 });
+
+test("a directory entry removed by another process (the CLI) stops authenticating at once", async () => {
+  const p = await TestPeer.start({ ocid: 650 });
+  tg.gw.directory.add(650, p.endpoint);
+  expect((await p.call(tg.url, "GET", CAP)).status).toBe(200);
+  // `oc directory remove 650` opens its own gateway (and Directory) on the same database file.
+  const { runCli } = await import("../../src/cli/run");
+  expect(await runCli(["directory", "remove", "650", "--data-dir", tg.dataDir], { log: () => {}, err: () => {} })).toBe(0);
+  const r = await p.call(tg.url, "GET", CAP);
+  expect(r.status).toBe(401);
+  expect(r.json.error.code).toBe("UNKNOWN_OCID");
+  await p.stop();
+});
