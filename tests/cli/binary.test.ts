@@ -2,17 +2,15 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { compiledBinary, serveBinary } from "../helpers/binary";
 
-const ROOT = resolve(import.meta.dir, "../..");
 let bin: string;
 let work: string;
 
-beforeAll(async () => {
+beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "oc-bin-"));
-  bin = join(work, "opencharge-gateway");
-  const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", join(ROOT, "src/main.ts"), "--outfile", bin], { cwd: ROOT });
-  if (build.exitCode !== 0) throw new Error("build failed: " + build.stderr.toString());
+  bin = compiledBinary();
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -21,20 +19,7 @@ function oc(args: string[], dir: string, env: Record<string, string> = {}) {
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
-async function serve(dir: string, args: string[] = [], env: Record<string, string> = {}) {
-  const p = Bun.spawn([bin, "serve", "--port", "0", ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir, ...env }, stdout: "pipe", stderr: "pipe" });
-  const reader = p.stdout.getReader();
-  let buf = "";
-  const started = performance.now();
-  while (!/"gateway listening"/.test(buf)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("server exited: " + buf + (await new Response(p.stderr).text()));
-    buf += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const url = /"url":"(http:\/\/[^"]+)"/.exec(buf)![1]!;
-  return { p, url, startMs: performance.now() - started };
-}
+const serve = (dir: string, args: string[] = []) => serveBinary(bin, dir, args);
 
 test("the binary runs from an empty directory with no node_modules, serves signed metadata, and stops on SIGTERM", async () => {
   const dir = mkdtempSync(join(work, "empty-"));

@@ -3,20 +3,18 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { launchChromium, phonePage } from "./browser";
+import { compiledBinary, serveBinary } from "../helpers/binary";
 
-const ROOT = resolve(import.meta.dir, "../..");
 let work: string;
 let bin: string;
 let browser: Browser;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "oc-web-bin-"));
-  bin = join(work, "opencharge-gateway");
-  const build = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", join(ROOT, "src/main.ts"), "--outfile", bin], { cwd: ROOT });
-  if (build.exitCode !== 0) throw new Error("build failed: " + build.stderr.toString());
+  bin = compiledBinary();
   browser = await launchChromium();
 }, 120_000);
 afterAll(async () => {
@@ -27,17 +25,8 @@ afterAll(async () => {
 test("the compiled binary, started from an empty directory, serves a working wallet page", async () => {
   const dir = mkdtempSync(join(work, "empty-"));
   expect(readdirSync(dir)).toEqual([]);
-  const p = Bun.spawn([bin, "serve", "--port", "0", "--demo"], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir }, stdout: "pipe", stderr: "pipe" });
+  const { p, url } = await serveBinary(bin, dir, ["--demo"]);
   try {
-    const reader = p.stdout.getReader();
-    let buf = "";
-    while (!/"gateway listening"/.test(buf)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("server exited: " + buf + (await new Response(p.stderr).text()));
-      buf += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
-    const url = /"url":"(http:\/\/[^"]+)"/.exec(buf)![1]!;
     expect(existsSync(join(dir, "web"))).toBe(false);
 
     const { context, page, problems } = await phonePage(browser);
