@@ -114,7 +114,9 @@ function applyNotification(gw: Gateway, proof: Proof, signature: string, form: S
     if (job.step === "provider.transfer.create") {
       const data = { ...JSON.parse(job.step_data), providerProof: signed };
       gw.db
-        .query("UPDATE jobs SET step = 'payment.settle', step_data = ?, step_attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND step = 'provider.transfer.create'")
+        .query(
+          "UPDATE jobs SET step = 'payment.settle', step_data = ?, step_attempts = 0, pinned = 1, next_attempt_at = ?, updated_at = ? WHERE id = ? AND step = 'provider.transfer.create'",
+        )
         .run(JSON.stringify(data), gw.clock(), gw.clock(), job.id);
       gw.db
         .query("INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, job_id, received_at) VALUES (?, ?, ?, ?, ?, 'settlement', ?, ?)")

@@ -16,7 +16,7 @@ import { paymentUpdateMessage } from "../flows/messages";
 
 export const REVIEW_RETRY_SECONDS = 600;
 export const REVIEW_HORIZON_SECONDS = 72 * 3600;
-const VALUE_MOVING = new Set(["transfer.create", "provider.transfer.create"]);
+export const VALUE_MOVING = new Set(["transfer.create", "provider.transfer.create"]);
 
 type StepData = {
   txid?: string;
@@ -208,11 +208,13 @@ async function paymentSettle(gw: Gateway, job: JobRow, order: OrderRecord, c: { 
 
 const leased = "AND lease_owner = ?";
 
+/** After a success: the next step of the same candidate. Leaving a value-moving step pins the job (§12.4). */
 function advance(gw: Gateway, job: JobRow, owner: string, step: string, data: StepData): JobRow {
   const now = gw.clock();
+  const pinned = job.pinned || VALUE_MOVING.has(job.step) ? 1 : 0;
   gw.db
-    .query(`UPDATE jobs SET step = ?, step_data = ?, step_attempts = 0, attempts = attempts + 1, updated_at = ? WHERE id = ? ${leased}`)
-    .run(step, JSON.stringify(data), now, job.id, owner);
+    .query(`UPDATE jobs SET step = ?, step_data = ?, step_attempts = 0, attempts = attempts + 1, pinned = ?, updated_at = ? WHERE id = ? ${leased}`)
+    .run(step, JSON.stringify(data), pinned, now, job.id, owner);
   return gw.store.jobs.byId(job.id)!;
 }
 

@@ -207,3 +207,13 @@ test("a webhook that never accepts goes dead after 72 h; `deliveries replay` re-
   await until(() => delivery()!.state === "delivered", 5000, () => tg.scheduler.wake());
   expect(delivery()!.attempts).toBe(dead.attempts + 1);
 });
+
+test("the provider moved the money, then payment.settle never answers: at the deadline the order is in_review, never refunded", async () => {
+  peers.paymentSettle.override((req) => ([...peers.payments.entries()].find(([t]) => t === req.json?.txid)?.[1].orderId.startsWith("settle503_") ? { status: 503, body: {} } : null));
+  const { user, orderRow } = await confirmed([102], "settle503_1");
+  await until(() => jobOf(orderRow.id).step === "payment.settle" && jobOf(orderRow.id).step_attempts >= 1);
+  expect(jobOf(orderRow.id).pinned).toBe(1); // the provider transfer succeeded: value has moved
+  offset.s += 901;
+  await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "in_review", 5000, () => tg.scheduler.wake());
+  expect(balance(tg, `user:${user.id}`)).toBe(7500n);
+});
