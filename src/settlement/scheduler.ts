@@ -133,8 +133,15 @@ export class Scheduler {
   }
 
   private track(key: string, p: Promise<unknown>): void {
+    const [table, id] = key.startsWith("job:") ? ["jobs", key.slice(4)] : ["deliveries", key.slice(4)];
     const done = p
-      .catch((e) => this.gw.log.error("settlement work failed", { key, error: String((e as Error)?.stack ?? e) }))
+      .catch((e) => {
+        this.gw.log.error("settlement work failed", { key, error: String((e as Error)?.stack ?? e) });
+        // Leave it for a later pass (not at once: a fault that repeats must not spin), not stuck under our lease.
+        this.gw.db
+          .query(`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ? WHERE id = ? AND lease_owner = ?`)
+          .run(this.gw.clock() + 5, id, this.owner);
+      })
       .finally(() => {
         this.inflight.delete(key);
         this.wake();
@@ -150,14 +157,18 @@ export class Scheduler {
     return this.claim<DeliveryRow>("deliveries", now, limit);
   }
 
-  /** Due rows whose lease is free or expired become ours for `jobLeaseSeconds`, in one conditional UPDATE. */
+  /**
+   * Due rows whose lease is free or expired become ours for `jobLeaseSeconds`, in one conditional UPDATE. A row
+   * still leased to this very scheduler is never re-claimed: a run longer than the lease (several 15 s steps) is
+   * still in flight here, and every finished run clears its lease, failures included (see `track`).
+   */
   private claim<Row>(table: "jobs" | "deliveries", now: number, limit: number): Row[] {
     return this.gw.store.tx(() =>
       this.gw.db
         .query<Row, [string, number, number, number]>(
           `UPDATE ${table} SET lease_owner = ?1, lease_until = ?2
            WHERE id IN (SELECT id FROM ${table} WHERE state = 'pending' AND next_attempt_at <= ?3
-                          AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at LIMIT ?4)
+                          AND (lease_until IS NULL OR (lease_until < ?3 AND lease_owner != ?1)) ORDER BY next_attempt_at LIMIT ?4)
            RETURNING *`,
         )
         .all(this.owner, now + this.jobLeaseSeconds, now, limit),
