@@ -1,6 +1,6 @@
 // §9.6 hosted checkout: a merchant gateway creates it, one of our users pays it, the MG is paid (§12.9).
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance, dbDigest } from "../helpers/wallet";
 import { makeOrder, TestPeer } from "../peers/kit";
 
@@ -10,7 +10,7 @@ let merchant: TestPeer;
 let other: TestPeer;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 } });
+  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
   mg = await TestPeer.start({ ocid: 102, name: "MG" });
   merchant = await TestPeer.start({ ocid: 500, name: "Shop" });
   other = await TestPeer.start({ ocid: 103, name: "Other MG" });

@@ -1,6 +1,6 @@
 // The session flow end to end up to `confirmed` (issue 5), against the real server, WebSocket and peer kit.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance, dbDigest, WsClient } from "../helpers/wallet";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import { TestPeer } from "../peers/kit";
@@ -12,7 +12,7 @@ const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 }, maxPendingSessions: 1000 }, { clock: now });
+  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 1000 }, { clock: now });
   merchant = await startMerchant(tg, 500);
   other = await startMerchant(tg, 501);
 });

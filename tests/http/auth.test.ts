@@ -1,6 +1,6 @@
 // Issue 4: request authentication over the raw bytes, nonce store, directory and metadata, response signing.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { TestPeer } from "../peers/kit";
 import { dbDigest } from "../helpers/wallet";
 
@@ -11,7 +11,7 @@ const now = () => Math.floor(Date.now() / 1000) + offset.s;
 const CAP = "/opencharge/capabilities";
 
 beforeAll(async () => {
-  tg = await startTestGateway({ partners: [{ ocid: 500, reserveCurrencies: ["USD"] }], rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 } }, { clock: now });
+  tg = await startTestGateway({ partners: [{ ocid: 500, reserveCurrencies: ["USD"] }], rateLimits: NO_RATE_LIMITS }, { clock: now });
   peer = await TestPeer.start({ ocid: 500 });
   peer.trustGateway(200, tg.gw.key.publicKeyHex);
   tg.gw.directory.add(500, peer.endpoint);

@@ -2,6 +2,7 @@
 // seeded-random moments during a stream of submits, confirms and settlements over all three strategies, and
 // restarted on the same data dir each time. Afterwards our books and the peers' books must agree to the cent.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { NO_RATE_LIMITS } from "../helpers/gateway";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -92,7 +93,7 @@ beforeAll(async () => {
     outboundAllowlist: ["127.0.0.0/8"],
     partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],
     providers: [{ ocid: 300, currencies: ["USD"] }],
-    rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+    rateLimits: NO_RATE_LIMITS,
     maxPendingSessions: 10_000,
     scheduler: { leaseSeconds: 3, jobLeaseSeconds: 3 },
     outboundTimeouts: { settlementMs: 3000, webhookMs: 3000 },

@@ -3,7 +3,7 @@
 // 200), never a 500, and a rejected request must leave the database exactly as it was.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, assertLedgerBalanced, dbDigest, WsClient } from "../helpers/wallet";
 import { canonicalResponseKit, makeOrder, TestPeer, verifyStringKit } from "../peers/kit";
 import { encodings } from "./sig-encodings";
@@ -29,7 +29,7 @@ let writes: () => number;
 
 beforeAll(async () => {
   tg = await startTestGateway({
-    rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+    rateLimits: NO_RATE_LIMITS,
     maxPendingSessions: 100_000,
     acceptIssuers: [101],
     partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],

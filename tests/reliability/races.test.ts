@@ -1,7 +1,7 @@
 // Issue 9 §1 — races against the real in-process gateway: every race ends with counts of what won, what lost,
 // and proof from the database that no money was created, lost or moved twice.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance, WsClient } from "../helpers/wallet";
 import { startMerchant, submitOrder } from "../helpers/merchant";
 import { makeOrder, TestPeer } from "../peers/kit";
@@ -23,7 +23,7 @@ const rnd = prng(suiteSeed("races"));
 
 beforeAll(async () => {
   tg = await startTestGateway({
-    rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+    rateLimits: NO_RATE_LIMITS,
     maxPendingSessions: 100_000,
     outboundTimeouts: { settlementMs: 5000, webhookMs: 5000 },
   });

@@ -2,7 +2,7 @@
 // re-pointed at other paths, proofs replayed to /transfer/webhook, replacer-signed proofs with changed nested
 // fields in a settlement reply, and metadata served by an impostor. Each one is counted; none may move money.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance, dbDigest } from "../helpers/wallet";
 import { makeOrder, TestPeer, type CallResult } from "../peers/kit";
 import { bulkSessions, fileDone, findSecrets, hexOf, suiteSeed, tally, waitUntil } from "./support";
@@ -23,7 +23,7 @@ let user: { id: string; token: string };
 beforeAll(async () => {
   tg = await startTestGateway(
     {
-      rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+      rateLimits: NO_RATE_LIMITS,
       maxPendingSessions: 10_000,
       acceptIssuers: [101],
       partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],

@@ -4,7 +4,7 @@
 // redirects on POST. Every outbound fetch of the process is observed (global fetch wrapped) to prove that no
 // connection was even attempted; public addresses are played by that wrapper (no real network is used).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
 import { makeOrder, TestPeer } from "../peers/kit";
 import { checkOutboundUrl, parseAllowlist } from "../../src/peers/ssrf";
@@ -40,11 +40,11 @@ function installFetchSpy() {
 beforeAll(async () => {
   tg = await startTestGateway({
     outboundAllowlist: [],
-    rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+    rateLimits: NO_RATE_LIMITS,
     partners: [{ ocid: 801, reserveCurrencies: ["USD"] }, { ocid: 802, reserveCurrencies: ["USD"] }],
     outboundTimeouts: { settlementMs: 1000, webhookMs: 1000 },
   });
-  control = await startTestGateway({ rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 } });
+  control = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
   live = await TestPeer.start({ ocid: 700, name: "Loopback peer" });
   live.trustGateway(200, tg.gw.key.publicKeyHex);
   passHosts = new Set([new URL(tg.url).host, new URL(control.url).host]);

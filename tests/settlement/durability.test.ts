@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
 import { startSettlementPeers, type SettlementPeers } from "../helpers/settlement-peers";
 import { makeOrder } from "../peers/kit";
@@ -16,7 +16,7 @@ const CONFIG: ConfigInput = {
   partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],
   providers: [{ ocid: 300, currencies: ["USD"] }],
   outboundTimeouts: { settlementMs: 700, webhookMs: 700 },
-  rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+  rateLimits: NO_RATE_LIMITS,
   scheduler: { leaseSeconds: 30, jobLeaseSeconds: 60 },
   maxPendingSessions: 1000,
 };

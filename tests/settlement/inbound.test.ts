@@ -1,6 +1,6 @@
 // Issue 6: /transfer/webhook (proofs sent to us) and /transfer/create (peers moving money out of their account).
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance, dbDigest } from "../helpers/wallet";
 import { TestPeer } from "../peers/kit";
 
@@ -10,7 +10,7 @@ let stranger: TestPeer; // 150: resolvable but not accepted
 let partner: TestPeer; // 160: holds an account at our gateway
 
 beforeAll(async () => {
-  tg = await startTestGateway({ acceptIssuers: [101], rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 } });
+  tg = await startTestGateway({ acceptIssuers: [101], rateLimits: NO_RATE_LIMITS });
   issuer = await TestPeer.start({ ocid: 101 });
   stranger = await TestPeer.start({ ocid: 150 });
   partner = await TestPeer.start({ ocid: 160 });

@@ -1,6 +1,6 @@
 // Issue 6: the whole flow for each strategy, from /app/pay to the merchant holding a proof it verifies itself.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
 import { startSettlementPeers, type SettlementPeers } from "../helpers/settlement-peers";
 import { makeOrder } from "../peers/kit";
@@ -17,7 +17,7 @@ beforeAll(async () => {
       providers: [{ ocid: 300, currencies: ["USD"] }],
       acceptIssuers: [101, 300],
       outboundTimeouts: { settlementMs: 700, webhookMs: 700 },
-      rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 },
+      rateLimits: NO_RATE_LIMITS,
       maxPendingSessions: 1000,
     },
     { clock: now },

@@ -45,6 +45,16 @@ export async function phonePage(browser: Browser): Promise<PhonePage> {
   return { context, page, problems };
 }
 
+/** Closes every page a test opened and returns the console errors / failed requests they collected. */
+export async function closePages(pages: PhonePage[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const p of pages.splice(0)) {
+    problems.push(...p.problems);
+    await p.context.close();
+  }
+  return problems;
+}
+
 export function outputPath(name: string): string {
   mkdirSync(OUTPUT_DIR, { recursive: true });
   return join(OUTPUT_DIR, name);

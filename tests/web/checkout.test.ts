@@ -3,11 +3,11 @@
 // confirms or declines, and the browser lands on the merchant's success / cancel URL.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, assertLedgerBalanced, balance } from "../helpers/wallet";
 import { startMerchant } from "../helpers/merchant";
 import { makeOrder, TestPeer } from "../peers/kit";
-import { auditA11y, launchChromium, outputPath, phonePage, until, type PhonePage } from "./browser";
+import { auditA11y, launchChromium, outputPath, phonePage, until, type PhonePage, closePages } from "./browser";
 
 let tg: TestGateway;
 let merchant: TestPeer;
@@ -18,7 +18,7 @@ const shopHits: { path: string; referer: string | null }[] = [];
 const pages: PhonePage[] = [];
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 } });
+  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
   merchant = await startMerchant(tg, 500);
   mg = await TestPeer.start({ ocid: 102, name: "Merchant Gateway" });
   mg.trustGateway(tg.gw.config.ocid, tg.gw.key.publicKeyHex);
@@ -45,11 +45,7 @@ afterAll(async () => {
   await tg?.close();
 });
 afterEach(async () => {
-  for (const p of pages.splice(0)) {
-    const problems = [...p.problems];
-    await p.context.close();
-    expect(problems).toEqual([]);
-  }
+  expect(await closePages(pages)).toEqual([]);
   assertLedgerBalanced(tg);
 });
 

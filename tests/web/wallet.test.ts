@@ -4,11 +4,11 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
 import type { Browser } from "playwright-core";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import type { TestPeer } from "../peers/kit";
-import { auditA11y, launchChromium, outputPath, PHONE, phonePage, until, type PhonePage } from "./browser";
+import { auditA11y, launchChromium, outputPath, PHONE, phonePage, until, type PhonePage, closePages } from "./browser";
 
 let tg: TestGateway;
 let merchant: TestPeer;
@@ -16,7 +16,7 @@ let browser: Browser;
 const pages: PhonePage[] = [];
 
 beforeAll(async () => {
-  tg = await startTestGateway({ demoMode: true, rateLimits: { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 } });
+  tg = await startTestGateway({ demoMode: true, rateLimits: NO_RATE_LIMITS });
   merchant = await startMerchant(tg, 500, { name: "Corner Coffee" });
   merchant.route("POST", "/transfer/webhook", (req) => ({ body: { status: "accepted", txid: req.json?.proof?.txid } }));
   browser = await launchChromium();
@@ -27,11 +27,7 @@ afterAll(async () => {
   await tg?.close();
 });
 afterEach(async () => {
-  for (const p of pages.splice(0)) {
-    const problems = [...p.problems];
-    await p.context.close();
-    expect(problems).toEqual([]);
-  }
+  expect(await closePages(pages)).toEqual([]);
   assertLedgerBalanced(tg);
 });
 
