@@ -13,7 +13,11 @@ export function statusUrl(endpoint: string, orderId: string): string {
   return `${endpoint}/orders/${encodeURIComponent(orderId)}/status`;
 }
 
-export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionId: string, req: SubmitOrderRequest) {
+/**
+ * `recordNonce` runs first inside the claiming transaction, so the hot path pays one fsync (see protocolRoute).
+ * Nothing after the commit may throw: the wrapper reads an exception as "the transaction did not commit".
+ */
+export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionId: string, req: SubmitOrderRequest, recordNonce: () => void = () => {}) {
   const { store, clock, config } = gw;
   const now = clock();
   const session = SESSION_ID_RE.test(sessionId) ? store.sessions.get(sessionId) : null;
@@ -32,6 +36,7 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
   // Time may have passed during metadata fetches: the claim re-checks expiry with a fresh `now`.
   const at = clock();
   const orderRowId = store.tx(() => {
+    recordNonce();
     if (!store.sessions.claim(sessionId, at)) {
       const s = store.sessions.get(sessionId)!;
       throw s.status === "pending" ? new ProtocolError("SESSION_EXPIRED") : new ProtocolError("SESSION_USED");
@@ -46,6 +51,10 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
     });
   });
 
-  if (gw.hub.isOnline(session.user_id)) gw.hub.send(session.user_id, paymentRequestMessage(gw, store.orders.byId(orderRowId)!));
+  try {
+    if (gw.hub.isOnline(session.user_id)) gw.hub.send(session.user_id, paymentRequestMessage(gw, store.orders.byId(orderRowId)!));
+  } catch (e) {
+    gw.log.error("payment_request push failed (the user gets it on reconnect)", { error: String(e) });
+  }
   return { urls: { status: statusUrl(config.endpoint, order.id) } };
 }

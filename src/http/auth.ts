@@ -35,7 +35,18 @@ export function pathCandidates(target: string, basePath: string): string[] {
   return target.startsWith(basePath + "/") ? [target, target.slice(basePath.length)] : [target];
 }
 
-export async function authenticate(deps: AuthDeps, method: string, target: string, headers: Headers, rawBody: Uint8Array): Promise<Caller> {
+/**
+ * `deferNonce`: the caller records the nonce itself, inside the route's own transaction (one fsync instead of two);
+ * the protocol route wrapper guarantees it is recorded on every path (see `protocolRoute`).
+ */
+export async function authenticate(
+  deps: AuthDeps,
+  method: string,
+  target: string,
+  headers: Headers,
+  rawBody: Uint8Array,
+  opts: { deferNonce?: boolean } = {},
+): Promise<Caller> {
   const values: string[] = [];
   for (const [name, display, re] of HEADER_RULES) {
     const v = headers.get(name);
@@ -64,6 +75,6 @@ export async function authenticate(deps: AuthDeps, method: string, target: strin
     if (!verifies(metadata)) throw new ProtocolError("INVALID_SIGNATURE");
   }
   // Only after the signature: forged requests must not burn a real sender's nonces.
-  if (!deps.recordNonce(ocid, nonce, now)) throw new ProtocolError("NONCE_REUSED");
+  if (!opts.deferNonce && !deps.recordNonce(ocid, nonce, now)) throw new ProtocolError("NONCE_REUSED");
   return { ocid, metadata, nonce };
 }

@@ -18,6 +18,8 @@ export type ProtocolContext<B> = {
   headers: Headers;
   params: Record<string, string>;
   request: Request;
+  /** Records the request's nonce (throws NONCE_REUSED); a no-op once recorded. Call inside the route's transaction. */
+  recordNonce: () => void;
 };
 
 type ElysiaCtx = { request: Request; params?: Record<string, string>; server?: { requestIP(r: Request): { address: string } | null } | null };
@@ -40,18 +42,37 @@ export function protocolOptions(schema: TSchema | null, summary: string) {
   return { parse: "none" as const, detail: { summary, "x-oc-auth": "request-signature", ...(schema ? { "x-oc-body": schema } : {}) } };
 }
 
+/**
+ * `nonceInTransaction`: the handler records the nonce inside its own transaction (`ctx.recordNonce()`), saving an
+ * fsync on the hot submit path. Whatever happens, the nonce ends up recorded before we answer: on any other path the
+ * wrapper records it, and a request whose nonce turns out to be taken is answered NONCE_REUSED, as §4.3 would have
+ * (a concurrent replay must not see the route's own errors).
+ */
 export function protocolRoute<S extends TSchema | null>(
   gw: Gateway,
   schema: S,
   handler: (ctx: ProtocolContext<S extends TSchema ? Static<S> : null>) => ProtocolReply | Promise<ProtocolReply>,
+  opts: { nonceInTransaction?: boolean } = {},
 ) {
   const validate = schema ? compileValidator(schema) : null;
   return async (ctx: ElysiaCtx): Promise<Response> => {
     const { request } = ctx;
+    // With nonceInTransaction: `pending` until the handler returns. The handler's insert is part of its transaction,
+    // so if the handler throws, that insert was rolled back (or never happened) and the wrapper records it here.
+    let pending: { ocid: number; nonce: string } | null = null;
+    let insertedByHandler = false;
+    const insertNonce = () => {
+      if (pending && !gw.auth.recordNonce(pending.ocid, pending.nonce, gw.clock())) throw new ProtocolError("NONCE_REUSED");
+    };
+    const recordNonce = () => {
+      insertNonce();
+      insertedByHandler = true;
+    };
     try {
       enforceRate(gw, `ip:${clientIp(ctx)}`, gw.config.rateLimits.perIp);
       const raw = await readBodyLimited(request, gw.config.maxBodyBytes);
-      const caller = await authenticate(gw.auth, request.method, wireTarget(request.url), request.headers, raw);
+      const caller = await authenticate(gw.auth, request.method, wireTarget(request.url), request.headers, raw, { deferNonce: opts.nonceInTransaction });
+      if (opts.nonceInTransaction) pending = { ocid: caller.ocid, nonce: caller.nonce };
       enforceRate(gw, `ocid:${caller.ocid}`, gw.config.rateLimits.perOcid);
       let body: unknown = null;
       if (validate) {
@@ -61,9 +82,18 @@ export function protocolRoute<S extends TSchema | null>(
         if (!v.ok) throw new ProtocolError("INVALID_REQUEST", undefined, { fields: v.fields });
         body = v.value;
       }
-      const reply = await handler({ caller, body: body as never, raw, headers: request.headers, params: ctx.params ?? {}, request });
+      const reply = await handler({ caller, body: body as never, raw, headers: request.headers, params: ctx.params ?? {}, request, recordNonce });
+      if (!insertedByHandler) insertNonce();
+      pending = null;
       return jsonResponse(reply.status ?? 200, reply.rawBody !== undefined ? new RawJson(reply.rawBody) : reply.body, reply.headers, gw.signer);
     } catch (e) {
+      if (pending) {
+        try {
+          insertNonce();
+        } catch (replay) {
+          return errorResponse(replay as ProtocolError, gw.signer);
+        }
+      }
       if (e instanceof ProtocolError) return errorResponse(e, gw.signer);
       const requestId = crypto.randomUUID();
       gw.log.error("unhandled error in protocol route", { requestId, path: new URL(request.url).pathname, error: String((e as Error)?.stack ?? e) });

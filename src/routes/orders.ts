@@ -21,9 +21,12 @@ export function orderRoutes(gw: Gateway) {
   return new Elysia({ name: "oc-orders" })
     .post(
       `${base}/orders/create/:sessionId`,
-      protocolRoute(gw, SubmitOrderRequest, async ({ caller, body, params }) => ({
-        body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body),
-      })),
+      protocolRoute(
+        gw,
+        SubmitOrderRequest,
+        async ({ caller, body, params, recordNonce }) => ({ body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body, recordNonce) }),
+        { nonceInTransaction: true },
+      ),
       protocolOptions(SubmitOrderRequest, "Submit an order to a user's pay session (SPEC §9.4)"),
     )
     .post(

@@ -369,3 +369,20 @@ test("WebSocket: a token rotated after the socket opened can no longer confirm o
   expect((await ws.waitClose()).code).toBe(4401);
   expect(tg.gw.store.orders.bySession(s.sessionId)!.status).toBe("awaiting_confirmation");
 });
+
+test("submit records its nonce inside the claiming transaction: concurrent replays get NONCE_REUSED, and so does a replay of a failed submit", async () => {
+  const { token } = await newUser();
+  const s = await pay(token);
+  const order = orderFor(merchant, tg);
+  const body = { order, signature: merchant.signOrder(order), urls: {} };
+  const path = `/opencharge/orders/create/${s.sessionId}`;
+  const rs = await Promise.all(Array.from({ length: 10 }, () => merchant.call(tg.url, "POST", path, body, { nonce: "submit-replay-1" })));
+  expect(rs.filter((r) => r.status === 200).length).toBe(1);
+  expect(rs.filter((r) => r.json?.error?.code === "NONCE_REUSED").length).toBe(9);
+  // A submit that fails inside the transaction (the session is used now) still burns its nonce.
+  const failed = await merchant.call(tg.url, "POST", path, { ...body, order: orderFor(merchant, tg) }, { nonce: "submit-replay-2" });
+  expect(failed.json.error.code).toBe("SESSION_USED");
+  const again = await merchant.call(tg.url, "POST", path, { ...body, order: orderFor(merchant, tg) }, { nonce: "submit-replay-2" });
+  expect(again.json.error.code).toBe("NONCE_REUSED");
+  expect(tg.gw.db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM nonces WHERE nonce = ?").get("submit-replay-2")!.n).toBe(1);
+});
