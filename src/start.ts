@@ -10,7 +10,7 @@ import { systemClock, type Clock } from "./clock";
 import { createApp } from "./http/server";
 import { pruneNonces } from "./store/nonces";
 import { expireDueOrders } from "./flows/answer-payment";
-import { checkLedger } from "./store/ledger";
+import { checkBalances } from "./store/ledger";
 import { createUser } from "./flows/accounts";
 import { Scheduler } from "./settlement/scheduler";
 
@@ -44,7 +44,7 @@ export function openGateway(opts: StartOptions = {}): Gateway {
 
 /** Start-up checks that must never fail silently, and demo data on an empty database (§10.1). */
 function prepare(gw: Gateway, announce: (line: string) => void): void {
-  const ledgerCheck = checkLedger(gw.db);
+  const ledgerCheck = checkBalances(gw.db);
   if (!ledgerCheck.ok) gw.log.error("LEDGER INVARIANT BROKEN", { problems: ledgerCheck.problems });
   if (gw.config.demoMode && gw.store.users.list().length === 0) {
     const { user, token } = createUser(gw, "demo", gw.config.demoBalance);

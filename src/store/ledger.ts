@@ -66,7 +66,24 @@ export function ledger(db: Database) {
 }
 export type Ledger = ReturnType<typeof ledger>;
 
-/** Invariant checks (start-up and tests): entries sum to zero per currency; balances equal their entries. */
+/**
+ * The start-up check, O(accounts) rather than O(entries): balances sum to zero per currency and no floored account
+ * is negative. Balances change only with their entries (one transaction), so this catches a broken books at once;
+ * the full entry-level reconciliation (`checkLedger`) is `oc ledger balances` and runs in the tests.
+ */
+export function checkBalances(db: Database): { ok: boolean; problems: string[] } {
+  const problems: string[] = [];
+  const sums = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(balance) AS s FROM accounts GROUP BY currency");
+  sums.safeIntegers(true);
+  for (const r of sums.all()) if (r.s !== 0n) problems.push(`balances for ${r.currency} sum to ${r.s}`);
+  const negative = db.query<{ account: string; currency: string }, []>(
+    "SELECT account, currency FROM accounts WHERE balance < 0 AND account != 'funding' AND account NOT LIKE 'external:%'",
+  );
+  for (const r of negative.all()) problems.push(`${r.account} ${r.currency} is negative`);
+  return { ok: problems.length === 0, problems };
+}
+
+/** Invariant checks (CLI and tests): entries sum to zero per currency; balances equal their entries. */
 export function checkLedger(db: Database): { ok: boolean; problems: string[] } {
   const problems: string[] = [];
   const sums = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(delta) AS s FROM ledger_entries GROUP BY currency");
