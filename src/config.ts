@@ -45,6 +45,8 @@ export type Config = {
   demoBalance: string[];
   app: { corsOrigins: string[] };
   sqliteSynchronous: "FULL" | "NORMAL";
+  /** Signature verification threads while serving (0 = on the event loop). */
+  verifyWorkers: number;
   /** §4.6 outbound timeouts (ms): settlement calls and webhook deliveries. */
   outboundTimeouts: { settlementMs: number; webhookMs: number };
   /** Advanced: global scheduler lease and per-job lease, seconds (§16: 30 / 60). */
@@ -83,6 +85,7 @@ export const DEFAULTS = {
   sqliteSynchronous: "FULL",
   scheduler: { leaseSeconds: 30, jobLeaseSeconds: 60 },
   outboundTimeouts: { settlementMs: 15_000, webhookMs: 10_000 },
+  verifyWorkers: 1,
   logLevel: "info",
 } satisfies Partial<Config>;
 

@@ -16,6 +16,7 @@ import { parseAllowlist, type Allowlist } from "./peers/ssrf";
 import { nonceRecorder } from "./store/nonces";
 import { createStore, type Store } from "./store";
 import { Hub } from "./app/hub";
+import { inlineVerifier, type Verifier } from "./verify-pool";
 
 export type Gateway = {
   config: Config;
@@ -34,11 +35,12 @@ export type Gateway = {
   peers: PeerClient;
   store: Store;
   hub: Hub;
+  verifier: Verifier;
   /** Hooks the scheduler binds to so committed work starts at once (no polling on the hot path). */
   events: { settlementEnqueued: () => void; deliveryEnqueued: () => void };
 };
 
-export type GatewayParts = { config: Config; db: Database; key: GatewayKey; clock: Clock; log: Logger; fetchImpl?: typeof fetch };
+export type GatewayParts = { config: Config; db: Database; key: GatewayKey; clock: Clock; log: Logger; fetchImpl?: typeof fetch; verifier?: Verifier };
 
 export function buildGateway(parts: GatewayParts): Gateway {
   const { config, key, db, clock, log } = parts;
@@ -59,6 +61,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     key.secret,
   );
   const allowlist = parseAllowlist(config.outboundAllowlist);
+  const verifier = parts.verifier ?? inlineVerifier;
   const { rpcUrl, registryAddress } = config.directory;
   const directory = new Directory({
     db,
@@ -85,7 +88,8 @@ export function buildGateway(parts: GatewayParts): Gateway {
     limiter: new RateLimiter(clock),
     allowlist,
     directory,
-    auth: { directory, clock, window: config.authWindow, basePath: config.basePath, recordNonce: nonceRecorder(db) },
+    auth: { directory, clock, window: config.authWindow, basePath: config.basePath, recordNonce: nonceRecorder(db), verifier },
+    verifier,
     store: createStore(db),
     hub: new Hub(),
     events: { settlementEnqueued: () => {}, deliveryEnqueued: () => {} },

@@ -13,6 +13,7 @@ import { expireDueOrders } from "./flows/answer-payment";
 import { checkBalances } from "./store/ledger";
 import { createUser } from "./flows/accounts";
 import { Scheduler } from "./settlement/scheduler";
+import { workerVerifier } from "./verify-pool";
 
 export type RunningGateway = { gw: Gateway; url: string; port: number; scheduler: Scheduler; stop: () => Promise<void> };
 
@@ -33,13 +34,16 @@ function resolvePort(config: Config): Config {
   return withPort(config, port);
 }
 
-export function openGateway(opts: StartOptions = {}): Gateway {
+/** `serving`: a server process gets its verification workers; CLI commands verify inline. */
+export function openGateway(opts: StartOptions & { serving?: boolean } = {}): Gateway {
   const config = resolvePort(opts.config ?? loadConfig({ env: opts.env, overrides: opts.overrides }));
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(join(config.dataDir, "gateway.sqlite"), config.sqliteSynchronous);
   const key = loadOrCreateKey(config);
   const log = opts.log ?? createLogger(config.logLevel);
-  return buildGateway({ config, db, key, clock: opts.clock ?? systemClock, log });
+  const verifier =
+    opts.serving && config.verifyWorkers > 0 ? workerVerifier(config.verifyWorkers, (e) => log.error("verification worker failed", { error: String(e) })) : undefined;
+  return buildGateway({ config, db, key, clock: opts.clock ?? systemClock, log, verifier });
 }
 
 /** Start-up checks that must never fail silently, and demo data on an empty database (§10.1). */
@@ -54,7 +58,7 @@ function prepare(gw: Gateway, announce: (line: string) => void): void {
 }
 
 export async function startGateway(opts: StartOptions & { announce?: (line: string) => void } = {}): Promise<RunningGateway> {
-  const gw = openGateway(opts);
+  const gw = openGateway({ ...opts, serving: true });
   prepare(gw, opts.announce ?? ((l) => console.error(l)));
   const app = createApp(gw);
   app.listen({ hostname: gw.config.host, port: gw.config.port, reusePort: false, maxRequestBodySize: 4 * gw.config.maxBodyBytes });
@@ -88,6 +92,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
       await scheduler.stop();
       clearInterval(pruner);
       clearInterval(sweeper);
+      gw.verifier.close();
       await app.stop(true);
       gw.db.close();
     },

@@ -21,7 +21,7 @@ export async function createCheckout(gw: Gateway, caller: Caller, req: CheckoutC
       throw new ProtocolError("INVALID_SIGNATURE", "Merchant unknown", { reason: "merchant_unknown" }, undefined, 400);
     throw e;
   }
-  const sigForm = verifyOrderOrThrow(gw, order, req.signature, merchant.publicKey);
+  const sigForm = await verifyOrderOrThrow(gw, order, req.signature, merchant.publicKey);
   const now = gw.clock();
   orderNotExpiredOrThrow(order, now);
   const amountMinor = amountOrThrow(gw, order.amount, order.currency);

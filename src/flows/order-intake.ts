@@ -3,7 +3,10 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { parseAmount } from "../protocol/money";
 import type { Order } from "../protocol/schemas";
-import { verifyObjectSignature, type SigForm } from "../protocol/signed-objects";
+import type { SigForm } from "../protocol/signed-objects";
+import { parseSignature } from "../protocol/signatures";
+import { sha256Bytes } from "../protocol/hash";
+import { canonDeep, canonReplacer } from "../protocol/canonical";
 import { isUniqueViolation, type NewOrder } from "../store/orders";
 
 /** §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT. */
@@ -14,10 +17,14 @@ export function amountOrThrow(gw: Gateway, amount: string, currency: string): bi
 }
 
 /** The merchant's order signature, deep or (if allowed) replacer form; a failure is 400, not 401 (§15). */
-export function verifyOrderOrThrow(gw: Gateway, order: Order, signature: string, merchantKey: Uint8Array): SigForm {
-  const form = verifyObjectSignature(order, signature, merchantKey, gw.config.acceptReplacerCanonical);
-  if (!form) throw new ProtocolError("INVALID_SIGNATURE", "Invalid order signature", undefined, undefined, 400);
-  return form;
+export async function verifyOrderOrThrow(gw: Gateway, order: Order, signature: string, merchantKey: Uint8Array): Promise<SigForm> {
+  const invalid = () => new ProtocolError("INVALID_SIGNATURE", "Invalid order signature", undefined, undefined, 400);
+  const sig = parseSignature(signature);
+  if (!sig.ok) throw invalid();
+  const check = (canonical: string) => gw.verifier.verifyAny({ digests: [sha256Bytes(canonical)], r: sig.r, s: sig.s, pub: merchantKey });
+  if (await check(canonDeep(order))) return "deep";
+  if (gw.config.acceptReplacerCanonical && (await check(canonReplacer(order)))) return "replacer";
+  throw invalid();
 }
 
 export function orderNotExpiredOrThrow(order: Order, now: number): void {

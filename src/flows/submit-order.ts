@@ -27,7 +27,7 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
 
   const order = req.order;
   if (order.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "Order does not belong to the caller");
-  const sigForm = verifyOrderOrThrow(gw, order, req.signature, caller.metadata.publicKey);
+  const sigForm = await verifyOrderOrThrow(gw, order, req.signature, caller.metadata.publicKey);
   orderNotExpiredOrThrow(order, now);
   const amountMinor = amountOrThrow(gw, order.amount, order.currency);
   const candidates = await selectCandidates(config, gw.directory, order.accepts ?? [], order.currency);

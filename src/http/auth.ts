@@ -2,7 +2,8 @@
 import { ProtocolError } from "../protocol/errors";
 import { requestCanonical } from "../protocol/canonical";
 import { sha256Bytes, sha256Hex } from "../protocol/hash";
-import { parseSignature, verifyDigest } from "../protocol/signatures";
+import { parseSignature } from "../protocol/signatures";
+import type { Verifier } from "../verify-pool";
 import type { PeerMetadata } from "../protocol/schemas";
 import type { Directory } from "../peers/directory";
 import { KEY_ROTATION_AGE } from "../peers/directory";
@@ -23,6 +24,7 @@ export type AuthDeps = {
   window: number;
   basePath: string;
   recordNonce: (ocid: number, nonce: string, now: number) => boolean;
+  verifier: Verifier;
 };
 
 function bad(reason: "missing_header" | "malformed_header", header: string): ProtocolError {
@@ -68,11 +70,11 @@ export async function authenticate(
   const digests = pathCandidates(target, deps.basePath).map((path) =>
     sha256Bytes(requestCanonical({ ocid: idStr, timestamp: tsStr, nonce, method, path, bodyHash })),
   );
-  const verifies = (m: PeerMetadata) => digests.some((d) => verifyDigest(d, sig, m.publicKey));
-  if (!verifies(metadata)) {
+  const verifies = (m: PeerMetadata) => deps.verifier.verifyAny({ digests, r: sig.r, s: sig.s, pub: m.publicKey });
+  if (!(await verifies(metadata))) {
     if (now - metadata.fetchedAt <= KEY_ROTATION_AGE) throw new ProtocolError("INVALID_SIGNATURE");
     metadata = await deps.directory.resolve(ocid, { bypassCache: true });
-    if (!verifies(metadata)) throw new ProtocolError("INVALID_SIGNATURE");
+    if (!(await verifies(metadata))) throw new ProtocolError("INVALID_SIGNATURE");
   }
   // Only after the signature: forged requests must not burn a real sender's nonces.
   if (!opts.deferNonce && !deps.recordNonce(ocid, nonce, now)) throw new ProtocolError("NONCE_REUSED");

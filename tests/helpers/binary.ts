@@ -9,7 +9,7 @@ let built: string | null = null;
 export function compiledBinary(): string {
   if (built) return built;
   const bin = join(mkdtempSync(join(tmpdir(), "oc-bin-")), "opencharge-gateway");
-  const build = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", join(ROOT, "src/main.ts"), "--outfile", bin], { cwd: ROOT });
+  const build = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", join(ROOT, "src/main.ts"), join(ROOT, "src/verify-worker.ts"), "--outfile", bin], { cwd: ROOT });
   if (build.exitCode !== 0) throw new Error("build failed: " + build.stderr.toString());
   return (built = bin);
 }
