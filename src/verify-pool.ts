@@ -15,20 +15,22 @@ export const inlineVerifier: Verifier = {
   close() {},
 };
 
-export function workerVerifier(size: number, onError: (e: unknown) => void): Verifier {
-  const workers = Array.from({ length: size }, () => new Worker(new URL("./verify-worker.ts", import.meta.url)));
+export function workerVerifier(size: number, onError: (e: unknown) => void, script: URL | string = new URL("./verify-worker.ts", import.meta.url)): Verifier {
+  const workers = Array.from({ length: size }, () => new Worker(script));
   const pending = new Map<number, { resolve: (ok: boolean) => void; check: SignatureCheck }>();
   let next = 0;
   let seq = 0;
+  let broken = false;
   for (const w of workers) {
     w.onmessage = (e: MessageEvent<{ id: number; ok: boolean }>) => {
       const p = pending.get(e.data.id);
       pending.delete(e.data.id);
       p?.resolve(e.data.ok);
     };
-    // A broken worker must not strand requests: answer what it held inline.
+    // A broken worker must not strand requests: answer what it held inline, and verify inline from then on.
     w.onerror = (e) => {
       onError(e);
+      broken = true;
       for (const [id, p] of pending) {
         pending.delete(id);
         void inlineVerifier.verifyAny(p.check).then(p.resolve);
@@ -37,6 +39,7 @@ export function workerVerifier(size: number, onError: (e: unknown) => void): Ver
   }
   return {
     verifyAny(check) {
+      if (broken) return inlineVerifier.verifyAny(check);
       return new Promise((resolve) => {
         const id = ++seq;
         pending.set(id, { resolve, check });

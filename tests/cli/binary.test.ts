@@ -96,3 +96,21 @@ test("a port in use is a friendly error with exit code 69", async () => {
   p.kill("SIGTERM");
   await p.exited;
 });
+
+test("the binary verifies signed requests on its embedded verification worker", async () => {
+  const { TestPeer } = await import("../peers/kit");
+  const peer = await TestPeer.start({ ocid: 500 });
+  const dir = mkdtempSync(join(work, "worker-"));
+  await Bun.write(join(dir, "c.json"), JSON.stringify({ directory: { "500": peer.endpoint }, outboundAllowlist: ["127.0.0.0/8"], verifyWorkers: 1 }));
+  const { p, url } = await serve(dir, ["--config", "c.json"]);
+  try {
+    const ok = await peer.call(url, "GET", "/opencharge/capabilities");
+    expect(ok.status).toBe(200);
+    const forged = await peer.call(url, "GET", "/opencharge/capabilities", undefined, { signature: "11".repeat(65) });
+    expect(forged.status).toBe(401);
+  } finally {
+    p.kill("SIGTERM");
+    await p.exited;
+    await peer.stop();
+  }
+});
