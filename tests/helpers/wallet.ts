@@ -9,11 +9,12 @@ export function addUser(tg: TestGateway, name: string, ...credits: string[]) {
   return createUser(tg.gw, name, credits);
 }
 
-export async function app(tg: TestGateway, token: string | null, method: string, path: string, body?: unknown) {
+/** The app API at a base URL (a test gateway, or a gateway running as a subprocess). */
+export async function appAt(baseUrl: string, token: string | null, method: string, path: string, body?: unknown) {
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(tg.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   let json: any;
   try {
@@ -23,6 +24,8 @@ export async function app(tg: TestGateway, token: string | null, method: string,
   }
   return { status: res.status, json, text, headers: res.headers };
 }
+
+export const app = (tg: TestGateway, token: string | null, method: string, path: string, body?: unknown) => appAt(tg.url, token, method, path, body);
 
 export function balance(tg: TestGateway, account: string, currency = "USD"): bigint {
   return tg.gw.store.ledger.balance(account, currency);

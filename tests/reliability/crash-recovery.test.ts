@@ -3,6 +3,7 @@
 // restarted on the same data dir each time. Afterwards our books and the peers' books must agree to the cent.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { NO_RATE_LIMITS } from "../helpers/gateway";
+import { appAt } from "../helpers/wallet";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -144,21 +145,7 @@ async function persist<T extends { status: number }>(what: string, fn: () => Pro
   }
 }
 
-async function appCall(token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
+const appCall = (token: string, method: string, path: string, body?: unknown) => appAt(base, token, method, path, body);
 
 type Strategy = "direct" | "partner" | "third_party" | "refused" | "fallback" | "checkout";
 const ACCEPTS: Record<Strategy, number[]> = { direct: [200], partner: [101], third_party: [102], refused: [101], fallback: [101, 102], checkout: [102] };
