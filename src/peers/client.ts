@@ -6,7 +6,7 @@ import { randomHex, utf8 } from "../protocol/hex";
 import { signString, verifyString } from "../protocol/signatures";
 import { ProtocolError } from "../protocol/errors";
 import type { Clock } from "../clock";
-import type { Directory } from "./directory";
+import { KEY_ROTATION_AGE, type Directory } from "./directory";
 import { checkOutboundUrl, isUnderEndpoint, type Allowlist } from "./ssrf";
 import { fetchLimited } from "./fetch-limited";
 
@@ -83,16 +83,13 @@ export class PeerClient {
     } catch {
       json = undefined;
     }
-    return {
-      kind: "response",
-      status: res.status,
-      headers: res.headers,
-      body: res.body,
-      json,
-      signatureValid: this.checkResponseSignature(peerOcid, meta.publicKey, res.status, res.headers, res.body),
-      latencyMs: res.latencyMs,
-      url,
-    };
+    let signatureValid = this.checkResponseSignature(peerOcid, meta.publicKey, res.status, res.headers, res.body);
+    // §2.4 key rotation: a response signature failing against a cached key older than 60 s earns one refetch.
+    if (signatureValid === false && this.d.clock() - meta.fetchedAt > KEY_ROTATION_AGE) {
+      const fresh = await this.d.directory.resolve(peerOcid, { bypassCache: true }).catch(() => null);
+      if (fresh) signatureValid = this.checkResponseSignature(peerOcid, fresh.publicKey, res.status, res.headers, res.body);
+    }
+    return { kind: "response", status: res.status, headers: res.headers, body: res.body, json, signatureValid, latencyMs: res.latencyMs, url };
   }
 
   /** X-OC-* headers for one attempt (§4.6 step 3): new nonce and timestamp every time. */

@@ -11,6 +11,7 @@ import { providersFor } from "./candidates";
 import { classify, settlementRetryDelay, type Outcome } from "./classify";
 import { issueProof } from "./proofs";
 import { checkProof } from "../protocol/proof-check";
+import { KEY_ROTATION_AGE } from "../peers/directory";
 import { amountsEqual } from "../protocol/money";
 import { paymentUpdateMessage } from "../flows/messages";
 
@@ -124,11 +125,18 @@ async function verifiedProof(
   } catch {
     return { ok: false, reason: "issuer metadata unavailable" };
   }
-  const r = checkProof(body.proof, body.signature, meta.publicKey, { issuer, to, amount: order.amount, currency: order.currency }, {
-    now: gw.clock(),
-    acceptReplacer: gw.config.acceptReplacerCanonical,
-    currencies: gw.currencies,
-  });
+  const check = (key: Uint8Array) =>
+    checkProof(body.proof, body.signature, key, { issuer, to, amount: order.amount, currency: order.currency }, {
+      now: gw.clock(),
+      acceptReplacer: gw.config.acceptReplacerCanonical,
+      currencies: gw.currencies,
+    });
+  let r = check(meta.publicKey);
+  // §2.4 key rotation: a signature failing against a cached key older than 60 s earns one refetch.
+  if (!r.ok && r.code === "PROOF_SIGNATURE_INVALID" && gw.clock() - meta.fetchedAt > KEY_ROTATION_AGE) {
+    const fresh = await gw.directory.resolve(issuer, { bypassCache: true }).catch(() => null);
+    if (fresh) r = check(fresh.publicKey);
+  }
   if (!r.ok) return { ok: false, reason: `proof rejected: ${r.reason}` };
   if (r.amountTextDiffers) gw.log.info("proof amount differs textually", { issuer, expected: order.amount, got: r.proof.amount });
   return { ok: true, signed: { proof: body.proof as Record<string, unknown>, signature: body.signature } };

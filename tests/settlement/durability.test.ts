@@ -217,3 +217,17 @@ test("the provider moved the money, then payment.settle never answers: at the de
   await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "in_review", 5000, () => tg.scheduler.wake());
   expect(balance(tg, `user:${user.id}`)).toBe(7500n);
 });
+
+test("a partner that rotated its key: the proof signed with the new key is accepted after one metadata refetch", async () => {
+  // Cache 101's metadata, let it age past 60 s, then rotate: the next proof is signed with a key we have not seen.
+  offset.s = 0; // earlier tests moved the gateway clock past the peers' ±300 s window
+  tg.gw.directory.forget(101);
+  expect((await peers.partner.call(tg.url, "GET", "/opencharge/capabilities", undefined, { timestamp: now() })).status).toBe(200);
+  offset.s += 61;
+  peers.partner.rotateKey();
+  const { orderRow } = await confirmed([101], "rotated_1");
+  await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "paid", 5000, () => tg.scheduler.wake());
+  expect(jobOf(orderRow.id).step_attempts).toBe(0); // paid on the first attempt: no ambiguous retry was needed
+  const anomalies = tg.gw.db.query<{ n: number }, [number]>("SELECT COUNT(*) AS n FROM anomalies WHERE order_id = ?").get(orderRow.id)!.n;
+  expect(anomalies).toBe(0);
+});
