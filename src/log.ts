@@ -24,5 +24,3 @@ export function createLogger(level: Level = "info", sink: (line: string) => void
   };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

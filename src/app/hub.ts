@@ -25,8 +25,6 @@ const topic = (userId: string) => `user:${userId}`;
 export class Hub {
   private publisher: ((topic: string, data: string) => unknown) | null = null;
   private sockets = new Map<string, HubSocket[]>();
-  published = 0;
-
   /** Bound once the server runs (server.publish). */
   attach(publish: (topic: string, data: string) => unknown): void {
     this.publisher = publish;
@@ -52,19 +50,18 @@ export class Hub {
     if (list.length === 0) this.sockets.delete(userId);
   }
 
+  socketCount(userId: string): number {
+    return this.sockets.get(userId)?.length ?? 0;
+  }
+
   /** Lets callers skip building a message nobody would receive (rebuilt from the database on connect anyway). */
   isOnline(userId: string | null | undefined): boolean {
     return !!userId && this.sockets.has(userId);
   }
 
-  socketCount(userId: string): number {
-    return this.sockets.get(userId)?.length ?? 0;
-  }
-
   /** Call only after the transaction that caused it has committed (§9.1). */
   send(userId: string | null | undefined, msg: ServerMessage): void {
     if (!userId || !this.publisher || !this.sockets.has(userId)) return;
-    this.published++;
     this.publisher(topic(userId), JSON.stringify(msg));
   }
 }

@@ -1,7 +1,6 @@
 // §9.5: the status URL a merchant polls. Scoped to the caller; someone else's order looks exactly like none.
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
-import type { Candidate } from "../settlement/candidates";
 import { expireIfDue } from "./answer-payment";
 
 export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
@@ -27,4 +26,3 @@ export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
   return body;
 }
 
-export type { Candidate };

@@ -1,4 +1,4 @@
-import { errorBody, ProtocolError, type ErrorCode } from "../protocol/errors";
+import { ProtocolError } from "../protocol/errors";
 import { responseCanonical } from "../protocol/canonical";
 import { sha256Hex } from "../protocol/hash";
 import { signString } from "../protocol/signatures";
@@ -29,8 +29,3 @@ export function errorResponse(err: ProtocolError, signer?: ResponseSigner, extra
   return jsonResponse(err.status, err.body(), { ...(err.headers ?? {}), ...extraHeaders }, signer);
 }
 
-export function errorFor(code: ErrorCode, message?: string, details?: Record<string, unknown>): Response {
-  return errorResponse(new ProtocolError(code, message, details));
-}
-
-export { errorBody };

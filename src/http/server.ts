@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { errorResponse, jsonResponse } from "./responses";
+import { wireTarget } from "./raw-body";
 import { capabilitiesRoute } from "../routes/capabilities";
 import { openApiRoutes } from "./openapi";
 import { orderRoutes } from "../routes/orders";
@@ -45,7 +46,7 @@ function bodyLimit(gw: Gateway) {
     const len = request.headers.get("content-length");
     if (len === null || Number(len) <= gw.config.maxBodyBytes) return;
     // §4.5: answers on protocol routes are signed, this early 413 included.
-    const target = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
+    const target = wireTarget(request.url);
     return errorResponse(new ProtocolError("PAYLOAD_TOO_LARGE"), target.startsWith(gw.config.basePath + "/") ? gw.signer : undefined);
   });
 }

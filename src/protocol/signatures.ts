@@ -110,7 +110,3 @@ function cachedPoint(pub65: Uint8Array): InstanceType<typeof Point> {
   if (++c.uses === 2) c.point.precompute(PRECOMPUTE_WINDOW, false);
   return c.point;
 }
-
-export function pointCacheSize(): number {
-  return points.size;
-}

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { protocolOptions, protocolRoute } from "../http/protocol-route";
+import { wireTarget } from "../http/raw-body";
 import { CheckoutCreateRequest, SubmitOrderRequest } from "../protocol/schemas";
 import { createCheckout } from "../flows/checkout";
 import { submitOrderToSession } from "../flows/submit-order";
@@ -43,7 +44,7 @@ export function orderRoutes(gw: Gateway) {
 
 /** The order id as sent (percent-encoded), taken from the wire target: the router may already have decoded it. */
 function rawSegment(url: string): string {
-  const path = url.slice(url.indexOf("/", url.indexOf("//") + 2)).split("?")[0]!;
+  const path = wireTarget(url).split("?")[0]!;
   const parts = path.split("/");
   return parts[parts.length - 2] ?? "";
 }

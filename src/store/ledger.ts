@@ -76,10 +76,8 @@ export function checkBalances(db: Database): { ok: boolean; problems: string[] }
   const sums = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(balance) AS s FROM accounts GROUP BY currency");
   sums.safeIntegers(true);
   for (const r of sums.all()) if (r.s !== 0n) problems.push(`balances for ${r.currency} sum to ${r.s}`);
-  const negative = db.query<{ account: string; currency: string }, []>(
-    "SELECT account, currency FROM accounts WHERE balance < 0 AND account != 'funding' AND account NOT LIKE 'external:%'",
-  );
-  for (const r of negative.all()) problems.push(`${r.account} ${r.currency} is negative`);
+  const negative = db.query<{ account: string; currency: string }, []>("SELECT account, currency FROM accounts WHERE balance < 0");
+  for (const r of negative.all()) if (!mayGoNegative(r.account)) problems.push(`${r.account} ${r.currency} is negative`);
   return { ok: problems.length === 0, problems };
 }
 

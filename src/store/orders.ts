@@ -3,8 +3,6 @@ import type { Database } from "bun:sqlite";
 import type { Candidate } from "../settlement/candidates";
 
 export type OrderStatus = "awaiting_confirmation" | "confirmed" | "paid" | "declined" | "expired" | "failed" | "in_review";
-export const ACTIVE_STATUSES: OrderStatus[] = ["awaiting_confirmation", "confirmed", "in_review", "paid"];
-export const FINAL_STATUSES: OrderStatus[] = ["paid", "declined", "expired", "failed"];
 
 type Row = {
   id: number;
