@@ -2,6 +2,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { TestPeer } from "../peers/kit";
+import { startMerchant } from "../helpers/merchant";
 import { dbDigest } from "../helpers/wallet";
 
 let tg: TestGateway;
@@ -12,9 +13,7 @@ const CAP = "/opencharge/capabilities";
 
 beforeAll(async () => {
   tg = await startTestGateway({ partners: [{ ocid: 500, reserveCurrencies: ["USD"] }], rateLimits: NO_RATE_LIMITS }, { clock: now });
-  peer = await TestPeer.start({ ocid: 500 });
-  peer.trustGateway(200, tg.gw.key.publicKeyHex);
-  tg.gw.directory.add(500, peer.endpoint);
+  peer = await startMerchant(tg, 500);
 });
 afterAll(async () => {
   await peer.stop();

@@ -3,14 +3,13 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startTestGateway, type TestGateway } from "../helpers/gateway";
 import { addUser, app } from "../helpers/wallet";
 import { TestPeer } from "../peers/kit";
+import { startMerchant } from "../helpers/merchant";
 
 let tg: TestGateway;
 let peer: TestPeer;
 beforeAll(async () => {
   tg = await startTestGateway({ rateLimits: { perIp: 1000, perOcid: 3, perToken: 1000, payPerUser: 1000 }, maxPendingSessions: 2, app: { corsOrigins: ["https://wallet.example"] } });
-  peer = await TestPeer.start({ ocid: 500 });
-  peer.trustGateway(200, tg.gw.key.publicKeyHex);
-  tg.gw.directory.add(500, peer.endpoint);
+  peer = await startMerchant(tg, 500);
 });
 afterAll(async () => {
   await peer.stop();
