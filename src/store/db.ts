@@ -1,7 +1,8 @@
 import { Database } from "bun:sqlite";
 import schemaSql from "../../schema.sql" with { type: "text" };
+import { MIGRATIONS, type Migration } from "./migrations";
 
-/** Bumped whenever schema.sql changes in a way older databases need migrating for. */
+/** The base schema's version (schema.sql); later changes are named migrations (./migrations.ts). */
 export const SCHEMA_VERSION = 1;
 
 export type Synchronous = "FULL" | "NORMAL";
@@ -22,7 +23,7 @@ export function openDatabase(path: string, synchronous: Synchronous = "FULL"): D
   return db;
 }
 
-export function migrate(db: Database): void {
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): void {
   db.transaction(() => {
     db.exec(schemaSql);
     const row = db.query<{ v: number | null }, []>("SELECT MAX(version) AS v FROM schema_version").get();
@@ -30,6 +31,13 @@ export function migrate(db: Database): void {
     if (current > SCHEMA_VERSION) throw new Error(`database schema v${current} is newer than this gateway (v${SCHEMA_VERSION})`);
     if (current < SCHEMA_VERSION)
       db.query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)").run(SCHEMA_VERSION, Math.floor(Date.now() / 1000));
+    db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    const applied = new Set(db.query<{ id: string }, []>("SELECT id FROM schema_migrations").all().map((r) => r.id));
+    for (const m of migrations) {
+      if (applied.has(m.id)) continue;
+      db.exec(m.sql);
+      db.query("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)").run(m.id, Math.floor(Date.now() / 1000));
+    }
   }).immediate();
 }
 

@@ -1,7 +1,7 @@
 // SPEC §18: the server accepts the vectors' session submit (wire path and route-relative signatures) with the clock
 // pinned at 1706313700, answers the exact 200 body, and signs it with the exact vector signature.
 import { afterEach, expect, test } from "bun:test";
-import vectors from "../../../shared/opencharge/vectors.json";
+import vectors from "../vectors/opencharge-vectors.json";
 import { startTestGateway, type TestGateway } from "../helpers/gateway";
 import { TestPeer } from "../peers/kit";
 import { addUser } from "../helpers/wallet";

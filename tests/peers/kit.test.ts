@@ -1,7 +1,7 @@
 // Self-tests of the test peer kit (no gateway involved): the kit's own crypto reproduces the spec vectors,
 // and two kit peers talking to each other authenticate requests and responses like independent peers.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import vectors from "../../../shared/opencharge/vectors.json";
+import vectors from "../vectors/opencharge-vectors.json";
 import {
   TestPeer,
   canonDeepKit,

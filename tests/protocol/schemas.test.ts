@@ -1,6 +1,6 @@
 // Wire schemas, JSON parsing limits and the error table (§7, §9.1, §13.1, §15, §16).
 import { describe, expect, test } from "bun:test";
-import vectors from "../../../shared/opencharge/vectors.json";
+import vectors from "../vectors/opencharge-vectors.json";
 import { ERRORS, errorBody, ProtocolError, statusOf, type ErrorCode } from "../../src/protocol/errors";
 import { utf8 } from "../../src/protocol/hex";
 import {

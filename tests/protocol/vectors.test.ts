@@ -1,4 +1,4 @@
-// Every entry of shared/opencharge/vectors.json (SPEC §18) reproduced byte for byte by src/protocol.
+// Every entry of tests/vectors/opencharge-vectors.json (SPEC §18) reproduced byte for byte by src/protocol.
 // The last test checks that every non-descriptive leaf of vectors.json was read by a test above, so a vector
 // added later cannot be silently skipped.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
@@ -8,7 +8,7 @@ import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 // @noble/secp256k1 is the independent reference here (the gateway signs with @noble/curves); it needs its hash hooks.
 secp.hashes.sha256 = nobleSha256;
 secp.hashes.hmacSha256 = (k: Uint8Array, m: Uint8Array) => nobleHmac(nobleSha256, k, m);
-import rawVectors from "../../../shared/opencharge/vectors.json";
+import rawVectors from "../vectors/opencharge-vectors.json";
 import { canonDeep, canonReplacer, requestCanonical, responseCanonical } from "../../src/protocol/canonical";
 import { buildCurrencyTable } from "../../src/protocol/currencies";
 import { errorBody, statusOf } from "../../src/protocol/errors";
