@@ -81,7 +81,7 @@ export function websocketRoute(gw: Gateway) {
             return send(sock, { type: "pong", ...(msg.ts !== undefined ? { ts: msg.ts } : {}) });
           case "confirm":
           case "decline": {
-            if (typeof msg.sessionId !== "string") throw new ProtocolError("INVALID_REQUEST", "sessionId required");
+            if (typeof msg.sessionId !== "string") throw new ProtocolError("INVALID_REQUEST", "sessionId required (a string)", { reason: "schema", fields: ["sessionId"] });
             // A token revoked (or rotated) after the socket opened must not keep moving money.
             try {
               userFromAuthorization(gw, state.authorization);
@@ -94,10 +94,10 @@ export function websocketRoute(gw: Gateway) {
           case "auth":
             return send(sock, { type: "ready", user: { id: state.user.id } });
           default:
-            throw new ProtocolError("INVALID_REQUEST", `Unknown message type`);
+            throw new ProtocolError("INVALID_REQUEST", "Unknown message type: expected ping, confirm, decline or auth", { reason: "unknown_type" });
         }
       } catch (e) {
-        if (e instanceof ProtocolError) return send(sock, { type: "error", ...ref, code: e.code, message: e.message });
+        if (e instanceof ProtocolError) return send(sock, { type: "error", ...ref, code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
         gw.log.error("websocket message failed", { error: String(e) });
         return send(sock, { type: "error", ...ref, code: "INTERNAL_ERROR", message: "Internal error" });
       }

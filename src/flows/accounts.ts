@@ -15,7 +15,7 @@ export function parseCreditSpec(gw: Gateway, spec: string): Credit & { minor: bi
   if (!m) throw new OperatorError(`expected CUR:AMOUNT (e.g. USD:25.00), got "${spec}"`);
   const [, currency, amount] = m as unknown as [string, string, string];
   const r = parseAmount(amount, currency, gw.currencies, gw.enabledCurrencies);
-  if (!r.ok) throw new OperatorError(r.code === "INVALID_AMOUNT" ? `invalid amount "${amount}" for ${currency}` : `currency ${currency} is not enabled`);
+  if (!r.ok) throw new OperatorError(r.code === "INVALID_AMOUNT" ? `invalid amount "${amount}" for ${currency}: ${r.message}` : `currency ${currency} is not enabled`);
   return { currency, amount, minor: r.minor };
 }
 

@@ -12,13 +12,18 @@ export async function createCheckout(gw: Gateway, caller: Caller, req: CheckoutC
   const order = req.order;
   if (config.checkoutCallers.length > 0 && !config.checkoutCallers.includes(caller.ocid)) throw new ProtocolError("UNAUTHORIZED", "Caller may not create checkouts");
   if (order.ocid !== req.merchantOcid) throw new ProtocolError("UNAUTHORIZED", "order.ocid must equal merchantOcid");
-  if (!(order.accepts ?? []).includes(caller.ocid)) throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "caller_not_accepted" });
+  if (!(order.accepts ?? []).includes(caller.ocid))
+    throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", `order.accepts must include the caller's OCID ${caller.ocid} (the checkout is paid to you)`, {
+      reason: "caller_not_accepted",
+      caller: caller.ocid,
+      accepts: order.accepts ?? [],
+    });
   let merchant;
   try {
     merchant = await gw.directory.resolve(req.merchantOcid);
   } catch (e) {
     if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID")
-      throw new ProtocolError("INVALID_SIGNATURE", "Merchant unknown", { reason: "merchant_unknown" }, undefined, 400);
+      throw new ProtocolError("INVALID_SIGNATURE", `Merchant unknown: OCID ${req.merchantOcid} has no registered metadata`, { reason: "merchant_unknown", merchantOcid: req.merchantOcid }, undefined, 400);
     throw e;
   }
   const sigForm = await verifyOrderOrThrow(gw, order, req.signature, merchant.publicKey);

@@ -17,13 +17,13 @@ type Reply = { status: "accepted" | "rejected"; txid: string; message?: string }
 
 export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Record<string, unknown>; signature: string }): Reply {
   const structure = checkProofStructure(body.proof);
-  if (!structure.ok) throw new ProtocolError("INVALID_PROOF", undefined, { reason: "structure", fields: structure.fields.map((f) => `proof.${f}`) });
+  if (!structure.ok) throw new ProtocolError("INVALID_PROOF", `Proof does not match the §13.1 structure: ${structure.fields.map((f) => `proof.${f}`).join(", ")}`, { reason: "structure", fields: structure.fields.map((f) => `proof.${f}`) });
   const proof = structure.proof;
   if (proof.issuer !== caller.ocid) throw new ProtocolError("INVALID_PROOF", "Issuers deliver their own proofs", { reason: "issuer_mismatch" });
   const form = verifyObjectSignature(proof, body.signature, caller.metadata.publicKey, gw.config.acceptReplacerCanonical);
-  if (!form) throw new ProtocolError("PROOF_SIGNATURE_INVALID");
+  if (!form) throw new ProtocolError("PROOF_SIGNATURE_INVALID", "Proof signature does not verify: sign SHA-256 of the canonical JSON of `proof` with the issuer's key", { reason: "signature" });
   const now = gw.clock();
-  if (proof.timestamp > now + 300) throw new ProtocolError("INVALID_PROOF", undefined, { reason: "future_timestamp" });
+  if (proof.timestamp > now + 300) throw new ProtocolError("INVALID_PROOF", `proof.timestamp ${proof.timestamp} is more than 300 s ahead of our time ${now}`, { reason: "future_timestamp", timestamp: proof.timestamp, serverTime: now });
 
   const previous = () =>
     gw.db.query<{ reply_json: string | null }, [number, string]>("SELECT reply_json FROM received_proofs WHERE issuer = ? AND txid = ?").get(proof.issuer, proof.txid);
@@ -31,7 +31,7 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
   if (stored?.reply_json) return JSON.parse(stored.reply_json) as Reply;
 
   const toUs = proof.to.ocid === gw.config.ocid;
-  if (toUs && !gw.config.acceptIssuers.includes(proof.issuer)) throw new ProtocolError("ISSUER_NOT_ACCEPTED");
+  if (toUs && !gw.config.acceptIssuers.includes(proof.issuer)) throw new ProtocolError("ISSUER_NOT_ACCEPTED", `Issuer ${proof.issuer} is not accepted for credits; accepted issuers: ${gw.config.acceptIssuers.join(", ") || "none"}`, { reason: "issuer", issuer: proof.issuer, accepted: gw.config.acceptIssuers });
 
   let paidOrder: OrderRecord | null = null;
   const reply = gw.store.tx((): Reply => {

@@ -19,14 +19,20 @@ class Replay extends Error {
   }
 }
 
+/** Our users are addressed as to.reference "user_<id>"; other peers by a registered OCID. */
+const unknownRecipient = (ours: boolean) =>
+  ours
+    ? new ProtocolError("ACCOUNT_NOT_FOUND", 'Unknown recipient: to.reference must be "user_<id>" of one of our users', { reason: "unknown_user", field: "to" })
+    : new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient: to.ocid has no registered metadata", { reason: "unknown_ocid", field: "to" });
+
 export async function transferCreate(gw: Gateway, caller: Caller, req: TransferCreateRequest, raw: Uint8Array, headers: Headers): Promise<ProtocolReply> {
   const { store, config } = gw;
   if (req.from.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "from.ocid must be the caller");
-  if (req.to.ocid === req.from.ocid) throw new ProtocolError("INVALID_REQUEST", "to.ocid must differ from from.ocid", { fields: ["to.ocid"] });
+  if (req.to.ocid === req.from.ocid) throw new ProtocolError("INVALID_REQUEST", "to.ocid must differ from from.ocid", { reason: "self_transfer", fields: ["to.ocid"] });
   const amountMinor = amountOrThrow(gw, req.amount, req.currency);
 
   const idemKey = headers.get("idempotency-key");
-  if (idemKey !== null && !IDEMPOTENCY_KEY_RE.test(idemKey)) throw new ProtocolError("INVALID_REQUEST", "Malformed Idempotency-Key", { fields: ["Idempotency-Key"] });
+  if (idemKey !== null && !IDEMPOTENCY_KEY_RE.test(idemKey)) throw new ProtocolError("INVALID_REQUEST", "Malformed Idempotency-Key: 1–128 characters of A-Z a-z 0-9 . _ : -", { reason: "idempotency_key", fields: ["Idempotency-Key"] });
   const bodyHash = sha256Hex(raw);
   const lookup = () => {
     if (idemKey === null) return null;
@@ -44,19 +50,19 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
 
   const from = peerAccount(caller.ocid);
   const hasAccount = gw.db.query("SELECT 1 FROM accounts WHERE account = ? AND currency = ?").get(from, req.currency);
-  if (!hasAccount) throw new ProtocolError("ACCOUNT_NOT_FOUND", "Caller has no account in this currency", { field: "from" });
+  if (!hasAccount) throw new ProtocolError("ACCOUNT_NOT_FOUND", `Caller ${caller.ocid} has no ${req.currency} account here: it is credited when we owe you ${req.currency}`, { reason: "no_account", field: "from", currency: req.currency });
 
   let to: string;
   if (req.to.ocid === config.ocid) {
     const m = /^user_([a-z0-9]{1,32})$/.exec(req.to.reference ?? "");
     const user = m ? store.users.byId(m[1]!) : null;
-    if (!user) throw new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient", { field: "to" });
+    if (!user) throw unknownRecipient(req.to.ocid === config.ocid);
     to = userAccount(user.id);
   } else {
     try {
       await gw.directory.resolve(req.to.ocid);
     } catch (e) {
-      if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID") throw new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient", { field: "to" });
+      if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID") throw unknownRecipient(req.to.ocid === config.ocid);
       throw e;
     }
     to = peerAccount(req.to.ocid);

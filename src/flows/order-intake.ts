@@ -13,14 +13,23 @@ import { isUniqueViolation, type NewOrder } from "../store/orders";
 export function amountOrThrow(gw: Gateway, amount: string, currency: string): bigint {
   const r = parseAmount(amount, currency, gw.currencies, gw.enabledCurrencies);
   if (r.ok) return r.minor;
-  throw r.code === "INVALID_AMOUNT" ? new ProtocolError("INVALID_AMOUNT") : new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
+  throw new ProtocolError(r.code, r.message, r.details);
 }
 
 /** The merchant's order signature, deep or (if allowed) replacer form; a failure is 400, not 401 (§15). */
 export async function verifyOrderOrThrow(gw: Gateway, order: Order, signature: string, merchantKey: Uint8Array): Promise<SigForm> {
-  const invalid = () => new ProtocolError("INVALID_SIGNATURE", "Invalid order signature", undefined, undefined, 400);
+  const invalid = (reason = "order_signature") =>
+    new ProtocolError(
+      "INVALID_SIGNATURE",
+      reason === "order_signature"
+        ? "Invalid order signature: sign SHA-256 of the canonical JSON of `order` with the key in your metadata"
+        : "Malformed order signature: expected 64-byte r||s or 65-byte r||s||v, hex",
+      { reason },
+      undefined,
+      400,
+    );
   const sig = parseSignature(signature);
-  if (!sig.ok) throw invalid();
+  if (!sig.ok) throw invalid("malformed_signature");
   const check = (canonical: string) => gw.verifier.verifyAny({ digests: [sha256Bytes(canonical)], r: sig.r, s: sig.s, pub: merchantKey });
   if (await check(canonDeep(order))) return "deep";
   if (gw.config.acceptReplacerCanonical && (await check(canonReplacer(order)))) return "replacer";
@@ -28,7 +37,12 @@ export async function verifyOrderOrThrow(gw: Gateway, order: Order, signature: s
 }
 
 export function orderNotExpiredOrThrow(order: Order, now: number): void {
-  if (order.expiresAt !== undefined && order.expiresAt < now) throw new ProtocolError("ORDER_EXPIRED");
+  if (order.expiresAt !== undefined && order.expiresAt < now)
+    throw new ProtocolError("ORDER_EXPIRED", `Order expired at ${order.expiresAt}; our time is ${now}`, {
+      reason: "expired",
+      expiresAt: order.expiresAt,
+      serverTime: now,
+    });
 }
 
 /** Inside the caller's transaction: the order as received, or 409 when an active one with the same id exists. */

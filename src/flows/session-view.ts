@@ -32,8 +32,8 @@ const CURSOR_RE = /^[0-9]{27}$/;
 /** Payments and credits, newest first, with an opaque cursor (§10.2 history). */
 export function history(gw: Gateway, user: User, limitParam: string | undefined, beforeParam: string | undefined) {
   const limit = limitParam === undefined ? 20 : Number(limitParam);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ProtocolError("INVALID_REQUEST", "limit must be 1–100", { fields: ["limit"] });
-  if (beforeParam !== undefined && !CURSOR_RE.test(beforeParam)) throw new ProtocolError("INVALID_REQUEST", "invalid cursor", { fields: ["before"] });
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ProtocolError("INVALID_REQUEST", "limit must be an integer from 1 to 100", { reason: "limit", fields: ["limit"], min: 1, max: 100 });
+  if (beforeParam !== undefined && !CURSOR_RE.test(beforeParam)) throw new ProtocolError("INVALID_REQUEST", "before must be a nextBefore value from an earlier page", { reason: "cursor", fields: ["before"] });
   const before = beforeParam ?? "9".repeat(27);
   const rows = gw.db
     .query<

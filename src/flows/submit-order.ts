@@ -9,8 +9,33 @@ import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow }
 import { selectCandidates } from "../settlement/candidates";
 import { paymentRequestMessage } from "./messages";
 
+/** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
+function noPath(gw: Gateway, accepts: number[], currency: string): ProtocolError {
+  const ours = gw.metadata.config.settlement;
+  return new ProtocolError(
+    "SETTLEMENT_NOT_SUPPORTED",
+    `Cannot settle with merchant: none of order.accepts [${accepts.join(", ")}] settles ${currency} with us; ` +
+      `we accept ${[gw.config.ocid, ...ours.accepts.filter((o) => o !== gw.config.ocid)].join(", ")} in ${ours.currencies.join(", ")}`,
+    { reason: "no_path", accepts, currency, acceptedOcids: [gw.config.ocid, ...ours.accepts.filter((o) => o !== gw.config.ocid)], currencies: ours.currencies },
+  );
+}
+
 export function statusUrl(endpoint: string, orderId: string): string {
   return `${endpoint}/orders/${encodeURIComponent(orderId)}/status`;
+}
+
+const sessionExpired = (expiresAt: number, now: number) =>
+  new ProtocolError("SESSION_EXPIRED", `Session expired at ${expiresAt}; our time is ${now}: ask the payer for a new code`, {
+    reason: "expired",
+    expiresAt,
+    serverTime: now,
+  });
+
+/** SESSION_USED for both (§15 has one code), with details.reason telling a cancelled code from a used one. */
+function sessionClosed(status: string): ProtocolError {
+  return status === "cancelled"
+    ? new ProtocolError("SESSION_USED", "Session was cancelled by the payer: ask for a new code", { reason: "cancelled" })
+    : new ProtocolError("SESSION_USED", "Session already has an order: each code pays one order", { reason: "used" });
 }
 
 /**
@@ -22,8 +47,8 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
   const now = clock();
   const session = SESSION_ID_RE.test(sessionId) ? store.sessions.get(sessionId) : null;
   if (!session) throw new ProtocolError("SESSION_NOT_FOUND");
-  if (session.expires_at < now) throw new ProtocolError("SESSION_EXPIRED");
-  if (session.status !== "pending") throw new ProtocolError("SESSION_USED");
+  if (session.expires_at < now) throw sessionExpired(session.expires_at, now);
+  if (session.status !== "pending") throw sessionClosed(session.status);
 
   const order = req.order;
   if (order.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "Order does not belong to the caller");
@@ -31,7 +56,7 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
   orderNotExpiredOrThrow(order, now);
   const amountMinor = amountOrThrow(gw, order.amount, order.currency);
   const candidates = await selectCandidates(config, gw.directory, order.accepts ?? [], order.currency);
-  if (candidates.length === 0) throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "no_path" });
+  if (candidates.length === 0) throw noPath(gw, order.accepts ?? [], order.currency);
 
   // Time may have passed during metadata fetches: the claim re-checks expiry with a fresh `now`.
   const at = clock();
@@ -39,7 +64,7 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
     recordNonce();
     if (!store.sessions.claim(sessionId, at)) {
       const s = store.sessions.get(sessionId)!;
-      throw s.status === "pending" ? new ProtocolError("SESSION_EXPIRED") : new ProtocolError("SESSION_USED");
+      throw s.status === "pending" ? sessionExpired(s.expires_at, at) : sessionClosed(s.status);
     }
     return storeOrder(gw, order, { signature: req.signature, sigForm, urls: req.urls, amountMinor }, {
       sessionId,

@@ -32,6 +32,13 @@ function bad(reason: "missing_header" | "malformed_header", header: string): Pro
   return new ProtocolError("INVALID_SIGNATURE", message, { reason, header });
 }
 
+const signatureMismatch = () =>
+  new ProtocolError(
+    "INVALID_SIGNATURE",
+    "Invalid signature: sign SHA-256 of OCID\\nTIMESTAMP\\nNONCE\\nMETHOD\\nPATH\\nSHA256HEX(body) with the key in your metadata (see /opencharge/docs/signing)",
+    { reason: "signature_mismatch" },
+  );
+
 /** The verifier's path candidates (§4.2): the wire target, then the target minus the mount path. */
 export function pathCandidates(target: string, basePath: string): string[] {
   return target.startsWith(basePath + "/") ? [target, target.slice(basePath.length)] : [target];
@@ -63,7 +70,13 @@ export async function authenticate(
   if (!sig.ok) throw bad("malformed_header", "X-OC-Signature");
 
   const now = deps.clock();
-  if (Math.abs(now - Number(tsStr)) > deps.window) throw new ProtocolError("TIMESTAMP_EXPIRED");
+  if (Math.abs(now - Number(tsStr)) > deps.window)
+    throw new ProtocolError("TIMESTAMP_EXPIRED", `X-OC-Timestamp ${tsStr} is outside ±${deps.window} s of our time ${now} (Unix seconds): check your clock`, {
+      reason: "timestamp_window",
+      timestamp: Number(tsStr),
+      serverTime: now,
+      windowSeconds: deps.window,
+    });
 
   let metadata = await deps.directory.resolve(ocid);
   const bodyHash = sha256Hex(rawBody);
@@ -72,9 +85,9 @@ export async function authenticate(
   );
   const verifies = (m: PeerMetadata) => deps.verifier.verifyAny({ digests, r: sig.r, s: sig.s, pub: m.publicKey });
   if (!(await verifies(metadata))) {
-    if (now - metadata.fetchedAt <= KEY_ROTATION_AGE) throw new ProtocolError("INVALID_SIGNATURE");
+    if (now - metadata.fetchedAt <= KEY_ROTATION_AGE) throw signatureMismatch();
     metadata = await deps.directory.resolve(ocid, { bypassCache: true });
-    if (!(await verifies(metadata))) throw new ProtocolError("INVALID_SIGNATURE");
+    if (!(await verifies(metadata))) throw signatureMismatch();
   }
   // Only after the signature: forged requests must not burn a real sender's nonces.
   if (!opts.deferNonce && !deps.recordNonce(ocid, nonce, now)) throw new ProtocolError("NONCE_REUSED");

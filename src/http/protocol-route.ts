@@ -2,7 +2,7 @@
 // per-IP limit → raw body (413) → authenticate → per-OCID limit → JSON object → route → signed response.
 import type { Static, TSchema } from "@sinclair/typebox";
 import { ProtocolError } from "../protocol/errors";
-import { compileValidator, parseJsonObject } from "../protocol/validate";
+import { compileValidator, MAX_JSON_DEPTH, parseJsonObject } from "../protocol/validate";
 import type { Gateway } from "../gateway";
 import { authenticate, type Caller } from "./auth";
 import { readBodyLimited, wireTarget } from "./raw-body";
@@ -27,6 +27,16 @@ type ElysiaCtx = { request: Request; params?: Record<string, string>; server?: {
 export function clientIp(ctx: ElysiaCtx): string {
   return ctx.server?.requestIP(ctx.request)?.address ?? "unknown";
 }
+
+/** §9.1's body rules, in words (the reason codes come from parseJsonObject). */
+const BODY_RULES: Record<string, string> = {
+  invalid_utf8: "Body must be UTF-8 encoded JSON",
+  malformed_json: "Body is not valid JSON",
+  not_an_object: "Body must be a JSON object ({…}), not an array or a scalar",
+  too_deep: `Body nests deeper than ${MAX_JSON_DEPTH} levels`,
+  unpaired_surrogate: "Body contains a string with an unpaired UTF-16 surrogate (\\ud800…)",
+};
+export const bodyMessage = (reason: string) => BODY_RULES[reason] ?? "Body must be a JSON object";
 
 /** Rejects with 429 + Retry-After when over the limit. */
 export function enforceRate(gw: Gateway, key: string, perMinute: number): void {
@@ -77,9 +87,9 @@ export function protocolRoute<S extends TSchema | null>(
       let body: unknown = null;
       if (validate) {
         const parsed = parseJsonObject(raw);
-        if (!parsed.ok) throw new ProtocolError("INVALID_REQUEST", "Body must be a JSON object", { reason: parsed.reason });
+        if (!parsed.ok) throw new ProtocolError("INVALID_REQUEST", bodyMessage(parsed.reason), { reason: parsed.reason });
         const v = validate(parsed.value);
-        if (!v.ok) throw new ProtocolError("INVALID_REQUEST", undefined, { fields: v.fields });
+        if (!v.ok) throw new ProtocolError("INVALID_REQUEST", v.message, { reason: "schema", fields: v.fields, errors: v.violations });
         body = v.value;
       }
       const reply = await handler({ caller, body: body as never, raw, headers: request.headers, params: ctx.params ?? {}, request, recordNonce });

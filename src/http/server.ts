@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
+import { pointerToPath, schemaMessage, type SchemaViolation } from "../protocol/validate";
 import { errorResponse, jsonResponse } from "./responses";
 import { wireTarget } from "./raw-body";
 import { capabilitiesRoute } from "../routes/capabilities";
@@ -11,6 +12,21 @@ import { appRoutes } from "../routes/app";
 import { webRoutes } from "../routes/web";
 import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "../app/ws";
 
+/** Elysia's schema failure (the /app routes) in the same shape as the protocol wrapper's: rule and limit per field. */
+function validationError(error: unknown): ProtocolError {
+  const e = error as { type?: string; all?: { path?: string; message?: string; schema?: unknown }[] };
+  const where = e.type === "query" ? "query." : e.type === "params" ? "path." : "";
+  const violations: SchemaViolation[] = (e.all ?? []).slice(0, 20).map((x) => ({
+    field: where + (pointerToPath(x.path ?? "") || "(root)"),
+    rule: String(x.message ?? "Invalid value"),
+  }));
+  return new ProtocolError("INVALID_REQUEST", schemaMessage(violations), {
+    reason: "schema",
+    fields: [...new Set(violations.map((v) => v.field))],
+    errors: violations,
+  });
+}
+
 /** The one place unexpected faults become §15 JSON: never a stack trace, a 500 only for genuine faults. */
 export function errorHandler(gw: Gateway) {
   return new Elysia({ name: "oc-errors" }).onError({ as: "global" }, ({ code, error, request }) => {
@@ -19,9 +35,9 @@ export function errorHandler(gw: Gateway) {
       case "NOT_FOUND":
         return errorResponse(new ProtocolError("NOT_FOUND"));
       case "PARSE":
-        return errorResponse(new ProtocolError("INVALID_REQUEST", "Malformed JSON body"));
+        return errorResponse(new ProtocolError("INVALID_REQUEST", "Malformed JSON body", { reason: "malformed_json" }));
       case "VALIDATION":
-        return errorResponse(new ProtocolError("INVALID_REQUEST"));
+        return errorResponse(validationError(error));
     }
     const status = (error as { status?: number } | undefined)?.status;
     if (status === 413) return errorResponse(new ProtocolError("PAYLOAD_TOO_LARGE"));

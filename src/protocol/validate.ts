@@ -3,7 +3,29 @@ import type { TSchema, Static } from "@sinclair/typebox";
 
 export const MAX_JSON_DEPTH = 32;
 
-export type Validated<S extends TSchema> = { ok: true; value: Static<S> } | { ok: false; fields: string[] };
+/** One broken schema rule: where, what the rule says, and its limit when it has one (maxLength 128…). */
+export type SchemaViolation = { field: string; rule: string; limit?: Record<string, unknown> };
+
+export type Validated<S extends TSchema> =
+  | { ok: true; value: Static<S> }
+  | { ok: false; fields: string[]; violations: SchemaViolation[]; message: string };
+
+const LIMIT_KEYWORDS = ["type", "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "minItems", "maxItems", "const"];
+
+function limitOf(schema: unknown): Record<string, unknown> | undefined {
+  if (!schema || typeof schema !== "object") return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of LIMIT_KEYWORDS) if (k in schema) out[k] = (schema as Record<string, unknown>)[k];
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** "order.id: Expected string length less or equal to 128 (and 2 more)": the first rule broken, in words. */
+export function schemaMessage(violations: SchemaViolation[]): string {
+  const [first] = violations;
+  if (!first) return "Invalid request";
+  const more = violations.length > 1 ? ` (and ${violations.length - 1} more: see details.errors)` : "";
+  return `${first.field}: ${first.rule}${more}`;
+}
 
 /** JSON pointer `/order/items/3/quantity` → `order.items[3].quantity` (the form of §7.1's details.fields). */
 export function pointerToPath(pointer: string): string {
@@ -18,11 +40,15 @@ export function compileValidator<S extends TSchema>(schema: S): (v: unknown) => 
   return (v) => {
     if (check.Check(v)) return { ok: true, value: v };
     const fields = new Set<string>();
+    const violations: SchemaViolation[] = [];
     for (const e of check.Errors(v)) {
-      fields.add(pointerToPath(e.path) || "(root)");
+      const field = pointerToPath(e.path) || "(root)";
+      // The first rule per field is the useful one (a union's later branches only repeat "expected …").
+      if (!fields.has(field)) violations.push({ field, rule: e.message, ...(limitOf(e.schema) ? { limit: limitOf(e.schema) } : {}) });
+      fields.add(field);
       if (fields.size >= 20) break;
     }
-    return { ok: false, fields: [...fields] };
+    return { ok: false, fields: [...fields], violations, message: schemaMessage(violations) };
   };
 }
 

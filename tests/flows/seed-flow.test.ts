@@ -142,10 +142,11 @@ describe("submit errors: exact status and code, nothing changed in the database"
     await expectError(() => submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg, { amount: "1.234" })), 400, "INVALID_AMOUNT");
     await expectError(() => submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg, { amount: "0.00" })), 400, "INVALID_AMOUNT");
     const cur = await expectError(() => submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg, { currency: "JPY", amount: "100" })), 400, "SETTLEMENT_NOT_SUPPORTED");
-    expect(cur.json.error.details).toEqual({ reason: "currency" });
+    expect(cur.json.error.details).toEqual({ reason: "currency", currency: "JPY", accepted: tg.gw.config.currencies.enabled.toSorted() });
     const np = await expectError(() => submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg, { accepts: [999] })), 400, "SETTLEMENT_NOT_SUPPORTED");
-    expect(np.json.error.details).toEqual({ reason: "no_path" });
-    expect(np.json.error.message).toBe("Cannot settle with merchant");
+    expect(np.json.error.details).toMatchObject({ reason: "no_path", accepts: [999], currency: "USD" });
+    expect(np.json.error.details.acceptedOcids).toContain(tg.gw.config.ocid);
+    expect(np.json.error.message).toStartWith("Cannot settle with merchant");
   });
 
   test("INVALID_REQUEST for schema violations, with field paths", async () => {

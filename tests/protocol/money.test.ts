@@ -69,13 +69,32 @@ describe("parseAmount (§6.2)", () => {
     const r = parseAmount("1000000000000000000", "JPY", table, ALL);
     expect(r.ok ? null : r.reason).toBe("too_large");
   });
-  test.each(["1e3", "-1", " 1", "1 ", "01", "00", "1.", ".5", "", "+1", "0x10", "1_000", "1.2.3", "NaN", "Infinity", "１", "1\n"])(
+  test.each(["1e3", " 1", "1 ", "01", "00", "1.", ".5", "", "+1", "0x10", "1_000", "1.2.3", "NaN", "Infinity", "１", "1\n"])(
     "syntax: %p → INVALID_AMOUNT",
     (s) => {
       const r = parseAmount(s, "USD", table, ALL);
-      expect(r).toEqual({ ok: false, code: "INVALID_AMOUNT", reason: "syntax" });
+      expect(r).toMatchObject({ ok: false, code: "INVALID_AMOUNT", reason: "syntax", details: { reason: "syntax", decimals: 2 } });
+      expect(r.ok ? "" : r.message).toContain("decimal string");
     },
   );
+  test("the message names the rule: sign, decimal comma, decimals for the currency, zero, accepted currencies", () => {
+    const why = (s: string, c = "USD", enabled: ReadonlySet<string> = ALL) => {
+      const r = parseAmount(s, c, table, enabled);
+      return r.ok ? null : { reason: r.reason, message: r.message, details: r.details };
+    };
+    expect(why("-5.00")).toMatchObject({ reason: "negative", details: { reason: "negative", amount: "-5.00" } });
+    expect(why("-5.00")!.message).toContain("positive");
+    expect(why("1,50")).toMatchObject({ reason: "decimal_comma" });
+    expect(why("1,50")!.message).toContain("dot");
+    expect(why("1.234")).toMatchObject({ reason: "precision", details: { decimals: 2, currency: "USD" } });
+    expect(why("1.234")!.message).toBe('USD has 2 decimals; "1.234" has 3');
+    expect(why("1.5", "JPY")!.message).toBe('JPY has 0 decimals; "1.5" has 1');
+    expect(why("0.00")).toMatchObject({ reason: "zero" });
+    expect(why("0.00")!.message).toContain("0.01 USD");
+    const cur = why("1.00", "EUR", new Set(["USD", "JPY"]))!;
+    expect(cur.details).toEqual({ reason: "currency", currency: "EUR", accepted: ["JPY", "USD"] });
+    expect(cur.message).toContain("JPY, USD");
+  });
   test("length limit: 32 characters ok, 33 not", () => {
     const s32 = "1." + "0".repeat(30);
     const s33 = "1." + "0".repeat(31);
@@ -87,12 +106,12 @@ describe("parseAmount (§6.2)", () => {
   });
   test("zero is invalid", () => {
     const r = parseAmount("0.00", "USD", table, ALL);
-    expect(r).toEqual({ ok: false, code: "INVALID_AMOUNT", reason: "zero" });
+    expect(r).toMatchObject({ ok: false, code: "INVALID_AMOUNT", reason: "zero" });
   });
   test("unknown or not-enabled currency → SETTLEMENT_NOT_SUPPORTED, checked before the amount", () => {
     const enabled = new Set(["USD"]);
-    expect(parseAmount("1.00", "XYZ", table, enabled)).toEqual({ ok: false, code: "SETTLEMENT_NOT_SUPPORTED", reason: "currency" });
-    expect(parseAmount("1.00", "EUR", table, enabled)).toEqual({ ok: false, code: "SETTLEMENT_NOT_SUPPORTED", reason: "currency" });
+    expect(parseAmount("1.00", "XYZ", table, enabled)).toMatchObject({ ok: false, code: "SETTLEMENT_NOT_SUPPORTED", reason: "currency" });
+    expect(parseAmount("1.00", "EUR", table, enabled)).toMatchObject({ ok: false, code: "SETTLEMENT_NOT_SUPPORTED", reason: "currency" });
     // enabled but not in the table (misconfiguration) is also not settleable
     expect(parseAmount("1.00", "XYZ", table, new Set(["XYZ"]))).toMatchObject({ ok: false, code: "SETTLEMENT_NOT_SUPPORTED" });
     expect(parseAmount("garbage", "EUR", table, enabled)).toMatchObject({ ok: false, code: "SETTLEMENT_NOT_SUPPORTED" });

@@ -513,7 +513,7 @@ describe("amounts", () => {
       expect(r.ok).toBe(false);
       if (!r.ok) {
         expect(r.code).toBe(c.error as "INVALID_AMOUNT" | "SETTLEMENT_NOT_SUPPORTED");
-        if (c.details) expect({ reason: r.reason }).toEqual(c.details);
+        if (c.details) expect({ reason: r.reason as string }).toEqual(c.details);
       }
     } else {
       expect(r.ok).toBe(true);
