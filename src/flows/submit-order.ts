@@ -31,11 +31,14 @@ const sessionExpired = (expiresAt: number, now: number) =>
     serverTime: now,
   });
 
-/** SESSION_USED for both (§15 has one code), with details.reason telling a cancelled code from a used one. */
+/**
+ * SESSION_USED for both (§15 has one code). A used session keeps the SPEC's exact body (its response-signature
+ * vector signs those bytes); a cancelled one says so in details.reason.
+ */
 function sessionClosed(status: string): ProtocolError {
   return status === "cancelled"
     ? new ProtocolError("SESSION_USED", "Session was cancelled by the payer: ask for a new code", { reason: "cancelled" })
-    : new ProtocolError("SESSION_USED", "Session already has an order: each code pays one order", { reason: "used" });
+    : new ProtocolError("SESSION_USED");
 }
 
 /**
