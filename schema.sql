@@ -3,7 +3,7 @@
 
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at INTEGER NOT NULL);
 
--- §4.4 replay protection: (sender, nonce) unique for 600 s.
+-- §4.4 replay protection: (sender, nonce) unique for 2 x authWindow + skew (src/store/nonces.ts).
 CREATE TABLE IF NOT EXISTS nonces (
   ocid INTEGER NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL,
   PRIMARY KEY (ocid, nonce)

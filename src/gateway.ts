@@ -88,7 +88,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     limiter: new RateLimiter(clock),
     allowlist,
     directory,
-    auth: { directory, clock, window: config.authWindow, basePath: config.basePath, recordNonce: nonceRecorder(db), verifier },
+    auth: { directory, clock, window: config.authWindow, basePath: config.basePath, recordNonce: nonceRecorder(db, config.authWindow), verifier },
     verifier,
     store: createStore(db),
     hub: new Hub(),

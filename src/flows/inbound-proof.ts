@@ -12,6 +12,7 @@ import type { JobRow } from "../store/jobs";
 import type { OrderRecord } from "../store/orders";
 import type { Candidate } from "../settlement/candidates";
 import { afterPaid, applyFinalProof, recordAnomaly } from "../settlement/settle-job";
+import { claimTxid, txidUse } from "../settlement/txid-registry";
 
 type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
 
@@ -25,8 +26,7 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
   const now = gw.clock();
   if (proof.timestamp > now + 300) throw new ProtocolError("INVALID_PROOF", `proof.timestamp ${proof.timestamp} is more than 300 s ahead of our time ${now}`, { reason: "future_timestamp", timestamp: proof.timestamp, serverTime: now });
 
-  const previous = () =>
-    gw.db.query<{ reply_json: string | null }, [number, string]>("SELECT reply_json FROM received_proofs WHERE issuer = ? AND txid = ?").get(proof.issuer, proof.txid);
+  const previous = () => txidUse(gw.db, proof.issuer, proof.txid);
   const stored = previous();
   if (stored?.reply_json) return JSON.parse(stored.reply_json) as Reply;
 
@@ -38,16 +38,22 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
     const again = previous();
     if (again?.reply_json) return JSON.parse(again.reply_json) as Reply;
     let r: Reply;
-    if (toUs) r = applyCredit(gw, proof, now);
+    // A txid a settlement job already used (a final or intermediate proof, a payment reference) is never also a
+    // credit: one (issuer, txid), one movement.
+    if (toUs && again) {
+      recordAnomaly(gw, "proof_reused", null, again.job_id, `${proof.issuer}/${proof.txid} posted as a credit after settlement used it`);
+      r = { status: "rejected", txid: proof.txid, message: "txid already used for another transfer" };
+    } else if (toUs) r = applyCredit(gw, proof, now);
     else {
       const m = applyNotification(gw, proof, body.signature, form);
       r = m.reply;
       paidOrder = m.paid;
     }
+    // A row a settlement job owns keeps no stored reply: its replays are judged again (and answer the same).
     gw.db
       .query(
         `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (issuer, txid) DO UPDATE SET reply_json = excluded.reply_json`,
+         ON CONFLICT (issuer, txid) DO NOTHING`,
       )
       .run(proof.issuer, proof.txid, JSON.stringify(body.proof), body.signature, form, r.status, JSON.stringify(r), now);
     return r;
@@ -97,7 +103,8 @@ function expectedFor(job: JobRow, order: OrderRecord): { issuer: number; to: { o
 }
 
 function applyNotification(gw: Gateway, proof: Proof, signature: string, form: SigForm): { reply: Reply; paid: OrderRecord | null } {
-  const already = gw.db.query<{ job_id: string | null }, [number, string]>("SELECT job_id FROM received_proofs WHERE issuer = ? AND txid = ?").get(proof.issuer, proof.txid);
+  // Same txid as a step already recorded (§9.8): accepted, and nothing moves again.
+  const already = txidUse(gw.db, proof.issuer, proof.txid);
   if (already?.job_id) return { reply: { status: "accepted", txid: proof.txid }, paid: null };
   const waiting = gw.db
     .query<JobRow & { oid: number }, [string]>(
@@ -112,15 +119,15 @@ function applyNotification(gw: Gateway, proof: Proof, signature: string, form: S
     if (!amountsEqual(proof.amount, order.amount, order.currency, gw.currencies)) continue;
     const signed = { proof: proof as unknown as Record<string, unknown>, signature };
     if (job.step === "provider.transfer.create") {
+      const now = gw.clock();
+      const claim = { issuer: proof.issuer, txid: proof.txid, jobId: job.id, document: JSON.stringify(proof), signature, sigForm: form, outcome: "settlement", now };
+      if (claimTxid(gw.db, claim) === "taken") continue;
       const data = { ...JSON.parse(job.step_data), providerProof: signed };
       gw.db
         .query(
           "UPDATE jobs SET step = 'payment.settle', step_data = ?, step_attempts = 0, pinned = 1, next_attempt_at = ?, updated_at = ? WHERE id = ? AND step = 'provider.transfer.create'",
         )
-        .run(JSON.stringify(data), gw.clock(), gw.clock(), job.id);
-      gw.db
-        .query("INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, job_id, received_at) VALUES (?, ?, ?, ?, ?, 'settlement', ?, ?)")
-        .run(proof.issuer, proof.txid, JSON.stringify(proof), signature, form, job.id, gw.clock());
+        .run(JSON.stringify(data), now, now, job.id);
       queueMicrotask(() => gw.events.settlementEnqueued());
       return { reply: { status: "accepted", txid: proof.txid }, paid: null };
     }

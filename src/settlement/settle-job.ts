@@ -14,6 +14,7 @@ import { checkProof } from "../protocol/proof-check";
 import { KEY_ROTATION_AGE } from "../peers/directory";
 import { amountsEqual } from "../protocol/money";
 import { paymentUpdateMessage } from "../flows/messages";
+import { claimTxid, txidUse, type TxidClaim } from "./txid-registry";
 
 export const REVIEW_RETRY_SECONDS = 600;
 export const REVIEW_HORIZON_SECONDS = 72 * 3600;
@@ -27,9 +28,16 @@ type StepData = {
 
 export type Signed = { proof: Record<string, unknown>; signature: string };
 
+/**
+ * A txid a step's success depends on, claimed in the transaction that moves the job on. `onTaken`: what it means
+ * when another job or a credit already holds it (payment.create moved nothing: definite; a provider transfer may
+ * have moved value: ambiguous, the job stays pinned and ends in review).
+ */
+type StepClaim = Omit<TxidClaim, "jobId" | "now"> & { onTaken: "definite" | "ambiguous" };
+
 /** What a step produced. `next` continues with another step of the same candidate. */
 type StepResult =
-  | { kind: "next"; step: string; data: StepData }
+  | { kind: "next"; step: string; data: StepData; claim?: StepClaim }
   | { kind: "paid"; final: Signed; destination: string; issuer: number }
   | { kind: "issued" }
   | Exclude<Outcome, { kind: "success" }>
@@ -56,11 +64,16 @@ export async function runSettlementJob(gw: Gateway, job: JobRow, owner: string):
     if (order.settlement_type !== candidate.type || order.settlement_via !== ("via" in candidate ? candidate.via : null))
       gw.store.tx(() => gw.store.orders.setSettlement(order.id, candidate.type, "via" in candidate ? candidate.via : null, gw.clock()));
     const data = JSON.parse(current.step_data) as StepData;
-    const result = await runStep(gw, current, order, candidate, data, owner);
-    switch (result.kind) {
-      case "next":
-        current = advance(gw, current, owner, result.step, result.data);
+    let result = await runStep(gw, current, order, candidate, data, owner);
+    if (result.kind === "next") {
+      const advanced = advance(gw, current, owner, result.step, result.data, result.claim);
+      if (advanced) {
+        current = advanced;
         continue;
+      }
+      result = txidTaken(gw, current, order, result.claim!);
+    }
+    switch (result.kind) {
       case "issued":
         return "paid";
       case "paid":
@@ -116,7 +129,7 @@ async function verifiedProof(
   issuer: number,
   to: { ocid: number; reference: string },
   order: OrderRecord,
-): Promise<{ ok: true; signed: Signed } | { ok: false; reason: string }> {
+): Promise<{ ok: true; signed: Signed; form: string } | { ok: false; reason: string }> {
   const body = raw as { proof?: unknown; signature?: unknown } | undefined;
   if (!body || typeof body !== "object" || typeof body.signature !== "string") return { ok: false, reason: "response has no proof" };
   let meta;
@@ -139,7 +152,7 @@ async function verifiedProof(
   }
   if (!r.ok) return { ok: false, reason: `proof rejected: ${r.reason}` };
   if (r.amountTextDiffers) gw.log.info("proof amount differs textually", { issuer, expected: order.amount, got: r.proof.amount });
-  return { ok: true, signed: { proof: body.proof as Record<string, unknown>, signature: body.signature } };
+  return { ok: true, signed: { proof: body.proof as Record<string, unknown>, signature: body.signature }, form: r.form };
 }
 
 async function partnerTransfer(gw: Gateway, job: JobRow, order: OrderRecord, c: { via: number }): Promise<StepResult> {
@@ -170,7 +183,9 @@ async function paymentCreate(gw: Gateway, job: JobRow, order: OrderRecord, c: { 
   const ours = providersFor(gw.config, order.currency);
   const provider = offered.includes(c.provider) ? c.provider : (offered.find((p) => typeof p === "number" && ours.has(p)) as number | undefined);
   if (provider === undefined) return { kind: "definite", reason: "payment.create: no common provider" };
-  return { kind: "next", step: "provider.transfer.create", data: { txid, provider } };
+  // The gateway's payment reference is what the provider's proof will name: one reference, one job.
+  const claim: StepClaim = { issuer: c.via, txid, document: JSON.stringify(r), signature: "", sigForm: "none", outcome: "payment_ref", onTaken: "definite" };
+  return { kind: "next", step: "provider.transfer.create", data: { txid, provider }, claim };
 }
 
 async function providerTransfer(gw: Gateway, job: JobRow, order: OrderRecord, c: { via: number }, data: StepData): Promise<StepResult> {
@@ -185,7 +200,16 @@ async function providerTransfer(gw: Gateway, job: JobRow, order: OrderRecord, c:
   if (out.kind !== "success") return out;
   const v = await verifiedProof(gw, out.res.json, provider, { ocid: c.via, reference: data.txid! }, order);
   if (!v.ok) return { kind: "ambiguous", reason: v.reason, anomaly: true };
-  return { kind: "next", step: "payment.settle", data: { ...data, providerProof: v.signed } };
+  const claim: StepClaim = {
+    issuer: provider,
+    txid: String(v.signed.proof.txid),
+    document: JSON.stringify(v.signed.proof),
+    signature: v.signed.signature,
+    sigForm: v.form,
+    outcome: "settlement",
+    onTaken: "ambiguous",
+  };
+  return { kind: "next", step: "payment.settle", data: { ...data, providerProof: v.signed }, claim };
 }
 
 async function paymentSettle(gw: Gateway, job: JobRow, order: OrderRecord, c: { via: number }, data: StepData): Promise<StepResult> {
@@ -216,14 +240,30 @@ async function paymentSettle(gw: Gateway, job: JobRow, order: OrderRecord, c: { 
 
 const leased = "AND lease_owner = ?";
 
-/** After a success: the next step of the same candidate. Leaving a value-moving step pins the job (§12.4). */
-function advance(gw: Gateway, job: JobRow, owner: string, step: string, data: StepData): JobRow {
+/**
+ * After a success: the next step of the same candidate, in one transaction with the claim of the txid it rests
+ * on. Null (nothing written) when that txid is already another job's or a credit's. Leaving a value-moving step
+ * pins the job (§12.4).
+ */
+function advance(gw: Gateway, job: JobRow, owner: string, step: string, data: StepData, claim?: StepClaim): JobRow | null {
   const now = gw.clock();
   const pinned = job.pinned || VALUE_MOVING.has(job.step) ? 1 : 0;
-  gw.db
-    .query(`UPDATE jobs SET step = ?, step_data = ?, step_attempts = 0, attempts = attempts + 1, pinned = ?, updated_at = ? WHERE id = ? ${leased}`)
-    .run(step, JSON.stringify(data), pinned, now, job.id, owner);
-  return gw.store.jobs.byId(job.id)!;
+  const moved = gw.store.tx(() => {
+    if (claim && claimTxid(gw.db, { ...claim, jobId: job.id, now }) === "taken") return false;
+    gw.db
+      .query(`UPDATE jobs SET step = ?, step_data = ?, step_attempts = 0, attempts = attempts + 1, pinned = ?, updated_at = ? WHERE id = ? ${leased}`)
+      .run(step, JSON.stringify(data), pinned, now, job.id, owner);
+    return true;
+  });
+  return moved ? gw.store.jobs.byId(job.id)! : null;
+}
+
+/** A step's txid already belongs to another movement: recorded for the operator, the step does not succeed. */
+function txidTaken(gw: Gateway, job: JobRow, order: OrderRecord, claim: StepClaim): StepResult {
+  const reason = `${job.step}: ${claim.issuer}/${claim.txid} already used by another movement`;
+  gw.store.tx(() => recordAnomaly(gw, "proof_reused", order.id, job.id, reason));
+  gw.log.warn("peer reused a txid", { order: order.id, job: job.id, step: job.step, issuer: claim.issuer });
+  return { kind: claim.onTaken, reason };
 }
 
 function nextCandidate(gw: Gateway, job: JobRow, owner: string, index: number, step: string, reason: string): JobRow {
@@ -282,16 +322,13 @@ export function applyFinalProof(
 ): boolean {
   const now = gw.clock();
   const txid = String(final.proof.txid);
-  const seen = gw.db.query<{ job_id: string | null }, [number, string]>("SELECT job_id FROM received_proofs WHERE issuer = ? AND txid = ?").get(issuer, txid);
+  const seen = txidUse(gw.db, issuer, txid);
   if (seen && seen.job_id !== jobId) {
     recordAnomaly(gw, "proof_reused", order.id, jobId, `${issuer}/${txid} already used`);
     return false;
   }
   if (!gw.store.orders.markPaid(order.id, JSON.stringify(final.proof), final.signature, txid, now)) return false;
-  if (!seen)
-    gw.db
-      .query("INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, job_id, received_at) VALUES (?, ?, ?, ?, ?, 'settlement', ?, ?)")
-      .run(issuer, txid, JSON.stringify(final.proof), final.signature, sigForm, jobId, now);
+  claimTxid(gw.db, { issuer, txid, jobId, document: JSON.stringify(final.proof), signature: final.signature, sigForm, outcome: "settlement", now });
   gw.store.ledger.move({ from: IN_FLIGHT, to: destination, currency: order.currency, amount: order.amount_minor, reason: `settled_${type}`, orderId: order.id, ref: txid, now });
   gw.db.query("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?").run(now, jobId);
   return true;

@@ -1,20 +1,39 @@
 import type { Database } from "bun:sqlite";
 
-export const NONCE_RETENTION = 600;
+/**
+ * Seconds of slack on top of the window in a nonce's retention: the nonce is stamped with a clock read taken a
+ * moment after the timestamp check (a deferred, in-transaction insert), and a wall clock can step back a little.
+ */
+export const NONCE_SKEW = 5;
 
-/** §4.4: one atomic upsert; an expired-but-unpruned row is reused. true = fresh, false = replay. */
-export function nonceRecorder(db: Database) {
-  const stmt = db.query(
-    `INSERT INTO nonces (ocid, nonce, expires_at) VALUES (?1, ?2, ?3)
-     ON CONFLICT (ocid, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?4`,
-  );
-  return (ocid: number, nonce: string, now: number): boolean => stmt.run(ocid, nonce, now + NONCE_RETENTION, now).changes === 1;
+/**
+ * How long a nonce must be kept (§4.4, fixed here): a timestamp is accepted while |now - ts| <= window, so a request
+ * dated `first use + window` stays acceptable until `first use + 2 x window`. Keeping the nonce any shorter lets a
+ * byte-for-byte replay through at the far edge of the window (600 s retention with a 300 s window did), and a
+ * longer configured window must lengthen the retention with it.
+ */
+export function nonceRetention(window: number): number {
+  return 2 * window + NONCE_SKEW;
 }
 
-/** Deletes expired nonces in small batches so a large backlog never holds the write lock for long. */
+/**
+ * §4.4: one atomic upsert. `expires_at` is the last second the row must still block; a row is reused only strictly
+ * after it (`expires_at < now`), when no request carrying it can pass the timestamp check any more.
+ * true = fresh, false = replay.
+ */
+export function nonceRecorder(db: Database, window: number) {
+  const retention = nonceRetention(window);
+  const stmt = db.query(
+    `INSERT INTO nonces (ocid, nonce, expires_at) VALUES (?1, ?2, ?3)
+     ON CONFLICT (ocid, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at < ?4`,
+  );
+  return (ocid: number, nonce: string, now: number): boolean => stmt.run(ocid, nonce, now + retention, now).changes === 1;
+}
+
+/** Deletes nonces that can no longer block anything, in small batches so a backlog never holds the write lock long. */
 export function pruneNonces(db: Database, now: number, batch = 2000): number {
   const stmt = db.query(
-    `DELETE FROM nonces WHERE (ocid, nonce) IN (SELECT ocid, nonce FROM nonces WHERE expires_at <= ?1 LIMIT ?2)`,
+    `DELETE FROM nonces WHERE (ocid, nonce) IN (SELECT ocid, nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)`,
   );
   let total = 0;
   for (;;) {

@@ -8,7 +8,9 @@ import type { TestGateway } from "../helpers/gateway";
 
 // ------------------------------------------------------------------------------------------------ summary
 
-export type Category = "races" | "kills" | "hostile" | "replays" | "ssrf" | "secrets";
+export type Category =
+  | "races" | "kills" | "hostile" | "replays" | "ssrf" | "secrets"
+  | "windowEdge" | "proofReuse" | "revokedSockets" | "serverErrors" | "recipient" | "slowChains" | "bounds";
 type Counts = { tried: number; lost: number; duplicated: number; s500: number; notes: string[] };
 type Registry = { cats: Record<string, Counts>; files: Set<string>; printed: boolean };
 
@@ -35,6 +37,13 @@ const LABELS: Record<Category, string> = {
   replays: "replays/forgeries tried",
   ssrf: "SSRF attempts checked (refused unless allow-listed or public)",
   secrets: "log lines scanned for secrets",
+  windowEdge: "replays at the timestamp window's edge (clock pinned to the second)",
+  proofReuse: "peer proofs reused across jobs and paths (one (issuer, txid) = one movement)",
+  revokedSockets: "revoked/rotated tokens on open WebSockets (closed 4401, nothing after)",
+  serverErrors: "former 500 inputs (demo names, 64-bit balance overflow)",
+  recipient: "value-moving requests not naming us as recipient",
+  slowChains: "slow metadata chains (overall deadline, waiters not stuck)",
+  bounds: "limiter/cache bounds and body caps (eviction, not reset)",
 };
 
 export function summaryText(final: boolean): string {

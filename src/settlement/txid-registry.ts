@@ -1,0 +1,51 @@
+// One (issuer, txid) names one movement (§12.5, §13.3 step 9), whatever path saw it first: a settlement job's final
+// proof, any intermediate proof of the third-party path (the provider's transfer), the payment reference a
+// merchant gateway hands out at payment.create, or a credit posted to /transfer/webhook. Every path that accepts
+// something a peer identifies by (issuer, txid) claims it here, inside the transaction that acts on it; a lying
+// peer that hands the same txid to two jobs, or to a job and a credit, gets the second use refused.
+import type { Database } from "bun:sqlite";
+
+export type TxidUse = { job_id: string | null; reply_json: string | null; outcome: string };
+
+/** What a claim records: the proof (or payment reply) as received, and the job or credit that used it. */
+export type TxidClaim = {
+  issuer: number;
+  txid: string;
+  jobId: string | null;
+  /** The proof JSON as received; for a payment reference, the payment.create reply. */
+  document: string;
+  signature: string;
+  sigForm: string;
+  /** 'settlement' (a proof a job used), 'payment_ref' (payment.create txid), or a credit's reply status. */
+  outcome: string;
+  replyJson?: string | null;
+  now: number;
+};
+
+export type ClaimResult = "fresh" | "same_job" | "taken";
+
+export function txidUse(db: Database, issuer: number, txid: string): TxidUse | null {
+  return db
+    .query<TxidUse, [number, string]>("SELECT job_id, reply_json, outcome FROM received_proofs WHERE issuer = ? AND txid = ?")
+    .get(issuer, txid);
+}
+
+/**
+ * Call inside the transaction that acts on the txid. A job may claim its own txid again (a retried step, or a
+ * gateway whose final proof reuses its payment reference): the row then records the newer document. Anything
+ * else already holding the txid — another job, a credit, an unknown-reference rejection — makes it "taken".
+ */
+export function claimTxid(db: Database, c: TxidClaim): ClaimResult {
+  const use = txidUse(db, c.issuer, c.txid);
+  if (use) {
+    if (c.jobId === null || use.job_id !== c.jobId) return "taken";
+    db.query("UPDATE received_proofs SET proof_json = ?, signature = ?, sig_form = ?, outcome = ? WHERE issuer = ? AND txid = ?")
+      .run(c.document, c.signature, c.sigForm, c.outcome, c.issuer, c.txid);
+    return "same_job";
+  }
+  db.query(
+    `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, job_id, received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(c.issuer, c.txid, c.document, c.signature, c.sigForm, c.outcome, c.replyJson ?? null, c.jobId, c.now);
+  return "fresh";
+}
