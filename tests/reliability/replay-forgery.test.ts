@@ -164,6 +164,10 @@ test("proofs replayed to /transfer/webhook: our own proof, someone else's, the s
   expect((await app(tg, user.token, "POST", `/app/confirm/${s}`, {})).status).toBe(200);
   await waitUntil("the direct payment to settle", () => tg.gw.store.orders.bySession(s)?.status === "paid");
   const paid = tg.gw.store.orders.bySession(s)!;
+  // The proof's delivery to the merchant runs after `paid`: wait for it, or its row changes under the digests below.
+  await waitUntil("the proof's delivery", () =>
+    tg.gw.db.query<{ n: number }, [number]>("SELECT COUNT(*) AS n FROM deliveries WHERE order_id = ? AND state = 'delivered'").get(paid.id)!.n === 1,
+  );
   const ours = { proof: JSON.parse(paid.final_proof_json!), signature: paid.final_signature! };
   await attempt("our proof replayed by the merchant", () => merchant.call(tg.url, "POST", "/opencharge/transfer/webhook", ours, { timestamp: now() }), 400, "INVALID_PROOF");
   // A credit from 101, delivered, then replayed by 101 and relayed by others.
