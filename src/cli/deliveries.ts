@@ -17,7 +17,13 @@ export function deliveriesCommand(gw: Gateway, { values, positionals }: Parsed, 
     }
     case "replay": {
       if (!id) return usage(out, "deliveries replay <id>");
-      if (!gw.store.deliveries.replay(id, gw.clock())) throw new OperatorError(`no delivery ${id}`);
+      const now = gw.clock();
+      const ok = gw.store.tx(() => {
+        const done = gw.store.deliveries.replay(id, now);
+        if (done) gw.store.audit.append("cli", "deliveries.replay", { deliveryId: id }, now);
+        return done;
+      });
+      if (!ok) throw new OperatorError(`no delivery ${id}`);
       out.log(`delivery ${id} is pending again (a running gateway picks it up within seconds)`);
       return 0;
     }

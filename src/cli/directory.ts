@@ -19,6 +19,7 @@ export async function directoryCommand(gw: Gateway, { positionals }: Parsed, out
       } catch (e) {
         throw new OperatorError((e as Error).message);
       }
+      gw.store.tx(() => gw.store.audit.append("cli", "directory.add", { ocid, url: b }, gw.clock()));
       out.log(`added ${ocid} → ${b}`);
       return 0;
     }
@@ -28,6 +29,7 @@ export async function directoryCommand(gw: Gateway, { positionals }: Parsed, out
     case "remove": {
       const ocid = ocidArg(a);
       if (!gw.directory.remove(ocid)) throw new OperatorError(`${ocid} is not in the directory table`);
+      gw.store.tx(() => gw.store.audit.append("cli", "directory.remove", { ocid }, gw.clock()));
       out.log(`removed ${ocid}`);
       return 0;
     }

@@ -61,7 +61,9 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
           throw new OperatorError(`cannot read proof file: ${(e as Error).message}`);
         }
       }
-      out.log(await resolveOrder(gw, Number(id), action, proof));
+      const result = await resolveOrder(gw, Number(id), action, proof);
+      gw.store.tx(() => gw.store.audit.append("cli", "orders.resolve", { orderId: Number(id), action, proofTxid: (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null }, gw.clock()));
+      out.log(result);
       return 0;
     }
     default:

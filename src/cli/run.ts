@@ -17,6 +17,7 @@ import { deliveriesCommand } from "./deliveries";
 import { ordersCommand } from "./orders";
 import { ledgerCommand } from "./ledger";
 import { demoMerchantCommand } from "./demo-merchant";
+import { apikeysCommand } from "./apikeys";
 
 export type Out = { log: (s: string) => void; err: (s: string) => void };
 export type Parsed = { values: { credit?: string[] } & Record<string, unknown>; positionals: string[] };
@@ -84,7 +85,7 @@ const COMMANDS: Record<string, Command> = {
     run: ({ open, parsed, out }) => directoryCommand(open(), parsed, out),
   },
   users: {
-    usage: "users add <name> [--credit CUR:AMOUNT]... | credit <name> CUR:AMOUNT | list | token <name>",
+    usage: "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | token <name>",
     summary: "wallet users; `add` and `token` print the new bearer token alone on the last line",
     needsData: true,
     run: ({ open, parsed, out }) => usersCommand(open(), parsed, out),
@@ -106,6 +107,12 @@ const COMMANDS: Record<string, Command> = {
     summary: "play a merchant against a running demo gateway: submit a signed order to the user's session, await the proof",
     needsData: true,
     run: ({ open, parsed, out }) => demoMerchantCommand(open(), parsed, out),
+  },
+  apikeys: {
+    usage: "apikeys create <name> --scopes a,b,… | list | revoke <name>",
+    summary: "operator API keys for /admin; `create` prints the key alone on the last line (stored hashed)",
+    needsData: true,
+    run: ({ open, parsed, out }) => apikeysCommand(open(), parsed, out),
   },
   ledger: {
     usage: "ledger balances [--account A]",
@@ -144,6 +151,7 @@ const OPTIONS = {
   amount: { type: "string" },
   "merchant-ocid": { type: "string" },
   "merchant-port": { type: "string" },
+  scopes: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;

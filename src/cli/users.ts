@@ -1,5 +1,6 @@
 import type { Gateway } from "../gateway";
-import { balancesOf, createUser, creditUser, OperatorError } from "../flows/accounts";
+import { balancesOf, createUser, creditUser, OperatorError, parseCreditSpec } from "../flows/accounts";
+import { moveUserFunds, rotateUserToken, setFrozen } from "../admin/users";
 import { userAccount } from "../store/ledger";
 import { usage, type Out, type Parsed } from "./run";
 
@@ -8,7 +9,11 @@ export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: 
   switch (sub) {
     case "add": {
       if (!name) return usage(out, "users add <name> [--credit CUR:AMOUNT]...");
-      const { user, token } = createUser(gw, name, values.credit ?? []);
+      const { user, token } = gw.store.tx(() => {
+        const created = createUser(gw, name, values.credit ?? []);
+        gw.store.audit.append("cli", "users.create", { name, userId: created.user.id, credit: values.credit ?? [] }, gw.clock());
+        return created;
+      });
       out.log(`created user ${user.name} (user_${user.id})`);
       for (const b of balancesOf(gw, userAccount(user.id))) out.log(`  ${b.currency} ${b.amount}`);
       out.log(token);
@@ -30,12 +35,32 @@ export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: 
       if (!name) return usage(out, "users token <name>");
       const user = gw.store.users.byName(name);
       if (!user) throw new OperatorError(`no user named "${name}"`);
-      const token = gw.store.tx(() => gw.store.users.rotateToken(user.id, gw.clock(), gw.config.tokenTtl));
+      const token = rotateUserToken(gw, "cli", user.id).token;
       out.log(`new token for ${name} (older tokens revoked):`);
       out.log(token);
       return 0;
     }
+    case "debit": {
+      if (!name || !spec) return usage(out, "users debit <name> CUR:AMOUNT");
+      const c = parseCreditSpec(gw, spec);
+      const m = gw.store.tx(() => moveUserFunds(gw, "cli", byName(gw, name).id, "debit", c.currency, c.amount));
+      out.log(`debited ${name} ${m.currency} ${m.amount} (balance ${m.balance})`);
+      return 0;
+    }
+    case "freeze":
+    case "unfreeze": {
+      if (!name) return usage(out, `users ${sub} <name>`);
+      setFrozen(gw, "cli", byName(gw, name).id, sub === "freeze");
+      out.log(`${name} is ${sub === "freeze" ? "frozen" : "no longer frozen"}`);
+      return 0;
+    }
     default:
-      return usage(out, "users add | credit | list | token");
+      return usage(out, "users add | credit | debit | freeze | unfreeze | list | token");
   }
+}
+
+function byName(gw: Gateway, name: string) {
+  const user = gw.store.users.byName(name);
+  if (!user) throw new OperatorError(`no user named "${name}"`);
+  return user;
 }

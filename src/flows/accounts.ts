@@ -4,6 +4,7 @@ import type { Gateway } from "../gateway";
 import { parseAmount, formatMinor } from "../protocol/money";
 import { FUNDING, userAccount } from "../store/ledger";
 import type { User } from "../store/users";
+import { enforceUserMovement } from "./user-limits";
 
 export type Credit = { currency: string; amount: string };
 
@@ -32,13 +33,16 @@ export function createUser(gw: Gateway, name: string, credits: string[] = []): {
   });
 }
 
-export function creditUser(gw: Gateway, name: string, spec: string): Credit {
+/** Issue 16: obeys frozen state and limits, and appends the audit row (actor "cli" for the CLI). */
+export function creditUser(gw: Gateway, name: string, spec: string, actor = "cli"): Credit {
   const c = parseCreditSpec(gw, spec);
   const now = gw.clock();
   gw.store.tx(() => {
     const user = gw.store.users.byName(name);
     if (!user) throw new OperatorError(`no user named "${name}"`);
+    enforceUserMovement(gw, user.id, "credit", c.currency, c.minor);
     gw.store.ledger.move({ from: FUNDING, to: userAccount(user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
+    gw.store.audit.append(actor, "users.credit", { userId: user.id, currency: c.currency, amount: c.amount }, now);
   });
   return { currency: c.currency, amount: c.amount };
 }

@@ -9,6 +9,7 @@ import type { OrderRecord } from "../store/orders";
 import { InsufficientFunds, IN_FLIGHT, userAccount } from "../store/ledger";
 import type { Candidate } from "../settlement/candidates";
 import { paymentUpdateMessage } from "./messages";
+import { enforceUserMovement } from "./user-limits";
 
 export type AnswerResult = { status: string; txid?: string; redirect?: string };
 
@@ -50,6 +51,7 @@ export function confirmPayment(gw: Gateway, user: User, sessionId: string): Answ
     confirmed = store.tx(() => {
       if (!store.orders.confirm(order.id, user.id, now)) return false;
       if (session.kind === "checkout") store.sessions.bindUser(sessionId, user.id);
+      enforceUserMovement(gw, user.id, "payment", order.currency, order.amount_minor);
       store.ledger.move({
         from: userAccount(user.id),
         to: IN_FLIGHT,

@@ -13,6 +13,7 @@ import type { OrderRecord } from "../store/orders";
 import type { Candidate } from "../settlement/candidates";
 import { afterPaid, applyFinalProof, recordAnomaly } from "../settlement/settle-job";
 import { claimTxid, txidUse } from "../settlement/txid-registry";
+import { enforceUserMovement } from "./user-limits";
 
 type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
 
@@ -73,7 +74,8 @@ function applyCredit(gw: Gateway, proof: Proof, now: number): Reply {
   }
   try {
     // Nested, i.e. a savepoint: a credit the ledger cannot hold leaves nothing behind and is replied to.
-    gw.store.tx(() =>
+    gw.store.tx(() => {
+      enforceUserMovement(gw, user.id, "credit", proof.currency, amount.minor);
       gw.store.ledger.move({
         from: externalAccount(proof.issuer),
         to: userAccount(user.id),
@@ -82,9 +84,14 @@ function applyCredit(gw: Gateway, proof: Proof, now: number): Reply {
         reason: "webhook_credit",
         ref: `${proof.issuer}|${proof.txid}`,
         now,
-      }),
-    );
+      });
+    });
   } catch (e) {
+    // Issue 16: a frozen recipient or a limit is a definite answer to the sender, not a fault to retry.
+    if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED")) {
+      recordAnomaly(gw, "credit_refused", null, null, `${proof.issuer}/${proof.txid}: ${e.message}`);
+      return { status: "rejected", txid: proof.txid, message: e.message };
+    }
     if (!isBalanceOverflow(e)) throw e;
     return { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" };
   }

@@ -9,6 +9,7 @@ import type { TransferCreateRequest } from "../protocol/schemas";
 import { InsufficientFunds, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
 import { issueProof } from "../settlement/proofs";
 import type { ProtocolReply } from "../http/protocol-route";
+import { enforceUserMovement } from "./user-limits";
 
 const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_TTL = 24 * 3600;
@@ -90,6 +91,7 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
       );
       // The proof is written first so the movement can reference its txid; a short balance rolls both back.
       const reason = to.startsWith("user:") ? "transfer_in" : "transfer";
+      if (to.startsWith("user:")) enforceUserMovement(gw, to.slice(5), "credit", req.currency, amountMinor);
       store.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref: `${caller.ocid}|${proof.txid}` });
       if (req.to.ocid !== config.ocid) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
       if (idemKey !== null)

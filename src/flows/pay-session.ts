@@ -4,6 +4,7 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { randomHex } from "../protocol/hex";
 import type { User } from "../store/users";
+import { assertNotFrozen } from "./user-limits";
 
 export type QrPayload = { ocid: number; order: string; expiresAt: number };
 
@@ -14,6 +15,7 @@ export function qrPayload(ocid: number, endpoint: string, sessionId: string, exp
 }
 
 export async function createPaySession(gw: Gateway, user: User) {
+  assertNotFrozen(gw, user.id);
   const { store, config } = gw;
   const now = gw.clock();
   const id = randomHex(16);

@@ -47,6 +47,7 @@ export function buildOpenApi(gw: Gateway, routes: RouteInfo[]) {
     };
     if (body) op.requestBody = { required: true, content: { "application/json": { schema: plain(body) } } };
     if (r.path.startsWith("/app/")) op.security = [{ bearer: [] }];
+    if (r.path.startsWith("/admin/")) adminOperation(op, detail);
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
   }
   return {
@@ -56,9 +57,34 @@ export function buildOpenApi(gw: Gateway, routes: RouteInfo[]) {
     paths,
     components: {
       schemas: { Error: plain(ErrorResponse) },
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "App token (SPEC §10.1)" } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "App token (SPEC §10.1)" },
+        adminKey: { type: "http", scheme: "bearer", description: "Operator API key from `oc apikeys create` (issue 16); each route needs its x-oc-scope" },
+      },
     },
   };
+}
+
+/** Issue 16: /admin operations carry their scope, success schema, 401/403 and the Idempotency-Key header. */
+function adminOperation(op: Record<string, unknown>, detail: Record<string, unknown>): void {
+  const res = detail["x-oc-response"] as { status: number; schema: unknown } | undefined;
+  const error = { content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
+  const success =
+    res?.schema === "csv"
+      ? { description: "CSV (RFC 4180)", content: { "text/csv": { schema: { type: "string" } } } }
+      : { description: "Success", content: { "application/json": { schema: plain(res?.schema ?? {}) } } };
+  op.tags = ["admin"];
+  op.security = [{ adminKey: [] }];
+  op["x-oc-scope"] = detail["x-oc-scope"];
+  op.description = `Requires scope \`${String(detail["x-oc-scope"])}\`.`;
+  op.responses = {
+    [String(res?.status ?? 200)]: success,
+    "401": { description: "Unknown or revoked API key", ...error },
+    "403": { description: "The key lacks this route's scope", ...error },
+    default: { description: "Error (SPEC §15)", ...error },
+  };
+  if (detail["x-oc-idempotent"])
+    (op.parameters as unknown[]).push({ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 128 }, description: "Same key + same body → the stored answer; other body → 422; in flight → 409" });
 }
 
 const REFERENCE_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -10,6 +10,7 @@ import { orderRoutes } from "../routes/orders";
 import { transferRoutes } from "../routes/transfers";
 import { appRoutes } from "../routes/app";
 import { webRoutes } from "../routes/web";
+import { adminRoutes } from "../routes/admin";
 import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "../app/ws";
 
 /** Elysia's schema failure (the /app routes) in the same shape as the protocol wrapper's: rule and limit per field. */
@@ -108,6 +109,7 @@ export function createApp(gw: Gateway) {
     .use(orderRoutes(gw))
     .use(transferRoutes(gw))
     .use(appRoutes(gw))
+    .use(adminRoutes(gw))
     .use(websocketRoute(gw))
     .use(webRoutes(gw));
   const routes = () => (app as { routes: unknown[] }).routes as never;

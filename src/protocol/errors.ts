@@ -26,6 +26,12 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: [413, "Payload too large"],
   RATE_LIMITED: [429, "Rate limited"],
   INTERNAL_ERROR: [500, "Internal error"],
+  // Issue 16 (operator API and the rules it enforces): not in SPEC §15, ours.
+  ACCOUNT_FROZEN: [403, "Account is frozen"],
+  IDEMPOTENCY_IN_PROGRESS: [409, "A request with this Idempotency-Key is still in progress"],
+  IDEMPOTENCY_KEY_REUSED: [422, "Idempotency-Key reused with another request"],
+  LIMIT_EXCEEDED: [422, "Limit exceeded"],
+  REFUND_EXCEEDS_PAID: [422, "Refunds would exceed the amount paid"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,6 +6,10 @@ import { orders } from "./orders";
 import { jobs } from "./jobs";
 import { deliveries } from "./deliveries";
 import { inTransaction } from "./db";
+import { apiKeys } from "./api-keys";
+import { audit } from "./audit";
+import { adminIdempotency } from "./admin-idempotency";
+import { limits } from "./limits";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 export function createStore(db: Database) {
@@ -17,6 +21,10 @@ export function createStore(db: Database) {
     orders: orders(db),
     jobs: jobs(db),
     deliveries: deliveries(db),
+    apiKeys: apiKeys(db),
+    audit: audit(db),
+    adminIdempotency: adminIdempotency(db),
+    limits: limits(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

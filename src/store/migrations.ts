@@ -5,4 +5,36 @@
 // with ALTER TABLE here; a changed CHECK needs a table rebuild here, tested on a database made by the old schema.
 export type Migration = { id: string; sql: string };
 
-export const MIGRATIONS: readonly Migration[] = [];
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    // Issue 16: operator API keys (SHA-256 only), the append-only audit log, admin idempotency, frozen users.
+    id: "16-admin-keys-audit",
+    sql: `
+      CREATE TABLE api_keys (
+        name TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER
+      );
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, actor TEXT NOT NULL, action TEXT NOT NULL, args TEXT NOT NULL, at INTEGER NOT NULL
+      );
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+      CREATE TABLE admin_idempotency (
+        actor TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('in_flight','done')), status INTEGER, response TEXT, created_at INTEGER NOT NULL,
+        PRIMARY KEY (actor, key)
+      ) WITHOUT ROWID;
+      ALTER TABLE app_users ADD COLUMN frozen_at INTEGER;
+    `,
+  },
+  {
+    // Issue 16: per-user limits, one row per limit (names validated in code, so KYC tiers can add rows, not columns).
+    id: "16-user-limits",
+    sql: `
+      CREATE TABLE user_limits (
+        user_id TEXT NOT NULL REFERENCES app_users(id), currency TEXT NOT NULL, limit_name TEXT NOT NULL,
+        max INTEGER NOT NULL CHECK (typeof(max) = 'integer' AND max >= 0), updated_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, currency, limit_name)
+      ) WITHOUT ROWID;
+    `,
+  },
+];

@@ -18,6 +18,11 @@ export function users(db: Database) {
      WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at >= ?2)`,
   );
   const all = db.query<{ id: string; name: string; created_at: number }, []>("SELECT * FROM app_users ORDER BY created_at, name");
+  const setFrozen = db.query("UPDATE app_users SET frozen_at = ?2 WHERE id = ?1 AND (frozen_at IS NULL) = (?2 IS NOT NULL)");
+  const frozenAt = db.query<{ frozen_at: number | null }, [string]>("SELECT frozen_at FROM app_users WHERE id = ?");
+  const page = db.query<{ id: string; name: string; created_at: number; rowid: number }, [number, number]>(
+    "SELECT rowid, id, name, created_at FROM app_users WHERE rowid > ? ORDER BY rowid LIMIT ?",
+  );
   const toUser = (r: { id: string; name: string; created_at: number }): User => ({ id: r.id, name: r.name, createdAt: r.created_at });
 
   const issueToken = (userId: string, now: number, ttl?: number): string => {
@@ -52,6 +57,11 @@ export function users(db: Database) {
       return r ? toUser(r) : null;
     },
     list: () => all.all().map(toUser),
+    /** Issue 16: a frozen user cannot confirm, pay or receive. Returns false when already in that state. */
+    setFrozen: (id: string, at: number | null) => setFrozen.run(id, at).changes === 1,
+    frozenAt: (id: string): number | null => frozenAt.get(id)?.frozen_at ?? null,
+    /** Cursor pages in creation order (`after` is the last row's cursor). */
+    page: (after: number, limit: number) => page.all(after, limit).map((r) => ({ ...toUser(r), cursor: r.rowid })),
   };
 }
 export type Users = ReturnType<typeof users>;

@@ -285,6 +285,11 @@ describe("errors (§15)", () => {
     PAYLOAD_TOO_LARGE: 413,
     RATE_LIMITED: 429,
     INTERNAL_ERROR: 500,
+    ACCOUNT_FROZEN: 403,
+    IDEMPOTENCY_IN_PROGRESS: 409,
+    IDEMPOTENCY_KEY_REUSED: 422,
+    LIMIT_EXCEEDED: 422,
+    REFUND_EXCEEDS_PAID: 422,
   };
 
   test("every code has the §15 status and a non-empty default message", () => {

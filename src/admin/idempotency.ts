@@ -1,0 +1,45 @@
+// Issue 16: Idempotency-Key on admin mutations. Same key + same request → the stored answer; same key + another
+// request → 422; a request still running under the key → 409. The answer is stored in the mutation's own
+// transaction, so a retry after a crash either finds it or runs the mutation for the first time.
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { sha256Hex } from "../protocol/hash";
+
+export type Answer = { status: number; body: unknown };
+
+const KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Stored answers are kept a day (like §9.7); a claim older than this was abandoned by a dead process. */
+export const ADMIN_IDEMPOTENCY_TTL = 24 * 3600;
+const STALE_CLAIM = 120;
+
+export function withIdempotency(gw: Gateway, actor: string, key: string | null, request: string, run: () => Answer): Answer {
+  if (key === null) return gw.store.tx(run);
+  if (!KEY_RE.test(key)) throw new ProtocolError("INVALID_REQUEST", "Idempotency-Key: 1–128 of A-Z a-z 0-9 . _ : -", { fields: ["Idempotency-Key"] });
+  const hash = sha256Hex(request);
+  const { adminIdempotency: idem } = gw.store;
+  const now = gw.clock();
+  const stored = gw.store.tx((): Answer | null => {
+    idem.expireOlderThan(actor, key, now - ADMIN_IDEMPOTENCY_TTL);
+    const row = idem.get(actor, key);
+    if (row && row.state === "in_flight" && row.created_at < now - STALE_CLAIM) idem.release(actor, key);
+    else if (row) {
+      if (row.request_hash !== hash) throw new ProtocolError("IDEMPOTENCY_KEY_REUSED", undefined, { reason: "idempotency_key_reused" });
+      if (row.state === "in_flight") throw new ProtocolError("IDEMPOTENCY_IN_PROGRESS", undefined, { retryAfter: 1 }, { "retry-after": "1" });
+      return { status: row.status!, body: JSON.parse(row.response!) };
+    }
+    idem.claim(actor, key, hash, now);
+    return null;
+  });
+  if (stored) return stored;
+  try {
+    return gw.store.tx(() => {
+      const answer = run();
+      idem.finish(actor, key, answer.status, JSON.stringify(answer.body));
+      return answer;
+    });
+  } catch (e) {
+    // Refused or failed: nothing was written, so the key is free for a corrected retry.
+    gw.store.tx(() => idem.release(actor, key));
+    throw e;
+  }
+}

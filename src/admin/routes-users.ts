@@ -1,0 +1,90 @@
+// Issue 16: /admin/users* and /admin/audit.
+import type { AdminRoute } from "./route";
+import { answer, idempotencyKey, paged, pageParams, requestText } from "./route";
+import * as S from "./schemas";
+import { adminCreateUser, moveUserFunds, rotateUserToken, setFrozen, setUserLimits, userDetail, userJson } from "./users";
+import { withIdempotency } from "./idempotency";
+
+const funds = (kind: "credit" | "debit"): AdminRoute => ({
+  method: "POST",
+  path: `/users/:id/${kind}s`,
+  scope: "funds:write",
+  summary: kind === "credit" ? "Credit a user (deposit / top-up) from funding" : "Debit a user (withdrawal / cash-out) to funding",
+  body: S.FundsBody,
+  status: 201,
+  response: S.Movement,
+  idempotent: true,
+  handle: (gw, c) =>
+    answer(
+      withIdempotency(gw, c.key.name, idempotencyKey(c), requestText(c), () => ({
+        status: 201,
+        body: { movement: moveUserFunds(gw, c.key.name, c.params.id!, kind, c.body.currency, c.body.amount) },
+      })),
+    ),
+});
+
+export const USER_ROUTES: AdminRoute[] = [
+  {
+    method: "GET",
+    path: "/users",
+    scope: "users:read",
+    summary: "List users (creation order, cursor pages)",
+    query: S.PageQuery,
+    response: S.Page(S.UserSummary),
+    handle: (gw, c) => {
+      const { limit, cursor } = pageParams(c.query, 0);
+      return paged(gw.store.users.page(cursor, limit + 1), limit, (u) => u.cursor, (u) => userJson(gw, u));
+    },
+  },
+  {
+    method: "POST",
+    path: "/users",
+    scope: "users:write",
+    summary: "Create a user; the bearer token is in the answer only",
+    body: S.CreateUserBody,
+    status: 201,
+    response: S.UserWithToken,
+    handle: (gw, c) => answer({ status: 201, body: adminCreateUser(gw, c.key.name, c.body.name) }),
+  },
+  { method: "GET", path: "/users/:id", scope: "users:read", summary: "A user, its balances and limits", response: S.UserDetail, handle: (gw, c) => userDetail(gw, c.params.id!) },
+  {
+    method: "POST",
+    path: "/users/:id/freeze",
+    scope: "users:write",
+    summary: "Freeze: the user can no longer confirm, pay or receive",
+    response: S.UserEnvelope,
+    handle: (gw, c) => setFrozen(gw, c.key.name, c.params.id!, true),
+  },
+  { method: "POST", path: "/users/:id/unfreeze", scope: "users:write", summary: "Unfreeze", response: S.UserEnvelope, handle: (gw, c) => setFrozen(gw, c.key.name, c.params.id!, false) },
+  {
+    method: "POST",
+    path: "/users/:id/token",
+    scope: "users:write",
+    summary: "Rotate the user's bearer token (every older token is revoked)",
+    response: S.UserWithToken,
+    handle: (gw, c) => rotateUserToken(gw, c.key.name, c.params.id!),
+  },
+  {
+    method: "PUT",
+    path: "/users/:id/limits",
+    scope: "users:write",
+    summary: "Set per-user limits for one currency (per payment, per UTC day, maximum balance); null removes one",
+    body: S.LimitsBody,
+    response: S.LimitsResult,
+    handle: (gw, c) => setUserLimits(gw, c.key.name, c.params.id!, c.body),
+  },
+  funds("credit"),
+  funds("debit"),
+  {
+    method: "GET",
+    path: "/audit",
+    scope: "audit:read",
+    summary: "The audit log, newest first",
+    query: S.PageQuery,
+    response: S.Page(S.AuditItem),
+    handle: (gw, c) => {
+      const { limit, cursor } = pageParams(c.query, Number.MAX_SAFE_INTEGER);
+      return paged(gw.store.audit.page(cursor, limit + 1), limit, (a) => a.id, (a) => a);
+    },
+  },
+];

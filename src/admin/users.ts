@@ -1,0 +1,116 @@
+// Issue 16: the operator's user functions, shared by /admin and the CLI. Every mutation writes its audit row in
+// the same transaction; `actor` is the API key's name or "cli".
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { formatMinor } from "../protocol/money";
+import { balancesOf, createUser, OperatorError } from "../flows/accounts";
+import { amountOrThrow } from "../flows/order-intake";
+import { enforceUserMovement } from "../flows/user-limits";
+import { FUNDING, InsufficientFunds, isBalanceOverflow, userAccount } from "../store/ledger";
+import type { LimitName } from "../domain/limits";
+import type { User } from "../store/users";
+
+export function requireUser(gw: Gateway, id: string): User {
+  const u = /^[a-z0-9]{1,32}$/.test(id) ? gw.store.users.byId(id) : null;
+  if (!u) throw new ProtocolError("NOT_FOUND", "No such user", { userId: id });
+  return u;
+}
+
+export const userJson = (gw: Gateway, u: User) => ({ id: u.id, name: u.name, createdAt: u.createdAt, frozen: gw.store.users.frozenAt(u.id) !== null });
+
+export function limitsJson(gw: Gateway, userId: string) {
+  const out: Record<string, Record<string, string>> = {};
+  for (const r of gw.store.limits.allForUser(userId)) (out[r.currency] ??= {})[r.limit_name] = formatMinor(r.max, r.currency, gw.currencies);
+  return out;
+}
+
+export function userDetail(gw: Gateway, id: string) {
+  const u = requireUser(gw, id);
+  return { user: userJson(gw, u), balances: balancesOf(gw, userAccount(u.id)), limits: limitsJson(gw, u.id) };
+}
+
+export function adminCreateUser(gw: Gateway, actor: string, name: string) {
+  return gw.store.tx(() => {
+    let created;
+    try {
+      created = createUser(gw, name);
+    } catch (e) {
+      if (e instanceof OperatorError) throw new ProtocolError("INVALID_REQUEST", e.message, { fields: ["name"] });
+      throw e;
+    }
+    gw.store.audit.append(actor, "users.create", { name, userId: created.user.id }, gw.clock());
+    return { user: { id: created.user.id, name: created.user.name }, token: created.token };
+  });
+}
+
+export function setFrozen(gw: Gateway, actor: string, id: string, frozen: boolean) {
+  const u = requireUser(gw, id);
+  const now = gw.clock();
+  return gw.store.tx(() => {
+    const changed = gw.store.users.setFrozen(u.id, frozen ? now : null);
+    gw.store.audit.append(actor, frozen ? "users.freeze" : "users.unfreeze", { userId: u.id, changed }, now);
+    return { user: userJson(gw, u) };
+  });
+}
+
+export function rotateUserToken(gw: Gateway, actor: string, id: string) {
+  const u = requireUser(gw, id);
+  const now = gw.clock();
+  return gw.store.tx(() => {
+    const token = gw.store.users.rotateToken(u.id, now, gw.config.tokenTtl);
+    gw.store.audit.append(actor, "users.rotate_token", { userId: u.id }, now);
+    return { user: { id: u.id, name: u.name }, token };
+  });
+}
+
+export type MovementJson = { id: string; kind: "credit" | "debit"; account: string; currency: string; amount: string; balance: string; createdAt: number };
+
+/**
+ * A credit (money in: deposit, top-up) or debit (withdrawal, cash-out) of a user's account against `funding`, the
+ * books' edge. Call inside a transaction (the idempotency wrapper's). Credits obey frozen state and limits.
+ */
+export function moveUserFunds(gw: Gateway, actor: string, id: string, kind: "credit" | "debit", currency: string, amount: string): MovementJson {
+  const u = requireUser(gw, id);
+  const minor = amountOrThrow(gw, amount, currency);
+  const account = userAccount(u.id);
+  const now = gw.clock();
+  enforceUserMovement(gw, u.id, kind === "credit" ? "credit" : "withdrawal", currency, minor);
+  let movementId: string;
+  try {
+    movementId = gw.store.ledger.move({
+      from: kind === "credit" ? FUNDING : account,
+      to: kind === "credit" ? account : FUNDING,
+      currency,
+      amount: minor,
+      reason: kind === "credit" ? "funding" : "withdrawal",
+      ref: `admin:${actor}`,
+      now,
+    });
+  } catch (e) {
+    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", "The user's balance is too low for this debit");
+    if (isBalanceOverflow(e)) throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
+    throw e;
+  }
+  gw.store.audit.append(actor, kind === "credit" ? "users.credit" : "users.debit", { userId: u.id, currency, amount, movementId }, now);
+  return { id: movementId, kind, account, currency, amount: formatMinor(minor, currency, gw.currencies), balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies), createdAt: now };
+}
+
+const LIMIT_FIELDS: Record<string, LimitName> = { perPayment: "per_payment", perDay: "per_day", maxBalance: "max_balance" };
+
+/** `{currency, perPayment?, perDay?, maxBalance?}`: a decimal sets a limit, null removes it, absent leaves it. */
+export function setUserLimits(gw: Gateway, actor: string, id: string, body: { currency: string } & Record<string, unknown>) {
+  const u = requireUser(gw, id);
+  const now = gw.clock();
+  const changes: [LimitName, bigint | null][] = [];
+  for (const [field, name] of Object.entries(LIMIT_FIELDS)) {
+    const v = body[field];
+    if (v === undefined) continue;
+    if (v !== null && typeof v !== "string") throw new ProtocolError("INVALID_REQUEST", `${field} must be a decimal string or null`, { fields: [field] });
+    changes.push([name, v === null ? null : amountOrThrow(gw, v, body.currency)]);
+  }
+  gw.store.tx(() => {
+    for (const [name, max] of changes) gw.store.limits.set(u.id, body.currency, name, max, now);
+    gw.store.audit.append(actor, "users.set_limits", { userId: u.id, ...body }, now);
+  });
+  return { userId: u.id, limits: limitsJson(gw, u.id) };
+}

@@ -1,0 +1,49 @@
+// Issue 16: `oc apikeys create <name> --scopes a,b | list | revoke <name>`. The key is printed once, alone on the
+// last line (scripts take `tail -1`); only its SHA-256 is stored.
+import type { Gateway } from "../gateway";
+import { OperatorError } from "../flows/accounts";
+import { parseScopes, SCOPES } from "../domain/scopes";
+import { usage, type Out, type Parsed } from "./run";
+
+const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function apikeysCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): number {
+  const [sub, name] = positionals;
+  switch (sub) {
+    case "create": {
+      if (!name || typeof values.scopes !== "string") return usage(out, "apikeys create <name> --scopes a,b,…");
+      if (!NAME_RE.test(name) || name === "cli") throw new OperatorError("name: 1–64 of A-Z a-z 0-9 . _ - (and not \"cli\", the CLI's audit name)");
+      const parsed = parseScopes(values.scopes);
+      if (!parsed.ok) throw new OperatorError(`unknown scope "${parsed.unknown}"; scopes: ${SCOPES.join(", ")}`);
+      if (parsed.scopes.length === 0) throw new OperatorError("--scopes must name at least one scope");
+      const now = gw.clock();
+      const key = gw.store.tx(() => {
+        if (gw.store.apiKeys.byName(name)) throw new OperatorError(`an API key named "${name}" exists (revoke it or pick another name)`);
+        const k = gw.store.apiKeys.create(name, parsed.scopes, now);
+        gw.store.audit.append("cli", "apikeys.create", { name, scopes: parsed.scopes }, now);
+        return k;
+      });
+      out.log(`created API key ${name} with scopes ${parsed.scopes.join(",")} (shown once; send as Authorization: Bearer <key>):`);
+      out.log(key);
+      return 0;
+    }
+    case "list":
+      for (const k of gw.store.apiKeys.list())
+        out.log([k.name, k.scopes.join(","), new Date(k.createdAt * 1000).toISOString(), k.revokedAt ? `revoked ${new Date(k.revokedAt * 1000).toISOString()}` : "active"].join("\t"));
+      return 0;
+    case "revoke": {
+      if (!name) return usage(out, "apikeys revoke <name>");
+      const now = gw.clock();
+      const ok = gw.store.tx(() => {
+        const done = gw.store.apiKeys.revoke(name, now);
+        if (done) gw.store.audit.append("cli", "apikeys.revoke", { name }, now);
+        return done;
+      });
+      if (!ok) throw new OperatorError(`no active API key named "${name}"`);
+      out.log(`revoked ${name}`);
+      return 0;
+    }
+    default:
+      return usage(out, "apikeys create <name> --scopes a,b | list | revoke <name>");
+  }
+}

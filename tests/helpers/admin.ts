@@ -1,0 +1,33 @@
+// Operator-side helpers: API keys made through the real CLI (its own database connection, like a second process),
+// and /admin calls over HTTP.
+import { runCli } from "../../src/cli/run";
+import type { TestGateway } from "./gateway";
+
+export async function oc(tg: TestGateway, ...args: string[]): Promise<{ code: number | undefined; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli([...args, "--data-dir", tg.dataDir], { log: (s) => out.push(...s.split("\n")), err: (s) => err.push(s) });
+  return { code, out, err };
+}
+
+/** `oc apikeys create <name> --scopes …`: the key is the last line of its output. */
+export async function apiKey(tg: TestGateway, name: string, scopes: string[]): Promise<string> {
+  const r = await oc(tg, "apikeys", "create", name, "--scopes", scopes.join(","));
+  if (r.code !== 0) throw new Error(`apikeys create failed: ${r.err.join("\n")}`);
+  return r.out.at(-1)!;
+}
+
+export async function admin(tg: TestGateway, key: string | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const h: Record<string, string> = { ...headers };
+  if (key) h.authorization = `Bearer ${key}`;
+  if (body !== undefined) h["content-type"] = "application/json";
+  const res = await fetch(tg.url + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
