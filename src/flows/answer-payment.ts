@@ -92,7 +92,8 @@ export function declinePayment(gw: Gateway, user: User, sessionId: string): Answ
   const found = store.orders.bySession(sessionId);
   if (!found) {
     const st = sessionStatus(session, gw.clock());
-    if (session.kind === "qr" && st === "pending" && store.tx(() => store.sessions.cancel(sessionId, user.id))) return { status: "cancelled" };
+    // A pending pay code (qr) or an inventory the user has not ordered from yet (scan) is simply closed.
+    if (session.kind !== "checkout" && st === "pending" && store.tx(() => store.sessions.cancel(sessionId, user.id))) return { status: "cancelled" };
     if (store.sessions.get(sessionId)!.status === "cancelled") return { status: "cancelled" };
     throw invalidState(st);
   }

@@ -22,6 +22,14 @@ export function sessionView(gw: Gateway, s: SessionRow) {
     status: o?.status ?? null,
     confirmBy: o && o.status === "awaiting_confirmation" ? o.confirm_deadline : null,
   };
+  if (s.kind === "scan") {
+    // Issue 13: what was scanned; an inventory session shows its items until the user orders.
+    const sc = gw.store.scans.get(s.id);
+    if (sc) {
+      view.scan = sc.kind === "inventory" && sc.inventory_json ? { kind: sc.kind, inventory: JSON.parse(sc.inventory_json) } : { kind: sc.kind };
+      view.merchant ??= merchantView(gw, sc.merchant_ocid);
+    }
+  }
   if (o?.final_txid) view.txid = o.final_txid;
   if (o) view.urls = JSON.parse(o.urls_json);
   return view;

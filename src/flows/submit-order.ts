@@ -10,7 +10,7 @@ import { selectCandidates } from "../settlement/candidates";
 import { paymentRequestMessage } from "./messages";
 
 /** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
-function noPath(gw: Gateway, accepts: number[], currency: string): ProtocolError {
+export function noPath(gw: Gateway, accepts: number[], currency: string): ProtocolError {
   const ours = gw.metadata.config.settlement;
   return new ProtocolError(
     "SETTLEMENT_NOT_SUPPORTED",
@@ -49,7 +49,8 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
   const { store, clock, config } = gw;
   const now = clock();
   const session = SESSION_ID_RE.test(sessionId) ? store.sessions.get(sessionId) : null;
-  if (!session) throw new ProtocolError("SESSION_NOT_FOUND");
+  // Only a user's pay code takes merchant submissions; a scan session's order comes from the merchant we called.
+  if (!session || session.kind === "scan") throw new ProtocolError("SESSION_NOT_FOUND");
   if (session.expires_at < now) throw sessionExpired(session.expires_at, now);
   if (session.status !== "pending") throw sessionClosed(session.status);
 

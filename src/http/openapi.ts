@@ -38,6 +38,7 @@ export function buildOpenApi(gw: Gateway, routes: RouteInfo[]) {
     const body = protocol ? detail["x-oc-body"] : r.hooks?.body;
     const op: Record<string, unknown> = {
       summary: detail.summary ?? `${r.method} ${path}`,
+      ...(detail.description ? { description: detail.description } : {}),
       tags: [r.path.startsWith(gw.config.basePath) ? "protocol" : "app"],
       parameters: params,
       responses: {
@@ -45,6 +46,7 @@ export function buildOpenApi(gw: Gateway, routes: RouteInfo[]) {
         default: { description: "Error (SPEC §15)", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
       },
     };
+    if (detail["x-oc-response"]) (op.responses as Record<string, unknown>)["200"] = { description: "Success", content: { "application/json": { schema: plain(detail["x-oc-response"]) } } };
     if (body) op.requestBody = { required: true, content: { "application/json": { schema: plain(body) } } };
     if (r.path.startsWith("/app/")) op.security = [{ bearer: [] }];
     if (r.path.startsWith("/admin/")) adminOperation(op, detail);

@@ -32,6 +32,14 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_REUSED: [422, "Idempotency-Key reused with another request"],
   LIMIT_EXCEEDED: [422, "Limit exceeded"],
   REFUND_EXCEEDS_PAID: [422, "Refunds would exceed the amount paid"],
+  // Pay by scanning (issue 13): what the scanned code turned out to be, so the app can say what to do.
+  CODE_NOT_RECOGNIZED: [400, "This is not an Opencharge payment code"],
+  CODE_EXPIRED: [400, "This code has expired; ask the merchant for a new one"],
+  NOT_A_MERCHANT: [400, "This code does not belong to a merchant this wallet can pay"],
+  ORDER_URL_REFUSED: [400, "The code points outside the merchant's registered endpoint"],
+  AMOUNT_REQUIRED: [400, "Enter the amount to pay"],
+  MERCHANT_UNAVAILABLE: [502, "The merchant did not answer; try again"],
+  MERCHANT_RESPONSE_INVALID: [502, "The merchant's answer was not usable"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

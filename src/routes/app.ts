@@ -9,6 +9,8 @@ import { confirmPayment, declinePayment, sessionForUser } from "../flows/answer-
 import { history, sessionView } from "../flows/session-view";
 import { balancesOf, createUser } from "../flows/accounts";
 import { userAccount } from "../store/ledger";
+import { orderFromInventory, scanCode } from "../flows/scan";
+import { ScanOrderRequest, ScanRequestSchema, ScanResponseSchema } from "../app/scan-schemas";
 
 const SessionParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const EmptyBody = t.Optional(t.Object({}, { additionalProperties: true }));
@@ -55,6 +57,24 @@ export function appRoutes(gw: Gateway) {
     )
     .post("/confirm/:id", ({ user, params }) => confirmPayment(gw, user, params.id), { params: SessionParams, body: EmptyBody })
     .post("/decline/:id", ({ user, params }) => declinePayment(gw, user, params.id), { params: SessionParams, body: EmptyBody })
+    // Issue 13: pay by scanning a merchant's code. Each scan may call the merchant, so it counts against the
+    // per-user pay limit.
+    .post(
+      "/scan",
+      ({ user, body }) => {
+        enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
+        return scanCode(gw, user, body);
+      },
+      { body: ScanRequestSchema, detail: { summary: "Scan a merchant's code (order QR, inventory QR, opencharge: URI)", "x-oc-response": ScanResponseSchema } },
+    )
+    .post(
+      "/scan/:id/order",
+      ({ user, params, body }) => {
+        enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
+        return orderFromInventory(gw, user, params.id, body);
+      },
+      { params: SessionParams, body: ScanOrderRequest, detail: { summary: "Order picked inventory items from the merchant (signed order back)", "x-oc-response": ScanResponseSchema } },
+    )
     .get("/history", ({ user, query }) => history(gw, user, query.limit, query.before), {
       query: t.Object({ limit: t.Optional(t.String()), before: t.Optional(t.String()) }),
     });

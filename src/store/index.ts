@@ -5,6 +5,7 @@ import { sessions } from "./sessions";
 import { orders } from "./orders";
 import { jobs } from "./jobs";
 import { deliveries } from "./deliveries";
+import { scans } from "./scans";
 import { inTransaction } from "./db";
 import { apiKeys } from "./api-keys";
 import { audit } from "./audit";
@@ -25,6 +26,7 @@ export function createStore(db: Database) {
     audit: audit(db),
     adminIdempotency: adminIdempotency(db),
     limits: limits(db),
+    scans: scans(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

@@ -37,4 +37,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // Issue 13, pay by scanning: a third session kind ('scan': a merchant code the user scanned) and the record of
+    // what was scanned. The CHECK on sessions.kind changes, so the table is rebuilt; orders reference sessions, so
+    // the copy goes out and back in under deferred foreign keys (re-inserting each parent row settles its orders).
+    id: "13-scan-sessions",
+    sql: `
+      PRAGMA defer_foreign_keys = ON;
+      CREATE TEMP TABLE sessions_copy AS SELECT id, kind, user_id, status, created_at, expires_at, used_at FROM sessions;
+      DROP TABLE sessions;
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('qr','checkout','scan')), user_id TEXT REFERENCES app_users(id),
+        status TEXT NOT NULL CHECK (status IN ('pending','used','cancelled')),
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER
+      );
+      INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at, used_at)
+        SELECT id, kind, user_id, status, created_at, expires_at, used_at FROM sessions_copy;
+      DROP TABLE sessions_copy;
+      CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, status, expires_at);
+      -- kind: what the code turned out to be ('order', 'inventory', 'payment'; more kinds may follow, hence no
+      -- CHECK); an inventory session becomes 'order' once the merchant signed the picked items. 'payment' orders
+      -- (opencharge: stickers) carry no merchant signature.
+      CREATE TABLE scans (
+        session_id TEXT PRIMARY KEY REFERENCES sessions(id), kind TEXT NOT NULL, merchant_ocid INTEGER NOT NULL,
+        code TEXT NOT NULL, source_url TEXT, inventory_json TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -3,7 +3,8 @@ import type { Database } from "bun:sqlite";
 
 export type SessionRow = {
   id: string;
-  kind: "qr" | "checkout";
+  /** `scan`: a merchant code the user scanned (issue 13; details in `scans`). */
+  kind: "qr" | "checkout" | "scan";
   user_id: string | null;
   status: "pending" | "used" | "cancelled";
   created_at: number;

@@ -290,6 +290,13 @@ describe("errors (§15)", () => {
     IDEMPOTENCY_KEY_REUSED: 422,
     LIMIT_EXCEEDED: 422,
     REFUND_EXCEEDS_PAID: 422,
+    CODE_NOT_RECOGNIZED: 400,
+    CODE_EXPIRED: 400,
+    NOT_A_MERCHANT: 400,
+    ORDER_URL_REFUSED: 400,
+    AMOUNT_REQUIRED: 400,
+    MERCHANT_UNAVAILABLE: 502,
+    MERCHANT_RESPONSE_INVALID: 502,
   };
 
   test("every code has the §15 status and a non-empty default message", () => {
