@@ -159,7 +159,7 @@ describe("order QR (POS display)", () => {
     const { token } = newUser();
     expect((await refused(token, { qrContent: pos.show({}, now() - 5).qr }, 400, "CODE_EXPIRED")).details.expiresAt).toBeLessThan(now());
     await refused(token, { qrContent: pos.show({ createdAt: now() - 100, expiresAt: now() - 1 }, null).qr }, 400, "ORDER_EXPIRED");
-    expect((await refused(token, { qrContent: pos.show({ currency: "GBP" }).qr }, 400, "SETTLEMENT_NOT_SUPPORTED")).details).toEqual({ reason: "currency" });
+    expect((await refused(token, { qrContent: pos.show({ currency: "GBP" }).qr }, 400, "SETTLEMENT_NOT_SUPPORTED")).details).toMatchObject({ reason: "currency" });
     expect((await refused(token, { qrContent: pos.show({ accepts: [999] }).qr }, 400, "SETTLEMENT_NOT_SUPPORTED")).details).toMatchObject({ reason: "no_path", accepts: [999] });
     await refused(token, { qrContent: pos.show({ amount: "1.001" }).qr }, 400, "INVALID_AMOUNT");
   });
@@ -168,7 +168,7 @@ describe("order QR (POS display)", () => {
     const { token } = newUser();
     const t = pos.show({ amount: "5.00" });
     pos.special.set(t.order.id as string, () => ({ body: { ...t.signed, order: { ...t.order, amount: "0.50" } } }));
-    expect((await refused(token, { qrContent: t.qr }, 400, "INVALID_SIGNATURE")).message).toBe("Invalid order signature");
+    expect((await refused(token, { qrContent: t.qr }, 400, "INVALID_SIGNATURE")).message).toStartWith("Invalid order signature");
 
     const rs = pos.show({ amount: "5.00" });
     const impostor = TestPeer.offline({ ocid: 510 });
