@@ -1,131 +1,305 @@
 // Settings (§16): embedded defaults < config file (OC_CONFIG, JSON) < environment (OC_*) < command-line flags.
+// One TypeBox schema is the single source of the settings, their defaults, the `Config` type, the `OC_*` names and
+// the validation: adding a setting is one line in SETTINGS.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { Type as T, Kind, type Static, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { buildCurrencyTable } from "./protocol/currencies";
+import { isAmountSyntax } from "./protocol/money";
 
-export type RateLimits = { perIp: number; perOcid: number; perToken: number; payPerUser: number };
+const MAX_OCID = Number.MAX_SAFE_INTEGER;
+const Ocid = T.Integer({ minimum: 1, maximum: MAX_OCID });
+const Seconds = (def: number, minimum = 1) => T.Integer({ minimum, default: def });
+const CurrencyCode = T.String({ pattern: "^[A-Z]{3,5}$", description: "a currency code (3-5 capital letters)" });
+const Url = T.String({ minLength: 1, description: "an http(s) URL" });
 
-export type Config = {
-  dataDir: string;
-  host: string;
-  port: number;
+export const RateLimitsSchema = T.Object({
+  perIp: T.Integer({ minimum: 0, default: 600 }),
+  perOcid: T.Integer({ minimum: 0, default: 300 }),
+  perToken: T.Integer({ minimum: 0, default: 120 }),
+  payPerUser: T.Integer({ minimum: 0, default: 30 }),
+}, { default: {} });
+export type RateLimits = Static<typeof RateLimitsSchema>;
+
+/** Every setting an operator may write in the config file (names of SPEC §16), with its default. */
+export const SETTINGS = T.Object({
+  dataDir: T.String({ minLength: 1, default: "./data" }),
+  host: T.String({ minLength: 1, default: "127.0.0.1" }),
+  port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  publicUrl: T.Optional(Url),
+  basePath: T.String({ default: "/opencharge" }),
+  webBaseUrl: T.Optional(Url),
+  ocid: T.Integer({ minimum: 1, maximum: MAX_OCID, default: 200 }),
+  name: T.String({ minLength: 1, maxLength: 256, default: "Opencharge Gateway" }),
+  profile: T.Optional(T.String()),
+  icon: T.Optional(T.String()),
+  contact: T.Optional(T.String()),
+  privateKey: T.Optional(T.String({ description: "64 hex characters" })),
+  privateKeyFile: T.Optional(T.String({ minLength: 1 })),
+  currencies: T.Object({
+    enabled: T.Array(CurrencyCode, { minItems: 1, default: ["USD", "EUR"] }),
+    extra: T.Record(T.String(), T.Integer({ minimum: 0, maximum: 18 }), { default: {} }),
+  }, { default: {} }),
+  acceptIssuers: T.Array(Ocid, { default: [] }),
+  partners: T.Array(T.Object({ ocid: Ocid, reserveCurrencies: T.Array(CurrencyCode) }), { default: [] }),
+  providers: T.Array(T.Object({ ocid: Ocid, currencies: T.Array(CurrencyCode) }), { default: [] }),
+  checkoutCallers: T.Array(Ocid, { default: [] }),
+  // {"500": "https://merchant.example/opencharge", "rpcUrl": …, "registryAddress": …} (or {"entries": {…}}).
+  directory: T.Record(T.String(), T.Union([T.String(), T.Record(T.String(), T.String())]), {
+    default: {},
+    description: 'an object mapping OCIDs to URLs, plus optional "rpcUrl" and "registryAddress"',
+  }),
+  outboundAllowlist: T.Array(T.String({ minLength: 1 }), { default: [] }),
+  acceptReplacerCanonical: T.Boolean({ default: true }),
+  authWindow: Seconds(300),
+  maxBodyBytes: T.Integer({ minimum: 1024, default: 64 * 1024 }),
+  metadataTtl: Seconds(300),
+  sessionTtl: Seconds(300),
+  maxPendingSessions: T.Integer({ minimum: 1, default: 5 }),
+  confirmWindow: Seconds(600),
+  checkoutTtl: Seconds(1800),
+  settlementDeadline: Seconds(900),
+  webhookMaxAge: Seconds(72 * 3600),
+  tokenTtl: T.Optional(T.Integer({ minimum: 1 })),
+  rateLimits: RateLimitsSchema,
+  demoMode: T.Boolean({ default: false }),
+  demoBalance: T.Array(T.String({ pattern: "^[A-Z]{3,5}:[0-9]+(\\.[0-9]+)?$", description: '"CUR:AMOUNT"' }), {
+    default: ["USD:100.00", "EUR:100.00"],
+  }),
+  app: T.Object({ corsOrigins: T.Array(T.String(), { default: [] }) }, { default: {} }),
+  sqliteSynchronous: T.Union([T.Literal("FULL"), T.Literal("NORMAL")], { default: "FULL" }),
+  /** Signature verification threads while serving (0 = on the event loop). */
+  verifyWorkers: T.Integer({ minimum: 0, maximum: 64, default: 1 }),
+  /** §4.6 outbound timeouts (ms): settlement calls and webhook deliveries. */
+  outboundTimeouts: T.Object({
+    settlementMs: T.Integer({ minimum: 1, default: 15_000 }),
+    webhookMs: T.Integer({ minimum: 1, default: 10_000 }),
+  }, { default: {} }),
+  /** Advanced: global scheduler lease and per-job lease, seconds (§16: 30 / 60). */
+  scheduler: T.Object({ leaseSeconds: Seconds(30), jobLeaseSeconds: Seconds(60) }, { default: {} }),
+  logLevel: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")], { default: "info" }),
+});
+export type Settings = Static<typeof SETTINGS>;
+
+export type Config = Omit<Settings, "directory" | "publicUrl" | "webBaseUrl"> & {
   publicUrl: string;
   /** True when publicUrl was derived from host and port (so a port chosen by the OS must be written into it). */
   publicUrlDerived?: boolean;
-  basePath: string;
   /** `publicUrl + basePath`, no trailing slash: what we publish as config.endpoint (§1). */
   endpoint: string;
   webBaseUrl: string;
-  ocid: number;
-  name: string;
-  profile?: string;
-  icon?: string;
-  contact?: string;
-  privateKey?: string;
-  privateKeyFile?: string;
-  currencies: { enabled: string[]; extra: Record<string, number> };
-  acceptIssuers: number[];
-  partners: { ocid: number; reserveCurrencies: string[] }[];
-  providers: { ocid: number; currencies: string[] }[];
-  checkoutCallers: number[];
   directory: { entries: Record<string, string>; rpcUrl?: string; registryAddress?: string };
-  outboundAllowlist: string[];
-  acceptReplacerCanonical: boolean;
-  authWindow: number;
-  maxBodyBytes: number;
-  metadataTtl: number;
-  sessionTtl: number;
-  maxPendingSessions: number;
-  confirmWindow: number;
-  checkoutTtl: number;
-  settlementDeadline: number;
-  webhookMaxAge: number;
-  tokenTtl?: number;
-  rateLimits: RateLimits;
-  demoMode: boolean;
-  demoBalance: string[];
-  app: { corsOrigins: string[] };
-  sqliteSynchronous: "FULL" | "NORMAL";
-  /** Signature verification threads while serving (0 = on the event loop). */
-  verifyWorkers: number;
-  /** §4.6 outbound timeouts (ms): settlement calls and webhook deliveries. */
-  outboundTimeouts: { settlementMs: number; webhookMs: number };
-  /** Advanced: global scheduler lease and per-job lease, seconds (§16: 30 / 60). */
-  scheduler: { leaseSeconds: number; jobLeaseSeconds: number };
-  logLevel: "debug" | "info" | "warn" | "error";
+  /** Unknown keys and similar findings; logged as warnings at start. */
+  warnings?: string[];
 };
 
-export const DEFAULTS = {
-  dataDir: "./data",
-  host: "127.0.0.1",
-  port: 8080,
-  basePath: "/opencharge",
-  ocid: 200,
-  name: "Opencharge Gateway",
-  currencies: { enabled: ["USD", "EUR"], extra: {} },
-  acceptIssuers: [],
-  partners: [],
-  providers: [],
-  checkoutCallers: [],
-  directory: { entries: {} },
-  outboundAllowlist: [],
-  acceptReplacerCanonical: true,
-  authWindow: 300,
-  maxBodyBytes: 64 * 1024,
-  metadataTtl: 300,
-  sessionTtl: 300,
-  maxPendingSessions: 5,
-  confirmWindow: 600,
-  checkoutTtl: 1800,
-  settlementDeadline: 900,
-  webhookMaxAge: 72 * 3600,
-  rateLimits: { perIp: 600, perOcid: 300, perToken: 120, payPerUser: 30 },
-  demoMode: false,
-  demoBalance: ["USD:100.00", "EUR:100.00"],
-  app: { corsOrigins: [] },
-  sqliteSynchronous: "FULL",
-  scheduler: { leaseSeconds: 30, jobLeaseSeconds: 60 },
-  outboundTimeouts: { settlementMs: 15_000, webhookMs: 10_000 },
-  verifyWorkers: 1,
-  logLevel: "info",
-} satisfies Partial<Config>;
-
-export type ConfigInput = Partial<Omit<Config, "directory" | "endpoint">> & {
+type DeepPartial<X> = X extends unknown[] ? X : X extends object ? { [K in keyof X]?: DeepPartial<X[K]> } : X;
+export type ConfigInput = DeepPartial<Omit<Settings, "directory">> & {
   directory?: Record<string, string> & { rpcUrl?: string; registryAddress?: string };
   configFile?: string;
 };
 
 export class ConfigError extends Error {}
 
-function csv(v: string): string[] {
-  return v.split(",").map((s) => s.trim()).filter(Boolean);
+/** OC_* names that are not settings (tools, tests, the config file itself): never warned about. */
+const NOT_SETTINGS = new Set(["OC_CONFIG", "OC_RELIABILITY_SEED", "OC_CHROMIUM", "OC_CRASH_KILLS", "OC_HOSTILE_SCALE", "OC_RACE_SESSIONS", "OC_WEB_SCREENSHOT"]);
+/** Older names kept working (extend, never rename). */
+const ENV_ALIASES: Record<string, string[]> = { OC_ALLOW_PRIVATE: ["outboundAllowlist"] };
+
+const isObjectSchema = (s: TSchema) => s[Kind] === "Object";
+const snake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+
+/** `OC_SESSION_TTL` → ["sessionTtl"], `OC_RATE_LIMITS_PER_IP` → ["rateLimits", "perIp"]: every leaf of SETTINGS. */
+export const ENV_NAMES: ReadonlyMap<string, string[]> = (() => {
+  const names = new Map<string, string[]>(Object.entries(ENV_ALIASES));
+  const walk = (schema: TSchema, path: string[]) => {
+    for (const [k, s] of Object.entries(schema.properties as Record<string, TSchema>)) {
+      if (isObjectSchema(s)) walk(s, [...path, k]);
+      else names.set("OC_" + [...path, k].map(snake).join("_"), [...path, k]);
+    }
+  };
+  walk(SETTINGS, []);
+  return names;
+})();
+
+function schemaAt(path: string[]): TSchema | undefined {
+  let s: TSchema | undefined = SETTINGS;
+  for (const k of path) s = s && isObjectSchema(s) ? (s.properties as Record<string, TSchema>)[k] : undefined;
+  return s;
 }
 
-function intOrThrow(name: string, v: unknown, min = 0): number {
-  const n = typeof v === "string" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min) throw new ConfigError(`${name} must be an integer ≥ ${min}`);
-  return n;
+/** Environment text → the setting's JSON type; text that does not convert stays text, so validation names it. */
+function fromText(schema: TSchema, text: string): unknown {
+  const kind = schema[Kind];
+  if (kind === "Integer" || kind === "Number") return /^-?[0-9]+(\.[0-9]+)?$/.test(text.trim()) ? Number(text) : text;
+  if (kind === "Boolean") return /^(true|1|yes|on)$/i.test(text) ? true : /^(false|0|no|off)$/i.test(text) ? false : text;
+  if (kind === "Array" && !isObjectSchema(schema.items as TSchema)) {
+    const parts = text.split(",").map((s) => s.trim()).filter(Boolean);
+    return parts.map((p) => fromText(schema.items as TSchema, p));
+  }
+  if (kind === "Array" || kind === "Record" || kind === "Object") {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
 }
 
-function fromEnv(env: Record<string, string | undefined>): ConfigInput {
-  const out: ConfigInput = {};
-  if (env.OC_DATA_DIR) out.dataDir = env.OC_DATA_DIR;
-  if (env.OC_HOST) out.host = env.OC_HOST;
-  if (env.OC_PORT) out.port = intOrThrow("OC_PORT", env.OC_PORT);
-  if (env.OC_PUBLIC_URL) out.publicUrl = env.OC_PUBLIC_URL;
-  if (env.OC_OCID) out.ocid = intOrThrow("OC_OCID", env.OC_OCID, 1);
-  if (env.OC_ALLOW_PRIVATE !== undefined) out.outboundAllowlist = csv(env.OC_ALLOW_PRIVATE);
-  if (env.OC_PRIVATE_KEY) out.privateKey = env.OC_PRIVATE_KEY;
-  if (env.OC_PRIVATE_KEY_FILE) out.privateKeyFile = env.OC_PRIVATE_KEY_FILE;
-  if (env.OC_LOG_LEVEL) out.logLevel = env.OC_LOG_LEVEL as Config["logLevel"];
-  return out;
+type Layer = { source: string; values: Record<string, unknown> };
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let o = target;
+  for (const k of path.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+  o[path[path.length - 1]!] = value;
 }
 
-function readConfigFile(path: string): ConfigInput {
-  if (!existsSync(path)) throw new ConfigError(`config file not found: ${path}`);
+function fromEnv(env: Record<string, string | undefined>, warnings: string[]): Layer {
+  const values: Record<string, unknown> = {};
+  for (const [name, text] of Object.entries(env)) {
+    if (!name.startsWith("OC_") || text === undefined || NOT_SETTINGS.has(name)) continue;
+    const path = ENV_NAMES.get(name);
+    if (!path) {
+      warnings.push(`unknown environment variable ${name} (ignored: no setting has that name; check its spelling)`);
+      continue;
+    }
+    if (text === "") continue;
+    setPath(values, path, fromText(schemaAt(path)!, text));
+  }
+  return { source: "environment", values };
+}
+
+function readConfigFile(path: string): Layer {
+  if (!existsSync(path)) throw new ConfigError(`config file not found: ${path} (check OC_CONFIG or --config)`);
+  let parsed: unknown;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as ConfigInput;
+    parsed = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
     throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+    throw new ConfigError(`config file ${path} must hold one JSON object of settings`);
+  return { source: `config file ${path}`, values: parsed as Record<string, unknown> };
+}
+
+/** Keys no schema object knows: a typo such as `sesionTtl` must not pass silently. */
+function unknownKeys(values: Record<string, unknown>, schema: TSchema, prefix: string, out: string[]): void {
+  const props = schema.properties as Record<string, TSchema>;
+  for (const [k, v] of Object.entries(values)) {
+    const s = props[k];
+    if (!s) out.push(prefix + k);
+    else if (isObjectSchema(s) && v && typeof v === "object" && !Array.isArray(v)) unknownKeys(v as Record<string, unknown>, s, `${prefix}${k}.`, out);
+  }
+}
+
+/** Later layers win; nested setting objects (rateLimits, scheduler, …) merge key by key. */
+function merge(layers: Layer[]): { merged: Record<string, unknown>; sourceOf: Map<string, string> } {
+  const merged: Record<string, unknown> = {};
+  const sourceOf = new Map<string, string>();
+  const props = SETTINGS.properties as Record<string, TSchema>;
+  for (const { source, values } of layers)
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined || k === "configFile") continue;
+      const nested = props[k] && isObjectSchema(props[k]!) && v && typeof v === "object" && !Array.isArray(v);
+      merged[k] = nested ? { ...((merged[k] as object) ?? {}), ...(v as object) } : v;
+      sourceOf.set(k, source);
+    }
+  return { merged, sourceOf };
+}
+
+/** What a schema accepts, in words, for the error line. */
+function expected(s: TSchema): string {
+  if (s.description) return s.description;
+  const kind = s[Kind];
+  if (kind === "Integer" || kind === "Number") {
+    const what = kind === "Integer" ? "an integer" : "a number";
+    if (s.minimum !== undefined && s.maximum !== undefined && s.maximum < MAX_OCID) return `${what} from ${s.minimum} to ${s.maximum}`;
+    return s.minimum !== undefined ? `${what} ≥ ${s.minimum}` : what;
+  }
+  if (kind === "Boolean") return "true or false";
+  if (kind === "String") return s.minLength ? "a non-empty string" : "a string";
+  if (kind === "Union" && (s.anyOf as TSchema[]).every((x) => x.const !== undefined))
+    return "one of " + (s.anyOf as TSchema[]).map((x) => JSON.stringify(x.const)).join(", ");
+  if (kind === "Array") return `a JSON array${s.minItems ? ` of at least ${s.minItems}` : ""} (each ${expected(s.items as TSchema)})`;
+  if (kind === "Record") return "a JSON object";
+  if (kind === "Object") return `an object with ${Object.keys(s.properties as object).join(", ")}`;
+  return "a valid value";
+}
+
+function schemaAtPointer(pointer: string): TSchema | undefined {
+  let s: TSchema | undefined = SETTINGS;
+  for (const part of pointer.split("/").filter(Boolean)) {
+    if (!s) return undefined;
+    const kind = s[Kind];
+    if (kind === "Object") s = (s.properties as Record<string, TSchema>)[part];
+    else if (kind === "Array") s = s.items as TSchema;
+    else if (kind === "Record") s = Object.values(s.patternProperties as Record<string, TSchema>)[0];
+    else return s;
+  }
+  return s;
+}
+
+const show = (v: unknown) => (v === undefined ? "(missing)" : JSON.stringify(v));
+
+function fail(key: string, source: string | undefined, value: unknown, wanted: string): never {
+  const envName = [...ENV_NAMES].find(([, p]) => p.join(".") === key)?.[0];
+  const from = source === "environment" && envName ? ` (from ${envName})` : source ? ` (from ${source})` : "";
+  throw new ConfigError(`setting ${key}${from} is ${show(value)}: expected ${wanted}`);
+}
+
+/** Checks the merged settings against SETTINGS; throws a ConfigError naming the key, the value and what is expected. */
+function validate(merged: Record<string, unknown>, sourceOf: Map<string, string>): Settings {
+  const withDefaults = Value.Default(SETTINGS, structuredClone(merged)) as Record<string, unknown>;
+  for (const err of Value.Errors(SETTINGS, withDefaults)) {
+    const parts = err.path.split("/").filter(Boolean);
+    const schema = schemaAtPointer(err.path) ?? err.schema;
+    fail(parts.join(".") || "(top level)", sourceOf.get(parts[0] ?? ""), err.value, expected(schema));
+  }
+  return withDefaults as Settings;
+}
+
+function httpUrl(key: string, v: string, sourceOf: Map<string, string>): string {
+  const u = URL.canParse(v) ? new URL(v) : undefined;
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) fail(key, sourceOf.get(key.split(".")[0]!), v, "an http(s) URL");
+  return v.replace(/\/+$/, "");
+}
+
+/** Rules across settings that a schema cannot say. */
+function normaliseDirectory(raw: Record<string, unknown>, sourceOf: Map<string, string>): Config["directory"] {
+  const entries: Record<string, string> = {};
+  const add = (k: string, v: unknown) => {
+    if (!/^[1-9][0-9]{0,15}$/.test(k) || typeof v !== "string") fail(`directory.${k}`, sourceOf.get("directory"), v, "an OCID key mapped to a URL");
+    entries[k] = httpUrl(`directory.${k}`, v, sourceOf);
+  };
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === "rpcUrl" || k === "registryAddress") {
+      if (typeof v !== "string") fail(`directory.${k}`, sourceOf.get("directory"), v, "a string");
+    } else if (k === "entries") {
+      if (!v || typeof v !== "object") fail("directory.entries", sourceOf.get("directory"), v, "an object mapping OCIDs to URLs");
+      for (const [ek, ev] of Object.entries(v as object)) add(ek, ev);
+    } else add(k, v);
+  }
+  return {
+    entries,
+    rpcUrl: typeof raw.rpcUrl === "string" ? raw.rpcUrl : undefined,
+    registryAddress: typeof raw.registryAddress === "string" ? raw.registryAddress : undefined,
+  };
+}
+
+function checkCurrencies(s: Settings, sourceOf: Map<string, string>): void {
+  let table;
+  try {
+    table = buildCurrencyTable(s.currencies.extra);
+  } catch {
+    fail("currencies.extra", sourceOf.get("currencies"), s.currencies.extra, 'an object of codes to minor-unit exponents, e.g. {"USDC":6}');
+  }
+  for (const c of s.currencies.enabled)
+    if (!table.has(c)) fail("currencies.enabled", sourceOf.get("currencies"), c, "ISO 4217 codes or codes listed in currencies.extra");
+  for (const b of s.demoBalance) {
+    const [cur, amount] = b.split(":") as [string, string];
+    if (!table.has(cur) || !isAmountSyntax(amount)) fail("demoBalance", sourceOf.get("demoBalance"), b, '"CUR:AMOUNT" entries of known currencies');
   }
 }
 
@@ -137,55 +311,49 @@ export function withPort(c: Config, port: number): Config {
   return { ...c, port, publicUrl, endpoint: publicUrl + c.basePath, webBaseUrl: webBaseUrlDerived ? new URL(publicUrl).origin : c.webBaseUrl };
 }
 
-/** Merge layers (later wins) and derive endpoint/publicUrl; throws ConfigError with a readable message. */
+/** Merge layers (later wins), validate, derive endpoint/publicUrl; throws ConfigError with a readable message. */
 export function loadConfig(
   opts: { env?: Record<string, string | undefined>; flags?: ConfigInput; overrides?: ConfigInput } = {},
 ): Config {
   const env = opts.env ?? process.env;
+  const warnings: string[] = [];
   const file = opts.flags?.configFile ?? env.OC_CONFIG;
-  const layers: ConfigInput[] = [file ? readConfigFile(file) : {}, fromEnv(env), opts.flags ?? {}, opts.overrides ?? {}];
-  const merged: Record<string, unknown> = { ...DEFAULTS };
-  for (const layer of layers) for (const [k, v] of Object.entries(layer)) if (v !== undefined && k !== "configFile") merged[k] = v;
-  const c = merged as unknown as Config & { directory: Record<string, unknown> };
-
-  const port = intOrThrow("port", c.port);
-  if (port > 65535) throw new ConfigError("port must be ≤ 65535");
-  const basePath = "/" + String(c.basePath).replace(/^\/+|\/+$/g, "");
-  const publicUrl = String(c.publicUrl ?? `http://${c.host}:${port}`).replace(/\/+$/, "");
-  const publicUrlDerived = c.publicUrl === undefined;
-  if (!URL.canParse(publicUrl)) throw new ConfigError(`publicUrl is not a URL: ${publicUrl}`);
-
-  const rawDir = (c.directory ?? {}) as Record<string, unknown>;
-  const entries: Record<string, string> = {};
-  for (const [k, v] of Object.entries(rawDir)) {
-    if (k === "rpcUrl" || k === "registryAddress" || k === "entries") continue;
-    if (!/^[1-9][0-9]{0,15}$/.test(k) || typeof v !== "string") throw new ConfigError(`directory entry ${k} must map an OCID to a URL`);
-    entries[k] = v;
+  const layers: Layer[] = [
+    ...(file ? [readConfigFile(file)] : []),
+    fromEnv(env, warnings),
+    { source: "command line", values: (opts.flags ?? {}) as Record<string, unknown> },
+    { source: "overrides", values: (opts.overrides ?? {}) as Record<string, unknown> },
+  ];
+  for (const layer of layers) {
+    const unknown: string[] = [];
+    unknownKeys(layer.values, SETTINGS, "", unknown);
+    for (const k of unknown) if (k !== "configFile") warnings.push(`unknown setting "${k}" in ${layer.source} (ignored; check its spelling)`);
   }
-  if (rawDir.entries && typeof rawDir.entries === "object") Object.assign(entries, rawDir.entries);
+  const { merged, sourceOf } = merge(layers);
+  const props = SETTINGS.properties as Record<string, unknown>;
+  for (const k of Object.keys(merged)) if (!(k in props)) delete merged[k];
+  const s = validate(merged, sourceOf);
+  checkCurrencies(s, sourceOf);
+
+  const basePath = "/" + s.basePath.replace(/^\/+|\/+$/g, "");
+  const publicUrlDerived = s.publicUrl === undefined;
+  const publicUrl = s.publicUrl !== undefined ? httpUrl("publicUrl", s.publicUrl, sourceOf) : `http://${s.host}:${s.port}`;
+  if (!URL.canParse(publicUrl)) fail("host", sourceOf.get("host"), s.host, "a host name or address usable in a URL");
+  const webBaseUrl = s.webBaseUrl !== undefined ? httpUrl("webBaseUrl", s.webBaseUrl, sourceOf) : new URL(publicUrl).origin;
 
   // Demo mode is a local trial: peers (the demo merchant) live on this machine.
-  const outboundAllowlist = c.demoMode && (c.outboundAllowlist ?? []).length === 0 ? ["127.0.0.0/8", "::1/128", "localhost"] : c.outboundAllowlist;
+  const outboundAllowlist = s.demoMode && s.outboundAllowlist.length === 0 ? ["127.0.0.0/8", "::1/128", "localhost"] : s.outboundAllowlist;
 
   return {
-    ...(c as Config),
+    ...s,
     publicUrlDerived,
     outboundAllowlist,
-    dataDir: resolve(String(c.dataDir)),
-    port,
+    dataDir: resolve(s.dataDir),
     publicUrl,
     basePath,
     endpoint: publicUrl + basePath,
-    webBaseUrl: String(c.webBaseUrl ?? new URL(publicUrl).origin).replace(/\/+$/, ""),
-    ocid: intOrThrow("ocid", c.ocid, 1),
-    rateLimits: { ...DEFAULTS.rateLimits, ...(c.rateLimits ?? {}) },
-    scheduler: { ...DEFAULTS.scheduler, ...(c.scheduler ?? {}) },
-    outboundTimeouts: { ...DEFAULTS.outboundTimeouts, ...(c.outboundTimeouts ?? {}) },
-    currencies: { ...DEFAULTS.currencies, ...(c.currencies ?? {}) },
-    directory: {
-      entries,
-      rpcUrl: typeof rawDir.rpcUrl === "string" ? rawDir.rpcUrl : undefined,
-      registryAddress: typeof rawDir.registryAddress === "string" ? rawDir.registryAddress : undefined,
-    },
+    webBaseUrl,
+    directory: normaliseDirectory(s.directory as Record<string, unknown>, sourceOf),
+    warnings,
   };
 }

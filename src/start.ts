@@ -1,8 +1,6 @@
 // Boot: config → data dir → database → key → gateway → HTTP server. Used by `serve` and by the tests alike.
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { loadConfig, withPort, type Config, type ConfigInput } from "./config";
-import { openDatabase } from "./store/db";
+import { lockDataDir, openGatewayDatabase, prepareDataDir, type DataDirLock } from "./store/data-dir";
 import { loadOrCreateKey } from "./keyfile";
 import { buildGateway, type Gateway } from "./gateway";
 import { createLogger, type Logger } from "./log";
@@ -34,13 +32,28 @@ function resolvePort(config: Config): Config {
   return withPort(config, port);
 }
 
-/** `serving`: a server process gets its verification workers; CLI commands verify inline. */
-export function openGateway(opts: StartOptions & { serving?: boolean } = {}): Gateway {
+/**
+ * `serving`: a server process takes the data dir's lock and gets its verification workers; CLI commands verify
+ * inline and share the database with the server. Every start-up failure is a ConfigError saying what to do.
+ */
+export function openGateway(opts: StartOptions & { serving?: boolean; lock?: (l: DataDirLock) => void } = {}): Gateway {
   const config = resolvePort(opts.config ?? loadConfig({ env: opts.env, overrides: opts.overrides }));
-  mkdirSync(config.dataDir, { recursive: true });
-  const db = openDatabase(join(config.dataDir, "gateway.sqlite"), config.sqliteSynchronous);
-  const key = loadOrCreateKey(config);
   const log = opts.log ?? createLogger(config.logLevel);
+  if (opts.serving) for (const w of config.warnings ?? []) log.warn(`config: ${w}`);
+  prepareDataDir(config.dataDir);
+  const lock = opts.serving ? lockDataDir(config.dataDir) : undefined;
+  let db;
+  let key;
+  try {
+    db = openGatewayDatabase(config.dataDir, config.sqliteSynchronous);
+    key = loadOrCreateKey(config);
+  } catch (e) {
+    db?.close();
+    lock?.release();
+    throw e;
+  }
+  if (lock) opts.lock?.(lock);
+  for (const w of key.warnings ?? []) log.warn(w);
   const verifier =
     opts.serving && config.verifyWorkers > 0 ? workerVerifier(config.verifyWorkers, (e) => log.error("verification worker failed", { error: String(e) })) : undefined;
   return buildGateway({ config, db, key, clock: opts.clock ?? systemClock, log, verifier });
@@ -50,18 +63,28 @@ export function openGateway(opts: StartOptions & { serving?: boolean } = {}): Ga
 function prepare(gw: Gateway, announce: (line: string) => void): void {
   const ledgerCheck = checkBalances(gw.db);
   if (!ledgerCheck.ok) gw.log.error("LEDGER INVARIANT BROKEN", { problems: ledgerCheck.problems });
+  // Every start, not only the first: demo mode lets anyone who reaches the page create funded users.
+  if (gw.config.demoMode) gw.log.warn("DEMO MODE: anyone who reaches this gateway can create funded users; never use it in production");
   if (gw.config.demoMode && gw.store.users.list().length === 0) {
     const { user, token } = createUser(gw, "demo", gw.config.demoBalance);
-    gw.log.warn("demo mode: created a funded demo user (never use demo mode in production)", { user: user.id });
+    gw.log.warn("demo mode: created a funded demo user", { user: user.id });
     announce(`demo user "${user.name}" created; its bearer token (shown once):\n${token}`);
   }
 }
 
 export async function startGateway(opts: StartOptions & { announce?: (line: string) => void } = {}): Promise<RunningGateway> {
-  const gw = openGateway({ ...opts, serving: true });
-  prepare(gw, opts.announce ?? ((l) => console.error(l)));
+  let lock: DataDirLock | undefined;
+  const gw = openGateway({ ...opts, serving: true, lock: (l) => (lock = l) });
   const app = createApp(gw);
-  app.listen({ hostname: gw.config.host, port: gw.config.port, reusePort: false, maxRequestBodySize: 4 * gw.config.maxBodyBytes });
+  try {
+    prepare(gw, opts.announce ?? ((l) => console.error(l)));
+    app.listen({ hostname: gw.config.host, port: gw.config.port, reusePort: false, maxRequestBodySize: 4 * gw.config.maxBodyBytes });
+  } catch (e) {
+    gw.verifier.close();
+    gw.db.close();
+    lock?.release();
+    throw e;
+  }
   const server = app.server!;
   const port = server.port!;
   gw.hub.attach((topic, data) => server.publish(topic, data));
@@ -95,6 +118,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
       gw.verifier.close();
       await app.stop(true);
       gw.db.close();
+      lock?.release();
     },
   };
 }

@@ -1,13 +1,13 @@
 // `oc <command>`: the operator's tool (same binary as the server). Each command calls the functions the routes use.
 import { parseArgs } from "node:util";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError, loadConfig, type Config, type ConfigInput } from "../config";
 import { openGateway, startGateway } from "../start";
 import { generatePrivateKeyHex, parsePrivateKey, publicKeyHex } from "../protocol/keys";
 import { loadOrCreateKey } from "../keyfile";
-import { openDatabase } from "../store/db";
+import { DataDirLocked, openGatewayDatabase, prepareDataDir } from "../store/data-dir";
 import { OperatorError } from "../flows/accounts";
 import { ProtocolError } from "../protocol/errors";
 import type { Gateway } from "../gateway";
@@ -22,8 +22,11 @@ import { apikeysCommand } from "./apikeys";
 export type Out = { log: (s: string) => void; err: (s: string) => void };
 export type Parsed = { values: { credit?: string[] } & Record<string, unknown>; positionals: string[] };
 
-/** Exit codes: 0 ok, 1 refused (the operation was not possible), 2 usage, 69 port in use, 78 configuration. */
-export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 69, config: 78 } as const;
+/**
+ * Exit codes: 0 ok, 1 refused (the operation was not possible), 2 usage, 69 port in use, 70 internal error,
+ * 75 data dir already served by another process, 78 configuration or start-up (says what to fix).
+ */
+export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 69, internal: 70, locked: 75, config: 78 } as const;
 
 const GLOBAL_FLAGS = `global options (flags override environment, which overrides the config file):
   --config F        JSON config file (env OC_CONFIG)
@@ -42,13 +45,20 @@ const COMMANDS: Record<string, Command> = {
     summary: "run the gateway (the default command); --demo creates a funded demo user on an empty database",
     needsData: false,
     run: async ({ config, out }) => {
-      const running = await startGateway({ config: config(), announce: out.err });
-      const shutdown = async () => {
-        await running.stop();
+      // Handlers first: a signal that arrives while starting still shuts down cleanly once started.
+      let started: ((r: Awaited<ReturnType<typeof startGateway>>) => void) | undefined;
+      const running = new Promise<Awaited<ReturnType<typeof startGateway>>>((r) => (started = r));
+      const shutdown = async (signal: string) => {
+        const r = await running;
+        const t0 = Date.now();
+        r.gw.log.info("shutdown", { event: "shutdown", signal });
+        await r.stop();
+        r.gw.log.info("stopped", { event: "stopped", signal, ms: Date.now() - t0 });
         process.exit(0);
       };
-      process.once("SIGTERM", shutdown);
-      process.once("SIGINT", shutdown);
+      process.once("SIGTERM", () => void shutdown("SIGTERM"));
+      process.once("SIGINT", () => void shutdown("SIGINT"));
+      started!(await startGateway({ config: config(), announce: out.err }));
       return undefined;
     },
   },
@@ -58,8 +68,8 @@ const COMMANDS: Record<string, Command> = {
     needsData: false,
     run: ({ config, out }) => {
       const c = config();
-      mkdirSync(c.dataDir, { recursive: true });
-      openDatabase(join(c.dataDir, "gateway.sqlite"), c.sqliteSynchronous).close();
+      prepareDataDir(c.dataDir);
+      openGatewayDatabase(c.dataDir, c.sqliteSynchronous).close();
       const key = loadOrCreateKey(c);
       out.log(`data dir: ${c.dataDir}`);
       out.log(`ocid: ${c.ocid}`);
@@ -187,7 +197,13 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
     if (values.help) return out.log(`usage: oc ${command.usage}\n\n${command.summary}\n\n${GLOBAL_FLAGS}`), EXIT.ok;
     const flags = flagsFrom(values);
     let config: Config | undefined;
-    const getConfig = () => (config ??= loadConfig({ flags }));
+    const getConfig = () => {
+      if (config) return config;
+      config = loadConfig({ flags });
+      // `serve` logs these through its logger; other commands say them once on stderr.
+      if (name !== "serve") for (const w of config.warnings ?? []) out.err(`warning: ${w}`);
+      return config;
+    };
     const open = () => {
       const c = getConfig();
       if (command.needsData && !existsSync(join(c.dataDir, "gateway.sqlite")))
@@ -197,6 +213,7 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
     return await command.run({ parsed: { values, positionals }, flags, out, open, config: getConfig });
   } catch (e) {
     if (e instanceof ConfigError) return fail(out, e.message, EXIT.config);
+    if (e instanceof DataDirLocked) return fail(out, e.message, EXIT.locked);
     if (e instanceof OperatorError) return fail(out, e.message, EXIT.refused);
     if (e instanceof ProtocolError) return fail(out, `${e.code}: ${e.message}${e.details ? " " + JSON.stringify(e.details) : ""}`, EXIT.refused);
     const code = (e as { code?: string })?.code ?? "";
@@ -204,7 +221,9 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
     if (code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test(String((e as Error)?.message)))
       return fail(out, `the port is already in use (choose another with --port or OC_PORT)`, EXIT.unavailable);
     if (code === "EACCES") return fail(out, `permission denied: ${(e as Error).message}`, EXIT.config);
-    throw e;
+    // Never a stack trace for the operator; the stack goes to stderr only at OC_LOG_LEVEL=debug.
+    if (process.env.OC_LOG_LEVEL === "debug") out.err(String((e as Error)?.stack ?? e));
+    return fail(out, `unexpected failure: ${(e as Error)?.message ?? String(e)} (run with OC_LOG_LEVEL=debug for details)`, EXIT.internal);
   } finally {
     if (gw && name !== "serve") gw.db.close();
   }

@@ -64,4 +64,6 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  // Readiness and start-up prove the database takes writes by updating this one row (issue 15).
+  { id: "15-health-probe", sql: "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)" },
 ];

@@ -9,6 +9,9 @@ import { startSettlementPeers, type SettlementPeers } from "../helpers/settlemen
 import { makeOrder } from "../peers/kit";
 import { runCli } from "../../src/cli/run";
 import type { ConfigInput } from "../../src/config";
+import { DataDirLocked } from "../../src/store/data-dir";
+import { openGateway } from "../../src/start";
+import { Scheduler } from "../../src/settlement/scheduler";
 
 const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
@@ -96,8 +99,13 @@ test("common third party with a restart between every step resumes at the right 
   expect(balance(tg, "settlement_in_flight")).toBe(0n);
 });
 
-test("two gateway instances on one database: only the lease holder runs jobs; each job runs once", async () => {
-  const second = await startTestGateway(CONFIG, { clock: now, dataDir });
+test("two schedulers on one database: only the lease holder runs jobs; each job runs once", async () => {
+  // A second *server* on the data dir is refused (issue 15, tests/ops/instance-lock.test.ts); the lease stays the
+  // defence for two schedulers that reach one database anyway, so drive a second scheduler directly.
+  await expect(startTestGateway(CONFIG, { clock: now, dataDir })).rejects.toThrow(DataDirLocked);
+  const gw2 = openGateway({ config: tg.gw.config, clock: now, log: tg.gw.log });
+  const second = { scheduler: new Scheduler(gw2, gw2.config.scheduler), close: async () => (await second.scheduler.stop(), gw2.db.close()) };
+  second.scheduler.start();
   try {
     expect(tg.scheduler.holdsLease !== second.scheduler.holdsLease || !second.scheduler.holdsLease).toBe(true);
     const made = await Promise.all(Array.from({ length: 8 }, (_, i) => confirmed([101], `dual_${i}_${seq}`)));
