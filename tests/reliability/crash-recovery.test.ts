@@ -69,6 +69,21 @@ async function startServe(port = ports[current]!): Promise<void> {
   base = url;
 }
 
+/** A `serve` on the data dir while another process serves it: its exit code (it must exit by itself within 5 s). */
+async function refusedServe(port = ports[current]!): Promise<number | null> {
+  const p = Bun.spawn(["bun", "src/main.ts", "serve"], {
+    cwd: REPO,
+    env: { ...process.env, OC_CONFIG: configPath, OC_PORT: String(port) },
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  const timer = setTimeout(() => p.kill("SIGKILL"), 5000);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return code;
+}
+
 async function kill(p = proc): Promise<void> {
   if (!p) return;
   p.kill("SIGKILL");
@@ -208,9 +223,11 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
       const old = proc!;
       current ^= 1; // alternate ports, so a successor can start while its predecessor still runs
       if (rnd.chance(0.3)) {
-        // Overlap (a rolling restart): the successor serves first, then the predecessor is killed mid-work.
-        await startServe();
+        // Overlap (a rolling restart attempt): one instance per data dir, so the successor is refused (exit 75)
+        // while the predecessor serves and touches nothing; then the predecessor is killed mid-work as usual.
+        expect(await refusedServe()).toBe(75);
         await kill(old);
+        await startServe();
         overlaps++;
       } else {
         await kill(old);
@@ -339,7 +356,7 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   tally.duplicated("kills", duplicated);
   tally.note(
     "kills",
-    `seed ${seed}: ${killsMidSettlement} of ${kills} kills hit with settlement work pending, ${overlaps} while a successor already served; ${placed.length} orders (${stats}); peers moved: partner ${peers.books.partnerMoves.length}, provider ${peers.books.providerMoves.length}, ` +
+    `seed ${seed}: ${killsMidSettlement} of ${kills} kills hit with settlement work pending, ${overlaps} after a second serve was refused; ${placed.length} orders (${stats}); peers moved: partner ${peers.books.partnerMoves.length}, provider ${peers.books.providerMoves.length}, ` +
       `merchant proofs ${directTxids.size} (deliveries ${peers.books.merchantReceived.length}), MG finals ${peers.books.mgFinals.length}, ` +
       `checkout proofs at the MG ${new Set(peers.books.mgReceived.map((r) => r.txid)).size} (deliveries ${peers.books.mgReceived.length})`,
   );
