@@ -63,6 +63,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
   const allowlist = parseAllowlist(config.outboundAllowlist);
   const verifier = parts.verifier ?? inlineVerifier;
   const { rpcUrl, registryAddress } = config.directory;
+  const store = createStore(db);
   const directory = new Directory({
     db,
     clock,
@@ -90,8 +91,8 @@ export function buildGateway(parts: GatewayParts): Gateway {
     directory,
     auth: { directory, clock, window: config.authWindow, basePath: config.basePath, recordNonce: nonceRecorder(db, config.authWindow), verifier },
     verifier,
-    store: createStore(db),
-    hub: new Hub(),
+    store,
+    hub: new Hub((hashes) => store.users.validTokenHashes(hashes, clock())),
     events: { settlementEnqueued: () => {}, deliveryEnqueued: () => {} },
     peers: new PeerClient({ ocid: config.ocid, secret: key.secret, clock, directory, allowlist, window: config.authWindow, fetchImpl: parts.fetchImpl }),
   };

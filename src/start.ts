@@ -12,6 +12,7 @@ import { checkBalances } from "./store/ledger";
 import { createUser } from "./flows/accounts";
 import { Scheduler } from "./settlement/scheduler";
 import { workerVerifier } from "./verify-pool";
+import { TOKEN_SWEEP_MS } from "./app/hub";
 
 export type RunningGateway = { gw: Gateway; url: string; port: number; scheduler: Scheduler; stop: () => Promise<void> };
 
@@ -97,6 +98,14 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
       gw.log.warn("expiry sweep failed", { error: String(e) });
     }
   }, 10_000);
+  // Tokens revoked by another process (the CLI) or expired close their open sockets within TOKEN_SWEEP_MS.
+  const tokenSweeper = setInterval(() => {
+    try {
+      gw.hub.sweep();
+    } catch (e) {
+      gw.log.warn("socket token sweep failed", { error: String(e) });
+    }
+  }, TOKEN_SWEEP_MS);
   // Expired nonces go in the background, in small batches, never on a request's path (§4.4).
   const pruner = setInterval(() => {
     try {
@@ -114,6 +123,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
     stop: async () => {
       await scheduler.stop();
       clearInterval(pruner);
+      clearInterval(tokenSweeper);
       clearInterval(sweeper);
       gw.verifier.close();
       await app.stop(true);

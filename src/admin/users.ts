@@ -56,11 +56,15 @@ export function setFrozen(gw: Gateway, actor: string, id: string, frozen: boolea
 export function rotateUserToken(gw: Gateway, actor: string, id: string) {
   const u = requireUser(gw, id);
   const now = gw.clock();
-  return gw.store.tx(() => {
+  const rotated = gw.store.tx(() => {
     const token = gw.store.users.rotateToken(u.id, now, gw.config.tokenTtl);
     gw.store.audit.append(actor, "users.rotate_token", { userId: u.id }, now);
     return { user: { id: u.id, name: u.name }, token };
   });
+  // The old token's open sockets close at once (4401) when the server is this process; another process's server
+  // closes them on its token sweep (src/app/hub.ts).
+  gw.hub.recheck(u.id);
+  return rotated;
 }
 
 export type MovementJson = { id: string; kind: "credit" | "debit"; account: string; currency: string; amount: string; balance: string; createdAt: number };

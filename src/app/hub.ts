@@ -1,6 +1,12 @@
 // §10.3: live pushes to a user's open sockets through Bun's topic pub/sub (one topic per user). Nothing depends
 // on delivery: every message can be rebuilt from the database, and reconnects replay what still awaits the user.
+// Every socket remembers the hash of the token it authenticated with: a push first re-checks the receiving user's
+// tokens and closes (4401) any socket whose token was revoked, rotated or expired, so such a socket never receives
+// another message; `sweep` does the same for every socket on a short interval (a revocation by the CLI in another
+// process), `recheck` at once for a revocation made in this process.
 export const MAX_SOCKETS_PER_USER = 5;
+/** How often every open socket's token is re-checked (revocations made by another process, token expiry). */
+export const TOKEN_SWEEP_MS = 500;
 
 export type HubSocket = {
   id: string;
@@ -20,23 +26,32 @@ export type PaymentRequest = {
 };
 export type ServerMessage = PaymentUpdate | PaymentRequest | { type: string; [k: string]: unknown };
 
+/** Which of these token hashes are still valid now (not revoked, not expired). */
+export type TokenCheck = (tokenHashes: string[]) => Set<string>;
+
 const topic = (userId: string) => `user:${userId}`;
 
 export class Hub {
   private publisher: ((topic: string, data: string) => unknown) | null = null;
   private sockets = new Map<string, HubSocket[]>();
+  /** socket id → the SHA-256 of the token it authenticated with. */
+  private tokenOf = new Map<string, string>();
+  constructor(private readonly tokensValid: TokenCheck = (h) => new Set(h)) {}
+
   /** Bound once the server runs (server.publish). */
   attach(publish: (topic: string, data: string) => unknown): void {
     this.publisher = publish;
   }
 
-  add(userId: string, ws: HubSocket): void {
+  add(userId: string, ws: HubSocket, tokenHash: string): void {
     const list = this.sockets.get(userId) ?? [];
     list.push(ws);
+    this.tokenOf.set(ws.id, tokenHash);
     this.sockets.set(userId, list);
     ws.subscribe(topic(userId));
     while (list.length > MAX_SOCKETS_PER_USER) {
       const oldest = list.shift()!;
+      this.tokenOf.delete(oldest.id);
       oldest.unsubscribe(topic(userId));
       oldest.close(4000, "too many sockets");
     }
@@ -47,11 +62,18 @@ export class Hub {
     if (!list) return;
     const i = list.findIndex((s) => s.id === ws.id);
     if (i >= 0) list.splice(i, 1);
+    this.tokenOf.delete(ws.id);
     if (list.length === 0) this.sockets.delete(userId);
   }
 
   socketCount(userId: string): number {
     return this.sockets.get(userId)?.length ?? 0;
+  }
+
+  openSockets(): number {
+    let n = 0;
+    for (const l of this.sockets.values()) n += l.length;
+    return n;
   }
 
   /** Lets callers skip building a message nobody would receive (rebuilt from the database on connect anyway). */
@@ -62,6 +84,41 @@ export class Hub {
   /** Call only after the transaction that caused it has committed (§9.1). */
   send(userId: string | null | undefined, msg: ServerMessage): void {
     if (!userId || !this.publisher || !this.sockets.has(userId)) return;
+    if (this.recheck(userId) === 0) return;
     this.publisher(topic(userId), JSON.stringify(msg));
+  }
+
+  /** Closes this user's sockets whose token is no longer valid; returns how many remain open. */
+  recheck(userId: string): number {
+    const list = this.sockets.get(userId);
+    if (!list) return 0;
+    const valid = this.tokensValid([...new Set(list.map((ws) => this.tokenOf.get(ws.id) ?? ""))]);
+    for (const ws of list.filter((x) => !valid.has(this.tokenOf.get(x.id) ?? ""))) this.revoke(userId, ws);
+    return this.socketCount(userId);
+  }
+
+  /** Every open socket's token, checked in batches; returns how many sockets were closed. */
+  sweep(batch = 500): number {
+    const entries: [string, HubSocket, string][] = [];
+    for (const [userId, list] of this.sockets) for (const ws of list) entries.push([userId, ws, this.tokenOf.get(ws.id) ?? ""]);
+    let closed = 0;
+    for (let i = 0; i < entries.length; i += batch) {
+      const chunk = entries.slice(i, i + batch);
+      const valid = this.tokensValid([...new Set(chunk.map(([, , h]) => h))]);
+      for (const [userId, ws, h] of chunk) if (!valid.has(h)) (this.revoke(userId, ws), closed++);
+    }
+    return closed;
+  }
+
+  private revoke(userId: string, ws: HubSocket): void {
+    // Unsubscribed first: a publish racing the close can no longer reach this socket.
+    ws.unsubscribe(topic(userId));
+    this.remove(userId, ws);
+    try {
+      ws.send(JSON.stringify({ type: "error", code: "INVALID_TOKEN", message: "Token revoked or expired" }));
+      ws.close(4401, "unauthorized");
+    } catch {
+      // already closing: nothing more to stop
+    }
   }
 }

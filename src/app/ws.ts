@@ -7,6 +7,7 @@ import { userFromAuthorization } from "./bearer";
 import { confirmPayment, declinePayment } from "../flows/answer-payment";
 import { paymentRequestMessage } from "../flows/messages";
 import type { User } from "../store/users";
+import { sha256Hex } from "../protocol/hash";
 
 export const WS_AUTH_DEADLINE_MS = 10_000;
 export const WS_MAX_FRAME = 4096;
@@ -14,8 +15,11 @@ export const WS_IDLE_SECONDS = 60;
 /** A socket whose unsent data passes this is closed: a slow client cannot grow our memory. */
 export const WS_BACKPRESSURE_LIMIT = 256 * 1024;
 
-/** `authorization` is kept (in memory only) so money-moving messages re-check that the token is still valid. */
-type WsState = { user?: User; authorization?: string; timer?: ReturnType<typeof setTimeout> };
+/**
+ * `tokenHash` (never the token) is kept so every message re-checks that the token is still valid; pushes are
+ * re-checked by the hub (revocation closes the socket with 4401, see ../app/hub.ts).
+ */
+type WsState = { user?: User; tokenHash?: string; timer?: ReturnType<typeof setTimeout> };
 type Sock = {
   id: string;
   send(d: string): unknown;
@@ -33,9 +37,9 @@ export function websocketRoute(gw: Gateway) {
   const ready = (ws: Sock, state: WsState, authorization: string) => {
     const user = userFromAuthorization(gw, authorization);
     state.user = user;
-    state.authorization = authorization;
+    state.tokenHash = sha256Hex(authorization.slice("Bearer ".length));
     clearTimeout(state.timer);
-    gw.hub.add(user.id, ws);
+    gw.hub.add(user.id, ws, state.tokenHash);
     send(ws, { type: "ready", user: { id: user.id } });
     for (const o of gw.store.orders.awaitingForUser(user.id, gw.clock())) send(ws, paymentRequestMessage(gw, o));
   };
@@ -75,6 +79,11 @@ export function websocketRoute(gw: Gateway) {
           return reject(sock);
         }
       }
+      // Every message re-checks the socket's token: a revoked or rotated token gets nothing more on this socket.
+      if (!gw.store.users.validTokenHashes([state.tokenHash!], gw.clock()).size) {
+        gw.hub.remove(state.user.id, sock);
+        return reject(sock);
+      }
       try {
         switch (msg.type) {
           case "ping":
@@ -82,17 +91,16 @@ export function websocketRoute(gw: Gateway) {
           case "confirm":
           case "decline": {
             if (typeof msg.sessionId !== "string") throw new ProtocolError("INVALID_REQUEST", "sessionId required (a string)", { reason: "schema", fields: ["sessionId"] });
-            // A token revoked (or rotated) after the socket opened must not keep moving money.
-            try {
-              userFromAuthorization(gw, state.authorization);
-            } catch {
-              return reject(sock);
-            }
             const r = (msg.type === "confirm" ? confirmPayment : declinePayment)(gw, state.user, msg.sessionId);
             return send(sock, { type: "result", ...ref, sessionId: msg.sessionId, ...r });
           }
-          case "auth":
+          case "auth": {
+            // A second auth must itself be valid and name the same user. (The socket's own token was re-checked
+            // above: a revoked socket is closed before it gets here, so no auth message revives it.)
+            const again = userFromAuthorization(gw, typeof msg.token === "string" ? `Bearer ${msg.token}` : null);
+            if (again.id !== state.user.id) throw new ProtocolError("INVALID_REQUEST", "This socket is signed in as another user", { reason: "other_user" });
             return send(sock, { type: "ready", user: { id: state.user.id } });
+          }
           default:
             throw new ProtocolError("INVALID_REQUEST", "Unknown message type: expected ping, confirm, decline or auth", { reason: "unknown_type" });
         }

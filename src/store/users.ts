@@ -17,6 +17,10 @@ export function users(db: Database) {
     `SELECT u.* FROM app_tokens t JOIN app_users u ON u.id = t.user_id
      WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at >= ?2)`,
   );
+  const validHashes = db.query<{ token_hash: string }, [string, number]>(
+    `SELECT token_hash FROM app_tokens WHERE token_hash IN (SELECT value FROM json_each(?1))
+     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= ?2)`,
+  );
   const all = db.query<{ id: string; name: string; created_at: number }, []>("SELECT * FROM app_users ORDER BY created_at, name");
   const setFrozen = db.query("UPDATE app_users SET frozen_at = ?2 WHERE id = ?1 AND (frozen_at IS NULL) = (?2 IS NOT NULL)");
   const frozenAt = db.query<{ frozen_at: number | null }, [string]>("SELECT frozen_at FROM app_users WHERE id = ?");
@@ -62,6 +66,9 @@ export function users(db: Database) {
     frozenAt: (id: string): number | null => frozenAt.get(id)?.frozen_at ?? null,
     /** Cursor pages in creation order (`after` is the last row's cursor). */
     page: (after: number, limit: number) => page.all(after, limit).map((r) => ({ ...toUser(r), cursor: r.rowid })),
+    /** Which of these token hashes still authenticate at `now` (open sockets re-check theirs). */
+    validTokenHashes: (hashes: string[], now: number): Set<string> =>
+      new Set(hashes.length ? validHashes.all(JSON.stringify(hashes), now).map((r) => r.token_hash) : []),
   };
 }
 export type Users = ReturnType<typeof users>;
