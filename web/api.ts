@@ -1,28 +1,22 @@
 // The wallet app API (SPEC §10.2), same origin. The token travels only in the Authorization header.
 
-export type Balance = { currency: string; amount: string };
-export type Me = { user: { id: string; name: string }; balances: Balance[] };
-export type Item = { id?: string; name?: string; quantity?: number; price?: string };
-export type Order = { id: string; ocid: number; amount: string; currency: string; items?: Item[]; memo?: string; reference?: string; expiresAt?: number };
-export type Merchant = { ocid: number; name?: string; icon?: string };
-export type PayResult = { sessionId: string; qrPayload: { ocid: number; order: string; expiresAt: number }; qrText: string; qrCode: string; expiresAt: number };
-export type SessionView = {
-  sessionId: string;
-  kind: "qr" | "checkout";
-  sessionStatus: "pending" | "used" | "cancelled" | "expired";
-  expiresAt: number;
-  order: Order | null;
-  merchant: Merchant | null;
-  status: string | null;
-  confirmBy: number | null;
-  txid?: string;
-  urls?: { success?: string; cancel?: string; [k: string]: unknown };
-};
-export type AnswerResult = { status: string; txid?: string; redirect?: string };
-export type HistoryItem =
-  | { kind: "payment"; sessionId: string; orderId: string; merchant: Merchant; amount: string; currency: string; status: string; txid?: string; receivedAt: number; updatedAt: number }
-  | { kind: "credit"; amount: string; currency: string; issuer: number | string; txid: string | null; at: number };
-export type HistoryPage = { items: HistoryItem[]; nextBefore?: string };
+// Client types are the server's response schemas (src/app/schemas.ts): type-only imports, erased from the bundle.
+import type * as S from "../src/app/schemas";
+import type { Static } from "@sinclair/typebox";
+import type { Order as OrderSchema } from "../src/protocol/schemas";
+
+export type Balance = S.Balance;
+export type Me = S.MeResponse;
+export type Order = Static<typeof OrderSchema>;
+export type Item = NonNullable<Order["items"]>[number];
+export type Merchant = S.MerchantView;
+export type PayResult = S.PayResponse;
+export type SessionView = S.SessionViewResponse;
+export type AnswerResult = S.AnswerResponse;
+export type HistoryItem = S.HistoryItem;
+export type HistoryPage = S.HistoryPage;
+export type OpenCodes = S.OpenCodesResponse;
+export type ServerMessage = S.WsServerMessage;
 
 export class ApiError extends Error {
   constructor(
@@ -76,7 +70,9 @@ export function makeApi(getToken: () => string | null, onUnauthorized: () => voi
   const sid = (id: string) => encodeURIComponent(id);
   return {
     me: (token?: string) => call<Me>("GET", "/app/me", undefined, token ?? getToken()),
-    demoLogin: () => call<{ token: string; user: { id: string; name: string } }>("POST", "/app/demo/login", {}, null),
+    demoLogin: () => call<S.DemoLoginResponse>("POST", "/app/demo/login", {}, null),
+    codes: () => call<OpenCodes>("GET", "/app/codes"),
+    cancelCodes: (token?: string | null) => call<{ cancelled: number }>("POST", "/app/codes/cancel", {}, token ?? getToken()),
     pay: () => call<PayResult>("POST", "/app/pay", {}),
     session: (id: string) => call<SessionView>("GET", `/app/sessions/${sid(id)}`),
     confirm: (id: string) => call<AnswerResult>("POST", `/app/confirm/${sid(id)}`, {}),

@@ -1,7 +1,8 @@
 // Web wallet (SPEC §1: `/` and `/checkout/{sessionId}`). Talks only to the wallet app API (§10.2) and the
 // WebSocket (§10.3). Everything from a merchant is rendered with textContent, never as HTML.
 import { ApiError, makeApi, serverNow, type HistoryItem, type Me, type Merchant, type Order, type PayResult, type SessionView } from "./api";
-import { WalletSocket, type ConnState, type ServerMessage } from "./socket";
+import type { WsPaymentRequest, WsPaymentUpdate } from "../src/app/schemas";
+import { WalletSocket, type ConnState } from "./socket";
 import { countdown, merchantName, money, safeHttpUrl, statusText, when, type Tone } from "./format";
 
 const TOKEN_KEY = "oc.token";
@@ -316,7 +317,7 @@ async function onCancelQr() {
   }
 }
 
-function onPaymentRequest(m: ServerMessage) {
+function onPaymentRequest(m: WsPaymentRequest) {
   if (checkoutId || typeof m.sessionId !== "string" || !m.order) return;
   if (qr?.sessionId === m.sessionId) hideQr(false);
   if (prompts.has(m.sessionId)) return; // every (re)connect replays pending requests (§10.3)
@@ -346,7 +347,7 @@ function onPaymentRequest(m: ServerMessage) {
   card.heading.focus();
 }
 
-function onPaymentUpdate(m: ServerMessage) {
+function onPaymentUpdate(m: WsPaymentUpdate) {
   if (typeof m.sessionId !== "string" || typeof m.status !== "string") return;
   prompts.get(m.sessionId)?.setStatus(m.status);
   if (checkoutCard && m.sessionId === checkoutId) checkoutCard.setStatus(m.status);

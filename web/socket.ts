@@ -1,7 +1,8 @@
 // WebSocket /app/ws client (SPEC §10.3): auth as the first message (never in the URL), ping every 25 s,
 // reconnect with exponential backoff 1 s doubling to 30 s with ±20 % jitter.
 
-export type ServerMessage = { type: string; [k: string]: any };
+import type { ServerMessage } from "./api";
+export type { ServerMessage };
 export type ConnState = "connecting" | "online" | "offline";
 
 export const PING_INTERVAL_MS = 25_000;

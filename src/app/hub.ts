@@ -16,15 +16,11 @@ export type HubSocket = {
   unsubscribe(topic: string): void;
 };
 
-export type PaymentUpdate = { type: "payment_update"; sessionId: string; status: string; txid?: string };
-export type PaymentRequest = {
-  type: "payment_request";
-  sessionId: string;
-  merchant: { ocid: number; name?: string };
-  order: unknown;
-  expiresAt: number;
-};
-export type ServerMessage = PaymentUpdate | PaymentRequest | { type: string; [k: string]: unknown };
+import type { WsPaymentRequest, WsPaymentUpdate, WsServerMessage } from "./schemas";
+
+export type PaymentUpdate = WsPaymentUpdate;
+export type PaymentRequest = WsPaymentRequest;
+export type ServerMessage = WsServerMessage;
 
 /** Which of these token hashes are still valid now (not revoked, not expired). */
 export type TokenCheck = (tokenHashes: string[]) => Set<string>;

@@ -1,5 +1,6 @@
 // §10.2 / §12.3: the user's answer to a payment request — confirm (one transaction: claim, debit, outbox job) or
 // decline. Both are idempotent and shared by the HTTP endpoints and the WebSocket.
+import type { AnswerResponse } from "../app/schemas";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import type { User } from "../store/users";
@@ -11,7 +12,7 @@ import type { Candidate } from "../settlement/candidates";
 import { paymentUpdateMessage } from "./messages";
 import { enforceUserMovement } from "./user-limits";
 
-export type AnswerResult = { status: string; txid?: string; redirect?: string };
+export type AnswerResult = AnswerResponse;
 
 /** Session lookup with the §10.2 visibility rules: a qr session is its user's; a checkout session is anyone's until confirmed. */
 export function sessionForUser(gw: Gateway, user: User, sessionId: string): SessionRow {
@@ -30,9 +31,13 @@ export function expireIfDue(gw: Gateway, o: OrderRecord): OrderRecord {
   return gw.store.orders.byId(o.id)!;
 }
 
+/** §9.6 spells the return URLs success/cancel, §9.4 completed/cancelled: a checkout may use either (issue 19). */
+const URL_SPELLINGS = { success: ["success", "completed"], cancel: ["cancel", "cancelled"] } as const;
+
 function redirectFor(o: OrderRecord, key: "success" | "cancel"): string | undefined {
   const urls = JSON.parse(o.urls_json) as Record<string, unknown>;
-  return typeof urls[key] === "string" ? (urls[key] as string) : undefined;
+  for (const k of URL_SPELLINGS[key]) if (typeof urls[k] === "string") return urls[k] as string;
+  return undefined;
 }
 
 function invalidState(status: string): ProtocolError {

@@ -2,21 +2,31 @@
 import type { Gateway } from "../gateway";
 import type { OrderRecord } from "../store/orders";
 import type { PaymentRequest, PaymentUpdate } from "../app/hub";
+import type { MerchantView } from "../app/schemas";
+import { endpointHost } from "../store/merchant-snapshot";
 
-export function merchantView(gw: Gateway, ocid: number): { ocid: number; name?: string; icon?: string } {
+/**
+ * Name + OCID + host of its registered endpoint (issue 19). For an order, what the prompt showed (stored at intake)
+ * wins over today's directory entry, so history after a restart names the merchant the same way.
+ */
+export function merchantView(gw: Gateway, ocid: number, orderRow?: number): MerchantView {
+  const seen = orderRow === undefined ? null : gw.store.merchants.get(orderRow);
   const meta = gw.directory.peek(ocid);
-  const out: { ocid: number; name?: string; icon?: string } = { ocid };
-  if (meta?.name) out.name = meta.name;
+  const out: MerchantView = { ocid };
+  const name = seen?.name ?? meta?.name;
+  const host = seen?.host ?? endpointHost(meta?.endpoint);
+  if (name) out.name = name;
   if (meta?.icon) out.icon = meta.icon;
+  if (host) out.host = host;
   return out;
 }
 
 export function paymentRequestMessage(gw: Gateway, o: OrderRecord): PaymentRequest {
-  const m = merchantView(gw, o.merchant_ocid);
+  const { icon: _icon, ...m } = merchantView(gw, o.merchant_ocid, o.id);
   return {
     type: "payment_request",
     sessionId: o.session_id,
-    merchant: m.name ? { ocid: m.ocid, name: m.name } : { ocid: m.ocid },
+    merchant: m,
     order: JSON.parse(o.order_json),
     expiresAt: o.confirm_deadline,
   };

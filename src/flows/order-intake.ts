@@ -49,11 +49,11 @@ export function orderNotExpiredOrThrow(order: Order, now: number): void {
 export function storeOrder(
   gw: Gateway,
   order: Order,
-  received: { signature: string; sigForm: SigForm; urls: unknown; amountMinor: bigint },
+  received: { signature: string; sigForm: SigForm; urls: unknown; amountMinor: bigint; merchant?: { name?: string; endpoint?: string } },
   rest: Pick<NewOrder, "sessionId" | "callerOcid" | "userId" | "confirmDeadline" | "candidates" | "settlementType" | "settlementVia" | "now">,
 ): number {
   try {
-    return gw.store.orders.insert({
+    const row = gw.store.orders.insert({
       ...rest,
       merchantOcid: order.ocid,
       orderId: order.id,
@@ -65,6 +65,8 @@ export function storeOrder(
       amountMinor: received.amountMinor,
       currency: order.currency,
     });
+    if (received.merchant) gw.store.merchants.remember(row, received.merchant);
+    return row;
   } catch (e) {
     if (isUniqueViolation(e)) throw new ProtocolError("ORDER_ALREADY_EXISTS");
     throw e;

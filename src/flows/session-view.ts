@@ -18,7 +18,7 @@ export function sessionView(gw: Gateway, s: SessionRow) {
     sessionStatus: sessionStatus(s, now),
     expiresAt: s.expires_at,
     order: o ? JSON.parse(o.order_json) : null,
-    merchant: o ? merchantView(gw, o.merchant_ocid) : null,
+    merchant: o ? merchantView(gw, o.merchant_ocid, o.id) : null,
     status: o?.status ?? null,
     confirmBy: o && o.status === "awaiting_confirmation" ? o.confirm_deadline : null,
   };
@@ -36,6 +36,8 @@ export function sessionView(gw: Gateway, s: SessionRow) {
 }
 
 const CURSOR_RE = /^[0-9]{27}$/;
+/** Statuses in which the user's money has left the balance (declined, expired, waiting and refunded: not charged). */
+const CHARGED = new Set(["confirmed", "paid", "in_review"]);
 
 /** Payments and credits, newest first, with an opaque cursor (§10.2 history). */
 export function history(gw: Gateway, user: User, limitParam: string | undefined, beforeParam: string | undefined) {
@@ -62,15 +64,16 @@ export function history(gw: Gateway, user: User, limitParam: string | undefined,
     .all(user.id, `user:${user.id}`, before, limit + 1);
   const items = rows.slice(0, limit).map((r) => {
     if (r.kind === "payment") {
-      const m = merchantView(gw, r.merchant_ocid!);
+      const { icon: _icon, ...merchant } = merchantView(gw, r.merchant_ocid!, r.id);
       const item: Record<string, unknown> = {
         kind: "payment",
         sessionId: r.session_id,
         orderId: r.order_id,
-        merchant: m.name ? { ocid: m.ocid, name: m.name } : { ocid: m.ocid },
+        merchant,
         amount: r.amount,
         currency: r.currency,
         status: r.status,
+        charged: CHARGED.has(r.status!),
         receivedAt: r.at,
         updatedAt: r.updated_at,
       };

@@ -70,7 +70,7 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
       const s = store.sessions.get(sessionId)!;
       throw s.status === "pending" ? sessionExpired(s.expires_at, at) : sessionClosed(s.status);
     }
-    return storeOrder(gw, order, { signature: req.signature, sigForm, urls: req.urls, amountMinor }, {
+    return storeOrder(gw, order, { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant: caller.metadata }, {
       sessionId,
       callerOcid: caller.ocid,
       userId: session.user_id,

@@ -7,6 +7,7 @@ import type { Gateway } from "../gateway";
 import { authenticate, type Caller } from "./auth";
 import { readBodyLimited, wireTarget } from "./raw-body";
 import { errorResponse, jsonResponse, RawJson } from "./responses";
+import { routeDoc, type RouteDoc } from "./route-docs";
 
 /** `rawBody` is sent byte for byte instead of serialising `body` (stored idempotent replies). */
 export type ProtocolReply = { status?: number; body?: unknown; rawBody?: string; headers?: Record<string, string> };
@@ -48,8 +49,11 @@ export function enforceRate(gw: Gateway, key: string, perMinute: number): void {
  * Elysia route options for a protocol route: no framework body parsing (the wrapper reads the raw bytes) and the
  * very schema the wrapper validates with, recorded for the OpenAPI document so the two cannot drift apart.
  */
-export function protocolOptions(schema: TSchema | null, summary: string) {
-  return { parse: "none" as const, detail: { summary, "x-oc-auth": "request-signature", ...(schema ? { "x-oc-body": schema } : {}) } };
+export function protocolOptions(schema: TSchema | null, summary: string, doc: Omit<RouteDoc, "summary"> = {}) {
+  return {
+    parse: "none" as const,
+    detail: { ...routeDoc({ summary, ...doc }), "x-oc-auth": "request-signature", ...(schema ? { "x-oc-body": schema } : {}) },
+  };
 }
 
 /**

@@ -6,6 +6,8 @@ import { errorResponse, jsonResponse } from "./responses";
 import { wireTarget } from "./raw-body";
 import { capabilitiesRoute } from "../routes/capabilities";
 import { openApiRoutes } from "./openapi";
+import { routeDoc } from "./route-docs";
+import { MetadataDocument } from "../protocol/schemas";
 import { orderRoutes } from "../routes/orders";
 import { transferRoutes } from "../routes/transfers";
 import { appRoutes } from "../routes/app";
@@ -54,6 +56,13 @@ export function metadataRoute(gw: Gateway) {
   return new Elysia({ name: "oc-metadata" }).get(
     `${gw.config.basePath}/metadata.json`,
     () => new Response(body, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=300" } }),
+    {
+      detail: routeDoc({
+        summary: "This gateway's signed metadata document (SPEC §2.3, §9.2)",
+        description: "Unauthenticated and cacheable. Peers take our public key, endpoint and settlement terms from here.",
+        response: MetadataDocument,
+      }),
+    },
   );
 }
 

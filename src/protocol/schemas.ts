@@ -50,8 +50,9 @@ export const SessionOrderUrls = T.Object(
 );
 export type SessionOrderUrls = Static<typeof SessionOrderUrls>;
 
+/** §9.6 says success/cancel; §9.4's completed/cancelled are accepted too (issue 19), success/cancel winning. */
 export const CheckoutUrls = T.Object(
-  { success: T.Optional(Url), cancel: T.Optional(Url) },
+  { success: T.Optional(Url), cancel: T.Optional(Url), completed: T.Optional(Url), cancelled: T.Optional(Url) },
   { additionalProperties: true },
 );
 

@@ -11,9 +11,15 @@ import { balancesOf, createUser } from "../flows/accounts";
 import { userAccount } from "../store/ledger";
 import { orderFromInventory, scanCode } from "../flows/scan";
 import { ScanOrderRequest, ScanRequestSchema, ScanResponseSchema } from "../app/scan-schemas";
+import { routeDoc } from "../http/route-docs";
+import * as S from "../app/schemas";
 
 const SessionParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const EmptyBody = t.Optional(t.Object({}, { additionalProperties: true }));
+
+function openCodes(gw: Gateway, userId: string) {
+  return gw.store.sessions.open(userId, gw.clock()).map((s) => ({ sessionId: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));
+}
 
 export function appRoutes(gw: Gateway) {
   const app = new Elysia({ name: "oc-app", prefix: "/app" });
@@ -27,7 +33,16 @@ export function appRoutes(gw: Gateway) {
         const { user, token } = createUser(gw, name, gw.config.demoBalance);
         return { token, user: { id: user.id, name: user.name } };
       },
-      { body: t.Optional(t.Object({ name: t.Optional(t.String({ maxLength: 40 })) })) },
+      {
+        body: t.Optional(t.Object({ name: t.Optional(t.String({ maxLength: 40 })) })),
+        detail: routeDoc({
+          summary: "Demo mode: create a funded test user and sign in",
+          description: "Only in demo mode (`bun run start`). Returns a bearer token for a new user with the demo balance.",
+          response: S.DemoLoginResponse,
+          demoOnly: true,
+          errors: ["INVALID_REQUEST"],
+        }),
+      },
     );
 
   return app
@@ -42,10 +57,48 @@ export function appRoutes(gw: Gateway) {
         enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
         return createPaySession(gw, user);
       },
-      { body: EmptyBody },
+      {
+        body: EmptyBody,
+        detail: routeDoc({
+          summary: "Open a pay code (QR) a merchant can submit one order to",
+          description:
+            "Creates a single-use session valid for `sessionTtl` seconds. Show `qrCode` (or encode `qrText`) to the merchant; " +
+            "its POS posts the signed order to `qrPayload.order` (§9.4) and the order arrives on the WebSocket as `payment_request`. " +
+            "At most `maxPendingSessions` codes may be open at once (429 RATE_LIMITED): cancel one with /app/decline/{id} or /app/codes/cancel.",
+          response: S.PayResponse,
+          errors: ["RATE_LIMITED"],
+        }),
+      },
     )
-    .get("/me", ({ user }) => ({ user: { id: user.id, name: user.name }, balances: balancesOf(gw, userAccount(user.id)) }))
-    .get("/sessions/:id", ({ user, params }) => sessionView(gw, sessionForUser(gw, user, params.id)), { params: SessionParams })
+    .get("/me", ({ user }) => ({ user: { id: user.id, name: user.name }, balances: balancesOf(gw, userAccount(user.id)) }), {
+      detail: routeDoc({ summary: "The signed-in user and their balances", response: S.MeResponse }),
+    })
+    .get("/codes", ({ user }) => ({ codes: openCodes(gw, user.id) }), {
+      detail: routeDoc({
+        summary: "Open pay codes: QR sessions a merchant could still submit an order to",
+        description: "Newest first. Cancel one with POST /app/decline/{sessionId}; all of them with POST /app/codes/cancel.",
+        response: S.OpenCodesResponse,
+      }),
+    })
+    .post("/codes/cancel", ({ user }) => ({ cancelled: gw.store.tx(() => gw.store.sessions.cancelOpen(user.id)) }), {
+      body: EmptyBody,
+      detail: routeDoc({
+        summary: "Cancel every open pay code (the web page does this on sign-out)",
+        description: "A merchant submitting to a cancelled code gets 410 SESSION_USED with details.reason \"cancelled\".",
+        response: S.CancelCodesResponse,
+      }),
+    })
+    .get("/sessions/:id", ({ user, params }) => sessionView(gw, sessionForUser(gw, user, params.id)), {
+      params: SessionParams,
+      detail: routeDoc({
+        summary: "A pay code or hosted checkout, with its order and merchant once there is one",
+        description:
+          "A hosted checkout is readable by any signed-in user until one of them answers it; `merchant` is the name the merchant declares, " +
+          "its OCID and the host of its registered endpoint.",
+        response: S.SessionViewResponse,
+        errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED", "INVALID_REQUEST"],
+      }),
+    })
     .get(
       "/sessions/:id/qr.svg",
       async ({ user, params }) => {
@@ -53,10 +106,33 @@ export function appRoutes(gw: Gateway) {
         if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
         return new Response(await qrSvg(gw, s.id, s.expires_at), { headers: { "content-type": "image/svg+xml" } });
       },
-      { params: SessionParams },
+      {
+        params: SessionParams,
+        detail: routeDoc({ summary: "The pay code's QR as SVG", contentType: "image/svg+xml", errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED"] }),
+      },
     )
-    .post("/confirm/:id", ({ user, params }) => confirmPayment(gw, user, params.id), { params: SessionParams, body: EmptyBody })
-    .post("/decline/:id", ({ user, params }) => declinePayment(gw, user, params.id), { params: SessionParams, body: EmptyBody })
+    .post("/confirm/:id", ({ user, params }) => confirmPayment(gw, user, params.id), {
+      params: SessionParams,
+      body: EmptyBody,
+      detail: routeDoc({
+        summary: "Confirm the order on a session: the amount leaves the balance",
+        description: "Idempotent: confirming again answers the current status. Hosted checkouts answer `redirect`, the merchant's success URL.",
+        response: S.AnswerResponse,
+        example: { status: "confirmed" },
+        errors: ["INSUFFICIENT_FUNDS", "INVALID_STATE", "SESSION_NOT_FOUND", "UNAUTHORIZED", "ORDER_NOT_FOUND"],
+      }),
+    })
+    .post("/decline/:id", ({ user, params }) => declinePayment(gw, user, params.id), {
+      params: SessionParams,
+      body: EmptyBody,
+      detail: routeDoc({
+        summary: "Decline the order on a session, or cancel a pay code that has none yet",
+        description: "Nothing is charged. A QR session without an order answers `cancelled`; hosted checkouts answer `redirect`, the cancel URL.",
+        response: S.AnswerResponse,
+        example: { status: "declined" },
+        errors: ["INVALID_STATE", "SESSION_NOT_FOUND", "UNAUTHORIZED"],
+      }),
+    })
     // Issue 13: pay by scanning a merchant's code. Each scan may call the merchant, so it counts against the
     // per-user pay limit.
     .post(
@@ -65,7 +141,7 @@ export function appRoutes(gw: Gateway) {
         enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
         return scanCode(gw, user, body);
       },
-      { body: ScanRequestSchema, detail: { summary: "Scan a merchant's code (order QR, inventory QR, opencharge: URI)", "x-oc-response": ScanResponseSchema } },
+      { body: ScanRequestSchema, detail: { ...routeDoc({ summary: "Scan a merchant's code (order QR, inventory QR, opencharge: URI)", response: ScanResponseSchema }), "x-oc-response": ScanResponseSchema } },
     )
     .post(
       "/scan/:id/order",
@@ -73,9 +149,18 @@ export function appRoutes(gw: Gateway) {
         enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
         return orderFromInventory(gw, user, params.id, body);
       },
-      { params: SessionParams, body: ScanOrderRequest, detail: { summary: "Order picked inventory items from the merchant (signed order back)", "x-oc-response": ScanResponseSchema } },
+      { params: SessionParams, body: ScanOrderRequest, detail: { ...routeDoc({ summary: "Order picked inventory items from the merchant (signed order back)", response: ScanResponseSchema }), "x-oc-response": ScanResponseSchema } },
     )
     .get("/history", ({ user, query }) => history(gw, user, query.limit, query.before), {
-      query: t.Object({ limit: t.Optional(t.String()), before: t.Optional(t.String()) }),
+      query: t.Object({
+        limit: t.Optional(t.String({ description: "1–100, default 20" })),
+        before: t.Optional(t.String({ description: "`nextBefore` of the previous page" })),
+      }),
+      detail: routeDoc({
+        summary: "Payments and credits, newest first",
+        description: "`charged` tells money that left the balance (confirmed, paid, in review) from orders that were declined, expired, still waiting or refunded.",
+        response: S.HistoryPage,
+        errors: ["INVALID_REQUEST"],
+      }),
     });
 }

@@ -1,3 +1,4 @@
+import { CapabilitiesResponse } from "../protocol/response-schemas";
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { protocolOptions, protocolRoute } from "../http/protocol-route";
@@ -27,6 +28,9 @@ export function capabilitiesRoute(gw: Gateway) {
       if (reserveCurrencies.length || accounts.length) body.partner = { reserveCurrencies, accounts };
       return { body };
     }),
-    protocolOptions(null, "What this gateway does, and what concerns the caller (SPEC §9.3)"),
+    protocolOptions(null, "What this gateway does, and what concerns the caller (SPEC §9.3)", {
+      description: "Any caller whose metadata resolves. `partner` appears for configured partners and peers holding an account here.",
+      response: CapabilitiesResponse,
+    }),
   );
 }

@@ -6,6 +6,7 @@ import { orders } from "./orders";
 import { jobs } from "./jobs";
 import { deliveries } from "./deliveries";
 import { scans } from "./scans";
+import { merchantSnapshots } from "./merchant-snapshot";
 import { inTransaction } from "./db";
 import { apiKeys } from "./api-keys";
 import { audit } from "./audit";
@@ -27,6 +28,7 @@ export function createStore(db: Database) {
     adminIdempotency: adminIdempotency(db),
     limits: limits(db),
     scans: scans(db),
+    merchants: merchantSnapshots(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

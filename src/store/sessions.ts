@@ -22,6 +22,10 @@ export function sessions(db: Database) {
   const pendingCount = db.query<{ n: number }, [string, number]>(
     "SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND kind = 'qr' AND status = 'pending' AND expires_at >= ?",
   );
+  const open = db.query<Pick<SessionRow, "id" | "created_at" | "expires_at">, [string, number]>(
+    "SELECT id, created_at, expires_at FROM sessions WHERE user_id = ? AND kind = 'qr' AND status = 'pending' AND expires_at >= ? ORDER BY created_at DESC, id",
+  );
+  const cancelOpen = db.query("UPDATE sessions SET status = 'cancelled' WHERE user_id = ? AND kind = 'qr' AND status = 'pending'");
   const setUser = db.query("UPDATE sessions SET user_id = ?2 WHERE id = ?1 AND user_id IS NULL");
   return {
     insert: (s: Omit<SessionRow, "used_at">) => insert.run(s.id, s.kind, s.user_id, s.status, s.created_at, s.expires_at),
@@ -29,6 +33,10 @@ export function sessions(db: Database) {
     /** true when this caller won the session (§9.4 step 11.1). */
     claim: (id: string, now: number) => claim.run(id, now).changes === 1,
     cancel: (id: string, userId: string) => cancel.run(id, userId).changes === 1,
+    /** The user's QR codes a merchant could still submit to (issue 19: the "open codes" list). */
+    open: (userId: string, now: number) => open.all(userId, now),
+    /** Sign-out: every pending code of the user, expired ones included (they can never be used either way). */
+    cancelOpen: (userId: string) => cancelOpen.run(userId).changes,
     pendingCount: (userId: string, now: number) => pendingCount.get(userId, now)?.n ?? 0,
     /** A checkout session becomes the confirming user's. */
     bindUser: (id: string, userId: string) => setUser.run(id, userId),

@@ -56,7 +56,7 @@ test("happy path: pay → QR → submit → WS prompt → status polled → conf
   const prompt = await ws.next((m) => m.type === "payment_request");
   expect(prompt.sessionId).toBe(s.sessionId);
   expect(prompt.order).toEqual(order);
-  expect(prompt.merchant).toEqual({ ocid: 500, name: "Merchant 500" });
+  expect(prompt.merchant).toEqual({ ocid: 500, name: "Merchant 500", host: new URL(merchant.endpoint).host });
 
   const statusPath = `/opencharge/orders/${order.id}/status`;
   let st = await merchant.call(tg.url, "GET", statusPath);

@@ -1,0 +1,156 @@
+// What the wallet app API (§10.2) and its WebSocket (§10.3) answer, as TypeBox schemas. The API reference is
+// generated from them, the tests validate real responses against them, and the web page's client types are
+// derived from them (web/api.ts imports the types only): one definition, no hand-copied shapes.
+import { Type as T, type Static } from "@sinclair/typebox";
+import { CurrencyCode, Ocid, Order } from "../protocol/schemas";
+
+const OrderStatus = T.Union(
+  ["awaiting_confirmation", "confirmed", "paid", "declined", "expired", "failed", "in_review"].map((s) => T.Literal(s)),
+  { description: "§11.1 order status" },
+);
+const SessionId = T.String({ pattern: "^[0-9a-f]{32}$", description: "128-bit session id, hex" });
+const UnixSeconds = T.Integer({ minimum: 0, description: "Unix time, seconds" });
+const Amount = T.String({ description: "Decimal string with the currency's exponent (§6.3)", examples: ["25.00"] });
+
+/** The merchant as we show it: its self-declared name, its OCID and the host of its registered endpoint. */
+export const MerchantView = T.Object({
+  ocid: Ocid,
+  name: T.Optional(T.String({ description: "Self-declared in its metadata: not verified" })),
+  icon: T.Optional(T.String()),
+  host: T.Optional(T.String({ description: "Host of the endpoint registered for this OCID" })),
+});
+export type MerchantView = Static<typeof MerchantView>;
+
+export const User = T.Object({ id: T.String(), name: T.String() });
+export const Balance = T.Object({ currency: CurrencyCode, amount: Amount });
+export type Balance = Static<typeof Balance>;
+
+export const MeResponse = T.Object({ user: User, balances: T.Array(Balance) });
+export type MeResponse = Static<typeof MeResponse>;
+
+export const DemoLoginResponse = T.Object({ token: T.String({ description: "Bearer token (64 hex)" }), user: User });
+export type DemoLoginResponse = Static<typeof DemoLoginResponse>;
+
+export const QrPayload = T.Object({
+  ocid: Ocid,
+  order: T.String({ description: "URL the merchant POSTs the signed order to (§9.4)" }),
+  expiresAt: UnixSeconds,
+});
+
+export const PayResponse = T.Object({
+  sessionId: SessionId,
+  qrPayload: QrPayload,
+  qrText: T.String({ description: "The exact JSON text encoded in the QR code" }),
+  qrCode: T.String({ description: "data:image/png;base64,… of the QR code" }),
+  expiresAt: UnixSeconds,
+});
+export type PayResponse = Static<typeof PayResponse>;
+
+/** Return URLs of an order: §9.4 spells them completed/cancelled, §9.6 success/cancel; we accept both. */
+export const OrderUrls = T.Object(
+  {
+    order: T.Optional(T.Array(T.String())),
+    completed: T.Optional(T.String()),
+    cancelled: T.Optional(T.String()),
+    success: T.Optional(T.String()),
+    cancel: T.Optional(T.String()),
+  },
+  { additionalProperties: true },
+);
+
+export const SessionViewResponse = T.Object({
+  sessionId: SessionId,
+  kind: T.Union([T.Literal("qr"), T.Literal("checkout")]),
+  sessionStatus: T.Union([T.Literal("pending"), T.Literal("used"), T.Literal("cancelled"), T.Literal("expired")]),
+  expiresAt: UnixSeconds,
+  order: T.Union([Order, T.Null()]),
+  merchant: T.Union([MerchantView, T.Null()]),
+  status: T.Union([OrderStatus, T.Null()]),
+  confirmBy: T.Union([UnixSeconds, T.Null()]),
+  txid: T.Optional(T.String()),
+  urls: T.Optional(OrderUrls),
+});
+export type SessionViewResponse = Static<typeof SessionViewResponse>;
+
+export const AnswerResponse = T.Object({
+  status: T.Union([OrderStatus, T.Literal("cancelled")]),
+  txid: T.Optional(T.String()),
+  redirect: T.Optional(T.String({ description: "Hosted checkout: where to send the shopper back" })),
+});
+export type AnswerResponse = Static<typeof AnswerResponse>;
+
+export const HistoryPayment = T.Object({
+  kind: T.Literal("payment"),
+  sessionId: SessionId,
+  orderId: T.String(),
+  merchant: MerchantView,
+  amount: Amount,
+  currency: CurrencyCode,
+  status: OrderStatus,
+  charged: T.Boolean({ description: "true once money left the balance (confirmed, paid, in review)" }),
+  txid: T.Optional(T.String()),
+  receivedAt: UnixSeconds,
+  updatedAt: UnixSeconds,
+});
+export const HistoryCredit = T.Object({
+  kind: T.Literal("credit"),
+  amount: Amount,
+  currency: CurrencyCode,
+  issuer: T.Union([Ocid, T.String()], { description: "Issuer OCID, or the ledger reason (funding, transfer_in)" }),
+  txid: T.Union([T.String(), T.Null()]),
+  at: UnixSeconds,
+});
+export const HistoryItem = T.Union([HistoryPayment, HistoryCredit]);
+export type HistoryItem = Static<typeof HistoryItem>;
+
+export const HistoryPage = T.Object({
+  items: T.Array(HistoryItem),
+  nextBefore: T.Optional(T.String({ description: "Pass as ?before= for the next page" })),
+});
+export type HistoryPage = Static<typeof HistoryPage>;
+
+export const OpenCode = T.Object({ sessionId: SessionId, createdAt: UnixSeconds, expiresAt: UnixSeconds });
+export const OpenCodesResponse = T.Object({ codes: T.Array(OpenCode) });
+export type OpenCodesResponse = Static<typeof OpenCodesResponse>;
+export const CancelCodesResponse = T.Object({ cancelled: T.Integer({ minimum: 0 }) });
+
+// ---------------------------------------------------------------------------------------------------
+// WebSocket /app/ws (§10.3)
+// ---------------------------------------------------------------------------------------------------
+const Ref = T.Optional(T.Union([T.String(), T.Number()], { description: "Echoed from the request" }));
+
+export const WsReady = T.Object({ type: T.Literal("ready"), user: T.Object({ id: T.String() }) });
+export const WsPaymentRequest = T.Object({
+  type: T.Literal("payment_request"),
+  sessionId: SessionId,
+  merchant: MerchantView,
+  order: Order,
+  expiresAt: UnixSeconds,
+});
+export const WsPaymentUpdate = T.Object({ type: T.Literal("payment_update"), sessionId: SessionId, status: OrderStatus, txid: T.Optional(T.String()) });
+export const WsResult = T.Object({
+  type: T.Literal("result"),
+  ref: Ref,
+  sessionId: T.String(),
+  status: AnswerResponse.properties.status,
+  txid: T.Optional(T.String()),
+  redirect: T.Optional(T.String()),
+});
+export const WsPong = T.Object({ type: T.Literal("pong"), ts: T.Optional(T.Unknown()) });
+export const WsError = T.Object({
+  type: T.Literal("error"),
+  ref: Ref,
+  code: T.String(),
+  message: T.String(),
+  details: T.Optional(T.Record(T.String(), T.Unknown())),
+});
+export const WsServerMessage = T.Union([WsReady, WsPaymentRequest, WsPaymentUpdate, WsResult, WsPong, WsError]);
+export type WsServerMessage = Static<typeof WsServerMessage>;
+export type WsPaymentRequest = Static<typeof WsPaymentRequest>;
+export type WsPaymentUpdate = Static<typeof WsPaymentUpdate>;
+
+export const WsClientMessage = T.Union([
+  T.Object({ type: T.Literal("auth"), token: T.String() }),
+  T.Object({ type: T.Literal("ping"), ts: T.Optional(T.Unknown()) }),
+  T.Object({ type: T.Union([T.Literal("confirm"), T.Literal("decline")]), sessionId: SessionId, ref: Ref }),
+]);
