@@ -75,6 +75,7 @@ export function makeApi(getToken: () => string | null, onUnauthorized: () => voi
     cancelCodes: (token?: string | null) => call<{ cancelled: number }>("POST", "/app/codes/cancel", {}, token ?? getToken()),
     pay: () => call<PayResult>("POST", "/app/pay", {}),
     session: (id: string) => call<SessionView>("GET", `/app/sessions/${sid(id)}`),
+    checkoutPreview: (id: string) => call<SessionView>("GET", `/app/checkout/${sid(id)}`, undefined, null),
     confirm: (id: string) => call<AnswerResult>("POST", `/app/confirm/${sid(id)}`, {}),
     decline: (id: string) => call<AnswerResult>("POST", `/app/decline/${sid(id)}`, {}),
     history: (before?: string) => call<HistoryPage>("GET", `/app/history?limit=10${before ? `&before=${encodeURIComponent(before)}` : ""}`),

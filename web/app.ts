@@ -3,7 +3,10 @@
 import { ApiError, makeApi, serverNow, type HistoryItem, type Me, type Merchant, type Order, type PayResult, type SessionView } from "./api";
 import type { WsPaymentRequest, WsPaymentUpdate } from "../src/app/schemas";
 import { WalletSocket, type ConnState } from "./socket";
-import { countdown, merchantName, money, safeHttpUrl, statusText, when, type Tone } from "./format";
+import { countdown, merchantIdentity, merchantName, money, safeHttpUrl, statusText, when, type Tone } from "./format";
+import { itemsMismatch } from "./order-math";
+import { noteConn, noteNetworkFailure, refreshConnControls, setSignedIn } from "./conn-banner";
+import { renderCodes, startCodes, stopCodes } from "./codes";
 
 const TOKEN_KEY = "oc.token";
 const REDIRECT_DELAY_MS = 1200;
@@ -24,6 +27,14 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, 
 }
 const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : "Something went wrong. Please try again.");
+/** Shows an error; one caused by the network is marked so the offline banner clears it once the server is back. */
+function showError(el: HTMLElement, e: unknown, text = errorText(e)) {
+  el.textContent = text;
+  if (e instanceof ApiError && e.code === "NETWORK") {
+    el.dataset.networkError = "1";
+    noteNetworkFailure();
+  } else delete el.dataset.networkError;
+}
 let uid = 0;
 
 // ---------------------------------------------------------------------------------------------------
@@ -81,7 +92,7 @@ type Card = {
   status: string;
   setStatus(status: string): void;
   setBusy(busy: boolean): void;
-  setError(msg: string): void;
+  setError(msg: string, cause?: unknown): void;
   footer: HTMLElement;
 };
 
@@ -108,10 +119,14 @@ function orderCard(o: {
       )
     : null;
   const ref = o.order.reference ? `Order ${o.order.reference}` : `Order ${o.order.id}`;
+  const sum = itemsMismatch(o.order);
+  const mismatch = sum
+    ? h("p", { class: "mismatch", role: "note" }, `The items add up to ${money(sum, o.order.currency)}, not the total of ${money(o.order.amount, o.order.currency)}. Check with the merchant before you confirm.`)
+    : null;
   const timer = h("p", { class: "countdown", role: "timer", "aria-live": "off" });
   const statusEl = h("p", { class: "status", role: "status", "aria-live": "polite" });
   const errorEl = h("p", { class: "error", role: "alert" });
-  const confirmBtn = h("button", { type: "button", class: "primary confirm", "aria-describedby": `${id}-title` }, "Confirm");
+  const confirmBtn = h("button", { type: "button", class: "primary confirm", "aria-describedby": `${id}-title`, "data-needs-server": true }, "Confirm");
   const declineBtn = h("button", { type: "button", class: "danger decline", "aria-describedby": `${id}-title` }, "Decline");
   const actions = h("div", { class: "actions" }, confirmBtn, declineBtn);
   const footer = h("div", { class: "footer" });
@@ -119,8 +134,10 @@ function orderCard(o: {
     "article",
     { class: "card order", "data-session": o.sessionId, "aria-labelledby": `${id}-title` },
     heading,
+    h("p", { class: "merchant-id" }, merchantIdentity(o.merchant ?? { ocid: o.order.ocid })),
     h("p", { class: "merchant" }, ref),
     itemList,
+    mismatch,
     o.order.memo ? h("p", { class: "memo" }, String(o.order.memo)) : null,
     h("p", { class: "total" }, h("span", {}, "Total"), h("strong", { class: "amount" }, money(o.order.amount, o.order.currency))),
     timer,
@@ -156,8 +173,8 @@ function orderCard(o: {
       declineBtn.disabled = busy;
       el.setAttribute("aria-busy", String(busy));
     },
-    setError(msg) {
-      errorEl.textContent = msg;
+    setError(msg, cause) {
+      showError(errorEl, cause, msg);
     },
   };
   card.setStatus(o.status);
@@ -177,8 +194,9 @@ async function answer(card: Card, sessionId: string, kind: "confirm" | "decline"
   } catch (e) {
     if (e instanceof ApiError && e.code === "INVALID_STATE" && typeof e.details?.status === "string") card.setStatus(e.details.status);
     else if (e instanceof ApiError && e.code === "INSUFFICIENT_FUNDS") card.setError("Your balance is too low for this payment.");
-    else card.setError(errorText(e));
+    else card.setError(errorText(e), e);
     card.setBusy(false);
+    refreshConnControls();
     return null;
   } finally {
     scheduleRefresh();
@@ -221,13 +239,17 @@ function scheduleRefresh() {
 function historyRow(it: HistoryItem) {
   if (it.kind === "payment") {
     const s = statusText(it.status);
+    // Only money that left the balance gets a minus sign; declined, expired, waiting and refunded did not move.
+    const amount = it.charged ? `−${money(it.amount, it.currency)}` : money(it.amount, it.currency);
+    const badge = it.charged ? s.short : it.status === "awaiting_confirmation" ? "Waiting · not charged" : `${s.short} · not charged`;
     return h(
       "li",
-      { "data-status": it.status, "data-session": it.sessionId },
+      { "data-status": it.status, "data-session": it.sessionId, "data-charged": String(it.charged) },
       h("span", { class: "what" }, merchantName(it.merchant)),
-      h("span", { class: "amt" }, `−${money(it.amount, it.currency)}`),
+      h("span", { class: it.charged ? "amt" : "amt not-charged" }, amount),
+      h("span", { class: "who" }, merchantIdentity(it.merchant)),
       h("span", { class: "meta" }, when(it.receivedAt)),
-      h("span", { class: "badge", "data-tone": s.tone }, s.short),
+      h("span", { class: "badge", "data-tone": s.tone }, badge),
     );
   }
   const from = typeof it.issuer === "number" ? `Top-up from ${it.issuer}` : it.issuer === "funding" ? "Funding" : "Top-up";
@@ -266,6 +288,9 @@ function showQr(r: PayResult) {
   byId("qr-box").hidden = false;
   byId("pay").hidden = true;
   byId("pay-help").hidden = true;
+  // Phone first: the whole code, its countdown and Cancel must fit the screen (a scanner needs all three finder
+  // patterns), so the balances step aside while a code is shown and the code is scrolled to the top.
+  byId("balances-card").hidden = true;
   const timer = byId("qr-countdown");
   timer.classList.remove("expired");
   delete timer.dataset.armed;
@@ -279,7 +304,9 @@ function showQr(r: PayResult) {
       byId("pay-error").textContent = "That code expired. Tap Pay for a new one.";
     },
   });
-  byId("qr-title").focus();
+  byId("qr-title").focus({ preventScroll: true });
+  byId("qr-box").scrollIntoView({ block: "start" });
+  void renderCodes();
 }
 
 function hideQr(focusPay: boolean) {
@@ -289,7 +316,9 @@ function hideQr(focusPay: boolean) {
   byId("qr-text").textContent = "";
   byId("pay").hidden = false;
   byId("pay-help").hidden = false;
+  byId("balances-card").hidden = false;
   if (focusPay) byId("pay").focus();
+  void renderCodes();
 }
 
 async function onPay() {
@@ -299,10 +328,15 @@ async function onPay() {
   try {
     showQr(await api.pay());
   } catch (e) {
-    byId("pay-error").textContent =
-      e instanceof ApiError && e.code === "RATE_LIMITED" ? "Too many open payment codes. Use or cancel one, or wait a few minutes." : errorText(e);
+    showError(
+      byId("pay-error"),
+      e,
+      e instanceof ApiError && e.code === "RATE_LIMITED" ? "Too many open pay codes. Cancel one in the list below, or wait a few minutes." : errorText(e),
+    );
+    void renderCodes();
   } finally {
     btn.disabled = false;
+    refreshConnControls();
   }
 }
 
@@ -389,6 +423,35 @@ function renderCheckoutUser() {
   byId("checkout-user").textContent = `Signed in as ${me.user.name}` + (bal ? ` · Balance ${money(bal.amount, bal.currency)}` : "");
 }
 
+/** §9.6 spells them success/cancel, §9.4 completed/cancelled: a checkout may carry either. */
+function returnUrl(v: SessionView, kind: "success" | "cancel"): string | undefined {
+  const u = v.urls;
+  return kind === "success" ? (u?.success ?? u?.completed) : (u?.cancel ?? u?.cancelled);
+}
+
+/** Before sign-in: the order the shopper is asked to pay, read-only (issue 19). */
+async function showCheckoutPreview() {
+  const box = byId("checkout-preview");
+  try {
+    const v = await api.checkoutPreview(checkoutId!);
+    if (!v.order) return;
+    const card = orderCard({
+      sessionId: v.sessionId,
+      merchant: v.merchant,
+      order: v.order,
+      deadline: v.confirmBy ?? v.expiresAt,
+      status: v.status ?? "awaiting_confirmation",
+      onConfirm: () => undefined,
+      onDecline: () => undefined,
+    });
+    card.el.classList.add("preview");
+    card.el.querySelector(".actions")?.remove(); // answering needs a signed-in user
+    box.replaceChildren(card.el);
+  } catch {
+    box.replaceChildren(); // answered or unknown: signing in tells which
+  }
+}
+
 function leave(card: Card, url: string | undefined, text: string) {
   const safe = safeHttpUrl(url);
   if (!safe) {
@@ -434,19 +497,19 @@ async function loadCheckout() {
     onConfirm: async () => {
       const r = await answer(card, id, "confirm");
       if (r && rank(r.status) >= 1 && r.status !== "declined" && r.status !== "expired" && r.status !== "failed")
-        leave(card, r.redirect ?? v.urls?.success, "Payment confirmed. Taking you back to the merchant…");
-      else if (r || rank(card.status) === 3) leave(card, v.urls?.cancel, "This payment did not go through. Taking you back to the merchant…");
+        leave(card, r.redirect ?? returnUrl(v, "success"), "Payment confirmed. Taking you back to the merchant…");
+      else if (r || rank(card.status) === 3) leave(card, returnUrl(v, "cancel"), "This payment did not go through. Taking you back to the merchant…");
     },
     onDecline: async () => {
       const r = await answer(card, id, "decline");
-      if (r) leave(card, r.redirect ?? v.urls?.cancel, "Payment declined. Taking you back to the merchant…");
+      if (r) leave(card, r.redirect ?? returnUrl(v, "cancel"), "Payment declined. Taking you back to the merchant…");
     },
   });
   checkoutCard = card;
   body.replaceChildren(card.el);
   if (status !== "awaiting_confirmation") {
     const good = status === "confirmed" || status === "paid" || status === "in_review";
-    const url = safeHttpUrl(good ? v.urls?.success : v.urls?.cancel);
+    const url = safeHttpUrl(good ? returnUrl(v, "success") : returnUrl(v, "cancel"));
     if (url) card.footer.replaceChildren(h("a", { href: url, class: "return", rel: "noreferrer" }, "Return to the merchant"));
   }
 }
@@ -458,6 +521,7 @@ function setConn(s: ConnState) {
   const el = byId("conn");
   el.dataset.state = s;
   el.textContent = s === "online" ? "Live" : s === "connecting" ? "Connecting…" : "Offline — retrying";
+  noteConn(s);
 }
 
 function startSocket() {
@@ -477,6 +541,7 @@ function startSocket() {
 }
 
 async function enter(focus: boolean) {
+  setSignedIn(true);
   startSocket();
   if (checkoutId) {
     show("checkout", focus);
@@ -485,11 +550,18 @@ async function enter(focus: boolean) {
   } else {
     renderMe();
     show("wallet", focus);
+    startCodes(api, (id) => {
+      if (qr?.sessionId === id) hideQr(false);
+    });
     await loadHistory(true).catch(() => undefined);
   }
 }
 
 function signOut(message?: string) {
+  // Signing out cancels the open pay codes: nobody is left to answer an order sent to them (best effort).
+  if (token && !message) void api.cancelCodes(token).catch(() => undefined);
+  setSignedIn(false);
+  stopCodes();
   socket?.stop();
   socket = null;
   token = null;
@@ -499,6 +571,8 @@ function signOut(message?: string) {
   byId("prompts").replaceChildren();
   if (qr) hideQr(false);
   byId("history").replaceChildren();
+  byId("codes").replaceChildren();
+  byId("codes-card").hidden = true;
   byId("checkout-body").replaceChildren();
   checkoutCard = null;
   setConn("offline");
@@ -564,6 +638,7 @@ async function boot() {
     const ctx = byId("signin-context");
     ctx.textContent = "Sign in to review and pay this order.";
     ctx.hidden = false;
+    if (!token) void showCheckoutPreview();
     document.title = `Checkout — ${document.title}`;
   }
   if (token) {

@@ -18,6 +18,9 @@ export function when(unixSeconds: number): string {
 
 export const merchantName = (m: { ocid: number; name?: string } | null | undefined) => (m?.name ? m.name : m ? `Merchant ${m.ocid}` : "Merchant");
 
+/** "OCID 510 · pos.cafe.example": who the merchant is beyond the name it gives itself (issue 19). */
+export const merchantIdentity = (m: { ocid: number; host?: string }) => (m.host ? `OCID ${m.ocid} · ${m.host}` : `OCID ${m.ocid}`);
+
 export type Tone = "ok" | "bad" | "wait" | "";
 
 /** Order statuses (§11.1) plus session outcomes, as words a user understands. */

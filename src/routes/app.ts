@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { userFromAuthorization } from "../app/bearer";
-import { enforceRate } from "../http/protocol-route";
+import { clientIp, enforceRate } from "../http/protocol-route";
 import { createPaySession, qrSvg } from "../flows/pay-session";
 import { confirmPayment, declinePayment, sessionForUser } from "../flows/answer-payment";
 import { history, sessionView } from "../flows/session-view";
@@ -44,6 +44,28 @@ export function appRoutes(gw: Gateway) {
         }),
       },
     );
+
+  // Before sign-in (issue 19): the shopper sees what they are asked to pay. Hosted checkouts only (QR sessions
+  // belong to their user), and only while nobody answered: the 128-bit id in the URL is the capability.
+  app.get(
+    "/checkout/:id",
+    (ctx) => {
+      enforceRate(gw, `ip:${clientIp(ctx)}`, gw.config.rateLimits.perIp);
+      const s = gw.store.sessions.get(ctx.params.id);
+      if (!s || s.kind !== "checkout" || s.user_id !== null)
+        throw new ProtocolError("SESSION_NOT_FOUND", "No open hosted checkout with this id (it may have been answered: sign in to see it)", { reason: "not_open" });
+      return sessionView(gw, s);
+    },
+    {
+      params: SessionParams,
+      detail: routeDoc({
+        summary: "A hosted checkout's order, before sign-in (no token needed)",
+        description: "What the hosted page shows the shopper before they sign in. Only unanswered checkouts; rate-limited per IP.",
+        response: S.SessionViewResponse,
+        errors: ["SESSION_NOT_FOUND", "RATE_LIMITED"],
+      }),
+    },
+  );
 
   return app
     .resolve(({ request }) => {

@@ -113,6 +113,7 @@ test("the protocol routes", async () => {
   const co = makeOrder(500, { accepts: [102], amount: "3.00" });
   const created = await mg.call(tg.url, "POST", "/opencharge/checkout/create", { order: co, signature: merchant.signOrder(co), merchantOcid: 500, urls: {} });
   answered("POST", "/opencharge/checkout/create", created);
+  answered("GET", "/app/checkout/:id", await app(tg, null, "GET", `/app/checkout/${created.json.session_id}`));
   tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:102", currency: "USD", amount: 500n, reason: "funding", now: 1 }));
   const u = addUser(tg, "rita");
   const transfer = { from: { ocid: 102 }, to: { ocid: tg.gw.config.ocid, reference: `user_${u.user.id}` }, amount: "1.00", currency: "USD" };
