@@ -56,3 +56,9 @@ test("every `oc` command the README shows exists, and every OC_ variable it name
   const tools = new Set(["OC_CONFIG", "OC_RELIABILITY_SEED"]);
   for (const [name] of README.matchAll(/OC_[A-Z_]+[A-Z]/g)) if (!tools.has(name)) expect([name, ENV_NAMES.has(name)]).toEqual([name, true]);
 });
+
+test("the README links the protocol profile, and the profile is a real document", () => {
+  expect(README).toContain("(docs/protocol.md)");
+  const doc = readFileSync(join(ROOT, "docs/protocol.md"), "utf8");
+  expect(doc.length).toBeGreaterThan(2000);
+});
