@@ -32,3 +32,82 @@ const LimitValue = t.Optional(t.Union([Decimal, t.Null()]));
 export const LimitsBody = t.Object({ currency: Currency, perPayment: LimitValue, perDay: LimitValue, maxBalance: LimitValue });
 export const LimitsResult = t.Object({ userId: t.String(), limits: LimitsView });
 export const AuditItem = t.Object({ id: t.Integer(), actor: t.String(), action: t.String(), args: t.Record(t.String(), t.Unknown()), at: t.Integer() });
+
+const Nullable = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
+export const OrdersQuery = t.Object({
+  limit: Limit,
+  cursor: Cursor,
+  status: t.Optional(t.String()),
+  merchant: t.Optional(t.String({ description: "Merchant OCID" })),
+  userId: t.Optional(t.String()),
+  from: t.Optional(t.String({ description: "Received at or after (Unix seconds or ISO 8601)" })),
+  to: t.Optional(t.String({ description: "Received before (Unix seconds or ISO 8601)" })),
+});
+export const OrderItem = t.Object({
+  id: t.Integer({ description: "Our id" }),
+  orderId: t.String({ description: "The merchant's order id" }),
+  merchant: t.Integer(),
+  caller: t.Integer(),
+  userId: Nullable(t.String()),
+  amount: t.String(),
+  currency: t.String(),
+  status: t.String(),
+  refunded: t.String({ description: "Sum of succeeded refunds" }),
+  settlement: Nullable(t.Object({ type: t.String(), via: Nullable(t.Integer()) })),
+  txid: Nullable(t.String()),
+  receivedAt: t.Integer(),
+  updatedAt: t.Integer(),
+});
+export const Refund = t.Object({
+  id: t.String(),
+  orderId: t.Integer(),
+  amount: t.String(),
+  currency: t.String(),
+  status: t.Union([t.Literal("pending"), t.Literal("succeeded"), t.Literal("failed")]),
+  method: t.Union([t.Literal("direct"), t.Literal("partner"), t.Literal("merchant_transfer")]),
+  txid: Nullable(t.String()),
+  createdAt: t.Integer(),
+  completedAt: Nullable(t.Integer()),
+});
+export const DeliveryItem = t.Object({
+  id: t.String(),
+  kind: t.String({ description: "proof (to a peer's /transfer/webhook) or event (to an operator endpoint)" }),
+  orderId: Nullable(t.Integer()),
+  target: t.Union([t.Integer(), t.String(), t.Null()]),
+  txid: t.String({ description: "Proof txid, or the event id" }),
+  state: t.String(),
+  attempts: t.Integer(),
+  nextAttemptAt: t.Integer(),
+  lastHttpStatus: Nullable(t.Integer()),
+  lastError: Nullable(t.String()),
+  createdAt: t.Integer(),
+  updatedAt: t.Integer(),
+});
+export const OrderDetail = t.Object({
+  order: t.Intersect([OrderItem, t.Object({ order: t.Unknown(), urls: t.Unknown(), candidates: t.Array(t.Unknown()), confirmedAt: Nullable(t.Integer()) })]),
+  proof: Nullable(t.Object({ proof: t.Unknown(), signature: Nullable(t.String()) })),
+  job: Nullable(
+    t.Object({ id: t.String(), state: t.String(), step: t.String(), pathIndex: t.Integer(), pinned: t.Boolean(), attempts: t.Integer(), deadline: t.Integer(), lastError: Nullable(t.String()) }),
+  ),
+  deliveries: t.Array(DeliveryItem),
+  anomalies: t.Array(t.Object({ id: t.Integer(), kind: t.String(), detail: t.String(), createdAt: t.Integer(), resolvedAt: Nullable(t.Integer()) })),
+  refunds: t.Array(Refund),
+});
+export const ResolveBody = t.Object({
+  action: t.Union([t.Literal("paid"), t.Literal("refund")]),
+  proof: t.Optional(t.Object({ proof: t.Record(t.String(), t.Unknown()), signature: t.String() }, { description: "For `paid`: the peer's final proof" })),
+});
+export const ResolveResult = t.Object({ message: t.String(), order: OrderItem });
+export const RefundBody = t.Object({ amount: t.Optional(Decimal) }, { description: "Omit amount to refund what is left" });
+export const RefundEnvelope = t.Object({ refund: Refund });
+export const DeliveriesQuery = t.Object({ limit: Limit, cursor: Cursor, state: t.Optional(t.String()) });
+export const DeliveryEnvelope = t.Object({ delivery: DeliveryItem });
+export const BalancesQuery = t.Object({ account: t.Optional(t.String({ maxLength: 80 })) });
+export const Balances = t.Object({
+  balances: t.Array(t.Object({ account: t.String(), currency: t.String(), balance: t.String() })),
+  check: t.Object({ ok: t.Boolean(), problems: t.Array(t.String()) }),
+});
+export const RangeQuery = t.Object({
+  from: t.Optional(t.String({ description: "Unix seconds or ISO 8601, inclusive" })),
+  to: t.Optional(t.String({ description: "Unix seconds or ISO 8601, exclusive" })),
+});

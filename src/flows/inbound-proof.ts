@@ -14,6 +14,7 @@ import type { Candidate } from "../settlement/candidates";
 import { afterPaid, applyFinalProof, recordAnomaly } from "../settlement/settle-job";
 import { claimTxid, txidUse } from "../settlement/txid-registry";
 import { enforceUserMovement } from "./user-limits";
+import { applyRefundProof } from "./refunds";
 
 type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
 
@@ -44,7 +45,7 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
     if (toUs && again) {
       recordAnomaly(gw, "proof_reused", null, again.job_id, `${proof.issuer}/${proof.txid} posted as a credit after settlement used it`);
       r = { status: "rejected", txid: proof.txid, message: "txid already used for another transfer" };
-    } else if (toUs) r = applyCredit(gw, proof, now);
+    } else if (toUs) r = applyRefundProof(gw, proof, body.signature, now) ?? applyCredit(gw, proof, now);
     else {
       const m = applyNotification(gw, proof, body.signature, form);
       r = m.reply;

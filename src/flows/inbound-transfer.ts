@@ -10,6 +10,7 @@ import { InsufficientFunds, isBalanceOverflow, peerAccount, userAccount } from "
 import { issueProof } from "../settlement/proofs";
 import type { ProtocolReply } from "../http/protocol-route";
 import { enforceUserMovement } from "./user-limits";
+import { merchantTransferRefund } from "./refunds";
 
 const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_TTL = 24 * 3600;
@@ -90,8 +91,13 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
         null,
       );
       // The proof is written first so the movement can reference its txid; a short balance rolls both back.
-      const reason = to.startsWith("user:") ? "transfer_in" : "transfer";
-      if (to.startsWith("user:")) enforceUserMovement(gw, to.slice(5), "credit", req.currency, amountMinor);
+      // Issue 16: naming one of the caller's paid orders makes this a (capped) refund of it; otherwise a credit
+      // within the user's limits.
+      const refund = to.startsWith("user:")
+        ? merchantTransferRefund(gw, caller.ocid, req.order?.id, to.slice(5), amountMinor, req.amount, req.currency, proof.txid, now)
+        : null;
+      if (to.startsWith("user:") && !refund) enforceUserMovement(gw, to.slice(5), "credit", req.currency, amountMinor);
+      const reason = refund ?? (to.startsWith("user:") ? "transfer_in" : "transfer");
       store.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref: `${caller.ocid}|${proof.txid}` });
       if (req.to.ocid !== config.ocid) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
       if (idemKey !== null)

@@ -2,6 +2,7 @@
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { expireIfDue } from "./answer-payment";
+import { refundSummary } from "./refunds";
 
 export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
   if (orderId.length === 0 || orderId.length > 128) throw new ProtocolError("ORDER_NOT_FOUND");
@@ -22,6 +23,8 @@ export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
     .query<{ state: string; attempts: number }, [number]>("SELECT state, attempts FROM deliveries WHERE order_id = ? ORDER BY created_at DESC LIMIT 1")
     .get(o.id);
   if (delivery) body.delivery = { state: delivery.state, attempts: delivery.attempts };
+  const refunds = refundSummary(gw, o);
+  if (refunds) Object.assign(body, refunds);
   body.updatedAt = o.updated_at;
   return body;
 }

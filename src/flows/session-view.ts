@@ -47,17 +47,18 @@ export function history(gw: Gateway, user: User, limitParam: string | undefined,
   const before = beforeParam ?? "9".repeat(27);
   const rows = gw.db
     .query<
-      { k: string; kind: string; id: number; at: number; session_id: string | null; order_id: string | null; merchant_ocid: number | null; amount: string | null; minor: string; currency: string; status: string | null; txid: string | null; updated_at: number; reason: string | null; ref: string | null },
+      { k: string; kind: string; id: number; at: number; session_id: string | null; order_id: string | null; merchant_ocid: number | null; amount: string | null; minor: string; currency: string; status: string | null; txid: string | null; updated_at: number; reason: string | null; ref: string | null; refunded: string | null },
       [string, string, string, number]
     >(
       `SELECT * FROM (
          SELECT printf('%011d1%015d', received_at, id) AS k, 'payment' AS kind, id, received_at AS at, session_id, order_id,
                 merchant_ocid, amount, CAST(amount_minor AS TEXT) AS minor, currency, status, final_txid AS txid, updated_at,
-                NULL AS reason, NULL AS ref
+                NULL AS reason, NULL AS ref,
+                (SELECT CAST(SUM(amount_minor) AS TEXT) FROM refunds WHERE order_id = orders.id AND status = 'succeeded') AS refunded
            FROM orders WHERE user_id = ?1
          UNION ALL
          SELECT printf('%011d0%015d', created_at, id), 'credit', id, created_at, NULL, NULL, NULL, NULL, CAST(delta AS TEXT),
-                currency, NULL, NULL, created_at, reason, ref
+                currency, NULL, NULL, created_at, reason, ref, NULL
            FROM ledger_entries WHERE account = ?2 AND delta > 0 AND reason IN ('funding', 'webhook_credit', 'transfer_in')
        ) WHERE k < ?3 ORDER BY k DESC LIMIT ?4`,
     )
@@ -78,6 +79,7 @@ export function history(gw: Gateway, user: User, limitParam: string | undefined,
         updatedAt: r.updated_at,
       };
       if (r.txid) item.txid = r.txid;
+      if (r.refunded) item.refunded = formatMinor(BigInt(r.refunded), r.currency, gw.currencies);
       return item;
     }
     const [issuer, txid] = (r.ref ?? "").split("|");

@@ -5,8 +5,9 @@ import type { Gateway } from "../gateway";
 import { apiKeyFromAuthorization, requireScope } from "../admin/auth";
 import type { AdminCtx, AdminRoute } from "../admin/route";
 import { USER_ROUTES } from "../admin/routes-users";
+import { ORDER_ROUTES } from "../admin/routes-orders";
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...ORDER_ROUTES];
 
 export function adminRoutes(gw: Gateway) {
   const app = new Elysia({ name: "oc-admin", prefix: "/admin" });
@@ -21,8 +22,8 @@ export function adminRoutes(gw: Gateway) {
       },
       detail: { summary: r.summary, "x-oc-scope": r.scope, "x-oc-response": { status: r.status ?? 200, schema: r.response }, "x-oc-idempotent": !!r.idempotent },
     };
-    const handler = (ctx: Omit<AdminCtx, "key"> & { adminKey: AdminCtx["key"]; set: { status?: number | string } }) => {
-      const out = r.handle(gw, { key: ctx.adminKey, body: ctx.body, params: ctx.params, query: ctx.query, request: ctx.request });
+    const handler = async (ctx: Omit<AdminCtx, "key"> & { adminKey: AdminCtx["key"]; set: { status?: number | string } }) => {
+      const out = await r.handle(gw, { key: ctx.adminKey, body: ctx.body, params: ctx.params, query: ctx.query, request: ctx.request });
       if (r.status && !(out instanceof Response)) ctx.set.status = r.status;
       return out;
     };

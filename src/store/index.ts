@@ -12,6 +12,7 @@ import { apiKeys } from "./api-keys";
 import { audit } from "./audit";
 import { adminIdempotency } from "./admin-idempotency";
 import { limits } from "./limits";
+import { refunds } from "./refunds";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 export function createStore(db: Database) {
@@ -29,6 +30,7 @@ export function createStore(db: Database) {
     limits: limits(db),
     scans: scans(db),
     merchants: merchantSnapshots(db),
+    refunds: refunds(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

@@ -76,4 +76,20 @@ export const MIGRATIONS: readonly Migration[] = [
       host TEXT
     )`,
   },
+  {
+    // Issue 16: refunds as their own records, several per order; committed = pending + succeeded, never above paid.
+    id: "16-refunds",
+    sql: `
+      CREATE TABLE refunds (
+        id TEXT PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),
+        amount TEXT NOT NULL, amount_minor INTEGER NOT NULL CHECK (typeof(amount_minor) = 'integer' AND amount_minor > 0),
+        currency TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('pending','succeeded','failed')),
+        method TEXT NOT NULL CHECK (method IN ('direct','partner','merchant_transfer')),
+        issuer INTEGER, txid TEXT, proof_json TEXT, signature TEXT, created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL, completed_at INTEGER
+      );
+      CREATE INDEX refunds_order ON refunds (order_id);
+      CREATE INDEX refunds_pending ON refunds (currency, amount_minor) WHERE status = 'pending';
+    `,
+  },
 ];

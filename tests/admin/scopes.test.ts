@@ -21,6 +21,15 @@ const MATRIX: [string, string, string, unknown?][] = [
   ["POST", "/admin/users/{id}/credits", "funds:write", { currency: "USD", amount: "1.00" }],
   ["POST", "/admin/users/{id}/debits", "funds:write", { currency: "USD", amount: "0.01" }],
   ["GET", "/admin/audit", "audit:read"],
+  ["GET", "/admin/orders", "orders:read"],
+  ["GET", "/admin/orders/{order}", "orders:read"],
+  ["POST", "/admin/orders/{order}/resolve", "orders:write", { action: "refund" }],
+  ["POST", "/admin/orders/{order}/refunds", "refunds:write", { amount: "1.00" }],
+  ["GET", "/admin/deliveries", "deliveries:read"],
+  ["POST", "/admin/deliveries/{delivery}/replay", "deliveries:write"],
+  ["GET", "/admin/ledger/balances", "ledger:read"],
+  ["GET", "/admin/exports/ledger.csv", "ledger:read"],
+  ["GET", "/admin/exports/orders.csv", "orders:read"],
 ];
 
 beforeAll(async () => {
@@ -31,7 +40,10 @@ beforeAll(async () => {
 afterAll(() => tg.close());
 
 let n = 0;
-const fill = (path: string) => path.replace("{id}", userId);
+// Routes about orders and deliveries are called on ids that do not exist: with the scope the answer is a 404, never
+// 401/403; the point here is the key, not the object.
+const fill = (path: string) => path.replace("{id}", userId).replace("{order}", "424242").replace("{delivery}", "dlv_missing");
+const documentedPath = (path: string) => path.replace(/\{(order|delivery)\}/, "{id}");
 const bodyOf = (b: unknown) => (b === undefined ? undefined : JSON.parse(JSON.stringify(b).replace("$n", String(++n))));
 
 test("openapi.json documents every /admin route with its scope, 401/403 and a success schema; the table matches", async () => {
@@ -50,7 +62,7 @@ test("openapi.json documents every /admin route with its scope, 401/403 and a su
       expect(content["application/json"]?.schema ?? content["text/csv"]?.schema).toBeDefined();
     }
   }
-  expect(documented.sort()).toEqual(MATRIX.map(([m, p, s]) => `${m} ${p} ${s}`).sort());
+  expect(documented.sort()).toEqual(MATRIX.map(([m, p, s]) => `${m} ${documentedPath(p)} ${s}`).sort());
 });
 
 test("each route: with its scope not 401/403; with every other scope 403 naming the missing one; no key or revoked key 401", async () => {
@@ -69,7 +81,7 @@ test("each route: with its scope not 401/403; with every other scope 403 naming 
     const denied = await admin(tg, k.without, method, fill(path), bodyOf(body));
     expect([method, path, denied.status, denied.json?.error?.details]).toEqual([method, path, 403, { missingScope: scope }]);
     const allowed = await admin(tg, k.with, method, fill(path), bodyOf(body));
-    expect([method, path, allowed.status < 300]).toEqual([method, path, true]);
+    expect([method, path, allowed.status !== 401 && allowed.status !== 403 && allowed.status < 500]).toEqual([method, path, true]);
     for (const bad of [null, revoked, "ock_" + "f".repeat(64), "not-a-key"]) {
       const r = await admin(tg, bad, method, fill(path), bodyOf(body));
       expect([method, path, r.status, r.json?.error?.code]).toEqual([method, path, 401, "INVALID_TOKEN"]);

@@ -1,0 +1,167 @@
+// Issue 16: what the operator reads about orders, deliveries and the books; and the in_review resolution.
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { formatMinor } from "../protocol/money";
+import type { OrderRecord, OrderStatus } from "../store/orders";
+import type { DeliveryRow, DeliveryState } from "../store/deliveries";
+import { checkLedger } from "../store/ledger";
+import { OperatorError } from "../flows/accounts";
+import { resolveOrder } from "../flows/operator-resolve";
+import { refundJson } from "../flows/refunds";
+
+export const ORDER_STATUSES: OrderStatus[] = ["awaiting_confirmation", "confirmed", "paid", "declined", "expired", "failed", "in_review"];
+const DELIVERY_STATES: DeliveryState[] = ["pending", "delivered", "rejected", "dead"];
+
+export function orderItem(gw: Gateway, o: OrderRecord) {
+  const { succeeded } = gw.store.refunds.totals(o.id);
+  return {
+    id: o.id,
+    orderId: o.order_id,
+    merchant: o.merchant_ocid,
+    caller: o.caller_ocid,
+    userId: o.user_id,
+    amount: o.amount,
+    currency: o.currency,
+    status: o.status,
+    refunded: formatMinor(succeeded, o.currency, gw.currencies),
+    settlement: o.settlement_type ? { type: o.settlement_type, via: o.settlement_via } : null,
+    txid: o.final_txid,
+    receivedAt: o.received_at,
+    updatedAt: o.updated_at,
+  };
+}
+
+export type OrderFilter = { status?: string; merchant?: string; userId?: string; from?: string; to?: string };
+
+/** `from`/`to`: Unix seconds or an ISO 8601 date; the range is [from, to). */
+export function timeParam(v: string | undefined, name: string): number | null {
+  if (v === undefined || v === "") return null;
+  if (/^[0-9]{1,12}$/.test(v)) return Number(v);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new ProtocolError("INVALID_REQUEST", `${name}: Unix seconds or an ISO 8601 date`, { fields: [name] });
+  return Math.floor(t / 1000);
+}
+
+function orderWhere(f: OrderFilter): { sql: string; args: (string | number)[] } {
+  const parts: string[] = [];
+  const args: (string | number)[] = [];
+  if (f.status !== undefined) {
+    if (!(ORDER_STATUSES as string[]).includes(f.status)) throw new ProtocolError("INVALID_REQUEST", `status: one of ${ORDER_STATUSES.join(", ")}`, { fields: ["status"] });
+    parts.push("status = ?");
+    args.push(f.status);
+  }
+  if (f.merchant !== undefined) {
+    if (!/^[1-9][0-9]{0,15}$/.test(f.merchant)) throw new ProtocolError("INVALID_REQUEST", "merchant: an OCID", { fields: ["merchant"] });
+    parts.push("merchant_ocid = ?");
+    args.push(Number(f.merchant));
+  }
+  if (f.userId !== undefined) {
+    parts.push("user_id = ?");
+    args.push(f.userId);
+  }
+  const from = timeParam(f.from, "from");
+  const to = timeParam(f.to, "to");
+  if (from !== null) parts.push("received_at >= ?"), args.push(from);
+  if (to !== null) parts.push("received_at < ?"), args.push(to);
+  return { sql: parts.length ? parts.join(" AND ") : "1", args };
+}
+
+/** Newest first; `before` is an order id (exclusive). */
+export function listOrders(gw: Gateway, f: OrderFilter, before: number, limit: number): OrderRecord[] {
+  const w = orderWhere(f);
+  const ids = gw.db.query<{ id: number }, (string | number)[]>(`SELECT id FROM orders WHERE ${w.sql} AND id < ? ORDER BY id DESC LIMIT ?`).all(...w.args, before, limit);
+  return ids.map((r) => gw.store.orders.byId(r.id)!);
+}
+
+export function deliveryItem(d: DeliveryRow & { kind?: string; endpoint_id?: string | null }) {
+  return {
+    id: d.id,
+    kind: d.kind ?? "proof",
+    orderId: d.order_id,
+    target: d.kind === "event" ? d.endpoint_id ?? null : d.target_ocid,
+    txid: d.txid,
+    state: d.state,
+    attempts: d.attempts,
+    nextAttemptAt: d.next_attempt_at,
+    lastHttpStatus: d.last_http_status,
+    lastError: d.last_error,
+    createdAt: d.created_at,
+    updatedAt: d.updated_at,
+  };
+}
+
+export function orderDetail(gw: Gateway, id: number) {
+  const o = gw.store.orders.byId(id);
+  if (!o) throw new ProtocolError("ORDER_NOT_FOUND");
+  const job = gw.store.jobs.byOrder(o.id);
+  const anomalies = gw.db
+    .query<{ id: number; kind: string; detail: string; created_at: number; resolved_at: number | null }, [number]>(
+      "SELECT id, kind, detail, created_at, resolved_at FROM anomalies WHERE order_id = ? ORDER BY id",
+    )
+    .all(o.id)
+    .map((a) => ({ id: a.id, kind: a.kind, detail: a.detail, createdAt: a.created_at, resolvedAt: a.resolved_at }));
+  const deliveries = gw.db.query<DeliveryRow, [number]>("SELECT * FROM deliveries WHERE order_id = ? ORDER BY created_at, id").all(o.id).map(deliveryItem);
+  return {
+    order: {
+      ...orderItem(gw, o),
+      order: JSON.parse(o.order_json),
+      urls: JSON.parse(o.urls_json),
+      candidates: JSON.parse(o.candidates_json),
+      confirmedAt: o.confirmed_at,
+    },
+    proof: o.final_proof_json ? { proof: JSON.parse(o.final_proof_json), signature: o.final_signature } : null,
+    job: job
+      ? { id: job.id, state: job.state, step: job.step, pathIndex: job.path_index, pinned: !!job.pinned, attempts: job.attempts, deadline: job.deadline, lastError: job.last_error }
+      : null,
+    deliveries,
+    anomalies,
+    refunds: gw.store.refunds.byOrder(o.id).map((r) => refundJson(gw, r)),
+  };
+}
+
+/** The CLI's `orders resolve`, audited; an operator error here is a state conflict (409). */
+export async function adminResolve(gw: Gateway, actor: string, id: number, action: "paid" | "refund", proof?: unknown) {
+  let message: string;
+  try {
+    message = await resolveOrder(gw, id, action, proof);
+  } catch (e) {
+    if (e instanceof OperatorError) throw new ProtocolError(gw.store.orders.byId(id) ? "INVALID_STATE" : "ORDER_NOT_FOUND", e.message);
+    throw e;
+  }
+  gw.store.tx(() => gw.store.audit.append(actor, "orders.resolve", { orderId: id, action, proofTxid: (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null }, gw.clock()));
+  return { message, order: orderItem(gw, gw.store.orders.byId(id)!) };
+}
+
+export function listDeliveries(gw: Gateway, state: string | undefined, after: number, limit: number) {
+  if (state !== undefined && !(DELIVERY_STATES as string[]).includes(state)) throw new ProtocolError("INVALID_REQUEST", `state: one of ${DELIVERY_STATES.join(", ")}`, { fields: ["state"] });
+  return gw.db
+    .query<DeliveryRow & { rid: number }, [string | null, number, number]>(
+      "SELECT rowid AS rid, * FROM deliveries WHERE (?1 IS NULL OR state = ?1) AND rowid > ?2 ORDER BY rowid LIMIT ?3",
+    )
+    .all(state ?? null, after, limit);
+}
+
+export function replayDelivery(gw: Gateway, actor: string, id: string) {
+  const now = gw.clock();
+  const ok = gw.store.tx(() => {
+    const done = gw.store.deliveries.replay(id, now);
+    if (done) gw.store.audit.append(actor, "deliveries.replay", { deliveryId: id }, now);
+    return done;
+  });
+  if (!ok) throw new ProtocolError("NOT_FOUND", "No such delivery", { deliveryId: id });
+  gw.events.deliveryEnqueued();
+  return { delivery: deliveryItem(gw.store.deliveries.byId(id)!) };
+}
+
+export function ledgerBalances(gw: Gateway, account: string | undefined) {
+  const rows = gw.db
+    .query<{ account: string; currency: string; b: string }, [string | null]>(
+      "SELECT account, currency, CAST(balance AS TEXT) AS b FROM accounts WHERE ?1 IS NULL OR account = ?1 ORDER BY account, currency",
+    )
+    .all(account ?? null);
+  const check = checkLedger(gw.db);
+  return {
+    balances: rows.map((r) => ({ account: r.account, currency: r.currency, balance: formatMinor(BigInt(r.b), r.currency, gw.currencies) })),
+    check: { ok: check.ok, problems: check.problems },
+  };
+}

@@ -1,0 +1,158 @@
+// Issue 16: refunds of paid orders, as their own records (several, partial or full, never more than was paid).
+//  - Settled in our own books (direct, hosted checkout): the recipient's account with us is debited and the user
+//    credited in one transaction, with a signed refund notice — our proof of the transfer from the merchant's
+//    account back to the user, referencing the order — delivered to the merchant's /transfer/webhook through the
+//    durable outbox.
+//  - Settled through a partner or a third party: the money is at the peer; the refund stays `pending` until the
+//    peer's proof of the transfer back to the user arrives at /transfer/webhook (applyRefundProof).
+//  - A merchant's own /transfer/create to the user naming one of its paid orders is recorded as a refund of it.
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { formatMinor, parseAmount } from "../protocol/money";
+import type { Proof } from "../protocol/schemas";
+import { amountOrThrow } from "./order-intake";
+import { externalAccount, InsufficientFunds, peerAccount, userAccount } from "../store/ledger";
+import type { OrderRecord } from "../store/orders";
+import type { RefundRow } from "../store/refunds";
+import { issueProof } from "../settlement/proofs";
+
+/** The ledger reason of money going back to a user for a paid order (not a failed payment's `refund`). */
+export const ORDER_REFUND = "order_refund";
+
+export const refundJson = (gw: Gateway, r: Pick<RefundRow, "id" | "order_id" | "amount_minor" | "currency" | "status" | "method" | "txid" | "created_at" | "completed_at">) => ({
+  id: r.id,
+  orderId: r.order_id,
+  amount: formatMinor(r.amount_minor, r.currency, gw.currencies),
+  currency: r.currency,
+  status: r.status,
+  method: r.method,
+  txid: r.txid,
+  createdAt: r.created_at,
+  completedAt: r.completed_at,
+});
+
+/** Settled in our books: the account the payment was credited to; otherwise null (money is at a peer). */
+function localRecipient(o: OrderRecord): number | null {
+  if (o.settlement_type === "direct") return o.merchant_ocid;
+  if (o.settlement_type === "checkout" && o.settlement_via !== null) return o.settlement_via;
+  return null;
+}
+
+/** Inside the transaction: refuse a refund that would take the committed total above the amount paid. */
+function checkCap(gw: Gateway, o: OrderRecord, minor: bigint): void {
+  const { committed } = gw.store.refunds.totals(o.id);
+  if (committed + minor <= o.amount_minor) return;
+  const f = (m: bigint) => formatMinor(m, o.currency, gw.currencies);
+  throw new ProtocolError("REFUND_EXCEEDS_PAID", `Order paid ${f(o.amount_minor)} ${o.currency}; ${f(committed)} is already refunded or pending, so at most ${f(o.amount_minor - committed)} more`, {
+    paid: f(o.amount_minor),
+    refunded: f(committed),
+    refundable: f(o.amount_minor - committed),
+  });
+}
+
+export function refundOrder(gw: Gateway, actor: string, orderRowId: number, amount: string | undefined) {
+  const found = gw.store.orders.byId(orderRowId);
+  if (!found) throw new ProtocolError("ORDER_NOT_FOUND");
+  const requested = amount === undefined ? null : amountOrThrow(gw, amount, found.currency);
+  const now = gw.clock();
+  let delivered = false;
+  const refund = gw.store.tx(() => {
+    const o = gw.store.orders.byId(orderRowId)!;
+    if (o.status !== "paid" || !o.user_id) throw new ProtocolError("INVALID_STATE", `Only paid orders are refunded; this one is ${o.status}`, { status: o.status });
+    const minor = requested ?? o.amount_minor - gw.store.refunds.totals(o.id).committed;
+    if (minor <= 0n) throw new ProtocolError("REFUND_EXCEEDS_PAID", "The order is already refunded in full", { refundable: formatMinor(0n, o.currency, gw.currencies) });
+    checkCap(gw, o, minor);
+    const text = formatMinor(minor, o.currency, gw.currencies);
+    const recipient = localRecipient(o);
+    let id: string;
+    if (recipient === null) {
+      id = gw.store.refunds.insert({ orderId: o.id, amount: text, minor, currency: o.currency, status: "pending", method: "partner", createdBy: actor, now });
+    } else {
+      try {
+        gw.store.ledger.move({ from: peerAccount(recipient), to: userAccount(o.user_id), currency: o.currency, amount: minor, reason: ORDER_REFUND, orderId: o.id, now });
+      } catch (e) {
+        if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", "The merchant's balance with us is too low for this refund");
+        throw e;
+      }
+      const notice = issueProof(
+        gw.db,
+        gw.key.secret,
+        {
+          issuer: gw.config.ocid,
+          from: { ocid: recipient, reference: o.order_id },
+          to: { ocid: gw.config.ocid, reference: `user_${o.user_id}` },
+          amount: text,
+          currency: o.currency,
+          timestamp: now,
+          memo: `refund of order ${o.order_id}`,
+        },
+        o.id,
+      );
+      id = gw.store.refunds.insert({ orderId: o.id, amount: text, minor, currency: o.currency, status: "succeeded", method: "direct", issuer: gw.config.ocid, txid: notice.txid, proofJson: JSON.stringify(notice.proof), signature: notice.signature, createdBy: actor, now });
+      gw.store.deliveries.enqueue({ orderId: o.id, target: recipient, txid: notice.txid, body: notice.body, now });
+      delivered = true;
+    }
+    gw.store.audit.append(actor, "orders.refund", { orderId: o.id, refundId: id, amount: text, currency: o.currency }, now);
+    return gw.store.refunds.byId(id)!;
+  });
+  if (delivered) gw.events.deliveryEnqueued();
+  return { refund: refundJson(gw, refund) };
+}
+
+/** Who may send the proof completing a pending refund: the peer the order settled through, or its provider. */
+function refundIssuers(gw: Gateway, orderId: number, via: number | null): number[] {
+  const job = gw.store.jobs.byOrder(orderId);
+  const provider = job ? (JSON.parse(job.step_data) as { provider?: number }).provider : undefined;
+  return [via, provider].filter((x): x is number => typeof x === "number");
+}
+
+/**
+ * Inside /transfer/webhook's transaction, for a proof to us: if it completes a pending refund (reference
+ * `refund_<id>`, or the paying user's `user_<id>` with the refund's exact amount, from the order's peer), the user
+ * is credited from that peer's external account and the refund succeeds. Null: not a refund, treat as a credit.
+ */
+export function applyRefundProof(gw: Gateway, proof: Proof, signature: string, now: number): { status: "accepted"; txid: string } | null {
+  const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
+  if (!amount.ok) return null;
+  const ref = proof.to.reference ?? "";
+  const candidates = gw.store.refunds
+    .pendingMatching(proof.currency, amount.minor)
+    .filter((r) => ref === `refund_${r.id}` || ref === `user_${r.user_id}`)
+    .filter((r) => refundIssuers(gw, r.order_id, r.settlement_via).includes(proof.issuer))
+    .sort((a, b) => Number(ref === `refund_${b.id}`) - Number(ref === `refund_${a.id}`));
+  const r = candidates[0];
+  if (!r) return null;
+  gw.store.ledger.move({ from: externalAccount(proof.issuer), to: userAccount(r.user_id), currency: proof.currency, amount: amount.minor, reason: ORDER_REFUND, orderId: r.order_id, ref: `${proof.issuer}|${proof.txid}`, now });
+  gw.store.refunds.complete(r.id, proof.issuer, proof.txid, JSON.stringify(proof), signature, now);
+  return { status: "accepted", txid: proof.txid };
+}
+
+/**
+ * Inside /transfer/create's transaction: a merchant paying one of our users back for one of its paid orders
+ * (`order.id` names it) is a refund of that order — capped like any other and recorded with the proof's txid.
+ * Returns the ledger reason for the movement.
+ */
+export function merchantTransferRefund(gw: Gateway, callerOcid: number, orderId: string | undefined, userId: string, minor: bigint, amount: string, currency: string, txid: string, now: number): string | null {
+  if (!orderId) return null;
+  const o = gw.db
+    .query<{ id: number }, [number, string]>("SELECT id FROM orders WHERE merchant_ocid = ? AND order_id = ? AND status = 'paid' ORDER BY id DESC LIMIT 1")
+    .get(callerOcid, orderId);
+  if (!o) return null;
+  const order = gw.store.orders.byId(o.id)!;
+  if (order.user_id !== userId) throw new ProtocolError("INVALID_REQUEST", "order.id names a paid order of another user; refunds go to the user who paid", { fields: ["to.reference"] });
+  if (order.currency !== currency) throw new ProtocolError("INVALID_REQUEST", `order ${orderId} was paid in ${order.currency}`, { fields: ["currency"] });
+  checkCap(gw, order, minor);
+  gw.store.refunds.insert({ orderId: order.id, amount, minor, currency, status: "succeeded", method: "merchant_transfer", issuer: gw.config.ocid, txid, createdBy: `peer:${callerOcid}`, now });
+  return ORDER_REFUND;
+}
+
+/** What the user's history and the merchant's status URL show: refunds that went through, and each refund. */
+export function refundSummary(gw: Gateway, o: Pick<OrderRecord, "id" | "currency">) {
+  const rows = gw.store.refunds.byOrder(o.id);
+  if (rows.length === 0) return null;
+  const { succeeded } = gw.store.refunds.totals(o.id);
+  return {
+    refunded: formatMinor(succeeded, o.currency, gw.currencies),
+    refunds: rows.map((r) => ({ id: r.id, amount: formatMinor(r.amount_minor, r.currency, gw.currencies), status: r.status, txid: r.txid })),
+  };
+}
