@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Type as T, Kind, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { buildCurrencyTable } from "./protocol/currencies";
+import { buildCurrencyTable, MAX_EXPONENT } from "./protocol/currencies";
 import { isAmountSyntax } from "./protocol/money";
 
 const MAX_OCID = Number.MAX_SAFE_INTEGER;
@@ -19,6 +19,8 @@ export const RateLimitsSchema = T.Object({
   perOcid: T.Integer({ minimum: 0, default: 300 }),
   perToken: T.Integer({ minimum: 0, default: 120 }),
   payPerUser: T.Integer({ minimum: 0, default: 30 }),
+  /** Demo mode only: funded users minted per client address per minute. */
+  demoLoginPerIp: T.Integer({ minimum: 0, default: 10 }),
 }, { default: {} });
 export type RateLimits = Static<typeof RateLimitsSchema>;
 
@@ -39,7 +41,7 @@ export const SETTINGS = T.Object({
   privateKeyFile: T.Optional(T.String({ minLength: 1 })),
   currencies: T.Object({
     enabled: T.Array(CurrencyCode, { minItems: 1, default: ["USD", "EUR"] }),
-    extra: T.Record(T.String(), T.Integer({ minimum: 0, maximum: 18 }), { default: {} }),
+    extra: T.Record(T.String(), T.Integer({ minimum: 0, maximum: MAX_EXPONENT }), { default: {} }),
   }, { default: {} }),
   acceptIssuers: T.Array(Ocid, { default: [] }),
   partners: T.Array(T.Object({ ocid: Ocid, reserveCurrencies: T.Array(CurrencyCode) }), { default: [] }),

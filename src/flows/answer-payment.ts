@@ -7,7 +7,7 @@ import type { User } from "../store/users";
 import type { SessionRow } from "../store/sessions";
 import { sessionStatus } from "../store/sessions";
 import type { OrderRecord } from "../store/orders";
-import { InsufficientFunds, IN_FLIGHT, userAccount } from "../store/ledger";
+import { InsufficientFunds, IN_FLIGHT, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { Candidate } from "../settlement/candidates";
 import { paymentUpdateMessage } from "./messages";
 import { enforceUserMovement } from "./user-limits";
@@ -72,6 +72,9 @@ export function confirmPayment(gw: Gateway, user: User, sessionId: string): Answ
     });
   } catch (e) {
     if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS");
+    // The money in flight would leave the 64-bit balance range: refused whole (nothing was debited).
+    if (isBalanceOverflow(e))
+      throw new ProtocolError("INVALID_AMOUNT", "This payment exceeds the gateway's balance limit for the currency; it was not taken. Try again once pending payments have settled", { reason: "balance_limit" });
     throw e;
   }
   const redirect = session.kind === "checkout" ? redirectFor(order, "success") : undefined;

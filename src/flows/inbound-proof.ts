@@ -142,7 +142,15 @@ function applyNotification(gw: Gateway, proof: Proof, signature: string, form: S
     const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index]!;
     const data = JSON.parse(job.step_data) as { provider?: number };
     const destination = c.type === "partner_reserve" ? externalAccount(c.via) : externalAccount(data.provider!);
-    if (applyFinalProof(gw, job.id, order, c.type, signed, proof.issuer, destination, form)) return { reply: { status: "accepted", txid: proof.txid }, paid: order };
+    try {
+      // Nested (a savepoint): a proof our books cannot hold leaves nothing behind; the job's own run reviews it.
+      if (gw.store.tx(() => applyFinalProof(gw, job.id, order, c.type, signed, proof.issuer, destination, form)))
+        return { reply: { status: "accepted", txid: proof.txid }, paid: order };
+    } catch (e) {
+      if (!isBalanceOverflow(e)) throw e;
+      recordAnomaly(gw, "balance_limit", order.id, job.id, `${destination} cannot hold ${order.amount} ${order.currency}`);
+      return { reply: { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" }, paid: null };
+    }
   }
   return { reply: { status: "rejected", txid: proof.txid, message: "no matching transfer" }, paid: null };
 }

@@ -13,6 +13,7 @@ import { transferRoutes } from "../routes/transfers";
 import { appRoutes } from "../routes/app";
 import { webRoutes } from "../routes/web";
 import { adminRoutes } from "../routes/admin";
+import { OperatorError } from "../flows/accounts";
 import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "../app/ws";
 
 /** Elysia's schema failure (the /app routes) in the same shape as the protocol wrapper's: rule and limit per field. */
@@ -34,6 +35,8 @@ function validationError(error: unknown): ProtocolError {
 export function errorHandler(gw: Gateway) {
   return new Elysia({ name: "oc-errors" }).onError({ as: "global" }, ({ code, error, request }) => {
     if (error instanceof ProtocolError) return errorResponse(error);
+    // An operator-rule refusal (a name, a credit spec) reaching HTTP is the caller's input, never a fault.
+    if (error instanceof OperatorError) return errorResponse(new ProtocolError("INVALID_REQUEST", error.message));
     switch (code) {
       case "NOT_FOUND":
         return errorResponse(new ProtocolError("NOT_FOUND"));

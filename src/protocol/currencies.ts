@@ -24,11 +24,20 @@ export const ISO_4217: ReadonlyMap<string, number> = new Map(ISO_CODES.split(/\s
 
 export type CurrencyTable = ReadonlyMap<string, number>;
 
+/**
+ * The largest minor-unit exponent an operator may configure. Balances are SQLite 64-bit integers (so every ledger
+ * update stays one atomic SQL statement with its floor check); at exponent 18 an account capped near 9.22 units.
+ * At 9 every currency keeps a balance range of at least 9.2 billion units, which is what a wallet needs; tokens
+ * with more on-chain decimals are carried at 9 here (amounts with more digits are refused, never rounded).
+ * (128-bit balances would need TEXT columns and application-side arithmetic outside SQLite's atomic UPDATEs.)
+ */
+export const MAX_EXPONENT = 9;
+
 /** Built-in ISO table plus operator codes (`currencies.extra`, e.g. {"USDC": 6}). */
 export function buildCurrencyTable(extra: Record<string, number> = {}): CurrencyTable {
   const t = new Map(ISO_4217);
   for (const [code, exp] of Object.entries(extra)) {
-    if (!CURRENCY_CODE_RE.test(code) || !Number.isInteger(exp) || exp < 0 || exp > 18)
+    if (!CURRENCY_CODE_RE.test(code) || !Number.isInteger(exp) || exp < 0 || exp > MAX_EXPONENT)
       throw new Error(`currencies.extra: invalid entry ${code}`);
     t.set(code, exp);
   }

@@ -15,6 +15,8 @@ import { routeDoc } from "../http/route-docs";
 import * as S from "../app/schemas";
 
 const SessionParams = t.Object({ id: t.String({ maxLength: 64 }) });
+/** What a user name may hold (createUser's rule), leaving room for the random suffix. */
+const DEMO_NAME = /^[\p{L}\p{N} ._@-]{1,40}$/u;
 const EmptyBody = t.Optional(t.Object({}, { additionalProperties: true }));
 
 function openCodes(gw: Gateway, userId: string) {
@@ -27,8 +29,12 @@ export function appRoutes(gw: Gateway) {
   if (gw.config.demoMode)
     app.post(
       "/demo/login",
-      ({ body }) => {
-        const base = body?.name?.trim() || "demo";
+      (ctx) => {
+        // Demo login mints funded users for anyone who can reach us: limited per client address.
+        enforceRate(gw, `demo:${clientIp(ctx)}`, gw.config.rateLimits.demoLoginPerIp);
+        const base = ctx.body?.name?.trim() || "demo";
+        if (!DEMO_NAME.test(base))
+          throw new ProtocolError("INVALID_REQUEST", 'name: up to 40 letters, digits, spaces or . _ @ - (e.g. "alice")', { reason: "schema", fields: ["name"] });
         const name = `${base}-${Math.random().toString(36).slice(2, 8)}`;
         const { user, token } = createUser(gw, name, gw.config.demoBalance);
         return { token, user: { id: user.id, name: user.name } };

@@ -5,7 +5,7 @@ import type { Gateway } from "../gateway";
 import type { OrderRecord } from "../store/orders";
 import type { JobRow } from "../store/jobs";
 import { firstStep } from "../store/jobs";
-import { externalAccount, IN_FLIGHT, peerAccount, userAccount } from "../store/ledger";
+import { externalAccount, IN_FLIGHT, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
 import type { Candidate } from "./candidates";
 import { providersFor } from "./candidates";
 import { classify, settlementRetryDelay, type Outcome } from "./classify";
@@ -100,7 +100,7 @@ async function runStep(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidat
   switch (job.step) {
     case "direct.credit":
     case "checkout.credit":
-      return creditLocally(gw, job, order, c, owner) ? { kind: "issued" } : { kind: "ambiguous", reason: "state changed" };
+      return creditLocally(gw, job, order, c, owner);
     case "transfer.create":
       return partnerTransfer(gw, job, order, c as Extract<Candidate, { type: "partner_reserve" }>);
     case "payment.create":
@@ -296,7 +296,15 @@ function retryLater(gw: Gateway, job: JobRow, order: OrderRecord, owner: string,
 }
 
 function completePaid(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, c: Candidate, r: Extract<StepResult, { kind: "paid" }>): boolean {
-  const ok = gw.store.tx(() => applyFinalProof(gw, job.id, order, c.type, r.final, r.issuer, r.destination, "deep"));
+  let ok: boolean;
+  try {
+    ok = gw.store.tx(() => applyFinalProof(gw, job.id, order, c.type, r.final, r.issuer, r.destination, "deep"));
+  } catch (e) {
+    if (!isBalanceOverflow(e)) throw e;
+    // Value moved at the peer but our books cannot record it (64-bit range): the operator reconciles, no retry storm.
+    toReview(gw, job, order, owner, `final proof cannot be booked: ${r.destination} balance limit`, true);
+    return false;
+  }
   if (!ok) {
     retryLater(gw, job, order, owner, { reason: "final proof could not be applied", anomaly: false });
     return false;
@@ -338,11 +346,30 @@ export function afterPaid(gw: Gateway, order: OrderRecord, txid: string): void {
   gw.hub.send(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "paid", final_txid: txid }));
 }
 
-/** Direct (§12.6) and hosted checkout (§12.9): credit in our own books, issue our proof, queue its delivery. */
-function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidate, owner: string): boolean {
+/**
+ * Direct (§12.6) and hosted checkout (§12.9): credit in our own books, issue our proof, queue its delivery. A
+ * recipient account that cannot hold the amount (64-bit balance range) is a definite failure of this path: nothing
+ * left our books, so the next path or a refund follows instead of a retry that could never succeed.
+ */
+function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidate, owner: string): StepResult {
   const now = gw.clock();
   const recipient = c.type === "checkout" ? c.via : order.merchant_ocid;
-  const issued = gw.store.txUnless(StateChanged, () => {
+  let issued: { txid: string } | null;
+  try {
+    issued = creditLocallyTx(gw, job, order, c, owner, recipient, now);
+  } catch (e) {
+    if (!isBalanceOverflow(e)) throw e;
+    gw.store.tx(() => recordAnomaly(gw, "balance_limit", order.id, job.id, `${peerAccount(recipient)} cannot hold ${order.amount} ${order.currency}`));
+    return { kind: "definite", reason: "recipient balance limit" };
+  }
+  if (!issued) return { kind: "ambiguous", reason: "state changed" };
+  afterPaid(gw, order, issued.txid);
+  gw.events.deliveryEnqueued();
+  return { kind: "issued" };
+}
+
+function creditLocallyTx(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidate, owner: string, recipient: number, now: number) {
+  return gw.store.txUnless(StateChanged, () => {
     const proof = issueProof(
       gw.db,
       gw.key.secret,
@@ -362,10 +389,6 @@ function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidat
     finishJobRow(gw, job, owner, "done", null);
     return proof;
   });
-  if (!issued) return false;
-  afterPaid(gw, order, issued.txid);
-  gw.events.deliveryEnqueued();
-  return true;
 }
 
 class StateChanged extends Error {}

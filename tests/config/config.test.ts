@@ -104,7 +104,7 @@ describe("unknown keys warn by name and do not stop the gateway", () => {
     expect(c.sessionTtl).toBe(30);
     expect(c.acceptIssuers).toEqual([7, 8]);
     expect(c.demoMode).toBe(true);
-    expect(c.rateLimits).toEqual({ perIp: 0, perOcid: 300, perToken: 120, payPerUser: 30 });
+    expect(c.rateLimits).toEqual({ perIp: 0, perOcid: 300, perToken: 120, payPerUser: 30, demoLoginPerIp: 10 });
     expect(c.warnings).toEqual(['unknown setting "bogus" in overrides (ignored; check its spelling)']);
     expect(() => loadConfig({ env: { OC_PUBLIC_URL: "ftp://x" } })).toThrow(ConfigError);
   });

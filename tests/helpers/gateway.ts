@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "../../src/log";
 import type { Clock } from "../../src/clock";
 
 /** Rate limits off: tests fire bursts from one IP and one OCID on purpose. */
-export const NO_RATE_LIMITS = { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0 };
+export const NO_RATE_LIMITS = { perIp: 0, perOcid: 0, perToken: 0, payPerUser: 0, demoLoginPerIp: 0 };
 
 export type TestGateway = RunningGateway & { dataDir: string; logs: string[]; announcements: string[]; close: () => Promise<void> };
 
