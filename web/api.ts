@@ -17,6 +17,11 @@ export type HistoryItem = S.HistoryItem;
 export type HistoryPage = S.HistoryPage;
 export type OpenCodes = S.OpenCodesResponse;
 export type ServerMessage = S.WsServerMessage;
+// Issue 13: the scan routes' answers (src/app/scan-schemas.ts); `order` is typed as the order the card shows.
+export type Inventory = Static<typeof import("../src/protocol/inventory").Inventory>;
+export type InventoryItem = Inventory["items"][number];
+export type ScanMerchant = Static<typeof import("../src/app/scan-schemas").ScanResponseSchema>["merchant"];
+export type ScanResult = Omit<Static<typeof import("../src/app/scan-schemas").ScanResponseSchema>, "order"> & { order?: Order };
 
 export class ApiError extends Error {
   constructor(
@@ -78,6 +83,8 @@ export function makeApi(getToken: () => string | null, onUnauthorized: () => voi
     checkoutPreview: (id: string) => call<SessionView>("GET", `/app/checkout/${sid(id)}`, undefined, null),
     confirm: (id: string) => call<AnswerResult>("POST", `/app/confirm/${sid(id)}`, {}),
     decline: (id: string) => call<AnswerResult>("POST", `/app/decline/${sid(id)}`, {}),
+    scan: (body: { qrContent: string; amount?: string; currency?: string }) => call<ScanResult>("POST", "/app/scan", body),
+    scanOrder: (id: string, items: { id: string; quantity: number }[]) => call<ScanResult>("POST", `/app/scan/${sid(id)}/order`, { items }),
     history: (before?: string) => call<HistoryPage>("GET", `/app/history?limit=10${before ? `&before=${encodeURIComponent(before)}` : ""}`),
   };
 }

@@ -7,6 +7,8 @@ import { countdown, merchantIdentity, merchantName, money, safeHttpUrl, statusTe
 import { itemsMismatch } from "./order-math";
 import { noteConn, noteNetworkFailure, refreshConnControls, setSignedIn } from "./conn-banner";
 import { renderCodes, startCodes, stopCodes } from "./codes";
+import { byId, h } from "./dom";
+import { closeSheet, initScan } from "./scan";
 
 const TOKEN_KEY = "oc.token";
 const REDIRECT_DELAY_MS = 1200;
@@ -14,18 +16,6 @@ const REDIRECT_DELAY_MS = 1200;
 // ---------------------------------------------------------------------------------------------------
 // DOM helpers
 // ---------------------------------------------------------------------------------------------------
-type Child = Node | string | null | undefined | false;
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | boolean | undefined> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === false) continue;
-    if (k === "class") el.className = v === true ? "" : v;
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
-  return el;
-}
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : "Something went wrong. Please try again.");
 /** Shows an error; one caused by the network is marked so the offline banner clears it once the server is back. */
 function showError(el: HTMLElement, e: unknown, text = errorText(e)) {
@@ -287,6 +277,7 @@ function showQr(r: PayResult) {
   byId("qr-text").textContent = r.qrText;
   byId("qr-box").hidden = false;
   byId("pay").hidden = true;
+  byId("scan").hidden = true;
   byId("pay-help").hidden = true;
   // Phone first: the whole code, its countdown and Cancel must fit the screen (a scanner needs all three finder
   // patterns), so the balances step aside while a code is shown and the code is scrolled to the top.
@@ -315,6 +306,7 @@ function hideQr(focusPay: boolean) {
   byId<HTMLImageElement>("qr-img").removeAttribute("src");
   byId("qr-text").textContent = "";
   byId("pay").hidden = false;
+  byId("scan").hidden = false;
   byId("pay-help").hidden = false;
   byId("balances-card").hidden = false;
   if (focusPay) byId("pay").focus();
@@ -558,6 +550,7 @@ async function enter(focus: boolean) {
 }
 
 function signOut(message?: string) {
+  void closeSheet({ silent: true });
   // Signing out cancels the open pay codes: nobody is left to answer an order sent to them (best effort).
   if (token && !message) void api.cancelCodes(token).catch(() => undefined);
   setSignedIn(false);
@@ -632,6 +625,16 @@ async function boot() {
   byId("signout").addEventListener("click", () => signOut());
   byId("pay").addEventListener("click", () => void onPay());
   byId("qr-cancel").addEventListener("click", () => void onCancelQr());
+  // Issue 13: the Scan sheet shows scanned orders on the same card as payment requests, tracked like them.
+  initScan({
+    api,
+    orderCard,
+    answer,
+    track: (id, card) => prompts.set(id, card as Card),
+    untrack: (id) => prompts.delete(id),
+    refresh: scheduleRefresh,
+    errorText,
+  });
   byId("history-more").addEventListener("click", () => void loadHistory(false).catch(() => undefined));
   window.addEventListener("online", () => socket?.nudge());
   if (checkoutId) {

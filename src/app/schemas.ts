@@ -3,6 +3,7 @@
 // derived from them (web/api.ts imports the types only): one definition, no hand-copied shapes.
 import { Type as T, type Static } from "@sinclair/typebox";
 import { CurrencyCode, Ocid, Order } from "../protocol/schemas";
+import { Inventory } from "../protocol/inventory";
 
 const OrderStatus = T.Union(
   ["awaiting_confirmation", "confirmed", "paid", "declined", "expired", "failed", "in_review"].map((s) => T.Literal(s)),
@@ -60,7 +61,7 @@ export const OrderUrls = T.Object(
 
 export const SessionViewResponse = T.Object({
   sessionId: SessionId,
-  kind: T.Union([T.Literal("qr"), T.Literal("checkout")]),
+  kind: T.Union([T.Literal("qr"), T.Literal("checkout"), T.Literal("scan")]),
   sessionStatus: T.Union([T.Literal("pending"), T.Literal("used"), T.Literal("cancelled"), T.Literal("expired")]),
   expiresAt: UnixSeconds,
   order: T.Union([Order, T.Null()]),
@@ -69,6 +70,8 @@ export const SessionViewResponse = T.Object({
   confirmBy: T.Union([UnixSeconds, T.Null()]),
   txid: T.Optional(T.String()),
   urls: T.Optional(OrderUrls),
+  /** Issue 13: what a `scan` session was made from; an inventory not ordered from yet carries its items. */
+  scan: T.Optional(T.Object({ kind: T.String(), inventory: T.Optional(Inventory) })),
 });
 export type SessionViewResponse = Static<typeof SessionViewResponse>;
 

@@ -6,6 +6,16 @@ import { addUser, app, assertLedgerBalanced, balance, dbDigest, WsClient } from 
 import { startPosMerchant, startVendingMerchant } from "../helpers/scan-merchants";
 import { startMerchant } from "../helpers/merchant";
 import { makeOrder, TestPeer } from "../peers/kit";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { ScanResponseSchema } from "../../src/app/scan-schemas";
+import { SessionViewResponse } from "../../src/app/schemas";
+
+/** Every 200 of the scan routes and every scan session view answers its published schema. */
+const scanShape = TypeCompiler.Compile(ScanResponseSchema);
+const viewShape = TypeCompiler.Compile(SessionViewResponse);
+function conforms(check: typeof scanShape | typeof viewShape, v: unknown) {
+  expect([...check.Errors(v)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
+}
 
 let tg: TestGateway;
 let pos: Awaited<ReturnType<typeof startPosMerchant>>;
@@ -38,7 +48,14 @@ afterEach(() => {
 
 let seq = 0;
 const newUser = (credit = "USD:100.00") => addUser(tg, `scan${++seq}`, credit, "UGX:100000");
-const scan = (token: string, body: Record<string, unknown>) => app(tg, token, "POST", "/app/scan", body);
+async function scan(token: string, body: Record<string, unknown>) {
+  const r = await app(tg, token, "POST", "/app/scan", body);
+  if (r.status === 200) {
+    conforms(scanShape, r.json);
+    conforms(viewShape, (await app(tg, token, "GET", `/app/sessions/${r.json.sessionId}`)).json);
+  }
+  return r;
+}
 const digest = () => dbDigest(tg.gw.db, ["nonces", "metadata_cache", "sqlite_sequence", "scheduler_lease"]);
 
 async function statusOf(merchant: TestPeer, orderId: string) {
@@ -265,6 +282,8 @@ describe("inventory QR (vending machine)", () => {
 
       const o = await app(tg, token, "POST", `/app/scan/${r.json.sessionId}/order`, { items: [{ id: "cola", quantity: 2 }, { id: "water", quantity: 2 }] });
       expect(o.status).toBe(200);
+      conforms(scanShape, o.json);
+      conforms(viewShape, (await app(tg, token, "GET", `/app/sessions/${r.json.sessionId}`)).json);
       expect(o.json).toMatchObject({ sessionId: r.json.sessionId, kind: "order", merchant: { ocid: 530 }, order: { ocid: 530, amount: "5.00", currency: "USD" } });
       const req = vend.creates().at(-1)!;
       expect(req.authentic).toBe(true);

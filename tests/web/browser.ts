@@ -8,7 +8,8 @@ export const CHROMIUM_PATH = process.env.OC_CHROMIUM ?? "/usr/bin/chromium";
 export const OUTPUT_DIR = join(import.meta.dir, "..", "output");
 export const PHONE = { width: 375, height: 667 };
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: e.g. the fake-camera flags of the scan tests. */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH))
     throw new Error(`Chromium not found at ${CHROMIUM_PATH}. Install it with .ci/setup-extra (apt-get install -y chromium).`);
   // Under Bun 1.4.5, replies on Playwright's pipe to Chromium sometimes sit unread until some timer wakes the
@@ -20,7 +21,7 @@ export async function launchChromium(): Promise<Browser> {
     const browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
       timeout: 20_000,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...extraArgs],
     });
     browser.on("disconnected", () => clearInterval(ticker));
     return browser;
