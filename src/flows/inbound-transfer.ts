@@ -68,6 +68,15 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
       throw e;
     }
     to = peerAccount(req.to.ocid);
+    // The canonical request string names no recipient gateway, so a transfer signed for another gateway could be
+    // replayed here inside the window. We execute only transfers whose recipient is ours: this gateway (one of our
+    // users) or a peer whose books we keep in this currency (docs/protocol.md, "Security decisions").
+    if (!gw.db.query("SELECT 1 FROM accounts WHERE account = ? AND currency = ?").get(to, req.currency))
+      throw new ProtocolError(
+        "ACCOUNT_NOT_FOUND",
+        `Recipient ${req.to.ocid} holds no ${req.currency} account here: /transfer/create moves money to this gateway's users or to peers whose account this gateway keeps; pay other recipients through their own gateway`,
+        { reason: "recipient_not_here", field: "to" },
+      );
   }
 
   const now = gw.clock();
