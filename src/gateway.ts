@@ -15,6 +15,7 @@ import { PeerClient } from "./peers/client";
 import { parseAllowlist, type Allowlist } from "./peers/ssrf";
 import { nonceRecorder } from "./store/nonces";
 import { createStore, type Store } from "./store";
+import type { Observed, ObservedIn } from "./store/dialects";
 import { Hub } from "./app/hub";
 import { inlineVerifier, type Verifier } from "./verify-pool";
 
@@ -36,6 +37,8 @@ export type Gateway = {
   store: Store;
   hub: Hub;
   verifier: Verifier;
+  /** Records the dialect a peer's signature just verified in (issue 12). */
+  observeDialect: (ocid: number, d: Observed, what: ObservedIn) => void;
   /** Hooks the scheduler binds to so committed work starts at once (no polling on the hot path). */
   events: { settlementEnqueued: () => void; deliveryEnqueued: () => void };
 };
@@ -64,6 +67,10 @@ export function buildGateway(parts: GatewayParts): Gateway {
   const verifier = parts.verifier ?? inlineVerifier;
   const { rpcUrl, registryAddress } = config.directory;
   const store = createStore(db);
+  // Issue 12: every verified peer signature records its dialect; a change is worth one log line (never the key).
+  const observeDialect = (ocid: number, d: Observed, what: ObservedIn) => {
+    if (store.dialects.observe(ocid, d, what, clock())) log.info("peer signature dialect", { ocid, what, ...d });
+  };
   const directory = new Directory({
     db,
     clock,
@@ -75,6 +82,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     acceptReplacer: config.acceptReplacerCanonical,
     evm: rpcUrl && registryAddress ? { rpcUrl, registryAddress } : undefined,
     fetchImpl: parts.fetchImpl,
+    onConfigDialect: (ocid, d) => observeDialect(ocid, d, "config"),
   });
   return {
     config,
@@ -89,11 +97,29 @@ export function buildGateway(parts: GatewayParts): Gateway {
     limiter: new RateLimiter(clock),
     allowlist,
     directory,
-    auth: { directory, clock, window: config.authWindow, basePath: config.basePath, recordNonce: nonceRecorder(db, config.authWindow), verifier },
+    auth: {
+      directory,
+      clock,
+      window: config.authWindow,
+      basePath: config.basePath,
+      recordNonce: nonceRecorder(db, config.authWindow),
+      verifier,
+      observeDialect: (ocid, d) => observeDialect(ocid, d, "request"),
+    },
     verifier,
     store,
+    observeDialect,
     hub: new Hub((hashes) => store.users.validTokenHashes(hashes, clock())),
     events: { settlementEnqueued: () => {}, deliveryEnqueued: () => {} },
-    peers: new PeerClient({ ocid: config.ocid, secret: key.secret, clock, directory, allowlist, window: config.authWindow, fetchImpl: parts.fetchImpl }),
+    peers: new PeerClient({
+      ocid: config.ocid,
+      secret: key.secret,
+      clock,
+      directory,
+      allowlist,
+      window: config.authWindow,
+      fetchImpl: parts.fetchImpl,
+      dialectFor: (ocid) => store.dialects.signingFor(ocid),
+    }),
   };
 }

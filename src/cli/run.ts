@@ -89,8 +89,10 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   directory: {
-    usage: "directory add <ocid> <url> | list | remove <ocid> | resolve <ocid>",
-    summary: "the operator's OCID directory (a metadata URL, or an API endpoint to append /metadata.json to)",
+    usage: "directory add <ocid> <url> | list | remove <ocid> | resolve <ocid> | set <ocid> --encoding E --hash H",
+    summary:
+      "the operator's OCID directory (a metadata URL, or an API endpoint to append /metadata.json to); `set` fixes the " +
+      "signature dialect we sign in for a peer (E: rsv130|compact128|der|auto, H: sha256|double-sha256|auto)",
     needsData: true,
     run: ({ open, parsed, out }) => directoryCommand(open(), parsed, out),
   },
@@ -162,6 +164,8 @@ const OPTIONS = {
   "merchant-ocid": { type: "string" },
   "merchant-port": { type: "string" },
   scopes: { type: "string" },
+  encoding: { type: "string" },
+  hash: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;

@@ -98,6 +98,8 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
           memo: req.memo,
         },
         null,
+        // Delivered to the recipient when that is someone else; else it only goes back to the caller.
+        gw.store.dialects.signingFor(req.to.ocid !== config.ocid ? req.to.ocid : caller.ocid),
       );
       // The proof is written first so the movement can reference its txid; a short balance rolls both back.
       // Issue 16: naming one of the caller's paid orders makes this a (capped) refund of it; otherwise a credit

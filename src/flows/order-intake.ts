@@ -7,6 +7,7 @@ import type { SigForm } from "../protocol/signed-objects";
 import { parseSignature } from "../protocol/signatures";
 import { sha256Bytes } from "../protocol/hash";
 import { canonDeep, canonReplacer } from "../protocol/canonical";
+import { encodingName, HASH_MODES } from "../protocol/dialects";
 import { isUniqueViolation, type NewOrder } from "../store/orders";
 
 /** §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT. */
@@ -30,9 +31,16 @@ export async function verifyOrderOrThrow(gw: Gateway, order: Order, signature: s
     );
   const sig = parseSignature(signature);
   if (!sig.ok) throw invalid("malformed_signature");
-  const check = (canonical: string) => gw.verifier.verifyAny({ digests: [sha256Bytes(canonical)], r: sig.r, s: sig.s, pub: merchantKey });
-  if (await check(canonDeep(order))) return "deep";
-  if (gw.config.acceptReplacerCanonical && (await check(canonReplacer(order)))) return "replacer";
+  const forms: [SigForm, Uint8Array][] = [["deep", sha256Bytes(canonDeep(order))]];
+  if (gw.config.acceptReplacerCanonical) forms.push(["replacer", sha256Bytes(canonReplacer(order))]);
+  const check = (digest: Uint8Array) => gw.verifier.verifyAny({ digests: [digest], r: sig.r, s: sig.s, pub: merchantKey });
+  // Single SHA-256 in both forms first; the double hash (noble 3.x prehash left on) only after, and recorded.
+  for (const hash of HASH_MODES)
+    for (const [form, once] of forms)
+      if (await check(hash === "sha256" ? once : sha256Bytes(once))) {
+        gw.observeDialect(order.ocid, { form, encoding: encodingName(sig.encoding), hash }, "order");
+        return form;
+      }
   throw invalid();
 }
 

@@ -8,6 +8,8 @@ import type { PeerMetadata } from "../protocol/schemas";
 import type { Directory } from "../peers/directory";
 import { KEY_ROTATION_AGE } from "../peers/directory";
 import type { Clock } from "../clock";
+import { encodingName, type HashMode } from "../protocol/dialects";
+import type { Observed } from "../store/dialects";
 
 export type Caller = { ocid: number; metadata: PeerMetadata; nonce: string };
 
@@ -25,6 +27,8 @@ export type AuthDeps = {
   basePath: string;
   recordNonce: (ocid: number, nonce: string, now: number) => boolean;
   verifier: Verifier;
+  /** Issue 12: told which encoding and hash mode the request signature verified in. */
+  observeDialect?: (ocid: number, d: Observed) => void;
 };
 
 function bad(reason: "missing_header" | "malformed_header", header: string): ProtocolError {
@@ -83,12 +87,22 @@ export async function authenticate(
   const digests = pathCandidates(target, deps.basePath).map((path) =>
     sha256Bytes(requestCanonical({ ocid: idStr, timestamp: tsStr, nonce, method, path, bodyHash })),
   );
-  const verifies = (m: PeerMetadata) => deps.verifier.verifyAny({ digests, r: sig.r, s: sig.s, pub: m.publicKey });
-  if (!(await verifies(metadata))) {
+  // One SHA-256 first; SHA-256(SHA-256(m)) (a noble 3.x signer with prehash left on) only once that failed, and
+  // recorded as the peer's dialect so it is never accepted silently (issue 12).
+  const doubled = () => digests.map((d) => sha256Bytes(d));
+  const verifies = async (m: PeerMetadata): Promise<HashMode | null> => {
+    if (await deps.verifier.verifyAny({ digests, r: sig.r, s: sig.s, pub: m.publicKey })) return "sha256";
+    if (await deps.verifier.verifyAny({ digests: doubled(), r: sig.r, s: sig.s, pub: m.publicKey })) return "double-sha256";
+    return null;
+  };
+  let hash = await verifies(metadata);
+  if (!hash) {
     if (now - metadata.fetchedAt <= KEY_ROTATION_AGE) throw signatureMismatch();
     metadata = await deps.directory.resolve(ocid, { bypassCache: true });
-    if (!(await verifies(metadata))) throw signatureMismatch();
+    hash = await verifies(metadata);
+    if (!hash) throw signatureMismatch();
   }
+  deps.observeDialect?.(ocid, { encoding: encodingName(sig.encoding), hash });
   // Only after the signature: forged requests must not burn a real sender's nonces.
   if (!opts.deferNonce && !deps.recordNonce(ocid, nonce, now)) throw new ProtocolError("NONCE_REUSED");
   return { ocid, metadata, nonce };

@@ -3,7 +3,8 @@
 import { requestCanonical, responseCanonical } from "../protocol/canonical";
 import { sha256Hex } from "../protocol/hash";
 import { randomHex, utf8 } from "../protocol/hex";
-import { signString, verifyString } from "../protocol/signatures";
+import { verifyString } from "../protocol/signatures";
+import { signAs, SPEC_DIALECT, type SignDialect } from "../protocol/dialects";
 import { ProtocolError } from "../protocol/errors";
 import type { Clock } from "../clock";
 import { KEY_ROTATION_AGE, type Directory } from "./directory";
@@ -46,6 +47,8 @@ export type PeerClientDeps = {
   allowlist: Allowlist;
   window: number;
   fetchImpl?: typeof fetch;
+  /** The dialect to sign our requests to a peer in (issue 12); SPEC §3.2's when absent. */
+  dialectFor?: (peerOcid: number) => SignDialect;
 };
 
 export class PeerClient {
@@ -66,7 +69,7 @@ export class PeerClient {
 
     const bodyText = method === "GET" ? "" : opts.rawBody ?? (body === undefined ? "" : JSON.stringify(body));
     const u = new URL(url);
-    const headers = this.signedHeaders(method, u.pathname + u.search, bodyText);
+    const headers = this.signedHeaders(method, u.pathname + u.search, bodyText, peerOcid);
     if (bodyText) headers["content-type"] = "application/json";
     if (opts.idempotencyKey) headers["idempotency-key"] = opts.idempotencyKey;
     Object.assign(headers, opts.extraHeaders ?? {});
@@ -93,7 +96,7 @@ export class PeerClient {
   }
 
   /** X-OC-* headers for one attempt (§4.6 step 3): new nonce and timestamp every time. */
-  signedHeaders(method: string, wirePath: string, bodyText: string): Record<string, string> {
+  signedHeaders(method: string, wirePath: string, bodyText: string, peerOcid?: number): Record<string, string> {
     const ts = String(this.d.clock());
     const nonce = "req_" + randomHex(16);
     const canonical = requestCanonical({ ocid: String(this.d.ocid), timestamp: ts, nonce, method, path: wirePath, bodyHash: sha256Hex(bodyText) });
@@ -102,7 +105,7 @@ export class PeerClient {
       "x-oc-id": String(this.d.ocid),
       "x-oc-timestamp": ts,
       "x-oc-nonce": nonce,
-      "x-oc-signature": signString(canonical, this.d.secret),
+      "x-oc-signature": signAs(canonical, this.d.secret, (peerOcid !== undefined && this.d.dialectFor?.(peerOcid)) || SPEC_DIALECT),
     };
   }
 

@@ -3,6 +3,7 @@
 import type { Database } from "bun:sqlite";
 import { ProtocolError } from "../protocol/errors";
 import { metadataUrlFor, normaliseMetadata } from "../protocol/peer-metadata";
+import type { VerifiedDialect } from "../protocol/signed-objects";
 import type { PeerMetadata } from "../protocol/schemas";
 import { parsePublicKey } from "../protocol/keys";
 import type { Logger } from "../log";
@@ -32,6 +33,8 @@ export type DirectoryOptions = {
   acceptReplacer: boolean;
   evm?: { rpcUrl: string; registryAddress: string };
   fetchImpl?: typeof fetch;
+  /** Told how a freshly fetched config signature verified (issue 12: the peer's dialect, recorded). */
+  onConfigDialect?: (ocid: number, d: VerifiedDialect) => void;
 };
 
 type Lookup = { kind: "value"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
@@ -158,6 +161,7 @@ export class Directory {
       throw new ProtocolError("METADATA_UNAVAILABLE", undefined, { reason: r.reason });
     }
     if (stale && !sameKey(stale, r.meta)) this.o.log.info("peer key changed", { ocid });
+    if (r.dialect) this.o.onConfigDialect?.(ocid, r.dialect);
     this.cache.set(ocid, r.meta);
     this.unknownUntil.delete(ocid);
     this.q.saveCache.run(ocid, JSON.stringify(fetched.doc), now);

@@ -1,17 +1,19 @@
-// §2.2 optional EVM resolver: `tokenURI(uint256)` via JSON-RPC eth_call on the registry contract.
+// §2.2 optional EVM resolver: `tokenURI(uint256)` via JSON-RPC eth_call on the registry contract, then the docs'
+// RouterRegistry `resolve(uint256)` when tokenURI reverts or is empty (issue 12: the registry as the docs publish it).
 // The RPC URL is operator-configured, hence trusted: no §17 check here, but a timeout and a 64 KiB body cap.
 import { fetchLimited } from "./fetch-limited";
 
 export type EvmLookup = { kind: "found"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
 
 const SELECTOR = "0xc87b56dd"; // keccak256("tokenURI(uint256)")[0..4]
+export const RESOLVE_SELECTOR = "0x4f896d4f"; // keccak256("resolve(uint256)")[0..4]
 const MAX_BYTES = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 5000;
 
 /** Calldata for tokenURI(ocid). Hand-encoded: one selector plus one uint256 (32-byte big-endian word) needs no ABI library. */
-export function encodeTokenUriCall(ocid: number): string {
+export function encodeTokenUriCall(ocid: number, selector = SELECTOR): string {
   if (!Number.isSafeInteger(ocid) || ocid < 0) throw new RangeError(`OCID must be a non-negative safe integer, got ${ocid}`);
-  return SELECTOR + ocid.toString(16).padStart(64, "0");
+  return selector + ocid.toString(16).padStart(64, "0");
 }
 
 /**
@@ -40,16 +42,18 @@ export function decodeAbiString(hex: string): string | null {
   }
 }
 
-export async function resolveTokenUri(opts: {
-  rpcUrl: string;
-  registryAddress: string;
-  ocid: number;
-  timeoutMs?: number;
-  fetchImpl?: typeof fetch;
-}): Promise<EvmLookup> {
+type EvmQuery = { rpcUrl: string; registryAddress: string; ocid: number; timeoutMs?: number; fetchImpl?: typeof fetch };
+
+/** tokenURI first (every ERC-721 answers it); only its "unknown" earns the second call, whose answer then stands. */
+export async function resolveTokenUri(opts: EvmQuery): Promise<EvmLookup> {
+  const first = await ethCallString(opts, SELECTOR);
+  return first.kind === "unknown" ? ethCallString(opts, RESOLVE_SELECTOR) : first;
+}
+
+async function ethCallString(opts: EvmQuery, selector: string): Promise<EvmLookup> {
   let data: string;
   try {
-    data = encodeTokenUriCall(opts.ocid);
+    data = encodeTokenUriCall(opts.ocid, selector);
   } catch {
     return { kind: "unavailable", reason: "invalid_ocid" };
   }

@@ -14,7 +14,11 @@ export type MetadataInput = {
   acceptIssuers: number[];
 };
 
-/** §9.2: our nested document; `signature` is the deep-form signature of `config`. */
+/**
+ * §9.2: our nested document; `signature` is the deep-form signature of `config`. Issue 12: the flat shape's
+ * top-level `publicKey`, `endpoint`, `capabilities`, `settlement` are copied next to it (unsigned, as the flat shape
+ * has no signature) so readers of either shape find the key; a nested reader ignores them (§2.4 step 2).
+ */
 export function buildMetadataDocument(m: MetadataInput, sk: Uint8Array): MetadataDocument {
   const config: MetadataConfig = {
     publicKey: m.publicKeyHex,
@@ -22,7 +26,17 @@ export function buildMetadataDocument(m: MetadataInput, sk: Uint8Array): Metadat
     capabilities: OUR_CAPABILITIES,
     settlement: { currencies: m.currencies, accepts: m.acceptIssuers },
   };
-  const doc: MetadataDocument = { opencharge: "0.1", name: m.name, config, kyc: [], signature: signObject(config, sk).signature };
+  const doc: MetadataDocument = {
+    opencharge: "0.1",
+    name: m.name,
+    config,
+    publicKey: config.publicKey,
+    endpoint: config.endpoint,
+    capabilities: [...config.capabilities],
+    settlement: { currencies: [...m.currencies], accepts: [...m.acceptIssuers] },
+    kyc: [],
+    signature: signObject(config, sk).signature,
+  };
   if (m.profile) doc.profile = m.profile;
   if (m.icon) doc.icon = m.icon;
   if (m.contact) doc.contact = m.contact;

@@ -1,9 +1,10 @@
 // §2.4 steps 2–5: any accepted document shape → one PeerMetadata, or why it is unusable. Pure.
 import { parsePublicKey } from "./keys";
-import { verifyObjectSignature } from "./signed-objects";
+import { verifyObjectDialect, type VerifiedDialect } from "./signed-objects";
 import type { PeerMetadata } from "./schemas";
 
-export type NormaliseResult = { ok: true; meta: PeerMetadata } | { ok: false; reason: string };
+/** `dialect`: how the config signature verified (absent for an unsigned flat document), for the caller to record. */
+export type NormaliseResult = { ok: true; meta: PeerMetadata; dialect?: VerifiedDialect } | { ok: false; reason: string };
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const isOcid = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
@@ -34,9 +35,11 @@ export function normaliseMetadata(
   const accepts = (Array.isArray(settlement.accepts) ? settlement.accepts : []).filter(isOcid);
 
   // Only self-consistency: trust in the key comes from the directory entry that led us here.
+  let dialect: VerifiedDialect | undefined;
   if (doc.signature !== undefined) {
     if (!nested) return { ok: false, reason: "signature_without_config" };
-    if (!verifyObjectSignature(cfg, doc.signature, key.point, opts.acceptReplacer)) return { ok: false, reason: "config_signature_invalid" };
+    dialect = verifyObjectDialect(cfg, doc.signature, key.point, opts.acceptReplacer) ?? undefined;
+    if (!dialect) return { ok: false, reason: "config_signature_invalid" };
   }
 
   const meta: PeerMetadata = {
@@ -49,7 +52,7 @@ export function normaliseMetadata(
     fetchedAt: opts.fetchedAt,
   };
   if (typeof doc.icon === "string") meta.icon = doc.icon;
-  return { ok: true, meta };
+  return dialect ? { ok: true, meta, dialect } : { ok: true, meta };
 }
 
 /** §2.2: a directory value is the metadata URL if its path ends in `.json`, else an endpoint to append to. */

@@ -13,12 +13,14 @@ export const AmountSyntax = T.String({ maxLength: 32, pattern: "^(0|[1-9][0-9]*)
 export const Url = T.String({ maxLength: 2048, pattern: "^[hH][tT][tT][pP][sS]?://[^\\s/?#]+[^\\s]*$" });
 export const SignatureHex = T.String({ maxLength: 1024 });
 
+// Items are display-only (§5.4: never summed or checked), so the docs' POS numbers are accepted as they are
+// (issue 12); `amount` is what gets paid and stays a decimal string.
 export const OrderItem = T.Object(
   {
     id: Id128,
     name: T.String({ minLength: 1, maxLength: 256 }),
     quantity: T.Number({ exclusiveMinimum: 0 }),
-    price: AmountSyntax,
+    price: T.Union([AmountSyntax, T.Number({ minimum: 0 })]),
   },
   { additionalProperties: true },
 );
@@ -127,6 +129,11 @@ export const MetadataDocument = T.Object({
   icon: T.Optional(T.String()),
   contact: T.Optional(T.String()),
   config: MetadataConfig,
+  // Issue 12: unsigned flat copies of config's fields, for readers of the older flat shape (§2.3).
+  publicKey: T.Optional(T.String()),
+  endpoint: T.Optional(T.String()),
+  capabilities: T.Optional(T.Array(T.String())),
+  settlement: T.Optional(T.Object({ currencies: T.Array(T.String()), accepts: T.Array(Ocid) })),
   kyc: T.Optional(T.Array(Ocid)),
   signature: T.String({ pattern: "^[0-9a-f]{130}$" }),
 });

@@ -1,8 +1,14 @@
 // §13.2 proofs we issue: only for transfers already in our ledger (call inside that transaction), signed in the
 // deep form, stored with their canonical string, and never re-created for the same transfer.
+// Issue 12: the proof also carries top-level `ocid`/`reference` = `to.ocid`/`to.reference`, so the docs'
+// replacer form (`JSON.stringify(proof, Object.keys(proof).sort())`, whose allow-list applies at every depth) keeps
+// every key inside `from`/`to`: both forms are then the same bytes, one signature verifies under either, and it
+// still binds sender and recipient. The signature is in the recipient's dialect.
 import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
-import { signObject } from "../protocol/signed-objects";
+import { signObjectAs } from "../protocol/signed-objects";
+import { canonReplacer } from "../protocol/canonical";
+import { SPEC_DIALECT, type SignDialect } from "../protocol/dialects";
 
 export type IssuedProof = { proof: Record<string, unknown>; signature: string; txid: string; body: string };
 
@@ -20,19 +26,27 @@ function withoutEmpty<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null && v !== "")) as T;
 }
 
-export function issueProof(db: Database, sk: Uint8Array, f: ProofFields, orderId: number | null): IssuedProof {
+export class ProofFormsDiffer extends Error {}
+
+export function issueProof(db: Database, sk: Uint8Array, f: ProofFields, orderId: number | null, dialect: SignDialect = SPEC_DIALECT): IssuedProof {
   const txid = "tx_" + randomHex(16);
+  // Both references always set (a missing one names the transfer itself): a `reference` key inside `from` with
+  // none at the top level would be dropped by the replacer form.
+  const to = { ocid: f.to.ocid, reference: f.to.reference || txid };
   const proof = withoutEmpty({
     txid,
     issuer: f.issuer,
-    from: withoutEmpty(f.from),
-    to: withoutEmpty(f.to),
+    ocid: to.ocid,
+    reference: to.reference,
+    from: { ocid: f.from.ocid, reference: f.from.reference || txid },
+    to,
     amount: f.amount,
     currency: f.currency,
     timestamp: f.timestamp,
     memo: f.memo,
   });
-  const { canonical, signature } = signObject(proof, sk);
+  const { canonical, signature } = signObjectAs(proof, sk, dialect);
+  if (canonReplacer(proof) !== canonical) throw new ProofFormsDiffer("issued proof: replacer form differs from the deep form");
   db.query("INSERT INTO issued_proofs (txid, proof_json, signature, canonical, order_id, created_at) VALUES (?, ?, ?, ?, ?, ?)").run(
     txid, JSON.stringify(proof), signature, canonical, orderId, f.timestamp,
   );

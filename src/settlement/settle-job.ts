@@ -382,6 +382,7 @@ function creditLocallyTx(gw: Gateway, job: JobRow, order: OrderRecord, c: Candid
         timestamp: now,
       },
       order.id,
+      gw.store.dialects.signingFor(recipient),
     );
     if (!gw.store.orders.markPaid(order.id, JSON.stringify(proof.proof), proof.signature, proof.txid, now)) throw new StateChanged();
     gw.store.ledger.move({ from: IN_FLIGHT, to: peerAccount(recipient), currency: order.currency, amount: order.amount_minor, reason: `settled_${c.type}`, orderId: order.id, ref: proof.txid, now });

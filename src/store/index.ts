@@ -7,6 +7,7 @@ import { jobs } from "./jobs";
 import { deliveries } from "./deliveries";
 import { scans } from "./scans";
 import { merchantSnapshots } from "./merchant-snapshot";
+import { dialects } from "./dialects";
 import { inTransaction } from "./db";
 import { apiKeys } from "./api-keys";
 import { audit } from "./audit";
@@ -31,6 +32,7 @@ export function createStore(db: Database) {
     scans: scans(db),
     merchants: merchantSnapshots(db),
     refunds: refunds(db),
+    dialects: dialects(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

@@ -92,4 +92,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX refunds_pending ON refunds (currency, amount_minor) WHERE status = 'pending';
     `,
   },
+  {
+    // Issue 12: the signature dialect each peer was last seen speaking, what its webhook answers taught us, and the
+    // operator's override; the merchant's own error code on webhook answers, and the one dialect re-delivery.
+    id: "12-peer-dialects",
+    sql: `CREATE TABLE peer_dialects (
+        ocid INTEGER PRIMARY KEY,
+        form TEXT CHECK (form IN ('deep','replacer')),
+        encoding TEXT CHECK (encoding IN ('rsv130','compact128','der')),
+        hash TEXT CHECK (hash IN ('sha256','double-sha256')),
+        observed_in TEXT, observed_at INTEGER,
+        learned_encoding TEXT CHECK (learned_encoding IN ('rsv130','compact128','der')),
+        learned_hash TEXT CHECK (learned_hash IN ('sha256','double-sha256')),
+        learned_at INTEGER,
+        override_encoding TEXT CHECK (override_encoding IN ('rsv130','compact128','der')),
+        override_hash TEXT CHECK (override_hash IN ('sha256','double-sha256'))
+      );
+      ALTER TABLE deliveries ADD COLUMN last_peer_code TEXT;
+      ALTER TABLE deliveries ADD COLUMN last_peer_message TEXT;
+      ALTER TABLE deliveries ADD COLUMN dialect_retried INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE delivery_attempts ADD COLUMN peer_code TEXT;
+      ALTER TABLE delivery_attempts ADD COLUMN dialect TEXT;`,
+  },
 ];

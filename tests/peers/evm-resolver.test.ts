@@ -204,3 +204,63 @@ describe("resolveTokenUri against a JSON-RPC server on 127.0.0.1", () => {
     expect(calls).toBe(1);
   });
 });
+
+// Issue 12: one JSON-RPC peer per contract ABI, answering by selector as a real node would (a function the
+// contract lacks reverts). ERC-721 has only tokenURI; the docs' RouterRegistry has only resolve(uint256).
+describe("registry ABIs: tokenURI(uint256) and the docs' resolve(uint256)", () => {
+  const TOKEN_URI = "0xc87b56dd";
+  const RESOLVE = "0x4f896d4f";
+  type Abi = Record<string, (ocid: number) => string | null>; // selector → ABI string result, null = revert
+  const revert = { code: 3, message: "execution reverted" };
+  const calls: string[] = [];
+  function rpcPeer(abi: Abi) {
+    return Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const msg = JSON.parse(await req.text()) as { id: unknown; params: [{ data: string }] };
+        const data = msg.params[0].data;
+        const selector = data.slice(0, 10);
+        calls.push(selector);
+        const fn = abi[selector];
+        const result = fn ? fn(Number(BigInt("0x" + data.slice(10)))) : null;
+        return Response.json(result === null ? { jsonrpc: "2.0", id: msg.id, error: revert } : { jsonrpc: "2.0", id: msg.id, result });
+      },
+    });
+  }
+  const peers = {
+    erc721: rpcPeer({ [TOKEN_URI]: (o) => (o === 1 ? abiString("https://erc721.example/") : null) }),
+    routerRegistry: rpcPeer({ [RESOLVE]: (o) => (o === 1 ? abiString("https://router.example/") : null) }),
+    // Both functions; tokenURI answers an empty string for OCID 2, which resolve knows.
+    both: rpcPeer({
+      [TOKEN_URI]: (o) => (o === 1 ? abiString("https://both-token.example/") : abiString("")),
+      [RESOLVE]: (o) => (o === 2 ? abiString("https://both-resolve.example/") : "0x"),
+    }),
+  };
+  afterAll(() => Object.values(peers).forEach((p) => p.stop(true)));
+  const ask = (p: ReturnType<typeof Bun.serve>, ocid: number) => {
+    calls.length = 0;
+    return resolveTokenUri({ rpcUrl: `http://127.0.0.1:${p.port}/`, registryAddress: REGISTRY, ocid });
+  };
+
+  test("ERC-721: tokenURI answers, resolve is never called", async () => {
+    expect(await ask(peers.erc721, 1)).toEqual({ kind: "found", value: "https://erc721.example/" });
+    expect(calls).toEqual([TOKEN_URI]);
+  });
+  test("RouterRegistry: tokenURI reverts, resolve(uint256) answers", async () => {
+    expect(await ask(peers.routerRegistry, 1)).toEqual({ kind: "found", value: "https://router.example/" });
+    expect(calls).toEqual([TOKEN_URI, RESOLVE]);
+  });
+  test("tokenURI empty → resolve; both unknown → unknown; tokenURI wins when it answers", async () => {
+    expect(await ask(peers.both, 2)).toEqual({ kind: "found", value: "https://both-resolve.example/" });
+    expect(calls).toEqual([TOKEN_URI, RESOLVE]);
+    expect(await ask(peers.both, 1)).toEqual({ kind: "found", value: "https://both-token.example/" });
+    expect(await ask(peers.both, 3)).toEqual({ kind: "unknown" });
+    expect(await ask(peers.erc721, 9)).toEqual({ kind: "unknown" });
+    expect(await ask(peers.routerRegistry, 9)).toEqual({ kind: "unknown" });
+    expect(calls).toEqual([TOKEN_URI, RESOLVE]);
+  });
+  test("the resolve calldata is selector 0x4f896d4f + the OCID word", () => {
+    expect(encodeTokenUriCall(200, RESOLVE)).toBe("0x4f896d4f" + "0".repeat(62) + "c8");
+  });
+});

@@ -41,6 +41,20 @@ describe("SubmitOrderRequest (§7.1, §7.2, §9.4)", () => {
     const b = submitBody();
     b.order.items[0].price = "5,00";
     expect(fieldsOf(validateSubmit(b))).toContain("order.items[0].price");
+    for (const bad of [-1, Infinity, null, true]) {
+      const c = submitBody();
+      c.order.items[0].price = bad;
+      expect(fieldsOf(validateSubmit(c))).toContain("order.items[0].price");
+    }
+  });
+
+  test("the docs' POS numbers: a numeric item price is accepted (display-only); a numeric amount is not", () => {
+    const b = submitBody();
+    b.order.items[0].price = 5;
+    b.order.items[1].price = 15.5;
+    expect(validateSubmit(b).ok).toBe(true);
+    b.order.amount = 25;
+    expect(fieldsOf(validateSubmit(b))).toContain("order.amount");
   });
 
   test("string OCID and numeric amount are rejected", () => {

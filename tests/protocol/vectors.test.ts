@@ -16,6 +16,7 @@ import { EMPTY_SHA256, sha256Bytes, sha256Hex } from "../../src/protocol/hash";
 import { bytesToBigInt, bytesToHex, hexToBytes } from "../../src/protocol/hex";
 import { parsePrivateKey, parsePublicKey, publicKeyHex } from "../../src/protocol/keys";
 import { buildMetadataDocument, OUR_CAPABILITIES } from "../../src/protocol/metadata";
+import { normaliseMetadata } from "../../src/protocol/peer-metadata";
 import { formatMinor, parseAmount } from "../../src/protocol/money";
 import { MetadataDocument, Order, SubmitOrderRequest, SubmitOrderResponse } from "../../src/protocol/schemas";
 import { parseSignature, signString, verifyString } from "../../src/protocol/signatures";
@@ -420,6 +421,21 @@ test("config.metadataDocument: buildMetadataDocument reproduces it", () => {
   expect("icon" in doc).toBe(false);
   expect(compileValidator(MetadataDocument)(doc).ok).toBe(true);
   expect(verifyObjectSignature(doc.config, doc.signature, PUB, false)).toBe("deep");
+});
+
+test("config.metadataDocument: flat top-level copies of config for readers of the flat shape (issue 12)", () => {
+  const md = plain(V.config.metadataDocument);
+  for (const k of ["publicKey", "endpoint", "capabilities", "settlement"] as const) expect(md[k]).toEqual(md.config[k]);
+  // The implementation guide's SDK reads `metadata.publicKey`: the document without `config` is a valid flat one.
+  const { config: _c, signature: _s, ...flat } = md;
+  const asFlat = normaliseMetadata(flat, 200, { acceptReplacer: true, httpAllowed: () => false, fetchedAt: 1 });
+  const asNested = normaliseMetadata(md, 200, { acceptReplacer: true, httpAllowed: () => false, fetchedAt: 1 });
+  expect(asFlat.ok && asNested.ok).toBe(true);
+  if (asFlat.ok && asNested.ok) expect(asFlat.meta).toEqual(asNested.meta);
+  // The copies are unsigned: the signature covers `config` alone, and a nested reader never looks at them.
+  expect(verifyObjectSignature(md.config, md.signature, PUB, false)).toBe("deep");
+  const lying = normaliseMetadata({ ...md, publicKey: "00".repeat(64) }, 200, { acceptReplacer: true, httpAllowed: () => false, fetchedAt: 1 });
+  expect(lying.ok && bytesToHex(lying.meta.publicKey.subarray(1))).toBe(md.config.publicKey);
 });
 
 // ---- session ---------------------------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ function pendingSession(): string {
 }
 
 /** Everything but the scheduler's own lease renewals (a background write every few seconds). */
-const digest = () => dbDigest(tg.gw.db, ["nonces", "metadata_cache", "sqlite_sequence", "scheduler_lease"]);
+const digest = () => dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
 
 /** encodeURIComponent throws on unpaired surrogates; the client then sends U+FFFD instead. */
 const enc = (s: string) => encodeURIComponent(s.toWellFormed());

@@ -70,12 +70,12 @@ async function resend(r: CallResult, opts: { path?: string; method?: string } = 
 
 /** One replay/forgery attempt: counted, must not be a 500, must leave the database as it was. */
 async function attempt(label: string, run: () => Promise<{ status: number; json: any }>, status: number, code: string) {
-  const before = dbDigest(tg.gw.db, ["nonces", "metadata_cache", "sqlite_sequence", "scheduler_lease"]);
+  const before = dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
   const r = await run();
   tally.tried("replays");
   tally.status("replays", r.status);
   expect(`${label}: ${r.status} ${r.json?.error?.code}`).toBe(`${label}: ${status} ${code}`);
-  expect(dbDigest(tg.gw.db, ["nonces", "metadata_cache", "sqlite_sequence", "scheduler_lease"])).toBe(before);
+  expect(dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"])).toBe(before);
 }
 
 const transfer = () => ({ from: { ocid: 501 }, to: { ocid: 200, reference: `user_${user.id}` }, amount: "1.00", currency: "USD" });

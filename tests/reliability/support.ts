@@ -255,7 +255,7 @@ export async function lightWebhook(peer: import("../peers/kit").TestPeer) {
  * connection: O(1) to read, so it can be checked around each of thousands of requests. (An UPDATE that
  * rewrites a row with the same values counts too: stricter than a digest, never laxer.)
  */
-export function watchWrites(db: Database, skip: string[] = ["nonces", "metadata_cache", "scheduler_lease"]): () => number {
+export function watchWrites(db: Database, skip: string[] = ["nonces", "metadata_cache", "peer_dialects", "scheduler_lease"]): () => number {
   db.exec("CREATE TEMP TABLE IF NOT EXISTS rel_writes (n INTEGER NOT NULL)");
   if (!db.query("SELECT 1 FROM rel_writes").get()) db.exec("INSERT INTO rel_writes VALUES (0)");
   const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
