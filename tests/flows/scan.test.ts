@@ -56,7 +56,7 @@ async function scan(token: string, body: Record<string, unknown>) {
   }
   return r;
 }
-const digest = () => dbDigest(tg.gw.db, ["nonces", "metadata_cache", "sqlite_sequence", "scheduler_lease"]);
+const digest = () => dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
 
 async function statusOf(merchant: TestPeer, orderId: string) {
   return (await merchant.call(tg.url, "GET", `/opencharge/orders/${encodeURIComponent(orderId)}/status`)).json;
