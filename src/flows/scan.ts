@@ -16,6 +16,7 @@ import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow }
 import { callMerchant, merchantHost, resolveMerchant, routeUnderEndpoint } from "./merchant-calls";
 import { sessionForUser } from "./answer-payment";
 import { noPath } from "./submit-order";
+import { assertNotFrozen } from "./user-limits";
 import { sessionStatus } from "../store/sessions";
 import type { SigForm } from "../protocol/signed-objects";
 import { Type as T } from "@sinclair/typebox";
@@ -54,6 +55,8 @@ const HANDLERS: { [K in ScanKind]: Handler<K> } = {
 };
 
 export async function scanCode(gw: Gateway, user: User, req: ScanRequest): Promise<ScanResult> {
+  // A frozen user starts no payment (as with pay codes), so a till's order is not held by someone who cannot pay.
+  assertNotFrozen(gw, user.id);
   const code = recogniseCode(req.qrContent);
   if ("refused" in code) throw new ProtocolError(code.refused, code.message, code.details);
   if ((code.kind === "order" || code.kind === "inventory") && code.expiresAt !== null && code.expiresAt < gw.clock())
@@ -122,6 +125,7 @@ async function scanPayment(gw: Gateway, user: User, code: Extract<ScannedCode, {
 
 export async function orderFromInventory(gw: Gateway, user: User, sessionId: string, pick: ScanOrderRequest): Promise<ScanResult> {
   const session = sessionForUser(gw, user, sessionId);
+  assertNotFrozen(gw, user.id);
   const scan = session.kind === "scan" ? gw.store.scans.get(sessionId) : null;
   if (!scan) throw new ProtocolError("SESSION_NOT_FOUND");
   const st = sessionStatus(session, gw.clock());

@@ -149,6 +149,27 @@ describe("order QR (POS display)", () => {
     expect(balance(tg, `user:${b.user.id}`)).toBe(10000n);
   });
 
+  test("five users scanning the same till at once: exactly one gets the order, the others 409, one order row", async () => {
+    const users = Array.from({ length: 5 }, () => newUser());
+    const { order, qr } = pos.show({ amount: "6.00" });
+    const rs = await Promise.all(users.map((u) => app(tg, u.token, "POST", "/app/scan", { qrContent: qr })));
+    expect(rs.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    expect(tg.gw.db.query("SELECT COUNT(*) AS n FROM orders WHERE merchant_ocid = 510 AND order_id = ?").get(order.id as string)).toEqual({ n: 1 });
+    expect(tg.gw.db.query("SELECT COUNT(*) AS n FROM scans s JOIN orders o ON o.session_id = s.session_id WHERE o.order_id = ?").get(order.id as string)).toEqual({ n: 1 });
+  });
+
+  test("a frozen user cannot scan or order from an inventory", async () => {
+    const { user, token } = newUser();
+    const inv = await scan(token, { qrContent: vend.qr });
+    tg.gw.db.query("UPDATE app_users SET frozen_at = ? WHERE id = ?").run(now(), user.id);
+    try {
+      await refused(token, { qrContent: pos.show().qr }, 403, "ACCOUNT_FROZEN");
+      await refused(token, { items: [{ id: "cola", quantity: 1 }] }, 403, "ACCOUNT_FROZEN", `/app/scan/${inv.json.sessionId}/order`);
+    } finally {
+      tg.gw.db.query("UPDATE app_users SET frozen_at = NULL WHERE id = ?").run(user.id);
+    }
+  });
+
   test("after a decline the same order can be scanned again (§7.4); decline and confirm answer as for submitted orders", async () => {
     const a = newUser();
     const { qr } = pos.show({ amount: "4.00" });
