@@ -13,6 +13,11 @@ import { resolveTokenUri } from "./evm-resolver";
 import { fetchLimited } from "./fetch-limited";
 
 export const METADATA_TIMEOUT_MS = 5000;
+/**
+ * One deadline for a whole metadata resolution: registry lookup, every redirect hop and the document. Per-hop
+ * timeouts alone let three slow redirects hold a signed request (and everyone waiting on that peer) for 18 s.
+ */
+export const METADATA_DEADLINE_MS = 5000;
 export const METADATA_MAX_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 3;
 const STALE_MAX = 3600;
@@ -107,8 +112,14 @@ export class Directory {
       if (unknownUntil !== undefined && unknownUntil > now) throw new ProtocolError("UNKNOWN_OCID");
     }
     let p = this.inflight.get(ocid);
+    if (p && !opts.bypassCache) {
+      // Someone is already waiting on a (possibly slow) fetch of this peer: a usable stale copy answers at once
+      // instead of queueing every caller behind it.
+      const stale = this.cached(ocid);
+      if (stale && now - stale.fetchedAt <= STALE_MAX && this.q.persistedAt.get(ocid)?.fetched_at === stale.fetchedAt) return stale;
+    }
     if (!p) {
-      p = this.refresh(ocid).finally(() => this.inflight.delete(ocid));
+      p = this.refresh(ocid, performance.now() + METADATA_DEADLINE_MS).finally(() => this.inflight.delete(ocid));
       this.inflight.set(ocid, p);
     }
     return p;
@@ -130,11 +141,12 @@ export class Directory {
     return m;
   }
 
-  private async refresh(ocid: number): Promise<PeerMetadata> {
+  /** `deadline`: performance.now() by which the whole resolution (lookup, redirects, document) must end. */
+  private async refresh(ocid: number, deadline: number): Promise<PeerMetadata> {
     const now = this.o.clock();
     const stale = this.cached(ocid);
     const staleOk = () => stale && now - stale.fetchedAt <= STALE_MAX;
-    const lookup = await this.lookup(ocid);
+    const lookup = await this.lookup(ocid, deadline);
     if (lookup.kind === "unknown") {
       this.cache.delete(ocid);
       this.unknownUntil.set(ocid, now + UNKNOWN_TTL);
@@ -144,7 +156,7 @@ export class Directory {
       if (staleOk()) return stale!;
       throw new ProtocolError("METADATA_UNAVAILABLE", undefined, { reason: lookup.reason });
     }
-    const fetched = await this.fetchDocument(metadataUrlFor(lookup.value));
+    const fetched = await this.fetchDocument(metadataUrlFor(lookup.value), deadline);
     if (!fetched.ok) {
       this.o.log.warn("metadata unavailable", { ocid, reason: fetched.reason });
       if (staleOk()) return stale!;
@@ -168,26 +180,29 @@ export class Directory {
     return r.meta;
   }
 
-  private async lookup(ocid: number): Promise<Lookup> {
+  private async lookup(ocid: number, deadline: number): Promise<Lookup> {
     const row = this.q.get.get(ocid);
     if (row) return { kind: "value", value: row.value };
     const fromConfig = this.o.configEntries[String(ocid)];
     if (fromConfig) return { kind: "value", value: fromConfig };
     if (!this.o.evm) return { kind: "unknown" };
-    const r = await resolveTokenUri({ ...this.o.evm, ocid, timeoutMs: METADATA_TIMEOUT_MS, fetchImpl: this.o.fetchImpl });
+    const timeoutMs = Math.max(1, Math.min(METADATA_TIMEOUT_MS, Math.round(deadline - performance.now())));
+    const r = await resolveTokenUri({ ...this.o.evm, ocid, timeoutMs, fetchImpl: this.o.fetchImpl });
     if (r.kind === "found") return URL.canParse(r.value) ? { kind: "value", value: r.value } : { kind: "unavailable", reason: "token_uri_not_a_url" };
     return r.kind === "unknown" ? { kind: "unknown" } : { kind: "unavailable", reason: r.reason };
   }
 
-  private async fetchDocument(url: string): Promise<{ ok: true; doc: unknown } | { ok: false; reason: string }> {
+  private async fetchDocument(url: string, deadline: number): Promise<{ ok: true; doc: unknown } | { ok: false; reason: string }> {
     let target = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const check = await checkOutboundUrl(target, this.o.allowlist);
       if (!check.ok) return { ok: false, reason: `outbound_${check.reason}` };
+      const left = Math.round(deadline - performance.now());
+      if (left <= 0) return { ok: false, reason: "timeout" };
       const res = await fetchLimited(
         target,
         { method: "GET", headers: { accept: "application/json" } },
-        { timeoutMs: METADATA_TIMEOUT_MS, maxBytes: METADATA_MAX_BYTES, fetchImpl: this.o.fetchImpl },
+        { timeoutMs: Math.min(METADATA_TIMEOUT_MS, left), maxBytes: METADATA_MAX_BYTES, fetchImpl: this.o.fetchImpl },
       );
       if (!res.ok) return { ok: false, reason: res.reason };
       if (res.status >= 300 && res.status < 400) {
