@@ -12,7 +12,11 @@ export function deliveriesCommand(gw: Gateway, { values, positionals }: Parsed, 
       const state = values.state as string | undefined;
       if (state !== undefined && !STATES.includes(state)) throw new OperatorError(`--state must be one of ${STATES.join(", ")}`);
       for (const d of gw.store.deliveries.list((state as DeliveryState) ?? null))
-        out.log([d.id, d.state, `attempts=${d.attempts}`, `target=${d.target_ocid}`, `txid=${d.txid}`, d.last_error ?? ""].join("\t").trimEnd());
+        out.log(
+          [d.id, d.state, `attempts=${d.attempts}`, `target=${d.target_ocid}`, `txid=${d.txid}`, ...(d.last_peer_code ? [`merchant=${d.last_peer_code}`] : []), d.last_error ?? ""]
+            .join("\t")
+            .trimEnd(),
+        );
       return 0;
     }
     case "replay": {

@@ -1,13 +1,27 @@
 // §14: one delivery attempt of a proof to the target's registered /transfer/webhook, and its bookkeeping.
+// Issue 12: the merchant's own error code and message are recorded, and a signature-related rejection re-signs the
+// proof (same proof bytes, a new signature) and the request in the next plausible dialect, recorded as what this
+// peer was taught; the first such re-delivery goes out at once, before the normal retry schedule.
 import type { Gateway } from "../gateway";
 import type { DeliveryRow } from "../store/deliveries";
+import { canonDeep } from "../protocol/canonical";
+import { nextPlausible, signAs, type SignDialect } from "../protocol/dialects";
 import { deliveryRetryDelay } from "./classify";
+import { readWebhookAnswer, type WebhookAnswer } from "./webhook-answer";
 
 export type AttemptResult = "delivered" | "rejected" | "retry" | "dead";
+
+/** The stored body with the same proof object and a signature in `dialect` (§14's byte-for-byte rule bends here). */
+function resigned(gw: Gateway, body: string, dialect: SignDialect): string {
+  const { proof } = JSON.parse(body) as { proof: Record<string, unknown> };
+  return JSON.stringify({ proof, signature: signAs(canonDeep(proof), gw.key.secret, dialect) });
+}
 
 export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): Promise<AttemptResult> {
   const started = gw.clock();
   const windowStart = d.window_start ?? started;
+  // The dialect this attempt's request is signed in (the client asks the same store); the body was signed so too.
+  const used = gw.store.dialects.signingFor(d.target_ocid);
   const res = await gw.peers.call(d.target_ocid, "POST", "/transfer/webhook", undefined, {
     rawBody: d.body,
     idempotencyKey: d.id,
@@ -18,13 +32,16 @@ export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): 
   let httpStatus: number | null = null;
   let reply: string | null = null;
   let latency: number | null = null;
+  let answer: WebhookAnswer = { peerCode: null, peerMessage: null, signatureRejected: false };
   if (res.kind === "response") {
     httpStatus = res.status;
     latency = res.latencyMs;
     reply = new TextDecoder().decode(res.body.subarray(0, 1024));
+    answer = readWebhookAnswer(res.status, res.json);
     const body = res.json as { status?: unknown; txid?: unknown; message?: unknown } | undefined;
     if (res.signatureValid === false) error = "invalid response signature";
-    else if (res.status < 200 || res.status >= 300) error = `http ${res.status}`;
+    else if (res.status < 200 || res.status >= 300)
+      error = [`http ${res.status}`, answer.peerCode, answer.peerMessage && `(${answer.peerMessage})`].filter(Boolean).join(" ");
     else if (body && typeof body === "object" && body.status === "accepted") result = "delivered";
     else if (body && typeof body === "object" && body.status === "rejected") result = "rejected";
     else error = "unexpected reply";
@@ -39,21 +56,33 @@ export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): 
   const attempts = d.attempts + 1;
   let state: AttemptResult = result;
   let nextAt = now;
-  if (result === "retry") {
-    nextAt = now + deliveryRetryDelay(attempts);
+  const next = result === "retry" && answer.signatureRejected ? nextPlausible(used) : null;
+  const immediate = next !== null && !d.dialect_retried;
+  let body = d.body;
+  if (next) {
+    body = resigned(gw, d.body, next);
+    gw.log.info("webhook signature rejected: re-signing in the next dialect", { delivery: d.id, target: d.target_ocid, code: answer.peerCode, ...next });
+  }
+  if (result === "retry" && !immediate) {
+    // The immediate dialect re-delivery sits before the schedule, so it does not push the schedule a step on.
+    nextAt = now + deliveryRetryDelay(attempts - (d.dialect_retried ? 1 : 0));
     if (nextAt > windowStart + gw.config.webhookMaxAge) state = "dead";
   }
   gw.store.tx(() => {
+    if (next) gw.store.dialects.learn(d.target_ocid, next, now);
     gw.db
-      .query("INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error, result) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(d.id, started, httpStatus, latency, error, state);
+      .query("INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error, result, peer_code, dialect) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(d.id, started, httpStatus, latency, error, state, answer.peerCode, `${used.encoding}/${used.hash}`);
     gw.db
       .query(
         `UPDATE deliveries SET state = ?, attempts = ?, first_attempt_at = COALESCE(first_attempt_at, ?), window_start = ?,
-           next_attempt_at = ?, last_http_status = ?, last_error = ?, last_reply = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+           next_attempt_at = ?, last_http_status = ?, last_error = ?, last_reply = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?,
+           last_peer_code = ?, last_peer_message = ?, body = ?, dialect_retried = dialect_retried + ?
          WHERE id = ? AND lease_owner = ?`,
       )
-      .run(state === "retry" ? "pending" : state, attempts, started, windowStart, nextAt, httpStatus, error, reply, now, d.id, owner);
+      .run(state === "retry" ? "pending" : state, attempts, started, windowStart, nextAt, httpStatus, error, reply, now,
+        answer.peerCode, answer.peerMessage, body, immediate ? 1 : 0, d.id, owner);
   });
+  if (immediate) gw.events.deliveryEnqueued();
   return state;
 }

@@ -19,6 +19,11 @@ export type DeliveryRow = {
   last_http_status: number | null;
   last_error: string | null;
   last_reply: string | null;
+  /** Issue 12: the merchant's own error code and message from its last answer, and whether the one immediate
+   * re-delivery in another signature dialect was used. */
+  last_peer_code: string | null;
+  last_peer_message: string | null;
+  dialect_retried: number;
   created_at: number;
   updated_at: number;
 };
