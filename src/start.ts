@@ -12,9 +12,10 @@ import { checkBalances } from "./store/ledger";
 import { createUser } from "./flows/accounts";
 import { Scheduler } from "./settlement/scheduler";
 import { workerVerifier } from "./verify-pool";
+import { eventDrainer } from "./event-log";
 import { TOKEN_SWEEP_MS } from "./app/hub";
 
-export type RunningGateway = { gw: Gateway; url: string; port: number; scheduler: Scheduler; stop: () => Promise<void> };
+export type RunningGateway = { gw: Gateway; url: string; port: number; scheduler: Scheduler; stop: (reason?: string) => Promise<void> };
 
 export type StartOptions = {
   config?: Config;
@@ -114,19 +115,37 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
       gw.log.warn("nonce pruning failed", { error: String(e) });
     }
   }, 60_000);
+  // The event log: committed business events, drained from the outbox every second and once more at stop.
+  const drainEvents = eventDrainer(gw);
+  const eventDrain = setInterval(() => {
+    try {
+      drainEvents();
+    } catch (e) {
+      gw.log.warn("event log drain failed", { error: String(e) });
+    }
+  }, 1000);
   gw.log.info("gateway listening", { url: `http://${gw.config.host}:${port}`, endpoint: gw.config.endpoint, ocid: gw.config.ocid });
   return {
     gw,
     port,
     scheduler,
     url: `http://${gw.config.host}:${port}`,
-    stop: async () => {
+    stop: async (reason = "stop") => {
+      const t0 = Date.now();
+      gw.log.info("shutdown", { event: "shutdown", reason });
       await scheduler.stop();
+      clearInterval(eventDrain);
+      try {
+        while (drainEvents() > 0);
+      } catch (e) {
+        gw.log.warn("event log drain failed", { error: String(e) });
+      }
       clearInterval(pruner);
       clearInterval(tokenSweeper);
       clearInterval(sweeper);
       gw.verifier.close();
       await app.stop(true);
+      gw.log.info("stopped", { event: "stopped", reason, ms: Date.now() - t0 });
       gw.db.close();
       lock?.release();
     },

@@ -49,11 +49,7 @@ const COMMANDS: Record<string, Command> = {
       let started: ((r: Awaited<ReturnType<typeof startGateway>>) => void) | undefined;
       const running = new Promise<Awaited<ReturnType<typeof startGateway>>>((r) => (started = r));
       const shutdown = async (signal: string) => {
-        const r = await running;
-        const t0 = Date.now();
-        r.gw.log.info("shutdown", { event: "shutdown", signal });
-        await r.stop();
-        r.gw.log.info("stopped", { event: "stopped", signal, ms: Date.now() - t0 });
+        await (await running).stop(signal);
         process.exit(0);
       };
       process.once("SIGTERM", () => void shutdown("SIGTERM"));

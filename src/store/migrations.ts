@@ -114,4 +114,51 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE delivery_attempts ADD COLUMN peer_code TEXT;
       ALTER TABLE delivery_attempts ADD COLUMN dialect TEXT;`,
   },
+  // Issue 15: the event log. Triggers write one row per committed business event (a rolled-back transaction
+  // takes its rows with it; changes made by the CLI are caught too); the serving process drains the table into
+  // JSON log lines (src/event-log.ts). Columns are chosen so no token, key or signature ever enters a row.
+  {
+    id: "15-event-outbox",
+    sql: `
+      CREATE TABLE event_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL);
+      CREATE TRIGGER ev_order_created AFTER INSERT ON orders BEGIN
+        INSERT INTO event_outbox (at, event, data) VALUES (NEW.updated_at, 'order', json_object(
+          'order', NEW.id, 'orderId', NEW.order_id, 'merchant', NEW.merchant_ocid, 'caller', NEW.caller_ocid,
+          'from', NULL, 'to', NEW.status, 'amount', NEW.amount, 'currency', NEW.currency, 'user', NEW.user_id,
+          'session', NEW.session_id));
+      END;
+      CREATE TRIGGER ev_order_status AFTER UPDATE OF status ON orders WHEN OLD.status IS NOT NEW.status BEGIN
+        INSERT INTO event_outbox (at, event, data) VALUES (NEW.updated_at, 'order', json_object(
+          'order', NEW.id, 'orderId', NEW.order_id, 'merchant', NEW.merchant_ocid, 'from', OLD.status, 'to', NEW.status,
+          'amount', NEW.amount, 'currency', NEW.currency, 'user', NEW.user_id, 'settlement', NEW.settlement_type,
+          'via', NEW.settlement_via, 'txid', NEW.final_txid));
+      END;
+      CREATE TRIGGER ev_settlement_step AFTER UPDATE ON jobs WHEN OLD.attempts IS NOT NEW.attempts
+        OR OLD.step IS NOT NEW.step OR OLD.state IS NOT NEW.state OR OLD.path_index IS NOT NEW.path_index BEGIN
+        INSERT INTO event_outbox (at, event, data) VALUES (NEW.updated_at, 'settlement', json_object(
+          'job', NEW.id, 'order', NEW.order_id,
+          'strategy', json_extract(OLD.candidates_json, '$[' || OLD.path_index || '].type'),
+          'via', json_extract(OLD.candidates_json, '$[' || OLD.path_index || '].via'),
+          'step', OLD.step, 'nextStep', NEW.step, 'state', NEW.state, 'pathFrom', OLD.path_index, 'pathTo', NEW.path_index,
+          'pinned', NEW.pinned, 'attempts', NEW.attempts, 'error', NEW.last_error));
+      END;
+      CREATE TRIGGER ev_delivery_attempt AFTER UPDATE ON deliveries WHEN OLD.attempts IS NOT NEW.attempts
+        OR OLD.state IS NOT NEW.state BEGIN
+        INSERT INTO event_outbox (at, event, data) VALUES (NEW.updated_at, 'delivery', json_object(
+          'delivery', NEW.id, 'order', NEW.order_id, 'target', NEW.target_ocid, 'txid', NEW.txid, 'state', NEW.state,
+          'previousState', OLD.state, 'attempts', NEW.attempts, 'httpStatus', NEW.last_http_status,
+          'error', NEW.last_error, 'answer', NEW.last_reply));
+      END;
+      CREATE TRIGGER ev_credit AFTER INSERT ON ledger_entries
+        WHEN NEW.delta > 0 AND NEW.reason IN ('funding', 'webhook_credit', 'transfer_in', 'transfer') BEGIN
+        INSERT INTO event_outbox (at, event, data) VALUES (NEW.created_at, 'credit', json_object(
+          'account', NEW.account, 'currency', NEW.currency, 'minor', NEW.delta, 'reason', NEW.reason,
+          'movement', NEW.movement_id, 'ref', NEW.ref));
+      END;
+      CREATE TRIGGER ev_operator AFTER INSERT ON audit_log BEGIN
+        INSERT INTO event_outbox (at, event, data) VALUES (NEW.at, 'operator', json_object(
+          'actor', NEW.actor, 'action', NEW.action, 'args', json(NEW.args)));
+      END;
+    `,
+  },
 ];

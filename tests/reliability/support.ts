@@ -260,7 +260,7 @@ export function watchWrites(db: Database, skip: string[] = ["nonces", "metadata_
   if (!db.query("SELECT 1 FROM rel_writes").get()) db.exec("INSERT INTO rel_writes VALUES (0)");
   const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
   for (const { name } of tables) {
-    if (skip.includes(name) || name === "health_probe") continue; // the readiness probe's own row
+    if (skip.includes(name) || name === "health_probe" || name === "event_outbox") continue; // issue 15 bookkeeping
     for (const op of ["INSERT", "UPDATE", "DELETE"])
       db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS rel_w_${name}_${op} AFTER ${op} ON main."${name}" BEGIN UPDATE rel_writes SET n = n + 1; END`);
   }

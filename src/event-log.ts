@@ -1,0 +1,54 @@
+// The event log (issue 15): one JSON line per order state change, settlement step outcome, delivery attempt (with
+// the merchant's answer), credit and operator action. Triggers (migration 15-event-outbox) write a row in the
+// transaction that made the change, so only committed changes are logged, from this process or the CLI; the
+// serving process drains the rows into the log in commit order. No row carries a token, key or signature.
+import type { Gateway } from "./gateway";
+
+type Row = { id: number; at: number; event: string; data: string };
+type Fields = Record<string, unknown>;
+
+/** What happened, in words, from the old and new values a trigger captured. */
+function describe(event: string, d: Fields): { msg: string; outcome?: string } {
+  switch (event) {
+    case "order":
+      return { msg: d.from ? `order ${d.from} -> ${d.to}` : `order received (${d.to})` };
+    case "settlement": {
+      const outcome =
+        d.state !== "pending" ? String(d.state)
+        : d.nextStep !== d.step ? "step_succeeded"
+        : d.pathTo !== d.pathFrom ? "path_failed"
+        : "retry";
+      const what = { done: "settled", failed: "failed", in_review: "in review", step_succeeded: "succeeded", path_failed: "failed definitively; next candidate", retry: "ambiguous; will retry" }[outcome] ?? outcome;
+      return { msg: `settlement ${d.strategy ?? "?"} step ${d.step}: ${what}`, outcome };
+    }
+    case "delivery": {
+      const outcome = d.previousState !== "pending" && d.state === "pending" ? "replayed" : d.state === "pending" ? "retry" : String(d.state);
+      return { msg: `webhook delivery to ${d.target}: ${outcome}`, outcome };
+    }
+    case "credit":
+      return { msg: `credit ${d.account} ${d.currency} (${d.reason})` };
+    case "operator":
+      return { msg: `operator ${d.actor}: ${d.action}` };
+    default:
+      return { msg: event };
+  }
+}
+
+export function eventDrainer(gw: Gateway) {
+  const any = gw.db.query<{ n: number }, []>("SELECT 1 AS n FROM event_outbox LIMIT 1");
+  const take = gw.db.query<Row, [number]>(
+    "DELETE FROM event_outbox WHERE id IN (SELECT id FROM event_outbox ORDER BY id LIMIT ?) RETURNING id, at, event, data",
+  );
+  /** Logs and removes up to `limit` committed events, oldest first; returns how many. */
+  return (limit = 1000): number => {
+    if (!any.get()) return 0;
+    const rows = take.all(limit).sort((a, b) => a.id - b.id);
+    for (const r of rows) {
+      const data = JSON.parse(r.data) as Fields;
+      const { msg, outcome } = describe(r.event, data);
+      for (const [k, v] of Object.entries(data)) if (v === null) delete data[k];
+      gw.log.info(msg, { event: r.event, ...(outcome ? { outcome } : {}), at: r.at, ...data });
+    }
+    return rows.length;
+  };
+}
