@@ -81,6 +81,18 @@ export const SETTINGS = T.Object({
   /** Advanced: global scheduler lease and per-job lease, seconds (§16: 30 / 60). */
   scheduler: T.Object({ leaseSeconds: Seconds(30), jobLeaseSeconds: Seconds(60) }, { default: {} }),
   logLevel: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")], { default: "info" }),
+  /**
+   * GET /metrics: with `port`, served only on that separate listener (`host`, default loopback) and not on the
+   * public one; with `token`, only to `Authorization: Bearer <token>`.
+   */
+  metrics: T.Object(
+    {
+      port: T.Optional(T.Integer({ minimum: 0, maximum: 65535 })),
+      host: T.String({ minLength: 1, default: "127.0.0.1" }),
+      token: T.Optional(T.String({ minLength: 16, description: "a secret of at least 16 characters" })),
+    },
+    { default: {} },
+  ),
 });
 export type Settings = Static<typeof SETTINGS>;
 

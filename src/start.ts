@@ -13,9 +13,19 @@ import { createUser } from "./flows/accounts";
 import { Scheduler } from "./settlement/scheduler";
 import { workerVerifier } from "./verify-pool";
 import { eventDrainer } from "./event-log";
+import { Elysia } from "elysia";
+import { metricsRoute } from "./routes/ops";
 import { TOKEN_SWEEP_MS } from "./app/hub";
 
-export type RunningGateway = { gw: Gateway; url: string; port: number; scheduler: Scheduler; stop: (reason?: string) => Promise<void> };
+export type RunningGateway = {
+  gw: Gateway;
+  url: string;
+  port: number;
+  scheduler: Scheduler;
+  /** The separate /metrics listener's port, when `metrics.port` is set. */
+  metricsPort?: number;
+  stop: (reason?: string) => Promise<void>;
+};
 
 export type StartOptions = {
   config?: Config;
@@ -77,11 +87,19 @@ function prepare(gw: Gateway, announce: (line: string) => void): void {
 export async function startGateway(opts: StartOptions & { announce?: (line: string) => void } = {}): Promise<RunningGateway> {
   let lock: DataDirLock | undefined;
   const gw = openGateway({ ...opts, serving: true, lock: (l) => (lock = l) });
-  const app = createApp(gw);
+  let scheduler: Scheduler | undefined;
+  const app = createApp(gw, { schedulerAlive: () => scheduler?.alive ?? false });
+  let metricsServer: ReturnType<typeof Bun.serve> | undefined;
   try {
     prepare(gw, opts.announce ?? ((l) => console.error(l)));
     app.listen({ hostname: gw.config.host, port: gw.config.port, reusePort: false, maxRequestBodySize: 4 * gw.config.maxBodyBytes });
+    const m = gw.config.metrics;
+    if (m.port !== undefined) {
+      const metricsApp = new Elysia().use(metricsRoute(gw));
+      metricsServer = Bun.serve({ hostname: m.host, port: m.port, reusePort: false, fetch: (req) => metricsApp.handle(req) });
+    }
   } catch (e) {
+    if (app.server) await app.stop(true).catch(() => {});
     gw.verifier.close();
     gw.db.close();
     lock?.release();
@@ -90,7 +108,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
   const server = app.server!;
   const port = server.port!;
   gw.hub.attach((topic, data) => server.publish(topic, data));
-  const scheduler = new Scheduler(gw, gw.config.scheduler);
+  scheduler = new Scheduler(gw, gw.config.scheduler);
   scheduler.start();
   const sweeper = setInterval(() => {
     try {
@@ -129,11 +147,13 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
     gw,
     port,
     scheduler,
+    metricsPort: metricsServer?.port,
     url: `http://${gw.config.host}:${port}`,
     stop: async (reason = "stop") => {
       const t0 = Date.now();
       gw.log.info("shutdown", { event: "shutdown", reason });
-      await scheduler.stop();
+      await scheduler!.stop();
+      metricsServer?.stop(true);
       clearInterval(eventDrain);
       try {
         while (drainEvents() > 0);

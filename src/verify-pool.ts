@@ -7,11 +7,14 @@ export type SignatureCheck = { digests: Uint8Array[]; r: bigint; s: bigint; pub:
 export type Verifier = {
   /** True when the signature verifies over any of the digests (request path candidates, canonical forms). */
   verifyAny(check: SignatureCheck): Promise<boolean>;
+  /** Checks waiting for a worker (GET /metrics). */
+  queueDepth(): number;
   close(): void;
 };
 
 export const inlineVerifier: Verifier = {
   verifyAny: async ({ digests, r, s, pub }) => digests.some((d) => verifyDigest(d, { r, s }, pub)),
+  queueDepth: () => 0,
   close() {},
 };
 
@@ -38,6 +41,7 @@ export function workerVerifier(size: number, onError: (e: unknown) => void, scri
     };
   }
   return {
+    queueDepth: () => pending.size,
     verifyAny(check) {
       if (broken) return inlineVerifier.verifyAny(check);
       return new Promise((resolve) => {

@@ -14,6 +14,7 @@ import { appRoutes } from "../routes/app";
 import { webRoutes } from "../routes/web";
 import { adminRoutes } from "../routes/admin";
 import { OperatorError } from "../flows/accounts";
+import { opsRoutes, type OpsState } from "../routes/ops";
 import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "../app/ws";
 
 /** Elysia's schema failure (the /app routes) in the same shape as the protocol wrapper's: rule and limit per field. */
@@ -104,7 +105,7 @@ function appCors(gw: Gateway) {
     });
 }
 
-export function createApp(gw: Gateway) {
+export function createApp(gw: Gateway, ops: OpsState = { schedulerAlive: () => false }) {
   const app = new Elysia({
     websocket: {
       maxPayloadLength: WS_MAX_FRAME,
@@ -117,6 +118,7 @@ export function createApp(gw: Gateway) {
     .use(bodyLimit(gw))
     .use(appCors(gw))
     .use(metadataRoute(gw))
+    .use(opsRoutes(gw, ops))
     .use(capabilitiesRoute(gw))
     .use(orderRoutes(gw))
     .use(transferRoutes(gw))

@@ -36,6 +36,7 @@ export class Scheduler {
   private stopped = true;
   private inflight = new Map<string, Promise<unknown>>();
   private holding = false;
+  private lastPassAt = 0;
 
   constructor(private readonly gw: Gateway, opts: SchedulerOptions = {}) {
     this.leaseSeconds = opts.leaseSeconds ?? 30;
@@ -71,6 +72,11 @@ export class Scheduler {
     db.query("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
     db.query("DELETE FROM scheduler_lease WHERE name = 'settlement' AND owner = ?").run(this.owner);
     this.holding = false;
+  }
+
+  /** Started, not stopped, and its loop has run recently (a pass comes at least every 10 s): GET /readyz. */
+  get alive(): boolean {
+    return !this.stopped && Date.now() - this.lastPassAt < 35_000;
   }
 
   get holdsLease(): boolean {
@@ -111,6 +117,7 @@ export class Scheduler {
     if (this.stopped) return;
     this.running = true;
     this.timer = null;
+    this.lastPassAt = Date.now();
     try {
       const now = this.gw.clock();
       if (this.acquireLease(now)) {

@@ -155,6 +155,12 @@ export const MIGRATIONS: readonly Migration[] = [
           'account', NEW.account, 'currency', NEW.currency, 'minor', NEW.delta, 'reason', NEW.reason,
           'movement', NEW.movement_id, 'ref', NEW.ref));
       END;
+    `,
+  },
+  {
+    // Issue 15's event log for operator actions, fed by issue 16's audit log (so it runs after 16-admin-keys-audit).
+    id: "16-audit-event-log",
+    sql: `
       CREATE TRIGGER ev_operator AFTER INSERT ON audit_log BEGIN
         INSERT INTO event_outbox (at, event, data) VALUES (NEW.at, 'operator', json_object(
           'actor', NEW.actor, 'action', NEW.action, 'args', json(NEW.args)));

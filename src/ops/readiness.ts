@@ -1,0 +1,22 @@
+// GET /readyz: can this process take payments now? Each check names what is wrong so an operator (or a load
+// balancer's log) knows what to fix.
+import { accessSync, constants } from "node:fs";
+import type { Gateway } from "../gateway";
+import { databasePath, probeWrite } from "../store/data-dir";
+
+export type Readiness = { ready: boolean; checks: Record<string, string>; notReady: string[] };
+
+export function readiness(gw: Gateway, schedulerAlive: () => boolean): Readiness {
+  const checks: Record<string, string> = {};
+  try {
+    accessSync(databasePath(gw.config.dataDir), constants.W_OK);
+    probeWrite(gw.db); // a real write on the serving connection: read-only files, mounts and full disks fail here
+    checks.database = "ok";
+  } catch (e) {
+    checks.database = `not writable: ${(e as { code?: string }).code ?? (e as Error).message}`;
+  }
+  checks.scheduler = schedulerAlive() ? "ok" : "not running";
+  checks.key = gw.key.secret.length === 32 && /^[0-9a-f]{128}$/.test(gw.key.publicKeyHex) ? "ok" : "not loaded";
+  const notReady = Object.entries(checks).filter(([, v]) => v !== "ok").map(([k]) => k);
+  return { ready: notReady.length === 0, checks, notReady };
+}
