@@ -10,7 +10,7 @@ import { randomHex } from "../protocol/hex";
 import { Order, SessionOrderUrls, SignatureHex, type PeerMetadata } from "../protocol/schemas";
 import { compileValidator } from "../protocol/validate";
 import { recogniseCode, type ScannedCode, type ScanKind } from "../protocol/scan-codes";
-import { checkPick, itemsMatch, normaliseInventory, type Inventory, type ScanOrderRequest } from "../protocol/inventory";
+import { checkPick, itemsMatch, normaliseInventory, priceMinor, type Inventory, type ScanOrderRequest } from "../protocol/inventory";
 import { selectCandidates, type Candidate } from "../settlement/candidates";
 import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 import { callMerchant, merchantHost, resolveMerchant, routeUnderEndpoint } from "./merchant-calls";
@@ -80,6 +80,9 @@ async function scanInventory(gw: Gateway, user: User, code: Extract<ScannedCode,
   const inv = normaliseInventory(doc, meta.ocid);
   if (!inv.ok) throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's inventory is not usable", { reason: inv.reason, fields: inv.fields });
   if (!gw.enabledCurrencies.has(inv.inventory.currency)) throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
+  const badPrice = inv.inventory.items.findIndex((i) => priceMinor(i.price, i.currency, gw.currencies) === null);
+  if (badPrice >= 0)
+    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", `Item ${inv.inventory.items[badPrice]!.id} has more decimals than ${inv.inventory.currency} allows`, { reason: "price", fields: [`items[${badPrice}].price`] });
   const now = gw.clock();
   const sessionId = randomHex(16);
   const expiresAt = now + gw.config.sessionTtl;

@@ -208,6 +208,13 @@ describe("order QR (POS display)", () => {
     pos.special.set(t.order.id as string, () => ({ body: { ...t.signed, order: { ...t.order, amount: "0.50" } } }));
     expect((await refused(token, { qrContent: t.qr }, 400, "INVALID_SIGNATURE")).message).toStartWith("Invalid order signature");
 
+    // An order signed over the replacer canonical form is a dialect we accept (docs/protocol.md §5).
+    const rep = pos.show({ amount: "5.00" });
+    pos.special.set(rep.order.id as string, () => ({ body: { ...rep.signed, signature: pos.peer.signOrder(rep.order, "replacer") } }));
+    const ok = await scan(token, { qrContent: rep.qr });
+    expect([ok.status, ok.json.order]).toEqual([200, rep.order]);
+    expect(tg.gw.db.query("SELECT sig_form FROM orders WHERE session_id = ?").get(ok.json.sessionId)).toEqual({ sig_form: "replacer" });
+
     const rs = pos.show({ amount: "5.00" });
     const impostor = TestPeer.offline({ ocid: 510 });
     pos.special.set(rs.order.id as string, () => ({ body: { ...rs.signed, signature: impostor.signOrder(rs.order) } }));
@@ -386,6 +393,9 @@ describe("inventory QR (vending machine)", () => {
     const { token } = newUser();
     const saved = structuredClone(vend.inventory.items);
     try {
+      vend.inventory.items.push({ id: "tea", name: "Tea", price: "1.005" });
+      expect((await refused(token, { qrContent: vend.qr }, 502, "MERCHANT_RESPONSE_INVALID")).details).toEqual({ reason: "price", fields: ["items[4].price"] });
+      vend.inventory.items.pop();
       vend.inventory.items.push({ id: "tea", name: "Tea", price: "1.00", currency: "EUR" });
       expect((await refused(token, { qrContent: vend.qr }, 502, "MERCHANT_RESPONSE_INVALID")).details).toEqual({ reason: "mixed_currencies" });
       vend.inventory.items.splice(0, vend.inventory.items.length, { id: "x", name: "X", price: "1.00", min_qty: 5, max_qty: 2 });
