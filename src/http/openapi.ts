@@ -4,6 +4,11 @@ import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import pkg from "../../package.json" with { type: "json" };
 import { ErrorResponse } from "../protocol/schemas";
+import { ERRORS, errorBody, statusOf, type ErrorCode } from "../protocol/errors";
+import { docOf, type RouteDoc } from "./route-docs";
+import { exampleOf } from "./schema-example";
+import { renderReference, REFERENCE_CSS } from "./reference-page";
+import { renderSigningGuide } from "./signing-guide";
 
 type RouteInfo = { method: string; path: string; hooks?: { body?: unknown; query?: unknown; detail?: Record<string, unknown> } };
 
@@ -36,10 +41,13 @@ export function buildOpenApi(gw: Gateway, routes: RouteInfo[]) {
     for (const [name, schema] of Object.entries(query?.properties ?? {})) params.push({ name, in: "query", required: false, schema: plain(schema) });
     if (protocol) params.push(...OC_HEADERS);
     const body = protocol ? detail["x-oc-body"] : r.hooks?.body;
+    const doc = docOf(detail);
+    const tag = r.path.startsWith(gw.config.basePath) ? "protocol" : r.path.startsWith("/app/") ? "app" : "web";
     const op: Record<string, unknown> = {
       summary: detail.summary ?? `${r.method} ${path}`,
       ...(detail.description ? { description: detail.description } : {}),
-      tags: [r.path.startsWith(gw.config.basePath) ? "protocol" : "app"],
+      ...(doc?.description ? { description: doc.description + (doc.demoOnly ? "\n\nDemo mode only: not served otherwise." : "") } : {}),
+      tags: [tag],
       parameters: params,
       responses: {
         "200": { description: "Success" },
@@ -47,6 +55,7 @@ export function buildOpenApi(gw: Gateway, routes: RouteInfo[]) {
       },
     };
     if (detail["x-oc-response"]) (op.responses as Record<string, unknown>)["200"] = { description: "Success", content: { "application/json": { schema: plain(detail["x-oc-response"]) } } };
+    if (doc && (tag === "protocol" || tag === "app")) documentResponses(op, doc, tag);
     if (body) op.requestBody = { required: true, content: { "application/json": { schema: plain(body) } } };
     if (r.path.startsWith("/app/")) op.security = [{ bearer: [] }];
     if (r.path.startsWith("/admin/")) adminOperation(op, detail);
@@ -65,6 +74,33 @@ export function buildOpenApi(gw: Gateway, routes: RouteInfo[]) {
       },
     },
   };
+}
+
+/** What any route of its kind may answer besides its own errors (authentication, limits, body rules). */
+const COMMON_ERRORS: Record<"protocol" | "app", ErrorCode[]> = {
+  protocol: ["INVALID_SIGNATURE", "TIMESTAMP_EXPIRED", "NONCE_REUSED", "UNKNOWN_OCID", "METADATA_UNAVAILABLE", "INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "RATE_LIMITED"],
+  app: ["INVALID_TOKEN", "INVALID_REQUEST", "RATE_LIMITED"],
+};
+
+/** Issue 19: the 200 schema and example, and one response per error status listing its codes and their meaning. */
+function documentResponses(op: Record<string, unknown>, doc: RouteDoc, tag: "protocol" | "app"): void {
+  const responses: Record<string, unknown> = {};
+  const example = doc.example ?? (doc.response ? exampleOf(doc.response) : undefined);
+  responses["200"] = doc.contentType
+    ? { description: "Success", content: { [doc.contentType]: { schema: { type: "string" } } } }
+    : doc.response
+      ? { description: doc.summary, content: { "application/json": { schema: plain(doc.response), ...(example !== undefined ? { example } : {}) } } }
+      : { description: "Success" };
+  const codes = [...new Set([...(doc.errors ?? []), ...COMMON_ERRORS[tag]])];
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of codes) byStatus.set(statusOf(c), [...(byStatus.get(statusOf(c)) ?? []), c]);
+  for (const [status, list] of [...byStatus].sort((a, b) => a[0] - b[0]))
+    responses[String(status)] = {
+      description: list.map((c) => `${c}: ${ERRORS[c][1]}`).join("; "),
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" }, example: errorBody(list[0]!) } },
+    };
+  op.responses = responses;
+  op["x-oc-errors"] = codes;
 }
 
 /** Issue 16: /admin operations carry their scope, success schema, 401/403 and the Idempotency-Key header. */
@@ -89,22 +125,31 @@ function adminOperation(op: Record<string, unknown>, detail: Record<string, unkn
     (op.parameters as unknown[]).push({ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 128 }, description: "Same key + same body → the stored answer; other body → 422; in flight → 409" });
 }
 
-const REFERENCE_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Opencharge gateway API</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}
-h2{margin-top:2rem}code{background:#f2f2f2;padding:.1rem .3rem}details{margin:.4rem 0}pre{background:#f7f7f7;padding:.6rem;overflow:auto}</style></head>
-<body><h1>Opencharge gateway API</h1><p>Generated from the running gateway: <a href="openapi.json">openapi.json</a>.</p><main id="ops">Loading…</main>
-<script>fetch("openapi.json").then(r=>r.json()).then(doc=>{const m=document.getElementById("ops");m.textContent="";
-for(const [p,ops] of Object.entries(doc.paths))for(const [verb,op] of Object.entries(ops)){const d=document.createElement("details");
-const s=document.createElement("summary");s.innerHTML="<code></code> ";s.firstChild.textContent=verb.toUpperCase()+" "+p;s.append(op.summary||"");d.append(s);
-const pre=document.createElement("pre");pre.textContent=JSON.stringify({parameters:op.parameters,requestBody:op.requestBody},null,2);d.append(pre);m.append(d);}});</script></body></html>`;
+/** No script at all on the reference pages; styles from our own stylesheet only. */
+const DOCS_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const html = (body: string) =>
+  new Response(body, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": DOCS_CSP, "x-content-type-options": "nosniff" } });
 
 /** Served under the mount; the document is computed on first use from the finished app's route table. */
 export function openApiRoutes(gw: Gateway, routes: () => RouteInfo[]) {
   let doc: string | null = null;
+  let page: string | null = null;
+  let guide: string | null = null;
   return new Elysia({ name: "oc-openapi" })
     .get(`${gw.config.basePath}/openapi.json`, () => {
       doc ??= JSON.stringify(buildOpenApi(gw, routes()));
       return new Response(doc, { headers: { "content-type": "application/json; charset=utf-8" } });
+    }, { detail: { summary: "This API as an OpenAPI 3.1 document (generated from the routes)" } })
+    .get(`${gw.config.basePath}/docs`, () => {
+      page ??= renderReference(JSON.parse((doc ??= JSON.stringify(buildOpenApi(gw, routes())))), gw.config.basePath);
+      return html(page);
+    }, { detail: { summary: "API reference (HTML, works offline)" } })
+    .get(`${gw.config.basePath}/docs/signing`, () => html((guide ??= renderSigningGuide(gw.config.basePath, gw.config.name))), {
+      detail: { summary: "How to sign requests, orders and proofs (HTML), with worked examples from the test vectors" },
     })
-    .get(`${gw.config.basePath}/docs`, () => new Response(REFERENCE_PAGE, { headers: { "content-type": "text/html; charset=utf-8" } }));
+    .get(
+      `${gw.config.basePath}/docs/reference.css`,
+      () => new Response(REFERENCE_CSS, { headers: { "content-type": "text/css; charset=utf-8", "cache-control": "no-cache" } }),
+      { detail: { summary: "Stylesheet of the reference pages" } },
+    );
 }
