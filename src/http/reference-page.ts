@@ -99,7 +99,7 @@ function operation(method: string, path: string, op: Operation, base: string): s
       `<h4>Parameters</h4><ul>${params.map((p) => `<li>${code(p.name)} (${escapeHtml(p.in)}${p.required ? ", required" : ""})${p.schema?.description ? ` — ${prose(p.schema.description)}` : ""}</li>`).join("")}</ul>`,
     );
   if (body) {
-    parts.push(`<h4>Request body</h4>`, schemaTable(body, `Request body of ${method.toUpperCase()} ${path}`));
+    parts.push(`<h4>Request body</h4><details><summary>Fields and rules</summary>${schemaTable(body, `Request body of ${method.toUpperCase()} ${path}`)}</details>`);
     parts.push(`<details><summary>Example request body</summary>${json(exampleOf(body))}</details>`);
   }
   parts.push(`<h4>Responses</h4><dl class="responses">`);
@@ -107,7 +107,7 @@ function operation(method: string, path: string, op: Operation, base: string): s
     const [type, media] = Object.entries(r.content ?? {})[0] ?? [];
     parts.push(`<dt><span class="status s${status[0]}">${escapeHtml(status)}</span></dt><dd><p>${prose(r.description)}</p>`);
     if (status.startsWith("2") && media?.schema && type === "application/json") {
-      parts.push(schemaTable(media.schema.$ref ? undefined : media.schema, `${status} response of ${method.toUpperCase()} ${path}`));
+      parts.push(`<details><summary>Response fields</summary>${schemaTable(media.schema.$ref ? undefined : media.schema, `${status} response of ${method.toUpperCase()} ${path}`)}</details>`);
       if (media.example !== undefined) parts.push(`<details><summary>Example ${escapeHtml(status)} response</summary>${json(media.example)}</details>`);
     } else if (type && type !== "application/json") parts.push(`<p>Content type ${code(type)}.</p>`);
     else if (media?.example !== undefined) parts.push(`<details><summary>Example error</summary>${json(media.example)}</details>`);
