@@ -8,6 +8,8 @@ import { openGateway, startGateway } from "../start";
 import { generatePrivateKeyHex, parsePrivateKey, publicKeyHex } from "../protocol/keys";
 import { loadOrCreateKey } from "../keyfile";
 import { DataDirLocked, openGatewayDatabase, prepareDataDir } from "../store/data-dir";
+import { backupDatabase, backupOk, restoreDatabase, type BackupCheck } from "../store/backup";
+import { resolve as resolvePath } from "node:path";
 import { OperatorError } from "../flows/accounts";
 import { ProtocolError } from "../protocol/errors";
 import type { Gateway } from "../gateway";
@@ -121,6 +123,33 @@ const COMMANDS: Record<string, Command> = {
     summary: "operator API keys for /admin; `create` prints the key alone on the last line (stored hashed)",
     needsData: true,
     run: ({ open, parsed, out }) => apikeysCommand(open(), parsed, out),
+  },
+  backup: {
+    usage: "backup <file>",
+    summary: "snapshot the database into a new file while the gateway serves (VACUUM INTO), then check the copy",
+    needsData: true,
+    run: ({ open, parsed, out }) => {
+      const file = parsed.positionals[0];
+      if (!file) return usage(out, "backup <file>");
+      const check = backupDatabase(open().db, resolvePath(file));
+      out.log(describeBackup(resolvePath(file), check));
+      return backupOk(check) ? EXIT.ok : EXIT.refused;
+    },
+  },
+  restore: {
+    usage: "restore <file>",
+    summary: "replace a stopped data dir's database with a checked backup (the old one is kept beside it)",
+    needsData: false,
+    run: ({ config, parsed, out }) => {
+      const file = parsed.positionals[0];
+      if (!file) return usage(out, "restore <file>");
+      const c = config();
+      prepareDataDir(c.dataDir);
+      const { check, keptAs } = restoreDatabase(c.dataDir, resolvePath(file));
+      out.log(describeBackup(resolvePath(file), check));
+      out.log(`restored into ${c.dataDir}${keptAs ? `; the previous database is kept as ${keptAs}` : ""}`);
+      return EXIT.ok;
+    },
   },
   ledger: {
     usage: "ledger balances [--account A]",
@@ -236,6 +265,11 @@ const quietLog = {
   warn: (msg: string, f?: Record<string, unknown>) => console.error(JSON.stringify({ level: "warn", msg, ...f })),
   error: (msg: string, f?: Record<string, unknown>) => console.error(JSON.stringify({ level: "error", msg, ...f })),
 };
+
+function describeBackup(file: string, c: BackupCheck): string {
+  const ledger = c.ledger.ok ? "ledger balanced" : `LEDGER BROKEN: ${c.ledger.problems.join("; ")}`;
+  return `backup ${file}: ${c.bytes} bytes, ${c.orders} orders; integrity ${c.integrity}; ${ledger}`;
+}
 
 function fail(out: Out, message: string, code: number): number {
   out.err(`error: ${message}`);

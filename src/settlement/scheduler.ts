@@ -46,6 +46,7 @@ export class Scheduler {
 
   start(): void {
     this.stopped = false;
+    this.lastPassAt = Date.now();
     this.gw.events.settlementEnqueued = () => this.wake();
     this.gw.events.deliveryEnqueued = () => this.wake();
     this.wake();
