@@ -18,6 +18,7 @@ import { createStore, type Store } from "./store";
 import type { Observed, ObservedIn } from "./store/dialects";
 import { Hub } from "./app/hub";
 import { inlineVerifier, type Verifier } from "./verify-pool";
+import { localUserMetadata } from "./flows/end-user-ocid";
 
 export type Gateway = {
   config: Config;
@@ -83,6 +84,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     evm: rpcUrl && registryAddress ? { rpcUrl, registryAddress } : undefined,
     fetchImpl: parts.fetchImpl,
     onConfigDialect: (ocid, d) => observeDialect(ocid, d, "config"),
+    local: (ocid) => localUserMetadata({ config, key, store }, ocid),
   });
   return {
     config,

@@ -22,6 +22,11 @@ export type Inventory = Static<typeof import("../src/protocol/inventory").Invent
 export type InventoryItem = Inventory["items"][number];
 export type ScanMerchant = Static<typeof import("../src/app/scan-schemas").ScanResponseSchema>["merchant"];
 export type ScanResult = Omit<Static<typeof import("../src/app/scan-schemas").ScanResponseSchema>, "order"> & { order?: Order };
+export type Party = Static<typeof S.Party>;
+export type TransferResult = Static<typeof S.TransferResponse>;
+export type ReceiveQr = Static<typeof S.ReceiveQrResponse>;
+export type TopupStarted = Static<typeof S.TopupStarted>;
+export type TopupView = Static<typeof S.TopupView>;
 
 export class ApiError extends Error {
   constructor(
@@ -86,6 +91,12 @@ export function makeApi(getToken: () => string | null, onUnauthorized: () => voi
     scan: (body: { qrContent: string; amount?: string; currency?: string }) => call<ScanResult>("POST", "/app/scan", body),
     scanOrder: (id: string, items: { id: string; quantity: number }[]) => call<ScanResult>("POST", `/app/scan/${sid(id)}/order`, { items }),
     history: (before?: string) => call<HistoryPage>("GET", `/app/history?limit=10${before ? `&before=${encodeURIComponent(before)}` : ""}`),
+    // Issue 17: money between people, and top-ups through another gateway.
+    transfer: (body: { to: string | number; amount: string; currency: string; memo?: string; idempotencyKey: string }) =>
+      call<TransferResult>("POST", "/app/transfer", body),
+    receiveQr: () => call<ReceiveQr>("GET", "/app/receive-qr"),
+    topup: (body: { via: number; amount: string; currency: string }) => call<TopupStarted>("POST", "/app/topup", body),
+    topupStatus: (id: string) => call<TopupView>("GET", `/app/topups/${sid(id)}`),
   };
 }
 

@@ -1,9 +1,9 @@
 // Web wallet (SPEC §1: `/` and `/checkout/{sessionId}`). Talks only to the wallet app API (§10.2) and the
 // WebSocket (§10.3). Everything from a merchant is rendered with textContent, never as HTML.
-import { ApiError, makeApi, serverNow, type HistoryItem, type Me, type Merchant, type Order, type PayResult, type SessionView } from "./api";
+import { ApiError, makeApi, serverNow, type HistoryItem, type Party, type ServerMessage as WsMessage, type Me, type Merchant, type Order, type PayResult, type SessionView } from "./api";
 import type { WsPaymentRequest, WsPaymentUpdate } from "../src/app/schemas";
 import { WalletSocket, type ConnState } from "./socket";
-import { countdown, merchantIdentity, merchantName, money, safeHttpUrl, statusText, when, type Tone } from "./format";
+import { countdown, merchantIdentity, merchantName, partyName, transferText, money, safeHttpUrl, statusText, when, type Tone } from "./format";
 import { itemsMismatch } from "./order-math";
 import { noteConn, noteNetworkFailure, refreshConnControls, setSignedIn } from "./conn-banner";
 import { renderCodes, startCodes, stopCodes } from "./codes";
@@ -208,7 +208,188 @@ function renderMe() {
     ...me.balances.map((b) => h("li", { "data-currency": b.currency }, h("span", { class: "amount" }, b.amount), h("span", { class: "cur" }, b.currency))),
   );
   if (me.balances.length === 0) list.append(h("li", {}, "No balance yet"));
+  renderPeoplePanels();
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Send, receive, top up (issue 17)
+// ---------------------------------------------------------------------------------------------------
+type SendDraft = { to: string | number; amount: string; currency: string; memo?: string; idempotencyKey: string };
+let draft: SendDraft | null = null;
+const AMOUNT_RE = /^[0-9]+(\.[0-9]+)?$/;
+
+function fillCurrencies(select: HTMLSelectElement) {
+  if (!me) return;
+  const keep = select.value;
+  select.replaceChildren(...me.balances.map((b) => h("option", { value: b.currency }, b.currency)));
+  if (keep && me.balances.some((b) => b.currency === keep)) select.value = keep;
+}
+
+function renderPeoplePanels() {
+  if (!me) return;
+  fillCurrencies(byId<HTMLSelectElement>("send-currency"));
+  fillCurrencies(byId<HTMLSelectElement>("topup-currency"));
+  byId("my-handle").textContent = me.user.name;
+}
+
+/** Step 1 → 2: check the form, then show what will be sent, under a fresh idempotency key. */
+function onSendReview(ev: SubmitEvent) {
+  ev.preventDefault();
+  const to = byId<HTMLInputElement>("send-to").value.trim();
+  const amount = byId<HTMLInputElement>("send-amount").value.trim();
+  const currency = byId<HTMLSelectElement>("send-currency").value;
+  const memo = byId<HTMLInputElement>("send-memo").value.trim();
+  const err = byId("send-error");
+  if (!to) return void ((err.textContent = "Enter who to send to."), byId("send-to").focus());
+  if (!AMOUNT_RE.test(amount)) return void ((err.textContent = "Enter an amount like 12.50."), byId("send-amount").focus());
+  err.textContent = "";
+  draft = { to: /^[1-9][0-9]*$/.test(to) ? Number(to) : to, amount, currency, idempotencyKey: `web-${crypto.randomUUID()}` };
+  if (memo) draft.memo = memo;
+  byId("review-to").textContent = typeof draft.to === "number" ? `OCID ${draft.to}` : to;
+  byId("review-amount").textContent = money(amount, currency);
+  byId("review-memo").textContent = memo || "—";
+  byId("send-form").hidden = true;
+  byId("send-review").hidden = false;
+  byId("send-result").textContent = "";
+  byId("send-review-title").focus();
+}
+
+function backToSendForm(clear: boolean) {
+  draft = null;
+  byId("send-review").hidden = true;
+  byId("send-form").hidden = false;
+  if (clear) {
+    byId<HTMLFormElement>("send-form").reset();
+    renderPeoplePanels();
+  }
+}
+
+function showTransfer(t: { status: string; amount: string; currency: string; to: Party }) {
+  const text = transferText(t.status);
+  const result = byId("send-result");
+  result.textContent = `${text.text}: ${money(t.amount, t.currency)} to ${partyName(t.to)}`;
+  result.dataset.tone = text.tone;
+  result.dataset.status = t.status;
+}
+
+/** Step 3: send. A retry after a network error reuses the draft's key, so it can never pay twice. */
+async function onSendConfirm() {
+  if (!draft) return;
+  const btn = byId<HTMLButtonElement>("send-confirm");
+  btn.disabled = true;
+  const result = byId("send-result");
+  try {
+    const r = await api.transfer(draft);
+    showTransfer(r.transfer);
+    backToSendForm(true);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 0) result.textContent = "Not sent yet: check your connection and tap Send again.";
+    else {
+      result.textContent = e instanceof ApiError && e.code === "INSUFFICIENT_FUNDS" ? "Your balance is too low for this transfer." : errorText(e);
+      result.dataset.tone = "bad";
+      delete result.dataset.status;
+      backToSendForm(false);
+    }
+  } finally {
+    btn.disabled = false;
+    scheduleRefresh();
+  }
+}
+
+async function onShowReceive() {
+  const err = byId("receive-error");
+  err.textContent = "";
+  try {
+    const r = await api.receiveQr();
+    const img = byId<HTMLImageElement>("receive-img");
+    img.src = r.qrCode;
+    img.dataset.payload = r.qrText;
+    byId("receive-ocid").textContent = `Your OCID: ${r.qrPayload.ocid} (gateway ${r.qrPayload.gateway})`;
+    byId("receive-box").hidden = false;
+  } catch (e) {
+    err.textContent =
+      e instanceof ApiError && e.details?.reason === "no_ocid" ? "You have no OCID yet: share your handle instead (people at this gateway can use it)." : errorText(e);
+  }
+}
+
+async function onCopyHandle() {
+  const handle = me?.user.name ?? "";
+  const status = byId("copy-status");
+  try {
+    await navigator.clipboard.writeText(handle);
+    status.textContent = "Handle copied.";
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(byId("my-handle"));
+    window.getSelection()?.removeAllRanges();
+    window.getSelection()?.addRange(range);
+    status.textContent = "Handle selected: copy it.";
+  }
+}
+
+async function onTopup(ev: SubmitEvent) {
+  ev.preventDefault();
+  const via = byId<HTMLInputElement>("topup-via").value.trim();
+  const amount = byId<HTMLInputElement>("topup-amount").value.trim();
+  const currency = byId<HTMLSelectElement>("topup-currency").value;
+  const err = byId("topup-error");
+  if (!/^[1-9][0-9]*$/.test(via)) return void ((err.textContent = "Enter the gateway's OCID (a number)."), byId("topup-via").focus());
+  if (!AMOUNT_RE.test(amount)) return void ((err.textContent = "Enter an amount like 20.00."), byId("topup-amount").focus());
+  err.textContent = "";
+  try {
+    const r = await api.topup({ via: Number(via), amount, currency });
+    const url = safeHttpUrl(r.checkoutUrl);
+    if (!url) throw new ApiError(0, "BAD_URL", "That gateway gave no usable payment page.");
+    byId("topup-status").textContent = "Taking you to the payment page…";
+    location.assign(url);
+  } catch (e) {
+    err.textContent = errorText(e);
+  }
+}
+
+/** Back from another gateway's checkout (`/?topup=<id>`): say where the top-up stands. */
+async function showTopupReturn() {
+  const id = new URLSearchParams(location.search).get("topup");
+  if (!id) return;
+  const status = byId("topup-status");
+  try {
+    const t = await api.topupStatus(id);
+    status.textContent =
+      t.status === "credited" ? `Top-up of ${money(t.amount, t.currency)} received.` : `Top-up of ${money(t.amount, t.currency)}: waiting for gateway ${t.via} to confirm…`;
+    status.dataset.status = t.status;
+  } catch {
+    status.textContent = "";
+  }
+}
+
+function onCreditReceived(m: Extract<WsMessage, { type: "credit_received" }>) {
+  const note = byId("credit-note");
+  note.textContent = `${m.kind === "topup" ? "Top-up received" : "Received"}: ${money(m.amount, m.currency)} from ${partyName(m.from)}`;
+  note.hidden = false;
+  scheduleRefresh();
+  void showTopupReturn();
+}
+
+function onTransferUpdate(m: Extract<WsMessage, { type: "transfer_update" }>) {
+  showTransfer(m.transfer);
+  scheduleRefresh();
+}
+
+function transferRow(it: Extract<HistoryItem, { kind: "sent" | "received" }>) {
+  const sent = it.kind === "sent";
+  const t = transferText(it.status);
+  const badge = !sent ? "Received" : it.status === "paid" ? "Sent" : it.status === "pending" ? "Sending" : "Returned";
+  return h(
+    "li",
+    { "data-kind": it.kind, "data-status": it.status },
+    h("span", { class: "what" }, `${sent ? "To" : "From"} ${partyName(sent ? it.to : it.from)}`),
+    h("span", { class: "amt" }, `${sent ? (it.status === "refunded" ? "" : "−") : "+"}${money(it.amount, it.currency)}`),
+    it.memo ? h("span", { class: "who" }, it.memo) : null,
+    h("span", { class: "meta" }, when(it.at)),
+    h("span", { class: "badge", "data-tone": sent ? t.tone : "ok" }, badge),
+  );
+}
+
 
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 function scheduleRefresh() {
@@ -242,10 +423,20 @@ function historyRow(it: HistoryItem) {
       h("span", { class: "badge", "data-tone": s.tone }, badge),
     );
   }
-  const from = typeof it.issuer === "number" ? `Top-up from ${it.issuer}` : it.issuer === "funding" ? "Funding" : "Top-up";
+  if (it.kind === "sent" || it.kind === "received") return transferRow(it);
+  const from =
+    it.kind === "topup"
+      ? `Top-up via ${partyName(it.from ?? { gateway: typeof it.issuer === "number" ? it.issuer : undefined })}`
+      : it.from
+        ? `From ${partyName(it.from)}`
+        : typeof it.issuer === "number"
+          ? `Top-up from ${it.issuer}`
+          : it.issuer === "funding"
+            ? "Funding"
+            : "Top-up";
   return h(
     "li",
-    { "data-kind": "credit" },
+    { "data-kind": it.kind },
     h("span", { class: "what" }, from),
     h("span", { class: "amt" }, `+${money(it.amount, it.currency)}`),
     h("span", { class: "meta" }, when(it.at)),
@@ -527,6 +718,8 @@ function startSocket() {
       if (m.type === "ready" && readyCount++ > 0) void resync();
       else if (m.type === "payment_request") onPaymentRequest(m);
       else if (m.type === "payment_update") onPaymentUpdate(m);
+      else if (m.type === "credit_received") onCreditReceived(m);
+      else if (m.type === "transfer_update") onTransferUpdate(m);
     },
   });
   socket.start();
@@ -546,6 +739,7 @@ async function enter(focus: boolean) {
       if (qr?.sessionId === id) hideQr(false);
     });
     await loadHistory(true).catch(() => undefined);
+    await showTopupReturn();
   }
 }
 
@@ -636,6 +830,12 @@ async function boot() {
     errorText,
   });
   byId("history-more").addEventListener("click", () => void loadHistory(false).catch(() => undefined));
+  byId("send-form").addEventListener("submit", (e) => onSendReview(e as SubmitEvent));
+  byId("send-confirm").addEventListener("click", () => void onSendConfirm());
+  byId("send-back").addEventListener("click", () => backToSendForm(false));
+  byId("show-receive").addEventListener("click", () => void onShowReceive());
+  byId("copy-handle").addEventListener("click", () => void onCopyHandle());
+  byId("topup-form").addEventListener("submit", (e) => void onTopup(e as SubmitEvent));
   window.addEventListener("online", () => socket?.nudge());
   if (checkoutId) {
     const ctx = byId("signin-context");

@@ -57,3 +57,25 @@ export function safeHttpUrl(u: unknown): string | null {
     return null;
   }
 }
+
+/** The other party of a transfer or credit (issue 17): a name when known, else their OCID, else their gateway. */
+export function partyName(p: { name?: string; ocid?: number; gateway?: number; reference?: string; userId?: string }): string {
+  if (p.name) return p.name;
+  if (p.reference && /^[1-9][0-9]*$/.test(p.reference)) return `OCID ${p.reference}`;
+  if (p.ocid !== undefined && p.ocid !== p.gateway) return `OCID ${p.ocid}`;
+  return p.gateway !== undefined ? `gateway ${p.gateway}` : "someone";
+}
+
+/** Transfer statuses as words. */
+export function transferText(status: string): { text: string; tone: Tone } {
+  switch (status) {
+    case "paid":
+      return { text: "Sent", tone: "ok" };
+    case "pending":
+      return { text: "Sending — waiting for their gateway", tone: "wait" };
+    case "refunded":
+      return { text: "Refused — your money was returned", tone: "bad" };
+    default:
+      return { text: status, tone: "" };
+  }
+}

@@ -28,4 +28,18 @@ export const ScanResponseSchema = T.Object({
   expiresAt: T.Integer({ description: "Confirm by (order, payment) or pick by (inventory), Unix seconds" }),
 });
 
+/** Issue 17: a person's receive code prefills a transfer (POST /app/transfer); nothing is stored. */
+const TransferScanResponse = T.Object({
+  kind: T.Literal("ocid_transfer"),
+  transfer: T.Object({
+    to: T.Integer({ description: "The person's OCID: the `to` of POST /app/transfer" }),
+    gateway: T.Integer({ description: "The gateway holding their wallet (checked against the directory)" }),
+    name: T.Optional(T.String({ description: "Their name as their gateway publishes it" })),
+    local: T.Boolean({ description: "True when they are a user of this gateway" }),
+  }),
+});
+
+/** What POST /app/scan answers: a merchant code's session, or a person's receive code's transfer prefill. */
+export const ScanAnyResponseSchema = T.Union([ScanResponseSchema, TransferScanResponse]);
+
 export { ScanOrderRequest };

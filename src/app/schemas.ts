@@ -2,7 +2,7 @@
 // generated from them, the tests validate real responses against them, and the web page's client types are
 // derived from them (web/api.ts imports the types only): one definition, no hand-copied shapes.
 import { Type as T, type Static } from "@sinclair/typebox";
-import { CurrencyCode, Ocid, Order } from "../protocol/schemas";
+import { CurrencyCode, MetadataDocument, Ocid, Order } from "../protocol/schemas";
 import { Inventory } from "../protocol/inventory";
 
 const OrderStatus = T.Union(
@@ -22,7 +22,7 @@ export const MerchantView = T.Object({
 });
 export type MerchantView = Static<typeof MerchantView>;
 
-export const User = T.Object({ id: T.String(), name: T.String() });
+export const User = T.Object({ id: T.String(), name: T.String(), ocid: T.Optional(T.Integer({ description: "The user's own end-user OCID, once the operator gave one (issue 17)" })) });
 export const Balance = T.Object({ currency: CurrencyCode, amount: Amount });
 export type Balance = Static<typeof Balance>;
 
@@ -103,7 +103,64 @@ export const HistoryCredit = T.Object({
   txid: T.Union([T.String(), T.Null()]),
   at: UnixSeconds,
 });
-export const HistoryItem = T.Union([HistoryPayment, HistoryCredit]);
+// Issue 17: money between people and top-ups.
+export const Party = T.Object(
+  {
+    ocid: T.Optional(Ocid),
+    name: T.Optional(T.String()),
+    userId: T.Optional(T.String({ description: "A user of this gateway" })),
+    reference: T.Optional(T.String({ description: "The sender's reference at its gateway (their OCID, or user_<id>)" })),
+    gateway: T.Optional(Ocid),
+  },
+  { description: "The other party: a user here, or a person (OCID) at another gateway" },
+);
+export const TransferStatus = T.Union([T.Literal("pending"), T.Literal("paid"), T.Literal("refunded")]);
+export const TransferView = T.Object({
+  id: T.String(),
+  status: TransferStatus,
+  to: Party,
+  amount: Amount,
+  currency: CurrencyCode,
+  createdAt: UnixSeconds,
+  updatedAt: UnixSeconds,
+  memo: T.Optional(T.String()),
+  txid: T.Optional(T.String({ description: "The proof: ours inside this gateway, the recipient gateway's across gateways" })),
+  inReview: T.Optional(T.Boolean({ description: "The outcome stayed unknown past the deadline: the operator reconciles" })),
+});
+export const TransferResponse = T.Object({ status: TransferStatus, txid: T.Optional(T.String()), transfer: TransferView });
+export const ReceiveQrResponse = T.Object({
+  qrPayload: T.Object({ type: T.Literal("ocid_transfer"), ocid: Ocid, gateway: Ocid }),
+  qrText: T.String({ description: "The payload as encoded in the QR (keys in that order, no spaces)" }),
+  qrCode: T.String({ description: "PNG data URL" }),
+  handle: T.String({ description: "The user's handle, for people at this gateway" }),
+  userRef: T.String({ description: "user_<id>" }),
+});
+export const TopupStatus = T.Union([T.Literal("pending"), T.Literal("credited")]);
+export const TopupStarted = T.Object({ id: T.String(), status: T.Literal("pending"), checkoutUrl: T.String(), amount: Amount, currency: CurrencyCode, via: Ocid });
+export const TopupView = T.Object({
+  id: T.String(),
+  via: Ocid,
+  amount: Amount,
+  currency: CurrencyCode,
+  status: TopupStatus,
+  createdAt: UnixSeconds,
+  checkoutUrl: T.Optional(T.String()),
+  txid: T.Optional(T.String()),
+});
+export const HistoryCreditFrom = T.Object({ ...HistoryCredit.properties, from: T.Optional(Party) });
+export const HistoryTopup = T.Object({ ...HistoryCreditFrom.properties, kind: T.Literal("topup") });
+const HistoryTransfer = {
+  amount: Amount,
+  currency: CurrencyCode,
+  status: TransferStatus,
+  at: UnixSeconds,
+  transferId: T.String(),
+  txid: T.Optional(T.String()),
+  memo: T.Optional(T.String()),
+};
+export const HistorySent = T.Object({ kind: T.Literal("sent"), to: Party, ...HistoryTransfer });
+export const HistoryReceived = T.Object({ kind: T.Literal("received"), from: Party, ...HistoryTransfer });
+export const HistoryItem = T.Union([HistoryPayment, HistoryCreditFrom, HistoryTopup, HistorySent, HistoryReceived]);
 export type HistoryItem = Static<typeof HistoryItem>;
 
 export const HistoryPage = T.Object({
@@ -147,7 +204,20 @@ export const WsError = T.Object({
   message: T.String(),
   details: T.Optional(T.Record(T.String(), T.Unknown())),
 });
-export const WsServerMessage = T.Union([WsReady, WsPaymentRequest, WsPaymentUpdate, WsResult, WsPong, WsError]);
+export const WsCreditReceived = T.Object({
+  type: T.Literal("credit_received"),
+  kind: T.Union([T.Literal("transfer"), T.Literal("topup"), T.Literal("credit")]),
+  amount: Amount,
+  currency: CurrencyCode,
+  from: Party,
+  txid: T.Optional(T.String()),
+  memo: T.Optional(T.String()),
+  at: UnixSeconds,
+});
+export const WsTransferUpdate = T.Object({ type: T.Literal("transfer_update"), transfer: TransferView });
+export type WsTransferUpdate = Static<typeof WsTransferUpdate>;
+export type TransferView = Static<typeof TransferView>;
+export const WsServerMessage = T.Union([WsReady, WsPaymentRequest, WsPaymentUpdate, WsResult, WsPong, WsError, WsCreditReceived, WsTransferUpdate]);
 export type WsServerMessage = Static<typeof WsServerMessage>;
 export type WsPaymentRequest = Static<typeof WsPaymentRequest>;
 export type WsPaymentUpdate = Static<typeof WsPaymentUpdate>;
@@ -157,3 +227,6 @@ export const WsClientMessage = T.Union([
   T.Object({ type: T.Literal("ping"), ts: T.Optional(T.Unknown()) }),
   T.Object({ type: T.Union([T.Literal("confirm"), T.Literal("decline")]), sessionId: SessionId, ref: Ref }),
 ]);
+
+/** GET /opencharge/users/:ocid/metadata.json (issue 17): a metadata document naming the gateway holding the wallet. */
+export const UserMetadataDocument = T.Object({ ...MetadataDocument.properties, gateway: Ocid });

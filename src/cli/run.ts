@@ -95,7 +95,7 @@ const COMMANDS: Record<string, Command> = {
     run: ({ open, parsed, out }) => directoryCommand(open(), parsed, out),
   },
   users: {
-    usage: "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | token <name>",
+    usage: "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | token <name> | set-ocid <name> <ocid|none>",
     summary: "wallet users; `add` and `token` print the new bearer token alone on the last line",
     needsData: true,
     run: ({ open, parsed, out }) => usersCommand(open(), parsed, out),
@@ -152,8 +152,8 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   ledger: {
-    usage: "ledger balances [--account A]",
-    summary: "account balances and the ledger invariant check",
+    usage: "ledger balances [--account A] | fund-peer <ocid> CUR:AMOUNT",
+    summary: "account balances and the ledger invariant check; fund-peer prefunds a peer's account here",
     needsData: true,
     run: ({ open, parsed, out }) => ledgerCommand(open(), parsed, out),
   },

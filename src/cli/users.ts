@@ -3,6 +3,7 @@ import { balancesOf, createUser, creditUser, OperatorError, parseCreditSpec } fr
 import { moveUserFunds, rotateUserToken, setFrozen } from "../admin/users";
 import { userAccount } from "../store/ledger";
 import { usage, type Out, type Parsed } from "./run";
+import { setUserOcid } from "../flows/end-user-ocid";
 
 export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): number {
   const [sub, name, spec] = positionals;
@@ -28,7 +29,7 @@ export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: 
     case "list":
       for (const u of gw.store.users.list()) {
         const bal = balancesOf(gw, userAccount(u.id)).map((b) => `${b.currency} ${b.amount}`).join(", ");
-        out.log(`${u.name}\tuser_${u.id}\t${bal}`);
+        out.log(`${u.name}\tuser_${u.id}\t${bal}${u.ocid ? `\tocid ${u.ocid}` : ""}`);
       }
       return 0;
     case "token": {
@@ -54,8 +55,15 @@ export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: 
       out.log(`${name} is ${sub === "freeze" ? "frozen" : "no longer frozen"}`);
       return 0;
     }
+    case "set-ocid": {
+      if (!name || !spec) return usage(out, "users set-ocid <name> <ocid|none>");
+      const r = setUserOcid(gw, name, spec);
+      if (r.ocid === null) out.log(`${name} has no OCID now`);
+      else out.log(`${name} (user_${r.user.id}) holds OCID ${r.ocid}; point its registry entry at ${r.metadataUrl}`);
+      return 0;
+    }
     default:
-      return usage(out, "users add | credit | debit | freeze | unfreeze | list | token");
+      return usage(out, "users add | credit | debit | freeze | unfreeze | list | token | set-ocid");
   }
 }
 

@@ -54,5 +54,5 @@ export function strictest(...sets: LimitSet[]): LimitSet {
 export const dayStart = (now: number): number => now - (((now % 86400) + 86400) % 86400);
 
 /** Ledger reasons that are a user paying, and the reason a failed payment's money comes back with. */
-export const SPENDING_REASONS = ["confirm"] as const;
+export const SPENDING_REASONS = ["confirm", "p2p_transfer", "p2p_send"] as const;
 export const RETURNED_REASON = "refund";

@@ -2,7 +2,7 @@
 // never by writing a balance directly.
 import type { Gateway } from "../gateway";
 import { parseAmount, formatMinor } from "../protocol/money";
-import { FUNDING, userAccount } from "../store/ledger";
+import { FUNDING, peerAccount, userAccount } from "../store/ledger";
 import type { User } from "../store/users";
 import { enforceUserMovement } from "./user-limits";
 
@@ -44,6 +44,14 @@ export function creditUser(gw: Gateway, name: string, spec: string, actor = "cli
     gw.store.ledger.move({ from: FUNDING, to: userAccount(user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
     gw.store.audit.append(actor, "users.credit", { userId: user.id, currency: c.currency, amount: c.amount }, now);
   });
+  return { currency: c.currency, amount: c.amount };
+}
+
+/** Operator: prefund a peer's account here (what its /transfer/create calls draw on, §9.7). */
+export function creditPeer(gw: Gateway, ocid: number, spec: string): Credit {
+  const c = parseCreditSpec(gw, spec);
+  const now = gw.clock();
+  gw.store.tx(() => gw.store.ledger.move({ from: FUNDING, to: peerAccount(ocid), currency: c.currency, amount: c.minor, reason: "funding", now }));
   return { currency: c.currency, amount: c.amount };
 }
 

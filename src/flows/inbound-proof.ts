@@ -15,6 +15,8 @@ import { afterPaid, applyFinalProof, recordAnomaly } from "../settlement/settle-
 import { claimTxid, txidUse } from "../settlement/txid-registry";
 import { enforceUserMovement } from "./user-limits";
 import { applyRefundProof } from "./refunds";
+import { inboundCreditMessage } from "./p2p-messages";
+import { isTopupReference, topupCredit } from "./topup";
 
 type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
 
@@ -32,10 +34,12 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
   const stored = previous();
   if (stored?.reply_json) return JSON.parse(stored.reply_json) as Reply;
 
-  const toUs = proof.to.ocid === gw.config.ocid;
+  // Issue 17: a proof addressed to one of our users' own OCIDs is a credit to us as well.
+  const toUs = proof.to.ocid === gw.config.ocid || gw.store.users.byOcid(proof.to.ocid) !== null;
   if (toUs && !gw.config.acceptIssuers.includes(proof.issuer)) throw new ProtocolError("ISSUER_NOT_ACCEPTED", `Issuer ${proof.issuer} is not accepted for credits; accepted issuers: ${gw.config.acceptIssuers.join(", ") || "none"}`, { reason: "issuer", issuer: proof.issuer, accepted: gw.config.acceptIssuers });
 
   let paidOrder: OrderRecord | null = null;
+  let credited: Credited | null = null;
   const reply = gw.store.tx((): Reply => {
     const again = previous();
     if (again?.reply_json) return JSON.parse(again.reply_json) as Reply;
@@ -45,8 +49,15 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
     if (toUs && again) {
       recordAnomaly(gw, "proof_reused", null, again.job_id, `${proof.issuer}/${proof.txid} posted as a credit after settlement used it`);
       r = { status: "rejected", txid: proof.txid, message: "txid already used for another transfer" };
-    } else if (toUs) r = applyRefundProof(gw, proof, body.signature, now) ?? applyCredit(gw, proof, now);
-    else {
+    } else if (toUs) {
+      const refund = applyRefundProof(gw, proof, body.signature, now);
+      if (refund) r = refund;
+      else {
+        const c = applyCredit(gw, proof, now);
+        r = c.reply;
+        credited = c.credited;
+      }
+    } else {
       const m = applyNotification(gw, proof, body.signature, form);
       r = m.reply;
       paidOrder = m.paid;
@@ -61,17 +72,29 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
     return r;
   });
   if (paidOrder) afterPaid(gw, paidOrder, proof.txid);
+  const c = credited as Credited | null;
+  if (c) gw.hub.send(c.userId, inboundCreditMessage(proof as unknown as Record<string, unknown>, c.kind, now));
   return reply;
 }
 
-function applyCredit(gw: Gateway, proof: Proof, now: number): Reply {
-  const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
-  if (!amount.ok) return { status: "rejected", txid: proof.txid, message: amount.code === "INVALID_AMOUNT" ? "invalid amount" : "currency not supported" };
+type Credited = { userId: string; kind: "credit" | "topup" };
+
+/** Which of our users a credit to us is for: the holder of `to.ocid`, or `user_<id>` in `to.reference`. */
+function creditedUser(gw: Gateway, proof: Proof) {
+  if (proof.to.ocid !== gw.config.ocid) return gw.store.users.byOcid(proof.to.ocid);
   const m = /^user_([a-z0-9]{1,32})$/.exec(proof.to.reference ?? "");
-  const user = m ? gw.store.users.byId(m[1]!) : null;
+  return m ? gw.store.users.byId(m[1]!) : null;
+}
+
+function applyCredit(gw: Gateway, proof: Proof, now: number): { reply: Reply; credited: Credited | null } {
+  const none = (reply: Reply) => ({ reply, credited: null });
+  const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
+  if (!amount.ok) return none({ status: "rejected", txid: proof.txid, message: amount.code === "INVALID_AMOUNT" ? "invalid amount" : "currency not supported" });
+  if (proof.to.ocid === gw.config.ocid && isTopupReference(proof.to.reference)) return topupCredit(gw, proof, amount.minor, now);
+  const user = creditedUser(gw, proof);
   if (!user) {
     recordAnomaly(gw, "unknown_reference", null, null, `${proof.issuer}/${proof.txid}: ${proof.to.reference ?? "(none)"}`);
-    return { status: "rejected", txid: proof.txid, message: "unknown reference" };
+    return none({ status: "rejected", txid: proof.txid, message: "unknown reference" });
   }
   try {
     // Nested, i.e. a savepoint: a credit the ledger cannot hold leaves nothing behind and is replied to.
@@ -91,12 +114,12 @@ function applyCredit(gw: Gateway, proof: Proof, now: number): Reply {
     // Issue 16: a frozen recipient or a limit is a definite answer to the sender, not a fault to retry.
     if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED")) {
       recordAnomaly(gw, "credit_refused", null, null, `${proof.issuer}/${proof.txid}: ${e.message}`);
-      return { status: "rejected", txid: proof.txid, message: e.message };
+      return none({ status: "rejected", txid: proof.txid, message: e.message });
     }
     if (!isBalanceOverflow(e)) throw e;
-    return { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" };
+    return none({ status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" });
   }
-  return { status: "accepted", txid: proof.txid };
+  return { reply: { status: "accepted", txid: proof.txid }, credited: { userId: user.id, kind: "credit" } };
 }
 
 /** Which issuer and recipient a job's current step waits for (§12.5). */

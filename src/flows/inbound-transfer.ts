@@ -11,6 +11,8 @@ import { issueProof } from "../settlement/proofs";
 import type { ProtocolReply } from "../http/protocol-route";
 import { enforceUserMovement } from "./user-limits";
 import { merchantTransferRefund } from "./refunds";
+import type { User } from "../store/users";
+import { inboundCreditMessage } from "./p2p-messages";
 
 const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_TTL = 24 * 3600;
@@ -55,11 +57,18 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
   if (!hasAccount) throw new ProtocolError("ACCOUNT_NOT_FOUND", `Caller ${caller.ocid} has no ${req.currency} account here: it is credited when we owe you ${req.currency}`, { reason: "no_account", field: "from", currency: req.currency });
 
   let to: string;
+  let recipient: User | null = null;
+  // Issue 17: a transfer to one of our users' own OCIDs credits that user (never a peer account, never a webhook).
+  const endUser = req.to.ocid === config.ocid ? null : store.users.byOcid(req.to.ocid);
   if (req.to.ocid === config.ocid) {
     const m = /^user_([a-z0-9]{1,32})$/.exec(req.to.reference ?? "");
     const user = m ? store.users.byId(m[1]!) : null;
     if (!user) throw unknownRecipient(req.to.ocid === config.ocid);
     to = userAccount(user.id);
+    recipient = user;
+  } else if (endUser) {
+    to = userAccount(endUser.id);
+    recipient = endUser;
   } else {
     try {
       await gw.directory.resolve(req.to.ocid);
@@ -110,7 +119,7 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
       if (to.startsWith("user:") && !refund) enforceUserMovement(gw, to.slice(5), "credit", req.currency, amountMinor);
       const reason = refund ?? (to.startsWith("user:") ? "transfer_in" : "transfer");
       store.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref: `${caller.ocid}|${proof.txid}` });
-      if (req.to.ocid !== config.ocid) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
+      if (!recipient) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
       if (idemKey !== null)
         gw.db
           .query(
@@ -118,10 +127,11 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
              ON CONFLICT (ocid, key) DO UPDATE SET body_hash = excluded.body_hash, status = 200, response = excluded.response, created_at = excluded.created_at`,
           )
           .run(caller.ocid, idemKey, bodyHash, proof.body, now);
-      return { rawBody: proof.body } satisfies ProtocolReply;
+      return { reply: { rawBody: proof.body } satisfies ProtocolReply, proof };
     });
-    if (req.to.ocid !== config.ocid) gw.events.deliveryEnqueued();
-    return reply;
+    if (recipient) gw.hub.send(recipient.id, inboundCreditMessage(reply.proof.proof, "transfer", now));
+    else gw.events.deliveryEnqueued();
+    return reply.reply;
   } catch (e) {
     if (e instanceof Replay) return e.reply;
     if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS");

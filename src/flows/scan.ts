@@ -20,6 +20,7 @@ import { assertNotFrozen } from "./user-limits";
 import { sessionStatus } from "../store/sessions";
 import type { SigForm } from "../protocol/signed-objects";
 import { Type as T } from "@sinclair/typebox";
+import { transferPrefill, type TransferPrefill } from "./scan-transfer";
 
 export type ScanRequest = { qrContent: string; amount?: string; currency?: string };
 
@@ -45,16 +46,17 @@ export function merchantCard(meta: PeerMetadata): MerchantCard {
   return m;
 }
 
-type Handler<K extends ScanKind> = (gw: Gateway, user: User, code: Extract<ScannedCode, { kind: K }>, req: ScanRequest, raw: string) => Promise<ScanResult>;
+type Handler<K extends ScanKind> = (gw: Gateway, user: User, code: Extract<ScannedCode, { kind: K }>, req: ScanRequest, raw: string) => Promise<ScanResult | TransferPrefill>;
 
 /** One handler per recognised kind (see RECOGNISERS). */
 const HANDLERS: { [K in ScanKind]: Handler<K> } = {
   order: scanOrder,
   inventory: scanInventory,
   payment: scanPayment,
+  ocid_transfer: (gw, user, code) => transferPrefill(gw, user, code),
 };
 
-export async function scanCode(gw: Gateway, user: User, req: ScanRequest): Promise<ScanResult> {
+export async function scanCode(gw: Gateway, user: User, req: ScanRequest): Promise<ScanResult | TransferPrefill> {
   // A frozen user starts no payment (as with pay codes), so a till's order is not held by someone who cannot pay.
   assertNotFrozen(gw, user.id);
   const code = recogniseCode(req.qrContent);

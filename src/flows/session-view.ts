@@ -7,6 +7,7 @@ import { merchantView } from "./messages";
 import { formatMinor } from "../protocol/money";
 import { ProtocolError } from "../protocol/errors";
 import type { User } from "../store/users";
+import { recipientOf, senderOf, type Party } from "./p2p-messages";
 
 export function sessionView(gw: Gateway, s: SessionRow) {
   const now = gw.clock();
@@ -59,7 +60,15 @@ export function history(gw: Gateway, user: User, limitParam: string | undefined,
          UNION ALL
          SELECT printf('%011d0%015d', created_at, id), 'credit', id, created_at, NULL, NULL, NULL, NULL, CAST(delta AS TEXT),
                 currency, NULL, NULL, created_at, reason, ref, NULL
-           FROM ledger_entries WHERE account = ?2 AND delta > 0 AND reason IN ('funding', 'webhook_credit', 'transfer_in')
+           FROM ledger_entries WHERE account = ?2 AND delta > 0 AND reason IN ('funding', 'webhook_credit', 'transfer_in', 'topup')
+         UNION ALL
+         SELECT printf('%011d2%015d', created_at, rowid), 'sent', rowid, created_at, NULL, NULL, NULL, amount, NULL, currency, status,
+                txid, updated_at, NULL, id, NULL
+           FROM p2p_transfers WHERE user_id = ?1
+         UNION ALL
+         SELECT printf('%011d3%015d', created_at, rowid), 'received', rowid, created_at, NULL, NULL, NULL, amount, NULL, currency,
+                status, txid, updated_at, NULL, id, NULL
+           FROM p2p_transfers WHERE to_user_id = ?1 AND status = 'paid'
        ) WHERE k < ?3 ORDER BY k DESC LIMIT ?4`,
     )
     .all(user.id, `user:${user.id}`, before, limit + 1);
@@ -82,17 +91,44 @@ export function history(gw: Gateway, user: User, limitParam: string | undefined,
       if (r.refunded) item.refunded = formatMinor(BigInt(r.refunded), r.currency, gw.currencies);
       return item;
     }
+    if (r.kind === "sent" || r.kind === "received") {
+      const row = gw.store.p2p.byId(r.ref!)!;
+      const item: Record<string, unknown> = { kind: r.kind, amount: row.amount, currency: row.currency, status: row.status, at: row.created_at };
+      if (r.kind === "sent") item.to = recipientOf(gw, row);
+      else item.from = senderOf(gw, row);
+      item.transferId = row.id;
+      if (row.txid) item.txid = row.txid;
+      if (row.memo) item.memo = row.memo;
+      return item;
+    }
     const [issuer, txid] = (r.ref ?? "").split("|");
-    return {
-      kind: "credit",
+    const item: Record<string, unknown> = {
+      kind: r.reason === "topup" ? "topup" : "credit",
       amount: formatMinor(BigInt(r.minor), r.currency, gw.currencies),
       currency: r.currency,
       issuer: issuer && /^[0-9]+$/.test(issuer) ? Number(issuer) : r.reason,
       txid: txid || null,
       at: r.at,
     };
+    const from = txid ? creditSource(gw, r.reason, Number(issuer), txid) : null;
+    if (from) item.from = from;
+    return item;
   });
   const out: { items: unknown[]; nextBefore?: string } = { items };
   if (rows.length > limit) out.nextBefore = rows[limit - 1]!.k;
   return out;
+}
+
+/** Who a credit came from, read from its proof: ours for an inbound /transfer/create, the issuer's otherwise. */
+function creditSource(gw: Gateway, reason: string | null, issuer: number, txid: string): Party | null {
+  const row =
+    reason === "transfer_in"
+      ? gw.db.query<{ proof_json: string }, [string]>("SELECT proof_json FROM issued_proofs WHERE txid = ?").get(txid)
+      : gw.db.query<{ proof_json: string }, [number, string]>("SELECT proof_json FROM received_proofs WHERE issuer = ? AND txid = ?").get(issuer, txid);
+  if (!row) return null;
+  const p = JSON.parse(row.proof_json) as { issuer: number; from?: { ocid?: number; reference?: string }; memo?: string };
+  const from: Party = { gateway: reason === "transfer_in" ? issuer : p.issuer };
+  if (p.from?.ocid !== undefined) from.ocid = p.from.ocid;
+  if (p.from?.reference !== undefined) from.reference = p.from.reference;
+  return from;
 }

@@ -8,6 +8,7 @@ import { capabilitiesRoute } from "../routes/capabilities";
 import { openApiRoutes } from "./openapi";
 import { routeDoc } from "./route-docs";
 import { MetadataDocument } from "../protocol/schemas";
+import { UserMetadataDocument } from "../app/schemas";
 import { orderRoutes } from "../routes/orders";
 import { transferRoutes } from "../routes/transfers";
 import { appRoutes } from "../routes/app";
@@ -15,6 +16,7 @@ import { webRoutes } from "../routes/web";
 import { adminRoutes } from "../routes/admin";
 import { OperatorError } from "../flows/accounts";
 import { opsRoutes, type OpsState } from "../routes/ops";
+import { userMetadataDocument } from "../flows/end-user-ocid";
 import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "../app/ws";
 
 /** Elysia's schema failure (the /app routes) in the same shape as the protocol wrapper's: rule and limit per field. */
@@ -70,6 +72,25 @@ export function metadataRoute(gw: Gateway) {
   );
 }
 
+/** Issue 17: each end-user OCID's published document (what its registry entry points at). Public, like ours. */
+export function userMetadataRoute(gw: Gateway) {
+  return new Elysia({ name: "oc-user-metadata" }).get(`${gw.config.basePath}/users/:ocid/metadata.json`, ({ params }) => {
+    const ocid = /^[1-9][0-9]{0,15}$/.test(params.ocid) ? Number(params.ocid) : 0;
+    const user = ocid ? gw.store.users.byOcid(ocid) : null;
+    if (!user) throw new ProtocolError("NOT_FOUND", "No user holds this OCID here");
+    return new Response(JSON.stringify(userMetadataDocument(gw, { ...user, ocid })), {
+      headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=60" },
+    });
+  }, {
+    detail: routeDoc({
+      summary: "The metadata document of one of our users' end-user OCIDs (issue 17)",
+      description: "Signed with this gateway's key, naming it in `gateway`: a sender sends that person's money to this gateway.",
+      response: UserMetadataDocument,
+      errors: ["NOT_FOUND"],
+    }),
+  });
+}
+
 /** Declared sizes over the limit are refused before any route runs (§4.3: body size before authentication). */
 function bodyLimit(gw: Gateway) {
   return new Elysia({ name: "oc-body-limit" }).onRequest(({ request }) => {
@@ -119,6 +140,7 @@ export function createApp(gw: Gateway, ops: OpsState = { schedulerAlive: () => f
     .use(appCors(gw))
     .use(metadataRoute(gw))
     .use(opsRoutes(gw, ops))
+    .use(userMetadataRoute(gw))
     .use(capabilitiesRoute(gw))
     .use(orderRoutes(gw))
     .use(transferRoutes(gw))

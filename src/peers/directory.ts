@@ -40,6 +40,8 @@ export type DirectoryOptions = {
   fetchImpl?: typeof fetch;
   /** Told how a freshly fetched config signature verified (issue 12: the peer's dialect, recorded). */
   onConfigDialect?: (ocid: number, d: VerifiedDialect) => void;
+  /** OCIDs this gateway itself publishes (its users' end-user OCIDs): answered locally, never fetched. */
+  local?: (ocid: number) => PeerMetadata | null;
 };
 
 type Lookup = { kind: "value"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
@@ -95,12 +97,16 @@ export class Directory {
   /** Cached metadata without any I/O (for display), if we have any. */
   peek(ocid: number): PeerMetadata | undefined {
     if (ocid === this.o.self.ocid) return this.o.self;
+    const local = this.o.local?.(ocid);
+    if (local) return local;
     return this.cache.get(ocid);
   }
 
   /** Throws ProtocolError UNKNOWN_OCID or METADATA_UNAVAILABLE (§2.2 outcomes). */
   async resolve(ocid: number, opts: { bypassCache?: boolean } = {}): Promise<PeerMetadata> {
     if (ocid === this.o.self.ocid) return this.o.self;
+    const local = this.o.local?.(ocid);
+    if (local) return local;
     const now = this.o.clock();
     if (!opts.bypassCache) {
       const cached = this.cached(ocid);

@@ -52,6 +52,7 @@ export function normaliseMetadata(
     fetchedAt: opts.fetchedAt,
   };
   if (typeof doc.icon === "string") meta.icon = doc.icon;
+  if (isOcid(doc.gateway) && doc.gateway !== ocid) meta.gateway = doc.gateway;
   return dialect ? { ok: true, meta, dialect } : { ok: true, meta };
 }
 

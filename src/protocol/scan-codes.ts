@@ -13,7 +13,9 @@ export type ScannedCode =
   /** Vending machine / kiosk: a permanent code for the merchant's `GET /inventory`. */
   | { kind: "inventory"; ocid: number; url: string; expiresAt: number | null }
   /** Printed sticker `opencharge:<ocid>[?amount=&currency=&ref=]`: a payment without a signed order. */
-  | { kind: "payment"; ocid: number; amount?: string; currency?: string; ref?: string };
+  | { kind: "payment"; ocid: number; amount?: string; currency?: string; ref?: string }
+  /** Issue 17: another person's receive code `{"type":"ocid_transfer","ocid":…,"gateway":…}`: send them money. */
+  | { kind: "ocid_transfer"; ocid: number; gateway: number };
 
 export type ScanKind = ScannedCode["kind"];
 
@@ -46,6 +48,15 @@ const STICKER_RE = /^opencharge:(?:\/\/)?([0-9]+)\/?(?:\?(.*))?$/i;
 
 /** Tried in this order; the first non-null answer wins. */
 export const RECOGNISERS: readonly Recogniser[] = [
+  {
+    name: "ocid_transfer",
+    recognise: ({ json }) => {
+      if (!json || json.type !== "ocid_transfer") return null;
+      if (!isOcid(json.ocid).ok) return refuse("CODE_NOT_RECOGNIZED", "ocid");
+      if (!isOcid(json.gateway).ok) return refuse("CODE_NOT_RECOGNIZED", "gateway");
+      return { kind: "ocid_transfer", ocid: json.ocid as number, gateway: json.gateway as number };
+    },
+  },
   {
     // A wallet's own pay code (§8.2) has the order-QR shape but points at `/orders/create/<session>`: the merchant
     // scans that one, the user cannot pay it.

@@ -163,6 +163,8 @@ export type PeerMetadata = {
   capabilities: string[];
   settlement: { currencies: string[]; accepts: number[] };
   fetchedAt: number;
+  /** An end-user OCID's document names the gateway that holds the user's wallet (issue 17). */
+  gateway?: number;
 };
 
 export const ErrorResponse = T.Object({

@@ -10,9 +10,12 @@ import { history, sessionView } from "../flows/session-view";
 import { balancesOf, createUser } from "../flows/accounts";
 import { userAccount } from "../store/ledger";
 import { orderFromInventory, scanCode } from "../flows/scan";
-import { ScanOrderRequest, ScanRequestSchema, ScanResponseSchema } from "../app/scan-schemas";
+import { ScanAnyResponseSchema, ScanOrderRequest, ScanRequestSchema, ScanResponseSchema } from "../app/scan-schemas";
 import { routeDoc } from "../http/route-docs";
 import * as S from "../app/schemas";
+import { sendMoney, TransferRequest } from "../flows/send-money";
+import { receiveQr, receiveQrPng, receiveQrSvg } from "../flows/receive-qr";
+import { startTopup, TopupRequest, topupOf } from "../flows/topup";
 
 const SessionParams = t.Object({ id: t.String({ maxLength: 64 }) });
 /** What a user name may hold (createUser's rule), leaving room for the random suffix. */
@@ -98,7 +101,7 @@ export function appRoutes(gw: Gateway) {
         }),
       },
     )
-    .get("/me", ({ user }) => ({ user: { id: user.id, name: user.name }, balances: balancesOf(gw, userAccount(user.id)) }), {
+    .get("/me", ({ user }) => ({ user: { id: user.id, name: user.name, ...(user.ocid ? { ocid: user.ocid } : {}) }, balances: balancesOf(gw, userAccount(user.id)) }), {
       detail: routeDoc({ summary: "The signed-in user and their balances", response: S.MeResponse }),
     })
     .get("/codes", ({ user }) => ({ codes: openCodes(gw, user.id) }), {
@@ -169,7 +172,7 @@ export function appRoutes(gw: Gateway) {
         enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
         return scanCode(gw, user, body);
       },
-      { body: ScanRequestSchema, detail: { ...routeDoc({ summary: "Scan a merchant's code (order QR, inventory QR, opencharge: URI)", response: ScanResponseSchema }), "x-oc-response": ScanResponseSchema } },
+      { body: ScanRequestSchema, detail: { ...routeDoc({ summary: "Scan a merchant's code (order QR, inventory QR, opencharge: URI) or a person's receive QR", response: ScanAnyResponseSchema }), "x-oc-response": ScanAnyResponseSchema } },
     )
     .post(
       "/scan/:id/order",
@@ -190,5 +193,40 @@ export function appRoutes(gw: Gateway) {
         response: S.HistoryPage,
         errors: ["INVALID_REQUEST"],
       }),
+    })
+    // Issue 17: send and receive money between people, and top-ups through another gateway.
+    .post("/transfer", ({ user, body }) => sendMoney(gw, user, body), {
+      body: TransferRequest,
+      detail: routeDoc({
+        summary: "Send money to a person: user_<id>, a handle, or an OCID (here or at another gateway)",
+        description:
+          "Inside this gateway: one transaction, `paid` at once. To a person's OCID at another gateway: debited into settlement, " +
+          "then a signed /transfer/create to their gateway; `pending` while its outcome is unknown (retried, never refunded " +
+          "automatically), `refunded` when that gateway refused. The same idempotencyKey never pays twice.",
+        response: S.TransferResponse,
+        errors: ["ACCOUNT_NOT_FOUND", "INSUFFICIENT_FUNDS", "INVALID_AMOUNT", "SETTLEMENT_NOT_SUPPORTED", "INVALID_STATE", "METADATA_UNAVAILABLE", "ACCOUNT_FROZEN", "LIMIT_EXCEEDED"],
+      }),
+    })
+    .get("/receive-qr", ({ user }) => receiveQr(gw, user), {
+      detail: routeDoc({ summary: "The user's receive QR: {type: ocid_transfer, ocid, gateway}", response: S.ReceiveQrResponse, errors: ["INVALID_STATE"] }),
+    })
+    .get("/receive-qr.svg", async ({ user }) => new Response(await receiveQrSvg(gw, user), { headers: { "content-type": "image/svg+xml" } }), {
+      detail: routeDoc({ summary: "The receive QR as SVG", contentType: "image/svg+xml", errors: ["INVALID_STATE"] }),
+    })
+    .get("/receive-qr.png", async ({ user }) => new Response(new Uint8Array(await receiveQrPng(gw, user)), { headers: { "content-type": "image/png" } }), {
+      detail: routeDoc({ summary: "The receive QR as PNG", contentType: "image/png", errors: ["INVALID_STATE"] }),
+    })
+    .post("/topup", ({ user, body }) => startTopup(gw, user, body), {
+      body: TopupRequest,
+      detail: routeDoc({
+        summary: "Top up through another gateway's hosted checkout",
+        description: "Answers the checkout URL to send the user to; the balance is credited once that gateway's proof arrives.",
+        response: S.TopupStarted,
+        errors: ["SETTLEMENT_NOT_SUPPORTED", "INVALID_AMOUNT", "METADATA_UNAVAILABLE", "ACCOUNT_FROZEN", "LIMIT_EXCEEDED"],
+      }),
+    })
+    .get("/topups/:id", ({ user, params }) => topupOf(gw, user, params.id), {
+      params: SessionParams,
+      detail: routeDoc({ summary: "A top-up and whether it was credited", response: S.TopupView, errors: ["NOT_FOUND"] }),
     });
 }

@@ -8,6 +8,8 @@ import type { JobRow } from "../store/jobs";
 import type { DeliveryRow } from "../store/deliveries";
 import { runSettlementJob } from "./settle-job";
 import { deliverProof } from "./deliver-proof";
+import { runOutboundTransfer } from "./p2p-send";
+import type { P2pRow } from "../store/p2p-transfers";
 
 export type SchedulerOptions = { leaseSeconds?: number; jobLeaseSeconds?: number; concurrency?: number };
 
@@ -71,6 +73,7 @@ export class Scheduler {
     const { db } = this.gw;
     db.query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
     db.query("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
+    db.query("UPDATE p2p_transfers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
     db.query("DELETE FROM scheduler_lease WHERE name = 'settlement' AND owner = ?").run(this.owner);
     this.holding = false;
   }
@@ -106,7 +109,7 @@ export class Scheduler {
 
   private releaseDeadLeases(): void {
     const { db } = this.gw;
-    for (const table of ["jobs", "deliveries"]) {
+    for (const table of ["jobs", "deliveries", "p2p_transfers"]) {
       const owners = db.query<{ o: string }, []>(`SELECT DISTINCT lease_owner AS o FROM ${table} WHERE lease_owner IS NOT NULL`).all();
       for (const { o } of owners)
         if (o !== this.owner && ownerIsDeadLocalProcess(o))
@@ -127,6 +130,8 @@ export class Scheduler {
           for (const job of this.claimJobs(now, free)) this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner));
           for (const d of this.claimDeliveries(now, Math.max(1, this.concurrency - this.inflight.size)))
             this.track(`dlv:${d.id}`, deliverProof(this.gw, d, this.owner));
+          for (const t of this.claim<P2pRow>("p2p_transfers", now, Math.max(1, this.concurrency - this.inflight.size)))
+            this.track(`p2p:${t.id}`, runOutboundTransfer(this.gw, t, this.owner));
         }
       }
     } catch (e) {
@@ -141,7 +146,8 @@ export class Scheduler {
   }
 
   private track(key: string, p: Promise<unknown>): void {
-    const [table, id] = key.startsWith("job:") ? ["jobs", key.slice(4)] : ["deliveries", key.slice(4)];
+    const table = key.startsWith("job:") ? "jobs" : key.startsWith("p2p:") ? "p2p_transfers" : "deliveries";
+    const id = key.slice(4);
     const done = p
       .catch((e) => {
         this.gw.log.error("settlement work failed", { key, error: String((e as Error)?.stack ?? e) });
@@ -170,7 +176,7 @@ export class Scheduler {
    * still leased to this very scheduler is never re-claimed: a run longer than the lease (several 15 s steps) is
    * still in flight here, and every finished run clears its lease, failures included (see `track`).
    */
-  private claim<Row>(table: "jobs" | "deliveries", now: number, limit: number): Row[] {
+  private claim<Row>(table: "jobs" | "deliveries" | "p2p_transfers", now: number, limit: number): Row[] {
     return this.gw.store.tx(() =>
       this.gw.db
         .query<Row, [string, number, number, number]>(
@@ -192,7 +198,8 @@ export class Scheduler {
       .query<{ t: number | null }, []>(
         `SELECT MIN(t) AS t FROM (
            SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) AS t FROM jobs WHERE state = 'pending'
-           UNION ALL SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) FROM deliveries WHERE state = 'pending')`,
+           UNION ALL SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) FROM deliveries WHERE state = 'pending'
+           UNION ALL SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) FROM p2p_transfers WHERE state = 'pending')`,
       )
       .get()?.t;
     const renewIn = this.holding ? Math.max(1, Math.floor(this.leaseSeconds / 3)) : 1;

@@ -167,4 +167,34 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    // Issue 17: end-user OCIDs, person-to-person transfers (their own outbox rows) and top-ups through a peer.
+    id: "17-p2p-transfers",
+    sql: `
+ALTER TABLE app_users ADD COLUMN ocid INTEGER;
+CREATE UNIQUE INDEX IF NOT EXISTS app_users_ocid ON app_users (ocid) WHERE ocid IS NOT NULL;
+CREATE TABLE IF NOT EXISTS p2p_transfers (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES app_users(id), idempotency_key TEXT NOT NULL,
+  request_hash TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('internal','outbound')),
+  to_user_id TEXT REFERENCES app_users(id), to_ocid INTEGER, to_label TEXT NOT NULL, via INTEGER,
+  amount TEXT NOT NULL, amount_minor INTEGER NOT NULL, currency TEXT NOT NULL, memo TEXT,
+  status TEXT NOT NULL CHECK (status IN ('pending','paid','refunded')),
+  state TEXT NOT NULL CHECK (state IN ('pending','done','failed','in_review')),
+  request_body TEXT, txid TEXT, proof_json TEXT, signature TEXT,
+  pinned INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+  deadline INTEGER NOT NULL, review_noted INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT, lease_until INTEGER, last_error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  UNIQUE (user_id, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS p2p_transfers_due ON p2p_transfers (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS p2p_transfers_to ON p2p_transfers (to_user_id, created_at);
+CREATE TABLE IF NOT EXISTS topups (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES app_users(id), via INTEGER NOT NULL,
+  order_json TEXT NOT NULL, amount TEXT NOT NULL, amount_minor INTEGER NOT NULL, currency TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending','credited')),
+  checkout_url TEXT, txid TEXT, created_at INTEGER NOT NULL, credited_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS topups_user ON topups (user_id, created_at);
+`,
+  },
 ];

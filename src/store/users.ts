@@ -3,7 +3,9 @@ import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
 import { sha256Hex } from "../protocol/hash";
 
-export type User = { id: string; name: string; createdAt: number };
+/** `ocid`: the user's own end-user OCID (issue 17), null until the operator gives one. */
+export type User = { id: string; name: string; createdAt: number; ocid?: number | null };
+type Row = { id: string; name: string; created_at: number; ocid?: number | null };
 
 const TOKEN_RE = /^[0-9a-f]{64}$/;
 
@@ -11,9 +13,9 @@ export function users(db: Database) {
   const insertUser = db.query("INSERT INTO app_users (id, name, created_at) VALUES (?, ?, ?)");
   const insertToken = db.query("INSERT INTO app_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)");
   const revokeAll = db.query("UPDATE app_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL");
-  const byName = db.query<{ id: string; name: string; created_at: number }, [string]>("SELECT * FROM app_users WHERE name = ?");
-  const byId = db.query<{ id: string; name: string; created_at: number }, [string]>("SELECT * FROM app_users WHERE id = ?");
-  const byToken = db.query<{ id: string; name: string; created_at: number }, [string, number]>(
+  const byName = db.query<Row, [string]>("SELECT * FROM app_users WHERE name = ?");
+  const byId = db.query<Row, [string]>("SELECT * FROM app_users WHERE id = ?");
+  const byToken = db.query<Row, [string, number]>(
     `SELECT u.* FROM app_tokens t JOIN app_users u ON u.id = t.user_id
      WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at >= ?2)`,
   );
@@ -21,13 +23,15 @@ export function users(db: Database) {
     `SELECT token_hash FROM app_tokens WHERE token_hash IN (SELECT value FROM json_each(?1))
      AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= ?2)`,
   );
-  const all = db.query<{ id: string; name: string; created_at: number }, []>("SELECT * FROM app_users ORDER BY created_at, name");
+    const all = db.query<Row, []>("SELECT * FROM app_users ORDER BY created_at, name");
+  const byOcid = db.query<Row, [number]>("SELECT * FROM app_users WHERE ocid = ?");
+  const setOcid = db.query("UPDATE app_users SET ocid = ?2 WHERE id = ?1");
   const setFrozen = db.query("UPDATE app_users SET frozen_at = ?2 WHERE id = ?1 AND (frozen_at IS NULL) = (?2 IS NOT NULL)");
   const frozenAt = db.query<{ frozen_at: number | null }, [string]>("SELECT frozen_at FROM app_users WHERE id = ?");
-  const page = db.query<{ id: string; name: string; created_at: number; rowid: number }, [number, number]>(
-    "SELECT rowid, id, name, created_at FROM app_users WHERE rowid > ? ORDER BY rowid LIMIT ?",
+  const page = db.query<Row & { rowid: number }, [number, number]>(
+    "SELECT rowid, id, name, created_at, ocid FROM app_users WHERE rowid > ? ORDER BY rowid LIMIT ?",
   );
-  const toUser = (r: { id: string; name: string; created_at: number }): User => ({ id: r.id, name: r.name, createdAt: r.created_at });
+  const toUser = (r: Row): User => ({ id: r.id, name: r.name, createdAt: r.created_at, ocid: r.ocid ?? null });
 
   const issueToken = (userId: string, now: number, ttl?: number): string => {
     const token = randomHex(32);
@@ -40,7 +44,7 @@ export function users(db: Database) {
     create(name: string, now: number, ttl?: number): { user: User; token: string } {
       const id = randomHex(10);
       insertUser.run(id, name, now);
-      return { user: { id, name, createdAt: now }, token: issueToken(id, now, ttl) };
+      return { user: { id, name, createdAt: now, ocid: null }, token: issueToken(id, now, ttl) };
     },
     /** New token, every older one revoked. Call inside a transaction. */
     rotateToken(userId: string, now: number, ttl?: number): string {
@@ -69,6 +73,12 @@ export function users(db: Database) {
     /** Which of these token hashes still authenticate at `now` (open sockets re-check theirs). */
     validTokenHashes: (hashes: string[], now: number): Set<string> =>
       new Set(hashes.length ? validHashes.all(JSON.stringify(hashes), now).map((r) => r.token_hash) : []),
+    byOcid: (ocid: number) => {
+      const r = byOcid.get(ocid);
+      return r ? toUser(r) : null;
+    },
+    /** Call inside a transaction; the unique index refuses an OCID another user holds. */
+    setOcid: (userId: string, ocid: number | null) => setOcid.run(userId, ocid).changes === 1,
   };
 }
 export type Users = ReturnType<typeof users>;

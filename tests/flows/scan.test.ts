@@ -497,7 +497,9 @@ describe("anything else", () => {
     const doc = (await app(tg, null, "GET", "/opencharge/openapi.json")).json;
     const s = doc.paths["/app/scan"].post;
     expect(s.requestBody.content["application/json"].schema.properties.qrContent.maxLength).toBe(4096);
-    expect(s.responses["200"].content["application/json"].schema.properties.kind.anyOf.map((k: any) => k.const)).toEqual(["order", "inventory", "payment"]);
+    const [merchantCode, personCode] = s.responses["200"].content["application/json"].schema.anyOf;
+    expect(merchantCode.properties.kind.anyOf.map((k: any) => k.const)).toEqual(["order", "inventory", "payment"]);
+    expect(personCode.properties.kind.const).toBe("ocid_transfer"); // issue 17: a person's receive QR
     const o = doc.paths["/app/scan/{id}/order"].post;
     expect(o.requestBody.content["application/json"].schema.properties.items.items.properties.quantity.type).toBe("integer");
     expect(o.responses["200"].content["application/json"].schema.properties.inventory).toBeDefined();

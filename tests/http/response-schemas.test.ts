@@ -12,6 +12,7 @@ import * as S from "../../src/app/schemas";
 import { docOf } from "../../src/http/route-docs";
 import { ErrorResponse } from "../../src/protocol/schemas";
 import { createApp } from "../../src/http/server";
+import { setUserOcid } from "../../src/flows/end-user-ocid";
 
 let tg: TestGateway;
 let merchant: TestPeer;
@@ -71,6 +72,19 @@ test("the wallet app API and the WebSocket", async () => {
   expect(svg.status).toBe(200);
   expect(svg.headers.get("content-type")).toBe(docOf(appRoutes().find((r) => r.path === "/app/sessions/:id/qr.svg")?.hooks?.detail)?.contentType!);
   checked.add("GET /app/sessions/:id/qr.svg");
+  // Issue 17: money between people, a user's OCID, its published document and the receive QR in three forms.
+  const friend = addUser(tg, "friend");
+  setUserOcid(tg.gw, "friend", "7777");
+  answered("POST", "/app/transfer", await app(tg, token, "POST", "/app/transfer", { to: "friend", amount: "1.00", currency: "USD", idempotencyKey: "schema-1" }));
+  answered("GET", "/app/receive-qr", await app(tg, friend.token, "GET", "/app/receive-qr"));
+  for (const ext of ["svg", "png"]) {
+    const r = await fetch(`${tg.url}/app/receive-qr.${ext}`, { headers: { authorization: `Bearer ${friend.token}` } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toBe(docOf(appRoutes().find((x) => x.path === `/app/receive-qr.${ext}`)?.hooks?.detail)?.contentType!);
+    checked.add(`GET /app/receive-qr.${ext}`);
+  }
+  const published = await fetch(`${tg.url}/opencharge/users/7777/metadata.json`);
+  answered("GET", "/opencharge/users/:ocid/metadata.json", { status: published.status, json: await published.json() });
   answered("POST", "/app/confirm/:id", await app(tg, token, "POST", `/app/confirm/${pay.json.sessionId}`, {}));
   const second = await app(tg, token, "POST", "/app/pay", {});
   answered("POST", "/app/decline/:id", await app(tg, token, "POST", `/app/decline/${second.json.sessionId}`, {}));
@@ -126,7 +140,13 @@ test("the protocol routes", async () => {
 });
 
 /** Scanning needs merchant-side code servers; tests/flows/scan.test.ts drives those routes (issue 13). */
-const ELSEWHERE = new Set(["POST /app/scan", "POST /app/scan/:id/order"]);
+const ELSEWHERE = new Set([
+  "POST /app/scan",
+  "POST /app/scan/:id/order",
+  // Issue 17: top-ups need a second gateway; tests/p2p/topup.test.ts checks them against these schemas.
+  "POST /app/topup",
+  "GET /app/topups/:id",
+]);
 
 test("every /app and protocol route was checked against its schema", () => {
   for (const r of ELSEWHERE) expect(docOf(appRoutes().find((x) => `${x.method} ${x.path}` === r)?.hooks?.detail)?.response).toBeDefined();

@@ -28,7 +28,7 @@ test("refusals name what the text was", () => {
 
 test("recognisers are data: a new kind is one more entry, tried in order", () => {
   const names = RECOGNISERS.map((r) => r.name);
-  expect(names).toEqual(["wallet_pay_code", "order", "inventory", "payment"]);
+  expect(names).toEqual(["ocid_transfer", "wallet_pay_code", "order", "inventory", "payment"]);
   const extra: Recogniser = { name: "test", recognise: ({ text }) => (text === "magic" ? { kind: "payment", ocid: 7 } : null) };
   expect(recogniseCode("magic", [...RECOGNISERS, extra])).toEqual({ kind: "payment", ocid: 7 });
   expect(recogniseCode("magic")).toMatchObject({ refused: "CODE_NOT_RECOGNIZED" });

@@ -1,0 +1,214 @@
+// POST /app/transfer (issue 17): a user sends money to a person. Inside this gateway it is one transaction (a ledger
+// pair user → user, our proof as the receipt); to a person at another gateway it is a debit into
+// `settlement_in_flight` plus an outbox row, then a signed /transfer/create to that gateway (src/settlement/p2p-send).
+// The sender's idempotency key never pays twice: the row is unique on (user, key) and written with the debit.
+import { hostname } from "node:os";
+import { t, type Static } from "elysia";
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { sha256Hex } from "../protocol/hash";
+import { randomHex } from "../protocol/hex";
+import { formatMinor } from "../protocol/money";
+import type { PeerMetadata } from "../protocol/schemas";
+import { IN_FLIGHT, InsufficientFunds, isBalanceOverflow, userAccount } from "../store/ledger";
+import type { P2pRow } from "../store/p2p-transfers";
+import type { User } from "../store/users";
+import { issueProof } from "../settlement/proofs";
+import { amountOrThrow } from "./order-intake";
+import { creditReceivedMessage, transferView } from "./p2p-messages";
+import { runOutboundTransfer } from "../settlement/p2p-send";
+import { enforceUserMovement } from "./user-limits";
+
+export const TransferRequest = t.Object(
+  {
+    to: t.Union([t.String({ minLength: 1, maxLength: 128 }), t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })]),
+    amount: t.String({ minLength: 1, maxLength: 64 }),
+    currency: t.String({ minLength: 1, maxLength: 8 }),
+    memo: t.Optional(t.String({ maxLength: 512 })),
+    idempotencyKey: t.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:-]+$" }),
+  },
+  { additionalProperties: false },
+);
+export type TransferRequest = Static<typeof TransferRequest>;
+
+export type Recipient =
+  | { kind: "local"; user: User; label: string }
+  | { kind: "remote"; ocid: number; via: number; name: string; label: string };
+
+const notFound = (message: string) => new ProtocolError("ACCOUNT_NOT_FOUND", message, { field: "to" });
+
+/** `user_<id>`, a handle (the user's name, "@" optional), or an OCID (a JSON number or a string of digits). */
+export async function resolveRecipient(gw: Gateway, to: string | number): Promise<Recipient> {
+  if (typeof to === "string") {
+    const text = to.trim();
+    const byId = /^user_([a-z0-9]{1,32})$/.exec(text);
+    if (byId) {
+      const user = gw.store.users.byId(byId[1]!);
+      if (!user) throw notFound(`No user ${text} at this gateway`);
+      return { kind: "local", user, label: text };
+    }
+    const handle = text.replace(/^@/, "");
+    const user = gw.store.users.byName(handle);
+    if (user) return { kind: "local", user, label: handle };
+    if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(Number(text)))
+      throw notFound(`No user with the handle "${handle}": check the spelling, or send to an OCID`);
+    to = Number(text);
+  }
+  return resolveOcid(gw, to);
+}
+
+async function resolveOcid(gw: Gateway, ocid: number): Promise<Recipient> {
+  if (ocid === gw.config.ocid) throw notFound("That is this gateway's own OCID: send to a person's handle or OCID");
+  const local = gw.store.users.byOcid(ocid);
+  if (local) return { kind: "local", user: local, label: String(ocid) };
+  let meta: PeerMetadata;
+  try {
+    meta = await gw.directory.resolve(ocid);
+  } catch (e) {
+    if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID") throw notFound(`OCID ${ocid} is not in the directory`);
+    throw e;
+  }
+  const via = meta.gateway;
+  if (via === undefined) throw notFound(`OCID ${ocid} is not a person's OCID (its metadata names no gateway)`);
+  if (via === gw.config.ocid) throw notFound(`OCID ${ocid} names this gateway, but no user here holds it`);
+  let gateway: PeerMetadata;
+  try {
+    gateway = await gw.directory.resolve(via);
+  } catch (e) {
+    if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID") throw notFound(`OCID ${ocid} is held at gateway ${via}, which is not in the directory`);
+    throw e;
+  }
+  // The person's document must come from that gateway: same key, same endpoint. Otherwise anyone could publish a
+  // document naming a gateway and have us send money to an OCID that gateway never heard of.
+  if (!sameBytes(meta.publicKey, gateway.publicKey) || meta.endpoint !== gateway.endpoint)
+    throw notFound(`OCID ${ocid}'s metadata is not published by gateway ${via}`);
+  return { kind: "remote", ocid, via, name: meta.name, label: String(ocid) };
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+class Replay extends Error {
+  constructor(readonly row: P2pRow) {
+    super("replay");
+  }
+}
+
+export type SendResult = { status: P2pRow["status"]; txid?: string; transfer: ReturnType<typeof transferView> };
+
+export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest): Promise<SendResult> {
+  const minor = amountOrThrow(gw, req.amount, req.currency);
+  const amount = formatMinor(minor, req.currency, gw.currencies);
+  const memo = req.memo === undefined || req.memo === "" ? null : req.memo;
+  const requestHash = sha256Hex(JSON.stringify([String(req.to).trim(), amount, req.currency, memo]));
+  const replayed = (row: P2pRow | undefined) => {
+    if (!row) return null;
+    if (row.request_hash !== requestHash)
+      throw new ProtocolError("INVALID_STATE", "idempotencyKey was already used for another transfer: use a new key", { reason: "idempotency_key_reused" });
+    return row;
+  };
+  const early = replayed(gw.store.p2p.byKey(sender.id, req.idempotencyKey));
+  if (early) return result(gw, early);
+
+  const recipient = await resolveRecipient(gw, req.to);
+  if (recipient.kind === "local" && recipient.user.id === sender.id) throw new ProtocolError("INVALID_REQUEST", "You cannot send money to yourself", { fields: ["to"] });
+  const now = gw.clock();
+  const id = "p2p_" + randomHex(16);
+  try {
+    const row = gw.store.tx(() => {
+      const again = replayed(gw.store.p2p.byKey(sender.id, req.idempotencyKey));
+      if (again) throw new Replay(again);
+      const base = {
+        id,
+        user_id: sender.id,
+        idempotency_key: req.idempotencyKey,
+        request_hash: requestHash,
+        to_label: recipient.label,
+        amount,
+        amount_minor: Number(minor),
+        currency: req.currency,
+        memo,
+        next_attempt_at: now,
+        deadline: now + gw.config.settlementDeadline,
+        created_at: now,
+      };
+      // Issue 16: a frozen sender or recipient moves nothing, and no limit in force may be broken.
+      enforceUserMovement(gw, sender.id, "payment", req.currency, minor);
+      if (recipient.kind === "local") {
+        enforceUserMovement(gw, recipient.user.id, "credit", req.currency, minor);
+        const proof = issueProof(
+          gw.db,
+          gw.key.secret,
+          {
+            issuer: gw.config.ocid,
+            from: { ocid: gw.config.ocid, reference: `user_${sender.id}` },
+            to: { ocid: recipient.user.ocid ?? gw.config.ocid, reference: `user_${recipient.user.id}` },
+            amount,
+            currency: req.currency,
+            timestamp: now,
+            memo: memo ?? undefined,
+          },
+          null,
+        );
+        gw.store.ledger.move({ from: userAccount(sender.id), to: userAccount(recipient.user.id), currency: req.currency, amount: minor, reason: "p2p_transfer", ref: id, now });
+        gw.store.p2p.insert({
+          ...base,
+          kind: "internal",
+          to_user_id: recipient.user.id,
+          to_ocid: recipient.user.ocid ?? null,
+          via: null,
+          status: "paid",
+          state: "done",
+          request_body: null,
+          txid: proof.txid,
+          lease_owner: null,
+          lease_until: null,
+        });
+      } else {
+        gw.store.ledger.move({ from: userAccount(sender.id), to: IN_FLIGHT, currency: req.currency, amount: minor, reason: "p2p_send", ref: id, now });
+        // Serialised once: every retry sends these bytes under the same Idempotency-Key (§9.7 compares body hashes).
+        const body: Record<string, unknown> = {
+          from: { ocid: gw.config.ocid, reference: sender.ocid ? String(sender.ocid) : `user_${sender.id}` },
+          to: { ocid: recipient.ocid },
+          amount,
+          currency: req.currency,
+        };
+        if (memo !== null) body.memo = memo;
+        gw.store.p2p.insert({
+          ...base,
+          kind: "outbound",
+          to_user_id: null,
+          to_ocid: recipient.ocid,
+          via: recipient.via,
+          status: "pending",
+          state: "pending",
+          request_body: JSON.stringify(body),
+          txid: null,
+          // Leased to this request, which makes the first attempt itself; the scheduler takes over after a crash.
+          lease_owner: inlineOwner,
+          lease_until: now + gw.config.scheduler.jobLeaseSeconds,
+        });
+      }
+      return gw.store.p2p.byId(id)!;
+    });
+    if (row.kind === "internal") {
+      gw.hub.send(row.to_user_id, creditReceivedMessage(gw, row));
+      return result(gw, row);
+    }
+    await runOutboundTransfer(gw, row, inlineOwner);
+    return result(gw, gw.store.p2p.byId(id)!);
+  } catch (e) {
+    if (e instanceof Replay) return result(gw, e.row);
+    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", `Your ${req.currency} balance is below ${amount}`);
+    if (isBalanceOverflow(e)) throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the recipient's balance limit", { reason: "balance_limit" });
+    throw e;
+  }
+}
+
+/** The lease owner of first attempts made inside a request (host:pid so a restart can take dead leases over). */
+const inlineOwner = `${hostname()}:${process.pid}:inline`;
+
+function result(gw: Gateway, row: P2pRow): SendResult {
+  const out: SendResult = { status: row.status, transfer: transferView(gw, row) };
+  if (row.txid) out.txid = row.txid;
+  return out;
+}

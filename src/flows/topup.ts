@@ -1,0 +1,143 @@
+// Top-up through another gateway (issue 17; the docs' "balance refills"): we sign an order as this gateway (merchant =
+// us, accepts = [us]) and ask gateway `via` to host its checkout (§9.6). The user pays on that page; `via` settles
+// by crediting our account there and delivering its proof to our /transfer/webhook (§12.9), addressed to
+// {ocid: us, reference: <top-up id>}. That proof credits the user exactly once (external:<via> → user).
+import { t, type Static } from "elysia";
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { randomHex } from "../protocol/hex";
+import { formatMinor } from "../protocol/money";
+import type { Proof } from "../protocol/schemas";
+import { signObject } from "../protocol/signed-objects";
+import { externalAccount, isBalanceOverflow, userAccount } from "../store/ledger";
+import type { User } from "../store/users";
+import { classify } from "../settlement/classify";
+import { recordAnomaly } from "../settlement/settle-job";
+import { amountOrThrow } from "./order-intake";
+import { enforceUserMovement } from "./user-limits";
+
+export const TopupRequest = t.Object(
+  {
+    via: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    amount: t.String({ minLength: 1, maxLength: 64 }),
+    currency: t.String({ minLength: 1, maxLength: 8 }),
+  },
+  { additionalProperties: false },
+);
+export type TopupRequest = Static<typeof TopupRequest>;
+
+const TOPUP_RE = /^topup_[0-9a-f]{24}$/;
+export const isTopupReference = (r: string | undefined): r is string => r !== undefined && TOPUP_RE.test(r);
+
+type TopupRow = {
+  id: string;
+  user_id: string;
+  via: number;
+  amount: string;
+  amount_minor: number;
+  currency: string;
+  status: "pending" | "credited";
+  checkout_url: string | null;
+  txid: string | null;
+  created_at: number;
+  credited_at: number | null;
+};
+
+export function topupView(r: TopupRow) {
+  const v: Record<string, unknown> = { id: r.id, via: r.via, amount: r.amount, currency: r.currency, status: r.status, createdAt: r.created_at };
+  if (r.checkout_url) v.checkoutUrl = r.checkout_url;
+  if (r.txid) v.txid = r.txid;
+  return v;
+}
+
+export function topupOf(gw: Gateway, user: User, id: string) {
+  const r = gw.db.query<TopupRow, [string, string]>("SELECT * FROM topups WHERE id = ? AND user_id = ?").get(id, user.id);
+  if (!r) throw new ProtocolError("NOT_FOUND", "No such top-up");
+  return topupView(r);
+}
+
+export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
+  const { config } = gw;
+  if (req.via === config.ocid) throw new ProtocolError("INVALID_REQUEST", "via must be another gateway", { fields: ["via"] });
+  // Its proof must be one we take: otherwise the user would pay there and never be credited here.
+  if (!config.acceptIssuers.includes(req.via))
+    throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", `This gateway does not accept proofs from ${req.via}: choose another gateway`, { reason: "via_not_accepted" });
+  const minor = amountOrThrow(gw, req.amount, req.currency);
+  const amount = formatMinor(minor, req.currency, gw.currencies);
+  const now = gw.clock();
+  const id = "topup_" + randomHex(12);
+  const order = {
+    id,
+    ocid: config.ocid,
+    amount,
+    currency: req.currency,
+    items: [{ id: "topup", name: `Wallet top-up at ${config.name}`, quantity: 1, price: amount }],
+    createdAt: now,
+    expiresAt: now + config.checkoutTtl,
+    accepts: [config.ocid],
+  };
+  // Issue 16: refused up front when the credit could never be made (frozen, or above the balance limit).
+  enforceUserMovement(gw, user.id, "credit", req.currency, minor);
+  const signature = signObject(order, gw.key.secret).signature;
+  const back = `${config.webBaseUrl}/?topup=${id}`;
+  // Recorded first: a fast payer's proof must find the top-up it pays.
+  gw.store.tx(() =>
+    gw.db
+      .query("INSERT INTO topups (id, user_id, via, order_json, amount, amount_minor, currency, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)")
+      .run(id, user.id, req.via, JSON.stringify(order), amount, Number(minor), req.currency, now),
+  );
+  const res = await gw.peers.call(req.via, "POST", "/checkout/create", { order, signature, merchantOcid: config.ocid, urls: { success: back, cancel: `${back}&cancelled=1` } }, {
+    timeoutMs: config.outboundTimeouts.settlementMs,
+  });
+  const out = classify(res);
+  const forget = () => gw.store.tx(() => gw.db.query("DELETE FROM topups WHERE id = ? AND status = 'pending'").run(id));
+  if (out.kind === "definite") {
+    forget(); // nothing can be paid against an order the gateway refused
+    throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", `Gateway ${req.via} refused the top-up (${out.code ?? out.reason})`, { reason: "checkout_refused" });
+  }
+  if (out.kind === "ambiguous") throw new ProtocolError("METADATA_UNAVAILABLE", `Gateway ${req.via} did not answer: try again`, { reason: "checkout_unreachable" });
+  const url = (out.res.json as { checkout_url?: unknown } | undefined)?.checkout_url;
+  if (typeof url !== "string" || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    forget();
+    throw new ProtocolError("METADATA_UNAVAILABLE", `Gateway ${req.via} answered without a checkout URL`, { reason: "checkout_invalid" });
+  }
+  gw.store.tx(() => gw.db.query("UPDATE topups SET checkout_url = ? WHERE id = ?").run(url, id));
+  return { id, status: "pending", checkoutUrl: url, amount, currency: req.currency, via: req.via };
+}
+
+/**
+ * Inside the webhook's transaction: the proof for a top-up credits its user once. It must come from the gateway
+ * the top-up went through, for the same amount and currency; anything else is rejected and listed.
+ */
+export function topupCredit(gw: Gateway, proof: Proof, minor: bigint, now: number) {
+  const r = gw.db.query<TopupRow, [string]>("SELECT * FROM topups WHERE id = ?").get(proof.to.reference!);
+  const reject = (message: string) => {
+    recordAnomaly(gw, "topup_proof_rejected", null, null, `${proof.issuer}/${proof.txid} for ${proof.to.reference}: ${message}`);
+    return { reply: { status: "rejected" as const, txid: proof.txid, message }, credited: null };
+  };
+  if (!r) return reject("unknown reference");
+  if (r.via !== proof.issuer) return reject("top-up went through another gateway");
+  if (r.currency !== proof.currency || BigInt(r.amount_minor) !== minor) return reject("amount or currency differs from the top-up");
+  if (r.status !== "pending") return reject("top-up already credited");
+  try {
+    gw.store.tx(() => {
+      enforceUserMovement(gw, r.user_id, "credit", r.currency, minor);
+      gw.db.query("UPDATE topups SET status = 'credited', txid = ?, credited_at = ? WHERE id = ? AND status = 'pending'").run(proof.txid, now, r.id);
+      gw.store.ledger.move({
+        from: externalAccount(proof.issuer),
+        to: userAccount(r.user_id),
+        currency: r.currency,
+        amount: minor,
+        reason: "topup",
+        ref: `${proof.issuer}|${proof.txid}`,
+        now,
+      });
+    });
+  } catch (e) {
+    // The user paid at `via` but may not receive it here now: listed for the operator, who settles it with `via`.
+    if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED")) return reject(e.message);
+    if (!isBalanceOverflow(e)) throw e;
+    return reject("amount exceeds the balance limit");
+  }
+  return { reply: { status: "accepted" as const, txid: proof.txid }, credited: { userId: r.user_id, kind: "topup" as const } };
+}

@@ -1,0 +1,153 @@
+// One attempt of an outbound person-to-person transfer (issue 17) under the settlement rules (§12.4/§12.5): a signed
+// /transfer/create to the recipient's gateway with the row id as Idempotency-Key; a verified proof settles it
+// (settlement_in_flight → external:<gateway>); a definite refusal before anything could have moved refunds; an
+// unknown outcome pins the row and is retried with the same key and bytes, never refunded automatically.
+import type { Gateway } from "../gateway";
+import type { P2pRow } from "../store/p2p-transfers";
+import { externalAccount, IN_FLIGHT, userAccount } from "../store/ledger";
+import { checkProof } from "../protocol/proof-check";
+import { KEY_ROTATION_AGE } from "../peers/directory";
+import { classify, settlementRetryDelay } from "./classify";
+import { recordAnomaly, REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS } from "./settle-job";
+import { transferUpdateMessage } from "../flows/p2p-messages";
+import { claimTxid } from "./txid-registry";
+
+export type P2pRunResult = "paid" | "refunded" | "retry" | "in_review";
+
+type Signed = { proof: Record<string, unknown>; signature: string };
+
+export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: string): Promise<P2pRunResult> {
+  if (row.kind !== "outbound" || row.state !== "pending" || row.via === null || row.to_ocid === null || row.request_body === null)
+    return release(gw, row, owner), "retry";
+  const res = await gw.peers.call(row.via, "POST", "/transfer/create", undefined, {
+    rawBody: row.request_body,
+    idempotencyKey: row.id,
+    timeoutMs: gw.config.outboundTimeouts.settlementMs,
+  });
+  const out = classify(res);
+  if (out.kind === "success") {
+    const v = await verifiedProof(gw, out.res.json, row);
+    if (!v.ok) return retryLater(gw, row, owner, v.reason, undefined, true);
+    return complete(gw, row, owner, v.signed);
+  }
+  if (out.kind === "definite") {
+    const why = out.code ? `${out.reason} ${out.code}` : out.reason;
+    if (row.pinned) return finishReview(gw, row, owner, `definite refusal after an unknown outcome: ${why}`);
+    return refund(gw, row, owner, why);
+  }
+  return retryLater(gw, row, owner, out.reason, out.retryAfter, !!out.anomaly);
+}
+
+/** §13.3 with §12.5's expectations: issuer = that gateway, to = the recipient's OCID, same amount and currency. */
+async function verifiedProof(gw: Gateway, raw: unknown, row: P2pRow): Promise<{ ok: true; signed: Signed } | { ok: false; reason: string }> {
+  const body = raw as { proof?: unknown; signature?: unknown } | undefined;
+  if (!body || typeof body !== "object" || typeof body.signature !== "string") return { ok: false, reason: "response has no proof" };
+  const issuer = row.via!;
+  let meta;
+  try {
+    meta = await gw.directory.resolve(issuer);
+  } catch {
+    return { ok: false, reason: "issuer metadata unavailable" };
+  }
+  const check = (key: Uint8Array) =>
+    checkProof(body.proof, body.signature, key, { issuer, to: { ocid: row.to_ocid! }, amount: row.amount, currency: row.currency }, {
+      now: gw.clock(),
+      acceptReplacer: gw.config.acceptReplacerCanonical,
+      currencies: gw.currencies,
+    });
+  let r = check(meta.publicKey);
+  if (!r.ok && r.code === "PROOF_SIGNATURE_INVALID" && gw.clock() - meta.fetchedAt > KEY_ROTATION_AGE) {
+    const fresh = await gw.directory.resolve(issuer, { bypassCache: true }).catch(() => null);
+    if (fresh) r = check(fresh.publicKey);
+  }
+  if (!r.ok) return { ok: false, reason: `proof rejected: ${r.reason}` };
+  return { ok: true, signed: { proof: body.proof as Record<string, unknown>, signature: body.signature } };
+}
+
+const leased = "AND lease_owner = ?";
+
+function complete(gw: Gateway, row: P2pRow, owner: string, signed: Signed): P2pRunResult {
+  const now = gw.clock();
+  const txid = String(signed.proof.txid);
+  const issuer = row.via!;
+  const done = gw.store.tx(() => {
+    // (issuer, txid) names one transfer: a proof already used for anything else is a replay, not a payment.
+    const claim = claimTxid(gw.db, { issuer, txid, jobId: row.id, document: JSON.stringify(signed.proof), signature: signed.signature, sigForm: "deep", outcome: "p2p_transfer", now });
+    if (claim === "taken") {
+      recordAnomaly(gw, "proof_reused", null, null, `p2p ${row.id}: ${issuer}/${txid} already used`);
+      return false;
+    }
+    const changed = gw.db
+      .query(
+        `UPDATE p2p_transfers SET status = 'paid', state = 'done', txid = ?, proof_json = ?, signature = ?, attempts = attempts + 1,
+           lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND state = 'pending' ${leased}`,
+      )
+      .run(txid, JSON.stringify(signed.proof), signed.signature, now, row.id, owner).changes;
+    if (changed !== 1) return false;
+    gw.store.ledger.move({ from: IN_FLIGHT, to: externalAccount(issuer), currency: row.currency, amount: BigInt(row.amount_minor), reason: "p2p_settled", ref: `${issuer}|${txid}`, now });
+    return true;
+  });
+  if (!done) return retryLater(gw, row, owner, "proof could not be applied", undefined, true);
+  notify(gw, row.id);
+  return "paid";
+}
+
+function refund(gw: Gateway, row: P2pRow, owner: string, reason: string): P2pRunResult {
+  const now = gw.clock();
+  const done = gw.store.tx(() => {
+    const changed = gw.db
+      .query(
+        `UPDATE p2p_transfers SET status = 'refunded', state = 'failed', attempts = attempts + 1, last_error = ?, lease_owner = NULL,
+           lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'pending' AND pinned = 0 ${leased}`,
+      )
+      .run(reason, now, row.id, owner).changes;
+    if (changed !== 1) return false;
+    gw.store.ledger.move({ from: IN_FLIGHT, to: userAccount(row.user_id), currency: row.currency, amount: BigInt(row.amount_minor), reason: "refund", ref: row.id, now });
+    return true;
+  });
+  gw.log.warn("transfer refused by the recipient's gateway; sender refunded", { transfer: row.id, via: row.via, reason, refunded: done });
+  if (done) notify(gw, row.id);
+  return done ? "refunded" : "retry";
+}
+
+function retryLater(gw: Gateway, row: P2pRow, owner: string, reason: string, retryAfter: number | undefined, anomaly: boolean): P2pRunResult {
+  const now = gw.clock();
+  const overdue = now > row.deadline;
+  if (now > row.deadline + REVIEW_HORIZON_SECONDS) return finishReview(gw, row, owner, `reconciliation horizon passed; last: ${reason}`);
+  const delay = overdue ? REVIEW_RETRY_SECONDS : Math.max(settlementRetryDelay(row.attempts + 1), retryAfter ?? 0);
+  gw.store.tx(() => {
+    gw.db
+      .query(
+        `UPDATE p2p_transfers SET pinned = 1, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, review_noted = ?,
+           lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'pending' ${leased}`,
+      )
+      .run(now + delay, reason, overdue ? 1 : row.review_noted, now, row.id, owner);
+    if (anomaly) recordAnomaly(gw, "transfer_response_invalid", null, null, `p2p ${row.id}: ${reason}`);
+    if (overdue && !row.review_noted) recordAnomaly(gw, "unresolved_transfer", null, null, `p2p ${row.id} to ${row.to_ocid} via ${row.via}: ${reason}`);
+  });
+  gw.log.info("transfer outcome unknown; will retry", { transfer: row.id, reason, inSeconds: delay });
+  return "retry";
+}
+
+/** Value may have moved: the money stays in flight and the operator reconciles with the peer. */
+function finishReview(gw: Gateway, row: P2pRow, owner: string, reason: string): P2pRunResult {
+  const now = gw.clock();
+  gw.store.tx(() => {
+    gw.db
+      .query(`UPDATE p2p_transfers SET state = 'in_review', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? ${leased}`)
+      .run(reason, now, row.id, owner);
+    recordAnomaly(gw, "unresolved_transfer", null, null, `p2p ${row.id}: ${reason}`);
+  });
+  gw.log.warn("transfer needs review", { transfer: row.id, reason });
+  notify(gw, row.id);
+  return "in_review";
+}
+
+function release(gw: Gateway, row: P2pRow, owner: string): void {
+  gw.db.query(`UPDATE p2p_transfers SET lease_owner = NULL, lease_until = NULL WHERE id = ? ${leased}`).run(row.id, owner);
+}
+
+function notify(gw: Gateway, id: string): void {
+  const row = gw.store.p2p.byId(id);
+  if (row) gw.hub.send(row.user_id, transferUpdateMessage(gw, row));
+}
