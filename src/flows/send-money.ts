@@ -168,7 +168,8 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
         // Serialised once: every retry sends these bytes under the same Idempotency-Key (§9.7 compares body hashes).
         const body: Record<string, unknown> = {
           from: { ocid: gw.config.ocid, reference: sender.ocid ? String(sender.ocid) : `user_${sender.id}` },
-          to: { ocid: recipient.ocid },
+          // Our transfer id as the reference: the recipient gateway's proof then names this very transfer.
+          to: { ocid: recipient.ocid, reference: id },
           amount,
           currency: req.currency,
         };

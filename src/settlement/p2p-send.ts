@@ -38,7 +38,7 @@ export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: strin
   return retryLater(gw, row, owner, out.reason, out.retryAfter, !!out.anomaly);
 }
 
-/** §13.3 with §12.5's expectations: issuer = that gateway, to = the recipient's OCID, same amount and currency. */
+/** §13.3 with §12.5's expectations: issuer = that gateway, to = the person's OCID with our transfer id as reference, same amount and currency. */
 async function verifiedProof(gw: Gateway, raw: unknown, row: P2pRow): Promise<{ ok: true; signed: Signed } | { ok: false; reason: string }> {
   const body = raw as { proof?: unknown; signature?: unknown } | undefined;
   if (!body || typeof body !== "object" || typeof body.signature !== "string") return { ok: false, reason: "response has no proof" };
@@ -50,7 +50,7 @@ async function verifiedProof(gw: Gateway, raw: unknown, row: P2pRow): Promise<{ 
     return { ok: false, reason: "issuer metadata unavailable" };
   }
   const check = (key: Uint8Array) =>
-    checkProof(body.proof, body.signature, key, { issuer, to: { ocid: row.to_ocid! }, amount: row.amount, currency: row.currency }, {
+    checkProof(body.proof, body.signature, key, { issuer, to: { ocid: row.to_ocid!, reference: row.id }, amount: row.amount, currency: row.currency }, {
       now: gw.clock(),
       acceptReplacer: gw.config.acceptReplacerCanonical,
       currencies: gw.currencies,

@@ -169,8 +169,10 @@ test("a gateway answering with replayed, re-signed or mismatching proofs is neve
     switch (mode) {
       case "refuse":
         return { status: 400, body: { error: { code: "ACCOUNT_NOT_FOUND", message: "no such user", details: { field: "to" } } } };
-      case "replay":
+      case "replay": // the exact bytes of an earlier transfer's proof: it names that transfer, not this one
         return { body: first };
+      case "reused-txid": // a fresh proof for this transfer under a txid already paid on
+        return { body: hostile.issueProof({ ...fields, txid: first!.proof.txid as string }) };
       case "resigned":
         return { body: other.issueProof(fields) };
       case "wrong-recipient":
@@ -189,22 +191,23 @@ test("a gateway answering with replayed, re-signed or mismatching proofs is neve
   const refused = await send(A, frank.token, { to: 5001, amount: "1.00", memo: "refuse" });
   expect(refused.json.status).toBe("refunded");
   const bad: Record<string, string> = {};
-  for (const memo of ["replay", "resigned", "wrong-recipient", "wrong-amount"]) {
-    // The replay asks for the replayed proof's own amount, so only its (issuer, txid) can give it away.
-    const r = await send(A, frank.token, { to: 5001, amount: memo === "replay" ? "1.00" : "2.00", memo });
+  for (const memo of ["replay", "reused-txid", "resigned", "wrong-recipient", "wrong-amount"]) {
+    // The replays ask for the first proof's own amount, so only its reference or its (issuer, txid) can give them away.
+    const r = await send(A, frank.token, { to: 5001, amount: memo === "replay" || memo === "reused-txid" ? "1.00" : "2.00", memo });
     expect([memo, r.status, r.json.status]).toEqual([memo, 200, "pending"]);
     bad[memo] = r.json.transfer.id;
   }
-  expect(A.balance(`user:${frank.id}`)).toBe(2000n - 100n - 100n - 600n);
+  expect(A.balance(`user:${frank.id}`)).toBe(2000n - 100n - 100n - 100n - 600n);
   expect(A.balance("external:500")).toBe(100n);
   const anomalies = A.read((db) => db.query<{ kind: string; detail: string }, []>("SELECT kind, detail FROM anomalies").all());
   expect(anomalies.some((a) => a.kind === "proof_reused")).toBe(true);
-  expect(anomalies.filter((a) => a.kind === "transfer_response_invalid").length).toBeGreaterThanOrEqual(3);
+  expect(anomalies.filter((a) => a.kind === "transfer_response_invalid").length).toBeGreaterThanOrEqual(4);
+  expect(anomalies.some((a) => a.detail.includes(bad.replay!) && a.detail.includes("recipient_mismatch"))).toBe(true);
   // Once it answers honestly, the retries (same key, same bytes) settle every pending one, each exactly once.
   honest = true;
   await until("the pending transfers to settle", () => Object.values(bad).every((id) => p2pRow(A, id)?.status === "paid"), 45_000);
-  expect(A.balance("external:500")).toBe(800n);
-  expect(A.balance(`user:${frank.id}`)).toBe(1200n);
+  expect(A.balance("external:500")).toBe(900n);
+  expect(A.balance(`user:${frank.id}`)).toBe(1100n);
 }, 60_000);
 
 test("inbound from another gateway to a user's OCID: /transfer/create and /transfer/webhook credit once, pushed live", async () => {
