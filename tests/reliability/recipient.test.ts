@@ -40,7 +40,7 @@ test("a /transfer/create signed for another gateway (paying that gateway's user)
   // What 501 sent to gateway 250: the same path, so the signature verifies here too.
   const body = JSON.stringify({ from: { ocid: 501 }, to: { ocid: 250, reference: "user_theirs" }, amount: "25.00", currency: "USD" });
   const headers = { ...funder.signedRequestHeaders("POST", "/opencharge/transfer/create", body), "content-type": "application/json" };
-  const before = dbDigest(tg.gw.db, ["nonces", "metadata_cache", "sqlite_sequence", "scheduler_lease"]);
+  const before = dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
   const res = await fetch(tg.url + "/opencharge/transfer/create", { method: "POST", headers, body });
   const text = await res.text();
   tally.tried("recipient");
@@ -48,7 +48,7 @@ test("a /transfer/create signed for another gateway (paying that gateway's user)
   expect(protocolShapeProblem(res.status, text)).toBeNull();
   expect(res.status).toBe(400);
   expect(JSON.parse(text).error).toMatchObject({ code: "ACCOUNT_NOT_FOUND", details: { reason: "recipient_not_here", field: "to" } });
-  expect(dbDigest(tg.gw.db, ["nonces", "metadata_cache", "sqlite_sequence", "scheduler_lease"])).toBe(before);
+  expect(dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"])).toBe(before);
   expect(balance(tg, "peer:501")).toBe(10_000n);
   expect(balance(tg, "peer:250")).toBe(0n);
   // Another currency of a peer we keep USD books for is not ours either.
