@@ -90,3 +90,37 @@ for (const entry of KIT) {
     }
   });
 }
+
+// No check is weakened by speaking dialects: a change after signing fails in every dialect the kit speaks, the
+// double-hash one included, and the session stays open for an honest order.
+const TAMPERS: [string, (o: any) => void][] = [
+  ["amount", (o) => (o.amount = "0.01")],
+  ["accepts", (o) => (o.accepts = [999])],
+  ["order id", (o) => (o.id = o.id + "x")],
+];
+for (const [name, make, style] of [
+  ["SDK · noble 3.x deep form", lib.noble3x, { canon: "deep", metadata: "flat" }],
+  ["docs · noble 3.x prehash default (double hash)", lib.noble3xPrehashed, { canon: "replacer", metadata: "nested" }],
+  ["docs · elliptic (DER)", lib.ellipticSigner, { canon: "replacer", metadata: "nested" }],
+] as const) {
+  test(`${name}: tampered orders are refused (400 INVALID_SIGNATURE) in its own dialect`, async () => {
+    const ocid = nextOcid++;
+    const sk = Buffer.from(new Bun.CryptoHasher("sha256").update(`merchant ${ocid}`).digest()).toString("hex");
+    const merchant = await new DocsMerchant(ocid, name, make(sk), style).start();
+    try {
+      merchant.knowGateway(tg.gw.config.ocid, tg.gw.config.endpoint);
+      tg.gw.directory.add(ocid, merchant.endpoint);
+      const { token } = addUser(tg, `victim_${ocid}`, "USD:20.00");
+      const pay = await app(tg, token, "POST", "/app/pay", {});
+      // Items are display-only and outside the replacer form (SPEC §5.4), so an item change is refused only in deep form.
+      const tampers = style.canon === "deep" ? [...TAMPERS, ["item price", (o: any) => (o.items[0].price = "0.01")] as const] : TAMPERS;
+      for (const [what, tamper] of tampers) {
+        const r = await merchant.scan(pay.json.qrText, "4.50", tamper);
+        expect(`${what}: ${r.status} ${r.json?.error?.code}`).toBe(`${what}: 400 INVALID_SIGNATURE`);
+      }
+      expect((await merchant.scan(pay.json.qrText)).status).toBe(200);
+    } finally {
+      merchant.stop();
+    }
+  });
+}

@@ -92,7 +92,7 @@ export class DocsMerchant {
 
   // ------------------------------------------------------------------------- pos-scanner.js
   /** Scans the wallet's QR text, signs an order for it and submits it to the gateway. */
-  async scan(qrText: string, amount = "4.50"): Promise<{ status: number; json: any; orderId: string }> {
+  async scan(qrText: string, amount = "4.50", tamper?: (order: any) => void): Promise<{ status: number; json: any; orderId: string }> {
     const qr = JSON.parse(qrText) as { ocid: number; order: string; expiresAt: number };
     const { endpoint } = await this.gatewayKey(qr.ocid);
     if (!qr.order.startsWith(endpoint + "/")) throw new Error("QR order URL is not under the gateway's endpoint");
@@ -107,7 +107,9 @@ export class DocsMerchant {
       expiresAt: now + 600,
       accepts: [qr.ocid],
     };
-    const body = JSON.stringify({ order, signature: await this.signer.sign(this.canonical(order)), urls: {} });
+    const signature = await this.signer.sign(this.canonical(order));
+    tamper?.(order); // tests only: a change after signing, as an attacker on the way would make
+    const body = JSON.stringify({ order, signature, urls: {} });
     const timestamp = String(now);
     const nonce = randomBytes(16).toString("hex");
     const path = new URL(qr.order).pathname;
