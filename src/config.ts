@@ -39,6 +39,8 @@ export const SETTINGS = T.Object({
   contact: T.Optional(T.String()),
   privateKey: T.Optional(T.String({ description: "64 hex characters" })),
   privateKeyFile: T.Optional(T.String({ minLength: 1 })),
+  /** Seconds after `oc keys rotate` during which the metadata still publishes the previous key (default 7 days). */
+  keyRotationGrace: Seconds(7 * 86400, 0),
   currencies: T.Object({
     enabled: T.Array(CurrencyCode, { minItems: 1, default: ["USD", "EUR"] }),
     extra: T.Record(T.String(), T.Integer({ minimum: 0, maximum: MAX_EXPONENT }), { default: {} }),

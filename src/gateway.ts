@@ -29,6 +29,8 @@ export type Gateway = {
   currencies: CurrencyTable;
   enabledCurrencies: ReadonlySet<string>;
   metadata: MetadataDocument;
+  /** The document to publish now: without the previous key once its grace period is over. */
+  currentMetadata: () => MetadataDocument;
   signer: ResponseSigner;
   limiter: RateLimiter;
   allowlist: Allowlist;
@@ -51,19 +53,21 @@ export function buildGateway(parts: GatewayParts): Gateway {
   const currencies = buildCurrencyTable(config.currencies.extra);
   for (const c of config.currencies.enabled)
     if (!currencies.has(c)) throw new Error(`currencies.enabled: ${c} is not in the currency table (add it to currencies.extra)`);
-  const metadata = buildMetadataDocument(
-    {
-      name: config.name,
-      profile: config.profile,
-      icon: config.icon,
-      contact: config.contact,
-      publicKeyHex: key.publicKeyHex,
-      endpoint: config.endpoint,
-      currencies: config.currencies.enabled,
-      acceptIssuers: config.acceptIssuers,
-    },
-    key.secret,
-  );
+  const metadataInput = {
+    name: config.name,
+    profile: config.profile,
+    icon: config.icon,
+    contact: config.contact,
+    publicKeyHex: key.publicKeyHex,
+    endpoint: config.endpoint,
+    currencies: config.currencies.enabled,
+    acceptIssuers: config.acceptIssuers,
+  };
+  // Issue 15: after `oc keys rotate` the previous key stays published (signed by the new one) for the grace period.
+  const graceEnds = key.previous ? key.previous.rotatedAt + config.keyRotationGrace : 0;
+  const previousKey = key.previous && clock() <= graceEnds ? key.previous : undefined;
+  const metadata = buildMetadataDocument({ ...metadataInput, previousKey }, key.secret);
+  const afterGrace = previousKey ? buildMetadataDocument(metadataInput, key.secret) : metadata;
   const allowlist = parseAllowlist(config.outboundAllowlist);
   const verifier = parts.verifier ?? inlineVerifier;
   const { rpcUrl, registryAddress } = config.directory;
@@ -95,6 +99,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     currencies,
     enabledCurrencies: new Set(config.currencies.enabled),
     metadata,
+    currentMetadata: () => (clock() <= graceEnds ? metadata : afterGrace),
     signer: { ocid: config.ocid, secret: key.secret, clock },
     limiter: new RateLimiter(clock),
     allowlist,

@@ -6,8 +6,8 @@ import pkg from "../../package.json" with { type: "json" };
 import { ConfigError, loadConfig, type Config, type ConfigInput } from "../config";
 import { openGateway, startGateway } from "../start";
 import { generatePrivateKeyHex, parsePrivateKey, publicKeyHex } from "../protocol/keys";
-import { loadOrCreateKey } from "../keyfile";
-import { DataDirLocked, openGatewayDatabase, prepareDataDir } from "../store/data-dir";
+import { loadOrCreateKey, rotateKey } from "../keyfile";
+import { DataDirLocked, isDataDirLocked, openGatewayDatabase, prepareDataDir } from "../store/data-dir";
 import { backupDatabase, backupOk, restoreDatabase, type BackupCheck } from "../store/backup";
 import { resolve as resolvePath } from "node:path";
 import { OperatorError } from "../flows/accounts";
@@ -123,6 +123,23 @@ const COMMANDS: Record<string, Command> = {
     summary: "operator API keys for /admin; `create` prints the key alone on the last line (stored hashed)",
     needsData: true,
     run: ({ open, parsed, out }) => apikeysCommand(open(), parsed, out),
+  },
+  keys: {
+    usage: "keys rotate",
+    summary: "new signing key; the old public key stays published as previousKey for keyRotationGrace (gateway stopped)",
+    needsData: true,
+    run: ({ config, parsed, out }) => {
+      if (parsed.positionals[0] !== "rotate") return usage(out, "keys rotate");
+      const c = config();
+      if (isDataDirLocked(c.dataDir))
+        throw new DataDirLocked(`a gateway is serving ${c.dataDir}: stop it, run keys rotate, then start it again`);
+      const now = Math.floor(Date.now() / 1000);
+      const r = rotateKey(c, now);
+      out.log(`new public key: ${r.publicKeyHex}`);
+      out.log(`previous key ${r.previous.publicKeyHex} stays published as previousKey until ${new Date((now + c.keyRotationGrace) * 1000).toISOString()}`);
+      out.log("start the gateway to sign with the new key; back up the new gateway.key");
+      return EXIT.ok;
+    },
   },
   backup: {
     usage: "backup <file>",

@@ -58,10 +58,11 @@ export function errorHandler(gw: Gateway) {
 
 /** Public metadata (§9.2): unauthenticated, unsigned response, cacheable. */
 export function metadataRoute(gw: Gateway) {
-  const body = JSON.stringify(gw.metadata);
+  const bodies = new Map<unknown, string>();
+  const bodyOf = (doc: unknown) => bodies.get(doc) ?? (bodies.set(doc, JSON.stringify(doc)), bodies.get(doc)!);
   return new Elysia({ name: "oc-metadata" }).get(
     `${gw.config.basePath}/metadata.json`,
-    () => new Response(body, { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=300" } }),
+    () => new Response(bodyOf(gw.currentMetadata()), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=300" } }),
     {
       detail: routeDoc({
         summary: "This gateway's signed metadata document (SPEC §2.3, §9.2)",

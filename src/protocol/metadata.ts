@@ -12,6 +12,8 @@ export type MetadataInput = {
   endpoint: string;
   currencies: string[];
   acceptIssuers: number[];
+  /** During a key rotation's grace period: the key we signed with before, and when we stopped. */
+  previousKey?: { publicKeyHex: string; rotatedAt: number };
 };
 
 /**
@@ -26,6 +28,10 @@ export function buildMetadataDocument(m: MetadataInput, sk: Uint8Array): Metadat
     capabilities: OUR_CAPABILITIES,
     settlement: { currencies: m.currencies, accepts: m.acceptIssuers },
   };
+  if (m.previousKey) {
+    config.previousKey = m.previousKey.publicKeyHex;
+    config.keyRotatedAt = m.previousKey.rotatedAt;
+  }
   const doc: MetadataDocument = {
     opencharge: "0.1",
     name: m.name,

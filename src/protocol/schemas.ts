@@ -118,6 +118,9 @@ export const MetadataConfig = T.Object({
   endpoint: Url,
   capabilities: T.Array(T.String()),
   settlement: Settlement,
+  // Issue 15: our key before the last rotation, published (signed by the current key) for a grace period.
+  previousKey: T.Optional(T.String({ pattern: "^[0-9a-f]{128}$" })),
+  keyRotatedAt: T.Optional(T.Integer({ minimum: 1 })),
 });
 export type MetadataConfig = Static<typeof MetadataConfig>;
 
