@@ -11,14 +11,20 @@ import { classify, settlementRetryDelay } from "./classify";
 import { recordAnomaly, REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS } from "./settle-job";
 import { transferUpdateMessage } from "../flows/p2p-messages";
 import { claimTxid } from "./txid-registry";
+import { IDEMPOTENCY_TTL } from "../flows/inbound-transfer";
 
 export type P2pRunResult = "paid" | "refunded" | "retry" | "in_review";
+
+/** Resends stop an hour before the recipient gateway may forget our Idempotency-Key (§9.7: 24 h). */
+export const RESEND_WINDOW = IDEMPOTENCY_TTL - 3600;
 
 type Signed = { proof: Record<string, unknown>; signature: string };
 
 export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: string): Promise<P2pRunResult> {
   if (row.kind !== "outbound" || row.state !== "pending" || row.via === null || row.to_ocid === null || row.request_body === null)
     return release(gw, row, owner), "retry";
+  // §9.7 idempotency records live 24 h: past that, a resend under the same key could pay a second time.
+  if (gw.clock() > row.created_at + RESEND_WINDOW) return finishReview(gw, row, owner, "the recipient gateway's idempotency window is closing");
   const res = await gw.peers.call(row.via, "POST", "/transfer/create", undefined, {
     rawBody: row.request_body,
     idempotencyKey: row.id,
@@ -113,7 +119,7 @@ function refund(gw: Gateway, row: P2pRow, owner: string, reason: string): P2pRun
 function retryLater(gw: Gateway, row: P2pRow, owner: string, reason: string, retryAfter: number | undefined, anomaly: boolean): P2pRunResult {
   const now = gw.clock();
   const overdue = now > row.deadline;
-  if (now > row.deadline + REVIEW_HORIZON_SECONDS) return finishReview(gw, row, owner, `reconciliation horizon passed; last: ${reason}`);
+  if (now > Math.min(row.deadline + REVIEW_HORIZON_SECONDS, row.created_at + RESEND_WINDOW)) return finishReview(gw, row, owner, `reconciliation horizon passed; last: ${reason}`);
   const delay = overdue ? REVIEW_RETRY_SECONDS : Math.max(settlementRetryDelay(row.attempts + 1), retryAfter ?? 0);
   gw.store.tx(() => {
     gw.db
