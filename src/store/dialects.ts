@@ -51,8 +51,10 @@ export function dialects(db: Database) {
     `INSERT INTO peer_dialects (ocid, override_encoding, override_hash) VALUES (?1, ?2, ?3)
      ON CONFLICT (ocid) DO UPDATE SET override_encoding = ?2, override_hash = ?3`,
   );
-  // Last write per OCID in this process: verification happens on every request, a write only on a change.
-  const seen = new Map<number, string>();
+  // Last state written per OCID in this process: verification happens on every request, a write only on a change.
+  // A request carries no canonical form, so it keeps the form an order or config showed (else the two would
+  // alternate and every request would write).
+  const seen = new Map<number, Observed>();
   return {
     get: (ocid: number) => get.get(ocid),
     all: () => all.all(),
@@ -60,11 +62,12 @@ export function dialects(db: Database) {
     signingFor: (ocid: number): SignDialect => effectiveDialect(get.get(ocid)),
     /** Records the dialect that just verified; returns true when it differs from the last one recorded. */
     observe(ocid: number, d: Observed, what: ObservedIn, now: number): boolean {
-      const key = `${d.encoding}|${d.hash}|${d.form ?? ""}`;
-      if (seen.get(ocid) === key) return false;
+      const prev = seen.get(ocid);
+      const form = d.form ?? prev?.form;
+      if (prev && prev.encoding === d.encoding && prev.hash === d.hash && prev.form === form) return false;
       const before = get.get(ocid);
       observe.run(ocid, d.form ?? null, d.encoding, d.hash, what, now);
-      seen.set(ocid, key);
+      seen.set(ocid, { encoding: d.encoding, hash: d.hash, form: form ?? before?.form ?? undefined });
       return !before || before.encoding !== d.encoding || before.hash !== d.hash || (d.form !== undefined && before.form !== d.form);
     },
     learn: (ocid: number, d: SignDialect, now: number) => void learn.run(ocid, d.encoding, d.hash, now),

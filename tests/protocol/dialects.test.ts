@@ -135,6 +135,14 @@ describe("the dialect store", () => {
     expect(d.observe(500, { encoding: "der", hash: "sha256", form: "replacer" }, "order", 10)).toBe(true);
     expect(d.observe(500, { encoding: "der", hash: "sha256", form: "replacer" }, "order", 11)).toBe(false);
     expect(d.signingFor(500)).toEqual({ encoding: "der", hash: "sha256" });
+    // Requests (no form) and orders (a form) from the same peer interleave without a write each time.
+    const writes = () => db.query<{ n: number }, []>("SELECT total_changes() AS n").get()!.n;
+    const w0 = writes();
+    for (let i = 0; i < 5; i++) {
+      expect(d.observe(500, { encoding: "der", hash: "sha256" }, "request", 20 + i)).toBe(false);
+      expect(d.observe(500, { encoding: "der", hash: "sha256", form: "replacer" }, "order", 20 + i)).toBe(false);
+    }
+    expect(writes()).toBe(w0);
     d.learn(500, { encoding: "compact128", hash: "sha256" }, 12);
     expect(d.signingFor(500)).toEqual({ encoding: "compact128", hash: "sha256" });
     d.setOverride(500, { encoding: null, hash: "double-sha256" });
