@@ -37,8 +37,14 @@ export function assertLedgerBalanced(tg: TestGateway): void {
   if (!r.ok) throw new Error("ledger broken: " + r.problems.join("; "));
 }
 
-/** SHA-256 over every row of every table: equal digests = nothing changed. */
-export function dbDigest(db: Database, skip: string[] = ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence"]): string {
+/**
+ * SHA-256 over every row of every table: equal digests = nothing changed. The default skips tables that background
+ * timers write whatever a request does (the scheduler's lease renewal, the readiness probe).
+ */
+export function dbDigest(
+  db: Database,
+  skip: string[] = ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease", "health_probe"],
+): string {
   const h = createHash("sha256");
   const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
   for (const { name } of tables) {
