@@ -55,6 +55,8 @@ export const SETTINGS = T.Object({
     description: 'an object mapping OCIDs to URLs, plus optional "rpcUrl" and "registryAddress"',
   }),
   outboundAllowlist: T.Array(T.String({ minLength: 1 }), { default: [] }),
+  /** Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for per-address limits. */
+  trustedProxies: T.Array(T.String({ minLength: 1 }), { default: [] }),
   acceptReplacerCanonical: T.Boolean({ default: true }),
   authWindow: Seconds(300),
   maxBodyBytes: T.Integer({ minimum: 1024, default: 64 * 1024 }),

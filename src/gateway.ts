@@ -34,6 +34,8 @@ export type Gateway = {
   signer: ResponseSigner;
   limiter: RateLimiter;
   allowlist: Allowlist;
+  /** `trustedProxies`: whose X-Forwarded-For is believed (src/http/client-address.ts). */
+  trustedProxies: Allowlist;
   directory: Directory;
   auth: AuthDeps;
   peers: PeerClient;
@@ -103,6 +105,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     signer: { ocid: config.ocid, secret: key.secret, clock },
     limiter: new RateLimiter(clock),
     allowlist,
+    trustedProxies: parseAllowlist(config.trustedProxies),
     directory,
     auth: {
       directory,

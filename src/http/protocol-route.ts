@@ -5,6 +5,7 @@ import { ProtocolError } from "../protocol/errors";
 import { compileValidator, MAX_JSON_DEPTH, parseJsonObject } from "../protocol/validate";
 import type { Gateway } from "../gateway";
 import { authenticate, type Caller } from "./auth";
+import { clientAddress } from "./client-address";
 import { readBodyLimited, wireTarget } from "./raw-body";
 import { errorResponse, jsonResponse, RawJson } from "./responses";
 import { routeDoc, type RouteDoc } from "./route-docs";
@@ -25,8 +26,10 @@ export type ProtocolContext<B> = {
 
 type ElysiaCtx = { request: Request; params?: Record<string, string>; server?: { requestIP(r: Request): { address: string } | null } | null };
 
-export function clientIp(ctx: ElysiaCtx): string {
-  return ctx.server?.requestIP(ctx.request)?.address ?? "unknown";
+/** The client's address for per-address limits (X-Forwarded-For honoured only from `trustedProxies`). */
+export function clientIp(ctx: ElysiaCtx, gw: Pick<Gateway, "trustedProxies">): string {
+  const peer = ctx.server?.requestIP(ctx.request)?.address ?? "unknown";
+  return clientAddress(peer, ctx.request.headers.get("x-forwarded-for"), gw.trustedProxies);
 }
 
 /** §9.1's body rules, in words (the reason codes come from parseJsonObject). */
@@ -83,7 +86,7 @@ export function protocolRoute<S extends TSchema | null>(
       insertedByHandler = true;
     };
     try {
-      enforceRate(gw, `ip:${clientIp(ctx)}`, gw.config.rateLimits.perIp);
+      enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
       const raw = await readBodyLimited(request, gw.config.maxBodyBytes);
       const caller = await authenticate(gw.auth, request.method, wireTarget(request.url), request.headers, raw, { deferNonce: opts.nonceInTransaction });
       if (opts.nonceInTransaction) pending = { ocid: caller.ocid, nonce: caller.nonce };

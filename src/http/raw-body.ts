@@ -8,7 +8,13 @@ import { readAtMost } from "../peers/fetch-limited";
 export async function readBodyLimited(request: Request, max: number): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > max) throw new ProtocolError("PAYLOAD_TOO_LARGE");
-  const body = await readAtMost(request.body, max);
+  let body: Uint8Array | "too_large";
+  try {
+    body = await readAtMost(request.body, max);
+  } catch {
+    // The client went away mid-upload (or sent a broken chunked body): its fault, not ours, so no 500.
+    throw new ProtocolError("INVALID_REQUEST", "The request body was not received completely", { reason: "incomplete_body" });
+  }
   if (body === "too_large") throw new ProtocolError("PAYLOAD_TOO_LARGE");
   return body;
 }

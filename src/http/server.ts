@@ -96,6 +96,10 @@ export function userMetadataRoute(gw: Gateway) {
 function bodyLimit(gw: Gateway) {
   return new Elysia({ name: "oc-body-limit" }).onRequest(({ request }) => {
     const len = request.headers.get("content-length");
+    // The framework parses /app bodies, and only a declared length can be capped before it reads them: a chunked
+    // /app body (150 KB used to be accepted) must say how long it is. (Protocol routes read and cap raw bytes.)
+    if (len === null && request.headers.has("transfer-encoding") && new URL(request.url).pathname.startsWith("/app/"))
+      return errorResponse(new ProtocolError("INVALID_REQUEST", "Send the body with a Content-Length header (chunked bodies are not accepted on /app)", { reason: "length_required" }));
     if (len === null || Number(len) <= gw.config.maxBodyBytes) return;
     // §4.5: answers on protocol routes are signed, this early 413 included.
     const target = wireTarget(request.url);

@@ -22,6 +22,8 @@ export const METADATA_MAX_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 3;
 const STALE_MAX = 3600;
 const UNKNOWN_TTL = 60;
+/** Unknown OCIDs remembered at most (each ~120 B): expired entries go first, then the oldest. */
+export const MAX_UNKNOWN_OCIDS = 10_000;
 /** §2.4 key rotation: a cached key older than this is refetched once before a signature is rejected. */
 export const KEY_ROTATION_AGE = 60;
 
@@ -155,7 +157,7 @@ export class Directory {
     const lookup = await this.lookup(ocid, deadline);
     if (lookup.kind === "unknown") {
       this.cache.delete(ocid);
-      this.unknownUntil.set(ocid, now + UNKNOWN_TTL);
+      this.rememberUnknown(ocid, now);
       throw new ProtocolError("UNKNOWN_OCID");
     }
     if (lookup.kind === "unavailable") {
@@ -184,6 +186,20 @@ export class Directory {
     this.unknownUntil.delete(ocid);
     this.q.saveCache.run(ocid, JSON.stringify(fetched.doc), now);
     return r.meta;
+  }
+
+  /** Bounded by eviction (insertion order = expiry order, every entry living UNKNOWN_TTL), never unbounded. */
+  private rememberUnknown(ocid: number, now: number): void {
+    this.unknownUntil.delete(ocid);
+    for (const [k, until] of this.unknownUntil) {
+      if (this.unknownUntil.size < MAX_UNKNOWN_OCIDS && until > now) break;
+      this.unknownUntil.delete(k);
+    }
+    this.unknownUntil.set(ocid, now + UNKNOWN_TTL);
+  }
+
+  get unknownCached(): number {
+    return this.unknownUntil.size;
   }
 
   private async lookup(ocid: number, deadline: number): Promise<Lookup> {

@@ -34,7 +34,7 @@ export function appRoutes(gw: Gateway) {
       "/demo/login",
       (ctx) => {
         // Demo login mints funded users for anyone who can reach us: limited per client address.
-        enforceRate(gw, `demo:${clientIp(ctx)}`, gw.config.rateLimits.demoLoginPerIp);
+        enforceRate(gw, `demo:${clientIp(ctx, gw)}`, gw.config.rateLimits.demoLoginPerIp);
         const base = ctx.body?.name?.trim() || "demo";
         if (!DEMO_NAME.test(base))
           throw new ProtocolError("INVALID_REQUEST", 'name: up to 40 letters, digits, spaces or . _ @ - (e.g. "alice")', { reason: "schema", fields: ["name"] });
@@ -59,7 +59,7 @@ export function appRoutes(gw: Gateway) {
   app.get(
     "/checkout/:id",
     (ctx) => {
-      enforceRate(gw, `ip:${clientIp(ctx)}`, gw.config.rateLimits.perIp);
+      enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
       const s = gw.store.sessions.get(ctx.params.id);
       if (!s || s.kind !== "checkout" || s.user_id !== null)
         throw new ProtocolError("SESSION_NOT_FOUND", "No open hosted checkout with this id (it may have been answered: sign in to see it)", { reason: "not_open" });
