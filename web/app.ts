@@ -828,6 +828,12 @@ async function boot() {
     untrack: (id) => prompts.delete(id),
     refresh: scheduleRefresh,
     errorText,
+    prefillTransfer: (t) => {
+      backToSendForm(false);
+      byId<HTMLInputElement>("send-to").value = String(t.to);
+      byId("send-to-help").textContent = `${t.name ?? `OCID ${t.to}`} at gateway ${t.gateway} (from their receive code).`;
+      byId<HTMLInputElement>("send-amount").focus();
+    },
   });
   byId("history-more").addEventListener("click", () => void loadHistory(false).catch(() => undefined));
   byId("send-form").addEventListener("submit", (e) => onSendReview(e as SubmitEvent));

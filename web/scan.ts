@@ -18,6 +18,8 @@ export type ScanDeps = {
   untrack(sessionId: string): void;
   refresh(): void;
   errorText(e: unknown): string;
+  /** Issue 17: a person's receive code scanned: prefill the Send form with them. */
+  prefillTransfer?: (t: TransferPrefill["transfer"]) => void;
 };
 
 let deps: ScanDeps;
@@ -236,7 +238,11 @@ async function submit(qrContent: string, extra: { amount?: string; currency?: st
   try {
     const r = await deps.api.scan({ qrContent, ...extra });
     if (gen !== generation) return;
-    if (r.kind === "inventory") showPicker(r);
+    const person: unknown = r;
+    if (isTransferPrefill(person)) {
+      await closeSheet({ silent: true });
+      deps.prefillTransfer?.(person.transfer);
+    } else if (r.kind === "inventory") showPicker(r);
     else showOrder(r);
   } catch (e) {
     if (gen !== generation) return;
@@ -365,3 +371,6 @@ function showAmount(qrContent: string, details: Record<string, unknown>) {
   );
   amount.focus();
 }
+
+type TransferPrefill = { kind: "ocid_transfer"; transfer: { to: number; gateway: number; name?: string; local: boolean } };
+const isTransferPrefill = (r: unknown): r is TransferPrefill => (r as { kind?: unknown })?.kind === "ocid_transfer";

@@ -124,3 +124,23 @@ test("Top up: the form sends the browser to B's hosted checkout; after paying th
   expect(balance(B, `user:${payer.user.id}`)).toBe(3800n);
   await page.screenshot({ path: outputPath("topup-back.png"), fullPage: true });
 }, 45_000);
+
+test("Scan a person's receive code (pasted): the sheet closes and Send is prefilled with their OCID and name; it pays", async () => {
+  const eve = addUser(A, "eve");
+  setUserOcid(A.gw, "eve", "3444");
+  const fred = addUser(A, "fred", "USD:5.00");
+  const page = await signedIn(A, fred.token, "fred");
+  await page.getByRole("button", { name: "Scan", exact: true }).click();
+  await page.getByRole("button", { name: "Paste code" }).click();
+  await page.getByLabel("Code contents").fill('{"type":"ocid_transfer","ocid":3444,"gateway":300}');
+  await page.getByRole("button", { name: "Use this code" }).click();
+  await until(async () => (await page.locator("#send-to").inputValue()) === "3444", "prefilled recipient");
+  await expect(page.locator("#send-to-help").textContent()).resolves.toBe("eve at gateway 300 (from their receive code).");
+  await page.getByLabel("How much", { exact: true }).fill("2.00");
+  await page.getByLabel("Send in").selectOption("USD");
+  await page.getByRole("button", { name: "Review" }).click();
+  await expect(page.locator("#review-to").textContent()).resolves.toBe("OCID 3444");
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  await until(async () => (await page.locator("#send-result").textContent()) === "Sent: 2.00 USD to eve", "sent");
+  expect(balance(A, `user:${eve.user.id}`)).toBe(200n);
+});
