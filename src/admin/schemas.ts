@@ -111,3 +111,15 @@ export const RangeQuery = t.Object({
   from: t.Optional(t.String({ description: "Unix seconds or ISO 8601, inclusive" })),
   to: t.Optional(t.String({ description: "Unix seconds or ISO 8601, exclusive" })),
 });
+export const PeerBalances = t.Object({ ocid: t.Integer(), account: t.String(), balances: t.Array(Balance) });
+export const EndpointBody = t.Object({
+  url: t.String({ maxLength: 2048, description: "Where events are POSTed (the SSRF guard applies)" }),
+  eventTypes: t.Array(t.String({ maxLength: 40 }), { maxItems: 20, description: "Event types, or [\"*\"] for all" }),
+});
+export const Endpoint = t.Object({ id: t.String(), url: t.String(), eventTypes: t.Array(t.String()), createdAt: t.Integer(), disabled: t.Boolean() });
+export const EndpointCreated = t.Object({ endpoint: Endpoint, secret: t.String({ description: "whsec_… — shown once; verify webhook-signature with it" }) });
+export const EndpointEnvelope = t.Object({ endpoint: Endpoint });
+export const Endpoints = t.Object({ items: t.Array(Endpoint) });
+export const EventItem = t.Object({ id: t.String(), type: t.String(), timestamp: t.String(), data: t.Unknown(), createdAt: t.Integer() });
+export const EventsQuery = t.Object({ limit: Limit, cursor: Cursor, type: t.Optional(t.String()) });
+export const EventReplay = t.Object({ event: EventItem, deliveries: t.Array(DeliveryItem) });

@@ -9,6 +9,7 @@ import { enforceUserMovement } from "../flows/user-limits";
 import { FUNDING, InsufficientFunds, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { LimitName } from "../domain/limits";
 import type { User } from "../store/users";
+import { emitEvent } from "../flows/operator-events";
 
 export function requireUser(gw: Gateway, id: string): User {
   const u = /^[a-z0-9]{1,32}$/.test(id) ? gw.store.users.byId(id) : null;
@@ -96,6 +97,7 @@ export function moveUserFunds(gw: Gateway, actor: string, id: string, kind: "cre
     throw e;
   }
   gw.store.audit.append(actor, kind === "credit" ? "users.credit" : "users.debit", { userId: u.id, currency, amount, movementId }, now);
+  if (kind === "credit") emitEvent(gw, "credit.received", { userId: u.id, currency, amount: formatMinor(minor, currency, gw.currencies), source: "operator", movementId });
   return { id: movementId, kind, account, currency, amount: formatMinor(minor, currency, gw.currencies), balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies), createdAt: now };
 }
 

@@ -5,6 +5,7 @@ import { parseAmount, formatMinor } from "../protocol/money";
 import { FUNDING, peerAccount, userAccount } from "../store/ledger";
 import type { User } from "../store/users";
 import { enforceUserMovement } from "./user-limits";
+import { emitEvent } from "./operator-events";
 
 export type Credit = { currency: string; amount: string };
 
@@ -43,6 +44,7 @@ export function creditUser(gw: Gateway, name: string, spec: string, actor = "cli
     enforceUserMovement(gw, user.id, "credit", c.currency, c.minor);
     gw.store.ledger.move({ from: FUNDING, to: userAccount(user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
     gw.store.audit.append(actor, "users.credit", { userId: user.id, currency: c.currency, amount: c.amount }, now);
+    emitEvent(gw, "credit.received", { userId: user.id, currency: c.currency, amount: formatMinor(c.minor, c.currency, gw.currencies), source: "operator" });
   });
   return { currency: c.currency, amount: c.amount };
 }

@@ -17,6 +17,7 @@ import { enforceUserMovement } from "./user-limits";
 import { applyRefundProof } from "./refunds";
 import { inboundCreditMessage } from "./p2p-messages";
 import { isTopupReference, topupCredit } from "./topup";
+import { emitEvent } from "./operator-events";
 
 type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
 
@@ -109,6 +110,7 @@ function applyCredit(gw: Gateway, proof: Proof, now: number): { reply: Reply; cr
         ref: `${proof.issuer}|${proof.txid}`,
         now,
       });
+      emitEvent(gw, "credit.received", { userId: user.id, currency: proof.currency, amount: proof.amount, source: "webhook", issuer: proof.issuer, txid: proof.txid });
     });
   } catch (e) {
     // Issue 16: a frozen recipient or a limit is a definite answer to the sender, not a fault to retry.

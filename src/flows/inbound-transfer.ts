@@ -13,6 +13,7 @@ import { enforceUserMovement } from "./user-limits";
 import { merchantTransferRefund } from "./refunds";
 import type { User } from "../store/users";
 import { inboundCreditMessage } from "./p2p-messages";
+import { emitEvent } from "./operator-events";
 
 const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_TTL = 24 * 3600;
@@ -119,6 +120,8 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
       if (to.startsWith("user:") && !refund) enforceUserMovement(gw, to.slice(5), "credit", req.currency, amountMinor);
       const reason = refund ?? (to.startsWith("user:") ? "transfer_in" : "transfer");
       store.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref: `${caller.ocid}|${proof.txid}` });
+      if (reason === "transfer_in")
+        emitEvent(gw, "credit.received", { userId: to.slice(5), currency: req.currency, amount: req.amount, source: "transfer", issuer: config.ocid, from: caller.ocid, txid: proof.txid });
       if (!recipient) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
       if (idemKey !== null)
         gw.db

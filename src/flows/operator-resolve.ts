@@ -7,6 +7,7 @@ import type { Candidate } from "../settlement/candidates";
 import { afterPaid, applyFinalProof, type Signed } from "../settlement/settle-job";
 import { externalAccount, IN_FLIGHT, userAccount } from "../store/ledger";
 import { paymentUpdateMessage } from "./messages";
+import { emitOrderEvent } from "./operator-events";
 
 export async function resolveOrder(gw: Gateway, orderRowId: number, action: "paid" | "refund", proofFile?: unknown): Promise<string> {
   const order = gw.store.orders.byId(orderRowId);
@@ -22,6 +23,7 @@ export async function resolveOrder(gw: Gateway, orderRowId: number, action: "pai
     const done = gw.store.tx(() => {
       if (!gw.store.orders.transition(order.id, "in_review", "failed", now)) return false;
       gw.store.ledger.move({ from: IN_FLIGHT, to: userAccount(order.user_id!), currency: order.currency, amount: order.amount_minor, reason: "refund", orderId: order.id, now });
+      emitOrderEvent(gw, "payment.failed", order, "failed", null);
       gw.db.query("UPDATE jobs SET state = 'failed', last_error = 'refunded by operator', lease_owner = NULL, updated_at = ? WHERE id = ?").run(now, job.id);
       gw.db.query("UPDATE anomalies SET resolved_at = ? WHERE order_id = ? AND resolved_at IS NULL").run(now, order.id);
       return true;

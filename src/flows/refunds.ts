@@ -15,6 +15,7 @@ import { externalAccount, InsufficientFunds, peerAccount, userAccount } from "..
 import type { OrderRecord } from "../store/orders";
 import type { RefundRow } from "../store/refunds";
 import { issueProof } from "../settlement/proofs";
+import { emitEvent, orderEventData } from "./operator-events";
 
 /** The ledger reason of money going back to a user for a paid order (not a failed payment's `refund`). */
 export const ORDER_REFUND = "order_refund";
@@ -93,7 +94,9 @@ export function refundOrder(gw: Gateway, actor: string, orderRowId: number, amou
       delivered = true;
     }
     gw.store.audit.append(actor, "orders.refund", { orderId: o.id, refundId: id, amount: text, currency: o.currency }, now);
-    return gw.store.refunds.byId(id)!;
+    const row = gw.store.refunds.byId(id)!;
+    emitRefund(gw, row, o);
+    return row;
   });
   if (delivered) gw.events.deliveryEnqueued();
   return { refund: refundJson(gw, refund) };
@@ -124,6 +127,7 @@ export function applyRefundProof(gw: Gateway, proof: Proof, signature: string, n
   if (!r) return null;
   gw.store.ledger.move({ from: externalAccount(proof.issuer), to: userAccount(r.user_id), currency: proof.currency, amount: amount.minor, reason: ORDER_REFUND, orderId: r.order_id, ref: `${proof.issuer}|${proof.txid}`, now });
   gw.store.refunds.complete(r.id, proof.issuer, proof.txid, JSON.stringify(proof), signature, now);
+  emitRefund(gw, gw.store.refunds.byId(r.id)!, gw.store.orders.byId(r.order_id)!);
   return { status: "accepted", txid: proof.txid };
 }
 
@@ -142,8 +146,13 @@ export function merchantTransferRefund(gw: Gateway, callerOcid: number, orderId:
   if (order.user_id !== userId) throw new ProtocolError("INVALID_REQUEST", "order.id names a paid order of another user; refunds go to the user who paid", { fields: ["to.reference"] });
   if (order.currency !== currency) throw new ProtocolError("INVALID_REQUEST", `order ${orderId} was paid in ${order.currency}`, { fields: ["currency"] });
   checkCap(gw, order, minor);
-  gw.store.refunds.insert({ orderId: order.id, amount, minor, currency, status: "succeeded", method: "merchant_transfer", issuer: gw.config.ocid, txid, createdBy: `peer:${callerOcid}`, now });
+  const id = gw.store.refunds.insert({ orderId: order.id, amount, minor, currency, status: "succeeded", method: "merchant_transfer", issuer: gw.config.ocid, txid, createdBy: `peer:${callerOcid}`, now });
+  emitRefund(gw, gw.store.refunds.byId(id)!, order);
   return ORDER_REFUND;
+}
+
+function emitRefund(gw: Gateway, r: RefundRow, o: OrderRecord): void {
+  emitEvent(gw, r.status === "succeeded" ? "refund.succeeded" : "refund.pending", { refund: refundJson(gw, r), order: orderEventData(o, o.status) }, o.id);
 }
 
 /** What the user's history and the merchant's status URL show: refunds that went through, and each refund. */

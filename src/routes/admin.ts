@@ -6,8 +6,10 @@ import { apiKeyFromAuthorization, requireScope } from "../admin/auth";
 import type { AdminCtx, AdminRoute } from "../admin/route";
 import { USER_ROUTES } from "../admin/routes-users";
 import { ORDER_ROUTES } from "../admin/routes-orders";
+import { PEER_ROUTES } from "../admin/routes-peers";
+import { EVENT_ROUTES } from "../admin/routes-events";
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...ORDER_ROUTES];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...ORDER_ROUTES, ...PEER_ROUTES, ...EVENT_ROUTES];
 
 export function adminRoutes(gw: Gateway) {
   const app = new Elysia({ name: "oc-admin", prefix: "/admin" });

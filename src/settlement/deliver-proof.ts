@@ -8,6 +8,7 @@ import { canonDeep } from "../protocol/canonical";
 import { nextPlausible, signAs, type SignDialect } from "../protocol/dialects";
 import { deliveryRetryDelay } from "./classify";
 import { readWebhookAnswer, type WebhookAnswer } from "./webhook-answer";
+import { emitEvent } from "../flows/operator-events";
 
 export type AttemptResult = "delivered" | "rejected" | "retry" | "dead";
 
@@ -73,7 +74,7 @@ export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): 
     gw.db
       .query("INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error, result, peer_code, dialect) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .run(d.id, started, httpStatus, latency, error, state, answer.peerCode, `${used.encoding}/${used.hash}`);
-    gw.db
+    const updated = gw.db
       .query(
         `UPDATE deliveries SET state = ?, attempts = ?, first_attempt_at = COALESCE(first_attempt_at, ?), window_start = ?,
            next_attempt_at = ?, last_http_status = ?, last_error = ?, last_reply = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?,
@@ -82,6 +83,9 @@ export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): 
       )
       .run(state === "retry" ? "pending" : state, attempts, started, windowStart, nextAt, httpStatus, error, reply, now,
         answer.peerCode, answer.peerMessage, body, immediate ? 1 : 0, d.id, owner);
+    // Issue 16: the operator's systems hear of a proof delivery that gave up, in the same transaction.
+    if (state === "dead" && updated.changes === 1)
+      emitEvent(gw, "delivery.dead", { deliveryId: d.id, orderId: d.order_id, target: d.target_ocid, txid: d.txid, attempts, lastError: error }, d.order_id);
   });
   if (immediate) gw.events.deliveryEnqueued();
   return state;

@@ -10,6 +10,7 @@ import { runSettlementJob } from "./settle-job";
 import { deliverProof } from "./deliver-proof";
 import { runOutboundTransfer } from "./p2p-send";
 import type { P2pRow } from "../store/p2p-transfers";
+import { deliverEvent } from "./deliver-event";
 
 /**
  * `concurrency`: settlement jobs in flight; `deliveryConcurrency`: webhook deliveries in flight. Separate pools, so
@@ -140,7 +141,8 @@ export class Scheduler {
           for (const t of this.claim<P2pRow>("p2p_transfers", now, freeTransfers)) this.track(`p2p:${t.id}`, runOutboundTransfer(this.gw, t, this.owner));
         const freeDeliveries = this.deliveryConcurrency - this.inFlight("dlv:");
         if (freeDeliveries > 0)
-          for (const d of this.claimDeliveries(now, freeDeliveries)) this.track(`dlv:${d.id}`, deliverProof(this.gw, d, this.owner));
+          for (const d of this.claimDeliveries(now, freeDeliveries))
+            this.track(`dlv:${d.id}`, d.kind === "event" ? deliverEvent(this.gw, d, this.owner) : deliverProof(this.gw, d, this.owner));
       }
     } catch (e) {
       this.gw.log.error("scheduler pass failed", { error: String((e as Error)?.stack ?? e) });
@@ -181,8 +183,8 @@ export class Scheduler {
     return this.claim<JobRow>("jobs", now, limit);
   }
 
-  private claimDeliveries(now: number, limit: number): DeliveryRow[] {
-    return this.claim<DeliveryRow>("deliveries", now, limit);
+  private claimDeliveries(now: number, limit: number) {
+    return this.claim<DeliveryRow & { kind: string; endpoint_id: string | null }>("deliveries", now, limit);
   }
 
   /**

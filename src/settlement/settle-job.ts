@@ -14,6 +14,7 @@ import { checkProof } from "../protocol/proof-check";
 import { KEY_ROTATION_AGE } from "../peers/directory";
 import { amountsEqual } from "../protocol/money";
 import { paymentUpdateMessage } from "../flows/messages";
+import { emitOrderEvent } from "../flows/operator-events";
 import { claimTxid, txidUse, type TxidClaim } from "./txid-registry";
 
 export const REVIEW_RETRY_SECONDS = 600;
@@ -338,6 +339,7 @@ export function applyFinalProof(
   if (!gw.store.orders.markPaid(order.id, JSON.stringify(final.proof), final.signature, txid, now)) return false;
   claimTxid(gw.db, { issuer, txid, jobId, document: JSON.stringify(final.proof), signature: final.signature, sigForm, outcome: "settlement", now });
   gw.store.ledger.move({ from: IN_FLIGHT, to: destination, currency: order.currency, amount: order.amount_minor, reason: `settled_${type}`, orderId: order.id, ref: txid, now });
+  emitOrderEvent(gw, "payment.paid", order, "paid", txid);
   gw.db.query("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?").run(now, jobId);
   return true;
 }
@@ -386,6 +388,7 @@ function creditLocallyTx(gw: Gateway, job: JobRow, order: OrderRecord, c: Candid
     );
     if (!gw.store.orders.markPaid(order.id, JSON.stringify(proof.proof), proof.signature, proof.txid, now)) throw new StateChanged();
     gw.store.ledger.move({ from: IN_FLIGHT, to: peerAccount(recipient), currency: order.currency, amount: order.amount_minor, reason: `settled_${c.type}`, orderId: order.id, ref: proof.txid, now });
+    emitOrderEvent(gw, "payment.paid", order, "paid", proof.txid);
     gw.store.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
     finishJobRow(gw, job, owner, "done", null);
     return proof;
@@ -402,6 +405,7 @@ function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, rea
       return false;
     }
     gw.store.ledger.move({ from: IN_FLIGHT, to: userAccount(order.user_id!), currency: order.currency, amount: order.amount_minor, reason: "refund", orderId: order.id, now });
+    emitOrderEvent(gw, "payment.failed", order, "failed", null);
     finishJobRow(gw, job, owner, "failed", reason);
     return true;
   });
@@ -415,6 +419,7 @@ function toReview(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, r
   const moved = gw.store.tx(() => {
     const changed = gw.store.orders.transition(order.id, "confirmed", "in_review", now);
     if (changed) recordAnomaly(gw, "unresolved_settlement", order.id, job.id, reason);
+    if (changed) emitOrderEvent(gw, "order.in_review", order, "in_review", null);
     if (final) finishJobRow(gw, job, owner, "in_review", reason);
     return changed;
   });

@@ -15,6 +15,7 @@ import { adminIdempotency } from "./admin-idempotency";
 import { limits } from "./limits";
 import { refunds } from "./refunds";
 import { p2pTransfers } from "./p2p-transfers";
+import { events } from "./events";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 export function createStore(db: Database) {
@@ -35,6 +36,7 @@ export function createStore(db: Database) {
     refunds: refunds(db),
     dialects: dialects(db),
     p2p: p2pTransfers(db),
+    events: events(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

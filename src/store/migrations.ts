@@ -197,4 +197,19 @@ CREATE TABLE IF NOT EXISTS topups (
 CREATE INDEX IF NOT EXISTS topups_user ON topups (user_id, created_at);
 `,
   },
+  {
+    // Issue 16: event webhooks to the operator's systems. Events are recorded once; each subscribed endpoint gets a
+    // row in the same durable outbox as proofs (deliveries, kind 'event', txid = the event id).
+    id: "16-event-webhooks",
+    sql: `
+      CREATE TABLE event_endpoints (
+        id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, event_types TEXT NOT NULL,
+        created_at INTEGER NOT NULL, disabled_at INTEGER
+      );
+      CREATE TABLE events (id TEXT PRIMARY KEY, type TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE INDEX events_type ON events (type, created_at);
+      ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'proof';
+      ALTER TABLE deliveries ADD COLUMN endpoint_id TEXT REFERENCES event_endpoints(id);
+    `,
+  },
 ];

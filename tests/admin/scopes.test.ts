@@ -30,6 +30,14 @@ const MATRIX: [string, string, string, unknown?][] = [
   ["GET", "/admin/ledger/balances", "ledger:read"],
   ["GET", "/admin/exports/ledger.csv", "ledger:read"],
   ["GET", "/admin/exports/orders.csv", "orders:read"],
+  ["GET", "/admin/peers/{ocid}", "ledger:read"],
+  ["POST", "/admin/peers/{ocid}/credits", "peers:write", { currency: "USD", amount: "1.00" }],
+  ["POST", "/admin/peers/{ocid}/debits", "peers:write", { currency: "USD", amount: "0.01" }],
+  ["POST", "/admin/event-endpoints", "events:write", { url: "http://127.0.0.1:9/hook", eventTypes: ["payment.paid"] }],
+  ["GET", "/admin/event-endpoints", "events:read"],
+  ["DELETE", "/admin/event-endpoints/{endpoint}", "events:write"],
+  ["GET", "/admin/events", "events:read"],
+  ["POST", "/admin/events/{event}/replay", "events:write"],
 ];
 
 beforeAll(async () => {
@@ -42,8 +50,8 @@ afterAll(() => tg.close());
 let n = 0;
 // Routes about orders and deliveries are called on ids that do not exist: with the scope the answer is a 404, never
 // 401/403; the point here is the key, not the object.
-const fill = (path: string) => path.replace("{id}", userId).replace("{order}", "424242").replace("{delivery}", "dlv_missing");
-const documentedPath = (path: string) => path.replace(/\{(order|delivery)\}/, "{id}");
+const fill = (path: string) => path.replace("{id}", userId).replace("{order}", "424242").replace("{delivery}", "dlv_missing").replace("{ocid}", "777").replace("{endpoint}", "we_missing").replace("{event}", "evt_missing");
+const documentedPath = (path: string) => path.replace(/\{(order|delivery|endpoint|event)\}/, "{id}");
 const bodyOf = (b: unknown) => (b === undefined ? undefined : JSON.parse(JSON.stringify(b).replace("$n", String(++n))));
 
 test("openapi.json documents every /admin route with its scope, 401/403 and a success schema; the table matches", async () => {

@@ -1,0 +1,57 @@
+// Issue 16: the operator's event endpoints (URL, secret, event types) and the events recorded for them.
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { EVENT_TYPES, newSecret } from "../domain/events";
+import type { EndpointRow, EventRow } from "../store/events";
+import { deliveryItem } from "./orders";
+
+const endpointJson = (e: EndpointRow) => ({ id: e.id, url: e.url, eventTypes: e.event_types.split(","), createdAt: e.created_at, disabled: e.disabled_at !== null });
+export const eventJson = (e: EventRow) => ({ ...(JSON.parse(e.body) as { id: string; type: string; timestamp: string; data: unknown }), createdAt: e.created_at });
+
+export function createEndpoint(gw: Gateway, actor: string, url: string, types: string[]) {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ProtocolError("INVALID_REQUEST", "url must be an absolute http(s) URL", { fields: ["url"] });
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new ProtocolError("INVALID_REQUEST", "url must be http(s)", { fields: ["url"] });
+  if (u.username || u.password) throw new ProtocolError("INVALID_REQUEST", "url must not carry credentials", { fields: ["url"] });
+  const unknown = types.filter((t) => t !== "*" && !(EVENT_TYPES as readonly string[]).includes(t));
+  if (types.length === 0 || unknown.length > 0)
+    throw new ProtocolError("INVALID_REQUEST", `eventTypes: one or more of ${EVENT_TYPES.join(", ")} (or "*")`, { fields: ["eventTypes"], unknown });
+  const secret = newSecret();
+  const now = gw.clock();
+  const id = gw.store.tx(() => {
+    const id = gw.store.events.createEndpoint(u.href, secret, [...new Set(types)], now);
+    gw.store.audit.append(actor, "events.create_endpoint", { endpointId: id, url: u.href, eventTypes: types, secret }, now);
+    return id;
+  });
+  return { endpoint: endpointJson(gw.store.events.endpoint(id)!), secret };
+}
+
+export const listEndpoints = (gw: Gateway) => ({ items: gw.store.events.endpoints().map(endpointJson) });
+
+export function disableEndpoint(gw: Gateway, actor: string, id: string) {
+  const now = gw.clock();
+  if (!gw.store.events.endpoint(id)) throw new ProtocolError("NOT_FOUND", "No such endpoint", { endpointId: id });
+  gw.store.tx(() => {
+    const changed = gw.store.events.disable(id, now);
+    gw.store.audit.append(actor, "events.disable_endpoint", { endpointId: id, changed }, now);
+  });
+  return { endpoint: endpointJson(gw.store.events.endpoint(id)!) };
+}
+
+/** Every delivery of the event pending again (same event id, so receivers deduplicate on webhook-id). */
+export function replayEvent(gw: Gateway, actor: string, id: string) {
+  const event = gw.store.events.byId(id);
+  if (!event) throw new ProtocolError("NOT_FOUND", "No such event", { eventId: id });
+  const now = gw.clock();
+  const ids = gw.store.events.deliveriesOf(id);
+  gw.store.tx(() => {
+    for (const d of ids) gw.store.deliveries.replay(d, now);
+    gw.store.audit.append(actor, "events.replay", { eventId: id, deliveries: ids.length }, now);
+  });
+  gw.events.deliveryEnqueued();
+  return { event: eventJson(event), deliveries: ids.map((d) => deliveryItem(gw.store.deliveries.byId(d)!)) };
+}

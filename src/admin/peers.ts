@@ -1,0 +1,44 @@
+// Issue 16: peers' accounts with us. A partner's reserve (`peer:<ocid>`) is funded when it deposits with us and
+// debited when we return it; a merchant's balance from direct settlement is paid out the same way. `funding` is
+// the books' edge, as for users.
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { formatMinor } from "../protocol/money";
+import { amountOrThrow } from "../flows/order-intake";
+import { FUNDING, InsufficientFunds, isBalanceOverflow, peerAccount } from "../store/ledger";
+import { balancesOf } from "../flows/accounts";
+import type { MovementJson } from "./users";
+
+export function peerOcid(gw: Gateway, s: string | undefined): number {
+  if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s))) throw new ProtocolError("INVALID_REQUEST", "Not an OCID", { fields: ["ocid"] });
+  const ocid = Number(s);
+  if (ocid === gw.config.ocid) throw new ProtocolError("INVALID_REQUEST", "That is this gateway's own OCID", { fields: ["ocid"] });
+  return ocid;
+}
+
+export const peerBalances = (gw: Gateway, ocid: number) => ({ ocid, account: peerAccount(ocid), balances: balancesOf(gw, peerAccount(ocid)) });
+
+/** Call inside a transaction (the idempotency wrapper's). `credit`: a deposit; `debit`: a payout. */
+export function movePeerFunds(gw: Gateway, actor: string, ocid: number, kind: "credit" | "debit", currency: string, amount: string): MovementJson {
+  const minor = amountOrThrow(gw, amount, currency);
+  const account = peerAccount(ocid);
+  const now = gw.clock();
+  let id: string;
+  try {
+    id = gw.store.ledger.move({
+      from: kind === "credit" ? FUNDING : account,
+      to: kind === "credit" ? account : FUNDING,
+      currency,
+      amount: minor,
+      reason: kind === "credit" ? "peer_funding" : "peer_payout",
+      ref: `admin:${actor}`,
+      now,
+    });
+  } catch (e) {
+    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", `peer ${ocid}'s balance with us is too low for this payout`);
+    if (isBalanceOverflow(e)) throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
+    throw e;
+  }
+  gw.store.audit.append(actor, kind === "credit" ? "peers.credit" : "peers.debit", { ocid, currency, amount, movementId: id }, now);
+  return { id, kind, account, currency, amount: formatMinor(minor, currency, gw.currencies), balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies), createdAt: now };
+}

@@ -1,0 +1,28 @@
+// Issue 16: what happened, told to the operator's systems. `emitEvent` is called inside the transaction of the
+// change it reports, so an event exists iff the change committed; delivery goes through the durable outbox.
+import type { Gateway } from "../gateway";
+import { subscribes, type EventType } from "../domain/events";
+import type { OrderRecord } from "../store/orders";
+
+export function emitEvent(gw: Gateway, type: EventType, data: Record<string, unknown>, orderId: number | null = null): string {
+  const targets = gw.store.events.activeEndpoints().filter((e) => subscribes(e.event_types.split(","), type)).map((e) => e.id);
+  const id = gw.store.events.record(type, data, orderId, targets, gw.clock());
+  // The scheduler's wake is deferred to a timer: it runs after this transaction has committed.
+  if (targets.length > 0) gw.events.deliveryEnqueued();
+  return id;
+}
+
+export const orderEventData = (o: OrderRecord, status: string, txid: string | null = o.final_txid) => ({
+  id: o.id,
+  orderId: o.order_id,
+  merchant: o.merchant_ocid,
+  userId: o.user_id,
+  amount: o.amount,
+  currency: o.currency,
+  status,
+  settlement: o.settlement_type ? { type: o.settlement_type, via: o.settlement_via } : null,
+  txid,
+});
+
+export const emitOrderEvent = (gw: Gateway, type: EventType, o: OrderRecord, status: string, txid?: string | null) =>
+  emitEvent(gw, type, orderEventData(o, status, txid === undefined ? o.final_txid : txid), o.id);

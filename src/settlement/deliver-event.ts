@@ -1,0 +1,65 @@
+// Issue 16: one attempt at delivering an event to an operator endpoint, signed per Standard Webhooks. The same
+// outbox row, bookkeeping and retry schedule as proof deliveries; the event id (webhook-id) never changes across
+// retries, the timestamp and signature are those of the attempt.
+import type { Gateway } from "../gateway";
+import type { DeliveryRow } from "../store/deliveries";
+import { checkOutboundUrl } from "../peers/ssrf";
+import { fetchLimited } from "../peers/fetch-limited";
+import { signatureHeaders } from "../domain/events";
+import type { AttemptResult } from "./deliver-proof";
+import { deliveryRetryDelay } from "./classify";
+
+const REPLY_MAX_BYTES = 16 * 1024;
+
+export async function deliverEvent(gw: Gateway, d: DeliveryRow & { endpoint_id: string | null }, owner: string): Promise<AttemptResult> {
+  const started = gw.clock();
+  const endpoint = d.endpoint_id ? gw.store.events.endpoint(d.endpoint_id) : null;
+  if (!endpoint || endpoint.disabled_at !== null)
+    return recordAttempt(gw, d, owner, { started, result: "rejected", httpStatus: null, latency: null, error: "endpoint disabled", reply: null });
+  // The SSRF guard on every attempt: the operator's endpoint is still an outbound call (§17).
+  const check = await checkOutboundUrl(endpoint.url, gw.allowlist);
+  if (!check.ok) return recordAttempt(gw, d, owner, { started, result: "retry", httpStatus: null, latency: null, error: `url refused: ${check.reason}`, reply: null });
+  const res = await fetchLimited(
+    endpoint.url,
+    { method: "POST", headers: { "content-type": "application/json", "user-agent": "opencharge-gateway", ...signatureHeaders(endpoint.secret, d.txid, started, d.body) }, body: d.body },
+    { timeoutMs: gw.config.outboundTimeouts.webhookMs, maxBytes: REPLY_MAX_BYTES },
+  );
+  if (!res.ok) return recordAttempt(gw, d, owner, { started, result: "retry", httpStatus: null, latency: res.latencyMs, error: res.reason, reply: null });
+  const ok = res.status >= 200 && res.status < 300;
+  return recordAttempt(gw, d, owner, {
+    started,
+    result: ok ? "delivered" : "retry",
+    httpStatus: res.status,
+    latency: res.latencyMs,
+    error: ok ? null : `http ${res.status}`,
+    reply: new TextDecoder().decode(res.body.subarray(0, 1024)),
+  });
+}
+
+type Attempt = { started: number; result: "delivered" | "rejected" | "retry"; httpStatus: number | null; latency: number | null; error: string | null; reply: string | null };
+
+/** The attempt row and the delivery's next state on the proofs' schedule (`dead` once outside the window). */
+function recordAttempt(gw: Gateway, d: DeliveryRow, owner: string, a: Attempt): AttemptResult {
+  const windowStart = d.window_start ?? a.started;
+  const now = gw.clock();
+  const attempts = d.attempts + 1;
+  let state: AttemptResult = a.result;
+  let nextAt = now;
+  if (a.result === "retry") {
+    nextAt = now + deliveryRetryDelay(attempts);
+    if (nextAt > windowStart + gw.config.webhookMaxAge) state = "dead";
+  }
+  gw.store.tx(() => {
+    gw.db
+      .query("INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error, result) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(d.id, a.started, a.httpStatus, a.latency, a.error, state);
+    gw.db
+      .query(
+        `UPDATE deliveries SET state = ?, attempts = ?, first_attempt_at = COALESCE(first_attempt_at, ?), window_start = ?,
+           next_attempt_at = ?, last_http_status = ?, last_error = ?, last_reply = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND lease_owner = ?`,
+      )
+      .run(state === "retry" ? "pending" : state, attempts, a.started, windowStart, nextAt, a.httpStatus, a.error, a.reply, now, d.id, owner);
+  });
+  return state;
+}
