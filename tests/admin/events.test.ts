@@ -21,7 +21,8 @@ function startReceiver() {
     port: 0,
     async fetch(req) {
       const body = await req.text();
-      const headers = Object.fromEntries(req.headers.entries());
+      const headers: Record<string, string> = {};
+      req.headers.forEach((v, k) => (headers[k] = v));
       let verified = false;
       let event: any;
       try {
@@ -139,7 +140,7 @@ test("500s are retried on the backoff schedule from the durable outbox; the even
   const eventId = attempts[0]!.id;
   // The receiver answered before the gateway recorded the attempt: wait for the outbox row.
   await until("the delivery recorded", () => tg.gw.db.query<{ state: string }, [string]>("SELECT state FROM deliveries WHERE txid = ?").get(eventId)?.state === "delivered");
-  const d = (await admin(tg, key, "GET", "/admin/deliveries?limit=200")).json.items.find((x: { txid: string; target: string }) => x.txid === eventId && x.kind === "event");
+  const d = (await admin(tg, key, "GET", "/admin/deliveries?limit=200")).json.items.find((x: { txid: string; kind: string }) => x.txid === eventId && x.kind === "event");
   expect(d).toMatchObject({ kind: "event", state: "delivered", attempts: 3, lastHttpStatus: 200 });
   const listed = (await admin(tg, key, "GET", "/admin/events?type=credit.received")).json.items.map((e: { id: string }) => e.id);
   expect(listed).toContain(eventId);
