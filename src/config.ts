@@ -68,6 +68,12 @@ export const SETTINGS = T.Object({
   settlementDeadline: Seconds(900),
   webhookMaxAge: Seconds(72 * 3600),
   tokenTtl: T.Optional(T.Integer({ minimum: 1 })),
+  /** Sign-in sessions (issue 22), seconds: absolute lifetime, idle timeout, and how long an enrolment link lasts. */
+  sessions: T.Object({
+    ttl: T.Integer({ minimum: 60, default: 12 * 3600 }),
+    idleTimeout: T.Integer({ minimum: 60, default: 30 * 60 }),
+    enrolTtl: T.Integer({ minimum: 60, default: 24 * 3600 }),
+  }, { default: {} }),
   rateLimits: RateLimitsSchema,
   demoMode: T.Boolean({ default: false }),
   demoBalance: T.Array(T.String({ pattern: "^[A-Z]{3,5}:[0-9]+(\\.[0-9]+)?$", description: '"CUR:AMOUNT"' }), {

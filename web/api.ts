@@ -2,6 +2,7 @@
 
 // Client types are the server's response schemas (src/app/schemas.ts): type-only imports, erased from the bundle.
 import type * as S from "../src/app/schemas";
+import type * as SI from "../src/app/sign-in-schemas";
 import type { Static } from "@sinclair/typebox";
 import type { Order as OrderSchema } from "../src/protocol/schemas";
 
@@ -27,6 +28,10 @@ export type TransferResult = Static<typeof S.TransferResponse>;
 export type ReceiveQr = Static<typeof S.ReceiveQrResponse>;
 export type TopupStarted = Static<typeof S.TopupStarted>;
 export type TopupView = Static<typeof S.TopupView>;
+export type SessionGrant = SI.SessionGrant;
+export type Passkey = SI.PasskeyView;
+export type PasskeyList = SI.PasskeyList;
+export type CheckoutOutcome = SI.CheckoutOutcome;
 
 export class ApiError extends Error {
   constructor(
@@ -83,6 +88,16 @@ export function makeApi(getToken: () => string | null, onUnauthorized: () => voi
     demoLogin: () => call<S.DemoLoginResponse>("POST", "/app/demo/login", {}, null),
     codes: () => call<OpenCodes>("GET", "/app/codes"),
     cancelCodes: (token?: string | null) => call<{ cancelled: number }>("POST", "/app/codes/cancel", {}, token ?? getToken()),
+    /** Operator token → short-lived session token (what the tab keeps). */
+    startSession: (operatorToken: string) => call<SessionGrant>("POST", "/app/session", {}, operatorToken),
+    signOut: (token?: string | null) => call<{ signedOut: true }>("POST", "/app/signout", {}, token ?? getToken()),
+    passkeys: (token?: string) => call<PasskeyList>("GET", "/app/passkeys", undefined, token ?? getToken()),
+    passkeyRegisterOptions: (token?: string) => call<any>("POST", "/app/passkeys/register/options", {}, token ?? getToken()),
+    passkeyRegister: (name: string, response: unknown, token?: string) =>
+      call<SI.PasskeyRegistered>("POST", "/app/passkeys/register", { name, response }, token ?? getToken()),
+    passkeyRemove: (id: string) => call<{ removed: true; sessionsEnded: number }>("DELETE", `/app/passkeys/${encodeURIComponent(id)}`),
+    passkeySignInOptions: () => call<any>("POST", "/app/passkeys/signin/options", {}, null),
+    passkeySignIn: (response: unknown) => call<SessionGrant>("POST", "/app/passkeys/signin", { response }, null),
     pay: () => call<PayResult>("POST", "/app/pay", {}),
     session: (id: string) => call<SessionView>("GET", `/app/sessions/${sid(id)}`),
     checkoutPreview: (id: string) => call<SessionView>("GET", `/app/checkout/${sid(id)}`, undefined, null),

@@ -1,6 +1,7 @@
 // Web wallet (SPEC §1: `/` and `/checkout/{sessionId}`). Talks only to the wallet app API (§10.2) and the
 // WebSocket (§10.3). Everything from a merchant is rendered with textContent, never as HTML.
-import { ApiError, makeApi, serverNow, type HistoryItem, type Party, type ServerMessage as WsMessage, type Me, type Merchant, type Order, type PayResult, type SessionView } from "./api";
+import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
+import { ApiError, makeApi, type CheckoutOutcome, serverNow, type HistoryItem, type Party, type ServerMessage as WsMessage, type Me, type Merchant, type Order, type PayResult, type SessionView } from "./api";
 import type { WsPaymentRequest, WsPaymentUpdate } from "../src/app/schemas";
 import { WalletSocket, type ConnState } from "./socket";
 import { countdown, merchantIdentity, merchantName, partyName, transferText, money, safeHttpUrl, statusText, when, type Tone } from "./format";
@@ -62,11 +63,11 @@ const api = makeApi(
   () => signOut("Your sign-in is no longer valid. Please sign in again."),
 );
 
-type ViewName = "signin" | "wallet" | "checkout";
+type ViewName = "signin" | "wallet" | "checkout" | "enrol";
 function show(view: ViewName, focus: boolean) {
   byId("loading").hidden = true;
-  for (const v of ["signin", "wallet", "checkout"] as const) byId(`view-${v}`).hidden = v !== view;
-  byId("signout").hidden = view === "signin";
+  for (const v of ["signin", "wallet", "checkout", "enrol"] as const) byId(`view-${v}`).hidden = v !== view;
+  byId("signout").hidden = view === "signin" || view === "enrol";
   if (focus) byId(`${view}-title`).focus();
 }
 
@@ -698,6 +699,123 @@ async function loadCheckout() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Passkeys (issue 22): WebAuthn through @simplewebauthn/browser, bundled into this script
+// ---------------------------------------------------------------------------------------------------
+/** What went wrong, in words a person can act on. The browser's own errors come as DOMException names. */
+function passkeyErrorText(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  const name = (e as { name?: string } | null)?.name;
+  if (name === "NotAllowedError" || name === "AbortError") return "The passkey prompt was closed or timed out. Try again.";
+  if (name === "InvalidStateError") return "This device already holds a passkey for this wallet.";
+  if (name === "SecurityError") return "Passkeys need this wallet to be opened at its own address (a domain name).";
+  if (name === "NotSupportedError") return "This browser cannot use passkeys here.";
+  return "The passkey did not work. Please try again.";
+}
+
+async function createPasskey(name: string, withToken?: string) {
+  const optionsJSON = await api.passkeyRegisterOptions(withToken);
+  const response = await startRegistration({ optionsJSON });
+  return api.passkeyRegister(name, response, withToken);
+}
+
+async function onPasskeySignIn() {
+  const btn = byId<HTMLButtonElement>("passkey-signin-btn");
+  const err = byId("passkey-signin-error");
+  btn.disabled = true;
+  err.textContent = "";
+  try {
+    const optionsJSON = await api.passkeySignInOptions();
+    const response = await startAuthentication({ optionsJSON });
+    const grant = await api.passkeySignIn(response);
+    await useSession(grant.token);
+  } catch (e) {
+    err.textContent = passkeyErrorText(e);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function loadPasskeys() {
+  const list = byId("passkeys");
+  const r = await api.passkeys();
+  list.replaceChildren(
+    ...r.passkeys.map((p) => {
+      const meta = `Added ${when(p.createdAt)} · ${p.lastUsedAt ? `last used ${when(p.lastUsedAt)}` : "not used yet"}${p.current ? " · signed in with it" : ""}`;
+      const remove = h("button", { type: "button", class: "danger", "aria-label": `Remove passkey ${p.name}` }, "Remove");
+      remove.addEventListener("click", async () => {
+        remove.disabled = true;
+        try {
+          await api.passkeyRemove(p.id);
+          await loadPasskeys();
+        } catch (e) {
+          byId("passkey-error").textContent = errorText(e);
+          remove.disabled = false;
+        }
+      });
+      return h("li", { "data-passkey": p.id }, h("span", { class: "pk-text" }, h("span", { class: "pk-name" }, p.name), h("span", { class: "pk-meta" }, meta)), remove);
+    }),
+  );
+  byId("passkeys-empty").hidden = r.passkeys.length > 0;
+}
+
+async function onAddPasskey(ev: SubmitEvent) {
+  ev.preventDefault();
+  const input = byId<HTMLInputElement>("passkey-name");
+  const btn = (ev.target as HTMLFormElement).querySelector("button")!;
+  const err = byId("passkey-error");
+  err.textContent = "";
+  if (!input.value.trim()) {
+    err.textContent = "Give the passkey a name (e.g. the device it is on).";
+    return input.focus();
+  }
+  btn.disabled = true;
+  try {
+    await createPasskey(input.value.trim());
+    await loadPasskeys();
+  } catch (e) {
+    err.textContent = passkeyErrorText(e);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+/** `/#enrol=<token>`: the operator's one-time link. The token stays in memory only and leaves the address bar. */
+let enrolToken: string | null = null;
+async function startEnrolment(t: string) {
+  enrolToken = t;
+  history.replaceState(null, "", location.pathname + location.search);
+  show("enrol", false);
+  try {
+    const r = await api.passkeys(t);
+    byId("enrol-who").textContent = `For ${r.user.name}`;
+  } catch (e) {
+    enrolToken = null;
+    byId("enrol-error").textContent =
+      e instanceof ApiError && e.status === 401 ? "This link has expired or was already used. Ask your wallet operator for a new one." : errorText(e);
+  }
+}
+
+async function onEnrol(ev: SubmitEvent) {
+  ev.preventDefault();
+  const input = byId<HTMLInputElement>("enrol-name");
+  const btn = (ev.target as HTMLFormElement).querySelector("button")!;
+  const err = byId("enrol-error");
+  err.textContent = "";
+  if (!enrolToken) return void (err.textContent = "This link has expired or was already used. Ask your wallet operator for a new one.");
+  if (!input.value.trim()) return void (err.textContent = "Give the passkey a name (e.g. the device it is on).");
+  btn.disabled = true;
+  try {
+    const r = await createPasskey(input.value.trim(), enrolToken);
+    enrolToken = null;
+    if (r.session) await useSession(r.session.token);
+  } catch (e) {
+    err.textContent = passkeyErrorText(e);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Sign-in, socket, boot
 // ---------------------------------------------------------------------------------------------------
 function setConn(s: ConnState) {
@@ -740,13 +858,18 @@ async function enter(focus: boolean) {
     });
     await loadHistory(true).catch(() => undefined);
     await showTopupReturn();
+    await loadPasskeys().catch(() => undefined);
   }
 }
 
 function signOut(message?: string) {
   void closeSheet({ silent: true });
-  // Signing out cancels the open pay codes: nobody is left to answer an order sent to them (best effort).
-  if (token && !message) void api.cancelCodes(token).catch(() => undefined);
+  // Signing out cancels the open pay codes (nobody is left to answer an order sent to them), then revokes the
+  // session on the server too. Best effort: a sign-out while offline still forgets the token here.
+  if (token && !message) {
+    const t = token;
+    void api.cancelCodes(t).catch(() => undefined).then(() => api.signOut(t)).catch(() => undefined);
+  }
   setSignedIn(false);
   stopCodes();
   socket?.stop();
@@ -760,6 +883,7 @@ function signOut(message?: string) {
   byId("history").replaceChildren();
   byId("codes").replaceChildren();
   byId("codes-card").hidden = true;
+  byId("passkeys").replaceChildren();
   byId("checkout-body").replaceChildren();
   checkoutCard = null;
   setConn("offline");
@@ -767,7 +891,13 @@ function signOut(message?: string) {
   byId("signin-error").textContent = message ?? "";
 }
 
-async function signInWith(t: string) {
+/** The tab keeps only a short-lived session: an operator token is exchanged for one, never stored. */
+async function signInWith(operatorToken: string) {
+  const grant = await api.startSession(operatorToken);
+  await useSession(grant.token);
+}
+
+async function useSession(t: string) {
   me = await api.me(t);
   token = t;
   sessionStorage.setItem(TOKEN_KEY, t);
@@ -815,6 +945,9 @@ async function onDemoLogin() {
 async function boot() {
   byId("signin-form").addEventListener("submit", (e) => void onSignIn(e as SubmitEvent));
   byId("demo-login").addEventListener("click", () => void onDemoLogin());
+  byId("passkey-signin-btn").addEventListener("click", () => void onPasskeySignIn());
+  byId("passkey-add").addEventListener("submit", (e) => void onAddPasskey(e as SubmitEvent));
+  byId("enrol-form").addEventListener("submit", (e) => void onEnrol(e as SubmitEvent));
   byId("demo-box").hidden = document.body.dataset.demo !== "true";
   byId("signout").addEventListener("click", () => signOut());
   byId("pay").addEventListener("click", () => void onPay());
@@ -850,6 +983,8 @@ async function boot() {
     if (!token) void showCheckoutPreview();
     document.title = `Checkout — ${document.title}`;
   }
+  const enrol = /^#enrol=([0-9a-f]{64})$/.exec(location.hash);
+  if (enrol) return startEnrolment(enrol[1]!);
   if (token) {
     try {
       me = await api.me();

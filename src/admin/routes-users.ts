@@ -2,8 +2,9 @@
 import type { AdminRoute } from "./route";
 import { answer, idempotencyKey, paged, pageParams, requestText } from "./route";
 import * as S from "./schemas";
-import { adminCreateUser, moveUserFunds, rotateUserToken, setFrozen, setUserLimits, userDetail, userJson } from "./users";
+import { adminCreateUser, moveUserFunds, requireUser, rotateUserToken, setFrozen, setUserLimits, userDetail, userJson } from "./users";
 import { withIdempotency } from "./idempotency";
+import { issueEnrolLink } from "../flows/sign-in";
 
 const funds = (kind: "credit" | "debit"): AdminRoute => ({
   method: "POST",
@@ -63,6 +64,15 @@ export const USER_ROUTES: AdminRoute[] = [
     summary: "Rotate the user's bearer token (every older token is revoked)",
     response: S.UserWithToken,
     handle: (gw, c) => rotateUserToken(gw, c.key.name, c.params.id!),
+  },
+  {
+    method: "POST",
+    path: "/users/:id/enrol-link",
+    scope: "users:write",
+    summary: "A one-time link that lets the user register a first passkey (issue 22)",
+    status: 201,
+    response: S.EnrolLink,
+    handle: (gw, c) => answer({ status: 201, body: issueEnrolLink(gw, c.key.name, requireUser(gw, c.params.id!)) }),
   },
   {
     method: "PUT",

@@ -16,6 +16,12 @@ export const UserDetail = t.Object({ user: UserSummary, balances: t.Array(Balanc
 export const CreateUserBody = t.Object({ name: t.String({ minLength: 1, maxLength: 64 }) });
 export const UserWithToken = t.Object({ user: t.Object({ id: t.String(), name: t.String() }), token: t.String({ description: "Shown once" }) });
 export const UserEnvelope = t.Object({ user: UserSummary });
+/** Issue 22: the one-time passkey enrolment link (a secret: shown once). */
+export const EnrolLink = t.Object({
+  user: t.Object({ id: t.String(), name: t.String() }),
+  url: t.String({ description: "webBaseUrl/#enrol=<token>; shown once" }),
+  expiresAt: t.Integer(),
+});
 export const FundsBody = t.Object({ currency: Currency, amount: Decimal });
 export const Movement = t.Object({
   movement: t.Object({

@@ -1,11 +1,24 @@
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import type { User } from "../store/users";
+import type { TokenGrant } from "../store/tokens";
 
-/** §10.1: `Authorization: Bearer <64 hex>` (never a URL parameter) → the user, or 401 INVALID_TOKEN. */
-export function userFromAuthorization(gw: Gateway, header: string | null | undefined): User {
+export type Auth = { user: User; grant: TokenGrant };
+
+/**
+ * §10.1: `Authorization: Bearer <64 hex>` (never a URL parameter) → the user and what the token grants, or 401
+ * INVALID_TOKEN (unknown, expired, idle too long or revoked). A session bound to an origin is refused when a
+ * browser says the request comes from another one (a non-browser caller sends no Origin and is not helped by it).
+ */
+export function authFromAuthorization(gw: Gateway, header: string | null | undefined, origin?: string | null): Auth {
   const m = /^Bearer ([0-9a-f]{64})$/.exec(header ?? "");
-  const user = m ? gw.store.users.byToken(m[1]!, gw.clock()) : null;
-  if (!user) throw new ProtocolError("INVALID_TOKEN");
-  return user;
+  const auth = m ? gw.store.tokens.use(m[1]!, gw.clock()) : null;
+  if (!auth) throw new ProtocolError("INVALID_TOKEN", "Invalid token: sign in again (unknown, expired or signed out)");
+  if (auth.grant.origin && origin && origin !== auth.grant.origin)
+    throw new ProtocolError("INVALID_TOKEN", "This sign-in belongs to another site", { reason: "origin" });
+  return auth;
+}
+
+export function userFromAuthorization(gw: Gateway, header: string | null | undefined, origin?: string | null): User {
+  return authFromAuthorization(gw, header, origin).user;
 }

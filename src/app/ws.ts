@@ -3,7 +3,7 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
-import { userFromAuthorization } from "./bearer";
+import { authFromAuthorization, userFromAuthorization } from "./bearer";
 import { confirmPayment, declinePayment } from "../flows/answer-payment";
 import { paymentRequestMessage } from "../flows/messages";
 import type { User } from "../store/users";
@@ -35,7 +35,9 @@ export function websocketRoute(gw: Gateway) {
   const send = (ws: Sock, msg: Record<string, unknown>): void => void ws.send(JSON.stringify(msg));
 
   const ready = (ws: Sock, state: WsState, authorization: string) => {
-    const user = userFromAuthorization(gw, authorization);
+    // A browser always sends Origin on the upgrade: a session bound to our pages is refused from anywhere else.
+    const { user, grant } = authFromAuthorization(gw, authorization, ws.data.request.headers.get("origin"));
+    if (grant.kind === "enrol") throw new ProtocolError("UNAUTHORIZED");
     state.user = user;
     state.tokenHash = sha256Hex(authorization.slice("Bearer ".length));
     clearTimeout(state.timer);
@@ -80,7 +82,7 @@ export function websocketRoute(gw: Gateway) {
         }
       }
       // Every message re-checks the socket's token: a revoked or rotated token gets nothing more on this socket.
-      if (!gw.store.users.validTokenHashes([state.tokenHash!], gw.clock()).size) {
+      if (!gw.store.tokens.liveHashes([state.tokenHash!], gw.clock()).size) {
         gw.hub.remove(state.user.id, sock);
         return reject(sock);
       }

@@ -95,8 +95,8 @@ const COMMANDS: Record<string, Command> = {
     run: ({ open, parsed, out }) => directoryCommand(open(), parsed, out),
   },
   users: {
-    usage: "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | token <name> | set-ocid <name> <ocid|none>",
-    summary: "wallet users; `add` and `token` print the new bearer token alone on the last line",
+    usage: "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | token <name> | set-ocid <name> <ocid|none> | enrol-link <name>",
+    summary: "wallet users; `add`/`token` print a bearer token alone on the last line, `enrol-link` a passkey link",
     needsData: true,
     run: ({ open, parsed, out }) => usersCommand(open(), parsed, out),
   },

@@ -2,6 +2,7 @@ import type { Gateway } from "../gateway";
 import { balancesOf, createUser, creditUser, OperatorError, parseCreditSpec } from "../flows/accounts";
 import { moveUserFunds, rotateUserToken, setFrozen } from "../admin/users";
 import { userAccount } from "../store/ledger";
+import { issueEnrolLink } from "../flows/sign-in";
 import { usage, type Out, type Parsed } from "./run";
 import { setUserOcid } from "../flows/end-user-ocid";
 
@@ -62,8 +63,15 @@ export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: 
       else out.log(`${name} (user_${r.user.id}) holds OCID ${r.ocid}; point its registry entry at ${r.metadataUrl}`);
       return 0;
     }
+    case "enrol-link": {
+      if (!name) return usage(out, "users enrol-link <name>");
+      const link = issueEnrolLink(gw, "cli", byName(gw, name));
+      out.log(`one-time passkey enrolment link for ${name}, valid until ${new Date(link.expiresAt * 1000).toISOString()}:`);
+      out.log(link.url);
+      return 0;
+    }
     default:
-      return usage(out, "users add | credit | debit | freeze | unfreeze | list | token | set-ocid");
+      return usage(out, "users add | credit | debit | freeze | unfreeze | list | token | set-ocid | enrol-link");
   }
 }
 

@@ -12,6 +12,7 @@ import { UserMetadataDocument } from "../app/schemas";
 import { orderRoutes } from "../routes/orders";
 import { transferRoutes } from "../routes/transfers";
 import { appRoutes } from "../routes/app";
+import { signInRoutes } from "../routes/sign-in";
 import { webRoutes } from "../routes/web";
 import { adminRoutes } from "../routes/admin";
 import { OperatorError } from "../flows/accounts";
@@ -115,7 +116,7 @@ function appCors(gw: Gateway) {
   const headersFor = (origin: string) => ({
     "access-control-allow-origin": origin,
     "access-control-allow-headers": "authorization, content-type",
-    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
     "access-control-max-age": "600",
     vary: "Origin",
   });
@@ -151,6 +152,7 @@ export function createApp(gw: Gateway, ops: OpsState = { schedulerAlive: () => f
     .use(transferRoutes(gw))
     .use(appRoutes(gw))
     .use(adminRoutes(gw))
+    .use(signInRoutes(gw))
     .use(websocketRoute(gw))
     .use(webRoutes(gw));
   const routes = () => (app as { routes: unknown[] }).routes as never;

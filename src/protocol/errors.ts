@@ -14,6 +14,7 @@ export const ERRORS = {
   PROOF_SIGNATURE_INVALID: [400, "Invalid proof signature"],
   ISSUER_NOT_ACCEPTED: [400, "Issuer not accepted"],
   INVALID_TOKEN: [401, "Invalid token"],
+  PASSKEY_REJECTED: [400, "Passkey not accepted"],
   INSUFFICIENT_FUNDS: [402, "Insufficient funds"],
   UNAUTHORIZED: [403, "Unauthorized"],
   NOT_FOUND: [404, "Not found"],

@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
-import { userFromAuthorization } from "../app/bearer";
+import { authFromAuthorization } from "../app/bearer";
 import { clientIp, enforceRate } from "../http/protocol-route";
 import { createPaySession, qrSvg } from "../flows/pay-session";
 import { confirmPayment, declinePayment, sessionForUser } from "../flows/answer-payment";
@@ -78,7 +78,8 @@ export function appRoutes(gw: Gateway) {
 
   return app
     .resolve(({ request }) => {
-      const user = userFromAuthorization(gw, request.headers.get("authorization"));
+      const { user, grant } = authFromAuthorization(gw, request.headers.get("authorization"), request.headers.get("origin"));
+      if (grant.kind === "enrol") throw new ProtocolError("UNAUTHORIZED", "An enrolment link can only register a passkey", { reason: "enrol_only" });
       enforceRate(gw, `token:${user.id}`, gw.config.rateLimits.perToken);
       return { user };
     })

@@ -1,6 +1,8 @@
 import type { Database } from "bun:sqlite";
 import { ledger } from "./ledger";
 import { users } from "./users";
+import { tokens } from "./tokens";
+import { passkeys } from "./passkeys";
 import { sessions } from "./sessions";
 import { orders } from "./orders";
 import { jobs } from "./jobs";
@@ -23,6 +25,8 @@ export function createStore(db: Database) {
     db,
     ledger: ledger(db),
     users: users(db),
+    tokens: tokens(db),
+    passkeys: passkeys(db),
     sessions: sessions(db),
     orders: orders(db),
     jobs: jobs(db),

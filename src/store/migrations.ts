@@ -212,4 +212,32 @@ CREATE INDEX IF NOT EXISTS topups_user ON topups (user_id, created_at);
       ALTER TABLE deliveries ADD COLUMN endpoint_id TEXT REFERENCES event_endpoints(id);
     `,
   },
+  {
+    // Issue 22: sign-in sessions (short-lived, idle timeout, bound to the web origin) and one-time enrolment links
+    // live beside the operator's long-lived tokens; existing rows are operator tokens.
+    id: "22-session-tokens",
+    sql: `
+      ALTER TABLE app_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'operator' CHECK (kind IN ('operator','session','enrol'));
+      ALTER TABLE app_tokens ADD COLUMN idle_timeout INTEGER;
+      ALTER TABLE app_tokens ADD COLUMN last_used_at INTEGER;
+      ALTER TABLE app_tokens ADD COLUMN origin TEXT;
+      ALTER TABLE app_tokens ADD COLUMN passkey_id TEXT;
+      CREATE INDEX IF NOT EXISTS app_tokens_passkey ON app_tokens (passkey_id) WHERE passkey_id IS NOT NULL;`,
+  },
+  {
+    // Issue 22: WebAuthn credentials (id = credential id, base64url) and single-use challenges kept server-side.
+    id: "22-passkeys",
+    sql: `
+      CREATE TABLE IF NOT EXISTS passkeys (
+        id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES app_users(id), name TEXT NOT NULL,
+        public_key BLOB NOT NULL, counter INTEGER NOT NULL, transports TEXT NOT NULL, device_type TEXT NOT NULL,
+        backed_up INTEGER NOT NULL, created_at INTEGER NOT NULL, last_used_at INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS passkeys_user ON passkeys (user_id);
+      CREATE TABLE IF NOT EXISTS webauthn_challenges (
+        challenge TEXT PRIMARY KEY, purpose TEXT NOT NULL CHECK (purpose IN ('register','signin')),
+        user_id TEXT REFERENCES app_users(id), token_hash TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS webauthn_challenges_expiry ON webauthn_challenges (expires_at);`,
+  },
 ];

@@ -1,4 +1,5 @@
-// §10.1 wallet users: opaque ids, bearer tokens stored only as SHA-256.
+// §10.1 wallet users: opaque ids, and their operator-issued bearer tokens (stored only as SHA-256; looking a
+// token up, and the other token kinds, live in ./tokens).
 import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
 import { sha256Hex } from "../protocol/hash";
@@ -7,23 +8,13 @@ import { sha256Hex } from "../protocol/hash";
 export type User = { id: string; name: string; createdAt: number; ocid?: number | null };
 type Row = { id: string; name: string; created_at: number; ocid?: number | null };
 
-const TOKEN_RE = /^[0-9a-f]{64}$/;
-
 export function users(db: Database) {
   const insertUser = db.query("INSERT INTO app_users (id, name, created_at) VALUES (?, ?, ?)");
   const insertToken = db.query("INSERT INTO app_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)");
   const revokeAll = db.query("UPDATE app_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL");
   const byName = db.query<Row, [string]>("SELECT * FROM app_users WHERE name = ?");
   const byId = db.query<Row, [string]>("SELECT * FROM app_users WHERE id = ?");
-  const byToken = db.query<Row, [string, number]>(
-    `SELECT u.* FROM app_tokens t JOIN app_users u ON u.id = t.user_id
-     WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at >= ?2)`,
-  );
-  const validHashes = db.query<{ token_hash: string }, [string, number]>(
-    `SELECT token_hash FROM app_tokens WHERE token_hash IN (SELECT value FROM json_each(?1))
-     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= ?2)`,
-  );
-    const all = db.query<Row, []>("SELECT * FROM app_users ORDER BY created_at, name");
+  const all = db.query<Row, []>("SELECT * FROM app_users ORDER BY created_at, name");
   const byOcid = db.query<Row, [number]>("SELECT * FROM app_users WHERE ocid = ?");
   const setOcid = db.query("UPDATE app_users SET ocid = ?2 WHERE id = ?1");
   const setFrozen = db.query("UPDATE app_users SET frozen_at = ?2 WHERE id = ?1 AND (frozen_at IS NULL) = (?2 IS NOT NULL)");
@@ -46,7 +37,7 @@ export function users(db: Database) {
       insertUser.run(id, name, now);
       return { user: { id, name, createdAt: now, ocid: null }, token: issueToken(id, now, ttl) };
     },
-    /** New token, every older one revoked. Call inside a transaction. */
+    /** New operator token, every older token of every kind (sign-in sessions included) revoked. In a transaction. */
     rotateToken(userId: string, now: number, ttl?: number): string {
       revokeAll.run(userId, now);
       return issueToken(userId, now, ttl);
@@ -59,20 +50,12 @@ export function users(db: Database) {
       const r = byId.get(id);
       return r ? toUser(r) : null;
     },
-    byToken(token: string, now: number): User | null {
-      if (!TOKEN_RE.test(token)) return null;
-      const r = byToken.get(sha256Hex(token), now);
-      return r ? toUser(r) : null;
-    },
     list: () => all.all().map(toUser),
     /** Issue 16: a frozen user cannot confirm, pay or receive. Returns false when already in that state. */
     setFrozen: (id: string, at: number | null) => setFrozen.run(id, at).changes === 1,
     frozenAt: (id: string): number | null => frozenAt.get(id)?.frozen_at ?? null,
     /** Cursor pages in creation order (`after` is the last row's cursor). */
     page: (after: number, limit: number) => page.all(after, limit).map((r) => ({ ...toUser(r), cursor: r.rowid })),
-    /** Which of these token hashes still authenticate at `now` (open sockets re-check theirs). */
-    validTokenHashes: (hashes: string[], now: number): Set<string> =>
-      new Set(hashes.length ? validHashes.all(JSON.stringify(hashes), now).map((r) => r.token_hash) : []),
     byOcid: (ocid: number) => {
       const r = byOcid.get(ocid);
       return r ? toUser(r) : null;

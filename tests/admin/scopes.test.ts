@@ -17,6 +17,7 @@ const MATRIX: [string, string, string, unknown?][] = [
   ["POST", "/admin/users/{id}/freeze", "users:write"],
   ["POST", "/admin/users/{id}/unfreeze", "users:write"],
   ["POST", "/admin/users/{id}/token", "users:write"],
+  ["POST", "/admin/users/{id}/enrol-link", "users:write"],
   ["PUT", "/admin/users/{id}/limits", "users:write", { currency: "USD", perDay: "50.00" }],
   ["POST", "/admin/users/{id}/credits", "funds:write", { currency: "USD", amount: "1.00" }],
   ["POST", "/admin/users/{id}/debits", "funds:write", { currency: "USD", amount: "0.01" }],

@@ -13,6 +13,7 @@ import { docOf } from "../../src/http/route-docs";
 import { ErrorResponse } from "../../src/protocol/schemas";
 import { createApp } from "../../src/http/server";
 import { setUserOcid } from "../../src/flows/end-user-ocid";
+import { SIGN_IN_ROUTES } from "../helpers/documented";
 
 let tg: TestGateway;
 let merchant: TestPeer;
@@ -146,6 +147,9 @@ const ELSEWHERE = new Set([
   // Issue 17: top-ups need a second gateway; tests/p2p/topup.test.ts checks them against these schemas.
   "POST /app/topup",
   "GET /app/topups/:id",
+  // Sign-in (issue 22): tests/http/session-tokens.test.ts and tests/web/passkeys.test.ts (a real browser with an
+  // authenticator is needed for the passkey answers) validate these against their documented schemas.
+  ...SIGN_IN_ROUTES,
 ]);
 
 test("every /app and protocol route was checked against its schema", () => {

@@ -43,7 +43,10 @@ async function signIn(page: import("playwright-core").Page, token: string, name:
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { level: 1, name: `Hello, ${name}` }).waitFor();
   expect(page.url()).not.toContain(token);
-  expect(await page.evaluate(() => sessionStorage.getItem("oc.token"))).toBe(token);
+  // The tab keeps a short-lived sign-in session, never the operator's long-lived token.
+  const kept = await page.evaluate(() => sessionStorage.getItem("oc.token"));
+  expect(kept).toMatch(/^[0-9a-f]{64}$/);
+  expect(kept).not.toBe(token);
   expect(await page.evaluate(() => localStorage.length)).toBe(0);
 }
 
@@ -191,10 +194,14 @@ test("a wrong token is refused with an alert; demo login creates a funded user; 
   // A reload keeps the tab signed in (sessionStorage), without the token in the URL.
   await page.reload();
   await page.getByRole("heading", { level: 1, name: /^Hello, demo-/ }).waitFor();
+  const session = (await page.evaluate(() => sessionStorage.getItem("oc.token")))!;
+  expect((await app(tg, session, "GET", "/app/me")).status).toBe(200);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   expect(await page.evaluate(() => sessionStorage.getItem("oc.token"))).toBeNull();
   expect(await page.evaluate(() => document.activeElement?.id)).toBe("signin-title");
+  // Sign-out revoked the session on the server, not only in this tab.
+  await until(async () => (await app(tg, session, "GET", "/app/me")).status === 401, "session revoked by sign-out");
 });
 
 test("the page is served with a strict CSP and the assets from the module graph", async () => {
