@@ -91,6 +91,7 @@ export function makeApi(getToken: () => string | null, onUnauthorized: () => voi
     /** Operator token → short-lived session token (what the tab keeps). */
     startSession: (operatorToken: string) => call<SessionGrant>("POST", "/app/session", {}, operatorToken),
     signOut: (token?: string | null) => call<{ signedOut: true }>("POST", "/app/signout", {}, token ?? getToken()),
+    checkoutStatus: (id: string) => call<CheckoutOutcome>("GET", `/app/checkout/${sid(id)}/status`, undefined, null),
     passkeys: (token?: string) => call<PasskeyList>("GET", "/app/passkeys", undefined, token ?? getToken()),
     passkeyRegisterOptions: (token?: string) => call<any>("POST", "/app/passkeys/register/options", {}, token ?? getToken()),
     passkeyRegister: (name: string, response: unknown, token?: string) =>

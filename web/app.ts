@@ -636,6 +636,44 @@ async function showCheckoutPreview() {
   }
 }
 
+/**
+ * Approve on the phone (issue 22): before sign-in the checkout page shows a QR of its own URL; the shopper opens it
+ * on the phone the wallet is on (camera or the wallet's Scan) and answers there, and this page follows the outcome
+ * (polling the public status view) to the merchant's success or cancel URL.
+ */
+const APPROVE_POLL_MS = 1500;
+function startApproveOnPhone() {
+  const box = byId("approve-box");
+  const img = byId<HTMLImageElement>("approve-qr");
+  img.onload = () => (box.hidden = !!token);
+  img.onerror = () => (box.hidden = true);
+  const poll = async () => {
+    if (token) return; // signed in on this page: it answers itself
+    try {
+      const o = await api.checkoutStatus(checkoutId!);
+      if (o.final) return followOutcome(o);
+      // Only an open checkout has a code to scan (answered or unknown ones are for signing in to see).
+      if (!img.getAttribute("src")) img.src = `/app/checkout/${encodeURIComponent(checkoutId!)}/qr.svg`;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return;
+    }
+    setTimeout(() => void poll(), APPROVE_POLL_MS);
+  };
+  void poll();
+}
+
+function followOutcome(o: CheckoutOutcome) {
+  // An outcome already final when the page opened is for signing in to see (a link back), not to leave at once.
+  if (token || !byId<HTMLImageElement>("approve-qr").getAttribute("src")) return;
+  const good = o.status === "confirmed" || o.status === "paid" || o.status === "in_review";
+  const status = byId("approve-status");
+  byId("approve-qr").hidden = true;
+  byId("approve-box").hidden = false;
+  const safe = safeHttpUrl(o.redirect);
+  status.textContent = (good ? "Approved on your phone." : "This payment did not go through.") + (safe ? " Taking you back to the merchant…" : " You can close this page.");
+  if (safe) setTimeout(() => location.assign(safe), REDIRECT_DELAY_MS);
+}
+
 function leave(card: Card, url: string | undefined, text: string) {
   const safe = safeHttpUrl(url);
   if (!safe) {
@@ -980,7 +1018,10 @@ async function boot() {
     const ctx = byId("signin-context");
     ctx.textContent = "Sign in to review and pay this order.";
     ctx.hidden = false;
-    if (!token) void showCheckoutPreview();
+    if (!token) {
+      void showCheckoutPreview();
+      startApproveOnPhone();
+    }
     document.title = `Checkout — ${document.title}`;
   }
   const enrol = /^#enrol=([0-9a-f]{64})$/.exec(location.hash);

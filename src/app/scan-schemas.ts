@@ -21,7 +21,9 @@ const MerchantCard = T.Object({
 
 export const ScanResponseSchema = T.Object({
   sessionId: T.String({ pattern: "^[0-9a-f]{32}$" }),
-  kind: T.Union([T.Literal("order"), T.Literal("inventory"), T.Literal("payment")]),
+  kind: T.Union([T.Literal("order"), T.Literal("inventory"), T.Literal("payment"), T.Literal("checkout")], {
+    description: "checkout: one of our hosted checkouts (its page's QR), answered here with confirm/decline (issue 22)",
+  }),
   merchant: MerchantCard,
   order: T.Optional(T.Record(T.String(), T.Unknown(), { description: "The order as the merchant signed it (kind order), or the one built from an opencharge: code (kind payment, unsigned)" })),
   inventory: T.Optional(Inventory),

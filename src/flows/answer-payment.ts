@@ -34,7 +34,7 @@ export function expireIfDue(gw: Gateway, o: OrderRecord): OrderRecord {
 /** §9.6 spells the return URLs success/cancel, §9.4 completed/cancelled: a checkout may use either (issue 19). */
 const URL_SPELLINGS = { success: ["success", "completed"], cancel: ["cancel", "cancelled"] } as const;
 
-function redirectFor(o: OrderRecord, key: "success" | "cancel"): string | undefined {
+export function redirectFor(o: OrderRecord, key: "success" | "cancel"): string | undefined {
   const urls = JSON.parse(o.urls_json) as Record<string, unknown>;
   for (const k of URL_SPELLINGS[key]) if (typeof urls[k] === "string") return urls[k] as string;
   return undefined;

@@ -21,6 +21,7 @@ import { sessionStatus } from "../store/sessions";
 import type { SigForm } from "../protocol/signed-objects";
 import { Type as T } from "@sinclair/typebox";
 import { transferPrefill, type TransferPrefill } from "./scan-transfer";
+import { scanHostedCheckout } from "./checkout-approve";
 
 export type ScanRequest = { qrContent: string; amount?: string; currency?: string };
 
@@ -28,7 +29,7 @@ export type MerchantCard = { ocid: number; name?: string; icon?: string; host: s
 
 export type ScanResult = {
   sessionId: string;
-  kind: "order" | "inventory" | "payment";
+  kind: "order" | "inventory" | "payment" | "checkout";
   merchant: MerchantCard;
   order?: Record<string, unknown>;
   inventory?: Inventory;
@@ -54,6 +55,7 @@ const HANDLERS: { [K in ScanKind]: Handler<K> } = {
   inventory: scanInventory,
   payment: scanPayment,
   ocid_transfer: (gw, user, code) => transferPrefill(gw, user, code),
+  checkout: (gw, user, code) => scanHostedCheckout(gw, user, code),
 };
 
 export async function scanCode(gw: Gateway, user: User, req: ScanRequest): Promise<ScanResult | TransferPrefill> {

@@ -13,6 +13,7 @@ import { orderRoutes } from "../routes/orders";
 import { transferRoutes } from "../routes/transfers";
 import { appRoutes } from "../routes/app";
 import { signInRoutes } from "../routes/sign-in";
+import { checkoutApproveRoutes } from "../routes/checkout-approve";
 import { webRoutes } from "../routes/web";
 import { adminRoutes } from "../routes/admin";
 import { OperatorError } from "../flows/accounts";
@@ -153,6 +154,7 @@ export function createApp(gw: Gateway, ops: OpsState = { schedulerAlive: () => f
     .use(appRoutes(gw))
     .use(adminRoutes(gw))
     .use(signInRoutes(gw))
+    .use(checkoutApproveRoutes(gw))
     .use(websocketRoute(gw))
     .use(webRoutes(gw));
   const routes = () => (app as { routes: unknown[] }).routes as never;

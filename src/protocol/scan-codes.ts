@@ -15,7 +15,9 @@ export type ScannedCode =
   /** Printed sticker `opencharge:<ocid>[?amount=&currency=&ref=]`: a payment without a signed order. */
   | { kind: "payment"; ocid: number; amount?: string; currency?: string; ref?: string }
   /** Issue 17: another person's receive code `{"type":"ocid_transfer","ocid":…,"gateway":…}`: send them money. */
-  | { kind: "ocid_transfer"; ocid: number; gateway: number };
+  | { kind: "ocid_transfer"; ocid: number; gateway: number }
+  /** Issue 22: a hosted checkout page's own QR (`<webBaseUrl>/checkout/<session>`): approve it on this phone. */
+  | { kind: "checkout"; url: string; sessionId: string };
 
 export type ScanKind = ScannedCode["kind"];
 
@@ -44,6 +46,9 @@ function jsonCode(input: Input, member: "order" | "inventory"): { ocid: number; 
   return { ocid: j.ocid as number, url: j[member] as string, expiresAt: (exp as number | null | undefined) ?? null };
 }
 
+/** A hosted checkout page's URL; whether it is ours (our web origin) is the handler's question. */
+const CHECKOUT_URL_RE = /^https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?\/checkout\/([0-9a-f]{32})\/?$/;
+
 const STICKER_RE = /^opencharge:(?:\/\/)?([0-9]+)\/?(?:\?(.*))?$/i;
 
 /** Tried in this order; the first non-null answer wins. */
@@ -55,6 +60,13 @@ export const RECOGNISERS: readonly Recogniser[] = [
       if (!isOcid(json.ocid).ok) return refuse("CODE_NOT_RECOGNIZED", "ocid");
       if (!isOcid(json.gateway).ok) return refuse("CODE_NOT_RECOGNIZED", "gateway");
       return { kind: "ocid_transfer", ocid: json.ocid as number, gateway: json.gateway as number };
+    },
+  },
+  {
+    name: "hosted_checkout",
+    recognise: ({ text }) => {
+      const m = CHECKOUT_URL_RE.exec(text);
+      return m ? { kind: "checkout", url: text, sessionId: m[1]! } : null;
     },
   },
   {

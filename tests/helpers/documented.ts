@@ -16,6 +16,8 @@ export const SIGN_IN_ROUTES = [
   "DELETE /app/passkeys/:id",
   "POST /app/passkeys/signin/options",
   "POST /app/passkeys/signin",
+  "GET /app/checkout/:id/status",
+  "GET /app/checkout/:id/qr.svg",
 ];
 
 type Route = { method: string; path: string; hooks?: { detail?: Record<string, unknown> } };

@@ -4,7 +4,8 @@
 // refusals: a replayed assertion or registration, a wrong origin (a look-alike site proxying to us), a counter
 // that went backwards. WebAuthn needs a domain as relying party, so the gateway is served as http://localhost:PORT.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import type { Browser, CDPSession, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { addVirtualAuthenticator, freeLoopbackPort, type VirtualAuthenticator } from "./authenticator";
 import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser, app } from "../helpers/wallet";
 import { issueEnrolLink } from "../../src/flows/sign-in";
@@ -19,15 +20,8 @@ const pages: PhonePage[] = [];
 const answers: { route: string; body: unknown }[] = [];
 const seenRoutes = new Set<string>();
 
-function freePort(): number {
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
-}
-
 beforeAll(async () => {
-  const port = freePort();
+  const port = freeLoopbackPort();
   base = `http://localhost:${port}`;
   tg = await startTestGateway({ port, publicUrl: base, rateLimits: NO_RATE_LIMITS });
   expect(tg.gw.config.webBaseUrl).toBe(base);
@@ -42,7 +36,7 @@ afterEach(async () => {
   for (const a of answers.splice(0)) conformsToDoc(tg.gw, a.route, a.body);
 });
 
-type Device = PhonePage & { cdp: CDPSession; authenticatorId: string; credentials(): Promise<{ credentialId: string; rpId: string; signCount: number }[]> };
+type Device = PhonePage & VirtualAuthenticator;
 
 /** A phone-sized page with its own platform authenticator (user verification by "fingerprint", always granted). */
 async function device(): Promise<Device> {
@@ -56,13 +50,8 @@ async function device(): Promise<Device> {
     seenRoutes.add(route);
     answers.push({ route, body: await r.json() });
   });
-  const cdp = await p.context.newCDPSession(p.page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
-  const credentials = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials as never;
-  return { ...p, cdp, authenticatorId, credentials };
+  const auth = await addVirtualAuthenticator(p.context, p.page);
+  return { ...p, ...auth };
 }
 
 const storedToken = (page: Page) => page.evaluate(() => sessionStorage.getItem("oc.token"));

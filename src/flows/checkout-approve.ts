@@ -1,0 +1,67 @@
+// Issue 22, approve on the phone: the hosted checkout page (desktop) shows a QR of its own URL; the shopper opens it
+// on the phone the wallet is on (camera, or the wallet's scanner: protocol/scan-codes recognises it), confirms
+// there, and the desktop page follows the outcome here, without signing in. The 128-bit session id in the URL is
+// the capability; this view tells its holder only the outcome and where the merchant wants the browser next.
+import QRCode from "qrcode";
+import type { Gateway } from "../gateway";
+import { ProtocolError } from "../protocol/errors";
+import { expireIfDue, redirectFor } from "./answer-payment";
+import type { SessionRow } from "../store/sessions";
+import type { User } from "../store/users";
+import type { ScannedCode } from "../protocol/scan-codes";
+import type { ScanResult } from "./scan";
+import { merchantCard } from "./scan";
+import { sessionForUser } from "./answer-payment";
+import { resolveMerchant } from "./merchant-calls";
+import { webOrigin } from "./sign-in";
+
+/** Order statuses that send the browser to the merchant's success URL, and those that send it to cancel. */
+const SUCCESS = new Set(["confirmed", "paid", "in_review"]);
+const CANCEL = new Set(["declined", "expired", "failed"]);
+
+function checkoutSession(gw: Gateway, id: string): SessionRow {
+  const s = gw.store.sessions.get(id);
+  if (!s || s.kind !== "checkout") throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
+  return s;
+}
+
+export const checkoutUrl = (gw: Gateway, id: string) => `${gw.config.webBaseUrl}/checkout/${id}`;
+
+export type CheckoutOutcome = { sessionId: string; status: string; final: boolean; redirect?: string };
+
+export function checkoutOutcome(gw: Gateway, id: string): CheckoutOutcome {
+  const s = checkoutSession(gw, id);
+  const found = gw.store.orders.bySession(s.id);
+  if (!found) throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "no_order" });
+  const o = expireIfDue(gw, found);
+  const final = SUCCESS.has(o.status) || CANCEL.has(o.status);
+  const out: CheckoutOutcome = { sessionId: s.id, status: o.status, final };
+  const redirect = final ? redirectFor(o, SUCCESS.has(o.status) ? "success" : "cancel") : undefined;
+  if (redirect) out.redirect = redirect;
+  return out;
+}
+
+/** The QR the desktop page shows: this checkout's own URL, so a phone camera opens the same page. Open ones only. */
+export function checkoutQrSvg(gw: Gateway, id: string): Promise<string> {
+  const outcome = checkoutOutcome(gw, id);
+  if (outcome.final) throw new ProtocolError("INVALID_STATE", "This checkout was already answered", { status: outcome.status });
+  return QRCode.toString(checkoutUrl(gw, id), { type: "svg", errorCorrectionLevel: "M", margin: 2 });
+}
+
+/**
+ * The wallet's scanner read a checkout page's QR: ours (our web origin) opens the same confirm/decline screen as
+ * the page itself, for this user (anyone may answer a hosted checkout until someone does).
+ */
+export async function scanHostedCheckout(gw: Gateway, user: User, code: Extract<ScannedCode, { kind: "checkout" }>): Promise<ScanResult> {
+  if (new URL(code.url).origin !== webOrigin(gw))
+    throw new ProtocolError("NOT_A_MERCHANT", "This is another wallet's checkout page: open it in a browser to pay there", {
+      reason: "other_wallet_checkout",
+    });
+  const s = sessionForUser(gw, user, code.sessionId);
+  const found = s.kind === "checkout" ? gw.store.orders.bySession(s.id) : null;
+  if (!found) throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
+  const o = expireIfDue(gw, found);
+  if (o.status !== "awaiting_confirmation") throw new ProtocolError("INVALID_STATE", `Not allowed while ${o.status}`, { status: o.status });
+  const meta = await resolveMerchant(gw, o.merchant_ocid);
+  return { sessionId: s.id, kind: "checkout", merchant: merchantCard(meta), order: JSON.parse(o.order_json), expiresAt: o.confirm_deadline };
+}
