@@ -498,7 +498,7 @@ describe("anything else", () => {
     const s = doc.paths["/app/scan"].post;
     expect(s.requestBody.content["application/json"].schema.properties.qrContent.maxLength).toBe(4096);
     const [merchantCode, personCode] = s.responses["200"].content["application/json"].schema.anyOf;
-    expect(merchantCode.properties.kind.anyOf.map((k: any) => k.const)).toEqual(["order", "inventory", "payment"]);
+    expect(merchantCode.properties.kind.anyOf.map((k: any) => k.const)).toEqual(["order", "inventory", "payment", "checkout"]);
     expect(personCode.properties.kind.const).toBe("ocid_transfer"); // issue 17: a person's receive QR
     const o = doc.paths["/app/scan/{id}/order"].post;
     expect(o.requestBody.content["application/json"].schema.properties.items.items.properties.quantity.type).toBe("integer");

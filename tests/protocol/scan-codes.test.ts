@@ -28,7 +28,7 @@ test("refusals name what the text was", () => {
 
 test("recognisers are data: a new kind is one more entry, tried in order", () => {
   const names = RECOGNISERS.map((r) => r.name);
-  expect(names).toEqual(["ocid_transfer", "wallet_pay_code", "order", "inventory", "payment"]);
+  expect(names).toEqual(["ocid_transfer", "hosted_checkout", "wallet_pay_code", "order", "inventory", "payment"]);
   const extra: Recogniser = { name: "test", recognise: ({ text }) => (text === "magic" ? { kind: "payment", ocid: 7 } : null) };
   expect(recogniseCode("magic", [...RECOGNISERS, extra])).toEqual({ kind: "payment", ocid: 7 });
   expect(recogniseCode("magic")).toMatchObject({ refused: "CODE_NOT_RECOGNIZED" });
@@ -55,4 +55,12 @@ test("inventory: normalised bounds and currency, picks checked, totals in minor 
   expect(itemsMatch([{ id: "a", quantity: 2 }], pick)).toBe(false);
   expect(itemsMatch([{ id: "a", quantity: 2 }, { id: "a", quantity: 1 }], pick)).toBe(false);
   expect(itemsMatch(undefined, pick)).toBe(false);
+});
+
+test("issue 22: a hosted checkout page's URL is recognised as kind checkout (whose it is, the handler decides)", () => {
+  const id = "ab".repeat(16);
+  expect(recogniseCode(` https://wallet.example/checkout/${id}\n`)).toEqual({ kind: "checkout", url: `https://wallet.example/checkout/${id}`, sessionId: id });
+  expect(recogniseCode(`http://localhost:8080/pay/checkout/${id}/`)).toMatchObject({ kind: "checkout", sessionId: id });
+  for (const bad of [`https://w.example/checkout/${id}x`, `https://w.example/checkout/${id.toUpperCase()}`, `ftp://w.example/checkout/${id}`, `https://w.example/checkout/${id}?a=1`])
+    expect(recogniseCode(bad)).toMatchObject({ refused: "CODE_NOT_RECOGNIZED" });
 });
