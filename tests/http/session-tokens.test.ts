@@ -71,7 +71,6 @@ test("an operator token starts a short-lived session; the session works on HTTP 
   expect((await app(tg, session, "GET", "/app/me")).json.user.name).toBe("sam");
   const ws = await WsClient.open(tg, { token: session });
   expect(ws.messages[0]).toMatchObject({ type: "ready", user: { id: user.id } });
-  ws.close();
   expect((await wsAttempt(session, { header: true })).messages[0]).toMatchObject({ type: "ready" });
 
   // A session cannot mint sessions (it would never expire).
@@ -81,6 +80,8 @@ test("an operator token starts a short-lived session; the session works on HTTP 
   const out = await app(tg, session, "POST", "/app/signout", {});
   expect(out).toMatchObject({ status: 200, json: { signedOut: true } });
   conformsToDoc(tg.gw, "POST /app/signout", out.json);
+  // The socket opened with it is closed by the revocation (issue 23's re-checks), not left streaming.
+  expect((await ws.waitClose(3000)).code).toBe(4401);
   const refused = await app(tg, session, "GET", "/app/me");
   expect(refused).toMatchObject({ status: 401, json: { error: { code: "INVALID_TOKEN" } } });
   expect(await wsAttempt(session)).toMatchObject({ closed: 4401, messages: [{ type: "error", code: "INVALID_TOKEN" }] });

@@ -142,13 +142,14 @@ test("register after a token sign-in, sign in with it; a second device enrols fr
   expect(tg.gw.store.passkeys.forUser(user.id).map((p) => p.name)).toEqual(["Pia's laptop"]);
   expect((await app(tg, s1, "GET", "/app/me")).status).toBe(401);
   expect((await app(tg, s3, "GET", "/app/me")).status).toBe(200);
-  // The phone still holds the credential, but it is no longer registered here.
-  await phone.page.reload();
-  await phone.page.getByRole("heading", { name: "Sign in" }).waitFor();
+  // The phone is signed out live (its socket is closed on revocation), without a reload.
+  await phone.page.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: 5_000 });
+  await phone.page.locator("#signin-error", { hasText: "Your sign-in is no longer valid" }).waitFor();
+  // It still holds the credential, but that passkey is no longer registered here.
   await phone.page.getByRole("button", { name: "Use a passkey" }).click();
   await phone.page.locator("#passkey-signin-error", { hasText: "This passkey is not registered here (it may have been removed)" }).waitFor();
-  expect(phone.problems.splice(0)).toEqual([
-    "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+  // (a request already in flight when the session ended may log its 401; the refused sign-in logs its 400)
+  expect(phone.problems.splice(0).filter((p) => !p.includes("status of 401"))).toEqual([
     "console: Failed to load resource: the server responded with a status of 400 (Bad Request)",
   ]);
 });
