@@ -7,6 +7,7 @@ import { Type as T, Kind, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { buildCurrencyTable, MAX_EXPONENT } from "./protocol/currencies";
 import { isAmountSyntax } from "./protocol/money";
+import { parseTiers } from "./domain/tiers";
 
 const MAX_OCID = Number.MAX_SAFE_INTEGER;
 const Ocid = T.Integer({ minimum: 1, maximum: MAX_OCID });
@@ -90,6 +91,25 @@ export const SETTINGS = T.Object({
   }, { default: {} }),
   /** Advanced: global scheduler lease and per-job lease, seconds (§16: 30 / 60). */
   scheduler: T.Object({ leaseSeconds: Seconds(30), jobLeaseSeconds: Seconds(60) }, { default: {} }),
+  /**
+   * Issue 21: KYC tiers and the providers that verify users for them. `tiers` go from lowest (every user's start)
+   * to highest; a user is in the highest tier whose `grants` are all verified and unexpired. Limits are decimal
+   * strings per currency; an absent limit does not apply.
+   */
+  kyc: T.Object({
+    providers: T.Array(Ocid, { default: [] }),
+    tiers: T.Array(T.Object({
+      name: T.String({ pattern: "^[a-z0-9_-]{1,32}$", description: "a tier name (a-z, 0-9, _ or -)" }),
+      grants: T.Array(T.String({ pattern: "^[a-z0-9_.-]{1,64}$" }), { default: [] }),
+      limits: T.Record(T.String(), T.Object({
+        perPayment: T.Optional(T.String()),
+        perDay: T.Optional(T.String()),
+        maxBalance: T.Optional(T.String()),
+      }), { default: {} }),
+    }), { default: [] }),
+    /** Seconds a KYC `state` stays usable between /app/kyc/start and the provider's callback. */
+    stateTtl: Seconds(900),
+  }, { default: {} }),
   logLevel: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")], { default: "info" }),
   /**
    * GET /metrics: with `port`, served only on that separate listener (`host`, default loopback) and not on the
@@ -324,6 +344,11 @@ function checkCurrencies(s: Settings, sourceOf: Map<string, string>): void {
   for (const b of s.demoBalance) {
     const [cur, amount] = b.split(":") as [string, string];
     if (!table.has(cur) || !isAmountSyntax(amount)) fail("demoBalance", sourceOf.get("demoBalance"), b, '"CUR:AMOUNT" entries of known currencies');
+  }
+  try {
+    parseTiers(s.kyc.tiers, table);
+  } catch (e) {
+    throw new ConfigError(`setting ${(e as Error).message}`);
   }
 }
 

@@ -19,6 +19,7 @@ import type { Observed, ObservedIn } from "./store/dialects";
 import { Hub } from "./app/hub";
 import { inlineVerifier, type Verifier } from "./verify-pool";
 import { localUserMetadata } from "./flows/end-user-ocid";
+import { parseTiers, type Tier } from "./domain/tiers";
 
 export type Gateway = {
   config: Config;
@@ -31,6 +32,8 @@ export type Gateway = {
   metadata: MetadataDocument;
   /** The document to publish now: without the previous key once its grace period is over. */
   currentMetadata: () => MetadataDocument;
+  /** Issue 21: the KYC tiers, lowest first (none configured: no tier limits). */
+  tiers: readonly Tier[];
   signer: ResponseSigner;
   limiter: RateLimiter;
   allowlist: Allowlist;
@@ -64,6 +67,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     endpoint: config.endpoint,
     currencies: config.currencies.enabled,
     acceptIssuers: config.acceptIssuers,
+    kyc: config.kyc.providers,
   };
   // Issue 15: after `oc keys rotate` the previous key stays published (signed by the new one) for the grace period.
   const graceEnds = key.previous ? key.previous.rotatedAt + config.keyRotationGrace : 0;
@@ -102,6 +106,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     enabledCurrencies: new Set(config.currencies.enabled),
     metadata,
     currentMetadata: () => (clock() <= graceEnds ? metadata : afterGrace),
+    tiers: parseTiers(config.kyc.tiers, currencies),
     signer: { ocid: config.ocid, secret: key.secret, clock },
     limiter: new RateLimiter(clock),
     allowlist,

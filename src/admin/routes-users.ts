@@ -2,7 +2,7 @@
 import type { AdminRoute } from "./route";
 import { answer, idempotencyKey, paged, pageParams, requestText } from "./route";
 import * as S from "./schemas";
-import { adminCreateUser, moveUserFunds, requireUser, rotateUserToken, setFrozen, setUserLimits, userDetail, userJson } from "./users";
+import { adminCreateUser, moveUserFunds, requireUser, rotateUserToken, setFrozen, setUserLimits, setUserTier, userDetail, userJson } from "./users";
 import { withIdempotency } from "./idempotency";
 import { issueEnrolLink } from "../flows/sign-in";
 
@@ -82,6 +82,15 @@ export const USER_ROUTES: AdminRoute[] = [
     body: S.LimitsBody,
     response: S.LimitsResult,
     handle: (gw, c) => setUserLimits(gw, c.key.name, c.params.id!, c.body),
+  },
+  {
+    method: "PUT",
+    path: "/users/:id/tier",
+    scope: "users:write",
+    summary: "Pin a user to a KYC tier (null: back to the tier their verifications qualify for)",
+    body: S.TierBody,
+    response: S.TierResult,
+    handle: (gw, c) => setUserTier(gw, c.key.name, c.params.id!, c.body.tier),
   },
   funds("credit"),
   funds("debit"),

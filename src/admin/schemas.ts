@@ -12,7 +12,17 @@ export const Page = <T extends TSchema>(item: T) => t.Object({ items: t.Array(it
 export const Balance = t.Object({ currency: t.String(), amount: t.String() });
 export const UserSummary = t.Object({ id: t.String(), name: t.String(), createdAt: t.Integer(), frozen: t.Boolean() });
 export const LimitsView = t.Record(t.String(), t.Record(t.String(), t.String()), { description: "currency → limit name → maximum" });
-export const UserDetail = t.Object({ user: UserSummary, balances: t.Array(Balance), limits: LimitsView });
+/** Issue 21: the KYC tier in force, where it comes from, and the limits in force (tier + per-user values on top). */
+export const TierView = t.Object({
+  name: t.Union([t.String(), t.Null()]),
+  source: t.Union([t.Literal("default"), t.Literal("kyc"), t.Literal("operator")]),
+  pinned: t.Union([t.String(), t.Null()], { description: "the tier an operator set, if any" }),
+  verifiedGrants: t.Array(t.String()),
+  limitsInForce: LimitsView,
+});
+export const UserDetail = t.Object({ user: UserSummary, balances: t.Array(Balance), limits: LimitsView, tier: TierView });
+export const TierBody = t.Object({ tier: t.Union([t.String({ minLength: 1, maxLength: 32 }), t.Null()], { description: "a configured tier name; null returns the user to their KYC tier" }) });
+export const TierResult = t.Object({ userId: t.String(), tier: TierView });
 export const CreateUserBody = t.Object({ name: t.String({ minLength: 1, maxLength: 64 }) });
 export const UserWithToken = t.Object({ user: t.Object({ id: t.String(), name: t.String() }), token: t.String({ description: "Shown once" }) });
 export const UserEnvelope = t.Object({ user: UserSummary });

@@ -5,7 +5,7 @@ import { ProtocolError } from "../protocol/errors";
 import { formatMinor } from "../protocol/money";
 import { balancesOf, createUser, OperatorError } from "../flows/accounts";
 import { amountOrThrow } from "../flows/order-intake";
-import { enforceUserMovement } from "../flows/user-limits";
+import { enforceUserMovement, limitsInForce, userTier } from "../flows/user-limits";
 import { FUNDING, InsufficientFunds, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { LimitName } from "../domain/limits";
 import type { User } from "../store/users";
@@ -25,9 +25,40 @@ export function limitsJson(gw: Gateway, userId: string) {
   return out;
 }
 
+/** Issue 21: the tier in force and the limits it gives, with the per-user values on top (what enforcement uses). */
+export function tierJson(gw: Gateway, userId: string) {
+  const { tier, source } = userTier(gw, userId);
+  const limitsInForceJson: Record<string, Record<string, string>> = {};
+  for (const currency of gw.config.currencies.enabled) {
+    const set = Object.entries(limitsInForce(gw, userId, currency, tier));
+    if (set.length) limitsInForceJson[currency] = Object.fromEntries(set.map(([k, v]) => [k, formatMinor(v!, currency, gw.currencies)]));
+  }
+  return {
+    name: tier?.name ?? null,
+    source,
+    pinned: gw.store.kyc.pinned(userId)?.tier ?? null,
+    verifiedGrants: [...gw.store.kyc.verifiedGrants(userId, gw.clock())].sort(),
+    limitsInForce: limitsInForceJson,
+  };
+}
+
 export function userDetail(gw: Gateway, id: string) {
   const u = requireUser(gw, id);
-  return { user: userJson(gw, u), balances: balancesOf(gw, userAccount(u.id)), limits: limitsJson(gw, u.id) };
+  return { user: userJson(gw, u), balances: balancesOf(gw, userAccount(u.id)), limits: limitsJson(gw, u.id), tier: tierJson(gw, u.id) };
+}
+
+/** Issue 21: pin a user to a tier (or unpin with null), with its audit row in the same transaction. */
+export function setUserTier(gw: Gateway, actor: string, id: string, tier: string | null) {
+  const u = requireUser(gw, id);
+  if (tier !== null && !gw.tiers.some((t) => t.name === tier))
+    throw new ProtocolError("INVALID_REQUEST", `tier must be one of: ${gw.tiers.map((t) => t.name).join(", ") || "(no tiers configured)"}`, { fields: ["tier"] });
+  const now = gw.clock();
+  gw.store.tx(() => {
+    const before = userTier(gw, u.id).tier?.name ?? null;
+    gw.store.kyc.setPinned(u.id, tier, actor, now);
+    gw.store.audit.append(actor, "users.set_tier", { userId: u.id, tier, before }, now);
+  });
+  return { userId: u.id, tier: tierJson(gw, u.id) };
 }
 
 export function adminCreateUser(gw: Gateway, actor: string, name: string) {

@@ -230,3 +230,24 @@ export const WsClientMessage = T.Union([
 
 /** GET /opencharge/users/:ocid/metadata.json (issue 17): a metadata document naming the gateway holding the wallet. */
 export const UserMetadataDocument = T.Object({ ...MetadataDocument.properties, gateway: Ocid });
+
+// Issue 21: KYC tier and verification.
+const LimitsByCurrency = T.Record(T.String(), T.Record(T.String(), Amount), { description: "currency → limit name → maximum" });
+export const KycView = T.Object({
+  tier: T.Union([T.String(), T.Null()], { description: "the tier in force; null when no tiers are configured" }),
+  source: T.Union([T.Literal("default"), T.Literal("kyc"), T.Literal("operator")]),
+  limits: LimitsByCurrency,
+  tiers: T.Array(T.Object({ name: T.String(), grants: T.Array(T.String()) })),
+  next: T.Union([T.String(), T.Null()]),
+  providers: T.Array(Ocid),
+  canVerify: T.Boolean(),
+  grants: T.Array(T.Object({
+    grant: T.String(), provider: Ocid, status: T.String(), verified: T.Boolean(), expiresAt: T.Union([UnixSeconds, T.Null()]),
+  })),
+});
+export const KycStarted = T.Object({
+  url: T.String({ description: "the provider's grant page: send the browser there" }),
+  provider: Ocid,
+  grants: T.Array(T.String()),
+  expiresAt: UnixSeconds,
+});

@@ -1,16 +1,36 @@
 // Issue 16: the one check every movement into or out of a user's account makes, inside its own transaction before
 // the ledger write: frozen accounts move nothing, and no limit in force may be broken. Throws the §15-style error;
 // the caller's transaction then rolls back, so nothing is half-written.
+// Issue 21: the limits in force are the user's KYC tier's (domain/tiers.ts) with the operator's per-user values on
+// top; the tier is read at the moment of the movement, so an expired verification counts for nothing at once.
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { formatMinor } from "../protocol/money";
-import { dayStart, firstViolation, type MovementKind } from "../domain/limits";
+import { dayStart, firstViolation, type LimitSet, type MovementKind } from "../domain/limits";
+import { effectiveLimits, qualifyingTier, type Tier } from "../domain/tiers";
 import { userAccount } from "../store/ledger";
+
+export type TierSource = "operator" | "kyc" | "default";
+
+/** The tier a user is in now: the operator's pin if it names a configured tier, else what their grants qualify for. */
+export function userTier(gw: Gateway, userId: string): { tier: Tier | null; source: TierSource } {
+  if (gw.tiers.length === 0) return { tier: null, source: "default" };
+  const pin = gw.store.kyc.pinned(userId);
+  const pinned = pin && gw.tiers.find((t) => t.name === pin.tier);
+  if (pinned) return { tier: pinned, source: "operator" };
+  const tier = qualifyingTier(gw.tiers, gw.store.kyc.verifiedGrants(userId, gw.clock()))!;
+  return { tier, source: tier === gw.tiers[0] ? "default" : "kyc" };
+}
+
+export function limitsInForce(gw: Gateway, userId: string, currency: string, tier = userTier(gw, userId).tier): LimitSet {
+  return effectiveLimits(tier, currency, gw.store.limits.forUser(userId, currency));
+}
 
 export function enforceUserMovement(gw: Gateway, userId: string, kind: MovementKind, currency: string, amount: bigint): void {
   if (kind !== "withdrawal" && gw.store.users.frozenAt(userId) !== null)
     throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen; the operator must unfreeze it first", { userId });
-  const limits = gw.store.limits.forUser(userId, currency);
+  const { tier } = userTier(gw, userId);
+  const limits = limitsInForce(gw, userId, currency, tier);
   if (Object.keys(limits).length === 0) return;
   const account = userAccount(userId);
   const v = firstViolation(limits, {
@@ -21,7 +41,13 @@ export function enforceUserMovement(gw: Gateway, userId: string, kind: MovementK
   });
   if (!v) return;
   const max = formatMinor(v.max, currency, gw.currencies);
-  throw new ProtocolError("LIMIT_EXCEEDED", `This would exceed the user's ${v.limit} limit of ${max} ${currency}`, { limit: v.limit, currency, max });
+  const where = tier ? ` (tier ${tier.name}${gw.config.kyc.providers.length ? "; verifying your identity may raise it" : ""})` : "";
+  throw new ProtocolError("LIMIT_EXCEEDED", `This would exceed the user's ${v.limit} limit of ${max} ${currency}${where}`, {
+    limit: v.limit,
+    currency,
+    max,
+    ...(tier ? { tier: tier.name } : {}),
+  });
 }
 
 /** Frozen users cannot start a payment either (no pay session, no confirm). */

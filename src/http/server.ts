@@ -1,3 +1,4 @@
+import { kycRoutes } from "../routes/kyc";
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
@@ -148,6 +149,7 @@ export function createApp(gw: Gateway, ops: OpsState = { schedulerAlive: () => f
     .use(metadataRoute(gw))
     .use(opsRoutes(gw, ops))
     .use(userMetadataRoute(gw))
+    .use(kycRoutes(gw))
     .use(capabilitiesRoute(gw))
     .use(orderRoutes(gw))
     .use(transferRoutes(gw))

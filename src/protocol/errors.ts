@@ -33,6 +33,8 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_REUSED: [422, "Idempotency-Key reused with another request"],
   LIMIT_EXCEEDED: [422, "Limit exceeded"],
   REFUND_EXCEEDS_PAID: [422, "Refunds would exceed the amount paid"],
+  // Issue 21: a KYC callback whose state is unknown, used or expired.
+  KYC_STATE_INVALID: [400, "Verification link is not valid"],
   // Pay by scanning (issue 13): what the scanned code turned out to be, so the app can say what to do.
   CODE_NOT_RECOGNIZED: [400, "This is not an Opencharge payment code"],
   CODE_EXPIRED: [400, "This code has expired; ask the merchant for a new one"],

@@ -14,6 +14,8 @@ export type MetadataInput = {
   acceptIssuers: number[];
   /** During a key rotation's grace period: the key we signed with before, and when we stopped. */
   previousKey?: { publicKeyHex: string; rotatedAt: number };
+  /** Issue 21: the KYC providers whose verifications we accept. */
+  kyc?: number[];
 };
 
 /**
@@ -40,7 +42,7 @@ export function buildMetadataDocument(m: MetadataInput, sk: Uint8Array): Metadat
     endpoint: config.endpoint,
     capabilities: [...config.capabilities],
     settlement: { currencies: [...m.currencies], accepts: [...m.acceptIssuers] },
-    kyc: [],
+    kyc: [...(m.kyc ?? [])],
     signature: signObject(config, sk).signature,
   };
   if (m.profile) doc.profile = m.profile;

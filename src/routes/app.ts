@@ -16,6 +16,7 @@ import * as S from "../app/schemas";
 import { sendMoney, TransferRequest } from "../flows/send-money";
 import { receiveQr, receiveQrPng, receiveQrSvg } from "../flows/receive-qr";
 import { startTopup, TopupRequest, topupOf } from "../flows/topup";
+import { KycStartRequest, kycView, startKyc } from "../flows/kyc";
 
 const SessionParams = t.Object({ id: t.String({ maxLength: 64 }) });
 /** What a user name may hold (createUser's rule), leaving room for the random suffix. */
@@ -229,5 +230,18 @@ export function appRoutes(gw: Gateway) {
     .get("/topups/:id", ({ user, params }) => topupOf(gw, user, params.id), {
       params: SessionParams,
       detail: routeDoc({ summary: "A top-up and whether it was credited", response: S.TopupView, errors: ["NOT_FOUND"] }),
+    })
+    // Issue 21: the user's KYC tier, its limits, and verification through a KYC provider.
+    .get("/kyc", ({ user }) => kycView(gw, user.id), {
+      detail: routeDoc({ summary: "The user's KYC tier, the limits in force and their verified grants", response: S.KycView }),
+    })
+    .post("/kyc/start", ({ user, body }) => startKyc(gw, user, body ?? {}), {
+      body: t.Optional(KycStartRequest),
+      detail: routeDoc({
+        summary: "Start a verification: the KYC provider's grant URL to send the browser to",
+        description: "The provider sends the browser back to GET /opencharge/kyc/callback; the tier changes there.",
+        response: S.KycStarted,
+        errors: ["INVALID_STATE", "INVALID_REQUEST", "METADATA_UNAVAILABLE"],
+      }),
     });
 }

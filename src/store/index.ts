@@ -18,6 +18,7 @@ import { limits } from "./limits";
 import { refunds } from "./refunds";
 import { p2pTransfers } from "./p2p-transfers";
 import { events } from "./events";
+import { kyc } from "./kyc";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 export function createStore(db: Database) {
@@ -41,6 +42,7 @@ export function createStore(db: Database) {
     dialects: dialects(db),
     p2p: p2pTransfers(db),
     events: events(db),
+    kyc: kyc(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

@@ -240,4 +240,25 @@ CREATE INDEX IF NOT EXISTS topups_user ON topups (user_id, created_at);
       );
       CREATE INDEX IF NOT EXISTS webauthn_challenges_expiry ON webauthn_challenges (expires_at);`,
   },
+  {
+    // Issue 21: KYC. A start's single-use state (only its SHA-256 is kept), each grant's status per user and
+    // provider (no personal data: which grants the provider's signature covered, the expiry, a hash of the signed
+    // bytes as evidence), and the tier an operator pinned.
+    id: "21-kyc",
+    sql: `
+CREATE TABLE IF NOT EXISTS kyc_states (
+  state_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES app_users(id), provider INTEGER NOT NULL,
+  user_ocid INTEGER NOT NULL, grants TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kyc_grants (
+  user_id TEXT NOT NULL REFERENCES app_users(id), provider INTEGER NOT NULL, grant_name TEXT NOT NULL,
+  status TEXT NOT NULL, verified INTEGER NOT NULL CHECK (verified IN (0, 1)), expires_at INTEGER,
+  data_hash TEXT, signed_form TEXT, checked_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, provider, grant_name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS user_tiers (
+  user_id TEXT PRIMARY KEY REFERENCES app_users(id), tier TEXT NOT NULL, set_by TEXT NOT NULL, set_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -19,6 +19,7 @@ const MATRIX: [string, string, string, unknown?][] = [
   ["POST", "/admin/users/{id}/token", "users:write"],
   ["POST", "/admin/users/{id}/enrol-link", "users:write"],
   ["PUT", "/admin/users/{id}/limits", "users:write", { currency: "USD", perDay: "50.00" }],
+  ["PUT", "/admin/users/{id}/tier", "users:write", { tier: null }],
   ["POST", "/admin/users/{id}/credits", "funds:write", { currency: "USD", amount: "1.00" }],
   ["POST", "/admin/users/{id}/debits", "funds:write", { currency: "USD", amount: "0.01" }],
   ["GET", "/admin/audit", "audit:read"],
