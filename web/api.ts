@@ -32,6 +32,8 @@ export type SessionGrant = SI.SessionGrant;
 export type Passkey = SI.PasskeyView;
 export type PasskeyList = SI.PasskeyList;
 export type CheckoutOutcome = SI.CheckoutOutcome;
+export type KycView = Static<typeof S.KycView>;
+export type KycStarted = Static<typeof S.KycStarted>;
 
 export class ApiError extends Error {
   constructor(
@@ -113,6 +115,9 @@ export function makeApi(getToken: () => string | null, onUnauthorized: () => voi
     receiveQr: () => call<ReceiveQr>("GET", "/app/receive-qr"),
     topup: (body: { via: number; amount: string; currency: string }) => call<TopupStarted>("POST", "/app/topup", body),
     topupStatus: (id: string) => call<TopupView>("GET", `/app/topups/${sid(id)}`),
+    // Issue 21: KYC tier and verification.
+    kyc: () => call<KycView>("GET", "/app/kyc"),
+    kycStart: (body: { userOcid?: number }) => call<KycStarted>("POST", "/app/kyc/start", body),
   };
 }
 

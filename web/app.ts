@@ -10,6 +10,7 @@ import { noteConn, noteNetworkFailure, refreshConnControls, setSignedIn } from "
 import { renderCodes, startCodes, stopCodes } from "./codes";
 import { byId, h } from "./dom";
 import { closeSheet, initScan } from "./scan";
+import { initKyc, renderKyc } from "./kyc";
 
 const TOKEN_KEY = "oc.token";
 const REDIRECT_DELAY_MS = 1200;
@@ -897,6 +898,7 @@ async function enter(focus: boolean) {
     await loadHistory(true).catch(() => undefined);
     await showTopupReturn();
     await loadPasskeys().catch(() => undefined);
+    await renderKyc(api, Boolean(me?.user.ocid));
   }
 }
 
@@ -1013,6 +1015,7 @@ async function boot() {
   byId("show-receive").addEventListener("click", () => void onShowReceive());
   byId("copy-handle").addEventListener("click", () => void onCopyHandle());
   byId("topup-form").addEventListener("submit", (e) => void onTopup(e as SubmitEvent));
+  initKyc(api, () => Boolean(me?.user.ocid));
   window.addEventListener("online", () => socket?.nudge());
   if (checkoutId) {
     const ctx = byId("signin-context");

@@ -84,7 +84,7 @@ export class KycProvider {
       `<form method="post" action="${esc(this.peer.endpoint)}/consent"><input type="hidden" name="to" value="${esc(back(status))}">` +
       `<input type="hidden" name="user" value="${userOcid}"><input type="hidden" name="grants" value="${esc(grants.join(","))}">` +
       `<button name="button" value="${status}">${label}</button></form>`;
-    const html = `<!doctype html><html lang="en"><head><title>KYC provider</title></head><body><h1>Share your verification</h1>` +
+    const html = `<!doctype html><html lang="en"><head><title>KYC provider</title><link rel="icon" href="data:,"></head><body><h1>Share your verification</h1>` +
       `<p id="asks">Gateway asks for: ${esc(grants.join(", "))}</p>` + button("granted", "Share all") + button("partial", "Share some") + button("denied", "Deny") + `</body></html>`;
     this.peer.route("POST", "/consent", async (req) => {
       const form = new URLSearchParams(new TextDecoder().decode(req.rawBody));
