@@ -17,6 +17,11 @@ let real600: TestPeer; // the genuine holder of OCID 600
 let impostor: TestPeer; // serves metadata for 600 with its own key
 const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
+/** Puts the gateway's clock exactly `shift` seconds after `signedAt`, however long the machine took to get here
+ * (a fixed offset added the real seconds that passed since signing, so "299 s later" became 301 on a busy box). */
+const shiftSince = (signedAt: number, shift: number) => {
+  offset.s = shift - (Math.floor(Date.now() / 1000) - signedAt);
+};
 const tokens: string[] = [];
 let user: { id: string; token: string };
 
@@ -83,6 +88,7 @@ const transfer = () => ({ from: { ocid: 501 }, to: { ocid: 200, reference: `user
 test("replays inside the window are NONCE_REUSED on every route; a money transfer happens once", async () => {
   const [sid] = bulkSessions(tg, user.id, 1);
   const order = makeOrder(500, { accepts: [200] });
+  const signedAt = now(); // no later than any original's timestamp
   const originals: [string, CallResult][] = [
     ["capabilities", await merchant.call(tg.url, "GET", "/opencharge/capabilities", undefined, { timestamp: now() })],
     ["submit", await merchant.call(tg.url, "POST", `/opencharge/orders/create/${sid}`, { order, signature: merchant.signOrder(order), urls: {} }, { timestamp: now() })],
@@ -93,8 +99,10 @@ test("replays inside the window are NONCE_REUSED on every route; a money transfe
   for (const [name, r] of originals) expect(`${name} ${r.status}`).toBe(`${name} 200`);
   const userBalance = balance(tg, `user:${user.id}`);
   for (const shift of [0, 1, 120, 299]) {
-    offset.s = shift;
-    for (const [name, r] of originals) await attempt(`${name} replayed after ${shift}s`, () => resend(r), 401, "NONCE_REUSED");
+    for (const [name, r] of originals) {
+      shiftSince(signedAt, shift);
+      await attempt(`${name} replayed after ${shift}s`, () => resend(r), 401, "NONCE_REUSED");
+    }
   }
   // 50 concurrent replays of the transfer: still one transfer.
   const many = await Promise.all(Array.from({ length: 50 }, () => resend(originals[3]![1])));
@@ -117,11 +125,12 @@ test("replays outside the window are TIMESTAMP_EXPIRED; the nonce outlives the w
   await attempt("signed 301 s in the future", () => funder.call(tg.url, "POST", "/opencharge/transfer/create", transfer(), { timestamp: now() + 301 }), 401, "TIMESTAMP_EXPIRED");
   // The worst case: signed 299 s ahead, used at once, replayed 598 s later (still inside the window): the nonce
   // recorded at first use lives 600 s, so the replay is caught.
-  const future = await funder.call(tg.url, "POST", "/opencharge/transfer/create", transfer(), { timestamp: now() + 299 });
+  const futureSignedAt = now();
+  const future = await funder.call(tg.url, "POST", "/opencharge/transfer/create", transfer(), { timestamp: futureSignedAt + 299 });
   expect(future.status).toBe(200);
-  offset.s = 598;
+  shiftSince(futureSignedAt, 598);
   await attempt("future-dated transfer replayed at the window's far edge", () => resend(future), 401, "NONCE_REUSED");
-  offset.s = 601;
+  shiftSince(futureSignedAt, 601);
   await attempt("… and just past it", () => resend(future), 401, "TIMESTAMP_EXPIRED");
   expect(balance(tg, "peer:501")).toBe(100_000n - 300n);
 });
