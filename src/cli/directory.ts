@@ -56,10 +56,14 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
       const encoding = choice<SigEncoding>("encoding", values.encoding, SIG_ENCODINGS, isSigEncoding);
       const hash = choice<HashMode>("hash", values.hash, HASH_MODES, isHashMode);
       if (encoding === undefined && hash === undefined) return usage(out, "directory set <ocid> [--encoding rsv130|compact128|der|auto] [--hash sha256|double-sha256|auto]");
-      const row = gw.store.dialects.get(ocid);
-      gw.store.dialects.setOverride(ocid, {
-        encoding: encoding === undefined ? (row?.override_encoding ?? null) : encoding,
-        hash: hash === undefined ? (row?.override_hash ?? null) : hash,
+      gw.store.tx(() => {
+        const row = gw.store.dialects.get(ocid);
+        const override = {
+          encoding: encoding === undefined ? (row?.override_encoding ?? null) : encoding,
+          hash: hash === undefined ? (row?.override_hash ?? null) : hash,
+        };
+        gw.store.dialects.setOverride(ocid, override);
+        gw.store.audit.append("cli", "directory.set", { ocid, ...override }, gw.clock());
       });
       out.log(`${ocid}\t${dialectColumn(gw.store.dialects.get(ocid))}`);
       return 0;

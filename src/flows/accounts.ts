@@ -50,10 +50,13 @@ export function creditUser(gw: Gateway, name: string, spec: string, actor = "cli
 }
 
 /** Operator: prefund a peer's account here (what its /transfer/create calls draw on, §9.7). */
-export function creditPeer(gw: Gateway, ocid: number, spec: string): Credit {
+export function creditPeer(gw: Gateway, ocid: number, spec: string, actor = "cli"): Credit {
   const c = parseCreditSpec(gw, spec);
   const now = gw.clock();
-  gw.store.tx(() => gw.store.ledger.move({ from: FUNDING, to: peerAccount(ocid), currency: c.currency, amount: c.minor, reason: "funding", now }));
+  gw.store.tx(() => {
+    gw.store.ledger.move({ from: FUNDING, to: peerAccount(ocid), currency: c.currency, amount: c.minor, reason: "funding", now });
+    gw.store.audit.append(actor, "ledger.fund-peer", { ocid, currency: c.currency, amount: c.amount }, now);
+  });
   return { currency: c.currency, amount: c.amount };
 }
 

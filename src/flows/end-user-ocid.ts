@@ -22,7 +22,7 @@ export function parseOcidArg(s: string | undefined): number {
 }
 
 /** Operator: give `name` the OCID (or take it away with "none"). One OCID names one party. */
-export function setUserOcid(gw: Gateway, name: string, ocidText: string): { user: User; ocid: number | null; metadataUrl: string | null } {
+export function setUserOcid(gw: Gateway, name: string, ocidText: string, actor = "cli"): { user: User; ocid: number | null; metadataUrl: string | null } {
   const ocid = ocidText === "none" ? null : parseOcidArg(ocidText);
   if (ocid !== null && ocid === gw.config.ocid) throw new OperatorError(`${ocid} is this gateway's own OCID`);
   if (ocid !== null && gw.directory.list().some((e) => e.ocid === ocid))
@@ -35,6 +35,7 @@ export function setUserOcid(gw: Gateway, name: string, ocidText: string): { user
       if (holder && holder.id !== user.id) throw new OperatorError(`${ocid} already belongs to user "${holder.name}"`);
     }
     gw.store.users.setOcid(user.id, ocid);
+    gw.store.audit.append(actor, "users.set-ocid", { userId: user.id, ocid }, gw.clock());
     return { user: { ...user, ocid }, ocid, metadataUrl: ocid === null ? null : userMetadataUrl(gw, ocid) };
   });
 }

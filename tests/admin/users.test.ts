@@ -163,3 +163,21 @@ test("the audit log has a row per mutation (API and CLI), redacts secrets, and t
   raw.close();
   expect((await admin(tg, key, "GET", "/admin/audit?limit=50")).json.items.length).toBeGreaterThanOrEqual(7);
 });
+
+test("the CLI commands later issues added (users set-ocid, ledger fund-peer, directory set) append audit rows too", async () => {
+  const before = (await admin(tg, key, "GET", "/admin/audit?limit=1")).json.items[0].id as number;
+  await admin(tg, key, "POST", "/admin/users", { name: "jules" });
+  expect((await oc(tg, "users", "set-ocid", "jules", "777001")).code).toBe(0);
+  expect((await oc(tg, "ledger", "fund-peer", "9101", "USD:5.00")).code).toBe(0);
+  expect((await oc(tg, "directory", "set", "9101", "--encoding", "der")).code).toBe(0);
+  const rows = (await admin(tg, key, "GET", "/admin/audit?limit=50")).json.items.filter((r: { id: number }) => r.id > before).reverse();
+  expect(rows.map((r: { actor: string; action: string }) => `${r.actor} ${r.action}`)).toEqual([
+    "backoffice users.create",
+    "cli users.set-ocid",
+    "cli ledger.fund-peer",
+    "cli directory.set",
+  ]);
+  expect(rows[1].args).toMatchObject({ ocid: 777001 });
+  expect(rows[2].args).toMatchObject({ ocid: 9101, currency: "USD", amount: "5.00" });
+  expect(rows[3].args).toMatchObject({ ocid: 9101, encoding: "der", hash: null });
+});
