@@ -8,6 +8,7 @@ import { Value } from "@sinclair/typebox/value";
 import { buildCurrencyTable, MAX_EXPONENT } from "./protocol/currencies";
 import { isAmountSyntax } from "./protocol/money";
 import { parseTiers } from "./domain/tiers";
+import { parseAllowlist } from "./peers/ssrf";
 
 const MAX_OCID = Number.MAX_SAFE_INTEGER;
 const Ocid = T.Integer({ minimum: 1, maximum: MAX_OCID });
@@ -352,6 +353,17 @@ function checkCurrencies(s: Settings, sourceOf: Map<string, string>): void {
   }
 }
 
+/** CIDR/host lists are parsed at start-up: a bad entry must be a configuration error naming its key (exit 78). */
+function checkAddressLists(s: Settings, sourceOf: Map<string, string>): void {
+  for (const key of ["outboundAllowlist", "trustedProxies"] as const)
+    for (const entry of s[key])
+      try {
+        parseAllowlist([entry]);
+      } catch (e) {
+        fail(key, sourceOf.get(key), entry, `CIDRs or host names (${(e as Error).message})`);
+      }
+}
+
 /** With `port: 0` the OS picks a port; URLs derived from host:port must name the real one. */
 export function withPort(c: Config, port: number): Config {
   if (!c.publicUrlDerived) return { ...c, port };
@@ -383,6 +395,7 @@ export function loadConfig(
   for (const k of Object.keys(merged)) if (!(k in props)) delete merged[k];
   const s = validate(merged, sourceOf);
   checkCurrencies(s, sourceOf);
+  checkAddressLists(s, sourceOf);
 
   const basePath = "/" + s.basePath.replace(/^\/+|\/+$/g, "");
   const publicUrlDerived = s.publicUrl === undefined;

@@ -58,6 +58,8 @@ describe("wrong type or value in the config file: exit 78 with the key, the valu
     ["an OCID of zero", { acceptIssuers: [0] }, ["acceptIssuers.0", "0", "≥ 1"]],
     ["a public URL that is not one", { publicUrl: "gateway.example" }, ["publicUrl", '"gateway.example"', "http(s) URL"]],
     ["a directory entry that is not http(s)", { directory: { "500": "ftp://m.example" } }, ["directory.500", "http(s) URL"]],
+    ["a trusted proxy that is no CIDR", { trustedProxies: ["10.0.0.0/99"] }, ["trustedProxies", '"10.0.0.0/99"', "CIDRs"]],
+    ["an allow-list entry that is no CIDR", { outboundAllowlist: ["127.0.0.1/x"] }, ["outboundAllowlist", "CIDRs"]],
     ["a demo balance of an unknown currency", { demoBalance: ["ZZZ:1.00"] }, ["demoBalance", '"ZZZ:1.00"']],
     ["a currency exponent out of range", { currencies: { extra: { USDC: 40 } } }, ["currencies.extra", "40"]],
   ];
