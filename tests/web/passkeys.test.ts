@@ -48,7 +48,9 @@ async function device(): Promise<Device> {
     const route = `${r.request().method()} ${path.replace(/^\/app\/passkeys\/(?!register|signin)[^/]+$/, "/app/passkeys/:id")}`;
     if (r.status() !== 200 || !SIGN_IN_ROUTES.includes(route)) return;
     seenRoutes.add(route);
-    answers.push({ route, body: await r.json() });
+    // A page closed before its answer was read leaves nothing to check (the test has already passed or failed).
+    const body = await r.json().catch(() => undefined);
+    if (body !== undefined) answers.push({ route, body });
   });
   const auth = await addVirtualAuthenticator(p.context, p.page);
   return { ...p, ...auth };
@@ -87,7 +89,7 @@ test("register after a token sign-in, sign in with it; a second device enrols fr
   const { user, token: operator } = addUser(tg, "pia", "USD:20.00");
   const phone = await device();
   await tokenSignIn(phone.page, operator, "pia");
-  await expect(phone.page.locator("#passkeys-empty").isVisible()).resolves.toBe(true);
+  await phone.page.locator("#passkeys-empty").waitFor({ state: "visible" }); // loaded after the history
   await addPasskey(phone.page, "Pia's phone");
   const [cred1] = await phone.credentials();
   expect(cred1).toMatchObject({ rpId: "localhost" });
