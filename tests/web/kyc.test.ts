@@ -6,7 +6,7 @@ import type { Browser } from "playwright-core";
 import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { addUser } from "../helpers/wallet";
 import { KycProvider } from "../helpers/kyc-provider";
-import { closePages, launchChromium, outputPath, phonePage, type PhonePage } from "./browser";
+import { auditA11y, closePages, launchChromium, outputPath, phonePage, type PhonePage } from "./browser";
 import { KYC_TIERS } from "../kyc/config";
 
 let tg: TestGateway;
@@ -38,6 +38,8 @@ test("Verify: wallet → provider page → callback → wallet shows the new tie
   await page.locator("#kyc-card").waitFor();
   expect(await page.locator("#kyc-tier").textContent()).toBe("basic");
   expect(await page.locator("#kyc-limits").innerText()).toContain("50.00");
+  await page.locator("#kyc-card").scrollIntoViewIfNeeded();
+  expect(await auditA11y(page)).toEqual([]);
 
   // No OCID of their own: the form asks for the one held at the provider, and says so when it is missing.
   await page.getByRole("button", { name: "Verify to raise your limits" }).click();
