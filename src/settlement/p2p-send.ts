@@ -5,8 +5,7 @@
 import type { Gateway } from "../gateway";
 import type { P2pRow } from "../store/p2p-transfers";
 import { externalAccount, IN_FLIGHT, userAccount } from "../store/ledger";
-import { checkProof } from "../protocol/proof-check";
-import { KEY_ROTATION_AGE } from "../peers/directory";
+import { verifiedReturnedProof, type Signed } from "./returned-proof";
 import { classify, settlementRetryDelay } from "./classify";
 import { recordAnomaly, REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS } from "./settle-job";
 import { transferUpdateMessage } from "../flows/p2p-messages";
@@ -18,7 +17,6 @@ export type P2pRunResult = "paid" | "refunded" | "retry" | "in_review";
 /** Resends stop an hour before the recipient gateway may forget our Idempotency-Key (§9.7: 24 h). */
 export const RESEND_WINDOW = IDEMPOTENCY_TTL - 3600;
 
-type Signed = { proof: Record<string, unknown>; signature: string };
 
 export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: string): Promise<P2pRunResult> {
   if (row.kind !== "outbound" || row.state !== "pending" || row.via === null || row.to_ocid === null || row.request_body === null)
@@ -44,31 +42,10 @@ export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: strin
   return retryLater(gw, row, owner, out.reason, out.retryAfter, !!out.anomaly);
 }
 
-/** §13.3 with §12.5's expectations: issuer = that gateway, to = the person's OCID with our transfer id as reference, same amount and currency. */
-async function verifiedProof(gw: Gateway, raw: unknown, row: P2pRow): Promise<{ ok: true; signed: Signed } | { ok: false; reason: string }> {
-  const body = raw as { proof?: unknown; signature?: unknown } | undefined;
-  if (!body || typeof body !== "object" || typeof body.signature !== "string") return { ok: false, reason: "response has no proof" };
-  const issuer = row.via!;
-  let meta;
-  try {
-    meta = await gw.directory.resolve(issuer);
-  } catch {
-    return { ok: false, reason: "issuer metadata unavailable" };
-  }
-  const check = (key: Uint8Array) =>
-    checkProof(body.proof, body.signature, key, { issuer, to: { ocid: row.to_ocid!, reference: row.id }, amount: row.amount, currency: row.currency }, {
-      now: gw.clock(),
-      acceptReplacer: gw.config.acceptReplacerCanonical,
-      currencies: gw.currencies,
-    });
-  let r = check(meta.publicKey);
-  if (!r.ok && r.code === "PROOF_SIGNATURE_INVALID" && gw.clock() - meta.fetchedAt > KEY_ROTATION_AGE) {
-    const fresh = await gw.directory.resolve(issuer, { bypassCache: true }).catch(() => null);
-    if (fresh) r = check(fresh.publicKey);
-  }
-  if (!r.ok) return { ok: false, reason: `proof rejected: ${r.reason}` };
-  return { ok: true, signed: { proof: body.proof as Record<string, unknown>, signature: body.signature } };
-}
+/** §13.3 with §12.5's expectations: issuer = that gateway, to = the person's OCID with our transfer id as reference,
+ * same amount and currency. */
+const verifiedProof = (gw: Gateway, raw: unknown, row: P2pRow) =>
+  verifiedReturnedProof(gw, raw, { issuer: row.via!, to: { ocid: row.to_ocid!, reference: row.id }, amount: row.amount, currency: row.currency });
 
 const leased = "AND lease_owner = ?";
 

@@ -10,8 +10,7 @@ import type { Candidate } from "./candidates";
 import { providersFor } from "./candidates";
 import { classify, settlementRetryDelay, type Outcome } from "./classify";
 import { issueProof } from "./proofs";
-import { checkProof } from "../protocol/proof-check";
-import { KEY_ROTATION_AGE } from "../peers/directory";
+import { verifiedReturnedProof } from "./returned-proof";
 import { amountsEqual } from "../protocol/money";
 import { paymentUpdateMessage } from "../flows/messages";
 import { emitOrderEvent } from "../flows/operator-events";
@@ -27,7 +26,8 @@ type StepData = {
   providerProof?: { proof: unknown; signature: string };
 };
 
-export type Signed = { proof: Record<string, unknown>; signature: string };
+export type { Signed } from "./returned-proof";
+import type { Signed } from "./returned-proof";
 
 /**
  * A txid a step's success depends on, claimed in the transaction that moves the job on. `onTaken`: what it means
@@ -123,38 +123,9 @@ const key = (job: JobRow) => `${job.id}:${job.step}`;
 const callPeer = (gw: Gateway, job: JobRow, ocid: number, method: "GET" | "POST", route: string, body?: unknown) =>
   gw.peers.call(ocid, method, route, body, { idempotencyKey: key(job), timeoutMs: gw.config.outboundTimeouts.settlementMs });
 
-/** Checks a returned `{proof, signature}` against §12.5; anything off is "ambiguous + anomaly". */
-async function verifiedProof(
-  gw: Gateway,
-  raw: unknown,
-  issuer: number,
-  to: { ocid: number; reference: string },
-  order: OrderRecord,
-): Promise<{ ok: true; signed: Signed; form: string } | { ok: false; reason: string }> {
-  const body = raw as { proof?: unknown; signature?: unknown } | undefined;
-  if (!body || typeof body !== "object" || typeof body.signature !== "string") return { ok: false, reason: "response has no proof" };
-  let meta;
-  try {
-    meta = await gw.directory.resolve(issuer);
-  } catch {
-    return { ok: false, reason: "issuer metadata unavailable" };
-  }
-  const check = (key: Uint8Array) =>
-    checkProof(body.proof, body.signature, key, { issuer, to, amount: order.amount, currency: order.currency }, {
-      now: gw.clock(),
-      acceptReplacer: gw.config.acceptReplacerCanonical,
-      currencies: gw.currencies,
-    });
-  let r = check(meta.publicKey);
-  // §2.4 key rotation: a signature failing against a cached key older than 60 s earns one refetch.
-  if (!r.ok && r.code === "PROOF_SIGNATURE_INVALID" && gw.clock() - meta.fetchedAt > KEY_ROTATION_AGE) {
-    const fresh = await gw.directory.resolve(issuer, { bypassCache: true }).catch(() => null);
-    if (fresh) r = check(fresh.publicKey);
-  }
-  if (!r.ok) return { ok: false, reason: `proof rejected: ${r.reason}` };
-  if (r.amountTextDiffers) gw.log.info("proof amount differs textually", { issuer, expected: order.amount, got: r.proof.amount });
-  return { ok: true, signed: { proof: body.proof as Record<string, unknown>, signature: body.signature }, form: r.form };
-}
+/** Checks a returned `{proof, signature}` against §12.5 for a settlement step of `order`. */
+const verifiedProof = (gw: Gateway, raw: unknown, issuer: number, to: { ocid: number; reference: string }, order: OrderRecord) =>
+  verifiedReturnedProof(gw, raw, { issuer, to, amount: order.amount, currency: order.currency });
 
 async function partnerTransfer(gw: Gateway, job: JobRow, order: OrderRecord, c: { via: number }): Promise<StepResult> {
   const body = {
