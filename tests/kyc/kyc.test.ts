@@ -5,6 +5,7 @@ import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/g
 import { app, assertLedgerBalanced, balance, dbDigest } from "../helpers/wallet";
 import { admin, apiKey } from "../helpers/admin";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
+import { startPosMerchant } from "../helpers/scan-merchants";
 import { KycProvider } from "../helpers/kyc-provider";
 import type { TestPeer } from "../peers/kit";
 import { KYC_TIERS } from "./config";
@@ -277,4 +278,25 @@ test("transfers: the recipient's tier max_balance refuses a transfer that would 
   const t = await app(tg, a.token, "POST", "/app/transfer", { to: `user_${b.id}`, amount: "10.01", currency: "USD", idempotencyKey: "ktr-1" });
   expect(t.json.error).toMatchObject({ code: "LIMIT_EXCEEDED", details: { limit: "max_balance", max: "200.00", tier: "basic" } });
   expect((await app(tg, a.token, "POST", "/app/transfer", { to: `user_${b.id}`, amount: "10.00", currency: "USD", idempotencyKey: "ktr-2" })).status).toBe(200);
+});
+
+test("scan payments: a scanned POS order over the tier's per-payment limit is refused at confirm; verifying lifts it", async () => {
+  const pos = await startPosMerchant(tg, 510, "Corner Café");
+  try {
+    const u = await user("kscan", "150.00");
+    const scanned = async (amount: string) => {
+      const { qr } = pos.show({ amount, items: undefined });
+      const r = await app(tg, u.token, "POST", "/app/scan", { qrContent: qr });
+      expect(r.status).toBe(200);
+      return app(tg, u.token, "POST", `/app/confirm/${r.json.sessionId}`, {});
+    };
+    const over = await scanned("50.01");
+    expect(over.status).toBe(422);
+    expect(over.json.error).toMatchObject({ code: "LIMIT_EXCEEDED", details: { limit: "per_payment", max: "50.00", tier: "basic" } });
+    expect((await scanned("50.00")).status).toBe(200);
+    await verifyWith(u, { statuses: { identity: "granted" } });
+    expect((await scanned("50.01")).status).toBe(200);
+  } finally {
+    await pos.peer.stop();
+  }
 });
