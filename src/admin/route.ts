@@ -6,7 +6,9 @@ import type { Scope } from "../domain/scopes";
 import type { ApiKey } from "../store/api-keys";
 import { ProtocolError } from "../protocol/errors";
 import { jsonResponse } from "../http/responses";
-import type { Answer } from "./idempotency";
+import { withIdempotency, type Answer } from "./idempotency";
+import * as S from "./schemas";
+import type { MovementJson } from "./users";
 
 export type AdminCtx = {
   key: ApiKey;
@@ -51,3 +53,25 @@ export function paged<R, T>(rows: R[], limit: number, cursorOf: (r: R) => number
 
 export const requestText = (c: AdminCtx): string => `${c.request.method} ${new URL(c.request.url).pathname} ${JSON.stringify(c.body ?? null)}`;
 export const idempotencyKey = (c: AdminCtx): string | null => c.request.headers.get("idempotency-key");
+
+type FundsKind = "credit" | "debit";
+
+/** POST …/credits and …/debits: one idempotent ledger movement (Idempotency-Key: stored answer / 422 / 409). */
+export const fundsRoutes = (
+  base: string,
+  scope: Scope,
+  summaries: Record<FundsKind, string>,
+  move: (gw: Gateway, c: AdminCtx, kind: FundsKind) => MovementJson,
+): AdminRoute[] =>
+  (["credit", "debit"] as const).map((kind) => ({
+    method: "POST",
+    path: `${base}/${kind}s`,
+    scope,
+    summary: summaries[kind],
+    body: S.FundsBody,
+    status: 201,
+    response: S.Movement,
+    idempotent: true,
+    handle: (gw, c) =>
+      answer(withIdempotency(gw, c.key.name, idempotencyKey(c), requestText(c), () => ({ status: 201, body: { movement: move(gw, c, kind) } }))),
+  }));

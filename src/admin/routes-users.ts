@@ -1,28 +1,10 @@
 // Issue 16: /admin/users* and /admin/audit.
 import type { AdminRoute } from "./route";
-import { answer, idempotencyKey, paged, pageParams, requestText } from "./route";
+import { answer, fundsRoutes, paged, pageParams } from "./route";
 import * as S from "./schemas";
 import { adminCreateUser, moveUserFunds, requireUser, rotateUserToken, setFrozen, setUserLimits, setUserTier, userDetail, userJson } from "./users";
-import { withIdempotency } from "./idempotency";
 import { issueEnrolLink } from "../flows/sign-in";
 
-const funds = (kind: "credit" | "debit"): AdminRoute => ({
-  method: "POST",
-  path: `/users/:id/${kind}s`,
-  scope: "funds:write",
-  summary: kind === "credit" ? "Credit a user (deposit / top-up) from funding" : "Debit a user (withdrawal / cash-out) to funding",
-  body: S.FundsBody,
-  status: 201,
-  response: S.Movement,
-  idempotent: true,
-  handle: (gw, c) =>
-    answer(
-      withIdempotency(gw, c.key.name, idempotencyKey(c), requestText(c), () => ({
-        status: 201,
-        body: { movement: moveUserFunds(gw, c.key.name, c.params.id!, kind, c.body.currency, c.body.amount) },
-      })),
-    ),
-});
 
 export const USER_ROUTES: AdminRoute[] = [
   {
@@ -92,8 +74,12 @@ export const USER_ROUTES: AdminRoute[] = [
     response: S.TierResult,
     handle: (gw, c) => setUserTier(gw, c.key.name, c.params.id!, c.body.tier),
   },
-  funds("credit"),
-  funds("debit"),
+  ...fundsRoutes(
+    "/users/:id",
+    "funds:write",
+    { credit: "Credit a user (deposit / top-up) from funding", debit: "Debit a user (withdrawal / cash-out) to funding" },
+    (gw, c, kind) => moveUserFunds(gw, c.key.name, c.params.id!, kind, c.body.currency, c.body.amount),
+  ),
   {
     method: "GET",
     path: "/audit",

@@ -1,5 +1,6 @@
 // Operator-side helpers: API keys made through the real CLI (its own database connection, like a second process),
 // and /admin calls over HTTP.
+import { appAt } from "./wallet";
 import { runCli } from "../../src/cli/run";
 import type { TestGateway } from "./gateway";
 
@@ -17,17 +18,6 @@ export async function apiKey(tg: TestGateway, name: string, scopes: string[]): P
   return r.out.at(-1)!;
 }
 
-export async function admin(tg: TestGateway, key: string | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const h: Record<string, string> = { ...headers };
-  if (key) h.authorization = `Bearer ${key}`;
-  if (body !== undefined) h["content-type"] = "application/json";
-  const res = await fetch(tg.url + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
-}
+/** The admin API speaks the same JSON as the app API; only the key (and sometimes Idempotency-Key) differs. */
+export const admin = (tg: TestGateway, key: string | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  appAt(tg.url, key, method, path, body, headers);

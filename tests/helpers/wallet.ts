@@ -10,8 +10,15 @@ export function addUser(tg: TestGateway, name: string, ...credits: string[]) {
 }
 
 /** The app API at a base URL (a test gateway, or a gateway running as a subprocess). */
-export async function appAt(baseUrl: string, token: string | null, method: string, path: string, body?: unknown) {
-  const headers: Record<string, string> = {};
+export async function appAt(
+  baseUrl: string,
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+) {
+  const headers: Record<string, string> = { ...extraHeaders };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
