@@ -1,4 +1,5 @@
 // Display helpers. Amounts are shown exactly as the server formats them (§6.3); nothing is re-rounded.
+import type { OrderStatus } from "../src/protocol/order-status";
 
 export const money = (amount: string, currency: string) => `${amount} ${currency}`;
 
@@ -23,28 +24,24 @@ export const merchantIdentity = (m: { ocid: number; host?: string }) => (m.host 
 
 export type Tone = "ok" | "bad" | "wait" | "";
 
-/** Order statuses (§11.1) plus session outcomes, as words a user understands. */
-export function statusText(status: string): { text: string; short: string; tone: Tone; final: boolean } {
-  switch (status) {
-    case "awaiting_confirmation":
-      return { text: "Waiting for your answer", short: "Waiting", tone: "", final: false };
-    case "confirmed":
-      return { text: "Confirmed — completing payment…", short: "Processing", tone: "wait", final: false };
-    case "in_review":
-      return { text: "Confirmed — under review", short: "In review", tone: "wait", final: false };
-    case "paid":
-      return { text: "Paid", short: "Paid", tone: "ok", final: true };
-    case "declined":
-      return { text: "Declined", short: "Declined", tone: "bad", final: true };
-    case "expired":
-      return { text: "Expired", short: "Expired", tone: "bad", final: true };
-    case "failed":
-      return { text: "Failed — your money was returned", short: "Refunded", tone: "bad", final: true };
-    case "cancelled":
-      return { text: "Cancelled", short: "Cancelled", tone: "bad", final: true };
-    default:
-      return { text: status, short: status, tone: "", final: false };
-  }
+type StatusWords = { text: string; short: string; tone: Tone; final: boolean };
+
+/** Order statuses (§11.1) plus session outcomes, as words a user understands: one entry per status of the list. */
+const STATUS_WORDS: Record<OrderStatus | "cancelled", StatusWords> = {
+  awaiting_confirmation: { text: "Waiting for your answer", short: "Waiting", tone: "", final: false },
+  confirmed: { text: "Confirmed — completing payment…", short: "Processing", tone: "wait", final: false },
+  in_review: { text: "Confirmed — under review", short: "In review", tone: "wait", final: false },
+  paid: { text: "Paid", short: "Paid", tone: "ok", final: true },
+  declined: { text: "Declined", short: "Declined", tone: "bad", final: true },
+  expired: { text: "Expired", short: "Expired", tone: "bad", final: true },
+  failed: { text: "Failed — your money was returned", short: "Refunded", tone: "bad", final: true },
+  cancelled: { text: "Cancelled", short: "Cancelled", tone: "bad", final: true },
+};
+
+export function statusText(status: string): StatusWords {
+  return Object.hasOwn(STATUS_WORDS, status)
+    ? STATUS_WORDS[status as keyof typeof STATUS_WORDS]
+    : { text: status, short: status, tone: "", final: false };
 }
 
 /** Only http(s) URLs are ever navigated to. */

@@ -2,14 +2,15 @@
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { formatMinor } from "../protocol/money";
-import type { OrderRecord, OrderStatus } from "../store/orders";
+import type { OrderRecord } from "../store/orders";
+import { isOrderStatus, ORDER_STATUSES } from "../domain/order-lifecycle";
 import type { DeliveryRow, DeliveryState } from "../store/deliveries";
 import { checkLedger } from "../store/ledger";
 import { OperatorError } from "../flows/accounts";
 import { resolveOrder } from "../flows/operator-resolve";
 import { refundJson } from "../flows/refunds";
 
-export const ORDER_STATUSES: OrderStatus[] = ["awaiting_confirmation", "confirmed", "paid", "declined", "expired", "failed", "in_review"];
+export { ORDER_STATUSES };
 const DELIVERY_STATES: DeliveryState[] = ["pending", "delivered", "rejected", "dead"];
 
 export function orderItem(gw: Gateway, o: OrderRecord) {
@@ -46,7 +47,7 @@ function orderWhere(f: OrderFilter): { sql: string; args: (string | number)[] } 
   const parts: string[] = [];
   const args: (string | number)[] = [];
   if (f.status !== undefined) {
-    if (!(ORDER_STATUSES as string[]).includes(f.status)) throw new ProtocolError("INVALID_REQUEST", `status: one of ${ORDER_STATUSES.join(", ")}`, { fields: ["status"] });
+    if (!isOrderStatus(f.status)) throw new ProtocolError("INVALID_REQUEST", `status: one of ${ORDER_STATUSES.join(", ")}`, { fields: ["status"] });
     parts.push("status = ?");
     args.push(f.status);
   }

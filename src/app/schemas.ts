@@ -4,9 +4,10 @@
 import { Type as T, type Static } from "@sinclair/typebox";
 import { CurrencyCode, MetadataDocument, Ocid, Order } from "../protocol/schemas";
 import { Inventory } from "../protocol/inventory";
+import { ORDER_STATUSES } from "../domain/order-lifecycle";
 
 const OrderStatus = T.Union(
-  ["awaiting_confirmation", "confirmed", "paid", "declined", "expired", "failed", "in_review"].map((s) => T.Literal(s)),
+  ORDER_STATUSES.map((s) => T.Literal(s)),
   { description: "§11.1 order status" },
 );
 const SessionId = T.String({ pattern: "^[0-9a-f]{32}$", description: "128-bit session id, hex" });

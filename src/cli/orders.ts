@@ -3,8 +3,9 @@ import type { Gateway } from "../gateway";
 import { OperatorError } from "../flows/accounts";
 import { resolveOrder } from "../flows/operator-resolve";
 import { usage, type Out, type Parsed } from "./run";
+import { ORDER_STATUSES } from "../domain/order-lifecycle";
 
-const STATUSES = ["awaiting_confirmation", "confirmed", "paid", "declined", "expired", "failed", "in_review"];
+const STATUSES: readonly string[] = ORDER_STATUSES;
 
 export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): Promise<number> {
   const [sub, id, action] = positionals;

@@ -27,7 +27,7 @@ export function sessionForUser(gw: Gateway, user: User, sessionId: string): Sess
 export function expireIfDue(gw: Gateway, o: OrderRecord): OrderRecord {
   const now = gw.clock();
   if (o.status !== "awaiting_confirmation" || o.confirm_deadline >= now) return o;
-  if (gw.store.tx(() => gw.store.orders.expireIfDue(o.id, now))) gw.hub.send(o.user_id, paymentUpdateMessage({ ...o, status: "expired" }));
+  if (gw.store.tx(() => gw.store.orders.move(o.id, { event: "expire" }, now))) gw.hub.send(o.user_id, paymentUpdateMessage({ ...o, status: "expired" }));
   return gw.store.orders.byId(o.id)!;
 }
 
@@ -54,7 +54,7 @@ export function confirmPayment(gw: Gateway, user: User, sessionId: string): Answ
   let confirmed: boolean;
   try {
     confirmed = store.tx(() => {
-      if (!store.orders.confirm(order.id, user.id, now)) return false;
+      if (!store.orders.move(order.id, { event: "confirm", userId: user.id }, now)) return false;
       if (session.kind === "checkout") store.sessions.bindUser(sessionId, user.id);
       enforceUserMovement(gw, user.id, "payment", order.currency, order.amount_minor);
       store.ledger.move({
@@ -109,7 +109,7 @@ export function declinePayment(gw: Gateway, user: User, sessionId: string): Answ
   const redirect = session.kind === "checkout" ? redirectFor(order, "cancel") : undefined;
   const now = gw.clock();
   const declined = store.tx(() => {
-    if (!store.orders.decline(order.id, user.id, now)) return false;
+    if (!store.orders.move(order.id, { event: "decline", userId: user.id }, now)) return false;
     if (session.kind === "checkout") store.sessions.bindUser(sessionId, user.id);
     return true;
   });

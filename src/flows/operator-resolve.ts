@@ -21,7 +21,7 @@ export async function resolveOrder(gw: Gateway, orderRowId: number, action: "pai
   if (action === "refund") {
     const now = gw.clock();
     const done = gw.store.tx(() => {
-      if (!gw.store.orders.transition(order.id, "in_review", "failed", now)) return false;
+      if (!gw.store.orders.move(order.id, { event: "operator_refund" }, now)) return false;
       gw.store.ledger.move({ from: IN_FLIGHT, to: userAccount(order.user_id!), currency: order.currency, amount: order.amount_minor, reason: "refund", orderId: order.id, now });
       emitOrderEvent(gw, "payment.failed", order, "failed", null);
       gw.db.query("UPDATE jobs SET state = 'failed', last_error = 'refunded by operator', lease_owner = NULL, updated_at = ? WHERE id = ?").run(now, job.id);

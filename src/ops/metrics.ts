@@ -2,6 +2,7 @@
 // so they match it exactly and survive restarts; process figures (sockets, verify queue) come from memory.
 import type { Gateway } from "../gateway";
 import pkg from "../../package.json" with { type: "json" };
+import { ORDER_STATUSES } from "../domain/order-lifecycle";
 
 /** Upper bounds (seconds) of the latency histograms; timestamps are whole seconds, so finer bounds mean nothing. */
 export const LATENCY_BUCKETS = [0, 1, 2, 5, 10, 30, 60, 300, 900, 3600];
@@ -37,7 +38,6 @@ class Exposition {
   }
 }
 
-const ORDER_STATUSES = ["awaiting_confirmation", "confirmed", "paid", "declined", "expired", "failed", "in_review"];
 const DELIVERY_STATES = ["pending", "delivered", "rejected", "dead"];
 
 export function renderMetrics(gw: Gateway, live: { verifyQueueDepth: () => number }): string {

@@ -2,6 +2,7 @@
 // validate real answers against them. Request schemas live in ./schemas.ts.
 import { Type as T, type Static } from "@sinclair/typebox";
 import { CurrencyCode, Ocid, Proof, Settlement, SignatureHex } from "./schemas";
+import { ORDER_STATUSES } from "./order-status";
 
 export { SubmitOrderResponse, MetadataDocument } from "./schemas";
 
@@ -13,7 +14,7 @@ export const CheckoutCreateResponse = T.Object({
 
 export const OrderStatusResponse = T.Object({
   order: T.Object({ id: T.String(), ocid: Ocid, amount: T.String(), currency: CurrencyCode }),
-  status: T.Union(["awaiting_confirmation", "confirmed", "paid", "declined", "expired", "failed", "in_review"].map((s) => T.Literal(s))),
+  status: T.Union(ORDER_STATUSES.map((s) => T.Literal(s))),
   txid: T.Optional(T.String()),
   proof: T.Optional(Proof),
   signature: T.Optional(SignatureHex),

@@ -2,7 +2,7 @@
 // that follow at once after a success), records the outcome in SQLite, and leaves the job where a restart can
 // pick it up. Value-moving steps pin the job; a pinned job is never refunded automatically.
 import type { Gateway } from "../gateway";
-import type { OrderRecord } from "../store/orders";
+import type { OrderMove, OrderRecord } from "../store/orders";
 import type { JobRow } from "../store/jobs";
 import { firstStep } from "../store/jobs";
 import { externalAccount, IN_FLIGHT, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
@@ -307,13 +307,20 @@ export function applyFinalProof(
     recordAnomaly(gw, "proof_reused", order.id, jobId, `${issuer}/${txid} already used`);
     return false;
   }
-  if (!gw.store.orders.markPaid(order.id, JSON.stringify(final.proof), final.signature, txid, now)) return false;
+  if (!gw.store.orders.move(order.id, settleMove(final.proof, final.signature, txid), now)) return false;
   claimTxid(gw.db, { issuer, txid, jobId, document: JSON.stringify(final.proof), signature: final.signature, sigForm, outcome: "settlement", now });
   gw.store.ledger.move({ from: IN_FLIGHT, to: destination, currency: order.currency, amount: order.amount_minor, reason: `settled_${type}`, orderId: order.id, ref: txid, now });
   emitOrderEvent(gw, "payment.paid", order, "paid", txid);
   gw.db.query("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?").run(now, jobId);
   return true;
 }
+
+const settleMove = (proof: Record<string, unknown>, signature: string, txid: string): OrderMove => ({
+  event: "settle",
+  proofJson: JSON.stringify(proof),
+  signature,
+  txid,
+});
 
 export function afterPaid(gw: Gateway, order: OrderRecord, txid: string): void {
   gw.hub.send(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "paid", final_txid: txid }));
@@ -357,7 +364,7 @@ function creditLocallyTx(gw: Gateway, job: JobRow, order: OrderRecord, c: Candid
       order.id,
       gw.store.dialects.signingFor(recipient),
     );
-    if (!gw.store.orders.markPaid(order.id, JSON.stringify(proof.proof), proof.signature, proof.txid, now)) throw new StateChanged();
+    if (!gw.store.orders.move(order.id, settleMove(proof.proof, proof.signature, proof.txid), now)) throw new StateChanged();
     gw.store.ledger.move({ from: IN_FLIGHT, to: peerAccount(recipient), currency: order.currency, amount: order.amount_minor, reason: `settled_${c.type}`, orderId: order.id, ref: proof.txid, now });
     emitOrderEvent(gw, "payment.paid", order, "paid", proof.txid);
     gw.store.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
@@ -371,7 +378,7 @@ class StateChanged extends Error {}
 function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, reason: string): void {
   const now = gw.clock();
   const done = gw.store.tx(() => {
-    if (!gw.store.orders.transition(order.id, order.status === "in_review" ? "in_review" : "confirmed", "failed", now)) {
+    if (!gw.store.orders.move(order.id, { event: "fail" }, now)) {
       finishJobRow(gw, job, owner, "failed", `${reason} (order was ${order.status})`);
       return false;
     }
@@ -388,7 +395,7 @@ function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, rea
 function toReview(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, reason: string, final = false): void {
   const now = gw.clock();
   const moved = gw.store.tx(() => {
-    const changed = gw.store.orders.transition(order.id, "confirmed", "in_review", now);
+    const changed = gw.store.orders.move(order.id, { event: "review" }, now);
     if (changed) recordAnomaly(gw, "unresolved_settlement", order.id, job.id, reason);
     if (changed) emitOrderEvent(gw, "order.in_review", order, "in_review", null);
     if (final) finishJobRow(gw, job, owner, "in_review", reason);

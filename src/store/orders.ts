@@ -1,8 +1,28 @@
 // §11.2 order records and their conditional state transitions (§11.1). Call mutators inside a transaction.
+// Every status change is one of the lifecycle's events: its SET and WHERE come from the table in
+// src/domain/order-lifecycle.ts, so no caller can make a move §11.1 does not list.
 import type { Database } from "bun:sqlite";
 import type { Candidate } from "../settlement/candidates";
+import { INITIAL_ORDER_STATUS, sourcesOf, targetOf, type OrderEvent, type OrderStatus } from "../domain/order-lifecycle";
 
-export type OrderStatus = "awaiting_confirmation" | "confirmed" | "paid" | "declined" | "expired" | "failed" | "in_review";
+export type { OrderStatus };
+
+/** One §11.1 move and the data it records. */
+export type OrderMove =
+  | { event: "confirm"; userId: string }
+  | { event: "decline"; userId: string }
+  | { event: "expire" }
+  | { event: "settle"; proofJson: string; signature: string; txid: string }
+  | { event: "fail" | "review" | "operator_refund" };
+
+const SQL_WORD = /^[a-z_]+$/;
+const quoted = (s: OrderStatus): string => {
+  if (!SQL_WORD.test(s)) throw new Error(`order status ${s} cannot be inlined in SQL`);
+  return `'${s}'`;
+};
+/** `status = <target>` and `status IN (<sources>)` of one event, from the lifecycle table. */
+const setStatus = (event: OrderEvent): string => `status = ${quoted(targetOf(event))}`;
+const fromStatus = (event: OrderEvent): string => `status IN (${sourcesOf(event).map(quoted).join(", ")})`;
 
 type Row = {
   id: number;
@@ -69,7 +89,7 @@ export function orders(db: Database) {
     `INSERT INTO orders (session_id, caller_ocid, merchant_ocid, order_id, order_json, signature, sig_form, urls_json,
        amount, amount_minor, currency, user_id, status, confirm_deadline, candidates_json, settlement_type, settlement_via,
        received_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'awaiting_confirmation', ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${quoted(INITIAL_ORDER_STATUS)}, ?, ?, ?, ?, ?, ?)`,
   );
   const bySession = db.query<Row, [string]>(`${SELECT} WHERE session_id = ? ORDER BY id DESC LIMIT 1`);
   const byId = db.query<Row, [number]>(`${SELECT} WHERE id = ?`);
@@ -77,31 +97,58 @@ export function orders(db: Database) {
     `${SELECT} WHERE caller_ocid = ? AND order_id = ? ORDER BY received_at DESC, id DESC LIMIT 1`,
   );
   const expireOne = db.query(
-    "UPDATE orders SET status = 'expired', updated_at = ?2 WHERE id = ?1 AND status = 'awaiting_confirmation' AND confirm_deadline < ?2",
+    `UPDATE orders SET ${setStatus("expire")}, updated_at = ?2
+     WHERE id = ?1 AND ${fromStatus("expire")} AND confirm_deadline < ?2`,
   );
   const expireDue = db.query<{ id: number; user_id: string | null; session_id: string }, [number]>(
-    `UPDATE orders SET status = 'expired', updated_at = ?1 WHERE status = 'awaiting_confirmation' AND confirm_deadline < ?1
+    `UPDATE orders SET ${setStatus("expire")}, updated_at = ?1 WHERE ${fromStatus("expire")} AND confirm_deadline < ?1
      RETURNING id, user_id, session_id`,
   );
   const confirm = db.query(
-    `UPDATE orders SET status = 'confirmed', user_id = ?2, confirmed_at = ?3, updated_at = ?3
-     WHERE id = ?1 AND status = 'awaiting_confirmation' AND confirm_deadline >= ?3 AND (user_id = ?2 OR user_id IS NULL)`,
+    `UPDATE orders SET ${setStatus("confirm")}, user_id = ?2, confirmed_at = ?3, updated_at = ?3
+     WHERE id = ?1 AND ${fromStatus("confirm")} AND confirm_deadline >= ?3 AND (user_id = ?2 OR user_id IS NULL)`,
   );
   const decline = db.query(
-    `UPDATE orders SET status = 'declined', user_id = COALESCE(user_id, ?2), updated_at = ?3
-     WHERE id = ?1 AND status = 'awaiting_confirmation' AND (user_id = ?2 OR user_id IS NULL)`,
+    `UPDATE orders SET ${setStatus("decline")}, user_id = COALESCE(user_id, ?2), updated_at = ?3
+     WHERE id = ?1 AND ${fromStatus("decline")} AND (user_id = ?2 OR user_id IS NULL)`,
   );
+  const settle = db.query(
+    `UPDATE orders SET ${setStatus("settle")}, final_proof_json = ?2, final_signature = ?3, final_txid = ?4,
+       updated_at = ?5
+     WHERE id = ?1 AND ${fromStatus("settle")}`,
+  );
+  const statusOnly = (event: OrderEvent) =>
+    db.query(`UPDATE orders SET ${setStatus(event)}, updated_at = ?2 WHERE id = ?1 AND ${fromStatus(event)}`);
+  const fail = statusOnly("fail");
+  const review = statusOnly("review");
+  const operatorRefund = statusOnly("operator_refund");
   const awaitingForUser = db.query<Row, [string, number]>(
-    `${SELECT} WHERE user_id = ? AND status = 'awaiting_confirmation' AND confirm_deadline >= ? ORDER BY received_at, id`,
+    `${SELECT} WHERE user_id = ? AND status = ${quoted(INITIAL_ORDER_STATUS)} AND confirm_deadline >= ?
+     ORDER BY received_at, id`,
   );
-  const setStatus = db.query(
-    "UPDATE orders SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2",
+  const setSettlement = db.query(
+    "UPDATE orders SET settlement_type = ?2, settlement_via = ?3, updated_at = ?4 WHERE id = ?1",
   );
-  const setSettlement = db.query("UPDATE orders SET settlement_type = ?2, settlement_via = ?3, updated_at = ?4 WHERE id = ?1");
-  const markPaid = db.query(
-    `UPDATE orders SET status = 'paid', final_proof_json = ?2, final_signature = ?3, final_txid = ?4, updated_at = ?5
-     WHERE id = ?1 AND status IN ('confirmed', 'in_review')`,
-  );
+
+  /** The conditional UPDATE of one move; false when the order is no longer where the event applies. */
+  function run(id: number, m: OrderMove, now: number): number {
+    switch (m.event) {
+      case "confirm":
+        return confirm.run(id, m.userId, now).changes;
+      case "decline":
+        return decline.run(id, m.userId, now).changes;
+      case "expire":
+        return expireOne.run(id, now).changes;
+      case "settle":
+        return settle.run(id, m.proofJson, m.signature, m.txid, now).changes;
+      case "fail":
+        return fail.run(id, now).changes;
+      case "review":
+        return review.run(id, now).changes;
+      case "operator_refund":
+        return operatorRefund.run(id, now).changes;
+    }
+  }
 
   return {
     /** Throws a unique violation when an active order with the same (merchant, id) exists. */
@@ -116,15 +163,13 @@ export function orders(db: Database) {
     bySession: (sessionId: string) => toRecord(bySession.get(sessionId)),
     byId: (id: number) => toRecord(byId.get(id)),
     latestForCaller: (callerOcid: number, orderId: string) => toRecord(forCaller.get(callerOcid, orderId)),
-    expireIfDue: (id: number, now: number) => expireOne.run(id, now).changes === 1,
+    /** §11.1: the one way an order changes status. False: it is no longer in a status the event applies to. */
+    move: (id: number, m: OrderMove, now: number): boolean => run(id, m, now) === 1,
+    /** The sweeper's `expire` for every order whose confirmation window closed. */
     expireDue: (now: number) => expireDue.all(now),
-    confirm: (id: number, userId: string, now: number) => confirm.run(id, userId, now).changes === 1,
-    decline: (id: number, userId: string, now: number) => decline.run(id, userId, now).changes === 1,
     awaitingForUser: (userId: string, now: number) => awaitingForUser.all(userId, now).map((r) => toRecord(r)!),
-    transition: (id: number, from: OrderStatus, to: OrderStatus, now: number) => setStatus.run(id, from, to, now).changes === 1,
-    setSettlement: (id: number, type: string, via: number | null, now: number) => setSettlement.run(id, type, via, now),
-    markPaid: (id: number, proofJson: string, signature: string, txid: string, now: number) =>
-      markPaid.run(id, proofJson, signature, txid, now).changes === 1,
+    setSettlement: (id: number, type: string, via: number | null, now: number) =>
+      setSettlement.run(id, type, via, now),
   };
 }
 export type Orders = ReturnType<typeof orders>;
