@@ -94,6 +94,8 @@ export type GatewaySetup = {
   sqliteSynchronous: "FULL" | "NORMAL";
   /** performance.now() after which history seeding stops early */
   seedDeadline?: number;
+  /** config keys merged last (bench/variants.ts) */
+  config?: Record<string, unknown>;
   /** extra arguments for the server process only (e.g. bun --cpu-prof flags) */
   serverArgs?: string[];
 };
@@ -115,6 +117,9 @@ export async function startGatewayProcess(s: GatewaySetup): Promise<GatewayProc>
     outboundAllowlist: ["127.0.0.0/8"],
     directory: Object.fromEntries(s.merchants.map((m) => [String(m.ocid), m.endpoint])),
     sqliteSynchronous: s.sqliteSynchronous,
+    // Variants (bench/README.md): e.g. BENCH_GATEWAY_CONFIG='{"verifyWorkers":2}' merges into the config file.
+    ...(process.env.BENCH_GATEWAY_CONFIG ? (JSON.parse(process.env.BENCH_GATEWAY_CONFIG) as Record<string, unknown>) : {}),
+    ...s.config,
   };
   const configPath = join(dir, "config.json");
   writeFileSync(configPath, JSON.stringify(config, null, 2));

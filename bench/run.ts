@@ -14,6 +14,7 @@ const num = (name: string, dflt: number) => (process.env[name] ? Number(process.
 const K = num("BENCH_CONCURRENCY", 8);
 const MAX_SECONDS = num("BENCH_SECONDS", 10);
 const OPEN_SECONDS = Math.max(3, Math.round(MAX_SECONDS * 0.8));
+const PAY_SECONDS = 3;
 const BIG = num("BENCH_HISTORY", 1_000_000);
 const SMALL = 1_000;
 /** Seeding the big database stops here (seconds into the run) so the whole run stays under 3 minutes. */
@@ -31,6 +32,7 @@ const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`;
 const say = (s: string) => console.log(`[${elapsed()}] ${s}`);
 const out: string[] = [];
 
+const CORES = cpus().length;
 const gwKey = generatePrivateKeyHex();
 const gwPub = publicKeyHex(parsePrivateKey(gwKey)!);
 const merchants = await startMerchants(MERCHANTS, gwPub);
@@ -48,7 +50,15 @@ const presign = (gw: GatewayProc, from: number, count: number): SignedSubmit[] =
   gw.pending.slice(from, from + count).map((s, i) => signSubmit(merchants[i % MERCHANTS]!, s.id, GATEWAY_OCID));
 
 /** Warm-up (not recorded: JIT, metadata fetch, connections), then the timed closed loop with the server's CPU. */
-type MaxResult = LoadResult & { server_cpu_pct: number; server_cpu_ms_per_order: number; other_processes_cpu_pct: number };
+type MaxResult = LoadResult & {
+  server_cpu_pct: number;
+  server_cpu_ms_per_order: number;
+  other_processes_cpu_pct: number;
+  /** issue 20 (c): crypto CPU per order ÷ server CPU per order (process CPU: every thread, workers included) */
+  crypto_share: number;
+  /** issue 20 (d): orders/s ÷ (cores ÷ crypto CPU per order), the machine's limit if every core did only the crypto */
+  limit_fraction: number;
+};
 async function maxThroughput(gw: GatewayProc, reqs: SignedSubmit[]): Promise<MaxResult> {
   const warm = await closedLoop(gw.url, reqs.slice(0, WARMUP), K, 30);
   if (warm.errors) throw new Error(`warm-up errors: ${warm.errorSamples.join("; ")}`);
@@ -59,13 +69,27 @@ async function maxThroughput(gw: GatewayProc, reqs: SignedSubmit[]): Promise<Max
   const machine = machineBusySeconds() - machine0;
   // Whatever else runs on this shared 2-core machine competes with the server: say how much there was.
   const others = Math.max(0, (100 * (machine - cpu)) / r.seconds - r.client_cpu_pct);
-  return { ...r, server_cpu_pct: (100 * cpu) / r.seconds, server_cpu_ms_per_order: (1000 * cpu) / r.ok, other_processes_cpu_pct: others };
+  const perOrder = (1000 * cpu) / r.ok;
+  return {
+    ...r,
+    server_cpu_pct: (100 * cpu) / r.seconds,
+    server_cpu_ms_per_order: perOrder,
+    other_processes_cpu_pct: others,
+    crypto_share: ceiling.crypto_cpu_ms_per_order / perOrder,
+    limit_fraction: r.per_s / cryptoLimit,
+  };
 }
 
 // 1. Crypto ceiling (single thread, the gateway's own verifyString).
 say("measuring the crypto ceiling");
 const ceilingStart = { t: performance.now(), machine: machineBusySeconds(), self: process.cpuUsage() };
-const ceiling = measureCeiling(signSubmit(merchants[0]!, "0".repeat(32), GATEWAY_OCID), merchants[0]!.peer.publicKeyHex);
+const ceiling = measureCeiling(signSubmit(merchants[0]!, "0".repeat(32), GATEWAY_OCID), merchants[0]!.peer.publicKeyHex, {
+  ocid: GATEWAY_OCID,
+  secret: parsePrivateKey(gwKey)!,
+  endpoint: "http://127.0.0.1:65535/opencharge",
+});
+/** Orders/s if all cores did nothing but each order's two verifications and its response signature. */
+const cryptoLimit = (CORES * 1000) / ceiling.crypto_cpu_ms_per_order;
 const selfCpu = process.cpuUsage(ceilingStart.self);
 const ceilingOthers = Math.max(0, (100 * (machineBusySeconds() - ceilingStart.machine - (selfCpu.user + selfCpu.system) / 1e6)) / ((performance.now() - ceilingStart.t) / 1000));
 const maxNeed = WARMUP + Math.ceil(ceiling.ceiling_orders_per_s * 1.3 * MAX_SECONDS);
@@ -84,6 +108,19 @@ const maxFull = await maxThroughput(a, aReqs);
 const rate = Math.max(1, Math.round(maxFull.per_s * 0.5));
 say(`open loop: ${rate}/s (50% of max) for ${OPEN_SECONDS} s`);
 const open = await openLoop(a.url, openReqs, rate, OPEN_SECONDS);
+// POST /app/pay's own throughput (issue 20 item 5): K connections, closed loop, the load users in turn.
+say(`POST /app/pay: K=${K} connections, ${PAY_SECONDS} s`);
+const payReqs = Array.from({ length: 40_000 }, (_, i) => ({
+  sessionId: "",
+  orderId: "",
+  path: "/app/pay",
+  headers: { authorization: `Bearer ${a.users[i % USERS]!.token}`, "content-type": "application/json" },
+  body: "{}",
+}));
+await closedLoop(a.url, payReqs.slice(0, WARMUP), K, 30);
+const payCpu0 = a.cpuSeconds();
+const payMax = await closedLoop(a.url, payReqs.slice(WARMUP), K, PAY_SECONDS);
+const payCpuMs = (1000 * (a.cpuSeconds() - payCpu0)) / Math.max(1, payMax.ok);
 const aRss = a.rssMb();
 await a.stop();
 
@@ -140,7 +177,9 @@ const loadRows = (r: MaxResult): Row[] => [
   ["server CPU", `${fmt.f(r.server_cpu_pct)}% of one core, ${fmt.f(r.server_cpu_ms_per_order, 3)} ms per order`],
   ["client CPU", `${fmt.f(r.client_cpu_pct)}% of one core (load generator)`],
   ["other processes", `${fmt.f(r.other_processes_cpu_pct)}% of one core (not the bench: noise on a shared machine)`],
-  ["CPU-normalised", `${fmt.f(1000 / r.server_cpu_ms_per_order)}/s if the server had a whole core (= 1000 ÷ CPU ms per order; ratio ${fmt.f(1000 / r.server_cpu_ms_per_order / ceiling.ceiling_orders_per_s, 3)})`],
+  ["CPU-normalised", `${fmt.f(1000 / r.server_cpu_ms_per_order)}/s per core of server CPU (= 1000 ÷ CPU ms per order; ratio ${fmt.f(1000 / r.server_cpu_ms_per_order / ceiling.ceiling_orders_per_s, 3)})`],
+  ["crypto share", `${fmt.f(r.crypto_share, 3)}  (= ${fmt.f(ceiling.crypto_cpu_ms_per_order, 3)} ms crypto ÷ ${fmt.f(r.server_cpu_ms_per_order, 3)} ms server CPU per order)`],
+  ["limit fraction", `${fmt.f(r.limit_fraction, 3)}  (= ${fmt.f(r.per_s)} ÷ ${fmt.f(cryptoLimit)}/s, the ${CORES}-core crypto limit; load generator ${fmt.f(r.client_cpu_pct)}% of a core)`],
 ];
 
 const results = {
@@ -171,10 +210,15 @@ const results = {
   websocket: { ws_after_response_ms: flowSmall.ws_after_response_ms, ws_from_send_ms: flowSmall.ws_from_send_ms },
   webhook: { confirm_ms: flowSmall.confirm_ms, confirm_to_webhook_ms: flowSmall.confirm_to_webhook_ms, ...webhookStats },
   app_pay_ms: flowSmall.pay_ms,
+  app_pay_max: { concurrency: K, ...payMax, server_cpu_ms_per_pay: payCpuMs },
   growth,
   server_rss_mb: aRss,
   run_seconds: runSeconds,
   ratio_to_ceiling: ratio,
+  crypto_cpu_ms_per_order: ceiling.crypto_cpu_ms_per_order,
+  crypto_limit_orders_per_s: cryptoLimit,
+  crypto_share: maxFull.crypto_share,
+  limit_fraction: maxFull.limit_fraction,
 };
 const path = writeResults(results);
 
@@ -184,7 +228,7 @@ out.push(
     ["gateway", `${results.gateway.command}, separate process on 127.0.0.1, fresh temp data dir per instance`],
     ["rate limits", "OFF for the bench (config rateLimits perIp/perOcid/perToken/payPerUser = 0); maxPendingSessions 1000000"],
     ["peers", `${MERCHANTS} merchant peers (own keys, /metadata.json, /transfer/webhook) in the bench process`],
-    ["sessions", "throughput phases: pending qr sessions seeded with bun:sqlite before start (POST /app/pay renders a PNG QR"],
+    ["sessions", "throughput phases: pending qr sessions seeded with bun:sqlite before start (POST /app/pay: section 4b;"],
     ["", `  per call: p50 ${fmt.f(flowSmall.pay_ms.p50, 2)} ms, it would cap setup at ~${fmt.f(1000 / flowSmall.pay_ms.p50, 0)}/s); the sequential flow uses POST /app/pay`],
     ["load generator", `one client process; all ${maxNeed + openNeed} submits pre-signed (${fmt.f(presignSeconds, 1)} s) before the window, so`],
     ["", "  the window does no crypto/JSON; Bun fetch with keep-alive; responses not re-verified in the window"],
@@ -195,6 +239,8 @@ out.push(
     ["verify/s", fmt.f(ceiling.verify_per_s)],
     ["ceiling_orders_per_s", `${fmt.f(ceiling.ceiling_orders_per_s)}  (= verify/s ÷ 2)`],
     ["sign/s (info)", `${fmt.f(ceiling.sign_per_s)}; with the signed response per submit the ceiling is ${fmt.f(ceiling.ceiling_with_response_signing)}/s`],
+    ["crypto CPU per order", `${fmt.f(ceiling.crypto_cpu_ms_per_order, 3)} ms = verify request ${fmt.f(ceiling.crypto_cpu_ms.verify_request, 3)} + verify order ${fmt.f(ceiling.crypto_cpu_ms.verify_order, 3)} + sign response ${fmt.f(ceiling.crypto_cpu_ms.sign_response, 3)} (${ceiling.message_bytes.response} bytes) ms of CPU`],
+    ["crypto limit", `${fmt.f(cryptoLimit)} orders/s (= ${CORES} cores ÷ crypto CPU per order)`],
     ["other processes", `${fmt.f(ceilingOthers)}% of one core during this measurement`],
   ]),
   section(`3. Max throughput, POST /opencharge/orders/create/{id}, K=${K}, sqliteSynchronous FULL`, [
@@ -206,6 +252,12 @@ out.push(
     ["completed", `${open.ok}/${open.sent}, errors ${open.errors}${open.errors ? "  " + open.errorSamples.join(" | ") : ""}`],
     ["latency", fmt.lat(open.latency_ms)],
     ["max send lag", `${fmt.f(open.max_send_lag_ms, 2)} ms`],
+  ]),
+  section(`4b. POST /app/pay (session + PNG QR data URL), K=${K}, closed loop ${PAY_SECONDS} s on A`, [
+    ["pays/s", `${fmt.f(payMax.per_s)}  (${payMax.ok} ok), errors ${payMax.errors}${payMax.errors ? "  " + payMax.errorSamples.join(" | ") : ""}`],
+    ["latency", fmt.lat(payMax.latency_ms)],
+    ["server CPU", `${fmt.f(payCpuMs, 3)} ms per pay; load generator ${fmt.f(payMax.client_cpu_pct)}% of a core`],
+    ["unloaded (flow on S)", fmt.lat(flowSmall.pay_ms)],
   ]),
   section(`5. WebSocket push (${flowSmall.samples} sequential payments on S, /app/ws authenticated by first message)`, [
     ["response → payment_request", fmt.lat(flowSmall.ws_after_response_ms)],
@@ -234,7 +286,8 @@ out.push(
 const noisy = Math.max(maxFull.other_processes_cpu_pct, maxNormal.other_processes_cpu_pct);
 if (noisy > 25) out.push(`\nNOTE: other processes used up to ${fmt.f(noisy, 0)}% of a core during the windows; on a quiet machine orders/s would be higher.`);
 console.log(out.join("\n"));
-const errors = maxFull.errors + maxNormal.errors + open.errors + webhookStats.unauthentic;
+const errors = maxFull.errors + maxNormal.errors + open.errors + payMax.errors + webhookStats.unauthentic;
 if (errors) console.log(`\nFAILED: ${errors} request errors or unauthentic webhooks (must be 0)`);
 console.log(`ratio_to_ceiling=${ratio.toFixed(3)}`);
+console.log(`crypto_share=${maxFull.crypto_share.toFixed(3)} limit_fraction=${maxFull.limit_fraction.toFixed(3)}`);
 process.exit(errors ? 1 : 0);
