@@ -1,10 +1,10 @@
 // §8: a user asks to pay → a short-lived single-use session and the QR code a merchant's POS scans.
-import QRCode from "qrcode";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { randomHex } from "../protocol/hex";
 import type { User } from "../store/users";
 import { assertNotFrozen } from "./user-limits";
+import { qrDataUrl, qrPng, qrSvgOf } from "./qr-image";
 
 export type QrPayload = { ocid: number; order: string; expiresAt: number };
 
@@ -26,10 +26,15 @@ export async function createPaySession(gw: Gateway, user: User) {
     store.sessions.insert({ id, kind: "qr", user_id: user.id, status: "pending", created_at: now, expires_at: expiresAt });
   });
   const payload = qrPayload(config.ocid, config.endpoint, id, expiresAt);
-  const qrCode = await QRCode.toDataURL(payload.text, { errorCorrectionLevel: "M", margin: 2, width: 300 });
+  // ~1 ms (src/flows/qr-image.ts): cheap enough to keep the data URL in every answer, as the docs' sample shows.
+  const qrCode = qrDataUrl(payload.text);
   return { sessionId: id, qrPayload: payload.object, qrText: payload.text, qrCode, expiresAt };
 }
 
 export function qrSvg(gw: Gateway, sessionId: string, expiresAt: number): Promise<string> {
-  return QRCode.toString(qrPayload(gw.config.ocid, gw.config.endpoint, sessionId, expiresAt).text, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
+  return qrSvgOf(qrPayload(gw.config.ocid, gw.config.endpoint, sessionId, expiresAt).text);
+}
+
+export function qrPngOf(gw: Gateway, sessionId: string, expiresAt: number): Buffer {
+  return qrPng(qrPayload(gw.config.ocid, gw.config.endpoint, sessionId, expiresAt).text);
 }

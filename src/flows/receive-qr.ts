@@ -1,6 +1,6 @@
 // GET /app/receive-qr (issue 17): the QR another wallet scans to send this user money, as the docs' end-user OCID page
 // gives it: {"type":"ocid_transfer","ocid":<user OCID>,"gateway":<gateway OCID>}, keys in that order, no spaces.
-import QRCode from "qrcode";
+import { qrDataUrl, qrPng, qrSvgOf } from "./qr-image";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import type { User } from "../store/users";
@@ -19,15 +19,13 @@ export function receivePayload(gw: Gateway, user: User): { object: ReceivePayloa
 
 export async function receiveQr(gw: Gateway, user: User) {
   const p = receivePayload(gw, user);
-  const qrCode = await QRCode.toDataURL(p.text, { errorCorrectionLevel: "M", margin: 2, width: 300 });
+  const qrCode = qrDataUrl(p.text);
   return { qrPayload: p.object, qrText: p.text, qrCode, handle: user.name, userRef: `user_${user.id}` };
 }
 
-export const receiveQrSvg = (gw: Gateway, user: User) =>
-  QRCode.toString(receivePayload(gw, user).text, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
+export const receiveQrSvg = (gw: Gateway, user: User) => qrSvgOf(receivePayload(gw, user).text);
 
-export const receiveQrPng = (gw: Gateway, user: User) =>
-  QRCode.toBuffer(receivePayload(gw, user).text, { errorCorrectionLevel: "M", margin: 2, width: 300 });
+export const receiveQrPng = async (gw: Gateway, user: User) => qrPng(receivePayload(gw, user).text);
 
 /** A scanned text → the transfer it prefills, or null when it is not an `ocid_transfer` code. */
 export function parseReceivePayload(text: string): ReceivePayload | null {

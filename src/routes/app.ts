@@ -4,7 +4,7 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { authFromAuthorization } from "../app/bearer";
 import { clientIp, enforceRate } from "../http/protocol-route";
-import { createPaySession, qrSvg } from "../flows/pay-session";
+import { createPaySession, qrPngOf, qrSvg } from "../flows/pay-session";
 import { confirmPayment, declinePayment, sessionForUser } from "../flows/answer-payment";
 import { history, sessionView } from "../flows/session-view";
 import { balancesOf, createUser } from "../flows/accounts";
@@ -142,6 +142,18 @@ export function appRoutes(gw: Gateway) {
       {
         params: SessionParams,
         detail: routeDoc({ summary: "The pay code's QR as SVG", contentType: "image/svg+xml", errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED"] }),
+      },
+    )
+    .get(
+      "/sessions/:id/qr.png",
+      ({ user, params }) => {
+        const s = sessionForUser(gw, user, params.id);
+        if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
+        return new Response(new Uint8Array(qrPngOf(gw, s.id, s.expires_at)), { headers: { "content-type": "image/png" } });
+      },
+      {
+        params: SessionParams,
+        detail: routeDoc({ summary: "The pay code's QR as PNG (the same image as qrCode)", contentType: "image/png", errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED"] }),
       },
     )
     .post("/confirm/:id", ({ user, params }) => confirmPayment(gw, user, params.id), {

@@ -69,10 +69,12 @@ test("the wallet app API and the WebSocket", async () => {
   const order = orderFor(merchant, tg, { amount: "5.00", items: [{ id: "a", name: "Tea", quantity: 1, price: "5.00" }] });
   expect((await submitOrder(merchant, tg, pay.json.sessionId, order)).status).toBe(200);
   answered("GET", "/app/sessions/:id", await app(tg, token, "GET", `/app/sessions/${pay.json.sessionId}`));
-  const svg = await fetch(`${tg.url}/app/sessions/${pay.json.sessionId}/qr.svg`, { headers: { authorization: `Bearer ${token}` } });
-  expect(svg.status).toBe(200);
-  expect(svg.headers.get("content-type")).toBe(docOf(appRoutes().find((r) => r.path === "/app/sessions/:id/qr.svg")?.hooks?.detail)?.contentType!);
-  checked.add("GET /app/sessions/:id/qr.svg");
+  for (const ext of ["svg", "png"]) {
+    const img = await fetch(`${tg.url}/app/sessions/${pay.json.sessionId}/qr.${ext}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(img.status).toBe(200);
+    expect(img.headers.get("content-type")).toBe(docOf(appRoutes().find((r) => r.path === `/app/sessions/:id/qr.${ext}`)?.hooks?.detail)?.contentType!);
+    checked.add(`GET /app/sessions/:id/qr.${ext}`);
+  }
   // Issue 17: money between people, a user's OCID, its published document and the receive QR in three forms.
   const friend = addUser(tg, "friend");
   setUserOcid(tg.gw, "friend", "7777");

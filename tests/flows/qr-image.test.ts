@@ -1,0 +1,54 @@
+// Issue 20 item 5: the pay code's PNG is written by src/flows/qr-image.ts instead of qrcode's RGBA canvas + pngjs.
+// It must be the same picture (pixel for pixel what qrcode draws with the documented options) and decode to the
+// exact QR text, in the data URL of POST /app/pay and from GET /app/sessions/{id}/qr.png.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import jsQR from "jsqr";
+import { PNG } from "pngjs";
+import QRCode from "qrcode";
+import { qrDataUrl, qrPng } from "../../src/flows/qr-image";
+import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
+import { addUser, app } from "../helpers/wallet";
+
+let tg: TestGateway;
+beforeAll(async () => {
+  tg = await startTestGateway({ ocid: 200, rateLimits: NO_RATE_LIMITS });
+});
+afterAll(() => tg.close());
+
+const decode = (png: Buffer) => {
+  const img = PNG.sync.read(png);
+  return { img, text: jsQR(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height)?.data ?? null };
+};
+
+const TEXTS = [
+  '{"ocid":200,"order":"https://gw.example/opencharge/orders/create/0123456789abcdef0123456789abcdef","expiresAt":1764000000}',
+  '{"type":"ocid_transfer","ocid":7001,"gateway":300}',
+  "x",
+  "é€𝄞 ".repeat(40), // multi-byte UTF-8, a larger version
+];
+
+test("qrPng draws what qrcode draws (M, margin 2, width 300), pixel for pixel, and it decodes to the text", async () => {
+  for (const text of TEXTS) {
+    const theirs = PNG.sync.read(await QRCode.toBuffer(text, { errorCorrectionLevel: "M", margin: 2, width: 300 }));
+    const ours = decode(qrPng(text));
+    expect({ text, w: ours.img.width, h: ours.img.height }).toEqual({ text, w: theirs.width, h: theirs.height });
+    expect(Buffer.compare(ours.img.data, theirs.data)).toBe(0);
+    expect(ours.text).toBe(text);
+    expect(qrDataUrl(text)).toBe("data:image/png;base64," + qrPng(text).toString("base64"));
+  }
+});
+
+test("POST /app/pay's qrCode and GET /app/sessions/{id}/qr.png are the same PNG of qrText; others' sessions are 403", async () => {
+  const { token } = addUser(tg, "quinn");
+  const pay = await app(tg, token, "POST", "/app/pay", {});
+  expect(pay.status).toBe(200);
+  const fromUrl = Buffer.from(pay.json.qrCode.split(",")[1], "base64");
+  expect(decode(fromUrl).text).toBe(pay.json.qrText);
+  const res = await fetch(`${tg.url}/app/sessions/${pay.json.sessionId}/qr.png`, { headers: { authorization: `Bearer ${token}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toBe("image/png");
+  expect(Buffer.compare(Buffer.from(await res.arrayBuffer()), fromUrl)).toBe(0);
+  const other = addUser(tg, "rosa");
+  expect((await app(tg, other.token, "GET", `/app/sessions/${pay.json.sessionId}/qr.png`)).status).toBe(403);
+  expect((await fetch(`${tg.url}/app/sessions/${pay.json.sessionId}/qr.png`)).status).toBe(401);
+});
