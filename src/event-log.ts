@@ -2,10 +2,19 @@
 // the merchant's answer), credit and operator action. Triggers (migration 15-event-outbox) write a row in the
 // transaction that made the change, so only committed changes are logged, from this process or the CLI; the
 // serving process drains the rows into the log in commit order. No row carries a token, key or signature.
-import type { Gateway } from "./gateway";
+import type { Logger } from "./log";
+import type { eventOutbox } from "./store/event-outbox";
 
-type Row = { id: number; at: number; event: string; data: string };
 type Fields = Record<string, unknown>;
+
+const SETTLEMENT_OUTCOME_WORDS: Record<string, string> = {
+  done: "settled",
+  failed: "failed",
+  in_review: "in review",
+  step_succeeded: "succeeded",
+  path_failed: "failed definitively; next candidate",
+  retry: "ambiguous; will retry",
+};
 
 /** What happened, in words, from the old and new values a trigger captured. */
 function describe(event: string, d: Fields): { msg: string; outcome?: string } {
@@ -18,11 +27,14 @@ function describe(event: string, d: Fields): { msg: string; outcome?: string } {
         : d.nextStep !== d.step ? "step_succeeded"
         : d.pathTo !== d.pathFrom ? "path_failed"
         : "retry";
-      const what = { done: "settled", failed: "failed", in_review: "in review", step_succeeded: "succeeded", path_failed: "failed definitively; next candidate", retry: "ambiguous; will retry" }[outcome] ?? outcome;
+      const what = SETTLEMENT_OUTCOME_WORDS[outcome] ?? outcome;
       return { msg: `settlement ${d.strategy ?? "?"} step ${d.step}: ${what}`, outcome };
     }
     case "delivery": {
-      const outcome = d.previousState !== "pending" && d.state === "pending" ? "replayed" : d.state === "pending" ? "retry" : String(d.state);
+      const outcome =
+        d.previousState !== "pending" && d.state === "pending" ? "replayed"
+        : d.state === "pending" ? "retry"
+        : String(d.state);
       return { msg: `webhook delivery to ${d.target}: ${outcome}`, outcome };
     }
     case "credit":
@@ -34,15 +46,13 @@ function describe(event: string, d: Fields): { msg: string; outcome?: string } {
   }
 }
 
-export function eventDrainer(gw: Gateway) {
-  const any = gw.db.query<{ n: number }, []>("SELECT 1 AS n FROM event_outbox LIMIT 1");
-  const take = gw.db.query<Row, [number]>(
-    "DELETE FROM event_outbox WHERE id IN (SELECT id FROM event_outbox ORDER BY id LIMIT ?) RETURNING id, at, event, data",
-  );
+/** Events written to the log per drain call, at most. */
+export const DRAIN_BATCH = 1000;
+
+export function eventDrainer(gw: { store: { eventOutbox: ReturnType<typeof eventOutbox> }; log: Logger }) {
   /** Logs and removes up to `limit` committed events, oldest first; returns how many. */
-  return (limit = 1000): number => {
-    if (!any.get()) return 0;
-    const rows = take.all(limit).sort((a, b) => a.id - b.id);
+  return (limit = DRAIN_BATCH): number => {
+    const rows = gw.store.eventOutbox.take(limit);
     for (const r of rows) {
       const data = JSON.parse(r.data) as Fields;
       const { msg, outcome } = describe(r.event, data);

@@ -13,7 +13,6 @@ import type { AuthDeps } from "./http/auth";
 import { Directory, selfMetadata } from "./peers/directory";
 import { PeerClient } from "./peers/client";
 import { parseAllowlist, type Allowlist } from "./peers/ssrf";
-import { nonceRecorder } from "./store/nonces";
 import { createStore, type Store } from "./store";
 import type { Observed, ObservedIn } from "./store/dialects";
 import { Hub } from "./app/hub";
@@ -83,7 +82,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     if (store.dialects.observe(ocid, d, what, clock())) log.info("peer signature dialect", { ocid, what, ...d });
   };
   const directory = new Directory({
-    db,
+    store: store.directory,
     clock,
     log,
     allowlist,
@@ -117,7 +116,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
       clock,
       window: config.authWindow,
       basePath: config.basePath,
-      recordNonce: nonceRecorder(db, config.authWindow),
+      recordNonce: store.nonces.recorder(config.authWindow),
       verifier,
       observeDialect: (ocid, d) => observeDialect(ocid, d, "request"),
     },

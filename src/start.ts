@@ -6,9 +6,7 @@ import { buildGateway, type Gateway } from "./gateway";
 import { createLogger, type Logger } from "./log";
 import { systemClock, type Clock } from "./clock";
 import { createApp } from "./http/server";
-import { pruneNonces } from "./store/nonces";
 import { expireDueOrders } from "./flows/answer-payment";
-import { checkBalances } from "./store/ledger";
 import { createUser } from "./flows/accounts";
 import { Scheduler } from "./settlement/scheduler";
 import { workerVerifier } from "./verify-pool";
@@ -73,7 +71,7 @@ export function openGateway(opts: StartOptions & { serving?: boolean; lock?: (l:
 
 /** Start-up checks that must never fail silently, and demo data on an empty database (§10.1). */
 function prepare(gw: Gateway, announce: (line: string) => void): void {
-  const ledgerCheck = checkBalances(gw.db);
+  const ledgerCheck = gw.store.ledger.checkBalances();
   if (!ledgerCheck.ok) gw.log.error("LEDGER INVARIANT BROKEN", { problems: ledgerCheck.problems });
   // Every start, not only the first: demo mode lets anyone who reaches the page create funded users.
   if (gw.config.demoMode) gw.log.warn("DEMO MODE: anyone who reaches this gateway can create funded users; never use it in production");
@@ -101,7 +99,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
   } catch (e) {
     if (app.server) await app.stop(true).catch(() => {});
     gw.verifier.close();
-    gw.db.close();
+    gw.store.close();
     lock?.release();
     throw e;
   }
@@ -128,7 +126,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
   // Expired nonces go in the background, in small batches, never on a request's path (§4.4).
   const pruner = setInterval(() => {
     try {
-      pruneNonces(gw.db, gw.clock());
+      gw.store.nonces.prune(gw.clock());
     } catch (e) {
       gw.log.warn("nonce pruning failed", { error: String(e) });
     }
@@ -166,7 +164,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
       gw.verifier.close();
       await app.stop(true);
       gw.log.info("stopped", { event: "stopped", reason, ms: Date.now() - t0 });
-      gw.db.close();
+      gw.store.close();
       lock?.release();
     },
   };

@@ -5,52 +5,74 @@ import type { Gateway } from "../gateway";
 import { formatMinor } from "../protocol/money";
 import { timeParam } from "./orders";
 
+/** Quoted when it holds a separator, or would start a spreadsheet formula (a plain signed number does not). */
 const cell = (v: unknown): string => {
   const s = v === null || v === undefined ? "" : String(v);
-  return /[",\r\n]/.test(s) || /^[=+\-@\t]/.test(s) && !/^-?[0-9.]+$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const formula = /^[=+\-@\t]/.test(s) && !/^-?[0-9.]+$/.test(s);
+  return /[",\r\n]/.test(s) || formula ? `"${s.replace(/"/g, '""')}"` : s;
 };
-const csv = (header: string[], rows: unknown[][]): string => [header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+const csv = (header: string[], rows: unknown[][]): string =>
+  [header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
 const iso = (t: number | null) => (t === null ? "" : new Date(t * 1000).toISOString());
 
 function range(q: Record<string, string | undefined>): [number, number] {
   return [timeParam(q.from, "from") ?? 0, timeParam(q.to, "to") ?? Number.MAX_SAFE_INTEGER];
 }
 
+const LEDGER_HEADER = ["entry_id", "movement_id", "created_at", "account", "currency", "amount", "reason", "order_id", "ref"];
+const ORDERS_HEADER = [
+  "id",
+  "order_id",
+  "merchant_ocid",
+  "user_id",
+  "status",
+  "currency",
+  "amount",
+  "refunded",
+  "net",
+  "settlement_type",
+  "settlement_via",
+  "txid",
+  "received_at",
+  "updated_at",
+];
+
 export function ledgerCsv(gw: Gateway, q: Record<string, string | undefined>): string {
   const [from, to] = range(q);
-  const rows = gw.db
-    .query<{ id: number; movement_id: string; account: string; currency: string; d: string; reason: string; order_id: number | null; ref: string | null; created_at: number }, [number, number]>(
-      `SELECT id, movement_id, account, currency, CAST(delta AS TEXT) AS d, reason, order_id, ref, created_at
-       FROM ledger_entries WHERE created_at >= ? AND created_at < ? ORDER BY id`,
-    )
-    .all(from, to);
+  const rows = gw.store.ledger.entries(from, to);
   return csv(
-    ["entry_id", "movement_id", "created_at", "account", "currency", "amount", "reason", "order_id", "ref"],
-    rows.map((r) => [r.id, r.movement_id, iso(r.created_at), r.account, r.currency, formatMinor(BigInt(r.d), r.currency, gw.currencies), r.reason, r.order_id, r.ref]),
+    LEDGER_HEADER,
+    rows.map((r) => {
+      const amount = formatMinor(r.delta, r.currency, gw.currencies);
+      return [r.id, r.movementId, iso(r.createdAt), r.account, r.currency, amount, r.reason, r.orderId, r.ref];
+    }),
   );
 }
 
 export function ordersCsv(gw: Gateway, q: Record<string, string | undefined>): string {
   const [from, to] = range(q);
-  const rows = gw.db
-    .query<
-      { id: number; order_id: string; merchant_ocid: number; user_id: string | null; status: string; currency: string; m: string; r: string | null; settlement_type: string | null; settlement_via: number | null; final_txid: string | null; received_at: number; updated_at: number },
-      [number, number]
-    >(
-      `SELECT o.id, o.order_id, o.merchant_ocid, o.user_id, o.status, o.currency, CAST(o.amount_minor AS TEXT) AS m,
-         (SELECT CAST(SUM(amount_minor) AS TEXT) FROM refunds WHERE order_id = o.id AND status = 'succeeded') AS r,
-         o.settlement_type, o.settlement_via, o.final_txid, o.received_at, o.updated_at
-       FROM orders o WHERE o.received_at >= ? AND o.received_at < ? ORDER BY o.id`,
-    )
-    .all(from, to);
+  const rows = gw.store.orderQueries.exportRows(from, to);
   return csv(
-    ["id", "order_id", "merchant_ocid", "user_id", "status", "currency", "amount", "refunded", "net", "settlement_type", "settlement_via", "txid", "received_at", "updated_at"],
+    ORDERS_HEADER,
     rows.map((o) => {
-      const amount = BigInt(o.m);
-      const refunded = BigInt(o.r ?? "0");
       const f = (m: bigint) => formatMinor(m, o.currency, gw.currencies);
-      const net = o.status === "paid" ? amount - refunded : 0n;
-      return [o.id, o.order_id, o.merchant_ocid, o.user_id, o.status, o.currency, f(amount), f(refunded), f(net), o.settlement_type, o.settlement_via, o.final_txid, iso(o.received_at), iso(o.updated_at)];
+      const net = o.status === "paid" ? o.amountMinor - o.refundedMinor : 0n;
+      return [
+        o.id,
+        o.orderId,
+        o.merchantOcid,
+        o.userId,
+        o.status,
+        o.currency,
+        f(o.amountMinor),
+        f(o.refundedMinor),
+        f(net),
+        o.settlementType,
+        o.settlementVia,
+        o.finalTxid,
+        iso(o.receivedAt),
+        iso(o.updatedAt),
+      ];
     }),
   );
 }

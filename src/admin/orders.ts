@@ -5,13 +5,14 @@ import { formatMinor } from "../protocol/money";
 import type { OrderRecord } from "../store/orders";
 import { isOrderStatus, ORDER_STATUSES } from "../domain/order-lifecycle";
 import type { DeliveryRow, DeliveryState } from "../store/deliveries";
-import { checkLedger } from "../store/ledger";
+import type { OrderSearch } from "../store/order-queries";
 import { OperatorError } from "../flows/accounts";
 import { resolveOrder } from "../flows/operator-resolve";
 import { refundJson } from "../flows/refunds";
 
 export { ORDER_STATUSES };
 const DELIVERY_STATES: DeliveryState[] = ["pending", "delivered", "rejected", "dead"];
+const OCID_RE = /^[1-9][0-9]{0,15}$/;
 
 export function orderItem(gw: Gateway, o: OrderRecord) {
   const { succeeded } = gw.store.refunds.totals(o.id);
@@ -43,35 +44,30 @@ export function timeParam(v: string | undefined, name: string): number | null {
   return Math.floor(t / 1000);
 }
 
-function orderWhere(f: OrderFilter): { sql: string; args: (string | number)[] } {
-  const parts: string[] = [];
-  const args: (string | number)[] = [];
+/** Validates the operator's filter into the store's search (unknown status or a malformed OCID: 400). */
+function orderSearch(f: OrderFilter): OrderSearch {
+  const search: OrderSearch = {};
   if (f.status !== undefined) {
-    if (!isOrderStatus(f.status)) throw new ProtocolError("INVALID_REQUEST", `status: one of ${ORDER_STATUSES.join(", ")}`, { fields: ["status"] });
-    parts.push("status = ?");
-    args.push(f.status);
+    if (!isOrderStatus(f.status)) {
+      throw new ProtocolError("INVALID_REQUEST", `status: one of ${ORDER_STATUSES.join(", ")}`, { fields: ["status"] });
+    }
+    search.status = f.status;
   }
   if (f.merchant !== undefined) {
-    if (!/^[1-9][0-9]{0,15}$/.test(f.merchant)) throw new ProtocolError("INVALID_REQUEST", "merchant: an OCID", { fields: ["merchant"] });
-    parts.push("merchant_ocid = ?");
-    args.push(Number(f.merchant));
+    if (!OCID_RE.test(f.merchant)) throw new ProtocolError("INVALID_REQUEST", "merchant: an OCID", { fields: ["merchant"] });
+    search.merchant = Number(f.merchant);
   }
-  if (f.userId !== undefined) {
-    parts.push("user_id = ?");
-    args.push(f.userId);
-  }
+  if (f.userId !== undefined) search.userId = f.userId;
   const from = timeParam(f.from, "from");
   const to = timeParam(f.to, "to");
-  if (from !== null) parts.push("received_at >= ?"), args.push(from);
-  if (to !== null) parts.push("received_at < ?"), args.push(to);
-  return { sql: parts.length ? parts.join(" AND ") : "1", args };
+  if (from !== null) search.from = from;
+  if (to !== null) search.to = to;
+  return search;
 }
 
 /** Newest first; `before` is an order id (exclusive). */
 export function listOrders(gw: Gateway, f: OrderFilter, before: number, limit: number): OrderRecord[] {
-  const w = orderWhere(f);
-  const ids = gw.db.query<{ id: number }, (string | number)[]>(`SELECT id FROM orders WHERE ${w.sql} AND id < ? ORDER BY id DESC LIMIT ?`).all(...w.args, before, limit);
-  return ids.map((r) => gw.store.orders.byId(r.id)!);
+  return gw.store.orderQueries.search(orderSearch(f), before, limit).map((id) => gw.store.orders.byId(id)!);
 }
 
 export function deliveryItem(d: DeliveryRow & { kind?: string; endpoint_id?: string | null }) {
@@ -95,13 +91,8 @@ export function orderDetail(gw: Gateway, id: number) {
   const o = gw.store.orders.byId(id);
   if (!o) throw new ProtocolError("ORDER_NOT_FOUND");
   const job = gw.store.jobs.byOrder(o.id);
-  const anomalies = gw.db
-    .query<{ id: number; kind: string; detail: string; created_at: number; resolved_at: number | null }, [number]>(
-      "SELECT id, kind, detail, created_at, resolved_at FROM anomalies WHERE order_id = ? ORDER BY id",
-    )
-    .all(o.id)
-    .map((a) => ({ id: a.id, kind: a.kind, detail: a.detail, createdAt: a.created_at, resolvedAt: a.resolved_at }));
-  const deliveries = gw.db.query<DeliveryRow, [number]>("SELECT * FROM deliveries WHERE order_id = ? ORDER BY created_at, id").all(o.id).map(deliveryItem);
+  const anomalies = gw.store.anomalies.ofOrder(o.id);
+  const deliveries = gw.store.deliveryQueries.ofOrder(o.id).map(deliveryItem);
   return {
     order: {
       ...orderItem(gw, o),
@@ -135,11 +126,7 @@ export async function adminResolve(gw: Gateway, actor: string, id: number, actio
 
 export function listDeliveries(gw: Gateway, state: string | undefined, after: number, limit: number) {
   if (state !== undefined && !(DELIVERY_STATES as string[]).includes(state)) throw new ProtocolError("INVALID_REQUEST", `state: one of ${DELIVERY_STATES.join(", ")}`, { fields: ["state"] });
-  return gw.db
-    .query<DeliveryRow & { rid: number }, [string | null, number, number]>(
-      "SELECT rowid AS rid, * FROM deliveries WHERE (?1 IS NULL OR state = ?1) AND rowid > ?2 ORDER BY rowid LIMIT ?3",
-    )
-    .all(state ?? null, after, limit);
+  return gw.store.deliveryQueries.page(state ?? null, after, limit);
 }
 
 export function replayDelivery(gw: Gateway, actor: string, id: string) {
@@ -155,14 +142,10 @@ export function replayDelivery(gw: Gateway, actor: string, id: string) {
 }
 
 export function ledgerBalances(gw: Gateway, account: string | undefined) {
-  const rows = gw.db
-    .query<{ account: string; currency: string; b: string }, [string | null]>(
-      "SELECT account, currency, CAST(balance AS TEXT) AS b FROM accounts WHERE ?1 IS NULL OR account = ?1 ORDER BY account, currency",
-    )
-    .all(account ?? null);
-  const check = checkLedger(gw.db);
+  const rows = gw.store.ledger.balances(account);
+  const check = gw.store.ledger.check();
   return {
-    balances: rows.map((r) => ({ account: r.account, currency: r.currency, balance: formatMinor(BigInt(r.b), r.currency, gw.currencies) })),
+    balances: rows.map((r) => ({ ...r, balance: formatMinor(r.balance, r.currency, gw.currencies) })),
     check: { ok: check.ok, problems: check.problems },
   };
 }

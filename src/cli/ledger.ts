@@ -1,5 +1,4 @@
 import type { Gateway } from "../gateway";
-import { checkLedger } from "../store/ledger";
 import { formatMinor } from "../protocol/money";
 import { usage, type Out, type Parsed } from "./run";
 import { creditPeer } from "../flows/accounts";
@@ -14,16 +13,13 @@ export function ledgerCommand(gw: Gateway, { values, positionals }: Parsed, out:
     return 0;
   }
   if (positionals[0] !== "balances") return usage(out, "ledger balances [--account A] | fund-peer <ocid> CUR:AMOUNT");
-  const rows = gw.db
-    .query<{ account: string; currency: string; balance: string }, [string | null]>(
-      "SELECT account, currency, CAST(balance AS TEXT) AS balance FROM accounts WHERE ?1 IS NULL OR account = ?1 ORDER BY account, currency",
-    )
-    .all((values.account as string | undefined) ?? null);
+  const rows = gw.store.ledger.balances(values.account as string | undefined);
   for (const r of rows) {
-    const amount = gw.currencies.has(r.currency) ? formatMinor(BigInt(r.balance), r.currency, gw.currencies) : r.balance;
+    const amount = gw.currencies.has(r.currency) ? formatMinor(r.balance, r.currency, gw.currencies) : String(r.balance);
     out.log(`${r.account}\t${r.currency}\t${amount}`);
   }
-  const check = checkLedger(gw.db);
-  out.log(check.ok ? "ledger: balanced (entries sum to zero per currency; balances match entries)" : `ledger: BROKEN\n  ${check.problems.join("\n  ")}`);
+  const check = gw.store.ledger.check();
+  const balanced = "ledger: balanced (entries sum to zero per currency; balances match entries)";
+  out.log(check.ok ? balanced : `ledger: BROKEN\n  ${check.problems.join("\n  ")}`);
   return check.ok ? 0 : 1;
 }

@@ -6,6 +6,8 @@ import { usage, type Out, type Parsed } from "./run";
 import { ORDER_STATUSES } from "../domain/order-lifecycle";
 
 const STATUSES: readonly string[] = ORDER_STATUSES;
+const MS_PER_SECOND = 1000;
+const DEFAULT_LIST_LIMIT = 50;
 
 export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): Promise<number> {
   const [sub, id, action] = positionals;
@@ -13,15 +15,14 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
     case "list": {
       const status = values.status as string | undefined;
       if (status !== undefined && !STATUSES.includes(status)) throw new OperatorError(`--status must be one of ${STATUSES.join(", ")}`);
-      const limit = values.limit === undefined ? 50 : Number(values.limit);
+      const limit = values.limit === undefined ? DEFAULT_LIST_LIMIT : Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new OperatorError("--limit must be a positive integer");
-      const rows = gw.db
-        .query<{ id: number; order_id: string; merchant_ocid: number; amount: string; currency: string; status: string; settlement_type: string | null; updated_at: number }, [string | null, number]>(
-          "SELECT id, order_id, merchant_ocid, amount, currency, status, settlement_type, updated_at FROM orders WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
-        )
-        .all(status ?? null, limit);
-      for (const r of rows)
-        out.log([r.id, r.status, `${r.amount} ${r.currency}`, `merchant=${r.merchant_ocid}`, `order=${r.order_id}`, r.settlement_type ?? "-", new Date(r.updated_at * 1000).toISOString()].join("\t"));
+      for (const r of gw.store.orderQueries.lines(status ?? null, limit)) {
+        const updated = new Date(r.updatedAt * MS_PER_SECOND).toISOString();
+        const amount = `${r.amount} ${r.currency}`;
+        const columns = [r.id, r.status, amount, `merchant=${r.merchantOcid}`, `order=${r.orderId}`, r.settlementType ?? "-", updated];
+        out.log(columns.join("\t"));
+      }
       return 0;
     }
     case "show": {
@@ -29,8 +30,16 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
       const o = gw.store.orders.byId(Number(id));
       if (!o) throw new OperatorError(`no order with id ${id}`);
       const job = gw.store.jobs.byOrder(o.id);
-      const anomalies = gw.db.query("SELECT kind, detail, created_at, resolved_at FROM anomalies WHERE order_id = ? ORDER BY id").all(o.id);
-      const deliveries = gw.db.query("SELECT id, state, attempts, last_error FROM deliveries WHERE order_id = ?").all(o.id);
+      // The CLI's JSON keeps the database's names (operators' scripts read it).
+      const anomalies = gw.store.anomalies.ofOrder(o.id).map((a) => ({
+        kind: a.kind,
+        detail: a.detail,
+        created_at: a.createdAt,
+        resolved_at: a.resolvedAt,
+      }));
+      const deliveries = gw.store.deliveryQueries
+        .ofOrder(o.id)
+        .map((d) => ({ id: d.id, state: d.state, attempts: d.attempts, last_error: d.last_error }));
       const { amount_minor, order_json, urls_json, candidates_json, final_proof_json, ...rest } = o;
       out.log(
         JSON.stringify(

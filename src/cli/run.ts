@@ -8,7 +8,7 @@ import { openGateway, startGateway } from "../start";
 import { generatePrivateKeyHex, parsePrivateKey, publicKeyHex } from "../protocol/keys";
 import { loadOrCreateKey, rotateKey } from "../keyfile";
 import { DataDirLocked, isDataDirLocked, openGatewayDatabase, prepareDataDir } from "../store/data-dir";
-import { backupDatabase, backupOk, restoreDatabase, type BackupCheck } from "../store/backup";
+import { backupOk, restoreDatabase, type BackupCheck } from "../store/backup";
 import { resolve as resolvePath } from "node:path";
 import { OperatorError } from "../flows/accounts";
 import { ProtocolError } from "../protocol/errors";
@@ -148,7 +148,7 @@ const COMMANDS: Record<string, Command> = {
     run: ({ open, parsed, out }) => {
       const file = parsed.positionals[0];
       if (!file) return usage(out, "backup <file>");
-      const check = backupDatabase(open().db, resolvePath(file));
+      const check = open().store.backupInto(resolvePath(file));
       out.log(describeBackup(resolvePath(file), check));
       return backupOk(check) ? EXIT.ok : EXIT.refused;
     },
@@ -271,7 +271,7 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
     if (process.env.OC_LOG_LEVEL === "debug") out.err(String((e as Error)?.stack ?? e));
     return fail(out, `unexpected failure: ${(e as Error)?.message ?? String(e)} (run with OC_LOG_LEVEL=debug for details)`, EXIT.internal);
   } finally {
-    if (gw && name !== "serve") gw.db.close();
+    if (gw && name !== "serve") gw.store.close();
   }
 }
 

@@ -17,6 +17,7 @@ import { emitEvent } from "./operator-events";
 
 const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_TTL = 24 * 3600;
+const HTTP_OK = 200;
 
 class Replay extends Error {
   constructor(readonly reply: ProtocolReply) {
@@ -41,20 +42,16 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
   const bodyHash = sha256Hex(raw);
   const lookup = () => {
     if (idemKey === null) return null;
-    const row = gw.db
-      .query<{ body_hash: string; status: number; response: string; created_at: number }, [number, string]>(
-        "SELECT body_hash, status, response, created_at FROM idempotency WHERE ocid = ? AND key = ?",
-      )
-      .get(caller.ocid, idemKey);
-    if (!row || row.created_at + IDEMPOTENCY_TTL < gw.clock()) return null;
-    if (row.body_hash !== bodyHash) throw new ProtocolError("INVALID_STATE", "Idempotency-Key reused with another body", { reason: "idempotency_key_reused" });
+    const row = store.idempotency.reply(caller.ocid, idemKey);
+    if (!row || row.createdAt + IDEMPOTENCY_TTL < gw.clock()) return null;
+    if (row.bodyHash !== bodyHash) throw new ProtocolError("INVALID_STATE", "Idempotency-Key reused with another body", { reason: "idempotency_key_reused" });
     return { status: row.status, rawBody: row.response } satisfies ProtocolReply;
   };
   const early = lookup();
   if (early) return early;
 
   const from = peerAccount(caller.ocid);
-  const hasAccount = gw.db.query("SELECT 1 FROM accounts WHERE account = ? AND currency = ?").get(from, req.currency);
+  const hasAccount = store.ledger.hasAccount(from, req.currency);
   if (!hasAccount) throw new ProtocolError("ACCOUNT_NOT_FOUND", `Caller ${caller.ocid} has no ${req.currency} account here: it is credited when we owe you ${req.currency}`, { reason: "no_account", field: "from", currency: req.currency });
 
   let to: string;
@@ -81,7 +78,7 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
     // The canonical request string names no recipient gateway, so a transfer signed for another gateway could be
     // replayed here inside the window. We execute only transfers whose recipient is ours: this gateway (one of our
     // users) or a peer whose books we keep in this currency (docs/protocol.md, "Security decisions").
-    if (!gw.db.query("SELECT 1 FROM accounts WHERE account = ? AND currency = ?").get(to, req.currency))
+    if (!store.ledger.hasAccount(to, req.currency))
       throw new ProtocolError(
         "ACCOUNT_NOT_FOUND",
         `Recipient ${req.to.ocid} holds no ${req.currency} account here: /transfer/create moves money to this gateway's users or to peers whose account this gateway keeps; pay other recipients through their own gateway`,
@@ -124,12 +121,7 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
         emitEvent(gw, "credit.received", { userId: to.slice(5), currency: req.currency, amount: req.amount, source: "transfer", issuer: config.ocid, from: caller.ocid, txid: proof.txid });
       if (!recipient) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
       if (idemKey !== null)
-        gw.db
-          .query(
-            `INSERT INTO idempotency (ocid, key, body_hash, status, response, created_at) VALUES (?1, ?2, ?3, 200, ?4, ?5)
-             ON CONFLICT (ocid, key) DO UPDATE SET body_hash = excluded.body_hash, status = 200, response = excluded.response, created_at = excluded.created_at`,
-          )
-          .run(caller.ocid, idemKey, bodyHash, proof.body, now);
+        store.idempotency.save(caller.ocid, idemKey, { bodyHash, status: HTTP_OK, response: proof.body, createdAt: now });
       return { reply: { rawBody: proof.body } satisfies ProtocolReply, proof };
     });
     if (recipient) gw.hub.send(recipient.id, inboundCreditMessage(reply.proof.proof, "transfer", now));

@@ -8,7 +8,8 @@ import { parseSignature } from "../protocol/signatures";
 import { sha256Bytes } from "../protocol/hash";
 import { canonDeep, canonReplacer } from "../protocol/canonical";
 import { encodingName, HASH_MODES } from "../protocol/dialects";
-import { isUniqueViolation, type NewOrder } from "../store/orders";
+import type { NewOrder } from "../store/orders";
+import { isUniqueViolation } from "../store/constraint";
 
 /** §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT. */
 export function amountOrThrow(gw: Gateway, amount: string, currency: string): bigint {
@@ -76,7 +77,8 @@ export function storeOrder(
     if (received.merchant) gw.store.merchants.remember(row, received.merchant);
     return row;
   } catch (e) {
-    if (isUniqueViolation(e)) throw new ProtocolError("ORDER_ALREADY_EXISTS");
+    // The active-order index: one live order per (merchant, order id).
+    if (isUniqueViolation(e, "orders", ["merchant_ocid", "order_id"])) throw new ProtocolError("ORDER_ALREADY_EXISTS");
     throw e;
   }
 }

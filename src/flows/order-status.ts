@@ -19,9 +19,7 @@ export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
     body.signature = o.final_signature;
   }
   if (o.settlement_type) body.settlement = o.settlement_via === null ? { type: o.settlement_type } : { type: o.settlement_type, via: o.settlement_via };
-  const delivery = gw.db
-    .query<{ state: string; attempts: number }, [number]>("SELECT state, attempts FROM deliveries WHERE order_id = ? ORDER BY created_at DESC LIMIT 1")
-    .get(o.id);
+  const delivery = gw.store.deliveryQueries.latestOfOrder(o.id);
   if (delivery) body.delivery = { state: delivery.state, attempts: delivery.attempts };
   const refunds = refundSummary(gw, o);
   if (refunds) Object.assign(body, refunds);

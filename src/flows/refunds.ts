@@ -138,11 +138,9 @@ export function applyRefundProof(gw: Gateway, proof: Proof, signature: string, n
  */
 export function merchantTransferRefund(gw: Gateway, callerOcid: number, orderId: string | undefined, userId: string, minor: bigint, amount: string, currency: string, txid: string, now: number): string | null {
   if (!orderId) return null;
-  const o = gw.db
-    .query<{ id: number }, [number, string]>("SELECT id FROM orders WHERE merchant_ocid = ? AND order_id = ? AND status = 'paid' ORDER BY id DESC LIMIT 1")
-    .get(callerOcid, orderId);
-  if (!o) return null;
-  const order = gw.store.orders.byId(o.id)!;
+  const paidId = gw.store.orderQueries.latestPaidOfMerchant(callerOcid, orderId);
+  if (paidId === null) return null;
+  const order = gw.store.orders.byId(paidId)!;
   if (order.user_id !== userId) throw new ProtocolError("INVALID_REQUEST", "order.id names a paid order of another user; refunds go to the user who paid", { fields: ["to.reference"] });
   if (order.currency !== currency) throw new ProtocolError("INVALID_REQUEST", `order ${orderId} was paid in ${order.currency}`, { fields: ["currency"] });
   checkCap(gw, order, minor);

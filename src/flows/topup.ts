@@ -11,6 +11,7 @@ import type { Proof } from "../protocol/schemas";
 import { signObject } from "../protocol/signed-objects";
 import { externalAccount, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { User } from "../store/users";
+import type { Topup } from "../store/topups";
 import { classify } from "../settlement/classify";
 import { recordAnomaly } from "../settlement/settle-job";
 import { amountOrThrow } from "./order-intake";
@@ -29,29 +30,22 @@ export type TopupRequest = Static<typeof TopupRequest>;
 const TOPUP_RE = /^topup_[0-9a-f]{24}$/;
 export const isTopupReference = (r: string | undefined): r is string => r !== undefined && TOPUP_RE.test(r);
 
-type TopupRow = {
-  id: string;
-  user_id: string;
-  via: number;
-  amount: string;
-  amount_minor: number;
-  currency: string;
-  status: "pending" | "credited";
-  checkout_url: string | null;
-  txid: string | null;
-  created_at: number;
-  credited_at: number | null;
-};
-
-export function topupView(r: TopupRow) {
-  const v: Record<string, unknown> = { id: r.id, via: r.via, amount: r.amount, currency: r.currency, status: r.status, createdAt: r.created_at };
-  if (r.checkout_url) v.checkoutUrl = r.checkout_url;
+export function topupView(r: Topup) {
+  const v: Record<string, unknown> = {
+    id: r.id,
+    via: r.via,
+    amount: r.amount,
+    currency: r.currency,
+    status: r.status,
+    createdAt: r.createdAt,
+  };
+  if (r.checkoutUrl) v.checkoutUrl = r.checkoutUrl;
   if (r.txid) v.txid = r.txid;
   return v;
 }
 
 export function topupOf(gw: Gateway, user: User, id: string) {
-  const r = gw.db.query<TopupRow, [string, string]>("SELECT * FROM topups WHERE id = ? AND user_id = ?").get(id, user.id);
+  const r = gw.store.topups.ofUser(id, user.id);
   if (!r) throw new ProtocolError("NOT_FOUND", "No such top-up");
   return topupView(r);
 }
@@ -81,16 +75,15 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
   const signature = signObject(order, gw.key.secret).signature;
   const back = `${config.webBaseUrl}/?topup=${id}`;
   // Recorded first: a fast payer's proof must find the top-up it pays.
+  const orderJson = JSON.stringify(order);
   gw.store.tx(() =>
-    gw.db
-      .query("INSERT INTO topups (id, user_id, via, order_json, amount, amount_minor, currency, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)")
-      .run(id, user.id, req.via, JSON.stringify(order), amount, Number(minor), req.currency, now),
+    gw.store.topups.insert({ id, userId: user.id, via: req.via, orderJson, amount, amountMinor: minor, currency: req.currency, now }),
   );
   const res = await gw.peers.call(req.via, "POST", "/checkout/create", { order, signature, merchantOcid: config.ocid, urls: { success: back, cancel: `${back}&cancelled=1` } }, {
     timeoutMs: config.outboundTimeouts.settlementMs,
   });
   const out = classify(res);
-  const forget = () => gw.store.tx(() => gw.db.query("DELETE FROM topups WHERE id = ? AND status = 'pending'").run(id));
+  const forget = () => gw.store.tx(() => gw.store.topups.dropPending(id));
   if (out.kind === "definite") {
     forget(); // nothing can be paid against an order the gateway refused
     throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", `Gateway ${req.via} refused the top-up (${out.code ?? out.reason})`, { reason: "checkout_refused" });
@@ -101,7 +94,7 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
     forget();
     throw new ProtocolError("METADATA_UNAVAILABLE", `Gateway ${req.via} answered without a checkout URL`, { reason: "checkout_invalid" });
   }
-  gw.store.tx(() => gw.db.query("UPDATE topups SET checkout_url = ? WHERE id = ?").run(url, id));
+  gw.store.tx(() => gw.store.topups.setCheckoutUrl(id, url));
   return { id, status: "pending", checkoutUrl: url, amount, currency: req.currency, via: req.via };
 }
 
@@ -110,22 +103,22 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
  * the top-up went through, for the same amount and currency; anything else is rejected and listed.
  */
 export function topupCredit(gw: Gateway, proof: Proof, minor: bigint, now: number) {
-  const r = gw.db.query<TopupRow, [string]>("SELECT * FROM topups WHERE id = ?").get(proof.to.reference!);
+  const r = gw.store.topups.byId(proof.to.reference!);
   const reject = (message: string) => {
     recordAnomaly(gw, "topup_proof_rejected", null, null, `${proof.issuer}/${proof.txid} for ${proof.to.reference}: ${message}`);
     return { reply: { status: "rejected" as const, txid: proof.txid, message }, credited: null };
   };
   if (!r) return reject("unknown reference");
   if (r.via !== proof.issuer) return reject("top-up went through another gateway");
-  if (r.currency !== proof.currency || BigInt(r.amount_minor) !== minor) return reject("amount or currency differs from the top-up");
+  if (r.currency !== proof.currency || r.amountMinor !== minor) return reject("amount or currency differs from the top-up");
   if (r.status !== "pending") return reject("top-up already credited");
   try {
     gw.store.tx(() => {
-      enforceUserMovement(gw, r.user_id, "credit", r.currency, minor);
-      gw.db.query("UPDATE topups SET status = 'credited', txid = ?, credited_at = ? WHERE id = ? AND status = 'pending'").run(proof.txid, now, r.id);
+      enforceUserMovement(gw, r.userId, "credit", r.currency, minor);
+      gw.store.topups.markCredited(r.id, proof.txid, now);
       gw.store.ledger.move({
         from: externalAccount(proof.issuer),
-        to: userAccount(r.user_id),
+        to: userAccount(r.userId),
         currency: r.currency,
         amount: minor,
         reason: "topup",
@@ -139,5 +132,5 @@ export function topupCredit(gw: Gateway, proof: Proof, minor: bigint, now: numbe
     if (!isBalanceOverflow(e)) throw e;
     return reject("amount exceeds the balance limit");
   }
-  return { reply: { status: "accepted" as const, txid: proof.txid }, credited: { userId: r.user_id, kind: "topup" as const } };
+  return { reply: { status: "accepted" as const, txid: proof.txid }, credited: { userId: r.userId, kind: "topup" as const } };
 }

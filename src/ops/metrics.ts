@@ -3,6 +3,7 @@
 import type { Gateway } from "../gateway";
 import pkg from "../../package.json" with { type: "json" };
 import { ORDER_STATUSES } from "../domain/order-lifecycle";
+import type { Durations } from "../store/metrics";
 
 /** Upper bounds (seconds) of the latency histograms; timestamps are whole seconds, so finer bounds mean nothing. */
 export const LATENCY_BUCKETS = [0, 1, 2, 5, 10, 30, 60, 300, 900, 3600];
@@ -25,11 +26,14 @@ class Exposition {
     return this;
   }
   /** A histogram from (value, count) pairs. */
-  histogram(name: string, help: string, rows: { d: number; n: number }[]): this {
+  histogram(name: string, help: string, rows: Durations): this {
     this.metric(name, "histogram", help);
     let count = 0;
     let sum = 0;
-    for (const r of rows) (count += r.n), (sum += r.d * r.n);
+    for (const r of rows) {
+      count += r.n;
+      sum += r.d * r.n;
+    }
     for (const le of LATENCY_BUCKETS) this.sample(`${name}_bucket`, rows.filter((r) => r.d <= le).reduce((a, r) => a + r.n, 0), { le });
     return this.sample(`${name}_bucket`, count, { le: "+Inf" }).sample(`${name}_sum`, sum).sample(`${name}_count`, count);
   }
@@ -41,44 +45,28 @@ class Exposition {
 const DELIVERY_STATES = ["pending", "delivered", "rejected", "dead"];
 
 export function renderMetrics(gw: Gateway, live: { verifyQueueDepth: () => number }): string {
-  const { db } = gw;
+  const m = gw.store.metrics;
   const x = new Exposition();
   x.metric("oc_up", "gauge", "1 while the gateway serves").sample("oc_up", 1);
   x.metric("oc_build_info", "gauge", "version of the running gateway").sample("oc_build_info", 1, { version: pkg.version });
 
-  const orders = new Map(db.query<{ status: string; n: number }, []>("SELECT status, COUNT(*) AS n FROM orders GROUP BY status").all().map((r) => [r.status, r.n]));
+  const orders = m.ordersByStatus();
   x.metric("oc_orders", "gauge", "orders by current status");
   for (const s of new Set([...ORDER_STATUSES, ...orders.keys()])) x.sample("oc_orders", orders.get(s) ?? 0, { status: s });
 
-  // A settlement job's strategy: the one it settled with, else the candidate it is on.
-  const settlements = db
-    .query<{ state: string; strategy: string | null; n: number }, []>(
-      `SELECT j.state, COALESCE(o.settlement_type, json_extract(j.candidates_json, '$[' || j.path_index || '].type')) AS strategy,
-              COUNT(*) AS n
-         FROM jobs j JOIN orders o ON o.id = j.order_id GROUP BY 1, 2 ORDER BY 1, 2`,
-    )
-    .all();
+  const settlements = m.settlementsByOutcome();
   x.metric("oc_settlements", "gauge", "settlement jobs by outcome (pending, done, failed, in_review) and strategy");
   for (const r of settlements) x.sample("oc_settlements", r.n, { outcome: r.state, strategy: r.strategy ?? "none" });
 
-  const deliveries = new Map(db.query<{ state: string; n: number }, []>("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state").all().map((r) => [r.state, r.n]));
+  const deliveries = m.deliveriesByState();
   x.metric("oc_deliveries", "gauge", "proof webhook deliveries by state");
   for (const s of new Set([...DELIVERY_STATES, ...deliveries.keys()])) x.sample("oc_deliveries", deliveries.get(s) ?? 0, { state: s });
 
-  x.histogram(
-    "oc_settlement_latency_seconds",
-    "confirmation to paid, per paid order",
-    db.query<{ d: number; n: number }, []>("SELECT updated_at - confirmed_at AS d, COUNT(*) AS n FROM orders WHERE status = 'paid' AND confirmed_at IS NOT NULL GROUP BY 1").all(),
-  );
+  x.histogram("oc_settlement_latency_seconds", "confirmation to paid, per paid order", m.settlementLatency());
   x.histogram(
     "oc_confirm_to_webhook_seconds",
     "confirmation to the merchant's accepted webhook, per delivered proof of an order",
-    db
-      .query<{ d: number; n: number }, []>(
-        `SELECT d.updated_at - o.confirmed_at AS d, COUNT(*) AS n FROM deliveries d JOIN orders o ON o.id = d.order_id
-          WHERE d.state = 'delivered' AND o.confirmed_at IS NOT NULL GROUP BY 1`,
-      )
-      .all(),
+    m.confirmToWebhook(),
   );
 
   x.metric("oc_verify_queue_depth", "gauge", "signature checks waiting for a verification worker").sample("oc_verify_queue_depth", live.verifyQueueDepth());

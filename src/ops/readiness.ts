@@ -2,7 +2,7 @@
 // balancer's log) knows what to fix.
 import { accessSync, constants } from "node:fs";
 import type { Gateway } from "../gateway";
-import { databasePath, probeWrite } from "../store/data-dir";
+import { databasePath } from "../store/data-dir";
 
 export type Readiness = { ready: boolean; checks: Record<string, string>; notReady: string[] };
 
@@ -10,7 +10,7 @@ export function readiness(gw: Gateway, schedulerAlive: () => boolean): Readiness
   const checks: Record<string, string> = {};
   try {
     accessSync(databasePath(gw.config.dataDir), constants.W_OK);
-    probeWrite(gw.db); // a real write on the serving connection: read-only files, mounts and full disks fail here
+    gw.store.probeWrite(); // a real write on the serving connection: read-only files, mounts and full disks fail here
     checks.database = "ok";
   } catch (e) {
     checks.database = `not writable: ${(e as { code?: string }).code ?? (e as Error).message}`;

@@ -1,6 +1,5 @@
 // §2.2–§2.4: OCID → verified peer metadata. Local table first, then the optional EVM resolver; cached with
 // stale-if-error, concurrent lookups coalesced, every URL checked by the outbound rules before it is fetched.
-import type { Database } from "bun:sqlite";
 import { ProtocolError } from "../protocol/errors";
 import { metadataUrlFor, normaliseMetadata } from "../protocol/peer-metadata";
 import type { VerifiedDialect } from "../protocol/signed-objects";
@@ -11,6 +10,9 @@ import type { Clock } from "../clock";
 import { checkOutboundUrl, type Allowlist } from "./ssrf";
 import { resolveTokenUri } from "./evm-resolver";
 import { fetchLimited } from "./fetch-limited";
+import type { DirectoryEntry, DirectoryStore } from "../store/directory";
+
+export type { DirectoryEntry };
 
 export const METADATA_TIMEOUT_MS = 5000;
 /**
@@ -27,10 +29,9 @@ export const MAX_UNKNOWN_OCIDS = 10_000;
 /** §2.4 key rotation: a cached key older than this is refetched once before a signature is rejected. */
 export const KEY_ROTATION_AGE = 60;
 
-export type DirectoryEntry = { ocid: number; value: string; source: string; addedAt: number };
-
 export type DirectoryOptions = {
-  db: Database;
+  /** The persisted directory and metadata cache (src/store/directory.ts). */
+  store: DirectoryStore;
   clock: Clock;
   log: Logger;
   allowlist: Allowlist;
@@ -52,38 +53,22 @@ export class Directory {
   private cache = new Map<number, PeerMetadata>();
   private unknownUntil = new Map<number, number>();
   private inflight = new Map<number, Promise<PeerMetadata>>();
-  private readonly q;
 
-  constructor(private readonly o: DirectoryOptions) {
-    this.q = {
-      get: o.db.query<{ value: string }, [number]>("SELECT value FROM directory WHERE ocid = ?"),
-      list: o.db.query<{ ocid: number; value: string; source: string; added_at: number }, []>("SELECT * FROM directory ORDER BY ocid"),
-      put: o.db.query(
-        "INSERT INTO directory (ocid, value, source, added_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (ocid) DO UPDATE SET value = excluded.value, source = excluded.source",
-      ),
-      del: o.db.query("DELETE FROM directory WHERE ocid = ?"),
-      loadCache: o.db.query<{ document: string; fetched_at: number }, [number]>("SELECT document, fetched_at FROM metadata_cache WHERE ocid = ?"),
-      dropCache: o.db.query("DELETE FROM metadata_cache WHERE ocid = ?"),
-      persistedAt: o.db.query<{ fetched_at: number }, [number]>("SELECT fetched_at FROM metadata_cache WHERE ocid = ?"),
-      saveCache: o.db.query(
-        "INSERT INTO metadata_cache (ocid, document, fetched_at) VALUES (?1, ?2, ?3) ON CONFLICT (ocid) DO UPDATE SET document = excluded.document, fetched_at = excluded.fetched_at",
-      ),
-    };
-  }
+  constructor(private readonly o: DirectoryOptions) {}
 
   // ----- operator surface (the CLI calls these) -----
   add(ocid: number, value: string): void {
     if (!Number.isSafeInteger(ocid) || ocid < 1) throw new Error("OCID must be a positive integer");
     if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new Error("value must be an http(s) URL");
-    this.q.put.run(ocid, value, "operator", this.o.clock());
+    this.o.store.put(ocid, value, "operator", this.o.clock());
     this.forget(ocid);
   }
   remove(ocid: number): boolean {
     this.forget(ocid);
-    return this.q.del.run(ocid).changes > 0;
+    return this.o.store.remove(ocid);
   }
   list(): DirectoryEntry[] {
-    const rows = this.q.list.all().map((r) => ({ ocid: r.ocid, value: r.value, source: r.source, addedAt: r.added_at }));
+    const rows = this.o.store.entries();
     const known = new Set(rows.map((r) => r.ocid));
     for (const [k, v] of Object.entries(this.o.configEntries))
       if (!known.has(Number(k))) rows.push({ ocid: Number(k), value: v, source: "config", addedAt: 0 });
@@ -91,7 +76,7 @@ export class Directory {
   }
   /** Drops what we know of `ocid`, the persisted copy included (else a removed or re-pointed entry lives on). */
   forget(ocid: number): void {
-    this.q.dropCache.run(ocid);
+    this.o.store.dropCached(ocid);
     this.cache.delete(ocid);
     this.unknownUntil.delete(ocid);
   }
@@ -114,7 +99,7 @@ export class Directory {
       const cached = this.cached(ocid);
       // The persisted copy is the source of truth across processes: `oc directory remove|add` in another process
       // deletes it, and a running server must stop trusting the old key at once, not after the TTL.
-      if (cached && this.q.persistedAt.get(ocid)?.fetched_at !== cached.fetchedAt) this.cache.delete(ocid);
+      if (cached && this.o.store.cachedAt(ocid) !== cached.fetchedAt) this.cache.delete(ocid);
       else if (cached && now - cached.fetchedAt < this.o.freshTtl) return cached;
       const unknownUntil = this.unknownUntil.get(ocid);
       if (unknownUntil !== undefined && unknownUntil > now) throw new ProtocolError("UNKNOWN_OCID");
@@ -124,7 +109,7 @@ export class Directory {
       // Someone is already waiting on a (possibly slow) fetch of this peer: a usable stale copy answers at once
       // instead of queueing every caller behind it.
       const stale = this.cached(ocid);
-      if (stale && now - stale.fetchedAt <= STALE_MAX && this.q.persistedAt.get(ocid)?.fetched_at === stale.fetchedAt) return stale;
+      if (stale && now - stale.fetchedAt <= STALE_MAX && this.o.store.cachedAt(ocid) === stale.fetchedAt) return stale;
     }
     if (!p) {
       p = this.refresh(ocid, performance.now() + METADATA_DEADLINE_MS).finally(() => this.inflight.delete(ocid));
@@ -136,12 +121,12 @@ export class Directory {
   private cached(ocid: number): PeerMetadata | undefined {
     let m = this.cache.get(ocid);
     if (!m) {
-      const row = this.q.loadCache.get(ocid);
+      const row = this.o.store.cached(ocid);
       if (row) {
         const r = normaliseMetadata(JSON.parse(row.document), ocid, {
           acceptReplacer: this.o.acceptReplacer,
           httpAllowed: (h) => this.o.allowlist.matches(h),
-          fetchedAt: row.fetched_at,
+          fetchedAt: row.fetchedAt,
         });
         if (r.ok) this.cache.set(ocid, (m = r.meta));
       }
@@ -184,7 +169,7 @@ export class Directory {
     if (r.dialect) this.o.onConfigDialect?.(ocid, r.dialect);
     this.cache.set(ocid, r.meta);
     this.unknownUntil.delete(ocid);
-    this.q.saveCache.run(ocid, JSON.stringify(fetched.doc), now);
+    this.o.store.saveCached(ocid, JSON.stringify(fetched.doc), now);
     return r.meta;
   }
 
@@ -203,8 +188,8 @@ export class Directory {
   }
 
   private async lookup(ocid: number, deadline: number): Promise<Lookup> {
-    const row = this.q.get.get(ocid);
-    if (row) return { kind: "value", value: row.value };
+    const value = this.o.store.value(ocid);
+    if (value !== null) return { kind: "value", value };
     const fromConfig = this.o.configEntries[String(ocid)];
     if (fromConfig) return { kind: "value", value: fromConfig };
     if (!this.o.evm) return { kind: "unknown" };

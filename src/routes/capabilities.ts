@@ -3,13 +3,10 @@ import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { protocolOptions, protocolRoute } from "../http/protocol-route";
 import { formatMinor } from "../protocol/money";
+import { peerAccount } from "../store/ledger";
 
 /** §9.3: any resolvable caller; `partner` shows only what concerns that caller. */
 export function capabilitiesRoute(gw: Gateway) {
-  const balances = gw.db.query<{ currency: string; balance: number | bigint }, [string]>(
-    "SELECT currency, balance FROM accounts WHERE account = ? ORDER BY currency",
-  );
-  balances.safeIntegers(true);
   return new Elysia({ name: "oc-capabilities" }).get(
     `${gw.config.basePath}/capabilities`,
     protocolRoute(gw, null, ({ caller }) => {
@@ -21,10 +18,10 @@ export function capabilitiesRoute(gw: Gateway) {
         settlement: metadata.config.settlement,
       };
       const reserveCurrencies = config.partners.find((p) => p.ocid === caller.ocid)?.reserveCurrencies ?? [];
-      const accounts = balances
-        .all(`peer:${caller.ocid}`)
+      const accounts = gw.store.ledger
+        .balances(peerAccount(caller.ocid))
         .filter((r) => gw.currencies.has(r.currency))
-        .map((r) => ({ currency: r.currency, amount: formatMinor(BigInt(r.balance), r.currency, gw.currencies) }));
+        .map((r) => ({ currency: r.currency, amount: formatMinor(r.balance, r.currency, gw.currencies) }));
       if (reserveCurrencies.length || accounts.length) body.partner = { reserveCurrencies, accounts };
       return { body };
     }),

@@ -19,11 +19,22 @@ import { refunds } from "./refunds";
 import { p2pTransfers } from "./p2p-transfers";
 import { events } from "./events";
 import { kyc } from "./kyc";
+import { directory } from "./directory";
+import { topups } from "./topups";
+import { idempotency } from "./idempotency";
+import { nonces } from "./nonces";
+import { eventOutbox } from "./event-outbox";
+import { anomalies } from "./anomalies";
+import { orderQueries } from "./order-queries";
+import { deliveryQueries } from "./delivery-queries";
+import { history } from "./history";
+import { metrics } from "./metrics";
+import { probeWrite } from "./data-dir";
+import { backupDatabase, type BackupCheck } from "./backup";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 export function createStore(db: Database) {
   return {
-    db,
     ledger: ledger(db),
     users: users(db),
     tokens: tokens(db),
@@ -43,6 +54,21 @@ export function createStore(db: Database) {
     p2p: p2pTransfers(db),
     events: events(db),
     kyc: kyc(db),
+    directory: directory(db),
+    topups: topups(db),
+    idempotency: idempotency(db),
+    nonces: nonces(db),
+    eventOutbox: eventOutbox(db),
+    anomalies: anomalies(db),
+    orderQueries: orderQueries(db),
+    deliveryQueries: deliveryQueries(db),
+    history: history(db),
+    metrics: metrics(db),
+    /** A real write (readiness): a database that only reads must never look healthy. */
+    probeWrite: (): void => probeWrite(db),
+    /** `oc backup`: a consistent snapshot into a new file while the gateway serves, then checked. */
+    backupInto: (target: string): BackupCheck => backupDatabase(db, target),
+    close: (): void => db.close(),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

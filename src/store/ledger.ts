@@ -2,6 +2,7 @@
 // accounts that must not go negative are debited with a conditional UPDATE. Call inside a transaction.
 import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
+import { isCheckViolation } from "./constraint";
 
 /** Accounts that may go negative (money entering/leaving our books); all others are floored at zero. */
 export const mayGoNegative = (account: string): boolean => account === "funding" || account.startsWith("external:");
@@ -24,7 +25,21 @@ export type Movement = {
 };
 
 /** A balance would leave SQLite's 64-bit integer range: the CHECK on accounts.balance refused the write. */
-export const isBalanceOverflow = (e: unknown): boolean => /CHECK constraint failed: typeof\(balance\)/.test(String((e as Error)?.message));
+export const isBalanceOverflow = (e: unknown): boolean => isCheckViolation(e, "balance");
+
+export type Balance = { account: string; currency: string; balance: bigint };
+export type LedgerEntry = {
+  id: number;
+  movementId: string;
+  account: string;
+  currency: string;
+  delta: bigint;
+  reason: string;
+  orderId: number | null;
+  ref: string | null;
+  createdAt: number;
+};
+export type LedgerCheck = { ok: boolean; problems: string[] };
 
 export class InsufficientFunds extends Error {
   constructor(readonly account: string) {
@@ -45,6 +60,28 @@ export function ledger(db: Database) {
   );
   const balance = db.query<{ balance: bigint }, [string, string]>("SELECT balance FROM accounts WHERE account = ? AND currency = ?");
   balance.safeIntegers(true);
+  const exists = db.query<{ n: number }, [string, string]>("SELECT 1 AS n FROM accounts WHERE account = ? AND currency = ?");
+  const balances = db.query<{ account: string; currency: string; b: string }, [string | null]>(
+    `SELECT account, currency, CAST(balance AS TEXT) AS b FROM accounts
+     WHERE ?1 IS NULL OR account = ?1 ORDER BY account, currency`,
+  );
+  const entries = db.query<
+    {
+      id: number;
+      movement_id: string;
+      account: string;
+      currency: string;
+      d: string;
+      reason: string;
+      order_id: number | null;
+      ref: string | null;
+      created_at: number;
+    },
+    [number, number]
+  >(
+    `SELECT id, movement_id, account, currency, CAST(delta AS TEXT) AS d, reason, order_id, ref, created_at
+     FROM ledger_entries WHERE created_at >= ? AND created_at < ? ORDER BY id`,
+  );
 
   return {
     /** Throws InsufficientFunds (the caller's transaction rolls back) when a floored account is short. */
@@ -62,6 +99,28 @@ export function ledger(db: Database) {
     balance(account: string, currency: string): bigint {
       return balance.get(account, currency)?.balance ?? 0n;
     },
+    /** Whether the books hold `account` in `currency` at all (a zero balance counts). */
+    hasAccount: (account: string, currency: string): boolean => exists.get(account, currency) !== null,
+    /** Every account's balances, or one account's; ordered by account, then currency. */
+    balances: (account?: string): Balance[] =>
+      balances.all(account ?? null).map((r) => ({ account: r.account, currency: r.currency, balance: BigInt(r.b) })),
+    /** Entries created in [from, to), in the order they were written. */
+    entries: (from: number, to: number): LedgerEntry[] =>
+      entries.all(from, to).map((r) => ({
+        id: r.id,
+        movementId: r.movement_id,
+        account: r.account,
+        currency: r.currency,
+        delta: BigInt(r.d),
+        reason: r.reason,
+        orderId: r.order_id,
+        ref: r.ref,
+        createdAt: r.created_at,
+      })),
+    /** The full entry-level reconciliation (`checkLedger`). */
+    check: (): LedgerCheck => checkLedger(db),
+    /** The O(accounts) start-up check (`checkBalances`). */
+    checkBalances: (): LedgerCheck => checkBalances(db),
   };
 }
 export type Ledger = ReturnType<typeof ledger>;
@@ -71,7 +130,7 @@ export type Ledger = ReturnType<typeof ledger>;
  * is negative. Balances change only with their entries (one transaction), so this catches a broken books at once;
  * the full entry-level reconciliation (`checkLedger`) is `oc ledger balances` and runs in the tests.
  */
-export function checkBalances(db: Database): { ok: boolean; problems: string[] } {
+export function checkBalances(db: Database): LedgerCheck {
   const problems: string[] = [];
   const sums = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(balance) AS s FROM accounts GROUP BY currency");
   sums.safeIntegers(true);
@@ -82,7 +141,7 @@ export function checkBalances(db: Database): { ok: boolean; problems: string[] }
 }
 
 /** Invariant checks (CLI and tests): entries sum to zero per currency; balances equal their entries. */
-export function checkLedger(db: Database): { ok: boolean; problems: string[] } {
+export function checkLedger(db: Database): LedgerCheck {
   const problems: string[] = [];
   const sums = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(delta) AS s FROM ledger_entries GROUP BY currency");
   sums.safeIntegers(true);

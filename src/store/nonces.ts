@@ -42,3 +42,11 @@ export function pruneNonces(db: Database, now: number, batch = 2000): number {
     if (n < batch) return total;
   }
 }
+
+/** The nonce repository of one database: the recorder for a signature window, and the background pruning. */
+export function nonces(db: Database) {
+  return {
+    recorder: (window: number) => nonceRecorder(db, window),
+    prune: (now: number): number => pruneNonces(db, now),
+  };
+}

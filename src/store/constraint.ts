@@ -1,0 +1,52 @@
+// Database errors mapped by the constraint they violate, not by free message text. bun:sqlite reports the kind in
+// its extended result code (SQLITE_CONSTRAINT_UNIQUE …) and names the target in SQLite's fixed form
+// ("<KIND> constraint failed: table.column, table.column" or the CHECK's expression). A second engine maps its own
+// codes (PostgreSQL: SQLSTATE 23505/23514/23503/23502 with table_name/column_name/constraint_name) to the same shape.
+
+export type ConstraintKind = "unique" | "check" | "foreign_key" | "not_null";
+
+export type ConstraintViolation = {
+  kind: ConstraintKind;
+  /** The table named by the violation, when the engine names one (SQLite does not for foreign keys). */
+  table: string | null;
+  columns: string[];
+  /** A CHECK's expression (SQLite) or name (engines with named constraints). */
+  check: string | null;
+};
+
+const KIND_BY_CODE: Record<string, ConstraintKind> = {
+  SQLITE_CONSTRAINT_UNIQUE: "unique",
+  SQLITE_CONSTRAINT_PRIMARYKEY: "unique",
+  SQLITE_CONSTRAINT_CHECK: "check",
+  SQLITE_CONSTRAINT_FOREIGNKEY: "foreign_key",
+  SQLITE_CONSTRAINT_NOTNULL: "not_null",
+};
+const TARGET_SEPARATOR = "constraint failed: ";
+
+/** The violated constraint, or null when `e` is not a constraint violation. */
+export function constraintViolation(e: unknown): ConstraintViolation | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  const kind = typeof code === "string" ? KIND_BY_CODE[code] : undefined;
+  if (!kind) return null;
+  const message = String((e as Error).message ?? "");
+  const at = message.indexOf(TARGET_SEPARATOR);
+  const target = at < 0 ? "" : message.slice(at + TARGET_SEPARATOR.length).trim();
+  if (kind === "check") return { kind, table: null, columns: [], check: target || null };
+  const refs = target ? target.split(",").map((s) => s.trim().split(".")) : [];
+  const table = refs[0]?.length === 2 ? refs[0][0]! : null;
+  return { kind, table, columns: refs.map((r) => r[r.length - 1]!), check: null };
+}
+
+/** A UNIQUE (or primary key) violation, optionally of `table` (and exactly `columns`, in any order). */
+export function isUniqueViolation(e: unknown, table?: string, columns?: readonly string[]): boolean {
+  const v = constraintViolation(e);
+  if (v?.kind !== "unique") return false;
+  if (table !== undefined && v.table !== table) return false;
+  return columns === undefined || (columns.length === v.columns.length && columns.every((c) => v.columns.includes(c)));
+}
+
+/** A CHECK violation whose expression is about `column` (SQLite names no CHECK unless the schema did). */
+export function isCheckViolation(e: unknown, column: string): boolean {
+  const v = constraintViolation(e);
+  return v?.kind === "check" && v.check !== null && new RegExp(`\\b${column}\\b`).test(v.check);
+}

@@ -1,0 +1,81 @@
+// Issue 14: every SQL statement lives in src/store/, and no database handle leaves it. This reads the sources the
+// way a reviewer's grep would: a query call, a raw handle, a bun:sqlite import or SQL text outside src/store/ fails.
+import { expect, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const ROOT = join(import.meta.dir, "../..");
+const SRC = join(ROOT, "src");
+
+/** What SQL or a database handle looks like in TypeScript source. */
+const PATTERNS: { what: string; re: RegExp }[] = [
+  { what: "a prepared query", re: /\.(query|prepare)\s*(<|\()/ },
+  { what: "a raw statement", re: /\bdb\s*\.\s*(exec|run|transaction)\b/ },
+  { what: "the gateway's database handle", re: /\bgw\.db\b|\.db\s*\./ },
+  { what: "a bun:sqlite import", re: /from\s+["']bun:sqlite["']/ },
+  { what: "SQL text", re: /\b(SELECT\s+[\w*(].*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX))\b/ },
+];
+
+/**
+ * Files the domain engineer is moving into the store in the same issue (their SQL and their `gw.db` uses); this
+ * list goes away when they land. Nothing else may be added here.
+ */
+const PENDING_DOMAIN_MOVE = new Set([
+  "src/flows/inbound-proof.ts",
+  "src/flows/operator-resolve.ts",
+  "src/settlement/deliver-event.ts",
+  "src/settlement/deliver-proof.ts",
+  "src/settlement/p2p-send.ts",
+  "src/settlement/proofs.ts",
+  "src/settlement/scheduler.ts",
+  "src/settlement/settle-job.ts",
+  "src/settlement/txid-registry.ts",
+]);
+/** Call sites that pass `gw.db` to a domain-owned function (issueProof) until its new signature lands. */
+const PENDING_CALL_SITES = new Set([
+  "src/flows/inbound-transfer.ts",
+  "src/flows/refunds.ts",
+  "src/flows/send-money.ts",
+  /** The composition root still hands the handle to the domain's code through Gateway until it lands. */
+  "src/gateway.ts",
+  "src/start.ts",
+]);
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return /\.tsx?$/.test(name) ? [path] : [];
+  });
+}
+
+function findings(): string[] {
+  const found: string[] = [];
+  for (const path of sources(SRC)) {
+    const file = relative(ROOT, path);
+    if (file.startsWith("src/store/") || PENDING_DOMAIN_MOVE.has(file) || PENDING_CALL_SITES.has(file)) continue;
+    readFileSync(path, "utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        for (const p of PATTERNS) if (p.re.test(line)) found.push(`${file}:${i + 1}: ${p.what}: ${line.trim()}`);
+      });
+  }
+  return found;
+}
+
+test("no SQL and no database handle outside src/store/", () => {
+  expect(findings()).toEqual([]);
+});
+
+test("the check finds SQL where there is some (it is not vacuous)", () => {
+  const hits = PATTERNS.filter((p) =>
+    [
+      'gw.db.query("SELECT 1 FROM accounts")',
+      "db.exec(sql)",
+      "const x = gw.db;",
+      'import { Database } from "bun:sqlite";',
+      "`DELETE FROM nonces WHERE expires_at < ?`",
+    ].some((l) => p.re.test(l)),
+  );
+  expect(hits.map((p) => p.what)).toEqual(PATTERNS.map((p) => p.what));
+});
