@@ -13,13 +13,24 @@ const cell = (v: unknown): string => {
 };
 const csv = (header: string[], rows: unknown[][]): string =>
   [header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
-const iso = (t: number | null) => (t === null ? "" : new Date(t * 1000).toISOString());
+const MS_PER_SECOND = 1000;
+const iso = (t: number | null) => (t === null ? "" : new Date(t * MS_PER_SECOND).toISOString());
 
 function range(q: Record<string, string | undefined>): [number, number] {
   return [timeParam(q.from, "from") ?? 0, timeParam(q.to, "to") ?? Number.MAX_SAFE_INTEGER];
 }
 
-const LEDGER_HEADER = ["entry_id", "movement_id", "created_at", "account", "currency", "amount", "reason", "order_id", "ref"];
+const LEDGER_HEADER = [
+  "entry_id",
+  "movement_id",
+  "created_at",
+  "account",
+  "currency",
+  "amount",
+  "reason",
+  "order_id",
+  "ref",
+];
 const ORDERS_HEADER = [
   "id",
   "order_id",

@@ -13,6 +13,7 @@ import { refundJson } from "../flows/refunds";
 export { ORDER_STATUSES };
 const DELIVERY_STATES: DeliveryState[] = ["pending", "delivered", "rejected", "dead"];
 const OCID_RE = /^[1-9][0-9]{0,15}$/;
+const MS_PER_SECOND = 1000;
 
 export function orderItem(gw: Gateway, o: OrderRecord) {
   const { succeeded } = gw.store.refunds.totals(o.id);
@@ -40,8 +41,9 @@ export function timeParam(v: string | undefined, name: string): number | null {
   if (v === undefined || v === "") return null;
   if (/^[0-9]{1,12}$/.test(v)) return Number(v);
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new ProtocolError("INVALID_REQUEST", `${name}: Unix seconds or an ISO 8601 date`, { fields: [name] });
-  return Math.floor(t / 1000);
+  if (Number.isNaN(t))
+    throw new ProtocolError("INVALID_REQUEST", `${name}: Unix seconds or an ISO 8601 date`, { fields: [name] });
+  return Math.floor(t / MS_PER_SECOND);
 }
 
 /** Validates the operator's filter into the store's search (unknown status or a malformed OCID: 400). */
@@ -54,7 +56,8 @@ function orderSearch(f: OrderFilter): OrderSearch {
     search.status = f.status;
   }
   if (f.merchant !== undefined) {
-    if (!OCID_RE.test(f.merchant)) throw new ProtocolError("INVALID_REQUEST", "merchant: an OCID", { fields: ["merchant"] });
+    if (!OCID_RE.test(f.merchant))
+      throw new ProtocolError("INVALID_REQUEST", "merchant: an OCID", { fields: ["merchant"] });
     search.merchant = Number(f.merchant);
   }
   if (f.userId !== undefined) search.userId = f.userId;
@@ -75,7 +78,7 @@ export function deliveryItem(d: DeliveryRow & { kind?: string; endpoint_id?: str
     id: d.id,
     kind: d.kind ?? "proof",
     orderId: d.order_id,
-    target: d.kind === "event" ? d.endpoint_id ?? null : d.target_ocid,
+    target: d.kind === "event" ? (d.endpoint_id ?? null) : d.target_ocid,
     txid: d.txid,
     state: d.state,
     attempts: d.attempts,
@@ -102,8 +105,18 @@ export function orderDetail(gw: Gateway, id: number) {
       confirmedAt: o.confirmed_at,
     },
     proof: o.final_proof_json ? { proof: JSON.parse(o.final_proof_json), signature: o.final_signature } : null,
-    job: job
-      ? { id: job.id, state: job.state, step: job.step, pathIndex: job.path_index, pinned: !!job.pinned, attempts: job.attempts, deadline: job.deadline, lastError: job.last_error }
+    job:
+      job ?
+        {
+          id: job.id,
+          state: job.state,
+          step: job.step,
+          pathIndex: job.path_index,
+          pinned: !!job.pinned,
+          attempts: job.attempts,
+          deadline: job.deadline,
+          lastError: job.last_error,
+        }
       : null,
     deliveries,
     anomalies,
@@ -117,15 +130,24 @@ export async function adminResolve(gw: Gateway, actor: string, id: number, actio
   try {
     message = await resolveOrder(gw, id, action, proof);
   } catch (e) {
-    if (e instanceof OperatorError) throw new ProtocolError(gw.store.orders.byId(id) ? "INVALID_STATE" : "ORDER_NOT_FOUND", e.message);
+    if (e instanceof OperatorError)
+      throw new ProtocolError(gw.store.orders.byId(id) ? "INVALID_STATE" : "ORDER_NOT_FOUND", e.message);
     throw e;
   }
-  gw.store.tx(() => gw.store.audit.append(actor, "orders.resolve", { orderId: id, action, proofTxid: (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null }, gw.clock()));
+  gw.store.tx(() =>
+    gw.store.audit.append(
+      actor,
+      "orders.resolve",
+      { orderId: id, action, proofTxid: (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null },
+      gw.clock(),
+    ),
+  );
   return { message, order: orderItem(gw, gw.store.orders.byId(id)!) };
 }
 
 export function listDeliveries(gw: Gateway, state: string | undefined, after: number, limit: number) {
-  if (state !== undefined && !(DELIVERY_STATES as string[]).includes(state)) throw new ProtocolError("INVALID_REQUEST", `state: one of ${DELIVERY_STATES.join(", ")}`, { fields: ["state"] });
+  if (state !== undefined && !(DELIVERY_STATES as string[]).includes(state))
+    throw new ProtocolError("INVALID_REQUEST", `state: one of ${DELIVERY_STATES.join(", ")}`, { fields: ["state"] });
   return gw.store.deliveryQueries.page(state ?? null, after, limit);
 }
 

@@ -14,13 +14,22 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
   switch (sub) {
     case "list": {
       const status = values.status as string | undefined;
-      if (status !== undefined && !STATUSES.includes(status)) throw new OperatorError(`--status must be one of ${STATUSES.join(", ")}`);
+      if (status !== undefined && !STATUSES.includes(status))
+        throw new OperatorError(`--status must be one of ${STATUSES.join(", ")}`);
       const limit = values.limit === undefined ? DEFAULT_LIST_LIMIT : Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new OperatorError("--limit must be a positive integer");
       for (const r of gw.store.orderQueries.lines(status ?? null, limit)) {
         const updated = new Date(r.updatedAt * MS_PER_SECOND).toISOString();
         const amount = `${r.amount} ${r.currency}`;
-        const columns = [r.id, r.status, amount, `merchant=${r.merchantOcid}`, `order=${r.orderId}`, r.settlementType ?? "-", updated];
+        const columns = [
+          r.id,
+          r.status,
+          amount,
+          `merchant=${r.merchantOcid}`,
+          `order=${r.orderId}`,
+          r.settlementType ?? "-",
+          updated,
+        ];
         out.log(columns.join("\t"));
       }
       return 0;
@@ -50,7 +59,18 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
             urls: JSON.parse(urls_json),
             candidates: JSON.parse(candidates_json),
             final_proof: final_proof_json ? JSON.parse(final_proof_json) : null,
-            job: job ? { id: job.id, state: job.state, step: job.step, path_index: job.path_index, pinned: !!job.pinned, attempts: job.attempts, last_error: job.last_error } : null,
+            job:
+              job ?
+                {
+                  id: job.id,
+                  state: job.state,
+                  step: job.step,
+                  path_index: job.path_index,
+                  pinned: !!job.pinned,
+                  attempts: job.attempts,
+                  last_error: job.last_error,
+                }
+              : null,
             deliveries,
             anomalies,
           },
@@ -61,7 +81,8 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
       return 0;
     }
     case "resolve": {
-      if (!id || !/^[0-9]+$/.test(id) || (action !== "paid" && action !== "refund")) return usage(out, "orders resolve <id> paid --proof <file> | refund");
+      if (!id || !/^[0-9]+$/.test(id) || (action !== "paid" && action !== "refund"))
+        return usage(out, "orders resolve <id> paid --proof <file> | refund");
       let proof: unknown;
       if (action === "paid") {
         if (typeof values.proof !== "string") return usage(out, "orders resolve <id> paid --proof <file>");
@@ -72,7 +93,14 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
         }
       }
       const result = await resolveOrder(gw, Number(id), action, proof);
-      gw.store.tx(() => gw.store.audit.append("cli", "orders.resolve", { orderId: Number(id), action, proofTxid: (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null }, gw.clock()));
+      gw.store.tx(() =>
+        gw.store.audit.append(
+          "cli",
+          "orders.resolve",
+          { orderId: Number(id), action, proofTxid: (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null },
+          gw.clock(),
+        ),
+      );
       out.log(result);
       return 0;
     }

@@ -27,24 +27,47 @@ class Replay extends Error {
 
 /** Our users are addressed as to.reference "user_<id>"; other peers by a registered OCID. */
 const unknownRecipient = (ours: boolean) =>
-  ours
-    ? new ProtocolError("ACCOUNT_NOT_FOUND", 'Unknown recipient: to.reference must be "user_<id>" of one of our users', { reason: "unknown_user", field: "to" })
-    : new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient: to.ocid has no registered metadata", { reason: "unknown_ocid", field: "to" });
+  ours ?
+    new ProtocolError("ACCOUNT_NOT_FOUND", 'Unknown recipient: to.reference must be "user_<id>" of one of our users', {
+      reason: "unknown_user",
+      field: "to",
+    })
+  : new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient: to.ocid has no registered metadata", {
+      reason: "unknown_ocid",
+      field: "to",
+    });
 
-export async function transferCreate(gw: Gateway, caller: Caller, req: TransferCreateRequest, raw: Uint8Array, headers: Headers): Promise<ProtocolReply> {
+export async function transferCreate(
+  gw: Gateway,
+  caller: Caller,
+  req: TransferCreateRequest,
+  raw: Uint8Array,
+  headers: Headers,
+): Promise<ProtocolReply> {
   const { store, config } = gw;
   if (req.from.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "from.ocid must be the caller");
-  if (req.to.ocid === req.from.ocid) throw new ProtocolError("INVALID_REQUEST", "to.ocid must differ from from.ocid", { reason: "self_transfer", fields: ["to.ocid"] });
+  if (req.to.ocid === req.from.ocid)
+    throw new ProtocolError("INVALID_REQUEST", "to.ocid must differ from from.ocid", {
+      reason: "self_transfer",
+      fields: ["to.ocid"],
+    });
   const amountMinor = amountOrThrow(gw, req.amount, req.currency);
 
   const idemKey = headers.get("idempotency-key");
-  if (idemKey !== null && !IDEMPOTENCY_KEY_RE.test(idemKey)) throw new ProtocolError("INVALID_REQUEST", "Malformed Idempotency-Key: 1–128 characters of A-Z a-z 0-9 . _ : -", { reason: "idempotency_key", fields: ["Idempotency-Key"] });
+  if (idemKey !== null && !IDEMPOTENCY_KEY_RE.test(idemKey))
+    throw new ProtocolError("INVALID_REQUEST", "Malformed Idempotency-Key: 1–128 characters of A-Z a-z 0-9 . _ : -", {
+      reason: "idempotency_key",
+      fields: ["Idempotency-Key"],
+    });
   const bodyHash = sha256Hex(raw);
   const lookup = () => {
     if (idemKey === null) return null;
     const row = store.idempotency.reply(caller.ocid, idemKey);
     if (!row || row.createdAt + IDEMPOTENCY_TTL < gw.clock()) return null;
-    if (row.bodyHash !== bodyHash) throw new ProtocolError("INVALID_STATE", "Idempotency-Key reused with another body", { reason: "idempotency_key_reused" });
+    if (row.bodyHash !== bodyHash)
+      throw new ProtocolError("INVALID_STATE", "Idempotency-Key reused with another body", {
+        reason: "idempotency_key_reused",
+      });
     return { status: row.status, rawBody: row.response } satisfies ProtocolReply;
   };
   const early = lookup();
@@ -52,7 +75,12 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
 
   const from = peerAccount(caller.ocid);
   const hasAccount = store.ledger.hasAccount(from, req.currency);
-  if (!hasAccount) throw new ProtocolError("ACCOUNT_NOT_FOUND", `Caller ${caller.ocid} has no ${req.currency} account here: it is credited when we owe you ${req.currency}`, { reason: "no_account", field: "from", currency: req.currency });
+  if (!hasAccount)
+    throw new ProtocolError(
+      "ACCOUNT_NOT_FOUND",
+      `Caller ${caller.ocid} has no ${req.currency} account here: it is credited when we owe you ${req.currency}`,
+      { reason: "no_account", field: "from", currency: req.currency },
+    );
 
   let to: string;
   let recipient: User | null = null;
@@ -81,7 +109,9 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
     if (!store.ledger.hasAccount(to, req.currency))
       throw new ProtocolError(
         "ACCOUNT_NOT_FOUND",
-        `Recipient ${req.to.ocid} holds no ${req.currency} account here: /transfer/create moves money to this gateway's users or to peers whose account this gateway keeps; pay other recipients through their own gateway`,
+        `Recipient ${req.to.ocid} holds no ${req.currency} account here: /transfer/create moves money to this ` +
+          "gateway's users or to peers whose account this gateway keeps; pay other recipients through their own " +
+          "gateway",
         { reason: "recipient_not_here", field: "to" },
       );
   }
@@ -111,17 +141,50 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
       // The proof is written first so the movement can reference its txid; a short balance rolls both back.
       // Issue 16: naming one of the caller's paid orders makes this a (capped) refund of it; otherwise a credit
       // within the user's limits.
-      const refund = to.startsWith("user:")
-        ? merchantTransferRefund(gw, caller.ocid, req.order?.id, to.slice(5), amountMinor, req.amount, req.currency, proof.txid, now)
+      const refund =
+        to.startsWith("user:") ?
+          merchantTransferRefund(
+            gw,
+            caller.ocid,
+            req.order?.id,
+            to.slice(5),
+            amountMinor,
+            req.amount,
+            req.currency,
+            proof.txid,
+            now,
+          )
         : null;
       if (to.startsWith("user:") && !refund) enforceUserMovement(gw, to.slice(5), "credit", req.currency, amountMinor);
       const reason = refund ?? (to.startsWith("user:") ? "transfer_in" : "transfer");
-      store.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref: `${caller.ocid}|${proof.txid}` });
+      store.ledger.move({
+        from,
+        to,
+        currency: req.currency,
+        amount: amountMinor,
+        reason,
+        now,
+        ref: `${caller.ocid}|${proof.txid}`,
+      });
       if (reason === "transfer_in")
-        emitEvent(gw, "credit.received", { userId: to.slice(5), currency: req.currency, amount: req.amount, source: "transfer", issuer: config.ocid, from: caller.ocid, txid: proof.txid });
-      if (!recipient) store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
+        emitEvent(gw, "credit.received", {
+          userId: to.slice(5),
+          currency: req.currency,
+          amount: req.amount,
+          source: "transfer",
+          issuer: config.ocid,
+          from: caller.ocid,
+          txid: proof.txid,
+        });
+      if (!recipient)
+        store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
       if (idemKey !== null)
-        store.idempotency.save(caller.ocid, idemKey, { bodyHash, status: HTTP_OK, response: proof.body, createdAt: now });
+        store.idempotency.save(caller.ocid, idemKey, {
+          bodyHash,
+          status: HTTP_OK,
+          response: proof.body,
+          createdAt: now,
+        });
       return { reply: { rawBody: proof.body } satisfies ProtocolReply, proof };
     });
     if (recipient) gw.hub.send(recipient.id, inboundCreditMessage(reply.proof.proof, "transfer", now));
@@ -130,7 +193,10 @@ export async function transferCreate(gw: Gateway, caller: Caller, req: TransferC
   } catch (e) {
     if (e instanceof Replay) return e.reply;
     if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS");
-    if (isBalanceOverflow(e)) throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the recipient's balance limit", { reason: "balance_limit" });
+    if (isBalanceOverflow(e))
+      throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the recipient's balance limit", {
+        reason: "balance_limit",
+      });
     throw e;
   }
 }

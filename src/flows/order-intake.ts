@@ -11,7 +11,9 @@ import { encodingName, HASH_MODES } from "../protocol/dialects";
 import type { NewOrder } from "../store/orders";
 import { isUniqueViolation } from "../store/constraint";
 
-/** §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT. */
+/**
+ * §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT.
+ */
 export function amountOrThrow(gw: Gateway, amount: string, currency: string): bigint {
   const r = parseAmount(amount, currency, gw.currencies, gw.enabledCurrencies);
   if (r.ok) return r.minor;
@@ -19,13 +21,18 @@ export function amountOrThrow(gw: Gateway, amount: string, currency: string): bi
 }
 
 /** The merchant's order signature, deep or (if allowed) replacer form; a failure is 400, not 401 (§15). */
-export async function verifyOrderOrThrow(gw: Gateway, order: Order, signature: string, merchantKey: Uint8Array): Promise<SigForm> {
+export async function verifyOrderOrThrow(
+  gw: Gateway,
+  order: Order,
+  signature: string,
+  merchantKey: Uint8Array,
+): Promise<SigForm> {
   const invalid = (reason = "order_signature") =>
     new ProtocolError(
       "INVALID_SIGNATURE",
-      reason === "order_signature"
-        ? "Invalid order signature: sign SHA-256 of the canonical JSON of `order` with the key in your metadata"
-        : "Malformed order signature: expected 64-byte r||s or 65-byte r||s||v, hex",
+      reason === "order_signature" ?
+        "Invalid order signature: sign SHA-256 of the canonical JSON of `order` with the key in your metadata"
+      : "Malformed order signature: expected 64-byte r||s or 65-byte r||s||v, hex",
       { reason },
       undefined,
       400,
@@ -34,7 +41,8 @@ export async function verifyOrderOrThrow(gw: Gateway, order: Order, signature: s
   if (!sig.ok) throw invalid("malformed_signature");
   const forms: [SigForm, Uint8Array][] = [["deep", sha256Bytes(canonDeep(order))]];
   if (gw.config.acceptReplacerCanonical) forms.push(["replacer", sha256Bytes(canonReplacer(order))]);
-  const check = (digest: Uint8Array) => gw.verifier.verifyAny({ digests: [digest], r: sig.r, s: sig.s, pub: merchantKey });
+  const check = (digest: Uint8Array) =>
+    gw.verifier.verifyAny({ digests: [digest], r: sig.r, s: sig.s, pub: merchantKey });
   // Single SHA-256 in both forms first; the double hash (noble 3.x prehash left on) only after, and recorded.
   for (const hash of HASH_MODES)
     for (const [form, once] of forms)
@@ -58,8 +66,24 @@ export function orderNotExpiredOrThrow(order: Order, now: number): void {
 export function storeOrder(
   gw: Gateway,
   order: Order,
-  received: { signature: string; sigForm: SigForm; urls: unknown; amountMinor: bigint; merchant?: { name?: string; endpoint?: string } },
-  rest: Pick<NewOrder, "sessionId" | "callerOcid" | "userId" | "confirmDeadline" | "candidates" | "settlementType" | "settlementVia" | "now">,
+  received: {
+    signature: string;
+    sigForm: SigForm;
+    urls: unknown;
+    amountMinor: bigint;
+    merchant?: { name?: string; endpoint?: string };
+  },
+  rest: Pick<
+    NewOrder,
+    | "sessionId"
+    | "callerOcid"
+    | "userId"
+    | "confirmDeadline"
+    | "candidates"
+    | "settlementType"
+    | "settlementVia"
+    | "now"
+  >,
 ): number {
   try {
     const row = gw.store.orders.insert({

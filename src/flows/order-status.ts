@@ -4,8 +4,11 @@ import { ProtocolError } from "../protocol/errors";
 import { expireIfDue } from "./answer-payment";
 import { refundSummary } from "./refunds";
 
+/** Longer than any order id we accept at intake: it cannot name an order. */
+const MAX_ORDER_ID_LENGTH = 128;
+
 export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
-  if (orderId.length === 0 || orderId.length > 128) throw new ProtocolError("ORDER_NOT_FOUND");
+  if (orderId.length === 0 || orderId.length > MAX_ORDER_ID_LENGTH) throw new ProtocolError("ORDER_NOT_FOUND");
   const found = gw.store.orders.latestForCaller(callerOcid, orderId);
   if (!found) throw new ProtocolError("ORDER_NOT_FOUND");
   const o = expireIfDue(gw, found);
@@ -18,7 +21,9 @@ export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
     body.proof = JSON.parse(o.final_proof_json!);
     body.signature = o.final_signature;
   }
-  if (o.settlement_type) body.settlement = o.settlement_via === null ? { type: o.settlement_type } : { type: o.settlement_type, via: o.settlement_via };
+  if (o.settlement_type)
+    body.settlement =
+      o.settlement_via === null ? { type: o.settlement_type } : { type: o.settlement_type, via: o.settlement_via };
   const delivery = gw.store.deliveryQueries.latestOfOrder(o.id);
   if (delivery) body.delivery = { state: delivery.state, attempts: delivery.attempts };
   const refunds = refundSummary(gw, o);
@@ -26,4 +31,3 @@ export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
   body.updatedAt = o.updated_at;
   return body;
 }
-

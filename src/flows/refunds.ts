@@ -20,7 +20,13 @@ import { emitEvent, orderEventData } from "./operator-events";
 /** The ledger reason of money going back to a user for a paid order (not a failed payment's `refund`). */
 export const ORDER_REFUND = "order_refund";
 
-export const refundJson = (gw: Gateway, r: Pick<RefundRow, "id" | "order_id" | "amount_minor" | "currency" | "status" | "method" | "txid" | "created_at" | "completed_at">) => ({
+export const refundJson = (
+  gw: Gateway,
+  r: Pick<
+    RefundRow,
+    "id" | "order_id" | "amount_minor" | "currency" | "status" | "method" | "txid" | "created_at" | "completed_at"
+  >,
+) => ({
   id: r.id,
   orderId: r.order_id,
   amount: formatMinor(r.amount_minor, r.currency, gw.currencies),
@@ -44,11 +50,16 @@ function checkCap(gw: Gateway, o: OrderRecord, minor: bigint): void {
   const { committed } = gw.store.refunds.totals(o.id);
   if (committed + minor <= o.amount_minor) return;
   const f = (m: bigint) => formatMinor(m, o.currency, gw.currencies);
-  throw new ProtocolError("REFUND_EXCEEDS_PAID", `Order paid ${f(o.amount_minor)} ${o.currency}; ${f(committed)} is already refunded or pending, so at most ${f(o.amount_minor - committed)} more`, {
-    paid: f(o.amount_minor),
-    refunded: f(committed),
-    refundable: f(o.amount_minor - committed),
-  });
+  throw new ProtocolError(
+    "REFUND_EXCEEDS_PAID",
+    `Order paid ${f(o.amount_minor)} ${o.currency}; ${f(committed)} is already refunded or pending, ` +
+      `so at most ${f(o.amount_minor - committed)} more`,
+    {
+      paid: f(o.amount_minor),
+      refunded: f(committed),
+      refundable: f(o.amount_minor - committed),
+    },
+  );
 }
 
 export function refundOrder(gw: Gateway, actor: string, orderRowId: number, amount: string | undefined) {
@@ -59,20 +70,44 @@ export function refundOrder(gw: Gateway, actor: string, orderRowId: number, amou
   let delivered = false;
   const refund = gw.store.tx(() => {
     const o = gw.store.orders.byId(orderRowId)!;
-    if (o.status !== "paid" || !o.user_id) throw new ProtocolError("INVALID_STATE", `Only paid orders are refunded; this one is ${o.status}`, { status: o.status });
+    if (o.status !== "paid" || !o.user_id)
+      throw new ProtocolError("INVALID_STATE", `Only paid orders are refunded; this one is ${o.status}`, {
+        status: o.status,
+      });
     const minor = requested ?? o.amount_minor - gw.store.refunds.totals(o.id).committed;
-    if (minor <= 0n) throw new ProtocolError("REFUND_EXCEEDS_PAID", "The order is already refunded in full", { refundable: formatMinor(0n, o.currency, gw.currencies) });
+    if (minor <= 0n)
+      throw new ProtocolError("REFUND_EXCEEDS_PAID", "The order is already refunded in full", {
+        refundable: formatMinor(0n, o.currency, gw.currencies),
+      });
     checkCap(gw, o, minor);
     const text = formatMinor(minor, o.currency, gw.currencies);
     const recipient = localRecipient(o);
     let id: string;
     if (recipient === null) {
-      id = gw.store.refunds.insert({ orderId: o.id, amount: text, minor, currency: o.currency, status: "pending", method: "partner", createdBy: actor, now });
+      id = gw.store.refunds.insert({
+        orderId: o.id,
+        amount: text,
+        minor,
+        currency: o.currency,
+        status: "pending",
+        method: "partner",
+        createdBy: actor,
+        now,
+      });
     } else {
       try {
-        gw.store.ledger.move({ from: peerAccount(recipient), to: userAccount(o.user_id), currency: o.currency, amount: minor, reason: ORDER_REFUND, orderId: o.id, now });
+        gw.store.ledger.move({
+          from: peerAccount(recipient),
+          to: userAccount(o.user_id),
+          currency: o.currency,
+          amount: minor,
+          reason: ORDER_REFUND,
+          orderId: o.id,
+          now,
+        });
       } catch (e) {
-        if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", "The merchant's balance with us is too low for this refund");
+        if (e instanceof InsufficientFunds)
+          throw new ProtocolError("INSUFFICIENT_FUNDS", "The merchant's balance with us is too low for this refund");
         throw e;
       }
       const notice = issueProof(
@@ -89,11 +124,29 @@ export function refundOrder(gw: Gateway, actor: string, orderRowId: number, amou
         },
         o.id,
       );
-      id = gw.store.refunds.insert({ orderId: o.id, amount: text, minor, currency: o.currency, status: "succeeded", method: "direct", issuer: gw.config.ocid, txid: notice.txid, proofJson: JSON.stringify(notice.proof), signature: notice.signature, createdBy: actor, now });
+      id = gw.store.refunds.insert({
+        orderId: o.id,
+        amount: text,
+        minor,
+        currency: o.currency,
+        status: "succeeded",
+        method: "direct",
+        issuer: gw.config.ocid,
+        txid: notice.txid,
+        proofJson: JSON.stringify(notice.proof),
+        signature: notice.signature,
+        createdBy: actor,
+        now,
+      });
       gw.store.deliveries.enqueue({ orderId: o.id, target: recipient, txid: notice.txid, body: notice.body, now });
       delivered = true;
     }
-    gw.store.audit.append(actor, "orders.refund", { orderId: o.id, refundId: id, amount: text, currency: o.currency }, now);
+    gw.store.audit.append(
+      actor,
+      "orders.refund",
+      { orderId: o.id, refundId: id, amount: text, currency: o.currency },
+      now,
+    );
     const row = gw.store.refunds.byId(id)!;
     emitRefund(gw, row, o);
     return row;
@@ -114,7 +167,12 @@ function refundIssuers(gw: Gateway, orderId: number, via: number | null): number
  * `refund_<id>`, or the paying user's `user_<id>` with the refund's exact amount, from the order's peer), the user
  * is credited from that peer's external account and the refund succeeds. Null: not a refund, treat as a credit.
  */
-export function applyRefundProof(gw: Gateway, proof: Proof, signature: string, now: number): { status: "accepted"; txid: string } | null {
+export function applyRefundProof(
+  gw: Gateway,
+  proof: Proof,
+  signature: string,
+  now: number,
+): { status: "accepted"; txid: string } | null {
   const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
   if (!amount.ok) return null;
   const ref = proof.to.reference ?? "";
@@ -125,7 +183,16 @@ export function applyRefundProof(gw: Gateway, proof: Proof, signature: string, n
     .sort((a, b) => Number(ref === `refund_${b.id}`) - Number(ref === `refund_${a.id}`));
   const r = candidates[0];
   if (!r) return null;
-  gw.store.ledger.move({ from: externalAccount(proof.issuer), to: userAccount(r.user_id), currency: proof.currency, amount: amount.minor, reason: ORDER_REFUND, orderId: r.order_id, ref: `${proof.issuer}|${proof.txid}`, now });
+  gw.store.ledger.move({
+    from: externalAccount(proof.issuer),
+    to: userAccount(r.user_id),
+    currency: proof.currency,
+    amount: amount.minor,
+    reason: ORDER_REFUND,
+    orderId: r.order_id,
+    ref: `${proof.issuer}|${proof.txid}`,
+    now,
+  });
   gw.store.refunds.complete(r.id, proof.issuer, proof.txid, JSON.stringify(proof), signature, now);
   emitRefund(gw, gw.store.refunds.byId(r.id)!, gw.store.orders.byId(r.order_id)!);
   return { status: "accepted", txid: proof.txid };
@@ -136,21 +203,55 @@ export function applyRefundProof(gw: Gateway, proof: Proof, signature: string, n
  * (`order.id` names it) is a refund of that order — capped like any other and recorded with the proof's txid.
  * Returns the ledger reason for the movement.
  */
-export function merchantTransferRefund(gw: Gateway, callerOcid: number, orderId: string | undefined, userId: string, minor: bigint, amount: string, currency: string, txid: string, now: number): string | null {
+export function merchantTransferRefund(
+  gw: Gateway,
+  callerOcid: number,
+  orderId: string | undefined,
+  userId: string,
+  minor: bigint,
+  amount: string,
+  currency: string,
+  txid: string,
+  now: number,
+): string | null {
   if (!orderId) return null;
   const paidId = gw.store.orderQueries.latestPaidOfMerchant(callerOcid, orderId);
   if (paidId === null) return null;
   const order = gw.store.orders.byId(paidId)!;
-  if (order.user_id !== userId) throw new ProtocolError("INVALID_REQUEST", "order.id names a paid order of another user; refunds go to the user who paid", { fields: ["to.reference"] });
-  if (order.currency !== currency) throw new ProtocolError("INVALID_REQUEST", `order ${orderId} was paid in ${order.currency}`, { fields: ["currency"] });
+  if (order.user_id !== userId)
+    throw new ProtocolError(
+      "INVALID_REQUEST",
+      "order.id names a paid order of another user; refunds go to the user who paid",
+      { fields: ["to.reference"] },
+    );
+  if (order.currency !== currency)
+    throw new ProtocolError("INVALID_REQUEST", `order ${orderId} was paid in ${order.currency}`, {
+      fields: ["currency"],
+    });
   checkCap(gw, order, minor);
-  const id = gw.store.refunds.insert({ orderId: order.id, amount, minor, currency, status: "succeeded", method: "merchant_transfer", issuer: gw.config.ocid, txid, createdBy: `peer:${callerOcid}`, now });
+  const id = gw.store.refunds.insert({
+    orderId: order.id,
+    amount,
+    minor,
+    currency,
+    status: "succeeded",
+    method: "merchant_transfer",
+    issuer: gw.config.ocid,
+    txid,
+    createdBy: `peer:${callerOcid}`,
+    now,
+  });
   emitRefund(gw, gw.store.refunds.byId(id)!, order);
   return ORDER_REFUND;
 }
 
 function emitRefund(gw: Gateway, r: RefundRow, o: OrderRecord): void {
-  emitEvent(gw, r.status === "succeeded" ? "refund.succeeded" : "refund.pending", { refund: refundJson(gw, r), order: orderEventData(o, o.status) }, o.id);
+  emitEvent(
+    gw,
+    r.status === "succeeded" ? "refund.succeeded" : "refund.pending",
+    { refund: refundJson(gw, r), order: orderEventData(o, o.status) },
+    o.id,
+  );
 }
 
 /** What the user's history and the merchant's status URL show: refunds that went through, and each refund. */
@@ -160,6 +261,11 @@ export function refundSummary(gw: Gateway, o: Pick<OrderRecord, "id" | "currency
   const { succeeded } = gw.store.refunds.totals(o.id);
   return {
     refunded: formatMinor(succeeded, o.currency, gw.currencies),
-    refunds: rows.map((r) => ({ id: r.id, amount: formatMinor(r.amount_minor, r.currency, gw.currencies), status: r.status, txid: r.txid })),
+    refunds: rows.map((r) => ({
+      id: r.id,
+      amount: formatMinor(r.amount_minor, r.currency, gw.currencies),
+      status: r.status,
+      txid: r.txid,
+    })),
   };
 }

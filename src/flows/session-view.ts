@@ -28,7 +28,10 @@ export function sessionView(gw: Gateway, s: SessionRow) {
     // Issue 13: what was scanned; an inventory session shows its items until the user orders.
     const sc = gw.store.scans.get(s.id);
     if (sc) {
-      view.scan = sc.kind === "inventory" && sc.inventory_json ? { kind: sc.kind, inventory: JSON.parse(sc.inventory_json) } : { kind: sc.kind };
+      view.scan =
+        sc.kind === "inventory" && sc.inventory_json ?
+          { kind: sc.kind, inventory: JSON.parse(sc.inventory_json) }
+        : { kind: sc.kind };
       view.merchant ??= merchantView(gw, sc.merchant_ocid);
     }
   }
@@ -37,16 +40,30 @@ export function sessionView(gw: Gateway, s: SessionRow) {
   return view;
 }
 
-const CURSOR_RE = /^[0-9]{27}$/;
+/** A history key: 11 digits of time, 1 of kind, 15 of id (src/store/history.ts). */
+const CURSOR_LENGTH = 27;
+const CURSOR_RE = new RegExp(`^[0-9]{${CURSOR_LENGTH}}$`);
+const HISTORY_PAGE_DEFAULT = 20;
+const HISTORY_PAGE_MAX = 100;
 /** Statuses in which the user's money has left the balance (declined, expired, waiting and refunded: not charged). */
 const CHARGED = new Set(["confirmed", "paid", "in_review"]);
 
 /** Payments and credits, newest first, with an opaque cursor (§10.2 history). */
 export function history(gw: Gateway, user: User, limitParam: string | undefined, beforeParam: string | undefined) {
-  const limit = limitParam === undefined ? 20 : Number(limitParam);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ProtocolError("INVALID_REQUEST", "limit must be an integer from 1 to 100", { reason: "limit", fields: ["limit"], min: 1, max: 100 });
-  if (beforeParam !== undefined && !CURSOR_RE.test(beforeParam)) throw new ProtocolError("INVALID_REQUEST", "before must be a nextBefore value from an earlier page", { reason: "cursor", fields: ["before"] });
-  const before = beforeParam ?? "9".repeat(27);
+  const limit = limitParam === undefined ? HISTORY_PAGE_DEFAULT : Number(limitParam);
+  if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE_MAX)
+    throw new ProtocolError("INVALID_REQUEST", `limit must be an integer from 1 to ${HISTORY_PAGE_MAX}`, {
+      reason: "limit",
+      fields: ["limit"],
+      min: 1,
+      max: HISTORY_PAGE_MAX,
+    });
+  if (beforeParam !== undefined && !CURSOR_RE.test(beforeParam))
+    throw new ProtocolError("INVALID_REQUEST", "before must be a nextBefore value from an earlier page", {
+      reason: "cursor",
+      fields: ["before"],
+    });
+  const before = beforeParam ?? "9".repeat(CURSOR_LENGTH);
   const rows = gw.store.history.page(user.id, userAccount(user.id), before, limit + 1);
   const items = rows.slice(0, limit).map((r) => {
     if (r.kind === "payment") {
@@ -69,7 +86,13 @@ export function history(gw: Gateway, user: User, limitParam: string | undefined,
     }
     if (r.kind === "sent" || r.kind === "received") {
       const row = gw.store.p2p.byId(r.ref!)!;
-      const item: Record<string, unknown> = { kind: r.kind, amount: row.amount, currency: row.currency, status: row.status, at: row.created_at };
+      const item: Record<string, unknown> = {
+        kind: r.kind,
+        amount: row.amount,
+        currency: row.currency,
+        status: row.status,
+        at: row.created_at,
+      };
       if (r.kind === "sent") item.to = recipientOf(gw, row);
       else item.from = senderOf(gw, row);
       item.transferId = row.id;

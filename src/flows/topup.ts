@@ -52,10 +52,15 @@ export function topupOf(gw: Gateway, user: User, id: string) {
 
 export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
   const { config } = gw;
-  if (req.via === config.ocid) throw new ProtocolError("INVALID_REQUEST", "via must be another gateway", { fields: ["via"] });
+  if (req.via === config.ocid)
+    throw new ProtocolError("INVALID_REQUEST", "via must be another gateway", { fields: ["via"] });
   // Its proof must be one we take: otherwise the user would pay there and never be credited here.
   if (!config.acceptIssuers.includes(req.via))
-    throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", `This gateway does not accept proofs from ${req.via}: choose another gateway`, { reason: "via_not_accepted" });
+    throw new ProtocolError(
+      "SETTLEMENT_NOT_SUPPORTED",
+      `This gateway does not accept proofs from ${req.via}: choose another gateway`,
+      { reason: "via_not_accepted" },
+    );
   const minor = amountOrThrow(gw, req.amount, req.currency);
   const amount = formatMinor(minor, req.currency, gw.currencies);
   const now = gw.clock();
@@ -77,22 +82,46 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
   // Recorded first: a fast payer's proof must find the top-up it pays.
   const orderJson = JSON.stringify(order);
   gw.store.tx(() =>
-    gw.store.topups.insert({ id, userId: user.id, via: req.via, orderJson, amount, amountMinor: minor, currency: req.currency, now }),
+    gw.store.topups.insert({
+      id,
+      userId: user.id,
+      via: req.via,
+      orderJson,
+      amount,
+      amountMinor: minor,
+      currency: req.currency,
+      now,
+    }),
   );
-  const res = await gw.peers.call(req.via, "POST", "/checkout/create", { order, signature, merchantOcid: config.ocid, urls: { success: back, cancel: `${back}&cancelled=1` } }, {
-    timeoutMs: config.outboundTimeouts.settlementMs,
-  });
+  const res = await gw.peers.call(
+    req.via,
+    "POST",
+    "/checkout/create",
+    { order, signature, merchantOcid: config.ocid, urls: { success: back, cancel: `${back}&cancelled=1` } },
+    {
+      timeoutMs: config.outboundTimeouts.settlementMs,
+    },
+  );
   const out = classify(res);
   const forget = () => gw.store.tx(() => gw.store.topups.dropPending(id));
   if (out.kind === "definite") {
     forget(); // nothing can be paid against an order the gateway refused
-    throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", `Gateway ${req.via} refused the top-up (${out.code ?? out.reason})`, { reason: "checkout_refused" });
+    throw new ProtocolError(
+      "SETTLEMENT_NOT_SUPPORTED",
+      `Gateway ${req.via} refused the top-up (${out.code ?? out.reason})`,
+      { reason: "checkout_refused" },
+    );
   }
-  if (out.kind === "ambiguous") throw new ProtocolError("METADATA_UNAVAILABLE", `Gateway ${req.via} did not answer: try again`, { reason: "checkout_unreachable" });
+  if (out.kind === "ambiguous")
+    throw new ProtocolError("METADATA_UNAVAILABLE", `Gateway ${req.via} did not answer: try again`, {
+      reason: "checkout_unreachable",
+    });
   const url = (out.res.json as { checkout_url?: unknown } | undefined)?.checkout_url;
   if (typeof url !== "string" || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
     forget();
-    throw new ProtocolError("METADATA_UNAVAILABLE", `Gateway ${req.via} answered without a checkout URL`, { reason: "checkout_invalid" });
+    throw new ProtocolError("METADATA_UNAVAILABLE", `Gateway ${req.via} answered without a checkout URL`, {
+      reason: "checkout_invalid",
+    });
   }
   gw.store.tx(() => gw.store.topups.setCheckoutUrl(id, url));
   return { id, status: "pending", checkoutUrl: url, amount, currency: req.currency, via: req.via };
@@ -105,12 +134,19 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
 export function topupCredit(gw: Gateway, proof: Proof, minor: bigint, now: number) {
   const r = gw.store.topups.byId(proof.to.reference!);
   const reject = (message: string) => {
-    recordAnomaly(gw, "topup_proof_rejected", null, null, `${proof.issuer}/${proof.txid} for ${proof.to.reference}: ${message}`);
+    recordAnomaly(
+      gw,
+      "topup_proof_rejected",
+      null,
+      null,
+      `${proof.issuer}/${proof.txid} for ${proof.to.reference}: ${message}`,
+    );
     return { reply: { status: "rejected" as const, txid: proof.txid, message }, credited: null };
   };
   if (!r) return reject("unknown reference");
   if (r.via !== proof.issuer) return reject("top-up went through another gateway");
-  if (r.currency !== proof.currency || r.amountMinor !== minor) return reject("amount or currency differs from the top-up");
+  if (r.currency !== proof.currency || r.amountMinor !== minor)
+    return reject("amount or currency differs from the top-up");
   if (r.status !== "pending") return reject("top-up already credited");
   try {
     gw.store.tx(() => {
@@ -128,9 +164,13 @@ export function topupCredit(gw: Gateway, proof: Proof, minor: bigint, now: numbe
     });
   } catch (e) {
     // The user paid at `via` but may not receive it here now: listed for the operator, who settles it with `via`.
-    if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED")) return reject(e.message);
+    if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED"))
+      return reject(e.message);
     if (!isBalanceOverflow(e)) throw e;
     return reject("amount exceeds the balance limit");
   }
-  return { reply: { status: "accepted" as const, txid: proof.txid }, credited: { userId: r.userId, kind: "topup" as const } };
+  return {
+    reply: { status: "accepted" as const, txid: proof.txid },
+    credited: { userId: r.userId, kind: "topup" as const },
+  };
 }

@@ -34,8 +34,15 @@ class Exposition {
       count += r.n;
       sum += r.d * r.n;
     }
-    for (const le of LATENCY_BUCKETS) this.sample(`${name}_bucket`, rows.filter((r) => r.d <= le).reduce((a, r) => a + r.n, 0), { le });
-    return this.sample(`${name}_bucket`, count, { le: "+Inf" }).sample(`${name}_sum`, sum).sample(`${name}_count`, count);
+    for (const le of LATENCY_BUCKETS)
+      this.sample(
+        `${name}_bucket`,
+        rows.filter((r) => r.d <= le).reduce((a, r) => a + r.n, 0),
+        { le },
+      );
+    return this.sample(`${name}_bucket`, count, { le: "+Inf" })
+      .sample(`${name}_sum`, sum)
+      .sample(`${name}_count`, count);
   }
   toString(): string {
     return this.lines.join("\n") + "\n";
@@ -48,11 +55,14 @@ export function renderMetrics(gw: Gateway, live: { verifyQueueDepth: () => numbe
   const m = gw.store.metrics;
   const x = new Exposition();
   x.metric("oc_up", "gauge", "1 while the gateway serves").sample("oc_up", 1);
-  x.metric("oc_build_info", "gauge", "version of the running gateway").sample("oc_build_info", 1, { version: pkg.version });
+  x.metric("oc_build_info", "gauge", "version of the running gateway").sample("oc_build_info", 1, {
+    version: pkg.version,
+  });
 
   const orders = m.ordersByStatus();
   x.metric("oc_orders", "gauge", "orders by current status");
-  for (const s of new Set([...ORDER_STATUSES, ...orders.keys()])) x.sample("oc_orders", orders.get(s) ?? 0, { status: s });
+  for (const s of new Set([...ORDER_STATUSES, ...orders.keys()]))
+    x.sample("oc_orders", orders.get(s) ?? 0, { status: s });
 
   const settlements = m.settlementsByOutcome();
   x.metric("oc_settlements", "gauge", "settlement jobs by outcome (pending, done, failed, in_review) and strategy");
@@ -60,7 +70,8 @@ export function renderMetrics(gw: Gateway, live: { verifyQueueDepth: () => numbe
 
   const deliveries = m.deliveriesByState();
   x.metric("oc_deliveries", "gauge", "proof webhook deliveries by state");
-  for (const s of new Set([...DELIVERY_STATES, ...deliveries.keys()])) x.sample("oc_deliveries", deliveries.get(s) ?? 0, { state: s });
+  for (const s of new Set([...DELIVERY_STATES, ...deliveries.keys()]))
+    x.sample("oc_deliveries", deliveries.get(s) ?? 0, { state: s });
 
   x.histogram("oc_settlement_latency_seconds", "confirmation to paid, per paid order", m.settlementLatency());
   x.histogram(
@@ -69,7 +80,13 @@ export function renderMetrics(gw: Gateway, live: { verifyQueueDepth: () => numbe
     m.confirmToWebhook(),
   );
 
-  x.metric("oc_verify_queue_depth", "gauge", "signature checks waiting for a verification worker").sample("oc_verify_queue_depth", live.verifyQueueDepth());
-  x.metric("oc_websockets_open", "gauge", "open, authenticated wallet WebSockets").sample("oc_websockets_open", gw.hub.openSockets());
+  x.metric("oc_verify_queue_depth", "gauge", "signature checks waiting for a verification worker").sample(
+    "oc_verify_queue_depth",
+    live.verifyQueueDepth(),
+  );
+  x.metric("oc_websockets_open", "gauge", "open, authenticated wallet WebSockets").sample(
+    "oc_websockets_open",
+    gw.hub.openSockets(),
+  );
   return x.toString();
 }

@@ -4,6 +4,10 @@ import { accessSync, constants } from "node:fs";
 import type { Gateway } from "../gateway";
 import { databasePath } from "../store/data-dir";
 
+/** A secp256k1 secret, and its uncompressed public key (x || y) in hex. */
+const SECRET_KEY_BYTES = 32;
+const PUBLIC_KEY_RE = /^[0-9a-f]{128}$/;
+
 export type Readiness = { ready: boolean; checks: Record<string, string>; notReady: string[] };
 
 export function readiness(gw: Gateway, schedulerAlive: () => boolean): Readiness {
@@ -16,7 +20,10 @@ export function readiness(gw: Gateway, schedulerAlive: () => boolean): Readiness
     checks.database = `not writable: ${(e as { code?: string }).code ?? (e as Error).message}`;
   }
   checks.scheduler = schedulerAlive() ? "ok" : "not running";
-  checks.key = gw.key.secret.length === 32 && /^[0-9a-f]{128}$/.test(gw.key.publicKeyHex) ? "ok" : "not loaded";
-  const notReady = Object.entries(checks).filter(([, v]) => v !== "ok").map(([k]) => k);
+  const keyLoaded = gw.key.secret.length === SECRET_KEY_BYTES && PUBLIC_KEY_RE.test(gw.key.publicKeyHex);
+  checks.key = keyLoaded ? "ok" : "not loaded";
+  const notReady = Object.entries(checks)
+    .filter(([, v]) => v !== "ok")
+    .map(([k]) => k);
   return { ready: notReady.length === 0, checks, notReady };
 }

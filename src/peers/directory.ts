@@ -59,7 +59,8 @@ export class Directory {
   // ----- operator surface (the CLI calls these) -----
   add(ocid: number, value: string): void {
     if (!Number.isSafeInteger(ocid) || ocid < 1) throw new Error("OCID must be a positive integer");
-    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new Error("value must be an http(s) URL");
+    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol))
+      throw new Error("value must be an http(s) URL");
     this.o.store.put(ocid, value, "operator", this.o.clock());
     this.forget(ocid);
   }
@@ -195,11 +196,17 @@ export class Directory {
     if (!this.o.evm) return { kind: "unknown" };
     const timeoutMs = Math.max(1, Math.min(METADATA_TIMEOUT_MS, Math.round(deadline - performance.now())));
     const r = await resolveTokenUri({ ...this.o.evm, ocid, timeoutMs, fetchImpl: this.o.fetchImpl });
-    if (r.kind === "found") return URL.canParse(r.value) ? { kind: "value", value: r.value } : { kind: "unavailable", reason: "token_uri_not_a_url" };
+    if (r.kind === "found")
+      return URL.canParse(r.value) ?
+          { kind: "value", value: r.value }
+        : { kind: "unavailable", reason: "token_uri_not_a_url" };
     return r.kind === "unknown" ? { kind: "unknown" } : { kind: "unavailable", reason: r.reason };
   }
 
-  private async fetchDocument(url: string, deadline: number): Promise<{ ok: true; doc: unknown } | { ok: false; reason: string }> {
+  private async fetchDocument(
+    url: string,
+    deadline: number,
+  ): Promise<{ ok: true; doc: unknown } | { ok: false; reason: string }> {
     let target = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const check = await checkOutboundUrl(target, this.o.allowlist);
@@ -234,8 +241,23 @@ function sameKey(a: PeerMetadata, b: PeerMetadata): boolean {
 }
 
 /** Our own metadata as a PeerMetadata (never resolved over the network, §2.2). */
-export function selfMetadata(ocid: number, name: string, publicKeyHex: string, endpoint: string, currencies: string[], accepts: number[]): PeerMetadata {
+export function selfMetadata(
+  ocid: number,
+  name: string,
+  publicKeyHex: string,
+  endpoint: string,
+  currencies: string[],
+  accepts: number[],
+): PeerMetadata {
   const key = parsePublicKey(publicKeyHex);
   if (!key.ok) throw new Error("own public key invalid");
-  return { ocid, name, publicKey: key.point, endpoint, capabilities: [], settlement: { currencies, accepts }, fetchedAt: Number.MAX_SAFE_INTEGER / 2 };
+  return {
+    ocid,
+    name,
+    publicKey: key.point,
+    endpoint,
+    capabilities: [],
+    settlement: { currencies, accepts },
+    fetchedAt: Number.MAX_SAFE_INTEGER / 2,
+  };
 }

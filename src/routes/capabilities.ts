@@ -26,7 +26,9 @@ export function capabilitiesRoute(gw: Gateway) {
       return { body };
     }),
     protocolOptions(null, "What this gateway does, and what concerns the caller (SPEC §9.3)", {
-      description: "Any caller whose metadata resolves. `partner` appears for configured partners and peers holding an account here.",
+      description:
+        "Any caller whose metadata resolves. `partner` appears for configured partners and peers holding an " +
+        "account here.",
       response: CapabilitiesResponse,
     }),
   );

@@ -56,11 +56,16 @@ export function ledger(db: Database) {
      ON CONFLICT (account, currency) DO UPDATE SET balance = balance + excluded.balance`,
   );
   const entry = db.query(
-    "INSERT INTO ledger_entries (movement_id, account, currency, delta, reason, order_id, ref, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    `INSERT INTO ledger_entries (movement_id, account, currency, delta, reason, order_id, ref, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const balance = db.query<{ balance: bigint }, [string, string]>("SELECT balance FROM accounts WHERE account = ? AND currency = ?");
+  const balance = db.query<{ balance: bigint }, [string, string]>(
+    "SELECT balance FROM accounts WHERE account = ? AND currency = ?",
+  );
   balance.safeIntegers(true);
-  const exists = db.query<{ n: number }, [string, string]>("SELECT 1 AS n FROM accounts WHERE account = ? AND currency = ?");
+  const exists = db.query<{ n: number }, [string, string]>(
+    "SELECT 1 AS n FROM accounts WHERE account = ? AND currency = ?",
+  );
   const balances = db.query<{ account: string; currency: string; b: string }, [string | null]>(
     `SELECT account, currency, CAST(balance AS TEXT) AS b FROM accounts
      WHERE ?1 IS NULL OR account = ?1 ORDER BY account, currency`,
@@ -132,18 +137,25 @@ export type Ledger = ReturnType<typeof ledger>;
  */
 export function checkBalances(db: Database): LedgerCheck {
   const problems: string[] = [];
-  const sums = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(balance) AS s FROM accounts GROUP BY currency");
+  const sums = db.query<{ currency: string; s: bigint }, []>(
+    "SELECT currency, SUM(balance) AS s FROM accounts GROUP BY currency",
+  );
   sums.safeIntegers(true);
   for (const r of sums.all()) if (r.s !== 0n) problems.push(`balances for ${r.currency} sum to ${r.s}`);
-  const negative = db.query<{ account: string; currency: string }, []>("SELECT account, currency FROM accounts WHERE balance < 0");
-  for (const r of negative.all()) if (!mayGoNegative(r.account)) problems.push(`${r.account} ${r.currency} is negative`);
+  const negative = db.query<{ account: string; currency: string }, []>(
+    "SELECT account, currency FROM accounts WHERE balance < 0",
+  );
+  for (const r of negative.all())
+    if (!mayGoNegative(r.account)) problems.push(`${r.account} ${r.currency} is negative`);
   return { ok: problems.length === 0, problems };
 }
 
 /** Invariant checks (CLI and tests): entries sum to zero per currency; balances equal their entries. */
 export function checkLedger(db: Database): LedgerCheck {
   const problems: string[] = [];
-  const sums = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(delta) AS s FROM ledger_entries GROUP BY currency");
+  const sums = db.query<{ currency: string; s: bigint }, []>(
+    "SELECT currency, SUM(delta) AS s FROM ledger_entries GROUP BY currency",
+  );
   sums.safeIntegers(true);
   for (const r of sums.all()) if (r.s !== 0n) problems.push(`entries for ${r.currency} sum to ${r.s}`);
   const mismatch = db.query<{ account: string; currency: string; balance: bigint; derived: bigint | null }, []>(
@@ -153,7 +165,8 @@ export function checkLedger(db: Database): LedgerCheck {
   );
   mismatch.safeIntegers(true);
   for (const r of mismatch.all()) {
-    if ((r.derived ?? 0n) !== r.balance) problems.push(`${r.account} ${r.currency}: balance ${r.balance} but entries ${r.derived ?? 0n}`);
+    if ((r.derived ?? 0n) !== r.balance)
+      problems.push(`${r.account} ${r.currency}: balance ${r.balance} but entries ${r.derived ?? 0n}`);
     if (r.balance < 0n && !mayGoNegative(r.account)) problems.push(`${r.account} ${r.currency} is negative`);
   }
   return { ok: problems.length === 0, problems };

@@ -6,14 +6,19 @@ export type Durations = { d: number; n: number }[];
 export type SettlementCount = { state: string; strategy: string | null; n: number };
 
 export function metrics(db: Database) {
-  const orders = db.query<{ status: string; n: number }, []>("SELECT status, COUNT(*) AS n FROM orders GROUP BY status");
+  const orders = db.query<{ status: string; n: number }, []>(
+    "SELECT status, COUNT(*) AS n FROM orders GROUP BY status",
+  );
   // A settlement job's strategy: the one it settled with, else the candidate it is on.
   const settlements = db.query<SettlementCount, []>(
-    `SELECT j.state, COALESCE(o.settlement_type, json_extract(j.candidates_json, '$[' || j.path_index || '].type')) AS strategy,
+    `SELECT j.state,
+            COALESCE(o.settlement_type, json_extract(j.candidates_json, '$[' || j.path_index || '].type')) AS strategy,
             COUNT(*) AS n
        FROM jobs j JOIN orders o ON o.id = j.order_id GROUP BY 1, 2 ORDER BY 1, 2`,
   );
-  const deliveries = db.query<{ state: string; n: number }, []>("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state");
+  const deliveries = db.query<{ state: string; n: number }, []>(
+    "SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state",
+  );
   const settled = db.query<{ d: number; n: number }, []>(
     `SELECT updated_at - confirmed_at AS d, COUNT(*) AS n FROM orders
       WHERE status = 'paid' AND confirmed_at IS NOT NULL GROUP BY 1`,

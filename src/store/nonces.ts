@@ -27,11 +27,15 @@ export function nonceRecorder(db: Database, window: number) {
     `INSERT INTO nonces (ocid, nonce, expires_at) VALUES (?1, ?2, ?3)
      ON CONFLICT (ocid, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at < ?4`,
   );
-  return (ocid: number, nonce: string, now: number): boolean => stmt.run(ocid, nonce, now + retention, now).changes === 1;
+  return (ocid: number, nonce: string, now: number): boolean =>
+    stmt.run(ocid, nonce, now + retention, now).changes === 1;
 }
 
 /** Deletes nonces that can no longer block anything, in small batches so a backlog never holds the write lock long. */
-export function pruneNonces(db: Database, now: number, batch = 2000): number {
+/** Rows deleted per statement while pruning: short enough never to hold the write lock for long. */
+export const PRUNE_BATCH = 2000;
+
+export function pruneNonces(db: Database, now: number, batch = PRUNE_BATCH): number {
   const stmt = db.query(
     `DELETE FROM nonces WHERE (ocid, nonce) IN (SELECT ocid, nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)`,
   );

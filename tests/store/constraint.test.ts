@@ -39,9 +39,13 @@ test("a UNIQUE violation names its table and columns; a duplicate user name is o
 test("a balance past 64 bits is the accounts CHECK, recognised as a balance overflow", () => {
   const db = freshDb();
   const l = ledger(db);
-  db.transaction(() => l.move({ from: "funding", to: "user:a", currency: "USD", amount: INT64_MAX, reason: "f", now: 1 }))();
+  db.transaction(() =>
+    l.move({ from: "funding", to: "user:a", currency: "USD", amount: INT64_MAX, reason: "f", now: 1 }),
+  )();
   const e = thrown(() =>
-    db.transaction(() => l.move({ from: "external:1", to: "user:a", currency: "USD", amount: 1n, reason: "f", now: 1 }))(),
+    db.transaction(() =>
+      l.move({ from: "external:1", to: "user:a", currency: "USD", amount: 1n, reason: "f", now: 1 }),
+    )(),
   );
   // SQLite turns the overflowing integer into a REAL; the CHECK on typeof(balance) refuses it.
   expect(constraintViolation(e)?.kind).toBe("check");

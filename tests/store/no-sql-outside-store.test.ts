@@ -13,7 +13,10 @@ const PATTERNS: { what: string; re: RegExp }[] = [
   { what: "a raw statement", re: /\bdb\s*\.\s*(exec|run|transaction)\b/ },
   { what: "the gateway's database handle", re: /\bgw\.db\b|\.db\s*\./ },
   { what: "a bun:sqlite import", re: /from\s+["']bun:sqlite["']/ },
-  { what: "SQL text", re: /\b(SELECT\s+[\w*(].*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX))\b/ },
+  {
+    what: "SQL text",
+    re: /\b(SELECT\s+[\w*(].*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX))\b/,
+  },
 ];
 
 /**
