@@ -18,6 +18,8 @@ import { closedLoop } from "./load";
 import { signSubmit, startMerchants, stopMerchants } from "./peers";
 import { section, fmt } from "./report";
 
+// The profile is of the main thread: with crypto workers their time does not show; BENCH_GATEWAY_CONFIG
+// '{"verifyWorkers":0}' puts everything on the event loop to see it all.
 const sync = (process.argv[2] ?? "FULL").toUpperCase() as "FULL" | "NORMAL";
 const profDir = mkdtempSync(join(tmpdir(), "oc-prof-"));
 const gwKey = generatePrivateKeyHex();
@@ -55,7 +57,11 @@ const inFile = (st: Node["callFrame"][], url: string) => st.some((f) => f.url.in
 
 const CATEGORIES: [string, (st: Node["callFrame"][]) => boolean][] = [
   ["ECDSA verify ×2 (verifyDigest)", (st) => has(st, "verifyDigest")],
-  ["response signing (signString, §4.5)", (st) => has(st, "signString")],
+  ["response signing (signDigest, §4.5)", (st) => has(st, "signDigest")],
+  ["group commit barrier (durable, fsync bookkeeping)", (st) => inFile(st, "store/durability.ts")],
+  ["WebSocket push (hub: token re-check, JSON)", (st) => inFile(st, "app/hub.ts")],
+  ["crypto worker messaging (postMessage, replies)", (st) => inFile(st, "verify-pool.ts")],
+  ["logging", (st) => inFile(st, "src/log.ts")],
   ["SQLite: submit transaction incl. COMMIT", (st) => inFile(st, "bun:sqlite") && has(st, "transaction")],
   ["SQLite: nonce insert (autocommit)", (st) => inFile(st, "bun:sqlite") && inFile(st, "nonces.ts")],
   ["SQLite: reads (session, order re-read, ...)", (st) => st[0]!.url === "" && ["get", "all", "values"].includes(st[0]!.functionName) && inFile(st.slice(1), "/src/")],

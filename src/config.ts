@@ -83,8 +83,16 @@ export const SETTINGS = T.Object({
   }),
   app: T.Object({ corsOrigins: T.Array(T.String(), { default: [] }) }, { default: {} }),
   sqliteSynchronous: T.Union([T.Literal("FULL"), T.Literal("NORMAL")], { default: "FULL" }),
+  /**
+   * With FULL, while serving: one fsync of the -wal shared by every commit that arrives together, awaited before
+   * anything is answered or sent (src/store/durability.ts); false = SQLite's own fsync at every COMMIT. Either way
+   * nothing acknowledged is lost on power loss.
+   */
+  sqliteGroupCommit: T.Boolean({ default: true }),
   /** Signature verification threads while serving (0 = on the event loop). */
   verifyWorkers: T.Integer({ minimum: 0, maximum: 64, default: 1 }),
+  /** Protocol responses signed on those threads too (§4.5), instead of on the event loop. */
+  signOnWorkers: T.Boolean({ default: false }),
   /** §4.6 outbound timeouts (ms): settlement calls and webhook deliveries. */
   outboundTimeouts: T.Object({
     settlementMs: T.Integer({ minimum: 1, default: 15_000 }),

@@ -106,7 +106,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     metadata,
     currentMetadata: () => (clock() <= graceEnds ? metadata : afterGrace),
     tiers: parseTiers(config.kyc.tiers, currencies),
-    signer: { ocid: config.ocid, secret: key.secret, clock },
+    signer: { ocid: config.ocid, secret: key.secret, clock, offThread: verifier.signsOffThread ? (d, sk) => verifier.signDigest(d, sk) : undefined },
     limiter: new RateLimiter(clock),
     allowlist,
     trustedProxies: parseAllowlist(config.trustedProxies),

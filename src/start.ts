@@ -11,6 +11,7 @@ import { createUser } from "./flows/accounts";
 import { Scheduler } from "./settlement/scheduler";
 import { workerVerifier } from "./verify-pool";
 import { eventDrainer } from "./event-log";
+import { durable } from "./store/durability";
 import { Elysia } from "elysia";
 import { metricsRoute } from "./routes/ops";
 import { TOKEN_SWEEP_MS } from "./app/hub";
@@ -55,7 +56,7 @@ export function openGateway(opts: StartOptions & { serving?: boolean; lock?: (l:
   let db;
   let key;
   try {
-    db = openGatewayDatabase(config.dataDir, config.sqliteSynchronous);
+    db = openGatewayDatabase(config.dataDir, config.sqliteSynchronous, { groupCommit: opts.serving && config.sqliteGroupCommit });
     key = loadOrCreateKey(config);
   } catch (e) {
     db?.close();
@@ -65,7 +66,9 @@ export function openGateway(opts: StartOptions & { serving?: boolean; lock?: (l:
   if (lock) opts.lock?.(lock);
   for (const w of key.warnings ?? []) log.warn(w);
   const verifier =
-    opts.serving && config.verifyWorkers > 0 ? workerVerifier(config.verifyWorkers, (e) => log.error("verification worker failed", { error: String(e) })) : undefined;
+    opts.serving && config.verifyWorkers > 0 ? workerVerifier(config.verifyWorkers, (e) => log.error("verification worker failed", { error: String(e) }), undefined, {
+          sign: config.signOnWorkers,
+        }) : undefined;
   return buildGateway({ config, db, key, clock: opts.clock ?? systemClock, log, verifier });
 }
 
@@ -133,12 +136,11 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
   }, 60_000);
   // The event log: committed business events, drained from the outbox every second and once more at stop.
   const drainEvents = eventDrainer(gw);
+  // Logged once durable (group commit): the log must never tell of a commit a power loss could take back.
   const eventDrain = setInterval(() => {
-    try {
-      drainEvents();
-    } catch (e) {
-      gw.log.warn("event log drain failed", { error: String(e) });
-    }
+    durable()
+      .then(() => drainEvents())
+      .catch((e) => gw.log.warn("event log drain failed", { error: String(e) }));
   }, 1000);
   gw.log.info("gateway listening", { url: `http://${gw.config.host}:${port}`, endpoint: gw.config.endpoint, ocid: gw.config.ocid });
   return {

@@ -1,12 +1,17 @@
-// Signature verification either inline or in a small pool of Bun workers, so the second core verifies while the
-// event loop serves HTTP and SQLite. Same code either way (verifyDigest); callers only see a promise.
-import { verifyDigest } from "./protocol/signatures";
+// Signature verification (and, optionally, response signing) either inline or in a small pool of Bun workers, so
+// the second core does the ECDSA while the event loop serves HTTP and SQLite. Same code either way (verifyDigest,
+// signDigest); callers only see a promise.
+import { signDigest, verifyDigest } from "./protocol/signatures";
 
 export type SignatureCheck = { digests: Uint8Array[]; r: bigint; s: bigint; pub: Uint8Array };
 
 export type Verifier = {
   /** True when the signature verifies over any of the digests (request path candidates, canonical forms). */
   verifyAny(check: SignatureCheck): Promise<boolean>;
+  /** 130-hex r‖s‖v over a 32-byte digest; on a worker only when the pool was made with `sign: true`. */
+  signDigest(digest: Uint8Array, sk: Uint8Array): Promise<string>;
+  /** True when signDigest runs off the event loop (else callers sign inline and skip the promise). */
+  readonly signsOffThread: boolean;
   /** Checks waiting for a worker (GET /metrics). */
   queueDepth(): number;
   close(): void;
@@ -14,21 +19,37 @@ export type Verifier = {
 
 export const inlineVerifier: Verifier = {
   verifyAny: async ({ digests, r, s, pub }) => digests.some((d) => verifyDigest(d, { r, s }, pub)),
+  signDigest: async (digest, sk) => signDigest(digest, sk),
+  signsOffThread: false,
   queueDepth: () => 0,
   close() {},
 };
 
-export function workerVerifier(size: number, onError: (e: unknown) => void, script: URL | string = new URL("./verify-worker.ts", import.meta.url)): Verifier {
+type Job = { kind: "verify"; resolve: (ok: boolean) => void; check: SignatureCheck } | { kind: "sign"; resolve: (sig: string) => void; digest: Uint8Array; sk: Uint8Array };
+
+/** Runs a job on this thread (a broken or closed pool answers what it held this way). */
+function inline(job: Job): void {
+  if (job.kind === "verify") void inlineVerifier.verifyAny(job.check).then(job.resolve);
+  else job.resolve(signDigest(job.digest, job.sk));
+}
+
+export function workerVerifier(
+  size: number,
+  onError: (e: unknown) => void,
+  script: URL | string = new URL("./verify-worker.ts", import.meta.url),
+  opts: { sign?: boolean } = {},
+): Verifier {
   const workers = Array.from({ length: size }, () => new Worker(script));
-  const pending = new Map<number, { resolve: (ok: boolean) => void; check: SignatureCheck }>();
+  const pending = new Map<number, Job>();
   let next = 0;
   let seq = 0;
   let broken = false;
   for (const w of workers) {
-    w.onmessage = (e: MessageEvent<{ id: number; ok: boolean }>) => {
+    w.onmessage = (e: MessageEvent<{ id: number; ok?: boolean; sig?: string }>) => {
       const p = pending.get(e.data.id);
       pending.delete(e.data.id);
-      p?.resolve(e.data.ok);
+      if (p?.kind === "verify") p.resolve(e.data.ok === true);
+      else if (p?.kind === "sign") p.resolve(e.data.sig!);
     };
     // A broken worker must not strand requests: answer what it held inline, and verify inline from then on.
     w.onerror = (e) => {
@@ -36,7 +57,7 @@ export function workerVerifier(size: number, onError: (e: unknown) => void, scri
       broken = true;
       for (const [id, p] of pending) {
         pending.delete(id);
-        void inlineVerifier.verifyAny(p.check).then(p.resolve);
+        inline(p);
       }
     };
   }
@@ -46,15 +67,24 @@ export function workerVerifier(size: number, onError: (e: unknown) => void, scri
       if (broken) return inlineVerifier.verifyAny(check);
       return new Promise((resolve) => {
         const id = ++seq;
-        pending.set(id, { resolve, check });
+        pending.set(id, { kind: "verify", resolve, check });
         workers[next++ % workers.length]!.postMessage({ id, ...check });
+      });
+    },
+    signsOffThread: opts.sign === true,
+    signDigest(digest, sk) {
+      if (broken || !opts.sign) return inlineVerifier.signDigest(digest, sk);
+      return new Promise((resolve) => {
+        const id = ++seq;
+        pending.set(id, { kind: "sign", resolve, digest, sk });
+        workers[next++ % workers.length]!.postMessage({ id, sign: digest, sk });
       });
     },
     close() {
       for (const w of workers) w.terminate();
       for (const [id, p] of pending) {
         pending.delete(id);
-        void inlineVerifier.verifyAny(p.check).then(p.resolve);
+        inline(p);
       }
     },
   };

@@ -40,3 +40,45 @@ test("a worker that cannot start: errors are reported and checks fall back inlin
     pool.close();
   }
 });
+
+test("signing on the workers (signOnWorkers) gives the inline signature, byte for byte (RFC 6979), and verifies", async () => {
+  const pool = workerVerifier(2, () => {}, undefined, { sign: true });
+  try {
+    expect(pool.signsOffThread).toBe(true);
+    const sk = parsePrivateKey(generatePrivateKeyHex())!;
+    const key = parsePublicKey(publicKeyHex(sk));
+    if (!key.ok) throw new Error("key");
+    const digests = Array.from({ length: 20 }, (_, i) => sha256Bytes(`200\n1706313700\n200\n${i}`));
+    const fromPool = await Promise.all(digests.map((d) => pool.signDigest(d, sk)));
+    expect(fromPool).toEqual(await Promise.all(digests.map((d) => inlineVerifier.signDigest(d, sk))));
+    for (const [i, sig] of fromPool.entries()) {
+      const p = parseSignature(sig);
+      if (!p.ok) throw new Error("sig");
+      expect(await inlineVerifier.verifyAny({ digests: [digests[i]!], r: p.r, s: p.s, pub: key.point })).toBe(true);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+test("a gateway with signOnWorkers answers protocol requests with valid response signatures", async () => {
+  const { startTestGateway, NO_RATE_LIMITS } = await import("./helpers/gateway");
+  const { startMerchant, orderFor, submitOrder } = await import("./helpers/merchant");
+  const { addUser, app } = await import("./helpers/wallet");
+  const tg = await startTestGateway({ ocid: 200, rateLimits: NO_RATE_LIMITS, verifyWorkers: 2, signOnWorkers: true });
+  const merchant = await startMerchant(tg, 530);
+  try {
+    expect(tg.gw.verifier.signsOffThread).toBe(true);
+    const { token } = addUser(tg, "wes", "USD:10.00");
+    const pay = await app(tg, token, "POST", "/app/pay", {});
+    const r = await submitOrder(merchant, tg, pay.json.sessionId, orderFor(merchant, tg, { amount: "1.00" }));
+    expect(r.status).toBe(200);
+    expect(r.responseSignatureValid).toBe(true);
+    const replay = await submitOrder(merchant, tg, pay.json.sessionId, orderFor(merchant, tg, { amount: "1.00" }));
+    expect(replay.status).toBe(410); // an error answer is signed on the worker too
+    expect(replay.responseSignatureValid).toBe(true);
+  } finally {
+    await merchant.stop();
+    await tg.close();
+  }
+});

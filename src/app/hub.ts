@@ -17,6 +17,7 @@ export type HubSocket = {
 };
 
 import type { WsPaymentRequest, WsPaymentUpdate, WsServerMessage } from "./schemas";
+import { durable } from "../store/durability";
 
 export type PaymentUpdate = WsPaymentUpdate;
 export type PaymentRequest = WsPaymentRequest;
@@ -77,11 +78,20 @@ export class Hub {
     return !!userId && this.sockets.has(userId);
   }
 
-  /** Call only after the transaction that caused it has committed (§9.1). */
+  /**
+   * Call only after the transaction that caused it has committed (§9.1). The push leaves once that commit is
+   * durable (group commit, src/store/durability.ts); the token re-check runs then, right before publishing.
+   */
   send(userId: string | null | undefined, msg: ServerMessage): void {
     if (!userId || !this.publisher || !this.sockets.has(userId)) return;
-    if (this.recheck(userId) === 0) return;
-    this.publisher(topic(userId), JSON.stringify(msg));
+    const text = JSON.stringify(msg);
+    durable().then(
+      () => {
+        if (this.recheck(userId) === 0) return;
+        this.publisher!(topic(userId), text);
+      },
+      () => {}, // not durable: nothing is pushed; the user gets it from the database on reconnect
+    );
   }
 
   /** Closes this user's sockets whose token is no longer valid; returns how many remain open. */

@@ -8,6 +8,7 @@ import { confirmPayment, declinePayment } from "../flows/answer-payment";
 import { paymentRequestMessage } from "../flows/messages";
 import type { User } from "../store/users";
 import { sha256Hex } from "../protocol/hash";
+import { durable } from "../store/durability";
 
 export const WS_AUTH_DEADLINE_MS = 10_000;
 export const WS_MAX_FRAME = 4096;
@@ -32,7 +33,20 @@ type Sock = {
 export function websocketRoute(gw: Gateway) {
   const states = new Map<string, WsState>();
   // void: Elysia sends whatever a ws handler returns, so returning ws.send()'s byte count emitted a stray "88" frame.
-  const send = (ws: Sock, msg: Record<string, unknown>): void => void ws.send(JSON.stringify(msg));
+  // After every commit so far is durable (group commit, src/store/durability.ts): a result or a replay may tell of one.
+  const send = (ws: Sock, msg: Record<string, unknown>): void => {
+    const text = JSON.stringify(msg);
+    durable().then(
+      () => {
+        try {
+          ws.send(text);
+        } catch {
+          // closed meanwhile: what it missed is replayed from the database on reconnect
+        }
+      },
+      () => {},
+    );
+  };
 
   const ready = (ws: Sock, state: WsState, authorization: string) => {
     // A browser always sends Origin on the upgrade: a session bound to our pages is refused from anywhere else.
@@ -46,7 +60,8 @@ export function websocketRoute(gw: Gateway) {
     for (const o of gw.store.orders.awaitingForUser(user.id, gw.clock())) send(ws, paymentRequestMessage(gw, o));
   };
   const reject = (ws: Sock) => {
-    send(ws, { type: "error", code: "INVALID_TOKEN", message: "Invalid token" });
+    ws.send(JSON.stringify({ type: "error", code: "INVALID_TOKEN", message: "Invalid token" })); // before the close
+
     ws.close(4401, "unauthorized");
   };
 

@@ -7,7 +7,7 @@ import type { Gateway } from "../gateway";
 import { authenticate, type Caller } from "./auth";
 import { clientAddress } from "./client-address";
 import { readBodyLimited, wireTarget } from "./raw-body";
-import { errorResponse, jsonResponse, RawJson } from "./responses";
+import { errorResponseAsync, jsonResponseAsync, RawJson } from "./responses";
 import { routeDoc, type RouteDoc } from "./route-docs";
 
 /** `rawBody` is sent byte for byte instead of serialising `body` (stored idempotent replies). */
@@ -102,19 +102,19 @@ export function protocolRoute<S extends TSchema | null>(
       const reply = await handler({ caller, body: body as never, raw, headers: request.headers, params: ctx.params ?? {}, request, recordNonce });
       if (!insertedByHandler) insertNonce();
       pending = null;
-      return jsonResponse(reply.status ?? 200, reply.rawBody !== undefined ? new RawJson(reply.rawBody) : reply.body, reply.headers, gw.signer);
+      return await jsonResponseAsync(reply.status ?? 200, reply.rawBody !== undefined ? new RawJson(reply.rawBody) : reply.body, reply.headers, gw.signer);
     } catch (e) {
       if (pending) {
         try {
           insertNonce();
         } catch (replay) {
-          return errorResponse(replay as ProtocolError, gw.signer);
+          return await errorResponseAsync(replay as ProtocolError, gw.signer);
         }
       }
-      if (e instanceof ProtocolError) return errorResponse(e, gw.signer);
+      if (e instanceof ProtocolError) return await errorResponseAsync(e, gw.signer);
       const requestId = crypto.randomUUID();
       gw.log.error("unhandled error in protocol route", { requestId, path: new URL(request.url).pathname, error: String((e as Error)?.stack ?? e) });
-      return jsonResponse(500, { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } }, { "x-request-id": requestId }, gw.signer);
+      return await jsonResponseAsync(500, { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } }, { "x-request-id": requestId }, gw.signer);
     }
   };
 }

@@ -1,23 +1,36 @@
 import { ProtocolError } from "../protocol/errors";
 import { responseCanonical } from "../protocol/canonical";
-import { sha256Hex } from "../protocol/hash";
+import { sha256Bytes, sha256Hex } from "../protocol/hash";
 import { signString } from "../protocol/signatures";
 import type { Clock } from "../clock";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
-export type ResponseSigner = { ocid: number; secret: Uint8Array; clock: Clock };
+/** `offThread`: sign the response digest on a crypto worker (config `signOnWorkers`), used by the async forms. */
+export type ResponseSigner = { ocid: number; secret: Uint8Array; clock: Clock; offThread?: (digest: Uint8Array, sk: Uint8Array) => Promise<string> };
+
+function parts(status: number, body: unknown, headers: Record<string, string>, signer?: ResponseSigner) {
+  const text = body instanceof RawJson ? body.text : JSON.stringify(body);
+  const h: Record<string, string> = { "content-type": JSON_TYPE, ...headers };
+  if (!signer) return { text, h, canonical: null };
+  const ts = signer.clock();
+  h["x-oc-id"] = String(signer.ocid);
+  h["x-oc-timestamp"] = String(ts);
+  return { text, h, canonical: responseCanonical(signer.ocid, ts, status, sha256Hex(text)) };
+}
 
 /** Serialise once; the same bytes are hashed, signed and sent (§4.5). `{raw}` is already-serialised JSON. */
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}, signer?: ResponseSigner): Response {
-  const text = body instanceof RawJson ? body.text : JSON.stringify(body);
-  const h: Record<string, string> = { "content-type": JSON_TYPE, ...headers };
-  if (signer) {
-    const ts = signer.clock();
-    h["x-oc-id"] = String(signer.ocid);
-    h["x-oc-timestamp"] = String(ts);
-    h["x-oc-signature"] = signString(responseCanonical(signer.ocid, ts, status, sha256Hex(text)), signer.secret);
-  }
+  const { text, h, canonical } = parts(status, body, headers, signer);
+  if (canonical !== null) h["x-oc-signature"] = signString(canonical, signer!.secret);
+  return new Response(text, { status, headers: h });
+}
+
+/** jsonResponse, with the signature made on a crypto worker when the signer has one (the protocol routes' path). */
+export async function jsonResponseAsync(status: number, body: unknown, headers: Record<string, string> = {}, signer?: ResponseSigner): Promise<Response> {
+  if (!signer?.offThread) return jsonResponse(status, body, headers, signer);
+  const { text, h, canonical } = parts(status, body, headers, signer);
+  h["x-oc-signature"] = await signer.offThread(sha256Bytes(canonical!), signer.secret);
   return new Response(text, { status, headers: h });
 }
 
@@ -29,3 +42,6 @@ export function errorResponse(err: ProtocolError, signer?: ResponseSigner, extra
   return jsonResponse(err.status, err.body(), { ...(err.headers ?? {}), ...extraHeaders }, signer);
 }
 
+export function errorResponseAsync(err: ProtocolError, signer?: ResponseSigner, extraHeaders: Record<string, string> = {}): Promise<Response> {
+  return jsonResponseAsync(err.status, err.body(), { ...(err.headers ?? {}), ...extraHeaders }, signer);
+}

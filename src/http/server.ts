@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { pointerToPath, schemaMessage, type SchemaViolation } from "../protocol/validate";
+import { durableAnswers } from "./durable-answer";
 import { errorResponse, jsonResponse } from "./responses";
 import { wireTarget } from "./raw-body";
 import { capabilitiesRoute } from "../routes/capabilities";
@@ -143,6 +144,7 @@ export function createApp(gw: Gateway, ops: OpsState = { schedulerAlive: () => f
       closeOnBackpressureLimit: true,
     },
   })
+    .use(durableAnswers(gw.log))
     .use(errorHandler(gw))
     .use(bodyLimit(gw))
     .use(appCors(gw))

@@ -1,4 +1,5 @@
 // One outbound HTTP exchange with a deadline and a response-size cap; never follows redirects by itself.
+import { durable } from "../store/durability";
 export type FetchOutcome =
   | { ok: true; status: number; headers: Headers; body: Uint8Array; latencyMs: number }
   | { ok: false; reason: "timeout" | "network" | "too_large"; detail?: string; latencyMs: number };
@@ -52,6 +53,12 @@ export async function fetchLimited(
   init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string },
   opts: { timeoutMs: number; maxBytes: number; fetchImpl?: typeof fetch },
 ): Promise<FetchOutcome> {
+  // Group commit (src/store/durability.ts): nothing goes out, and no money moves, on a commit not yet on disk.
+  try {
+    await durable();
+  } catch (e) {
+    return { ok: false, reason: "network", detail: `not sent: the local database failed to sync (${String(e)})`, latencyMs: 0 };
+  }
   const started = performance.now();
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const since = () => Math.round(performance.now() - started);

@@ -12,7 +12,12 @@ export type ParsedSignature =
 
 /** Signs SHA-256(UTF-8 of s) once (prehash off: we hash ourselves) and returns 130-hex r‖s‖v (§3.2). */
 export function signString(s: string, sk: Uint8Array): string {
-  const rec = secp256k1.sign(sha256Bytes(s), sk, { prehash: false, format: "recovered" });
+  return signDigest(sha256Bytes(s), sk);
+}
+
+/** signString's second half: a 32-byte digest → 130-hex r‖s‖v (also run on the crypto workers). */
+export function signDigest(digest: Uint8Array, sk: Uint8Array): string {
+  const rec = secp256k1.sign(digest, sk, { prehash: false, format: "recovered" });
   return bytesToHex(rec.subarray(1)) + (27 + rec[0]!).toString(16);
 }
 

@@ -42,7 +42,7 @@ function makePrivate(dbPath: string): void {
 }
 
 /** Opens (creating if needed) the gateway database, refusing one we could read but not write. */
-export function openGatewayDatabase(dataDir: string, synchronous: Synchronous): Database {
+export function openGatewayDatabase(dataDir: string, synchronous: Synchronous, opts: { groupCommit?: boolean } = {}): Database {
   const path = databasePath(dataDir);
   try {
     makePrivate(path);
@@ -52,7 +52,7 @@ export function openGatewayDatabase(dataDir: string, synchronous: Synchronous): 
   }
   let db: Database | undefined;
   try {
-    db = openDatabase(path, synchronous);
+    db = openDatabase(path, synchronous, opts);
     probeWrite(db);
     return db;
   } catch (e) {

@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import schemaSql from "../../schema.sql" with { type: "text" };
 import { MIGRATIONS, type Migration } from "./migrations";
+import { enableGroupCommit } from "./durability";
 
 /** The base schema's version (schema.sql); later changes are named migrations (./migrations.ts). */
 export const SCHEMA_VERSION = 1;
@@ -12,7 +13,7 @@ export type Synchronous = "FULL" | "NORMAL";
  * instead of failing; foreign keys on. synchronous=FULL by default: in WAL mode NORMAL can lose the last
  * commits on power loss, and a lost commit here is a debit the user was already told about.
  */
-export function openDatabase(path: string, synchronous: Synchronous = "FULL"): Database {
+export function openDatabase(path: string, synchronous: Synchronous = "FULL", opts: { groupCommit?: boolean } = {}): Database {
   const db = new Database(path, { create: true, strict: true });
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA busy_timeout = 5000");
@@ -20,6 +21,8 @@ export function openDatabase(path: string, synchronous: Synchronous = "FULL"): D
   db.exec(`PRAGMA synchronous = ${synchronous}`);
   db.exec("PRAGMA temp_store = MEMORY");
   migrate(db);
+  // FULL while migrating; then, for the serving gateway, FULL by group commit (./durability.ts).
+  if (opts.groupCommit && synchronous === "FULL") enableGroupCommit(db, path);
   return db;
 }
 

@@ -1,0 +1,85 @@
+// `bun bench/variants.ts [seconds]`: the max-throughput window of `bun run bench` (K=8 submits, closed loop) for
+// several gateway configurations in turn, each with the figures of issue 20: orders/s, server CPU per order,
+// crypto share, fraction of the two-core crypto limit, load generator and other processes' CPU. Used to choose
+// the defaults (inline vs 1 vs 2 crypto workers, response signing on the workers, group commit vs SQLite's FULL).
+// BENCH_VARIANTS='[{"name":"…","config":{…}}]' replaces the list.
+import { cpus } from "node:os";
+import { generatePrivateKeyHex, parsePrivateKey, publicKeyHex } from "../src/protocol/keys";
+import { measureCeiling } from "./ceiling";
+import { GATEWAY_OCID, machineBusySeconds, startGatewayProcess } from "./gateway";
+import { closedLoop } from "./load";
+import { signSubmit, startMerchants, stopMerchants } from "./peers";
+import { fmt, section, type Row } from "./report";
+
+type Variant = { name: string; sync?: "FULL" | "NORMAL"; config: Record<string, unknown> };
+const SECONDS = Number(process.argv[2] ?? 6);
+const K = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const VARIANTS: Variant[] = process.env.BENCH_VARIANTS
+  ? (JSON.parse(process.env.BENCH_VARIANTS) as Variant[])
+  : [
+      { name: "inline (verifyWorkers 0)", config: { verifyWorkers: 0 } },
+      { name: "1 verify worker", config: { verifyWorkers: 1 } },
+      { name: "2 verify workers", config: { verifyWorkers: 2 } },
+      { name: "1 worker, signing on it", config: { verifyWorkers: 1, signOnWorkers: true } },
+      { name: "2 workers, signing on them", config: { verifyWorkers: 2, signOnWorkers: true } },
+      { name: "group commit off (SQLite FULL)", config: { sqliteGroupCommit: false } },
+      { name: "NORMAL", sync: "NORMAL", config: {} },
+    ];
+
+const gwKey = generatePrivateKeyHex();
+const merchants = await startMerchants(4, publicKeyHex(parsePrivateKey(gwKey)!));
+const ceiling = measureCeiling(signSubmit(merchants[0]!, "0".repeat(32), GATEWAY_OCID), merchants[0]!.peer.publicKeyHex, {
+  ocid: GATEWAY_OCID,
+  secret: parsePrivateKey(gwKey)!,
+  endpoint: "http://127.0.0.1:65535/opencharge",
+});
+const limit = (cpus().length * 1000) / ceiling.crypto_cpu_ms_per_order;
+const need = 200 + Math.ceil(limit * 0.8 * SECONDS);
+const rows: Row[] = [];
+const out: Record<string, unknown>[] = [];
+for (const v of VARIANTS) {
+  const gw = await startGatewayProcess({
+    privateKey: gwKey,
+    merchants: merchants.map((m) => ({ ocid: m.ocid, endpoint: m.peer.endpoint })),
+    users: 4,
+    history: 1000,
+    pendingSessions: need,
+    sqliteSynchronous: v.sync ?? "FULL",
+    config: v.config,
+  });
+  const reqs = gw.pending.map((s, i) => signSubmit(merchants[i % merchants.length]!, s.id, GATEWAY_OCID));
+  const warm = await closedLoop(gw.url, reqs.slice(0, 200), K, 30);
+  const cpu0 = gw.cpuSeconds();
+  const m0 = machineBusySeconds();
+  const r = await closedLoop(gw.url, reqs.slice(200), K, SECONDS);
+  const cpu = gw.cpuSeconds() - cpu0;
+  const others = Math.max(0, (100 * (machineBusySeconds() - m0 - cpu)) / r.seconds - r.client_cpu_pct);
+  await gw.stop();
+  const perOrder = (1000 * cpu) / r.ok;
+  const fig = {
+    name: v.name,
+    per_s: r.per_s,
+    p50: r.latency_ms.p50,
+    p99: r.latency_ms.p99,
+    errors: r.errors + warm.errors,
+    server_cpu_ms_per_order: perOrder,
+    server_cpu_pct: (100 * cpu) / r.seconds,
+    crypto_share: ceiling.crypto_cpu_ms_per_order / perOrder,
+    limit_fraction: r.per_s / limit,
+    client_cpu_pct: r.client_cpu_pct,
+    other_processes_cpu_pct: others,
+  };
+  out.push(fig);
+  rows.push([
+    v.name,
+    `${fmt.f(fig.per_s)}/s  p50 ${fmt.f(fig.p50, 2)} p99 ${fmt.f(fig.p99, 2)} ms  CPU ${fmt.f(perOrder, 3)} ms/order (${fmt.f(fig.server_cpu_pct, 0)}%)  ` +
+      `share ${fmt.f(fig.crypto_share, 3)}  limit ${fmt.f(fig.limit_fraction, 3)}  client ${fmt.f(fig.client_cpu_pct, 0)}%  others ${fmt.f(others, 0)}%` +
+      (fig.errors ? `  ERRORS ${fig.errors}` : ""),
+  ]);
+  console.log(`[${v.name}] ${rows.at(-1)![1]}`);
+}
+await stopMerchants(merchants);
+console.log(
+  section(`Variants: K=${K}, ${SECONDS} s each; crypto ${fmt.f(ceiling.crypto_cpu_ms_per_order, 3)} ms/order, ${cpus().length}-core limit ${fmt.f(limit)}/s`, rows),
+);
+console.log(JSON.stringify(out));

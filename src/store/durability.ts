@@ -1,0 +1,126 @@
+// Group commit for `sqliteSynchronous: FULL` (issue 20). The serving gateway's connection runs SQLite with
+// synchronous=NORMAL in WAL mode, so COMMIT writes its frames to the -wal file without an fsync, and durability is
+// made explicit: `durable()` fsyncs the -wal once for every commit made since the last fsync, off the event loop
+// (an async fs fsync on Bun's thread pool), and concurrent waiters share that one fsync. Every transaction still
+// commits (or rolls back) on its own, so a failing request undoes only its own work.
+//
+// Why this is FULL for everything acknowledged. In WAL mode a transaction is durable once its frames up to its
+// commit frame are on stable storage in the -wal: recovery replays every valid frame (salts and checksums match)
+// up to the last commit frame, in file order. synchronous=FULL gets there by fsyncing the -wal at every COMMIT; we
+// fsync the same file after the COMMIT returned, and frames are appended in commit order, so one fsync covers every
+// commit before it. What NORMAL keeps from FULL (https://sqlite.org/pragma.html#pragma_synchronous, wal.c): the
+// -wal is fsynced before each checkpoint copies frames into the database file, the database file after each
+// checkpoint, and the -wal header when the log restarts from the beginning after a checkpoint (so an out-of-order
+// write after a restart cannot resurrect or corrupt frames). So a commit is either in an fsynced -wal, or in a
+// checkpointed and fsynced database file; a crash or power loss can lose only commits made after the last
+// `durable()`. The rule that makes that harmless: nothing leaves the process on the strength of a commit before
+// `durable()` resolved: every HTTP response (src/http/server.ts, whether its request wrote or only read: it may
+// have read another request's commit), every outbound peer call (src/peers/fetch-limited.ts: money never moves on
+// a non-durable pin, and the scheduler's effects all go through it), every WebSocket push (src/app/hub.ts) and the
+// event-log drain. The one difference from FULL: for that short window another process (the CLI) can read a commit
+// that is not durable yet; its own writes run with real FULL, whose fsync of the same -wal covers ours too.
+//
+// Which connections are watched: `total_changes()` (rows written by this connection, triggers included) tells
+// whether anything may have been committed since the last fsync. bun:sqlite transactions are synchronous, so no
+// transaction is open while a request awaits: whatever total_changes() counted is committed or rolled back (a
+// rolled-back change only costs one unnecessary fsync).
+import type { Database } from "bun:sqlite";
+import { open } from "node:fs/promises";
+
+type Sync = (walPath: string) => Promise<void>;
+
+const fsyncFile: Sync = async (walPath) => {
+  let fh;
+  try {
+    // A fresh descriptor each time: fsync flushes the file (inode), whichever descriptor wrote it, and a -wal
+    // deleted and recreated (the last connection closed) can never leave us syncing a stale inode.
+    fh = await open(walPath, "r+");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // no -wal: nothing written since the last checkpoint
+    throw e;
+  }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+};
+
+const RESOLVED = Promise.resolve();
+
+export class GroupCommit {
+  private readonly changes: () => number;
+  /** total_changes() covered by the last completed fsync */
+  private synced: number;
+  private inflight: Promise<void> | null = null;
+  /** fsyncs done (GET /metrics, tests) */
+  fsyncs = 0;
+
+  constructor(
+    db: Database,
+    private readonly walPath: string,
+    private readonly sync: Sync = fsyncFile,
+  ) {
+    const q = db.query<{ n: number }, []>("SELECT total_changes() AS n");
+    this.changes = () => q.get()!.n;
+    this.synced = this.changes();
+  }
+
+  /** True when something may have been committed since the last fsync. */
+  pending(): boolean {
+    return this.changes() !== this.synced;
+  }
+
+  /** Resolves once every commit made before this call is on stable storage; rejects if the fsync failed. */
+  durable(): Promise<void> {
+    const target = this.changes();
+    return target === this.synced ? RESOLVED : this.reach(target);
+  }
+
+  private async reach(target: number): Promise<void> {
+    // An fsync already running may have started before our commit: wait for it, then run (or join) the next one.
+    while (this.synced < target) {
+      if (!this.inflight) this.inflight = this.round().finally(() => (this.inflight = null));
+      await this.inflight;
+    }
+  }
+
+  private async round(): Promise<void> {
+    const covers = this.changes(); // every commit so far is in the -wal's page cache: this fsync covers them
+    await this.sync(this.walPath);
+    this.fsyncs++;
+    if (covers > this.synced) this.synced = covers;
+  }
+}
+
+/** The group-commit connections of this process (several in tests: one per gateway). */
+const open_ = new Set<GroupCommit>();
+const byDb = new WeakMap<Database, GroupCommit>();
+
+/** Switches an open (migrated) connection to group commit; closing the connection ends it. */
+export function enableGroupCommit(db: Database, path: string, sync?: Sync): GroupCommit {
+  db.exec("PRAGMA synchronous = NORMAL");
+  const gc = new GroupCommit(db, `${path}-wal`, sync);
+  open_.add(gc);
+  byDb.set(db, gc);
+  const close = db.close.bind(db);
+  db.close = ((throwOnError?: boolean) => {
+    open_.delete(gc);
+    close(throwOnError);
+  }) as typeof db.close;
+  return gc;
+}
+
+export const groupCommitOf = (db: Database): GroupCommit | undefined => byDb.get(db);
+
+/**
+ * The barrier for code that does not know which database it read: every group-commit connection in this process
+ * with something not yet durable is fsynced. Resolves at once when there is none (NORMAL, the CLI, nothing new).
+ */
+export function durable(): Promise<void> {
+  if (open_.size === 0) return RESOLVED;
+  if (open_.size === 1) for (const gc of open_) return gc.durable();
+  const waits: Promise<void>[] = [];
+  for (const gc of open_) if (gc.pending()) waits.push(gc.durable());
+  return waits.length === 0 ? RESOLVED : waits.length === 1 ? waits[0]! : Promise.all(waits).then(() => {});
+}
