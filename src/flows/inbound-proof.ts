@@ -10,7 +10,16 @@ import type { Proof } from "../protocol/schemas";
 import { externalAccount, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { JobRow } from "../store/jobs";
 import type { OrderRecord } from "../store/orders";
-import type { Candidate } from "../settlement/candidates";
+import { recordWebhookReply } from "../store/proofs";
+import {
+  decide,
+  expectedProof,
+  readStep,
+  settlementDestination,
+  storedStepData,
+  type Candidate,
+  type JobFacts,
+} from "../domain/settlement-job";
 import { afterPaid, applyFinalProof, recordAnomaly } from "../settlement/settle-job";
 import { claimTxid, txidUse } from "../settlement/txid-registry";
 import { enforceUserMovement } from "./user-limits";
@@ -41,6 +50,7 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
 
   let paidOrder: OrderRecord | null = null;
   let credited: Credited | null = null;
+  let wake = false;
   const reply = gw.store.tx((): Reply => {
     const again = previous();
     if (again?.reply_json) return JSON.parse(again.reply_json) as Reply;
@@ -62,16 +72,23 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
       const m = applyNotification(gw, proof, body.signature, form);
       r = m.reply;
       paidOrder = m.paid;
+      wake = m.wake;
     }
     // A row a settlement job owns keeps no stored reply: its replays are judged again (and answer the same).
-    gw.db
-      .query(
-        `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (issuer, txid) DO NOTHING`,
-      )
-      .run(proof.issuer, proof.txid, JSON.stringify(body.proof), body.signature, form, r.status, JSON.stringify(r), now);
+    recordWebhookReply(gw.db, {
+      issuer: proof.issuer,
+      txid: proof.txid,
+      document: JSON.stringify(body.proof),
+      signature: body.signature,
+      sigForm: form,
+      outcome: r.status,
+      replyJson: JSON.stringify(r),
+      now,
+    });
     return r;
   });
+  // After the commit: the scheduler runs the step a proof unblocked; the user hears of a paid order.
+  if (wake) gw.events.settlementEnqueued();
   if (paidOrder) afterPaid(gw, paidOrder, proof.txid);
   const c = credited as Credited | null;
   if (c) gw.hub.send(c.userId, inboundCreditMessage(proof as unknown as Record<string, unknown>, c.kind, now));
@@ -124,58 +141,60 @@ function applyCredit(gw: Gateway, proof: Proof, now: number): { reply: Reply; cr
   return { reply: { status: "accepted", txid: proof.txid }, credited: { userId: user.id, kind: "credit" } };
 }
 
-/** Which issuer and recipient a job's current step waits for (§12.5). */
-function expectedFor(job: JobRow, order: OrderRecord): { issuer: number; to: { ocid: number; reference: string } } | null {
-  const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
-  const data = JSON.parse(job.step_data) as { txid?: string; provider?: number };
-  if (c?.type === "partner_reserve" && job.step === "transfer.create") return { issuer: c.via, to: { ocid: order.merchant_ocid, reference: order.order_id } };
-  if (c?.type === "common_third_party" && job.step === "provider.transfer.create" && data.txid && data.provider)
-    return { issuer: data.provider, to: { ocid: c.via, reference: data.txid } };
-  if (c?.type === "common_third_party" && job.step === "payment.settle") return { issuer: c.via, to: { ocid: order.merchant_ocid, reference: order.order_id } };
-  return null;
-}
+type Notification = { reply: Reply; paid: OrderRecord | null; wake: boolean };
 
-function applyNotification(gw: Gateway, proof: Proof, signature: string, form: SigForm): { reply: Reply; paid: OrderRecord | null } {
+/**
+ * A proof for one of our own settlement steps (§9.8): the job whose current step waits for exactly this issuer,
+ * recipient and amount (§12.5, the same expectation the scheduler checks) takes it. The provider's proof moves a
+ * third-party job on to payment.settle; a final proof pays the order.
+ */
+function applyNotification(gw: Gateway, proof: Proof, signature: string, form: SigForm): Notification {
+  const accepted: Reply = { status: "accepted", txid: proof.txid };
   // Same txid as a step already recorded (§9.8): accepted, and nothing moves again.
   const already = txidUse(gw.db, proof.issuer, proof.txid);
-  if (already?.job_id) return { reply: { status: "accepted", txid: proof.txid }, paid: null };
-  const waiting = gw.db
-    .query<JobRow & { oid: number }, [string]>(
-      `SELECT j.*, o.id AS oid FROM jobs j JOIN orders o ON o.id = j.order_id
-       WHERE j.state IN ('pending', 'in_review') AND o.status IN ('confirmed', 'in_review') AND o.currency = ?`,
-    )
-    .all(proof.currency);
-  for (const job of waiting) {
-    const order = gw.store.orders.byId(job.oid)!;
-    const want = expectedFor(job, order);
-    if (!want || want.issuer !== proof.issuer || want.to.ocid !== proof.to.ocid || want.to.reference !== proof.to.reference) continue;
+  if (already?.job_id) return { reply: accepted, paid: null, wake: false };
+  for (const job of gw.store.jobs.waitingForProof(proof.currency)) {
+    const order = gw.store.orders.byId(job.oid);
+    const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
+    if (!order || !c) continue;
+    const step = readStep(job.step, JSON.parse(job.step_data), c);
+    if ("invalid" in step) continue;
+    const want = expectedProof(step, { merchantOcid: order.merchant_ocid, orderId: order.order_id });
+    if (!want || want.issuer !== proof.issuer || want.to.ocid !== proof.to.ocid) continue;
+    if (want.to.reference !== proof.to.reference) continue;
     if (!amountsEqual(proof.amount, order.amount, order.currency, gw.currencies)) continue;
     const signed = { proof: proof as unknown as Record<string, unknown>, signature };
-    if (job.step === "provider.transfer.create") {
+    if (step.name === "provider.transfer.create") {
       const now = gw.clock();
-      const claim = { issuer: proof.issuer, txid: proof.txid, jobId: job.id, document: JSON.stringify(proof), signature, sigForm: form, outcome: "settlement", now };
-      if (claimTxid(gw.db, claim) === "taken") continue;
-      const data = { ...JSON.parse(job.step_data), providerProof: signed };
-      gw.db
-        .query(
-          "UPDATE jobs SET step = 'payment.settle', step_data = ?, step_attempts = 0, pinned = 1, next_attempt_at = ?, updated_at = ? WHERE id = ? AND step = 'provider.transfer.create'",
-        )
-        .run(JSON.stringify(data), now, now, job.id);
-      queueMicrotask(() => gw.events.settlementEnqueued());
-      return { reply: { status: "accepted", txid: proof.txid }, paid: null };
+      const document = JSON.stringify(proof);
+      const claim = { issuer: proof.issuer, txid: proof.txid, jobId: job.id, document, signature, sigForm: form };
+      if (claimTxid(gw.db, { ...claim, outcome: "settlement", now }) === "taken") continue;
+      const next = decide(jobFacts(job), { kind: "next", step: { ...step, name: "payment.settle", providerProof: signed } }, now);
+      if (next.action !== "advance") continue;
+      const stepData = storedStepData(next.step);
+      gw.store.jobs.advanceByProof(job.id, step.name, { step: next.step.name, stepData, pinned: next.pinned, now });
+      return { reply: accepted, paid: null, wake: true };
     }
-    const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index]!;
-    const data = JSON.parse(job.step_data) as { provider?: number };
-    const destination = c.type === "partner_reserve" ? externalAccount(c.via) : externalAccount(data.provider!);
     try {
       // Nested (a savepoint): a proof our books cannot hold leaves nothing behind; the job's own run reviews it.
-      if (gw.store.tx(() => applyFinalProof(gw, job.id, order, c.type, signed, proof.issuer, destination, form)))
-        return { reply: { status: "accepted", txid: proof.txid }, paid: order };
+      if (gw.store.tx(() => applyFinalProof(gw, job.id, order, step, signed, proof.issuer, form)))
+        return { reply: accepted, paid: order, wake: false };
     } catch (e) {
       if (!isBalanceOverflow(e)) throw e;
+      const destination = settlementDestination(step, { merchantOcid: order.merchant_ocid, orderId: order.order_id });
       recordAnomaly(gw, "balance_limit", order.id, job.id, `${destination} cannot hold ${order.amount} ${order.currency}`);
-      return { reply: { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" }, paid: null };
+      const reply: Reply = { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" };
+      return { reply, paid: null, wake: false };
     }
   }
-  return { reply: { status: "rejected", txid: proof.txid, message: "no matching transfer" }, paid: null };
+  return { reply: { status: "rejected", txid: proof.txid, message: "no matching transfer" }, paid: null, wake: false };
 }
+
+const jobFacts = (job: JobRow): JobFacts => ({
+  step: job.step,
+  pinned: job.pinned !== 0,
+  stepAttempts: job.step_attempts,
+  deadline: job.deadline,
+  pathIndex: job.path_index,
+  paths: JSON.parse(job.candidates_json) as Candidate[],
+});

@@ -3,29 +3,43 @@
 import type { Gateway } from "../gateway";
 import { OperatorError } from "./accounts";
 import { checkProof } from "../protocol/proof-check";
-import type { Candidate } from "../settlement/candidates";
 import { afterPaid, applyFinalProof, type Signed } from "../settlement/settle-job";
-import { externalAccount, IN_FLIGHT, userAccount } from "../store/ledger";
+import { IN_FLIGHT, userAccount } from "../store/ledger";
 import { paymentUpdateMessage } from "./messages";
 import { emitOrderEvent } from "./operator-events";
+import { canOperatorResolve } from "../domain/order-lifecycle";
+import { finalProofExpected, readStep, type Candidate } from "../domain/settlement-job";
 
-export async function resolveOrder(gw: Gateway, orderRowId: number, action: "paid" | "refund", proofFile?: unknown): Promise<string> {
+export async function resolveOrder(
+  gw: Gateway,
+  orderRowId: number,
+  action: "paid" | "refund",
+  proofFile?: unknown,
+): Promise<string> {
   const order = gw.store.orders.byId(orderRowId);
   if (!order) throw new OperatorError(`no order with id ${orderRowId}`);
-  if (order.status !== "in_review") throw new OperatorError(`order ${orderRowId} is ${order.status}; only in_review orders are resolved by hand`);
+  if (!canOperatorResolve(order.status))
+    throw new OperatorError(`order ${orderRowId} is ${order.status}; only in_review orders are resolved by hand`);
   const job = gw.store.jobs.byOrder(order.id);
   if (!job) throw new OperatorError(`order ${orderRowId} has no settlement job`);
   const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
-  const data = JSON.parse(job.step_data) as { provider?: number };
 
   if (action === "refund") {
     const now = gw.clock();
     const done = gw.store.tx(() => {
       if (!gw.store.orders.move(order.id, { event: "operator_refund" }, now)) return false;
-      gw.store.ledger.move({ from: IN_FLIGHT, to: userAccount(order.user_id!), currency: order.currency, amount: order.amount_minor, reason: "refund", orderId: order.id, now });
+      gw.store.ledger.move({
+        from: IN_FLIGHT,
+        to: userAccount(order.user_id!),
+        currency: order.currency,
+        amount: order.amount_minor,
+        reason: "refund",
+        orderId: order.id,
+        now,
+      });
       emitOrderEvent(gw, "payment.failed", order, "failed", null);
-      gw.db.query("UPDATE jobs SET state = 'failed', last_error = 'refunded by operator', lease_owner = NULL, updated_at = ? WHERE id = ?").run(now, job.id);
-      gw.db.query("UPDATE anomalies SET resolved_at = ? WHERE order_id = ? AND resolved_at IS NULL").run(now, order.id);
+      gw.store.jobs.refundedByOperator(job.id, now);
+      gw.store.anomalies.resolveForOrder(order.id, now);
       return true;
     });
     if (!done) throw new OperatorError("the order changed meanwhile; look again");
@@ -33,21 +47,26 @@ export async function resolveOrder(gw: Gateway, orderRowId: number, action: "pai
     return `order ${orderRowId} refunded to user_${order.user_id}`;
   }
 
-  if (!c || (c.type !== "partner_reserve" && c.type !== "common_third_party")) throw new OperatorError("this order was not settled through a peer");
+  const parties = { merchantOcid: order.merchant_ocid, orderId: order.order_id };
+  const expected = c ? finalProofExpected(c, parties) : null;
+  if (!c || !expected) throw new OperatorError("this order was not settled through a peer");
+  const step = readStep(job.step, JSON.parse(job.step_data), c);
+  if ("invalid" in step) throw new OperatorError(`the settlement job cannot take a proof: ${step.invalid}`);
   const signed = proofFile as Signed;
-  if (!signed || typeof signed !== "object" || typeof signed.signature !== "string") throw new OperatorError("the proof file must hold {\"proof\": {...}, \"signature\": \"...\"}");
-  const meta = await gw.directory.resolve(c.via);
-  const check = checkProof(signed.proof, signed.signature, meta.publicKey, {
-    issuer: c.via,
-    to: { ocid: order.merchant_ocid, reference: order.order_id },
-    amount: order.amount,
-    currency: order.currency,
-  }, { now: gw.clock(), acceptReplacer: gw.config.acceptReplacerCanonical, currencies: gw.currencies });
+  if (!signed || typeof signed !== "object" || typeof signed.signature !== "string")
+    throw new OperatorError("the proof file must hold {\"proof\": {...}, \"signature\": \"...\"}");
+  const meta = await gw.directory.resolve(expected.issuer);
+  const check = checkProof(
+    signed.proof,
+    signed.signature,
+    meta.publicKey,
+    { ...expected, amount: order.amount, currency: order.currency },
+    { now: gw.clock(), acceptReplacer: gw.config.acceptReplacerCanonical, currencies: gw.currencies },
+  );
   if (!check.ok) throw new OperatorError(`proof rejected: ${check.code} ${check.reason}`);
-  const destination = c.type === "partner_reserve" ? externalAccount(c.via) : externalAccount(data.provider ?? c.provider);
   const ok = gw.store.tx(() => {
-    const applied = applyFinalProof(gw, job.id, order, c.type, signed, c.via, destination, check.form);
-    if (applied) gw.db.query("UPDATE anomalies SET resolved_at = ? WHERE order_id = ? AND resolved_at IS NULL").run(gw.clock(), order.id);
+    const applied = applyFinalProof(gw, job.id, order, step, signed, expected.issuer, check.form);
+    if (applied) gw.store.anomalies.resolveForOrder(order.id, gw.clock());
     return applied;
   });
   if (!ok) throw new OperatorError("the proof could not be applied (already used, or the order changed)");

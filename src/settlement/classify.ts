@@ -1,5 +1,6 @@
 // §12.4 outcome classes of one outbound settlement call.
 import type { PeerCallResult, PeerResponse } from "../peers/client";
+import { RETRY_AFTER_CAP_SECONDS } from "../domain/settlement-job";
 
 export type Outcome =
   | { kind: "success"; res: PeerResponse }
@@ -8,14 +9,19 @@ export type Outcome =
   /** The peer definitely did not act: this path is abandoned. */
   | { kind: "definite"; reason: string; status?: number; code?: string };
 
+/** Request Timeout, Too Early, Too Many Requests: the peer did not decide; ask again. */
 const AMBIGUOUS_STATUS = new Set([408, 425, 429]);
+const SERVER_ERROR = 500;
+const MS_PER_SECOND = 1000;
+const isSuccess = (status: number) => status >= 200 && status < 300;
 
 export function retryAfterSeconds(h: Headers): number | undefined {
   const v = h.get("retry-after");
   if (v === null) return undefined;
-  if (/^[0-9]+$/.test(v)) return Math.min(Number(v), 60);
+  if (/^[0-9]+$/.test(v)) return Math.min(Number(v), RETRY_AFTER_CAP_SECONDS);
   const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.min(Math.max(0, Math.ceil((at - Date.now()) / 1000)), 60) : undefined;
+  if (!Number.isFinite(at)) return undefined;
+  return Math.min(Math.max(0, Math.ceil((at - Date.now()) / MS_PER_SECOND)), RETRY_AFTER_CAP_SECONDS);
 }
 
 /** Transport-level class; a 2xx still needs its body checked by the step (invalid body ⇒ ambiguous + anomaly). */
@@ -23,19 +29,13 @@ export function classify(r: PeerCallResult): Outcome {
   if (r.kind === "refused") return { kind: "definite", reason: r.reason };
   if (r.kind === "failure") return { kind: "ambiguous", reason: r.reason };
   if (r.signatureValid === false) return { kind: "ambiguous", reason: "invalid_response_signature" };
-  if (r.status >= 200 && r.status < 300) return { kind: "success", res: r };
-  if (r.status >= 500 || AMBIGUOUS_STATUS.has(r.status))
+  if (isSuccess(r.status)) return { kind: "success", res: r };
+  if (r.status >= SERVER_ERROR || AMBIGUOUS_STATUS.has(r.status))
     return { kind: "ambiguous", reason: `http_${r.status}`, retryAfter: retryAfterSeconds(r.headers) };
   const code = (r.json as { error?: { code?: unknown } } | undefined)?.error?.code;
-  return { kind: "definite", reason: `http_${r.status}`, status: r.status, code: typeof code === "string" ? code : undefined };
+  const peerCode = typeof code === "string" ? code : undefined;
+  return { kind: "definite", reason: `http_${r.status}`, status: r.status, code: peerCode };
 }
 
-/** Retry delays for ambiguous outcomes: 5 s, 15 s, 30 s, 60 s, then every 60 s. */
-export function settlementRetryDelay(stepAttempts: number): number {
-  return [5, 15, 30, 60][stepAttempts - 1] ?? 60;
-}
-
-/** Webhook delays: 10 s, 1 min, 5 min, 10 min, 30 min, 1 h, then hourly (§14). */
-export function deliveryRetryDelay(attempts: number): number {
-  return [10, 60, 300, 600, 1800, 3600][attempts - 1] ?? 3600;
-}
+// The retry schedules are domain data (§12.4, §14); re-exported for the settlement paths that wait on them.
+export { deliveryRetryDelay, settlementRetryDelay } from "../domain/settlement-job";

@@ -49,17 +49,19 @@ function recordAttempt(gw: Gateway, d: DeliveryRow, owner: string, a: Attempt): 
     nextAt = now + deliveryRetryDelay(attempts);
     if (nextAt > windowStart + gw.config.webhookMaxAge) state = "dead";
   }
-  gw.store.tx(() => {
-    gw.db
-      .query("INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error, result) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(d.id, a.started, a.httpStatus, a.latency, a.error, state);
-    gw.db
-      .query(
-        `UPDATE deliveries SET state = ?, attempts = ?, first_attempt_at = COALESCE(first_attempt_at, ?), window_start = ?,
-           next_attempt_at = ?, last_http_status = ?, last_error = ?, last_reply = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
-         WHERE id = ? AND lease_owner = ?`,
-      )
-      .run(state === "retry" ? "pending" : state, attempts, a.started, windowStart, nextAt, a.httpStatus, a.error, a.reply, now, d.id, owner);
-  });
+  gw.store.tx(() =>
+    gw.store.deliveries.recordAttempt(d.id, owner, {
+      started: a.started,
+      state,
+      attempts,
+      windowStart,
+      nextAt,
+      httpStatus: a.httpStatus,
+      latency: a.latency,
+      error: a.error,
+      reply: a.reply,
+      now,
+    }),
+  );
   return state;
 }

@@ -71,21 +71,28 @@ export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): 
   }
   gw.store.tx(() => {
     if (next) gw.store.dialects.learn(d.target_ocid, next, now);
-    gw.db
-      .query("INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error, result, peer_code, dialect) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(d.id, started, httpStatus, latency, error, state, answer.peerCode, `${used.encoding}/${used.hash}`);
-    const updated = gw.db
-      .query(
-        `UPDATE deliveries SET state = ?, attempts = ?, first_attempt_at = COALESCE(first_attempt_at, ?), window_start = ?,
-           next_attempt_at = ?, last_http_status = ?, last_error = ?, last_reply = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?,
-           last_peer_code = ?, last_peer_message = ?, body = ?, dialect_retried = dialect_retried + ?
-         WHERE id = ? AND lease_owner = ?`,
-      )
-      .run(state === "retry" ? "pending" : state, attempts, started, windowStart, nextAt, httpStatus, error, reply, now,
-        answer.peerCode, answer.peerMessage, body, immediate ? 1 : 0, d.id, owner);
+    const updated = gw.store.deliveries.recordProofAttempt(d.id, owner, {
+      started,
+      state,
+      attempts,
+      windowStart,
+      nextAt,
+      httpStatus,
+      latency,
+      error,
+      reply,
+      now,
+      peerCode: answer.peerCode,
+      peerMessage: answer.peerMessage,
+      dialect: `${used.encoding}/${used.hash}`,
+      body,
+      dialectRetried: immediate,
+    });
     // Issue 16: the operator's systems hear of a proof delivery that gave up, in the same transaction.
-    if (state === "dead" && updated.changes === 1)
-      emitEvent(gw, "delivery.dead", { deliveryId: d.id, orderId: d.order_id, target: d.target_ocid, txid: d.txid, attempts, lastError: error }, d.order_id);
+    if (state === "dead" && updated) {
+      const detail = { deliveryId: d.id, orderId: d.order_id, target: d.target_ocid, txid: d.txid, attempts, lastError: error };
+      emitEvent(gw, "delivery.dead", detail, d.order_id);
+    }
   });
   if (immediate) gw.events.deliveryEnqueued();
   return state;

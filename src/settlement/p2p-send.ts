@@ -6,23 +6,32 @@ import type { Gateway } from "../gateway";
 import type { P2pRow } from "../store/p2p-transfers";
 import { externalAccount, IN_FLIGHT, userAccount } from "../store/ledger";
 import { verifiedReturnedProof, type Signed } from "./returned-proof";
-import { classify, settlementRetryDelay } from "./classify";
-import { recordAnomaly, REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS } from "./settle-job";
+import { classify } from "./classify";
+import { recordAnomaly } from "./settle-job";
+import { REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS, settlementRetryDelay } from "../domain/settlement-job";
 import { transferUpdateMessage } from "../flows/p2p-messages";
 import { claimTxid } from "./txid-registry";
 import { IDEMPOTENCY_TTL } from "../flows/inbound-transfer";
 
 export type P2pRunResult = "paid" | "refunded" | "retry" | "in_review";
 
+const HOUR_SECONDS = 3600;
 /** Resends stop an hour before the recipient gateway may forget our Idempotency-Key (§9.7: 24 h). */
-export const RESEND_WINDOW = IDEMPOTENCY_TTL - 3600;
+export const RESEND_WINDOW = IDEMPOTENCY_TTL - HOUR_SECONDS;
 
+/** The fields an outbound run needs, all present (a row without them is not an outbound transfer). */
+type Outbound = P2pRow & { via: number; to_ocid: number; request_body: string };
+const isOutbound = (row: P2pRow): row is Outbound =>
+  row.kind === "outbound" && row.via !== null && row.to_ocid !== null && row.request_body !== null;
 
 export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: string): Promise<P2pRunResult> {
-  if (row.kind !== "outbound" || row.state !== "pending" || row.via === null || row.to_ocid === null || row.request_body === null)
-    return release(gw, row, owner), "retry";
+  if (!isOutbound(row) || row.state !== "pending") {
+    gw.store.p2pOutbound.release(row.id, owner);
+    return "retry";
+  }
   // §9.7 idempotency records live 24 h: past that, a resend under the same key could pay a second time.
-  if (gw.clock() > row.created_at + RESEND_WINDOW) return finishReview(gw, row, owner, "the recipient gateway's idempotency window is closing");
+  if (gw.clock() > row.created_at + RESEND_WINDOW)
+    return finishReview(gw, row, owner, "the recipient gateway's idempotency window is closing");
   const res = await gw.peers.call(row.via, "POST", "/transfer/create", undefined, {
     rawBody: row.request_body,
     idempotencyKey: row.id,
@@ -44,30 +53,45 @@ export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: strin
 
 /** §13.3 with §12.5's expectations: issuer = that gateway, to = the person's OCID with our transfer id as reference,
  * same amount and currency. */
-const verifiedProof = (gw: Gateway, raw: unknown, row: P2pRow) =>
-  verifiedReturnedProof(gw, raw, { issuer: row.via!, to: { ocid: row.to_ocid!, reference: row.id }, amount: row.amount, currency: row.currency });
+const verifiedProof = (gw: Gateway, raw: unknown, row: Outbound) =>
+  verifiedReturnedProof(gw, raw, {
+    issuer: row.via,
+    to: { ocid: row.to_ocid, reference: row.id },
+    amount: row.amount,
+    currency: row.currency,
+  });
 
-const leased = "AND lease_owner = ?";
-
-function complete(gw: Gateway, row: P2pRow, owner: string, signed: Signed): P2pRunResult {
+function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): P2pRunResult {
   const now = gw.clock();
   const txid = String(signed.proof.txid);
-  const issuer = row.via!;
+  const issuer = row.via;
+  const proofJson = JSON.stringify(signed.proof);
   const done = gw.store.tx(() => {
     // (issuer, txid) names one transfer: a proof already used for anything else is a replay, not a payment.
-    const claim = claimTxid(gw.db, { issuer, txid, jobId: row.id, document: JSON.stringify(signed.proof), signature: signed.signature, sigForm: "deep", outcome: "p2p_transfer", now });
+    const claim = claimTxid(gw.db, {
+      issuer,
+      txid,
+      jobId: row.id,
+      document: proofJson,
+      signature: signed.signature,
+      sigForm: "deep",
+      outcome: "p2p_transfer",
+      now,
+    });
     if (claim === "taken") {
       recordAnomaly(gw, "proof_reused", null, null, `p2p ${row.id}: ${issuer}/${txid} already used`);
       return false;
     }
-    const changed = gw.db
-      .query(
-        `UPDATE p2p_transfers SET status = 'paid', state = 'done', txid = ?, proof_json = ?, signature = ?, attempts = attempts + 1,
-           lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND state = 'pending' ${leased}`,
-      )
-      .run(txid, JSON.stringify(signed.proof), signed.signature, now, row.id, owner).changes;
-    if (changed !== 1) return false;
-    gw.store.ledger.move({ from: IN_FLIGHT, to: externalAccount(issuer), currency: row.currency, amount: BigInt(row.amount_minor), reason: "p2p_settled", ref: `${issuer}|${txid}`, now });
+    if (!gw.store.p2pOutbound.paid(row.id, owner, { txid, proofJson, signature: signed.signature, now })) return false;
+    gw.store.ledger.move({
+      from: IN_FLIGHT,
+      to: externalAccount(issuer),
+      currency: row.currency,
+      amount: BigInt(row.amount_minor),
+      reason: "p2p_settled",
+      ref: `${issuer}|${txid}`,
+      now,
+    });
     return true;
   });
   if (!done) return retryLater(gw, row, owner, "proof could not be applied", undefined, true);
@@ -75,38 +99,48 @@ function complete(gw: Gateway, row: P2pRow, owner: string, signed: Signed): P2pR
   return "paid";
 }
 
-function refund(gw: Gateway, row: P2pRow, owner: string, reason: string): P2pRunResult {
+function refund(gw: Gateway, row: Outbound, owner: string, reason: string): P2pRunResult {
   const now = gw.clock();
   const done = gw.store.tx(() => {
-    const changed = gw.db
-      .query(
-        `UPDATE p2p_transfers SET status = 'refunded', state = 'failed', attempts = attempts + 1, last_error = ?, lease_owner = NULL,
-           lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'pending' AND pinned = 0 ${leased}`,
-      )
-      .run(reason, now, row.id, owner).changes;
-    if (changed !== 1) return false;
-    gw.store.ledger.move({ from: IN_FLIGHT, to: userAccount(row.user_id), currency: row.currency, amount: BigInt(row.amount_minor), reason: "refund", ref: row.id, now });
+    if (!gw.store.p2pOutbound.refunded(row.id, owner, reason, now)) return false;
+    gw.store.ledger.move({
+      from: IN_FLIGHT,
+      to: userAccount(row.user_id),
+      currency: row.currency,
+      amount: BigInt(row.amount_minor),
+      reason: "refund",
+      ref: row.id,
+      now,
+    });
     return true;
   });
-  gw.log.warn("transfer refused by the recipient's gateway; sender refunded", { transfer: row.id, via: row.via, reason, refunded: done });
+  const facts = { transfer: row.id, via: row.via, reason, refunded: done };
+  gw.log.warn("transfer refused by the recipient's gateway; sender refunded", facts);
   if (done) notify(gw, row.id);
   return done ? "refunded" : "retry";
 }
 
-function retryLater(gw: Gateway, row: P2pRow, owner: string, reason: string, retryAfter: number | undefined, anomaly: boolean): P2pRunResult {
+function retryLater(
+  gw: Gateway,
+  row: Outbound,
+  owner: string,
+  reason: string,
+  retryAfter: number | undefined,
+  anomaly: boolean,
+): P2pRunResult {
   const now = gw.clock();
   const overdue = now > row.deadline;
-  if (now > Math.min(row.deadline + REVIEW_HORIZON_SECONDS, row.created_at + RESEND_WINDOW)) return finishReview(gw, row, owner, `reconciliation horizon passed; last: ${reason}`);
+  const horizon = Math.min(row.deadline + REVIEW_HORIZON_SECONDS, row.created_at + RESEND_WINDOW);
+  if (now > horizon) return finishReview(gw, row, owner, `reconciliation horizon passed; last: ${reason}`);
   const delay = overdue ? REVIEW_RETRY_SECONDS : Math.max(settlementRetryDelay(row.attempts + 1), retryAfter ?? 0);
   gw.store.tx(() => {
-    gw.db
-      .query(
-        `UPDATE p2p_transfers SET pinned = 1, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, review_noted = ?,
-           lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'pending' ${leased}`,
-      )
-      .run(now + delay, reason, overdue ? 1 : row.review_noted, now, row.id, owner);
+    const reviewNoted = overdue ? 1 : row.review_noted;
+    gw.store.p2pOutbound.retryLater(row.id, owner, { at: now + delay, reason, reviewNoted, now });
     if (anomaly) recordAnomaly(gw, "transfer_response_invalid", null, null, `p2p ${row.id}: ${reason}`);
-    if (overdue && !row.review_noted) recordAnomaly(gw, "unresolved_transfer", null, null, `p2p ${row.id} to ${row.to_ocid} via ${row.via}: ${reason}`);
+    if (overdue && !row.review_noted) {
+      const detail = `p2p ${row.id} to ${row.to_ocid} via ${row.via}: ${reason}`;
+      recordAnomaly(gw, "unresolved_transfer", null, null, detail);
+    }
   });
   gw.log.info("transfer outcome unknown; will retry", { transfer: row.id, reason, inSeconds: delay });
   return "retry";
@@ -116,18 +150,12 @@ function retryLater(gw: Gateway, row: P2pRow, owner: string, reason: string, ret
 function finishReview(gw: Gateway, row: P2pRow, owner: string, reason: string): P2pRunResult {
   const now = gw.clock();
   gw.store.tx(() => {
-    gw.db
-      .query(`UPDATE p2p_transfers SET state = 'in_review', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? ${leased}`)
-      .run(reason, now, row.id, owner);
+    gw.store.p2pOutbound.toReview(row.id, owner, reason, now);
     recordAnomaly(gw, "unresolved_transfer", null, null, `p2p ${row.id}: ${reason}`);
   });
   gw.log.warn("transfer needs review", { transfer: row.id, reason });
   notify(gw, row.id);
   return "in_review";
-}
-
-function release(gw: Gateway, row: P2pRow, owner: string): void {
-  gw.db.query(`UPDATE p2p_transfers SET lease_owner = NULL, lease_until = NULL WHERE id = ? ${leased}`).run(row.id, owner);
 }
 
 function notify(gw: Gateway, id: string): void {

@@ -9,6 +9,7 @@ import { randomHex } from "../protocol/hex";
 import { signObjectAs } from "../protocol/signed-objects";
 import { canonReplacer } from "../protocol/canonical";
 import { SPEC_DIALECT, type SignDialect } from "../protocol/dialects";
+import { insertIssuedProof } from "../store/proofs";
 
 export type IssuedProof = { proof: Record<string, unknown>; signature: string; txid: string; body: string };
 
@@ -28,8 +29,17 @@ function withoutEmpty<T extends Record<string, unknown>>(o: T): T {
 
 export class ProofFormsDiffer extends Error {}
 
-export function issueProof(db: Database, sk: Uint8Array, f: ProofFields, orderId: number | null, dialect: SignDialect = SPEC_DIALECT): IssuedProof {
-  const txid = "tx_" + randomHex(16);
+/** Our txids are `tx_` + 32 hex digits (§12.6). */
+const TXID_BYTES = 16;
+
+export function issueProof(
+  db: Database,
+  sk: Uint8Array,
+  f: ProofFields,
+  orderId: number | null,
+  dialect: SignDialect = SPEC_DIALECT,
+): IssuedProof {
+  const txid = "tx_" + randomHex(TXID_BYTES);
   // Both references always set (a missing one names the transfer itself): a `reference` key inside `from` with
   // none at the top level would be dropped by the replacer form.
   const to = { ocid: f.to.ocid, reference: f.to.reference || txid };
@@ -47,8 +57,6 @@ export function issueProof(db: Database, sk: Uint8Array, f: ProofFields, orderId
   });
   const { canonical, signature } = signObjectAs(proof, sk, dialect);
   if (canonReplacer(proof) !== canonical) throw new ProofFormsDiffer("issued proof: replacer form differs from the deep form");
-  db.query("INSERT INTO issued_proofs (txid, proof_json, signature, canonical, order_id, created_at) VALUES (?, ?, ?, ?, ?, ?)").run(
-    txid, JSON.stringify(proof), signature, canonical, orderId, f.timestamp,
-  );
+  insertIssuedProof(db, { txid, proofJson: JSON.stringify(proof), signature, canonical, orderId, now: f.timestamp });
   return { proof, signature, txid, body: JSON.stringify({ proof, signature }) };
 }

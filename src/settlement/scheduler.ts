@@ -11,15 +11,36 @@ import { deliverProof } from "./deliver-proof";
 import { runOutboundTransfer } from "./p2p-send";
 import type { P2pRow } from "../store/p2p-transfers";
 import { deliverEvent } from "./deliver-event";
+import { LEASED_TABLES, type LeasedTable } from "../store/leases";
+
+/** A run that threw is due again after this long (not at once: a fault that repeats must not spin). */
+const FAULT_RETRY_SECONDS = 5;
 
 /**
  * `concurrency`: settlement jobs in flight; `deliveryConcurrency`: webhook deliveries in flight. Separate pools, so
  * proofs queued for a hanging webhook never delay an unrelated settlement (they shared 16 slots: 40 deliveries to
  * a hanging merchant held a settlement back 18.4 s).
  */
-export type SchedulerOptions = { leaseSeconds?: number; jobLeaseSeconds?: number; concurrency?: number; deliveryConcurrency?: number };
+export type SchedulerOptions = {
+  leaseSeconds?: number;
+  jobLeaseSeconds?: number;
+  concurrency?: number;
+  deliveryConcurrency?: number;
+};
 
 const HOST = hostname();
+/** §12.4: the scheduler lease is valid 30 s (renewed every 10 s); a claimed job or delivery is ours for 60 s. */
+const SCHEDULER_LEASE_SECONDS = 30;
+const RENEWALS_PER_LEASE = 3;
+const ROW_LEASE_SECONDS = 60;
+const DEFAULT_CONCURRENCY = 16;
+/** GET /readyz: a pass comes at least every 10 s, so none for 35 s means the loop is stuck. */
+const ALIVE_WITHIN_MS = 35_000;
+/** While attempts are in flight, the next pass is at least this far off (their completion wakes it anyway). */
+const BUSY_POLL_MS = 50;
+const MS_PER_SECOND = 1000;
+/** Two schedulers in one process (tests) still have distinct owners. */
+const OWNER_SUFFIX_BYTES = 4;
 
 /** A lease held by a process on this host that no longer exists can be taken over at once (crash recovery). */
 function ownerIsDeadLocalProcess(owner: string): boolean {
@@ -34,7 +55,7 @@ function ownerIsDeadLocalProcess(owner: string): boolean {
 }
 
 export class Scheduler {
-  readonly owner = `${HOST}:${process.pid}:${randomHex(4)}`;
+  readonly owner = `${HOST}:${process.pid}:${randomHex(OWNER_SUFFIX_BYTES)}`;
   private readonly leaseSeconds: number;
   private readonly jobLeaseSeconds: number;
   private readonly concurrency: number;
@@ -48,10 +69,10 @@ export class Scheduler {
   private lastPassAt = 0;
 
   constructor(private readonly gw: Gateway, opts: SchedulerOptions = {}) {
-    this.leaseSeconds = opts.leaseSeconds ?? 30;
-    this.jobLeaseSeconds = opts.jobLeaseSeconds ?? 60;
-    this.concurrency = opts.concurrency ?? 16;
-    this.deliveryConcurrency = opts.deliveryConcurrency ?? 16;
+    this.leaseSeconds = opts.leaseSeconds ?? SCHEDULER_LEASE_SECONDS;
+    this.jobLeaseSeconds = opts.jobLeaseSeconds ?? ROW_LEASE_SECONDS;
+    this.concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+    this.deliveryConcurrency = opts.deliveryConcurrency ?? DEFAULT_CONCURRENCY;
   }
 
   start(): void {
@@ -78,17 +99,13 @@ export class Scheduler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await Promise.allSettled([...this.inflight.values()]);
-    const { db } = this.gw;
-    db.query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
-    db.query("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
-    db.query("UPDATE p2p_transfers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(this.owner);
-    db.query("DELETE FROM scheduler_lease WHERE name = 'settlement' AND owner = ?").run(this.owner);
+    this.gw.store.leases.releaseAll(this.owner);
     this.holding = false;
   }
 
   /** Started, not stopped, and its loop has run recently (a pass comes at least every 10 s): GET /readyz. */
   get alive(): boolean {
-    return !this.stopped && Date.now() - this.lastPassAt < 35_000;
+    return !this.stopped && Date.now() - this.lastPassAt < ALIVE_WITHIN_MS;
   }
 
   get holdsLease(): boolean {
@@ -96,17 +113,10 @@ export class Scheduler {
   }
 
   private acquireLease(now: number): boolean {
-    const { db } = this.gw;
-    const row = db.query<{ owner: string; lease_until: number }, []>("SELECT owner, lease_until FROM scheduler_lease WHERE name = 'settlement'").get();
-    const takeover = row && row.owner !== this.owner && (row.lease_until < now || ownerIsDeadLocalProcess(row.owner));
-    const got =
-      db
-        .query(
-          `INSERT INTO scheduler_lease (name, owner, lease_until) VALUES ('settlement', ?1, ?2)
-           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
-           WHERE scheduler_lease.owner = ?1 OR scheduler_lease.lease_until < ?3 OR ?4`,
-        )
-        .run(this.owner, now + this.leaseSeconds, now, takeover ? 1 : 0).changes === 1;
+    const { leases } = this.gw.store;
+    const row = leases.schedulerLeaseHolder();
+    const takeover = !!row && row.owner !== this.owner && (row.lease_until < now || ownerIsDeadLocalProcess(row.owner));
+    const got = leases.takeSchedulerLease(this.owner, now + this.leaseSeconds, now, takeover);
     if (got && !this.holding) {
       this.gw.log.info("scheduler lease acquired", { owner: this.owner });
       this.releaseDeadLeases();
@@ -116,13 +126,10 @@ export class Scheduler {
   }
 
   private releaseDeadLeases(): void {
-    const { db } = this.gw;
-    for (const table of ["jobs", "deliveries", "p2p_transfers"]) {
-      const owners = db.query<{ o: string }, []>(`SELECT DISTINCT lease_owner AS o FROM ${table} WHERE lease_owner IS NOT NULL`).all();
-      for (const { o } of owners)
-        if (o !== this.owner && ownerIsDeadLocalProcess(o))
-          db.query(`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`).run(o);
-    }
+    const { leases } = this.gw.store;
+    for (const table of LEASED_TABLES)
+      for (const o of leases.owners(table))
+        if (o !== this.owner && ownerIsDeadLocalProcess(o)) leases.releaseOwner(table, o);
   }
 
   private async pass(): Promise<void> {
@@ -135,14 +142,19 @@ export class Scheduler {
       if (this.acquireLease(now)) {
         // Value-moving work (settlement jobs, outbound p2p transfers) and webhook deliveries have separate pools.
         const freeJobs = this.concurrency - this.inFlight("job:") - this.inFlight("p2p:");
-        if (freeJobs > 0) for (const job of this.claimJobs(now, freeJobs)) this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner));
+        if (freeJobs > 0)
+          for (const job of this.claimJobs(now, freeJobs))
+            this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner));
         const freeTransfers = this.concurrency - this.inFlight("job:") - this.inFlight("p2p:");
         if (freeTransfers > 0)
-          for (const t of this.claim<P2pRow>("p2p_transfers", now, freeTransfers)) this.track(`p2p:${t.id}`, runOutboundTransfer(this.gw, t, this.owner));
+          for (const t of this.claim<P2pRow>("p2p_transfers", now, freeTransfers))
+            this.track(`p2p:${t.id}`, runOutboundTransfer(this.gw, t, this.owner));
         const freeDeliveries = this.deliveryConcurrency - this.inFlight("dlv:");
         if (freeDeliveries > 0)
-          for (const d of this.claimDeliveries(now, freeDeliveries))
-            this.track(`dlv:${d.id}`, d.kind === "event" ? deliverEvent(this.gw, d, this.owner) : deliverProof(this.gw, d, this.owner));
+          for (const d of this.claimDeliveries(now, freeDeliveries)) {
+            const attempt = d.kind === "event" ? deliverEvent(this.gw, d, this.owner) : deliverProof(this.gw, d, this.owner);
+            this.track(`dlv:${d.id}`, attempt);
+          }
       }
     } catch (e) {
       this.gw.log.error("scheduler pass failed", { error: String((e as Error)?.stack ?? e) });
@@ -162,15 +174,13 @@ export class Scheduler {
   }
 
   private track(key: string, p: Promise<unknown>): void {
-    const table = key.startsWith("job:") ? "jobs" : key.startsWith("p2p:") ? "p2p_transfers" : "deliveries";
+    const table: LeasedTable = key.startsWith("job:") ? "jobs" : key.startsWith("p2p:") ? "p2p_transfers" : "deliveries";
     const id = key.slice(4);
     const done = p
       .catch((e) => {
         this.gw.log.error("settlement work failed", { key, error: String((e as Error)?.stack ?? e) });
         // Leave it for a later pass (not at once: a fault that repeats must not spin), not stuck under our lease.
-        this.gw.db
-          .query(`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ? WHERE id = ? AND lease_owner = ?`)
-          .run(this.gw.clock() + 5, id, this.owner);
+        this.gw.store.leases.releaseAfterFault(table, id, this.owner, this.gw.clock() + FAULT_RETRY_SECONDS);
       })
       .finally(() => {
         this.inflight.delete(key);
@@ -192,35 +202,21 @@ export class Scheduler {
    * still leased to this very scheduler is never re-claimed: a run longer than the lease (several 15 s steps) is
    * still in flight here, and every finished run clears its lease, failures included (see `track`).
    */
-  private claim<Row>(table: "jobs" | "deliveries" | "p2p_transfers", now: number, limit: number): Row[] {
-    return this.gw.store.tx(() =>
-      this.gw.db
-        .query<Row, [string, number, number, number]>(
-          `UPDATE ${table} SET lease_owner = ?1, lease_until = ?2
-           WHERE id IN (SELECT id FROM ${table} WHERE state = 'pending' AND next_attempt_at <= ?3
-                          AND (lease_until IS NULL OR (lease_until < ?3 AND lease_owner != ?1)) ORDER BY next_attempt_at LIMIT ?4)
-           RETURNING *`,
-        )
-        .all(this.owner, now + this.jobLeaseSeconds, now, limit),
-    );
+  private claim<Row>(table: LeasedTable, now: number, limit: number): Row[] {
+    const { store } = this.gw;
+    return store.tx(() => store.leases.claim<Row>(table, this.owner, now + this.jobLeaseSeconds, now, limit));
   }
 
   /** Sleep until the earliest due retry/deadline, but renew (or retry taking) the lease in time. */
   private scheduleNext(): void {
     if (this.stopped) return;
-    const { db } = this.gw;
     const now = this.gw.clock();
-    const next = db
-      .query<{ t: number | null }, []>(
-        `SELECT MIN(t) AS t FROM (
-           SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) AS t FROM jobs WHERE state = 'pending'
-           UNION ALL SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) FROM deliveries WHERE state = 'pending'
-           UNION ALL SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) FROM p2p_transfers WHERE state = 'pending')`,
-      )
-      .get()?.t;
-    const renewIn = this.holding ? Math.max(1, Math.floor(this.leaseSeconds / 3)) : 1;
-    const dueIn = next === null || next === undefined ? renewIn : Math.max(0, next - now);
+    const next = this.gw.store.leases.nextDue();
+    // §12.4: the lease is renewed three times per validity (every 10 s of 30 s); without it, retry each second.
+    const renewIn = this.holding ? Math.max(1, Math.floor(this.leaseSeconds / RENEWALS_PER_LEASE)) : 1;
+    const dueIn = next === null ? renewIn : Math.max(0, next - now);
     const seconds = Math.min(dueIn, renewIn);
-    this.timer = setTimeout(() => void this.pass(), Math.max(seconds * 1000, this.inflight.size ? 50 : 0) || 1);
+    const floorMs = this.inflight.size ? BUSY_POLL_MS : 0;
+    this.timer = setTimeout(() => void this.pass(), Math.max(seconds * MS_PER_SECOND, floorMs) || 1);
   }
 }

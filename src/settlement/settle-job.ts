@@ -1,33 +1,44 @@
 // §12.4–§12.9: one run of a settlement job. Each run performs at most the job's current step (plus the steps
 // that follow at once after a success), records the outcome in SQLite, and leaves the job where a restart can
-// pick it up. Value-moving steps pin the job; a pinned job is never refunded automatically.
+// pick it up. What an outcome means (advance, retry, next path, review, refund) and which steps pin the job are
+// the pure rules of src/domain/settlement-job.ts; this file makes the calls and writes what they decide.
 import type { Gateway } from "../gateway";
 import type { OrderMove, OrderRecord } from "../store/orders";
-import type { JobRow } from "../store/jobs";
-import { firstStep } from "../store/jobs";
-import { externalAccount, IN_FLIGHT, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
-import type { Candidate } from "./candidates";
+import type { JobRow, JobState } from "../store/jobs";
+import { IN_FLIGHT, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
 import { providersFor } from "./candidates";
-import { classify, settlementRetryDelay, type Outcome } from "./classify";
+import { classify, type Outcome } from "./classify";
 import { issueProof } from "./proofs";
-import { verifiedReturnedProof } from "./returned-proof";
+import { verifiedReturnedProof, type Signed } from "./returned-proof";
 import { amountsEqual } from "../protocol/money";
 import { paymentUpdateMessage } from "../flows/messages";
 import { emitOrderEvent } from "../flows/operator-events";
 import { claimTxid, txidUse, type TxidClaim } from "./txid-registry";
+import {
+  atDeadline,
+  decide,
+  expectedProof,
+  readStep,
+  settlementDestination,
+  STEP_RULES,
+  storedStepData,
+  type Candidate,
+  type Decision,
+  type JobFacts,
+  type JobStep,
+  type OrderParties,
+  type ProofStep,
+  type StepOf,
+} from "../domain/settlement-job";
 
-export const REVIEW_RETRY_SECONDS = 600;
-export const REVIEW_HORIZON_SECONDS = 72 * 3600;
-export const VALUE_MOVING = new Set(["transfer.create", "provider.transfer.create"]);
-
-type StepData = {
-  txid?: string;
-  provider?: number;
-  providerProof?: { proof: unknown; signature: string };
-};
-
+export { REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS } from "../domain/settlement-job";
 export type { Signed } from "./returned-proof";
-import type { Signed } from "./returned-proof";
+
+/** A run performs its step and the ones that follow at once after a success; no path has more steps than this. */
+const MAX_STEPS_PER_RUN = 6;
+/** payment.create's reference is an opaque string of 1–128 characters (§12.8). */
+const MAX_TXID_LENGTH = 128;
+const HTTP_NOT_FOUND = 404;
 
 /**
  * A txid a step's success depends on, claimed in the transaction that moves the job on. `onTaken`: what it means
@@ -36,82 +47,113 @@ import type { Signed } from "./returned-proof";
  */
 type StepClaim = Omit<TxidClaim, "jobId" | "now"> & { onTaken: "definite" | "ambiguous" };
 
+type Paid = { kind: "paid"; final: Signed; issuer: number; step: JobStep };
+
 /** What a step produced. `next` continues with another step of the same candidate. */
 type StepResult =
-  | { kind: "next"; step: string; data: StepData; claim?: StepClaim }
-  | { kind: "paid"; final: Signed; destination: string; issuer: number }
+  | { kind: "next"; step: JobStep; claim?: StepClaim }
+  | Paid
   | { kind: "issued" }
   | Exclude<Outcome, { kind: "success" }>
   | { kind: "review"; reason: string };
 
 export type JobRunResult = "paid" | "failed" | "in_review" | "retry" | "skipped";
 
+const facts = (job: JobRow, paths: readonly Candidate[]): JobFacts => ({
+  step: job.step,
+  pinned: job.pinned !== 0,
+  stepAttempts: job.step_attempts,
+  deadline: job.deadline,
+  pathIndex: job.path_index,
+  paths,
+});
+
+const parties = (o: OrderRecord): OrderParties => ({ merchantOcid: o.merchant_ocid, orderId: o.order_id });
+
 export async function runSettlementJob(gw: Gateway, job: JobRow, owner: string): Promise<JobRunResult> {
   const order = gw.store.orders.byId(job.order_id);
-  if (!order) return finishJob(gw, job, owner, "failed", "order missing"), "failed";
-  const now = gw.clock();
-
-  if (now > job.deadline) {
-    if (!job.pinned) return refund(gw, job, order, owner, "settlement deadline passed"), "failed";
-    if (order.status === "confirmed") toReview(gw, job, order, owner, "deadline passed after an unknown outcome");
-    if (now > job.deadline + REVIEW_HORIZON_SECONDS) return finishJob(gw, job, owner, "in_review", "reconciliation horizon passed"), "in_review";
+  if (!order) {
+    finishJob(gw, job, owner, "failed", "order missing");
+    return "failed";
   }
-
   const candidates = JSON.parse(job.candidates_json) as Candidate[];
+  const start = atDeadline(facts(job, candidates), order.status, gw.clock());
+  if (start.action === "refund") {
+    refund(gw, job, order, owner, start.reason);
+    return "failed";
+  }
+  if (start.review) toReview(gw, job, order, owner, start.review);
+  if (start.action === "stop") {
+    finishJob(gw, job, owner, "in_review", start.reason);
+    return "in_review";
+  }
+
   let current = job;
-  for (let guard = 0; guard < 6; guard++) {
+  for (let guard = 0; guard < MAX_STEPS_PER_RUN; guard++) {
     const candidate = candidates[current.path_index];
-    if (!candidate) return refund(gw, current, order, owner, "no settlement path left"), "failed";
-    if (order.settlement_type !== candidate.type || order.settlement_via !== ("via" in candidate ? candidate.via : null))
-      gw.store.tx(() => gw.store.orders.setSettlement(order.id, candidate.type, "via" in candidate ? candidate.via : null, gw.clock()));
-    const data = JSON.parse(current.step_data) as StepData;
-    let result = await runStep(gw, current, order, candidate, data, owner);
-    if (result.kind === "next") {
-      const advanced = advance(gw, current, owner, result.step, result.data, result.claim);
-      if (advanced) {
-        current = advanced;
-        continue;
-      }
-      result = txidTaken(gw, current, order, result.claim!);
+    if (!candidate) {
+      refund(gw, current, order, owner, "no settlement path left");
+      return "failed";
     }
-    switch (result.kind) {
-      case "issued":
-        return "paid";
-      case "paid":
-        return completePaid(gw, current, order, owner, candidate, result) ? "paid" : "retry";
-      case "ambiguous":
-        return retryLater(gw, current, order, owner, result), "retry";
-      case "review":
-        return toReview(gw, current, order, owner, result.reason, true), "in_review";
-      case "definite": {
-        if (current.pinned) return toReview(gw, current, order, owner, `definite failure after value may have moved: ${result.reason}`, true), "in_review";
-        const next = current.path_index + 1;
-        if (next >= candidates.length) return refund(gw, current, order, owner, `every path failed; last: ${result.reason}`), "failed";
-        current = nextCandidate(gw, current, owner, next, firstStep(candidates[next]), result.reason);
+    recordPath(gw, order, candidate);
+    const step = readStep(current.step, JSON.parse(current.step_data), candidate);
+    let result: StepResult =
+      "invalid" in step ? { kind: "definite", reason: step.invalid } : await runStep(gw, current, order, step, owner);
+    if (result.kind === "next") {
+      const advanced = advance(gw, current, owner, candidates, result.step, result.claim);
+      if ("row" in advanced) {
+        current = advanced.row;
         continue;
       }
+      result = txidTaken(gw, current, order, advanced.taken);
+    }
+    if (result.kind === "issued") return "paid";
+    if (result.kind === "paid") return completePaid(gw, current, order, owner, candidates, result) ? "paid" : "retry";
+    const decision = decide(facts(current, candidates), result, gw.clock());
+    switch (decision.action) {
+      case "retry":
+        retryLater(gw, current, order, owner, decision);
+        return "retry";
+      case "review":
+        toReview(gw, current, order, owner, decision.reason, true);
+        return "in_review";
+      case "refund":
+        refund(gw, current, order, owner, decision.reason);
+        return "failed";
+      case "next_path":
+        current = nextCandidate(gw, current, owner, decision);
+        continue;
+      case "advance":
+      case "complete":
+        throw new Error(`settlement: ${decision.action} is no answer to a ${result.kind} outcome`);
     }
   }
-  return release(gw, current, owner), "retry";
+  release(gw, current, owner);
+  return "retry";
+}
+
+/** The order shows the path being tried (§9.5 `settlement`). */
+function recordPath(gw: Gateway, order: OrderRecord, c: Candidate): void {
+  const via = "via" in c ? c.via : null;
+  if (order.settlement_type === c.type && order.settlement_via === via) return;
+  gw.store.tx(() => gw.store.orders.setSettlement(order.id, c.type, via, gw.clock()));
 }
 
 // ---------------------------------------------------------------- steps
 
-async function runStep(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidate, data: StepData, owner: string): Promise<StepResult> {
-  switch (job.step) {
+function runStep(gw: Gateway, job: JobRow, order: OrderRecord, step: JobStep, owner: string): Promise<StepResult> {
+  switch (step.name) {
     case "direct.credit":
     case "checkout.credit":
-      return creditLocally(gw, job, order, c, owner);
+      return Promise.resolve(creditLocally(gw, job, order, step, owner));
     case "transfer.create":
-      return partnerTransfer(gw, job, order, c as Extract<Candidate, { type: "partner_reserve" }>);
+      return partnerTransfer(gw, job, order, step);
     case "payment.create":
-      return paymentCreate(gw, job, order, c as Extract<Candidate, { type: "common_third_party" }>);
+      return paymentCreate(gw, job, order, step);
     case "provider.transfer.create":
-      return providerTransfer(gw, job, order, c as Extract<Candidate, { type: "common_third_party" }>, data);
+      return providerTransfer(gw, job, order, step);
     case "payment.settle":
-      return paymentSettle(gw, job, order, c as Extract<Candidate, { type: "common_third_party" }>, data);
-    default:
-      return { kind: "definite", reason: `unknown step ${job.step}` };
+      return paymentSettle(gw, job, order, step);
   }
 }
 
@@ -119,61 +161,101 @@ const orderUrls = (o: OrderRecord): string[] => {
   const u = JSON.parse(o.urls_json) as { order?: unknown };
   return Array.isArray(u.order) ? (u.order as string[]) : [];
 };
+/** §12.4: one stable Idempotency-Key per step of a job. */
 const key = (job: JobRow) => `${job.id}:${job.step}`;
 const callPeer = (gw: Gateway, job: JobRow, ocid: number, method: "GET" | "POST", route: string, body?: unknown) =>
-  gw.peers.call(ocid, method, route, body, { idempotencyKey: key(job), timeoutMs: gw.config.outboundTimeouts.settlementMs });
+  gw.peers.call(ocid, method, route, body, {
+    idempotencyKey: key(job),
+    timeoutMs: gw.config.outboundTimeouts.settlementMs,
+  });
 
-/** Checks a returned `{proof, signature}` against §12.5 for a settlement step of `order`. */
-const verifiedProof = (gw: Gateway, raw: unknown, issuer: number, to: { ocid: number; reference: string }, order: OrderRecord) =>
-  verifiedReturnedProof(gw, raw, { issuer, to, amount: order.amount, currency: order.currency });
+/** Checks a returned `{proof, signature}` against §12.5's expectation for `step` of `order`. */
+const verifiedProof = (gw: Gateway, raw: unknown, step: ProofStep, order: OrderRecord) =>
+  verifiedReturnedProof(gw, raw, { ...expectedProof(step, parties(order)), amount: order.amount, currency: order.currency });
 
-async function partnerTransfer(gw: Gateway, job: JobRow, order: OrderRecord, c: { via: number }): Promise<StepResult> {
+const fromUser = (gw: Gateway, order: OrderRecord) => ({ ocid: gw.config.ocid, reference: `user_${order.user_id}` });
+
+async function partnerTransfer(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  step: StepOf<"transfer.create">,
+): Promise<StepResult> {
   const body = {
-    from: { ocid: gw.config.ocid, reference: `user_${order.user_id}` },
+    from: fromUser(gw, order),
     to: { ocid: order.merchant_ocid, reference: order.order_id },
     amount: order.amount,
     currency: order.currency,
     order: { id: order.order_id, urls: orderUrls(order) },
   };
-  const out = classify(await callPeer(gw, job, c.via, "POST", "/transfer/create", body));
+  const out = classify(await callPeer(gw, job, step.via, "POST", "/transfer/create", body));
   if (out.kind !== "success") return out;
-  const v = await verifiedProof(gw, out.res.json, c.via, { ocid: order.merchant_ocid, reference: order.order_id }, order);
+  const v = await verifiedProof(gw, out.res.json, step, order);
   if (!v.ok) return { kind: "ambiguous", reason: v.reason, anomaly: true };
-  return { kind: "paid", final: v.signed, destination: externalAccount(c.via), issuer: c.via };
+  return { kind: "paid", final: v.signed, issuer: step.via, step };
 }
 
-async function paymentCreate(gw: Gateway, job: JobRow, order: OrderRecord, c: { via: number; provider: number }): Promise<StepResult> {
-  const body = { to: order.merchant_ocid, amount: order.amount, currency: order.currency, order: { id: order.order_id, urls: orderUrls(order) } };
-  const out = classify(await callPeer(gw, job, c.via, "POST", "/payment/create", body));
+type PaymentReply = { txid?: unknown; amount?: unknown; currency?: unknown; settlement?: { accepts?: unknown } };
+
+async function paymentCreate(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  step: StepOf<"payment.create">,
+): Promise<StepResult> {
+  const body = {
+    to: order.merchant_ocid,
+    amount: order.amount,
+    currency: order.currency,
+    order: { id: order.order_id, urls: orderUrls(order) },
+  };
+  const out = classify(await callPeer(gw, job, step.via, "POST", "/payment/create", body));
   if (out.kind !== "success") return out;
-  const r = out.res.json as { txid?: unknown; amount?: unknown; currency?: unknown; settlement?: { accepts?: unknown } } | undefined;
-  const txid = r?.txid;
-  if (typeof txid !== "string" || txid.length < 1 || txid.length > 128) return { kind: "ambiguous", reason: "payment.create: no txid", anomaly: true };
-  if (r!.currency !== order.currency || typeof r!.amount !== "string" || !amountsEqual(r!.amount, order.amount, order.currency, gw.currencies))
+  const r = (out.res.json ?? {}) as PaymentReply;
+  const txid = r.txid;
+  if (typeof txid !== "string" || txid.length < 1 || txid.length > MAX_TXID_LENGTH)
+    return { kind: "ambiguous", reason: "payment.create: no txid", anomaly: true };
+  const sameAmount = typeof r.amount === "string" && amountsEqual(r.amount, order.amount, order.currency, gw.currencies);
+  if (r.currency !== order.currency || !sameAmount)
     return { kind: "ambiguous", reason: "payment.create: amount or currency mismatch", anomaly: true };
-  const offered = Array.isArray(r!.settlement?.accepts) ? (r!.settlement!.accepts as unknown[]) : [c.provider];
+  const accepts = r.settlement?.accepts;
+  const offered: unknown[] = Array.isArray(accepts) ? accepts : [step.provider];
   const ours = providersFor(gw.config, order.currency);
-  const provider = offered.includes(c.provider) ? c.provider : (offered.find((p) => typeof p === "number" && ours.has(p)) as number | undefined);
+  const provider = offered.includes(step.provider)
+    ? step.provider
+    : (offered.find((p) => typeof p === "number" && ours.has(p)) as number | undefined);
   if (provider === undefined) return { kind: "definite", reason: "payment.create: no common provider" };
   // The gateway's payment reference is what the provider's proof will name: one reference, one job.
-  const claim: StepClaim = { issuer: c.via, txid, document: JSON.stringify(r), signature: "", sigForm: "none", outcome: "payment_ref", onTaken: "definite" };
-  return { kind: "next", step: "provider.transfer.create", data: { txid, provider }, claim };
+  const claim: StepClaim = {
+    issuer: step.via,
+    txid,
+    document: JSON.stringify(r),
+    signature: "",
+    sigForm: "none",
+    outcome: "payment_ref",
+    onTaken: "definite",
+  };
+  return { kind: "next", step: { name: "provider.transfer.create", via: step.via, provider, txid }, claim };
 }
 
-async function providerTransfer(gw: Gateway, job: JobRow, order: OrderRecord, c: { via: number }, data: StepData): Promise<StepResult> {
-  const provider = data.provider!;
+async function providerTransfer(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  step: StepOf<"provider.transfer.create">,
+): Promise<StepResult> {
   const body = {
-    from: { ocid: gw.config.ocid, reference: `user_${order.user_id}` },
-    to: { ocid: c.via, reference: data.txid! },
+    from: fromUser(gw, order),
+    to: { ocid: step.via, reference: step.txid },
     amount: order.amount,
     currency: order.currency,
   };
-  const out = classify(await callPeer(gw, job, provider, "POST", "/transfer/create", body));
+  const out = classify(await callPeer(gw, job, step.provider, "POST", "/transfer/create", body));
   if (out.kind !== "success") return out;
-  const v = await verifiedProof(gw, out.res.json, provider, { ocid: c.via, reference: data.txid! }, order);
+  const v = await verifiedProof(gw, out.res.json, step, order);
   if (!v.ok) return { kind: "ambiguous", reason: v.reason, anomaly: true };
   const claim: StepClaim = {
-    issuer: provider,
+    issuer: step.provider,
     txid: String(v.signed.proof.txid),
     document: JSON.stringify(v.signed.proof),
     signature: v.signed.signature,
@@ -181,53 +263,66 @@ async function providerTransfer(gw: Gateway, job: JobRow, order: OrderRecord, c:
     outcome: "settlement",
     onTaken: "ambiguous",
   };
-  return { kind: "next", step: "payment.settle", data: { ...data, providerProof: v.signed }, claim };
+  return { kind: "next", step: { ...step, name: "payment.settle", providerProof: v.signed }, claim };
 }
 
-async function paymentSettle(gw: Gateway, job: JobRow, order: OrderRecord, c: { via: number }, data: StepData): Promise<StepResult> {
-  const expectTo = { ocid: order.merchant_ocid, reference: order.order_id };
-  const gwMeta = gw.directory.peek(c.via);
+async function paymentSettle(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  step: StepOf<"payment.settle">,
+): Promise<StepResult> {
+  const gwMeta = gw.directory.peek(step.via);
   // After an ambiguous settle, ask the gateway first (§12.8) rather than blindly re-sending.
   if (job.step_attempts > 0 && gwMeta?.capabilities.includes("verify.txid")) {
-    const res = await callPeer(gw, job, c.via, "GET", `/verify/${encodeURIComponent(data.txid!)}`);
-    const out = classify(res);
+    const out = classify(await callPeer(gw, job, step.via, "GET", `/verify/${encodeURIComponent(step.txid)}`));
     if (out.kind === "success") {
       const body = out.res.json as { status?: unknown } | undefined;
       if (body?.status === "completed") {
-        const v = await verifiedProof(gw, body, c.via, expectTo, order);
-        if (v.ok) return { kind: "paid", final: v.signed, destination: externalAccount(data.provider!), issuer: c.via };
-      } else if (body?.status === "failed" || body?.status === "expired") return { kind: "review", reason: `verify: ${body.status}` };
-    } else if (out.kind === "definite" && out.status === 404) return { kind: "review", reason: "verify: TXID_NOT_FOUND" };
+        const v = await verifiedProof(gw, body, step, order);
+        if (v.ok) return { kind: "paid", final: v.signed, issuer: step.via, step };
+      } else if (body?.status === "failed" || body?.status === "expired")
+        return { kind: "review", reason: `verify: ${body.status}` };
+    } else if (out.kind === "definite" && out.status === HTTP_NOT_FOUND)
+      return { kind: "review", reason: "verify: TXID_NOT_FOUND" };
   }
-  const body = { txid: data.txid, proof: data.providerProof!.proof, signature: data.providerProof!.signature };
-  const out = classify(await callPeer(gw, job, c.via, "POST", "/payment/settle", body));
-  if (out.kind === "definite") return { kind: "review", reason: `payment.settle refused after the provider transfer: ${out.reason}` };
+  const body = { txid: step.txid, proof: step.providerProof.proof, signature: step.providerProof.signature };
+  const out = classify(await callPeer(gw, job, step.via, "POST", "/payment/settle", body));
+  if (out.kind === "definite")
+    return { kind: "review", reason: `payment.settle refused after the provider transfer: ${out.reason}` };
   if (out.kind !== "success") return out;
-  const v = await verifiedProof(gw, out.res.json, c.via, expectTo, order);
+  const v = await verifiedProof(gw, out.res.json, step, order);
   if (!v.ok) return { kind: "ambiguous", reason: v.reason, anomaly: true };
-  return { kind: "paid", final: v.signed, destination: externalAccount(data.provider!), issuer: c.via };
+  return { kind: "paid", final: v.signed, issuer: step.via, step };
 }
 
 // ---------------------------------------------------------------- transitions (each one transaction)
 
-const leased = "AND lease_owner = ?";
-
 /**
  * After a success: the next step of the same candidate, in one transaction with the claim of the txid it rests
- * on. Null (nothing written) when that txid is already another job's or a credit's. Leaving a value-moving step
- * pins the job (§12.4).
+ * on. `taken` (nothing written) when that txid is already another job's or a credit's. Leaving a value-moving
+ * step pins the job (§12.4, decided by `decide`).
  */
-function advance(gw: Gateway, job: JobRow, owner: string, step: string, data: StepData, claim?: StepClaim): JobRow | null {
+function advance(
+  gw: Gateway,
+  job: JobRow,
+  owner: string,
+  paths: readonly Candidate[],
+  next: JobStep,
+  claim?: StepClaim,
+): { row: JobRow } | { taken: StepClaim } {
   const now = gw.clock();
-  const pinned = job.pinned || VALUE_MOVING.has(job.step) ? 1 : 0;
+  const d = decide(facts(job, paths), { kind: "next", step: next }, now);
+  if (d.action !== "advance") throw new Error(`settlement: a success decided ${d.action}`);
   const moved = gw.store.tx(() => {
     if (claim && claimTxid(gw.db, { ...claim, jobId: job.id, now }) === "taken") return false;
-    gw.db
-      .query(`UPDATE jobs SET step = ?, step_data = ?, step_attempts = 0, attempts = attempts + 1, pinned = ?, updated_at = ? WHERE id = ? ${leased}`)
-      .run(step, JSON.stringify(data), pinned, now, job.id, owner);
+    gw.store.jobs.advance(job.id, owner, { step: d.step.name, stepData: storedStepData(d.step), pinned: d.pinned, now });
     return true;
   });
-  return moved ? gw.store.jobs.byId(job.id)! : null;
+  if (!moved && claim) return { taken: claim };
+  const row = gw.store.jobs.byId(job.id);
+  if (!row) throw new Error(`settlement: job ${job.id} vanished`);
+  return { row };
 }
 
 /** A step's txid already belongs to another movement: recorded for the operator, the step does not succeed. */
@@ -238,80 +333,52 @@ function txidTaken(gw: Gateway, job: JobRow, order: OrderRecord, claim: StepClai
   return { kind: claim.onTaken, reason };
 }
 
-function nextCandidate(gw: Gateway, job: JobRow, owner: string, index: number, step: string, reason: string): JobRow {
-  const now = gw.clock();
-  gw.db
-    .query(
-      `UPDATE jobs SET path_index = ?, step = ?, step_data = '{}', step_attempts = 0, attempts = attempts + 1, last_error = ?, updated_at = ?
-       WHERE id = ? ${leased}`,
-    )
-    .run(index, step, reason, now, job.id, owner);
-  gw.log.info("settlement path abandoned", { job: job.id, reason });
-  return gw.store.jobs.byId(job.id)!;
+function nextCandidate(gw: Gateway, job: JobRow, owner: string, d: Extract<Decision, { action: "next_path" }>): JobRow {
+  gw.store.jobs.nextPath(job.id, owner, { index: d.index, step: d.step, reason: d.reason, now: gw.clock() });
+  gw.log.info("settlement path abandoned", { job: job.id, reason: d.reason });
+  const row = gw.store.jobs.byId(job.id);
+  if (!row) throw new Error(`settlement: job ${job.id} vanished`);
+  return row;
 }
 
-function retryLater(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, out: { reason: string; retryAfter?: number; anomaly?: boolean }): void {
+function retryLater(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  owner: string,
+  d: Extract<Decision, { action: "retry" }>,
+): void {
   const now = gw.clock();
-  const pinned = job.pinned || VALUE_MOVING.has(job.step) ? 1 : 0;
-  const inReview = now > job.deadline;
-  const delay = inReview ? REVIEW_RETRY_SECONDS : Math.max(settlementRetryDelay(job.step_attempts + 1), out.retryAfter ?? 0);
-  const nextAt = inReview ? now + delay : Math.min(now + delay, Math.max(job.deadline + 1, now + 1));
   gw.store.tx(() => {
-    gw.db
-      .query(
-        `UPDATE jobs SET step_attempts = step_attempts + 1, attempts = attempts + 1, pinned = ?, next_attempt_at = ?, last_error = ?,
-           lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? ${leased}`,
-      )
-      .run(pinned, nextAt, out.reason, now, job.id, owner);
-    if (out.anomaly) recordAnomaly(gw, "settlement_response_invalid", order.id, job.id, `${job.step}: ${out.reason}`);
+    gw.store.jobs.retryLater(job.id, owner, { pinned: d.pinned, at: d.at, reason: d.reason, now });
+    if (d.anomaly) recordAnomaly(gw, "settlement_response_invalid", order.id, job.id, `${job.step}: ${d.reason}`);
   });
 }
 
-function completePaid(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, c: Candidate, r: Extract<StepResult, { kind: "paid" }>): boolean {
+function completePaid(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  owner: string,
+  paths: readonly Candidate[],
+  r: Paid,
+): boolean {
   let ok: boolean;
   try {
-    ok = gw.store.tx(() => applyFinalProof(gw, job.id, order, c.type, r.final, r.issuer, r.destination, "deep"));
+    ok = gw.store.tx(() => applyFinalProof(gw, job.id, order, r.step, r.final, r.issuer, "deep"));
   } catch (e) {
     if (!isBalanceOverflow(e)) throw e;
     // Value moved at the peer but our books cannot record it (64-bit range): the operator reconciles, no retry storm.
-    toReview(gw, job, order, owner, `final proof cannot be booked: ${r.destination} balance limit`, true);
+    const destination = settlementDestination(r.step, parties(order));
+    toReview(gw, job, order, owner, `final proof cannot be booked: ${destination} balance limit`, true);
     return false;
   }
   if (!ok) {
-    retryLater(gw, job, order, owner, { reason: "final proof could not be applied", anomaly: false });
+    const d = decide(facts(job, paths), { kind: "ambiguous", reason: "final proof could not be applied" }, gw.clock());
+    if (d.action === "retry") retryLater(gw, job, order, owner, d);
     return false;
   }
   afterPaid(gw, order, String(r.final.proof.txid));
-  return true;
-}
-
-/**
- * Inside a transaction: the final proof is stored, the in-flight money moves to `destination`, the order becomes
- * `paid` and the job `done`. False (nothing written) when the order can no longer be paid or the proof was
- * already used for another job. Shared by the scheduler and by /transfer/webhook notifications.
- */
-export function applyFinalProof(
-  gw: Gateway,
-  jobId: string,
-  order: OrderRecord,
-  type: string,
-  final: Signed,
-  issuer: number,
-  destination: string,
-  sigForm: string,
-): boolean {
-  const now = gw.clock();
-  const txid = String(final.proof.txid);
-  const seen = txidUse(gw.db, issuer, txid);
-  if (seen && seen.job_id !== jobId) {
-    recordAnomaly(gw, "proof_reused", order.id, jobId, `${issuer}/${txid} already used`);
-    return false;
-  }
-  if (!gw.store.orders.move(order.id, settleMove(final.proof, final.signature, txid), now)) return false;
-  claimTxid(gw.db, { issuer, txid, jobId, document: JSON.stringify(final.proof), signature: final.signature, sigForm, outcome: "settlement", now });
-  gw.store.ledger.move({ from: IN_FLIGHT, to: destination, currency: order.currency, amount: order.amount_minor, reason: `settled_${type}`, orderId: order.id, ref: txid, now });
-  emitOrderEvent(gw, "payment.paid", order, "paid", txid);
-  gw.db.query("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?").run(now, jobId);
   return true;
 }
 
@@ -322,24 +389,67 @@ const settleMove = (proof: Record<string, unknown>, signature: string, txid: str
   txid,
 });
 
+/**
+ * Inside a transaction: the final proof is stored, the in-flight money moves to the step's destination (§12.1),
+ * the order becomes `paid` and the job `done`. False (nothing written) when the order can no longer be paid or
+ * the proof was already used for another job. Shared by the scheduler, /transfer/webhook notifications and the
+ * operator's `resolve paid`.
+ */
+export function applyFinalProof(
+  gw: Gateway,
+  jobId: string,
+  order: OrderRecord,
+  step: JobStep,
+  final: Signed,
+  issuer: number,
+  sigForm: string,
+): boolean {
+  const now = gw.clock();
+  const txid = String(final.proof.txid);
+  const seen = txidUse(gw.db, issuer, txid);
+  if (seen && seen.job_id !== jobId) {
+    recordAnomaly(gw, "proof_reused", order.id, jobId, `${issuer}/${txid} already used`);
+    return false;
+  }
+  if (!gw.store.orders.move(order.id, settleMove(final.proof, final.signature, txid), now)) return false;
+  const document = JSON.stringify(final.proof);
+  claimTxid(gw.db, { issuer, txid, jobId, document, signature: final.signature, sigForm, outcome: "settlement", now });
+  gw.store.ledger.move({
+    from: IN_FLIGHT,
+    to: settlementDestination(step, parties(order)),
+    currency: order.currency,
+    amount: order.amount_minor,
+    reason: `settled_${STEP_RULES[step.name].strategy}`,
+    orderId: order.id,
+    ref: txid,
+    now,
+  });
+  emitOrderEvent(gw, "payment.paid", order, "paid", txid);
+  gw.store.jobs.markDone(jobId, now);
+  return true;
+}
+
 export function afterPaid(gw: Gateway, order: OrderRecord, txid: string): void {
   gw.hub.send(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "paid", final_txid: txid }));
 }
+
+type LocalStep = StepOf<"direct.credit" | "checkout.credit">;
 
 /**
  * Direct (§12.6) and hosted checkout (§12.9): credit in our own books, issue our proof, queue its delivery. A
  * recipient account that cannot hold the amount (64-bit balance range) is a definite failure of this path: nothing
  * left our books, so the next path or a refund follows instead of a retry that could never succeed.
  */
-function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidate, owner: string): StepResult {
+function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, step: LocalStep, owner: string): StepResult {
   const now = gw.clock();
-  const recipient = c.type === "checkout" ? c.via : order.merchant_ocid;
+  const recipient = step.name === "checkout.credit" ? step.via : order.merchant_ocid;
   let issued: { txid: string } | null;
   try {
-    issued = creditLocallyTx(gw, job, order, c, owner, recipient, now);
+    issued = creditLocallyTx(gw, job, order, step, owner, recipient, now);
   } catch (e) {
     if (!isBalanceOverflow(e)) throw e;
-    gw.store.tx(() => recordAnomaly(gw, "balance_limit", order.id, job.id, `${peerAccount(recipient)} cannot hold ${order.amount} ${order.currency}`));
+    const detail = `${peerAccount(recipient)} cannot hold ${order.amount} ${order.currency}`;
+    gw.store.tx(() => recordAnomaly(gw, "balance_limit", order.id, job.id, detail));
     return { kind: "definite", reason: "recipient balance limit" };
   }
   if (!issued) return { kind: "ambiguous", reason: "state changed" };
@@ -348,7 +458,15 @@ function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidat
   return { kind: "issued" };
 }
 
-function creditLocallyTx(gw: Gateway, job: JobRow, order: OrderRecord, c: Candidate, owner: string, recipient: number, now: number) {
+function creditLocallyTx(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  step: LocalStep,
+  owner: string,
+  recipient: number,
+  now: number,
+) {
   return gw.store.txUnless(StateChanged, () => {
     const proof = issueProof(
       gw.db,
@@ -364,11 +482,21 @@ function creditLocallyTx(gw: Gateway, job: JobRow, order: OrderRecord, c: Candid
       order.id,
       gw.store.dialects.signingFor(recipient),
     );
-    if (!gw.store.orders.move(order.id, settleMove(proof.proof, proof.signature, proof.txid), now)) throw new StateChanged();
-    gw.store.ledger.move({ from: IN_FLIGHT, to: peerAccount(recipient), currency: order.currency, amount: order.amount_minor, reason: `settled_${c.type}`, orderId: order.id, ref: proof.txid, now });
+    if (!gw.store.orders.move(order.id, settleMove(proof.proof, proof.signature, proof.txid), now))
+      throw new StateChanged();
+    gw.store.ledger.move({
+      from: IN_FLIGHT,
+      to: settlementDestination(step, parties(order)),
+      currency: order.currency,
+      amount: order.amount_minor,
+      reason: `settled_${STEP_RULES[step.name].strategy}`,
+      orderId: order.id,
+      ref: proof.txid,
+      now,
+    });
     emitOrderEvent(gw, "payment.paid", order, "paid", proof.txid);
     gw.store.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
-    finishJobRow(gw, job, owner, "done", null);
+    gw.store.jobs.finish(job.id, owner, "done", null, now);
     return proof;
   });
 }
@@ -379,12 +507,20 @@ function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, rea
   const now = gw.clock();
   const done = gw.store.tx(() => {
     if (!gw.store.orders.move(order.id, { event: "fail" }, now)) {
-      finishJobRow(gw, job, owner, "failed", `${reason} (order was ${order.status})`);
+      gw.store.jobs.finish(job.id, owner, "failed", `${reason} (order was ${order.status})`, now);
       return false;
     }
-    gw.store.ledger.move({ from: IN_FLIGHT, to: userAccount(order.user_id!), currency: order.currency, amount: order.amount_minor, reason: "refund", orderId: order.id, now });
+    gw.store.ledger.move({
+      from: IN_FLIGHT,
+      to: userAccount(order.user_id!),
+      currency: order.currency,
+      amount: order.amount_minor,
+      reason: "refund",
+      orderId: order.id,
+      now,
+    });
     emitOrderEvent(gw, "payment.failed", order, "failed", null);
-    finishJobRow(gw, job, owner, "failed", reason);
+    gw.store.jobs.finish(job.id, owner, "failed", reason, now);
     return true;
   });
   gw.log.warn("settlement failed; user refunded", { order: order.id, reason, refunded: done });
@@ -398,7 +534,7 @@ function toReview(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, r
     const changed = gw.store.orders.move(order.id, { event: "review" }, now);
     if (changed) recordAnomaly(gw, "unresolved_settlement", order.id, job.id, reason);
     if (changed) emitOrderEvent(gw, "order.in_review", order, "in_review", null);
-    if (final) finishJobRow(gw, job, owner, "in_review", reason);
+    if (final) gw.store.jobs.finish(job.id, owner, "in_review", reason, now);
     return changed;
   });
   if (moved) {
@@ -408,20 +544,14 @@ function toReview(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, r
   }
 }
 
-function finishJobRow(gw: Gateway, job: JobRow, owner: string, state: string, error: string | null): void {
-  gw.db
-    .query(`UPDATE jobs SET state = ?, last_error = COALESCE(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? ${leased}`)
-    .run(state, error, gw.clock(), job.id, owner);
-}
-
-function finishJob(gw: Gateway, job: JobRow, owner: string, state: string, error: string | null): void {
-  gw.store.tx(() => finishJobRow(gw, job, owner, state, error));
+function finishJob(gw: Gateway, job: JobRow, owner: string, state: JobState, error: string | null): void {
+  gw.store.tx(() => gw.store.jobs.finish(job.id, owner, state, error, gw.clock()));
 }
 
 function release(gw: Gateway, job: JobRow, owner: string): void {
-  gw.db.query(`UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = ? ${leased}`).run(job.id, owner);
+  gw.store.jobs.release(job.id, owner);
 }
 
 export function recordAnomaly(gw: Gateway, kind: string, orderId: number | null, jobId: string | null, detail: string): void {
-  gw.db.query("INSERT INTO anomalies (kind, order_id, job_id, detail, created_at) VALUES (?, ?, ?, ?, ?)").run(kind, orderId, jobId, detail, gw.clock());
+  gw.store.anomalies.record(kind, orderId, jobId, detail, gw.clock());
 }

@@ -4,8 +4,9 @@
 // something a peer identifies by (issuer, txid) claims it here, inside the transaction that acts on it; a lying
 // peer that hands the same txid to two jobs, or to a job and a credit, gets the second use refused.
 import type { Database } from "bun:sqlite";
+import { insertReceivedProof, receivedProof, updateReceivedProof, type TxidUse } from "../store/proofs";
 
-export type TxidUse = { job_id: string | null; reply_json: string | null; outcome: string };
+export type { TxidUse };
 
 /** What a claim records: the proof (or payment reply) as received, and the job or credit that used it. */
 export type TxidClaim = {
@@ -24,11 +25,7 @@ export type TxidClaim = {
 
 export type ClaimResult = "fresh" | "same_job" | "taken";
 
-export function txidUse(db: Database, issuer: number, txid: string): TxidUse | null {
-  return db
-    .query<TxidUse, [number, string]>("SELECT job_id, reply_json, outcome FROM received_proofs WHERE issuer = ? AND txid = ?")
-    .get(issuer, txid);
-}
+export const txidUse = (db: Database, issuer: number, txid: string): TxidUse | null => receivedProof(db, issuer, txid);
 
 /**
  * Call inside the transaction that acts on the txid. A job may claim its own txid again (a retried step, or a
@@ -39,13 +36,9 @@ export function claimTxid(db: Database, c: TxidClaim): ClaimResult {
   const use = txidUse(db, c.issuer, c.txid);
   if (use) {
     if (c.jobId === null || use.job_id !== c.jobId) return "taken";
-    db.query("UPDATE received_proofs SET proof_json = ?, signature = ?, sig_form = ?, outcome = ? WHERE issuer = ? AND txid = ?")
-      .run(c.document, c.signature, c.sigForm, c.outcome, c.issuer, c.txid);
+    updateReceivedProof(db, c);
     return "same_job";
   }
-  db.query(
-    `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, job_id, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(c.issuer, c.txid, c.document, c.signature, c.sigForm, c.outcome, c.replyJson ?? null, c.jobId, c.now);
+  insertReceivedProof(db, { ...c, replyJson: c.replyJson ?? null });
   return "fresh";
 }

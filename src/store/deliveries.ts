@@ -28,6 +28,33 @@ export type DeliveryRow = {
   updated_at: number;
 };
 
+/** One delivery attempt as recorded: its row in delivery_attempts and the delivery's state after it. */
+export type Attempt = {
+  started: number;
+  state: "delivered" | "rejected" | "retry" | "dead";
+  attempts: number;
+  windowStart: number;
+  nextAt: number;
+  httpStatus: number | null;
+  latency: number | null;
+  error: string | null;
+  reply: string | null;
+  now: number;
+  peerCode?: string | null;
+  /** `<encoding>/<hash>` the request was signed in (proof deliveries). */
+  dialect?: string | null;
+};
+export type ProofAttempt = Attempt & {
+  peerCode: string | null;
+  peerMessage: string | null;
+  body: string;
+  /** This attempt used the one immediate re-delivery in another dialect. */
+  dialectRetried: boolean;
+};
+
+/** Delivery ids are `dlv_` + 24 hex digits. */
+const DELIVERY_ID_BYTES = 12;
+
 export function deliveries(db: Database) {
   const insert = db.query(
     `INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at, updated_at)
@@ -38,10 +65,34 @@ export function deliveries(db: Database) {
   const replay = db.query(
     "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, window_start = ?2, lease_owner = NULL, lease_until = NULL, updated_at = ?2 WHERE id = ?1",
   );
+  const attempt = db.query(
+    `INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error, result, peer_code, dialect)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const afterAttempt = db.query(
+    `UPDATE deliveries SET state = ?3, attempts = ?4, first_attempt_at = COALESCE(first_attempt_at, ?5),
+       window_start = ?6, next_attempt_at = ?7, last_http_status = ?8, last_error = ?9, last_reply = ?10,
+       lease_owner = NULL, lease_until = NULL, updated_at = ?11
+     WHERE id = ?1 AND lease_owner = ?2`,
+  );
+  const afterProofAttempt = db.query(
+    `UPDATE deliveries SET state = ?3, attempts = ?4, first_attempt_at = COALESCE(first_attempt_at, ?5),
+       window_start = ?6, next_attempt_at = ?7, last_http_status = ?8, last_error = ?9, last_reply = ?10,
+       lease_owner = NULL, lease_until = NULL, updated_at = ?11,
+       last_peer_code = ?12, last_peer_message = ?13, body = ?14, dialect_retried = dialect_retried + ?15
+     WHERE id = ?1 AND lease_owner = ?2`,
+  );
+
+  const record = (id: string, owner: string, a: Attempt) => {
+    attempt.run(id, a.started, a.httpStatus, a.latency, a.error, a.state, a.peerCode ?? null, a.dialect ?? null);
+    const state = a.state === "retry" ? "pending" : a.state;
+    return [id, owner, state, a.attempts, a.started, a.windowStart, a.nextAt, a.httpStatus, a.error, a.reply, a.now] as const;
+  };
+
   return {
     /** Call inside the transaction that committed the transfer. */
     enqueue(d: { orderId: number | null; target: number; txid: string; body: string; now: number }): string {
-      const id = "dlv_" + randomHex(12);
+      const id = "dlv_" + randomHex(DELIVERY_ID_BYTES);
       insert.run(id, d.orderId, d.target, d.txid, d.body, d.now);
       return id;
     },
@@ -49,6 +100,13 @@ export function deliveries(db: Database) {
     list: (state: DeliveryState | null = null) => list.all(state),
     /** Operator replay: pending again now, a fresh 72 h window, the attempt counter keeps counting. */
     replay: (id: string, now: number) => replay.run(id, now).changes === 1,
+    /** Leased: one attempt's row and the delivery's next state (an operator event endpoint's delivery). */
+    recordAttempt: (id: string, owner: string, a: Attempt): boolean =>
+      afterAttempt.run(...record(id, owner, a)).changes === 1,
+    /** Leased: as `recordAttempt`, plus the merchant's own answer and the body (re-signed in another dialect). */
+    recordProofAttempt: (id: string, owner: string, a: ProofAttempt): boolean =>
+      afterProofAttempt.run(...record(id, owner, a), a.peerCode, a.peerMessage, a.body, a.dialectRetried ? 1 : 0)
+        .changes === 1,
   };
 }
 export type Deliveries = ReturnType<typeof deliveries>;

@@ -31,6 +31,8 @@ import { history } from "./history";
 import { metrics } from "./metrics";
 import { probeWrite } from "./data-dir";
 import { backupDatabase, type BackupCheck } from "./backup";
+import { leases } from "./leases";
+import { p2pOutbound } from "./p2p-outbound";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 export function createStore(db: Database) {
@@ -69,6 +71,8 @@ export function createStore(db: Database) {
     /** `oc backup`: a consistent snapshot into a new file while the gateway serves, then checked. */
     backupInto: (target: string): BackupCheck => backupDatabase(db, target),
     close: (): void => db.close(),
+    leases: leases(db),
+    p2pOutbound: p2pOutbound(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

@@ -4,14 +4,10 @@ import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
 import { isCheckViolation } from "./constraint";
 
-/** Accounts that may go negative (money entering/leaving our books); all others are floored at zero. */
-export const mayGoNegative = (account: string): boolean => account === "funding" || account.startsWith("external:");
+import { mayGoNegative } from "../domain/ledger-accounts";
 
-export const userAccount = (userId: string) => `user:${userId}`;
-export const peerAccount = (ocid: number) => `peer:${ocid}`;
-export const externalAccount = (ocid: number) => `external:${ocid}`;
-export const IN_FLIGHT = "settlement_in_flight";
-export const FUNDING = "funding";
+// The account names and their floors are domain data (§12.1); re-exported for the callers that book movements.
+export { externalAccount, FUNDING, IN_FLIGHT, mayGoNegative, peerAccount, userAccount } from "../domain/ledger-accounts";
 
 export type Movement = {
   from: string;

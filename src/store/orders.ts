@@ -2,7 +2,7 @@
 // Every status change is one of the lifecycle's events: its SET and WHERE come from the table in
 // src/domain/order-lifecycle.ts, so no caller can make a move §11.1 does not list.
 import type { Database } from "bun:sqlite";
-import type { Candidate } from "../settlement/candidates";
+import type { Candidate } from "../domain/settlement-job";
 import { INITIAL_ORDER_STATUS, sourcesOf, targetOf, type OrderEvent, type OrderStatus } from "../domain/order-lifecycle";
 
 export type { OrderStatus };
