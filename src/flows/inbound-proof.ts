@@ -10,7 +10,6 @@ import type { Proof } from "../protocol/schemas";
 import { externalAccount, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { JobRow } from "../store/jobs";
 import type { OrderRecord } from "../store/orders";
-import { recordWebhookReply } from "../store/proofs";
 import {
   decide,
   expectedProof,
@@ -40,7 +39,7 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
   const now = gw.clock();
   if (proof.timestamp > now + 300) throw new ProtocolError("INVALID_PROOF", `proof.timestamp ${proof.timestamp} is more than 300 s ahead of our time ${now}`, { reason: "future_timestamp", timestamp: proof.timestamp, serverTime: now });
 
-  const previous = () => txidUse(gw.db, proof.issuer, proof.txid);
+  const previous = () => txidUse(gw.store.proofs, proof.issuer, proof.txid);
   const stored = previous();
   if (stored?.reply_json) return JSON.parse(stored.reply_json) as Reply;
 
@@ -75,7 +74,7 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
       wake = m.wake;
     }
     // A row a settlement job owns keeps no stored reply: its replays are judged again (and answer the same).
-    recordWebhookReply(gw.db, {
+    gw.store.proofs.recordWebhookReply({
       issuer: proof.issuer,
       txid: proof.txid,
       document: JSON.stringify(body.proof),
@@ -151,7 +150,7 @@ type Notification = { reply: Reply; paid: OrderRecord | null; wake: boolean };
 function applyNotification(gw: Gateway, proof: Proof, signature: string, form: SigForm): Notification {
   const accepted: Reply = { status: "accepted", txid: proof.txid };
   // Same txid as a step already recorded (§9.8): accepted, and nothing moves again.
-  const already = txidUse(gw.db, proof.issuer, proof.txid);
+  const already = txidUse(gw.store.proofs, proof.issuer, proof.txid);
   if (already?.job_id) return { reply: accepted, paid: null, wake: false };
   for (const job of gw.store.jobs.waitingForProof(proof.currency)) {
     const order = gw.store.orders.byId(job.oid);
@@ -168,7 +167,7 @@ function applyNotification(gw: Gateway, proof: Proof, signature: string, form: S
       const now = gw.clock();
       const document = JSON.stringify(proof);
       const claim = { issuer: proof.issuer, txid: proof.txid, jobId: job.id, document, signature, sigForm: form };
-      if (claimTxid(gw.db, { ...claim, outcome: "settlement", now }) === "taken") continue;
+      if (claimTxid(gw.store.proofs, { ...claim, outcome: "settlement", now }) === "taken") continue;
       const next = decide(jobFacts(job), { kind: "next", step: { ...step, name: "payment.settle", providerProof: signed } }, now);
       if (next.action !== "advance") continue;
       const stepData = storedStepData(next.step);

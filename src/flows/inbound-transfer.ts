@@ -123,7 +123,7 @@ export async function transferCreate(
       if (again) throw new Replay(again);
       const reference = req.to.reference ?? req.order?.id;
       const proof = issueProof(
-        gw.db,
+        gw.store.proofs,
         gw.key.secret,
         {
           issuer: config.ocid,

@@ -111,7 +111,7 @@ export function refundOrder(gw: Gateway, actor: string, orderRowId: number, amou
         throw e;
       }
       const notice = issueProof(
-        gw.db,
+        gw.store.proofs,
         gw.key.secret,
         {
           issuer: gw.config.ocid,

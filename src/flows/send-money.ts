@@ -136,7 +136,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
       if (recipient.kind === "local") {
         enforceUserMovement(gw, recipient.user.id, "credit", req.currency, minor);
         const proof = issueProof(
-          gw.db,
+          gw.store.proofs,
           gw.key.secret,
           {
             issuer: gw.config.ocid,

@@ -68,7 +68,7 @@ function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): P2
   const proofJson = JSON.stringify(signed.proof);
   const done = gw.store.tx(() => {
     // (issuer, txid) names one transfer: a proof already used for anything else is a replay, not a payment.
-    const claim = claimTxid(gw.db, {
+    const claim = claimTxid(gw.store.proofs, {
       issuer,
       txid,
       jobId: row.id,

@@ -4,12 +4,11 @@
 // replacer form (`JSON.stringify(proof, Object.keys(proof).sort())`, whose allow-list applies at every depth) keeps
 // every key inside `from`/`to`: both forms are then the same bytes, one signature verifies under either, and it
 // still binds sender and recipient. The signature is in the recipient's dialect.
-import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
 import { signObjectAs } from "../protocol/signed-objects";
 import { canonReplacer } from "../protocol/canonical";
 import { SPEC_DIALECT, type SignDialect } from "../protocol/dialects";
-import { insertIssuedProof } from "../store/proofs";
+import { proofs, type Proofs } from "../store/proofs";
 
 export type IssuedProof = { proof: Record<string, unknown>; signature: string; txid: string; body: string };
 
@@ -32,8 +31,12 @@ export class ProofFormsDiffer extends Error {}
 /** Our txids are `tx_` + 32 hex digits (§12.6). */
 const TXID_BYTES = 16;
 
+/** Where an issued proof is stored: the store's proofs module, or a database handle (wrapped; tests hold one). */
+type ProofSink = Pick<Proofs, "insertIssued"> | Parameters<typeof proofs>[0];
+const sinkOf = (s: ProofSink): Pick<Proofs, "insertIssued"> => ("insertIssued" in s ? s : proofs(s));
+
 export function issueProof(
-  db: Database,
+  store: ProofSink,
   sk: Uint8Array,
   f: ProofFields,
   orderId: number | null,
@@ -57,6 +60,6 @@ export function issueProof(
   });
   const { canonical, signature } = signObjectAs(proof, sk, dialect);
   if (canonReplacer(proof) !== canonical) throw new ProofFormsDiffer("issued proof: replacer form differs from the deep form");
-  insertIssuedProof(db, { txid, proofJson: JSON.stringify(proof), signature, canonical, orderId, now: f.timestamp });
+  sinkOf(store).insertIssued({ txid, proofJson: JSON.stringify(proof), signature, canonical, orderId, now: f.timestamp });
   return { proof, signature, txid, body: JSON.stringify({ proof, signature }) };
 }

@@ -315,7 +315,7 @@ function advance(
   const d = decide(facts(job, paths), { kind: "next", step: next }, now);
   if (d.action !== "advance") throw new Error(`settlement: a success decided ${d.action}`);
   const moved = gw.store.tx(() => {
-    if (claim && claimTxid(gw.db, { ...claim, jobId: job.id, now }) === "taken") return false;
+    if (claim && claimTxid(gw.store.proofs, { ...claim, jobId: job.id, now }) === "taken") return false;
     gw.store.jobs.advance(job.id, owner, { step: d.step.name, stepData: storedStepData(d.step), pinned: d.pinned, now });
     return true;
   });
@@ -406,14 +406,14 @@ export function applyFinalProof(
 ): boolean {
   const now = gw.clock();
   const txid = String(final.proof.txid);
-  const seen = txidUse(gw.db, issuer, txid);
+  const seen = txidUse(gw.store.proofs, issuer, txid);
   if (seen && seen.job_id !== jobId) {
     recordAnomaly(gw, "proof_reused", order.id, jobId, `${issuer}/${txid} already used`);
     return false;
   }
   if (!gw.store.orders.move(order.id, settleMove(final.proof, final.signature, txid), now)) return false;
   const document = JSON.stringify(final.proof);
-  claimTxid(gw.db, { issuer, txid, jobId, document, signature: final.signature, sigForm, outcome: "settlement", now });
+  claimTxid(gw.store.proofs, { issuer, txid, jobId, document, signature: final.signature, sigForm, outcome: "settlement", now });
   gw.store.ledger.move({
     from: IN_FLIGHT,
     to: settlementDestination(step, parties(order)),
@@ -469,7 +469,7 @@ function creditLocallyTx(
 ) {
   return gw.store.txUnless(StateChanged, () => {
     const proof = issueProof(
-      gw.db,
+      gw.store.proofs,
       gw.key.secret,
       {
         issuer: gw.config.ocid,

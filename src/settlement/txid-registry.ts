@@ -3,8 +3,7 @@
 // merchant gateway hands out at payment.create, or a credit posted to /transfer/webhook. Every path that accepts
 // something a peer identifies by (issuer, txid) claims it here, inside the transaction that acts on it; a lying
 // peer that hands the same txid to two jobs, or to a job and a credit, gets the second use refused.
-import type { Database } from "bun:sqlite";
-import { insertReceivedProof, receivedProof, updateReceivedProof, type TxidUse } from "../store/proofs";
+import type { Proofs, TxidUse } from "../store/proofs";
 
 export type { TxidUse };
 
@@ -25,20 +24,20 @@ export type TxidClaim = {
 
 export type ClaimResult = "fresh" | "same_job" | "taken";
 
-export const txidUse = (db: Database, issuer: number, txid: string): TxidUse | null => receivedProof(db, issuer, txid);
+export const txidUse = (proofs: Proofs, issuer: number, txid: string): TxidUse | null => proofs.received(issuer, txid);
 
 /**
  * Call inside the transaction that acts on the txid. A job may claim its own txid again (a retried step, or a
  * gateway whose final proof reuses its payment reference): the row then records the newer document. Anything
  * else already holding the txid — another job, a credit, an unknown-reference rejection — makes it "taken".
  */
-export function claimTxid(db: Database, c: TxidClaim): ClaimResult {
-  const use = txidUse(db, c.issuer, c.txid);
+export function claimTxid(proofs: Proofs, c: TxidClaim): ClaimResult {
+  const use = txidUse(proofs, c.issuer, c.txid);
   if (use) {
     if (c.jobId === null || use.job_id !== c.jobId) return "taken";
-    updateReceivedProof(db, c);
+    proofs.updateReceived(c);
     return "same_job";
   }
-  insertReceivedProof(db, { ...c, replyJson: c.replyJson ?? null });
+  proofs.insertReceived({ ...c, replyJson: c.replyJson ?? null });
   return "fresh";
 }

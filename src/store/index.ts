@@ -33,6 +33,7 @@ import { probeWrite } from "./data-dir";
 import { backupDatabase, type BackupCheck } from "./backup";
 import { leases } from "./leases";
 import { p2pOutbound } from "./p2p-outbound";
+import { proofs } from "./proofs";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 export function createStore(db: Database) {
@@ -73,6 +74,7 @@ export function createStore(db: Database) {
     close: (): void => db.close(),
     leases: leases(db),
     p2pOutbound: p2pOutbound(db),
+    proofs: proofs(db),
     tx: <T>(fn: () => T): T => inTransaction(db, fn),
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

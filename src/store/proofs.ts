@@ -11,12 +11,6 @@ export type IssuedProofRow = {
   now: number;
 };
 
-export function insertIssuedProof(db: Database, p: IssuedProofRow): void {
-  db.query(
-    "INSERT INTO issued_proofs (txid, proof_json, signature, canonical, order_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-  ).run(p.txid, p.proofJson, p.signature, p.canonical, p.orderId, p.now);
-}
-
 export type TxidUse = { job_id: string | null; reply_json: string | null; outcome: string };
 
 export type ReceivedProofRow = {
@@ -32,31 +26,44 @@ export type ReceivedProofRow = {
   now: number;
 };
 
-export function receivedProof(db: Database, issuer: number, txid: string): TxidUse | null {
-  return db
-    .query<TxidUse, [number, string]>("SELECT job_id, reply_json, outcome FROM received_proofs WHERE issuer = ? AND txid = ?")
-    .get(issuer, txid);
-}
-
-/** The same job claims its txid again: the row records the newer document. */
-export function updateReceivedProof(db: Database, r: Omit<ReceivedProofRow, "replyJson" | "jobId" | "now">): void {
-  db.query(
+export function proofs(db: Database) {
+  const issued = db.query(
+    `INSERT INTO issued_proofs (txid, proof_json, signature, canonical, order_id, created_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  const use = db.query<TxidUse, [number, string]>(
+    "SELECT job_id, reply_json, outcome FROM received_proofs WHERE issuer = ? AND txid = ?",
+  );
+  const update = db.query(
     "UPDATE received_proofs SET proof_json = ?, signature = ?, sig_form = ?, outcome = ? WHERE issuer = ? AND txid = ?",
-  ).run(r.document, r.signature, r.sigForm, r.outcome, r.issuer, r.txid);
-}
-
-export function insertReceivedProof(db: Database, r: ReceivedProofRow): void {
-  db.query(
-    `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, job_id, received_at)
+  );
+  const insert = db.query(
+    `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, job_id,
+       received_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(r.issuer, r.txid, r.document, r.signature, r.sigForm, r.outcome, r.replyJson, r.jobId, r.now);
-}
-
-/** A /transfer/webhook answer, stored once: a row a settlement job already owns keeps no stored reply. */
-export function recordWebhookReply(db: Database, r: Omit<ReceivedProofRow, "jobId">): void {
-  db.query(
+  );
+  const reply = db.query(
     `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, received_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (issuer, txid) DO NOTHING`,
-  ).run(r.issuer, r.txid, r.document, r.signature, r.sigForm, r.outcome, r.replyJson, r.now);
+  );
+  return {
+    insertIssued: (p: IssuedProofRow): void => {
+      issued.run(p.txid, p.proofJson, p.signature, p.canonical, p.orderId, p.now);
+    },
+    /** Who used (issuer, txid) already, if anyone. */
+    received: (issuer: number, txid: string): TxidUse | null => use.get(issuer, txid),
+    /** The same job claims its txid again: the row records the newer document. */
+    updateReceived: (r: Omit<ReceivedProofRow, "replyJson" | "jobId" | "now">): void => {
+      update.run(r.document, r.signature, r.sigForm, r.outcome, r.issuer, r.txid);
+    },
+    insertReceived: (r: ReceivedProofRow): void => {
+      insert.run(r.issuer, r.txid, r.document, r.signature, r.sigForm, r.outcome, r.replyJson, r.jobId, r.now);
+    },
+    /** A /transfer/webhook answer, stored once: a row a settlement job already owns keeps no stored reply. */
+    recordWebhookReply: (r: Omit<ReceivedProofRow, "jobId">): void => {
+      reply.run(r.issuer, r.txid, r.document, r.signature, r.sigForm, r.outcome, r.replyJson, r.now);
+    },
+  };
 }
+export type Proofs = ReturnType<typeof proofs>;
