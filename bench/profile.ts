@@ -75,6 +75,8 @@ const CATEGORIES: [string, (st: Node["callFrame"][]) => boolean][] = [
 const idle = (st: Node["callFrame"][]) => ["(idle)", "(program)", "(root)"].includes(st[0]!.functionName);
 const counts = new Map<string, number>();
 const self = new Map<string, number>();
+/** "other" samples by the innermost gateway function on the stack (where app code spends outside the buckets) */
+const otherBySrc = new Map<string, number>();
 let busy = 0;
 prof.samples.forEach((id, i) => {
   if (prof.timeDeltas[i]! > 50_000) return; // a gap (server idle before/after the load), not a 1 ms sample
@@ -83,6 +85,11 @@ prof.samples.forEach((id, i) => {
   busy++;
   const cat = CATEGORIES.find(([, m]) => m(st))?.[0] ?? "other: HTTP server, runtime, app code";
   counts.set(cat, (counts.get(cat) ?? 0) + 1);
+  if (cat.startsWith("other")) {
+    const f = st.find((x) => x.url.includes("/src/"));
+    const k = f ? `${f.functionName || "(anonymous)"} ${f.url.replace(/.*\/src\//, "src/")}` : `(no src frame) ${st[0]!.functionName || "(anonymous)"}`;
+    otherBySrc.set(k, (otherBySrc.get(k) ?? 0) + 1);
+  }
   const leaf = `${st[0]!.functionName || "(anonymous)"} ${st[0]!.url.replace(/.*node_modules\//, "").replace(/.*\/work\/main\//, "") || "[native]"}`;
   self.set(leaf, (self.get(leaf) ?? 0) + 1);
 });
@@ -159,6 +166,7 @@ console.log(
       ...[...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, perOrder(n)] as [string, string]),
       ["total busy", perOrder(busy)],
     ]),
+    section("\"other\" by innermost gateway function", [...otherBySrc].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([k, n]) => [k, perOrder(n)] as [string, string])),
     section("Hottest functions (self time)", [...self].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => [k, perOrder(n)] as [string, string])),
     section("What-ifs (this process, one core)", [
       ["verify now (verifyDigest)", `${fmt.f(now, 0)}/s`],

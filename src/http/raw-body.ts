@@ -10,7 +10,12 @@ export async function readBodyLimited(request: Request, max: number): Promise<Ui
   if (declared !== null && Number(declared) > max) throw new ProtocolError("PAYLOAD_TOO_LARGE");
   let body: Uint8Array | "too_large";
   try {
-    body = await readAtMost(request.body, max);
+    // A declared length within the limit (the usual case): one buffered read, bytes as received, no stream
+    // machinery (issue 20: the reader loop cost ~0.1 ms per submit). Bun reads exactly content-length bytes.
+    if (declared !== null) {
+      body = new Uint8Array(await request.arrayBuffer());
+      if (body.byteLength > max) body = "too_large";
+    } else body = await readAtMost(request.body, max);
   } catch {
     // The client went away mid-upload (or sent a broken chunked body): its fault, not ours, so no 500.
     throw new ProtocolError("INVALID_REQUEST", "The request body was not received completely", { reason: "incomplete_body" });
