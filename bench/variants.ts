@@ -1,4 +1,4 @@
-// `bun bench/variants.ts [seconds]`: the max-throughput window of `bun run bench` (K=8 submits, closed loop) for
+// `bun bench/variants.ts [seconds] [rounds]`: the max-throughput window of `bun run bench` (K=8 submits, closed loop) for
 // several gateway configurations in turn, each with the figures of issue 20: orders/s, server CPU per order,
 // crypto share, fraction of the two-core crypto limit, load generator and other processes' CPU. Used to choose
 // the defaults (inline vs 1 vs 2 crypto workers, response signing on the workers, group commit vs SQLite's FULL).
@@ -12,7 +12,8 @@ import { signSubmit, startMerchants, stopMerchants } from "./peers";
 import { fmt, section, type Row } from "./report";
 
 type Variant = { name: string; sync?: "FULL" | "NORMAL"; config: Record<string, unknown> };
-const SECONDS = Number(process.argv[2] ?? 6);
+const SECONDS = Number(process.argv[2] ?? 3);
+const ROUNDS = Number(process.argv[3] ?? 3);
 const K = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const VARIANTS: Variant[] = process.env.BENCH_VARIANTS
   ? (JSON.parse(process.env.BENCH_VARIANTS) as Variant[])
@@ -34,9 +35,13 @@ const ceiling = measureCeiling(signSubmit(merchants[0]!, "0".repeat(32), GATEWAY
   endpoint: "http://127.0.0.1:65535/opencharge",
 });
 const limit = (cpus().length * 1000) / ceiling.crypto_cpu_ms_per_order;
-const need = 200 + Math.ceil(limit * 0.8 * SECONDS);
+const WARM = 1000;
+const need = WARM + Math.ceil(limit * 0.8 * SECONDS * ROUNDS);
 const rows: Row[] = [];
 const out: Record<string, unknown>[] = [];
+// Every variant up at once (idle but one), then ROUNDS windows each, interleaved A B C … A B C …, median per
+// variant: a burst of other load on this shared machine then hits one window of each, not one variant.
+const gws = [];
 for (const v of VARIANTS) {
   const gw = await startGatewayProcess({
     privateKey: gwKey,
@@ -48,38 +53,60 @@ for (const v of VARIANTS) {
     config: v.config,
   });
   const reqs = gw.pending.map((s, i) => signSubmit(merchants[i % merchants.length]!, s.id, GATEWAY_OCID));
-  const warm = await closedLoop(gw.url, reqs.slice(0, 200), K, 30);
-  const cpu0 = gw.cpuSeconds();
-  const m0 = machineBusySeconds();
-  const r = await closedLoop(gw.url, reqs.slice(200), K, SECONDS);
-  const cpu = gw.cpuSeconds() - cpu0;
-  const others = Math.max(0, (100 * (machineBusySeconds() - m0 - cpu)) / r.seconds - r.client_cpu_pct);
-  await gw.stop();
+  const warm = await closedLoop(gw.url, reqs.slice(0, WARM), K, 30);
+  gws.push({ v, gw, reqs, next: WARM, errors: warm.errors, windows: [] as ReturnType<typeof figures>[] });
+}
+function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine: number) {
   const perOrder = (1000 * cpu) / r.ok;
-  const fig = {
-    name: v.name,
+  return {
     per_s: r.per_s,
     p50: r.latency_ms.p50,
     p99: r.latency_ms.p99,
-    errors: r.errors + warm.errors,
     server_cpu_ms_per_order: perOrder,
     server_cpu_pct: (100 * cpu) / r.seconds,
     crypto_share: ceiling.crypto_cpu_ms_per_order / perOrder,
     limit_fraction: r.per_s / limit,
     client_cpu_pct: r.client_cpu_pct,
-    other_processes_cpu_pct: others,
+    other_processes_cpu_pct: Math.max(0, (100 * (machine - cpu)) / r.seconds - r.client_cpu_pct),
+    errors: r.errors,
+  };
+}
+for (let round = 0; round < ROUNDS; round++)
+  for (const g of gws) {
+    const cpu0 = g.gw.cpuSeconds();
+    const m0 = machineBusySeconds();
+    const r = await closedLoop(g.gw.url, g.reqs.slice(g.next), K, SECONDS);
+    g.next += r.sent;
+    g.windows.push(figures(r, g.gw.cpuSeconds() - cpu0, machineBusySeconds() - m0));
+  }
+for (const g of gws) {
+  await g.gw.stop();
+  const med = (k: keyof ReturnType<typeof figures>) => g.windows.map((w) => w[k]).sort((a, b) => a - b)[Math.floor(g.windows.length / 2)]!;
+  const fig = {
+    name: g.v.name,
+    per_s: med("per_s"),
+    p50: med("p50"),
+    p99: med("p99"),
+    server_cpu_ms_per_order: med("server_cpu_ms_per_order"),
+    server_cpu_pct: med("server_cpu_pct"),
+    crypto_share: med("crypto_share"),
+    limit_fraction: med("limit_fraction"),
+    client_cpu_pct: med("client_cpu_pct"),
+    other_processes_cpu_pct: med("other_processes_cpu_pct"),
+    errors: g.errors + g.windows.reduce((a, w) => a + w.errors, 0),
+    windows: g.windows.map((w) => Math.round(w.per_s)),
   };
   out.push(fig);
   rows.push([
-    v.name,
-    `${fmt.f(fig.per_s)}/s  p50 ${fmt.f(fig.p50, 2)} p99 ${fmt.f(fig.p99, 2)} ms  CPU ${fmt.f(perOrder, 3)} ms/order (${fmt.f(fig.server_cpu_pct, 0)}%)  ` +
-      `share ${fmt.f(fig.crypto_share, 3)}  limit ${fmt.f(fig.limit_fraction, 3)}  client ${fmt.f(fig.client_cpu_pct, 0)}%  others ${fmt.f(others, 0)}%` +
+    g.v.name,
+    `${fmt.f(fig.per_s)}/s  p50 ${fmt.f(fig.p50, 2)} p99 ${fmt.f(fig.p99, 2)} ms  CPU ${fmt.f(fig.server_cpu_ms_per_order, 3)} ms/order ` +
+      `(${fmt.f(fig.server_cpu_pct, 0)}%)  share ${fmt.f(fig.crypto_share, 3)}  limit ${fmt.f(fig.limit_fraction, 3)}  ` +
+      `client ${fmt.f(fig.client_cpu_pct, 0)}%  others ${fmt.f(fig.other_processes_cpu_pct, 0)}%  [${fig.windows.join(" ")}]` +
       (fig.errors ? `  ERRORS ${fig.errors}` : ""),
   ]);
-  console.log(`[${v.name}] ${rows.at(-1)![1]}`);
 }
 await stopMerchants(merchants);
 console.log(
-  section(`Variants: K=${K}, ${SECONDS} s each; crypto ${fmt.f(ceiling.crypto_cpu_ms_per_order, 3)} ms/order, ${cpus().length}-core limit ${fmt.f(limit)}/s`, rows),
+  section(`Variants: K=${K}, median of ${ROUNDS} interleaved windows of ${SECONDS} s; crypto ${fmt.f(ceiling.crypto_cpu_ms_per_order, 3)} ms/order, ${cpus().length}-core limit ${fmt.f(limit)}/s`, rows),
 );
 console.log(JSON.stringify(out));
