@@ -3,7 +3,7 @@
 // database-time leases, renewal, fenced step writes); one process is SIGKILLed mid-run. What must hold: no row
 // was ever taken while another holder's lease was still valid, every row finished exactly once, the dead
 // process's rows were taken again only after their leases expired, and long runs kept their rows by renewal. The
-// control runs today's SQLite claim statement (src/settlement/scheduler.ts) ported as is, with the same check,
+// control runs today's SQLite claim statement (src/store/leases.ts) ported as is, with the same check,
 // and must show double claims: the check can fail.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { migratePostgres } from "../../src/store/postgres/schema";
