@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops the throwaway PostgreSQL that pg-up.sh started and removes its directory. Quiet when none is running.
 set -uo pipefail
-PGROOT="${OC_PG_DIR:-${TMPDIR:-/tmp}/oc-ci-pg}"
+PGROOT="${CI_PG_DIR:-${TMPDIR:-/tmp}/oc-ci-pg}"
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 [ -n "$BIN" ] && [ -s "$PGROOT/data/PG_VERSION" ] || exit 0
 AS=(); if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); fi

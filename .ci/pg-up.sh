@@ -3,8 +3,8 @@
 # a fresh cluster in a temp directory (initdb + pg_ctl, no systemd, never the distribution's own cluster),
 # 127.0.0.1 only, trust auth (CI only), socket beside the data directory. Idempotent. Prints the URL on stdout.
 set -euo pipefail
-PGPORT="${OC_PG_PORT:-54329}"
-PGROOT="${OC_PG_DIR:-${TMPDIR:-/tmp}/oc-ci-pg}"
+PGPORT="${CI_PG_PORT:-54329}"
+PGROOT="${CI_PG_DIR:-${TMPDIR:-/tmp}/oc-ci-pg}"
 PGDATA="$PGROOT/data"
 export DEBIAN_FRONTEND=noninteractive
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then

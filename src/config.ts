@@ -156,7 +156,7 @@ export type ConfigInput = DeepPartial<Omit<Settings, "directory">> & {
 export class ConfigError extends Error {}
 
 /** OC_* names that are not settings (tools, tests, the config file itself): never warned about. */
-const NOT_SETTINGS = new Set(["OC_CONFIG", "OC_RELIABILITY_SEED", "OC_CHROMIUM", "OC_CRASH_KILLS", "OC_HOSTILE_SCALE", "OC_RACE_SESSIONS", "OC_WEB_SCREENSHOT"]);
+const NOT_SETTINGS = new Set(["OC_CONFIG", "OC_RELIABILITY_SEED", "OC_TEST_DATABASE_URL", "OC_CHROMIUM", "OC_CRASH_KILLS", "OC_HOSTILE_SCALE", "OC_RACE_SESSIONS", "OC_WEB_SCREENSHOT"]);
 /** Older names kept working (extend, never rename). */
 const ENV_ALIASES: Record<string, string[]> = { OC_ALLOW_PRIVATE: ["outboundAllowlist"] };
 

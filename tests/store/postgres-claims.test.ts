@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { migratePostgres } from "../../src/store/postgres/schema";
 import { freshDatabase, postgresAvailable, type TestDatabase } from "../helpers/postgres";
 
-const WORKER = new URL("./fixtures/claim-worker.ts", import.meta.url).pathname;
+const WORKER = new URL("../helpers/claim-worker.ts", import.meta.url).pathname;
 const LEASE_SECONDS = 2;
 const run = postgresAvailable("postgres-claims.test.ts");
 
