@@ -11,24 +11,41 @@ const KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Stored answers are kept a day (like §9.7); a claim older than this was abandoned by a dead process. */
 export const ADMIN_IDEMPOTENCY_TTL = 24 * 3600;
 const STALE_CLAIM = 120;
+/** What a client is told to wait while another request holds the key, in seconds. */
+const RETRY_AFTER_S = 1;
 
-export function withIdempotency(gw: Gateway, actor: string, key: string | null, request: string, run: () => Answer): Answer {
+export function withIdempotency(
+  gw: Gateway,
+  actor: string,
+  key: string | null,
+  request: string,
+  run: () => Answer,
+): Answer {
   if (key === null) return gw.store.tx(run);
-  if (!KEY_RE.test(key)) throw new ProtocolError("INVALID_REQUEST", "Idempotency-Key: 1–128 of A-Z a-z 0-9 . _ : -", { fields: ["Idempotency-Key"] });
+  if (!KEY_RE.test(key))
+    throw new ProtocolError("INVALID_REQUEST", "Idempotency-Key: 1–128 of A-Z a-z 0-9 . _ : -", {
+      fields: ["Idempotency-Key"],
+    });
   const hash = sha256Hex(request);
   const { adminIdempotency: idem } = gw.store;
   const now = gw.clock();
   const stored = gw.store.tx((): Answer | null => {
     idem.expireOlderThan(actor, key, now - ADMIN_IDEMPOTENCY_TTL);
-    const row = idem.get(actor, key);
-    if (row && row.state === "in_flight" && row.created_at < now - STALE_CLAIM) idem.release(actor, key);
-    else if (row) {
-      if (row.request_hash !== hash) throw new ProtocolError("IDEMPOTENCY_KEY_REUSED", undefined, { reason: "idempotency_key_reused" });
-      if (row.state === "in_flight") throw new ProtocolError("IDEMPOTENCY_IN_PROGRESS", undefined, { retryAfter: 1 }, { "retry-after": "1" });
-      return { status: row.status!, body: JSON.parse(row.response!) };
+    if (idem.claim(actor, key, hash, now)) return null;
+    const row = idem.get(actor, key)!;
+    if (row.state === "in_flight" && row.created_at < now - STALE_CLAIM) {
+      // Abandoned by a dead process: taken over in the same transaction.
+      idem.release(actor, key);
+      idem.claim(actor, key, hash, now);
+      return null;
     }
-    idem.claim(actor, key, hash, now);
-    return null;
+    if (row.request_hash !== hash)
+      throw new ProtocolError("IDEMPOTENCY_KEY_REUSED", undefined, { reason: "idempotency_key_reused" });
+    if (row.state === "in_flight") {
+      const retry = { "retry-after": String(RETRY_AFTER_S) };
+      throw new ProtocolError("IDEMPOTENCY_IN_PROGRESS", undefined, { retryAfter: RETRY_AFTER_S }, retry);
+    }
+    return { status: row.status!, body: JSON.parse(row.response!) };
   });
   if (stored) return stored;
   try {

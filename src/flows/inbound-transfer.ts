@@ -12,12 +12,14 @@ import type { ProtocolReply } from "../http/protocol-route";
 import { enforceUserMovement } from "./user-limits";
 import { merchantTransferRefund } from "./refunds";
 import type { User } from "../store/users";
+import type { IdempotentReply } from "../store/idempotency";
 import { inboundCreditMessage } from "./p2p-messages";
 import { emitEvent } from "./operator-events";
 
 const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_TTL = 24 * 3600;
 const HTTP_OK = 200;
+const USER_PREFIX = "user:";
 
 class Replay extends Error {
   constructor(readonly reply: ProtocolReply) {
@@ -60,15 +62,19 @@ export async function transferCreate(
       fields: ["Idempotency-Key"],
     });
   const bodyHash = sha256Hex(raw);
-  const lookup = () => {
-    if (idemKey === null) return null;
-    const row = store.idempotency.reply(caller.ocid, idemKey);
-    if (!row || row.createdAt + IDEMPOTENCY_TTL < gw.clock()) return null;
+  /** A stored answer for this key: replayed for the same body, refused for another. */
+  const replayOf = (row: IdempotentReply): ProtocolReply => {
     if (row.bodyHash !== bodyHash)
       throw new ProtocolError("INVALID_STATE", "Idempotency-Key reused with another body", {
         reason: "idempotency_key_reused",
       });
     return { status: row.status, rawBody: row.response } satisfies ProtocolReply;
+  };
+  const lookup = () => {
+    if (idemKey === null) return null;
+    const row = store.idempotency.reply(caller.ocid, idemKey);
+    if (!row || row.createdAt + IDEMPOTENCY_TTL < gw.clock()) return null;
+    return replayOf(row);
   };
   const early = lookup();
   if (early) return early;
@@ -117,10 +123,14 @@ export async function transferCreate(
   }
 
   const now = gw.clock();
+  const userId = to.startsWith(USER_PREFIX) ? to.slice(USER_PREFIX.length) : null;
   try {
-    const reply = store.tx(() => {
-      const again = lookup();
-      if (again) throw new Replay(again);
+    const reply = await store.transaction(async (tx) => {
+      // Claim-first: the key is this request's from here on, or it was answered (or is being answered) already.
+      if (idemKey !== null && !(await tx.idempotency.claim(caller.ocid, idemKey, bodyHash, now, IDEMPOTENCY_TTL))) {
+        const stored = await tx.idempotency.reply(caller.ocid, idemKey);
+        throw new Replay(replayOf(stored!));
+      }
       const reference = req.to.reference ?? req.order?.id;
       const proof = issueProof(
         gw.store.proofs,
@@ -136,39 +146,32 @@ export async function transferCreate(
         },
         null,
         // Delivered to the recipient when that is someone else; else it only goes back to the caller.
-        gw.store.dialects.signingFor(req.to.ocid !== config.ocid ? req.to.ocid : caller.ocid),
+        await tx.dialects.signingFor(req.to.ocid !== config.ocid ? req.to.ocid : caller.ocid),
       );
       // The proof is written first so the movement can reference its txid; a short balance rolls both back.
       // Issue 16: naming one of the caller's paid orders makes this a (capped) refund of it; otherwise a credit
       // within the user's limits.
       const refund =
-        to.startsWith("user:") ?
+        userId === null ? null : (
           merchantTransferRefund(
             gw,
             caller.ocid,
             req.order?.id,
-            to.slice(5),
+            userId,
             amountMinor,
             req.amount,
             req.currency,
             proof.txid,
             now,
           )
-        : null;
-      if (to.startsWith("user:") && !refund) enforceUserMovement(gw, to.slice(5), "credit", req.currency, amountMinor);
-      const reason = refund ?? (to.startsWith("user:") ? "transfer_in" : "transfer");
-      store.ledger.move({
-        from,
-        to,
-        currency: req.currency,
-        amount: amountMinor,
-        reason,
-        now,
-        ref: `${caller.ocid}|${proof.txid}`,
-      });
+        );
+      if (userId !== null && !refund) enforceUserMovement(gw, userId, "credit", req.currency, amountMinor);
+      const reason = refund ?? (userId !== null ? "transfer_in" : "transfer");
+      const ref = `${caller.ocid}|${proof.txid}`;
+      await tx.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref });
       if (reason === "transfer_in")
         emitEvent(gw, "credit.received", {
-          userId: to.slice(5),
+          userId,
           currency: req.currency,
           amount: req.amount,
           source: "transfer",
@@ -177,14 +180,8 @@ export async function transferCreate(
           txid: proof.txid,
         });
       if (!recipient)
-        store.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
-      if (idemKey !== null)
-        store.idempotency.save(caller.ocid, idemKey, {
-          bodyHash,
-          status: HTTP_OK,
-          response: proof.body,
-          createdAt: now,
-        });
+        await tx.deliveries.enqueue({ orderId: null, target: req.to.ocid, txid: proof.txid, body: proof.body, now });
+      if (idemKey !== null) await tx.idempotency.answer(caller.ocid, idemKey, HTTP_OK, proof.body);
       return { reply: { rawBody: proof.body } satisfies ProtocolReply, proof };
     });
     if (recipient) gw.hub.send(recipient.id, inboundCreditMessage(reply.proof.proof, "transfer", now));

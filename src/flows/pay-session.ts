@@ -9,7 +9,12 @@ import { qrDataUrl, qrPng, qrSvgOf } from "./qr-image";
 export type QrPayload = { ocid: number; order: string; expiresAt: number };
 
 /** §8.2: keys in exactly this order, no whitespace. */
-export function qrPayload(ocid: number, endpoint: string, sessionId: string, expiresAt: number): { object: QrPayload; text: string } {
+export function qrPayload(
+  ocid: number,
+  endpoint: string,
+  sessionId: string,
+  expiresAt: number,
+): { object: QrPayload; text: string } {
   const object = { ocid, order: `${endpoint}/orders/create/${sessionId}`, expiresAt };
   return { object, text: JSON.stringify(object) };
 }
@@ -20,11 +25,13 @@ export async function createPaySession(gw: Gateway, user: User) {
   const now = gw.clock();
   const id = randomHex(16);
   const expiresAt = now + config.sessionTtl;
-  store.tx(() => {
-    if (store.sessions.pendingCount(user.id, now) >= config.maxPendingSessions)
-      throw new ProtocolError("RATE_LIMITED", "Too many pending sessions", { limit: config.maxPendingSessions }, { "retry-after": String(config.sessionTtl) });
-    store.sessions.insert({ id, kind: "qr", user_id: user.id, status: "pending", created_at: now, expires_at: expiresAt });
-  });
+  const max = config.maxPendingSessions;
+  const session = { id, userId: user.id, createdAt: now, expiresAt };
+  const created = await store.transaction((tx) => tx.sessions.insertPendingQr(session, max));
+  if (!created) {
+    const retryAfter = { "retry-after": String(config.sessionTtl) };
+    throw new ProtocolError("RATE_LIMITED", "Too many pending sessions", { limit: max }, retryAfter);
+  }
   const payload = qrPayload(config.ocid, config.endpoint, id, expiresAt);
   // ~1 ms (src/flows/qr-image.ts): cheap enough to keep the data URL in every answer, as the docs' sample shows.
   const qrCode = qrDataUrl(payload.text);

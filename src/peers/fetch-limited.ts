@@ -1,4 +1,5 @@
 // One outbound HTTP exchange with a deadline and a response-size cap; never follows redirects by itself.
+import { assertOutsideTransaction } from "../store/transaction-context";
 import { durable } from "../store/durability";
 export type FetchOutcome =
   | { ok: true; status: number; headers: Headers; body: Uint8Array; latencyMs: number }
@@ -53,6 +54,7 @@ export async function fetchLimited(
   init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string },
   opts: { timeoutMs: number; maxBytes: number; fetchImpl?: typeof fetch },
 ): Promise<FetchOutcome> {
+  assertOutsideTransaction(`outbound HTTP ${init.method}`);
   // Group commit (src/store/durability.ts): nothing goes out, and no money moves, on a commit not yet on disk.
   try {
     await durable();

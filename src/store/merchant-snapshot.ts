@@ -19,7 +19,8 @@ export function merchantSnapshots(db: Database) {
   const get = db.query<MerchantSnapshot, [number]>("SELECT name, host FROM order_merchant WHERE order_row = ?");
   return {
     /** Inside the order's insert transaction. */
-    remember: (orderRow: number, m: { name?: string; endpoint?: string }) => put.run(orderRow, m.name ?? null, endpointHost(m.endpoint)),
+    remember: (orderRow: number, m: { name?: string; endpoint?: string }): void =>
+      void put.run(orderRow, m.name ?? null, endpointHost(m.endpoint)),
     get: (orderRow: number): MerchantSnapshot | null => get.get(orderRow),
   };
 }

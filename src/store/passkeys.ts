@@ -16,7 +16,12 @@ export type PasskeyRow = {
 };
 
 export type ChallengePurpose = "register" | "signin";
-export type ChallengeRow = { challenge: string; purpose: ChallengePurpose; user_id: string | null; token_hash: string | null };
+export type ChallengeRow = {
+  challenge: string;
+  purpose: ChallengePurpose;
+  user_id: string | null;
+  token_hash: string | null;
+};
 
 export function passkeys(db: Database) {
   const insert = db.query(
@@ -29,7 +34,8 @@ export function passkeys(db: Database) {
   // Conditional on the counter read before verifying: two sign-ins racing with one assertion cannot both win.
   const used = db.query("UPDATE passkeys SET counter = ?3, last_used_at = ?4 WHERE id = ?1 AND counter = ?2");
   const saveChallenge = db.query(
-    "INSERT INTO webauthn_challenges (challenge, purpose, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+    `INSERT INTO webauthn_challenges (challenge, purpose, user_id, token_hash, created_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
   );
   const takeChallenge = db.query<ChallengeRow, [string, string, number]>(
     `DELETE FROM webauthn_challenges WHERE challenge = ?1 AND purpose = ?2 AND expires_at >= ?3
@@ -39,18 +45,30 @@ export function passkeys(db: Database) {
   const live = db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM webauthn_challenges WHERE purpose = ?");
 
   return {
-    insert: (p: Omit<PasskeyRow, "last_used_at">) =>
-      insert.run(p.id, p.user_id, p.name, p.public_key, p.counter, p.transports, p.device_type, p.backed_up, p.created_at),
+    insert: (p: Omit<PasskeyRow, "last_used_at">): void =>
+      void insert.run(
+        p.id,
+        p.user_id,
+        p.name,
+        p.public_key,
+        p.counter,
+        p.transports,
+        p.device_type,
+        p.backed_up,
+        p.created_at,
+      ),
     byId: (id: string) => byId.get(id),
     forUser: (userId: string) => forUser.all(userId),
     remove: (id: string, userId: string) => remove.run(id, userId).changes === 1,
-    markUsed: (id: string, oldCounter: number, newCounter: number, now: number) => used.run(id, oldCounter, newCounter, now).changes === 1,
+    markUsed: (id: string, oldCounter: number, newCounter: number, now: number) =>
+      used.run(id, oldCounter, newCounter, now).changes === 1,
     saveChallenge(c: ChallengeRow, now: number, ttl: number): void {
       purge.run(now);
       saveChallenge.run(c.challenge, c.purpose, c.user_id, c.token_hash, now, now + ttl);
     },
     /** The challenge row, deleted in the same statement (so only one caller ever gets it), or null. */
-    takeChallenge: (challenge: string, purpose: ChallengePurpose, now: number) => takeChallenge.get(challenge, purpose, now),
+    takeChallenge: (challenge: string, purpose: ChallengePurpose, now: number) =>
+      takeChallenge.get(challenge, purpose, now),
     liveChallenges: (purpose: ChallengePurpose) => live.get(purpose)?.n ?? 0,
   };
 }

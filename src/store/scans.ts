@@ -15,13 +15,25 @@ export type ScanRow = {
 
 export function scans(db: Database) {
   const insert = db.query(
-    "INSERT INTO scans (session_id, kind, merchant_ocid, code, source_url, inventory_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    `INSERT INTO scans (session_id, kind, merchant_ocid, code, source_url, inventory_json, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const get = db.query<ScanRow, [string]>("SELECT * FROM scans WHERE session_id = ?");
-  const becomeOrder = db.query("UPDATE scans SET kind = 'order', updated_at = ?2 WHERE session_id = ?1 AND kind = 'inventory'");
+  const becomeOrder = db.query(
+    "UPDATE scans SET kind = 'order', updated_at = ?2 WHERE session_id = ?1 AND kind = 'inventory'",
+  );
   return {
-    insert: (r: Omit<ScanRow, "updated_at">) =>
-      insert.run(r.session_id, r.kind, r.merchant_ocid, r.code, r.source_url, r.inventory_json, r.created_at, r.created_at),
+    insert: (r: Omit<ScanRow, "updated_at">): void =>
+      void insert.run(
+        r.session_id,
+        r.kind,
+        r.merchant_ocid,
+        r.code,
+        r.source_url,
+        r.inventory_json,
+        r.created_at,
+        r.created_at,
+      ),
     get: (sessionId: string) => get.get(sessionId),
     /** An inventory session whose picked items the merchant signed. */
     becomeOrder: (sessionId: string, now: number) => becomeOrder.run(sessionId, now).changes === 1,

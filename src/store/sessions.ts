@@ -15,20 +15,43 @@ export type SessionRow = {
 export const SESSION_ID_RE = /^[0-9a-f]{32}$/;
 
 export function sessions(db: Database) {
-  const insert = db.query("INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
+  const insert = db.query(
+    "INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+  );
   const get = db.query<SessionRow, [string]>("SELECT * FROM sessions WHERE id = ?");
-  const claim = db.query("UPDATE sessions SET status = 'used', used_at = ?2 WHERE id = ?1 AND status = 'pending' AND expires_at >= ?2");
-  const cancel = db.query("UPDATE sessions SET status = 'cancelled' WHERE id = ?1 AND status = 'pending' AND user_id = ?2");
+  const claim = db.query(
+    "UPDATE sessions SET status = 'used', used_at = ?2 WHERE id = ?1 AND status = 'pending' AND expires_at >= ?2",
+  );
+  const cancel = db.query(
+    "UPDATE sessions SET status = 'cancelled' WHERE id = ?1 AND status = 'pending' AND user_id = ?2",
+  );
   const pendingCount = db.query<{ n: number }, [string, number]>(
     "SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND kind = 'qr' AND status = 'pending' AND expires_at >= ?",
   );
   const open = db.query<Pick<SessionRow, "id" | "created_at" | "expires_at">, [string, number]>(
-    "SELECT id, created_at, expires_at FROM sessions WHERE user_id = ? AND kind = 'qr' AND status = 'pending' AND expires_at >= ? ORDER BY created_at DESC, id",
+    `SELECT id, created_at, expires_at FROM sessions
+     WHERE user_id = ? AND kind = 'qr' AND status = 'pending' AND expires_at >= ? ORDER BY created_at DESC, id`,
   );
-  const cancelOpen = db.query("UPDATE sessions SET status = 'cancelled' WHERE user_id = ? AND kind = 'qr' AND status = 'pending'");
+  const cancelOpen = db.query(
+    "UPDATE sessions SET status = 'cancelled' WHERE user_id = ? AND kind = 'qr' AND status = 'pending'",
+  );
+  const insertPendingQr = db.query<{ id: string }, [string, string, number, number, number]>(
+    `INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at)
+     SELECT ?1, 'qr', ?2, 'pending', ?3, ?4
+      WHERE (SELECT COUNT(*) FROM sessions
+              WHERE user_id = ?2 AND kind = 'qr' AND status = 'pending' AND expires_at >= ?3) < ?5
+     RETURNING id`,
+  );
   const setUser = db.query("UPDATE sessions SET user_id = ?2 WHERE id = ?1 AND user_id IS NULL");
   return {
-    insert: (s: Omit<SessionRow, "used_at">) => insert.run(s.id, s.kind, s.user_id, s.status, s.created_at, s.expires_at),
+    insert: (s: Omit<SessionRow, "used_at">): void =>
+      void insert.run(s.id, s.kind, s.user_id, s.status, s.created_at, s.expires_at),
+    /**
+     * Claim-first: a pending QR session is created only while the user has fewer than `max` pending ones, in one
+     * statement (no count-then-insert that only SQLite's single writer would keep honest). true = created.
+     */
+    insertPendingQr: (s: { id: string; userId: string; createdAt: number; expiresAt: number }, max: number): boolean =>
+      insertPendingQr.get(s.id, s.userId, s.createdAt, s.expiresAt, max) !== null,
     get: (id: string) => (SESSION_ID_RE.test(id) ? get.get(id) : null),
     /** true when this caller won the session (§9.4 step 11.1). */
     claim: (id: string, now: number) => claim.run(id, now).changes === 1,
@@ -39,7 +62,7 @@ export function sessions(db: Database) {
     cancelOpen: (userId: string) => cancelOpen.run(userId).changes,
     pendingCount: (userId: string, now: number) => pendingCount.get(userId, now)?.n ?? 0,
     /** A checkout session becomes the confirming user's. */
-    bindUser: (id: string, userId: string) => setUser.run(id, userId),
+    bindUser: (id: string, userId: string): void => void setUser.run(id, userId),
   };
 }
 export type Sessions = ReturnType<typeof sessions>;

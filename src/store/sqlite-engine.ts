@@ -1,0 +1,89 @@
+// The store port over bun:sqlite: one connection, so transactions are serialised by an async mutex in this process
+// (other processes, like the CLI, wait on SQLite's busy timeout) and each is BEGIN IMMEDIATE … COMMIT/ROLLBACK.
+// The repositories underneath are synchronous; the port's Promises resolve without yielding to the event loop, so
+// a transaction without I/O (asserted) never lets a timer or a request in while it holds the connection.
+import type { Database } from "bun:sqlite";
+import { NestedTransaction, TransactionClosed, type AsyncRepositories, type StorePort } from "./port";
+import { currentTransaction, runInTransaction, type TransactionContext } from "./transaction-context";
+
+/** Thrown by a synchronous store transaction started from outside while a port transaction holds the connection. */
+export class ConnectionBusy extends Error {
+  constructor() {
+    super("synchronous store transaction while an asynchronous one holds the connection: use store.transaction");
+    this.name = "ConnectionBusy";
+  }
+}
+
+type Repositories = Record<string, object>;
+
+function asyncRepositories<S extends Repositories>(repos: S, ctx: TransactionContext): AsyncRepositories<S> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, repo] of Object.entries(repos)) {
+    const wrapped: Record<string, unknown> = {};
+    for (const [method, fn] of Object.entries(repo)) {
+      if (typeof fn !== "function") continue;
+      wrapped[method] = (...args: unknown[]) => {
+        if (!ctx.active) return Promise.reject(new TransactionClosed());
+        try {
+          return Promise.resolve((fn as (...a: unknown[]) => unknown).apply(repo, args));
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      };
+    }
+    out[name] = wrapped;
+  }
+  return out as AsyncRepositories<S>;
+}
+
+export type SqliteEngine<S> = StorePort<AsyncRepositories<S>> & {
+  /** Whether a port transaction (or read) holds the connection right now. */
+  busy(): boolean;
+  /** Whether the calling context is the body of this engine's open transaction. */
+  inside(): boolean;
+};
+
+export function sqliteEngine<S extends Repositories>(db: Database, repos: S): SqliteEngine<S> {
+  let tail: Promise<void> = Promise.resolve();
+  let holder: TransactionContext | null = null;
+
+  /** Waits for the connection, runs `fn` between `begin` and COMMIT (ROLLBACK on a throw), then hands it on. */
+  async function exclusive<T>(begin: string, end: () => void, fn: (tx: AsyncRepositories<S>) => Promise<T>) {
+    if (currentTransaction()) throw new NestedTransaction();
+    const before = tail;
+    let release!: () => void;
+    tail = new Promise<void>((r) => {
+      release = r;
+    });
+    await before;
+    const ctx: TransactionContext = { active: true, engine: db };
+    holder = ctx;
+    try {
+      db.exec(begin);
+      try {
+        const value = await runInTransaction(ctx, () => fn(asyncRepositories(repos, ctx)));
+        ctx.active = false;
+        db.exec("COMMIT");
+        return value;
+      } catch (e) {
+        ctx.active = false;
+        if (db.inTransaction) db.exec("ROLLBACK");
+        throw e;
+      } finally {
+        end();
+      }
+    } finally {
+      ctx.active = false;
+      holder = null;
+      release();
+    }
+  }
+
+  return {
+    transaction: (fn) => exclusive("BEGIN IMMEDIATE", () => {}, fn),
+    // A read must not write: query_only makes SQLite refuse it (reset before the connection is handed on).
+    read: (fn) => exclusive("BEGIN; PRAGMA query_only = ON", () => db.exec("PRAGMA query_only = OFF"), fn),
+    busy: () => holder !== null,
+    inside: () => holder !== null && currentTransaction() === holder,
+  };
+}
