@@ -1,7 +1,8 @@
 // The store port over bun:sqlite: one connection, so transactions are serialised by an async mutex in this process
 // (other processes, like the CLI, wait on SQLite's busy timeout) and each is BEGIN IMMEDIATE … COMMIT/ROLLBACK.
-// The repositories underneath are synchronous; the port's Promises resolve without yielding to the event loop, so
-// a transaction without I/O (asserted) never lets a timer or a request in while it holds the connection.
+// The repositories underneath are synchronous; the port's Promises resolve without yielding to the event loop, and a
+// transaction begins at the start of an event-loop turn, so one without I/O (asserted) never lets another request's
+// code run while it holds the connection (code not yet on the port still uses the synchronous `store.tx`).
 import type { Database } from "bun:sqlite";
 import { NestedTransaction, TransactionClosed, type AsyncRepositories, type StorePort } from "./port";
 import { currentTransaction, runInTransaction, type TransactionContext } from "./transaction-context";
@@ -15,6 +16,8 @@ export class ConnectionBusy extends Error {
 }
 
 type Repositories = Record<string, object>;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function asyncRepositories<S extends Repositories>(repos: S, ctx: TransactionContext): AsyncRepositories<S> {
   const out: Record<string, Record<string, unknown>> = {};
@@ -56,6 +59,9 @@ export function sqliteEngine<S extends Repositories>(db: Database, repos: S): Sq
       release = r;
     });
     await before;
+    // A fresh turn of the event loop starts with an empty microtask queue: from BEGIN to COMMIT only this
+    // transaction's own continuations run (no other request's code), unless its body waits on a timer or I/O.
+    await nextTurn();
     const ctx: TransactionContext = { active: true, engine: db };
     holder = ctx;
     try {
