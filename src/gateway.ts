@@ -1,5 +1,4 @@
 // Everything a request or job needs, built once at start-up and passed down explicitly.
-import type { Database } from "bun:sqlite";
 import type { Config } from "./config";
 import type { Clock } from "./clock";
 import type { Logger } from "./log";
@@ -13,7 +12,7 @@ import type { AuthDeps } from "./http/auth";
 import { Directory, selfMetadata } from "./peers/directory";
 import { PeerClient } from "./peers/client";
 import { parseAllowlist, type Allowlist } from "./peers/ssrf";
-import { createStore, type Store } from "./store";
+import type { Store } from "./store";
 import type { Observed, ObservedIn } from "./store/dialects";
 import { Hub } from "./app/hub";
 import { inlineVerifier, type Verifier } from "./verify-pool";
@@ -22,7 +21,6 @@ import { parseTiers, type Tier } from "./domain/tiers";
 
 export type Gateway = {
   config: Config;
-  db: Database;
   key: GatewayKey;
   clock: Clock;
   log: Logger;
@@ -50,10 +48,18 @@ export type Gateway = {
   events: { settlementEnqueued: () => void; deliveryEnqueued: () => void };
 };
 
-export type GatewayParts = { config: Config; db: Database; key: GatewayKey; clock: Clock; log: Logger; fetchImpl?: typeof fetch; verifier?: Verifier };
+export type GatewayParts = {
+  config: Config;
+  store: Store;
+  key: GatewayKey;
+  clock: Clock;
+  log: Logger;
+  fetchImpl?: typeof fetch;
+  verifier?: Verifier;
+};
 
 export function buildGateway(parts: GatewayParts): Gateway {
-  const { config, key, db, clock, log } = parts;
+  const { config, key, store, clock, log } = parts;
   const currencies = buildCurrencyTable(config.currencies.extra);
   for (const c of config.currencies.enabled)
     if (!currencies.has(c)) throw new Error(`currencies.enabled: ${c} is not in the currency table (add it to currencies.extra)`);
@@ -76,7 +82,6 @@ export function buildGateway(parts: GatewayParts): Gateway {
   const allowlist = parseAllowlist(config.outboundAllowlist);
   const verifier = parts.verifier ?? inlineVerifier;
   const { rpcUrl, registryAddress } = config.directory;
-  const store = createStore(db);
   // Issue 12: every verified peer signature records its dialect; a change is worth one log line (never the key).
   const observeDialect = (ocid: number, d: Observed, what: ObservedIn) => {
     if (store.dialects.observe(ocid, d, what, clock())) log.info("peer signature dialect", { ocid, what, ...d });
@@ -97,7 +102,6 @@ export function buildGateway(parts: GatewayParts): Gateway {
   });
   return {
     config,
-    db,
     key,
     clock,
     log,

@@ -1,6 +1,7 @@
 // Boot: config → data dir → database → key → gateway → HTTP server. Used by `serve` and by the tests alike.
 import { loadConfig, withPort, type Config, type ConfigInput } from "./config";
-import { lockDataDir, openGatewayDatabase, prepareDataDir, type DataDirLock } from "./store/data-dir";
+import { lockDataDir, prepareDataDir, type DataDirLock } from "./store/data-dir";
+import { openStore, type SqliteInspection } from "./store";
 import { loadOrCreateKey } from "./keyfile";
 import { buildGateway, type Gateway } from "./gateway";
 import { createLogger, type Logger } from "./log";
@@ -17,7 +18,7 @@ import { metricsRoute } from "./routes/ops";
 import { TOKEN_SWEEP_MS } from "./app/hub";
 
 export type RunningGateway = {
-  gw: Gateway;
+  gw: InspectableGateway;
   url: string;
   port: number;
   scheduler: Scheduler;
@@ -47,19 +48,32 @@ function resolvePort(config: Config): Config {
  * `serving`: a server process takes the data dir's lock and gets its verification workers; CLI commands verify
  * inline and share the database with the server. Every start-up failure is a ConfigError saying what to do.
  */
-export function openGateway(opts: StartOptions & { serving?: boolean; lock?: (l: DataDirLock) => void } = {}): Gateway {
+type OpenOptions = StartOptions & { serving?: boolean; lock?: (l: DataDirLock) => void };
+
+/**
+ * What tests and the CLI get: the gateway plus the SQLite inspection handle (`db`) the tests read the database
+ * with. A copy: the gateway the server and the scheduler run on has no database handle, only the store.
+ */
+export type InspectableGateway = Gateway & { readonly db: SqliteInspection };
+
+export function openGateway(opts: OpenOptions = {}): InspectableGateway {
+  const { gw, inspection } = assemble(opts);
+  return { ...gw, db: inspection };
+}
+
+function assemble(opts: OpenOptions): { gw: Gateway; inspection: SqliteInspection } {
   const config = resolvePort(opts.config ?? loadConfig({ env: opts.env, overrides: opts.overrides }));
   const log = opts.log ?? createLogger(config.logLevel);
   if (opts.serving) for (const w of config.warnings ?? []) log.warn(`config: ${w}`);
   prepareDataDir(config.dataDir);
   const lock = opts.serving ? lockDataDir(config.dataDir) : undefined;
-  let db;
+  let opened;
   let key;
   try {
-    db = openGatewayDatabase(config.dataDir, config.sqliteSynchronous, { groupCommit: opts.serving && config.sqliteGroupCommit });
+    opened = openStore(config.dataDir, config.sqliteSynchronous, { groupCommit: opts.serving && config.sqliteGroupCommit });
     key = loadOrCreateKey(config);
   } catch (e) {
-    db?.close();
+    opened?.store.close();
     lock?.release();
     throw e;
   }
@@ -69,7 +83,8 @@ export function openGateway(opts: StartOptions & { serving?: boolean; lock?: (l:
     opts.serving && config.verifyWorkers > 0 ? workerVerifier(config.verifyWorkers, (e) => log.error("verification worker failed", { error: String(e) }), undefined, {
           sign: config.signOnWorkers,
         }) : undefined;
-  return buildGateway({ config, db, key, clock: opts.clock ?? systemClock, log, verifier });
+  const gw = buildGateway({ config, store: opened.store, key, clock: opts.clock ?? systemClock, log, verifier });
+  return { gw, inspection: opened.inspection };
 }
 
 /** Start-up checks that must never fail silently, and demo data on an empty database (§10.1). */
@@ -87,7 +102,7 @@ function prepare(gw: Gateway, announce: (line: string) => void): void {
 
 export async function startGateway(opts: StartOptions & { announce?: (line: string) => void } = {}): Promise<RunningGateway> {
   let lock: DataDirLock | undefined;
-  const gw = openGateway({ ...opts, serving: true, lock: (l) => (lock = l) });
+  const { gw, inspection } = assemble({ ...opts, serving: true, lock: (l) => (lock = l) });
   let scheduler: Scheduler | undefined;
   const app = createApp(gw, { schedulerAlive: () => scheduler?.alive ?? false });
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
@@ -144,7 +159,7 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
   }, 1000);
   gw.log.info("gateway listening", { url: `http://${gw.config.host}:${port}`, endpoint: gw.config.endpoint, ocid: gw.config.ocid });
   return {
-    gw,
+    gw: { ...gw, db: inspection },
     port,
     scheduler,
     metricsPort: metricsServer?.port,

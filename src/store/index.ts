@@ -29,7 +29,8 @@ import { orderQueries } from "./order-queries";
 import { deliveryQueries } from "./delivery-queries";
 import { history } from "./history";
 import { metrics } from "./metrics";
-import { probeWrite } from "./data-dir";
+import { openGatewayDatabase, probeWrite } from "./data-dir";
+import type { Synchronous } from "./db";
 import { backupDatabase, type BackupCheck } from "./backup";
 import { leases } from "./leases";
 import { p2pOutbound } from "./p2p-outbound";
@@ -120,3 +121,20 @@ export function createStore(db: Database) {
   };
 }
 export type Store = ReturnType<typeof createStore>;
+
+/**
+ * The synchronous SQLite handle of an opened store, for inspection only: the tests read and seed the database
+ * through it (`tg.gw.db`), the start-up code hands it to them. Application code never receives it: the Gateway
+ * carries the store, not the database.
+ */
+export type SqliteInspection = Database;
+
+/** The data dir's database, migrated, as a store (and its inspection handle for the tests). */
+export function openStore(
+  dataDir: string,
+  synchronous: Synchronous,
+  opts: { groupCommit?: boolean } = {},
+): { store: Store; inspection: SqliteInspection } {
+  const db = openGatewayDatabase(dataDir, synchronous, opts);
+  return { store: createStore(db), inspection: db };
+}
