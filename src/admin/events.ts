@@ -8,7 +8,7 @@ import { deliveryItem } from "./orders";
 const endpointJson = (e: EndpointRow) => ({ id: e.id, url: e.url, eventTypes: e.event_types.split(","), createdAt: e.created_at, disabled: e.disabled_at !== null });
 export const eventJson = (e: EventRow) => ({ ...(JSON.parse(e.body) as { id: string; type: string; timestamp: string; data: unknown }), createdAt: e.created_at });
 
-export function createEndpoint(gw: Gateway, actor: string, url: string, types: string[]) {
+export async function createEndpoint(gw: Gateway, actor: string, url: string, types: string[]) {
   let u: URL;
   try {
     u = new URL(url);
@@ -22,9 +22,10 @@ export function createEndpoint(gw: Gateway, actor: string, url: string, types: s
     throw new ProtocolError("INVALID_REQUEST", `eventTypes: one or more of ${EVENT_TYPES.join(", ")} (or "*")`, { fields: ["eventTypes"], unknown });
   const secret = newSecret();
   const now = gw.clock();
-  const id = gw.store.tx(() => {
-    const id = gw.store.events.createEndpoint(u.href, secret, [...new Set(types)], now);
-    gw.store.audit.append(actor, "events.create_endpoint", { endpointId: id, url: u.href, eventTypes: types, secret }, now);
+  const id = await gw.store.transaction(async (tx) => {
+    const id = await tx.events.createEndpoint(u.href, secret, [...new Set(types)], now);
+    const audited = { endpointId: id, url: u.href, eventTypes: types, secret };
+    await tx.audit.append(actor, "events.create_endpoint", audited, now);
     return id;
   });
   return { endpoint: endpointJson(gw.store.events.endpoint(id)!), secret };
@@ -32,25 +33,25 @@ export function createEndpoint(gw: Gateway, actor: string, url: string, types: s
 
 export const listEndpoints = (gw: Gateway) => ({ items: gw.store.events.endpoints().map(endpointJson) });
 
-export function disableEndpoint(gw: Gateway, actor: string, id: string) {
+export async function disableEndpoint(gw: Gateway, actor: string, id: string) {
   const now = gw.clock();
   if (!gw.store.events.endpoint(id)) throw new ProtocolError("NOT_FOUND", "No such endpoint", { endpointId: id });
-  gw.store.tx(() => {
-    const changed = gw.store.events.disable(id, now);
-    gw.store.audit.append(actor, "events.disable_endpoint", { endpointId: id, changed }, now);
+  await gw.store.transaction(async (tx) => {
+    const changed = await tx.events.disable(id, now);
+    await tx.audit.append(actor, "events.disable_endpoint", { endpointId: id, changed }, now);
   });
   return { endpoint: endpointJson(gw.store.events.endpoint(id)!) };
 }
 
 /** Every delivery of the event pending again (same event id, so receivers deduplicate on webhook-id). */
-export function replayEvent(gw: Gateway, actor: string, id: string) {
+export async function replayEvent(gw: Gateway, actor: string, id: string) {
   const event = gw.store.events.byId(id);
   if (!event) throw new ProtocolError("NOT_FOUND", "No such event", { eventId: id });
   const now = gw.clock();
   const ids = gw.store.events.deliveriesOf(id);
-  gw.store.tx(() => {
-    for (const d of ids) gw.store.deliveries.replay(d, now);
-    gw.store.audit.append(actor, "events.replay", { eventId: id, deliveries: ids.length }, now);
+  await gw.store.transaction(async (tx) => {
+    for (const d of ids) await tx.deliveries.replay(d, now);
+    await tx.audit.append(actor, "events.replay", { eventId: id, deliveries: ids.length }, now);
   });
   gw.events.deliveryEnqueued();
   return { event: eventJson(event), deliveries: ids.map((d) => deliveryItem(gw.store.deliveries.byId(d)!)) };

@@ -27,7 +27,7 @@ export const USER_ROUTES: AdminRoute[] = [
     body: S.CreateUserBody,
     status: 201,
     response: S.UserWithToken,
-    handle: (gw, c) => answer({ status: 201, body: adminCreateUser(gw, c.key.name, c.body.name) }),
+    handle: async (gw, c) => answer({ status: 201, body: await adminCreateUser(gw, c.key.name, c.body.name) }),
   },
   { method: "GET", path: "/users/:id", scope: "users:read", summary: "A user, its balances and limits", response: S.UserDetail, handle: (gw, c) => userDetail(gw, c.params.id!) },
   {

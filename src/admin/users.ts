@@ -48,21 +48,21 @@ export function userDetail(gw: Gateway, id: string) {
 }
 
 /** Issue 21: pin a user to a tier (or unpin with null), with its audit row in the same transaction. */
-export function setUserTier(gw: Gateway, actor: string, id: string, tier: string | null) {
+export async function setUserTier(gw: Gateway, actor: string, id: string, tier: string | null) {
   const u = requireUser(gw, id);
   if (tier !== null && !gw.tiers.some((t) => t.name === tier))
     throw new ProtocolError("INVALID_REQUEST", `tier must be one of: ${gw.tiers.map((t) => t.name).join(", ") || "(no tiers configured)"}`, { fields: ["tier"] });
   const now = gw.clock();
-  gw.store.tx(() => {
+  await gw.store.transaction(async (tx) => {
     const before = userTier(gw, u.id).tier?.name ?? null;
-    gw.store.kyc.setPinned(u.id, tier, actor, now);
-    gw.store.audit.append(actor, "users.set_tier", { userId: u.id, tier, before }, now);
+    await tx.kyc.setPinned(u.id, tier, actor, now);
+    await tx.audit.append(actor, "users.set_tier", { userId: u.id, tier, before }, now);
   });
   return { userId: u.id, tier: tierJson(gw, u.id) };
 }
 
 export function adminCreateUser(gw: Gateway, actor: string, name: string) {
-  return gw.store.tx(() => {
+  return gw.store.transaction(async (tx) => {
     let created;
     try {
       created = createUser(gw, name);
@@ -70,7 +70,7 @@ export function adminCreateUser(gw: Gateway, actor: string, name: string) {
       if (e instanceof OperatorError) throw new ProtocolError("INVALID_REQUEST", e.message, { fields: ["name"] });
       throw e;
     }
-    gw.store.audit.append(actor, "users.create", { name, userId: created.user.id }, gw.clock());
+    await tx.audit.append(actor, "users.create", { name, userId: created.user.id }, gw.clock());
     return { user: { id: created.user.id, name: created.user.name }, token: created.token };
   });
 }
@@ -78,9 +78,9 @@ export function adminCreateUser(gw: Gateway, actor: string, name: string) {
 export function setFrozen(gw: Gateway, actor: string, id: string, frozen: boolean) {
   const u = requireUser(gw, id);
   const now = gw.clock();
-  return gw.store.tx(() => {
-    const changed = gw.store.users.setFrozen(u.id, frozen ? now : null);
-    gw.store.audit.append(actor, frozen ? "users.freeze" : "users.unfreeze", { userId: u.id, changed }, now);
+  return gw.store.transaction(async (tx) => {
+    const changed = await tx.users.setFrozen(u.id, frozen ? now : null);
+    await tx.audit.append(actor, frozen ? "users.freeze" : "users.unfreeze", { userId: u.id, changed }, now);
     return { user: userJson(gw, u) };
   });
 }
@@ -135,7 +135,7 @@ export function moveUserFunds(gw: Gateway, actor: string, id: string, kind: "cre
 const LIMIT_FIELDS: Record<string, LimitName> = { perPayment: "per_payment", perDay: "per_day", maxBalance: "max_balance" };
 
 /** `{currency, perPayment?, perDay?, maxBalance?}`: a decimal sets a limit, null removes it, absent leaves it. */
-export function setUserLimits(gw: Gateway, actor: string, id: string, body: { currency: string } & Record<string, unknown>) {
+export async function setUserLimits(gw: Gateway, actor: string, id: string, body: { currency: string } & Record<string, unknown>) {
   const u = requireUser(gw, id);
   const now = gw.clock();
   const changes: [LimitName, bigint | null][] = [];
@@ -145,9 +145,9 @@ export function setUserLimits(gw: Gateway, actor: string, id: string, body: { cu
     if (v !== null && typeof v !== "string") throw new ProtocolError("INVALID_REQUEST", `${field} must be a decimal string or null`, { fields: [field] });
     changes.push([name, v === null ? null : amountOrThrow(gw, v, body.currency)]);
   }
-  gw.store.tx(() => {
-    for (const [name, max] of changes) gw.store.limits.set(u.id, body.currency, name, max, now);
-    gw.store.audit.append(actor, "users.set_limits", { userId: u.id, ...body }, now);
+  await gw.store.transaction(async (tx) => {
+    for (const [name, max] of changes) await tx.limits.set(u.id, body.currency, name, max, now);
+    await tx.audit.append(actor, "users.set_limits", { userId: u.id, ...body }, now);
   });
   return { userId: u.id, limits: limitsJson(gw, u.id) };
 }

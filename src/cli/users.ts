@@ -6,7 +6,7 @@ import { issueEnrolLink } from "../flows/sign-in";
 import { usage, type Out, type Parsed } from "./run";
 import { setUserOcid } from "../flows/end-user-ocid";
 
-export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): number {
+export async function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): Promise<number> {
   const [sub, name, spec] = positionals;
   switch (sub) {
     case "add": {
@@ -52,7 +52,7 @@ export function usersCommand(gw: Gateway, { values, positionals }: Parsed, out: 
     case "freeze":
     case "unfreeze": {
       if (!name) return usage(out, `users ${sub} <name>`);
-      setFrozen(gw, "cli", byName(gw, name).id, sub === "freeze");
+      await setFrozen(gw, "cli", byName(gw, name).id, sub === "freeze");
       out.log(`${name} is ${sub === "freeze" ? "frozen" : "no longer frozen"}`);
       return 0;
     }

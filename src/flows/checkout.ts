@@ -33,8 +33,8 @@ export async function createCheckout(gw: Gateway, caller: Caller, req: CheckoutC
 
   const sessionId = randomHex(16);
   const expiresAt = Math.min(order.expiresAt ?? Number.MAX_SAFE_INTEGER, now + config.checkoutTtl);
-  store.tx(() => {
-    store.sessions.insert({ id: sessionId, kind: "checkout", user_id: null, status: "used", created_at: now, expires_at: expiresAt });
+  await store.transaction(async (tx) => {
+    await tx.sessions.insert({ id: sessionId, kind: "checkout", user_id: null, status: "used", created_at: now, expires_at: expiresAt });
     storeOrder(gw, order, { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant }, {
       sessionId,
       callerOcid: caller.ocid,

@@ -64,7 +64,8 @@ export async function startKyc(gw: Gateway, user: User, body: KycStartRequest) {
   const q = new URLSearchParams({ grants: grants.join(","), user_ocid: String(userOcid), callback_url: kycCallbackUrl(gw), state });
   const url = `${meta.endpoint}/kyc/grant/${gw.config.ocid}?${q}`;
   if (!isUnderEndpoint(url, meta.endpoint)) throw new ProtocolError("METADATA_UNAVAILABLE", "The provider's endpoint is not usable", { reason: "kyc_provider_endpoint" });
-  gw.store.tx(() => gw.store.kyc.addStart(sha256Hex(state), { userId: user.id, provider, userOcid, grants, expiresAt }, now));
+  const started = { userId: user.id, provider, userOcid, grants, expiresAt };
+  await gw.store.transaction((tx) => tx.kyc.addStart(sha256Hex(state), started, now));
   return { url, provider, grants, expiresAt };
 }
 
@@ -134,7 +135,7 @@ export async function kycCallback(gw: Gateway, query: Record<string, string | un
   if (start.usedAt !== null) throw new ProtocolError("KYC_STATE_INVALID", "This verification link was already used; start again from the wallet", { reason: "used" });
   if (start.expiresAt <= now) throw new ProtocolError("KYC_STATE_INVALID", "This verification link has expired; start again from the wallet", { reason: "expired" });
   // Burn the state before calling out: a second arrival (replay, double click) never runs the checks twice.
-  if (!gw.store.tx(() => gw.store.kyc.useStart(hash, now)))
+  if (!(await gw.store.transaction((tx) => tx.kyc.useStart(hash, now))))
     throw new ProtocolError("KYC_STATE_INVALID", "This verification link was already used; start again from the wallet", { reason: "used" });
 
   const { provider, userOcid, grants: asked } = start;
@@ -174,9 +175,9 @@ export async function kycCallback(gw: Gateway, query: Record<string, string | un
     const expiresAt = isGranted ? Math.min(v.expiresAt ?? Number.MAX_SAFE_INTEGER, dataExpires ?? 0) : v.expiresAt;
     return { grant: g, status: isGranted && expired ? "expired" : v.status, verified, expiresAt };
   });
-  gw.store.tx(() => {
+  await gw.store.transaction(async (tx) => {
     for (const r of rows)
-      gw.store.kyc.putGrant(start.userId, {
+      await tx.kyc.putGrant(start.userId, {
         provider, grant: r.grant, status: r.status, verified: r.verified, expiresAt: r.expiresAt,
         dataHash: r.verified ? sha256Hex(coverage!.canonical) : null, signedForm: r.verified ? coverage!.form : null,
       }, now);

@@ -82,9 +82,8 @@ export async function registrationOptions(gw: Gateway, auth: Auth) {
     timeout: CHALLENGE_TTL * 1000,
   });
   const now = gw.clock();
-  gw.store.tx(() =>
-    gw.store.passkeys.saveChallenge({ challenge: options.challenge, purpose: "register", user_id: auth.user.id, token_hash: auth.grant.hash }, now, CHALLENGE_TTL),
-  );
+  const challenge = { challenge: options.challenge, purpose: "register" as const, user_id: auth.user.id, token_hash: auth.grant.hash };
+  await gw.store.transaction((tx) => tx.passkeys.saveChallenge(challenge, now, CHALLENGE_TTL));
   return options;
 }
 
@@ -108,11 +107,13 @@ export async function registerPasskey(gw: Gateway, auth: Auth, name: string, res
   if (!verified.verified) throw rejected(new Error("not verified"));
   const info = verified.registrationInfo;
   const now = gw.clock();
-  return gw.store.tx(() => {
+  return gw.store.transaction(async (tx) => {
     // The token may have been revoked while the browser was busy with the authenticator.
-    if (!gw.store.tokens.isLive(auth.grant.hash, now)) throw new ProtocolError("INVALID_TOKEN", "Signed out meanwhile: sign in again");
-    if (gw.store.passkeys.byId(info.credential.id)) throw new ProtocolError("INVALID_STATE", "This passkey is already registered", { reason: "duplicate" });
-    gw.store.passkeys.insert({
+    if (!(await tx.tokens.isLive(auth.grant.hash, now)))
+      throw new ProtocolError("INVALID_TOKEN", "Signed out meanwhile: sign in again");
+    if (await tx.passkeys.byId(info.credential.id))
+      throw new ProtocolError("INVALID_STATE", "This passkey is already registered", { reason: "duplicate" });
+    await tx.passkeys.insert({
       id: info.credential.id,
       user_id: auth.user.id,
       name: label,
@@ -123,18 +124,19 @@ export async function registerPasskey(gw: Gateway, auth: Auth, name: string, res
       backed_up: info.credentialBackedUp ? 1 : 0,
       created_at: now,
     });
-    const passkey = passkeyView(gw.store.passkeys.byId(info.credential.id)!, null);
+    const passkey = passkeyView((await tx.passkeys.byId(info.credential.id))!, null);
     const session: SessionGrant | undefined = auth.grant.kind === "enrol" ? promoteEnrolment(gw, auth, passkey.id) : undefined;
     return session ? { passkey, session } : { passkey };
   });
 }
 
 /** Removing a passkey ends the sessions it signed in (a lost phone), except the one asking. */
-export function removePasskey(gw: Gateway, auth: Auth, id: string) {
+export async function removePasskey(gw: Gateway, auth: Auth, id: string) {
   const now = gw.clock();
-  const revoked = gw.store.tx(() => {
-    if (!gw.store.passkeys.remove(id, auth.user.id)) throw new ProtocolError("NOT_FOUND", "No such passkey", { reason: "passkey" });
-    return gw.store.tokens.revokeByPasskey(id, now, auth.grant.hash);
+  const revoked = await gw.store.transaction(async (tx) => {
+    if (!(await tx.passkeys.remove(id, auth.user.id)))
+      throw new ProtocolError("NOT_FOUND", "No such passkey", { reason: "passkey" });
+    return tx.tokens.revokeByPasskey(id, now, auth.grant.hash);
   });
   return { removed: true, sessionsEnded: revoked };
 }
@@ -145,7 +147,8 @@ export async function signInOptions(gw: Gateway) {
   // No allowCredentials: the browser offers the user's discoverable passkeys for this site (no user name typed).
   const options = await generateAuthenticationOptions({ rpID: rp.id, userVerification: "required", timeout: CHALLENGE_TTL * 1000 });
   const now = gw.clock();
-  gw.store.tx(() => gw.store.passkeys.saveChallenge({ challenge: options.challenge, purpose: "signin", user_id: null, token_hash: null }, now, CHALLENGE_TTL));
+  const challenge = { challenge: options.challenge, purpose: "signin" as const, user_id: null, token_hash: null };
+  await gw.store.transaction((tx) => tx.passkeys.saveChallenge(challenge, now, CHALLENGE_TTL));
   return options;
 }
 
@@ -171,10 +174,11 @@ export async function signInWithPasskey(gw: Gateway, response: AuthenticationRes
   const handle = response.response.userHandle;
   if (handle && Buffer.from(handle, "base64url").toString("utf8") !== passkey.user_id) throw rejected(new Error("user handle mismatch"));
   const now = gw.clock();
-  return gw.store.tx(() => {
-    if (!gw.store.passkeys.markUsed(passkey.id, passkey.counter, verified.authenticationInfo.newCounter, now))
+  const { newCounter } = verified.authenticationInfo;
+  return gw.store.transaction(async (tx) => {
+    if (!(await tx.passkeys.markUsed(passkey.id, passkey.counter, newCounter, now)))
       throw new ProtocolError("PASSKEY_REJECTED", "This passkey answer was already used", { reason: "counter" });
-    const user = gw.store.users.byId(passkey.user_id)!;
+    const user = (await tx.users.byId(passkey.user_id))!;
     return issueSession(gw, user, { origin: rp.origin, passkeyId: passkey.id });
   });
 }

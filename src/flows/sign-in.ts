@@ -23,18 +23,23 @@ export function issueSession(gw: Gateway, user: { id: string; name: string }, o:
  * A browser request is bound to its origin, which must be ours: `webBaseUrl`, an allowed CORS origin, or the very
  * host the request was sent to (our page, reached at another address, e.g. through a proxy that keeps Host).
  */
-export function exchangeForSession(gw: Gateway, auth: Auth, origin: string | null, host: string | null): SessionGrant {
+export async function exchangeForSession(
+  gw: Gateway,
+  auth: Auth,
+  origin: string | null,
+  host: string | null,
+): Promise<SessionGrant> {
   if (auth.grant.kind !== "operator")
     throw new ProtocolError("UNAUTHORIZED", "Only an operator-issued token can start a session", { reason: "token_kind" });
   const sameHost = !!origin && URL.canParse(origin) && new URL(origin).host === host;
   if (origin && !sameHost && origin !== webOrigin(gw) && !gw.config.app.corsOrigins.includes(origin))
     throw new ProtocolError("UNAUTHORIZED", "Sessions are issued to this wallet's own pages", { reason: "origin" });
-  return gw.store.tx(() => issueSession(gw, auth.user, { origin: origin ?? null }));
+  return gw.store.transaction(async () => issueSession(gw, auth.user, { origin: origin ?? null }));
 }
 
 /** Revokes the token presented (whatever its kind: a client signing out with the operator token loses it). */
-export function signOut(gw: Gateway, auth: Auth): { signedOut: true } {
-  gw.store.tx(() => gw.store.tokens.revoke(auth.grant.hash, gw.clock()));
+export async function signOut(gw: Gateway, auth: Auth): Promise<{ signedOut: true }> {
+  await gw.store.transaction((tx) => tx.tokens.revoke(auth.grant.hash, gw.clock()));
   return { signedOut: true };
 }
 

@@ -81,8 +81,8 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
   const back = `${config.webBaseUrl}/?topup=${id}`;
   // Recorded first: a fast payer's proof must find the top-up it pays.
   const orderJson = JSON.stringify(order);
-  gw.store.tx(() =>
-    gw.store.topups.insert({
+  await gw.store.transaction((tx) =>
+    tx.topups.insert({
       id,
       userId: user.id,
       via: req.via,
@@ -103,9 +103,9 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
     },
   );
   const out = classify(res);
-  const forget = () => gw.store.tx(() => gw.store.topups.dropPending(id));
+  const forget = () => gw.store.transaction((tx) => tx.topups.dropPending(id));
   if (out.kind === "definite") {
-    forget(); // nothing can be paid against an order the gateway refused
+    await forget(); // nothing can be paid against an order the gateway refused
     throw new ProtocolError(
       "SETTLEMENT_NOT_SUPPORTED",
       `Gateway ${req.via} refused the top-up (${out.code ?? out.reason})`,
@@ -118,12 +118,12 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
     });
   const url = (out.res.json as { checkout_url?: unknown } | undefined)?.checkout_url;
   if (typeof url !== "string" || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-    forget();
+    await forget();
     throw new ProtocolError("METADATA_UNAVAILABLE", `Gateway ${req.via} answered without a checkout URL`, {
       reason: "checkout_invalid",
     });
   }
-  gw.store.tx(() => gw.store.topups.setCheckoutUrl(id, url));
+  await gw.store.transaction((tx) => tx.topups.setCheckoutUrl(id, url));
   return { id, status: "pending", checkoutUrl: url, amount, currency: req.currency, via: req.via };
 }
 

@@ -113,7 +113,7 @@ export function appRoutes(gw: Gateway) {
         response: S.OpenCodesResponse,
       }),
     })
-    .post("/codes/cancel", ({ user }) => ({ cancelled: gw.store.tx(() => gw.store.sessions.cancelOpen(user.id)) }), {
+    .post("/codes/cancel", async ({ user }) => ({ cancelled: await gw.store.transaction((tx) => tx.sessions.cancelOpen(user.id)) }), {
       body: EmptyBody,
       detail: routeDoc({
         summary: "Cancel every open pay code (the web page does this on sign-out)",
