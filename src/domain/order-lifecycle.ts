@@ -61,7 +61,8 @@ export const sourcesOf = (event: OrderEvent): OrderStatus[] =>
 /** Every event has exactly one target status (checked by the unit vectors), so a store UPDATE can set it. */
 export function targetOf(event: OrderEvent): OrderStatus {
   const targets = new Set(ORDER_TRANSITIONS.filter((t) => t.event === event).map((t) => t.to));
-  if (targets.size !== 1) throw new Error(`order lifecycle: event "${event}" must have one target, has ${targets.size}`);
+  if (targets.size !== 1)
+    throw new Error(`order lifecycle: event "${event}" must have one target, has ${targets.size}`);
   return [...targets][0]!;
 }
 

@@ -186,7 +186,8 @@ const scheduleAt = (schedule: readonly number[], attempt: number): number =>
   schedule[attempt - 1] ?? schedule[schedule.length - 1]!;
 
 /** Delay before the `stepAttempts`-th retry of an ambiguous settlement step (1-based). */
-export const settlementRetryDelay = (stepAttempts: number): number => scheduleAt(SETTLEMENT_RETRY_SECONDS, stepAttempts);
+export const settlementRetryDelay = (stepAttempts: number): number =>
+  scheduleAt(SETTLEMENT_RETRY_SECONDS, stepAttempts);
 /** Delay before the `attempts`-th retry of a webhook delivery (1-based). */
 export const deliveryRetryDelay = (attempts: number): number => scheduleAt(DELIVERY_RETRY_SECONDS, attempts);
 
@@ -272,6 +273,7 @@ export function atDeadline(job: JobFacts, orderStatus: OrderStatus, now: number)
   if (now <= job.deadline) return { action: "run", review: null };
   if (!job.pinned) return { action: "refund", reason: "settlement deadline passed" };
   const review = orderStatus === "confirmed" ? "deadline passed after an unknown outcome" : null;
-  if (now > job.deadline + REVIEW_HORIZON_SECONDS) return { action: "stop", review, reason: "reconciliation horizon passed" };
+  if (now > job.deadline + REVIEW_HORIZON_SECONDS)
+    return { action: "stop", review, reason: "reconciliation horizon passed" };
   return { action: "run", review };
 }

@@ -9,7 +9,6 @@ import { amountsEqual, parseAmount } from "../protocol/money";
 import type { Proof } from "../protocol/schemas";
 import { externalAccount, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { JobRow } from "../store/jobs";
-import type { OrderRecord } from "../store/orders";
 import {
   decide,
   expectedProof,
@@ -18,8 +17,10 @@ import {
   storedStepData,
   type Candidate,
   type JobFacts,
+  type JobStep,
 } from "../domain/settlement-job";
-import { afterPaid, applyFinalProof, recordAnomaly } from "../settlement/settle-job";
+import { applyFinalProof, paidPush, recordAnomaly } from "../settlement/settle-job";
+import { commit, only, push, WAKE_SETTLEMENT, type Committed } from "../settlement/effects";
 import { claimTxid, txidUse } from "../settlement/txid-registry";
 import { enforceUserMovement } from "./user-limits";
 import { applyRefundProof } from "./refunds";
@@ -29,15 +30,39 @@ import { emitEvent } from "./operator-events";
 
 type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
 
-export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Record<string, unknown>; signature: string }): Reply {
+/** A proof may be stamped at most this far ahead of our clock (§13.3). */
+const MAX_FUTURE_SECONDS = 300;
+
+type WebhookBody = { proof: Record<string, unknown>; signature: string };
+
+export function transferWebhook(gw: Gateway, caller: Caller, body: WebhookBody): Reply {
   const structure = checkProofStructure(body.proof);
-  if (!structure.ok) throw new ProtocolError("INVALID_PROOF", `Proof does not match the §13.1 structure: ${structure.fields.map((f) => `proof.${f}`).join(", ")}`, { reason: "structure", fields: structure.fields.map((f) => `proof.${f}`) });
+  if (!structure.ok) {
+    const fields = structure.fields.map((f) => `proof.${f}`);
+    throw new ProtocolError("INVALID_PROOF", `Proof does not match the §13.1 structure: ${fields.join(", ")}`, {
+      reason: "structure",
+      fields,
+    });
+  }
   const proof = structure.proof;
-  if (proof.issuer !== caller.ocid) throw new ProtocolError("INVALID_PROOF", "Issuers deliver their own proofs", { reason: "issuer_mismatch" });
-  const form = verifyObjectSignature(proof, body.signature, caller.metadata.publicKey, gw.config.acceptReplacerCanonical);
-  if (!form) throw new ProtocolError("PROOF_SIGNATURE_INVALID", "Proof signature does not verify: sign SHA-256 of the canonical JSON of `proof` with the issuer's key", { reason: "signature" });
+  if (proof.issuer !== caller.ocid)
+    throw new ProtocolError("INVALID_PROOF", "Issuers deliver their own proofs", { reason: "issuer_mismatch" });
+  const { publicKey } = caller.metadata;
+  const form = verifyObjectSignature(proof, body.signature, publicKey, gw.config.acceptReplacerCanonical);
+  if (!form) {
+    const how = "sign SHA-256 of the canonical JSON of `proof` with the issuer's key";
+    const message = `Proof signature does not verify: ${how}`;
+    throw new ProtocolError("PROOF_SIGNATURE_INVALID", message, { reason: "signature" });
+  }
   const now = gw.clock();
-  if (proof.timestamp > now + 300) throw new ProtocolError("INVALID_PROOF", `proof.timestamp ${proof.timestamp} is more than 300 s ahead of our time ${now}`, { reason: "future_timestamp", timestamp: proof.timestamp, serverTime: now });
+  if (proof.timestamp > now + MAX_FUTURE_SECONDS) {
+    const message = `proof.timestamp ${proof.timestamp} is more than ${MAX_FUTURE_SECONDS} s ahead of our time ${now}`;
+    throw new ProtocolError("INVALID_PROOF", message, {
+      reason: "future_timestamp",
+      timestamp: proof.timestamp,
+      serverTime: now,
+    });
+  }
 
   const previous = () => txidUse(gw.store.proofs, proof.issuer, proof.txid);
   const stored = previous();
@@ -45,34 +70,28 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
 
   // Issue 17: a proof addressed to one of our users' own OCIDs is a credit to us as well.
   const toUs = proof.to.ocid === gw.config.ocid || gw.store.users.byOcid(proof.to.ocid) !== null;
-  if (toUs && !gw.config.acceptIssuers.includes(proof.issuer)) throw new ProtocolError("ISSUER_NOT_ACCEPTED", `Issuer ${proof.issuer} is not accepted for credits; accepted issuers: ${gw.config.acceptIssuers.join(", ") || "none"}`, { reason: "issuer", issuer: proof.issuer, accepted: gw.config.acceptIssuers });
+  if (toUs && !gw.config.acceptIssuers.includes(proof.issuer)) {
+    const accepted = gw.config.acceptIssuers;
+    const list = accepted.join(", ") || "none";
+    const message = `Issuer ${proof.issuer} is not accepted for credits; accepted issuers: ${list}`;
+    throw new ProtocolError("ISSUER_NOT_ACCEPTED", message, { reason: "issuer", issuer: proof.issuer, accepted });
+  }
 
-  let paidOrder: OrderRecord | null = null;
-  let credited: Credited | null = null;
-  let wake = false;
-  const reply = gw.store.tx((): Reply => {
+  return commit(gw, (): Committed<Reply> => {
     const again = previous();
-    if (again?.reply_json) return JSON.parse(again.reply_json) as Reply;
-    let r: Reply;
+    if (again?.reply_json) return only(JSON.parse(again.reply_json) as Reply);
+    let outcome: Committed<Reply>;
     // A txid a settlement job already used (a final or intermediate proof, a payment reference) is never also a
     // credit: one (issuer, txid), one movement.
     if (toUs && again) {
-      recordAnomaly(gw, "proof_reused", null, again.job_id, `${proof.issuer}/${proof.txid} posted as a credit after settlement used it`);
-      r = { status: "rejected", txid: proof.txid, message: "txid already used for another transfer" };
+      const detail = `${proof.issuer}/${proof.txid} posted as a credit after settlement used it`;
+      recordAnomaly(gw, "proof_reused", null, again.job_id, detail);
+      outcome = only({ status: "rejected", txid: proof.txid, message: "txid already used for another transfer" });
     } else if (toUs) {
       const refund = applyRefundProof(gw, proof, body.signature, now);
-      if (refund) r = refund;
-      else {
-        const c = applyCredit(gw, proof, now);
-        r = c.reply;
-        credited = c.credited;
-      }
-    } else {
-      const m = applyNotification(gw, proof, body.signature, form);
-      r = m.reply;
-      paidOrder = m.paid;
-      wake = m.wake;
-    }
+      outcome = refund ? only(refund) : creditOutcome(proof, applyCredit(gw, proof, now), now);
+    } else outcome = applyNotification(gw, proof, body.signature, form);
+    const r = outcome.value;
     // A row a settlement job owns keeps no stored reply: its replays are judged again (and answer the same).
     gw.store.proofs.recordWebhookReply({
       issuer: proof.issuer,
@@ -84,14 +103,15 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: { proof: Reco
       replyJson: JSON.stringify(r),
       now,
     });
-    return r;
+    return outcome;
   });
-  // After the commit: the scheduler runs the step a proof unblocked; the user hears of a paid order.
-  if (wake) gw.events.settlementEnqueued();
-  if (paidOrder) afterPaid(gw, paidOrder, proof.txid);
-  const c = credited as Credited | null;
-  if (c) gw.hub.send(c.userId, inboundCreditMessage(proof as unknown as Record<string, unknown>, c.kind, now));
-  return reply;
+}
+
+/** A credit's reply, and after the commit the credited user hears of it live. */
+function creditOutcome(proof: Proof, c: { reply: Reply; credited: Credited | null }, now: number): Committed<Reply> {
+  if (!c.credited) return only(c.reply);
+  const message = inboundCreditMessage(proof as unknown as Record<string, unknown>, c.credited.kind, now);
+  return { value: c.reply, effects: [push(c.credited.userId, message)] };
 }
 
 type Credited = { userId: string; kind: "credit" | "topup" };
@@ -106,11 +126,16 @@ function creditedUser(gw: Gateway, proof: Proof) {
 function applyCredit(gw: Gateway, proof: Proof, now: number): { reply: Reply; credited: Credited | null } {
   const none = (reply: Reply) => ({ reply, credited: null });
   const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
-  if (!amount.ok) return none({ status: "rejected", txid: proof.txid, message: amount.code === "INVALID_AMOUNT" ? "invalid amount" : "currency not supported" });
-  if (proof.to.ocid === gw.config.ocid && isTopupReference(proof.to.reference)) return topupCredit(gw, proof, amount.minor, now);
+  if (!amount.ok) {
+    const message = amount.code === "INVALID_AMOUNT" ? "invalid amount" : "currency not supported";
+    return none({ status: "rejected", txid: proof.txid, message });
+  }
+  if (proof.to.ocid === gw.config.ocid && isTopupReference(proof.to.reference))
+    return topupCredit(gw, proof, amount.minor, now);
   const user = creditedUser(gw, proof);
   if (!user) {
-    recordAnomaly(gw, "unknown_reference", null, null, `${proof.issuer}/${proof.txid}: ${proof.to.reference ?? "(none)"}`);
+    const detail = `${proof.issuer}/${proof.txid}: ${proof.to.reference ?? "(none)"}`;
+    recordAnomaly(gw, "unknown_reference", null, null, detail);
     return none({ status: "rejected", txid: proof.txid, message: "unknown reference" });
   }
   try {
@@ -126,7 +151,14 @@ function applyCredit(gw: Gateway, proof: Proof, now: number): { reply: Reply; cr
         ref: `${proof.issuer}|${proof.txid}`,
         now,
       });
-      emitEvent(gw, "credit.received", { userId: user.id, currency: proof.currency, amount: proof.amount, source: "webhook", issuer: proof.issuer, txid: proof.txid });
+      emitEvent(gw, "credit.received", {
+        userId: user.id,
+        currency: proof.currency,
+        amount: proof.amount,
+        source: "webhook",
+        issuer: proof.issuer,
+        txid: proof.txid,
+      });
     });
   } catch (e) {
     // Issue 16: a frozen recipient or a limit is a definite answer to the sender, not a fault to retry.
@@ -140,25 +172,24 @@ function applyCredit(gw: Gateway, proof: Proof, now: number): { reply: Reply; cr
   return { reply: { status: "accepted", txid: proof.txid }, credited: { userId: user.id, kind: "credit" } };
 }
 
-type Notification = { reply: Reply; paid: OrderRecord | null; wake: boolean };
-
 /**
  * A proof for one of our own settlement steps (§9.8): the job whose current step waits for exactly this issuer,
  * recipient and amount (§12.5, the same expectation the scheduler checks) takes it. The provider's proof moves a
  * third-party job on to payment.settle; a final proof pays the order.
  */
-function applyNotification(gw: Gateway, proof: Proof, signature: string, form: SigForm): Notification {
+function applyNotification(gw: Gateway, proof: Proof, signature: string, form: SigForm): Committed<Reply> {
   const accepted: Reply = { status: "accepted", txid: proof.txid };
   // Same txid as a step already recorded (§9.8): accepted, and nothing moves again.
   const already = txidUse(gw.store.proofs, proof.issuer, proof.txid);
-  if (already?.job_id) return { reply: accepted, paid: null, wake: false };
+  if (already?.job_id) return only(accepted);
   for (const job of gw.store.jobs.waitingForProof(proof.currency)) {
     const order = gw.store.orders.byId(job.oid);
     const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
     if (!order || !c) continue;
     const step = readStep(job.step, JSON.parse(job.step_data), c);
     if ("invalid" in step) continue;
-    const want = expectedProof(step, { merchantOcid: order.merchant_ocid, orderId: order.order_id });
+    const parties = { merchantOcid: order.merchant_ocid, orderId: order.order_id };
+    const want = expectedProof(step, parties);
     if (!want || want.issuer !== proof.issuer || want.to.ocid !== proof.to.ocid) continue;
     if (want.to.reference !== proof.to.reference) continue;
     if (!amountsEqual(proof.amount, order.amount, order.currency, gw.currencies)) continue;
@@ -168,25 +199,27 @@ function applyNotification(gw: Gateway, proof: Proof, signature: string, form: S
       const document = JSON.stringify(proof);
       const claim = { issuer: proof.issuer, txid: proof.txid, jobId: job.id, document, signature, sigForm: form };
       if (claimTxid(gw.store.proofs, { ...claim, outcome: "settlement", now }) === "taken") continue;
-      const next = decide(jobFacts(job), { kind: "next", step: { ...step, name: "payment.settle", providerProof: signed } }, now);
+      const settle: JobStep = { ...step, name: "payment.settle", providerProof: signed };
+      const next = decide(jobFacts(job), { kind: "next", step: settle }, now);
       if (next.action !== "advance") continue;
       const stepData = storedStepData(next.step);
       gw.store.jobs.advanceByProof(job.id, step.name, { step: next.step.name, stepData, pinned: next.pinned, now });
-      return { reply: accepted, paid: null, wake: true };
+      // After the commit the scheduler runs the payment.settle this proof unblocked.
+      return { value: accepted, effects: [WAKE_SETTLEMENT] };
     }
     try {
       // Nested (a savepoint): a proof our books cannot hold leaves nothing behind; the job's own run reviews it.
       if (gw.store.tx(() => applyFinalProof(gw, job.id, order, step, signed, proof.issuer, form)))
-        return { reply: accepted, paid: order, wake: false };
+        return { value: accepted, effects: [paidPush(order, proof.txid)] };
     } catch (e) {
       if (!isBalanceOverflow(e)) throw e;
-      const destination = settlementDestination(step, { merchantOcid: order.merchant_ocid, orderId: order.order_id });
-      recordAnomaly(gw, "balance_limit", order.id, job.id, `${destination} cannot hold ${order.amount} ${order.currency}`);
-      const reply: Reply = { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" };
-      return { reply, paid: null, wake: false };
+      const destination = settlementDestination(step, parties);
+      const detail = `${destination} cannot hold ${order.amount} ${order.currency}`;
+      recordAnomaly(gw, "balance_limit", order.id, job.id, detail);
+      return only({ status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" });
     }
   }
-  return { reply: { status: "rejected", txid: proof.txid, message: "no matching transfer" }, paid: null, wake: false };
+  return only({ status: "rejected", txid: proof.txid, message: "no matching transfer" });
 }
 
 const jobFacts = (job: JobRow): JobFacts => ({

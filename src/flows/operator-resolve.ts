@@ -3,7 +3,8 @@
 import type { Gateway } from "../gateway";
 import { OperatorError } from "./accounts";
 import { checkProof } from "../protocol/proof-check";
-import { afterPaid, applyFinalProof, type Signed } from "../settlement/settle-job";
+import { applyFinalProof, paidPush, type Signed } from "../settlement/settle-job";
+import { commit, only, push } from "../settlement/effects";
 import { IN_FLIGHT, userAccount } from "../store/ledger";
 import { paymentUpdateMessage } from "./messages";
 import { emitOrderEvent } from "./operator-events";
@@ -26,8 +27,8 @@ export async function resolveOrder(
 
   if (action === "refund") {
     const now = gw.clock();
-    const done = gw.store.tx(() => {
-      if (!gw.store.orders.move(order.id, { event: "operator_refund" }, now)) return false;
+    const done = commit(gw, () => {
+      if (!gw.store.orders.move(order.id, { event: "operator_refund" }, now)) return only(false);
       gw.store.ledger.move({
         from: IN_FLIGHT,
         to: userAccount(order.user_id!),
@@ -40,10 +41,10 @@ export async function resolveOrder(
       emitOrderEvent(gw, "payment.failed", order, "failed", null);
       gw.store.jobs.refundedByOperator(job.id, now);
       gw.store.anomalies.resolveForOrder(order.id, now);
-      return true;
+      const failed = paymentUpdateMessage({ session_id: order.session_id, status: "failed", final_txid: null });
+      return { value: true, effects: [push(order.user_id, failed)] };
     });
     if (!done) throw new OperatorError("the order changed meanwhile; look again");
-    gw.hub.send(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "failed", final_txid: null }));
     return `order ${orderRowId} refunded to user_${order.user_id}`;
   }
 
@@ -64,12 +65,12 @@ export async function resolveOrder(
     { now: gw.clock(), acceptReplacer: gw.config.acceptReplacerCanonical, currencies: gw.currencies },
   );
   if (!check.ok) throw new OperatorError(`proof rejected: ${check.code} ${check.reason}`);
-  const ok = gw.store.tx(() => {
-    const applied = applyFinalProof(gw, job.id, order, step, signed, expected.issuer, check.form);
-    if (applied) gw.store.anomalies.resolveForOrder(order.id, gw.clock());
-    return applied;
+  const txid = String(signed.proof.txid);
+  const ok = commit(gw, () => {
+    if (!applyFinalProof(gw, job.id, order, step, signed, expected.issuer, check.form)) return only(false);
+    gw.store.anomalies.resolveForOrder(order.id, gw.clock());
+    return { value: true, effects: [paidPush(order, txid)] };
   });
   if (!ok) throw new OperatorError("the proof could not be applied (already used, or the order changed)");
-  afterPaid(gw, order, String(signed.proof.txid));
   return `order ${orderRowId} marked paid with ${String(signed.proof.txid)}`;
 }

@@ -13,7 +13,9 @@ export type Outcome =
 const AMBIGUOUS_STATUS = new Set([408, 425, 429]);
 const SERVER_ERROR = 500;
 const MS_PER_SECOND = 1000;
-const isSuccess = (status: number) => status >= 200 && status < 300;
+const HTTP_OK_MIN = 200;
+const HTTP_REDIRECT_MIN = 300;
+export const isSuccess = (status: number) => status >= HTTP_OK_MIN && status < HTTP_REDIRECT_MIN;
 
 export function retryAfterSeconds(h: Headers): number | undefined {
   const v = h.get("retry-after");

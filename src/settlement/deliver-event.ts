@@ -6,37 +6,62 @@ import type { DeliveryRow } from "../store/deliveries";
 import { checkOutboundUrl } from "../peers/ssrf";
 import { fetchLimited } from "../peers/fetch-limited";
 import { signatureHeaders } from "../domain/events";
-import type { AttemptResult } from "./deliver-proof";
-import { deliveryRetryDelay } from "./classify";
+import { STORED_REPLY_BYTES, type AttemptResult } from "./deliver-proof";
+import { deliveryRetryDelay, isSuccess } from "./classify";
 
 const REPLY_MAX_BYTES = 16 * 1024;
 
-export async function deliverEvent(gw: Gateway, d: DeliveryRow & { endpoint_id: string | null }, owner: string): Promise<AttemptResult> {
+
+export async function deliverEvent(
+  gw: Gateway,
+  d: DeliveryRow & { endpoint_id: string | null },
+  owner: string,
+): Promise<AttemptResult> {
   const started = gw.clock();
   const endpoint = d.endpoint_id ? gw.store.events.endpoint(d.endpoint_id) : null;
+  const noReply = { started, httpStatus: null, reply: null };
   if (!endpoint || endpoint.disabled_at !== null)
-    return recordAttempt(gw, d, owner, { started, result: "rejected", httpStatus: null, latency: null, error: "endpoint disabled", reply: null });
+    return recordAttempt(gw, d, owner, { ...noReply, result: "rejected", latency: null, error: "endpoint disabled" });
   // The SSRF guard on every attempt: the operator's endpoint is still an outbound call (§17).
   const check = await checkOutboundUrl(endpoint.url, gw.allowlist);
-  if (!check.ok) return recordAttempt(gw, d, owner, { started, result: "retry", httpStatus: null, latency: null, error: `url refused: ${check.reason}`, reply: null });
+  if (!check.ok)
+    return recordAttempt(gw, d, owner, {
+      ...noReply,
+      result: "retry",
+      latency: null,
+      error: `url refused: ${check.reason}`,
+    });
+  const headers = {
+    "content-type": "application/json",
+    "user-agent": "opencharge-gateway",
+    ...signatureHeaders(endpoint.secret, d.txid, started, d.body),
+  };
   const res = await fetchLimited(
     endpoint.url,
-    { method: "POST", headers: { "content-type": "application/json", "user-agent": "opencharge-gateway", ...signatureHeaders(endpoint.secret, d.txid, started, d.body) }, body: d.body },
+    { method: "POST", headers, body: d.body },
     { timeoutMs: gw.config.outboundTimeouts.webhookMs, maxBytes: REPLY_MAX_BYTES },
   );
-  if (!res.ok) return recordAttempt(gw, d, owner, { started, result: "retry", httpStatus: null, latency: res.latencyMs, error: res.reason, reply: null });
-  const ok = res.status >= 200 && res.status < 300;
+  if (!res.ok)
+    return recordAttempt(gw, d, owner, { ...noReply, result: "retry", latency: res.latencyMs, error: res.reason });
+  const ok = isSuccess(res.status);
   return recordAttempt(gw, d, owner, {
     started,
     result: ok ? "delivered" : "retry",
     httpStatus: res.status,
     latency: res.latencyMs,
     error: ok ? null : `http ${res.status}`,
-    reply: new TextDecoder().decode(res.body.subarray(0, 1024)),
+    reply: new TextDecoder().decode(res.body.subarray(0, STORED_REPLY_BYTES)),
   });
 }
 
-type Attempt = { started: number; result: "delivered" | "rejected" | "retry"; httpStatus: number | null; latency: number | null; error: string | null; reply: string | null };
+type Attempt = {
+  started: number;
+  result: "delivered" | "rejected" | "retry";
+  httpStatus: number | null;
+  latency: number | null;
+  error: string | null;
+  reply: string | null;
+};
 
 /** The attempt row and the delivery's next state on the proofs' schedule (`dead` once outside the window). */
 function recordAttempt(gw: Gateway, d: DeliveryRow, owner: string, a: Attempt): AttemptResult {

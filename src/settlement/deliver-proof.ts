@@ -6,11 +6,15 @@ import type { Gateway } from "../gateway";
 import type { DeliveryRow } from "../store/deliveries";
 import { canonDeep } from "../protocol/canonical";
 import { nextPlausible, signAs, type SignDialect } from "../protocol/dialects";
-import { deliveryRetryDelay } from "./classify";
+import { deliveryRetryDelay, isSuccess } from "./classify";
 import { readWebhookAnswer, type WebhookAnswer } from "./webhook-answer";
 import { emitEvent } from "../flows/operator-events";
+import { commit, WAKE_DELIVERIES } from "./effects";
 
 export type AttemptResult = "delivered" | "rejected" | "retry" | "dead";
+
+/** §11.2: a delivery keeps the first KiB of the last reply. */
+export const STORED_REPLY_BYTES = 1024;
 
 /** The stored body with the same proof object and a signature in `dialect` (§14's byte-for-byte rule bends here). */
 function resigned(gw: Gateway, body: string, dialect: SignDialect): string {
@@ -37,17 +41,23 @@ export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): 
   if (res.kind === "response") {
     httpStatus = res.status;
     latency = res.latencyMs;
-    reply = new TextDecoder().decode(res.body.subarray(0, 1024));
+    reply = new TextDecoder().decode(res.body.subarray(0, STORED_REPLY_BYTES));
     answer = readWebhookAnswer(res.status, res.json);
     const body = res.json as { status?: unknown; txid?: unknown; message?: unknown } | undefined;
     if (res.signatureValid === false) error = "invalid response signature";
-    else if (res.status < 200 || res.status >= 300)
-      error = [`http ${res.status}`, answer.peerCode, answer.peerMessage && `(${answer.peerMessage})`].filter(Boolean).join(" ");
+    else if (!isSuccess(res.status))
+      error = [`http ${res.status}`, answer.peerCode, answer.peerMessage && `(${answer.peerMessage})`]
+        .filter(Boolean)
+        .join(" ");
     else if (body && typeof body === "object" && body.status === "accepted") result = "delivered";
     else if (body && typeof body === "object" && body.status === "rejected") result = "rejected";
     else error = "unexpected reply";
-    if (result !== "retry" && body?.txid !== undefined && body.txid !== d.txid) gw.log.warn("webhook reply names another txid", { delivery: d.id, txid: String(body.txid) });
-    if (result === "rejected") gw.log.warn("webhook rejected a proof", { delivery: d.id, target: d.target_ocid, message: String(body?.message ?? "") });
+    if (result !== "retry" && body?.txid !== undefined && body.txid !== d.txid)
+      gw.log.warn("webhook reply names another txid", { delivery: d.id, txid: String(body.txid) });
+    if (result === "rejected") {
+      const message = String(body?.message ?? "");
+      gw.log.warn("webhook rejected a proof", { delivery: d.id, target: d.target_ocid, message });
+    }
   } else {
     error = res.reason;
     latency = res.kind === "failure" ? res.latencyMs : null;
@@ -62,14 +72,15 @@ export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): 
   let body = d.body;
   if (next) {
     body = resigned(gw, d.body, next);
-    gw.log.info("webhook signature rejected: re-signing in the next dialect", { delivery: d.id, target: d.target_ocid, code: answer.peerCode, ...next });
+    const facts = { delivery: d.id, target: d.target_ocid, code: answer.peerCode, ...next };
+    gw.log.info("webhook signature rejected: re-signing in the next dialect", facts);
   }
   if (result === "retry" && !immediate) {
     // The immediate dialect re-delivery sits before the schedule, so it does not push the schedule a step on.
     nextAt = now + deliveryRetryDelay(attempts - (d.dialect_retried ? 1 : 0));
     if (nextAt > windowStart + gw.config.webhookMaxAge) state = "dead";
   }
-  gw.store.tx(() => {
+  commit(gw, () => {
     if (next) gw.store.dialects.learn(d.target_ocid, next, now);
     const updated = gw.store.deliveries.recordProofAttempt(d.id, owner, {
       started,
@@ -90,10 +101,18 @@ export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): 
     });
     // Issue 16: the operator's systems hear of a proof delivery that gave up, in the same transaction.
     if (state === "dead" && updated) {
-      const detail = { deliveryId: d.id, orderId: d.order_id, target: d.target_ocid, txid: d.txid, attempts, lastError: error };
+      const detail = {
+        deliveryId: d.id,
+        orderId: d.order_id,
+        target: d.target_ocid,
+        txid: d.txid,
+        attempts,
+        lastError: error,
+      };
       emitEvent(gw, "delivery.dead", detail, d.order_id);
     }
+    // The one immediate re-delivery in the next dialect is due now: the scheduler runs it after the commit.
+    return { value: undefined, effects: immediate ? [WAKE_DELIVERIES] : [] };
   });
-  if (immediate) gw.events.deliveryEnqueued();
   return state;
 }

@@ -11,6 +11,7 @@ import { recordAnomaly } from "./settle-job";
 import { REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS, settlementRetryDelay } from "../domain/settlement-job";
 import { transferUpdateMessage } from "../flows/p2p-messages";
 import { claimTxid } from "./txid-registry";
+import { commit, only, push, type Effect } from "./effects";
 import { IDEMPOTENCY_TTL } from "../flows/inbound-transfer";
 
 export type P2pRunResult = "paid" | "refunded" | "retry" | "in_review";
@@ -66,7 +67,7 @@ function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): P2
   const txid = String(signed.proof.txid);
   const issuer = row.via;
   const proofJson = JSON.stringify(signed.proof);
-  const done = gw.store.tx(() => {
+  const done = commit(gw, () => {
     // (issuer, txid) names one transfer: a proof already used for anything else is a replay, not a payment.
     const claim = claimTxid(gw.store.proofs, {
       issuer,
@@ -80,9 +81,10 @@ function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): P2
     });
     if (claim === "taken") {
       recordAnomaly(gw, "proof_reused", null, null, `p2p ${row.id}: ${issuer}/${txid} already used`);
-      return false;
+      return only(false);
     }
-    if (!gw.store.p2pOutbound.paid(row.id, owner, { txid, proofJson, signature: signed.signature, now })) return false;
+    if (!gw.store.p2pOutbound.paid(row.id, owner, { txid, proofJson, signature: signed.signature, now }))
+      return only(false);
     gw.store.ledger.move({
       from: IN_FLIGHT,
       to: externalAccount(issuer),
@@ -92,17 +94,16 @@ function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): P2
       ref: `${issuer}|${txid}`,
       now,
     });
-    return true;
+    return { value: true, effects: [notify(gw, row)] };
   });
   if (!done) return retryLater(gw, row, owner, "proof could not be applied", undefined, true);
-  notify(gw, row.id);
   return "paid";
 }
 
 function refund(gw: Gateway, row: Outbound, owner: string, reason: string): P2pRunResult {
   const now = gw.clock();
-  const done = gw.store.tx(() => {
-    if (!gw.store.p2pOutbound.refunded(row.id, owner, reason, now)) return false;
+  const done = commit(gw, () => {
+    if (!gw.store.p2pOutbound.refunded(row.id, owner, reason, now)) return only(false);
     gw.store.ledger.move({
       from: IN_FLIGHT,
       to: userAccount(row.user_id),
@@ -112,11 +113,10 @@ function refund(gw: Gateway, row: Outbound, owner: string, reason: string): P2pR
       ref: row.id,
       now,
     });
-    return true;
+    return { value: true, effects: [notify(gw, row)] };
   });
   const facts = { transfer: row.id, via: row.via, reason, refunded: done };
   gw.log.warn("transfer refused by the recipient's gateway; sender refunded", facts);
-  if (done) notify(gw, row.id);
   return done ? "refunded" : "retry";
 }
 
@@ -149,16 +149,19 @@ function retryLater(
 /** Value may have moved: the money stays in flight and the operator reconciles with the peer. */
 function finishReview(gw: Gateway, row: P2pRow, owner: string, reason: string): P2pRunResult {
   const now = gw.clock();
-  gw.store.tx(() => {
+  commit(gw, () => {
     gw.store.p2pOutbound.toReview(row.id, owner, reason, now);
     recordAnomaly(gw, "unresolved_transfer", null, null, `p2p ${row.id}: ${reason}`);
+    return { value: undefined, effects: [notify(gw, row)] };
   });
   gw.log.warn("transfer needs review", { transfer: row.id, reason });
-  notify(gw, row.id);
   return "in_review";
 }
 
-function notify(gw: Gateway, id: string): void {
-  const row = gw.store.p2p.byId(id);
-  if (row) gw.hub.send(row.user_id, transferUpdateMessage(gw, row));
+/** The sender sees the transfer as committed (the message is built from the row read after the commit). */
+function notify(gw: Gateway, row: P2pRow): Effect {
+  return push(row.user_id, () => {
+    const now = gw.store.p2p.byId(row.id);
+    return now ? transferUpdateMessage(gw, now) : null;
+  });
 }

@@ -59,7 +59,9 @@ export function issueProof(
     memo: f.memo,
   });
   const { canonical, signature } = signObjectAs(proof, sk, dialect);
-  if (canonReplacer(proof) !== canonical) throw new ProofFormsDiffer("issued proof: replacer form differs from the deep form");
-  sinkOf(store).insertIssued({ txid, proofJson: JSON.stringify(proof), signature, canonical, orderId, now: f.timestamp });
+  if (canonReplacer(proof) !== canonical)
+    throw new ProofFormsDiffer("issued proof: replacer form differs from the deep form");
+  const proofJson = JSON.stringify(proof);
+  sinkOf(store).insertIssued({ txid, proofJson, signature, canonical, orderId, now: f.timestamp });
   return { proof, signature, txid, body: JSON.stringify({ proof, signature }) };
 }

@@ -5,7 +5,12 @@ import { checkProof } from "../protocol/proof-check";
 import { KEY_ROTATION_AGE } from "../peers/directory";
 
 export type Signed = { proof: Record<string, unknown>; signature: string };
-export type ExpectedProof = { issuer: number; to: { ocid: number; reference: string }; amount: string; currency: string };
+export type ExpectedProof = {
+  issuer: number;
+  to: { ocid: number; reference: string };
+  amount: string;
+  currency: string;
+};
 
 /** Anything off is a reason (the caller treats it as ambiguous + anomaly); never throws. */
 export async function verifiedReturnedProof(
@@ -14,7 +19,8 @@ export async function verifiedReturnedProof(
   expected: ExpectedProof,
 ): Promise<{ ok: true; signed: Signed; form: string } | { ok: false; reason: string }> {
   const body = raw as { proof?: unknown; signature?: unknown } | undefined;
-  if (!body || typeof body !== "object" || typeof body.signature !== "string") return { ok: false, reason: "response has no proof" };
+  if (!body || typeof body !== "object" || typeof body.signature !== "string")
+    return { ok: false, reason: "response has no proof" };
   const { issuer } = expected;
   let meta;
   try {
@@ -35,6 +41,8 @@ export async function verifiedReturnedProof(
     if (fresh) r = check(fresh.publicKey);
   }
   if (!r.ok) return { ok: false, reason: `proof rejected: ${r.reason}` };
-  if (r.amountTextDiffers) gw.log.info("proof amount differs textually", { issuer, expected: expected.amount, got: r.proof.amount });
-  return { ok: true, signed: { proof: body.proof as Record<string, unknown>, signature: body.signature as string }, form: r.form };
+  if (r.amountTextDiffers)
+    gw.log.info("proof amount differs textually", { issuer, expected: expected.amount, got: r.proof.amount });
+  const signed = { proof: body.proof as Record<string, unknown>, signature: body.signature as string };
+  return { ok: true, signed, form: r.form };
 }

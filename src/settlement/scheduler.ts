@@ -39,6 +39,12 @@ const ALIVE_WITHIN_MS = 35_000;
 /** While attempts are in flight, the next pass is at least this far off (their completion wakes it anyway). */
 const BUSY_POLL_MS = 50;
 const MS_PER_SECOND = 1000;
+/** In-flight work is keyed `<prefix><row id>`, the prefix naming the table its lease is in. */
+const TABLE_OF = { "job:": "jobs", "p2p:": "p2p_transfers", "dlv:": "deliveries" } as const satisfies Record<
+  string,
+  LeasedTable
+>;
+const KEY_PREFIX_LENGTH = 4;
 /** Two schedulers in one process (tests) still have distinct owners. */
 const OWNER_SUFFIX_BYTES = 4;
 
@@ -152,7 +158,8 @@ export class Scheduler {
         const freeDeliveries = this.deliveryConcurrency - this.inFlight("dlv:");
         if (freeDeliveries > 0)
           for (const d of this.claimDeliveries(now, freeDeliveries)) {
-            const attempt = d.kind === "event" ? deliverEvent(this.gw, d, this.owner) : deliverProof(this.gw, d, this.owner);
+            const attempt =
+              d.kind === "event" ? deliverEvent(this.gw, d, this.owner) : deliverProof(this.gw, d, this.owner);
             this.track(`dlv:${d.id}`, attempt);
           }
       }
@@ -174,8 +181,8 @@ export class Scheduler {
   }
 
   private track(key: string, p: Promise<unknown>): void {
-    const table: LeasedTable = key.startsWith("job:") ? "jobs" : key.startsWith("p2p:") ? "p2p_transfers" : "deliveries";
-    const id = key.slice(4);
+    const table = TABLE_OF[key.slice(0, KEY_PREFIX_LENGTH) as keyof typeof TABLE_OF];
+    const id = key.slice(KEY_PREFIX_LENGTH);
     const done = p
       .catch((e) => {
         this.gw.log.error("settlement work failed", { key, error: String((e as Error)?.stack ?? e) });

@@ -14,6 +14,7 @@ import { amountsEqual } from "../protocol/money";
 import { paymentUpdateMessage } from "../flows/messages";
 import { emitOrderEvent } from "../flows/operator-events";
 import { claimTxid, txidUse, type TxidClaim } from "./txid-registry";
+import { applyEffects, commit, only, push, WAKE_DELIVERIES, type Committed, type Effect } from "./effects";
 import {
   atDeadline,
   decide,
@@ -171,7 +172,11 @@ const callPeer = (gw: Gateway, job: JobRow, ocid: number, method: "GET" | "POST"
 
 /** Checks a returned `{proof, signature}` against §12.5's expectation for `step` of `order`. */
 const verifiedProof = (gw: Gateway, raw: unknown, step: ProofStep, order: OrderRecord) =>
-  verifiedReturnedProof(gw, raw, { ...expectedProof(step, parties(order)), amount: order.amount, currency: order.currency });
+  verifiedReturnedProof(gw, raw, {
+    ...expectedProof(step, parties(order)),
+    amount: order.amount,
+    currency: order.currency,
+  });
 
 const fromUser = (gw: Gateway, order: OrderRecord) => ({ ocid: gw.config.ocid, reference: `user_${order.user_id}` });
 
@@ -215,7 +220,8 @@ async function paymentCreate(
   const txid = r.txid;
   if (typeof txid !== "string" || txid.length < 1 || txid.length > MAX_TXID_LENGTH)
     return { kind: "ambiguous", reason: "payment.create: no txid", anomaly: true };
-  const sameAmount = typeof r.amount === "string" && amountsEqual(r.amount, order.amount, order.currency, gw.currencies);
+  const sameAmount =
+    typeof r.amount === "string" && amountsEqual(r.amount, order.amount, order.currency, gw.currencies);
   if (r.currency !== order.currency || !sameAmount)
     return { kind: "ambiguous", reason: "payment.create: amount or currency mismatch", anomaly: true };
   const accepts = r.settlement?.accepts;
@@ -316,7 +322,8 @@ function advance(
   if (d.action !== "advance") throw new Error(`settlement: a success decided ${d.action}`);
   const moved = gw.store.tx(() => {
     if (claim && claimTxid(gw.store.proofs, { ...claim, jobId: job.id, now }) === "taken") return false;
-    gw.store.jobs.advance(job.id, owner, { step: d.step.name, stepData: storedStepData(d.step), pinned: d.pinned, now });
+    const stepData = storedStepData(d.step);
+    gw.store.jobs.advance(job.id, owner, { step: d.step.name, stepData, pinned: d.pinned, now });
     return true;
   });
   if (!moved && claim) return { taken: claim };
@@ -363,9 +370,13 @@ function completePaid(
   paths: readonly Candidate[],
   r: Paid,
 ): boolean {
+  const txid = String(r.final.proof.txid);
   let ok: boolean;
   try {
-    ok = gw.store.tx(() => applyFinalProof(gw, job.id, order, r.step, r.final, r.issuer, "deep"));
+    ok = commit(gw, () => {
+      const applied = applyFinalProof(gw, job.id, order, r.step, r.final, r.issuer, "deep");
+      return { value: applied, effects: applied ? [paidPush(order, txid)] : [] };
+    });
   } catch (e) {
     if (!isBalanceOverflow(e)) throw e;
     // Value moved at the peer but our books cannot record it (64-bit range): the operator reconciles, no retry storm.
@@ -378,7 +389,6 @@ function completePaid(
     if (d.action === "retry") retryLater(gw, job, order, owner, d);
     return false;
   }
-  afterPaid(gw, order, String(r.final.proof.txid));
   return true;
 }
 
@@ -413,7 +423,8 @@ export function applyFinalProof(
   }
   if (!gw.store.orders.move(order.id, settleMove(final.proof, final.signature, txid), now)) return false;
   const document = JSON.stringify(final.proof);
-  claimTxid(gw.store.proofs, { issuer, txid, jobId, document, signature: final.signature, sigForm, outcome: "settlement", now });
+  const { signature } = final;
+  claimTxid(gw.store.proofs, { issuer, txid, jobId, document, signature, sigForm, outcome: "settlement", now });
   gw.store.ledger.move({
     from: IN_FLIGHT,
     to: settlementDestination(step, parties(order)),
@@ -429,9 +440,12 @@ export function applyFinalProof(
   return true;
 }
 
-export function afterPaid(gw: Gateway, order: OrderRecord, txid: string): void {
-  gw.hub.send(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "paid", final_txid: txid }));
-}
+/** §12.4: after the commit that paid it, the user sees `payment_update {status: "paid", txid}`. */
+export const paidPush = (order: OrderRecord, txid: string): Effect =>
+  push(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "paid", final_txid: txid }));
+
+const statusPush = (order: OrderRecord, status: "failed" | "in_review"): Effect =>
+  push(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status, final_txid: null }));
 
 type LocalStep = StepOf<"direct.credit" | "checkout.credit">;
 
@@ -443,7 +457,7 @@ type LocalStep = StepOf<"direct.credit" | "checkout.credit">;
 function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, step: LocalStep, owner: string): StepResult {
   const now = gw.clock();
   const recipient = step.name === "checkout.credit" ? step.via : order.merchant_ocid;
-  let issued: { txid: string } | null;
+  let issued: Committed<{ txid: string }> | null;
   try {
     issued = creditLocallyTx(gw, job, order, step, owner, recipient, now);
   } catch (e) {
@@ -453,8 +467,7 @@ function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, step: Local
     return { kind: "definite", reason: "recipient balance limit" };
   }
   if (!issued) return { kind: "ambiguous", reason: "state changed" };
-  afterPaid(gw, order, issued.txid);
-  gw.events.deliveryEnqueued();
+  applyEffects(gw, issued.effects);
   return { kind: "issued" };
 }
 
@@ -466,7 +479,7 @@ function creditLocallyTx(
   owner: string,
   recipient: number,
   now: number,
-) {
+): Committed<{ txid: string }> | null {
   return gw.store.txUnless(StateChanged, () => {
     const proof = issueProof(
       gw.store.proofs,
@@ -497,7 +510,7 @@ function creditLocallyTx(
     emitOrderEvent(gw, "payment.paid", order, "paid", proof.txid);
     gw.store.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
     gw.store.jobs.finish(job.id, owner, "done", null, now);
-    return proof;
+    return { value: proof, effects: [paidPush(order, proof.txid), WAKE_DELIVERIES] };
   });
 }
 
@@ -505,10 +518,10 @@ class StateChanged extends Error {}
 
 function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, reason: string): void {
   const now = gw.clock();
-  const done = gw.store.tx(() => {
+  const done = commit(gw, () => {
     if (!gw.store.orders.move(order.id, { event: "fail" }, now)) {
       gw.store.jobs.finish(job.id, owner, "failed", `${reason} (order was ${order.status})`, now);
-      return false;
+      return only(false);
     }
     gw.store.ledger.move({
       from: IN_FLIGHT,
@@ -521,26 +534,26 @@ function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, rea
     });
     emitOrderEvent(gw, "payment.failed", order, "failed", null);
     gw.store.jobs.finish(job.id, owner, "failed", reason, now);
-    return true;
+    return { value: true, effects: [statusPush(order, "failed")] };
   });
   gw.log.warn("settlement failed; user refunded", { order: order.id, reason, refunded: done });
-  if (done) gw.hub.send(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "failed", final_txid: null }));
 }
 
 /** Value may have moved: never refund; the operator reconciles (§12.4). `final` stops the retries. */
 function toReview(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, reason: string, final = false): void {
   const now = gw.clock();
-  const moved = gw.store.tx(() => {
+  const moved = commit(gw, () => {
     const changed = gw.store.orders.move(order.id, { event: "review" }, now);
-    if (changed) recordAnomaly(gw, "unresolved_settlement", order.id, job.id, reason);
-    if (changed) emitOrderEvent(gw, "order.in_review", order, "in_review", null);
+    if (changed) {
+      recordAnomaly(gw, "unresolved_settlement", order.id, job.id, reason);
+      emitOrderEvent(gw, "order.in_review", order, "in_review", null);
+    }
     if (final) gw.store.jobs.finish(job.id, owner, "in_review", reason, now);
-    return changed;
+    return { value: changed, effects: changed ? [statusPush(order, "in_review")] : [] };
   });
   if (moved) {
     order.status = "in_review";
     gw.log.warn("settlement needs review", { order: order.id, reason });
-    gw.hub.send(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "in_review", final_txid: null }));
   }
 }
 
@@ -552,6 +565,12 @@ function release(gw: Gateway, job: JobRow, owner: string): void {
   gw.store.jobs.release(job.id, owner);
 }
 
-export function recordAnomaly(gw: Gateway, kind: string, orderId: number | null, jobId: string | null, detail: string): void {
+export function recordAnomaly(
+  gw: Gateway,
+  kind: string,
+  orderId: number | null,
+  jobId: string | null,
+  detail: string,
+): void {
   gw.store.anomalies.record(kind, orderId, jobId, detail, gw.clock());
 }

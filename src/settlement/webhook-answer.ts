@@ -3,7 +3,11 @@
 // Pure.
 
 /** Codes that mean "your signature did not verify for me": worth one re-delivery in another dialect. */
-export const SIGNATURE_REJECTION_CODES: ReadonlySet<string> = new Set(["PROOF_SIGNATURE_INVALID", "INVALID_SIGNATURE", "VERIFICATION_ERROR"]);
+export const SIGNATURE_REJECTION_CODES: ReadonlySet<string> = new Set([
+  "PROOF_SIGNATURE_INVALID",
+  "INVALID_SIGNATURE",
+  "VERIFICATION_ERROR",
+]);
 
 export type WebhookAnswer = {
   /** The merchant's own error code and message, when its body is a §15 error object. */
@@ -13,15 +17,16 @@ export type WebhookAnswer = {
 };
 
 const MAX_MESSAGE = 200;
+const HTTP_CLIENT_ERROR = 400;
 const CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
 
 export function readWebhookAnswer(status: number, json: unknown): WebhookAnswer {
   const err = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const peerCode = err && typeof err.code === "string" && CODE.test(err.code) ? err.code : null;
   const peerMessage = err && typeof err.message === "string" ? err.message.slice(0, MAX_MESSAGE) : null;
-  const failed = status >= 400;
+  const failed = status >= HTTP_CLIENT_ERROR;
   // INVALID_PROOF also covers structure and amount problems: only a message naming the signature makes it one.
-  const signatureRejected =
-    failed && peerCode !== null && (SIGNATURE_REJECTION_CODES.has(peerCode) || (peerCode === "INVALID_PROOF" && /signature/i.test(peerMessage ?? "")));
+  const namesSignature = peerCode === "INVALID_PROOF" && /signature/i.test(peerMessage ?? "");
+  const signatureRejected = failed && peerCode !== null && (SIGNATURE_REJECTION_CODES.has(peerCode) || namesSignature);
   return { peerCode, peerMessage, signatureRejected };
 }

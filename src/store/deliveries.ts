@@ -61,9 +61,13 @@ export function deliveries(db: Database) {
      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)`,
   );
   const byId = db.query<DeliveryRow, [string]>("SELECT * FROM deliveries WHERE id = ?");
-  const list = db.query<DeliveryRow, [string | null]>("SELECT * FROM deliveries WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at, id");
+  const list = db.query<DeliveryRow, [string | null]>(
+    "SELECT * FROM deliveries WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at, id",
+  );
   const replay = db.query(
-    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, window_start = ?2, lease_owner = NULL, lease_until = NULL, updated_at = ?2 WHERE id = ?1",
+    `UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, window_start = ?2, lease_owner = NULL,
+       lease_until = NULL, updated_at = ?2
+     WHERE id = ?1`,
   );
   const attempt = db.query(
     `INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error, result, peer_code, dialect)
@@ -86,7 +90,8 @@ export function deliveries(db: Database) {
   const record = (id: string, owner: string, a: Attempt) => {
     attempt.run(id, a.started, a.httpStatus, a.latency, a.error, a.state, a.peerCode ?? null, a.dialect ?? null);
     const state = a.state === "retry" ? "pending" : a.state;
-    return [id, owner, state, a.attempts, a.started, a.windowStart, a.nextAt, a.httpStatus, a.error, a.reply, a.now] as const;
+    const { attempts, started, windowStart, nextAt, httpStatus, error, reply, now } = a;
+    return [id, owner, state, attempts, started, windowStart, nextAt, httpStatus, error, reply, now] as const;
   };
 
   return {

@@ -33,7 +33,11 @@ export function leases(db: Database) {
        RETURNING *`,
     ),
   });
-  const tables = { jobs: perTable("jobs"), deliveries: perTable("deliveries"), p2p_transfers: perTable("p2p_transfers") };
+  const tables = {
+    jobs: perTable("jobs"),
+    deliveries: perTable("deliveries"),
+    p2p_transfers: perTable("p2p_transfers"),
+  };
   const nextDue = db.query<{ t: number | null }, []>(
     `SELECT MIN(t) AS t FROM (${LEASED_TABLES.map(
       (t) => `SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until + 1, 0))) AS t FROM ${t} WHERE state = 'pending'`,

@@ -3,7 +3,13 @@
 // src/domain/order-lifecycle.ts, so no caller can make a move §11.1 does not list.
 import type { Database } from "bun:sqlite";
 import type { Candidate } from "../domain/settlement-job";
-import { INITIAL_ORDER_STATUS, sourcesOf, targetOf, type OrderEvent, type OrderStatus } from "../domain/order-lifecycle";
+import {
+  INITIAL_ORDER_STATUS,
+  sourcesOf,
+  targetOf,
+  type OrderEvent,
+  type OrderStatus,
+} from "../domain/order-lifecycle";
 
 export type { OrderStatus };
 
@@ -80,15 +86,11 @@ const toRecord = (r: Row | null): OrderRecord | null => {
   return { ...rest, amount_minor: BigInt(amount_minor_s) } as OrderRecord;
 };
 
-export function isUniqueViolation(e: unknown): boolean {
-  return (e as { code?: string })?.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(String((e as Error)?.message));
-}
-
 export function orders(db: Database) {
   const insert = db.query(
     `INSERT INTO orders (session_id, caller_ocid, merchant_ocid, order_id, order_json, signature, sig_form, urls_json,
-       amount, amount_minor, currency, user_id, status, confirm_deadline, candidates_json, settlement_type, settlement_via,
-       received_at, updated_at)
+       amount, amount_minor, currency, user_id, status, confirm_deadline, candidates_json, settlement_type,
+       settlement_via, received_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${quoted(INITIAL_ORDER_STATUS)}, ?, ?, ?, ?, ?, ?)`,
   );
   const bySession = db.query<Row, [string]>(`${SELECT} WHERE session_id = ? ORDER BY id DESC LIMIT 1`);

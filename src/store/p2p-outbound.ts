@@ -35,7 +35,8 @@ export function p2pOutbound(db: Database) {
     /** Pinned from now on; `reviewNoted` records that the overdue anomaly was written once. */
     retryLater: (id: string, owner: string, r: { at: number; reason: string; reviewNoted: number; now: number }) =>
       retry.run(id, owner, r.at, r.reason, r.reviewNoted, r.now).changes === 1,
-    toReview: (id: string, owner: string, reason: string, now: number) => review.run(id, owner, reason, now).changes === 1,
+    toReview: (id: string, owner: string, reason: string, now: number) =>
+      review.run(id, owner, reason, now).changes === 1,
     release: (id: string, owner: string) => release.run(id, owner).changes === 1,
   };
 }

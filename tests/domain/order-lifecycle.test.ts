@@ -115,8 +115,9 @@ describe("the store moves an order only as the table allows", () => {
     const db = new Database(":memory:", { strict: true });
     migrate(db);
     db.query("INSERT INTO app_users (id, name, created_at) VALUES ('u1', 'Ann', 1)").run();
-    db.query("INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at) VALUES ('s1', 'qr', 'u1', 'used', 1, ?)")
-      .run(NOW + 600);
+    const session =
+      "INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)";
+    db.query(session).run("s1", "qr", "u1", "used", 1, NOW + 600);
     const o = orders(db);
     const id = o.insert({
       sessionId: "s1", callerOcid: 500, merchantOcid: 500, orderId: "ord_1", orderJson: "{}", signature: "00",

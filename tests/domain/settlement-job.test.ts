@@ -46,13 +46,14 @@ const job = (over: Partial<JobFacts> = {}): JobFacts => ({
 });
 
 describe("§12.4 outcome table: decide(job, outcome, now)", () => {
-  const SETTLE: JobStep = { name: "payment.settle", via: 400, provider: 700, txid: "pay_1", providerProof: PROVIDER_PROOF };
+  const PROVIDER_STEP: JobStep = { name: "provider.transfer.create", via: 400, provider: 700, txid: "pay_1" };
+  const SETTLE: JobStep = { ...PROVIDER_STEP, name: "payment.settle", providerProof: PROVIDER_PROOF };
   const CASES: readonly [name: string, facts: Partial<JobFacts>, outcome: StepOutcome, decision: Decision][] = [
     [
       "success of payment.create advances unpinned (no value moved)",
       { step: "payment.create", paths: [THIRD] },
-      { kind: "next", step: { name: "provider.transfer.create", via: 400, provider: 700, txid: "pay_1" } },
-      { action: "advance", step: { name: "provider.transfer.create", via: 400, provider: 700, txid: "pay_1" }, pinned: false },
+      { kind: "next", step: PROVIDER_STEP },
+      { action: "advance", step: PROVIDER_STEP, pinned: false },
     ],
     [
       "success of provider.transfer.create advances and pins (value moved)",
@@ -125,7 +126,11 @@ describe("§12.4 transport classes (classify) feed the table", () => {
     ["408 is ambiguous", response(408), "ambiguous"],
     ["425 is ambiguous", response(425), "ambiguous"],
     ["429 is ambiguous", response(429), "ambiguous"],
-    ["a 2xx with an invalid response signature is ambiguous", { ...(response(200) as object), signatureValid: false }, "ambiguous"],
+    [
+      "a 2xx with an invalid response signature is ambiguous",
+      { ...(response(200) as object), signatureValid: false },
+      "ambiguous",
+    ],
     ["402 is definite", response(402, { error: { code: "INSUFFICIENT_FUNDS" } }), "definite"],
     ["404 is definite", response(404), "definite"],
     ["a peer unknown to the directory (refused) is definite", { kind: "refused", reason: "unknown peer" }, "definite"],
@@ -167,7 +172,8 @@ describe("§12.4 and §14 retry schedules", () => {
     expect(deliveryRetryDelay(attempt)).toBe(seconds);
   });
 
-  const AT: readonly [name: string, facts: Partial<JobFacts>, now: number, retryAfter: number | undefined, at: number][] = [
+  type RetryCase = [name: string, facts: Partial<JobFacts>, now: number, retryAfter: number | undefined, at: number];
+  const AT: readonly RetryCase[] = [
     ["first retry: now + 5 s", {}, NOW, undefined, NOW + 5],
     ["fourth retry: now + 60 s", { stepAttempts: 3 }, NOW, undefined, NOW + 60],
     ["never past the deadline: deadline + 1", {}, DEADLINE - 2, undefined, DEADLINE + 1],
@@ -183,7 +189,13 @@ describe("§12.4 deadline: atDeadline(job, orderStatus, now)", () => {
   const HORIZON = 72 * 3600;
   const CASES: readonly [name: string, pinned: boolean, status: OrderStatus, now: number, decision: unknown][] = [
     ["before the deadline the step runs", false, "confirmed", DEADLINE, { action: "run", review: null }],
-    ["unpinned past the deadline: refund", false, "confirmed", DEADLINE + 1, { action: "refund", reason: "settlement deadline passed" }],
+    [
+      "unpinned past the deadline: refund",
+      false,
+      "confirmed",
+      DEADLINE + 1,
+      { action: "refund", reason: "settlement deadline passed" },
+    ],
     [
       "pinned past the deadline: review, and keep retrying",
       true,
@@ -242,7 +254,10 @@ describe("§12.5 expected proofs: expectedProof(step, order)", () => {
       { name: "provider.transfer.create", via: 400, provider: 700, txid: "pay_1" },
       { issuer: 700, to: { ocid: 400, reference: "pay_1" } },
     ],
-    [{ name: "payment.settle", via: 400, provider: 700, txid: "pay_1", providerProof: PROVIDER_PROOF }, { issuer: 400, to: merchant }],
+    [
+      { name: "payment.settle", via: 400, provider: 700, txid: "pay_1", providerProof: PROVIDER_PROOF },
+      { issuer: 400, to: merchant },
+    ],
   ];
   test.each(CASES)("%o waits for %o", (step, expected) => {
     expect(expectedProof(step, ORDER)).toEqual(expected);
@@ -274,7 +289,13 @@ describe("a job row read as a typed step: readStep(step, step_data, candidate)",
     ["direct", "direct.credit", {}, DIRECT, { name: "direct.credit", recipient: "merchant" }],
     ["checkout", "checkout.credit", {}, CHECKOUT, { name: "checkout.credit", via: 600 }],
     ["partner", "transfer.create", {}, PARTNER, { name: "transfer.create", via: 300 }],
-    ["payment.create takes the candidate's provider", "payment.create", {}, THIRD, { name: "payment.create", via: 400, provider: 700 }],
+    [
+      "payment.create takes the candidate's provider",
+      "payment.create",
+      {},
+      THIRD,
+      { name: "payment.create", via: 400, provider: 700 },
+    ],
     [
       "provider.transfer.create takes the provider payment.create chose",
       "provider.transfer.create",
@@ -289,7 +310,13 @@ describe("a job row read as a typed step: readStep(step, step_data, candidate)",
       THIRD,
       { name: "payment.settle", via: 400, provider: 701, txid: "pay_1", providerProof: PROVIDER_PROOF },
     ],
-    ["a step of another strategy is refused", "payment.create", {}, PARTNER, { invalid: "unknown step payment.create" }],
+    [
+      "a step of another strategy is refused",
+      "payment.create",
+      {},
+      PARTNER,
+      { invalid: "unknown step payment.create" },
+    ],
     ["an unknown step is refused", "none", {}, DIRECT, { invalid: "unknown step none" }],
     [
       "payment.settle without the provider's proof is refused",
@@ -356,10 +383,20 @@ describe("§12.2 candidate selection: chooseCandidates(config, accepts, currency
       [{ type: "common_third_party", via: 400, provider: 701 }],
     ],
     ["a gateway with no common provider is skipped", [410], "USD", []],
-    ["a gateway whose metadata is unavailable is skipped", [420, 400], "EUR", [{ type: "common_third_party", via: 400, provider: 701 }]],
+    [
+      "a gateway whose metadata is unavailable is skipped",
+      [420, 400],
+      "EUR",
+      [{ type: "common_third_party", via: 400, provider: 701 }],
+    ],
     ["a gateway is never its own provider", [430], "USD", [{ type: "common_third_party", via: 430, provider: 700 }]],
     ["no provider account in the currency: local candidates only", [200, 400], "GBP", [DIRECT]],
-    ["a third-party gateway listed twice in accepts is one candidate", [400, 400], "USD", [{ type: "common_third_party", via: 400, provider: 701 }]],
+    [
+      "a third-party gateway listed twice in accepts is one candidate",
+      [400, 400],
+      "USD",
+      [{ type: "common_third_party", via: 400, provider: 701 }],
+    ],
     ["nothing we can settle through: empty (canSettle is false)", [999], "USD", []],
   ];
   test.each(CASES)("%s", (_name, accepts, currency, out) => {

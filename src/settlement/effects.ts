@@ -1,0 +1,57 @@
+// Post-commit effects: what a use case wants to happen once its transaction has committed — a push to the user's
+// sockets, a wake of the scheduler for work it can run now. A use case returns them with its result instead of
+// calling the hub or the scheduler by hand after its transaction; `commit` runs the transaction and only then
+// applies them, so nothing is announced that rolled back and nothing inside a transaction waits on I/O.
+import type { WsServerMessage } from "../app/schemas";
+
+export type Effect =
+  /** `message` computed when applied reads the state as committed (a row other writes in the transaction set). */
+  | { kind: "push"; userId: string | null; message: WsServerMessage | (() => WsServerMessage | null) }
+  | { kind: "wake_settlement" }
+  | { kind: "wake_deliveries" };
+
+/** What applying effects needs: the users' sockets and the scheduler's wake-ups, nothing else of the gateway. */
+export type EffectTargets = {
+  hub: { send(userId: string | null | undefined, msg: WsServerMessage): void };
+  events: { settlementEnqueued: () => void; deliveryEnqueued: () => void };
+};
+
+/** A transaction's value and what to do once it committed. */
+export type Committed<T> = { value: T; effects: Effect[] };
+
+export const push = (userId: string | null, message: Extract<Effect, { kind: "push" }>["message"]): Effect => ({
+  kind: "push",
+  userId,
+  message,
+});
+export const WAKE_SETTLEMENT: Effect = { kind: "wake_settlement" };
+export const WAKE_DELIVERIES: Effect = { kind: "wake_deliveries" };
+
+/** The one runner: applies effects in order, after the commit. */
+export function applyEffects(to: EffectTargets, effects: readonly Effect[]): void {
+  for (const e of effects) {
+    switch (e.kind) {
+      case "push": {
+        const message = typeof e.message === "function" ? e.message() : e.message;
+        if (message) to.hub.send(e.userId, message);
+        break;
+      }
+      case "wake_settlement":
+        to.events.settlementEnqueued();
+        break;
+      case "wake_deliveries":
+        to.events.deliveryEnqueued();
+        break;
+    }
+  }
+}
+
+/** Runs `fn` as one transaction, then applies the effects it returned. */
+export function commit<T>(deps: EffectTargets & { store: { tx<R>(fn: () => R): R } }, fn: () => Committed<T>): T {
+  const { value, effects } = deps.store.tx(fn);
+  applyEffects(deps, effects);
+  return value;
+}
+
+/** A transaction's value without effects. */
+export const only = <T>(value: T): Committed<T> => ({ value, effects: [] });
