@@ -1,0 +1,49 @@
+// The store port on PostgreSQL through Bun.SQL (issue 18 item 1, started): `transaction` is one sql.begin() on a
+// pooled connection (READ COMMITTED), `read` a READ ONLY one, so transactions of one node run concurrently (unlike
+// the SQLite engine's single connection) and correctness rests on row locks and conditional statements, which is
+// what the contract suite checks on both engines. The same port rules as SQLite's: no nested transaction, a dead
+// handle refuses calls, no network I/O inside (the shared transaction context asserts it).
+import type { SQL } from "bun";
+import { NestedTransaction, TransactionClosed, type StorePort } from "../port";
+import { currentTransaction, runInTransaction, type TransactionContext } from "../transaction-context";
+import { postgresRepositories, type PostgresTx } from "./repositories";
+
+export type PostgresStore = StorePort<PostgresTx> & { close(): Promise<void> };
+
+/** Every repository method checks its transaction is still open before it touches the connection. */
+function guarded(repos: PostgresTx, ctx: TransactionContext): PostgresTx {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, repo] of Object.entries(repos as Record<string, Record<string, unknown>>)) {
+    const wrapped: Record<string, unknown> = {};
+    for (const [method, fn] of Object.entries(repo))
+      wrapped[method] = (...args: unknown[]) =>
+        ctx.active ? (fn as (...a: unknown[]) => Promise<unknown>)(...args) : Promise.reject(new TransactionClosed());
+    out[name] = wrapped;
+  }
+  return out as PostgresTx;
+}
+
+export function postgresStore(sql: SQL): PostgresStore {
+  async function run<T>(mode: string, fn: (tx: PostgresTx) => Promise<T>): Promise<T> {
+    if (currentTransaction()) throw new NestedTransaction();
+    const ctx: TransactionContext = { active: true, engine: sql };
+    try {
+      return await sql.begin(mode, (t) =>
+        runInTransaction(ctx, async () => {
+          try {
+            return await fn(guarded(postgresRepositories(t), ctx));
+          } finally {
+            ctx.active = false; // before COMMIT: a handle kept past the body is dead
+          }
+        }),
+      ) as T;
+    } finally {
+      ctx.active = false;
+    }
+  }
+  return {
+    transaction: (fn) => run("read write", fn),
+    read: (fn) => run("read only", fn),
+    close: () => sql.close(),
+  };
+}
