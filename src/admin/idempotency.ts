@@ -14,29 +14,29 @@ const STALE_CLAIM = 120;
 /** What a client is told to wait while another request holds the key, in seconds. */
 const RETRY_AFTER_S = 1;
 
-export function withIdempotency(
+/** `run` executes inside the mutation's transaction (its synchronous store calls are part of it). */
+export async function withIdempotency(
   gw: Gateway,
   actor: string,
   key: string | null,
   request: string,
   run: () => Answer,
-): Answer {
-  if (key === null) return gw.store.tx(run);
+): Promise<Answer> {
+  if (key === null) return gw.store.transaction(async () => run());
   if (!KEY_RE.test(key))
     throw new ProtocolError("INVALID_REQUEST", "Idempotency-Key: 1–128 of A-Z a-z 0-9 . _ : -", {
       fields: ["Idempotency-Key"],
     });
   const hash = sha256Hex(request);
-  const { adminIdempotency: idem } = gw.store;
   const now = gw.clock();
-  const stored = gw.store.tx((): Answer | null => {
-    idem.expireOlderThan(actor, key, now - ADMIN_IDEMPOTENCY_TTL);
-    if (idem.claim(actor, key, hash, now)) return null;
-    const row = idem.get(actor, key)!;
+  const stored = await gw.store.transaction(async ({ adminIdempotency: idem }): Promise<Answer | null> => {
+    await idem.expireOlderThan(actor, key, now - ADMIN_IDEMPOTENCY_TTL);
+    if (await idem.claim(actor, key, hash, now)) return null;
+    const row = (await idem.get(actor, key))!;
     if (row.state === "in_flight" && row.created_at < now - STALE_CLAIM) {
       // Abandoned by a dead process: taken over in the same transaction.
-      idem.release(actor, key);
-      idem.claim(actor, key, hash, now);
+      await idem.release(actor, key);
+      await idem.claim(actor, key, hash, now);
       return null;
     }
     if (row.request_hash !== hash)
@@ -49,14 +49,14 @@ export function withIdempotency(
   });
   if (stored) return stored;
   try {
-    return gw.store.tx(() => {
+    return await gw.store.transaction(async (tx) => {
       const answer = run();
-      idem.finish(actor, key, answer.status, JSON.stringify(answer.body));
+      await tx.adminIdempotency.finish(actor, key, answer.status, JSON.stringify(answer.body));
       return answer;
     });
   } catch (e) {
     // Refused or failed: nothing was written, so the key is free for a corrected retry.
-    gw.store.tx(() => idem.release(actor, key));
+    await gw.store.transaction((tx) => tx.adminIdempotency.release(actor, key));
     throw e;
   }
 }

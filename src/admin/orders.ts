@@ -134,14 +134,8 @@ export async function adminResolve(gw: Gateway, actor: string, id: number, actio
       throw new ProtocolError(gw.store.orders.byId(id) ? "INVALID_STATE" : "ORDER_NOT_FOUND", e.message);
     throw e;
   }
-  gw.store.tx(() =>
-    gw.store.audit.append(
-      actor,
-      "orders.resolve",
-      { orderId: id, action, proofTxid: (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null },
-      gw.clock(),
-    ),
-  );
+  const proofTxid = (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null;
+  await gw.store.transaction((tx) => tx.audit.append(actor, "orders.resolve", { orderId: id, action, proofTxid }, gw.clock()));
   return { message, order: orderItem(gw, gw.store.orders.byId(id)!) };
 }
 
@@ -151,11 +145,11 @@ export function listDeliveries(gw: Gateway, state: string | undefined, after: nu
   return gw.store.deliveryQueries.page(state ?? null, after, limit);
 }
 
-export function replayDelivery(gw: Gateway, actor: string, id: string) {
+export async function replayDelivery(gw: Gateway, actor: string, id: string) {
   const now = gw.clock();
-  const ok = gw.store.tx(() => {
-    const done = gw.store.deliveries.replay(id, now);
-    if (done) gw.store.audit.append(actor, "deliveries.replay", { deliveryId: id }, now);
+  const ok = await gw.store.transaction(async (tx) => {
+    const done = await tx.deliveries.replay(id, now);
+    if (done) await tx.audit.append(actor, "deliveries.replay", { deliveryId: id }, now);
     return done;
   });
   if (!ok) throw new ProtocolError("NOT_FOUND", "No such delivery", { deliveryId: id });

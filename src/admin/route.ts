@@ -72,6 +72,11 @@ export const fundsRoutes = (
     status: 201,
     response: S.Movement,
     idempotent: true,
-    handle: (gw, c) =>
-      answer(withIdempotency(gw, c.key.name, idempotencyKey(c), requestText(c), () => ({ status: 201, body: { movement: move(gw, c, kind) } }))),
+    handle: async (gw, c) =>
+      answer(
+        await withIdempotency(gw, c.key.name, idempotencyKey(c), requestText(c), () => ({
+          status: 201,
+          body: { movement: move(gw, c, kind) },
+        })),
+      ),
   }));

@@ -88,6 +88,14 @@ export function websocketRoute(gw: Gateway) {
       if (msg === null || typeof msg !== "object" || Array.isArray(msg) || typeof msg.type !== "string")
         return send(sock, { type: "error", code: "INVALID_REQUEST", message: "Expected a JSON object with a type" });
       const ref = typeof msg.ref === "string" || typeof msg.ref === "number" ? { ref: msg.ref } : {};
+      const failed = (e: unknown) => {
+        if (e instanceof ProtocolError) {
+          const details = e.details ? { details: e.details } : {};
+          return send(sock, { type: "error", ...ref, code: e.code, message: e.message, ...details });
+        }
+        gw.log.error("websocket message failed", { error: String(e) });
+        return send(sock, { type: "error", ...ref, code: "INTERNAL_ERROR", message: "Internal error" });
+      };
       if (!state.user) {
         if (msg.type !== "auth" || typeof msg.token !== "string") return reject(sock);
         try {
@@ -108,8 +116,13 @@ export function websocketRoute(gw: Gateway) {
           case "confirm":
           case "decline": {
             if (typeof msg.sessionId !== "string") throw new ProtocolError("INVALID_REQUEST", "sessionId required (a string)", { reason: "schema", fields: ["sessionId"] });
-            const r = (msg.type === "confirm" ? confirmPayment : declinePayment)(gw, state.user, msg.sessionId);
-            return send(sock, { type: "result", ...ref, sessionId: msg.sessionId, ...r });
+            const answer = msg.type === "confirm" ? confirmPayment : declinePayment;
+            const sessionId = msg.sessionId;
+            // Answered once the store transaction committed; a failure is answered like a synchronous one.
+            return void answer(gw, state.user, sessionId).then(
+              (r) => send(sock, { type: "result", ...ref, sessionId, ...r }),
+              (e) => failed(e),
+            );
           }
           case "auth": {
             // A second auth must itself be valid and name the same user. (The socket's own token was re-checked
@@ -122,9 +135,7 @@ export function websocketRoute(gw: Gateway) {
             throw new ProtocolError("INVALID_REQUEST", "Unknown message type: expected ping, confirm, decline or auth", { reason: "unknown_type" });
         }
       } catch (e) {
-        if (e instanceof ProtocolError) return send(sock, { type: "error", ...ref, code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
-        gw.log.error("websocket message failed", { error: String(e) });
-        return send(sock, { type: "error", ...ref, code: "INTERNAL_ERROR", message: "Internal error" });
+        return failed(e);
       }
     },
     close(ws) {

@@ -7,7 +7,7 @@ import { usage, type Out, type Parsed } from "./run";
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
-export function apikeysCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): number {
+export async function apikeysCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): Promise<number> {
   const [sub, name] = positionals;
   switch (sub) {
     case "create": {
@@ -17,10 +17,11 @@ export function apikeysCommand(gw: Gateway, { values, positionals }: Parsed, out
       if (!parsed.ok) throw new OperatorError(`unknown scope "${parsed.unknown}"; scopes: ${SCOPES.join(", ")}`);
       if (parsed.scopes.length === 0) throw new OperatorError("--scopes must name at least one scope");
       const now = gw.clock();
-      const key = gw.store.tx(() => {
-        if (gw.store.apiKeys.byName(name)) throw new OperatorError(`an API key named "${name}" exists (revoke it or pick another name)`);
-        const k = gw.store.apiKeys.create(name, parsed.scopes, now);
-        gw.store.audit.append("cli", "apikeys.create", { name, scopes: parsed.scopes }, now);
+      const key = await gw.store.transaction(async (tx) => {
+        if (await tx.apiKeys.byName(name))
+          throw new OperatorError(`an API key named "${name}" exists (revoke it or pick another name)`);
+        const k = await tx.apiKeys.create(name, parsed.scopes, now);
+        await tx.audit.append("cli", "apikeys.create", { name, scopes: parsed.scopes }, now);
         return k;
       });
       out.log(`created API key ${name} with scopes ${parsed.scopes.join(",")} (shown once; send as Authorization: Bearer <key>):`);
@@ -34,9 +35,9 @@ export function apikeysCommand(gw: Gateway, { values, positionals }: Parsed, out
     case "revoke": {
       if (!name) return usage(out, "apikeys revoke <name>");
       const now = gw.clock();
-      const ok = gw.store.tx(() => {
-        const done = gw.store.apiKeys.revoke(name, now);
-        if (done) gw.store.audit.append("cli", "apikeys.revoke", { name }, now);
+      const ok = await gw.store.transaction(async (tx) => {
+        const done = await tx.apiKeys.revoke(name, now);
+        if (done) await tx.audit.append("cli", "apikeys.revoke", { name }, now);
         return done;
       });
       if (!ok) throw new OperatorError(`no active API key named "${name}"`);

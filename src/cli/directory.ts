@@ -34,12 +34,15 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
     case "add": {
       const ocid = ocidArg(a);
       if (!b) return usage(out, "directory add <ocid> <url>");
-      try {
-        gw.directory.add(ocid, b);
-      } catch (e) {
-        throw new OperatorError((e as Error).message);
-      }
-      gw.store.tx(() => gw.store.audit.append("cli", "directory.add", { ocid, url: b }, gw.clock()));
+      // The entry and its audit row in one transaction.
+      await gw.store.transaction(async (tx) => {
+        try {
+          gw.directory.add(ocid, b);
+        } catch (e) {
+          throw new OperatorError((e as Error).message);
+        }
+        await tx.audit.append("cli", "directory.add", { ocid, url: b }, gw.clock());
+      });
       out.log(`added ${ocid} → ${b}`);
       return 0;
     }
@@ -56,22 +59,24 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
       const encoding = choice<SigEncoding>("encoding", values.encoding, SIG_ENCODINGS, isSigEncoding);
       const hash = choice<HashMode>("hash", values.hash, HASH_MODES, isHashMode);
       if (encoding === undefined && hash === undefined) return usage(out, "directory set <ocid> [--encoding rsv130|compact128|der|auto] [--hash sha256|double-sha256|auto]");
-      gw.store.tx(() => {
-        const row = gw.store.dialects.get(ocid);
+      await gw.store.transaction(async (tx) => {
+        const row = await tx.dialects.get(ocid);
         const override = {
           encoding: encoding === undefined ? (row?.override_encoding ?? null) : encoding,
           hash: hash === undefined ? (row?.override_hash ?? null) : hash,
         };
-        gw.store.dialects.setOverride(ocid, override);
-        gw.store.audit.append("cli", "directory.set", { ocid, ...override }, gw.clock());
+        await tx.dialects.setOverride(ocid, override);
+        await tx.audit.append("cli", "directory.set", { ocid, ...override }, gw.clock());
       });
       out.log(`${ocid}\t${dialectColumn(gw.store.dialects.get(ocid))}`);
       return 0;
     }
     case "remove": {
       const ocid = ocidArg(a);
-      if (!gw.directory.remove(ocid)) throw new OperatorError(`${ocid} is not in the directory table`);
-      gw.store.tx(() => gw.store.audit.append("cli", "directory.remove", { ocid }, gw.clock()));
+      await gw.store.transaction(async (tx) => {
+        if (!gw.directory.remove(ocid)) throw new OperatorError(`${ocid} is not in the directory table`);
+        await tx.audit.append("cli", "directory.remove", { ocid }, gw.clock());
+      });
       out.log(`removed ${ocid}`);
       return 0;
     }

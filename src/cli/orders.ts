@@ -93,14 +93,9 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
         }
       }
       const result = await resolveOrder(gw, Number(id), action, proof);
-      gw.store.tx(() =>
-        gw.store.audit.append(
-          "cli",
-          "orders.resolve",
-          { orderId: Number(id), action, proofTxid: (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null },
-          gw.clock(),
-        ),
-      );
+      const proofTxid = (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null;
+      const audited = { orderId: Number(id), action, proofTxid };
+      await gw.store.transaction((tx) => tx.audit.append("cli", "orders.resolve", audited, gw.clock()));
       out.log(result);
       return 0;
     }

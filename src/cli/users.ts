@@ -11,9 +11,10 @@ export async function usersCommand(gw: Gateway, { values, positionals }: Parsed,
   switch (sub) {
     case "add": {
       if (!name) return usage(out, "users add <name> [--credit CUR:AMOUNT]...");
-      const { user, token } = gw.store.tx(() => {
+      const { user, token } = await gw.store.transaction(async (tx) => {
         const created = createUser(gw, name, values.credit ?? []);
-        gw.store.audit.append("cli", "users.create", { name, userId: created.user.id, credit: values.credit ?? [] }, gw.clock());
+        const audited = { name, userId: created.user.id, credit: values.credit ?? [] };
+        await tx.audit.append("cli", "users.create", audited, gw.clock());
         return created;
       });
       out.log(`created user ${user.name} (user_${user.id})`);
@@ -45,7 +46,9 @@ export async function usersCommand(gw: Gateway, { values, positionals }: Parsed,
     case "debit": {
       if (!name || !spec) return usage(out, "users debit <name> CUR:AMOUNT");
       const c = parseCreditSpec(gw, spec);
-      const m = gw.store.tx(() => moveUserFunds(gw, "cli", byName(gw, name).id, "debit", c.currency, c.amount));
+      const m = await gw.store.transaction(async () =>
+        moveUserFunds(gw, "cli", byName(gw, name).id, "debit", c.currency, c.amount),
+      );
       out.log(`debited ${name} ${m.currency} ${m.amount} (balance ${m.balance})`);
       return 0;
     }

@@ -44,7 +44,7 @@ function invalidState(status: string): ProtocolError {
   return new ProtocolError("INVALID_STATE", `Not allowed while ${status}`, { status });
 }
 
-export function confirmPayment(gw: Gateway, user: User, sessionId: string): AnswerResult {
+export async function confirmPayment(gw: Gateway, user: User, sessionId: string): Promise<AnswerResult> {
   const session = sessionForUser(gw, user, sessionId);
   const found = gw.store.orders.bySession(sessionId);
   if (!found) throw invalidState(sessionStatus(session, gw.clock()));
@@ -53,11 +53,11 @@ export function confirmPayment(gw: Gateway, user: User, sessionId: string): Answ
   const { store } = gw;
   let confirmed: boolean;
   try {
-    confirmed = store.tx(() => {
-      if (!store.orders.move(order.id, { event: "confirm", userId: user.id }, now)) return false;
-      if (session.kind === "checkout") store.sessions.bindUser(sessionId, user.id);
+    confirmed = await store.transaction(async (tx) => {
+      if (!(await tx.orders.move(order.id, { event: "confirm", userId: user.id }, now))) return false;
+      if (session.kind === "checkout") await tx.sessions.bindUser(sessionId, user.id);
       enforceUserMovement(gw, user.id, "payment", order.currency, order.amount_minor);
-      store.ledger.move({
+      await tx.ledger.move({
         from: userAccount(user.id),
         to: IN_FLIGHT,
         currency: order.currency,
@@ -67,7 +67,7 @@ export function confirmPayment(gw: Gateway, user: User, sessionId: string): Answ
         now,
       });
       const candidates = JSON.parse(order.candidates_json) as Candidate[];
-      store.jobs.enqueueSettlement(order.id, candidates, now, now + gw.config.settlementDeadline);
+      await tx.jobs.enqueueSettlement(order.id, candidates, now, now + gw.config.settlementDeadline);
       return true;
     });
   } catch (e) {
@@ -94,23 +94,25 @@ export function confirmPayment(gw: Gateway, user: User, sessionId: string): Answ
   throw invalidState(current.status);
 }
 
-export function declinePayment(gw: Gateway, user: User, sessionId: string): AnswerResult {
+export async function declinePayment(gw: Gateway, user: User, sessionId: string): Promise<AnswerResult> {
   const session = sessionForUser(gw, user, sessionId);
   const { store } = gw;
   const found = store.orders.bySession(sessionId);
   if (!found) {
     const st = sessionStatus(session, gw.clock());
     // A pending pay code (qr) or an inventory the user has not ordered from yet (scan) is simply closed.
-    if (session.kind !== "checkout" && st === "pending" && store.tx(() => store.sessions.cancel(sessionId, user.id))) return { status: "cancelled" };
+    const cancellable = session.kind !== "checkout" && st === "pending";
+    if (cancellable && (await store.transaction((tx) => tx.sessions.cancel(sessionId, user.id))))
+      return { status: "cancelled" };
     if (store.sessions.get(sessionId)!.status === "cancelled") return { status: "cancelled" };
     throw invalidState(st);
   }
   const order = expireIfDue(gw, found);
   const redirect = session.kind === "checkout" ? redirectFor(order, "cancel") : undefined;
   const now = gw.clock();
-  const declined = store.tx(() => {
-    if (!store.orders.move(order.id, { event: "decline", userId: user.id }, now)) return false;
-    if (session.kind === "checkout") store.sessions.bindUser(sessionId, user.id);
+  const declined = await store.transaction(async (tx) => {
+    if (!(await tx.orders.move(order.id, { event: "decline", userId: user.id }, now))) return false;
+    if (session.kind === "checkout") await tx.sessions.bindUser(sessionId, user.id);
     return true;
   });
   if (declined) gw.hub.send(user.id, paymentUpdateMessage({ ...order, status: "declined" }));
