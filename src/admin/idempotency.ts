@@ -1,9 +1,10 @@
 // Issue 16: Idempotency-Key on admin mutations. Same key + same request → the stored answer; same key + another
-// request → 422; a request still running under the key → 409. The answer is stored in the mutation's own
-// transaction, so a retry after a crash either finds it or runs the mutation for the first time.
+// request → 422; a request still running under the key (another process's claim) → 409. The answer is stored in
+// the mutation's own transaction, so a retry after a crash either finds it or runs the mutation for the first time.
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { sha256Hex } from "../protocol/hash";
+import type { IdemRow } from "../store/admin-idempotency";
 
 export type Answer = { status: number; body: unknown };
 
@@ -29,34 +30,30 @@ export async function withIdempotency(
     });
   const hash = sha256Hex(request);
   const now = gw.clock();
-  const stored = await gw.store.transaction(async ({ adminIdempotency: idem }): Promise<Answer | null> => {
+  // Claim-first, in the mutation's own transaction: the claim, the mutation and the stored answer commit together
+  // (a refusal rolls all three back, leaving the key free), and a concurrent retry's claim waits for that commit
+  // and then replays the answer. An `in_flight` row is another process's claim (or one a crash left behind).
+  return gw.store.transaction(async ({ adminIdempotency: idem }): Promise<Answer> => {
     await idem.expireOlderThan(actor, key, now - ADMIN_IDEMPOTENCY_TTL);
-    if (await idem.claim(actor, key, hash, now)) return null;
-    const row = (await idem.get(actor, key))!;
-    if (row.state === "in_flight" && row.created_at < now - STALE_CLAIM) {
-      // Abandoned by a dead process: taken over in the same transaction.
+    if (!(await idem.claim(actor, key, hash, now))) {
+      const row = (await idem.get(actor, key))!;
+      const abandoned = row.state === "in_flight" && row.created_at < now - STALE_CLAIM;
+      if (!abandoned) return storedAnswer(row, hash);
       await idem.release(actor, key);
       await idem.claim(actor, key, hash, now);
-      return null;
     }
-    if (row.request_hash !== hash)
-      throw new ProtocolError("IDEMPOTENCY_KEY_REUSED", undefined, { reason: "idempotency_key_reused" });
-    if (row.state === "in_flight") {
-      const retry = { "retry-after": String(RETRY_AFTER_S) };
-      throw new ProtocolError("IDEMPOTENCY_IN_PROGRESS", undefined, { retryAfter: RETRY_AFTER_S }, retry);
-    }
-    return { status: row.status!, body: JSON.parse(row.response!) };
+    const answer = run();
+    await idem.finish(actor, key, answer.status, JSON.stringify(answer.body));
+    return answer;
   });
-  if (stored) return stored;
-  try {
-    return await gw.store.transaction(async (tx) => {
-      const answer = run();
-      await tx.adminIdempotency.finish(actor, key, answer.status, JSON.stringify(answer.body));
-      return answer;
-    });
-  } catch (e) {
-    // Refused or failed: nothing was written, so the key is free for a corrected retry.
-    await gw.store.transaction((tx) => tx.adminIdempotency.release(actor, key));
-    throw e;
+}
+
+function storedAnswer(row: IdemRow, hash: string): Answer {
+  if (row.request_hash !== hash)
+    throw new ProtocolError("IDEMPOTENCY_KEY_REUSED", undefined, { reason: "idempotency_key_reused" });
+  if (row.state === "in_flight") {
+    const retry = { "retry-after": String(RETRY_AFTER_S) };
+    throw new ProtocolError("IDEMPOTENCY_IN_PROGRESS", undefined, { retryAfter: RETRY_AFTER_S }, retry);
   }
+  return { status: row.status!, body: JSON.parse(row.response!) };
 }

@@ -1,6 +1,6 @@
-// Issue 16: Idempotency-Key records for admin mutations, per API key. A key is claimed (`in_flight`) in its own
-// transaction, then answered (`done`) in the transaction of the mutation itself, so an answer is stored iff the
-// mutation committed.
+// Issue 16: Idempotency-Key records for admin mutations, per API key. A key is claimed (`in_flight`) and answered
+// (`done`) in the transaction of the mutation itself, so an answer is stored iff the mutation committed; an
+// `in_flight` row seen by anyone else is another process's claim still running (or one a crash left behind).
 import type { Database } from "bun:sqlite";
 
 export type IdemRow = {
