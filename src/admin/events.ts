@@ -5,8 +5,17 @@ import { EVENT_TYPES, newSecret } from "../domain/events";
 import type { EndpointRow, EventRow } from "../store/events";
 import { deliveryItem } from "./orders";
 
-const endpointJson = (e: EndpointRow) => ({ id: e.id, url: e.url, eventTypes: e.event_types.split(","), createdAt: e.created_at, disabled: e.disabled_at !== null });
-export const eventJson = (e: EventRow) => ({ ...(JSON.parse(e.body) as { id: string; type: string; timestamp: string; data: unknown }), createdAt: e.created_at });
+const endpointJson = (e: EndpointRow) => ({
+  id: e.id,
+  url: e.url,
+  eventTypes: e.event_types.split(","),
+  createdAt: e.created_at,
+  disabled: e.disabled_at !== null,
+});
+export const eventJson = (e: EventRow) => ({
+  ...(JSON.parse(e.body) as { id: string; type: string; timestamp: string; data: unknown }),
+  createdAt: e.created_at,
+});
 
 export async function createEndpoint(gw: Gateway, actor: string, url: string, types: string[]) {
   let u: URL;
@@ -15,11 +24,16 @@ export async function createEndpoint(gw: Gateway, actor: string, url: string, ty
   } catch {
     throw new ProtocolError("INVALID_REQUEST", "url must be an absolute http(s) URL", { fields: ["url"] });
   }
-  if (u.protocol !== "https:" && u.protocol !== "http:") throw new ProtocolError("INVALID_REQUEST", "url must be http(s)", { fields: ["url"] });
-  if (u.username || u.password) throw new ProtocolError("INVALID_REQUEST", "url must not carry credentials", { fields: ["url"] });
+  if (u.protocol !== "https:" && u.protocol !== "http:")
+    throw new ProtocolError("INVALID_REQUEST", "url must be http(s)", { fields: ["url"] });
+  if (u.username || u.password)
+    throw new ProtocolError("INVALID_REQUEST", "url must not carry credentials", { fields: ["url"] });
   const unknown = types.filter((t) => t !== "*" && !(EVENT_TYPES as readonly string[]).includes(t));
   if (types.length === 0 || unknown.length > 0)
-    throw new ProtocolError("INVALID_REQUEST", `eventTypes: one or more of ${EVENT_TYPES.join(", ")} (or "*")`, { fields: ["eventTypes"], unknown });
+    throw new ProtocolError("INVALID_REQUEST", `eventTypes: one or more of ${EVENT_TYPES.join(", ")} (or "*")`, {
+      fields: ["eventTypes"],
+      unknown,
+    });
   const secret = newSecret();
   const now = gw.clock();
   const id = await gw.store.transaction(async (tx) => {

@@ -135,7 +135,9 @@ export async function adminResolve(gw: Gateway, actor: string, id: number, actio
     throw e;
   }
   const proofTxid = (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null;
-  await gw.store.transaction((tx) => tx.audit.append(actor, "orders.resolve", { orderId: id, action, proofTxid }, gw.clock()));
+  await gw.store.transaction((tx) =>
+    tx.audit.append(actor, "orders.resolve", { orderId: id, action, proofTxid }, gw.clock()),
+  );
   return { message, order: orderItem(gw, gw.store.orders.byId(id)!) };
 }
 

@@ -33,25 +33,39 @@ export type AdminRoute = {
   handle: (gw: Gateway, c: AdminCtx) => unknown;
 };
 
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 200;
+
 export const answer = (a: Answer): Response => jsonResponse(a.status, a.body);
 
 /** `limit` 1–200 (default 50) and a numeric cursor (exclusive). */
-export function pageParams(q: Record<string, string | undefined>, defaultCursor: number): { limit: number; cursor: number } {
-  const limit = q.limit === undefined ? 50 : Number(q.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ProtocolError("INVALID_REQUEST", "limit must be 1–200", { fields: ["limit"] });
+export function pageParams(
+  q: Record<string, string | undefined>,
+  defaultCursor: number,
+): { limit: number; cursor: number } {
+  const limit = q.limit === undefined ? PAGE_DEFAULT : Number(q.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_MAX)
+    throw new ProtocolError("INVALID_REQUEST", `limit must be 1–${PAGE_MAX}`, { fields: ["limit"] });
   const cursor = q.cursor === undefined ? defaultCursor : Number(q.cursor);
-  if (!Number.isSafeInteger(cursor) || cursor < 0) throw new ProtocolError("INVALID_REQUEST", "invalid cursor", { fields: ["cursor"] });
+  if (!Number.isSafeInteger(cursor) || cursor < 0)
+    throw new ProtocolError("INVALID_REQUEST", "invalid cursor", { fields: ["cursor"] });
   return { limit, cursor };
 }
 
 /** Rows fetched with limit + 1: the page and, when there is more, the cursor of its last item. */
-export function paged<R, T>(rows: R[], limit: number, cursorOf: (r: R) => number, map: (r: R) => T): { items: T[]; nextCursor?: string } {
+export function paged<R, T>(
+  rows: R[],
+  limit: number,
+  cursorOf: (r: R) => number,
+  map: (r: R) => T,
+): { items: T[]; nextCursor?: string } {
   const out: { items: T[]; nextCursor?: string } = { items: rows.slice(0, limit).map(map) };
   if (rows.length > limit) out.nextCursor = String(cursorOf(rows[limit - 1]!));
   return out;
 }
 
-export const requestText = (c: AdminCtx): string => `${c.request.method} ${new URL(c.request.url).pathname} ${JSON.stringify(c.body ?? null)}`;
+export const requestText = (c: AdminCtx): string =>
+  `${c.request.method} ${new URL(c.request.url).pathname} ${JSON.stringify(c.body ?? null)}`;
 export const idempotencyKey = (c: AdminCtx): string | null => c.request.headers.get("idempotency-key");
 
 type FundsKind = "credit" | "debit";

@@ -13,9 +13,17 @@ export const EVENT_ROUTES: AdminRoute[] = [
     body: S.EndpointBody,
     status: 201,
     response: S.EndpointCreated,
-    handle: async (gw, c) => answer({ status: 201, body: await createEndpoint(gw, c.key.name, c.body.url, c.body.eventTypes) }),
+    handle: async (gw, c) =>
+      answer({ status: 201, body: await createEndpoint(gw, c.key.name, c.body.url, c.body.eventTypes) }),
   },
-  { method: "GET", path: "/event-endpoints", scope: "events:read", summary: "Event endpoints", response: S.Endpoints, handle: (gw) => listEndpoints(gw) },
+  {
+    method: "GET",
+    path: "/event-endpoints",
+    scope: "events:read",
+    summary: "Event endpoints",
+    response: S.Endpoints,
+    handle: (gw) => listEndpoints(gw),
+  },
   {
     method: "DELETE",
     path: "/event-endpoints/:id",

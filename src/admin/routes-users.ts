@@ -2,9 +2,18 @@
 import type { AdminRoute } from "./route";
 import { answer, fundsRoutes, paged, pageParams } from "./route";
 import * as S from "./schemas";
-import { adminCreateUser, moveUserFunds, requireUser, rotateUserToken, setFrozen, setUserLimits, setUserTier, userDetail, userJson } from "./users";
+import {
+  adminCreateUser,
+  moveUserFunds,
+  requireUser,
+  rotateUserToken,
+  setFrozen,
+  setUserLimits,
+  setUserTier,
+  userDetail,
+  userJson,
+} from "./users";
 import { issueEnrolLink } from "../flows/sign-in";
-
 
 export const USER_ROUTES: AdminRoute[] = [
   {
@@ -16,7 +25,12 @@ export const USER_ROUTES: AdminRoute[] = [
     response: S.Page(S.UserSummary),
     handle: (gw, c) => {
       const { limit, cursor } = pageParams(c.query, 0);
-      return paged(gw.store.users.page(cursor, limit + 1), limit, (u) => u.cursor, (u) => userJson(gw, u));
+      return paged(
+        gw.store.users.page(cursor, limit + 1),
+        limit,
+        (u) => u.cursor,
+        (u) => userJson(gw, u),
+      );
     },
   },
   {
@@ -29,7 +43,14 @@ export const USER_ROUTES: AdminRoute[] = [
     response: S.UserWithToken,
     handle: async (gw, c) => answer({ status: 201, body: await adminCreateUser(gw, c.key.name, c.body.name) }),
   },
-  { method: "GET", path: "/users/:id", scope: "users:read", summary: "A user, its balances and limits", response: S.UserDetail, handle: (gw, c) => userDetail(gw, c.params.id!) },
+  {
+    method: "GET",
+    path: "/users/:id",
+    scope: "users:read",
+    summary: "A user, its balances and limits",
+    response: S.UserDetail,
+    handle: (gw, c) => userDetail(gw, c.params.id!),
+  },
   {
     method: "POST",
     path: "/users/:id/freeze",
@@ -38,7 +59,14 @@ export const USER_ROUTES: AdminRoute[] = [
     response: S.UserEnvelope,
     handle: (gw, c) => setFrozen(gw, c.key.name, c.params.id!, true),
   },
-  { method: "POST", path: "/users/:id/unfreeze", scope: "users:write", summary: "Unfreeze", response: S.UserEnvelope, handle: (gw, c) => setFrozen(gw, c.key.name, c.params.id!, false) },
+  {
+    method: "POST",
+    path: "/users/:id/unfreeze",
+    scope: "users:write",
+    summary: "Unfreeze",
+    response: S.UserEnvelope,
+    handle: (gw, c) => setFrozen(gw, c.key.name, c.params.id!, false),
+  },
   {
     method: "POST",
     path: "/users/:id/token",
@@ -77,7 +105,10 @@ export const USER_ROUTES: AdminRoute[] = [
   ...fundsRoutes(
     "/users/:id",
     "funds:write",
-    { credit: "Credit a user (deposit / top-up) from funding", debit: "Debit a user (withdrawal / cash-out) to funding" },
+    {
+      credit: "Credit a user (deposit / top-up) from funding",
+      debit: "Debit a user (withdrawal / cash-out) to funding",
+    },
     (gw, c, kind) => moveUserFunds(gw, c.key.name, c.params.id!, kind, c.body.currency, c.body.amount),
   ),
   {
@@ -89,7 +120,12 @@ export const USER_ROUTES: AdminRoute[] = [
     response: S.Page(S.AuditItem),
     handle: (gw, c) => {
       const { limit, cursor } = pageParams(c.query, Number.MAX_SAFE_INTEGER);
-      return paged(gw.store.audit.page(cursor, limit + 1), limit, (a) => a.id, (a) => a);
+      return paged(
+        gw.store.audit.page(cursor, limit + 1),
+        limit,
+        (a) => a.id,
+        (a) => a,
+      );
     },
   },
 ];

@@ -17,11 +17,17 @@ export function requireUser(gw: Gateway, id: string): User {
   return u;
 }
 
-export const userJson = (gw: Gateway, u: User) => ({ id: u.id, name: u.name, createdAt: u.createdAt, frozen: gw.store.users.frozenAt(u.id) !== null });
+export const userJson = (gw: Gateway, u: User) => ({
+  id: u.id,
+  name: u.name,
+  createdAt: u.createdAt,
+  frozen: gw.store.users.frozenAt(u.id) !== null,
+});
 
 export function limitsJson(gw: Gateway, userId: string) {
   const out: Record<string, Record<string, string>> = {};
-  for (const r of gw.store.limits.allForUser(userId)) (out[r.currency] ??= {})[r.limit_name] = formatMinor(r.max, r.currency, gw.currencies);
+  for (const r of gw.store.limits.allForUser(userId))
+    (out[r.currency] ??= {})[r.limit_name] = formatMinor(r.max, r.currency, gw.currencies);
   return out;
 }
 
@@ -31,7 +37,10 @@ export function tierJson(gw: Gateway, userId: string) {
   const limitsInForceJson: Record<string, Record<string, string>> = {};
   for (const currency of gw.config.currencies.enabled) {
     const set = Object.entries(limitsInForce(gw, userId, currency, tier));
-    if (set.length) limitsInForceJson[currency] = Object.fromEntries(set.map(([k, v]) => [k, formatMinor(v!, currency, gw.currencies)]));
+    if (set.length)
+      limitsInForceJson[currency] = Object.fromEntries(
+        set.map(([k, v]) => [k, formatMinor(v!, currency, gw.currencies)]),
+      );
   }
   return {
     name: tier?.name ?? null,
@@ -44,14 +53,23 @@ export function tierJson(gw: Gateway, userId: string) {
 
 export function userDetail(gw: Gateway, id: string) {
   const u = requireUser(gw, id);
-  return { user: userJson(gw, u), balances: balancesOf(gw, userAccount(u.id)), limits: limitsJson(gw, u.id), tier: tierJson(gw, u.id) };
+  return {
+    user: userJson(gw, u),
+    balances: balancesOf(gw, userAccount(u.id)),
+    limits: limitsJson(gw, u.id),
+    tier: tierJson(gw, u.id),
+  };
 }
 
 /** Issue 21: pin a user to a tier (or unpin with null), with its audit row in the same transaction. */
 export async function setUserTier(gw: Gateway, actor: string, id: string, tier: string | null) {
   const u = requireUser(gw, id);
   if (tier !== null && !gw.tiers.some((t) => t.name === tier))
-    throw new ProtocolError("INVALID_REQUEST", `tier must be one of: ${gw.tiers.map((t) => t.name).join(", ") || "(no tiers configured)"}`, { fields: ["tier"] });
+    throw new ProtocolError(
+      "INVALID_REQUEST",
+      `tier must be one of: ${gw.tiers.map((t) => t.name).join(", ") || "(no tiers configured)"}`,
+      { fields: ["tier"] },
+    );
   const now = gw.clock();
   await gw.store.transaction(async (tx) => {
     const before = userTier(gw, u.id).tier?.name ?? null;
@@ -99,13 +117,28 @@ export function rotateUserToken(gw: Gateway, actor: string, id: string) {
   return rotated;
 }
 
-export type MovementJson = { id: string; kind: "credit" | "debit"; account: string; currency: string; amount: string; balance: string; createdAt: number };
+export type MovementJson = {
+  id: string;
+  kind: "credit" | "debit";
+  account: string;
+  currency: string;
+  amount: string;
+  balance: string;
+  createdAt: number;
+};
 
 /**
  * A credit (money in: deposit, top-up) or debit (withdrawal, cash-out) of a user's account against `funding`, the
  * books' edge. Call inside a transaction (the idempotency wrapper's). Credits obey frozen state and limits.
  */
-export function moveUserFunds(gw: Gateway, actor: string, id: string, kind: "credit" | "debit", currency: string, amount: string): MovementJson {
+export function moveUserFunds(
+  gw: Gateway,
+  actor: string,
+  id: string,
+  kind: "credit" | "debit",
+  currency: string,
+  amount: string,
+): MovementJson {
   const u = requireUser(gw, id);
   const minor = amountOrThrow(gw, amount, currency);
   const account = userAccount(u.id);
@@ -123,26 +156,58 @@ export function moveUserFunds(gw: Gateway, actor: string, id: string, kind: "cre
       now,
     });
   } catch (e) {
-    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", "The user's balance is too low for this debit");
-    if (isBalanceOverflow(e)) throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
+    if (e instanceof InsufficientFunds)
+      throw new ProtocolError("INSUFFICIENT_FUNDS", "The user's balance is too low for this debit");
+    if (isBalanceOverflow(e))
+      throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
     throw e;
   }
-  gw.store.audit.append(actor, kind === "credit" ? "users.credit" : "users.debit", { userId: u.id, currency, amount, movementId }, now);
-  if (kind === "credit") emitEvent(gw, "credit.received", { userId: u.id, currency, amount: formatMinor(minor, currency, gw.currencies), source: "operator", movementId });
-  return { id: movementId, kind, account, currency, amount: formatMinor(minor, currency, gw.currencies), balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies), createdAt: now };
+  gw.store.audit.append(
+    actor,
+    kind === "credit" ? "users.credit" : "users.debit",
+    { userId: u.id, currency, amount, movementId },
+    now,
+  );
+  if (kind === "credit")
+    emitEvent(gw, "credit.received", {
+      userId: u.id,
+      currency,
+      amount: formatMinor(minor, currency, gw.currencies),
+      source: "operator",
+      movementId,
+    });
+  return {
+    id: movementId,
+    kind,
+    account,
+    currency,
+    amount: formatMinor(minor, currency, gw.currencies),
+    balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
+    createdAt: now,
+  };
 }
 
-const LIMIT_FIELDS: Record<string, LimitName> = { perPayment: "per_payment", perDay: "per_day", maxBalance: "max_balance" };
+const LIMIT_FIELDS: Record<string, LimitName> = {
+  perPayment: "per_payment",
+  perDay: "per_day",
+  maxBalance: "max_balance",
+};
 
 /** `{currency, perPayment?, perDay?, maxBalance?}`: a decimal sets a limit, null removes it, absent leaves it. */
-export async function setUserLimits(gw: Gateway, actor: string, id: string, body: { currency: string } & Record<string, unknown>) {
+export async function setUserLimits(
+  gw: Gateway,
+  actor: string,
+  id: string,
+  body: { currency: string } & Record<string, unknown>,
+) {
   const u = requireUser(gw, id);
   const now = gw.clock();
   const changes: [LimitName, bigint | null][] = [];
   for (const [field, name] of Object.entries(LIMIT_FIELDS)) {
     const v = body[field];
     if (v === undefined) continue;
-    if (v !== null && typeof v !== "string") throw new ProtocolError("INVALID_REQUEST", `${field} must be a decimal string or null`, { fields: [field] });
+    if (v !== null && typeof v !== "string")
+      throw new ProtocolError("INVALID_REQUEST", `${field} must be a decimal string or null`, { fields: [field] });
     changes.push([name, v === null ? null : amountOrThrow(gw, v, body.currency)]);
   }
   await gw.store.transaction(async (tx) => {

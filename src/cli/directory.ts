@@ -2,21 +2,38 @@ import type { Gateway } from "../gateway";
 import { bytesToHex } from "../protocol/hex";
 import { OperatorError } from "../flows/accounts";
 import { usage, type Out, type Parsed } from "./run";
-import { HASH_MODES, isHashMode, isSigEncoding, SIG_ENCODINGS, type HashMode, type SigEncoding } from "../protocol/dialects";
+import {
+  HASH_MODES,
+  isHashMode,
+  isSigEncoding,
+  SIG_ENCODINGS,
+  type HashMode,
+  type SigEncoding,
+} from "../protocol/dialects";
 import { effectiveDialect, type DialectRow } from "../store/dialects";
 
 /** `sign=der/sha256 (override)` — what we sign in for the peer and why — then what its own signatures verified in. */
 function dialectColumn(row: DialectRow | null | undefined): string {
   const d = effectiveDialect(row);
-  const why = (o: unknown, l: unknown, s: unknown) => (o ? "override" : l ? "learned" : s ? "observed" : "spec");
+  const why = (o: unknown, l: unknown, s: unknown) =>
+    o ? "override"
+    : l ? "learned"
+    : s ? "observed"
+    : "spec";
   const whyEnc = why(row?.override_encoding, row?.learned_encoding, row?.encoding);
   const whyHash = why(row?.override_hash, row?.learned_hash, row?.hash);
   const cols = [`sign=${d.encoding}/${d.hash} (${whyEnc === whyHash ? whyEnc : `${whyEnc}/${whyHash}`})`];
-  if (row?.encoding) cols.push(`seen=${row.encoding}/${row.hash}${row.form ? "/" + row.form : ""} in ${row.observed_in}`);
+  if (row?.encoding)
+    cols.push(`seen=${row.encoding}/${row.hash}${row.form ? "/" + row.form : ""} in ${row.observed_in}`);
   return cols.join("\t");
 }
 
-function choice<T extends string>(flag: string, v: unknown, list: readonly T[], ok: (v: unknown) => v is T): T | null | undefined {
+function choice<T extends string>(
+  flag: string,
+  v: unknown,
+  list: readonly T[],
+  ok: (v: unknown) => v is T,
+): T | null | undefined {
   if (v === undefined) return undefined;
   if (v === "auto") return null;
   if (!ok(v)) throw new OperatorError(`--${flag} must be one of ${list.join(", ")} or auto`);
@@ -24,7 +41,8 @@ function choice<T extends string>(flag: string, v: unknown, list: readonly T[], 
 }
 
 const ocidArg = (s: string | undefined): number => {
-  if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s))) throw new OperatorError(`not an OCID: ${s ?? "(missing)"}`);
+  if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s)))
+    throw new OperatorError(`not an OCID: ${s ?? "(missing)"}`);
   return Number(s);
 };
 
@@ -48,17 +66,23 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
     }
     case "list": {
       const listed = gw.directory.list();
-      for (const e of listed) out.log(`${e.ocid}\t${e.value}\t${e.source}\t${dialectColumn(gw.store.dialects.get(e.ocid))}`);
+      for (const e of listed)
+        out.log(`${e.ocid}\t${e.value}\t${e.source}\t${dialectColumn(gw.store.dialects.get(e.ocid))}`);
       // Peers we only know through the EVM resolver still have a dialect worth showing.
       const known = new Set(listed.map((e) => e.ocid));
-      for (const r of gw.store.dialects.all()) if (!known.has(r.ocid)) out.log(`${r.ocid}\t-\tresolved\t${dialectColumn(r)}`);
+      for (const r of gw.store.dialects.all())
+        if (!known.has(r.ocid)) out.log(`${r.ocid}\t-\tresolved\t${dialectColumn(r)}`);
       return 0;
     }
     case "set": {
       const ocid = ocidArg(a);
       const encoding = choice<SigEncoding>("encoding", values.encoding, SIG_ENCODINGS, isSigEncoding);
       const hash = choice<HashMode>("hash", values.hash, HASH_MODES, isHashMode);
-      if (encoding === undefined && hash === undefined) return usage(out, "directory set <ocid> [--encoding rsv130|compact128|der|auto] [--hash sha256|double-sha256|auto]");
+      if (encoding === undefined && hash === undefined)
+        return usage(
+          out,
+          "directory set <ocid> [--encoding rsv130|compact128|der|auto] [--hash sha256|double-sha256|auto]",
+        );
       await gw.store.transaction(async (tx) => {
         const row = await tx.dialects.get(ocid);
         const override = {
@@ -86,6 +110,9 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
       return 0;
     }
     default:
-      return usage(out, "directory add <ocid> <url> | list | remove <ocid> | resolve <ocid> | set <ocid> --encoding E --hash H");
+      return usage(
+        out,
+        "directory add <ocid> <url> | list | remove <ocid> | resolve <ocid> | set <ocid> --encoding E --hash H",
+      );
   }
 }

@@ -30,7 +30,9 @@ export async function usersCommand(gw: Gateway, { values, positionals }: Parsed,
     }
     case "list":
       for (const u of gw.store.users.list()) {
-        const bal = balancesOf(gw, userAccount(u.id)).map((b) => `${b.currency} ${b.amount}`).join(", ");
+        const bal = balancesOf(gw, userAccount(u.id))
+          .map((b) => `${b.currency} ${b.amount}`)
+          .join(", ");
         out.log(`${u.name}\tuser_${u.id}\t${bal}${u.ocid ? `\tocid ${u.ocid}` : ""}`);
       }
       return 0;
@@ -69,7 +71,9 @@ export async function usersCommand(gw: Gateway, { values, positionals }: Parsed,
     case "enrol-link": {
       if (!name) return usage(out, "users enrol-link <name>");
       const link = issueEnrolLink(gw, "cli", byName(gw, name));
-      out.log(`one-time passkey enrolment link for ${name}, valid until ${new Date(link.expiresAt * 1000).toISOString()}:`);
+      out.log(
+        `one-time passkey enrolment link for ${name}, valid until ${new Date(link.expiresAt * 1000).toISOString()}:`,
+      );
       out.log(link.url);
       return 0;
     }

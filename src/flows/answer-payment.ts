@@ -14,7 +14,10 @@ import { enforceUserMovement } from "./user-limits";
 
 export type AnswerResult = AnswerResponse;
 
-/** Session lookup with the §10.2 visibility rules: a qr session is its user's; a checkout session is anyone's until confirmed. */
+/**
+ * Session lookup with the §10.2 visibility rules: a qr session is its user's; a checkout session is anyone's until
+ * confirmed.
+ */
 export function sessionForUser(gw: Gateway, user: User, sessionId: string): SessionRow {
   const s = gw.store.sessions.get(sessionId);
   if (!s) throw new ProtocolError("SESSION_NOT_FOUND");
@@ -27,7 +30,8 @@ export function sessionForUser(gw: Gateway, user: User, sessionId: string): Sess
 export function expireIfDue(gw: Gateway, o: OrderRecord): OrderRecord {
   const now = gw.clock();
   if (o.status !== "awaiting_confirmation" || o.confirm_deadline >= now) return o;
-  if (gw.store.tx(() => gw.store.orders.move(o.id, { event: "expire" }, now))) gw.hub.send(o.user_id, paymentUpdateMessage({ ...o, status: "expired" }));
+  if (gw.store.tx(() => gw.store.orders.move(o.id, { event: "expire" }, now)))
+    gw.hub.send(o.user_id, paymentUpdateMessage({ ...o, status: "expired" }));
   return gw.store.orders.byId(o.id)!;
 }
 
@@ -74,7 +78,12 @@ export async function confirmPayment(gw: Gateway, user: User, sessionId: string)
     if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS");
     // The money in flight would leave the 64-bit balance range: refused whole (nothing was debited).
     if (isBalanceOverflow(e))
-      throw new ProtocolError("INVALID_AMOUNT", "This payment exceeds the gateway's balance limit for the currency; it was not taken. Try again once pending payments have settled", { reason: "balance_limit" });
+      throw new ProtocolError(
+        "INVALID_AMOUNT",
+        "This payment exceeds the gateway's balance limit for the currency; it was not taken. Try again once pending " +
+        "payments have settled",
+        { reason: "balance_limit" },
+      );
     throw e;
   }
   const redirect = session.kind === "checkout" ? redirectFor(order, "success") : undefined;
@@ -117,7 +126,8 @@ export async function declinePayment(gw: Gateway, user: User, sessionId: string)
   });
   if (declined) gw.hub.send(user.id, paymentUpdateMessage({ ...order, status: "declined" }));
   const current = declined ? { ...order, status: "declined" as const, user_id: user.id } : store.orders.byId(order.id)!;
-  if (current.status === "declined" && current.user_id === user.id) return redirect ? { status: "declined", redirect } : { status: "declined" };
+  if (current.status === "declined" && current.user_id === user.id)
+    return redirect ? { status: "declined", redirect } : { status: "declined" };
   throw invalidState(current.status);
 }
 
@@ -125,6 +135,7 @@ export async function declinePayment(gw: Gateway, user: User, sessionId: string)
 export function expireDueOrders(gw: Gateway): number {
   const now = gw.clock();
   const expired = gw.store.tx(() => gw.store.orders.expireDue(now));
-  for (const o of expired) gw.hub.send(o.user_id, { type: "payment_update", sessionId: o.session_id, status: "expired" });
+  for (const o of expired)
+    gw.hub.send(o.user_id, { type: "payment_update", sessionId: o.session_id, status: "expired" });
   return expired.length;
 }

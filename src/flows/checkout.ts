@@ -10,20 +10,31 @@ import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow }
 export async function createCheckout(gw: Gateway, caller: Caller, req: CheckoutCreateRequest) {
   const { config, store } = gw;
   const order = req.order;
-  if (config.checkoutCallers.length > 0 && !config.checkoutCallers.includes(caller.ocid)) throw new ProtocolError("UNAUTHORIZED", "Caller may not create checkouts");
+  if (config.checkoutCallers.length > 0 && !config.checkoutCallers.includes(caller.ocid))
+    throw new ProtocolError("UNAUTHORIZED", "Caller may not create checkouts");
   if (order.ocid !== req.merchantOcid) throw new ProtocolError("UNAUTHORIZED", "order.ocid must equal merchantOcid");
   if (!(order.accepts ?? []).includes(caller.ocid))
-    throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", `order.accepts must include the caller's OCID ${caller.ocid} (the checkout is paid to you)`, {
-      reason: "caller_not_accepted",
-      caller: caller.ocid,
-      accepts: order.accepts ?? [],
-    });
+    throw new ProtocolError(
+      "SETTLEMENT_NOT_SUPPORTED",
+      `order.accepts must include the caller's OCID ${caller.ocid} (the checkout is paid to you)`,
+      {
+        reason: "caller_not_accepted",
+        caller: caller.ocid,
+        accepts: order.accepts ?? [],
+      },
+    );
   let merchant;
   try {
     merchant = await gw.directory.resolve(req.merchantOcid);
   } catch (e) {
     if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID")
-      throw new ProtocolError("INVALID_SIGNATURE", `Merchant unknown: OCID ${req.merchantOcid} has no registered metadata`, { reason: "merchant_unknown", merchantOcid: req.merchantOcid }, undefined, 400);
+      throw new ProtocolError(
+        "INVALID_SIGNATURE",
+        `Merchant unknown: OCID ${req.merchantOcid} has no registered metadata`,
+        { reason: "merchant_unknown", merchantOcid: req.merchantOcid },
+        undefined,
+        400,
+      );
     throw e;
   }
   const sigForm = await verifyOrderOrThrow(gw, order, req.signature, merchant.publicKey);
@@ -34,17 +45,29 @@ export async function createCheckout(gw: Gateway, caller: Caller, req: CheckoutC
   const sessionId = randomHex(16);
   const expiresAt = Math.min(order.expiresAt ?? Number.MAX_SAFE_INTEGER, now + config.checkoutTtl);
   await store.transaction(async (tx) => {
-    await tx.sessions.insert({ id: sessionId, kind: "checkout", user_id: null, status: "used", created_at: now, expires_at: expiresAt });
-    storeOrder(gw, order, { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant }, {
-      sessionId,
-      callerOcid: caller.ocid,
-      userId: null,
-      confirmDeadline: expiresAt,
-      candidates: [{ type: "checkout", via: caller.ocid }],
-      settlementType: "checkout",
-      settlementVia: caller.ocid,
-      now,
+    await tx.sessions.insert({
+      id: sessionId,
+      kind: "checkout",
+      user_id: null,
+      status: "used",
+      created_at: now,
+      expires_at: expiresAt,
     });
+    storeOrder(
+      gw,
+      order,
+      { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant },
+      {
+        sessionId,
+        callerOcid: caller.ocid,
+        userId: null,
+        confirmDeadline: expiresAt,
+        candidates: [{ type: "checkout", via: caller.ocid }],
+        settlementType: "checkout",
+        settlementVia: caller.ocid,
+        now,
+      },
+    );
   });
   return { checkout_url: `${config.webBaseUrl}/checkout/${sessionId}`, session_id: sessionId, expires_at: expiresAt };
 }

@@ -22,8 +22,20 @@ import { limitsInForce, userTier } from "./user-limits";
 
 export const KycStartRequest = t.Object(
   {
-    provider: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "one of the configured KYC providers; the first when absent" })),
-    userOcid: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "the OCID the user holds at the provider; the user's own OCID when absent" })),
+    provider: t.Optional(
+      t.Integer({
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "one of the configured KYC providers; the first when absent",
+      }),
+    ),
+    userOcid: t.Optional(
+      t.Integer({
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "the OCID the user holds at the provider; the user's own OCID when absent",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -37,9 +49,15 @@ export const kycCallbackUrl = (gw: Gateway) => `${gw.config.endpoint}/kyc/callba
 
 function providerOf(gw: Gateway, asked: number | undefined): number {
   const providers = gw.config.kyc.providers;
-  if (providers.length === 0) throw new ProtocolError("INVALID_STATE", "This gateway has no KYC provider configured", { reason: "kyc_not_configured" });
+  if (providers.length === 0)
+    throw new ProtocolError("INVALID_STATE", "This gateway has no KYC provider configured", {
+      reason: "kyc_not_configured",
+    });
   if (asked === undefined) return providers[0]!;
-  if (!providers.includes(asked)) throw new ProtocolError("INVALID_REQUEST", `provider must be one of ${providers.join(", ")}`, { fields: ["provider"] });
+  if (!providers.includes(asked))
+    throw new ProtocolError("INVALID_REQUEST", `provider must be one of ${providers.join(", ")}`, {
+      fields: ["provider"],
+    });
   return asked;
 }
 
@@ -47,23 +65,39 @@ async function providerEndpoint(gw: Gateway, provider: number): Promise<{ endpoi
   try {
     return await gw.directory.resolve(provider);
   } catch {
-    throw new ProtocolError("METADATA_UNAVAILABLE", `KYC provider ${provider} cannot be resolved right now: try again later`, { reason: "kyc_provider_unresolved", provider });
+    throw new ProtocolError(
+      "METADATA_UNAVAILABLE",
+      `KYC provider ${provider} cannot be resolved right now: try again later`,
+      { reason: "kyc_provider_unresolved", provider },
+    );
   }
 }
 
 export async function startKyc(gw: Gateway, user: User, body: KycStartRequest) {
   const provider = providerOf(gw, body.provider);
   const grants = grantsAsked(gw.tiers);
-  if (grants.length === 0) throw new ProtocolError("INVALID_STATE", "No tier asks for a verification here", { reason: "kyc_no_grants" });
+  if (grants.length === 0)
+    throw new ProtocolError("INVALID_STATE", "No tier asks for a verification here", { reason: "kyc_no_grants" });
   const userOcid = body.userOcid ?? user.ocid ?? null;
-  if (userOcid === null) throw new ProtocolError("INVALID_REQUEST", "Give userOcid: the OCID you hold at the KYC provider", { fields: ["userOcid"] });
+  if (userOcid === null)
+    throw new ProtocolError("INVALID_REQUEST", "Give userOcid: the OCID you hold at the KYC provider", {
+      fields: ["userOcid"],
+    });
   const meta = await providerEndpoint(gw, provider);
   const state = randomHex(32);
   const now = gw.clock();
   const expiresAt = now + gw.config.kyc.stateTtl;
-  const q = new URLSearchParams({ grants: grants.join(","), user_ocid: String(userOcid), callback_url: kycCallbackUrl(gw), state });
+  const q = new URLSearchParams({
+    grants: grants.join(","),
+    user_ocid: String(userOcid),
+    callback_url: kycCallbackUrl(gw),
+    state,
+  });
   const url = `${meta.endpoint}/kyc/grant/${gw.config.ocid}?${q}`;
-  if (!isUnderEndpoint(url, meta.endpoint)) throw new ProtocolError("METADATA_UNAVAILABLE", "The provider's endpoint is not usable", { reason: "kyc_provider_endpoint" });
+  if (!isUnderEndpoint(url, meta.endpoint))
+    throw new ProtocolError("METADATA_UNAVAILABLE", "The provider's endpoint is not usable", {
+      reason: "kyc_provider_endpoint",
+    });
   const started = { userId: user.id, provider, userOcid, grants, expiresAt };
   await gw.store.transaction((tx) => tx.kyc.addStart(sha256Hex(state), started, now));
   return { url, provider, grants, expiresAt };
@@ -71,9 +105,17 @@ export async function startKyc(gw: Gateway, user: User, body: KycStartRequest) {
 
 type ValidateAnswer = Map<string, { status: string; expiresAt: number | null }>;
 
-function providerAnswer(out: Awaited<ReturnType<Gateway["peers"]["call"]>>, what: string, provider: number): Record<string, unknown> {
+function providerAnswer(
+  out: Awaited<ReturnType<Gateway["peers"]["call"]>>,
+  what: string,
+  provider: number,
+): Record<string, unknown> {
   const fail = (reason: string) =>
-    new ProtocolError("METADATA_UNAVAILABLE", `KYC provider ${provider} did not give a usable ${what} answer: try again later`, { reason, provider });
+    new ProtocolError(
+      "METADATA_UNAVAILABLE",
+      `KYC provider ${provider} did not give a usable ${what} answer: try again later`,
+      { reason, provider },
+    );
   if (out.kind !== "response") throw fail(`kyc_${what}_${out.reason}`);
   if (out.status !== 200) throw fail(`kyc_${what}_status_${out.status}`);
   // The answer decides a user's limits: it must be signed by the provider's key (§4.5), not merely sent over TLS.
@@ -88,9 +130,11 @@ const epoch = (v: unknown): number | null => (typeof v === "number" && Number.is
 function readValidate(json: Record<string, unknown>, asked: readonly string[]): ValidateAnswer {
   const out: ValidateAnswer = new Map();
   const raw = json.grants;
-  const entries: [string, unknown][] = Array.isArray(raw)
-    ? raw.filter((g) => g && typeof g === "object").map((g) => [String((g as Record<string, unknown>).grant ?? ""), g])
-    : raw && typeof raw === "object" ? Object.entries(raw) : [];
+  const entries: [string, unknown][] =
+    Array.isArray(raw) ?
+      raw.filter((g) => g && typeof g === "object").map((g) => [String((g as Record<string, unknown>).grant ?? ""), g])
+    : raw && typeof raw === "object" ? Object.entries(raw)
+    : [];
   for (const [name, v] of entries) {
     if (!asked.includes(name)) continue;
     const o = (v && typeof v === "object" ? v : { status: v }) as Record<string, unknown>;
@@ -127,16 +171,34 @@ export type CallbackResult = { outcome: Outcome; userId: string; tier: string | 
 
 export async function kycCallback(gw: Gateway, query: Record<string, string | undefined>): Promise<CallbackResult> {
   const state = query.state ?? "";
-  if (!/^[0-9a-f]{64}$/.test(state)) throw new ProtocolError("KYC_STATE_INVALID", "This verification link is not ours; start again from the wallet", { reason: "unknown" });
+  if (!/^[0-9a-f]{64}$/.test(state))
+    throw new ProtocolError("KYC_STATE_INVALID", "This verification link is not ours; start again from the wallet", {
+      reason: "unknown",
+    });
   const hash = sha256Hex(state);
   const now = gw.clock();
   const start = gw.store.kyc.start(hash);
-  if (!start) throw new ProtocolError("KYC_STATE_INVALID", "This verification link is not ours; start again from the wallet", { reason: "unknown" });
-  if (start.usedAt !== null) throw new ProtocolError("KYC_STATE_INVALID", "This verification link was already used; start again from the wallet", { reason: "used" });
-  if (start.expiresAt <= now) throw new ProtocolError("KYC_STATE_INVALID", "This verification link has expired; start again from the wallet", { reason: "expired" });
+  if (!start)
+    throw new ProtocolError("KYC_STATE_INVALID", "This verification link is not ours; start again from the wallet", {
+      reason: "unknown",
+    });
+  if (start.usedAt !== null)
+    throw new ProtocolError(
+      "KYC_STATE_INVALID",
+      "This verification link was already used; start again from the wallet",
+      { reason: "used" },
+    );
+  if (start.expiresAt <= now)
+    throw new ProtocolError("KYC_STATE_INVALID", "This verification link has expired; start again from the wallet", {
+      reason: "expired",
+    });
   // Burn the state before calling out: a second arrival (replay, double click) never runs the checks twice.
   if (!(await gw.store.transaction((tx) => tx.kyc.useStart(hash, now))))
-    throw new ProtocolError("KYC_STATE_INVALID", "This verification link was already used; start again from the wallet", { reason: "used" });
+    throw new ProtocolError(
+      "KYC_STATE_INVALID",
+      "This verification link was already used; start again from the wallet",
+      { reason: "used" },
+    );
 
   const { provider, userOcid, grants: asked } = start;
   const meta = await providerEndpoint(gw, provider);
@@ -147,7 +209,10 @@ export async function kycCallback(gw: Gateway, query: Record<string, string | un
     provider,
   );
   if (validated.user_ocid !== undefined && validated.user_ocid !== userOcid)
-    throw new ProtocolError("METADATA_UNAVAILABLE", "The KYC provider answered for another user", { reason: "kyc_validate_user_mismatch", provider });
+    throw new ProtocolError("METADATA_UNAVAILABLE", "The KYC provider answered for another user", {
+      reason: "kyc_validate_user_mismatch",
+      provider,
+    });
   const statuses = readValidate(validated, asked);
   const granted = asked.filter((g) => statuses.get(g)!.status === "granted");
 
@@ -177,10 +242,19 @@ export async function kycCallback(gw: Gateway, query: Record<string, string | un
   });
   await gw.store.transaction(async (tx) => {
     for (const r of rows)
-      await tx.kyc.putGrant(start.userId, {
-        provider, grant: r.grant, status: r.status, verified: r.verified, expiresAt: r.expiresAt,
-        dataHash: r.verified ? sha256Hex(coverage!.canonical) : null, signedForm: r.verified ? coverage!.form : null,
-      }, now);
+      await tx.kyc.putGrant(
+        start.userId,
+        {
+          provider,
+          grant: r.grant,
+          status: r.status,
+          verified: r.verified,
+          expiresAt: r.expiresAt,
+          dataHash: r.verified ? sha256Hex(coverage!.canonical) : null,
+          signedForm: r.verified ? coverage!.form : null,
+        },
+        now,
+      );
   });
   const verifiedCount = rows.filter((r) => r.verified).length;
   const outcome: Outcome =
@@ -189,8 +263,19 @@ export async function kycCallback(gw: Gateway, query: Record<string, string | un
     : verifiedCount === 0 ? "unverified"
     : verifiedCount === asked.length ? "granted"
     : "partial";
-  gw.log.info("kyc callback", { userId: start.userId, provider, outcome, verified: verifiedCount, asked: asked.length });
-  return { outcome, userId: start.userId, tier: userTier(gw, start.userId).tier?.name ?? null, grants: Object.fromEntries(rows.map((r) => [r.grant, r.status])) };
+  gw.log.info("kyc callback", {
+    userId: start.userId,
+    provider,
+    outcome,
+    verified: verifiedCount,
+    asked: asked.length,
+  });
+  return {
+    outcome,
+    userId: start.userId,
+    tier: userTier(gw, start.userId).tier?.name ?? null,
+    grants: Object.fromEntries(rows.map((r) => [r.grant, r.status])),
+  };
 }
 
 /** What the wallet shows: the tier, its limits in every enabled currency, the grants and the providers. */
@@ -199,7 +284,9 @@ export function kycView(gw: Gateway, userId: string) {
   const limits: Record<string, Record<string, string>> = {};
   for (const currency of gw.config.currencies.enabled) {
     const set = limitsInForce(gw, userId, currency, tier);
-    const shown = Object.fromEntries(Object.entries(set).map(([k, v]) => [k, formatMinor(v!, currency, gw.currencies)]));
+    const shown = Object.fromEntries(
+      Object.entries(set).map(([k, v]) => [k, formatMinor(v!, currency, gw.currencies)]),
+    );
     if (Object.keys(shown).length) limits[currency] = shown;
   }
   const now = gw.clock();
@@ -213,7 +300,11 @@ export function kycView(gw: Gateway, userId: string) {
     providers: [...gw.config.kyc.providers],
     canVerify: gw.config.kyc.providers.length > 0 && grantsAsked(gw.tiers).length > 0,
     grants: gw.store.kyc.grants(userId).map((g) => ({
-      grant: g.grant, provider: g.provider, status: g.verified && (g.expiresAt ?? 0) <= now ? "expired" : g.status, verified: g.verified && (g.expiresAt ?? 0) > now, expiresAt: g.expiresAt,
+      grant: g.grant,
+      provider: g.provider,
+      status: g.verified && (g.expiresAt ?? 0) <= now ? "expired" : g.status,
+      verified: g.verified && (g.expiresAt ?? 0) > now,
+      expiresAt: g.expiresAt,
     })),
   };
 }

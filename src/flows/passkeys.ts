@@ -20,11 +20,16 @@ import { issueSession, promoteEnrolment, webOrigin, type SessionGrant } from "./
 
 /** How long a browser has between asking for a challenge and answering it. */
 export const CHALLENGE_TTL = 300;
+const MS_PER_SECOND = 1000;
 /** Unauthenticated sign-in challenges alive at once; past it a flood is refused instead of filling the table. */
 export const MAX_SIGNIN_CHALLENGES = 10_000;
 const NAME_RE = /^[^\p{Cc}\p{Cf}]{1,40}$/u;
 
-export const relyingParty = (gw: Gateway) => ({ id: new URL(gw.config.webBaseUrl).hostname, name: gw.config.name, origin: webOrigin(gw) });
+export const relyingParty = (gw: Gateway) => ({
+  id: new URL(gw.config.webBaseUrl).hostname,
+  name: gw.config.name,
+  origin: webOrigin(gw),
+});
 
 /** The library's reasons, sorted into what a client can act on (the message says the rest). */
 const REASONS: [RegExp, string][] = [
@@ -48,14 +53,26 @@ function rejected(e: unknown): ProtocolError {
   return new ProtocolError("PASSKEY_REJECTED", hint[reason], { reason });
 }
 
-const challengeTaker = (gw: Gateway, purpose: ChallengePurpose, check: (row: { user_id: string | null; token_hash: string | null }) => boolean) =>
+const challengeTaker =
+  (
+    gw: Gateway,
+    purpose: ChallengePurpose,
+    check: (row: { user_id: string | null; token_hash: string | null }) => boolean,
+  ) =>
   (challenge: string) => {
     const row = gw.store.passkeys.takeChallenge(challenge, purpose, gw.clock());
     return row !== null && check(row);
   };
 
 export function passkeyView(p: PasskeyRow, current: string | null) {
-  return { id: p.id, name: p.name, createdAt: p.created_at, lastUsedAt: p.last_used_at, backedUp: p.backed_up === 1, current: p.id === current };
+  return {
+    id: p.id,
+    name: p.name,
+    createdAt: p.created_at,
+    lastUsedAt: p.last_used_at,
+    backedUp: p.backed_up === 1,
+    current: p.id === current,
+  };
 }
 
 export function listPasskeys(gw: Gateway, auth: Auth) {
@@ -77,26 +94,39 @@ export async function registrationOptions(gw: Gateway, auth: Auth) {
     userID: new TextEncoder().encode(auth.user.id),
     attestationType: "none",
     // One passkey per authenticator: the browser skips (or refuses) one that already holds a credential of ours.
-    excludeCredentials: existing.map((p) => ({ id: p.id, transports: JSON.parse(p.transports) as AuthenticatorTransport[] })),
+    excludeCredentials: existing.map((p) => ({
+      id: p.id,
+      transports: JSON.parse(p.transports) as AuthenticatorTransport[],
+    })),
     authenticatorSelection: { residentKey: "required", userVerification: "required" },
-    timeout: CHALLENGE_TTL * 1000,
+    timeout: CHALLENGE_TTL * MS_PER_SECOND,
   });
   const now = gw.clock();
-  const challenge = { challenge: options.challenge, purpose: "register" as const, user_id: auth.user.id, token_hash: auth.grant.hash };
+  const challenge = {
+    challenge: options.challenge,
+    purpose: "register" as const,
+    user_id: auth.user.id,
+    token_hash: auth.grant.hash,
+  };
   await gw.store.transaction((tx) => tx.passkeys.saveChallenge(challenge, now, CHALLENGE_TTL));
   return options;
 }
 
 export async function registerPasskey(gw: Gateway, auth: Auth, name: string, response: RegistrationResponseJSON) {
   const label = name.trim();
-  if (!NAME_RE.test(label)) throw new ProtocolError("INVALID_REQUEST", "name: 1–40 characters", { fields: ["name"], reason: "name" });
+  if (!NAME_RE.test(label))
+    throw new ProtocolError("INVALID_REQUEST", "name: 1–40 characters", { fields: ["name"], reason: "name" });
   const rp = relyingParty(gw);
   let verified;
   try {
     verified = await verifyRegistrationResponse({
       response,
       // The challenge must be one we issued to this very token, unused and unexpired; taking it spends it.
-      expectedChallenge: challengeTaker(gw, "register", (r) => r.user_id === auth.user.id && r.token_hash === auth.grant.hash),
+      expectedChallenge: challengeTaker(
+        gw,
+        "register",
+        (r) => r.user_id === auth.user.id && r.token_hash === auth.grant.hash,
+      ),
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
       requireUserVerification: true,
@@ -125,7 +155,8 @@ export async function registerPasskey(gw: Gateway, auth: Auth, name: string, res
       created_at: now,
     });
     const passkey = passkeyView((await tx.passkeys.byId(info.credential.id))!, null);
-    const session: SessionGrant | undefined = auth.grant.kind === "enrol" ? promoteEnrolment(gw, auth, passkey.id) : undefined;
+    const session: SessionGrant | undefined =
+      auth.grant.kind === "enrol" ? promoteEnrolment(gw, auth, passkey.id) : undefined;
     return session ? { passkey, session } : { passkey };
   });
 }
@@ -142,10 +173,15 @@ export async function removePasskey(gw: Gateway, auth: Auth, id: string) {
 }
 
 export async function signInOptions(gw: Gateway) {
-  if (gw.store.passkeys.liveChallenges("signin") >= MAX_SIGNIN_CHALLENGES) throw new ProtocolError("RATE_LIMITED", "Too many sign-ins in progress");
+  if (gw.store.passkeys.liveChallenges("signin") >= MAX_SIGNIN_CHALLENGES)
+    throw new ProtocolError("RATE_LIMITED", "Too many sign-ins in progress");
   const rp = relyingParty(gw);
   // No allowCredentials: the browser offers the user's discoverable passkeys for this site (no user name typed).
-  const options = await generateAuthenticationOptions({ rpID: rp.id, userVerification: "required", timeout: CHALLENGE_TTL * 1000 });
+  const options = await generateAuthenticationOptions({
+    rpID: rp.id,
+    userVerification: "required",
+    timeout: CHALLENGE_TTL * MS_PER_SECOND,
+  });
   const now = gw.clock();
   const challenge = { challenge: options.challenge, purpose: "signin" as const, user_id: null, token_hash: null };
   await gw.store.transaction((tx) => tx.passkeys.saveChallenge(challenge, now, CHALLENGE_TTL));
@@ -154,7 +190,10 @@ export async function signInOptions(gw: Gateway) {
 
 export async function signInWithPasskey(gw: Gateway, response: AuthenticationResponseJSON): Promise<SessionGrant> {
   const passkey = gw.store.passkeys.byId(response.id);
-  if (!passkey) throw new ProtocolError("PASSKEY_REJECTED", "This passkey is not registered here (it may have been removed)", { reason: "unknown_credential" });
+  if (!passkey)
+    throw new ProtocolError("PASSKEY_REJECTED", "This passkey is not registered here (it may have been removed)", {
+      reason: "unknown_credential",
+    });
   const rp = relyingParty(gw);
   let verified;
   try {
@@ -163,7 +202,12 @@ export async function signInWithPasskey(gw: Gateway, response: AuthenticationRes
       expectedChallenge: challengeTaker(gw, "signin", () => true),
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
-      credential: { id: passkey.id, publicKey: new Uint8Array(passkey.public_key), counter: passkey.counter, transports: JSON.parse(passkey.transports) },
+      credential: {
+        id: passkey.id,
+        publicKey: new Uint8Array(passkey.public_key),
+        counter: passkey.counter,
+        transports: JSON.parse(passkey.transports),
+      },
       requireUserVerification: true,
     });
   } catch (e) {
@@ -172,7 +216,8 @@ export async function signInWithPasskey(gw: Gateway, response: AuthenticationRes
   if (!verified.verified) throw rejected(new Error("not verified"));
   // A discoverable credential names its user: it must be the passkey's owner.
   const handle = response.response.userHandle;
-  if (handle && Buffer.from(handle, "base64url").toString("utf8") !== passkey.user_id) throw rejected(new Error("user handle mismatch"));
+  if (handle && Buffer.from(handle, "base64url").toString("utf8") !== passkey.user_id)
+    throw rejected(new Error("user handle mismatch"));
   const now = gw.clock();
   const { newCounter } = verified.authenticationInfo;
   return gw.store.transaction(async (tx) => {

@@ -6,6 +6,9 @@ import type { User } from "../store/users";
 import { assertNotFrozen } from "./user-limits";
 import { qrDataUrl, qrPng, qrSvgOf } from "./qr-image";
 
+/** §8.1: 128-bit random session ids. */
+const SESSION_ID_BYTES = 16;
+
 export type QrPayload = { ocid: number; order: string; expiresAt: number };
 
 /** §8.2: keys in exactly this order, no whitespace. */
@@ -23,7 +26,7 @@ export async function createPaySession(gw: Gateway, user: User) {
   assertNotFrozen(gw, user.id);
   const { store, config } = gw;
   const now = gw.clock();
-  const id = randomHex(16);
+  const id = randomHex(SESSION_ID_BYTES);
   const expiresAt = now + config.sessionTtl;
   const max = config.maxPendingSessions;
   const session = { id, userId: user.id, createdAt: now, expiresAt };

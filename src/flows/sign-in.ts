@@ -6,15 +6,30 @@ import { ProtocolError } from "../protocol/errors";
 import type { Auth } from "../app/bearer";
 import type { User } from "../store/users";
 
-export type SessionGrant = { token: string; expiresAt: number; idleTimeout: number; user: { id: string; name: string } };
+export type SessionGrant = {
+  token: string;
+  expiresAt: number;
+  idleTimeout: number;
+  user: { id: string; name: string };
+};
 
 /** The one origin a browser session may come from: where our pages are served (and the passkey RP lives). */
 export const webOrigin = (gw: Gateway) => new URL(gw.config.webBaseUrl).origin;
 
 /** Call inside a transaction. */
-export function issueSession(gw: Gateway, user: { id: string; name: string }, o: { origin: string | null; passkeyId?: string }): SessionGrant {
+export function issueSession(
+  gw: Gateway,
+  user: { id: string; name: string },
+  o: { origin: string | null; passkeyId?: string },
+): SessionGrant {
   const { ttl, idleTimeout } = gw.config.sessions;
-  const t = gw.store.tokens.issue(user.id, gw.clock(), { kind: "session", ttl, idleTimeout, origin: o.origin, passkeyId: o.passkeyId });
+  const t = gw.store.tokens.issue(user.id, gw.clock(), {
+    kind: "session",
+    ttl,
+    idleTimeout,
+    origin: o.origin,
+    passkeyId: o.passkeyId,
+  });
   return { token: t.token, expiresAt: t.expiresAt!, idleTimeout, user: { id: user.id, name: user.name } };
 }
 
@@ -30,7 +45,9 @@ export async function exchangeForSession(
   host: string | null,
 ): Promise<SessionGrant> {
   if (auth.grant.kind !== "operator")
-    throw new ProtocolError("UNAUTHORIZED", "Only an operator-issued token can start a session", { reason: "token_kind" });
+    throw new ProtocolError("UNAUTHORIZED", "Only an operator-issued token can start a session", {
+      reason: "token_kind",
+    });
   const sameHost = !!origin && URL.canParse(origin) && new URL(origin).host === host;
   if (origin && !sameHost && origin !== webOrigin(gw) && !gw.config.app.corsOrigins.includes(origin))
     throw new ProtocolError("UNAUTHORIZED", "Sessions are issued to this wallet's own pages", { reason: "origin" });
@@ -56,12 +73,24 @@ export function promoteEnrolment(gw: Gateway, auth: Auth, passkeyId: string): Se
  * `users enrol-link <name>` / `POST /admin/users/{id}/enrol-link`: a one-time link the operator hands a user whose
  * first passkey needs a sign-in. Audited (the link itself is a secret and stays out of the log).
  */
-export function issueEnrolLink(gw: Gateway, actor: string, user: User): { user: { id: string; name: string }; url: string; expiresAt: number } {
+export function issueEnrolLink(
+  gw: Gateway,
+  actor: string,
+  user: User,
+): { user: { id: string; name: string }; url: string; expiresAt: number } {
   const now = gw.clock();
   const t = gw.store.tx(() => {
     gw.store.audit.append(actor, "users.enrol_link", { userId: user.id }, now);
-    return gw.store.tokens.issue(user.id, now, { kind: "enrol", ttl: gw.config.sessions.enrolTtl, origin: webOrigin(gw) });
+    return gw.store.tokens.issue(user.id, now, {
+      kind: "enrol",
+      ttl: gw.config.sessions.enrolTtl,
+      origin: webOrigin(gw),
+    });
   });
   // In the fragment: never sent to a server, never in a Referer; the page removes it from the address bar.
-  return { user: { id: user.id, name: user.name }, url: `${gw.config.webBaseUrl}/#enrol=${t.token}`, expiresAt: t.expiresAt! };
+  return {
+    user: { id: user.id, name: user.name },
+    url: `${gw.config.webBaseUrl}/#enrol=${t.token}`,
+    expiresAt: t.expiresAt!,
+  };
 }

@@ -24,7 +24,9 @@ const DEMO_NAME = /^[\p{L}\p{N} ._@-]{1,40}$/u;
 const EmptyBody = t.Optional(t.Object({}, { additionalProperties: true }));
 
 function openCodes(gw: Gateway, userId: string) {
-  return gw.store.sessions.open(userId, gw.clock()).map((s) => ({ sessionId: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));
+  return gw.store.sessions
+    .open(userId, gw.clock())
+    .map((s) => ({ sessionId: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));
 }
 
 export function appRoutes(gw: Gateway) {
@@ -38,7 +40,11 @@ export function appRoutes(gw: Gateway) {
         enforceRate(gw, `demo:${clientIp(ctx, gw)}`, gw.config.rateLimits.demoLoginPerIp);
         const base = ctx.body?.name?.trim() || "demo";
         if (!DEMO_NAME.test(base))
-          throw new ProtocolError("INVALID_REQUEST", 'name: up to 40 letters, digits, spaces or . _ @ - (e.g. "alice")', { reason: "schema", fields: ["name"] });
+          throw new ProtocolError(
+            "INVALID_REQUEST",
+            'name: up to 40 letters, digits, spaces or . _ @ - (e.g. "alice")',
+            { reason: "schema", fields: ["name"] },
+          );
         const name = `${base}-${Math.random().toString(36).slice(2, 8)}`;
         const { user, token } = createUser(gw, name, gw.config.demoBalance);
         return { token, user: { id: user.id, name: user.name } };
@@ -47,7 +53,8 @@ export function appRoutes(gw: Gateway) {
         body: t.Optional(t.Object({ name: t.Optional(t.String({ maxLength: 40 })) })),
         detail: routeDoc({
           summary: "Demo mode: create a funded test user and sign in",
-          description: "Only in demo mode (`bun run start`). Returns a bearer token for a new user with the demo balance.",
+          description:
+            "Only in demo mode (`bun run start`). Returns a bearer token for a new user with the demo balance.",
           response: S.DemoLoginResponse,
           demoOnly: true,
           errors: ["INVALID_REQUEST"],
@@ -63,197 +70,306 @@ export function appRoutes(gw: Gateway) {
       enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
       const s = gw.store.sessions.get(ctx.params.id);
       if (!s || s.kind !== "checkout" || s.user_id !== null)
-        throw new ProtocolError("SESSION_NOT_FOUND", "No open hosted checkout with this id (it may have been answered: sign in to see it)", { reason: "not_open" });
+        throw new ProtocolError(
+          "SESSION_NOT_FOUND",
+          "No open hosted checkout with this id (it may have been answered: sign in to see it)",
+          { reason: "not_open" },
+        );
       return sessionView(gw, s);
     },
     {
       params: SessionParams,
       detail: routeDoc({
         summary: "A hosted checkout's order, before sign-in (no token needed)",
-        description: "What the hosted page shows the shopper before they sign in. Only unanswered checkouts; rate-limited per IP.",
+        description:
+          "What the hosted page shows the shopper before they sign in. Only unanswered checkouts; rate-limited per IP.",
         response: S.SessionViewResponse,
         errors: ["SESSION_NOT_FOUND", "RATE_LIMITED"],
       }),
     },
   );
 
-  return app
-    .resolve(({ request }) => {
-      const { user, grant } = authFromAuthorization(gw, request.headers.get("authorization"), request.headers.get("origin"));
-      if (grant.kind === "enrol") throw new ProtocolError("UNAUTHORIZED", "An enrolment link can only register a passkey", { reason: "enrol_only" });
-      enforceRate(gw, `token:${user.id}`, gw.config.rateLimits.perToken);
-      return { user };
-    })
-    .post(
-      "/pay",
-      ({ user }) => {
-        enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
-        return createPaySession(gw, user);
-      },
-      {
+  return (
+    app
+      .resolve(({ request }) => {
+        const { user, grant } = authFromAuthorization(
+          gw,
+          request.headers.get("authorization"),
+          request.headers.get("origin"),
+        );
+        if (grant.kind === "enrol")
+          throw new ProtocolError("UNAUTHORIZED", "An enrolment link can only register a passkey", {
+            reason: "enrol_only",
+          });
+        enforceRate(gw, `token:${user.id}`, gw.config.rateLimits.perToken);
+        return { user };
+      })
+      .post(
+        "/pay",
+        ({ user }) => {
+          enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
+          return createPaySession(gw, user);
+        },
+        {
+          body: EmptyBody,
+          detail: routeDoc({
+            summary: "Open a pay code (QR) a merchant can submit one order to",
+            description:
+              "Creates a single-use session valid for `sessionTtl` seconds. Show `qrCode` (or encode `qrText`) to " +
+              "the merchant; " +
+              "its POS posts the signed order to `qrPayload.order` (§9.4) and the order arrives on the WebSocket as " +
+              "`payment_request`. " +
+              "At most `maxPendingSessions` codes may be open at once (429 RATE_LIMITED): cancel one with " +
+              "/app/decline/{id} or /app/codes/cancel.",
+            response: S.PayResponse,
+            errors: ["RATE_LIMITED"],
+          }),
+        },
+      )
+      .get(
+        "/me",
+        ({ user }) => ({
+          user: { id: user.id, name: user.name, ...(user.ocid ? { ocid: user.ocid } : {}) },
+          balances: balancesOf(gw, userAccount(user.id)),
+        }),
+        {
+          detail: routeDoc({ summary: "The signed-in user and their balances", response: S.MeResponse }),
+        },
+      )
+      .get("/codes", ({ user }) => ({ codes: openCodes(gw, user.id) }), {
+        detail: routeDoc({
+          summary: "Open pay codes: QR sessions a merchant could still submit an order to",
+          description:
+            "Newest first. Cancel one with POST /app/decline/{sessionId}; all of them with POST /app/codes/cancel.",
+          response: S.OpenCodesResponse,
+        }),
+      })
+      .post(
+        "/codes/cancel",
+        async ({ user }) => ({ cancelled: await gw.store.transaction((tx) => tx.sessions.cancelOpen(user.id)) }),
+        {
+          body: EmptyBody,
+          detail: routeDoc({
+            summary: "Cancel every open pay code (the web page does this on sign-out)",
+            description:
+              'A merchant submitting to a cancelled code gets 410 SESSION_USED with details.reason "cancelled".',
+            response: S.CancelCodesResponse,
+          }),
+        },
+      )
+      .get("/sessions/:id", ({ user, params }) => sessionView(gw, sessionForUser(gw, user, params.id)), {
+        params: SessionParams,
+        detail: routeDoc({
+          summary: "A pay code or hosted checkout, with its order and merchant once there is one",
+          description:
+            "A hosted checkout is readable by any signed-in user until one of them answers it; `merchant` is the " +
+            "name the merchant declares, " +
+            "its OCID and the host of its registered endpoint.",
+          response: S.SessionViewResponse,
+          errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED", "INVALID_REQUEST"],
+        }),
+      })
+      .get(
+        "/sessions/:id/qr.svg",
+        async ({ user, params }) => {
+          const s = sessionForUser(gw, user, params.id);
+          if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
+          return new Response(await qrSvg(gw, s.id, s.expires_at), { headers: { "content-type": "image/svg+xml" } });
+        },
+        {
+          params: SessionParams,
+          detail: routeDoc({
+            summary: "The pay code's QR as SVG",
+            contentType: "image/svg+xml",
+            errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED"],
+          }),
+        },
+      )
+      .get(
+        "/sessions/:id/qr.png",
+        ({ user, params }) => {
+          const s = sessionForUser(gw, user, params.id);
+          if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
+          return new Response(new Uint8Array(qrPngOf(gw, s.id, s.expires_at)), {
+            headers: { "content-type": "image/png" },
+          });
+        },
+        {
+          params: SessionParams,
+          detail: routeDoc({
+            summary: "The pay code's QR as PNG (the same image as qrCode)",
+            contentType: "image/png",
+            errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED"],
+          }),
+        },
+      )
+      .post("/confirm/:id", ({ user, params }) => confirmPayment(gw, user, params.id), {
+        params: SessionParams,
         body: EmptyBody,
         detail: routeDoc({
-          summary: "Open a pay code (QR) a merchant can submit one order to",
+          summary: "Confirm the order on a session: the amount leaves the balance",
           description:
-            "Creates a single-use session valid for `sessionTtl` seconds. Show `qrCode` (or encode `qrText`) to the merchant; " +
-            "its POS posts the signed order to `qrPayload.order` (§9.4) and the order arrives on the WebSocket as `payment_request`. " +
-            "At most `maxPendingSessions` codes may be open at once (429 RATE_LIMITED): cancel one with /app/decline/{id} or /app/codes/cancel.",
-          response: S.PayResponse,
-          errors: ["RATE_LIMITED"],
+            "Idempotent: confirming again answers the current status. Hosted checkouts answer `redirect`, the " +
+            "merchant's success URL.",
+          response: S.AnswerResponse,
+          example: { status: "confirmed" },
+          errors: ["INSUFFICIENT_FUNDS", "INVALID_STATE", "SESSION_NOT_FOUND", "UNAUTHORIZED", "ORDER_NOT_FOUND"],
         }),
-      },
-    )
-    .get("/me", ({ user }) => ({ user: { id: user.id, name: user.name, ...(user.ocid ? { ocid: user.ocid } : {}) }, balances: balancesOf(gw, userAccount(user.id)) }), {
-      detail: routeDoc({ summary: "The signed-in user and their balances", response: S.MeResponse }),
-    })
-    .get("/codes", ({ user }) => ({ codes: openCodes(gw, user.id) }), {
-      detail: routeDoc({
-        summary: "Open pay codes: QR sessions a merchant could still submit an order to",
-        description: "Newest first. Cancel one with POST /app/decline/{sessionId}; all of them with POST /app/codes/cancel.",
-        response: S.OpenCodesResponse,
-      }),
-    })
-    .post("/codes/cancel", async ({ user }) => ({ cancelled: await gw.store.transaction((tx) => tx.sessions.cancelOpen(user.id)) }), {
-      body: EmptyBody,
-      detail: routeDoc({
-        summary: "Cancel every open pay code (the web page does this on sign-out)",
-        description: "A merchant submitting to a cancelled code gets 410 SESSION_USED with details.reason \"cancelled\".",
-        response: S.CancelCodesResponse,
-      }),
-    })
-    .get("/sessions/:id", ({ user, params }) => sessionView(gw, sessionForUser(gw, user, params.id)), {
-      params: SessionParams,
-      detail: routeDoc({
-        summary: "A pay code or hosted checkout, with its order and merchant once there is one",
-        description:
-          "A hosted checkout is readable by any signed-in user until one of them answers it; `merchant` is the name the merchant declares, " +
-          "its OCID and the host of its registered endpoint.",
-        response: S.SessionViewResponse,
-        errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED", "INVALID_REQUEST"],
-      }),
-    })
-    .get(
-      "/sessions/:id/qr.svg",
-      async ({ user, params }) => {
-        const s = sessionForUser(gw, user, params.id);
-        if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
-        return new Response(await qrSvg(gw, s.id, s.expires_at), { headers: { "content-type": "image/svg+xml" } });
-      },
-      {
+      })
+      .post("/decline/:id", ({ user, params }) => declinePayment(gw, user, params.id), {
         params: SessionParams,
-        detail: routeDoc({ summary: "The pay code's QR as SVG", contentType: "image/svg+xml", errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED"] }),
-      },
-    )
-    .get(
-      "/sessions/:id/qr.png",
-      ({ user, params }) => {
-        const s = sessionForUser(gw, user, params.id);
-        if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
-        return new Response(new Uint8Array(qrPngOf(gw, s.id, s.expires_at)), { headers: { "content-type": "image/png" } });
-      },
-      {
+        body: EmptyBody,
+        detail: routeDoc({
+          summary: "Decline the order on a session, or cancel a pay code that has none yet",
+          description:
+            "Nothing is charged. A QR session without an order answers `cancelled`; hosted checkouts answer " +
+            "`redirect`, the cancel URL.",
+          response: S.AnswerResponse,
+          example: { status: "declined" },
+          errors: ["INVALID_STATE", "SESSION_NOT_FOUND", "UNAUTHORIZED"],
+        }),
+      })
+      // Issue 13: pay by scanning a merchant's code. Each scan may call the merchant, so it counts against the
+      // per-user pay limit.
+      .post(
+        "/scan",
+        ({ user, body }) => {
+          enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
+          return scanCode(gw, user, body);
+        },
+        {
+          body: ScanRequestSchema,
+          detail: {
+            ...routeDoc({
+              summary: "Scan a merchant's code (order QR, inventory QR, opencharge: URI) or a person's receive QR",
+              response: ScanAnyResponseSchema,
+            }),
+            "x-oc-response": ScanAnyResponseSchema,
+          },
+        },
+      )
+      .post(
+        "/scan/:id/order",
+        ({ user, params, body }) => {
+          enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
+          return orderFromInventory(gw, user, params.id, body);
+        },
+        {
+          params: SessionParams,
+          body: ScanOrderRequest,
+          detail: {
+            ...routeDoc({
+              summary: "Order picked inventory items from the merchant (signed order back)",
+              response: ScanResponseSchema,
+            }),
+            "x-oc-response": ScanResponseSchema,
+          },
+        },
+      )
+      .get("/history", ({ user, query }) => history(gw, user, query.limit, query.before), {
+        query: t.Object({
+          limit: t.Optional(t.String({ description: "1–100, default 20" })),
+          before: t.Optional(t.String({ description: "`nextBefore` of the previous page" })),
+        }),
+        detail: routeDoc({
+          summary: "Payments and credits, newest first",
+          description:
+            "`charged` tells money that left the balance (confirmed, paid, in review) from orders that were " +
+            "declined, expired, still waiting or refunded.",
+          response: S.HistoryPage,
+          errors: ["INVALID_REQUEST"],
+        }),
+      })
+      // Issue 17: send and receive money between people, and top-ups through another gateway.
+      .post("/transfer", ({ user, body }) => sendMoney(gw, user, body), {
+        body: TransferRequest,
+        detail: routeDoc({
+          summary: "Send money to a person: user_<id>, a handle, or an OCID (here or at another gateway)",
+          description:
+            "Inside this gateway: one transaction, `paid` at once. To a person's OCID at another gateway: debited " +
+            "into settlement, " +
+            "then a signed /transfer/create to their gateway; `pending` while its outcome is unknown (retried, never " +
+            "refunded " +
+            "automatically), `refunded` when that gateway refused. The same idempotencyKey never pays twice.",
+          response: S.TransferResponse,
+          errors: [
+            "ACCOUNT_NOT_FOUND",
+            "INSUFFICIENT_FUNDS",
+            "INVALID_AMOUNT",
+            "SETTLEMENT_NOT_SUPPORTED",
+            "INVALID_STATE",
+            "METADATA_UNAVAILABLE",
+            "ACCOUNT_FROZEN",
+            "LIMIT_EXCEEDED",
+          ],
+        }),
+      })
+      .get("/receive-qr", ({ user }) => receiveQr(gw, user), {
+        detail: routeDoc({
+          summary: "The user's receive QR: {type: ocid_transfer, ocid, gateway}",
+          response: S.ReceiveQrResponse,
+          errors: ["INVALID_STATE"],
+        }),
+      })
+      .get(
+        "/receive-qr.svg",
+        async ({ user }) =>
+          new Response(await receiveQrSvg(gw, user), { headers: { "content-type": "image/svg+xml" } }),
+        {
+          detail: routeDoc({
+            summary: "The receive QR as SVG",
+            contentType: "image/svg+xml",
+            errors: ["INVALID_STATE"],
+          }),
+        },
+      )
+      .get(
+        "/receive-qr.png",
+        async ({ user }) =>
+          new Response(new Uint8Array(await receiveQrPng(gw, user)), { headers: { "content-type": "image/png" } }),
+        {
+          detail: routeDoc({ summary: "The receive QR as PNG", contentType: "image/png", errors: ["INVALID_STATE"] }),
+        },
+      )
+      .post("/topup", ({ user, body }) => startTopup(gw, user, body), {
+        body: TopupRequest,
+        detail: routeDoc({
+          summary: "Top up through another gateway's hosted checkout",
+          description:
+            "Answers the checkout URL to send the user to; the balance is credited once that gateway's proof arrives.",
+          response: S.TopupStarted,
+          errors: [
+            "SETTLEMENT_NOT_SUPPORTED",
+            "INVALID_AMOUNT",
+            "METADATA_UNAVAILABLE",
+            "ACCOUNT_FROZEN",
+            "LIMIT_EXCEEDED",
+          ],
+        }),
+      })
+      .get("/topups/:id", ({ user, params }) => topupOf(gw, user, params.id), {
         params: SessionParams,
-        detail: routeDoc({ summary: "The pay code's QR as PNG (the same image as qrCode)", contentType: "image/png", errors: ["SESSION_NOT_FOUND", "UNAUTHORIZED"] }),
-      },
-    )
-    .post("/confirm/:id", ({ user, params }) => confirmPayment(gw, user, params.id), {
-      params: SessionParams,
-      body: EmptyBody,
-      detail: routeDoc({
-        summary: "Confirm the order on a session: the amount leaves the balance",
-        description: "Idempotent: confirming again answers the current status. Hosted checkouts answer `redirect`, the merchant's success URL.",
-        response: S.AnswerResponse,
-        example: { status: "confirmed" },
-        errors: ["INSUFFICIENT_FUNDS", "INVALID_STATE", "SESSION_NOT_FOUND", "UNAUTHORIZED", "ORDER_NOT_FOUND"],
-      }),
-    })
-    .post("/decline/:id", ({ user, params }) => declinePayment(gw, user, params.id), {
-      params: SessionParams,
-      body: EmptyBody,
-      detail: routeDoc({
-        summary: "Decline the order on a session, or cancel a pay code that has none yet",
-        description: "Nothing is charged. A QR session without an order answers `cancelled`; hosted checkouts answer `redirect`, the cancel URL.",
-        response: S.AnswerResponse,
-        example: { status: "declined" },
-        errors: ["INVALID_STATE", "SESSION_NOT_FOUND", "UNAUTHORIZED"],
-      }),
-    })
-    // Issue 13: pay by scanning a merchant's code. Each scan may call the merchant, so it counts against the
-    // per-user pay limit.
-    .post(
-      "/scan",
-      ({ user, body }) => {
-        enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
-        return scanCode(gw, user, body);
-      },
-      { body: ScanRequestSchema, detail: { ...routeDoc({ summary: "Scan a merchant's code (order QR, inventory QR, opencharge: URI) or a person's receive QR", response: ScanAnyResponseSchema }), "x-oc-response": ScanAnyResponseSchema } },
-    )
-    .post(
-      "/scan/:id/order",
-      ({ user, params, body }) => {
-        enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
-        return orderFromInventory(gw, user, params.id, body);
-      },
-      { params: SessionParams, body: ScanOrderRequest, detail: { ...routeDoc({ summary: "Order picked inventory items from the merchant (signed order back)", response: ScanResponseSchema }), "x-oc-response": ScanResponseSchema } },
-    )
-    .get("/history", ({ user, query }) => history(gw, user, query.limit, query.before), {
-      query: t.Object({
-        limit: t.Optional(t.String({ description: "1–100, default 20" })),
-        before: t.Optional(t.String({ description: "`nextBefore` of the previous page" })),
-      }),
-      detail: routeDoc({
-        summary: "Payments and credits, newest first",
-        description: "`charged` tells money that left the balance (confirmed, paid, in review) from orders that were declined, expired, still waiting or refunded.",
-        response: S.HistoryPage,
-        errors: ["INVALID_REQUEST"],
-      }),
-    })
-    // Issue 17: send and receive money between people, and top-ups through another gateway.
-    .post("/transfer", ({ user, body }) => sendMoney(gw, user, body), {
-      body: TransferRequest,
-      detail: routeDoc({
-        summary: "Send money to a person: user_<id>, a handle, or an OCID (here or at another gateway)",
-        description:
-          "Inside this gateway: one transaction, `paid` at once. To a person's OCID at another gateway: debited into settlement, " +
-          "then a signed /transfer/create to their gateway; `pending` while its outcome is unknown (retried, never refunded " +
-          "automatically), `refunded` when that gateway refused. The same idempotencyKey never pays twice.",
-        response: S.TransferResponse,
-        errors: ["ACCOUNT_NOT_FOUND", "INSUFFICIENT_FUNDS", "INVALID_AMOUNT", "SETTLEMENT_NOT_SUPPORTED", "INVALID_STATE", "METADATA_UNAVAILABLE", "ACCOUNT_FROZEN", "LIMIT_EXCEEDED"],
-      }),
-    })
-    .get("/receive-qr", ({ user }) => receiveQr(gw, user), {
-      detail: routeDoc({ summary: "The user's receive QR: {type: ocid_transfer, ocid, gateway}", response: S.ReceiveQrResponse, errors: ["INVALID_STATE"] }),
-    })
-    .get("/receive-qr.svg", async ({ user }) => new Response(await receiveQrSvg(gw, user), { headers: { "content-type": "image/svg+xml" } }), {
-      detail: routeDoc({ summary: "The receive QR as SVG", contentType: "image/svg+xml", errors: ["INVALID_STATE"] }),
-    })
-    .get("/receive-qr.png", async ({ user }) => new Response(new Uint8Array(await receiveQrPng(gw, user)), { headers: { "content-type": "image/png" } }), {
-      detail: routeDoc({ summary: "The receive QR as PNG", contentType: "image/png", errors: ["INVALID_STATE"] }),
-    })
-    .post("/topup", ({ user, body }) => startTopup(gw, user, body), {
-      body: TopupRequest,
-      detail: routeDoc({
-        summary: "Top up through another gateway's hosted checkout",
-        description: "Answers the checkout URL to send the user to; the balance is credited once that gateway's proof arrives.",
-        response: S.TopupStarted,
-        errors: ["SETTLEMENT_NOT_SUPPORTED", "INVALID_AMOUNT", "METADATA_UNAVAILABLE", "ACCOUNT_FROZEN", "LIMIT_EXCEEDED"],
-      }),
-    })
-    .get("/topups/:id", ({ user, params }) => topupOf(gw, user, params.id), {
-      params: SessionParams,
-      detail: routeDoc({ summary: "A top-up and whether it was credited", response: S.TopupView, errors: ["NOT_FOUND"] }),
-    })
-    // Issue 21: the user's KYC tier, its limits, and verification through a KYC provider.
-    .get("/kyc", ({ user }) => kycView(gw, user.id), {
-      detail: routeDoc({ summary: "The user's KYC tier, the limits in force and their verified grants", response: S.KycView }),
-    })
-    .post("/kyc/start", ({ user, body }) => startKyc(gw, user, body ?? {}), {
-      body: t.Optional(KycStartRequest),
-      detail: routeDoc({
-        summary: "Start a verification: the KYC provider's grant URL to send the browser to",
-        description: "The provider sends the browser back to GET /opencharge/kyc/callback; the tier changes there.",
-        response: S.KycStarted,
-        errors: ["INVALID_STATE", "INVALID_REQUEST", "METADATA_UNAVAILABLE"],
-      }),
-    });
+        detail: routeDoc({
+          summary: "A top-up and whether it was credited",
+          response: S.TopupView,
+          errors: ["NOT_FOUND"],
+        }),
+      })
+      // Issue 21: the user's KYC tier, its limits, and verification through a KYC provider.
+      .get("/kyc", ({ user }) => kycView(gw, user.id), {
+        detail: routeDoc({
+          summary: "The user's KYC tier, the limits in force and their verified grants",
+          response: S.KycView,
+        }),
+      })
+      .post("/kyc/start", ({ user, body }) => startKyc(gw, user, body ?? {}), {
+        body: t.Optional(KycStartRequest),
+        detail: routeDoc({
+          summary: "Start a verification: the KYC provider's grant URL to send the browser to",
+          description: "The provider sends the browser back to GET /opencharge/kyc/callback; the tier changes there.",
+          response: S.KycStarted,
+          errors: ["INVALID_STATE", "INVALID_REQUEST", "METADATA_UNAVAILABLE"],
+        }),
+      })
+  );
 }
