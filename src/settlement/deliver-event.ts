@@ -12,8 +12,11 @@ import { deliveryRetryDelay, isSuccess } from "./classify";
 const REPLY_MAX_BYTES = 16 * 1024;
 
 
+/** What delivering an operator event needs: its endpoint and outbox rows, the SSRF allow-list, timeouts, time. */
+export type EventDeliveryDeps = Pick<Gateway, "store" | "clock" | "allowlist" | "config">;
+
 export async function deliverEvent(
-  gw: Gateway,
+  gw: EventDeliveryDeps,
   d: DeliveryRow & { endpoint_id: string | null },
   owner: string,
 ): Promise<AttemptResult> {
@@ -64,7 +67,7 @@ type Attempt = {
 };
 
 /** The attempt row and the delivery's next state on the proofs' schedule (`dead` once outside the window). */
-function recordAttempt(gw: Gateway, d: DeliveryRow, owner: string, a: Attempt): AttemptResult {
+function recordAttempt(gw: EventDeliveryDeps, d: DeliveryRow, owner: string, a: Attempt): AttemptResult {
   const windowStart = d.window_start ?? a.started;
   const now = gw.clock();
   const attempts = d.attempts + 1;

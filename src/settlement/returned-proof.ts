@@ -12,9 +12,12 @@ export type ExpectedProof = {
   currency: string;
 };
 
+/** What checking a returned proof needs of the gateway: the issuer's key, the time, the money rules, the log. */
+export type ReturnedProofDeps = Pick<Gateway, "directory" | "clock" | "config" | "currencies" | "log">;
+
 /** Anything off is a reason (the caller treats it as ambiguous + anomaly); never throws. */
 export async function verifiedReturnedProof(
-  gw: Gateway,
+  gw: ReturnedProofDeps,
   raw: unknown,
   expected: ExpectedProof,
 ): Promise<{ ok: true; signed: Signed; form: string } | { ok: false; reason: string }> {
