@@ -2,7 +2,16 @@
 import type { AdminRoute } from "./route";
 import { answer, paged, pageParams } from "./route";
 import * as S from "./schemas";
-import { adminResolve, deliveryItem, ledgerBalances, listDeliveries, listOrders, orderDetail, orderItem, replayDelivery } from "./orders";
+import {
+  adminResolve,
+  deliveryItem,
+  ledgerBalances,
+  listDeliveries,
+  listOrders,
+  orderDetail,
+  orderItem,
+  replayDelivery,
+} from "./orders";
 import { ledgerCsv, ordersCsv } from "./exports";
 import { refundOrder } from "../flows/refunds";
 import { ProtocolError } from "../protocol/errors";
@@ -12,7 +21,9 @@ const orderId = (s: string | undefined): number => {
   return Number(s);
 };
 const csvResponse = (name: string, body: string) =>
-  new Response(body, { headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${name}"` } });
+  new Response(body, {
+    headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${name}"` },
+  });
 
 export const ORDER_ROUTES: AdminRoute[] = [
   {
@@ -24,7 +35,12 @@ export const ORDER_ROUTES: AdminRoute[] = [
     response: S.Page(S.OrderItem),
     handle: (gw, c) => {
       const { limit, cursor } = pageParams(c.query, Number.MAX_SAFE_INTEGER);
-      return paged(listOrders(gw, c.query, cursor, limit + 1), limit, (o) => o.id, (o) => orderItem(gw, o));
+      return paged(
+        listOrders(gw, c.query, cursor, limit + 1),
+        limit,
+        (o) => o.id,
+        (o) => orderItem(gw, o),
+      );
     },
   },
   {
@@ -52,7 +68,8 @@ export const ORDER_ROUTES: AdminRoute[] = [
     body: S.RefundBody,
     status: 201,
     response: S.RefundEnvelope,
-    handle: (gw, c) => answer({ status: 201, body: refundOrder(gw, c.key.name, orderId(c.params.id), c.body?.amount) }),
+    handle: async (gw, c) =>
+      answer({ status: 201, body: await refundOrder(gw, c.key.name, orderId(c.params.id), c.body?.amount) }),
   },
   {
     method: "GET",

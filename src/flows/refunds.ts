@@ -62,14 +62,14 @@ function checkCap(gw: Gateway, o: OrderRecord, minor: bigint): void {
   );
 }
 
-export function refundOrder(gw: Gateway, actor: string, orderRowId: number, amount: string | undefined) {
+export async function refundOrder(gw: Gateway, actor: string, orderRowId: number, amount: string | undefined) {
   const found = gw.store.orders.byId(orderRowId);
   if (!found) throw new ProtocolError("ORDER_NOT_FOUND");
   const requested = amount === undefined ? null : amountOrThrow(gw, amount, found.currency);
   const now = gw.clock();
   let delivered = false;
-  const refund = gw.store.tx(() => {
-    const o = gw.store.orders.byId(orderRowId)!;
+  const refund = await gw.store.transaction(async (tx) => {
+    const o = (await tx.orders.byId(orderRowId))!;
     if (o.status !== "paid" || !o.user_id)
       throw new ProtocolError("INVALID_STATE", `Only paid orders are refunded; this one is ${o.status}`, {
         status: o.status,

@@ -10,7 +10,14 @@ import { randomHex } from "../protocol/hex";
 import { Order, SessionOrderUrls, SignatureHex, type PeerMetadata } from "../protocol/schemas";
 import { compileValidator } from "../protocol/validate";
 import { recogniseCode, type ScannedCode, type ScanKind } from "../protocol/scan-codes";
-import { checkPick, itemsMatch, normaliseInventory, priceMinor, type Inventory, type ScanOrderRequest } from "../protocol/inventory";
+import {
+  checkPick,
+  itemsMatch,
+  normaliseInventory,
+  priceMinor,
+  type Inventory,
+  type ScanOrderRequest,
+} from "../protocol/inventory";
 import { selectCandidates, type Candidate } from "../settlement/candidates";
 import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 import { callMerchant, merchantHost, resolveMerchant, routeUnderEndpoint } from "./merchant-calls";
@@ -37,7 +44,10 @@ export type ScanResult = {
 };
 
 /** What the merchant serves at `GET /orders/:id` and answers to `POST /orders/create`: `{order, signature, urls?}`. */
-const SignedOrderReply = T.Object({ order: Order, signature: SignatureHex, urls: T.Optional(SessionOrderUrls) }, { additionalProperties: true });
+const SignedOrderReply = T.Object(
+  { order: Order, signature: SignatureHex, urls: T.Optional(SessionOrderUrls) },
+  { additionalProperties: true },
+);
 const checkSignedOrder = compileValidator(SignedOrderReply);
 
 export function merchantCard(meta: PeerMetadata): MerchantCard {
@@ -47,7 +57,13 @@ export function merchantCard(meta: PeerMetadata): MerchantCard {
   return m;
 }
 
-type Handler<K extends ScanKind> = (gw: Gateway, user: User, code: Extract<ScannedCode, { kind: K }>, req: ScanRequest, raw: string) => Promise<ScanResult | TransferPrefill>;
+type Handler<K extends ScanKind> = (
+  gw: Gateway,
+  user: User,
+  code: Extract<ScannedCode, { kind: K }>,
+  req: ScanRequest,
+  raw: string,
+) => Promise<ScanResult | TransferPrefill>;
 
 /** One handler per recognised kind (see RECOGNISERS). */
 const HANDLERS: { [K in ScanKind]: Handler<K> } = {
@@ -70,34 +86,77 @@ export async function scanCode(gw: Gateway, user: User, req: ScanRequest): Promi
 
 // ---------------------------------------------------------------------------------------------------- kinds
 
-async function scanOrder(gw: Gateway, user: User, code: Extract<ScannedCode, { kind: "order" }>, _req: ScanRequest, raw: string): Promise<ScanResult> {
+async function scanOrder(
+  gw: Gateway,
+  user: User,
+  code: Extract<ScannedCode, { kind: "order" }>,
+  _req: ScanRequest,
+  raw: string,
+): Promise<ScanResult> {
   const meta = await resolveMerchant(gw, code.ocid);
   const route = routeUnderEndpoint(meta, code.url);
   const signed = await acceptSignedOrder(gw, meta, await callMerchant(gw, meta, "GET", route));
   return storeScannedOrder(gw, user, meta, signed, { code: raw, sourceUrl: code.url, kind: "order" });
 }
 
-async function scanInventory(gw: Gateway, user: User, code: Extract<ScannedCode, { kind: "inventory" }>, _req: ScanRequest, raw: string): Promise<ScanResult> {
+async function scanInventory(
+  gw: Gateway,
+  user: User,
+  code: Extract<ScannedCode, { kind: "inventory" }>,
+  _req: ScanRequest,
+  raw: string,
+): Promise<ScanResult> {
   const meta = await resolveMerchant(gw, code.ocid);
   const route = routeUnderEndpoint(meta, code.url);
   const doc = await callMerchant(gw, meta, "GET", route);
   const inv = normaliseInventory(doc, meta.ocid);
-  if (!inv.ok) throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's inventory is not usable", { reason: inv.reason, fields: inv.fields });
-  if (!gw.enabledCurrencies.has(inv.inventory.currency)) throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
+  if (!inv.ok)
+    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's inventory is not usable", {
+      reason: inv.reason,
+      fields: inv.fields,
+    });
+  if (!gw.enabledCurrencies.has(inv.inventory.currency))
+    throw new ProtocolError("SETTLEMENT_NOT_SUPPORTED", undefined, { reason: "currency" });
   const badPrice = inv.inventory.items.findIndex((i) => priceMinor(i.price, i.currency, gw.currencies) === null);
   if (badPrice >= 0)
-    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", `Item ${inv.inventory.items[badPrice]!.id} has more decimals than ${inv.inventory.currency} allows`, { reason: "price", fields: [`items[${badPrice}].price`] });
+    throw new ProtocolError(
+      "MERCHANT_RESPONSE_INVALID",
+      `Item ${inv.inventory.items[badPrice]!.id} has more decimals than ${inv.inventory.currency} allows`,
+      { reason: "price", fields: [`items[${badPrice}].price`] },
+    );
   const now = gw.clock();
   const sessionId = randomHex(16);
   const expiresAt = now + gw.config.sessionTtl;
-  gw.store.tx(() => {
-    gw.store.sessions.insert({ id: sessionId, kind: "scan", user_id: user.id, status: "pending", created_at: now, expires_at: expiresAt });
-    gw.store.scans.insert({ session_id: sessionId, kind: "inventory", merchant_ocid: meta.ocid, code: raw, source_url: code.url, inventory_json: JSON.stringify(inv.inventory), created_at: now });
+  const inventoryJson = JSON.stringify(inv.inventory);
+  await gw.store.transaction(async (tx) => {
+    await tx.sessions.insert({
+      id: sessionId,
+      kind: "scan",
+      user_id: user.id,
+      status: "pending",
+      created_at: now,
+      expires_at: expiresAt,
+    });
+    await tx.scans.insert({
+      session_id: sessionId,
+      kind: "inventory",
+      merchant_ocid: meta.ocid,
+      code: raw,
+      source_url: code.url,
+      inventory_json: inventoryJson,
+      created_at: now,
+    });
   });
   return { sessionId, kind: "inventory", merchant: merchantCard(meta), inventory: inv.inventory, expiresAt };
 }
 
-async function scanPayment(gw: Gateway, user: User, code: Extract<ScannedCode, { kind: "payment" }>, req: ScanRequest, raw: string): Promise<ScanResult> {
+async function scanPayment(
+  gw: Gateway,
+  user: User,
+  code: Extract<ScannedCode, { kind: "payment" }>,
+  req: ScanRequest,
+  raw: string,
+): Promise<ScanResult> {
   const meta = await resolveMerchant(gw, code.ocid);
   for (const f of ["amount", "currency"] as const)
     if (code[f] !== undefined && req[f] !== undefined && code[f] !== req[f])
@@ -107,7 +166,12 @@ async function scanPayment(gw: Gateway, user: User, code: Extract<ScannedCode, {
   if (amount === undefined || currency === undefined) {
     const missing = [amount === undefined && "amount", currency === undefined && "currency"].filter(Boolean);
     const currencies = meta.settlement.currencies.filter((c) => gw.enabledCurrencies.has(c));
-    throw new ProtocolError("AMOUNT_REQUIRED", undefined, { fields: missing, merchant: merchantCard(meta), currencies, currency });
+    throw new ProtocolError("AMOUNT_REQUIRED", undefined, {
+      fields: missing,
+      merchant: merchantCard(meta),
+      currencies,
+      currency,
+    });
   }
   const amountMinor = amountOrThrow(gw, amount, currency);
   const accepts = meta.settlement.accepts;
@@ -117,7 +181,14 @@ async function scanPayment(gw: Gateway, user: User, code: Extract<ScannedCode, {
   const sessionId = randomHex(16);
   // No merchant signed this: the order is ours, built from the code. Its id is the sticker's ref (the proof's
   // to.reference), else one of ours; it settles like any order through what the merchant's metadata accepts.
-  const order: Record<string, unknown> = { id: code.ref ?? `pay_${sessionId}`, ocid: meta.ocid, amount, currency, createdAt: now, accepts };
+  const order: Record<string, unknown> = {
+    id: code.ref ?? `pay_${sessionId}`,
+    ocid: meta.ocid,
+    amount,
+    currency,
+    createdAt: now,
+    accepts,
+  };
   if (code.ref !== undefined) order.reference = code.ref;
   return storeScannedOrder(
     gw,
@@ -130,39 +201,81 @@ async function scanPayment(gw: Gateway, user: User, code: Extract<ScannedCode, {
 
 // ---------------------------------------------------------------------------------------------------- inventory → order
 
-export async function orderFromInventory(gw: Gateway, user: User, sessionId: string, pick: ScanOrderRequest): Promise<ScanResult> {
+export async function orderFromInventory(
+  gw: Gateway,
+  user: User,
+  sessionId: string,
+  pick: ScanOrderRequest,
+): Promise<ScanResult> {
   const session = sessionForUser(gw, user, sessionId);
   assertNotFrozen(gw, user.id);
   const scan = session.kind === "scan" ? gw.store.scans.get(sessionId) : null;
   if (!scan) throw new ProtocolError("SESSION_NOT_FOUND");
   const st = sessionStatus(session, gw.clock());
   if (st === "expired") throw new ProtocolError("SESSION_EXPIRED");
-  if (scan.kind !== "inventory" || st !== "pending") throw new ProtocolError("INVALID_STATE", `Not allowed while ${st}`, { status: st });
+  if (scan.kind !== "inventory" || st !== "pending")
+    throw new ProtocolError("INVALID_STATE", `Not allowed while ${st}`, { status: st });
   const inventory = JSON.parse(scan.inventory_json!) as Inventory;
   const checked = checkPick(inventory, pick, gw.currencies);
   if (!checked.ok) throw new ProtocolError("INVALID_REQUEST", checked.message, { fields: checked.fields });
 
   const meta = await resolveMerchant(gw, scan.merchant_ocid);
-  const reply = await callMerchant(gw, meta, "POST", "/orders/create", { items: pick.items, currency: inventory.currency });
+  const reply = await callMerchant(gw, meta, "POST", "/orders/create", {
+    items: pick.items,
+    currency: inventory.currency,
+  });
   const signed = await acceptSignedOrder(gw, meta, reply);
   const o = signed.order;
-  if (o.currency !== inventory.currency) throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's order is in another currency", { reason: "currency_mismatch" });
-  if (!itemsMatch(o.items, pick)) throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's order lists other items than you picked", { reason: "items_mismatch" });
+  if (o.currency !== inventory.currency)
+    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's order is in another currency", {
+      reason: "currency_mismatch",
+    });
+  if (!itemsMatch(o.items, pick))
+    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's order lists other items than you picked", {
+      reason: "items_mismatch",
+    });
   if (signed.amountMinor !== checked.totalMinor)
-    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's order total differs from its prices", { reason: "amount_mismatch", amount: o.amount });
-  return storeScannedOrder(gw, user, meta, signed, { code: scan.code, sourceUrl: scan.source_url, kind: "order", sessionId, fromInventory: true });
+    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's order total differs from its prices", {
+      reason: "amount_mismatch",
+      amount: o.amount,
+    });
+  return storeScannedOrder(gw, user, meta, signed, {
+    code: scan.code,
+    sourceUrl: scan.source_url,
+    kind: "order",
+    sessionId,
+    fromInventory: true,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------- shared
 
-type SignedOrder = { order: Order; signature: string; sigForm: SigForm; urls: unknown; amountMinor: bigint; candidates: Candidate[] };
+type SignedOrder = {
+  order: Order;
+  signature: string;
+  sigForm: SigForm;
+  urls: unknown;
+  amountMinor: bigint;
+  candidates: Candidate[];
+};
 
 /** The §9.4 checks for an order a merchant handed us: shape, owner, signature, expiry, amount, a settlement path. */
-async function acceptSignedOrder(gw: Gateway, meta: PeerMetadata, reply: Record<string, unknown>): Promise<SignedOrder> {
+async function acceptSignedOrder(
+  gw: Gateway,
+  meta: PeerMetadata,
+  reply: Record<string, unknown>,
+): Promise<SignedOrder> {
   const v = checkSignedOrder(reply);
-  if (!v.ok) throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's order is malformed", { reason: "schema", fields: v.fields });
+  if (!v.ok)
+    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The merchant's order is malformed", {
+      reason: "schema",
+      fields: v.fields,
+    });
   const { order, signature } = v.value;
-  if (order.ocid !== meta.ocid) throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The order belongs to another merchant", { reason: "ocid_mismatch" });
+  if (order.ocid !== meta.ocid)
+    throw new ProtocolError("MERCHANT_RESPONSE_INVALID", "The order belongs to another merchant", {
+      reason: "ocid_mismatch",
+    });
   const sigForm = await verifyOrderOrThrow(gw, order, signature, meta.publicKey);
   orderNotExpiredOrThrow(order, gw.clock());
   const amountMinor = amountOrThrow(gw, order.amount, order.currency);
@@ -175,37 +288,71 @@ async function acceptSignedOrder(gw: Gateway, meta: PeerMetadata, reply: Record<
  * One transaction: the scan session (new, or the inventory session claimed), its scan record, and the order awaiting
  * this user. A second active order with the same merchant order id (§7.4, any user) rolls all of it back: 409.
  */
-function storeScannedOrder(
+async function storeScannedOrder(
   gw: Gateway,
   user: User,
   meta: PeerMetadata,
   s: SignedOrder,
-  where: { code: string; sourceUrl: string | null; kind: "order" | "payment"; sessionId?: string; fromInventory?: boolean },
-): ScanResult {
+  where: {
+    code: string;
+    sourceUrl: string | null;
+    kind: "order" | "payment";
+    sessionId?: string;
+    fromInventory?: boolean;
+  },
+): Promise<ScanResult> {
   const { store, config } = gw;
   const at = gw.clock();
   const sessionId = where.sessionId ?? randomHex(16);
   const deadline = Math.min(s.order.expiresAt ?? Number.MAX_SAFE_INTEGER, at + config.confirmWindow);
-  store.tx(() => {
+  await store.transaction(async () => {
     if (where.fromInventory) {
       if (!store.sessions.claim(sessionId, at) || !store.scans.becomeOrder(sessionId, at)) {
         const now = store.sessions.get(sessionId)!;
-        throw now.status === "pending" ? new ProtocolError("SESSION_EXPIRED") : new ProtocolError("INVALID_STATE", `Not allowed while ${now.status}`, { status: now.status });
+        throw now.status === "pending" ?
+            new ProtocolError("SESSION_EXPIRED")
+          : new ProtocolError("INVALID_STATE", `Not allowed while ${now.status}`, { status: now.status });
       }
     } else {
-      store.sessions.insert({ id: sessionId, kind: "scan", user_id: user.id, status: "pending", created_at: at, expires_at: deadline });
+      store.sessions.insert({
+        id: sessionId,
+        kind: "scan",
+        user_id: user.id,
+        status: "pending",
+        created_at: at,
+        expires_at: deadline,
+      });
       store.sessions.claim(sessionId, at);
-      store.scans.insert({ session_id: sessionId, kind: where.kind, merchant_ocid: meta.ocid, code: where.code, source_url: where.sourceUrl, inventory_json: null, created_at: at });
+      store.scans.insert({
+        session_id: sessionId,
+        kind: where.kind,
+        merchant_ocid: meta.ocid,
+        code: where.code,
+        source_url: where.sourceUrl,
+        inventory_json: null,
+        created_at: at,
+      });
     }
-    storeOrder(gw, s.order, { signature: s.signature, sigForm: s.sigForm, urls: s.urls, amountMinor: s.amountMinor }, {
-      sessionId,
-      // The merchant is the party that may poll GET /orders/{id}/status for this order (§9.5).
-      callerOcid: meta.ocid,
-      userId: user.id,
-      confirmDeadline: deadline,
-      candidates: s.candidates,
-      now: at,
-    });
+    storeOrder(
+      gw,
+      s.order,
+      { signature: s.signature, sigForm: s.sigForm, urls: s.urls, amountMinor: s.amountMinor },
+      {
+        sessionId,
+        // The merchant is the party that may poll GET /orders/{id}/status for this order (§9.5).
+        callerOcid: meta.ocid,
+        userId: user.id,
+        confirmDeadline: deadline,
+        candidates: s.candidates,
+        now: at,
+      },
+    );
   });
-  return { sessionId, kind: where.kind, merchant: merchantCard(meta), order: s.order as Record<string, unknown>, expiresAt: deadline };
+  return {
+    sessionId,
+    kind: where.kind,
+    merchant: merchantCard(meta),
+    order: s.order as Record<string, unknown>,
+    expiresAt: deadline,
+  };
 }

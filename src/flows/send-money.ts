@@ -21,7 +21,10 @@ import { enforceUserMovement } from "./user-limits";
 
 export const TransferRequest = t.Object(
   {
-    to: t.Union([t.String({ minLength: 1, maxLength: 128 }), t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })]),
+    to: t.Union([
+      t.String({ minLength: 1, maxLength: 128 }),
+      t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    ]),
     amount: t.String({ minLength: 1, maxLength: 64 }),
     currency: t.String({ minLength: 1, maxLength: 8 }),
     memo: t.Optional(t.String({ maxLength: 512 })),
@@ -75,7 +78,8 @@ async function resolveOcid(gw: Gateway, ocid: number): Promise<Recipient> {
   try {
     gateway = await gw.directory.resolve(via);
   } catch (e) {
-    if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID") throw notFound(`OCID ${ocid} is held at gateway ${via}, which is not in the directory`);
+    if (e instanceof ProtocolError && e.code === "UNKNOWN_OCID")
+      throw notFound(`OCID ${ocid} is held at gateway ${via}, which is not in the directory`);
     throw e;
   }
   // The person's document must come from that gateway: same key, same endpoint. Otherwise anyone could publish a
@@ -103,19 +107,22 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
   const replayed = (row: P2pRow | undefined) => {
     if (!row) return null;
     if (row.request_hash !== requestHash)
-      throw new ProtocolError("INVALID_STATE", "idempotencyKey was already used for another transfer: use a new key", { reason: "idempotency_key_reused" });
+      throw new ProtocolError("INVALID_STATE", "idempotencyKey was already used for another transfer: use a new key", {
+        reason: "idempotency_key_reused",
+      });
     return row;
   };
   const early = replayed(gw.store.p2p.byKey(sender.id, req.idempotencyKey));
   if (early) return result(gw, early);
 
   const recipient = await resolveRecipient(gw, req.to);
-  if (recipient.kind === "local" && recipient.user.id === sender.id) throw new ProtocolError("INVALID_REQUEST", "You cannot send money to yourself", { fields: ["to"] });
+  if (recipient.kind === "local" && recipient.user.id === sender.id)
+    throw new ProtocolError("INVALID_REQUEST", "You cannot send money to yourself", { fields: ["to"] });
   const now = gw.clock();
   const id = "p2p_" + randomHex(16);
   try {
-    const row = gw.store.tx(() => {
-      const again = replayed(gw.store.p2p.byKey(sender.id, req.idempotencyKey));
+    const row = await gw.store.transaction(async (tx) => {
+      const again = replayed((await tx.p2p.byKey(sender.id, req.idempotencyKey)) ?? undefined);
       if (again) throw new Replay(again);
       const base = {
         id,
@@ -149,7 +156,15 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
           },
           null,
         );
-        gw.store.ledger.move({ from: userAccount(sender.id), to: userAccount(recipient.user.id), currency: req.currency, amount: minor, reason: "p2p_transfer", ref: id, now });
+        gw.store.ledger.move({
+          from: userAccount(sender.id),
+          to: userAccount(recipient.user.id),
+          currency: req.currency,
+          amount: minor,
+          reason: "p2p_transfer",
+          ref: id,
+          now,
+        });
         gw.store.p2p.insert({
           ...base,
           kind: "internal",
@@ -164,7 +179,15 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
           lease_until: null,
         });
       } else {
-        gw.store.ledger.move({ from: userAccount(sender.id), to: IN_FLIGHT, currency: req.currency, amount: minor, reason: "p2p_send", ref: id, now });
+        gw.store.ledger.move({
+          from: userAccount(sender.id),
+          to: IN_FLIGHT,
+          currency: req.currency,
+          amount: minor,
+          reason: "p2p_send",
+          ref: id,
+          now,
+        });
         // Serialised once: every retry sends these bytes under the same Idempotency-Key (§9.7 compares body hashes).
         const body: Record<string, unknown> = {
           from: { ocid: gw.config.ocid, reference: sender.ocid ? String(sender.ocid) : `user_${sender.id}` },
@@ -199,8 +222,12 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
     return result(gw, gw.store.p2p.byId(id)!);
   } catch (e) {
     if (e instanceof Replay) return result(gw, e.row);
-    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", `Your ${req.currency} balance is below ${amount}`);
-    if (isBalanceOverflow(e)) throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the recipient's balance limit", { reason: "balance_limit" });
+    if (e instanceof InsufficientFunds)
+      throw new ProtocolError("INSUFFICIENT_FUNDS", `Your ${req.currency} balance is below ${amount}`);
+    if (isBalanceOverflow(e))
+      throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the recipient's balance limit", {
+        reason: "balance_limit",
+      });
     throw e;
   }
 }

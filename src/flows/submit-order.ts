@@ -16,7 +16,13 @@ export function noPath(gw: Gateway, accepts: number[], currency: string): Protoc
     "SETTLEMENT_NOT_SUPPORTED",
     `Cannot settle with merchant: none of order.accepts [${accepts.join(", ")}] settles ${currency} with us; ` +
       `we accept ${[gw.config.ocid, ...ours.accepts.filter((o) => o !== gw.config.ocid)].join(", ")} in ${ours.currencies.join(", ")}`,
-    { reason: "no_path", accepts, currency, acceptedOcids: [gw.config.ocid, ...ours.accepts.filter((o) => o !== gw.config.ocid)], currencies: ours.currencies },
+    {
+      reason: "no_path",
+      accepts,
+      currency,
+      acceptedOcids: [gw.config.ocid, ...ours.accepts.filter((o) => o !== gw.config.ocid)],
+      currencies: ours.currencies,
+    },
   );
 }
 
@@ -25,19 +31,25 @@ export function statusUrl(endpoint: string, orderId: string): string {
 }
 
 const sessionExpired = (expiresAt: number, now: number) =>
-  new ProtocolError("SESSION_EXPIRED", `Session expired at ${expiresAt}; our time is ${now}: ask the payer for a new code`, {
-    reason: "expired",
-    expiresAt,
-    serverTime: now,
-  });
+  new ProtocolError(
+    "SESSION_EXPIRED",
+    `Session expired at ${expiresAt}; our time is ${now}: ask the payer for a new code`,
+    {
+      reason: "expired",
+      expiresAt,
+      serverTime: now,
+    },
+  );
 
 /**
  * SESSION_USED for both (§15 has one code). A used session keeps the SPEC's exact body (its response-signature
  * vector signs those bytes); a cancelled one says so in details.reason.
  */
 function sessionClosed(status: string): ProtocolError {
-  return status === "cancelled"
-    ? new ProtocolError("SESSION_USED", "Session was cancelled by the payer: ask for a new code", { reason: "cancelled" })
+  return status === "cancelled" ?
+      new ProtocolError("SESSION_USED", "Session was cancelled by the payer: ask for a new code", {
+        reason: "cancelled",
+      })
     : new ProtocolError("SESSION_USED");
 }
 
@@ -45,7 +57,13 @@ function sessionClosed(status: string): ProtocolError {
  * `recordNonce` runs first inside the claiming transaction, so the hot path pays one fsync (see protocolRoute).
  * Nothing after the commit may throw: the wrapper reads an exception as "the transaction did not commit".
  */
-export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionId: string, req: SubmitOrderRequest, recordNonce: () => void = () => {}) {
+export async function submitOrderToSession(
+  gw: Gateway,
+  caller: Caller,
+  sessionId: string,
+  req: SubmitOrderRequest,
+  recordNonce: () => void = () => {},
+) {
   const { store, clock, config } = gw;
   const now = clock();
   const session = SESSION_ID_RE.test(sessionId) ? store.sessions.get(sessionId) : null;
@@ -64,24 +82,30 @@ export async function submitOrderToSession(gw: Gateway, caller: Caller, sessionI
 
   // Time may have passed during metadata fetches: the claim re-checks expiry with a fresh `now`.
   const at = clock();
-  const orderRowId = store.tx(() => {
+  const orderRowId = await store.transaction(async (tx) => {
     recordNonce();
-    if (!store.sessions.claim(sessionId, at)) {
-      const s = store.sessions.get(sessionId)!;
+    if (!(await tx.sessions.claim(sessionId, at))) {
+      const s = (await tx.sessions.get(sessionId))!;
       throw s.status === "pending" ? sessionExpired(s.expires_at, at) : sessionClosed(s.status);
     }
-    return storeOrder(gw, order, { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant: caller.metadata }, {
-      sessionId,
-      callerOcid: caller.ocid,
-      userId: session.user_id,
-      confirmDeadline: Math.min(order.expiresAt ?? Number.MAX_SAFE_INTEGER, at + config.confirmWindow),
-      candidates,
-      now: at,
-    });
+    return storeOrder(
+      gw,
+      order,
+      { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant: caller.metadata },
+      {
+        sessionId,
+        callerOcid: caller.ocid,
+        userId: session.user_id,
+        confirmDeadline: Math.min(order.expiresAt ?? Number.MAX_SAFE_INTEGER, at + config.confirmWindow),
+        candidates,
+        now: at,
+      },
+    );
   });
 
   try {
-    if (gw.hub.isOnline(session.user_id)) gw.hub.send(session.user_id, paymentRequestMessage(gw, store.orders.byId(orderRowId)!));
+    if (gw.hub.isOnline(session.user_id))
+      gw.hub.send(session.user_id, paymentRequestMessage(gw, store.orders.byId(orderRowId)!));
   } catch (e) {
     gw.log.error("payment_request push failed (the user gets it on reconnect)", { error: String(e) });
   }
