@@ -210,7 +210,7 @@ describe.skipIf(!run)("claims from several nodes on PostgreSQL", () => {
   });
 
   test("a fenced write is refused once the lease is gone, and renewal returns only rows still held", async () => {
-    const { claimDue, fencedWrite, renewLeases, releaseAll } = await import("../../src/store/postgres/claims");
+    const { claimDue, fencedWrite, nextDue, renewLeases, releaseAll } = await import("../../src/store/postgres/claims");
     const now = Math.floor(Date.now() / 1000);
     await db.sql`UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL, next_attempt_at = ${now}
                  WHERE id IN ('j1', 'j2')`;
@@ -225,6 +225,13 @@ describe.skipIf(!run)("claims from several nodes on PostgreSQL", () => {
     const taken = await claimDue<{ id: string }>(db.sql, "jobs", { owner: "b", leaseSeconds: 60, now, limit: 5 });
     expect(taken.map((r) => r.id)).toEqual(["j2"]);
     expect(await releaseAll(db.sql, "jobs", "a")).toBe(1);
+    // The timer: j1 is due now (released), j2 once b's lease is over; and nothing pending means no wake-up.
+    expect(await nextDue(db.sql)).toBe(now);
+    await db.sql`UPDATE jobs SET next_attempt_at = ${now + 500} WHERE id = 'j1'`;
+    const [{ until }] = await db.sql`SELECT lease_until AS until FROM jobs WHERE id = 'j2'`;
+    expect(await nextDue(db.sql)).toBe(Number(until) + 1);
+    await db.sql`UPDATE jobs SET state = 'done' WHERE id IN ('j1', 'j2')`;
+    expect(await nextDue(db.sql)).toBeNull();
     expect(fencedWrite(db.sql, "jobs", { id: "j1", owner: "a", set: { lease_owner: "x" } })).rejects.toThrow();
   });
 });

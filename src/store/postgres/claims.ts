@@ -100,6 +100,19 @@ export async function fencedWrite(
   return rows.length === 1;
 }
 
+/**
+ * When the scheduler should look again: the earliest moment any pending row is due and its lease (if any) over.
+ * SQLite's version uses the two-argument MAX(); Postgres spells it GREATEST. Seconds; null when nothing is pending.
+ */
+export async function nextDue(sql: SQL): Promise<number | null> {
+  const [r] = await sql.unsafe(
+    `SELECT MIN(t) AS t FROM (${TABLES.map(
+      (t) => `SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until + 1, 0))) AS t FROM ${t} WHERE state = 'pending'`,
+    ).join(" UNION ALL ")}) due`,
+  );
+  return r.t === null ? null : Number(r.t);
+}
+
 /** Graceful stop: gives up every lease this owner holds, so other nodes take the rows at once. */
 export async function releaseAll(sql: SQL, t: ClaimTable, owner: string): Promise<number> {
   const rows = await sql.unsafe(
