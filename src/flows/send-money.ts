@@ -2,6 +2,7 @@
 // pair user → user, our proof as the receipt); to a person at another gateway it is a debit into
 // `settlement_in_flight` plus an outbox row, then a signed /transfer/create to that gateway (src/settlement/p2p-send).
 // The sender's idempotency key never pays twice: the row is unique on (user, key) and written with the debit.
+import { isUniqueViolation } from "../store/constraint";
 import { hostname } from "node:os";
 import { t, type Static } from "elysia";
 import type { Gateway } from "../gateway";
@@ -222,6 +223,12 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
     return result(gw, gw.store.p2p.byId(id)!);
   } catch (e) {
     if (e instanceof Replay) return result(gw, e.row);
+    // A concurrent request with the same key committed first (an engine with concurrent writers gets here; the
+    // unique key rolled this one back whole): the same answer as a retry.
+    if (isUniqueViolation(e, "p2p_transfers", ["user_id", "idempotency_key"])) {
+      const first = replayed(gw.store.p2p.byKey(sender.id, req.idempotencyKey));
+      if (first) return result(gw, first);
+    }
     if (e instanceof InsufficientFunds)
       throw new ProtocolError("INSUFFICIENT_FUNDS", `Your ${req.currency} balance is below ${amount}`);
     if (isBalanceOverflow(e))

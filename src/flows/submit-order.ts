@@ -12,10 +12,11 @@ import { paymentRequestMessage } from "./messages";
 /** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
 export function noPath(gw: Gateway, accepts: number[], currency: string): ProtocolError {
   const ours = gw.metadata.config.settlement;
+  const weAccept = [gw.config.ocid, ...ours.accepts.filter((o) => o !== gw.config.ocid)].join(", ");
   return new ProtocolError(
     "SETTLEMENT_NOT_SUPPORTED",
     `Cannot settle with merchant: none of order.accepts [${accepts.join(", ")}] settles ${currency} with us; ` +
-      `we accept ${[gw.config.ocid, ...ours.accepts.filter((o) => o !== gw.config.ocid)].join(", ")} in ${ours.currencies.join(", ")}`,
+      `we accept ${weAccept} in ${ours.currencies.join(", ")}`,
     {
       reason: "no_path",
       accepts,

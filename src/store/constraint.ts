@@ -23,9 +23,38 @@ const KIND_BY_CODE: Record<string, ConstraintKind> = {
 };
 const TARGET_SEPARATOR = "constraint failed: ";
 
+/** PostgreSQL's SQLSTATEs (Bun.SQL's PostgresError.errno) for the same kinds. */
+const KIND_BY_SQLSTATE: Record<string, ConstraintKind> = {
+  "23505": "unique",
+  "23514": "check",
+  "23503": "foreign_key",
+  "23502": "not_null",
+};
+/** The server's fixed report of a key, e.g. `Key (user_id, idempotency_key)=(a, b) already exists.` */
+const PG_KEY_RE = /^Key \(([^)]*)\)=/;
+
+type PgFields = { errno?: unknown; table?: unknown; column?: unknown; constraint?: unknown; detail?: unknown };
+
+function postgresViolation(e: PgFields): ConstraintViolation | null {
+  const kind = typeof e.errno === "string" ? KIND_BY_SQLSTATE[e.errno] : undefined;
+  if (!kind) return null;
+  const table = typeof e.table === "string" ? e.table : null;
+  const constraint = typeof e.constraint === "string" ? e.constraint : null;
+  if (kind === "check") return { kind, table, columns: [], check: constraint };
+  const key = typeof e.detail === "string" ? PG_KEY_RE.exec(e.detail) : null;
+  const columns =
+    typeof e.column === "string" ? [e.column]
+    : key ? key[1]!.split(",").map((c) => c.trim())
+    : [];
+  return { kind, table, columns, check: null };
+}
+
 /** The violated constraint, or null when `e` is not a constraint violation. */
 export function constraintViolation(e: unknown): ConstraintViolation | null {
-  const code = (e as { code?: unknown } | null)?.code;
+  if (e === null || typeof e !== "object") return null;
+  const pg = postgresViolation(e as PgFields);
+  if (pg) return pg;
+  const code = (e as { code?: unknown }).code;
   const kind = typeof code === "string" ? KIND_BY_CODE[code] : undefined;
   if (!kind) return null;
   const message = String((e as Error).message ?? "");
@@ -45,8 +74,11 @@ export function isUniqueViolation(e: unknown, table?: string, columns?: readonly
   return columns === undefined || (columns.length === v.columns.length && columns.every((c) => v.columns.includes(c)));
 }
 
-/** A CHECK violation whose expression is about `column` (SQLite names no CHECK unless the schema did). */
+/**
+ * A CHECK violation about `column`: SQLite reports the CHECK's expression (`typeof(balance) = 'integer'`), an
+ * engine with named constraints its name (`accounts_balance_check`); either names the column as a word.
+ */
 export function isCheckViolation(e: unknown, column: string): boolean {
   const v = constraintViolation(e);
-  return v?.kind === "check" && v.check !== null && new RegExp(`\\b${column}\\b`).test(v.check);
+  return v?.kind === "check" && v.check !== null && v.check.split(/[^A-Za-z0-9]+/).includes(column);
 }

@@ -64,3 +64,26 @@ test("a foreign key and a NOT NULL violation are told apart; other errors are no
   expect(constraintViolation(thrown(() => db.run("SELECT * FROM no_such_table")))).toBeNull();
   expect(isBalanceOverflow(new Error("CHECK constraint failed: typeof(balance) = 'integer'"))).toBe(false);
 });
+
+test("PostgreSQL's report maps to the same shape: SQLSTATE for the kind, table and key columns from the server", () => {
+  // The fields Bun.SQL's PostgresError carries (errno = SQLSTATE, table, constraint, detail), as the server sends them.
+  const pg = (fields: Record<string, string>) => Object.assign(new Error(fields.message ?? "server error"), fields);
+  const unique = pg({
+    errno: "23505",
+    table: "p2p_transfers",
+    constraint: "p2p_transfers_user_id_idempotency_key_key",
+    detail: "Key (user_id, idempotency_key)=(u1, k1) already exists.",
+  });
+  expect(constraintViolation(unique)).toEqual({
+    kind: "unique",
+    table: "p2p_transfers",
+    columns: ["user_id", "idempotency_key"],
+    check: null,
+  });
+  expect(isUniqueViolation(unique, "p2p_transfers", ["idempotency_key", "user_id"])).toBe(true);
+  const check = pg({ errno: "23514", table: "accounts", constraint: "accounts_balance_check" });
+  expect(isCheckViolation(check, "balance")).toBe(true);
+  expect(isCheckViolation(check, "status")).toBe(false);
+  expect(constraintViolation(pg({ errno: "23502", table: "app_users", column: "name" }))?.columns).toEqual(["name"]);
+  expect(constraintViolation(pg({ errno: "42P01", table: "nope" }))).toBeNull();
+});
