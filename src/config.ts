@@ -153,7 +153,8 @@ export type ConfigInput = DeepPartial<Omit<Settings, "directory">> & {
   configFile?: string;
 };
 
-export class ConfigError extends Error {}
+import { ConfigError } from "./config-error";
+export { ConfigError };
 
 /** OC_* names that are not settings (tools, tests, the config file itself): never warned about. */
 const NOT_SETTINGS = new Set(["OC_CONFIG", "OC_RELIABILITY_SEED", "OC_TEST_DATABASE_URL", "OC_CHROMIUM", "OC_CRASH_KILLS", "OC_HOSTILE_SCALE", "OC_RACE_SESSIONS", "OC_WEB_SCREENSHOT"]);

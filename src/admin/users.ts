@@ -9,7 +9,7 @@ import { enforceUserMovement, limitsInForce, userTier } from "../flows/user-limi
 import { FUNDING, InsufficientFunds, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { LimitName } from "../domain/limits";
 import type { User } from "../store/users";
-import { emitEvent } from "../flows/operator-events";
+import { emitEvent } from "../notify/operator-events";
 
 export function requireUser(gw: Gateway, id: string): User {
   const u = /^[a-z0-9]{1,32}$/.test(id) ? gw.store.users.byId(id) : null;

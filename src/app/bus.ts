@@ -2,7 +2,7 @@
 // the data: the database stays the truth, and a node that hears of a change re-reads what it needs and pushes to
 // the sockets it holds. Signals are best-effort by design (a node that was not listening misses them), so every
 // subscriber also gets a replay call whenever its feed may have had a gap: it then re-reads from the database
-// for everyone it serves, as a WebSocket open already does (src/app/ws.ts).
+// for everyone it serves, as a WebSocket open already does (src/routes/ws.ts).
 // Publish only after the transaction that made the change has committed: `publishAfterCommit` collects changes
 // during a transaction and sends them only once it returned (nothing is sent when it threw). On Postgres a NOTIFY
 // inside the money transaction would also serialise every notifying commit on the server's notify lock

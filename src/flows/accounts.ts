@@ -5,7 +5,7 @@ import { parseAmount, formatMinor } from "../protocol/money";
 import { FUNDING, peerAccount, userAccount } from "../store/ledger";
 import type { User } from "../store/users";
 import { enforceUserMovement } from "./user-limits";
-import { emitEvent } from "./operator-events";
+import { emitEvent } from "../notify/operator-events";
 
 export type Credit = { currency: string; amount: string };
 

@@ -9,7 +9,7 @@ import { sessionStatus } from "../store/sessions";
 import type { OrderRecord } from "../store/orders";
 import { InsufficientFunds, IN_FLIGHT, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { Candidate } from "../settlement/candidates";
-import { paymentUpdateMessage } from "./messages";
+import { paymentUpdateMessage } from "../notify/messages";
 import { enforceUserMovement } from "./user-limits";
 
 export type AnswerResult = AnswerResponse;

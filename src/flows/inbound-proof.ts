@@ -24,9 +24,9 @@ import { commit, only, push, WAKE_SETTLEMENT, type Committed } from "../settleme
 import { claimTxid, txidUse } from "../settlement/txid-registry";
 import { enforceUserMovement } from "./user-limits";
 import { applyRefundProof } from "./refunds";
-import { inboundCreditMessage } from "./p2p-messages";
+import { inboundCreditMessage } from "../notify/p2p-messages";
 import { isTopupReference, topupCredit } from "./topup";
-import { emitEvent } from "./operator-events";
+import { emitEvent } from "../notify/operator-events";
 
 type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
 

@@ -8,16 +8,15 @@ import { sha256Hex } from "../protocol/hash";
 import type { TransferCreateRequest } from "../protocol/schemas";
 import { InsufficientFunds, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
 import { issueProof } from "../settlement/proofs";
-import type { ProtocolReply } from "../http/protocol-route";
+import type { ProtocolReply } from "../http/responses";
 import { enforceUserMovement } from "./user-limits";
 import { merchantTransferRefund } from "./refunds";
 import type { User } from "../store/users";
 import type { IdempotentReply } from "../store/idempotency";
-import { inboundCreditMessage } from "./p2p-messages";
-import { emitEvent } from "./operator-events";
+import { IDEMPOTENCY_KEY_RE, IDEMPOTENCY_TTL } from "../protocol/idempotency";
+import { inboundCreditMessage } from "../notify/p2p-messages";
+import { emitEvent } from "../notify/operator-events";
 
-const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-export const IDEMPOTENCY_TTL = 24 * 3600;
 const HTTP_OK = 200;
 const USER_PREFIX = "user:";
 

@@ -6,8 +6,8 @@ import { checkProof } from "../protocol/proof-check";
 import { applyFinalProof, paidPush, type Signed } from "../settlement/settle-job";
 import { commit, only, push } from "../settlement/effects";
 import { IN_FLIGHT, userAccount } from "../store/ledger";
-import { paymentUpdateMessage } from "./messages";
-import { emitOrderEvent } from "./operator-events";
+import { paymentUpdateMessage } from "../notify/messages";
+import { emitOrderEvent } from "../notify/operator-events";
 import { canOperatorResolve } from "../domain/order-lifecycle";
 import { finalProofExpected, readStep, type Candidate } from "../domain/settlement-job";
 

@@ -15,7 +15,7 @@ import { externalAccount, InsufficientFunds, peerAccount, userAccount } from "..
 import type { OrderRecord } from "../store/orders";
 import type { RefundRow } from "../store/refunds";
 import { issueProof } from "../settlement/proofs";
-import { emitEvent, orderEventData } from "./operator-events";
+import { emitEvent, orderEventData } from "../notify/operator-events";
 
 /** The ledger reason of money going back to a user for a paid order (not a failed payment's `refund`). */
 export const ORDER_REFUND = "order_refund";

@@ -16,7 +16,7 @@ import type { P2pRow } from "../store/p2p-transfers";
 import type { User } from "../store/users";
 import { issueProof } from "../settlement/proofs";
 import { amountOrThrow } from "./order-intake";
-import { creditReceivedMessage, transferView } from "./p2p-messages";
+import { creditReceivedMessage, transferView } from "../notify/p2p-messages";
 import { runOutboundTransfer } from "../settlement/p2p-send";
 import { enforceUserMovement } from "./user-limits";
 

@@ -3,12 +3,12 @@ import type { Gateway } from "../gateway";
 import type { SessionRow } from "../store/sessions";
 import { sessionStatus } from "../store/sessions";
 import { expireIfDue } from "./answer-payment";
-import { merchantView } from "./messages";
+import { merchantView } from "../notify/messages";
 import { formatMinor } from "../protocol/money";
 import { ProtocolError } from "../protocol/errors";
 import type { User } from "../store/users";
 import { userAccount } from "../store/ledger";
-import { recipientOf, senderOf, type Party } from "./p2p-messages";
+import { recipientOf, senderOf, type Party } from "../notify/p2p-messages";
 
 export function sessionView(gw: Gateway, s: SessionRow) {
   const now = gw.clock();

@@ -7,7 +7,7 @@ import type { SubmitOrderRequest } from "../protocol/schemas";
 import { SESSION_ID_RE } from "../store/sessions";
 import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 import { selectCandidates } from "../settlement/candidates";
-import { paymentRequestMessage } from "./messages";
+import { paymentRequestMessage } from "../notify/messages";
 
 /** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
 export function noPath(gw: Gateway, accepts: number[], currency: string): ProtocolError {

@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { authFromAuthorization } from "../app/bearer";
-import { clientIp, enforceRate } from "../http/protocol-route";
+import { clientIp, enforceRate } from "./protocol-route";
 import { createPaySession, qrPngOf, qrSvg } from "../flows/pay-session";
 import { confirmPayment, declinePayment, sessionForUser } from "../flows/answer-payment";
 import { history, sessionView } from "../flows/session-view";

@@ -1,7 +1,7 @@
 import { CapabilitiesResponse } from "../protocol/response-schemas";
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
-import { protocolOptions, protocolRoute } from "../http/protocol-route";
+import { protocolOptions, protocolRoute } from "./protocol-route";
 import { formatMinor } from "../protocol/money";
 import { peerAccount } from "../store/ledger";
 

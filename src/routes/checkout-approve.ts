@@ -2,7 +2,7 @@
 // outcome once the shopper answered on the phone. Public (the session id is the capability), rate-limited per IP.
 import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway";
-import { clientIp, enforceRate } from "../http/protocol-route";
+import { clientIp, enforceRate } from "./protocol-route";
 import { checkoutOutcome, checkoutQrSvg } from "../flows/checkout-approve";
 import { routeDoc } from "../http/route-docs";
 import { CheckoutOutcome } from "../app/sign-in-schemas";

@@ -1,7 +1,7 @@
 import * as R from "../protocol/response-schemas";
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
-import { protocolOptions, protocolRoute } from "../http/protocol-route";
+import { protocolOptions, protocolRoute } from "./protocol-route";
 import { wireTarget } from "../http/raw-body";
 import { CheckoutCreateRequest, SubmitOrderRequest } from "../protocol/schemas";
 import { createCheckout } from "../flows/checkout";

@@ -5,7 +5,7 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simp
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { authFromAuthorization } from "../app/bearer";
-import { clientIp, enforceRate } from "../http/protocol-route";
+import { clientIp, enforceRate } from "./protocol-route";
 import { exchangeForSession, signOut } from "../flows/sign-in";
 import { routeDoc } from "../http/route-docs";
 import * as S from "../app/sign-in-schemas";

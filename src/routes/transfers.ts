@@ -1,7 +1,7 @@
 import * as R from "../protocol/response-schemas";
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
-import { protocolOptions, protocolRoute } from "../http/protocol-route";
+import { protocolOptions, protocolRoute } from "./protocol-route";
 import { TransferCreateRequest, TransferWebhookRequest } from "../protocol/schemas";
 import { transferCreate } from "../flows/inbound-transfer";
 import { transferWebhook } from "../flows/inbound-proof";

@@ -8,7 +8,7 @@ import { canonDeep } from "../protocol/canonical";
 import { nextPlausible, signAs, type SignDialect } from "../protocol/dialects";
 import { deliveryRetryDelay, isSuccess } from "./classify";
 import { readWebhookAnswer, type WebhookAnswer } from "./webhook-answer";
-import { emitEvent } from "../flows/operator-events";
+import { emitEvent } from "../notify/operator-events";
 import { commit, WAKE_DELIVERIES } from "./effects";
 
 export type AttemptResult = "delivered" | "rejected" | "retry" | "dead";

@@ -9,10 +9,10 @@ import { verifiedReturnedProof, type Signed } from "./returned-proof";
 import { classify } from "./classify";
 import { recordAnomaly } from "./settle-job";
 import { REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS, settlementRetryDelay } from "../domain/settlement-job";
-import { transferUpdateMessage } from "../flows/p2p-messages";
+import { transferUpdateMessage } from "../notify/p2p-messages";
 import { claimTxid } from "./txid-registry";
 import { commit, only, push, type Effect } from "./effects";
-import { IDEMPOTENCY_TTL } from "../flows/inbound-transfer";
+import { IDEMPOTENCY_TTL } from "../protocol/idempotency";
 
 export type P2pRunResult = "paid" | "refunded" | "retry" | "in_review";
 

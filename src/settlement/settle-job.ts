@@ -11,8 +11,8 @@ import { classify, type Outcome } from "./classify";
 import { issueProof } from "./proofs";
 import { verifiedReturnedProof, type Signed } from "./returned-proof";
 import { amountsEqual } from "../protocol/money";
-import { paymentUpdateMessage } from "../flows/messages";
-import { emitOrderEvent } from "../flows/operator-events";
+import { paymentUpdateMessage } from "../notify/messages";
+import { emitOrderEvent } from "../notify/operator-events";
 import { claimTxid, txidUse, type TxidClaim } from "./txid-registry";
 import { applyEffects, commit, only, push, WAKE_DELIVERIES, type Committed, type Effect } from "./effects";
 import {

@@ -4,7 +4,7 @@
 // entry-level ledger reconciliation.
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, copyFileSync, existsSync, openSync, renameSync, rmSync, statSync } from "node:fs";
-import { ConfigError } from "../config";
+import { ConfigError } from "../config-error";
 import { checkLedger } from "./ledger";
 import { databasePath, isDataDirLocked, DataDirLocked } from "./data-dir";
 

@@ -3,7 +3,7 @@
 import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { ConfigError } from "../config";
+import { ConfigError } from "../config-error";
 import { openDatabase, type Synchronous } from "./db";
 
 export const databasePath = (dataDir: string) => join(dataDir, "gateway.sqlite");

@@ -3,7 +3,7 @@
 import { expect } from "bun:test";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { Gateway } from "../../src/gateway";
-import { createApp } from "../../src/http/server";
+import { createApp } from "../../src/routes/server";
 import { docOf } from "../../src/http/route-docs";
 
 /** Issue 22's routes, each validated by tests/http/session-tokens.test.ts or tests/web/passkeys.test.ts. */

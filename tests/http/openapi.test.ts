@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { startTestGateway, type TestGateway } from "../helpers/gateway";
-import { createApp } from "../../src/http/server";
+import { createApp } from "../../src/routes/server";
 import { SubmitOrderRequest, TransferCreateRequest } from "../../src/protocol/schemas";
 
 let tg: TestGateway;

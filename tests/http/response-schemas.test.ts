@@ -11,7 +11,7 @@ import { makeOrder, type TestPeer } from "../peers/kit";
 import * as S from "../../src/app/schemas";
 import { docOf } from "../../src/http/route-docs";
 import { ErrorResponse } from "../../src/protocol/schemas";
-import { createApp } from "../../src/http/server";
+import { createApp } from "../../src/routes/server";
 import { setUserOcid } from "../../src/flows/end-user-ocid";
 import { SIGN_IN_ROUTES } from "../helpers/documented";
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { launchChromium, outputPath } from "./browser";
-import { createApp } from "../../src/http/server";
+import { createApp } from "../../src/routes/server";
 import V from "../vectors/opencharge-vectors.json";
 
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");

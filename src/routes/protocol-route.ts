@@ -4,14 +4,15 @@ import type { Static, TSchema } from "@sinclair/typebox";
 import { ProtocolError } from "../protocol/errors";
 import { compileValidator, MAX_JSON_DEPTH, parseJsonObject } from "../protocol/validate";
 import type { Gateway } from "../gateway";
-import { authenticate, type Caller } from "./auth";
-import { clientAddress } from "./client-address";
-import { readBodyLimited, wireTarget } from "./raw-body";
-import { errorResponseAsync, jsonResponseAsync, RawJson } from "./responses";
-import { routeDoc, type RouteDoc } from "./route-docs";
+import { authenticate, type Caller } from "../http/auth";
+import { clientAddress } from "../http/client-address";
+import { readBodyLimited, wireTarget } from "../http/raw-body";
+import { errorResponseAsync, jsonResponseAsync, RawJson } from "../http/responses";
+import { routeDoc, type RouteDoc } from "../http/route-docs";
 
 /** `rawBody` is sent byte for byte instead of serialising `body` (stored idempotent replies). */
-export type ProtocolReply = { status?: number; body?: unknown; rawBody?: string; headers?: Record<string, string> };
+import type { ProtocolReply } from "../http/responses";
+export type { ProtocolReply };
 
 export type ProtocolContext<B> = {
   caller: Caller;

@@ -5,10 +5,10 @@ import type { Gateway } from "../gateway";
 import pkg from "../../package.json" with { type: "json" };
 import { ErrorResponse } from "../protocol/schemas";
 import { ERRORS, errorBody, statusOf, type ErrorCode } from "../protocol/errors";
-import { docOf, type RouteDoc } from "./route-docs";
-import { exampleOf } from "./schema-example";
-import { renderReference, REFERENCE_CSS } from "./reference-page";
-import { renderSigningGuide } from "./signing-guide";
+import { docOf, type RouteDoc } from "../http/route-docs";
+import { exampleOf } from "../http/schema-example";
+import { renderReference, REFERENCE_CSS } from "../http/reference-page";
+import { renderSigningGuide } from "../http/signing-guide";
 
 type RouteInfo = { method: string; path: string; hooks?: { body?: unknown; query?: unknown; detail?: Record<string, unknown> } };
 

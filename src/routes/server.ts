@@ -1,27 +1,27 @@
-import { kycRoutes } from "../routes/kyc";
+import { kycRoutes } from "./kyc";
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { pointerToPath, schemaMessage, type SchemaViolation } from "../protocol/validate";
-import { durableAnswers } from "./durable-answer";
-import { errorResponse, jsonResponse } from "./responses";
-import { wireTarget } from "./raw-body";
-import { capabilitiesRoute } from "../routes/capabilities";
+import { durableAnswers } from "../http/durable-answer";
+import { errorResponse, jsonResponse } from "../http/responses";
+import { wireTarget } from "../http/raw-body";
+import { capabilitiesRoute } from "./capabilities";
 import { openApiRoutes } from "./openapi";
-import { routeDoc } from "./route-docs";
+import { routeDoc } from "../http/route-docs";
 import { MetadataDocument } from "../protocol/schemas";
 import { UserMetadataDocument } from "../app/schemas";
-import { orderRoutes } from "../routes/orders";
-import { transferRoutes } from "../routes/transfers";
-import { appRoutes } from "../routes/app";
-import { signInRoutes } from "../routes/sign-in";
-import { checkoutApproveRoutes } from "../routes/checkout-approve";
-import { webRoutes } from "../routes/web";
-import { adminRoutes } from "../routes/admin";
+import { orderRoutes } from "./orders";
+import { transferRoutes } from "./transfers";
+import { appRoutes } from "./app";
+import { signInRoutes } from "./sign-in";
+import { checkoutApproveRoutes } from "./checkout-approve";
+import { webRoutes } from "./web";
+import { adminRoutes } from "./admin";
 import { OperatorError } from "../flows/accounts";
-import { opsRoutes, type OpsState } from "../routes/ops";
+import { opsRoutes, type OpsState } from "./ops";
 import { userMetadataDocument } from "../flows/end-user-ocid";
-import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "../app/ws";
+import { websocketRoute, WS_BACKPRESSURE_LIMIT, WS_IDLE_SECONDS, WS_MAX_FRAME } from "./ws";
 
 /** Elysia's schema failure (the /app routes) in the same shape as the protocol wrapper's: rule and limit per field. */
 function validationError(error: unknown): ProtocolError {

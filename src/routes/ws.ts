@@ -3,9 +3,9 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
-import { authFromAuthorization, userFromAuthorization } from "./bearer";
+import { authFromAuthorization, userFromAuthorization } from "../app/bearer";
 import { confirmPayment, declinePayment } from "../flows/answer-payment";
-import { paymentRequestMessage } from "../flows/messages";
+import { paymentRequestMessage } from "../notify/messages";
 import type { User } from "../store/users";
 import { sha256Hex } from "../protocol/hash";
 import { durable } from "../store/durability";
