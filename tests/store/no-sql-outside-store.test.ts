@@ -57,3 +57,24 @@ test("the check finds SQL where there is some (it is not vacuous)", () => {
   );
   expect(hits.map((p) => p.what)).toEqual(PATTERNS.map((p) => p.what));
 });
+
+test("the gateway the server runs on carries the store, not a database handle; only the inspection copy has one", async () => {
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { loadConfig } = await import("../../src/config");
+  const { openGateway } = await import("../../src/start");
+  const { buildGateway } = await import("../../src/compose");
+  const dataDir = mkdtempSync(join(tmpdir(), "oc-nodb-"));
+  const config = loadConfig({ env: {}, overrides: { dataDir, host: "127.0.0.1", port: 0 } });
+  const inspectable = openGateway({ config });
+  try {
+    // buildGateway is the only place a Gateway is made (the server's and the scheduler's included).
+    const { store, key, clock, log } = inspectable;
+    const gw = buildGateway({ config, store, key, clock, log });
+    expect("db" in gw).toBe(false);
+    expect(Object.values(gw).some((v) => (v as unknown) === inspectable.db)).toBe(false);
+    expect(inspectable.db.query("SELECT 1 AS one").get()).toEqual({ one: 1 });
+  } finally {
+    inspectable.store.close();
+  }
+});
