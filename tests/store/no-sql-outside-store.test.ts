@@ -58,7 +58,7 @@ test("the check finds SQL where there is some (it is not vacuous)", () => {
   expect(hits.map((p) => p.what)).toEqual(PATTERNS.map((p) => p.what));
 });
 
-test("the gateway the server runs on carries the store, not a database handle; only the inspection copy has one", async () => {
+test("the gateway the server runs on has the store, no database handle; only the inspection copy has one", async () => {
   const { mkdtempSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { loadConfig } = await import("../../src/config");
