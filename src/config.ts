@@ -91,8 +91,11 @@ export const SETTINGS = T.Object({
   sqliteGroupCommit: T.Boolean({ default: true }),
   /** Signature verification threads while serving (0 = on the event loop). */
   verifyWorkers: T.Integer({ minimum: 0, maximum: 64, default: 1 }),
-  /** Protocol responses signed on those threads too (§4.5), instead of on the event loop. */
-  signOnWorkers: T.Boolean({ default: false }),
+  /**
+   * Protocol responses signed on those threads too (§4.5) while they have no backlog: with one worker the two
+   * threads then split the work about evenly (bench/variants.ts: best of inline, 1 or 2 workers, signing or not).
+   */
+  signOnWorkers: T.Boolean({ default: true }),
   /** §4.6 outbound timeouts (ms): settlement calls and webhook deliveries. */
   outboundTimeouts: T.Object({
     settlementMs: T.Integer({ minimum: 1, default: 15_000 }),
