@@ -75,7 +75,7 @@ test("a gateway with signOnWorkers answers protocol requests with valid response
     expect(r.status).toBe(200);
     expect(r.responseSignatureValid).toBe(true);
     const replay = await submitOrder(merchant, tg, pay.json.sessionId, orderFor(merchant, tg, { amount: "1.00" }));
-    expect(replay.status).toBe(410); // an error answer is signed on the worker too
+    expect(replay.status).toBe(410); // errors are signed inline (see protocolRoute), still valid
     expect(replay.responseSignatureValid).toBe(true);
   } finally {
     await merchant.stop();

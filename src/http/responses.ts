@@ -42,9 +42,5 @@ export function errorResponse(err: ProtocolError, signer?: ResponseSigner, extra
   return jsonResponse(err.status, err.body(), { ...(err.headers ?? {}), ...extraHeaders }, signer);
 }
 
-export function errorResponseAsync(err: ProtocolError, signer?: ResponseSigner, extraHeaders: Record<string, string> = {}): Promise<Response> {
-  return jsonResponseAsync(err.status, err.body(), { ...(err.headers ?? {}), ...extraHeaders }, signer);
-}
-
 /** What a protocol handler answers: JSON to sign, or exact bytes already signed (a replayed or stored answer). */
 export type ProtocolReply = { status?: number; body?: unknown; rawBody?: string; headers?: Record<string, string> };

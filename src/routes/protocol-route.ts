@@ -7,7 +7,7 @@ import type { Gateway } from "../gateway";
 import { authenticate, type Caller } from "../http/auth";
 import { clientAddress } from "../http/client-address";
 import { readBodyLimited, wireTarget } from "../http/raw-body";
-import { errorResponseAsync, jsonResponseAsync, RawJson } from "../http/responses";
+import { errorResponse, jsonResponse, jsonResponseAsync, RawJson } from "../http/responses";
 import { routeDoc, type RouteDoc } from "../http/route-docs";
 
 /** `rawBody` is sent byte for byte instead of serialising `body` (stored idempotent replies). */
@@ -109,13 +109,15 @@ export function protocolRoute<S extends TSchema | null>(
         try {
           insertNonce();
         } catch (replay) {
-          return await errorResponseAsync(replay as ProtocolError, gw.signer);
+          return errorResponse(replay as ProtocolError, gw.signer);
         }
       }
-      if (e instanceof ProtocolError) return await errorResponseAsync(e, gw.signer);
+      // Errors are signed inline: a 413 must be written while the client is still streaming its oversize body,
+      // before Bun's own request-size limit answers with an empty 413 (a worker round trip loses that race).
+      if (e instanceof ProtocolError) return errorResponse(e, gw.signer);
       const requestId = crypto.randomUUID();
       gw.log.error("unhandled error in protocol route", { requestId, path: new URL(request.url).pathname, error: String((e as Error)?.stack ?? e) });
-      return await jsonResponseAsync(500, { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } }, { "x-request-id": requestId }, gw.signer);
+      return jsonResponse(500, { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } }, { "x-request-id": requestId }, gw.signer);
     }
   };
 }
