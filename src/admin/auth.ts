@@ -4,7 +4,7 @@ import { ProtocolError } from "../protocol/errors";
 import type { ApiKey } from "../store/api-keys";
 import type { Scope } from "../domain/scopes";
 
-export function apiKeyFromAuthorization(gw: Gateway, header: string | null): ApiKey {
+export function apiKeyFromAuthorization(gw: Pick<Gateway, "store">, header: string | null): ApiKey {
   const m = /^Bearer (\S+)$/.exec(header ?? "");
   const key = m ? gw.store.apiKeys.byKey(m[1]!) : null;
   if (!key) throw new ProtocolError("INVALID_TOKEN", "Unknown or revoked API key; send Authorization: Bearer <key from `oc apikeys create`>");

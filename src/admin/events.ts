@@ -17,7 +17,12 @@ export const eventJson = (e: EventRow) => ({
   createdAt: e.created_at,
 });
 
-export async function createEndpoint(gw: Gateway, actor: string, url: string, types: string[]) {
+export async function createEndpoint(
+  gw: Pick<Gateway, "clock" | "store">,
+  actor: string,
+  url: string,
+  types: string[],
+) {
   let u: URL;
   try {
     u = new URL(url);
@@ -45,9 +50,9 @@ export async function createEndpoint(gw: Gateway, actor: string, url: string, ty
   return { endpoint: endpointJson(gw.store.events.endpoint(id)!), secret };
 }
 
-export const listEndpoints = (gw: Gateway) => ({ items: gw.store.events.endpoints().map(endpointJson) });
+export const listEndpoints = (gw: Pick<Gateway, "store">) => ({ items: gw.store.events.endpoints().map(endpointJson) });
 
-export async function disableEndpoint(gw: Gateway, actor: string, id: string) {
+export async function disableEndpoint(gw: Pick<Gateway, "clock" | "store">, actor: string, id: string) {
   const now = gw.clock();
   if (!gw.store.events.endpoint(id)) throw new ProtocolError("NOT_FOUND", "No such endpoint", { endpointId: id });
   await gw.store.transaction(async (tx) => {
@@ -58,7 +63,7 @@ export async function disableEndpoint(gw: Gateway, actor: string, id: string) {
 }
 
 /** Every delivery of the event pending again (same event id, so receivers deduplicate on webhook-id). */
-export async function replayEvent(gw: Gateway, actor: string, id: string) {
+export async function replayEvent(gw: Pick<Gateway, "clock" | "events" | "store">, actor: string, id: string) {
   const event = gw.store.events.byId(id);
   if (!event) throw new ProtocolError("NOT_FOUND", "No such event", { eventId: id });
   const now = gw.clock();

@@ -48,7 +48,7 @@ const ORDERS_HEADER = [
   "updated_at",
 ];
 
-export function ledgerCsv(gw: Gateway, q: Record<string, string | undefined>): string {
+export function ledgerCsv(gw: Pick<Gateway, "currencies" | "store">, q: Record<string, string | undefined>): string {
   const [from, to] = range(q);
   const rows = gw.store.ledger.entries(from, to);
   return csv(
@@ -60,7 +60,7 @@ export function ledgerCsv(gw: Gateway, q: Record<string, string | undefined>): s
   );
 }
 
-export function ordersCsv(gw: Gateway, q: Record<string, string | undefined>): string {
+export function ordersCsv(gw: Pick<Gateway, "currencies" | "store">, q: Record<string, string | undefined>): string {
   const [from, to] = range(q);
   const rows = gw.store.orderQueries.exportRows(from, to);
   return csv(

@@ -17,7 +17,7 @@ const RETRY_AFTER_S = 1;
 
 /** `run` executes inside the mutation's transaction (its synchronous store calls are part of it). */
 export async function withIdempotency(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "store">,
   actor: string,
   key: string | null,
   request: string,

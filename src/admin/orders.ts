@@ -15,7 +15,7 @@ const DELIVERY_STATES: DeliveryState[] = ["pending", "delivered", "rejected", "d
 const OCID_RE = /^[1-9][0-9]{0,15}$/;
 const MS_PER_SECOND = 1000;
 
-export function orderItem(gw: Gateway, o: OrderRecord) {
+export function orderItem(gw: Pick<Gateway, "currencies" | "store">, o: OrderRecord) {
   const { succeeded } = gw.store.refunds.totals(o.id);
   return {
     id: o.id,
@@ -69,7 +69,7 @@ function orderSearch(f: OrderFilter): OrderSearch {
 }
 
 /** Newest first; `before` is an order id (exclusive). */
-export function listOrders(gw: Gateway, f: OrderFilter, before: number, limit: number): OrderRecord[] {
+export function listOrders(gw: Pick<Gateway, "store">, f: OrderFilter, before: number, limit: number): OrderRecord[] {
   return gw.store.orderQueries.search(orderSearch(f), before, limit).map((id) => gw.store.orders.byId(id)!);
 }
 
@@ -90,7 +90,7 @@ export function deliveryItem(d: DeliveryRow & { kind?: string; endpoint_id?: str
   };
 }
 
-export function orderDetail(gw: Gateway, id: number) {
+export function orderDetail(gw: Pick<Gateway, "currencies" | "store">, id: number) {
   const o = gw.store.orders.byId(id);
   if (!o) throw new ProtocolError("ORDER_NOT_FOUND");
   const job = gw.store.jobs.byOrder(o.id);
@@ -141,13 +141,13 @@ export async function adminResolve(gw: Gateway, actor: string, id: number, actio
   return { message, order: orderItem(gw, gw.store.orders.byId(id)!) };
 }
 
-export function listDeliveries(gw: Gateway, state: string | undefined, after: number, limit: number) {
+export function listDeliveries(gw: Pick<Gateway, "store">, state: string | undefined, after: number, limit: number) {
   if (state !== undefined && !(DELIVERY_STATES as string[]).includes(state))
     throw new ProtocolError("INVALID_REQUEST", `state: one of ${DELIVERY_STATES.join(", ")}`, { fields: ["state"] });
   return gw.store.deliveryQueries.page(state ?? null, after, limit);
 }
 
-export async function replayDelivery(gw: Gateway, actor: string, id: string) {
+export async function replayDelivery(gw: Pick<Gateway, "clock" | "events" | "store">, actor: string, id: string) {
   const now = gw.clock();
   const ok = await gw.store.transaction(async (tx) => {
     const done = await tx.deliveries.replay(id, now);
@@ -159,7 +159,7 @@ export async function replayDelivery(gw: Gateway, actor: string, id: string) {
   return { delivery: deliveryItem(gw.store.deliveries.byId(id)!) };
 }
 
-export function ledgerBalances(gw: Gateway, account: string | undefined) {
+export function ledgerBalances(gw: Pick<Gateway, "currencies" | "store">, account: string | undefined) {
   const rows = gw.store.ledger.balances(account);
   const check = gw.store.ledger.check();
   return {

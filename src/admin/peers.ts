@@ -9,7 +9,7 @@ import { FUNDING, InsufficientFunds, isBalanceOverflow, peerAccount } from "../s
 import { balancesOf } from "../flows/accounts";
 import type { MovementJson } from "./users";
 
-export function peerOcid(gw: Gateway, s: string | undefined): number {
+export function peerOcid(gw: Pick<Gateway, "config">, s: string | undefined): number {
   if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s))) throw new ProtocolError("INVALID_REQUEST", "Not an OCID", { fields: ["ocid"] });
   const ocid = Number(s);
   if (ocid === gw.config.ocid) throw new ProtocolError("INVALID_REQUEST", "That is this gateway's own OCID", { fields: ["ocid"] });
@@ -19,7 +19,14 @@ export function peerOcid(gw: Gateway, s: string | undefined): number {
 export const peerBalances = (gw: Gateway, ocid: number) => ({ ocid, account: peerAccount(ocid), balances: balancesOf(gw, peerAccount(ocid)) });
 
 /** Call inside a transaction (the idempotency wrapper's). `credit`: a deposit; `debit`: a payout. */
-export function movePeerFunds(gw: Gateway, actor: string, ocid: number, kind: "credit" | "debit", currency: string, amount: string): MovementJson {
+export function movePeerFunds(
+  gw: Pick<Gateway, "clock" | "currencies" | "enabledCurrencies" | "store">,
+  actor: string,
+  ocid: number,
+  kind: "credit" | "debit",
+  currency: string,
+  amount: string,
+): MovementJson {
   const minor = amountOrThrow(gw, amount, currency);
   const account = peerAccount(ocid);
   const now = gw.clock();

@@ -11,20 +11,20 @@ import type { LimitName } from "../domain/limits";
 import type { User } from "../store/users";
 import { emitEvent } from "../notify/operator-events";
 
-export function requireUser(gw: Gateway, id: string): User {
+export function requireUser(gw: Pick<Gateway, "store">, id: string): User {
   const u = /^[a-z0-9]{1,32}$/.test(id) ? gw.store.users.byId(id) : null;
   if (!u) throw new ProtocolError("NOT_FOUND", "No such user", { userId: id });
   return u;
 }
 
-export const userJson = (gw: Gateway, u: User) => ({
+export const userJson = (gw: Pick<Gateway, "store">, u: User) => ({
   id: u.id,
   name: u.name,
   createdAt: u.createdAt,
   frozen: gw.store.users.frozenAt(u.id) !== null,
 });
 
-export function limitsJson(gw: Gateway, userId: string) {
+export function limitsJson(gw: Pick<Gateway, "currencies" | "store">, userId: string) {
   const out: Record<string, Record<string, string>> = {};
   for (const r of gw.store.limits.allForUser(userId))
     (out[r.currency] ??= {})[r.limit_name] = formatMinor(r.max, r.currency, gw.currencies);
@@ -32,7 +32,7 @@ export function limitsJson(gw: Gateway, userId: string) {
 }
 
 /** Issue 21: the tier in force and the limits it gives, with the per-user values on top (what enforcement uses). */
-export function tierJson(gw: Gateway, userId: string) {
+export function tierJson(gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">, userId: string) {
   const { tier, source } = userTier(gw, userId);
   const limitsInForceJson: Record<string, Record<string, string>> = {};
   for (const currency of gw.config.currencies.enabled) {
@@ -62,7 +62,12 @@ export function userDetail(gw: Gateway, id: string) {
 }
 
 /** Issue 21: pin a user to a tier (or unpin with null), with its audit row in the same transaction. */
-export async function setUserTier(gw: Gateway, actor: string, id: string, tier: string | null) {
+export async function setUserTier(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">,
+  actor: string,
+  id: string,
+  tier: string | null,
+) {
   const u = requireUser(gw, id);
   if (tier !== null && !gw.tiers.some((t) => t.name === tier))
     throw new ProtocolError(
@@ -79,7 +84,11 @@ export async function setUserTier(gw: Gateway, actor: string, id: string, tier: 
   return { userId: u.id, tier: tierJson(gw, u.id) };
 }
 
-export function adminCreateUser(gw: Gateway, actor: string, name: string) {
+export function adminCreateUser(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "store">,
+  actor: string,
+  name: string,
+) {
   return gw.store.transaction(async (tx) => {
     let created;
     try {
@@ -93,7 +102,7 @@ export function adminCreateUser(gw: Gateway, actor: string, name: string) {
   });
 }
 
-export function setFrozen(gw: Gateway, actor: string, id: string, frozen: boolean) {
+export function setFrozen(gw: Pick<Gateway, "clock" | "store">, actor: string, id: string, frozen: boolean) {
   const u = requireUser(gw, id);
   const now = gw.clock();
   return gw.store.transaction(async (tx) => {
@@ -103,7 +112,7 @@ export function setFrozen(gw: Gateway, actor: string, id: string, frozen: boolea
   });
 }
 
-export function rotateUserToken(gw: Gateway, actor: string, id: string) {
+export function rotateUserToken(gw: Pick<Gateway, "clock" | "config" | "hub" | "store">, actor: string, id: string) {
   const u = requireUser(gw, id);
   const now = gw.clock();
   const rotated = gw.store.tx(() => {
@@ -132,7 +141,7 @@ export type MovementJson = {
  * books' edge. Call inside a transaction (the idempotency wrapper's). Credits obey frozen state and limits.
  */
 export function moveUserFunds(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "events" | "store" | "tiers">,
   actor: string,
   id: string,
   kind: "credit" | "debit",
@@ -195,7 +204,7 @@ const LIMIT_FIELDS: Record<string, LimitName> = {
 
 /** `{currency, perPayment?, perDay?, maxBalance?}`: a decimal sets a limit, null removes it, absent leaves it. */
 export async function setUserLimits(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "currencies" | "enabledCurrencies" | "store">,
   actor: string,
   id: string,
   body: { currency: string } & Record<string, unknown>,

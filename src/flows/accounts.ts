@@ -12,7 +12,10 @@ export type Credit = { currency: string; amount: string };
 export class OperatorError extends Error {}
 
 /** "USD:25.00" → {currency, amount}, validated against the enabled currencies. */
-export function parseCreditSpec(gw: Gateway, spec: string): Credit & { minor: bigint } {
+export function parseCreditSpec(
+  gw: Pick<Gateway, "currencies" | "enabledCurrencies">,
+  spec: string,
+): Credit & { minor: bigint } {
   const m = /^([A-Z]{3,5}):(.+)$/.exec(spec.trim());
   if (!m) throw new OperatorError(`expected CUR:AMOUNT (e.g. USD:25.00), got "${spec}"`);
   const [, currency, amount] = m as unknown as [string, string, string];
@@ -21,7 +24,11 @@ export function parseCreditSpec(gw: Gateway, spec: string): Credit & { minor: bi
   return { currency, amount, minor: r.minor };
 }
 
-export function createUser(gw: Gateway, name: string, credits: string[] = []): { user: User; token: string } {
+export function createUser(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "store">,
+  name: string,
+  credits: string[] = [],
+): { user: User; token: string } {
   if (!/^[\p{L}\p{N} ._@-]{1,64}$/u.test(name)) throw new OperatorError("name: 1–64 letters, digits, spaces or . _ @ -");
   const parsed = credits.map((c) => parseCreditSpec(gw, c));
   const now = gw.clock();
@@ -35,7 +42,12 @@ export function createUser(gw: Gateway, name: string, credits: string[] = []): {
 }
 
 /** Issue 16: obeys frozen state and limits, and appends the audit row (actor "cli" for the CLI). */
-export function creditUser(gw: Gateway, name: string, spec: string, actor = "cli"): Credit {
+export function creditUser(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "events" | "store" | "tiers">,
+  name: string,
+  spec: string,
+  actor = "cli",
+): Credit {
   const c = parseCreditSpec(gw, spec);
   const now = gw.clock();
   gw.store.tx(() => {
@@ -50,7 +62,12 @@ export function creditUser(gw: Gateway, name: string, spec: string, actor = "cli
 }
 
 /** Operator: prefund a peer's account here (what its /transfer/create calls draw on, §9.7). */
-export function creditPeer(gw: Gateway, ocid: number, spec: string, actor = "cli"): Credit {
+export function creditPeer(
+  gw: Pick<Gateway, "clock" | "currencies" | "enabledCurrencies" | "store">,
+  ocid: number,
+  spec: string,
+  actor = "cli",
+): Credit {
   const c = parseCreditSpec(gw, spec);
   const now = gw.clock();
   gw.store.tx(() => {
@@ -61,7 +78,7 @@ export function creditPeer(gw: Gateway, ocid: number, spec: string, actor = "cli
 }
 
 /** One entry per enabled currency, zero included, sorted by code, formatted per §6.3. */
-export function balancesOf(gw: Gateway, account: string): Credit[] {
+export function balancesOf(gw: Pick<Gateway, "currencies" | "enabledCurrencies" | "store">, account: string): Credit[] {
   return [...gw.enabledCurrencies]
     .sort()
     .map((currency) => ({ currency, amount: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies) }));

@@ -18,7 +18,7 @@ export type AnswerResult = AnswerResponse;
  * Session lookup with the §10.2 visibility rules: a qr session is its user's; a checkout session is anyone's until
  * confirmed.
  */
-export function sessionForUser(gw: Gateway, user: User, sessionId: string): SessionRow {
+export function sessionForUser(gw: Pick<Gateway, "store">, user: User, sessionId: string): SessionRow {
   const s = gw.store.sessions.get(sessionId);
   if (!s) throw new ProtocolError("SESSION_NOT_FOUND");
   if (s.user_id !== null && s.user_id !== user.id) throw new ProtocolError("UNAUTHORIZED", "Not your session");
@@ -27,7 +27,7 @@ export function sessionForUser(gw: Gateway, user: User, sessionId: string): Sess
 }
 
 /** Lazily applies the confirmation deadline (§11.1) before any read or action; pushes the update. */
-export function expireIfDue(gw: Gateway, o: OrderRecord): OrderRecord {
+export function expireIfDue(gw: Pick<Gateway, "clock" | "hub" | "store">, o: OrderRecord): OrderRecord {
   const now = gw.clock();
   if (o.status !== "awaiting_confirmation" || o.confirm_deadline >= now) return o;
   if (gw.store.tx(() => gw.store.orders.move(o.id, { event: "expire" }, now)))
@@ -48,7 +48,11 @@ function invalidState(status: string): ProtocolError {
   return new ProtocolError("INVALID_STATE", `Not allowed while ${status}`, { status });
 }
 
-export async function confirmPayment(gw: Gateway, user: User, sessionId: string): Promise<AnswerResult> {
+export async function confirmPayment(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "events" | "hub" | "store" | "tiers">,
+  user: User,
+  sessionId: string,
+): Promise<AnswerResult> {
   const session = sessionForUser(gw, user, sessionId);
   const found = gw.store.orders.bySession(sessionId);
   if (!found) throw invalidState(sessionStatus(session, gw.clock()));
@@ -103,7 +107,11 @@ export async function confirmPayment(gw: Gateway, user: User, sessionId: string)
   throw invalidState(current.status);
 }
 
-export async function declinePayment(gw: Gateway, user: User, sessionId: string): Promise<AnswerResult> {
+export async function declinePayment(
+  gw: Pick<Gateway, "clock" | "hub" | "store">,
+  user: User,
+  sessionId: string,
+): Promise<AnswerResult> {
   const session = sessionForUser(gw, user, sessionId);
   const { store } = gw;
   const found = store.orders.bySession(sessionId);
@@ -132,7 +140,7 @@ export async function declinePayment(gw: Gateway, user: User, sessionId: string)
 }
 
 /** The 10 s sweeper of §11.1: expire every order whose confirmation window closed, then tell its user. */
-export function expireDueOrders(gw: Gateway): number {
+export function expireDueOrders(gw: Pick<Gateway, "clock" | "hub" | "store">): number {
   const now = gw.clock();
   const expired = gw.store.tx(() => gw.store.orders.expireDue(now));
   for (const o of expired)

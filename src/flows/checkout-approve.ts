@@ -19,17 +19,17 @@ import { webOrigin } from "./sign-in";
 const SUCCESS = new Set(["confirmed", "paid", "in_review"]);
 const CANCEL = new Set(["declined", "expired", "failed"]);
 
-function checkoutSession(gw: Gateway, id: string): SessionRow {
+function checkoutSession(gw: Pick<Gateway, "store">, id: string): SessionRow {
   const s = gw.store.sessions.get(id);
   if (!s || s.kind !== "checkout") throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
   return s;
 }
 
-export const checkoutUrl = (gw: Gateway, id: string) => `${gw.config.webBaseUrl}/checkout/${id}`;
+export const checkoutUrl = (gw: Pick<Gateway, "config">, id: string) => `${gw.config.webBaseUrl}/checkout/${id}`;
 
 export type CheckoutOutcome = { sessionId: string; status: string; final: boolean; redirect?: string };
 
-export function checkoutOutcome(gw: Gateway, id: string): CheckoutOutcome {
+export function checkoutOutcome(gw: Pick<Gateway, "clock" | "hub" | "store">, id: string): CheckoutOutcome {
   const s = checkoutSession(gw, id);
   const found = gw.store.orders.bySession(s.id);
   if (!found) throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "no_order" });
@@ -52,7 +52,11 @@ export function checkoutQrSvg(gw: Gateway, id: string): Promise<string> {
  * The wallet's scanner read a checkout page's QR: ours (our web origin) opens the same confirm/decline screen as
  * the page itself, for this user (anyone may answer a hosted checkout until someone does).
  */
-export async function scanHostedCheckout(gw: Gateway, user: User, code: Extract<ScannedCode, { kind: "checkout" }>): Promise<ScanResult> {
+export async function scanHostedCheckout(
+  gw: Pick<Gateway, "clock" | "config" | "directory" | "hub" | "store">,
+  user: User,
+  code: Extract<ScannedCode, { kind: "checkout" }>,
+): Promise<ScanResult> {
   if (new URL(code.url).origin !== webOrigin(gw))
     throw new ProtocolError("NOT_A_MERCHANT", "This is another wallet's checkout page: open it in a browser to pay there", {
       reason: "other_wallet_checkout",

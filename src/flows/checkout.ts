@@ -7,7 +7,17 @@ import { randomHex } from "../protocol/hex";
 import type { CheckoutCreateRequest } from "../protocol/schemas";
 import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 
-export async function createCheckout(gw: Gateway, caller: Caller, req: CheckoutCreateRequest) {
+/** What creating a hosted checkout uses of the gateway. */
+type CheckoutDeps = Pick<
+  Gateway,
+  "clock" | "config" | "currencies" | "directory" | "enabledCurrencies" | "observeDialect" | "store" | "verifier"
+>;
+
+export async function createCheckout(
+  gw: CheckoutDeps,
+  caller: Caller,
+  req: CheckoutCreateRequest,
+) {
   const { config, store } = gw;
   const order = req.order;
   if (config.checkoutCallers.length > 0 && !config.checkoutCallers.includes(caller.ocid))

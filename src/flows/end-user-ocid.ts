@@ -13,8 +13,10 @@ import type { User } from "../store/users";
 /** What a sender may ask of a person's OCID: send it money. */
 export const END_USER_CAPABILITIES = ["transfer.create"];
 
-export const userMetadataPath = (gw: Gateway, ocid: number) => `${gw.config.basePath}/users/${ocid}/metadata.json`;
-export const userMetadataUrl = (gw: Gateway, ocid: number) => `${gw.config.endpoint}/users/${ocid}/metadata.json`;
+export const userMetadataPath = (gw: Pick<Gateway, "config">, ocid: number) =>
+  `${gw.config.basePath}/users/${ocid}/metadata.json`;
+export const userMetadataUrl = (gw: Pick<Gateway, "config">, ocid: number) =>
+  `${gw.config.endpoint}/users/${ocid}/metadata.json`;
 
 export function parseOcidArg(s: string | undefined): number {
   if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s))) throw new OperatorError(`not an OCID: ${s ?? "(missing)"}`);
@@ -22,7 +24,12 @@ export function parseOcidArg(s: string | undefined): number {
 }
 
 /** Operator: give `name` the OCID (or take it away with "none"). One OCID names one party. */
-export function setUserOcid(gw: Gateway, name: string, ocidText: string, actor = "cli"): { user: User; ocid: number | null; metadataUrl: string | null } {
+export function setUserOcid(
+  gw: Pick<Gateway, "clock" | "config" | "directory" | "store">,
+  name: string,
+  ocidText: string,
+  actor = "cli",
+): { user: User; ocid: number | null; metadataUrl: string | null } {
   const ocid = ocidText === "none" ? null : parseOcidArg(ocidText);
   if (ocid !== null && ocid === gw.config.ocid) throw new OperatorError(`${ocid} is this gateway's own OCID`);
   if (ocid !== null && gw.directory.list().some((e) => e.ocid === ocid))
@@ -41,7 +48,7 @@ export function setUserOcid(gw: Gateway, name: string, ocidText: string, actor =
 }
 
 /** The published document for a user's OCID (nested form, §2.3, plus `gateway`). */
-export function userMetadataDocument(gw: Gateway, user: User & { ocid: number }) {
+export function userMetadataDocument(gw: Pick<Gateway, "config" | "key">, user: User & { ocid: number }) {
   const config: MetadataConfig = {
     publicKey: gw.key.publicKeyHex,
     endpoint: gw.config.endpoint,
@@ -52,7 +59,10 @@ export function userMetadataDocument(gw: Gateway, user: User & { ocid: number })
 }
 
 /** Our own users' OCIDs resolve locally, never over the network (like our own OCID, §2.2). */
-export function localUserMetadata(gw: Pick<Gateway, "config" | "key" | "store">, ocid: number): PeerMetadata | null {
+export function localUserMetadata(
+  gw: Pick<Gateway, "config" | "key" | "store">,
+  ocid: number,
+): PeerMetadata | null {
   const user = gw.store.users.byOcid(ocid);
   if (!user) return null;
   const key = parsePublicKey(gw.key.publicKeyHex);

@@ -117,13 +117,17 @@ function creditOutcome(proof: Proof, c: { reply: Reply; credited: Credited | nul
 type Credited = { userId: string; kind: "credit" | "topup" };
 
 /** Which of our users a credit to us is for: the holder of `to.ocid`, or `user_<id>` in `to.reference`. */
-function creditedUser(gw: Gateway, proof: Proof) {
+function creditedUser(gw: Pick<Gateway, "config" | "store">, proof: Proof) {
   if (proof.to.ocid !== gw.config.ocid) return gw.store.users.byOcid(proof.to.ocid);
   const m = /^user_([a-z0-9]{1,32})$/.exec(proof.to.reference ?? "");
   return m ? gw.store.users.byId(m[1]!) : null;
 }
 
-function applyCredit(gw: Gateway, proof: Proof, now: number): { reply: Reply; credited: Credited | null } {
+function applyCredit(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "events" | "store" | "tiers">,
+  proof: Proof,
+  now: number,
+): { reply: Reply; credited: Credited | null } {
   const none = (reply: Reply) => ({ reply, credited: null });
   const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
   if (!amount.ok) {

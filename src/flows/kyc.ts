@@ -45,9 +45,9 @@ export type KycStartRequest = Static<typeof KycStartRequest>;
 export const GRANT_STATUSES = ["granted", "denied", "pending", "revoked", "expired"] as const;
 export type Outcome = "granted" | "partial" | "denied" | "unverified" | "expired";
 
-export const kycCallbackUrl = (gw: Gateway) => `${gw.config.endpoint}/kyc/callback`;
+export const kycCallbackUrl = (gw: Pick<Gateway, "config">) => `${gw.config.endpoint}/kyc/callback`;
 
-function providerOf(gw: Gateway, asked: number | undefined): number {
+function providerOf(gw: Pick<Gateway, "config">, asked: number | undefined): number {
   const providers = gw.config.kyc.providers;
   if (providers.length === 0)
     throw new ProtocolError("INVALID_STATE", "This gateway has no KYC provider configured", {
@@ -61,7 +61,10 @@ function providerOf(gw: Gateway, asked: number | undefined): number {
   return asked;
 }
 
-async function providerEndpoint(gw: Gateway, provider: number): Promise<{ endpoint: string; publicKey: Uint8Array }> {
+async function providerEndpoint(
+  gw: Pick<Gateway, "directory">,
+  provider: number,
+): Promise<{ endpoint: string; publicKey: Uint8Array }> {
   try {
     return await gw.directory.resolve(provider);
   } catch {
@@ -73,7 +76,11 @@ async function providerEndpoint(gw: Gateway, provider: number): Promise<{ endpoi
   }
 }
 
-export async function startKyc(gw: Gateway, user: User, body: KycStartRequest) {
+export async function startKyc(
+  gw: Pick<Gateway, "clock" | "config" | "directory" | "store" | "tiers">,
+  user: User,
+  body: KycStartRequest,
+) {
   const provider = providerOf(gw, body.provider);
   const grants = grantsAsked(gw.tiers);
   if (grants.length === 0)
@@ -169,7 +176,10 @@ function dataCoverage(env: Record<string, unknown>, pub: Uint8Array): Coverage |
 
 export type CallbackResult = { outcome: Outcome; userId: string; tier: string | null; grants: Record<string, string> };
 
-export async function kycCallback(gw: Gateway, query: Record<string, string | undefined>): Promise<CallbackResult> {
+export async function kycCallback(
+  gw: Pick<Gateway, "clock" | "config" | "directory" | "log" | "peers" | "store" | "tiers">,
+  query: Record<string, string | undefined>,
+): Promise<CallbackResult> {
   const state = query.state ?? "";
   if (!/^[0-9a-f]{64}$/.test(state))
     throw new ProtocolError("KYC_STATE_INVALID", "This verification link is not ours; start again from the wallet", {
@@ -279,7 +289,7 @@ export async function kycCallback(gw: Gateway, query: Record<string, string | un
 }
 
 /** What the wallet shows: the tier, its limits in every enabled currency, the grants and the providers. */
-export function kycView(gw: Gateway, userId: string) {
+export function kycView(gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">, userId: string) {
   const { tier, source } = userTier(gw, userId);
   const limits: Record<string, Record<string, string>> = {};
   for (const currency of gw.config.currencies.enabled) {

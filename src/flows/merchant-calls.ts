@@ -13,7 +13,7 @@ export const MERCHANT_TIMEOUT_MS = 5000;
 export const merchantHost = (meta: PeerMetadata) => new URL(meta.endpoint).host;
 
 /** §2 through the directory; our own OCID and unknown OCIDs are not merchants the user can pay. */
-export async function resolveMerchant(gw: Gateway, ocid: number): Promise<PeerMetadata> {
+export async function resolveMerchant(gw: Pick<Gateway, "config" | "directory">, ocid: number): Promise<PeerMetadata> {
   if (ocid === gw.config.ocid) throw new ProtocolError("NOT_A_MERCHANT", undefined, { reason: "own_gateway", ocid });
   try {
     return await gw.directory.resolve(ocid);
@@ -32,7 +32,13 @@ export function routeUnderEndpoint(meta: PeerMetadata, url: string): string {
 }
 
 /** One signed call to the merchant; a JSON object back, or the scan error that says what went wrong. */
-export async function callMerchant(gw: Gateway, meta: PeerMetadata, method: "GET" | "POST", route: string, body?: unknown): Promise<Record<string, unknown>> {
+export async function callMerchant(
+  gw: Pick<Gateway, "peers">,
+  meta: PeerMetadata,
+  method: "GET" | "POST",
+  route: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const r = await gw.peers.call(meta.ocid, method, route, body, { timeoutMs: MERCHANT_TIMEOUT_MS });
   if (r.kind === "refused") {
     if (r.reason === "unknown_ocid") throw new ProtocolError("NOT_A_MERCHANT", undefined, { reason: "unknown_ocid", ocid: meta.ocid });

@@ -14,7 +14,11 @@ import { isUniqueViolation } from "../store/constraint";
 /**
  * §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT.
  */
-export function amountOrThrow(gw: Gateway, amount: string, currency: string): bigint {
+export function amountOrThrow(
+  gw: Pick<Gateway, "currencies" | "enabledCurrencies">,
+  amount: string,
+  currency: string,
+): bigint {
   const r = parseAmount(amount, currency, gw.currencies, gw.enabledCurrencies);
   if (r.ok) return r.minor;
   throw new ProtocolError(r.code, r.message, r.details);
@@ -22,7 +26,7 @@ export function amountOrThrow(gw: Gateway, amount: string, currency: string): bi
 
 /** The merchant's order signature, deep or (if allowed) replacer form; a failure is 400, not 401 (§15). */
 export async function verifyOrderOrThrow(
-  gw: Gateway,
+  gw: Pick<Gateway, "config" | "observeDialect" | "verifier">,
   order: Order,
   signature: string,
   merchantKey: Uint8Array,
@@ -64,7 +68,7 @@ export function orderNotExpiredOrThrow(order: Order, now: number): void {
 
 /** Inside the caller's transaction: the order as received, or 409 when an active one with the same id exists. */
 export function storeOrder(
-  gw: Gateway,
+  gw: Pick<Gateway, "store">,
   order: Order,
   received: {
     signature: string;

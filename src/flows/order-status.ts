@@ -7,7 +7,11 @@ import { refundSummary } from "./refunds";
 /** Longer than any order id we accept at intake: it cannot name an order. */
 const MAX_ORDER_ID_LENGTH = 128;
 
-export function orderStatus(gw: Gateway, callerOcid: number, orderId: string) {
+export function orderStatus(
+  gw: Pick<Gateway, "clock" | "currencies" | "hub" | "store">,
+  callerOcid: number,
+  orderId: string,
+) {
   if (orderId.length === 0 || orderId.length > MAX_ORDER_ID_LENGTH) throw new ProtocolError("ORDER_NOT_FOUND");
   const found = gw.store.orders.latestForCaller(callerOcid, orderId);
   if (!found) throw new ProtocolError("ORDER_NOT_FOUND");

@@ -25,7 +25,7 @@ const MS_PER_SECOND = 1000;
 export const MAX_SIGNIN_CHALLENGES = 10_000;
 const NAME_RE = /^[^\p{Cc}\p{Cf}]{1,40}$/u;
 
-export const relyingParty = (gw: Gateway) => ({
+export const relyingParty = (gw: Pick<Gateway, "config">) => ({
   id: new URL(gw.config.webBaseUrl).hostname,
   name: gw.config.name,
   origin: webOrigin(gw),
@@ -55,7 +55,7 @@ function rejected(e: unknown): ProtocolError {
 
 const challengeTaker =
   (
-    gw: Gateway,
+    gw: Pick<Gateway, "clock" | "store">,
     purpose: ChallengePurpose,
     check: (row: { user_id: string | null; token_hash: string | null }) => boolean,
   ) =>
@@ -75,7 +75,7 @@ export function passkeyView(p: PasskeyRow, current: string | null) {
   };
 }
 
-export function listPasskeys(gw: Gateway, auth: Auth) {
+export function listPasskeys(gw: Pick<Gateway, "store">, auth: Auth) {
   return {
     user: { id: auth.user.id, name: auth.user.name },
     tokenKind: auth.grant.kind,
@@ -83,7 +83,7 @@ export function listPasskeys(gw: Gateway, auth: Auth) {
   };
 }
 
-export async function registrationOptions(gw: Gateway, auth: Auth) {
+export async function registrationOptions(gw: Pick<Gateway, "clock" | "config" | "store">, auth: Auth) {
   const rp = relyingParty(gw);
   const existing = gw.store.passkeys.forUser(auth.user.id);
   const options = await generateRegistrationOptions({
@@ -112,7 +112,12 @@ export async function registrationOptions(gw: Gateway, auth: Auth) {
   return options;
 }
 
-export async function registerPasskey(gw: Gateway, auth: Auth, name: string, response: RegistrationResponseJSON) {
+export async function registerPasskey(
+  gw: Pick<Gateway, "clock" | "config" | "store">,
+  auth: Auth,
+  name: string,
+  response: RegistrationResponseJSON,
+) {
   const label = name.trim();
   if (!NAME_RE.test(label))
     throw new ProtocolError("INVALID_REQUEST", "name: 1–40 characters", { fields: ["name"], reason: "name" });
@@ -162,7 +167,7 @@ export async function registerPasskey(gw: Gateway, auth: Auth, name: string, res
 }
 
 /** Removing a passkey ends the sessions it signed in (a lost phone), except the one asking. */
-export async function removePasskey(gw: Gateway, auth: Auth, id: string) {
+export async function removePasskey(gw: Pick<Gateway, "clock" | "store">, auth: Auth, id: string) {
   const now = gw.clock();
   const revoked = await gw.store.transaction(async (tx) => {
     if (!(await tx.passkeys.remove(id, auth.user.id)))
@@ -172,7 +177,7 @@ export async function removePasskey(gw: Gateway, auth: Auth, id: string) {
   return { removed: true, sessionsEnded: revoked };
 }
 
-export async function signInOptions(gw: Gateway) {
+export async function signInOptions(gw: Pick<Gateway, "clock" | "config" | "store">) {
   if (gw.store.passkeys.liveChallenges("signin") >= MAX_SIGNIN_CHALLENGES)
     throw new ProtocolError("RATE_LIMITED", "Too many sign-ins in progress");
   const rp = relyingParty(gw);
@@ -188,7 +193,10 @@ export async function signInOptions(gw: Gateway) {
   return options;
 }
 
-export async function signInWithPasskey(gw: Gateway, response: AuthenticationResponseJSON): Promise<SessionGrant> {
+export async function signInWithPasskey(
+  gw: Pick<Gateway, "clock" | "config" | "store">,
+  response: AuthenticationResponseJSON,
+): Promise<SessionGrant> {
   const passkey = gw.store.passkeys.byId(response.id);
   if (!passkey)
     throw new ProtocolError("PASSKEY_REJECTED", "This passkey is not registered here (it may have been removed)", {

@@ -22,7 +22,7 @@ export function qrPayload(
   return { object, text: JSON.stringify(object) };
 }
 
-export async function createPaySession(gw: Gateway, user: User) {
+export async function createPaySession(gw: Pick<Gateway, "clock" | "config" | "store">, user: User) {
   assertNotFrozen(gw, user.id);
   const { store, config } = gw;
   const now = gw.clock();
@@ -41,10 +41,10 @@ export async function createPaySession(gw: Gateway, user: User) {
   return { sessionId: id, qrPayload: payload.object, qrText: payload.text, qrCode, expiresAt };
 }
 
-export function qrSvg(gw: Gateway, sessionId: string, expiresAt: number): Promise<string> {
+export function qrSvg(gw: Pick<Gateway, "config">, sessionId: string, expiresAt: number): Promise<string> {
   return qrSvgOf(qrPayload(gw.config.ocid, gw.config.endpoint, sessionId, expiresAt).text);
 }
 
-export function qrPngOf(gw: Gateway, sessionId: string, expiresAt: number): Buffer {
+export function qrPngOf(gw: Pick<Gateway, "config">, sessionId: string, expiresAt: number): Buffer {
   return qrPng(qrPayload(gw.config.ocid, gw.config.endpoint, sessionId, expiresAt).text);
 }

@@ -7,7 +7,7 @@ import type { User } from "../store/users";
 
 export type ReceivePayload = { type: "ocid_transfer"; ocid: number; gateway: number };
 
-export function receivePayload(gw: Gateway, user: User): { object: ReceivePayload; text: string } {
+export function receivePayload(gw: Pick<Gateway, "config">, user: User): { object: ReceivePayload; text: string } {
   if (!user.ocid)
     throw new ProtocolError("INVALID_STATE", "You have no OCID yet: ask the operator for one (oc users set-ocid), or share your handle", {
       reason: "no_ocid",

@@ -21,7 +21,7 @@ import { emitEvent, orderEventData } from "../notify/operator-events";
 export const ORDER_REFUND = "order_refund";
 
 export const refundJson = (
-  gw: Gateway,
+  gw: Pick<Gateway, "currencies">,
   r: Pick<
     RefundRow,
     "id" | "order_id" | "amount_minor" | "currency" | "status" | "method" | "txid" | "created_at" | "completed_at"
@@ -46,7 +46,7 @@ function localRecipient(o: OrderRecord): number | null {
 }
 
 /** Inside the transaction: refuse a refund that would take the committed total above the amount paid. */
-function checkCap(gw: Gateway, o: OrderRecord, minor: bigint): void {
+function checkCap(gw: Pick<Gateway, "currencies" | "store">, o: OrderRecord, minor: bigint): void {
   const { committed } = gw.store.refunds.totals(o.id);
   if (committed + minor <= o.amount_minor) return;
   const f = (m: bigint) => formatMinor(m, o.currency, gw.currencies);
@@ -156,7 +156,7 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
 }
 
 /** Who may send the proof completing a pending refund: the peer the order settled through, or its provider. */
-function refundIssuers(gw: Gateway, orderId: number, via: number | null): number[] {
+function refundIssuers(gw: Pick<Gateway, "store">, orderId: number, via: number | null): number[] {
   const job = gw.store.jobs.byOrder(orderId);
   const provider = job ? (JSON.parse(job.step_data) as { provider?: number }).provider : undefined;
   return [via, provider].filter((x): x is number => typeof x === "number");
@@ -255,7 +255,7 @@ function emitRefund(gw: Gateway, r: RefundRow, o: OrderRecord): void {
 }
 
 /** What the user's history and the merchant's status URL show: refunds that went through, and each refund. */
-export function refundSummary(gw: Gateway, o: Pick<OrderRecord, "id" | "currency">) {
+export function refundSummary(gw: Pick<Gateway, "currencies" | "store">, o: Pick<OrderRecord, "id" | "currency">) {
   const rows = gw.store.refunds.byOrder(o.id);
   if (rows.length === 0) return null;
   const { succeeded } = gw.store.refunds.totals(o.id);

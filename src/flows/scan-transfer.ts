@@ -8,7 +8,11 @@ import { resolveRecipient } from "./send-money";
 
 export type TransferPrefill = { kind: "ocid_transfer"; transfer: { to: number; gateway: number; name?: string; local: boolean } };
 
-export async function transferPrefill(gw: Gateway, user: User, code: { ocid: number; gateway: number }): Promise<TransferPrefill> {
+export async function transferPrefill(
+  gw: Pick<Gateway, "config" | "directory" | "store">,
+  user: User,
+  code: { ocid: number; gateway: number },
+): Promise<TransferPrefill> {
   if (user.ocid === code.ocid) throw new ProtocolError("INVALID_REQUEST", "This is your own receive code: show it to the person paying you", { reason: "own_code" });
   const r = await resolveRecipient(gw, code.ocid);
   const holder = r.kind === "local" ? gw.config.ocid : r.via;

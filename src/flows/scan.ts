@@ -30,6 +30,12 @@ import { Type as T } from "@sinclair/typebox";
 import { transferPrefill, type TransferPrefill } from "./scan-transfer";
 import { scanHostedCheckout } from "./checkout-approve";
 
+/** What reading a scanned code uses of the gateway (verifying a merchant's order, fetching an inventory). */
+type ScanDeps = Pick<
+  Gateway,
+  "clock" | "config" | "currencies" | "directory" | "enabledCurrencies" | "metadata" | "observeDialect" | "peers" | "store" | "verifier"
+>;
+
 export type ScanRequest = { qrContent: string; amount?: string; currency?: string };
 
 export type MerchantCard = { ocid: number; name?: string; icon?: string; host: string };
@@ -100,7 +106,7 @@ async function scanOrder(
 }
 
 async function scanInventory(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "directory" | "enabledCurrencies" | "peers" | "store">,
   user: User,
   code: Extract<ScannedCode, { kind: "inventory" }>,
   _req: ScanRequest,
@@ -151,7 +157,7 @@ async function scanInventory(
 }
 
 async function scanPayment(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "directory" | "enabledCurrencies" | "metadata" | "store">,
   user: User,
   code: Extract<ScannedCode, { kind: "payment" }>,
   req: ScanRequest,
@@ -202,7 +208,7 @@ async function scanPayment(
 // ---------------------------------------------------------------------------------------------------- inventory → order
 
 export async function orderFromInventory(
-  gw: Gateway,
+  gw: ScanDeps,
   user: User,
   sessionId: string,
   pick: ScanOrderRequest,
@@ -261,7 +267,7 @@ type SignedOrder = {
 
 /** The §9.4 checks for an order a merchant handed us: shape, owner, signature, expiry, amount, a settlement path. */
 async function acceptSignedOrder(
-  gw: Gateway,
+  gw: Omit<ScanDeps, "peers" | "store">,
   meta: PeerMetadata,
   reply: Record<string, unknown>,
 ): Promise<SignedOrder> {
@@ -289,7 +295,7 @@ async function acceptSignedOrder(
  * this user. A second active order with the same merchant order id (§7.4, any user) rolls all of it back: 409.
  */
 async function storeScannedOrder(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "config" | "store">,
   user: User,
   meta: PeerMetadata,
   s: SignedOrder,

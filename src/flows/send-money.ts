@@ -42,7 +42,10 @@ export type Recipient =
 const notFound = (message: string) => new ProtocolError("ACCOUNT_NOT_FOUND", message, { field: "to" });
 
 /** `user_<id>`, a handle (the user's name, "@" optional), or an OCID (a JSON number or a string of digits). */
-export async function resolveRecipient(gw: Gateway, to: string | number): Promise<Recipient> {
+export async function resolveRecipient(
+  gw: Pick<Gateway, "config" | "directory" | "store">,
+  to: string | number,
+): Promise<Recipient> {
   if (typeof to === "string") {
     const text = to.trim();
     const byId = /^user_([a-z0-9]{1,32})$/.exec(text);
@@ -61,7 +64,7 @@ export async function resolveRecipient(gw: Gateway, to: string | number): Promis
   return resolveOcid(gw, to);
 }
 
-async function resolveOcid(gw: Gateway, ocid: number): Promise<Recipient> {
+async function resolveOcid(gw: Pick<Gateway, "config" | "directory" | "store">, ocid: number): Promise<Recipient> {
   if (ocid === gw.config.ocid) throw notFound("That is this gateway's own OCID: send to a person's handle or OCID");
   const local = gw.store.users.byOcid(ocid);
   if (local) return { kind: "local", user: local, label: String(ocid) };

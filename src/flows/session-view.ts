@@ -10,7 +10,7 @@ import type { User } from "../store/users";
 import { userAccount } from "../store/ledger";
 import { recipientOf, senderOf, type Party } from "../notify/p2p-messages";
 
-export function sessionView(gw: Gateway, s: SessionRow) {
+export function sessionView(gw: Pick<Gateway, "clock" | "directory" | "hub" | "store">, s: SessionRow) {
   const now = gw.clock();
   const found = gw.store.orders.bySession(s.id);
   const o = found ? expireIfDue(gw, found) : null;
@@ -49,7 +49,12 @@ const HISTORY_PAGE_MAX = 100;
 const CHARGED = new Set(["confirmed", "paid", "in_review"]);
 
 /** Payments and credits, newest first, with an opaque cursor (§10.2 history). */
-export function history(gw: Gateway, user: User, limitParam: string | undefined, beforeParam: string | undefined) {
+export function history(
+  gw: Pick<Gateway, "currencies" | "directory" | "store">,
+  user: User,
+  limitParam: string | undefined,
+  beforeParam: string | undefined,
+) {
   const limit = limitParam === undefined ? HISTORY_PAGE_DEFAULT : Number(limitParam);
   if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE_MAX)
     throw new ProtocolError("INVALID_REQUEST", `limit must be an integer from 1 to ${HISTORY_PAGE_MAX}`, {
@@ -119,7 +124,7 @@ export function history(gw: Gateway, user: User, limitParam: string | undefined,
 }
 
 /** Who a credit came from, read from its proof: ours for an inbound /transfer/create, the issuer's otherwise. */
-function creditSource(gw: Gateway, reason: string | null, issuer: number, txid: string): Party | null {
+function creditSource(gw: Pick<Gateway, "store">, reason: string | null, issuer: number, txid: string): Party | null {
   const proofJson =
     reason === "transfer_in" ? gw.store.history.issuedProof(txid) : gw.store.history.receivedProof(issuer, txid);
   if (proofJson === null) return null;

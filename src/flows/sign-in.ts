@@ -14,11 +14,11 @@ export type SessionGrant = {
 };
 
 /** The one origin a browser session may come from: where our pages are served (and the passkey RP lives). */
-export const webOrigin = (gw: Gateway) => new URL(gw.config.webBaseUrl).origin;
+export const webOrigin = (gw: Pick<Gateway, "config">) => new URL(gw.config.webBaseUrl).origin;
 
 /** Call inside a transaction. */
 export function issueSession(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "config" | "store">,
   user: { id: string; name: string },
   o: { origin: string | null; passkeyId?: string },
 ): SessionGrant {
@@ -39,7 +39,7 @@ export function issueSession(
  * host the request was sent to (our page, reached at another address, e.g. through a proxy that keeps Host).
  */
 export async function exchangeForSession(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "config" | "store">,
   auth: Auth,
   origin: string | null,
   host: string | null,
@@ -55,7 +55,7 @@ export async function exchangeForSession(
 }
 
 /** Revokes the token presented (whatever its kind: a client signing out with the operator token loses it). */
-export async function signOut(gw: Gateway, auth: Auth): Promise<{ signedOut: true }> {
+export async function signOut(gw: Pick<Gateway, "clock" | "store">, auth: Auth): Promise<{ signedOut: true }> {
   await gw.store.transaction((tx) => tx.tokens.revoke(auth.grant.hash, gw.clock()));
   return { signedOut: true };
 }
@@ -64,7 +64,11 @@ export async function signOut(gw: Gateway, auth: Auth): Promise<{ signedOut: tru
  * A privilege change rotates the token: an enrolment link that registered the first passkey is spent (revoked)
  * and replaced by a full session, so whoever saw the link cannot use it again. Call inside a transaction.
  */
-export function promoteEnrolment(gw: Gateway, auth: Auth, passkeyId: string): SessionGrant {
+export function promoteEnrolment(
+  gw: Pick<Gateway, "clock" | "config" | "store">,
+  auth: Auth,
+  passkeyId: string,
+): SessionGrant {
   gw.store.tokens.revoke(auth.grant.hash, gw.clock());
   return issueSession(gw, auth.user, { origin: webOrigin(gw), passkeyId });
 }
@@ -74,7 +78,7 @@ export function promoteEnrolment(gw: Gateway, auth: Auth, passkeyId: string): Se
  * first passkey needs a sign-in. Audited (the link itself is a secret and stays out of the log).
  */
 export function issueEnrolLink(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "config" | "store">,
   actor: string,
   user: User,
 ): { user: { id: string; name: string }; url: string; expiresAt: number } {

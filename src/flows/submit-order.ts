@@ -10,7 +10,7 @@ import { selectCandidates } from "../settlement/candidates";
 import { paymentRequestMessage } from "../notify/messages";
 
 /** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
-export function noPath(gw: Gateway, accepts: number[], currency: string): ProtocolError {
+export function noPath(gw: Pick<Gateway, "config" | "metadata">, accepts: number[], currency: string): ProtocolError {
   const ours = gw.metadata.config.settlement;
   const weAccept = [gw.config.ocid, ...ours.accepts.filter((o) => o !== gw.config.ocid)].join(", ");
   return new ProtocolError(

@@ -44,13 +44,17 @@ export function topupView(r: Topup) {
   return v;
 }
 
-export function topupOf(gw: Gateway, user: User, id: string) {
+export function topupOf(gw: Pick<Gateway, "store">, user: User, id: string) {
   const r = gw.store.topups.ofUser(id, user.id);
   if (!r) throw new ProtocolError("NOT_FOUND", "No such top-up");
   return topupView(r);
 }
 
-export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
+export async function startTopup(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "key" | "peers" | "store" | "tiers">,
+  user: User,
+  req: TopupRequest,
+) {
   const { config } = gw;
   if (req.via === config.ocid)
     throw new ProtocolError("INVALID_REQUEST", "via must be another gateway", { fields: ["via"] });
@@ -131,7 +135,12 @@ export async function startTopup(gw: Gateway, user: User, req: TopupRequest) {
  * Inside the webhook's transaction: the proof for a top-up credits its user once. It must come from the gateway
  * the top-up went through, for the same amount and currency; anything else is rejected and listed.
  */
-export function topupCredit(gw: Gateway, proof: Proof, minor: bigint, now: number) {
+export function topupCredit(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">,
+  proof: Proof,
+  minor: bigint,
+  now: number,
+) {
   const r = gw.store.topups.byId(proof.to.reference!);
   const reject = (message: string) => {
     recordAnomaly(

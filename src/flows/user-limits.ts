@@ -13,7 +13,10 @@ import { userAccount } from "../store/ledger";
 export type TierSource = "operator" | "kyc" | "default";
 
 /** The tier a user is in now: the operator's pin if it names a configured tier, else what their grants qualify for. */
-export function userTier(gw: Gateway, userId: string): { tier: Tier | null; source: TierSource } {
+export function userTier(
+  gw: Pick<Gateway, "clock" | "store" | "tiers">,
+  userId: string,
+): { tier: Tier | null; source: TierSource } {
   if (gw.tiers.length === 0) return { tier: null, source: "default" };
   const pin = gw.store.kyc.pinned(userId);
   const pinned = pin && gw.tiers.find((t) => t.name === pin.tier);
@@ -22,11 +25,22 @@ export function userTier(gw: Gateway, userId: string): { tier: Tier | null; sour
   return { tier, source: tier === gw.tiers[0] ? "default" : "kyc" };
 }
 
-export function limitsInForce(gw: Gateway, userId: string, currency: string, tier = userTier(gw, userId).tier): LimitSet {
+export function limitsInForce(
+  gw: Pick<Gateway, "clock" | "store" | "tiers">,
+  userId: string,
+  currency: string,
+  tier = userTier(gw, userId).tier,
+): LimitSet {
   return effectiveLimits(tier, currency, gw.store.limits.forUser(userId, currency));
 }
 
-export function enforceUserMovement(gw: Gateway, userId: string, kind: MovementKind, currency: string, amount: bigint): void {
+export function enforceUserMovement(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">,
+  userId: string,
+  kind: MovementKind,
+  currency: string,
+  amount: bigint,
+): void {
   if (kind !== "withdrawal" && gw.store.users.frozenAt(userId) !== null)
     throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen; the operator must unfreeze it first", { userId });
   const { tier } = userTier(gw, userId);
@@ -51,6 +65,6 @@ export function enforceUserMovement(gw: Gateway, userId: string, kind: MovementK
 }
 
 /** Frozen users cannot start a payment either (no pay session, no confirm). */
-export function assertNotFrozen(gw: Gateway, userId: string): void {
+export function assertNotFrozen(gw: Pick<Gateway, "store">, userId: string): void {
   if (gw.store.users.frozenAt(userId) !== null) throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen", { userId });
 }

@@ -9,7 +9,7 @@ import { endpointHost } from "../store/merchant-snapshot";
  * Name + OCID + host of its registered endpoint (issue 19). For an order, what the prompt showed (stored at intake)
  * wins over today's directory entry, so history after a restart names the merchant the same way.
  */
-export function merchantView(gw: Gateway, ocid: number, orderRow?: number): MerchantView {
+export function merchantView(gw: Pick<Gateway, "directory" | "store">, ocid: number, orderRow?: number): MerchantView {
   const seen = orderRow === undefined ? null : gw.store.merchants.get(orderRow);
   const meta = gw.directory.peek(ocid);
   const out: MerchantView = { ocid };

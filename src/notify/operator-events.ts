@@ -4,7 +4,12 @@ import type { Gateway } from "../gateway";
 import { subscribes, type EventType } from "../domain/events";
 import type { OrderRecord } from "../store/orders";
 
-export function emitEvent(gw: Gateway, type: EventType, data: Record<string, unknown>, orderId: number | null = null): string {
+export function emitEvent(
+  gw: Pick<Gateway, "clock" | "events" | "store">,
+  type: EventType,
+  data: Record<string, unknown>,
+  orderId: number | null = null,
+): string {
   const targets = gw.store.events.activeEndpoints().filter((e) => subscribes(e.event_types.split(","), type)).map((e) => e.id);
   const id = gw.store.events.record(type, data, orderId, targets, gw.clock());
   // The scheduler's wake is deferred to a timer: it runs after this transaction has committed.

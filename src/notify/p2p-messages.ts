@@ -18,7 +18,7 @@ export type CreditReceived = {
 };
 
 /** The other party of a transfer, as its sender sees it. */
-export function recipientOf(gw: Gateway, row: P2pRow): Party {
+export function recipientOf(gw: Pick<Gateway, "directory" | "store">, row: P2pRow): Party {
   if (row.kind === "internal") {
     const u = row.to_user_id ? gw.store.users.byId(row.to_user_id) : null;
     const p: Party = { userId: row.to_user_id ?? undefined, name: u?.name };
@@ -31,7 +31,7 @@ export function recipientOf(gw: Gateway, row: P2pRow): Party {
   return p;
 }
 
-export function senderOf(gw: Gateway, row: P2pRow): Party {
+export function senderOf(gw: Pick<Gateway, "store">, row: P2pRow): Party {
   const u = gw.store.users.byId(row.user_id);
   const p: Party = { userId: row.user_id, name: u?.name };
   if (u?.ocid) p.ocid = u.ocid;

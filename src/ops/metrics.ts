@@ -51,7 +51,7 @@ class Exposition {
 
 const DELIVERY_STATES = ["pending", "delivered", "rejected", "dead"];
 
-export function renderMetrics(gw: Gateway, live: { verifyQueueDepth: () => number }): string {
+export function renderMetrics(gw: Pick<Gateway, "hub" | "store">, live: { verifyQueueDepth: () => number }): string {
   const m = gw.store.metrics;
   const x = new Exposition();
   x.metric("oc_up", "gauge", "1 while the gateway serves").sample("oc_up", 1);

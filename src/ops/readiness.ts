@@ -10,7 +10,7 @@ const PUBLIC_KEY_RE = /^[0-9a-f]{128}$/;
 
 export type Readiness = { ready: boolean; checks: Record<string, string>; notReady: string[] };
 
-export function readiness(gw: Gateway, schedulerAlive: () => boolean): Readiness {
+export function readiness(gw: Pick<Gateway, "config" | "key" | "store">, schedulerAlive: () => boolean): Readiness {
   const checks: Record<string, string> = {};
   try {
     accessSync(databasePath(gw.config.dataDir), constants.W_OK);

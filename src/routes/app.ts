@@ -23,7 +23,7 @@ const SessionParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const DEMO_NAME = /^[\p{L}\p{N} ._@-]{1,40}$/u;
 const EmptyBody = t.Optional(t.Object({}, { additionalProperties: true }));
 
-function openCodes(gw: Gateway, userId: string) {
+function openCodes(gw: Pick<Gateway, "clock" | "store">, userId: string) {
   return gw.store.sessions
     .open(userId, gw.clock())
     .map((s) => ({ sessionId: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));

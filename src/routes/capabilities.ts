@@ -5,8 +5,16 @@ import { protocolOptions, protocolRoute } from "./protocol-route";
 import { formatMinor } from "../protocol/money";
 import { peerAccount } from "../store/ledger";
 
+/** What the capabilities route uses of the gateway (a signed protocol route: auth, limits, signer). */
+type CapabilitiesDeps = Pick<
+  Gateway,
+  "auth" | "clock" | "config" | "currencies" | "limiter" | "log" | "metadata" | "signer" | "store" | "trustedProxies"
+>;
+
 /** §9.3: any resolvable caller; `partner` shows only what concerns that caller. */
-export function capabilitiesRoute(gw: Gateway) {
+export function capabilitiesRoute(
+  gw: CapabilitiesDeps,
+) {
   return new Elysia({ name: "oc-capabilities" }).get(
     `${gw.config.basePath}/capabilities`,
     protocolRoute(gw, null, ({ caller }) => {

@@ -6,7 +6,7 @@ import type { Gateway } from "../gateway";
 import { kycCallback } from "../flows/kyc";
 import { routeDoc } from "../http/route-docs";
 
-export function kycRoutes(gw: Gateway) {
+export function kycRoutes(gw: Pick<Gateway, "clock" | "config" | "directory" | "log" | "peers" | "store" | "tiers">) {
   return new Elysia({ name: "oc-kyc" }).get(
     `${gw.config.basePath}/kyc/callback`,
     async ({ query }) => {

@@ -23,7 +23,7 @@ const OC_HEADERS = ["X-OC-ID", "X-OC-Timestamp", "X-OC-Nonce", "X-OC-Signature"]
 /** TypeBox schemas are JSON Schema; a JSON round trip drops TypeBox's symbol-keyed metadata. */
 const plain = (s: unknown) => JSON.parse(JSON.stringify(s));
 
-export function buildOpenApi(gw: Gateway, routes: RouteInfo[]) {
+export function buildOpenApi(gw: Pick<Gateway, "config">, routes: RouteInfo[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     if (r.method === "WS") {
@@ -131,7 +131,7 @@ const html = (body: string) =>
   new Response(body, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": DOCS_CSP, "x-content-type-options": "nosniff" } });
 
 /** Served under the mount; the document is computed on first use from the finished app's route table. */
-export function openApiRoutes(gw: Gateway, routes: () => RouteInfo[]) {
+export function openApiRoutes(gw: Pick<Gateway, "config">, routes: () => RouteInfo[]) {
   let doc: string | null = null;
   let page: string | null = null;
   let guide: string | null = null;

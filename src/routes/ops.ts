@@ -14,14 +14,14 @@ const json = (status: number, body: unknown) =>
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 /** `metrics.token` set: only `Authorization: Bearer <token>` (compared in constant time) may scrape. */
-function metricsAllowed(gw: Gateway, authorization: string | null): boolean {
+function metricsAllowed(gw: Pick<Gateway, "config">, authorization: string | null): boolean {
   const token = gw.config.metrics.token;
   if (!token) return true;
   const m = /^Bearer (.+)$/.exec(authorization ?? "");
   return !!m && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-export function metricsRoute(gw: Gateway) {
+export function metricsRoute(gw: Pick<Gateway, "config" | "hub" | "store" | "verifier">) {
   return new Elysia({ name: "oc-metrics" }).get(
     "/metrics",
     ({ request }) => {
@@ -36,7 +36,7 @@ export function metricsRoute(gw: Gateway) {
 
 const Readyz = t.Object({ ready: t.Boolean(), checks: t.Record(t.String(), t.String()), notReady: t.Array(t.String()) });
 
-export function opsRoutes(gw: Gateway, state: OpsState) {
+export function opsRoutes(gw: Pick<Gateway, "config" | "hub" | "key" | "store" | "verifier">, state: OpsState) {
   const app = new Elysia({ name: "oc-ops" })
     .get("/healthz", () => json(200, { status: "ok" }), {
       detail: routeDoc({ summary: "Liveness: the process is up", response: t.Object({ status: t.Literal("ok") }), example: { status: "ok" } }),

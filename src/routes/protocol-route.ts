@@ -44,7 +44,7 @@ const BODY_RULES: Record<string, string> = {
 export const bodyMessage = (reason: string) => BODY_RULES[reason] ?? "Body must be a JSON object";
 
 /** Rejects with 429 + Retry-After when over the limit. */
-export function enforceRate(gw: Gateway, key: string, perMinute: number): void {
+export function enforceRate(gw: Pick<Gateway, "limiter">, key: string, perMinute: number): void {
   const wait = gw.limiter.take(key, perMinute);
   if (wait !== null) throw new ProtocolError("RATE_LIMITED", undefined, undefined, { "retry-after": String(wait) });
 }
@@ -67,7 +67,7 @@ export function protocolOptions(schema: TSchema | null, summary: string, doc: Om
  * (a concurrent replay must not see the route's own errors).
  */
 export function protocolRoute<S extends TSchema | null>(
-  gw: Gateway,
+  gw: Pick<Gateway, "auth" | "clock" | "config" | "limiter" | "log" | "signer" | "trustedProxies">,
   schema: S,
   handler: (ctx: ProtocolContext<S extends TSchema ? Static<S> : null>) => ProtocolReply | Promise<ProtocolReply>,
   opts: { nonceInTransaction?: boolean } = {},

@@ -39,7 +39,7 @@ function validationError(error: unknown): ProtocolError {
 }
 
 /** The one place unexpected faults become §15 JSON: never a stack trace, a 500 only for genuine faults. */
-export function errorHandler(gw: Gateway) {
+export function errorHandler(gw: Pick<Gateway, "log">) {
   return new Elysia({ name: "oc-errors" }).onError({ as: "global" }, ({ code, error, request }) => {
     if (error instanceof ProtocolError) return errorResponse(error);
     // An operator-rule refusal (a name, a credit spec) reaching HTTP is the caller's input, never a fault.
@@ -61,7 +61,7 @@ export function errorHandler(gw: Gateway) {
 }
 
 /** Public metadata (§9.2): unauthenticated, unsigned response, cacheable. */
-export function metadataRoute(gw: Gateway) {
+export function metadataRoute(gw: Pick<Gateway, "config" | "currentMetadata">) {
   const bodies = new Map<unknown, string>();
   const bodyOf = (doc: unknown) => bodies.get(doc) ?? (bodies.set(doc, JSON.stringify(doc)), bodies.get(doc)!);
   return new Elysia({ name: "oc-metadata" }).get(
@@ -78,7 +78,7 @@ export function metadataRoute(gw: Gateway) {
 }
 
 /** Issue 17: each end-user OCID's published document (what its registry entry points at). Public, like ours. */
-export function userMetadataRoute(gw: Gateway) {
+export function userMetadataRoute(gw: Pick<Gateway, "config" | "key" | "store">) {
   return new Elysia({ name: "oc-user-metadata" }).get(`${gw.config.basePath}/users/:ocid/metadata.json`, ({ params }) => {
     const ocid = /^[1-9][0-9]{0,15}$/.test(params.ocid) ? Number(params.ocid) : 0;
     const user = ocid ? gw.store.users.byOcid(ocid) : null;
@@ -97,7 +97,7 @@ export function userMetadataRoute(gw: Gateway) {
 }
 
 /** Declared sizes over the limit are refused before any route runs (§4.3: body size before authentication). */
-function bodyLimit(gw: Gateway) {
+function bodyLimit(gw: Pick<Gateway, "config" | "signer">) {
   return new Elysia({ name: "oc-body-limit" }).onRequest(({ request }) => {
     const len = request.headers.get("content-length");
     // The framework parses /app bodies, and only a declared length can be capped before it reads them: a chunked
@@ -112,7 +112,7 @@ function bodyLimit(gw: Gateway) {
 }
 
 /** §10.1: CORS is off on /app unless `app.corsOrigins` lists the origin; never on protocol routes. */
-function appCors(gw: Gateway) {
+function appCors(gw: Pick<Gateway, "config">) {
   const allowed = new Set(gw.config.app.corsOrigins);
   const plugin = new Elysia({ name: "oc-app-cors" });
   if (allowed.size === 0) return plugin;

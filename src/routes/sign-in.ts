@@ -29,7 +29,7 @@ const Credential = (response: Record<string, ReturnType<typeof t.Optional> | typ
 const Registration = Credential({ clientDataJSON: b64u, attestationObject: b64u });
 const Assertion = Credential({ clientDataJSON: b64u, authenticatorData: b64u, signature: b64u, userHandle: t.Optional(b64u) });
 
-export function signInRoutes(gw: Gateway) {
+export function signInRoutes(gw: Pick<Gateway, "clock" | "config" | "limiter" | "store" | "trustedProxies">) {
   return (
     new Elysia({ name: "oc-sign-in", prefix: "/app" })
       // Before sign-in: anyone may ask for a challenge and answer it (rate-limited per IP).

@@ -31,7 +31,7 @@ const COMMON = {
   "referrer-policy": "no-referrer",
 };
 
-export function webRoutes(gw: Gateway) {
+export function webRoutes(gw: Pick<Gateway, "config">) {
   const js = { body: assets.js, etag: `"${hash(assets.js)}"`, type: "text/javascript; charset=utf-8" };
   const css = { body: assets.css, etag: `"${hash(assets.css)}"`, type: "text/css; charset=utf-8" };
   const html = shell

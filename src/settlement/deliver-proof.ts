@@ -17,12 +17,16 @@ export type AttemptResult = "delivered" | "rejected" | "retry" | "dead";
 export const STORED_REPLY_BYTES = 1024;
 
 /** The stored body with the same proof object and a signature in `dialect` (§14's byte-for-byte rule bends here). */
-function resigned(gw: Gateway, body: string, dialect: SignDialect): string {
+function resigned(gw: Pick<Gateway, "key">, body: string, dialect: SignDialect): string {
   const { proof } = JSON.parse(body) as { proof: Record<string, unknown> };
   return JSON.stringify({ proof, signature: signAs(canonDeep(proof), gw.key.secret, dialect) });
 }
 
-export async function deliverProof(gw: Gateway, d: DeliveryRow, owner: string): Promise<AttemptResult> {
+export async function deliverProof(
+  gw: Pick<Gateway, "clock" | "config" | "events" | "hub" | "key" | "log" | "peers" | "store">,
+  d: DeliveryRow,
+  owner: string,
+): Promise<AttemptResult> {
   const started = gw.clock();
   const windowStart = d.window_start ?? started;
   // The dialect this attempt's request is signed in (the client asks the same store); the body was signed so too.

@@ -134,7 +134,7 @@ export async function runSettlementJob(gw: Gateway, job: JobRow, owner: string):
 }
 
 /** The order shows the path being tried (§9.5 `settlement`). */
-function recordPath(gw: Gateway, order: OrderRecord, c: Candidate): void {
+function recordPath(gw: Pick<Gateway, "clock" | "store">, order: OrderRecord, c: Candidate): void {
   const via = "via" in c ? c.via : null;
   if (order.settlement_type === c.type && order.settlement_via === via) return;
   gw.store.tx(() => gw.store.orders.setSettlement(order.id, c.type, via, gw.clock()));
@@ -164,7 +164,14 @@ const orderUrls = (o: OrderRecord): string[] => {
 };
 /** §12.4: one stable Idempotency-Key per step of a job. */
 const key = (job: JobRow) => `${job.id}:${job.step}`;
-const callPeer = (gw: Gateway, job: JobRow, ocid: number, method: "GET" | "POST", route: string, body?: unknown) =>
+const callPeer = (
+  gw: Pick<Gateway, "config" | "peers">,
+  job: JobRow,
+  ocid: number,
+  method: "GET" | "POST",
+  route: string,
+  body?: unknown,
+) =>
   gw.peers.call(ocid, method, route, body, {
     idempotencyKey: key(job),
     timeoutMs: gw.config.outboundTimeouts.settlementMs,
@@ -178,7 +185,10 @@ const verifiedProof = (gw: Gateway, raw: unknown, step: ProofStep, order: OrderR
     currency: order.currency,
   });
 
-const fromUser = (gw: Gateway, order: OrderRecord) => ({ ocid: gw.config.ocid, reference: `user_${order.user_id}` });
+const fromUser = (gw: Pick<Gateway, "config">, order: OrderRecord) => ({
+  ocid: gw.config.ocid,
+  reference: `user_${order.user_id}`,
+});
 
 async function partnerTransfer(
   gw: Gateway,
@@ -203,7 +213,7 @@ async function partnerTransfer(
 type PaymentReply = { txid?: unknown; amount?: unknown; currency?: unknown; settlement?: { accepts?: unknown } };
 
 async function paymentCreate(
-  gw: Gateway,
+  gw: Pick<Gateway, "config" | "currencies" | "peers">,
   job: JobRow,
   order: OrderRecord,
   step: StepOf<"payment.create">,
@@ -310,7 +320,7 @@ async function paymentSettle(
  * step pins the job (§12.4, decided by `decide`).
  */
 function advance(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "store">,
   job: JobRow,
   owner: string,
   paths: readonly Candidate[],
@@ -333,14 +343,24 @@ function advance(
 }
 
 /** A step's txid already belongs to another movement: recorded for the operator, the step does not succeed. */
-function txidTaken(gw: Gateway, job: JobRow, order: OrderRecord, claim: StepClaim): StepResult {
+function txidTaken(
+  gw: Pick<Gateway, "clock" | "log" | "store">,
+  job: JobRow,
+  order: OrderRecord,
+  claim: StepClaim,
+): StepResult {
   const reason = `${job.step}: ${claim.issuer}/${claim.txid} already used by another movement`;
   gw.store.tx(() => recordAnomaly(gw, "proof_reused", order.id, job.id, reason));
   gw.log.warn("peer reused a txid", { order: order.id, job: job.id, step: job.step, issuer: claim.issuer });
   return { kind: claim.onTaken, reason };
 }
 
-function nextCandidate(gw: Gateway, job: JobRow, owner: string, d: Extract<Decision, { action: "next_path" }>): JobRow {
+function nextCandidate(
+  gw: Pick<Gateway, "clock" | "log" | "store">,
+  job: JobRow,
+  owner: string,
+  d: Extract<Decision, { action: "next_path" }>,
+): JobRow {
   gw.store.jobs.nextPath(job.id, owner, { index: d.index, step: d.step, reason: d.reason, now: gw.clock() });
   gw.log.info("settlement path abandoned", { job: job.id, reason: d.reason });
   const row = gw.store.jobs.byId(job.id);
@@ -349,7 +369,7 @@ function nextCandidate(gw: Gateway, job: JobRow, owner: string, d: Extract<Decis
 }
 
 function retryLater(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "store">,
   job: JobRow,
   order: OrderRecord,
   owner: string,
@@ -557,16 +577,22 @@ function toReview(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, r
   }
 }
 
-function finishJob(gw: Gateway, job: JobRow, owner: string, state: JobState, error: string | null): void {
+function finishJob(
+  gw: Pick<Gateway, "clock" | "store">,
+  job: JobRow,
+  owner: string,
+  state: JobState,
+  error: string | null,
+): void {
   gw.store.tx(() => gw.store.jobs.finish(job.id, owner, state, error, gw.clock()));
 }
 
-function release(gw: Gateway, job: JobRow, owner: string): void {
+function release(gw: Pick<Gateway, "store">, job: JobRow, owner: string): void {
   gw.store.jobs.release(job.id, owner);
 }
 
 export function recordAnomaly(
-  gw: Gateway,
+  gw: Pick<Gateway, "clock" | "store">,
   kind: string,
   orderId: number | null,
   jobId: string | null,
