@@ -2,13 +2,35 @@
 // replaced (a second store engine, a second bus) without dragging in the layers above it. Type-only imports count:
 // a type that flows upward is still a dependency on the upper layer's design.
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const SRC = resolve(import.meta.dir, "../../src");
 
 /** Edges that still close a cycle, each with the reason it has not been cut yet. Empty when the code is clean. */
 const KNOWN_CYCLE_EDGES: Record<string, string> = {};
+
+/**
+ * The layers, lowest first (README "Layout"): a folder (or a file directly in src/) imports only from layers below
+ * its own. A new folder must be placed here, which is the moment to decide what it may depend on.
+ */
+const LAYERS: readonly (readonly string[])[] = [
+  ["protocol", "clock.ts", "log.ts", "config-error.ts"], // pure wire rules; time, logging, the start-up error
+  ["domain", "verify-pool.ts", "verify-worker.ts"], // pure business rules; signature checks off the event loop
+  ["store"], // the store port, its engines, every SQL statement
+  ["peers", "app", "event-log.ts"], // directory, SSRF guard, signed client; hub and bus; event log drain
+  ["config.ts", "http"], // settings (CIDRs from peers/ssrf); HTTP mechanics (auth, bodies, signed answers)
+  ["keyfile.ts"],
+  ["gateway.ts"], // the type of what a running gateway holds
+  ["notify", "ops"], // what users and operators are told; readiness and metrics
+  ["settlement"], // scheduler, one run per strategy, proofs, deliveries, post-commit effects
+  ["flows"], // use cases
+  ["admin", "compose.ts"], // the operator API's use cases; building the gateway once
+  ["routes"], // thin HTTP/WebSocket routes and the app composition (server.ts)
+  ["start.ts"],
+  ["cli"],
+  ["main.ts"],
+];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -34,7 +56,8 @@ function folderGraph(): Map<string, Map<string, string[]>> {
     for (const m of text.matchAll(IMPORT)) {
       const target = resolve(dirname(file), m[1]!);
       if (!target.startsWith(SRC + "/")) continue; // bundled data (vectors, web page) is not a source folder
-      const to = folderOf(target.endsWith(".ts") ? target : `${target}.ts`);
+      const isFolder = existsSync(target) && statSync(target).isDirectory(); // "../store" is store/index.ts
+      const to = folderOf(isFolder || target.endsWith(".ts") ? join(target, isFolder ? "index.ts" : "") : `${target}.ts`);
       if (to === from) continue;
       const edges = graph.get(from) ?? new Map<string, string[]>();
       graph.set(from, edges);
@@ -98,6 +121,19 @@ describe("source folders", () => {
       return !graph.get(from!)?.has(to!);
     });
     expect(stale).toEqual([]);
+  });
+
+  test("every folder sits in one layer and imports only from the layers below it", () => {
+    const layerOf = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
+    const nodes = new Set([...graph.keys(), ...[...graph.values()].flatMap((e) => [...e.keys()])]);
+    expect([...nodes].filter((n) => !layerOf.has(n))).toEqual([]);
+    expect(LAYERS.flat().filter((n) => !nodes.has(n))).toEqual([]);
+    const upward = [...graph].flatMap(([from, edges]) =>
+      [...edges]
+        .filter(([to]) => layerOf.get(to)! >= layerOf.get(from)!)
+        .map(([to, files]) => `${from} -> ${to} (${files[0]})`),
+    );
+    expect(upward).toEqual([]);
   });
 
   test("the checker sees a cycle when one exists (a graph with a -> b -> a)", () => {
