@@ -3,11 +3,9 @@
 import type { Gateway } from "../gateway";
 import { OperatorError } from "./accounts";
 import { checkProof } from "../protocol/proof-check";
-import { applyFinalProof, paidPush, type Signed } from "../settlement/settle-job";
+import { applyFinalProof, paidPush, refundInFlight, type Signed } from "../settlement/settle-job";
 import { commit, only, push } from "../settlement/effects";
-import { IN_FLIGHT, userAccount } from "../store/ledger";
 import { paymentUpdateMessage } from "../notify/messages";
-import { emitOrderEvent } from "../notify/operator-events";
 import { canOperatorResolve } from "../domain/order-lifecycle";
 import { finalProofExpected, readStep, type Candidate } from "../domain/settlement-job";
 
@@ -29,16 +27,7 @@ export async function resolveOrder(
     const now = gw.clock();
     const done = commit(gw, () => {
       if (!gw.store.orders.move(order.id, { event: "operator_refund" }, now)) return only(false);
-      gw.store.ledger.move({
-        from: IN_FLIGHT,
-        to: userAccount(order.user_id!),
-        currency: order.currency,
-        amount: order.amount_minor,
-        reason: "refund",
-        orderId: order.id,
-        now,
-      });
-      emitOrderEvent(gw, "payment.failed", order, "failed", null);
+      refundInFlight(gw, order, now);
       gw.store.jobs.refundedByOperator(job.id, now);
       gw.store.anomalies.resolveForOrder(order.id, now);
       const failed = paymentUpdateMessage({ session_id: order.session_id, status: "failed", final_txid: null });

@@ -29,5 +29,11 @@ export const orderEventData = (o: OrderRecord, status: string, txid: string | nu
   txid,
 });
 
-export const emitOrderEvent = (gw: Gateway, type: EventType, o: OrderRecord, status: string, txid?: string | null) =>
+export const emitOrderEvent = (
+  gw: Pick<Gateway, "clock" | "events" | "store">,
+  type: EventType,
+  o: OrderRecord,
+  status: string,
+  txid?: string | null,
+) =>
   emitEvent(gw, type, orderEventData(o, status, txid === undefined ? o.final_txid : txid), o.id);

@@ -445,6 +445,19 @@ export function applyFinalProof(
   const document = JSON.stringify(final.proof);
   const { signature } = final;
   claimTxid(gw.store.proofs, { issuer, txid, jobId, document, signature, sigForm, outcome: "settlement", now });
+  settleInFlight(gw, order, step, txid, now);
+  gw.store.jobs.markDone(jobId, now);
+  return true;
+}
+
+/** §12.1: the order's amount leaves settlement_in_flight for where this step settled it; operators hear payment.paid. */
+function settleInFlight(
+  gw: Pick<Gateway, "clock" | "events" | "store">,
+  order: OrderRecord,
+  step: JobStep,
+  txid: string,
+  now: number,
+): void {
   gw.store.ledger.move({
     from: IN_FLIGHT,
     to: settlementDestination(step, parties(order)),
@@ -456,8 +469,24 @@ export function applyFinalProof(
     now,
   });
   emitOrderEvent(gw, "payment.paid", order, "paid", txid);
-  gw.store.jobs.markDone(jobId, now);
-  return true;
+}
+
+/** §12.1: a failed or operator-refunded order's amount goes back from settlement_in_flight to its user. */
+export function refundInFlight(
+  gw: Pick<Gateway, "clock" | "events" | "store">,
+  order: OrderRecord,
+  now: number,
+): void {
+  gw.store.ledger.move({
+    from: IN_FLIGHT,
+    to: userAccount(order.user_id!),
+    currency: order.currency,
+    amount: order.amount_minor,
+    reason: "refund",
+    orderId: order.id,
+    now,
+  });
+  emitOrderEvent(gw, "payment.failed", order, "failed", null);
 }
 
 /** §12.4: after the commit that paid it, the user sees `payment_update {status: "paid", txid}`. */
@@ -517,17 +546,7 @@ function creditLocallyTx(
     );
     if (!gw.store.orders.move(order.id, settleMove(proof.proof, proof.signature, proof.txid), now))
       throw new StateChanged();
-    gw.store.ledger.move({
-      from: IN_FLIGHT,
-      to: settlementDestination(step, parties(order)),
-      currency: order.currency,
-      amount: order.amount_minor,
-      reason: `settled_${STEP_RULES[step.name].strategy}`,
-      orderId: order.id,
-      ref: proof.txid,
-      now,
-    });
-    emitOrderEvent(gw, "payment.paid", order, "paid", proof.txid);
+    settleInFlight(gw, order, step, proof.txid, now);
     gw.store.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
     gw.store.jobs.finish(job.id, owner, "done", null, now);
     return { value: proof, effects: [paidPush(order, proof.txid), WAKE_DELIVERIES] };
@@ -543,16 +562,7 @@ function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, rea
       gw.store.jobs.finish(job.id, owner, "failed", `${reason} (order was ${order.status})`, now);
       return only(false);
     }
-    gw.store.ledger.move({
-      from: IN_FLIGHT,
-      to: userAccount(order.user_id!),
-      currency: order.currency,
-      amount: order.amount_minor,
-      reason: "refund",
-      orderId: order.id,
-      now,
-    });
-    emitOrderEvent(gw, "payment.failed", order, "failed", null);
+    refundInFlight(gw, order, now);
     gw.store.jobs.finish(job.id, owner, "failed", reason, now);
     return { value: true, effects: [statusPush(order, "failed")] };
   });
