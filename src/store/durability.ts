@@ -47,7 +47,7 @@ function walSyncer(): { sync: Sync; close: () => void } {
           throw e;
         }
       }
-      await fh.sync();
+      await fh.datasync(); // data + the size needed to read it, as SQLite itself syncs on Linux
     },
     close() {
       void fh?.close().catch(() => {});
