@@ -16,7 +16,8 @@ export function buildGateway(parts: GatewayParts): Gateway {
   const { config, key, store, clock, log } = parts;
   const currencies = buildCurrencyTable(config.currencies.extra);
   for (const c of config.currencies.enabled)
-    if (!currencies.has(c)) throw new Error(`currencies.enabled: ${c} is not in the currency table (add it to currencies.extra)`);
+    if (!currencies.has(c))
+      throw new Error(`currencies.enabled: ${c} is not in the currency table (add it to currencies.extra)`);
   const metadataInput = {
     name: config.name,
     profile: config.profile,
@@ -45,7 +46,14 @@ export function buildGateway(parts: GatewayParts): Gateway {
     clock,
     log,
     allowlist,
-    self: selfMetadata(config.ocid, config.name, key.publicKeyHex, config.endpoint, config.currencies.enabled, config.acceptIssuers),
+    self: selfMetadata(
+      config.ocid,
+      config.name,
+      key.publicKeyHex,
+      config.endpoint,
+      config.currencies.enabled,
+      config.acceptIssuers,
+    ),
     configEntries: config.directory.entries,
     freshTtl: config.metadataTtl,
     acceptReplacer: config.acceptReplacerCanonical,
@@ -64,7 +72,12 @@ export function buildGateway(parts: GatewayParts): Gateway {
     metadata,
     currentMetadata: () => (clock() <= graceEnds ? metadata : afterGrace),
     tiers: parseTiers(config.kyc.tiers, currencies),
-    signer: { ocid: config.ocid, secret: key.secret, clock, offThread: verifier.signsOffThread ? (d, sk) => verifier.signDigest(d, sk) : undefined },
+    signer: {
+      ocid: config.ocid,
+      secret: key.secret,
+      clock,
+      offThread: verifier.signsOffThread ? (d, sk) => verifier.signDigest(d, sk) : undefined,
+    },
     limiter: new RateLimiter(clock),
     allowlist,
     trustedProxies: parseAllowlist(config.trustedProxies),

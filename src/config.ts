@@ -16,14 +16,17 @@ const Seconds = (def: number, minimum = 1) => T.Integer({ minimum, default: def 
 const CurrencyCode = T.String({ pattern: "^[A-Z]{3,5}$", description: "a currency code (3-5 capital letters)" });
 const Url = T.String({ minLength: 1, description: "an http(s) URL" });
 
-export const RateLimitsSchema = T.Object({
-  perIp: T.Integer({ minimum: 0, default: 600 }),
-  perOcid: T.Integer({ minimum: 0, default: 300 }),
-  perToken: T.Integer({ minimum: 0, default: 120 }),
-  payPerUser: T.Integer({ minimum: 0, default: 30 }),
-  /** Demo mode only: funded users minted per client address per minute. */
-  demoLoginPerIp: T.Integer({ minimum: 0, default: 10 }),
-}, { default: {} });
+export const RateLimitsSchema = T.Object(
+  {
+    perIp: T.Integer({ minimum: 0, default: 600 }),
+    perOcid: T.Integer({ minimum: 0, default: 300 }),
+    perToken: T.Integer({ minimum: 0, default: 120 }),
+    payPerUser: T.Integer({ minimum: 0, default: 30 }),
+    /** Demo mode only: funded users minted per client address per minute. */
+    demoLoginPerIp: T.Integer({ minimum: 0, default: 10 }),
+  },
+  { default: {} },
+);
 export type RateLimits = Static<typeof RateLimitsSchema>;
 
 /** Every setting an operator may write in the config file (names of SPEC §16), with its default. */
@@ -43,10 +46,13 @@ export const SETTINGS = T.Object({
   privateKeyFile: T.Optional(T.String({ minLength: 1 })),
   /** Seconds after `oc keys rotate` during which the metadata still publishes the previous key (default 7 days). */
   keyRotationGrace: Seconds(7 * 86400, 0),
-  currencies: T.Object({
-    enabled: T.Array(CurrencyCode, { minItems: 1, default: ["USD", "EUR"] }),
-    extra: T.Record(T.String(), T.Integer({ minimum: 0, maximum: MAX_EXPONENT }), { default: {} }),
-  }, { default: {} }),
+  currencies: T.Object(
+    {
+      enabled: T.Array(CurrencyCode, { minItems: 1, default: ["USD", "EUR"] }),
+      extra: T.Record(T.String(), T.Integer({ minimum: 0, maximum: MAX_EXPONENT }), { default: {} }),
+    },
+    { default: {} },
+  ),
   acceptIssuers: T.Array(Ocid, { default: [] }),
   partners: T.Array(T.Object({ ocid: Ocid, reserveCurrencies: T.Array(CurrencyCode) }), { default: [] }),
   providers: T.Array(T.Object({ ocid: Ocid, currencies: T.Array(CurrencyCode) }), { default: [] }),
@@ -71,11 +77,14 @@ export const SETTINGS = T.Object({
   webhookMaxAge: Seconds(72 * 3600),
   tokenTtl: T.Optional(T.Integer({ minimum: 1 })),
   /** Sign-in sessions (issue 22), seconds: absolute lifetime, idle timeout, and how long an enrolment link lasts. */
-  sessions: T.Object({
-    ttl: T.Integer({ minimum: 60, default: 12 * 3600 }),
-    idleTimeout: T.Integer({ minimum: 60, default: 30 * 60 }),
-    enrolTtl: T.Integer({ minimum: 60, default: 24 * 3600 }),
-  }, { default: {} }),
+  sessions: T.Object(
+    {
+      ttl: T.Integer({ minimum: 60, default: 12 * 3600 }),
+      idleTimeout: T.Integer({ minimum: 60, default: 30 * 60 }),
+      enrolTtl: T.Integer({ minimum: 60, default: 24 * 3600 }),
+    },
+    { default: {} },
+  ),
   rateLimits: RateLimitsSchema,
   demoMode: T.Boolean({ default: false }),
   demoBalance: T.Array(T.String({ pattern: "^[A-Z]{3,5}:[0-9]+(\\.[0-9]+)?$", description: '"CUR:AMOUNT"' }), {
@@ -97,10 +106,13 @@ export const SETTINGS = T.Object({
    */
   signOnWorkers: T.Boolean({ default: true }),
   /** §4.6 outbound timeouts (ms): settlement calls and webhook deliveries. */
-  outboundTimeouts: T.Object({
-    settlementMs: T.Integer({ minimum: 1, default: 15_000 }),
-    webhookMs: T.Integer({ minimum: 1, default: 10_000 }),
-  }, { default: {} }),
+  outboundTimeouts: T.Object(
+    {
+      settlementMs: T.Integer({ minimum: 1, default: 15_000 }),
+      webhookMs: T.Integer({ minimum: 1, default: 10_000 }),
+    },
+    { default: {} },
+  ),
   /** Advanced: global scheduler lease and per-job lease, seconds (§16: 30 / 60). */
   scheduler: T.Object({ leaseSeconds: Seconds(30), jobLeaseSeconds: Seconds(60) }, { default: {} }),
   /**
@@ -108,21 +120,33 @@ export const SETTINGS = T.Object({
    * to highest; a user is in the highest tier whose `grants` are all verified and unexpired. Limits are decimal
    * strings per currency; an absent limit does not apply.
    */
-  kyc: T.Object({
-    providers: T.Array(Ocid, { default: [] }),
-    tiers: T.Array(T.Object({
-      name: T.String({ pattern: "^[a-z0-9_-]{1,32}$", description: "a tier name (a-z, 0-9, _ or -)" }),
-      grants: T.Array(T.String({ pattern: "^[a-z0-9_.-]{1,64}$" }), { default: [] }),
-      limits: T.Record(T.String(), T.Object({
-        perPayment: T.Optional(T.String()),
-        perDay: T.Optional(T.String()),
-        maxBalance: T.Optional(T.String()),
-      }), { default: {} }),
-    }), { default: [] }),
-    /** Seconds a KYC `state` stays usable between /app/kyc/start and the provider's callback. */
-    stateTtl: Seconds(900),
-  }, { default: {} }),
-  logLevel: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")], { default: "info" }),
+  kyc: T.Object(
+    {
+      providers: T.Array(Ocid, { default: [] }),
+      tiers: T.Array(
+        T.Object({
+          name: T.String({ pattern: "^[a-z0-9_-]{1,32}$", description: "a tier name (a-z, 0-9, _ or -)" }),
+          grants: T.Array(T.String({ pattern: "^[a-z0-9_.-]{1,64}$" }), { default: [] }),
+          limits: T.Record(
+            T.String(),
+            T.Object({
+              perPayment: T.Optional(T.String()),
+              perDay: T.Optional(T.String()),
+              maxBalance: T.Optional(T.String()),
+            }),
+            { default: {} },
+          ),
+        }),
+        { default: [] },
+      ),
+      /** Seconds a KYC `state` stays usable between /app/kyc/start and the provider's callback. */
+      stateTtl: Seconds(900),
+    },
+    { default: {} },
+  ),
+  logLevel: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")], {
+    default: "info",
+  }),
   /**
    * GET /metrics: with `port`, served only on that separate listener (`host`, default loopback) and not on the
    * public one; with `token`, only to `Authorization: Bearer <token>`.
@@ -160,7 +184,16 @@ import { ConfigError } from "./config-error";
 export { ConfigError };
 
 /** OC_* names that are not settings (tools, tests, the config file itself): never warned about. */
-const NOT_SETTINGS = new Set(["OC_CONFIG", "OC_RELIABILITY_SEED", "OC_TEST_DATABASE_URL", "OC_CHROMIUM", "OC_CRASH_KILLS", "OC_HOSTILE_SCALE", "OC_RACE_SESSIONS", "OC_WEB_SCREENSHOT"]);
+const NOT_SETTINGS = new Set([
+  "OC_CONFIG",
+  "OC_RELIABILITY_SEED",
+  "OC_TEST_DATABASE_URL",
+  "OC_CHROMIUM",
+  "OC_CRASH_KILLS",
+  "OC_HOSTILE_SCALE",
+  "OC_RACE_SESSIONS",
+  "OC_WEB_SCREENSHOT",
+]);
 /** Older names kept working (extend, never rename). */
 const ENV_ALIASES: Record<string, string[]> = { OC_ALLOW_PRIVATE: ["outboundAllowlist"] };
 
@@ -190,9 +223,13 @@ function schemaAt(path: string[]): TSchema | undefined {
 function fromText(schema: TSchema, text: string): unknown {
   const kind = schema[Kind];
   if (kind === "Integer" || kind === "Number") return /^-?[0-9]+(\.[0-9]+)?$/.test(text.trim()) ? Number(text) : text;
-  if (kind === "Boolean") return /^(true|1|yes|on)$/i.test(text) ? true : /^(false|0|no|off)$/i.test(text) ? false : text;
+  if (kind === "Boolean")
+    return /^(true|1|yes|on)$/i.test(text) ? true : /^(false|0|no|off)$/i.test(text) ? false : text;
   if (kind === "Array" && !isObjectSchema(schema.items as TSchema)) {
-    const parts = text.split(",").map((s) => s.trim()).filter(Boolean);
+    const parts = text
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     return parts.map((p) => fromText(schema.items as TSchema, p));
   }
   if (kind === "Array" || kind === "Record" || kind === "Object") {
@@ -247,7 +284,8 @@ function unknownKeys(values: Record<string, unknown>, schema: TSchema, prefix: s
   for (const [k, v] of Object.entries(values)) {
     const s = props[k];
     if (!s) out.push(prefix + k);
-    else if (isObjectSchema(s) && v && typeof v === "object" && !Array.isArray(v)) unknownKeys(v as Record<string, unknown>, s, `${prefix}${k}.`, out);
+    else if (isObjectSchema(s) && v && typeof v === "object" && !Array.isArray(v))
+      unknownKeys(v as Record<string, unknown>, s, `${prefix}${k}.`, out);
   }
 }
 
@@ -272,14 +310,16 @@ function expected(s: TSchema): string {
   const kind = s[Kind];
   if (kind === "Integer" || kind === "Number") {
     const what = kind === "Integer" ? "an integer" : "a number";
-    if (s.minimum !== undefined && s.maximum !== undefined && s.maximum < MAX_OCID) return `${what} from ${s.minimum} to ${s.maximum}`;
+    if (s.minimum !== undefined && s.maximum !== undefined && s.maximum < MAX_OCID)
+      return `${what} from ${s.minimum} to ${s.maximum}`;
     return s.minimum !== undefined ? `${what} ≥ ${s.minimum}` : what;
   }
   if (kind === "Boolean") return "true or false";
   if (kind === "String") return s.minLength ? "a non-empty string" : "a string";
   if (kind === "Union" && (s.anyOf as TSchema[]).every((x) => x.const !== undefined))
     return "one of " + (s.anyOf as TSchema[]).map((x) => JSON.stringify(x.const)).join(", ");
-  if (kind === "Array") return `a JSON array${s.minItems ? ` of at least ${s.minItems}` : ""} (each ${expected(s.items as TSchema)})`;
+  if (kind === "Array")
+    return `a JSON array${s.minItems ? ` of at least ${s.minItems}` : ""} (each ${expected(s.items as TSchema)})`;
   if (kind === "Record") return "a JSON object";
   if (kind === "Object") return `an object with ${Object.keys(s.properties as object).join(", ")}`;
   return "a valid value";
@@ -319,7 +359,8 @@ function validate(merged: Record<string, unknown>, sourceOf: Map<string, string>
 
 function httpUrl(key: string, v: string, sourceOf: Map<string, string>): string {
   const u = URL.canParse(v) ? new URL(v) : undefined;
-  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) fail(key, sourceOf.get(key.split(".")[0]!), v, "an http(s) URL");
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:"))
+    fail(key, sourceOf.get(key.split(".")[0]!), v, "an http(s) URL");
   return v.replace(/\/+$/, "");
 }
 
@@ -327,14 +368,16 @@ function httpUrl(key: string, v: string, sourceOf: Map<string, string>): string 
 function normaliseDirectory(raw: Record<string, unknown>, sourceOf: Map<string, string>): Config["directory"] {
   const entries: Record<string, string> = {};
   const add = (k: string, v: unknown) => {
-    if (!/^[1-9][0-9]{0,15}$/.test(k) || typeof v !== "string") fail(`directory.${k}`, sourceOf.get("directory"), v, "an OCID key mapped to a URL");
+    if (!/^[1-9][0-9]{0,15}$/.test(k) || typeof v !== "string")
+      fail(`directory.${k}`, sourceOf.get("directory"), v, "an OCID key mapped to a URL");
     entries[k] = httpUrl(`directory.${k}`, v, sourceOf);
   };
   for (const [k, v] of Object.entries(raw)) {
     if (k === "rpcUrl" || k === "registryAddress") {
       if (typeof v !== "string") fail(`directory.${k}`, sourceOf.get("directory"), v, "a string");
     } else if (k === "entries") {
-      if (!v || typeof v !== "object") fail("directory.entries", sourceOf.get("directory"), v, "an object mapping OCIDs to URLs");
+      if (!v || typeof v !== "object")
+        fail("directory.entries", sourceOf.get("directory"), v, "an object mapping OCIDs to URLs");
       for (const [ek, ev] of Object.entries(v as object)) add(ek, ev);
     } else add(k, v);
   }
@@ -350,13 +393,20 @@ function checkCurrencies(s: Settings, sourceOf: Map<string, string>): void {
   try {
     table = buildCurrencyTable(s.currencies.extra);
   } catch {
-    fail("currencies.extra", sourceOf.get("currencies"), s.currencies.extra, 'an object of codes to minor-unit exponents, e.g. {"USDC":6}');
+    fail(
+      "currencies.extra",
+      sourceOf.get("currencies"),
+      s.currencies.extra,
+      'an object of codes to minor-unit exponents, e.g. {"USDC":6}',
+    );
   }
   for (const c of s.currencies.enabled)
-    if (!table.has(c)) fail("currencies.enabled", sourceOf.get("currencies"), c, "ISO 4217 codes or codes listed in currencies.extra");
+    if (!table.has(c))
+      fail("currencies.enabled", sourceOf.get("currencies"), c, "ISO 4217 codes or codes listed in currencies.extra");
   for (const b of s.demoBalance) {
     const [cur, amount] = b.split(":") as [string, string];
-    if (!table.has(cur) || !isAmountSyntax(amount)) fail("demoBalance", sourceOf.get("demoBalance"), b, '"CUR:AMOUNT" entries of known currencies');
+    if (!table.has(cur) || !isAmountSyntax(amount))
+      fail("demoBalance", sourceOf.get("demoBalance"), b, '"CUR:AMOUNT" entries of known currencies');
   }
   try {
     parseTiers(s.kyc.tiers, table);
@@ -381,7 +431,13 @@ export function withPort(c: Config, port: number): Config {
   if (!c.publicUrlDerived) return { ...c, port };
   const publicUrl = `http://${c.host}:${port}`;
   const webBaseUrlDerived = c.webBaseUrl === new URL(c.publicUrl).origin;
-  return { ...c, port, publicUrl, endpoint: publicUrl + c.basePath, webBaseUrl: webBaseUrlDerived ? new URL(publicUrl).origin : c.webBaseUrl };
+  return {
+    ...c,
+    port,
+    publicUrl,
+    endpoint: publicUrl + c.basePath,
+    webBaseUrl: webBaseUrlDerived ? new URL(publicUrl).origin : c.webBaseUrl,
+  };
 }
 
 /** Merge layers (later wins), validate, derive endpoint/publicUrl; throws ConfigError with a readable message. */
@@ -400,7 +456,8 @@ export function loadConfig(
   for (const layer of layers) {
     const unknown: string[] = [];
     unknownKeys(layer.values, SETTINGS, "", unknown);
-    for (const k of unknown) if (k !== "configFile") warnings.push(`unknown setting "${k}" in ${layer.source} (ignored; check its spelling)`);
+    for (const k of unknown)
+      if (k !== "configFile") warnings.push(`unknown setting "${k}" in ${layer.source} (ignored; check its spelling)`);
   }
   const { merged, sourceOf } = merge(layers);
   const props = SETTINGS.properties as Record<string, unknown>;
@@ -411,12 +468,15 @@ export function loadConfig(
 
   const basePath = "/" + s.basePath.replace(/^\/+|\/+$/g, "");
   const publicUrlDerived = s.publicUrl === undefined;
-  const publicUrl = s.publicUrl !== undefined ? httpUrl("publicUrl", s.publicUrl, sourceOf) : `http://${s.host}:${s.port}`;
+  const publicUrl =
+    s.publicUrl !== undefined ? httpUrl("publicUrl", s.publicUrl, sourceOf) : `http://${s.host}:${s.port}`;
   if (!URL.canParse(publicUrl)) fail("host", sourceOf.get("host"), s.host, "a host name or address usable in a URL");
-  const webBaseUrl = s.webBaseUrl !== undefined ? httpUrl("webBaseUrl", s.webBaseUrl, sourceOf) : new URL(publicUrl).origin;
+  const webBaseUrl =
+    s.webBaseUrl !== undefined ? httpUrl("webBaseUrl", s.webBaseUrl, sourceOf) : new URL(publicUrl).origin;
 
   // Demo mode is a local trial: peers (the demo merchant) live on this machine.
-  const outboundAllowlist = s.demoMode && s.outboundAllowlist.length === 0 ? ["127.0.0.0/8", "::1/128", "localhost"] : s.outboundAllowlist;
+  const outboundAllowlist =
+    s.demoMode && s.outboundAllowlist.length === 0 ? ["127.0.0.0/8", "::1/128", "localhost"] : s.outboundAllowlist;
 
   return {
     ...s,

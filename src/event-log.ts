@@ -23,18 +23,23 @@ function describe(event: string, d: Fields): { msg: string; outcome?: string } {
       return { msg: d.from ? `order ${d.from} -> ${d.to}` : `order received (${d.to})` };
     case "settlement": {
       const outcome =
-        d.state !== "pending" ? String(d.state)
-        : d.nextStep !== d.step ? "step_succeeded"
-        : d.pathTo !== d.pathFrom ? "path_failed"
-        : "retry";
+        d.state !== "pending"
+          ? String(d.state)
+          : d.nextStep !== d.step
+            ? "step_succeeded"
+            : d.pathTo !== d.pathFrom
+              ? "path_failed"
+              : "retry";
       const what = SETTLEMENT_OUTCOME_WORDS[outcome] ?? outcome;
       return { msg: `settlement ${d.strategy ?? "?"} step ${d.step}: ${what}`, outcome };
     }
     case "delivery": {
       const outcome =
-        d.previousState !== "pending" && d.state === "pending" ? "replayed"
-        : d.state === "pending" ? "retry"
-        : String(d.state);
+        d.previousState !== "pending" && d.state === "pending"
+          ? "replayed"
+          : d.state === "pending"
+            ? "retry"
+            : String(d.state);
       return { msg: `webhook delivery to ${d.target}: ${outcome}`, outcome };
     }
     case "credit":

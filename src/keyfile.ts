@@ -7,7 +7,13 @@ import { ConfigError, type Config } from "./config";
 /** The key we signed with before the last `oc keys rotate`: its public half only (the secret is not kept). */
 export type PreviousKey = { publicKeyHex: string; rotatedAt: number };
 
-export type GatewayKey = { secret: Uint8Array; publicKeyHex: string; source: string; warnings?: string[]; previous?: PreviousKey };
+export type GatewayKey = {
+  secret: Uint8Array;
+  publicKeyHex: string;
+  source: string;
+  warnings?: string[];
+  previous?: PreviousKey;
+};
 
 export const defaultKeyPath = (dataDir: string) => join(dataDir, "gateway.key");
 const previousKeyPath = (dataDir: string) => join(dataDir, "gateway.key.previous.json");
@@ -22,7 +28,9 @@ function readPrevious(dataDir: string): PreviousKey | undefined {
   } catch {
     // fall through
   }
-  throw new ConfigError(`${path} is not a previous-key record ({"publicKey","rotatedAt"}): remove it or restore it from a backup`);
+  throw new ConfigError(
+    `${path} is not a previous-key record ({"publicKey","rotatedAt"}): remove it or restore it from a backup`,
+  );
 }
 
 /**
@@ -31,7 +39,9 @@ function readPrevious(dataDir: string): PreviousKey | undefined {
  */
 export function rotateKey(config: Config, now: number): { previous: PreviousKey; publicKeyHex: string } {
   if (config.privateKey)
-    throw new ConfigError("the key comes from the configuration (privateKey / OC_PRIVATE_KEY): rotation works on a key file only");
+    throw new ConfigError(
+      "the key comes from the configuration (privateKey / OC_PRIVATE_KEY): rotation works on a key file only",
+    );
   const path = config.privateKeyFile ?? defaultKeyPath(config.dataDir);
   const current = loadOrCreateKey(config, { create: false });
   const fresh = generatePrivateKeyHex();
@@ -63,15 +73,21 @@ export function loadOrCreateKey(config: Config, opts: { create: boolean } = { cr
     try {
       hex = readFileSync(path, "utf8").trim();
     } catch (e) {
-      throw new ConfigError(`cannot read key file ${path} (${(e as NodeJS.ErrnoException).code ?? "error"}): fix its owner/permissions`);
+      throw new ConfigError(
+        `cannot read key file ${path} (${(e as NodeJS.ErrnoException).code ?? "error"}): fix its owner/permissions`,
+      );
     }
     source = path;
     const mode = statSync(path).mode & 0o777;
     if (mode & 0o077)
-      warnings.push(`the key file ${path} is readable by others (mode ${mode.toString(8).padStart(4, "0")}): run chmod 600 ${path}`);
+      warnings.push(
+        `the key file ${path} is readable by others (mode ${mode.toString(8).padStart(4, "0")}): run chmod 600 ${path}`,
+      );
   }
   const secret = parsePrivateKey(hex.toLowerCase());
   if (!secret)
-    throw new ConfigError(`the private key from ${source} is not 64 hex characters of a valid secp256k1 key: fix it, or generate one with \`oc keygen\``);
+    throw new ConfigError(
+      `the private key from ${source} is not 64 hex characters of a valid secp256k1 key: fix it, or generate one with \`oc keygen\``,
+    );
   return { secret, publicKeyHex: publicKeyHex(secret), source, warnings, previous: readPrevious(config.dataDir) };
 }

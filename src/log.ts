@@ -12,15 +12,21 @@ export type Logger = {
 
 function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = SECRET_KEYS.test(k) ? "[redacted]" : typeof v === "bigint" ? v.toString() : v;
+  for (const [k, v] of Object.entries(fields))
+    out[k] = SECRET_KEYS.test(k) ? "[redacted]" : typeof v === "bigint" ? v.toString() : v;
   return out;
 }
 
-export function createLogger(level: Level = "info", sink: (line: string) => void = (l) => process.stdout.write(l + "\n")): Logger {
+export function createLogger(
+  level: Level = "info",
+  sink: (line: string) => void = (l) => process.stdout.write(l + "\n"),
+): Logger {
   const min = LEVELS[level] ?? LEVELS.info;
-  const emit = (lvl: Level) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (LEVELS[lvl] < min) return;
-    sink(JSON.stringify({ ts: new Date().toISOString(), level: lvl, msg, ...redact(fields) }));
-  };
+  const emit =
+    (lvl: Level) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (LEVELS[lvl] < min) return;
+      sink(JSON.stringify({ ts: new Date().toISOString(), level: lvl, msg, ...redact(fields) }));
+    };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }

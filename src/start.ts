@@ -71,7 +71,9 @@ function assemble(opts: OpenOptions): { gw: Gateway; inspection: SqliteInspectio
   let opened;
   let key;
   try {
-    opened = openStore(config.dataDir, config.sqliteSynchronous, { groupCommit: opts.serving && config.sqliteGroupCommit });
+    opened = openStore(config.dataDir, config.sqliteSynchronous, {
+      groupCommit: opts.serving && config.sqliteGroupCommit,
+    });
     key = loadOrCreateKey(config);
   } catch (e) {
     opened?.store.close();
@@ -81,9 +83,16 @@ function assemble(opts: OpenOptions): { gw: Gateway; inspection: SqliteInspectio
   if (lock) opts.lock?.(lock);
   for (const w of key.warnings ?? []) log.warn(w);
   const verifier =
-    opts.serving && config.verifyWorkers > 0 ? workerVerifier(config.verifyWorkers, (e) => log.error("verification worker failed", { error: String(e) }), undefined, {
-          sign: config.signOnWorkers,
-        }) : undefined;
+    opts.serving && config.verifyWorkers > 0
+      ? workerVerifier(
+          config.verifyWorkers,
+          (e) => log.error("verification worker failed", { error: String(e) }),
+          undefined,
+          {
+            sign: config.signOnWorkers,
+          },
+        )
+      : undefined;
   const gw = buildGateway({ config, store: opened.store, key, clock: opts.clock ?? systemClock, log, verifier });
   return { gw, inspection: opened.inspection };
 }
@@ -93,7 +102,8 @@ function prepare(gw: Gateway, announce: (line: string) => void): void {
   const ledgerCheck = gw.store.ledger.checkBalances();
   if (!ledgerCheck.ok) gw.log.error("LEDGER INVARIANT BROKEN", { problems: ledgerCheck.problems });
   // Every start, not only the first: demo mode lets anyone who reaches the page create funded users.
-  if (gw.config.demoMode) gw.log.warn("DEMO MODE: anyone who reaches this gateway can create funded users; never use it in production");
+  if (gw.config.demoMode)
+    gw.log.warn("DEMO MODE: anyone who reaches this gateway can create funded users; never use it in production");
   if (gw.config.demoMode && gw.store.users.list().length === 0) {
     const { user, token } = createUser(gw, "demo", gw.config.demoBalance);
     gw.log.warn("demo mode: created a funded demo user", { user: user.id });
@@ -101,7 +111,9 @@ function prepare(gw: Gateway, announce: (line: string) => void): void {
   }
 }
 
-export async function startGateway(opts: StartOptions & { announce?: (line: string) => void } = {}): Promise<RunningGateway> {
+export async function startGateway(
+  opts: StartOptions & { announce?: (line: string) => void } = {},
+): Promise<RunningGateway> {
   let lock: DataDirLock | undefined;
   const { gw, inspection } = assemble({ ...opts, serving: true, lock: (l) => (lock = l) });
   let scheduler: Scheduler | undefined;
@@ -109,11 +121,21 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
   try {
     prepare(gw, opts.announce ?? ((l) => console.error(l)));
-    app.listen({ hostname: gw.config.host, port: gw.config.port, reusePort: false, maxRequestBodySize: 4 * gw.config.maxBodyBytes });
+    app.listen({
+      hostname: gw.config.host,
+      port: gw.config.port,
+      reusePort: false,
+      maxRequestBodySize: 4 * gw.config.maxBodyBytes,
+    });
     const m = gw.config.metrics;
     if (m.port !== undefined) {
       const metricsApp = new Elysia().use(metricsRoute(gw));
-      metricsServer = Bun.serve({ hostname: m.host, port: m.port, reusePort: false, fetch: (req) => metricsApp.handle(req) });
+      metricsServer = Bun.serve({
+        hostname: m.host,
+        port: m.port,
+        reusePort: false,
+        fetch: (req) => metricsApp.handle(req),
+      });
     }
   } catch (e) {
     if (app.server) await app.stop(true).catch(() => {});
@@ -158,7 +180,11 @@ export async function startGateway(opts: StartOptions & { announce?: (line: stri
       .then(() => drainEvents())
       .catch((e) => gw.log.warn("event log drain failed", { error: String(e) }));
   }, 1000);
-  gw.log.info("gateway listening", { url: `http://${gw.config.host}:${port}`, endpoint: gw.config.endpoint, ocid: gw.config.ocid });
+  gw.log.info("gateway listening", {
+    url: `http://${gw.config.host}:${port}`,
+    endpoint: gw.config.endpoint,
+    ocid: gw.config.ocid,
+  });
   return {
     gw: { ...gw, db: inspection },
     port,

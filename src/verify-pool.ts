@@ -28,7 +28,9 @@ export const inlineVerifier: Verifier = {
 /** Jobs queued per worker above which a response is signed on the event loop instead (signOnWorkers). */
 export const SIGN_BACKLOG = 3;
 
-type Job = { kind: "verify"; resolve: (ok: boolean) => void; check: SignatureCheck } | { kind: "sign"; resolve: (sig: string) => void; digest: Uint8Array; sk: Uint8Array };
+type Job =
+  | { kind: "verify"; resolve: (ok: boolean) => void; check: SignatureCheck }
+  | { kind: "sign"; resolve: (sig: string) => void; digest: Uint8Array; sk: Uint8Array };
 
 /** Runs a job on this thread (a broken or closed pool answers what it held this way). */
 function inline(job: Job): void {
@@ -77,7 +79,8 @@ export function workerVerifier(
     signsOffThread: opts.sign === true,
     signDigest(digest, sk) {
       // Self-balancing: while the workers have a backlog (they are the bottleneck), the event loop signs itself.
-      if (broken || !opts.sign || pending.size >= SIGN_BACKLOG * workers.length) return inlineVerifier.signDigest(digest, sk);
+      if (broken || !opts.sign || pending.size >= SIGN_BACKLOG * workers.length)
+        return inlineVerifier.signDigest(digest, sk);
       return new Promise((resolve) => {
         const id = ++seq;
         pending.set(id, { kind: "sign", resolve, digest, sk });

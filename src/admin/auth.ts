@@ -7,7 +7,11 @@ import type { Scope } from "../domain/scopes";
 export function apiKeyFromAuthorization(gw: Pick<Gateway, "store">, header: string | null): ApiKey {
   const m = /^Bearer (\S+)$/.exec(header ?? "");
   const key = m ? gw.store.apiKeys.byKey(m[1]!) : null;
-  if (!key) throw new ProtocolError("INVALID_TOKEN", "Unknown or revoked API key; send Authorization: Bearer <key from `oc apikeys create`>");
+  if (!key)
+    throw new ProtocolError(
+      "INVALID_TOKEN",
+      "Unknown or revoked API key; send Authorization: Bearer <key from `oc apikeys create`>",
+    );
   return key;
 }
 

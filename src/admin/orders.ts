@@ -105,9 +105,8 @@ export function orderDetail(gw: Pick<Gateway, "currencies" | "store">, id: numbe
       confirmedAt: o.confirmed_at,
     },
     proof: o.final_proof_json ? { proof: JSON.parse(o.final_proof_json), signature: o.final_signature } : null,
-    job:
-      job ?
-        {
+    job: job
+      ? {
           id: job.id,
           state: job.state,
           step: job.step,

@@ -10,13 +10,19 @@ import { balancesOf } from "../flows/accounts";
 import type { MovementJson } from "./users";
 
 export function peerOcid(gw: Pick<Gateway, "config">, s: string | undefined): number {
-  if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s))) throw new ProtocolError("INVALID_REQUEST", "Not an OCID", { fields: ["ocid"] });
+  if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s)))
+    throw new ProtocolError("INVALID_REQUEST", "Not an OCID", { fields: ["ocid"] });
   const ocid = Number(s);
-  if (ocid === gw.config.ocid) throw new ProtocolError("INVALID_REQUEST", "That is this gateway's own OCID", { fields: ["ocid"] });
+  if (ocid === gw.config.ocid)
+    throw new ProtocolError("INVALID_REQUEST", "That is this gateway's own OCID", { fields: ["ocid"] });
   return ocid;
 }
 
-export const peerBalances = (gw: Gateway, ocid: number) => ({ ocid, account: peerAccount(ocid), balances: balancesOf(gw, peerAccount(ocid)) });
+export const peerBalances = (gw: Gateway, ocid: number) => ({
+  ocid,
+  account: peerAccount(ocid),
+  balances: balancesOf(gw, peerAccount(ocid)),
+});
 
 /** Call inside a transaction (the idempotency wrapper's). `credit`: a deposit; `debit`: a payout. */
 export function movePeerFunds(
@@ -42,10 +48,25 @@ export function movePeerFunds(
       now,
     });
   } catch (e) {
-    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", `peer ${ocid}'s balance with us is too low for this payout`);
-    if (isBalanceOverflow(e)) throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
+    if (e instanceof InsufficientFunds)
+      throw new ProtocolError("INSUFFICIENT_FUNDS", `peer ${ocid}'s balance with us is too low for this payout`);
+    if (isBalanceOverflow(e))
+      throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
     throw e;
   }
-  gw.store.audit.append(actor, kind === "credit" ? "peers.credit" : "peers.debit", { ocid, currency, amount, movementId: id }, now);
-  return { id, kind, account, currency, amount: formatMinor(minor, currency, gw.currencies), balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies), createdAt: now };
+  gw.store.audit.append(
+    actor,
+    kind === "credit" ? "peers.credit" : "peers.debit",
+    { ocid, currency, amount, movementId: id },
+    now,
+  );
+  return {
+    id,
+    kind,
+    account,
+    currency,
+    amount: formatMinor(minor, currency, gw.currencies),
+    balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
+    createdAt: now,
+  };
 }

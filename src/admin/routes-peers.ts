@@ -4,9 +4,15 @@ import { fundsRoutes } from "./route";
 import * as S from "./schemas";
 import { movePeerFunds, peerBalances, peerOcid } from "./peers";
 
-
 export const PEER_ROUTES: AdminRoute[] = [
-  { method: "GET", path: "/peers/:ocid", scope: "ledger:read", summary: "A peer's balances with us", response: S.PeerBalances, handle: (gw, c) => peerBalances(gw, peerOcid(gw, c.params.ocid)) },
+  {
+    method: "GET",
+    path: "/peers/:ocid",
+    scope: "ledger:read",
+    summary: "A peer's balances with us",
+    response: S.PeerBalances,
+    handle: (gw, c) => peerBalances(gw, peerOcid(gw, c.params.ocid)),
+  },
   ...fundsRoutes(
     "/peers/:ocid",
     "peers:write",

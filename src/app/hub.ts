@@ -106,7 +106,8 @@ export class Hub {
   /** Every open socket's token, checked in batches; returns how many sockets were closed. */
   sweep(batch = 500): number {
     const entries: [string, HubSocket, string][] = [];
-    for (const [userId, list] of this.sockets) for (const ws of list) entries.push([userId, ws, this.tokenOf.get(ws.id) ?? ""]);
+    for (const [userId, list] of this.sockets)
+      for (const ws of list) entries.push([userId, ws, this.tokenOf.get(ws.id) ?? ""]);
     let closed = 0;
     for (let i = 0; i < entries.length; i += batch) {
       const chunk = entries.slice(i, i + batch);

@@ -5,8 +5,14 @@ import { Inventory, ScanOrderRequest } from "../protocol/inventory";
 
 export const ScanRequestSchema = T.Object(
   {
-    qrContent: T.String({ minLength: 1, maxLength: 4096, description: "Exactly what the camera read: a JSON order/inventory code or an opencharge: URI" }),
-    amount: T.Optional(T.String({ maxLength: 32, description: "For opencharge: codes without an amount: decimal string (SPEC §6.2)" })),
+    qrContent: T.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: "Exactly what the camera read: a JSON order/inventory code or an opencharge: URI",
+    }),
+    amount: T.Optional(
+      T.String({ maxLength: 32, description: "For opencharge: codes without an amount: decimal string (SPEC §6.2)" }),
+    ),
     currency: T.Optional(T.String({ maxLength: 5, description: "For opencharge: codes without a currency" })),
   },
   { additionalProperties: false },
@@ -25,7 +31,12 @@ export const ScanResponseSchema = T.Object({
     description: "checkout: one of our hosted checkouts (its page's QR), answered here with confirm/decline (issue 22)",
   }),
   merchant: MerchantCard,
-  order: T.Optional(T.Record(T.String(), T.Unknown(), { description: "The order as the merchant signed it (kind order), or the one built from an opencharge: code (kind payment, unsigned)" })),
+  order: T.Optional(
+    T.Record(T.String(), T.Unknown(), {
+      description:
+        "The order as the merchant signed it (kind order), or the one built from an opencharge: code (kind payment, unsigned)",
+    }),
+  ),
   inventory: T.Optional(Inventory),
   expiresAt: T.Integer({ description: "Confirm by (order, payment) or pick by (inventory), Unix seconds" }),
 });

@@ -23,7 +23,11 @@ export const MerchantView = T.Object({
 });
 export type MerchantView = Static<typeof MerchantView>;
 
-export const User = T.Object({ id: T.String(), name: T.String(), ocid: T.Optional(T.Integer({ description: "The user's own end-user OCID, once the operator gave one (issue 17)" })) });
+export const User = T.Object({
+  id: T.String(),
+  name: T.String(),
+  ocid: T.Optional(T.Integer({ description: "The user's own end-user OCID, once the operator gave one (issue 17)" })),
+});
 export const Balance = T.Object({ currency: CurrencyCode, amount: Amount });
 export type Balance = Static<typeof Balance>;
 
@@ -110,7 +114,9 @@ export const Party = T.Object(
     ocid: T.Optional(Ocid),
     name: T.Optional(T.String()),
     userId: T.Optional(T.String({ description: "A user of this gateway" })),
-    reference: T.Optional(T.String({ description: "The sender's reference at its gateway (their OCID, or user_<id>)" })),
+    reference: T.Optional(
+      T.String({ description: "The sender's reference at its gateway (their OCID, or user_<id>)" }),
+    ),
     gateway: T.Optional(Ocid),
   },
   { description: "The other party: a user here, or a person (OCID) at another gateway" },
@@ -125,10 +131,18 @@ export const TransferView = T.Object({
   createdAt: UnixSeconds,
   updatedAt: UnixSeconds,
   memo: T.Optional(T.String()),
-  txid: T.Optional(T.String({ description: "The proof: ours inside this gateway, the recipient gateway's across gateways" })),
-  inReview: T.Optional(T.Boolean({ description: "The outcome stayed unknown past the deadline: the operator reconciles" })),
+  txid: T.Optional(
+    T.String({ description: "The proof: ours inside this gateway, the recipient gateway's across gateways" }),
+  ),
+  inReview: T.Optional(
+    T.Boolean({ description: "The outcome stayed unknown past the deadline: the operator reconciles" }),
+  ),
 });
-export const TransferResponse = T.Object({ status: TransferStatus, txid: T.Optional(T.String()), transfer: TransferView });
+export const TransferResponse = T.Object({
+  status: TransferStatus,
+  txid: T.Optional(T.String()),
+  transfer: TransferView,
+});
 export const ReceiveQrResponse = T.Object({
   qrPayload: T.Object({ type: T.Literal("ocid_transfer"), ocid: Ocid, gateway: Ocid }),
   qrText: T.String({ description: "The payload as encoded in the QR (keys in that order, no spaces)" }),
@@ -137,7 +151,14 @@ export const ReceiveQrResponse = T.Object({
   userRef: T.String({ description: "user_<id>" }),
 });
 export const TopupStatus = T.Union([T.Literal("pending"), T.Literal("credited")]);
-export const TopupStarted = T.Object({ id: T.String(), status: T.Literal("pending"), checkoutUrl: T.String(), amount: Amount, currency: CurrencyCode, via: Ocid });
+export const TopupStarted = T.Object({
+  id: T.String(),
+  status: T.Literal("pending"),
+  checkoutUrl: T.String(),
+  amount: Amount,
+  currency: CurrencyCode,
+  via: Ocid,
+});
 export const TopupView = T.Object({
   id: T.String(),
   via: Ocid,
@@ -188,7 +209,12 @@ export const WsPaymentRequest = T.Object({
   order: Order,
   expiresAt: UnixSeconds,
 });
-export const WsPaymentUpdate = T.Object({ type: T.Literal("payment_update"), sessionId: SessionId, status: OrderStatus, txid: T.Optional(T.String()) });
+export const WsPaymentUpdate = T.Object({
+  type: T.Literal("payment_update"),
+  sessionId: SessionId,
+  status: OrderStatus,
+  txid: T.Optional(T.String()),
+});
 export const WsResult = T.Object({
   type: T.Literal("result"),
   ref: Ref,
@@ -218,7 +244,16 @@ export const WsCreditReceived = T.Object({
 export const WsTransferUpdate = T.Object({ type: T.Literal("transfer_update"), transfer: TransferView });
 export type WsTransferUpdate = Static<typeof WsTransferUpdate>;
 export type TransferView = Static<typeof TransferView>;
-export const WsServerMessage = T.Union([WsReady, WsPaymentRequest, WsPaymentUpdate, WsResult, WsPong, WsError, WsCreditReceived, WsTransferUpdate]);
+export const WsServerMessage = T.Union([
+  WsReady,
+  WsPaymentRequest,
+  WsPaymentUpdate,
+  WsResult,
+  WsPong,
+  WsError,
+  WsCreditReceived,
+  WsTransferUpdate,
+]);
 export type WsServerMessage = Static<typeof WsServerMessage>;
 export type WsPaymentRequest = Static<typeof WsPaymentRequest>;
 export type WsPaymentUpdate = Static<typeof WsPaymentUpdate>;
@@ -233,7 +268,9 @@ export const WsClientMessage = T.Union([
 export const UserMetadataDocument = T.Object({ ...MetadataDocument.properties, gateway: Ocid });
 
 // Issue 21: KYC tier and verification.
-const LimitsByCurrency = T.Record(T.String(), T.Record(T.String(), Amount), { description: "currency → limit name → maximum" });
+const LimitsByCurrency = T.Record(T.String(), T.Record(T.String(), Amount), {
+  description: "currency → limit name → maximum",
+});
 export const KycView = T.Object({
   tier: T.Union([T.String(), T.Null()], { description: "the tier in force; null when no tiers are configured" }),
   source: T.Union([T.Literal("default"), T.Literal("kyc"), T.Literal("operator")]),
@@ -242,9 +279,15 @@ export const KycView = T.Object({
   next: T.Union([T.String(), T.Null()]),
   providers: T.Array(Ocid),
   canVerify: T.Boolean(),
-  grants: T.Array(T.Object({
-    grant: T.String(), provider: Ocid, status: T.String(), verified: T.Boolean(), expiresAt: T.Union([UnixSeconds, T.Null()]),
-  })),
+  grants: T.Array(
+    T.Object({
+      grant: T.String(),
+      provider: Ocid,
+      status: T.String(),
+      verified: T.Boolean(),
+      expiresAt: T.Union([UnixSeconds, T.Null()]),
+    }),
+  ),
 });
 export const KycStarted = T.Object({
   url: T.String({ description: "the provider's grant page: send the browser there" }),

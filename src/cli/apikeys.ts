@@ -29,7 +29,7 @@ export async function apikeysCommand(gw: Gateway, { values, positionals }: Parse
       });
       out.log(
         `created API key ${name} with scopes ${parsed.scopes.join(",")} (shown once; send as Authorization: Bearer ` +
-        `<key>):`,
+          `<key>):`,
       );
       out.log(key);
       return 0;

@@ -10,10 +10,19 @@ export function deliveriesCommand(gw: Gateway, { values, positionals }: Parsed, 
   switch (sub) {
     case "list": {
       const state = values.state as string | undefined;
-      if (state !== undefined && !STATES.includes(state)) throw new OperatorError(`--state must be one of ${STATES.join(", ")}`);
+      if (state !== undefined && !STATES.includes(state))
+        throw new OperatorError(`--state must be one of ${STATES.join(", ")}`);
       for (const d of gw.store.deliveries.list((state as DeliveryState) ?? null))
         out.log(
-          [d.id, d.state, `attempts=${d.attempts}`, `target=${d.target_ocid}`, `txid=${d.txid}`, ...(d.last_peer_code ? [`merchant=${d.last_peer_code}`] : []), d.last_error ?? ""]
+          [
+            d.id,
+            d.state,
+            `attempts=${d.attempts}`,
+            `target=${d.target_ocid}`,
+            `txid=${d.txid}`,
+            ...(d.last_peer_code ? [`merchant=${d.last_peer_code}`] : []),
+            d.last_error ?? "",
+          ]
             .join("\t")
             .trimEnd(),
         );

@@ -31,12 +31,27 @@ export async function demoMerchantCommand(gw: Gateway, { values }: Parsed, out: 
     async fetch(req) {
       const path = new URL(req.url).pathname;
       if (path === "/opencharge/metadata.json") {
-        const config = { publicKey: publicKeyHex(sk), endpoint, capabilities: ["transfer.webhook"], settlement: { currencies: ["USD"], accepts: [gw.config.ocid] } };
-        return Response.json({ opencharge: "0.1", name: "Demo Coffee", config, signature: signObject(config, sk).signature });
+        const config = {
+          publicKey: publicKeyHex(sk),
+          endpoint,
+          capabilities: ["transfer.webhook"],
+          settlement: { currencies: ["USD"], accepts: [gw.config.ocid] },
+        };
+        return Response.json({
+          opencharge: "0.1",
+          name: "Demo Coffee",
+          config,
+          signature: signObject(config, sk).signature,
+        });
       }
       if (path === "/opencharge/transfer/webhook" && req.method === "POST") {
         const body = (await req.json()) as { proof: Record<string, unknown>; signature: string };
-        const ok = verifyObjectSignature(body.proof, body.signature, gw.directory.peek(gw.config.ocid)!.publicKey, false);
+        const ok = verifyObjectSignature(
+          body.proof,
+          body.signature,
+          gw.directory.peek(gw.config.ocid)!.publicKey,
+          false,
+        );
         received.push(body);
         out.log(`webhook: proof ${String(body.proof.txid)} — signature ${ok ? "verified (" + ok + ")" : "INVALID"}`);
         return Response.json({ status: ok ? "accepted" : "rejected", txid: body.proof.txid });
@@ -50,9 +65,16 @@ export async function demoMerchantCommand(gw: Gateway, { values }: Parsed, out: 
 
   try {
     const app = (method: string, path: string) =>
-      fetch(gatewayUrl + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+      fetch(gatewayUrl + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: method === "POST" ? "{}" : undefined,
+      });
     const pay = await app("POST", "/app/pay");
-    if (pay.status !== 200) throw new OperatorError(`POST /app/pay answered ${pay.status}: ${await pay.text()} (is the gateway running at ${gatewayUrl}?)`);
+    if (pay.status !== 200)
+      throw new OperatorError(
+        `POST /app/pay answered ${pay.status}: ${await pay.text()} (is the gateway running at ${gatewayUrl}?)`,
+      );
     const session = (await pay.json()) as { sessionId: string; qrText: string };
     out.log(`user's QR code says: ${session.qrText}`);
     const qr = JSON.parse(session.qrText) as { ocid: number; order: string };
@@ -72,10 +94,26 @@ export async function demoMerchantCommand(gw: Gateway, { values }: Parsed, out: 
     const target = new URL(qr.order);
     const ts = String(now);
     const nonce = "req_" + randomHex(16);
-    const sig = signString(requestCanonical({ ocid: String(ocid), timestamp: ts, nonce, method: "POST", path: target.pathname, bodyHash: sha256Hex(raw) }), sk);
+    const sig = signString(
+      requestCanonical({
+        ocid: String(ocid),
+        timestamp: ts,
+        nonce,
+        method: "POST",
+        path: target.pathname,
+        bodyHash: sha256Hex(raw),
+      }),
+      sk,
+    );
     const submit = await fetch(qr.order, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-oc-id": String(ocid), "x-oc-timestamp": ts, "x-oc-nonce": nonce, "x-oc-signature": sig },
+      headers: {
+        "content-type": "application/json",
+        "x-oc-id": String(ocid),
+        "x-oc-timestamp": ts,
+        "x-oc-nonce": nonce,
+        "x-oc-signature": sig,
+      },
       body: raw,
     });
     const submitted = await submit.text();
@@ -85,7 +123,10 @@ export async function demoMerchantCommand(gw: Gateway, { values }: Parsed, out: 
     if (values.confirm) {
       const c = await app("POST", `/app/confirm/${session.sessionId}`);
       out.log(`the user confirms → ${c.status} ${await c.text()}`);
-    } else out.log(`now confirm as the user:\n  curl -X POST -H 'Authorization: Bearer <token>' ${gatewayUrl}/app/confirm/${session.sessionId}`);
+    } else
+      out.log(
+        `now confirm as the user:\n  curl -X POST -H 'Authorization: Bearer <token>' ${gatewayUrl}/app/confirm/${session.sessionId}`,
+      );
 
     const deadline = Date.now() + 120_000;
     while (received.length === 0 && Date.now() < deadline) await Bun.sleep(200);

@@ -15,11 +15,7 @@ import { effectiveDialect, type DialectRow } from "../store/dialects";
 /** `sign=der/sha256 (override)` — what we sign in for the peer and why — then what its own signatures verified in. */
 function dialectColumn(row: DialectRow | null | undefined): string {
   const d = effectiveDialect(row);
-  const why = (o: unknown, l: unknown, s: unknown) =>
-    o ? "override"
-    : l ? "learned"
-    : s ? "observed"
-    : "spec";
+  const why = (o: unknown, l: unknown, s: unknown) => (o ? "override" : l ? "learned" : s ? "observed" : "spec");
   const whyEnc = why(row?.override_encoding, row?.learned_encoding, row?.encoding);
   const whyHash = why(row?.override_hash, row?.learned_hash, row?.hash);
   const cols = [`sign=${d.encoding}/${d.hash} (${whyEnc === whyHash ? whyEnc : `${whyEnc}/${whyHash}`})`];

@@ -15,8 +15,9 @@ export function ledgerCommand(gw: Gateway, { values, positionals }: Parsed, out:
   if (positionals[0] !== "balances") return usage(out, "ledger balances [--account A] | fund-peer <ocid> CUR:AMOUNT");
   const rows = gw.store.ledger.balances(values.account as string | undefined);
   for (const r of rows) {
-    const amount =
-      gw.currencies.has(r.currency) ? formatMinor(r.balance, r.currency, gw.currencies) : String(r.balance);
+    const amount = gw.currencies.has(r.currency)
+      ? formatMinor(r.balance, r.currency, gw.currencies)
+      : String(r.balance);
     out.log(`${r.account}\t${r.currency}\t${amount}`);
   }
   const check = gw.store.ledger.check();

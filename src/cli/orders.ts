@@ -59,9 +59,8 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
             urls: JSON.parse(urls_json),
             candidates: JSON.parse(candidates_json),
             final_proof: final_proof_json ? JSON.parse(final_proof_json) : null,
-            job:
-              job ?
-                {
+            job: job
+              ? {
                   id: job.id,
                   state: job.state,
                   step: job.step,

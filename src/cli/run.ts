@@ -38,7 +38,12 @@ const GLOBAL_FLAGS = `global options (flags override environment, which override
   --public-url U    public origin (env OC_PUBLIC_URL)
   --ocid N          this gateway's OCID (env OC_OCID)`;
 
-type Command = { usage: string; summary: string; needsData: boolean; run: (ctx: Ctx) => Promise<number | undefined> | number | undefined };
+type Command = {
+  usage: string;
+  summary: string;
+  needsData: boolean;
+  run: (ctx: Ctx) => Promise<number | undefined> | number | undefined;
+};
 type Ctx = { parsed: Parsed; flags: ConfigInput; out: Out; open: () => Gateway; config: () => Config };
 
 const COMMANDS: Record<string, Command> = {
@@ -95,7 +100,8 @@ const COMMANDS: Record<string, Command> = {
     run: ({ open, parsed, out }) => directoryCommand(open(), parsed, out),
   },
   users: {
-    usage: "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | token <name> | set-ocid <name> <ocid|none> | enrol-link <name>",
+    usage:
+      "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | token <name> | set-ocid <name> <ocid|none> | enrol-link <name>",
     summary: "wallet users; `add`/`token` print a bearer token alone on the last line, `enrol-link` a passkey link",
     needsData: true,
     run: ({ open, parsed, out }) => usersCommand(open(), parsed, out),
@@ -114,7 +120,8 @@ const COMMANDS: Record<string, Command> = {
   },
   "demo-merchant": {
     usage: "demo-merchant --token <user token> [--confirm] [--amount 4.50] [--merchant-ocid 500]",
-    summary: "play a merchant against a running demo gateway: submit a signed order to the user's session, await the proof",
+    summary:
+      "play a merchant against a running demo gateway: submit a signed order to the user's session, await the proof",
     needsData: true,
     run: ({ open, parsed, out }) => demoMerchantCommand(open(), parsed, out),
   },
@@ -126,7 +133,8 @@ const COMMANDS: Record<string, Command> = {
   },
   keys: {
     usage: "keys rotate",
-    summary: "new signing key; the old public key stays published as previousKey for keyRotationGrace (gateway stopped)",
+    summary:
+      "new signing key; the old public key stays published as previousKey for keyRotationGrace (gateway stopped)",
     needsData: true,
     run: ({ config, parsed, out }) => {
       if (parsed.positionals[0] !== "rotate") return usage(out, "keys rotate");
@@ -136,7 +144,9 @@ const COMMANDS: Record<string, Command> = {
       const now = Math.floor(Date.now() / 1000);
       const r = rotateKey(c, now);
       out.log(`new public key: ${r.publicKeyHex}`);
-      out.log(`previous key ${r.previous.publicKeyHex} stays published as previousKey until ${new Date((now + c.keyRotationGrace) * 1000).toISOString()}`);
+      out.log(
+        `previous key ${r.previous.publicKeyHex} stays published as previousKey until ${new Date((now + c.keyRotationGrace) * 1000).toISOString()}`,
+      );
       out.log("start the gateway to sign with the new key; back up the new gateway.key");
       return EXIT.ok;
     },
@@ -215,7 +225,8 @@ const OPTIONS = {
 function flagsFrom(values: Record<string, unknown>): ConfigInput {
   const f: ConfigInput = {};
   if (values.port !== undefined) {
-    if (!/^[0-9]{1,5}$/.test(String(values.port))) throw new ConfigError(`--port must be a number, got "${values.port}"`);
+    if (!/^[0-9]{1,5}$/.test(String(values.port)))
+      throw new ConfigError(`--port must be a number, got "${values.port}"`);
     f.port = Number(values.port);
   }
   if (values.host !== undefined) f.host = String(values.host);
@@ -231,8 +242,8 @@ const stdio: Out = { log: (s) => console.log(s), err: (s) => console.error(s) };
 
 /** Returns an exit code, or undefined while a server keeps running. */
 export async function runCli(argv: string[], out: Out = stdio): Promise<number | undefined> {
-  if (argv[0] === "--version" || argv[0] === "-v") return out.log(`opencharge-gateway ${pkg.version}`), EXIT.ok;
-  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") return out.log(USAGE), EXIT.ok;
+  if (argv[0] === "--version" || argv[0] === "-v") return (out.log(`opencharge-gateway ${pkg.version}`), EXIT.ok);
+  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") return (out.log(USAGE), EXIT.ok);
   const args = argv.length === 0 || argv[0]!.startsWith("-") ? ["serve", ...argv] : argv;
   const [name, ...rest] = args as [string, ...string[]];
   const command = COMMANDS[name];
@@ -240,7 +251,7 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
   let gw: Gateway | undefined;
   try {
     const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
-    if (values.help) return out.log(`usage: oc ${command.usage}\n\n${command.summary}\n\n${GLOBAL_FLAGS}`), EXIT.ok;
+    if (values.help) return (out.log(`usage: oc ${command.usage}\n\n${command.summary}\n\n${GLOBAL_FLAGS}`), EXIT.ok);
     const flags = flagsFrom(values);
     let config: Config | undefined;
     const getConfig = () => {
@@ -253,7 +264,9 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
     const open = () => {
       const c = getConfig();
       if (command.needsData && !existsSync(join(c.dataDir, "gateway.sqlite")))
-        throw new ConfigError(`no gateway database in ${c.dataDir} (run \`oc init\` or \`oc serve\` first, or pass --data-dir)`);
+        throw new ConfigError(
+          `no gateway database in ${c.dataDir} (run \`oc init\` or \`oc serve\` first, or pass --data-dir)`,
+        );
       return (gw = openGateway({ config: c, log: quietLog }));
     };
     return await command.run({ parsed: { values, positionals }, flags, out, open, config: getConfig });
@@ -261,7 +274,8 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
     if (e instanceof ConfigError) return fail(out, e.message, EXIT.config);
     if (e instanceof DataDirLocked) return fail(out, e.message, EXIT.locked);
     if (e instanceof OperatorError) return fail(out, e.message, EXIT.refused);
-    if (e instanceof ProtocolError) return fail(out, `${e.code}: ${e.message}${e.details ? " " + JSON.stringify(e.details) : ""}`, EXIT.refused);
+    if (e instanceof ProtocolError)
+      return fail(out, `${e.code}: ${e.message}${e.details ? " " + JSON.stringify(e.details) : ""}`, EXIT.refused);
     const code = (e as { code?: string })?.code ?? "";
     if (code.startsWith("ERR_PARSE_ARGS")) return usage(out, (e as Error).message);
     if (code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test(String((e as Error)?.message)))
@@ -269,7 +283,11 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
     if (code === "EACCES") return fail(out, `permission denied: ${(e as Error).message}`, EXIT.config);
     // Never a stack trace for the operator; the stack goes to stderr only at OC_LOG_LEVEL=debug.
     if (process.env.OC_LOG_LEVEL === "debug") out.err(String((e as Error)?.stack ?? e));
-    return fail(out, `unexpected failure: ${(e as Error)?.message ?? String(e)} (run with OC_LOG_LEVEL=debug for details)`, EXIT.internal);
+    return fail(
+      out,
+      `unexpected failure: ${(e as Error)?.message ?? String(e)} (run with OC_LOG_LEVEL=debug for details)`,
+      EXIT.internal,
+    );
   } finally {
     if (gw && name !== "serve") gw.store.close();
   }

@@ -16,12 +16,17 @@ export const EVENT_TYPES = [
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** `whsec_` + base64 of 32 random bytes (the format Standard Webhooks libraries accept). */
-export const newSecret = (): string => "whsec_" + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+export const newSecret = (): string =>
+  "whsec_" + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
 
 export function signatureHeaders(secret: string, id: string, timestamp: number, body: string): Record<string, string> {
   const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
   const mac = hmac(sha256, key, new TextEncoder().encode(`${id}.${timestamp}.${body}`));
-  return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": `v1,${Buffer.from(mac).toString("base64")}` };
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": `v1,${Buffer.from(mac).toString("base64")}`,
+  };
 }
 
 /** An endpoint subscribed to `*` hears every type, including ones added later. */

@@ -20,7 +20,11 @@ export type MovementFacts = {
   spentToday: bigint;
 };
 
-type Rule = { limit: LimitName; appliesTo: readonly MovementKind[]; exceeded: (max: bigint, m: MovementFacts) => boolean };
+type Rule = {
+  limit: LimitName;
+  appliesTo: readonly MovementKind[];
+  exceeded: (max: bigint, m: MovementFacts) => boolean;
+};
 
 /** The rules, once. Withdrawals are operator cash-outs: no spending limit applies to them. */
 export const LIMIT_RULES: readonly Rule[] = [

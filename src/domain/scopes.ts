@@ -21,7 +21,10 @@ export const isScope = (s: string): s is Scope => (SCOPES as readonly string[]).
 /** "a,b" → validated scopes, or the first unknown name. */
 export function parseScopes(csv: string): { ok: true; scopes: Scope[] } | { ok: false; unknown: string } {
   const scopes: Scope[] = [];
-  for (const s of csv.split(",").map((x) => x.trim()).filter(Boolean)) {
+  for (const s of csv
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     if (!isScope(s)) return { ok: false, unknown: s };
     if (!scopes.includes(s)) scopes.push(s);
   }

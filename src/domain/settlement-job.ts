@@ -76,8 +76,11 @@ export const movesValue = (step: string): boolean => isStepName(step) && STEP_RU
 type StoredStepData = { txid?: unknown; provider?: unknown; providerProof?: unknown };
 
 const isSigned = (v: unknown): v is SignedProof =>
-  typeof v === "object" && v !== null && typeof (v as SignedProof).signature === "string" &&
-  typeof (v as SignedProof).proof === "object" && (v as SignedProof).proof !== null;
+  typeof v === "object" &&
+  v !== null &&
+  typeof (v as SignedProof).signature === "string" &&
+  typeof (v as SignedProof).proof === "object" &&
+  (v as SignedProof).proof !== null;
 
 /**
  * A job row's step, path and data as one typed step; a reason instead when they do not fit together (an unknown

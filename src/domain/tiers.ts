@@ -7,10 +7,18 @@ import type { CurrencyTable } from "../protocol/currencies";
 import type { LimitName, LimitSet } from "./limits";
 
 export type Tier = { name: string; grants: readonly string[]; limits: ReadonlyMap<string, LimitSet> };
-export type TierConfig = { name: string; grants: string[]; limits: Record<string, { perPayment?: string; perDay?: string; maxBalance?: string }> };
+export type TierConfig = {
+  name: string;
+  grants: string[];
+  limits: Record<string, { perPayment?: string; perDay?: string; maxBalance?: string }>;
+};
 
 /** Config field → limit name (the same words the admin API uses). */
-export const TIER_LIMIT_FIELDS = { perPayment: "per_payment", perDay: "per_day", maxBalance: "max_balance" } as const satisfies Record<string, LimitName>;
+export const TIER_LIMIT_FIELDS = {
+  perPayment: "per_payment",
+  perDay: "per_day",
+  maxBalance: "max_balance",
+} as const satisfies Record<string, LimitName>;
 
 /** Decimal → minor units; "0" is a real limit here (a tier that may not hold a currency at all). */
 function limitMinor(text: string, currency: string, table: CurrencyTable): bigint | string {
@@ -33,7 +41,8 @@ export function parseTiers(config: readonly TierConfig[], table: CurrencyTable):
         const v = fields[field as keyof typeof fields];
         if (v === undefined) continue;
         const minor = limitMinor(v, currency, table);
-        if (typeof minor === "string") throw new Error(`kyc.tiers[${i}] (${t.name}).limits.${currency}.${field}: ${minor}`);
+        if (typeof minor === "string")
+          throw new Error(`kyc.tiers[${i}] (${t.name}).limits.${currency}.${field}: ${minor}`);
         set[name] = minor;
       }
       limits.set(currency, set);
@@ -50,7 +59,8 @@ export function qualifyingTier(tiers: readonly Tier[], verified: ReadonlySet<str
 }
 
 /** Every grant any tier above the lowest asks for: what /app/kyc/start requests from a provider. */
-export const grantsAsked = (tiers: readonly Tier[]): string[] => [...new Set(tiers.slice(1).flatMap((t) => t.grants))].sort();
+export const grantsAsked = (tiers: readonly Tier[]): string[] =>
+  [...new Set(tiers.slice(1).flatMap((t) => t.grants))].sort();
 
 /** The tier's limits in `currency`, with the operator's per-user values on top (an override replaces, per limit). */
 export function effectiveLimits(tier: Tier | null, currency: string, override: LimitSet): LimitSet {

@@ -20,7 +20,12 @@ export function parseCreditSpec(
   if (!m) throw new OperatorError(`expected CUR:AMOUNT (e.g. USD:25.00), got "${spec}"`);
   const [, currency, amount] = m as unknown as [string, string, string];
   const r = parseAmount(amount, currency, gw.currencies, gw.enabledCurrencies);
-  if (!r.ok) throw new OperatorError(r.code === "INVALID_AMOUNT" ? `invalid amount "${amount}" for ${currency}: ${r.message}` : `currency ${currency} is not enabled`);
+  if (!r.ok)
+    throw new OperatorError(
+      r.code === "INVALID_AMOUNT"
+        ? `invalid amount "${amount}" for ${currency}: ${r.message}`
+        : `currency ${currency} is not enabled`,
+    );
   return { currency, amount, minor: r.minor };
 }
 
@@ -29,14 +34,22 @@ export function createUser(
   name: string,
   credits: string[] = [],
 ): { user: User; token: string } {
-  if (!/^[\p{L}\p{N} ._@-]{1,64}$/u.test(name)) throw new OperatorError("name: 1–64 letters, digits, spaces or . _ @ -");
+  if (!/^[\p{L}\p{N} ._@-]{1,64}$/u.test(name))
+    throw new OperatorError("name: 1–64 letters, digits, spaces or . _ @ -");
   const parsed = credits.map((c) => parseCreditSpec(gw, c));
   const now = gw.clock();
   return gw.store.tx(() => {
     if (gw.store.users.byName(name)) throw new OperatorError(`user "${name}" already exists`);
     const created = gw.store.users.create(name, now, gw.config.tokenTtl);
     for (const c of parsed)
-      gw.store.ledger.move({ from: FUNDING, to: userAccount(created.user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
+      gw.store.ledger.move({
+        from: FUNDING,
+        to: userAccount(created.user.id),
+        currency: c.currency,
+        amount: c.minor,
+        reason: "funding",
+        now,
+      });
     return created;
   });
 }
@@ -54,9 +67,21 @@ export function creditUser(
     const user = gw.store.users.byName(name);
     if (!user) throw new OperatorError(`no user named "${name}"`);
     enforceUserMovement(gw, user.id, "credit", c.currency, c.minor);
-    gw.store.ledger.move({ from: FUNDING, to: userAccount(user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
+    gw.store.ledger.move({
+      from: FUNDING,
+      to: userAccount(user.id),
+      currency: c.currency,
+      amount: c.minor,
+      reason: "funding",
+      now,
+    });
     gw.store.audit.append(actor, "users.credit", { userId: user.id, currency: c.currency, amount: c.amount }, now);
-    emitEvent(gw, "credit.received", { userId: user.id, currency: c.currency, amount: formatMinor(c.minor, c.currency, gw.currencies), source: "operator" });
+    emitEvent(gw, "credit.received", {
+      userId: user.id,
+      currency: c.currency,
+      amount: formatMinor(c.minor, c.currency, gw.currencies),
+      source: "operator",
+    });
   });
   return { currency: c.currency, amount: c.amount };
 }
@@ -71,7 +96,14 @@ export function creditPeer(
   const c = parseCreditSpec(gw, spec);
   const now = gw.clock();
   gw.store.tx(() => {
-    gw.store.ledger.move({ from: FUNDING, to: peerAccount(ocid), currency: c.currency, amount: c.minor, reason: "funding", now });
+    gw.store.ledger.move({
+      from: FUNDING,
+      to: peerAccount(ocid),
+      currency: c.currency,
+      amount: c.minor,
+      reason: "funding",
+      now,
+    });
     gw.store.audit.append(actor, "ledger.fund-peer", { ocid, currency: c.currency, amount: c.amount }, now);
   });
   return { currency: c.currency, amount: c.amount };
@@ -81,5 +113,8 @@ export function creditPeer(
 export function balancesOf(gw: Pick<Gateway, "currencies" | "enabledCurrencies" | "store">, account: string): Credit[] {
   return [...gw.enabledCurrencies]
     .sort()
-    .map((currency) => ({ currency, amount: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies) }));
+    .map((currency) => ({
+      currency,
+      amount: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
+    }));
 }

@@ -85,7 +85,7 @@ export async function confirmPayment(
       throw new ProtocolError(
         "INVALID_AMOUNT",
         "This payment exceeds the gateway's balance limit for the currency; it was not taken. Try again once pending " +
-        "payments have settled",
+          "payments have settled",
         { reason: "balance_limit" },
       );
     throw e;

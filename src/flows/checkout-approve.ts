@@ -21,7 +21,8 @@ const CANCEL = new Set(["declined", "expired", "failed"]);
 
 function checkoutSession(gw: Pick<Gateway, "store">, id: string): SessionRow {
   const s = gw.store.sessions.get(id);
-  if (!s || s.kind !== "checkout") throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
+  if (!s || s.kind !== "checkout")
+    throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
   return s;
 }
 
@@ -44,7 +45,8 @@ export function checkoutOutcome(gw: Pick<Gateway, "clock" | "hub" | "store">, id
 /** The QR the desktop page shows: this checkout's own URL, so a phone camera opens the same page. Open ones only. */
 export function checkoutQrSvg(gw: Gateway, id: string): Promise<string> {
   const outcome = checkoutOutcome(gw, id);
-  if (outcome.final) throw new ProtocolError("INVALID_STATE", "This checkout was already answered", { status: outcome.status });
+  if (outcome.final)
+    throw new ProtocolError("INVALID_STATE", "This checkout was already answered", { status: outcome.status });
   return QRCode.toString(checkoutUrl(gw, id), { type: "svg", errorCorrectionLevel: "M", margin: 2 });
 }
 
@@ -58,14 +60,26 @@ export async function scanHostedCheckout(
   code: Extract<ScannedCode, { kind: "checkout" }>,
 ): Promise<ScanResult> {
   if (new URL(code.url).origin !== webOrigin(gw))
-    throw new ProtocolError("NOT_A_MERCHANT", "This is another wallet's checkout page: open it in a browser to pay there", {
-      reason: "other_wallet_checkout",
-    });
+    throw new ProtocolError(
+      "NOT_A_MERCHANT",
+      "This is another wallet's checkout page: open it in a browser to pay there",
+      {
+        reason: "other_wallet_checkout",
+      },
+    );
   const s = sessionForUser(gw, user, code.sessionId);
   const found = s.kind === "checkout" ? gw.store.orders.bySession(s.id) : null;
-  if (!found) throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
+  if (!found)
+    throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
   const o = expireIfDue(gw, found);
-  if (o.status !== "awaiting_confirmation") throw new ProtocolError("INVALID_STATE", `Not allowed while ${o.status}`, { status: o.status });
+  if (o.status !== "awaiting_confirmation")
+    throw new ProtocolError("INVALID_STATE", `Not allowed while ${o.status}`, { status: o.status });
   const meta = await resolveMerchant(gw, o.merchant_ocid);
-  return { sessionId: s.id, kind: "checkout", merchant: merchantCard(meta), order: JSON.parse(o.order_json), expiresAt: o.confirm_deadline };
+  return {
+    sessionId: s.id,
+    kind: "checkout",
+    merchant: merchantCard(meta),
+    order: JSON.parse(o.order_json),
+    expiresAt: o.confirm_deadline,
+  };
 }

@@ -13,11 +13,7 @@ type CheckoutDeps = Pick<
   "clock" | "config" | "currencies" | "directory" | "enabledCurrencies" | "observeDialect" | "store" | "verifier"
 >;
 
-export async function createCheckout(
-  gw: CheckoutDeps,
-  caller: Caller,
-  req: CheckoutCreateRequest,
-) {
+export async function createCheckout(gw: CheckoutDeps, caller: Caller, req: CheckoutCreateRequest) {
   const { config, store } = gw;
   const order = req.order;
   if (config.checkoutCallers.length > 0 && !config.checkoutCallers.includes(caller.ocid))

@@ -19,7 +19,8 @@ export const userMetadataUrl = (gw: Pick<Gateway, "config">, ocid: number) =>
   `${gw.config.endpoint}/users/${ocid}/metadata.json`;
 
 export function parseOcidArg(s: string | undefined): number {
-  if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s))) throw new OperatorError(`not an OCID: ${s ?? "(missing)"}`);
+  if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s)))
+    throw new OperatorError(`not an OCID: ${s ?? "(missing)"}`);
   return Number(s);
 }
 
@@ -55,14 +56,17 @@ export function userMetadataDocument(gw: Pick<Gateway, "config" | "key">, user: 
     capabilities: END_USER_CAPABILITIES,
     settlement: { currencies: gw.config.currencies.enabled, accepts: gw.config.acceptIssuers },
   };
-  return { opencharge: "0.1", name: user.name, gateway: gw.config.ocid, config, signature: signObject(config, gw.key.secret).signature };
+  return {
+    opencharge: "0.1",
+    name: user.name,
+    gateway: gw.config.ocid,
+    config,
+    signature: signObject(config, gw.key.secret).signature,
+  };
 }
 
 /** Our own users' OCIDs resolve locally, never over the network (like our own OCID, §2.2). */
-export function localUserMetadata(
-  gw: Pick<Gateway, "config" | "key" | "store">,
-  ocid: number,
-): PeerMetadata | null {
+export function localUserMetadata(gw: Pick<Gateway, "config" | "key" | "store">, ocid: number): PeerMetadata | null {
   const user = gw.store.users.byOcid(ocid);
   if (!user) return null;
   const key = parsePublicKey(gw.key.publicKeyHex);

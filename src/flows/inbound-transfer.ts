@@ -28,15 +28,19 @@ class Replay extends Error {
 
 /** Our users are addressed as to.reference "user_<id>"; other peers by a registered OCID. */
 const unknownRecipient = (ours: boolean) =>
-  ours ?
-    new ProtocolError("ACCOUNT_NOT_FOUND", 'Unknown recipient: to.reference must be "user_<id>" of one of our users', {
-      reason: "unknown_user",
-      field: "to",
-    })
-  : new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient: to.ocid has no registered metadata", {
-      reason: "unknown_ocid",
-      field: "to",
-    });
+  ours
+    ? new ProtocolError(
+        "ACCOUNT_NOT_FOUND",
+        'Unknown recipient: to.reference must be "user_<id>" of one of our users',
+        {
+          reason: "unknown_user",
+          field: "to",
+        },
+      )
+    : new ProtocolError("ACCOUNT_NOT_FOUND", "Unknown recipient: to.ocid has no registered metadata", {
+        reason: "unknown_ocid",
+        field: "to",
+      });
 
 export async function transferCreate(
   gw: Gateway,
@@ -151,19 +155,19 @@ export async function transferCreate(
       // Issue 16: naming one of the caller's paid orders makes this a (capped) refund of it; otherwise a credit
       // within the user's limits.
       const refund =
-        userId === null ? null : (
-          merchantTransferRefund(
-            gw,
-            caller.ocid,
-            req.order?.id,
-            userId,
-            amountMinor,
-            req.amount,
-            req.currency,
-            proof.txid,
-            now,
-          )
-        );
+        userId === null
+          ? null
+          : merchantTransferRefund(
+              gw,
+              caller.ocid,
+              req.order?.id,
+              userId,
+              amountMinor,
+              req.amount,
+              req.currency,
+              proof.txid,
+              now,
+            );
       if (userId !== null && !refund) enforceUserMovement(gw, userId, "credit", req.currency, amountMinor);
       const reason = refund ?? (userId !== null ? "transfer_in" : "transfer");
       const ref = `${caller.ocid}|${proof.txid}`;

@@ -137,11 +137,11 @@ const epoch = (v: unknown): number | null => (typeof v === "number" && Number.is
 function readValidate(json: Record<string, unknown>, asked: readonly string[]): ValidateAnswer {
   const out: ValidateAnswer = new Map();
   const raw = json.grants;
-  const entries: [string, unknown][] =
-    Array.isArray(raw) ?
-      raw.filter((g) => g && typeof g === "object").map((g) => [String((g as Record<string, unknown>).grant ?? ""), g])
-    : raw && typeof raw === "object" ? Object.entries(raw)
-    : [];
+  const entries: [string, unknown][] = Array.isArray(raw)
+    ? raw.filter((g) => g && typeof g === "object").map((g) => [String((g as Record<string, unknown>).grant ?? ""), g])
+    : raw && typeof raw === "object"
+      ? Object.entries(raw)
+      : [];
   for (const [name, v] of entries) {
     if (!asked.includes(name)) continue;
     const o = (v && typeof v === "object" ? v : { status: v }) as Record<string, unknown>;
@@ -268,11 +268,15 @@ export async function kycCallback(
   });
   const verifiedCount = rows.filter((r) => r.verified).length;
   const outcome: Outcome =
-    granted.length === 0 ? "denied"
-    : expired ? "expired"
-    : verifiedCount === 0 ? "unverified"
-    : verifiedCount === asked.length ? "granted"
-    : "partial";
+    granted.length === 0
+      ? "denied"
+      : expired
+        ? "expired"
+        : verifiedCount === 0
+          ? "unverified"
+          : verifiedCount === asked.length
+            ? "granted"
+            : "partial";
   gw.log.info("kyc callback", {
     userId: start.userId,
     provider,

@@ -44,7 +44,7 @@ export async function resolveOrder(
   if ("invalid" in step) throw new OperatorError(`the settlement job cannot take a proof: ${step.invalid}`);
   const signed = proofFile as Signed;
   if (!signed || typeof signed !== "object" || typeof signed.signature !== "string")
-    throw new OperatorError("the proof file must hold {\"proof\": {...}, \"signature\": \"...\"}");
+    throw new OperatorError('the proof file must hold {"proof": {...}, "signature": "..."}');
   const meta = await gw.directory.resolve(expected.issuer);
   const check = checkProof(
     signed.proof,

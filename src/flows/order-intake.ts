@@ -34,9 +34,9 @@ export async function verifyOrderOrThrow(
   const invalid = (reason = "order_signature") =>
     new ProtocolError(
       "INVALID_SIGNATURE",
-      reason === "order_signature" ?
-        "Invalid order signature: sign SHA-256 of the canonical JSON of `order` with the key in your metadata"
-      : "Malformed order signature: expected 64-byte r||s or 65-byte r||s||v, hex",
+      reason === "order_signature"
+        ? "Invalid order signature: sign SHA-256 of the canonical JSON of `order` with the key in your metadata"
+        : "Malformed order signature: expected 64-byte r||s or 65-byte r||s||v, hex",
       { reason },
       undefined,
       400,

@@ -43,7 +43,8 @@ export function qrPng(text: string, opts: { margin: number; width: number } = QR
     // 1 = white (greyscale), 0 = black; filter type 0 (none) in row[0].
     for (let j = 0; j < px; j++) {
       let dark = false;
-      if (inRows && j >= scaledMargin && j < px - scaledMargin) dark = data[iSrc * size + Math.floor((j - scaledMargin) / scale)]! !== 0;
+      if (inRows && j >= scaledMargin && j < px - scaledMargin)
+        dark = data[iSrc * size + Math.floor((j - scaledMargin) / scale)]! !== 0;
       if (!dark) row[1 + (j >> 3)]! |= 0x80 >> (j & 7);
     }
   }
@@ -52,11 +53,20 @@ export function qrPng(text: string, opts: { margin: number; width: number } = QR
   hv.setUint32(0, px);
   hv.setUint32(4, px);
   header.set([1, 0, 0, 0, 0], 8); // bit depth 1, colour type 0 (greyscale), deflate, adaptive filtering, no interlace
-  return Buffer.concat([PNG_SIGNATURE, chunk("IHDR", header), chunk("IDAT", deflateSync(raw)), chunk("IEND", new Uint8Array(0))]);
+  return Buffer.concat([
+    PNG_SIGNATURE,
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", new Uint8Array(0)),
+  ]);
 }
 
 /** `data:image/png;base64,…` of `text`'s QR, the form `POST /app/pay` and `GET /app/receive-qr` answer with. */
 export const qrDataUrl = (text: string): string => "data:image/png;base64," + qrPng(text).toString("base64");
 
 export const qrSvgOf = (text: string): Promise<string> =>
-  QRCode.toString(text, { type: "svg", errorCorrectionLevel: QR_OPTIONS.errorCorrectionLevel, margin: QR_OPTIONS.margin });
+  QRCode.toString(text, {
+    type: "svg",
+    errorCorrectionLevel: QR_OPTIONS.errorCorrectionLevel,
+    margin: QR_OPTIONS.margin,
+  });

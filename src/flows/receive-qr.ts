@@ -9,10 +9,14 @@ export type ReceivePayload = { type: "ocid_transfer"; ocid: number; gateway: num
 
 export function receivePayload(gw: Pick<Gateway, "config">, user: User): { object: ReceivePayload; text: string } {
   if (!user.ocid)
-    throw new ProtocolError("INVALID_STATE", "You have no OCID yet: ask the operator for one (oc users set-ocid), or share your handle", {
-      reason: "no_ocid",
-      handle: user.name,
-    });
+    throw new ProtocolError(
+      "INVALID_STATE",
+      "You have no OCID yet: ask the operator for one (oc users set-ocid), or share your handle",
+      {
+        reason: "no_ocid",
+        handle: user.name,
+      },
+    );
   const object: ReceivePayload = { type: "ocid_transfer", ocid: user.ocid, gateway: gw.config.ocid };
   return { object, text: JSON.stringify(object) };
 }

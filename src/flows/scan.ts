@@ -33,7 +33,16 @@ import { scanHostedCheckout } from "./checkout-approve";
 /** What reading a scanned code uses of the gateway (verifying a merchant's order, fetching an inventory). */
 type ScanDeps = Pick<
   Gateway,
-  "clock" | "config" | "currencies" | "directory" | "enabledCurrencies" | "metadata" | "observeDialect" | "peers" | "store" | "verifier"
+  | "clock"
+  | "config"
+  | "currencies"
+  | "directory"
+  | "enabledCurrencies"
+  | "metadata"
+  | "observeDialect"
+  | "peers"
+  | "store"
+  | "verifier"
 >;
 
 export type ScanRequest = { qrContent: string; amount?: string; currency?: string };
@@ -315,8 +324,8 @@ async function storeScannedOrder(
     if (where.fromInventory) {
       if (!store.sessions.claim(sessionId, at) || !store.scans.becomeOrder(sessionId, at)) {
         const now = store.sessions.get(sessionId)!;
-        throw now.status === "pending" ?
-            new ProtocolError("SESSION_EXPIRED")
+        throw now.status === "pending"
+          ? new ProtocolError("SESSION_EXPIRED")
           : new ProtocolError("INVALID_STATE", `Not allowed while ${now.status}`, { status: now.status });
       }
     } else {

@@ -29,9 +29,9 @@ export function sessionView(gw: Pick<Gateway, "clock" | "directory" | "hub" | "s
     const sc = gw.store.scans.get(s.id);
     if (sc) {
       view.scan =
-        sc.kind === "inventory" && sc.inventory_json ?
-          { kind: sc.kind, inventory: JSON.parse(sc.inventory_json) }
-        : { kind: sc.kind };
+        sc.kind === "inventory" && sc.inventory_json
+          ? { kind: sc.kind, inventory: JSON.parse(sc.inventory_json) }
+          : { kind: sc.kind };
       view.merchant ??= merchantView(gw, sc.merchant_ocid);
     }
   }

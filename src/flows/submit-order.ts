@@ -47,8 +47,8 @@ const sessionExpired = (expiresAt: number, now: number) =>
  * vector signs those bytes); a cancelled one says so in details.reason.
  */
 function sessionClosed(status: string): ProtocolError {
-  return status === "cancelled" ?
-      new ProtocolError("SESSION_USED", "Session was cancelled by the payer: ask for a new code", {
+  return status === "cancelled"
+    ? new ProtocolError("SESSION_USED", "Session was cancelled by the payer: ask for a new code", {
         reason: "cancelled",
       })
     : new ProtocolError("SESSION_USED");

@@ -42,7 +42,9 @@ export function enforceUserMovement(
   amount: bigint,
 ): void {
   if (kind !== "withdrawal" && gw.store.users.frozenAt(userId) !== null)
-    throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen; the operator must unfreeze it first", { userId });
+    throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen; the operator must unfreeze it first", {
+      userId,
+    });
   const { tier } = userTier(gw, userId);
   const limits = limitsInForce(gw, userId, currency, tier);
   if (Object.keys(limits).length === 0) return;
@@ -55,16 +57,23 @@ export function enforceUserMovement(
   });
   if (!v) return;
   const max = formatMinor(v.max, currency, gw.currencies);
-  const where = tier ? ` (tier ${tier.name}${gw.config.kyc.providers.length ? "; verifying your identity may raise it" : ""})` : "";
-  throw new ProtocolError("LIMIT_EXCEEDED", `This would exceed the user's ${v.limit} limit of ${max} ${currency}${where}`, {
-    limit: v.limit,
-    currency,
-    max,
-    ...(tier ? { tier: tier.name } : {}),
-  });
+  const where = tier
+    ? ` (tier ${tier.name}${gw.config.kyc.providers.length ? "; verifying your identity may raise it" : ""})`
+    : "";
+  throw new ProtocolError(
+    "LIMIT_EXCEEDED",
+    `This would exceed the user's ${v.limit} limit of ${max} ${currency}${where}`,
+    {
+      limit: v.limit,
+      currency,
+      max,
+      ...(tier ? { tier: tier.name } : {}),
+    },
+  );
 }
 
 /** Frozen users cannot start a payment either (no pay session, no confirm). */
 export function assertNotFrozen(gw: Pick<Gateway, "store">, userId: string): void {
-  if (gw.store.users.frozenAt(userId) !== null) throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen", { userId });
+  if (gw.store.users.frozenAt(userId) !== null)
+    throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen", { userId });
 }

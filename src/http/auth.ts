@@ -75,12 +75,16 @@ export async function authenticate(
 
   const now = deps.clock();
   if (Math.abs(now - Number(tsStr)) > deps.window)
-    throw new ProtocolError("TIMESTAMP_EXPIRED", `X-OC-Timestamp ${tsStr} is outside ±${deps.window} s of our time ${now} (Unix seconds): check your clock`, {
-      reason: "timestamp_window",
-      timestamp: Number(tsStr),
-      serverTime: now,
-      windowSeconds: deps.window,
-    });
+    throw new ProtocolError(
+      "TIMESTAMP_EXPIRED",
+      `X-OC-Timestamp ${tsStr} is outside ±${deps.window} s of our time ${now} (Unix seconds): check your clock`,
+      {
+        reason: "timestamp_window",
+        timestamp: Number(tsStr),
+        serverTime: now,
+        windowSeconds: deps.window,
+      },
+    );
 
   let metadata = await deps.directory.resolve(ocid);
   const bodyHash = sha256Hex(rawBody);
@@ -92,7 +96,8 @@ export async function authenticate(
   const doubled = () => digests.map((d) => sha256Bytes(d));
   const verifies = async (m: PeerMetadata): Promise<HashMode | null> => {
     if (await deps.verifier.verifyAny({ digests, r: sig.r, s: sig.s, pub: m.publicKey })) return "sha256";
-    if (await deps.verifier.verifyAny({ digests: doubled(), r: sig.r, s: sig.s, pub: m.publicKey })) return "double-sha256";
+    if (await deps.verifier.verifyAny({ digests: doubled(), r: sig.r, s: sig.s, pub: m.publicKey }))
+      return "double-sha256";
     return null;
   };
   let hash = await verifies(metadata);

@@ -9,9 +9,13 @@ import { ProtocolError } from "../protocol/errors";
 
 const notDurable = () =>
   errorResponse(
-    new ProtocolError("INTERNAL_ERROR", "Storage failed to sync to disk: this request's outcome is unknown, check its status before retrying", {
-      reason: "storage_sync_failed",
-    }),
+    new ProtocolError(
+      "INTERNAL_ERROR",
+      "Storage failed to sync to disk: this request's outcome is unknown, check its status before retrying",
+      {
+        reason: "storage_sync_failed",
+      },
+    ),
   );
 
 export function durableAnswers(log: Pick<Logger, "error">) {
@@ -25,5 +29,7 @@ export function durableAnswers(log: Pick<Logger, "error">) {
     }
   };
   // onError returns nothing once durable, so the error handler after it still writes the error body.
-  return new Elysia({ name: "oc-durable-answers" }).onAfterHandle({ as: "global" }, barrier).onError({ as: "global" }, barrier);
+  return new Elysia({ name: "oc-durable-answers" })
+    .onAfterHandle({ as: "global" }, barrier)
+    .onError({ as: "global" }, barrier);
 }

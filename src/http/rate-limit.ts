@@ -25,7 +25,8 @@ export class RateLimiter {
     const start = now - (now % 60);
     let w = this.windows.get(key);
     if (!w || w.start !== start) {
-      if (w) this.windows.delete(key); // re-inserted below: the map's order is oldest window first
+      if (w)
+        this.windows.delete(key); // re-inserted below: the map's order is oldest window first
       else if (this.windows.size >= this.maxKeys && !key.startsWith(OVERFLOW) && !this.evictPast(start))
         return this.take(`${OVERFLOW}${perMinute}`, perMinute); // one extra window per distinct limit, at most
       w = { start, count: 0 };

@@ -18,7 +18,9 @@ export async function readBodyLimited(request: Request, max: number): Promise<Ui
     } else body = await readAtMost(request.body, max);
   } catch {
     // The client went away mid-upload (or sent a broken chunked body): its fault, not ours, so no 500.
-    throw new ProtocolError("INVALID_REQUEST", "The request body was not received completely", { reason: "incomplete_body" });
+    throw new ProtocolError("INVALID_REQUEST", "The request body was not received completely", {
+      reason: "incomplete_body",
+    });
   }
   if (body === "too_large") throw new ProtocolError("PAYLOAD_TOO_LARGE");
   return body;

@@ -12,17 +12,33 @@ type Operation = {
   tags?: string[];
   parameters?: { name: string; in: string; required?: boolean; schema?: Schema; description?: string }[];
   requestBody?: { content: Record<string, { schema: Schema }> };
-  responses?: Record<string, { description?: string; content?: Record<string, { schema?: Schema; example?: unknown }> }>;
+  responses?: Record<
+    string,
+    { description?: string; content?: Record<string, { schema?: Schema; example?: unknown }> }
+  >;
   security?: unknown[];
   "x-oc-errors"?: string[];
 };
-type Doc = { info: { title: string; version: string; description?: string }; paths: Record<string, Record<string, Operation>>; components?: { schemas?: Record<string, Schema> } };
+type Doc = {
+  info: { title: string; version: string; description?: string };
+  paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, Schema> };
+};
 
 export const escapeHtml = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const code = (s: unknown) => `<code>${escapeHtml(s)}</code>`;
 /** `backticks` in our descriptions become code; everything else is escaped text. */
-const prose = (s: string | undefined) => (s ? escapeHtml(s).replace(/`([^`]+)`/g, "<code>$1</code>").replace(/\n\n/g, "</p><p>") : "");
-const slug = (method: string, path: string) => `${method}-${path}`.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const prose = (s: string | undefined) =>
+  s
+    ? escapeHtml(s)
+        .replace(/`([^`]+)`/g, "<code>$1</code>")
+        .replace(/\n\n/g, "</p><p>")
+    : "";
+const slug = (method: string, path: string) =>
+  `${method}-${path}`
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 
 function typeOf(s: Schema): string {
   if (s.$ref) return String(s.$ref).split("/").pop()!;
@@ -59,7 +75,10 @@ function rows(s: Schema, prefix: string, required: boolean, depth: number, out: 
     for (const [k, v] of Object.entries(obj.properties as Record<string, Schema>))
       rows(v, base ? `${base}.${k}` : k, (obj.required ?? []).includes(k), depth + 1, out);
   }
-  if (Array.isArray(s.anyOf)) for (const alt of s.anyOf) if (alt.type === "object") rows({ ...alt, description: undefined }, prefix, required, depth + 1, out.length ? out : out);
+  if (Array.isArray(s.anyOf))
+    for (const alt of s.anyOf)
+      if (alt.type === "object")
+        rows({ ...alt, description: undefined }, prefix, required, depth + 1, out.length ? out : out);
 }
 
 function schemaTable(s: Schema | undefined, caption: string): string {
@@ -99,18 +118,28 @@ function operation(method: string, path: string, op: Operation, base: string): s
       `<h4>Parameters</h4><ul>${params.map((p) => `<li>${code(p.name)} (${escapeHtml(p.in)}${p.required ? ", required" : ""})${p.schema?.description ? ` — ${prose(p.schema.description)}` : ""}</li>`).join("")}</ul>`,
     );
   if (body) {
-    parts.push(`<h4>Request body</h4><details><summary>Fields and rules</summary>${schemaTable(body, `Request body of ${method.toUpperCase()} ${path}`)}</details>`);
+    parts.push(
+      `<h4>Request body</h4><details><summary>Fields and rules</summary>${schemaTable(body, `Request body of ${method.toUpperCase()} ${path}`)}</details>`,
+    );
     parts.push(`<details><summary>Example request body</summary>${json(exampleOf(body))}</details>`);
   }
   parts.push(`<h4>Responses</h4><dl class="responses">`);
   for (const [status, r] of responses) {
     const [type, media] = Object.entries(r.content ?? {})[0] ?? [];
-    parts.push(`<dt><span class="status s${status[0]}">${escapeHtml(status)}</span></dt><dd><p>${prose(r.description)}</p>`);
+    parts.push(
+      `<dt><span class="status s${status[0]}">${escapeHtml(status)}</span></dt><dd><p>${prose(r.description)}</p>`,
+    );
     if (status.startsWith("2") && media?.schema && type === "application/json") {
-      parts.push(`<details><summary>Response fields</summary>${schemaTable(media.schema.$ref ? undefined : media.schema, `${status} response of ${method.toUpperCase()} ${path}`)}</details>`);
-      if (media.example !== undefined) parts.push(`<details><summary>Example ${escapeHtml(status)} response</summary>${json(media.example)}</details>`);
+      parts.push(
+        `<details><summary>Response fields</summary>${schemaTable(media.schema.$ref ? undefined : media.schema, `${status} response of ${method.toUpperCase()} ${path}`)}</details>`,
+      );
+      if (media.example !== undefined)
+        parts.push(
+          `<details><summary>Example ${escapeHtml(status)} response</summary>${json(media.example)}</details>`,
+        );
     } else if (type && type !== "application/json") parts.push(`<p>Content type ${code(type)}.</p>`);
-    else if (media?.example !== undefined) parts.push(`<details><summary>Example error</summary>${json(media.example)}</details>`);
+    else if (media?.example !== undefined)
+      parts.push(`<details><summary>Example error</summary>${json(media.example)}</details>`);
     parts.push(`</dd>`);
   }
   parts.push(`</dl></section>`);
@@ -151,14 +180,22 @@ export function renderReference(doc: Doc, base: string): string {
       // The reference pages themselves and the WebSocket (its own section below) are not operations to list.
       if (!GROUPS.some(([g]) => g === tag) || path === "/app/ws" || /\/docs(\/|$)/.test(path)) continue;
       (ops[tag] ??= []).push(operation(method, path, op, base));
-      (toc[tag] ??= []).push(`<li><a href="#${slug(method, path)}">${code(`${method.toUpperCase()} ${path}`)}</a> ${escapeHtml(op.summary ?? "")}</li>`);
+      (toc[tag] ??= []).push(
+        `<li><a href="#${slug(method, path)}">${code(`${method.toUpperCase()} ${path}`)}</a> ${escapeHtml(op.summary ?? "")}</li>`,
+      );
     }
   const errorSchema = doc.components?.schemas?.Error;
   const body = GROUPS.filter(([g]) => ops[g]?.length || g === "app")
-    .map(([g, title]) => `<section aria-labelledby="g-${g}"><h2 id="g-${g}">${escapeHtml(title)}</h2>${(ops[g] ?? []).join("\n")}${g === "app" ? websocket() : ""}</section>`)
+    .map(
+      ([g, title]) =>
+        `<section aria-labelledby="g-${g}"><h2 id="g-${g}">${escapeHtml(title)}</h2>${(ops[g] ?? []).join("\n")}${g === "app" ? websocket() : ""}</section>`,
+    )
     .join("\n");
   const nav = GROUPS.filter(([g]) => toc[g]?.length)
-    .map(([g, title]) => `<h2 class="toc-h">${escapeHtml(title.split(":")[0]!)}</h2><ul>${toc[g]!.join("")}${g === "app" ? `<li><a href="#websocket">${code("WS /app/ws")}</a> live updates</li>` : ""}</ul>`)
+    .map(
+      ([g, title]) =>
+        `<h2 class="toc-h">${escapeHtml(title.split(":")[0]!)}</h2><ul>${toc[g]!.join("")}${g === "app" ? `<li><a href="#websocket">${code("WS /app/ws")}</a> live updates</li>` : ""}</ul>`,
+    )
     .join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(doc.info.title)} — API reference</title><link rel="stylesheet" href="${base}/docs/reference.css"></head><body>

@@ -7,7 +7,12 @@ import type { Clock } from "../clock";
 const JSON_TYPE = "application/json; charset=utf-8";
 
 /** `offThread`: sign the response digest on a crypto worker (config `signOnWorkers`), used by the async forms. */
-export type ResponseSigner = { ocid: number; secret: Uint8Array; clock: Clock; offThread?: (digest: Uint8Array, sk: Uint8Array) => Promise<string> };
+export type ResponseSigner = {
+  ocid: number;
+  secret: Uint8Array;
+  clock: Clock;
+  offThread?: (digest: Uint8Array, sk: Uint8Array) => Promise<string>;
+};
 
 function parts(status: number, body: unknown, headers: Record<string, string>, signer?: ResponseSigner) {
   const text = body instanceof RawJson ? body.text : JSON.stringify(body);
@@ -20,14 +25,24 @@ function parts(status: number, body: unknown, headers: Record<string, string>, s
 }
 
 /** Serialise once; the same bytes are hashed, signed and sent (§4.5). `{raw}` is already-serialised JSON. */
-export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}, signer?: ResponseSigner): Response {
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  signer?: ResponseSigner,
+): Response {
   const { text, h, canonical } = parts(status, body, headers, signer);
   if (canonical !== null) h["x-oc-signature"] = signString(canonical, signer!.secret);
   return new Response(text, { status, headers: h });
 }
 
 /** jsonResponse, with the signature made on a crypto worker when the signer has one (the protocol routes' path). */
-export async function jsonResponseAsync(status: number, body: unknown, headers: Record<string, string> = {}, signer?: ResponseSigner): Promise<Response> {
+export async function jsonResponseAsync(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  signer?: ResponseSigner,
+): Promise<Response> {
   if (!signer?.offThread) return jsonResponse(status, body, headers, signer);
   const { text, h, canonical } = parts(status, body, headers, signer);
   h["x-oc-signature"] = await signer.offThread(sha256Bytes(canonical!), signer.secret);
@@ -38,7 +53,11 @@ export class RawJson {
   constructor(readonly text: string) {}
 }
 
-export function errorResponse(err: ProtocolError, signer?: ResponseSigner, extraHeaders: Record<string, string> = {}): Response {
+export function errorResponse(
+  err: ProtocolError,
+  signer?: ResponseSigner,
+  extraHeaders: Record<string, string> = {},
+): Response {
   return jsonResponse(err.status, err.body(), { ...(err.headers ?? {}), ...extraHeaders }, signer);
 }
 

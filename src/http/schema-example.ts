@@ -28,7 +28,11 @@ export function exampleOf(s: Schema, depth = 0): unknown {
       return s.items ? [exampleOf(s.items, depth + 1)] : [];
     case "integer":
     case "number":
-      return typeof s.minimum === "number" && s.minimum > 1 ? s.minimum : s.description?.includes("Unix") ? 1706313950 : 200;
+      return typeof s.minimum === "number" && s.minimum > 1
+        ? s.minimum
+        : s.description?.includes("Unix")
+          ? 1706313950
+          : 200;
     case "boolean":
       return true;
     case "string": {

@@ -15,7 +15,14 @@ export function workedExamples(): Record<"request" | "response" | "order" | "pro
   const sk = hexToBytes(V.key.privateKey)!;
   const rq = V.requestSignature.docsExample;
   const bodyHash = sha256Hex(rq.body);
-  const canonical = requestCanonical({ ocid: String(rq.ocid), timestamp: String(rq.timestamp), nonce: rq.nonce, method: rq.method, path: rq.path, bodyHash });
+  const canonical = requestCanonical({
+    ocid: String(rq.ocid),
+    timestamp: String(rq.timestamp),
+    nonce: rq.nonce,
+    method: rq.method,
+    path: rq.path,
+    bodyHash,
+  });
   const rs = V.responseSignature.sessionSubmitOk;
   const rsBodyHash = sha256Hex(rs.body);
   const rsCanonical = responseCanonical(rs.ocid, rs.timestamp, rs.status, rsBodyHash);
@@ -63,7 +70,9 @@ export function workedExamples(): Record<"request" | "response" | "order" | "pro
 const c = (s: string) => `<code>${escapeHtml(s)}</code>`;
 const example = (e: WorkedExample, id: string) =>
   `<div class="scroll" role="region" aria-label="${escapeHtml(e.label)} worked example" tabindex="0"><table id="${id}"><caption>${escapeHtml(e.label)}: worked example</caption><tbody>` +
-  e.lines.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td><code>${escapeHtml(v)}</code></td></tr>`).join("") +
+  e.lines
+    .map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td><code>${escapeHtml(v)}</code></td></tr>`)
+    .join("") +
   `</tbody></table></div>`;
 
 export function renderSigningGuide(basePath: string, title: string): string {

@@ -10,7 +10,10 @@ export function emitEvent(
   data: Record<string, unknown>,
   orderId: number | null = null,
 ): string {
-  const targets = gw.store.events.activeEndpoints().filter((e) => subscribes(e.event_types.split(","), type)).map((e) => e.id);
+  const targets = gw.store.events
+    .activeEndpoints()
+    .filter((e) => subscribes(e.event_types.split(","), type))
+    .map((e) => e.id);
   const id = gw.store.events.record(type, data, orderId, targets, gw.clock());
   // The scheduler's wake is deferred to a timer: it runs after this transaction has committed.
   if (targets.length > 0) gw.events.deliveryEnqueued();
@@ -35,5 +38,4 @@ export const emitOrderEvent = (
   o: OrderRecord,
   status: string,
   txid?: string | null,
-) =>
-  emitEvent(gw, type, orderEventData(o, status, txid === undefined ? o.final_txid : txid), o.id);
+) => emitEvent(gw, type, orderEventData(o, status, txid === undefined ? o.final_txid : txid), o.id);

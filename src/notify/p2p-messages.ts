@@ -56,7 +56,14 @@ export function transferView(gw: Gateway, row: P2pRow): S.TransferView {
 
 /** For an internal transfer's recipient. */
 export function creditReceivedMessage(gw: Gateway, row: P2pRow): CreditReceived {
-  const m: CreditReceived = { type: "credit_received", kind: "transfer", amount: row.amount, currency: row.currency, from: senderOf(gw, row), at: row.created_at };
+  const m: CreditReceived = {
+    type: "credit_received",
+    kind: "transfer",
+    amount: row.amount,
+    currency: row.currency,
+    from: senderOf(gw, row),
+    at: row.created_at,
+  };
   if (row.txid) m.txid = row.txid;
   if (row.memo) m.memo = row.memo;
   return m;
@@ -67,13 +74,32 @@ export function transferUpdateMessage(gw: Gateway, row: P2pRow): S.WsTransferUpd
 }
 
 /** A credit that arrived from another party (inbound /transfer/create, /transfer/webhook, a top-up), from its proof. */
-export function inboundCreditMessage(proof: Record<string, unknown>, kind: CreditReceived["kind"], at: number): CreditReceived {
-  const p = proof as { txid: string; issuer: number; from?: { ocid?: number; reference?: string }; amount: string; currency: string; memo?: string };
+export function inboundCreditMessage(
+  proof: Record<string, unknown>,
+  kind: CreditReceived["kind"],
+  at: number,
+): CreditReceived {
+  const p = proof as {
+    txid: string;
+    issuer: number;
+    from?: { ocid?: number; reference?: string };
+    amount: string;
+    currency: string;
+    memo?: string;
+  };
   // The gateway the money came from: the caller of our /transfer/create (its from.ocid), else the proof's issuer.
   const from: Party = { gateway: kind === "transfer" ? (p.from?.ocid ?? p.issuer) : p.issuer };
   if (p.from?.ocid !== undefined) from.ocid = p.from.ocid;
   if (p.from?.reference !== undefined) from.reference = p.from.reference;
-  const m: CreditReceived = { type: "credit_received", kind, amount: p.amount, currency: p.currency, from, txid: p.txid, at };
+  const m: CreditReceived = {
+    type: "credit_received",
+    kind,
+    amount: p.amount,
+    currency: p.currency,
+    from,
+    txid: p.txid,
+    at,
+  };
   if (p.memo) m.memo = p.memo;
   return m;
 }

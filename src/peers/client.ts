@@ -54,7 +54,13 @@ export type PeerClientDeps = {
 export class PeerClient {
   constructor(private readonly d: PeerClientDeps) {}
 
-  async call(peerOcid: number, method: "GET" | "POST", route: string, body: unknown, opts: PeerCallOptions): Promise<PeerCallResult> {
+  async call(
+    peerOcid: number,
+    method: "GET" | "POST",
+    route: string,
+    body: unknown,
+    opts: PeerCallOptions,
+  ): Promise<PeerCallResult> {
     let meta;
     try {
       meta = await this.d.directory.resolve(peerOcid);
@@ -67,7 +73,7 @@ export class PeerClient {
     const check = await checkOutboundUrl(url, this.d.allowlist);
     if (!check.ok) return { kind: "refused", reason: `outbound_${check.reason}` };
 
-    const bodyText = method === "GET" ? "" : opts.rawBody ?? (body === undefined ? "" : JSON.stringify(body));
+    const bodyText = method === "GET" ? "" : (opts.rawBody ?? (body === undefined ? "" : JSON.stringify(body)));
     const u = new URL(url);
     const headers = this.signedHeaders(method, u.pathname + u.search, bodyText, peerOcid);
     if (bodyText) headers["content-type"] = "application/json";
@@ -90,26 +96,53 @@ export class PeerClient {
     // §2.4 key rotation: a response signature failing against a cached key older than 60 s earns one refetch.
     if (signatureValid === false && this.d.clock() - meta.fetchedAt > KEY_ROTATION_AGE) {
       const fresh = await this.d.directory.resolve(peerOcid, { bypassCache: true }).catch(() => null);
-      if (fresh) signatureValid = this.checkResponseSignature(peerOcid, fresh.publicKey, res.status, res.headers, res.body);
+      if (fresh)
+        signatureValid = this.checkResponseSignature(peerOcid, fresh.publicKey, res.status, res.headers, res.body);
     }
-    return { kind: "response", status: res.status, headers: res.headers, body: res.body, json, signatureValid, latencyMs: res.latencyMs, url };
+    return {
+      kind: "response",
+      status: res.status,
+      headers: res.headers,
+      body: res.body,
+      json,
+      signatureValid,
+      latencyMs: res.latencyMs,
+      url,
+    };
   }
 
   /** X-OC-* headers for one attempt (§4.6 step 3): new nonce and timestamp every time. */
   signedHeaders(method: string, wirePath: string, bodyText: string, peerOcid?: number): Record<string, string> {
     const ts = String(this.d.clock());
     const nonce = "req_" + randomHex(16);
-    const canonical = requestCanonical({ ocid: String(this.d.ocid), timestamp: ts, nonce, method, path: wirePath, bodyHash: sha256Hex(bodyText) });
+    const canonical = requestCanonical({
+      ocid: String(this.d.ocid),
+      timestamp: ts,
+      nonce,
+      method,
+      path: wirePath,
+      bodyHash: sha256Hex(bodyText),
+    });
     return {
       accept: "application/json",
       "x-oc-id": String(this.d.ocid),
       "x-oc-timestamp": ts,
       "x-oc-nonce": nonce,
-      "x-oc-signature": signAs(canonical, this.d.secret, (peerOcid !== undefined && this.d.dialectFor?.(peerOcid)) || SPEC_DIALECT),
+      "x-oc-signature": signAs(
+        canonical,
+        this.d.secret,
+        (peerOcid !== undefined && this.d.dialectFor?.(peerOcid)) || SPEC_DIALECT,
+      ),
     };
   }
 
-  private checkResponseSignature(peerOcid: number, key: Uint8Array, status: number, h: Headers, body: Uint8Array): boolean | null {
+  private checkResponseSignature(
+    peerOcid: number,
+    key: Uint8Array,
+    status: number,
+    h: Headers,
+    body: Uint8Array,
+  ): boolean | null {
     const id = h.get("x-oc-id");
     const ts = h.get("x-oc-timestamp");
     const sig = h.get("x-oc-signature");

@@ -197,8 +197,8 @@ export class Directory {
     const timeoutMs = Math.max(1, Math.min(METADATA_TIMEOUT_MS, Math.round(deadline - performance.now())));
     const r = await resolveTokenUri({ ...this.o.evm, ocid, timeoutMs, fetchImpl: this.o.fetchImpl });
     if (r.kind === "found")
-      return URL.canParse(r.value) ?
-          { kind: "value", value: r.value }
+      return URL.canParse(r.value)
+        ? { kind: "value", value: r.value }
         : { kind: "unavailable", reason: "token_uri_not_a_url" };
     return r.kind === "unknown" ? { kind: "unknown" } : { kind: "unavailable", reason: r.reason };
   }

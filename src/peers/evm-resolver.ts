@@ -3,7 +3,10 @@
 // The RPC URL is operator-configured, hence trusted: no §17 check here, but a timeout and a 64 KiB body cap.
 import { fetchLimited } from "./fetch-limited";
 
-export type EvmLookup = { kind: "found"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
+export type EvmLookup =
+  | { kind: "found"; value: string }
+  | { kind: "unknown" }
+  | { kind: "unavailable"; reason: string };
 
 const SELECTOR = "0xc87b56dd"; // keccak256("tokenURI(uint256)")[0..4]
 export const RESOLVE_SELECTOR = "0x4f896d4f"; // keccak256("resolve(uint256)")[0..4]
@@ -12,7 +15,8 @@ const DEFAULT_TIMEOUT_MS = 5000;
 
 /** Calldata for tokenURI(ocid). Hand-encoded: one selector plus one uint256 (32-byte big-endian word) needs no ABI library. */
 export function encodeTokenUriCall(ocid: number, selector = SELECTOR): string {
-  if (!Number.isSafeInteger(ocid) || ocid < 0) throw new RangeError(`OCID must be a non-negative safe integer, got ${ocid}`);
+  if (!Number.isSafeInteger(ocid) || ocid < 0)
+    throw new RangeError(`OCID must be a non-negative safe integer, got ${ocid}`);
   return selector + ocid.toString(16).padStart(64, "0");
 }
 
@@ -68,7 +72,11 @@ async function ethCallString(opts: EvmQuery, selector: string): Promise<EvmLooku
     { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body },
     { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxBytes: MAX_BYTES, fetchImpl: opts.fetchImpl },
   );
-  if (!res.ok) return { kind: "unavailable", reason: res.reason === "too_large" ? "rpc_too_large" : res.reason === "timeout" ? "rpc_timeout" : "rpc_network" };
+  if (!res.ok)
+    return {
+      kind: "unavailable",
+      reason: res.reason === "too_large" ? "rpc_too_large" : res.reason === "timeout" ? "rpc_timeout" : "rpc_network",
+    };
   if (res.status !== 200) return { kind: "unavailable", reason: `rpc_http_${res.status}` };
   const raw = res.body;
 
@@ -78,7 +86,8 @@ async function ethCallString(opts: EvmQuery, selector: string): Promise<EvmLooku
   } catch {
     return { kind: "unavailable", reason: "rpc_not_json" };
   }
-  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return { kind: "unavailable", reason: "rpc_not_json" };
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg))
+    return { kind: "unavailable", reason: "rpc_not_json" };
   const m = msg as { result?: unknown; error?: unknown };
 
   if (m.error !== undefined && m.error !== null) {

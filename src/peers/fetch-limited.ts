@@ -9,7 +9,11 @@ export type FetchOutcome =
  * Reads a byte stream, giving up once it passes `max` bytes ("too_large"). With a signal, every read also races
  * the deadline, whatever the stream's producer does with the signal once headers have arrived.
  */
-export async function readAtMost(stream: ReadableStream<Uint8Array> | null, max: number, signal?: AbortSignal): Promise<Uint8Array | "too_large"> {
+export async function readAtMost(
+  stream: ReadableStream<Uint8Array> | null,
+  max: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array | "too_large"> {
   if (!stream) return new Uint8Array(0);
   const reader = stream.getReader();
   const aborted = signal
@@ -47,7 +51,8 @@ export async function readAtMost(stream: ReadableStream<Uint8Array> | null, max:
   return out;
 }
 
-const failureReason = (e: unknown) => ((e as Error)?.name === "TimeoutError" || (e as Error)?.name === "AbortError" ? "timeout" : "network");
+const failureReason = (e: unknown) =>
+  (e as Error)?.name === "TimeoutError" || (e as Error)?.name === "AbortError" ? "timeout" : "network";
 
 export async function fetchLimited(
   url: string,
@@ -59,13 +64,23 @@ export async function fetchLimited(
   try {
     await durable();
   } catch (e) {
-    return { ok: false, reason: "network", detail: `not sent: the local database failed to sync (${String(e)})`, latencyMs: 0 };
+    return {
+      ok: false,
+      reason: "network",
+      detail: `not sent: the local database failed to sync (${String(e)})`,
+      latencyMs: 0,
+    };
   }
   const started = performance.now();
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const since = () => Math.round(performance.now() - started);
   try {
-    const res = await (opts.fetchImpl ?? fetch)(url, { ...init, body: init.body as BodyInit | undefined, redirect: "manual", signal });
+    const res = await (opts.fetchImpl ?? fetch)(url, {
+      ...init,
+      body: init.body as BodyInit | undefined,
+      redirect: "manual",
+      signal,
+    });
     if (Number(res.headers.get("content-length") ?? "0") > opts.maxBytes) {
       res.body?.cancel().catch(() => {});
       return { ok: false, reason: "too_large", latencyMs: since() };

@@ -137,7 +137,9 @@ function normHost(h: string): string {
 function parseAllowEntry(raw: string): { kind: "cidr"; cidr: Cidr } | { kind: "host"; host: string } {
   const e = normHost(raw);
   const fail = (why: string) =>
-    new Error(`outboundAllowlist: invalid entry ${JSON.stringify(raw)} (${why}); expected an IPv4/IPv6 address or CIDR such as "127.0.0.0/8" or "::1/128", or a host name such as "localhost"`);
+    new Error(
+      `outboundAllowlist: invalid entry ${JSON.stringify(raw)} (${why}); expected an IPv4/IPv6 address or CIDR such as "127.0.0.0/8" or "::1/128", or a host name such as "localhost"`,
+    );
   const slash = e.indexOf("/");
   if (slash !== -1) {
     const addr = e.slice(0, slash);
@@ -178,7 +180,10 @@ export function parseAllowlist(entries: string[]): Allowlist {
       const bytes = parseIp(h);
       if (!bytes) return false;
       // An IPv4-mapped IPv6 address is the same host as its IPv4 (::ffff:127.0.0.1 matches 127.0.0.0/8).
-      const mapped = bytes.length === 16 && bytes.slice(0, 10).every((x) => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff ? bytes.slice(12) : null;
+      const mapped =
+        bytes.length === 16 && bytes.slice(0, 10).every((x) => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff
+          ? bytes.slice(12)
+          : null;
       return cidrs.some((c) => inCidr(bytes, c) || (mapped !== null && inCidr(mapped, c)));
     },
   };
@@ -209,7 +214,8 @@ export async function checkOutboundUrl(
   if (host === "") return { ok: false, reason: "invalid_url" };
 
   let addresses: string[];
-  if (parseIp(host)) addresses = [host]; // literal: never resolved (WHATWG already canonicalised 0x7f.1 etc.)
+  if (parseIp(host))
+    addresses = [host]; // literal: never resolved (WHATWG already canonicalised 0x7f.1 etc.)
   else {
     try {
       const r = await (opts.resolve ?? defaultResolve)(host);

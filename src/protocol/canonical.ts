@@ -8,7 +8,9 @@ export function canonDeep(v: unknown): string {
   }
   if (Array.isArray(v)) return "[" + v.map((e) => (e === undefined ? "null" : canonDeep(e))).join(",") + "]";
   const obj = v as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
   return "{" + keys.map((k) => JSON.stringify(k) + ":" + canonDeep(obj[k])).join(",") + "}";
 }
 
@@ -33,6 +35,11 @@ export function requestCanonical(r: RequestSigningInput): string {
   return [r.ocid, r.timestamp, r.nonce, r.method.toUpperCase(), r.path, r.bodyHash].join("\n");
 }
 
-export function responseCanonical(ocid: number | string, timestamp: number | string, status: number, bodyHash: string): string {
+export function responseCanonical(
+  ocid: number | string,
+  timestamp: number | string,
+  status: number,
+  bodyHash: string,
+): string {
   return `${ocid}\n${timestamp}\n${status}\n${bodyHash}`;
 }

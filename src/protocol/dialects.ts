@@ -56,7 +56,8 @@ export function signAs(message: string, sk: Uint8Array, dialect: SignDialect): s
   return bytesToHex(secp256k1.Signature.fromBytes(compact, "compact").toBytes("der"));
 }
 
-const isOneOf = <T extends string>(list: readonly T[], v: unknown): v is T => typeof v === "string" && (list as readonly string[]).includes(v);
+const isOneOf = <T extends string>(list: readonly T[], v: unknown): v is T =>
+  typeof v === "string" && (list as readonly string[]).includes(v);
 export const isSigEncoding = (v: unknown): v is SigEncoding => isOneOf(SIG_ENCODINGS, v);
 export const isHashMode = (v: unknown): v is HashMode => isOneOf(HASH_MODES, v);
 

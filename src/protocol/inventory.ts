@@ -55,8 +55,14 @@ export const Inventory = T.Object({
 });
 export type Inventory = Static<typeof Inventory>;
 
-export const ItemPick = T.Object({ id: Id128, quantity: T.Integer({ minimum: 1, maximum: QTY_LIMIT }) }, { additionalProperties: false });
-export const ScanOrderRequest = T.Object({ items: T.Array(ItemPick, { minItems: 1, maxItems: 200 }) }, { additionalProperties: false });
+export const ItemPick = T.Object(
+  { id: Id128, quantity: T.Integer({ minimum: 1, maximum: QTY_LIMIT }) },
+  { additionalProperties: false },
+);
+export const ScanOrderRequest = T.Object(
+  { items: T.Array(ItemPick, { minItems: 1, maxItems: 200 }) },
+  { additionalProperties: false },
+);
 export type ScanOrderRequest = Static<typeof ScanOrderRequest>;
 
 const checkDocument = compileValidator(InventoryDocument);
@@ -65,7 +71,10 @@ export type InventoryResult = { ok: true; inventory: Inventory } | { ok: false; 
 
 /** A merchant's document → our Inventory, or why not (one currency per inventory; bounds consistent). */
 export function normaliseInventory(raw: Record<string, unknown>, merchantOcid: number): InventoryResult {
-  const doc = raw.inventory !== null && typeof raw.inventory === "object" && !Array.isArray(raw.inventory) ? (raw.inventory as Record<string, unknown>) : raw;
+  const doc =
+    raw.inventory !== null && typeof raw.inventory === "object" && !Array.isArray(raw.inventory)
+      ? (raw.inventory as Record<string, unknown>)
+      : raw;
   const v = checkDocument(doc);
   if (!v.ok) return { ok: false, reason: "schema", fields: v.fields };
   const d = v.value;
@@ -82,7 +91,15 @@ export function normaliseInventory(raw: Record<string, unknown>, merchantOcid: n
     const min = Math.max(1, it.min_qty ?? DEFAULT_MIN_QTY);
     const max = it.max_qty ?? Math.max(min, DEFAULT_MAX_QTY);
     if (max < min) return { ok: false, reason: "quantity_bounds", fields: [`items[${i}].max_qty`] };
-    const item: Inventory["items"][number] = { id: it.id, name: it.name, price: it.price, currency, min_qty: min, max_qty: max, available: it.available ?? true };
+    const item: Inventory["items"][number] = {
+      id: it.id,
+      name: it.name,
+      price: it.price,
+      currency,
+      min_qty: min,
+      max_qty: max,
+      available: it.available ?? true,
+    };
     if (it.description !== undefined) item.description = it.description;
     items.push(item);
   }
@@ -109,11 +126,16 @@ export function checkPick(inv: Inventory, pick: ScanOrderRequest, table: Currenc
   let total = 0n;
   for (const [i, p] of pick.items.entries()) {
     const item = byId.get(p.id);
-    if (!item || !item.available) return { ok: false, fields: [`items[${i}].id`], message: `Item ${p.id} is not on sale here` };
+    if (!item || !item.available)
+      return { ok: false, fields: [`items[${i}].id`], message: `Item ${p.id} is not on sale here` };
     if (seen.has(p.id)) return { ok: false, fields: [`items[${i}].id`], message: `Item ${p.id} is listed twice` };
     seen.add(p.id);
     if (p.quantity < item.min_qty || p.quantity > item.max_qty)
-      return { ok: false, fields: [`items[${i}].quantity`], message: `Quantity of ${item.name} must be ${item.min_qty}–${item.max_qty}` };
+      return {
+        ok: false,
+        fields: [`items[${i}].quantity`],
+        message: `Quantity of ${item.name} must be ${item.min_qty}–${item.max_qty}`,
+      };
     const unit = priceMinor(item.price, item.currency, table);
     if (unit === null) return { ok: false, fields: [`items[${i}].id`], message: `Item ${p.id} has an unusable price` };
     total += unit * BigInt(p.quantity);
@@ -122,7 +144,10 @@ export function checkPick(inv: Inventory, pick: ScanOrderRequest, table: Currenc
 }
 
 /** The signed order's items are exactly what was asked for (same ids, same quantities; names and prices are the merchant's). */
-export function itemsMatch(orderItems: { id: string; quantity: number }[] | undefined, pick: ScanOrderRequest): boolean {
+export function itemsMatch(
+  orderItems: { id: string; quantity: number }[] | undefined,
+  pick: ScanOrderRequest,
+): boolean {
   if (!orderItems || orderItems.length !== pick.items.length) return false;
   const asked = new Map(pick.items.map((p) => [p.id, p.quantity]));
   const got = new Set<string>();

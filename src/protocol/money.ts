@@ -26,8 +26,10 @@ function syntaxReason(s: string): AmountReason {
 }
 
 const SYNTAX_MESSAGE: Record<string, (s: string, cur: string, exp: number) => string> = {
-  negative: (_s, _c, exp) => `Amount must be positive: write it without a sign (e.g. "${EXAMPLE(exp)}"); the direction says who pays`,
-  decimal_comma: (s, _c, exp) => `Amount "${s}" uses a comma: write a dot as the decimal separator (e.g. "${EXAMPLE(exp)}")`,
+  negative: (_s, _c, exp) =>
+    `Amount must be positive: write it without a sign (e.g. "${EXAMPLE(exp)}"); the direction says who pays`,
+  decimal_comma: (s, _c, exp) =>
+    `Amount "${s}" uses a comma: write a dot as the decimal separator (e.g. "${EXAMPLE(exp)}")`,
   syntax: (_s, _c, exp) =>
     `Amount must be a decimal string: digits, an optional "." and fraction, no sign, spaces, grouping, exponent or leading zeros (e.g. "${EXAMPLE(exp)}")`,
 };
@@ -39,12 +41,23 @@ export const isAmountSyntax = (s: string): boolean => s.length <= 32 && AMOUNT_R
  * §6.2. `enabled` is the set of currencies this gateway settles; the exponent comes from `table`.
  * Currency first, because the exponent is needed to judge the fraction.
  */
-export function parseAmount(s: string, currency: string, table: CurrencyTable, enabled: ReadonlySet<string>): AmountResult {
+export function parseAmount(
+  s: string,
+  currency: string,
+  table: CurrencyTable,
+  enabled: ReadonlySet<string>,
+): AmountResult {
   const exp = table.get(currency);
   if (exp === undefined || !enabled.has(currency)) {
     const accepted = [...enabled].sort();
     const message = `Currency ${currency} is not settled here; accepted currencies: ${accepted.join(", ") || "none"}`;
-    return { ok: false, code: "SETTLEMENT_NOT_SUPPORTED", reason: "currency", message, details: { reason: "currency", currency, accepted } };
+    return {
+      ok: false,
+      code: "SETTLEMENT_NOT_SUPPORTED",
+      reason: "currency",
+      message,
+      details: { reason: "currency", currency, accepted },
+    };
   }
   const bad = (reason: AmountReason, message: string, extra: Record<string, unknown> = {}): AmountResult => ({
     ok: false,
@@ -59,11 +72,17 @@ export function parseAmount(s: string, currency: string, table: CurrencyTable, e
   }
   const [intPart, frac = ""] = s.split(".") as [string, string?];
   if (frac.length > exp && /[^0]/.test(frac.slice(exp)))
-    return bad("precision", `${currency} has ${exp} decimal${exp === 1 ? "" : "s"}; "${s}" has ${frac.replace(/0+$/, "").length}`);
+    return bad(
+      "precision",
+      `${currency} has ${exp} decimal${exp === 1 ? "" : "s"}; "${s}" has ${frac.replace(/0+$/, "").length}`,
+    );
   const minor = BigInt(intPart + frac.slice(0, exp).padEnd(exp, "0"));
-  if (minor === 0n) return bad("zero", `Amount must be greater than zero (smallest: ${formatMinor(1n, currency, table)} ${currency})`);
+  if (minor === 0n)
+    return bad("zero", `Amount must be greater than zero (smallest: ${formatMinor(1n, currency, table)} ${currency})`);
   if (minor > MAX_MINOR)
-    return bad("too_large", `Amount exceeds the maximum of ${formatMinor(MAX_MINOR, currency, table)} ${currency}`, { max: formatMinor(MAX_MINOR, currency, table) });
+    return bad("too_large", `Amount exceeds the maximum of ${formatMinor(MAX_MINOR, currency, table)} ${currency}`, {
+      max: formatMinor(MAX_MINOR, currency, table),
+    });
   return { ok: true, minor };
 }
 

@@ -4,7 +4,9 @@ import { verifyObjectDialect, type VerifiedDialect } from "./signed-objects";
 import type { PeerMetadata } from "./schemas";
 
 /** `dialect`: how the config signature verified (absent for an unsigned flat document), for the caller to record. */
-export type NormaliseResult = { ok: true; meta: PeerMetadata; dialect?: VerifiedDialect } | { ok: false; reason: string };
+export type NormaliseResult =
+  | { ok: true; meta: PeerMetadata; dialect?: VerifiedDialect }
+  | { ok: false; reason: string };
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const isOcid = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
@@ -26,12 +28,16 @@ export function normaliseMetadata(
     return { ok: false, reason: "endpoint_scheme" };
   if (ep.username || ep.password || ep.search || ep.hash) return { ok: false, reason: "endpoint_invalid" };
 
-  if (cfg.capabilities !== undefined && !Array.isArray(cfg.capabilities)) return { ok: false, reason: "capabilities_invalid" };
+  if (cfg.capabilities !== undefined && !Array.isArray(cfg.capabilities))
+    return { ok: false, reason: "capabilities_invalid" };
   const capabilities = ((cfg.capabilities as unknown[]) ?? []).filter((c): c is string => typeof c === "string");
-  if (capabilities.length !== ((cfg.capabilities as unknown[]) ?? []).length) return { ok: false, reason: "capabilities_invalid" };
+  if (capabilities.length !== ((cfg.capabilities as unknown[]) ?? []).length)
+    return { ok: false, reason: "capabilities_invalid" };
 
   const settlement = isObj(cfg.settlement) ? cfg.settlement : {};
-  const currencies = (Array.isArray(settlement.currencies) ? settlement.currencies : []).filter((c): c is string => typeof c === "string");
+  const currencies = (Array.isArray(settlement.currencies) ? settlement.currencies : []).filter(
+    (c): c is string => typeof c === "string",
+  );
   const accepts = (Array.isArray(settlement.accepts) ? settlement.accepts : []).filter(isOcid);
 
   // Only self-consistency: trust in the key comes from the directory entry that led us here.

@@ -20,7 +20,9 @@ export type ProofCheck =
   | { ok: false; code: "INVALID_PROOF" | "PROOF_SIGNATURE_INVALID"; reason: string };
 
 /** Structure only (§13.1), so callers can answer INVALID_PROOF before resolving any key. */
-export function checkProofStructure(proof: unknown): { ok: true; proof: Proof } | { ok: false; reason: string; fields: string[] } {
+export function checkProofStructure(
+  proof: unknown,
+): { ok: true; proof: Proof } | { ok: false; reason: string; fields: string[] } {
   const v = validProof(proof);
   return v.ok ? { ok: true, proof: v.value } : { ok: false, reason: "structure", fields: v.fields };
 }
@@ -41,7 +43,8 @@ export function checkProof(
   // Always checked, and mandatory when only the replacer form verified: it leaves `to` unsigned (§5.4).
   if (expect.to && (p.to.ocid !== expect.to.ocid || p.to.reference !== expect.to.reference))
     return { ok: false, code: "INVALID_PROOF", reason: "recipient_mismatch" };
-  if (expect.currency !== undefined && p.currency !== expect.currency) return { ok: false, code: "INVALID_PROOF", reason: "currency_mismatch" };
+  if (expect.currency !== undefined && p.currency !== expect.currency)
+    return { ok: false, code: "INVALID_PROOF", reason: "currency_mismatch" };
   if (expect.amount !== undefined && !amountsEqual(p.amount, expect.amount, p.currency, opts.currencies))
     return { ok: false, code: "INVALID_PROOF", reason: "amount_mismatch" };
   if (p.timestamp > opts.now + 300) return { ok: false, code: "INVALID_PROOF", reason: "future_timestamp" };

@@ -7,7 +7,9 @@ import { ORDER_STATUSES } from "./order-status";
 export { SubmitOrderResponse, MetadataDocument } from "./schemas";
 
 export const CheckoutCreateResponse = T.Object({
-  checkout_url: T.String({ description: "Send the shopper here: our hosted page shows the order, then asks them to sign in" }),
+  checkout_url: T.String({
+    description: "Send the shopper here: our hosted page shows the order, then asks them to sign in",
+  }),
   session_id: T.String({ pattern: "^[0-9a-f]{32}$" }),
   expires_at: T.Integer({ description: "Unix seconds" }),
 });
@@ -39,6 +41,9 @@ export const CapabilitiesResponse = T.Object({
   capabilities: T.Array(T.String()),
   settlement: Settlement,
   partner: T.Optional(
-    T.Object({ reserveCurrencies: T.Array(CurrencyCode), accounts: T.Array(T.Object({ currency: CurrencyCode, amount: T.String() })) }),
+    T.Object({
+      reserveCurrencies: T.Array(CurrencyCode),
+      accounts: T.Array(T.Object({ currency: CurrencyCode, amount: T.String() })),
+    }),
   ),
 });

@@ -33,10 +33,16 @@ const isAmount = compileValidator(AmountSyntax);
 const isCurrency = compileValidator(CurrencyCode);
 const isRef = compileValidator(T.String({ minLength: 1, maxLength: 128, pattern: "^[^\\u0000-\\u001F\\u007F]*$" }));
 
-const refuse = (refused: ErrorCode, reason: string, extra: Record<string, unknown> = {}): CodeRefusal => ({ refused, details: { reason, ...extra } });
+const refuse = (refused: ErrorCode, reason: string, extra: Record<string, unknown> = {}): CodeRefusal => ({
+  refused,
+  details: { reason, ...extra },
+});
 
 /** `{"ocid":…, "<member>":"<url>", "expiresAt":…}`, the shape of every JSON code in the docs. */
-function jsonCode(input: Input, member: "order" | "inventory"): { ocid: number; url: string; expiresAt: number | null } | CodeRefusal | null {
+function jsonCode(
+  input: Input,
+  member: "order" | "inventory",
+): { ocid: number; url: string; expiresAt: number | null } | CodeRefusal | null {
   const j = input.json;
   if (!j || typeof j[member] !== "string") return null;
   if (!isOcid(j.ocid).ok) return refuse("CODE_NOT_RECOGNIZED", "ocid");
@@ -77,7 +83,11 @@ export const RECOGNISERS: readonly Recogniser[] = [
       const c = jsonCode(input, "order");
       if (!c || "refused" in c) return null;
       return /\/orders\/create\/[^/?#]+\/?(?:[?#].*)?$/.test(c.url)
-        ? { refused: "NOT_A_MERCHANT", message: "This is a wallet's pay code: the merchant scans it, not you", details: { reason: "wallet_pay_code" } }
+        ? {
+            refused: "NOT_A_MERCHANT",
+            message: "This is a wallet's pay code: the merchant scans it, not you",
+            details: { reason: "wallet_pay_code" },
+          }
         : null;
     },
   },
@@ -135,7 +145,10 @@ function asJsonObject(text: string): Record<string, unknown> | null {
 }
 
 /** The scanned text → a code, or why it cannot be paid. Surrounding whitespace (scanners add newlines) is ignored. */
-export function recogniseCode(raw: string, recognisers: readonly Recogniser[] = RECOGNISERS): ScannedCode | CodeRefusal {
+export function recogniseCode(
+  raw: string,
+  recognisers: readonly Recogniser[] = RECOGNISERS,
+): ScannedCode | CodeRefusal {
   const text = raw.trim();
   const input: Input = { text, json: asJsonObject(text) };
   for (const r of recognisers) {

@@ -80,7 +80,10 @@ export const TransferCreateRequest = T.Object(
     currency: CurrencyCode,
     memo: T.Optional(Memo),
     order: T.Optional(
-      T.Object({ id: T.Optional(Id128), urls: T.Optional(T.Array(Url, { maxItems: 10 })) }, { additionalProperties: true }),
+      T.Object(
+        { id: T.Optional(Id128), urls: T.Optional(T.Array(Url, { maxItems: 10 })) },
+        { additionalProperties: true },
+      ),
     ),
   },
   { additionalProperties: true },
@@ -151,7 +154,9 @@ export const FlatMetadataDocument = T.Object(
     publicKey: T.String(),
     endpoint: T.String(),
     capabilities: T.Optional(T.Array(T.String())),
-    settlement: T.Optional(T.Object({ currencies: T.Optional(T.Array(T.Unknown())), accepts: T.Optional(T.Array(T.Unknown())) })),
+    settlement: T.Optional(
+      T.Object({ currencies: T.Optional(T.Array(T.Unknown())), accepts: T.Optional(T.Array(T.Unknown())) }),
+    ),
   },
   { additionalProperties: true },
 );

@@ -43,7 +43,8 @@ function parseDer(b: Uint8Array): ParsedSignature {
   for (let k = 0; k < 2; k++) {
     if (b[pos] !== 0x02) return { ok: false, reason: "der_bad_int_tag" };
     const l = b[pos + 1];
-    if (l === undefined || l < 1 || l > 33 || pos + 2 + l > b.length) return { ok: false, reason: "der_bad_int_length" };
+    if (l === undefined || l < 1 || l > 33 || pos + 2 + l > b.length)
+      return { ok: false, reason: "der_bad_int_length" };
     const v = b.subarray(pos + 2, pos + 2 + l);
     if (v[0]! >= 0x80) return { ok: false, reason: "der_negative" };
     if (v[0] === 0x00 && (l === 1 || v[1]! < 0x80)) return { ok: false, reason: "der_not_minimal" };
@@ -65,7 +66,8 @@ export function parseSignature(sig: unknown): ParsedSignature {
     if (v !== 0x1b && v !== 0x1c && v !== 0x00 && v !== 0x01) return { ok: false, reason: "bad_v" };
     return fromScalars(bytesToBigInt(bytes.subarray(0, 32)), bytesToBigInt(bytes.subarray(32, 64)), "rsv");
   }
-  if (sig.length === 128) return fromScalars(bytesToBigInt(bytes.subarray(0, 32)), bytesToBigInt(bytes.subarray(32)), "compact");
+  if (sig.length === 128)
+    return fromScalars(bytesToBigInt(bytes.subarray(0, 32)), bytesToBigInt(bytes.subarray(32)), "compact");
   if (sig.length >= 16 && sig.length <= 144 && bytes[0] === 0x30) return parseDer(bytes);
   return { ok: false, reason: "wrong_length" };
 }
@@ -82,9 +84,16 @@ export function verifyString(s: string, sig: unknown, pub65: Uint8Array): boolea
  * precomputed multiplication table: keys repeat (a merchant signs every request and order), and verification
  * handles no secrets, so the variable-time `multiplyUnsafe` is fine. Accepts high-S (no low-S rule, §3.3).
  */
-export function verifyDigest(digest: Uint8Array, sig: { r: bigint; s: bigint } | Uint8Array, pub65: Uint8Array): boolean {
+export function verifyDigest(
+  digest: Uint8Array,
+  sig: { r: bigint; s: bigint } | Uint8Array,
+  pub65: Uint8Array,
+): boolean {
   try {
-    const { r, s } = sig instanceof Uint8Array ? { r: bytesToBigInt(sig.subarray(0, 32)), s: bytesToBigInt(sig.subarray(32, 64)) } : sig;
+    const { r, s } =
+      sig instanceof Uint8Array
+        ? { r: bytesToBigInt(sig.subarray(0, 32)), s: bytesToBigInt(sig.subarray(32, 64)) }
+        : sig;
     if (r <= 0n || r >= N || s <= 0n || s >= N) return false;
     const P = cachedPoint(pub65);
     const w = Fn.inv(s);

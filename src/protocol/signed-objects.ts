@@ -11,7 +11,11 @@ export function signObject(obj: unknown, sk: Uint8Array): { canonical: string; s
 }
 
 /** Signs in the deep form, in the dialect of the peer it is for (issue 12). */
-export function signObjectAs(obj: unknown, sk: Uint8Array, dialect: SignDialect): { canonical: string; signature: string } {
+export function signObjectAs(
+  obj: unknown,
+  sk: Uint8Array,
+  dialect: SignDialect,
+): { canonical: string; signature: string } {
   const canonical = canonDeep(obj);
   return { canonical, signature: signAs(canonical, sk, dialect) };
 }
@@ -35,7 +39,8 @@ export function verifyObjectDialect(
   if (acceptReplacer) forms.push(["replacer", canonReplacer(obj)]);
   for (const hash of ["sha256", "double-sha256"] as const)
     for (const [form, canonical] of forms)
-      if (verifyDigest(digestOf(canonical, hash), sig, pub65)) return { form, encoding: encodingName(sig.encoding), hash };
+      if (verifyDigest(digestOf(canonical, hash), sig, pub65))
+        return { form, encoding: encodingName(sig.encoding), hash };
   return null;
 }
 

@@ -10,7 +10,18 @@ export type Validated<S extends TSchema> =
   | { ok: true; value: Static<S> }
   | { ok: false; fields: string[]; violations: SchemaViolation[]; message: string };
 
-const LIMIT_KEYWORDS = ["type", "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "minItems", "maxItems", "const"];
+const LIMIT_KEYWORDS = [
+  "type",
+  "minLength",
+  "maxLength",
+  "pattern",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "minItems",
+  "maxItems",
+  "const",
+];
 
 function limitOf(schema: unknown): Record<string, unknown> | undefined {
   if (!schema || typeof schema !== "object") return undefined;
@@ -29,7 +40,10 @@ export function schemaMessage(violations: SchemaViolation[]): string {
 
 /** JSON pointer `/order/items/3/quantity` → `order.items[3].quantity` (the form of §7.1's details.fields). */
 export function pointerToPath(pointer: string): string {
-  const parts = pointer.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const parts = pointer
+    .split("/")
+    .slice(1)
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
   let out = "";
   for (const p of parts) out += /^[0-9]+$/.test(p) ? `[${p}]` : out === "" ? p : `.${p}`;
   return out;
@@ -44,7 +58,8 @@ export function compileValidator<S extends TSchema>(schema: S): (v: unknown) => 
     for (const e of check.Errors(v)) {
       const field = pointerToPath(e.path) || "(root)";
       // The first rule per field is the useful one (a union's later branches only repeat "expected …").
-      if (!fields.has(field)) violations.push({ field, rule: e.message, ...(limitOf(e.schema) ? { limit: limitOf(e.schema) } : {}) });
+      if (!fields.has(field))
+        violations.push({ field, rule: e.message, ...(limitOf(e.schema) ? { limit: limitOf(e.schema) } : {}) });
       fields.add(field);
       if (fields.size >= 20) break;
     }
@@ -81,7 +96,9 @@ export function wellFormedStrings(v: unknown): boolean {
 }
 
 /** Raw bytes → a JSON object, or why not (§9.1: must be a JSON object; depth ≤ 32; no unpaired surrogates). */
-export function parseJsonObject(bytes: Uint8Array): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
+export function parseJsonObject(
+  bytes: Uint8Array,
+): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -94,7 +111,8 @@ export function parseJsonObject(bytes: Uint8Array): { ok: true; value: Record<st
   } catch {
     return { ok: false, reason: "malformed_json" };
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return { ok: false, reason: "not_an_object" };
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    return { ok: false, reason: "not_an_object" };
   if (jsonDepth(value) > MAX_JSON_DEPTH) return { ok: false, reason: "too_deep" };
   if (!wellFormedStrings(value)) return { ok: false, reason: "unpaired_surrogate" };
   return { ok: true, value: value as Record<string, unknown> };

@@ -22,14 +22,32 @@ export function adminRoutes(gw: Gateway) {
         requireScope(key, r.scope);
         ctx.adminKey = key;
       },
-      detail: { summary: r.summary, "x-oc-scope": r.scope, "x-oc-response": { status: r.status ?? 200, schema: r.response }, "x-oc-idempotent": !!r.idempotent },
+      detail: {
+        summary: r.summary,
+        "x-oc-scope": r.scope,
+        "x-oc-response": { status: r.status ?? 200, schema: r.response },
+        "x-oc-idempotent": !!r.idempotent,
+      },
     };
-    const handler = async (ctx: Omit<AdminCtx, "key"> & { adminKey: AdminCtx["key"]; set: { status?: number | string } }) => {
-      const out = await r.handle(gw, { key: ctx.adminKey, body: ctx.body, params: ctx.params, query: ctx.query, request: ctx.request });
+    const handler = async (
+      ctx: Omit<AdminCtx, "key"> & { adminKey: AdminCtx["key"]; set: { status?: number | string } },
+    ) => {
+      const out = await r.handle(gw, {
+        key: ctx.adminKey,
+        body: ctx.body,
+        params: ctx.params,
+        query: ctx.query,
+        request: ctx.request,
+      });
       if (r.status && !(out instanceof Response)) ctx.set.status = r.status;
       return out;
     };
-    (app as unknown as { route: (m: string, p: string, h: unknown, o: unknown) => void }).route(r.method, r.path, handler, hooks);
+    (app as unknown as { route: (m: string, p: string, h: unknown, o: unknown) => void }).route(
+      r.method,
+      r.path,
+      handler,
+      hooks,
+    );
   }
   return app;
 }

@@ -12,9 +12,7 @@ type CapabilitiesDeps = Pick<
 >;
 
 /** §9.3: any resolvable caller; `partner` shows only what concerns that caller. */
-export function capabilitiesRoute(
-  gw: CapabilitiesDeps,
-) {
+export function capabilitiesRoute(gw: CapabilitiesDeps) {
   return new Elysia({ name: "oc-capabilities" }).get(
     `${gw.config.basePath}/capabilities`,
     protocolRoute(gw, null, ({ caller }) => {

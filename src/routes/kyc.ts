@@ -15,7 +15,10 @@ export function kycRoutes(gw: Pick<Gateway, "clock" | "config" | "directory" | "
       return new Response(null, { status: 303, headers: { location: to, "cache-control": "no-store" } });
     },
     {
-      query: t.Object({ state: t.Optional(t.String({ maxLength: 128 })), status: t.Optional(t.String({ maxLength: 32 })) }, { additionalProperties: true }),
+      query: t.Object(
+        { state: t.Optional(t.String({ maxLength: 128 })), status: t.Optional(t.String({ maxLength: 32 })) },
+        { additionalProperties: true },
+      ),
       detail: routeDoc({
         summary: "KYC provider callback (browser redirect): checks state, asks the provider, moves the user's tier",
         description:

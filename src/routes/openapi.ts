@@ -10,7 +10,11 @@ import { exampleOf } from "../http/schema-example";
 import { renderReference, REFERENCE_CSS } from "../http/reference-page";
 import { renderSigningGuide } from "../http/signing-guide";
 
-type RouteInfo = { method: string; path: string; hooks?: { body?: unknown; query?: unknown; detail?: Record<string, unknown> } };
+type RouteInfo = {
+  method: string;
+  path: string;
+  hooks?: { body?: unknown; query?: unknown; detail?: Record<string, unknown> };
+};
 
 const OC_HEADERS = ["X-OC-ID", "X-OC-Timestamp", "X-OC-Nonce", "X-OC-Signature"].map((name) => ({
   name,
@@ -28,7 +32,8 @@ export function buildOpenApi(gw: Pick<Gateway, "config">, routes: RouteInfo[]) {
   for (const r of routes) {
     if (r.method === "WS") {
       (paths[r.path] ??= {}).get = {
-        summary: "WebSocket: live payment requests and updates (SPEC §10.3); upgrade with Authorization: Bearer or send {type:auth}",
+        summary:
+          "WebSocket: live payment requests and updates (SPEC §10.3); upgrade with Authorization: Bearer or send {type:auth}",
         responses: { "101": { description: "Switching protocols" } },
       };
       continue;
@@ -36,9 +41,15 @@ export function buildOpenApi(gw: Pick<Gateway, "config">, routes: RouteInfo[]) {
     const path = r.path.replace(/:([A-Za-z]+)/g, "{$1}");
     const detail = r.hooks?.detail ?? {};
     const protocol = detail["x-oc-auth"] === "request-signature";
-    const params: unknown[] = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+    const params: unknown[] = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
+      name: m[1],
+      in: "path",
+      required: true,
+      schema: { type: "string" },
+    }));
     const query = r.hooks?.query as { properties?: Record<string, unknown> } | undefined;
-    for (const [name, schema] of Object.entries(query?.properties ?? {})) params.push({ name, in: "query", required: false, schema: plain(schema) });
+    for (const [name, schema] of Object.entries(query?.properties ?? {}))
+      params.push({ name, in: "query", required: false, schema: plain(schema) });
     if (protocol) params.push(...OC_HEADERS);
     const body = protocol ? detail["x-oc-body"] : r.hooks?.body;
     const doc = docOf(detail);
@@ -46,15 +57,24 @@ export function buildOpenApi(gw: Pick<Gateway, "config">, routes: RouteInfo[]) {
     const op: Record<string, unknown> = {
       summary: detail.summary ?? `${r.method} ${path}`,
       ...(detail.description ? { description: detail.description } : {}),
-      ...(doc?.description ? { description: doc.description + (doc.demoOnly ? "\n\nDemo mode only: not served otherwise." : "") } : {}),
+      ...(doc?.description
+        ? { description: doc.description + (doc.demoOnly ? "\n\nDemo mode only: not served otherwise." : "") }
+        : {}),
       tags: [tag],
       parameters: params,
       responses: {
         "200": { description: "Success" },
-        default: { description: "Error (SPEC §15)", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+        default: {
+          description: "Error (SPEC §15)",
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        },
       },
     };
-    if (detail["x-oc-response"]) (op.responses as Record<string, unknown>)["200"] = { description: "Success", content: { "application/json": { schema: plain(detail["x-oc-response"]) } } };
+    if (detail["x-oc-response"])
+      (op.responses as Record<string, unknown>)["200"] = {
+        description: "Success",
+        content: { "application/json": { schema: plain(detail["x-oc-response"]) } },
+      };
     if (doc && (tag === "protocol" || tag === "app")) documentResponses(op, doc, tag);
     if (body) op.requestBody = { required: true, content: { "application/json": { schema: plain(body) } } };
     if (r.path.startsWith("/app/")) op.security = [{ bearer: [] }];
@@ -63,14 +83,22 @@ export function buildOpenApi(gw: Pick<Gateway, "config">, routes: RouteInfo[]) {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "Opencharge payment gateway", version: pkg.version, description: "Protocol endpoints (SPEC §9) and the wallet app API (§10)." },
+    info: {
+      title: "Opencharge payment gateway",
+      version: pkg.version,
+      description: "Protocol endpoints (SPEC §9) and the wallet app API (§10).",
+    },
     servers: [{ url: gw.config.publicUrl }],
     paths,
     components: {
       schemas: { Error: plain(ErrorResponse) },
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "App token (SPEC §10.1)" },
-        adminKey: { type: "http", scheme: "bearer", description: "Operator API key from `oc apikeys create` (issue 16); each route needs its x-oc-scope" },
+        adminKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "Operator API key from `oc apikeys create` (issue 16); each route needs its x-oc-scope",
+        },
       },
     },
   };
@@ -78,7 +106,16 @@ export function buildOpenApi(gw: Pick<Gateway, "config">, routes: RouteInfo[]) {
 
 /** What any route of its kind may answer besides its own errors (authentication, limits, body rules). */
 const COMMON_ERRORS: Record<"protocol" | "app", ErrorCode[]> = {
-  protocol: ["INVALID_SIGNATURE", "TIMESTAMP_EXPIRED", "NONCE_REUSED", "UNKNOWN_OCID", "METADATA_UNAVAILABLE", "INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "RATE_LIMITED"],
+  protocol: [
+    "INVALID_SIGNATURE",
+    "TIMESTAMP_EXPIRED",
+    "NONCE_REUSED",
+    "UNKNOWN_OCID",
+    "METADATA_UNAVAILABLE",
+    "INVALID_REQUEST",
+    "PAYLOAD_TOO_LARGE",
+    "RATE_LIMITED",
+  ],
   app: ["INVALID_TOKEN", "INVALID_REQUEST", "RATE_LIMITED"],
 };
 
@@ -89,7 +126,12 @@ function documentResponses(op: Record<string, unknown>, doc: RouteDoc, tag: "pro
   responses["200"] = doc.contentType
     ? { description: "Success", content: { [doc.contentType]: { schema: { type: "string" } } } }
     : doc.response
-      ? { description: doc.summary, content: { "application/json": { schema: plain(doc.response), ...(example !== undefined ? { example } : {}) } } }
+      ? {
+          description: doc.summary,
+          content: {
+            "application/json": { schema: plain(doc.response), ...(example !== undefined ? { example } : {}) },
+          },
+        }
       : { description: "Success" };
   const codes = [...new Set([...(doc.errors ?? []), ...COMMON_ERRORS[tag]])];
   const byStatus = new Map<number, ErrorCode[]>();
@@ -122,13 +164,26 @@ function adminOperation(op: Record<string, unknown>, detail: Record<string, unkn
     default: { description: "Error (SPEC §15)", ...error },
   };
   if (detail["x-oc-idempotent"])
-    (op.parameters as unknown[]).push({ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 128 }, description: "Same key + same body → the stored answer; other body → 422; in flight → 409" });
+    (op.parameters as unknown[]).push({
+      name: "Idempotency-Key",
+      in: "header",
+      required: false,
+      schema: { type: "string", maxLength: 128 },
+      description: "Same key + same body → the stored answer; other body → 422; in flight → 409",
+    });
 }
 
 /** No script at all on the reference pages; styles from our own stylesheet only. */
-const DOCS_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const DOCS_CSP =
+  "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const html = (body: string) =>
-  new Response(body, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": DOCS_CSP, "x-content-type-options": "nosniff" } });
+  new Response(body, {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy": DOCS_CSP,
+      "x-content-type-options": "nosniff",
+    },
+  });
 
 /** Served under the mount; the document is computed on first use from the finished app's route table. */
 export function openApiRoutes(gw: Pick<Gateway, "config">, routes: () => RouteInfo[]) {
@@ -136,20 +191,37 @@ export function openApiRoutes(gw: Pick<Gateway, "config">, routes: () => RouteIn
   let page: string | null = null;
   let guide: string | null = null;
   return new Elysia({ name: "oc-openapi" })
-    .get(`${gw.config.basePath}/openapi.json`, () => {
-      doc ??= JSON.stringify(buildOpenApi(gw, routes()));
-      return new Response(doc, { headers: { "content-type": "application/json; charset=utf-8" } });
-    }, { detail: { summary: "This API as an OpenAPI 3.1 document (generated from the routes)" } })
-    .get(`${gw.config.basePath}/docs`, () => {
-      page ??= renderReference(JSON.parse((doc ??= JSON.stringify(buildOpenApi(gw, routes())))), gw.config.basePath);
-      return html(page);
-    }, { detail: { summary: "API reference (HTML, works offline)" } })
-    .get(`${gw.config.basePath}/docs/signing`, () => html((guide ??= renderSigningGuide(gw.config.basePath, gw.config.name))), {
-      detail: { summary: "How to sign requests, orders and proofs (HTML), with worked examples from the test vectors" },
-    })
+    .get(
+      `${gw.config.basePath}/openapi.json`,
+      () => {
+        doc ??= JSON.stringify(buildOpenApi(gw, routes()));
+        return new Response(doc, { headers: { "content-type": "application/json; charset=utf-8" } });
+      },
+      { detail: { summary: "This API as an OpenAPI 3.1 document (generated from the routes)" } },
+    )
+    .get(
+      `${gw.config.basePath}/docs`,
+      () => {
+        page ??= renderReference(JSON.parse((doc ??= JSON.stringify(buildOpenApi(gw, routes())))), gw.config.basePath);
+        return html(page);
+      },
+      { detail: { summary: "API reference (HTML, works offline)" } },
+    )
+    .get(
+      `${gw.config.basePath}/docs/signing`,
+      () => html((guide ??= renderSigningGuide(gw.config.basePath, gw.config.name))),
+      {
+        detail: {
+          summary: "How to sign requests, orders and proofs (HTML), with worked examples from the test vectors",
+        },
+      },
+    )
     .get(
       `${gw.config.basePath}/docs/reference.css`,
-      () => new Response(REFERENCE_CSS, { headers: { "content-type": "text/css; charset=utf-8", "cache-control": "no-cache" } }),
+      () =>
+        new Response(REFERENCE_CSS, {
+          headers: { "content-type": "text/css; charset=utf-8", "cache-control": "no-cache" },
+        }),
       { detail: { summary: "Stylesheet of the reference pages" } },
     );
 }

@@ -9,7 +9,10 @@ import { renderMetrics } from "../ops/metrics";
 export type OpsState = { schedulerAlive: () => boolean };
 
 const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+  });
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
@@ -26,20 +29,38 @@ export function metricsRoute(gw: Pick<Gateway, "config" | "hub" | "store" | "ver
     "/metrics",
     ({ request }) => {
       if (!metricsAllowed(gw, request.headers.get("authorization")))
-        return json(401, { error: { code: "INVALID_TOKEN", message: "GET /metrics needs Authorization: Bearer <metrics.token>" } });
+        return json(401, {
+          error: { code: "INVALID_TOKEN", message: "GET /metrics needs Authorization: Bearer <metrics.token>" },
+        });
       const body = renderMetrics(gw, { verifyQueueDepth: () => gw.verifier.queueDepth() });
-      return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
+      return new Response(body, {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
+      });
     },
-    { detail: routeDoc({ summary: "Prometheus metrics (text format 0.0.4)", contentType: "text/plain", errors: ["INVALID_TOKEN"] }) },
+    {
+      detail: routeDoc({
+        summary: "Prometheus metrics (text format 0.0.4)",
+        contentType: "text/plain",
+        errors: ["INVALID_TOKEN"],
+      }),
+    },
   );
 }
 
-const Readyz = t.Object({ ready: t.Boolean(), checks: t.Record(t.String(), t.String()), notReady: t.Array(t.String()) });
+const Readyz = t.Object({
+  ready: t.Boolean(),
+  checks: t.Record(t.String(), t.String()),
+  notReady: t.Array(t.String()),
+});
 
 export function opsRoutes(gw: Pick<Gateway, "config" | "hub" | "key" | "store" | "verifier">, state: OpsState) {
   const app = new Elysia({ name: "oc-ops" })
     .get("/healthz", () => json(200, { status: "ok" }), {
-      detail: routeDoc({ summary: "Liveness: the process is up", response: t.Object({ status: t.Literal("ok") }), example: { status: "ok" } }),
+      detail: routeDoc({
+        summary: "Liveness: the process is up",
+        response: t.Object({ status: t.Literal("ok") }),
+        example: { status: "ok" },
+      }),
     })
     .get(
       "/readyz",

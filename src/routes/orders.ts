@@ -26,7 +26,9 @@ export function orderRoutes(gw: Gateway) {
       protocolRoute(
         gw,
         SubmitOrderRequest,
-        async ({ caller, body, params, recordNonce }) => ({ body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body, recordNonce) }),
+        async ({ caller, body, params, recordNonce }) => ({
+          body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body, recordNonce),
+        }),
         { nonceInTransaction: true },
       ),
       protocolOptions(SubmitOrderRequest, "Submit an order to a user's pay session (SPEC §9.4)", {
@@ -34,26 +36,48 @@ export function orderRoutes(gw: Gateway) {
           "The merchant's POS scanned the wallet's QR code (`qrPayload.order` is this URL) and posts its signed order. " +
           "The user is prompted at once; poll `urls.status` for the outcome. Each session takes one order.",
         response: R.SubmitOrderResponse,
-        errors: ["SESSION_NOT_FOUND", "SESSION_EXPIRED", "SESSION_USED", "UNAUTHORIZED", "INVALID_SIGNATURE", "ORDER_EXPIRED", "INVALID_AMOUNT", "SETTLEMENT_NOT_SUPPORTED", "ORDER_ALREADY_EXISTS"],
+        errors: [
+          "SESSION_NOT_FOUND",
+          "SESSION_EXPIRED",
+          "SESSION_USED",
+          "UNAUTHORIZED",
+          "INVALID_SIGNATURE",
+          "ORDER_EXPIRED",
+          "INVALID_AMOUNT",
+          "SETTLEMENT_NOT_SUPPORTED",
+          "ORDER_ALREADY_EXISTS",
+        ],
       }),
     )
     .post(
       `${base}/checkout/create`,
-      protocolRoute(gw, CheckoutCreateRequest, async ({ caller, body }) => ({ body: await createCheckout(gw, caller, body) })),
+      protocolRoute(gw, CheckoutCreateRequest, async ({ caller, body }) => ({
+        body: await createCheckout(gw, caller, body),
+      })),
       protocolOptions(CheckoutCreateRequest, "Create a hosted checkout for a merchant order (SPEC §9.6)", {
         description:
           "A merchant gateway asks our users to pay a merchant order on our hosted page; the checkout is paid to the caller, " +
           "so `order.accepts` must include its OCID. Return URLs: `urls.success`/`urls.cancel` (§9.6) or " +
           "`urls.completed`/`urls.cancelled` (the §9.4 spelling) are both accepted; success/cancel win when both are sent.",
         response: R.CheckoutCreateResponse,
-        errors: ["UNAUTHORIZED", "SETTLEMENT_NOT_SUPPORTED", "INVALID_SIGNATURE", "ORDER_EXPIRED", "INVALID_AMOUNT", "ORDER_ALREADY_EXISTS"],
+        errors: [
+          "UNAUTHORIZED",
+          "SETTLEMENT_NOT_SUPPORTED",
+          "INVALID_SIGNATURE",
+          "ORDER_EXPIRED",
+          "INVALID_AMOUNT",
+          "ORDER_ALREADY_EXISTS",
+        ],
       }),
     )
     .get(
       `${base}/orders/:orderId/status`,
-      protocolRoute(gw, null, ({ caller, request }) => ({ body: orderStatus(gw, caller.ocid, decodeSegment(rawSegment(request.url))) })),
+      protocolRoute(gw, null, ({ caller, request }) => ({
+        body: orderStatus(gw, caller.ocid, decodeSegment(rawSegment(request.url))),
+      })),
       protocolOptions(null, "Order status for the calling merchant or gateway (SPEC §9.5)", {
-        description: "Only the caller that submitted the order sees it. Once `paid`, the answer carries our signed settlement proof.",
+        description:
+          "Only the caller that submitted the order sees it. Once `paid`, the answer carries our signed settlement proof.",
         response: R.OrderStatusResponse,
         errors: ["ORDER_NOT_FOUND"],
       }),

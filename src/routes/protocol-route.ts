@@ -25,7 +25,11 @@ export type ProtocolContext<B> = {
   recordNonce: () => void;
 };
 
-type ElysiaCtx = { request: Request; params?: Record<string, string>; server?: { requestIP(r: Request): { address: string } | null } | null };
+type ElysiaCtx = {
+  request: Request;
+  params?: Record<string, string>;
+  server?: { requestIP(r: Request): { address: string } | null } | null;
+};
 
 /** The client's address for per-address limits (X-Forwarded-For honoured only from `trustedProxies`). */
 export function clientIp(ctx: ElysiaCtx, gw: Pick<Gateway, "trustedProxies">): string {
@@ -56,7 +60,11 @@ export function enforceRate(gw: Pick<Gateway, "limiter">, key: string, perMinute
 export function protocolOptions(schema: TSchema | null, summary: string, doc: Omit<RouteDoc, "summary"> = {}) {
   return {
     parse: "none" as const,
-    detail: { ...routeDoc({ summary, ...doc }), "x-oc-auth": "request-signature", ...(schema ? { "x-oc-body": schema } : {}) },
+    detail: {
+      ...routeDoc({ summary, ...doc }),
+      "x-oc-auth": "request-signature",
+      ...(schema ? { "x-oc-body": schema } : {}),
+    },
   };
 }
 
@@ -80,7 +88,8 @@ export function protocolRoute<S extends TSchema | null>(
     let pending: { ocid: number; nonce: string } | null = null;
     let insertedByHandler = false;
     const insertNonce = () => {
-      if (pending && !gw.auth.recordNonce(pending.ocid, pending.nonce, gw.clock())) throw new ProtocolError("NONCE_REUSED");
+      if (pending && !gw.auth.recordNonce(pending.ocid, pending.nonce, gw.clock()))
+        throw new ProtocolError("NONCE_REUSED");
     };
     const recordNonce = () => {
       insertNonce();
@@ -89,21 +98,42 @@ export function protocolRoute<S extends TSchema | null>(
     try {
       enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
       const raw = await readBodyLimited(request, gw.config.maxBodyBytes);
-      const caller = await authenticate(gw.auth, request.method, wireTarget(request.url), request.headers, raw, { deferNonce: opts.nonceInTransaction });
+      const caller = await authenticate(gw.auth, request.method, wireTarget(request.url), request.headers, raw, {
+        deferNonce: opts.nonceInTransaction,
+      });
       if (opts.nonceInTransaction) pending = { ocid: caller.ocid, nonce: caller.nonce };
       enforceRate(gw, `ocid:${caller.ocid}`, gw.config.rateLimits.perOcid);
       let body: unknown = null;
       if (validate) {
         const parsed = parseJsonObject(raw);
-        if (!parsed.ok) throw new ProtocolError("INVALID_REQUEST", bodyMessage(parsed.reason), { reason: parsed.reason });
+        if (!parsed.ok)
+          throw new ProtocolError("INVALID_REQUEST", bodyMessage(parsed.reason), { reason: parsed.reason });
         const v = validate(parsed.value);
-        if (!v.ok) throw new ProtocolError("INVALID_REQUEST", v.message, { reason: "schema", fields: v.fields, errors: v.violations });
+        if (!v.ok)
+          throw new ProtocolError("INVALID_REQUEST", v.message, {
+            reason: "schema",
+            fields: v.fields,
+            errors: v.violations,
+          });
         body = v.value;
       }
-      const reply = await handler({ caller, body: body as never, raw, headers: request.headers, params: ctx.params ?? {}, request, recordNonce });
+      const reply = await handler({
+        caller,
+        body: body as never,
+        raw,
+        headers: request.headers,
+        params: ctx.params ?? {},
+        request,
+        recordNonce,
+      });
       if (!insertedByHandler) insertNonce();
       pending = null;
-      return await jsonResponseAsync(reply.status ?? 200, reply.rawBody !== undefined ? new RawJson(reply.rawBody) : reply.body, reply.headers, gw.signer);
+      return await jsonResponseAsync(
+        reply.status ?? 200,
+        reply.rawBody !== undefined ? new RawJson(reply.rawBody) : reply.body,
+        reply.headers,
+        gw.signer,
+      );
     } catch (e) {
       if (pending) {
         try {
@@ -116,8 +146,17 @@ export function protocolRoute<S extends TSchema | null>(
       // before Bun's own request-size limit answers with an empty 413 (a worker round trip loses that race).
       if (e instanceof ProtocolError) return errorResponse(e, gw.signer);
       const requestId = crypto.randomUUID();
-      gw.log.error("unhandled error in protocol route", { requestId, path: new URL(request.url).pathname, error: String((e as Error)?.stack ?? e) });
-      return jsonResponse(500, { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } }, { "x-request-id": requestId }, gw.signer);
+      gw.log.error("unhandled error in protocol route", {
+        requestId,
+        path: new URL(request.url).pathname,
+        error: String((e as Error)?.stack ?? e),
+      });
+      return jsonResponse(
+        500,
+        { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } },
+        { "x-request-id": requestId },
+        gw.signer,
+      );
     }
   };
 }

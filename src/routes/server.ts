@@ -55,8 +55,16 @@ export function errorHandler(gw: Pick<Gateway, "log">) {
     const status = (error as { status?: number } | undefined)?.status;
     if (status === 413) return errorResponse(new ProtocolError("PAYLOAD_TOO_LARGE"));
     const requestId = crypto.randomUUID();
-    gw.log.error("unhandled error", { requestId, path: new URL(request.url).pathname, error: String((error as Error)?.stack ?? error) });
-    return jsonResponse(500, { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } }, { "x-request-id": requestId });
+    gw.log.error("unhandled error", {
+      requestId,
+      path: new URL(request.url).pathname,
+      error: String((error as Error)?.stack ?? error),
+    });
+    return jsonResponse(
+      500,
+      { error: { code: "INTERNAL_ERROR", message: "Internal error", details: { requestId } } },
+      { "x-request-id": requestId },
+    );
   });
 }
 
@@ -66,11 +74,15 @@ export function metadataRoute(gw: Pick<Gateway, "config" | "currentMetadata">) {
   const bodyOf = (doc: unknown) => bodies.get(doc) ?? (bodies.set(doc, JSON.stringify(doc)), bodies.get(doc)!);
   return new Elysia({ name: "oc-metadata" }).get(
     `${gw.config.basePath}/metadata.json`,
-    () => new Response(bodyOf(gw.currentMetadata()), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=300" } }),
+    () =>
+      new Response(bodyOf(gw.currentMetadata()), {
+        headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=300" },
+      }),
     {
       detail: routeDoc({
         summary: "This gateway's signed metadata document (SPEC §2.3, §9.2)",
-        description: "Unauthenticated and cacheable. Peers take our public key, endpoint and settlement terms from here.",
+        description:
+          "Unauthenticated and cacheable. Peers take our public key, endpoint and settlement terms from here.",
         response: MetadataDocument,
       }),
     },
@@ -79,21 +91,26 @@ export function metadataRoute(gw: Pick<Gateway, "config" | "currentMetadata">) {
 
 /** Issue 17: each end-user OCID's published document (what its registry entry points at). Public, like ours. */
 export function userMetadataRoute(gw: Pick<Gateway, "config" | "key" | "store">) {
-  return new Elysia({ name: "oc-user-metadata" }).get(`${gw.config.basePath}/users/:ocid/metadata.json`, ({ params }) => {
-    const ocid = /^[1-9][0-9]{0,15}$/.test(params.ocid) ? Number(params.ocid) : 0;
-    const user = ocid ? gw.store.users.byOcid(ocid) : null;
-    if (!user) throw new ProtocolError("NOT_FOUND", "No user holds this OCID here");
-    return new Response(JSON.stringify(userMetadataDocument(gw, { ...user, ocid })), {
-      headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=60" },
-    });
-  }, {
-    detail: routeDoc({
-      summary: "The metadata document of one of our users' end-user OCIDs (issue 17)",
-      description: "Signed with this gateway's key, naming it in `gateway`: a sender sends that person's money to this gateway.",
-      response: UserMetadataDocument,
-      errors: ["NOT_FOUND"],
-    }),
-  });
+  return new Elysia({ name: "oc-user-metadata" }).get(
+    `${gw.config.basePath}/users/:ocid/metadata.json`,
+    ({ params }) => {
+      const ocid = /^[1-9][0-9]{0,15}$/.test(params.ocid) ? Number(params.ocid) : 0;
+      const user = ocid ? gw.store.users.byOcid(ocid) : null;
+      if (!user) throw new ProtocolError("NOT_FOUND", "No user holds this OCID here");
+      return new Response(JSON.stringify(userMetadataDocument(gw, { ...user, ocid })), {
+        headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=60" },
+      });
+    },
+    {
+      detail: routeDoc({
+        summary: "The metadata document of one of our users' end-user OCIDs (issue 17)",
+        description:
+          "Signed with this gateway's key, naming it in `gateway`: a sender sends that person's money to this gateway.",
+        response: UserMetadataDocument,
+        errors: ["NOT_FOUND"],
+      }),
+    },
+  );
 }
 
 /** Declared sizes over the limit are refused before any route runs (§4.3: body size before authentication). */
@@ -103,11 +120,20 @@ function bodyLimit(gw: Pick<Gateway, "config" | "signer">) {
     // The framework parses /app bodies, and only a declared length can be capped before it reads them: a chunked
     // /app body (150 KB used to be accepted) must say how long it is. (Protocol routes read and cap raw bytes.)
     if (len === null && request.headers.has("transfer-encoding") && new URL(request.url).pathname.startsWith("/app/"))
-      return errorResponse(new ProtocolError("INVALID_REQUEST", "Send the body with a Content-Length header (chunked bodies are not accepted on /app)", { reason: "length_required" }));
+      return errorResponse(
+        new ProtocolError(
+          "INVALID_REQUEST",
+          "Send the body with a Content-Length header (chunked bodies are not accepted on /app)",
+          { reason: "length_required" },
+        ),
+      );
     if (len === null || Number(len) <= gw.config.maxBodyBytes) return;
     // §4.5: answers on protocol routes are signed, this early 413 included.
     const target = wireTarget(request.url);
-    return errorResponse(new ProtocolError("PAYLOAD_TOO_LARGE"), target.startsWith(gw.config.basePath + "/") ? gw.signer : undefined);
+    return errorResponse(
+      new ProtocolError("PAYLOAD_TOO_LARGE"),
+      target.startsWith(gw.config.basePath + "/") ? gw.signer : undefined,
+    );
   });
 }
 
@@ -126,12 +152,18 @@ function appCors(gw: Pick<Gateway, "config">) {
   return plugin
     .onRequest(({ request }) => {
       const origin = request.headers.get("origin");
-      if (request.method === "OPTIONS" && origin && allowed.has(origin) && new URL(request.url).pathname.startsWith("/app/"))
+      if (
+        request.method === "OPTIONS" &&
+        origin &&
+        allowed.has(origin) &&
+        new URL(request.url).pathname.startsWith("/app/")
+      )
         return new Response(null, { status: 204, headers: headersFor(origin) });
     })
     .onAfterHandle({ as: "global" }, ({ request, set }) => {
       const origin = request.headers.get("origin");
-      if (origin && allowed.has(origin) && new URL(request.url).pathname.startsWith("/app/")) Object.assign(set.headers, headersFor(origin));
+      if (origin && allowed.has(origin) && new URL(request.url).pathname.startsWith("/app/"))
+        Object.assign(set.headers, headersFor(origin));
     });
 }
 

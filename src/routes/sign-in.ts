@@ -9,7 +9,14 @@ import { clientIp, enforceRate } from "./protocol-route";
 import { exchangeForSession, signOut } from "../flows/sign-in";
 import { routeDoc } from "../http/route-docs";
 import * as S from "../app/sign-in-schemas";
-import { listPasskeys, registerPasskey, registrationOptions, removePasskey, signInOptions, signInWithPasskey } from "../flows/passkeys";
+import {
+  listPasskeys,
+  registerPasskey,
+  registrationOptions,
+  removePasskey,
+  signInOptions,
+  signInWithPasskey,
+} from "../flows/passkeys";
 
 const EmptyBody = t.Optional(t.Object({}, { additionalProperties: true }));
 const b64u = t.String({ maxLength: 16384, pattern: "^[A-Za-z0-9_-]*={0,2}$" });
@@ -27,7 +34,12 @@ const Credential = (response: Record<string, ReturnType<typeof t.Optional> | typ
     { additionalProperties: false },
   );
 const Registration = Credential({ clientDataJSON: b64u, attestationObject: b64u });
-const Assertion = Credential({ clientDataJSON: b64u, authenticatorData: b64u, signature: b64u, userHandle: t.Optional(b64u) });
+const Assertion = Credential({
+  clientDataJSON: b64u,
+  authenticatorData: b64u,
+  signature: b64u,
+  userHandle: t.Optional(b64u),
+});
 
 export function signInRoutes(gw: Pick<Gateway, "clock" | "config" | "limiter" | "store" | "trustedProxies">) {
   return (
@@ -39,7 +51,14 @@ export function signInRoutes(gw: Pick<Gateway, "clock" | "config" | "limiter" | 
           enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
           return signInOptions(gw);
         },
-        { body: EmptyBody, detail: routeDoc({ summary: "Start a passkey sign-in: WebAuthn request options with a single-use challenge", response: S.RequestOptions, errors: ["RATE_LIMITED"] }) },
+        {
+          body: EmptyBody,
+          detail: routeDoc({
+            summary: "Start a passkey sign-in: WebAuthn request options with a single-use challenge",
+            response: S.RequestOptions,
+            errors: ["RATE_LIMITED"],
+          }),
+        },
       )
       .post(
         "/passkeys/signin",
@@ -47,7 +66,14 @@ export function signInRoutes(gw: Pick<Gateway, "clock" | "config" | "limiter" | 
           enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
           return signInWithPasskey(gw, ctx.body.response as unknown as AuthenticationResponseJSON);
         },
-        { body: t.Object({ response: Assertion }), detail: routeDoc({ summary: "Finish a passkey sign-in: a short-lived session token", response: S.SessionGrant, errors: ["PASSKEY_REJECTED", "RATE_LIMITED"] }) },
+        {
+          body: t.Object({ response: Assertion }),
+          detail: routeDoc({
+            summary: "Finish a passkey sign-in: a short-lived session token",
+            response: S.SessionGrant,
+            errors: ["PASSKEY_REJECTED", "RATE_LIMITED"],
+          }),
+        },
       )
       .resolve(({ request }) => {
         const auth = authFromAuthorization(gw, request.headers.get("authorization"), request.headers.get("origin"));
@@ -55,30 +81,57 @@ export function signInRoutes(gw: Pick<Gateway, "clock" | "config" | "limiter" | 
         return { auth };
       })
       // An enrolment link may do exactly these: see who it is for, and register the first passkey.
-      .get("/passkeys", ({ auth }) => listPasskeys(gw, auth), { detail: routeDoc({ summary: "The signed-in user's passkeys", response: S.PasskeyList }) })
+      .get("/passkeys", ({ auth }) => listPasskeys(gw, auth), {
+        detail: routeDoc({ summary: "The signed-in user's passkeys", response: S.PasskeyList }),
+      })
       .post("/passkeys/register/options", ({ auth }) => registrationOptions(gw, auth), {
         body: EmptyBody,
-        detail: routeDoc({ summary: "Start registering a passkey: WebAuthn creation options with a single-use challenge", response: S.CreationOptions }),
+        detail: routeDoc({
+          summary: "Start registering a passkey: WebAuthn creation options with a single-use challenge",
+          response: S.CreationOptions,
+        }),
       })
       .post(
         "/passkeys/register",
         ({ auth, body }) => registerPasskey(gw, auth, body.name, body.response as unknown as RegistrationResponseJSON),
         {
           body: t.Object({ name: t.String({ maxLength: 200 }), response: Registration }),
-          detail: routeDoc({ summary: "Finish registering a passkey (an enrolment link is rotated into a session)", response: S.PasskeyRegistered, errors: ["PASSKEY_REJECTED", "INVALID_STATE"] }),
+          detail: routeDoc({
+            summary: "Finish registering a passkey (an enrolment link is rotated into a session)",
+            response: S.PasskeyRegistered,
+            errors: ["PASSKEY_REJECTED", "INVALID_STATE"],
+          }),
         },
       )
-      .post("/signout", ({ auth }) => signOut(gw, auth), { body: EmptyBody, detail: routeDoc({ summary: "Sign out: revoke the token presented", response: S.SignedOut }) })
-      .onBeforeHandle(({ auth }) => {
-        if (auth.grant.kind === "enrol") throw new ProtocolError("UNAUTHORIZED", "An enrolment link can only register a passkey", { reason: "enrol_only" });
-      })
-      .post("/session", ({ auth, request }) => exchangeForSession(gw, auth, request.headers.get("origin"), request.headers.get("host")), {
+      .post("/signout", ({ auth }) => signOut(gw, auth), {
         body: EmptyBody,
-        detail: routeDoc({ summary: "Exchange an operator token for a short-lived sign-in session", response: S.SessionGrant, errors: ["UNAUTHORIZED"] }),
+        detail: routeDoc({ summary: "Sign out: revoke the token presented", response: S.SignedOut }),
       })
+      .onBeforeHandle(({ auth }) => {
+        if (auth.grant.kind === "enrol")
+          throw new ProtocolError("UNAUTHORIZED", "An enrolment link can only register a passkey", {
+            reason: "enrol_only",
+          });
+      })
+      .post(
+        "/session",
+        ({ auth, request }) => exchangeForSession(gw, auth, request.headers.get("origin"), request.headers.get("host")),
+        {
+          body: EmptyBody,
+          detail: routeDoc({
+            summary: "Exchange an operator token for a short-lived sign-in session",
+            response: S.SessionGrant,
+            errors: ["UNAUTHORIZED"],
+          }),
+        },
+      )
       .delete("/passkeys/:id", ({ auth, params }) => removePasskey(gw, auth, params.id), {
         params: t.Object({ id: t.String({ maxLength: 1400 }) }),
-        detail: routeDoc({ summary: "Remove a passkey; sessions it signed in end", response: S.PasskeyRemoved, errors: ["NOT_FOUND"] }),
+        detail: routeDoc({
+          summary: "Remove a passkey; sessions it signed in end",
+          response: S.PasskeyRemoved,
+          errors: ["NOT_FOUND"],
+        }),
       })
   );
 }

@@ -12,20 +12,31 @@ export function transferRoutes(gw: Gateway) {
   return new Elysia({ name: "oc-transfers" })
     .post(
       `${base}/transfer/create`,
-      protocolRoute(gw, TransferCreateRequest, ({ caller, body, raw, headers }) => transferCreate(gw, caller, body, raw, headers)),
+      protocolRoute(gw, TransferCreateRequest, ({ caller, body, raw, headers }) =>
+        transferCreate(gw, caller, body, raw, headers),
+      ),
       protocolOptions(TransferCreateRequest, "Move money out of the caller's account at this gateway (SPEC §9.7)", {
         description:
           "Debits `peer:<caller>` and credits one of our users (`to.ocid` = ours, `to.reference` = `user_<id>`) or another peer. " +
           "Send an `Idempotency-Key` header to retry safely: the same key and body answer the same proof for 24 h.",
         response: R.TransferCreateResponse,
-        errors: ["UNAUTHORIZED", "INVALID_REQUEST", "INVALID_AMOUNT", "SETTLEMENT_NOT_SUPPORTED", "ACCOUNT_NOT_FOUND", "INSUFFICIENT_FUNDS", "INVALID_STATE"],
+        errors: [
+          "UNAUTHORIZED",
+          "INVALID_REQUEST",
+          "INVALID_AMOUNT",
+          "SETTLEMENT_NOT_SUPPORTED",
+          "ACCOUNT_NOT_FOUND",
+          "INSUFFICIENT_FUNDS",
+          "INVALID_STATE",
+        ],
       }),
     )
     .post(
       `${base}/transfer/webhook`,
       protocolRoute(gw, TransferWebhookRequest, ({ caller, body }) => ({ body: transferWebhook(gw, caller, body) })),
       protocolOptions(TransferWebhookRequest, "Deliver a proof of a transfer that involves this gateway (SPEC §9.8)", {
-        description: "The issuer delivers its own signed proof; idempotent on (issuer, txid). A credit we cannot apply is answered `rejected` with a message.",
+        description:
+          "The issuer delivers its own signed proof; idempotent on (issuer, txid). A credit we cannot apply is answered `rejected` with a message.",
         response: R.TransferWebhookResponse,
         errors: ["INVALID_PROOF", "PROOF_SIGNATURE_INVALID", "ISSUER_NOT_ACCEPTED"],
       }),

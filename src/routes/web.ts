@@ -52,7 +52,9 @@ export function webRoutes(gw: Pick<Gateway, "config">) {
   const asset = (a: typeof js) => (request: Request) =>
     request.headers.get("if-none-match") === a.etag
       ? new Response(null, { status: 304, headers: { etag: a.etag } })
-      : new Response(a.body, { headers: { ...COMMON, "content-type": a.type, etag: a.etag, "cache-control": "no-cache" } });
+      : new Response(a.body, {
+          headers: { ...COMMON, "content-type": a.type, etag: a.etag, "cache-control": "no-cache" },
+        });
   const serveJs = asset(js);
   const serveCss = asset(css);
 

@@ -115,7 +115,11 @@ export function websocketRoute(gw: Gateway) {
             return send(sock, { type: "pong", ...(msg.ts !== undefined ? { ts: msg.ts } : {}) });
           case "confirm":
           case "decline": {
-            if (typeof msg.sessionId !== "string") throw new ProtocolError("INVALID_REQUEST", "sessionId required (a string)", { reason: "schema", fields: ["sessionId"] });
+            if (typeof msg.sessionId !== "string")
+              throw new ProtocolError("INVALID_REQUEST", "sessionId required (a string)", {
+                reason: "schema",
+                fields: ["sessionId"],
+              });
             const answer = msg.type === "confirm" ? confirmPayment : declinePayment;
             const sessionId = msg.sessionId;
             // Answered once the store transaction committed; a failure is answered like a synchronous one.
@@ -128,11 +132,18 @@ export function websocketRoute(gw: Gateway) {
             // A second auth must itself be valid and name the same user. (The socket's own token was re-checked
             // above: a revoked socket is closed before it gets here, so no auth message revives it.)
             const again = userFromAuthorization(gw, typeof msg.token === "string" ? `Bearer ${msg.token}` : null);
-            if (again.id !== state.user.id) throw new ProtocolError("INVALID_REQUEST", "This socket is signed in as another user", { reason: "other_user" });
+            if (again.id !== state.user.id)
+              throw new ProtocolError("INVALID_REQUEST", "This socket is signed in as another user", {
+                reason: "other_user",
+              });
             return send(sock, { type: "ready", user: { id: state.user.id } });
           }
           default:
-            throw new ProtocolError("INVALID_REQUEST", "Unknown message type: expected ping, confirm, decline or auth", { reason: "unknown_type" });
+            throw new ProtocolError(
+              "INVALID_REQUEST",
+              "Unknown message type: expected ping, confirm, decline or auth",
+              { reason: "unknown_type" },
+            );
         }
       } catch (e) {
         return failed(e);

@@ -11,7 +11,6 @@ import { deliveryRetryDelay, isSuccess } from "./classify";
 
 const REPLY_MAX_BYTES = 16 * 1024;
 
-
 /** What delivering an operator event needs: its endpoint and outbox rows, the SSRF allow-list, timeouts, time. */
 export type EventDeliveryDeps = Pick<Gateway, "store" | "clock" | "allowlist" | "config">;
 

@@ -74,7 +74,10 @@ export class Scheduler {
   private holding = false;
   private lastPassAt = 0;
 
-  constructor(private readonly gw: Gateway, opts: SchedulerOptions = {}) {
+  constructor(
+    private readonly gw: Gateway,
+    opts: SchedulerOptions = {},
+  ) {
     this.leaseSeconds = opts.leaseSeconds ?? SCHEDULER_LEASE_SECONDS;
     this.jobLeaseSeconds = opts.jobLeaseSeconds ?? ROW_LEASE_SECONDS;
     this.concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;

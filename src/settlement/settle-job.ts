@@ -472,11 +472,7 @@ function settleInFlight(
 }
 
 /** §12.1: a failed or operator-refunded order's amount goes back from settlement_in_flight to its user. */
-export function refundInFlight(
-  gw: Pick<Gateway, "clock" | "events" | "store">,
-  order: OrderRecord,
-  now: number,
-): void {
+export function refundInFlight(gw: Pick<Gateway, "clock" | "events" | "store">, order: OrderRecord, now: number): void {
   gw.store.ledger.move({
     from: IN_FLIGHT,
     to: userAccount(order.user_id!),

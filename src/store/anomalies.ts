@@ -9,9 +9,7 @@ export function anomalies(db: Database) {
     { id: number; kind: string; detail: string; created_at: number; resolved_at: number | null },
     [number]
   >("SELECT id, kind, detail, created_at, resolved_at FROM anomalies WHERE order_id = ? ORDER BY id");
-  const insert = db.query(
-    "INSERT INTO anomalies (kind, order_id, job_id, detail, created_at) VALUES (?, ?, ?, ?, ?)",
-  );
+  const insert = db.query("INSERT INTO anomalies (kind, order_id, job_id, detail, created_at) VALUES (?, ?, ?, ?, ?)");
   const resolve = db.query("UPDATE anomalies SET resolved_at = ?2 WHERE order_id = ?1 AND resolved_at IS NULL");
   return {
     ofOrder: (orderId: number): Anomaly[] =>

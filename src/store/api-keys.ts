@@ -9,12 +9,19 @@ type Row = { name: string; scopes: string; created_at: number; revoked_at: numbe
 /** `ock_` + 64 hex: recognisable in a leaked-secret scan, never confused with a wallet token (64 hex). */
 export const API_KEY_RE = /^ock_[0-9a-f]{64}$/;
 
-const toKey = (r: Row): ApiKey => ({ name: r.name, scopes: r.scopes.split(",").filter(Boolean), createdAt: r.created_at, revokedAt: r.revoked_at });
+const toKey = (r: Row): ApiKey => ({
+  name: r.name,
+  scopes: r.scopes.split(",").filter(Boolean),
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+});
 
 export function apiKeys(db: Database) {
   const insert = db.query("INSERT INTO api_keys (name, key_hash, scopes, created_at) VALUES (?, ?, ?, ?)");
   const byName = db.query<Row, [string]>("SELECT name, scopes, created_at, revoked_at FROM api_keys WHERE name = ?");
-  const byHash = db.query<Row, [string]>("SELECT name, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL");
+  const byHash = db.query<Row, [string]>(
+    "SELECT name, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+  );
   const all = db.query<Row, []>("SELECT name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, name");
   const revoke = db.query("UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL");
   return {

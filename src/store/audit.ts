@@ -10,7 +10,9 @@ const SECRET_NAME = /token|secret|key|password|signature|authorization/i;
 export function redact(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(redact);
   if (v && typeof v === "object")
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, SECRET_NAME.test(k) ? "[redacted]" : redact(x)]));
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, SECRET_NAME.test(k) ? "[redacted]" : redact(x)]),
+    );
   return v;
 }
 
@@ -26,7 +28,9 @@ export function audit(db: Database) {
     },
     /** Newest first, ids below `before`. */
     page: (before: number, limit: number): AuditEntry[] =>
-      page.all(before, limit).map((r) => ({ id: r.id, actor: r.actor, action: r.action, args: JSON.parse(r.args), at: r.at })),
+      page
+        .all(before, limit)
+        .map((r) => ({ id: r.id, actor: r.actor, action: r.action, args: JSON.parse(r.args), at: r.at })),
   };
 }
 export type Audit = ReturnType<typeof audit>;

@@ -42,10 +42,7 @@ function postgresViolation(e: PgFields): ConstraintViolation | null {
   const constraint = typeof e.constraint === "string" ? e.constraint : null;
   if (kind === "check") return { kind, table, columns: [], check: constraint };
   const key = typeof e.detail === "string" ? PG_KEY_RE.exec(e.detail) : null;
-  const columns =
-    typeof e.column === "string" ? [e.column]
-    : key ? key[1]!.split(",").map((c) => c.trim())
-    : [];
+  const columns = typeof e.column === "string" ? [e.column] : key ? key[1]!.split(",").map((c) => c.trim()) : [];
   return { kind, table, columns, check: null };
 }
 

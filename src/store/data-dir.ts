@@ -19,12 +19,16 @@ export function prepareDataDir(dataDir: string): void {
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new ConfigError(`cannot create the data dir ${dataDir} (${reason(e)}): choose a writable one with --data-dir or OC_DATA_DIR`);
+    throw new ConfigError(
+      `cannot create the data dir ${dataDir} (${reason(e)}): choose a writable one with --data-dir or OC_DATA_DIR`,
+    );
   }
   try {
     accessSync(dataDir, constants.W_OK | constants.X_OK);
   } catch (e) {
-    throw new ConfigError(`the data dir ${dataDir} is not writable (${reason(e)}): fix its owner/permissions or choose another with --data-dir`);
+    throw new ConfigError(
+      `the data dir ${dataDir} is not writable (${reason(e)}): fix its owner/permissions or choose another with --data-dir`,
+    );
   }
 }
 
@@ -42,13 +46,19 @@ function makePrivate(dbPath: string): void {
 }
 
 /** Opens (creating if needed) the gateway database, refusing one we could read but not write. */
-export function openGatewayDatabase(dataDir: string, synchronous: Synchronous, opts: { groupCommit?: boolean } = {}): Database {
+export function openGatewayDatabase(
+  dataDir: string,
+  synchronous: Synchronous,
+  opts: { groupCommit?: boolean } = {},
+): Database {
   const path = databasePath(dataDir);
   try {
     makePrivate(path);
     accessSync(path, constants.R_OK | constants.W_OK);
   } catch (e) {
-    throw new ConfigError(`the database ${path} is not writable (${reason(e)}): fix its owner/permissions (chmod 600) or restore it`);
+    throw new ConfigError(
+      `the database ${path} is not writable (${reason(e)}): fix its owner/permissions (chmod 600) or restore it`,
+    );
   }
   let db: Database | undefined;
   try {
@@ -60,10 +70,13 @@ export function openGatewayDatabase(dataDir: string, synchronous: Synchronous, o
     if (e instanceof ConfigError) throw e;
     const code = (e as { code?: string }).code ?? "";
     const what =
-      code === "SQLITE_READONLY" ? "is read-only: fix its permissions or the file system's mount"
-      : code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" ? "is not a usable SQLite database: restore it from a backup (oc restore)"
-      : code === "SQLITE_BUSY" ? "is locked by another process: stop it or wait"
-      : `cannot be opened (${(e as Error).message})`;
+      code === "SQLITE_READONLY"
+        ? "is read-only: fix its permissions or the file system's mount"
+        : code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT"
+          ? "is not a usable SQLite database: restore it from a backup (oc restore)"
+          : code === "SQLITE_BUSY"
+            ? "is locked by another process: stop it or wait"
+            : `cannot be opened (${(e as Error).message})`;
     throw new ConfigError(`the database ${path} ${what}`);
   }
 }
@@ -71,7 +84,9 @@ export function openGatewayDatabase(dataDir: string, synchronous: Synchronous, o
 /** A real write (readiness and start-up): a database that only reads must never look healthy. */
 export function probeWrite(db: Database): void {
   db.transaction(() => {
-    db.query("INSERT INTO health_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at").run(Date.now());
+    db.query("INSERT INTO health_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at").run(
+      Date.now(),
+    );
   }).immediate();
 }
 
@@ -95,7 +110,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
   } catch (e) {
     db?.close();
     if ((e as { code?: string }).code === "SQLITE_BUSY")
-      throw new DataDirLocked(`another gateway is already serving the data dir ${dataDir}: stop it first, or give this one its own --data-dir`);
+      throw new DataDirLocked(
+        `another gateway is already serving the data dir ${dataDir}: stop it first, or give this one its own --data-dir`,
+      );
     throw new ConfigError(`cannot lock the data dir ${dataDir} (${reason(e)}): check its permissions`);
   }
   const held = db;

@@ -13,7 +13,11 @@ export type Synchronous = "FULL" | "NORMAL";
  * instead of failing; foreign keys on. synchronous=FULL by default: in WAL mode NORMAL can lose the last
  * commits on power loss, and a lost commit here is a debit the user was already told about.
  */
-export function openDatabase(path: string, synchronous: Synchronous = "FULL", opts: { groupCommit?: boolean } = {}): Database {
+export function openDatabase(
+  path: string,
+  synchronous: Synchronous = "FULL",
+  opts: { groupCommit?: boolean } = {},
+): Database {
   const db = new Database(path, { create: true, strict: true });
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA busy_timeout = 5000");
@@ -31,11 +35,20 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
     db.exec(schemaSql);
     const row = db.query<{ v: number | null }, []>("SELECT MAX(version) AS v FROM schema_version").get();
     const current = row?.v ?? 0;
-    if (current > SCHEMA_VERSION) throw new Error(`database schema v${current} is newer than this gateway (v${SCHEMA_VERSION})`);
+    if (current > SCHEMA_VERSION)
+      throw new Error(`database schema v${current} is newer than this gateway (v${SCHEMA_VERSION})`);
     if (current < SCHEMA_VERSION)
-      db.query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)").run(SCHEMA_VERSION, Math.floor(Date.now() / 1000));
+      db.query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)").run(
+        SCHEMA_VERSION,
+        Math.floor(Date.now() / 1000),
+      );
     db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");
-    const applied = new Set(db.query<{ id: string }, []>("SELECT id FROM schema_migrations").all().map((r) => r.id));
+    const applied = new Set(
+      db
+        .query<{ id: string }, []>("SELECT id FROM schema_migrations")
+        .all()
+        .map((r) => r.id),
+    );
     for (const m of migrations) {
       if (applied.has(m.id)) continue;
       db.exec(m.sql);

@@ -68,7 +68,12 @@ export function dialects(db: Database) {
       const before = get.get(ocid);
       observe.run(ocid, d.form ?? null, d.encoding, d.hash, what, now);
       seen.set(ocid, { encoding: d.encoding, hash: d.hash, form: form ?? before?.form ?? undefined });
-      return !before || before.encoding !== d.encoding || before.hash !== d.hash || (d.form !== undefined && before.form !== d.form);
+      return (
+        !before ||
+        before.encoding !== d.encoding ||
+        before.hash !== d.hash ||
+        (d.form !== undefined && before.form !== d.form)
+      );
     },
     learn: (ocid: number, d: SignDialect, now: number) => void learn.run(ocid, d.encoding, d.hash, now),
     /** Operator override; null clears that half (back to what was learned or observed). */

@@ -2,11 +2,20 @@
 import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
 
-export type EndpointRow = { id: string; url: string; secret: string; event_types: string; created_at: number; disabled_at: number | null };
+export type EndpointRow = {
+  id: string;
+  url: string;
+  secret: string;
+  event_types: string;
+  created_at: number;
+  disabled_at: number | null;
+};
 export type EventRow = { id: string; type: string; body: string; created_at: number; rid: number };
 
 export function events(db: Database) {
-  const insertEndpoint = db.query("INSERT INTO event_endpoints (id, url, secret, event_types, created_at) VALUES (?, ?, ?, ?, ?)");
+  const insertEndpoint = db.query(
+    "INSERT INTO event_endpoints (id, url, secret, event_types, created_at) VALUES (?, ?, ?, ?, ?)",
+  );
   const endpoint = db.query<EndpointRow, [string]>("SELECT * FROM event_endpoints WHERE id = ?");
   const endpoints = db.query<EndpointRow, []>("SELECT * FROM event_endpoints ORDER BY created_at, id");
   const active = db.query<EndpointRow, []>("SELECT * FROM event_endpoints WHERE disabled_at IS NULL");
@@ -20,7 +29,9 @@ export function events(db: Database) {
     "SELECT rowid AS rid, * FROM events WHERE (?1 IS NULL OR type = ?1) AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
   );
   const byId = db.query<EventRow, [string]>("SELECT rowid AS rid, * FROM events WHERE id = ?");
-  const deliveriesOf = db.query<{ id: string }, [string]>("SELECT id FROM deliveries WHERE kind = 'event' AND txid = ? ORDER BY created_at, id");
+  const deliveriesOf = db.query<{ id: string }, [string]>(
+    "SELECT id FROM deliveries WHERE kind = 'event' AND txid = ? ORDER BY created_at, id",
+  );
   return {
     createEndpoint(url: string, secret: string, types: string[], now: number): string {
       const id = "we_" + randomHex(10);

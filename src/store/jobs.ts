@@ -36,7 +36,9 @@ export type JobRow = {
 const JOB_ID_BYTES = 16;
 
 /** Orders a late proof may still pay (§11.1 `settle`), for the webhook's search of waiting jobs. */
-const PAYABLE = sourcesOf("settle").map((s) => `'${s}'`).join(", ");
+const PAYABLE = sourcesOf("settle")
+  .map((s) => `'${s}'`)
+  .join(", ");
 
 export function jobs(db: Database) {
   const insert = db.query(

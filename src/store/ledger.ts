@@ -7,7 +7,14 @@ import { isCheckViolation } from "./constraint";
 import { mayGoNegative } from "../domain/ledger-accounts";
 
 // The account names and their floors are domain data (§12.1); re-exported for the callers that book movements.
-export { externalAccount, FUNDING, IN_FLIGHT, mayGoNegative, peerAccount, userAccount } from "../domain/ledger-accounts";
+export {
+  externalAccount,
+  FUNDING,
+  IN_FLIGHT,
+  mayGoNegative,
+  peerAccount,
+  userAccount,
+} from "../domain/ledger-accounts";
 
 export type Movement = {
   from: string;

@@ -26,7 +26,8 @@ export function limits(db: Database) {
   return {
     forUser(userId: string, currency: string): LimitSet {
       const out: LimitSet = {};
-      for (const r of forUser.all(userId, currency)) if ((LIMIT_NAMES as readonly string[]).includes(r.limit_name)) out[r.limit_name as LimitName] = r.max;
+      for (const r of forUser.all(userId, currency))
+        if ((LIMIT_NAMES as readonly string[]).includes(r.limit_name)) out[r.limit_name as LimitName] = r.max;
       return out;
     },
     allForUser: (userId: string) => all.all(userId),

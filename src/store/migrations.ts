@@ -65,7 +65,10 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   // Readiness and start-up prove the database takes writes by updating this one row (issue 15).
-  { id: "15-health-probe", sql: "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)" },
+  {
+    id: "15-health-probe",
+    sql: "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)",
+  },
   {
     // Issue 19: the merchant as the prompt showed it (name, host of its registered endpoint), so history after a
     // restart names it the same way instead of whatever the directory says (or nothing) later.

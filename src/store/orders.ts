@@ -156,9 +156,24 @@ export function orders(db: Database) {
     /** Throws a unique violation when an active order with the same (merchant, id) exists. */
     insert(o: NewOrder): number {
       const r = insert.run(
-        o.sessionId, o.callerOcid, o.merchantOcid, o.orderId, o.orderJson, o.signature, o.sigForm, o.urlsJson,
-        o.amount, o.amountMinor, o.currency, o.userId, o.confirmDeadline, JSON.stringify(o.candidates),
-        o.settlementType ?? null, o.settlementVia ?? null, o.now, o.now,
+        o.sessionId,
+        o.callerOcid,
+        o.merchantOcid,
+        o.orderId,
+        o.orderJson,
+        o.signature,
+        o.sigForm,
+        o.urlsJson,
+        o.amount,
+        o.amountMinor,
+        o.currency,
+        o.userId,
+        o.confirmDeadline,
+        JSON.stringify(o.candidates),
+        o.settlementType ?? null,
+        o.settlementVia ?? null,
+        o.now,
+        o.now,
       );
       return Number(r.lastInsertRowid);
     },
@@ -170,8 +185,7 @@ export function orders(db: Database) {
     /** The sweeper's `expire` for every order whose confirmation window closed. */
     expireDue: (now: number) => expireDue.all(now),
     awaitingForUser: (userId: string, now: number) => awaitingForUser.all(userId, now).map((r) => toRecord(r)!),
-    setSettlement: (id: number, type: string, via: number | null, now: number) =>
-      setSettlement.run(id, type, via, now),
+    setSettlement: (id: number, type: string, via: number | null, now: number) => setSettlement.run(id, type, via, now),
   };
 }
 export type Orders = ReturnType<typeof orders>;

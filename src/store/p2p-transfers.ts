@@ -35,7 +35,10 @@ export type P2pRow = {
   updated_at: number;
 };
 
-export type NewP2p = Omit<P2pRow, "state" | "pinned" | "attempts" | "review_noted" | "last_error" | "updated_at" | "proof_json" | "signature"> & {
+export type NewP2p = Omit<
+  P2pRow,
+  "state" | "pinned" | "attempts" | "review_noted" | "last_error" | "updated_at" | "proof_json" | "signature"
+> & {
   state: P2pRow["state"];
 };
 
@@ -48,7 +51,9 @@ export function p2pTransfers(db: Database) {
        $amount_minor, $currency, $memo, $status, $state, $request_body, $txid, $next_attempt_at, $deadline, $lease_owner,
        $lease_until, $created_at, $created_at)`,
   );
-  const byKey = db.query<P2pRow, [string, string]>("SELECT * FROM p2p_transfers WHERE user_id = ? AND idempotency_key = ?");
+  const byKey = db.query<P2pRow, [string, string]>(
+    "SELECT * FROM p2p_transfers WHERE user_id = ? AND idempotency_key = ?",
+  );
   const byId = db.query<P2pRow, [string]>("SELECT * FROM p2p_transfers WHERE id = ?");
   return {
     /** Call inside the transaction that moves the money. */

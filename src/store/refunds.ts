@@ -52,9 +52,36 @@ export function refunds(db: Database) {
     return { ...rest, amount_minor: BigInt(minor_s) };
   };
   return {
-    insert(r: { orderId: number; amount: string; minor: bigint; currency: string; status: RefundStatus; method: RefundMethod; issuer?: number | null; txid?: string | null; proofJson?: string | null; signature?: string | null; createdBy: string; now: number }): string {
+    insert(r: {
+      orderId: number;
+      amount: string;
+      minor: bigint;
+      currency: string;
+      status: RefundStatus;
+      method: RefundMethod;
+      issuer?: number | null;
+      txid?: string | null;
+      proofJson?: string | null;
+      signature?: string | null;
+      createdBy: string;
+      now: number;
+    }): string {
       const id = "rf_" + randomHex(12);
-      insert.run(id, r.orderId, r.amount, r.minor, r.currency, r.status, r.method, r.issuer ?? null, r.txid ?? null, r.proofJson ?? null, r.signature ?? null, r.createdBy, r.now);
+      insert.run(
+        id,
+        r.orderId,
+        r.amount,
+        r.minor,
+        r.currency,
+        r.status,
+        r.method,
+        r.issuer ?? null,
+        r.txid ?? null,
+        r.proofJson ?? null,
+        r.signature ?? null,
+        r.createdBy,
+        r.now,
+      );
       return id;
     },
     byOrder: (orderId: number) => byOrder.all(orderId).map((r) => fix(r)!),

@@ -41,7 +41,13 @@ type Row = {
   token_created_at: number;
 };
 
-export type IssueOpts = { kind: TokenKind; ttl?: number; idleTimeout?: number; origin?: string | null; passkeyId?: string | null };
+export type IssueOpts = {
+  kind: TokenKind;
+  ttl?: number;
+  idleTimeout?: number;
+  origin?: string | null;
+  passkeyId?: string | null;
+};
 
 /** When a token is accepted (`?2` = now): the one rule, for HTTP and the WebSocket alike. */
 const LIVE = `t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at >= ?2)
@@ -73,7 +79,17 @@ export function tokens(db: Database) {
       const token = randomHex(32);
       const hash = sha256Hex(token);
       const expiresAt = o.ttl ? now + o.ttl : null;
-      insert.run(hash, userId, now, expiresAt, o.kind, o.idleTimeout ?? null, o.origin ?? null, o.passkeyId ?? null, null);
+      insert.run(
+        hash,
+        userId,
+        now,
+        expiresAt,
+        o.kind,
+        o.idleTimeout ?? null,
+        o.origin ?? null,
+        o.passkeyId ?? null,
+        null,
+      );
       return { token, hash, expiresAt };
     },
     /** The user and grant behind a live token, or null; counts as use for the idle timeout. */
@@ -81,7 +97,10 @@ export function tokens(db: Database) {
       if (!TOKEN_RE.test(token)) return null;
       const r = lookup.get(sha256Hex(token), now);
       if (!r) return null;
-      if (r.idle_timeout !== null && now - (r.last_used_at ?? r.token_created_at) >= Math.min(TOUCH_INTERVAL, r.idle_timeout / 2))
+      if (
+        r.idle_timeout !== null &&
+        now - (r.last_used_at ?? r.token_created_at) >= Math.min(TOUCH_INTERVAL, r.idle_timeout / 2)
+      )
         touch.run(r.token_hash, now);
       return {
         user: { id: r.id, name: r.name, createdAt: r.created_at, ocid: r.ocid ?? null },

@@ -10,14 +10,18 @@ type Row = { id: string; name: string; created_at: number; ocid?: number | null 
 
 export function users(db: Database) {
   const insertUser = db.query("INSERT INTO app_users (id, name, created_at) VALUES (?, ?, ?)");
-  const insertToken = db.query("INSERT INTO app_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)");
+  const insertToken = db.query(
+    "INSERT INTO app_tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+  );
   const revokeAll = db.query("UPDATE app_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL");
   const byName = db.query<Row, [string]>("SELECT * FROM app_users WHERE name = ?");
   const byId = db.query<Row, [string]>("SELECT * FROM app_users WHERE id = ?");
   const all = db.query<Row, []>("SELECT * FROM app_users ORDER BY created_at, name");
   const byOcid = db.query<Row, [number]>("SELECT * FROM app_users WHERE ocid = ?");
   const setOcid = db.query("UPDATE app_users SET ocid = ?2 WHERE id = ?1");
-  const setFrozen = db.query("UPDATE app_users SET frozen_at = ?2 WHERE id = ?1 AND (frozen_at IS NULL) = (?2 IS NOT NULL)");
+  const setFrozen = db.query(
+    "UPDATE app_users SET frozen_at = ?2 WHERE id = ?1 AND (frozen_at IS NULL) = (?2 IS NOT NULL)",
+  );
   const frozenAt = db.query<{ frozen_at: number | null }, [string]>("SELECT frozen_at FROM app_users WHERE id = ?");
   const page = db.query<Row & { rowid: number }, [number, number]>(
     "SELECT rowid, id, name, created_at, ocid FROM app_users WHERE rowid > ? ORDER BY rowid LIMIT ?",

@@ -107,7 +107,8 @@ export async function fencedWrite(
 export async function nextDue(sql: SQL): Promise<number | null> {
   const [r] = await sql.unsafe(
     `SELECT MIN(t) AS t FROM (${TABLES.map(
-      (t) => `SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until + 1, 0))) AS t FROM ${t} WHERE state = 'pending'`,
+      (t) =>
+        `SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until + 1, 0))) AS t FROM ${t} WHERE state = 'pending'`,
     ).join(" UNION ALL ")}) due`,
   );
   return r.t === null ? null : Number(r.t);

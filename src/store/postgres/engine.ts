@@ -28,7 +28,7 @@ export function postgresStore(sql: SQL): PostgresStore {
     if (currentTransaction()) throw new NestedTransaction();
     const ctx: TransactionContext = { active: true, engine: sql };
     try {
-      return await sql.begin(mode, (t) =>
+      return (await sql.begin(mode, (t) =>
         runInTransaction(ctx, async () => {
           try {
             return await fn(guarded(postgresRepositories(t), ctx));
@@ -36,7 +36,7 @@ export function postgresStore(sql: SQL): PostgresStore {
             ctx.active = false; // before COMMIT: a handle kept past the body is dead
           }
         }),
-      ) as T;
+      )) as T;
     } finally {
       ctx.active = false;
     }
