@@ -19,8 +19,10 @@ export function openDatabase(
   opts: { groupCommit?: boolean } = {},
 ): Database {
   const db = new Database(path, { create: true, strict: true });
-  db.exec("PRAGMA journal_mode = WAL");
+  // The busy timeout first: switching to WAL needs a lock too, and without a timeout it fails at once while
+  // another process (a CLI command closing the last connection, so checkpointing) holds one.
   db.exec("PRAGMA busy_timeout = 5000");
+  db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec(`PRAGMA synchronous = ${synchronous}`);
   db.exec("PRAGMA temp_store = MEMORY");
