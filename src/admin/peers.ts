@@ -3,11 +3,10 @@
 // the books' edge, as for users.
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
-import { formatMinor } from "../protocol/money";
 import { amountOrThrow } from "../flows/order-intake";
-import { FUNDING, InsufficientFunds, isBalanceOverflow, peerAccount } from "../store/ledger";
+import { peerAccount } from "../store/ledger";
 import { balancesOf } from "../flows/accounts";
-import type { MovementJson } from "./users";
+import { moveAgainstFunding, movementJson, type MovementJson } from "./users";
 
 export function peerOcid(gw: Pick<Gateway, "config">, s: string | undefined): number {
   if (!s || !/^[1-9][0-9]{0,15}$/.test(s) || !Number.isSafeInteger(Number(s)))
@@ -36,37 +35,14 @@ export function movePeerFunds(
   const minor = amountOrThrow(gw, amount, currency);
   const account = peerAccount(ocid);
   const now = gw.clock();
-  let id: string;
-  try {
-    id = gw.store.ledger.move({
-      from: kind === "credit" ? FUNDING : account,
-      to: kind === "credit" ? account : FUNDING,
-      currency,
-      amount: minor,
-      reason: kind === "credit" ? "peer_funding" : "peer_payout",
-      ref: `admin:${actor}`,
-      now,
-    });
-  } catch (e) {
-    if (e instanceof InsufficientFunds)
-      throw new ProtocolError("INSUFFICIENT_FUNDS", `peer ${ocid}'s balance with us is too low for this payout`);
-    if (isBalanceOverflow(e))
-      throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
-    throw e;
-  }
+  const reason = kind === "credit" ? "peer_funding" : "peer_payout";
+  const tooLow = `peer ${ocid}'s balance with us is too low for this payout`;
+  const id = moveAgainstFunding(gw, { actor, account, kind, currency, minor, reason, tooLow, now });
   gw.store.audit.append(
     actor,
     kind === "credit" ? "peers.credit" : "peers.debit",
     { ocid, currency, amount, movementId: id },
     now,
   );
-  return {
-    id,
-    kind,
-    account,
-    currency,
-    amount: formatMinor(minor, currency, gw.currencies),
-    balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
-    createdAt: now,
-  };
+  return movementJson(gw, { id, kind, account, currency, minor, now });
 }

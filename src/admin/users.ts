@@ -136,6 +136,59 @@ export type MovementJson = {
   createdAt: number;
 };
 
+type FundingMove = {
+  actor: string;
+  account: string;
+  kind: "credit" | "debit";
+  currency: string;
+  minor: bigint;
+  /** the ledger reason of this movement */
+  reason: string;
+  /** what a debit larger than the balance answers (402 INSUFFICIENT_FUNDS) */
+  tooLow: string;
+  now: number;
+};
+
+/**
+ * One movement between an account and `funding`, the books' edge, for the operator's user and peer credits and
+ * debits: a debit below the floor is 402, a credit the account cannot hold is 400 `balance_limit`.
+ */
+export function moveAgainstFunding(gw: Pick<Gateway, "store">, m: FundingMove): string {
+  try {
+    return gw.store.ledger.move({
+      from: m.kind === "credit" ? FUNDING : m.account,
+      to: m.kind === "credit" ? m.account : FUNDING,
+      currency: m.currency,
+      amount: m.minor,
+      reason: m.reason,
+      ref: `admin:${m.actor}`,
+      now: m.now,
+    });
+  } catch (e) {
+    if (e instanceof InsufficientFunds) throw new ProtocolError("INSUFFICIENT_FUNDS", m.tooLow);
+    if (isBalanceOverflow(e))
+      throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
+    throw e;
+  }
+}
+
+/** The answer for a movement: its amount and the account's balance after it. */
+export function movementJson(
+  gw: Pick<Gateway, "currencies" | "store">,
+  m: { id: string; kind: "credit" | "debit"; account: string; currency: string; minor: bigint; now: number },
+): MovementJson {
+  const { id, kind, account, currency, minor, now } = m;
+  return {
+    id,
+    kind,
+    account,
+    currency,
+    amount: formatMinor(minor, currency, gw.currencies),
+    balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
+    createdAt: now,
+  };
+}
+
 /**
  * A credit (money in: deposit, top-up) or debit (withdrawal, cash-out) of a user's account against `funding`, the
  * books' edge. Call inside a transaction (the idempotency wrapper's). Credits obey frozen state and limits.
@@ -153,24 +206,9 @@ export function moveUserFunds(
   const account = userAccount(u.id);
   const now = gw.clock();
   enforceUserMovement(gw, u.id, kind === "credit" ? "credit" : "withdrawal", currency, minor);
-  let movementId: string;
-  try {
-    movementId = gw.store.ledger.move({
-      from: kind === "credit" ? FUNDING : account,
-      to: kind === "credit" ? account : FUNDING,
-      currency,
-      amount: minor,
-      reason: kind === "credit" ? "funding" : "withdrawal",
-      ref: `admin:${actor}`,
-      now,
-    });
-  } catch (e) {
-    if (e instanceof InsufficientFunds)
-      throw new ProtocolError("INSUFFICIENT_FUNDS", "The user's balance is too low for this debit");
-    if (isBalanceOverflow(e))
-      throw new ProtocolError("INVALID_AMOUNT", "Amount exceeds the balance limit", { reason: "balance_limit" });
-    throw e;
-  }
+  const reason = kind === "credit" ? "funding" : "withdrawal";
+  const tooLow = "The user's balance is too low for this debit";
+  const movementId = moveAgainstFunding(gw, { actor, account, kind, currency, minor, reason, tooLow, now });
   gw.store.audit.append(
     actor,
     kind === "credit" ? "users.credit" : "users.debit",
@@ -185,15 +223,7 @@ export function moveUserFunds(
       source: "operator",
       movementId,
     });
-  return {
-    id: movementId,
-    kind,
-    account,
-    currency,
-    amount: formatMinor(minor, currency, gw.currencies),
-    balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
-    createdAt: now,
-  };
+  return movementJson(gw, { id: movementId, kind, account, currency, minor, now });
 }
 
 const LIMIT_FIELDS: Record<string, LimitName> = {
