@@ -39,7 +39,8 @@ function bad(reason: "missing_header" | "malformed_header", header: string): Pro
 const signatureMismatch = () =>
   new ProtocolError(
     "INVALID_SIGNATURE",
-    "Invalid signature: sign SHA-256 of OCID\\nTIMESTAMP\\nNONCE\\nMETHOD\\nPATH\\nSHA256HEX(body) with the key in your metadata (see /opencharge/docs/signing)",
+    "Invalid signature: sign SHA-256 of OCID\\nTIMESTAMP\\nNONCE\\nMETHOD\\nPATH\\nSHA256HEX(body) " +
+      "with the key in your metadata (see /opencharge/docs/signing)",
     { reason: "signature_mismatch" },
   );
 
