@@ -11,16 +11,21 @@ export const MIGRATIONS: readonly Migration[] = [
     id: "16-admin-keys-audit",
     sql: `
       CREATE TABLE api_keys (
-        name TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER
+        name TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at INTEGER NOT NULL,
+        revoked_at INTEGER
       );
       CREATE TABLE audit_log (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, actor TEXT NOT NULL, action TEXT NOT NULL, args TEXT NOT NULL, at INTEGER NOT NULL
+        id INTEGER PRIMARY KEY AUTOINCREMENT, actor TEXT NOT NULL, action TEXT NOT NULL, args TEXT NOT NULL,
+        at INTEGER NOT NULL
       );
-      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
       CREATE TABLE admin_idempotency (
         actor TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('in_flight','done')), status INTEGER, response TEXT, created_at INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('in_flight','done')), status INTEGER, response TEXT,
+        created_at INTEGER NOT NULL,
         PRIMARY KEY (actor, key)
       ) WITHOUT ROWID;
       ALTER TABLE app_users ADD COLUMN frozen_at INTEGER;
@@ -44,10 +49,12 @@ export const MIGRATIONS: readonly Migration[] = [
     id: "13-scan-sessions",
     sql: `
       PRAGMA defer_foreign_keys = ON;
-      CREATE TEMP TABLE sessions_copy AS SELECT id, kind, user_id, status, created_at, expires_at, used_at FROM sessions;
+      CREATE TEMP TABLE sessions_copy AS
+        SELECT id, kind, user_id, status, created_at, expires_at, used_at FROM sessions;
       DROP TABLE sessions;
       CREATE TABLE sessions (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('qr','checkout','scan')), user_id TEXT REFERENCES app_users(id),
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('qr','checkout','scan')),
+        user_id TEXT REFERENCES app_users(id),
         status TEXT NOT NULL CHECK (status IN ('pending','used','cancelled')),
         created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER
       );
@@ -60,7 +67,8 @@ export const MIGRATIONS: readonly Migration[] = [
       -- (opencharge: stickers) carry no merchant signature.
       CREATE TABLE scans (
         session_id TEXT PRIMARY KEY REFERENCES sessions(id), kind TEXT NOT NULL, merchant_ocid INTEGER NOT NULL,
-        code TEXT NOT NULL, source_url TEXT, inventory_json TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+        code TEXT NOT NULL, source_url TEXT, inventory_json TEXT, created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
       );
     `,
   },
@@ -85,7 +93,8 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       CREATE TABLE refunds (
         id TEXT PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),
-        amount TEXT NOT NULL, amount_minor INTEGER NOT NULL CHECK (typeof(amount_minor) = 'integer' AND amount_minor > 0),
+        amount TEXT NOT NULL, amount_minor INTEGER NOT NULL CHECK (typeof(amount_minor) = 'integer' AND
+        amount_minor > 0),
         currency TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('pending','succeeded','failed')),
         method TEXT NOT NULL CHECK (method IN ('direct','partner','merchant_transfer')),
         issuer INTEGER, txid TEXT, proof_json TEXT, signature TEXT, created_by TEXT NOT NULL,
@@ -123,7 +132,9 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: "15-event-outbox",
     sql: `
-      CREATE TABLE event_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL);
+      CREATE TABLE event_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL
+      );
       CREATE TRIGGER ev_order_created AFTER INSERT ON orders BEGIN
         INSERT INTO event_outbox (at, event, data) VALUES (NEW.updated_at, 'order', json_object(
           'order', NEW.id, 'orderId', NEW.order_id, 'merchant', NEW.merchant_ocid, 'caller', NEW.caller_ocid,
@@ -142,7 +153,8 @@ export const MIGRATIONS: readonly Migration[] = [
           'job', NEW.id, 'order', NEW.order_id,
           'strategy', json_extract(OLD.candidates_json, '$[' || OLD.path_index || '].type'),
           'via', json_extract(OLD.candidates_json, '$[' || OLD.path_index || '].via'),
-          'step', OLD.step, 'nextStep', NEW.step, 'state', NEW.state, 'pathFrom', OLD.path_index, 'pathTo', NEW.path_index,
+          'step', OLD.step, 'nextStep', NEW.step, 'state', NEW.state,
+          'pathFrom', OLD.path_index, 'pathTo', NEW.path_index,
           'pinned', NEW.pinned, 'attempts', NEW.attempts, 'error', NEW.last_error));
       END;
       CREATE TRIGGER ev_delivery_attempt AFTER UPDATE ON deliveries WHEN OLD.attempts IS NOT NEW.attempts
@@ -220,7 +232,8 @@ CREATE INDEX IF NOT EXISTS topups_user ON topups (user_id, created_at);
     // live beside the operator's long-lived tokens; existing rows are operator tokens.
     id: "22-session-tokens",
     sql: `
-      ALTER TABLE app_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'operator' CHECK (kind IN ('operator','session','enrol'));
+      ALTER TABLE app_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'operator'
+        CHECK (kind IN ('operator','session','enrol'));
       ALTER TABLE app_tokens ADD COLUMN idle_timeout INTEGER;
       ALTER TABLE app_tokens ADD COLUMN last_used_at INTEGER;
       ALTER TABLE app_tokens ADD COLUMN origin TEXT;
@@ -251,7 +264,8 @@ CREATE INDEX IF NOT EXISTS topups_user ON topups (user_id, created_at);
     sql: `
 CREATE TABLE IF NOT EXISTS kyc_states (
   state_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES app_users(id), provider INTEGER NOT NULL,
-  user_ocid INTEGER NOT NULL, grants TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER
+  user_ocid INTEGER NOT NULL, grants TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  used_at INTEGER
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kyc_grants (
   user_id TEXT NOT NULL REFERENCES app_users(id), provider INTEGER NOT NULL, grant_name TEXT NOT NULL,
