@@ -87,7 +87,8 @@ export function loadOrCreateKey(config: Config, opts: { create: boolean } = { cr
   const secret = parsePrivateKey(hex.toLowerCase());
   if (!secret)
     throw new ConfigError(
-      `the private key from ${source} is not 64 hex characters of a valid secp256k1 key: fix it, or generate one with \`oc keygen\``,
+      `the private key from ${source} is not 64 hex characters of a valid secp256k1 key: fix it, or generate one ` +
+        `with \`oc keygen\``,
     );
   return { secret, publicKeyHex: publicKeyHex(secret), source, warnings, previous: readPrevious(config.dataDir) };
 }

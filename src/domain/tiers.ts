@@ -51,7 +51,9 @@ export function parseTiers(config: readonly TierConfig[], table: CurrencyTable):
   });
 }
 
-/** The highest tier whose grants are all in `verified`; the lowest tier needs none by definition (every user's start). */
+/**
+ * The highest tier whose grants are all in `verified`; the lowest tier needs none by definition (every user's start).
+ */
 export function qualifyingTier(tiers: readonly Tier[], verified: ReadonlySet<string>): Tier | null {
   if (tiers.length === 0) return null;
   for (let i = tiers.length - 1; i > 0; i--) if (tiers[i]!.grants.every((g) => verified.has(g))) return tiers[i]!;

@@ -13,7 +13,10 @@ export const RESOLVE_SELECTOR = "0x4f896d4f"; // keccak256("resolve(uint256)")[0
 const MAX_BYTES = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 5000;
 
-/** Calldata for tokenURI(ocid). Hand-encoded: one selector plus one uint256 (32-byte big-endian word) needs no ABI library. */
+/**
+ * Calldata for tokenURI(ocid). Hand-encoded: one selector plus one uint256 (32-byte big-endian word) needs no ABI
+ * library.
+ */
 export function encodeTokenUriCall(ocid: number, selector = SELECTOR): string {
   if (!Number.isSafeInteger(ocid) || ocid < 0)
     throw new RangeError(`OCID must be a non-negative safe integer, got ${ocid}`);

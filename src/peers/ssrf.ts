@@ -138,7 +138,8 @@ function parseAllowEntry(raw: string): { kind: "cidr"; cidr: Cidr } | { kind: "h
   const e = normHost(raw);
   const fail = (why: string) =>
     new Error(
-      `outboundAllowlist: invalid entry ${JSON.stringify(raw)} (${why}); expected an IPv4/IPv6 address or CIDR such as "127.0.0.0/8" or "::1/128", or a host name such as "localhost"`,
+      `outboundAllowlist: invalid entry ${JSON.stringify(raw)} (${why}); expected an IPv4/IPv6 address or CIDR such ` +
+        `as "127.0.0.0/8" or "::1/128", or a host name such as "localhost"`,
     );
   const slash = e.indexOf("/");
   if (slash !== -1) {

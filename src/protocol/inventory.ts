@@ -143,7 +143,10 @@ export function checkPick(inv: Inventory, pick: ScanOrderRequest, table: Currenc
   return { ok: true, totalMinor: total };
 }
 
-/** The signed order's items are exactly what was asked for (same ids, same quantities; names and prices are the merchant's). */
+/**
+ * The signed order's items are exactly what was asked for (same ids, same quantities; names and prices are the
+ * merchant's).
+ */
 export function itemsMatch(
   orderItems: { id: string; quantity: number }[] | undefined,
   pick: ScanOrderRequest,

@@ -31,7 +31,8 @@ const SYNTAX_MESSAGE: Record<string, (s: string, cur: string, exp: number) => st
   decimal_comma: (s, _c, exp) =>
     `Amount "${s}" uses a comma: write a dot as the decimal separator (e.g. "${EXAMPLE(exp)}")`,
   syntax: (_s, _c, exp) =>
-    `Amount must be a decimal string: digits, an optional "." and fraction, no sign, spaces, grouping, exponent or leading zeros (e.g. "${EXAMPLE(exp)}")`,
+    `Amount must be a decimal string: digits, an optional "." and fraction, no sign, spaces, grouping, exponent or ` +
+    `leading zeros (e.g. "${EXAMPLE(exp)}")`,
 };
 
 /** The amount-string syntax alone (used for item prices and proof amounts, §7.1, §13.1). */

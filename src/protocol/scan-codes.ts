@@ -6,7 +6,9 @@ import { compileValidator } from "./validate";
 import type { ErrorCode } from "./errors";
 import { Type as T } from "@sinclair/typebox";
 
-/** Codes we act on. URLs are as printed in the code; whether they sit under the merchant's endpoint is checked later. */
+/**
+ * Codes we act on. URLs are as printed in the code; whether they sit under the merchant's endpoint is checked later.
+ */
 export type ScannedCode =
   /** POS display: a signed order waiting at `url` (the merchant's `GET /orders/:id`). */
   | { kind: "order"; ocid: number; url: string; expiresAt: number | null }

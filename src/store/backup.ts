@@ -78,7 +78,8 @@ export function restoreDatabase(
   const check = checkBackup(source);
   if (!backupOk(check))
     throw new ConfigError(
-      `${source} failed its checks (integrity: ${check.integrity}; ledger: ${check.ledger.ok ? "ok" : check.ledger.problems.join("; ")}): not restored`,
+      `${source} failed its checks (integrity: ${check.integrity}; ledger: ` +
+        `${check.ledger.ok ? "ok" : check.ledger.problems.join("; ")}): not restored`,
     );
   const target = databasePath(dataDir);
   let keptAs: string | undefined;

@@ -27,12 +27,16 @@ export function prepareDataDir(dataDir: string): void {
     accessSync(dataDir, constants.W_OK | constants.X_OK);
   } catch (e) {
     throw new ConfigError(
-      `the data dir ${dataDir} is not writable (${reason(e)}): fix its owner/permissions or choose another with --data-dir`,
+      `the data dir ${dataDir} is not writable (${reason(e)}): fix its owner/permissions or choose another with ` +
+        `--data-dir`,
     );
   }
 }
 
-/** The database, its WAL and its shared-memory file are private to the gateway's user (SQLite gives -wal/-shm the db's mode). */
+/**
+ * The database, its WAL and its shared-memory file are private to the gateway's user (SQLite gives -wal/-shm the db's
+ * mode).
+ */
 function makePrivate(dbPath: string): void {
   if (!existsSync(dbPath)) closeSync(openSync(dbPath, "a", 0o600));
   for (const p of [dbPath, dbPath + "-wal", dbPath + "-shm"])
@@ -111,7 +115,8 @@ export function lockDataDir(dataDir: string): DataDirLock {
     db?.close();
     if ((e as { code?: string }).code === "SQLITE_BUSY")
       throw new DataDirLocked(
-        `another gateway is already serving the data dir ${dataDir}: stop it first, or give this one its own --data-dir`,
+        `another gateway is already serving the data dir ${dataDir}: stop it first, or give this one its own ` +
+          `--data-dir`,
       );
     throw new ConfigError(`cannot lock the data dir ${dataDir} (${reason(e)}): check its permissions`);
   }
