@@ -53,7 +53,7 @@ export type ProofAttempt = Attempt & {
 };
 
 /** Delivery ids are `dlv_` + 24 hex digits. */
-const DELIVERY_ID_BYTES = 12;
+export const DELIVERY_ID_BYTES = 12;
 
 export function deliveries(db: Database) {
   const insert = db.query(

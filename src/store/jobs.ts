@@ -33,10 +33,10 @@ export type JobRow = {
 };
 
 /** Job ids are 32 random hex digits (§12.3). */
-const JOB_ID_BYTES = 16;
+export const JOB_ID_BYTES = 16;
 
-/** Orders a late proof may still pay (§11.1 `settle`), for the webhook's search of waiting jobs. */
-const PAYABLE = sourcesOf("settle")
+/** Orders a late proof may still pay (§11.1 `settle`), for the webhook's search of waiting jobs (both engines). */
+export const PAYABLE = sourcesOf("settle")
   .map((s) => `'${s}'`)
   .join(", ");
 

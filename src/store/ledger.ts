@@ -27,8 +27,23 @@ export type Movement = {
   now: number;
 };
 
-/** A balance would leave SQLite's 64-bit integer range: the CHECK on accounts.balance refused the write. */
-export const isBalanceOverflow = (e: unknown): boolean => isCheckViolation(e, "balance");
+/**
+ * A balance would leave the 64-bit integer range: on SQLite the CHECK on accounts.balance refused the write; the
+ * PostgreSQL ledger refuses it with a conditional statement and throws BalanceOverflow (its transaction stays usable).
+ */
+export const isBalanceOverflow = (e: unknown): boolean =>
+  e instanceof BalanceOverflow || isCheckViolation(e, "balance");
+
+/** The 64-bit range every balance lives in (SQLite's INTEGER, PostgreSQL's BIGINT). */
+export const BALANCE_MAX = 2n ** 63n - 1n;
+export const BALANCE_MIN = -(2n ** 63n);
+
+export class BalanceOverflow extends Error {
+  constructor(readonly account: string) {
+    super(`balance of ${account} would leave the 64-bit range`);
+    this.name = "BalanceOverflow";
+  }
+}
 
 export type Balance = { account: string; currency: string; balance: bigint };
 export type LedgerEntry = {

@@ -23,18 +23,19 @@ export function nonceRetention(window: number): number {
  */
 export function nonceRecorder(db: Database, window: number) {
   const retention = nonceRetention(window);
-  const stmt = db.query(
-    `INSERT INTO nonces (ocid, nonce, expires_at) VALUES (?1, ?2, ?3)
-     ON CONFLICT (ocid, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at < ?4`,
-  );
+  const stmt = db.query(RECORD_NONCE);
   return (ocid: number, nonce: string, now: number): boolean =>
     stmt.run(ocid, nonce, now + retention, now).changes === 1;
 }
 
-/** Deletes nonces that can no longer block anything, in small batches so a backlog never holds the write lock long. */
+/** The upsert, in the placeholders both engines read ($N): ocid, nonce, expires_at, now. */
+export const RECORD_NONCE = `INSERT INTO nonces (ocid, nonce, expires_at) VALUES ($1, $2, $3)
+  ON CONFLICT (ocid, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at < $4`;
+
 /** Rows deleted per statement while pruning: short enough never to hold the write lock for long. */
 export const PRUNE_BATCH = 2000;
 
+/** Deletes nonces that can no longer block anything, in small batches so a backlog never holds the write lock long. */
 export function pruneNonces(db: Database, now: number, batch = PRUNE_BATCH): number {
   const stmt = db.query(
     `DELETE FROM nonces WHERE (ocid, nonce) IN (SELECT ocid, nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)`,
@@ -49,8 +50,13 @@ export function pruneNonces(db: Database, now: number, batch = PRUNE_BATCH): num
 
 /** The nonce repository of one database: the recorder for a signature window, and the background pruning. */
 export function nonces(db: Database) {
+  const record = db.query(RECORD_NONCE);
   return {
+    /** The synchronous recorder the SQLite engine's auth path holds (one prepared statement per window). */
     recorder: (window: number) => nonceRecorder(db, window),
+    /** The port's form, for any engine: records one nonce for `window`'s retention; true = fresh, false = replay. */
+    record: (ocid: number, nonce: string, now: number, window: number): boolean =>
+      record.run(ocid, nonce, now + nonceRetention(window), now).changes === 1,
     prune: (now: number): number => pruneNonces(db, now),
   };
 }

@@ -22,13 +22,14 @@ export type OrderMove =
   | { event: "fail" | "review" | "operator_refund" };
 
 const SQL_WORD = /^[a-z_]+$/;
-const quoted = (s: OrderStatus): string => {
+/** An order status as an SQL literal (shared with the PostgreSQL repository: both dialects spell it the same). */
+export const quoted = (s: OrderStatus): string => {
   if (!SQL_WORD.test(s)) throw new Error(`order status ${s} cannot be inlined in SQL`);
   return `'${s}'`;
 };
 /** `status = <target>` and `status IN (<sources>)` of one event, from the lifecycle table. */
-const setStatus = (event: OrderEvent): string => `status = ${quoted(targetOf(event))}`;
-const fromStatus = (event: OrderEvent): string => `status IN (${sourcesOf(event).map(quoted).join(", ")})`;
+export const setStatus = (event: OrderEvent): string => `status = ${quoted(targetOf(event))}`;
+export const fromStatus = (event: OrderEvent): string => `status IN (${sourcesOf(event).map(quoted).join(", ")})`;
 
 type Row = {
   id: number;

@@ -24,7 +24,8 @@ export type TokenGrant = {
 /** `last_used_at` is written at most this often per token (an idle check to the minute, not a write per request). */
 export const TOUCH_INTERVAL = 60;
 
-const TOKEN_RE = /^[0-9a-f]{64}$/;
+/** A token as issued: 64 hex digits (anything else is refused before a lookup). */
+export const TOKEN_RE = /^[0-9a-f]{64}$/;
 
 type Row = {
   id: string;

@@ -6,7 +6,7 @@
 import type { SQL } from "bun";
 import { NestedTransaction, TransactionClosed, type StorePort } from "../port";
 import { currentTransaction, runInTransaction, type TransactionContext } from "../transaction-context";
-import { postgresRepositories, type PostgresTx } from "./repositories";
+import { postgresMemory, postgresRepositories, type PostgresTx } from "./repositories";
 
 export type PostgresStore = StorePort<PostgresTx> & { close(): Promise<void> };
 
@@ -23,7 +23,17 @@ function guarded(repos: PostgresTx, ctx: TransactionContext): PostgresTx {
   return out as PostgresTx;
 }
 
+/** Thrown when the store's connection would answer BIGINT columns as strings (money must arrive as bigint). */
+export class BigintRequired extends Error {
+  constructor() {
+    super("the PostgreSQL store needs its Bun.SQL connection opened with { bigint: true }");
+    this.name = "BigintRequired";
+  }
+}
+
 export function postgresStore(sql: SQL): PostgresStore {
+  if ((sql as unknown as { options?: { bigint?: boolean } }).options?.bigint !== true) throw new BigintRequired();
+  const memory = postgresMemory();
   async function run<T>(mode: string, fn: (tx: PostgresTx) => Promise<T>): Promise<T> {
     if (currentTransaction()) throw new NestedTransaction();
     const ctx: TransactionContext = { active: true, engine: sql };
@@ -31,7 +41,7 @@ export function postgresStore(sql: SQL): PostgresStore {
       return (await sql.begin(mode, (t) =>
         runInTransaction(ctx, async () => {
           try {
-            return await fn(guarded(postgresRepositories(t), ctx));
+            return await fn(guarded(postgresRepositories(t, memory), ctx));
           } finally {
             ctx.active = false; // before COMMIT: a handle kept past the body is dead
           }

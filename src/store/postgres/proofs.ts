@@ -1,0 +1,37 @@
+// Proofs at rest on PostgreSQL (see ../proofs.ts). (issuer, txid) is the primary key on both engines, so a txid is
+// used once even when two nodes race: the second INSERT waits for the first to commit and then fails with a unique
+// violation (constraint.ts maps it like SQLite's), and its whole transaction rolls back.
+import type { SQL } from "bun";
+import type { Tx } from "../index";
+
+export function pgProofs(sql: SQL): Tx["proofs"] {
+  return {
+    async insertIssued(p) {
+      await sql`INSERT INTO issued_proofs (txid, proof_json, signature, canonical, order_id, created_at)
+        VALUES (${p.txid}, ${p.proofJson}, ${p.signature}, ${p.canonical}, ${p.orderId}, ${p.now})`;
+    },
+    async received(issuer, txid) {
+      const [r] = await sql`SELECT job_id, reply_json, outcome FROM received_proofs
+        WHERE issuer = ${issuer} AND txid = ${txid}`;
+      return r ? { job_id: r.job_id, reply_json: r.reply_json, outcome: r.outcome } : null;
+    },
+    async updateReceived(r) {
+      await sql`UPDATE received_proofs SET proof_json = ${r.document}, signature = ${r.signature},
+          sig_form = ${r.sigForm}, outcome = ${r.outcome}
+        WHERE issuer = ${r.issuer} AND txid = ${r.txid}`;
+    },
+    async insertReceived(r) {
+      await sql`INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, job_id,
+          received_at)
+        VALUES (${r.issuer}, ${r.txid}, ${r.document}, ${r.signature}, ${r.sigForm}, ${r.outcome}, ${r.replyJson},
+          ${r.jobId}, ${r.now})`;
+    },
+    async recordWebhookReply(r) {
+      await sql`INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json,
+          received_at)
+        VALUES (${r.issuer}, ${r.txid}, ${r.document}, ${r.signature}, ${r.sigForm}, ${r.outcome}, ${r.replyJson},
+          ${r.now})
+        ON CONFLICT (issuer, txid) DO NOTHING`;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// §10.1 wallet users on PostgreSQL (see ../users.ts). One difference of dialect: SQLite pages users by rowid (their
+// insertion order); Postgres has no rowid, so the cursor is the user's position in creation order (created_at, id),
+// 1-based. Users are never deleted, and a new user is created at or after every earlier one, so positions are stable
+// except for two users created in the same second whose ids sort the other way (a page boundary may then repeat one).
+import type { SQL } from "bun";
+import type { Tx } from "../index";
+import type { User } from "../users";
+import { randomHex } from "../../protocol/hex";
+import { sha256Hex } from "../../protocol/hash";
+import { num, type PgRow } from "./rows";
+
+const toUser = (r: PgRow): User => ({
+  id: r.id as string,
+  name: r.name as string,
+  createdAt: Number(r.created_at),
+  ocid: num(r.ocid),
+});
+const userOrNull = (rows: PgRow[]): User | null => (rows.length ? toUser(rows[0]!) : null);
+
+export function pgUsers(sql: SQL): Tx["users"] {
+  const issueToken = async (userId: string, now: number, ttl?: number): Promise<string> => {
+    const token = randomHex(32);
+    await sql`INSERT INTO app_tokens (token_hash, user_id, created_at, expires_at)
+              VALUES (${sha256Hex(token)}, ${userId}, ${now}, ${ttl ? now + ttl : null})`;
+    return token;
+  };
+  return {
+    async create(name, now, ttl) {
+      const id = randomHex(10);
+      await sql`INSERT INTO app_users (id, name, created_at) VALUES (${id}, ${name}, ${now})`;
+      return { user: { id, name, createdAt: now, ocid: null }, token: await issueToken(id, now, ttl) };
+    },
+    async rotateToken(userId, now, ttl) {
+      await sql`UPDATE app_tokens SET revoked_at = ${now} WHERE user_id = ${userId} AND revoked_at IS NULL`;
+      return issueToken(userId, now, ttl);
+    },
+    byName: async (name) => userOrNull(await sql`SELECT * FROM app_users WHERE name = ${name}`),
+    byId: async (id) => userOrNull(await sql`SELECT * FROM app_users WHERE id = ${id}`),
+    list: async () => (await sql`SELECT * FROM app_users ORDER BY created_at, name`).map(toUser),
+    async setFrozen(id, at) {
+      const r = await sql`UPDATE app_users SET frozen_at = ${at}
+        WHERE id = ${id} AND (frozen_at IS NULL) = (${at}::bigint IS NOT NULL)`;
+      return r.count === 1;
+    },
+    async frozenAt(id) {
+      const [r] = await sql`SELECT frozen_at FROM app_users WHERE id = ${id}`;
+      return r ? num(r.frozen_at) : null;
+    },
+    async page(after, limit) {
+      const rows = await sql`SELECT * FROM (
+          SELECT id, name, created_at, ocid, row_number() OVER (ORDER BY created_at, id) AS cursor FROM app_users
+        ) u WHERE cursor > ${after} ORDER BY cursor LIMIT ${limit}`;
+      return rows.map((r: PgRow) => ({ ...toUser(r), cursor: Number(r.cursor) }));
+    },
+    byOcid: async (ocid) => userOrNull(await sql`SELECT * FROM app_users WHERE ocid = ${ocid}`),
+    async setOcid(userId, ocid) {
+      return (await sql`UPDATE app_users SET ocid = ${ocid} WHERE id = ${userId}`).count === 1;
+    },
+  };
+}
