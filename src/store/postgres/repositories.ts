@@ -23,23 +23,25 @@ import { pgIdempotency } from "./idempotency";
 import { pgTopups } from "./topups";
 
 /** The repositories the Postgres engine implements in full (one name a line: additions rebase cleanly). */
-type Complete =
-  | "ledger"
-  | "users"
-  | "tokens"
-  | "sessions"
-  | "orders"
-  | "jobs"
-  | "deliveries"
-  | "nonces"
-  | "directory"
-  | "proofs"
-  | "leases"
-  | "anomalies"
-  | "dialects"
-  | "merchants"
-  | "idempotency"
-  | "topups";
+export const POSTGRES_REPOSITORIES = [
+  "ledger",
+  "users",
+  "tokens",
+  "sessions",
+  "orders",
+  "jobs",
+  "deliveries",
+  "nonces",
+  "directory",
+  "proofs",
+  "leases",
+  "anomalies",
+  "dialects",
+  "merchants",
+  "idempotency",
+  "topups",
+] as const satisfies readonly (keyof Tx)[];
+type Complete = (typeof POSTGRES_REPOSITORIES)[number];
 
 /** The port's repositories not yet on Postgres (the admin claim the contract suite uses is below). */
 export type Missing = Exclude<keyof Tx, Complete>;
