@@ -1,11 +1,12 @@
-// Issue 20 item 5: the pay code's PNG is written by src/flows/qr-image.ts instead of qrcode's RGBA canvas + pngjs.
-// It must be the same picture (pixel for pixel what qrcode draws with the documented options) and decode to the
-// exact QR text, in the data URL of POST /app/pay and from GET /app/sessions/{id}/qr.png.
+// Issue 20 item 5: the pay code's PNG is written by src/flows/qr-image.ts instead of qrcode's RGBA canvas + pngjs,
+// from segments and a mask chosen there. It must be the same picture (pixel for pixel what qrcode draws for the same
+// segments with the documented options, qrcode choosing the mask) and decode to the exact QR text, in the data URL
+// of POST /app/pay and from GET /app/sessions/{id}/qr.png.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
 import QRCode from "qrcode";
-import { qrDataUrl, qrPng } from "../../src/flows/qr-image";
+import { qrDataUrl, qrModules, qrPng, qrSegments } from "../../src/flows/qr-image";
 import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
 import { addUser, app } from "../helpers/wallet";
 
@@ -27,15 +28,35 @@ const TEXTS = [
   "é€𝄞 ".repeat(40), // multi-byte UTF-8, a larger version
 ];
 
+// @types/qrcode types the input as a string; qrcode takes a segment list too.
+const asInput = (text: string) => qrSegments(text) as unknown as string;
+
 test("qrPng draws what qrcode draws (M, margin 2, width 300), pixel for pixel, and it decodes to the text", async () => {
   for (const text of TEXTS) {
-    const theirs = PNG.sync.read(await QRCode.toBuffer(text, { errorCorrectionLevel: "M", margin: 2, width: 300 }));
+    const theirs = PNG.sync.read(await QRCode.toBuffer(asInput(text), { errorCorrectionLevel: "M", margin: 2, width: 300 }));
     const ours = decode(qrPng(text));
     expect({ text, w: ours.img.width, h: ours.img.height }).toEqual({ text, w: theirs.width, h: theirs.height });
     expect(Buffer.compare(ours.img.data, theirs.data)).toBe(0);
     expect(ours.text).toBe(text);
     expect(qrDataUrl(text)).toBe("data:image/png;base64," + qrPng(text).toString("base64"));
   }
+});
+
+test("the mask is the one qrcode chooses, on many pay-code texts; digit runs of 6+ are numeric, the rest bytes", () => {
+  const hex = () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
+  for (let i = 0; i < 300; i++) {
+    const text = `{"ocid":${i},"order":"https://gw${i}.example/opencharge/orders/create/${hex()}","expiresAt":${1764000000 + i}}`;
+    const theirs = QRCode.create(asInput(text), { errorCorrectionLevel: "M" }).modules;
+    const ours = qrModules(text);
+    expect(ours.size).toBe(theirs.size);
+    expect(Buffer.compare(Buffer.from(ours.data), Buffer.from(theirs.data))).toBe(0);
+  }
+  expect(qrSegments("ab1234567cd12345")).toEqual([
+    { data: "ab", mode: "byte" },
+    { data: "1234567", mode: "numeric" },
+    { data: "cd12345", mode: "byte" },
+  ]);
+  expect(qrSegments("x")).toEqual([{ data: "x", mode: "byte" }]);
 });
 
 test("POST /app/pay's qrCode and GET /app/sessions/{id}/qr.png are the same PNG of qrText; others' sessions are 403", async () => {
