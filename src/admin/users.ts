@@ -9,7 +9,7 @@ import { enforceUserMovement, limitsInForce, userTier } from "../flows/user-limi
 import { FUNDING, InsufficientFunds, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { LimitName } from "../domain/limits";
 import type { User } from "../store/users";
-import { emitEvent } from "../notify/operator-events";
+import { emitEventSync } from "../notify/operator-events";
 
 export function requireUser(gw: Pick<Gateway, "store">, id: string): User {
   const u = /^[a-z0-9]{1,32}$/.test(id) ? gw.store.users.byId(id) : null;
@@ -216,7 +216,7 @@ export function moveUserFunds(
     now,
   );
   if (kind === "credit")
-    emitEvent(gw, "credit.received", {
+    emitEventSync(gw, "credit.received", {
       userId: u.id,
       currency,
       amount: formatMinor(minor, currency, gw.currencies),

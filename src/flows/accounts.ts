@@ -5,7 +5,7 @@ import { parseAmount, formatMinor } from "../protocol/money";
 import { FUNDING, peerAccount, userAccount } from "../store/ledger";
 import type { User } from "../store/users";
 import { enforceUserMovement } from "./user-limits";
-import { emitEvent } from "../notify/operator-events";
+import { emitEventSync } from "../notify/operator-events";
 
 export type Credit = { currency: string; amount: string };
 
@@ -76,7 +76,7 @@ export function creditUser(
       now,
     });
     gw.store.audit.append(actor, "users.credit", { userId: user.id, currency: c.currency, amount: c.amount }, now);
-    emitEvent(gw, "credit.received", {
+    emitEventSync(gw, "credit.received", {
       userId: user.id,
       currency: c.currency,
       amount: formatMinor(c.minor, c.currency, gw.currencies),
@@ -111,10 +111,8 @@ export function creditPeer(
 
 /** One entry per enabled currency, zero included, sorted by code, formatted per §6.3. */
 export function balancesOf(gw: Pick<Gateway, "currencies" | "enabledCurrencies" | "store">, account: string): Credit[] {
-  return [...gw.enabledCurrencies]
-    .sort()
-    .map((currency) => ({
-      currency,
-      amount: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
-    }));
+  return [...gw.enabledCurrencies].sort().map((currency) => ({
+    currency,
+    amount: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
+  }));
 }

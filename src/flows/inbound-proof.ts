@@ -27,15 +27,19 @@ import { applyRefundProof } from "./refunds";
 import { inboundCreditMessage } from "../notify/p2p-messages";
 import { isTopupReference, topupCredit } from "./topup";
 import { emitEvent } from "../notify/operator-events";
+import type { Tx } from "../store";
+import type { TxidUse } from "../store/proofs";
 
-type Reply = { status: "accepted" | "rejected"; txid: string; message?: string };
+import { CreditRefused, type WebhookReply } from "./credit-refused";
+
+type Reply = WebhookReply;
 
 /** A proof may be stamped at most this far ahead of our clock (§13.3). */
 const MAX_FUTURE_SECONDS = 300;
 
 type WebhookBody = { proof: Record<string, unknown>; signature: string };
 
-export function transferWebhook(gw: Gateway, caller: Caller, body: WebhookBody): Reply {
+export async function transferWebhook(gw: Gateway, caller: Caller, body: WebhookBody): Promise<Reply> {
   const structure = checkProofStructure(body.proof);
   if (!structure.ok) {
     const fields = structure.fields.map((f) => `proof.${f}`);
@@ -64,12 +68,14 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: WebhookBody):
     });
   }
 
-  const previous = () => txidUse(gw.store.proofs, proof.issuer, proof.txid);
-  const stored = previous();
+  const { stored, toUs } = await gw.store.read(async (tx) => {
+    const stored = await txidUse(tx.proofs, proof.issuer, proof.txid);
+    if (stored?.reply_json) return { stored, toUs: false };
+    // Issue 17: a proof addressed to one of our users' own OCIDs is a credit to us as well.
+    return { stored, toUs: proof.to.ocid === gw.config.ocid || (await tx.users.byOcid(proof.to.ocid)) !== null };
+  });
   if (stored?.reply_json) return JSON.parse(stored.reply_json) as Reply;
 
-  // Issue 17: a proof addressed to one of our users' own OCIDs is a credit to us as well.
-  const toUs = proof.to.ocid === gw.config.ocid || gw.store.users.byOcid(proof.to.ocid) !== null;
   if (toUs && !gw.config.acceptIssuers.includes(proof.issuer)) {
     const accepted = gw.config.acceptIssuers;
     const list = accepted.join(", ") || "none";
@@ -77,34 +83,45 @@ export function transferWebhook(gw: Gateway, caller: Caller, body: WebhookBody):
     throw new ProtocolError("ISSUER_NOT_ACCEPTED", message, { reason: "issuer", issuer: proof.issuer, accepted });
   }
 
-  return commit(gw, (): Committed<Reply> => {
-    const again = previous();
-    if (again?.reply_json) return only(JSON.parse(again.reply_json) as Reply);
-    let outcome: Committed<Reply>;
-    // A txid a settlement job already used (a final or intermediate proof, a payment reference) is never also a
-    // credit: one (issuer, txid), one movement.
-    if (toUs && again) {
-      const detail = `${proof.issuer}/${proof.txid} posted as a credit after settlement used it`;
-      recordAnomaly(gw, "proof_reused", null, again.job_id, detail);
-      outcome = only({ status: "rejected", txid: proof.txid, message: "txid already used for another transfer" });
-    } else if (toUs) {
-      const refund = applyRefundProof(gw, proof, body.signature, now);
-      outcome = refund ? only(refund) : creditOutcome(proof, applyCredit(gw, proof, now), now);
-    } else outcome = applyNotification(gw, proof, body.signature, form);
-    const r = outcome.value;
-    // A row a settlement job owns keeps no stored reply: its replays are judged again (and answer the same).
-    gw.store.proofs.recordWebhookReply({
-      issuer: proof.issuer,
-      txid: proof.txid,
-      document: JSON.stringify(body.proof),
-      signature: body.signature,
-      sigForm: form,
-      outcome: r.status,
-      replyJson: JSON.stringify(r),
-      now,
+  const received = { issuer: proof.issuer, txid: proof.txid, document: JSON.stringify(body.proof) };
+  const row = { ...received, signature: body.signature, sigForm: form, now };
+  /** A row a settlement job owns keeps no stored reply: its replays are judged again (and answer the same). */
+  const recordReply = (tx: Tx, r: Reply) =>
+    tx.proofs.recordWebhookReply({ ...row, outcome: r.status, replyJson: JSON.stringify(r) });
+  try {
+    return await commit(gw, async (tx): Promise<Committed<Reply>> => {
+      // A credit claims (issuer, txid) first: of two concurrent deliveries of one proof, one credits, the other
+      // finds the row and answers from it.
+      const claimed =
+        toUs && (await tx.proofs.claimReceived({ ...row, outcome: "pending", replyJson: null, jobId: null }));
+      const again = claimed ? null : await txidUse(tx.proofs, proof.issuer, proof.txid);
+      if (again?.reply_json) return only(JSON.parse(again.reply_json) as Reply);
+      let outcome: Committed<Reply>;
+      // A txid a settlement job already used (a final or intermediate proof, a payment reference) is never also a
+      // credit: one (issuer, txid), one movement.
+      if (toUs && again) {
+        const detail = `${proof.issuer}/${proof.txid} posted as a credit after settlement used it`;
+        await recordAnomaly(gw, tx, "proof_reused", null, again.job_id, detail);
+        outcome = only({ status: "rejected", txid: proof.txid, message: "txid already used for another transfer" });
+      } else if (toUs) {
+        const refund = await applyRefundProof(gw, tx, proof, body.signature, now);
+        outcome = refund ? only(refund) : creditOutcome(proof, await applyCredit(gw, tx, proof, now), now);
+      } else outcome = await applyNotification(gw, tx, proof, body.signature, form, again);
+      await recordReply(tx, outcome.value);
+      return outcome;
     });
-    return outcome;
-  });
+  } catch (e) {
+    if (!(e instanceof CreditRefused)) throw e;
+    const refused = e;
+    return commit(gw, async (tx): Promise<Committed<Reply>> => {
+      const again = await txidUse(tx.proofs, proof.issuer, proof.txid);
+      if (again?.reply_json) return only(JSON.parse(again.reply_json) as Reply);
+      const a = refused.anomaly;
+      if (a) await recordAnomaly(gw, tx, a.kind, a.orderId, a.jobId, a.detail);
+      await recordReply(tx, refused.reply);
+      return only(refused.reply);
+    });
+  }
 }
 
 /** A credit's reply, and after the commit the credited user hears of it live. */
@@ -117,17 +134,18 @@ function creditOutcome(proof: Proof, c: { reply: Reply; credited: Credited | nul
 type Credited = { userId: string; kind: "credit" | "topup" };
 
 /** Which of our users a credit to us is for: the holder of `to.ocid`, or `user_<id>` in `to.reference`. */
-function creditedUser(gw: Pick<Gateway, "config" | "store">, proof: Proof) {
-  if (proof.to.ocid !== gw.config.ocid) return gw.store.users.byOcid(proof.to.ocid);
+async function creditedUser(gw: Pick<Gateway, "config">, tx: Tx, proof: Proof) {
+  if (proof.to.ocid !== gw.config.ocid) return tx.users.byOcid(proof.to.ocid);
   const m = /^user_([a-z0-9]{1,32})$/.exec(proof.to.reference ?? "");
-  return m ? gw.store.users.byId(m[1]!) : null;
+  return m ? tx.users.byId(m[1]!) : null;
 }
 
-function applyCredit(
+async function applyCredit(
   gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "events" | "store" | "tiers">,
+  tx: Tx,
   proof: Proof,
   now: number,
-): { reply: Reply; credited: Credited | null } {
+): Promise<{ reply: Reply; credited: Credited | null }> {
   const none = (reply: Reply) => ({ reply, credited: null });
   const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
   if (!amount.ok) {
@@ -135,44 +153,50 @@ function applyCredit(
     return none({ status: "rejected", txid: proof.txid, message });
   }
   if (proof.to.ocid === gw.config.ocid && isTopupReference(proof.to.reference))
-    return topupCredit(gw, proof, amount.minor, now);
-  const user = creditedUser(gw, proof);
+    return topupCredit(gw, tx, proof, amount.minor, now);
+  const user = await creditedUser(gw, tx, proof);
   if (!user) {
     const detail = `${proof.issuer}/${proof.txid}: ${proof.to.reference ?? "(none)"}`;
-    recordAnomaly(gw, "unknown_reference", null, null, detail);
+    await recordAnomaly(gw, tx, "unknown_reference", null, null, detail);
     return none({ status: "rejected", txid: proof.txid, message: "unknown reference" });
   }
   try {
-    // Nested, i.e. a savepoint: a credit the ledger cannot hold leaves nothing behind and is replied to.
-    gw.store.tx(() => {
-      enforceUserMovement(gw, user.id, "credit", proof.currency, amount.minor);
-      gw.store.ledger.move({
-        from: externalAccount(proof.issuer),
-        to: userAccount(user.id),
-        currency: proof.currency,
-        amount: amount.minor,
-        reason: "webhook_credit",
-        ref: `${proof.issuer}|${proof.txid}`,
-        now,
-      });
-      emitEvent(gw, "credit.received", {
-        userId: user.id,
-        currency: proof.currency,
-        amount: proof.amount,
-        source: "webhook",
-        issuer: proof.issuer,
-        txid: proof.txid,
-      });
-    });
+    // Checked before anything is written, so a refusal is answered (and listed) within this transaction.
+    enforceUserMovement(gw, user.id, "credit", proof.currency, amount.minor);
   } catch (e) {
     // Issue 16: a frozen recipient or a limit is a definite answer to the sender, not a fault to retry.
     if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED")) {
-      recordAnomaly(gw, "credit_refused", null, null, `${proof.issuer}/${proof.txid}: ${e.message}`);
+      await recordAnomaly(gw, tx, "credit_refused", null, null, `${proof.issuer}/${proof.txid}: ${e.message}`);
       return none({ status: "rejected", txid: proof.txid, message: e.message });
     }
-    if (!isBalanceOverflow(e)) throw e;
-    return none({ status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" });
+    throw e;
   }
+  try {
+    await tx.ledger.move({
+      from: externalAccount(proof.issuer),
+      to: userAccount(user.id),
+      currency: proof.currency,
+      amount: amount.minor,
+      reason: "webhook_credit",
+      ref: `${proof.issuer}|${proof.txid}`,
+      now,
+    });
+  } catch (e) {
+    // A credit the ledger cannot hold leaves nothing behind and is replied to.
+    if (!isBalanceOverflow(e)) throw e;
+    throw new CreditRefused(
+      { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" },
+      null,
+    );
+  }
+  await emitEvent(gw, tx, "credit.received", {
+    userId: user.id,
+    currency: proof.currency,
+    amount: proof.amount,
+    source: "webhook",
+    issuer: proof.issuer,
+    txid: proof.txid,
+  });
   return { reply: { status: "accepted", txid: proof.txid }, credited: { userId: user.id, kind: "credit" } };
 }
 
@@ -181,13 +205,19 @@ function applyCredit(
  * recipient and amount (§12.5, the same expectation the scheduler checks) takes it. The provider's proof moves a
  * third-party job on to payment.settle; a final proof pays the order.
  */
-function applyNotification(gw: Gateway, proof: Proof, signature: string, form: SigForm): Committed<Reply> {
+async function applyNotification(
+  gw: Gateway,
+  tx: Tx,
+  proof: Proof,
+  signature: string,
+  form: SigForm,
+  already: TxidUse | null,
+): Promise<Committed<Reply>> {
   const accepted: Reply = { status: "accepted", txid: proof.txid };
   // Same txid as a step already recorded (§9.8): accepted, and nothing moves again.
-  const already = txidUse(gw.store.proofs, proof.issuer, proof.txid);
   if (already?.job_id) return only(accepted);
-  for (const job of gw.store.jobs.waitingForProof(proof.currency)) {
-    const order = gw.store.orders.byId(job.oid);
+  for (const job of await tx.jobs.waitingForProof(proof.currency)) {
+    const order = await tx.orders.byId(job.oid);
     const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
     if (!order || !c) continue;
     const step = readStep(job.step, JSON.parse(job.step_data), c);
@@ -202,25 +232,26 @@ function applyNotification(gw: Gateway, proof: Proof, signature: string, form: S
       const now = gw.clock();
       const document = JSON.stringify(proof);
       const claim = { issuer: proof.issuer, txid: proof.txid, jobId: job.id, document, signature, sigForm: form };
-      if (claimTxid(gw.store.proofs, { ...claim, outcome: "settlement", now }) === "taken") continue;
+      if ((await claimTxid(tx.proofs, { ...claim, outcome: "settlement", now })) === "taken") continue;
       const settle: JobStep = { ...step, name: "payment.settle", providerProof: signed };
       const next = decide(jobFacts(job), { kind: "next", step: settle }, now);
       if (next.action !== "advance") continue;
       const stepData = storedStepData(next.step);
-      gw.store.jobs.advanceByProof(job.id, step.name, { step: next.step.name, stepData, pinned: next.pinned, now });
+      await tx.jobs.advanceByProof(job.id, step.name, { step: next.step.name, stepData, pinned: next.pinned, now });
       // After the commit the scheduler runs the payment.settle this proof unblocked.
       return { value: accepted, effects: [WAKE_SETTLEMENT] };
     }
     try {
-      // Nested (a savepoint): a proof our books cannot hold leaves nothing behind; the job's own run reviews it.
-      if (gw.store.tx(() => applyFinalProof(gw, job.id, order, step, signed, proof.issuer, form)))
+      if (await applyFinalProof(gw, tx, job.id, order, step, signed, proof.issuer, form))
         return { value: accepted, effects: [paidPush(order, proof.txid)] };
     } catch (e) {
       if (!isBalanceOverflow(e)) throw e;
+      // A proof our books cannot hold leaves nothing behind (the transaction rolls back); the job's own run
+      // reviews it.
       const destination = settlementDestination(step, parties);
       const detail = `${destination} cannot hold ${order.amount} ${order.currency}`;
-      recordAnomaly(gw, "balance_limit", order.id, job.id, detail);
-      return only({ status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" });
+      const reply: Reply = { status: "rejected", txid: proof.txid, message: "amount exceeds the balance limit" };
+      throw new CreditRefused(reply, { kind: "balance_limit", orderId: order.id, jobId: job.id, detail });
     }
   }
   return only({ status: "rejected", txid: proof.txid, message: "no matching transfer" });

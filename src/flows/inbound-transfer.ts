@@ -73,17 +73,22 @@ export async function transferCreate(
       });
     return { status: row.status, rawBody: row.response } satisfies ProtocolReply;
   };
-  const lookup = () => {
-    if (idemKey === null) return null;
-    const row = store.idempotency.reply(caller.ocid, idemKey);
-    if (!row || row.createdAt + IDEMPOTENCY_TTL < gw.clock()) return null;
-    return replayOf(row);
-  };
-  const early = lookup();
-  if (early) return early;
-
   const from = peerAccount(caller.ocid);
-  const hasAccount = store.ledger.hasAccount(from, req.currency);
+  // One read for what is checked before the transaction: a stored answer, the caller's account, the recipient.
+  const ours = req.to.ocid === config.ocid;
+  const m = ours ? /^user_([a-z0-9]{1,32})$/.exec(req.to.reference ?? "") : null;
+  const seen = await store.read(async (tx) => {
+    const stored = idemKey === null ? null : await tx.idempotency.reply(caller.ocid, idemKey);
+    if (stored && stored.createdAt + IDEMPOTENCY_TTL >= gw.clock()) return { stored };
+    return {
+      stored: null,
+      hasAccount: await tx.ledger.hasAccount(from, req.currency),
+      // Issue 17: a transfer to one of our users' own OCIDs credits that user (never a peer account, a webhook).
+      user: ours ? (m ? await tx.users.byId(m[1]!) : null) : await tx.users.byOcid(req.to.ocid),
+    };
+  });
+  if (seen.stored) return replayOf(seen.stored);
+  const { hasAccount } = seen;
   if (!hasAccount)
     throw new ProtocolError(
       "ACCOUNT_NOT_FOUND",
@@ -93,11 +98,9 @@ export async function transferCreate(
 
   let to: string;
   let recipient: User | null = null;
-  // Issue 17: a transfer to one of our users' own OCIDs credits that user (never a peer account, never a webhook).
-  const endUser = req.to.ocid === config.ocid ? null : store.users.byOcid(req.to.ocid);
-  if (req.to.ocid === config.ocid) {
-    const m = /^user_([a-z0-9]{1,32})$/.exec(req.to.reference ?? "");
-    const user = m ? store.users.byId(m[1]!) : null;
+  const endUser = ours ? null : seen.user;
+  if (ours) {
+    const user = seen.user;
     if (!user) throw unknownRecipient(req.to.ocid === config.ocid);
     to = userAccount(user.id);
     recipient = user;
@@ -115,7 +118,8 @@ export async function transferCreate(
     // The canonical request string names no recipient gateway, so a transfer signed for another gateway could be
     // replayed here inside the window. We execute only transfers whose recipient is ours: this gateway (one of our
     // users) or a peer whose books we keep in this currency (docs/protocol.md, "Security decisions").
-    if (!store.ledger.hasAccount(to, req.currency))
+    const peer = to;
+    if (!(await store.read((tx) => tx.ledger.hasAccount(peer, req.currency))))
       throw new ProtocolError(
         "ACCOUNT_NOT_FOUND",
         `Recipient ${req.to.ocid} holds no ${req.currency} account here: /transfer/create moves money to this ` +
@@ -135,8 +139,8 @@ export async function transferCreate(
         throw new Replay(replayOf(stored!));
       }
       const reference = req.to.reference ?? req.order?.id;
-      const proof = issueProof(
-        gw.store.proofs,
+      const proof = await issueProof(
+        tx.proofs,
         gw.key.secret,
         {
           issuer: config.ocid,
@@ -157,8 +161,9 @@ export async function transferCreate(
       const refund =
         userId === null
           ? null
-          : merchantTransferRefund(
+          : await merchantTransferRefund(
               gw,
+              tx,
               caller.ocid,
               req.order?.id,
               userId,
@@ -173,7 +178,7 @@ export async function transferCreate(
       const ref = `${caller.ocid}|${proof.txid}`;
       await tx.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref });
       if (reason === "transfer_in")
-        emitEvent(gw, "credit.received", {
+        await emitEvent(gw, tx, "credit.received", {
           userId,
           currency: req.currency,
           amount: req.amount,

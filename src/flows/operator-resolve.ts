@@ -15,21 +15,23 @@ export async function resolveOrder(
   action: "paid" | "refund",
   proofFile?: unknown,
 ): Promise<string> {
-  const order = gw.store.orders.byId(orderRowId);
+  const { order, job } = await gw.store.read(async (tx) => {
+    const order = await tx.orders.byId(orderRowId);
+    return { order, job: order ? await tx.jobs.byOrder(order.id) : null };
+  });
   if (!order) throw new OperatorError(`no order with id ${orderRowId}`);
   if (!canOperatorResolve(order.status))
     throw new OperatorError(`order ${orderRowId} is ${order.status}; only in_review orders are resolved by hand`);
-  const job = gw.store.jobs.byOrder(order.id);
   if (!job) throw new OperatorError(`order ${orderRowId} has no settlement job`);
   const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
 
   if (action === "refund") {
     const now = gw.clock();
-    const done = commit(gw, () => {
-      if (!gw.store.orders.move(order.id, { event: "operator_refund" }, now)) return only(false);
-      refundInFlight(gw, order, now);
-      gw.store.jobs.refundedByOperator(job.id, now);
-      gw.store.anomalies.resolveForOrder(order.id, now);
+    const done = await commit(gw, async (tx) => {
+      if (!(await tx.orders.move(order.id, { event: "operator_refund" }, now))) return only(false);
+      await refundInFlight(gw, tx, order, now);
+      await tx.jobs.refundedByOperator(job.id, now);
+      await tx.anomalies.resolveForOrder(order.id, now);
       const failed = paymentUpdateMessage({ session_id: order.session_id, status: "failed", final_txid: null });
       return { value: true, effects: [push(order.user_id, failed)] };
     });
@@ -55,9 +57,9 @@ export async function resolveOrder(
   );
   if (!check.ok) throw new OperatorError(`proof rejected: ${check.code} ${check.reason}`);
   const txid = String(signed.proof.txid);
-  const ok = commit(gw, () => {
-    if (!applyFinalProof(gw, job.id, order, step, signed, expected.issuer, check.form)) return only(false);
-    gw.store.anomalies.resolveForOrder(order.id, gw.clock());
+  const ok = await commit(gw, async (tx) => {
+    if (!(await applyFinalProof(gw, tx, job.id, order, step, signed, expected.issuer, check.form))) return only(false);
+    await tx.anomalies.resolveForOrder(order.id, gw.clock());
     return { value: true, effects: [paidPush(order, txid)] };
   });
   if (!ok) throw new OperatorError("the proof could not be applied (already used, or the order changed)");

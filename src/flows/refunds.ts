@@ -16,6 +16,7 @@ import type { OrderRecord } from "../store/orders";
 import type { RefundRow } from "../store/refunds";
 import { issueProof } from "../settlement/proofs";
 import { emitEvent, orderEventData } from "../notify/operator-events";
+import type { Tx } from "../store";
 
 /** The ledger reason of money going back to a user for a paid order (not a failed payment's `refund`). */
 export const ORDER_REFUND = "order_refund";
@@ -46,8 +47,14 @@ function localRecipient(o: OrderRecord): number | null {
 }
 
 /** Inside the transaction: refuse a refund that would take the committed total above the amount paid. */
-function checkCap(gw: Pick<Gateway, "currencies" | "store">, o: OrderRecord, minor: bigint): void {
-  const { committed } = gw.store.refunds.totals(o.id);
+async function checkCap(
+  gw: Pick<Gateway, "currencies">,
+  tx: Tx,
+  o: OrderRecord,
+  minor: bigint,
+  committed?: bigint,
+): Promise<void> {
+  committed ??= (await tx.refunds.totals(o.id)).committed;
   if (committed + minor <= o.amount_minor) return;
   const f = (m: bigint) => formatMinor(m, o.currency, gw.currencies);
   throw new ProtocolError(
@@ -63,7 +70,7 @@ function checkCap(gw: Pick<Gateway, "currencies" | "store">, o: OrderRecord, min
 }
 
 export async function refundOrder(gw: Gateway, actor: string, orderRowId: number, amount: string | undefined) {
-  const found = gw.store.orders.byId(orderRowId);
+  const found = await gw.store.read((tx) => tx.orders.byId(orderRowId));
   if (!found) throw new ProtocolError("ORDER_NOT_FOUND");
   const requested = amount === undefined ? null : amountOrThrow(gw, amount, found.currency);
   const now = gw.clock();
@@ -74,17 +81,18 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
       throw new ProtocolError("INVALID_STATE", `Only paid orders are refunded; this one is ${o.status}`, {
         status: o.status,
       });
-    const minor = requested ?? o.amount_minor - gw.store.refunds.totals(o.id).committed;
+    const { committed } = await tx.refunds.totals(o.id);
+    const minor = requested ?? o.amount_minor - committed;
     if (minor <= 0n)
       throw new ProtocolError("REFUND_EXCEEDS_PAID", "The order is already refunded in full", {
         refundable: formatMinor(0n, o.currency, gw.currencies),
       });
-    checkCap(gw, o, minor);
+    await checkCap(gw, tx, o, minor, committed);
     const text = formatMinor(minor, o.currency, gw.currencies);
     const recipient = localRecipient(o);
     let id: string;
     if (recipient === null) {
-      id = gw.store.refunds.insert({
+      id = await tx.refunds.insert({
         orderId: o.id,
         amount: text,
         minor,
@@ -96,7 +104,7 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
       });
     } else {
       try {
-        gw.store.ledger.move({
+        await tx.ledger.move({
           from: peerAccount(recipient),
           to: userAccount(o.user_id),
           currency: o.currency,
@@ -110,8 +118,8 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
           throw new ProtocolError("INSUFFICIENT_FUNDS", "The merchant's balance with us is too low for this refund");
         throw e;
       }
-      const notice = issueProof(
-        gw.store.proofs,
+      const notice = await issueProof(
+        tx.proofs,
         gw.key.secret,
         {
           issuer: gw.config.ocid,
@@ -124,7 +132,7 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
         },
         o.id,
       );
-      id = gw.store.refunds.insert({
+      id = await tx.refunds.insert({
         orderId: o.id,
         amount: text,
         minor,
@@ -138,17 +146,17 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
         createdBy: actor,
         now,
       });
-      gw.store.deliveries.enqueue({ orderId: o.id, target: recipient, txid: notice.txid, body: notice.body, now });
+      await tx.deliveries.enqueue({ orderId: o.id, target: recipient, txid: notice.txid, body: notice.body, now });
       delivered = true;
     }
-    gw.store.audit.append(
+    await tx.audit.append(
       actor,
       "orders.refund",
       { orderId: o.id, refundId: id, amount: text, currency: o.currency },
       now,
     );
-    const row = gw.store.refunds.byId(id)!;
-    emitRefund(gw, row, o);
+    const row = (await tx.refunds.byId(id))!;
+    await emitRefund(gw, tx, row, o);
     return row;
   });
   if (delivered) gw.events.deliveryEnqueued();
@@ -156,8 +164,8 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
 }
 
 /** Who may send the proof completing a pending refund: the peer the order settled through, or its provider. */
-function refundIssuers(gw: Pick<Gateway, "store">, orderId: number, via: number | null): number[] {
-  const job = gw.store.jobs.byOrder(orderId);
+async function refundIssuers(tx: Tx, orderId: number, via: number | null): Promise<number[]> {
+  const job = await tx.jobs.byOrder(orderId);
   const provider = job ? (JSON.parse(job.step_data) as { provider?: number }).provider : undefined;
   return [via, provider].filter((x): x is number => typeof x === "number");
 }
@@ -167,23 +175,26 @@ function refundIssuers(gw: Pick<Gateway, "store">, orderId: number, via: number 
  * `refund_<id>`, or the paying user's `user_<id>` with the refund's exact amount, from the order's peer), the user
  * is credited from that peer's external account and the refund succeeds. Null: not a refund, treat as a credit.
  */
-export function applyRefundProof(
+export async function applyRefundProof(
   gw: Gateway,
+  tx: Tx,
   proof: Proof,
   signature: string,
   now: number,
-): { status: "accepted"; txid: string } | null {
+): Promise<{ status: "accepted"; txid: string } | null> {
   const amount = parseAmount(proof.amount, proof.currency, gw.currencies, gw.enabledCurrencies);
   if (!amount.ok) return null;
   const ref = proof.to.reference ?? "";
-  const candidates = gw.store.refunds
-    .pendingMatching(proof.currency, amount.minor)
-    .filter((r) => ref === `refund_${r.id}` || ref === `user_${r.user_id}`)
-    .filter((r) => refundIssuers(gw, r.order_id, r.settlement_via).includes(proof.issuer))
-    .sort((a, b) => Number(ref === `refund_${b.id}`) - Number(ref === `refund_${a.id}`));
+  const named = (await tx.refunds.pendingMatching(proof.currency, amount.minor)).filter(
+    (r) => ref === `refund_${r.id}` || ref === `user_${r.user_id}`,
+  );
+  const candidates = [];
+  for (const r of named)
+    if ((await refundIssuers(tx, r.order_id, r.settlement_via)).includes(proof.issuer)) candidates.push(r);
+  candidates.sort((a, b) => Number(ref === `refund_${b.id}`) - Number(ref === `refund_${a.id}`));
   const r = candidates[0];
   if (!r) return null;
-  gw.store.ledger.move({
+  await tx.ledger.move({
     from: externalAccount(proof.issuer),
     to: userAccount(r.user_id),
     currency: proof.currency,
@@ -193,8 +204,8 @@ export function applyRefundProof(
     ref: `${proof.issuer}|${proof.txid}`,
     now,
   });
-  gw.store.refunds.complete(r.id, proof.issuer, proof.txid, JSON.stringify(proof), signature, now);
-  emitRefund(gw, gw.store.refunds.byId(r.id)!, gw.store.orders.byId(r.order_id)!);
+  await tx.refunds.complete(r.id, proof.issuer, proof.txid, JSON.stringify(proof), signature, now);
+  await emitRefund(gw, tx, (await tx.refunds.byId(r.id))!, (await tx.orders.byId(r.order_id))!);
   return { status: "accepted", txid: proof.txid };
 }
 
@@ -203,8 +214,9 @@ export function applyRefundProof(
  * (`order.id` names it) is a refund of that order — capped like any other and recorded with the proof's txid.
  * Returns the ledger reason for the movement.
  */
-export function merchantTransferRefund(
+export async function merchantTransferRefund(
   gw: Gateway,
+  tx: Tx,
   callerOcid: number,
   orderId: string | undefined,
   userId: string,
@@ -213,11 +225,11 @@ export function merchantTransferRefund(
   currency: string,
   txid: string,
   now: number,
-): string | null {
+): Promise<string | null> {
   if (!orderId) return null;
-  const paidId = gw.store.orderQueries.latestPaidOfMerchant(callerOcid, orderId);
+  const paidId = await tx.orderQueries.latestPaidOfMerchant(callerOcid, orderId);
   if (paidId === null) return null;
-  const order = gw.store.orders.byId(paidId)!;
+  const order = (await tx.orders.byId(paidId))!;
   if (order.user_id !== userId)
     throw new ProtocolError(
       "INVALID_REQUEST",
@@ -228,8 +240,8 @@ export function merchantTransferRefund(
     throw new ProtocolError("INVALID_REQUEST", `order ${orderId} was paid in ${order.currency}`, {
       fields: ["currency"],
     });
-  checkCap(gw, order, minor);
-  const id = gw.store.refunds.insert({
+  await checkCap(gw, tx, order, minor);
+  const id = await tx.refunds.insert({
     orderId: order.id,
     amount,
     minor,
@@ -241,13 +253,14 @@ export function merchantTransferRefund(
     createdBy: `peer:${callerOcid}`,
     now,
   });
-  emitRefund(gw, gw.store.refunds.byId(id)!, order);
+  await emitRefund(gw, tx, (await tx.refunds.byId(id))!, order);
   return ORDER_REFUND;
 }
 
-function emitRefund(gw: Gateway, r: RefundRow, o: OrderRecord): void {
-  emitEvent(
+async function emitRefund(gw: Gateway, tx: Tx, r: RefundRow, o: OrderRecord): Promise<void> {
+  await emitEvent(
     gw,
+    tx,
     r.status === "succeeded" ? "refund.succeeded" : "refund.pending",
     { refund: refundJson(gw, r), order: orderEventData(o, o.status) },
     o.id,

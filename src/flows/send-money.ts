@@ -19,6 +19,7 @@ import { amountOrThrow } from "./order-intake";
 import { creditReceivedMessage, transferView } from "../notify/p2p-messages";
 import { runOutboundTransfer } from "../settlement/p2p-send";
 import { enforceUserMovement } from "./user-limits";
+import type { Tx } from "../store";
 
 export const TransferRequest = t.Object(
   {
@@ -50,12 +51,12 @@ export async function resolveRecipient(
     const text = to.trim();
     const byId = /^user_([a-z0-9]{1,32})$/.exec(text);
     if (byId) {
-      const user = gw.store.users.byId(byId[1]!);
+      const user = await gw.store.read((tx) => tx.users.byId(byId[1]!));
       if (!user) throw notFound(`No user ${text} at this gateway`);
       return { kind: "local", user, label: text };
     }
     const handle = text.replace(/^@/, "");
-    const user = gw.store.users.byName(handle);
+    const user = await gw.store.read((tx) => tx.users.byName(handle));
     if (user) return { kind: "local", user, label: handle };
     if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(Number(text)))
       throw notFound(`No user with the handle "${handle}": check the spelling, or send to an OCID`);
@@ -66,7 +67,7 @@ export async function resolveRecipient(
 
 async function resolveOcid(gw: Pick<Gateway, "config" | "directory" | "store">, ocid: number): Promise<Recipient> {
   if (ocid === gw.config.ocid) throw notFound("That is this gateway's own OCID: send to a person's handle or OCID");
-  const local = gw.store.users.byOcid(ocid);
+  const local = await gw.store.read((tx) => tx.users.byOcid(ocid));
   if (local) return { kind: "local", user: local, label: String(ocid) };
   let meta: PeerMetadata;
   try {
@@ -101,7 +102,11 @@ class Replay extends Error {
   }
 }
 
-export type SendResult = { status: P2pRow["status"]; txid?: string; transfer: ReturnType<typeof transferView> };
+export type SendResult = {
+  status: P2pRow["status"];
+  txid?: string;
+  transfer: Awaited<ReturnType<typeof transferView>>;
+};
 
 export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest): Promise<SendResult> {
   const minor = amountOrThrow(gw, req.amount, req.currency);
@@ -116,7 +121,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
       });
     return row;
   };
-  const early = replayed(gw.store.p2p.byKey(sender.id, req.idempotencyKey));
+  const early = replayed((await gw.store.read((tx) => tx.p2p.byKey(sender.id, req.idempotencyKey))) ?? undefined);
   if (early) return result(gw, early);
 
   const recipient = await resolveRecipient(gw, req.to);
@@ -125,7 +130,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
   const now = gw.clock();
   const id = "p2p_" + randomHex(16);
   try {
-    const row = await gw.store.transaction(async (tx) => {
+    const sent = await gw.store.transaction(async (tx) => {
       const again = replayed((await tx.p2p.byKey(sender.id, req.idempotencyKey)) ?? undefined);
       if (again) throw new Replay(again);
       const base = {
@@ -146,8 +151,8 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
       enforceUserMovement(gw, sender.id, "payment", req.currency, minor);
       if (recipient.kind === "local") {
         enforceUserMovement(gw, recipient.user.id, "credit", req.currency, minor);
-        const proof = issueProof(
-          gw.store.proofs,
+        const proof = await issueProof(
+          tx.proofs,
           gw.key.secret,
           {
             issuer: gw.config.ocid,
@@ -160,7 +165,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
           },
           null,
         );
-        gw.store.ledger.move({
+        await tx.ledger.move({
           from: userAccount(sender.id),
           to: userAccount(recipient.user.id),
           currency: req.currency,
@@ -169,7 +174,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
           ref: id,
           now,
         });
-        gw.store.p2p.insert({
+        await tx.p2p.insert({
           ...base,
           kind: "internal",
           to_user_id: recipient.user.id,
@@ -183,7 +188,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
           lease_until: null,
         });
       } else {
-        gw.store.ledger.move({
+        await tx.ledger.move({
           from: userAccount(sender.id),
           to: IN_FLIGHT,
           currency: req.currency,
@@ -201,7 +206,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
           currency: req.currency,
         };
         if (memo !== null) body.memo = memo;
-        gw.store.p2p.insert({
+        await tx.p2p.insert({
           ...base,
           kind: "outbound",
           to_user_id: null,
@@ -216,20 +221,23 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
           lease_until: now + gw.config.scheduler.jobLeaseSeconds,
         });
       }
-      return gw.store.p2p.byId(id)!;
+      const row = (await tx.p2p.byId(id))!;
+      // The internal transfer's answer and the recipient's message are built from the row as committed.
+      if (row.kind !== "internal") return { row, credit: null, answer: null };
+      return { row, credit: await creditReceivedMessage(tx, row), answer: await resultIn(gw, tx, row) };
     });
-    if (row.kind === "internal") {
-      gw.hub.send(row.to_user_id, creditReceivedMessage(gw, row));
-      return result(gw, row);
+    if (sent.credit && sent.answer) {
+      gw.hub.send(sent.row.to_user_id, sent.credit);
+      return sent.answer;
     }
-    await runOutboundTransfer(gw, row, inlineOwner);
-    return result(gw, gw.store.p2p.byId(id)!);
+    await runOutboundTransfer(gw, sent.row, inlineOwner);
+    return result(gw, (await gw.store.read((tx) => tx.p2p.byId(id)))!);
   } catch (e) {
     if (e instanceof Replay) return result(gw, e.row);
     // A concurrent request with the same key committed first (an engine with concurrent writers gets here; the
     // unique key rolled this one back whole): the same answer as a retry.
     if (isUniqueViolation(e, "p2p_transfers", ["user_id", "idempotency_key"])) {
-      const first = replayed(gw.store.p2p.byKey(sender.id, req.idempotencyKey));
+      const first = replayed((await gw.store.read((tx) => tx.p2p.byKey(sender.id, req.idempotencyKey))) ?? undefined);
       if (first) return result(gw, first);
     }
     if (e instanceof InsufficientFunds)
@@ -245,8 +253,10 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
 /** The lease owner of first attempts made inside a request (host:pid so a restart can take dead leases over). */
 const inlineOwner = `${hostname()}:${process.pid}:inline`;
 
-function result(gw: Gateway, row: P2pRow): SendResult {
-  const out: SendResult = { status: row.status, transfer: transferView(gw, row) };
+async function resultIn(gw: Gateway, tx: Pick<Tx, "users">, row: P2pRow): Promise<SendResult> {
+  const out: SendResult = { status: row.status, transfer: await transferView(gw, tx, row) };
   if (row.txid) out.txid = row.txid;
   return out;
 }
+
+const result = (gw: Gateway, row: P2pRow): Promise<SendResult> => gw.store.read((tx) => resultIn(gw, tx, row));

@@ -16,6 +16,8 @@ import { classify } from "../settlement/classify";
 import { recordAnomaly } from "../settlement/settle-job";
 import { amountOrThrow } from "./order-intake";
 import { enforceUserMovement } from "./user-limits";
+import type { Tx } from "../store";
+import { CreditRefused } from "./credit-refused";
 
 export const TopupRequest = t.Object(
   {
@@ -44,8 +46,8 @@ export function topupView(r: Topup) {
   return v;
 }
 
-export function topupOf(gw: Pick<Gateway, "store">, user: User, id: string) {
-  const r = gw.store.topups.ofUser(id, user.id);
+export async function topupOf(gw: Pick<Gateway, "store">, user: User, id: string) {
+  const r = await gw.store.read((tx) => tx.topups.ofUser(id, user.id));
   if (!r) throw new ProtocolError("NOT_FOUND", "No such top-up");
   return topupView(r);
 }
@@ -135,22 +137,27 @@ export async function startTopup(
  * Inside the webhook's transaction: the proof for a top-up credits its user once. It must come from the gateway
  * the top-up went through, for the same amount and currency; anything else is rejected and listed.
  */
-export function topupCredit(
+export async function topupCredit(
   gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">,
+  tx: Tx,
   proof: Proof,
   minor: bigint,
   now: number,
 ) {
-  const r = gw.store.topups.byId(proof.to.reference!);
-  const reject = (message: string) => {
-    recordAnomaly(
-      gw,
-      "topup_proof_rejected",
-      null,
-      null,
-      `${proof.issuer}/${proof.txid} for ${proof.to.reference}: ${message}`,
-    );
-    return { reply: { status: "rejected" as const, txid: proof.txid, message }, credited: null };
+  const r = await tx.topups.byId(proof.to.reference!);
+  const rejection = (message: string) => ({
+    reply: { status: "rejected" as const, txid: proof.txid, message },
+    anomaly: {
+      kind: "topup_proof_rejected",
+      orderId: null,
+      jobId: null,
+      detail: `${proof.issuer}/${proof.txid} for ${proof.to.reference}: ${message}`,
+    },
+  });
+  const reject = async (message: string) => {
+    const { reply, anomaly } = rejection(message);
+    await recordAnomaly(gw, tx, anomaly.kind, null, null, anomaly.detail);
+    return { reply, credited: null };
   };
   if (!r) return reject("unknown reference");
   if (r.via !== proof.issuer) return reject("top-up went through another gateway");
@@ -158,25 +165,30 @@ export function topupCredit(
     return reject("amount or currency differs from the top-up");
   if (r.status !== "pending") return reject("top-up already credited");
   try {
-    gw.store.tx(() => {
-      enforceUserMovement(gw, r.userId, "credit", r.currency, minor);
-      gw.store.topups.markCredited(r.id, proof.txid, now);
-      gw.store.ledger.move({
-        from: externalAccount(proof.issuer),
-        to: userAccount(r.userId),
-        currency: r.currency,
-        amount: minor,
-        reason: "topup",
-        ref: `${proof.issuer}|${proof.txid}`,
-        now,
-      });
-    });
+    // Checked before anything is written, so a refusal is answered (and listed) within this transaction.
+    enforceUserMovement(gw, r.userId, "credit", r.currency, minor);
   } catch (e) {
     // The user paid at `via` but may not receive it here now: listed for the operator, who settles it with `via`.
     if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED"))
       return reject(e.message);
+    throw e;
+  }
+  try {
+    await tx.topups.markCredited(r.id, proof.txid, now);
+    await tx.ledger.move({
+      from: externalAccount(proof.issuer),
+      to: userAccount(r.userId),
+      currency: r.currency,
+      amount: minor,
+      reason: "topup",
+      ref: `${proof.issuer}|${proof.txid}`,
+      now,
+    });
+  } catch (e) {
     if (!isBalanceOverflow(e)) throw e;
-    return reject("amount exceeds the balance limit");
+    // Nothing of it may stand: the webhook's transaction rolls back whole, then records this refusal.
+    const { reply, anomaly } = rejection("amount exceeds the balance limit");
+    throw new CreditRefused(reply, anomaly);
   }
   return {
     reply: { status: "accepted" as const, txid: proof.txid },

@@ -3,8 +3,30 @@
 import type { Gateway } from "../gateway";
 import { subscribes, type EventType } from "../domain/events";
 import type { OrderRecord } from "../store/orders";
+import type { Tx } from "../store";
 
-export function emitEvent(
+/** Inside the transaction `tx` of the change it reports. */
+export async function emitEvent(
+  gw: Pick<Gateway, "clock" | "events">,
+  tx: Pick<Tx, "events">,
+  type: EventType,
+  data: Record<string, unknown>,
+  orderId: number | null = null,
+): Promise<string> {
+  const targets = (await tx.events.activeEndpoints())
+    .filter((e) => subscribes(e.event_types.split(","), type))
+    .map((e) => e.id);
+  const id = await tx.events.record(type, data, orderId, targets, gw.clock());
+  // The scheduler's wake is deferred to a timer: it runs after this transaction has committed.
+  if (targets.length > 0) gw.events.deliveryEnqueued();
+  return id;
+}
+
+/**
+ * The same inside a synchronous `store.tx` — only for callers not yet on the port (src/flows/accounts.ts and
+ * src/admin/users.ts, being converted); delete once they pass their transaction's `tx` to `emitEvent`.
+ */
+export function emitEventSync(
   gw: Pick<Gateway, "clock" | "events" | "store">,
   type: EventType,
   data: Record<string, unknown>,
@@ -15,7 +37,6 @@ export function emitEvent(
     .filter((e) => subscribes(e.event_types.split(","), type))
     .map((e) => e.id);
   const id = gw.store.events.record(type, data, orderId, targets, gw.clock());
-  // The scheduler's wake is deferred to a timer: it runs after this transaction has committed.
   if (targets.length > 0) gw.events.deliveryEnqueued();
   return id;
 }
@@ -33,9 +54,10 @@ export const orderEventData = (o: OrderRecord, status: string, txid: string | nu
 });
 
 export const emitOrderEvent = (
-  gw: Pick<Gateway, "clock" | "events" | "store">,
+  gw: Pick<Gateway, "clock" | "events">,
+  tx: Pick<Tx, "events">,
   type: EventType,
   o: OrderRecord,
   status: string,
   txid?: string | null,
-) => emitEvent(gw, type, orderEventData(o, status, txid === undefined ? o.final_txid : txid), o.id);
+) => emitEvent(gw, tx, type, orderEventData(o, status, txid === undefined ? o.final_txid : txid), o.id);

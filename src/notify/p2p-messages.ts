@@ -3,6 +3,8 @@
 import type { Gateway } from "../gateway";
 import type { P2pRow } from "../store/p2p-transfers";
 import type * as S from "../app/schemas";
+import type { Tx } from "../store";
+import type { User } from "../store/users";
 
 export type Party = { ocid?: number; name?: string; userId?: string; reference?: string; gateway?: number };
 
@@ -17,10 +19,10 @@ export type CreditReceived = {
   at: number;
 };
 
-/** The other party of a transfer, as its sender sees it. */
-export function recipientOf(gw: Pick<Gateway, "directory" | "store">, row: P2pRow): Party {
+/** The other party of a transfer, as its sender sees it (`to`: the recipient user of an internal one). */
+function recipientParty(gw: Pick<Gateway, "directory">, row: P2pRow, to: User | null): Party {
   if (row.kind === "internal") {
-    const u = row.to_user_id ? gw.store.users.byId(row.to_user_id) : null;
+    const u = to;
     const p: Party = { userId: row.to_user_id ?? undefined, name: u?.name };
     if (row.to_ocid) p.ocid = row.to_ocid;
     return p;
@@ -31,18 +33,35 @@ export function recipientOf(gw: Pick<Gateway, "directory" | "store">, row: P2pRo
   return p;
 }
 
-export function senderOf(gw: Pick<Gateway, "store">, row: P2pRow): Party {
-  const u = gw.store.users.byId(row.user_id);
+function senderParty(row: P2pRow, u: User | null): Party {
   const p: Party = { userId: row.user_id, name: u?.name };
   if (u?.ocid) p.ocid = u.ocid;
   return p;
 }
 
-export function transferView(gw: Gateway, row: P2pRow): S.TransferView {
+/**
+ * Synchronous lookups, only for src/flows/session-view.ts's history until it reads through the port (being
+ * converted); the port's callers use `transferView`/`creditReceivedMessage` with their transaction.
+ */
+export function recipientOf(gw: Pick<Gateway, "directory" | "store">, row: P2pRow): Party {
+  return recipientParty(
+    gw,
+    row,
+    row.kind === "internal" && row.to_user_id ? gw.store.users.byId(row.to_user_id) : null,
+  );
+}
+export function senderOf(gw: Pick<Gateway, "store">, row: P2pRow): Party {
+  return senderParty(row, gw.store.users.byId(row.user_id));
+}
+
+type UsersTx = Pick<Tx, "users">;
+
+export async function transferView(gw: Pick<Gateway, "directory">, tx: UsersTx, row: P2pRow): Promise<S.TransferView> {
+  const to = row.kind === "internal" && row.to_user_id ? await tx.users.byId(row.to_user_id) : null;
   const v: S.TransferView = {
     id: row.id,
     status: row.status,
-    to: recipientOf(gw, row),
+    to: recipientParty(gw, row, to),
     amount: row.amount,
     currency: row.currency,
     createdAt: row.created_at,
@@ -55,13 +74,13 @@ export function transferView(gw: Gateway, row: P2pRow): S.TransferView {
 }
 
 /** For an internal transfer's recipient. */
-export function creditReceivedMessage(gw: Gateway, row: P2pRow): CreditReceived {
+export async function creditReceivedMessage(tx: UsersTx, row: P2pRow): Promise<CreditReceived> {
   const m: CreditReceived = {
     type: "credit_received",
     kind: "transfer",
     amount: row.amount,
     currency: row.currency,
-    from: senderOf(gw, row),
+    from: senderParty(row, await tx.users.byId(row.user_id)),
     at: row.created_at,
   };
   if (row.txid) m.txid = row.txid;
@@ -69,8 +88,12 @@ export function creditReceivedMessage(gw: Gateway, row: P2pRow): CreditReceived 
   return m;
 }
 
-export function transferUpdateMessage(gw: Gateway, row: P2pRow): S.WsTransferUpdate {
-  return { type: "transfer_update", transfer: transferView(gw, row) };
+export async function transferUpdateMessage(
+  gw: Pick<Gateway, "directory">,
+  tx: UsersTx,
+  row: P2pRow,
+): Promise<S.WsTransferUpdate> {
+  return { type: "transfer_update", transfer: await transferView(gw, tx, row) };
 }
 
 /** A credit that arrived from another party (inbound /transfer/create, /transfer/webhook, a top-up), from its proof. */

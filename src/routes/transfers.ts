@@ -33,7 +33,9 @@ export function transferRoutes(gw: Gateway) {
     )
     .post(
       `${base}/transfer/webhook`,
-      protocolRoute(gw, TransferWebhookRequest, ({ caller, body }) => ({ body: transferWebhook(gw, caller, body) })),
+      protocolRoute(gw, TransferWebhookRequest, async ({ caller, body }) => ({
+        body: await transferWebhook(gw, caller, body),
+      })),
       protocolOptions(TransferWebhookRequest, "Deliver a proof of a transfer that involves this gateway (SPEC §9.8)", {
         description:
           "The issuer delivers its own signed proof; idempotent on (issuer, txid). A credit we cannot apply is answered `rejected` with a message.",

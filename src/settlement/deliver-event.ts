@@ -20,7 +20,8 @@ export async function deliverEvent(
   owner: string,
 ): Promise<AttemptResult> {
   const started = gw.clock();
-  const endpoint = d.endpoint_id ? gw.store.events.endpoint(d.endpoint_id) : null;
+  const endpointId = d.endpoint_id;
+  const endpoint = endpointId ? await gw.store.read((tx) => tx.events.endpoint(endpointId)) : null;
   const noReply = { started, httpStatus: null, reply: null };
   if (!endpoint || endpoint.disabled_at !== null)
     return recordAttempt(gw, d, owner, { ...noReply, result: "rejected", latency: null, error: "endpoint disabled" });
@@ -66,7 +67,7 @@ type Attempt = {
 };
 
 /** The attempt row and the delivery's next state on the proofs' schedule (`dead` once outside the window). */
-function recordAttempt(gw: EventDeliveryDeps, d: DeliveryRow, owner: string, a: Attempt): AttemptResult {
+async function recordAttempt(gw: EventDeliveryDeps, d: DeliveryRow, owner: string, a: Attempt): Promise<AttemptResult> {
   const windowStart = d.window_start ?? a.started;
   const now = gw.clock();
   const attempts = d.attempts + 1;
@@ -76,8 +77,8 @@ function recordAttempt(gw: EventDeliveryDeps, d: DeliveryRow, owner: string, a: 
     nextAt = now + deliveryRetryDelay(attempts);
     if (nextAt > windowStart + gw.config.webhookMaxAge) state = "dead";
   }
-  gw.store.tx(() =>
-    gw.store.deliveries.recordAttempt(d.id, owner, {
+  await gw.store.transaction((tx) =>
+    tx.deliveries.recordAttempt(d.id, owner, {
       started: a.started,
       state,
       attempts,

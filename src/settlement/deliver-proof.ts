@@ -30,7 +30,7 @@ export async function deliverProof(
   const started = gw.clock();
   const windowStart = d.window_start ?? started;
   // The dialect this attempt's request is signed in (the client asks the same store); the body was signed so too.
-  const used = gw.store.dialects.signingFor(d.target_ocid);
+  const used = await gw.store.read((tx) => tx.dialects.signingFor(d.target_ocid));
   const res = await gw.peers.call(d.target_ocid, "POST", "/transfer/webhook", undefined, {
     rawBody: d.body,
     idempotencyKey: d.id,
@@ -84,9 +84,9 @@ export async function deliverProof(
     nextAt = now + deliveryRetryDelay(attempts - (d.dialect_retried ? 1 : 0));
     if (nextAt > windowStart + gw.config.webhookMaxAge) state = "dead";
   }
-  commit(gw, () => {
-    if (next) gw.store.dialects.learn(d.target_ocid, next, now);
-    const updated = gw.store.deliveries.recordProofAttempt(d.id, owner, {
+  await commit(gw, async (tx) => {
+    if (next) await tx.dialects.learn(d.target_ocid, next, now);
+    const updated = await tx.deliveries.recordProofAttempt(d.id, owner, {
       started,
       state,
       attempts,
@@ -113,7 +113,7 @@ export async function deliverProof(
         attempts,
         lastError: error,
       };
-      emitEvent(gw, "delivery.dead", detail, d.order_id);
+      await emitEvent(gw, tx, "delivery.dead", detail, d.order_id);
     }
     // The one immediate re-delivery in the next dialect is due now: the scheduler runs it after the commit.
     return { value: undefined, effects: immediate ? [WAKE_DELIVERIES] : [] };

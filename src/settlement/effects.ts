@@ -3,6 +3,7 @@
 // calling the hub or the scheduler by hand after its transaction; `commit` runs the transaction and only then
 // applies them, so nothing is announced that rolled back and nothing inside a transaction waits on I/O.
 import type { WsServerMessage } from "../app/schemas";
+import type { Tx } from "../store";
 
 export type Effect =
   /** `message` computed when applied reads the state as committed (a row other writes in the transaction set). */
@@ -46,9 +47,15 @@ export function applyEffects(to: EffectTargets, effects: readonly Effect[]): voi
   }
 }
 
-/** Runs `fn` as one transaction, then applies the effects it returned. */
-export function commit<T>(deps: EffectTargets & { store: { tx<R>(fn: () => R): R } }, fn: () => Committed<T>): T {
-  const { value, effects } = deps.store.tx(fn);
+/** What `commit` needs of the store: its port's transaction (src/store/port.ts). */
+export type TransactionRunner = { transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R> };
+
+/** Runs `fn` as one transaction of the store port, then applies the effects it returned. */
+export async function commit<T>(
+  deps: EffectTargets & { store: TransactionRunner },
+  fn: (tx: Tx) => Promise<Committed<T>>,
+): Promise<T> {
+  const { value, effects } = await deps.store.transaction(fn);
   applyEffects(deps, effects);
   return value;
 }

@@ -12,6 +12,7 @@ import { REVIEW_HORIZON_SECONDS, REVIEW_RETRY_SECONDS, settlementRetryDelay } fr
 import { transferUpdateMessage } from "../notify/p2p-messages";
 import { claimTxid } from "./txid-registry";
 import { commit, only, push, type Effect } from "./effects";
+import type { Tx } from "../store";
 import { IDEMPOTENCY_TTL } from "../protocol/idempotency";
 
 export type P2pRunResult = "paid" | "refunded" | "retry" | "in_review";
@@ -27,7 +28,7 @@ const isOutbound = (row: P2pRow): row is Outbound =>
 
 export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: string): Promise<P2pRunResult> {
   if (!isOutbound(row) || row.state !== "pending") {
-    gw.store.p2pOutbound.release(row.id, owner);
+    await gw.store.transaction((tx) => tx.p2pOutbound.release(row.id, owner));
     return "retry";
   }
   // §9.7 idempotency records live 24 h: past that, a resend under the same key could pay a second time.
@@ -62,14 +63,14 @@ const verifiedProof = (gw: Gateway, raw: unknown, row: Outbound) =>
     currency: row.currency,
   });
 
-function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): P2pRunResult {
+async function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): Promise<P2pRunResult> {
   const now = gw.clock();
   const txid = String(signed.proof.txid);
   const issuer = row.via;
   const proofJson = JSON.stringify(signed.proof);
-  const done = commit(gw, () => {
+  const done = await commit(gw, async (tx) => {
     // (issuer, txid) names one transfer: a proof already used for anything else is a replay, not a payment.
-    const claim = claimTxid(gw.store.proofs, {
+    const claim = await claimTxid(tx.proofs, {
       issuer,
       txid,
       jobId: row.id,
@@ -80,12 +81,12 @@ function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): P2
       now,
     });
     if (claim === "taken") {
-      recordAnomaly(gw, "proof_reused", null, null, `p2p ${row.id}: ${issuer}/${txid} already used`);
+      await recordAnomaly(gw, tx, "proof_reused", null, null, `p2p ${row.id}: ${issuer}/${txid} already used`);
       return only(false);
     }
-    if (!gw.store.p2pOutbound.paid(row.id, owner, { txid, proofJson, signature: signed.signature, now }))
+    if (!(await tx.p2pOutbound.paid(row.id, owner, { txid, proofJson, signature: signed.signature, now })))
       return only(false);
-    gw.store.ledger.move({
+    await tx.ledger.move({
       from: IN_FLIGHT,
       to: externalAccount(issuer),
       currency: row.currency,
@@ -94,17 +95,17 @@ function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): P2
       ref: `${issuer}|${txid}`,
       now,
     });
-    return { value: true, effects: [notify(gw, row)] };
+    return { value: true, effects: [await notify(gw, tx, row)] };
   });
   if (!done) return retryLater(gw, row, owner, "proof could not be applied", undefined, true);
   return "paid";
 }
 
-function refund(gw: Gateway, row: Outbound, owner: string, reason: string): P2pRunResult {
+async function refund(gw: Gateway, row: Outbound, owner: string, reason: string): Promise<P2pRunResult> {
   const now = gw.clock();
-  const done = commit(gw, () => {
-    if (!gw.store.p2pOutbound.refunded(row.id, owner, reason, now)) return only(false);
-    gw.store.ledger.move({
+  const done = await commit(gw, async (tx) => {
+    if (!(await tx.p2pOutbound.refunded(row.id, owner, reason, now))) return only(false);
+    await tx.ledger.move({
       from: IN_FLIGHT,
       to: userAccount(row.user_id),
       currency: row.currency,
@@ -113,33 +114,33 @@ function refund(gw: Gateway, row: Outbound, owner: string, reason: string): P2pR
       ref: row.id,
       now,
     });
-    return { value: true, effects: [notify(gw, row)] };
+    return { value: true, effects: [await notify(gw, tx, row)] };
   });
   const facts = { transfer: row.id, via: row.via, reason, refunded: done };
   gw.log.warn("transfer refused by the recipient's gateway; sender refunded", facts);
   return done ? "refunded" : "retry";
 }
 
-function retryLater(
+async function retryLater(
   gw: Gateway,
   row: Outbound,
   owner: string,
   reason: string,
   retryAfter: number | undefined,
   anomaly: boolean,
-): P2pRunResult {
+): Promise<P2pRunResult> {
   const now = gw.clock();
   const overdue = now > row.deadline;
   const horizon = Math.min(row.deadline + REVIEW_HORIZON_SECONDS, row.created_at + RESEND_WINDOW);
   if (now > horizon) return finishReview(gw, row, owner, `reconciliation horizon passed; last: ${reason}`);
   const delay = overdue ? REVIEW_RETRY_SECONDS : Math.max(settlementRetryDelay(row.attempts + 1), retryAfter ?? 0);
-  gw.store.tx(() => {
+  await gw.store.transaction(async (tx) => {
     const reviewNoted = overdue ? 1 : row.review_noted;
-    gw.store.p2pOutbound.retryLater(row.id, owner, { at: now + delay, reason, reviewNoted, now });
-    if (anomaly) recordAnomaly(gw, "transfer_response_invalid", null, null, `p2p ${row.id}: ${reason}`);
+    await tx.p2pOutbound.retryLater(row.id, owner, { at: now + delay, reason, reviewNoted, now });
+    if (anomaly) await recordAnomaly(gw, tx, "transfer_response_invalid", null, null, `p2p ${row.id}: ${reason}`);
     if (overdue && !row.review_noted) {
       const detail = `p2p ${row.id} to ${row.to_ocid} via ${row.via}: ${reason}`;
-      recordAnomaly(gw, "unresolved_transfer", null, null, detail);
+      await recordAnomaly(gw, tx, "unresolved_transfer", null, null, detail);
     }
   });
   gw.log.info("transfer outcome unknown; will retry", { transfer: row.id, reason, inSeconds: delay });
@@ -147,21 +148,22 @@ function retryLater(
 }
 
 /** Value may have moved: the money stays in flight and the operator reconciles with the peer. */
-function finishReview(gw: Gateway, row: P2pRow, owner: string, reason: string): P2pRunResult {
+async function finishReview(gw: Gateway, row: P2pRow, owner: string, reason: string): Promise<P2pRunResult> {
   const now = gw.clock();
-  commit(gw, () => {
-    gw.store.p2pOutbound.toReview(row.id, owner, reason, now);
-    recordAnomaly(gw, "unresolved_transfer", null, null, `p2p ${row.id}: ${reason}`);
-    return { value: undefined, effects: [notify(gw, row)] };
+  await commit(gw, async (tx) => {
+    await tx.p2pOutbound.toReview(row.id, owner, reason, now);
+    await recordAnomaly(gw, tx, "unresolved_transfer", null, null, `p2p ${row.id}: ${reason}`);
+    return { value: undefined, effects: [await notify(gw, tx, row)] };
   });
   gw.log.warn("transfer needs review", { transfer: row.id, reason });
   return "in_review";
 }
 
-/** The sender sees the transfer as committed (the message is built from the row read after the commit). */
-function notify(gw: Gateway, row: P2pRow): Effect {
-  return push(row.user_id, () => {
-    const now = gw.store.p2p.byId(row.id);
-    return now ? transferUpdateMessage(gw, now) : null;
-  });
+/**
+ * The sender sees the transfer as committed: the message is built from the row as the transaction leaves it (read
+ * last in it), and pushed after the commit.
+ */
+async function notify(gw: Gateway, tx: Tx, row: P2pRow): Promise<Effect> {
+  const now = await tx.p2p.byId(row.id);
+  return push(row.user_id, now ? await transferUpdateMessage(gw, tx, now) : () => null);
 }

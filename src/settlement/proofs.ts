@@ -8,7 +8,8 @@ import { randomHex } from "../protocol/hex";
 import { signObjectAs } from "../protocol/signed-objects";
 import { canonReplacer } from "../protocol/canonical";
 import { SPEC_DIALECT, type SignDialect } from "../protocol/dialects";
-import { proofs, type Proofs } from "../store/proofs";
+import { proofs } from "../store/proofs";
+import type { Tx } from "../store";
 
 export type IssuedProof = { proof: Record<string, unknown>; signature: string; txid: string; body: string };
 
@@ -31,17 +32,17 @@ export class ProofFormsDiffer extends Error {}
 /** Our txids are `tx_` + 32 hex digits (§12.6). */
 const TXID_BYTES = 16;
 
-/** Where an issued proof is stored: the store's proofs module, or a database handle (wrapped; tests hold one). */
-type ProofSink = Pick<Proofs, "insertIssued"> | Parameters<typeof proofs>[0];
-const sinkOf = (s: ProofSink): Pick<Proofs, "insertIssued"> => ("insertIssued" in s ? s : proofs(s));
+/** Where an issued proof is stored: an open transaction's proofs, or a database handle (wrapped; tests hold one). */
+type ProofSink = Pick<Tx["proofs"], "insertIssued"> | Parameters<typeof proofs>[0];
+const sinkOf = (s: ProofSink) => ("insertIssued" in s ? s : proofs(s));
 
-export function issueProof(
+export async function issueProof(
   store: ProofSink,
   sk: Uint8Array,
   f: ProofFields,
   orderId: number | null,
   dialect: SignDialect = SPEC_DIALECT,
-): IssuedProof {
+): Promise<IssuedProof> {
   const txid = "tx_" + randomHex(TXID_BYTES);
   // Both references always set (a missing one names the transfer itself): a `reference` key inside `from` with
   // none at the top level would be dropped by the replacer form.
@@ -62,6 +63,6 @@ export function issueProof(
   if (canonReplacer(proof) !== canonical)
     throw new ProofFormsDiffer("issued proof: replacer form differs from the deep form");
   const proofJson = JSON.stringify(proof);
-  sinkOf(store).insertIssued({ txid, proofJson, signature, canonical, orderId, now: f.timestamp });
+  await sinkOf(store).insertIssued({ txid, proofJson, signature, canonical, orderId, now: f.timestamp });
   return { proof, signature, txid, body: JSON.stringify({ proof, signature }) };
 }

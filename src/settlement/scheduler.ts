@@ -12,6 +12,18 @@ import { runOutboundTransfer } from "./p2p-send";
 import type { P2pRow } from "../store/p2p-transfers";
 import { deliverEvent } from "./deliver-event";
 import { LEASED_TABLES, type LeasedTable } from "../store/leases";
+import type { Tx } from "../store";
+
+type ClaimedDelivery = DeliveryRow & { kind: string; endpoint_id: string | null };
+/** What one pass's transaction decided: whether we hold the lease, the rows now ours, when work is due next. */
+type PassClaims = {
+  held: boolean;
+  acquired: boolean;
+  jobs: JobRow[];
+  transfers: P2pRow[];
+  deliveries: ClaimedDelivery[];
+  nextDue: number | null;
+};
 
 /** A run that threw is due again after this long (not at once: a fault that repeats must not spin). */
 const FAULT_RETRY_SECONDS = 5;
@@ -108,7 +120,7 @@ export class Scheduler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await Promise.allSettled([...this.inflight.values()]);
-    this.gw.store.leases.releaseAll(this.owner);
+    await this.gw.store.transaction((tx) => tx.leases.releaseAll(this.owner));
     this.holding = false;
   }
 
@@ -121,24 +133,41 @@ export class Scheduler {
     return this.holding;
   }
 
-  private acquireLease(now: number): boolean {
-    const { leases } = this.gw.store;
-    const row = leases.schedulerLeaseHolder();
+  /** Inside the pass's transaction: the global lease is ours when free, expired, ours already, or a dead holder's. */
+  private async acquireLease(tx: Tx, now: number): Promise<{ held: boolean; acquired: boolean }> {
+    const row = await tx.leases.schedulerLeaseHolder();
     const takeover = !!row && row.owner !== this.owner && (row.lease_until < now || ownerIsDeadLocalProcess(row.owner));
-    const got = leases.takeSchedulerLease(this.owner, now + this.leaseSeconds, now, takeover);
-    if (got && !this.holding) {
-      this.gw.log.info("scheduler lease acquired", { owner: this.owner });
-      this.releaseDeadLeases();
-    }
-    this.holding = got;
-    return got;
+    const held = await tx.leases.takeSchedulerLease(this.owner, now + this.leaseSeconds, now, takeover);
+    const acquired = held && !this.holding;
+    if (acquired) await this.releaseDeadLeases(tx);
+    return { held, acquired };
   }
 
-  private releaseDeadLeases(): void {
-    const { leases } = this.gw.store;
+  private async releaseDeadLeases(tx: Tx): Promise<void> {
     for (const table of LEASED_TABLES)
-      for (const o of leases.owners(table))
-        if (o !== this.owner && ownerIsDeadLocalProcess(o)) leases.releaseOwner(table, o);
+      for (const o of await tx.leases.owners(table))
+        if (o !== this.owner && ownerIsDeadLocalProcess(o)) await tx.leases.releaseOwner(table, o);
+  }
+
+  /**
+   * One transaction per pass: the lease, the claims of every pool and the next due moment (the runs start after
+   * its commit: each makes its own short transactions around its network calls).
+   */
+  private claimAll(now: number): Promise<PassClaims> {
+    // Value-moving work (settlement jobs, outbound p2p transfers) and webhook deliveries have separate pools.
+    const freeJobs = this.concurrency - this.inFlight("job:") - this.inFlight("p2p:");
+    const freeDeliveries = this.deliveryConcurrency - this.inFlight("dlv:");
+    return this.gw.store.transaction(async (tx): Promise<PassClaims> => {
+      const lease = await this.acquireLease(tx, now);
+      const none = { jobs: [], transfers: [], deliveries: [] };
+      if (!lease.held) return { ...lease, ...none, nextDue: await tx.leases.nextDue() };
+      const jobs = freeJobs > 0 ? await this.claim<JobRow>(tx, "jobs", now, freeJobs) : [];
+      const freeTransfers = freeJobs - jobs.length;
+      const transfers = freeTransfers > 0 ? await this.claim<P2pRow>(tx, "p2p_transfers", now, freeTransfers) : [];
+      const deliveries =
+        freeDeliveries > 0 ? await this.claim<ClaimedDelivery>(tx, "deliveries", now, freeDeliveries) : [];
+      return { ...lease, jobs, transfers, deliveries, nextDue: await tx.leases.nextDue() };
+    });
   }
 
   private async pass(): Promise<void> {
@@ -146,25 +175,18 @@ export class Scheduler {
     this.running = true;
     this.timer = null;
     this.lastPassAt = Date.now();
+    let nextDue: number | null = null;
     try {
-      const now = this.gw.clock();
-      if (this.acquireLease(now)) {
-        // Value-moving work (settlement jobs, outbound p2p transfers) and webhook deliveries have separate pools.
-        const freeJobs = this.concurrency - this.inFlight("job:") - this.inFlight("p2p:");
-        if (freeJobs > 0)
-          for (const job of this.claimJobs(now, freeJobs))
-            this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner));
-        const freeTransfers = this.concurrency - this.inFlight("job:") - this.inFlight("p2p:");
-        if (freeTransfers > 0)
-          for (const t of this.claim<P2pRow>("p2p_transfers", now, freeTransfers))
-            this.track(`p2p:${t.id}`, runOutboundTransfer(this.gw, t, this.owner));
-        const freeDeliveries = this.deliveryConcurrency - this.inFlight("dlv:");
-        if (freeDeliveries > 0)
-          for (const d of this.claimDeliveries(now, freeDeliveries)) {
-            const attempt =
-              d.kind === "event" ? deliverEvent(this.gw, d, this.owner) : deliverProof(this.gw, d, this.owner);
-            this.track(`dlv:${d.id}`, attempt);
-          }
+      const claims = await this.claimAll(this.gw.clock());
+      this.holding = claims.held;
+      nextDue = claims.nextDue;
+      if (claims.acquired) this.gw.log.info("scheduler lease acquired", { owner: this.owner });
+      for (const job of claims.jobs) this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner));
+      for (const t of claims.transfers) this.track(`p2p:${t.id}`, runOutboundTransfer(this.gw, t, this.owner));
+      for (const d of claims.deliveries) {
+        const attempt =
+          d.kind === "event" ? deliverEvent(this.gw, d, this.owner) : deliverProof(this.gw, d, this.owner);
+        this.track(`dlv:${d.id}`, attempt);
       }
     } catch (e) {
       this.gw.log.error("scheduler pass failed", { error: String((e as Error)?.stack ?? e) });
@@ -173,7 +195,7 @@ export class Scheduler {
       if (this.again) {
         this.again = false;
         this.wake();
-      } else this.scheduleNext();
+      } else this.scheduleNext(nextDue);
     }
   }
 
@@ -187,11 +209,13 @@ export class Scheduler {
     const table = TABLE_OF[key.slice(0, KEY_PREFIX_LENGTH) as keyof typeof TABLE_OF];
     const id = key.slice(KEY_PREFIX_LENGTH);
     const done = p
-      .catch((e) => {
+      .catch(async (e) => {
         this.gw.log.error("settlement work failed", { key, error: String((e as Error)?.stack ?? e) });
         // Leave it for a later pass (not at once: a fault that repeats must not spin), not stuck under our lease.
-        this.gw.store.leases.releaseAfterFault(table, id, this.owner, this.gw.clock() + FAULT_RETRY_SECONDS);
+        const at = this.gw.clock() + FAULT_RETRY_SECONDS;
+        await this.gw.store.transaction((tx) => tx.leases.releaseAfterFault(table, id, this.owner, at));
       })
+      .catch((e) => this.gw.log.error("lease release after a fault failed", { key, error: String(e) }))
       .finally(() => {
         this.inflight.delete(key);
         this.wake();
@@ -199,29 +223,19 @@ export class Scheduler {
     this.inflight.set(key, done);
   }
 
-  private claimJobs(now: number, limit: number): JobRow[] {
-    return this.claim<JobRow>("jobs", now, limit);
-  }
-
-  private claimDeliveries(now: number, limit: number) {
-    return this.claim<DeliveryRow & { kind: string; endpoint_id: string | null }>("deliveries", now, limit);
-  }
-
   /**
    * Due rows whose lease is free or expired become ours for `jobLeaseSeconds`, in one conditional UPDATE. A row
    * still leased to this very scheduler is never re-claimed: a run longer than the lease (several 15 s steps) is
    * still in flight here, and every finished run clears its lease, failures included (see `track`).
    */
-  private claim<Row>(table: LeasedTable, now: number, limit: number): Row[] {
-    const { store } = this.gw;
-    return store.tx(() => store.leases.claim<Row>(table, this.owner, now + this.jobLeaseSeconds, now, limit));
+  private async claim<Row>(tx: Tx, table: LeasedTable, now: number, limit: number): Promise<Row[]> {
+    return (await tx.leases.claim(table, this.owner, now + this.jobLeaseSeconds, now, limit)) as Row[];
   }
 
-  /** Sleep until the earliest due retry/deadline, but renew (or retry taking) the lease in time. */
-  private scheduleNext(): void {
+  /** Sleep until the earliest due retry/deadline (`next`, read by the pass), but renew the lease in time. */
+  private scheduleNext(next: number | null): void {
     if (this.stopped) return;
     const now = this.gw.clock();
-    const next = this.gw.store.leases.nextDue();
     // §12.4: the lease is renewed three times per validity (every 10 s of 30 s); without it, retry each second.
     const renewIn = this.holding ? Math.max(1, Math.floor(this.leaseSeconds / RENEWALS_PER_LEASE)) : 1;
     const dueIn = next === null ? renewIn : Math.max(0, next - now);

@@ -5,6 +5,7 @@
 import type { Gateway } from "../gateway";
 import type { OrderMove, OrderRecord } from "../store/orders";
 import type { JobRow, JobState } from "../store/jobs";
+import type { Tx } from "../store";
 import { IN_FLIGHT, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
 import { providersFor } from "./candidates";
 import { classify, type Outcome } from "./classify";
@@ -72,20 +73,20 @@ const facts = (job: JobRow, paths: readonly Candidate[]): JobFacts => ({
 const parties = (o: OrderRecord): OrderParties => ({ merchantOcid: o.merchant_ocid, orderId: o.order_id });
 
 export async function runSettlementJob(gw: Gateway, job: JobRow, owner: string): Promise<JobRunResult> {
-  const order = gw.store.orders.byId(job.order_id);
+  const order = await gw.store.read((tx) => tx.orders.byId(job.order_id));
   if (!order) {
-    finishJob(gw, job, owner, "failed", "order missing");
+    await finishJob(gw, job, owner, "failed", "order missing");
     return "failed";
   }
   const candidates = JSON.parse(job.candidates_json) as Candidate[];
   const start = atDeadline(facts(job, candidates), order.status, gw.clock());
   if (start.action === "refund") {
-    refund(gw, job, order, owner, start.reason);
+    await refund(gw, job, order, owner, start.reason);
     return "failed";
   }
-  if (start.review) toReview(gw, job, order, owner, start.review);
+  if (start.review) await toReview(gw, job, order, owner, start.review);
   if (start.action === "stop") {
-    finishJob(gw, job, owner, "in_review", start.reason);
+    await finishJob(gw, job, owner, "in_review", start.reason);
     return "in_review";
   }
 
@@ -93,51 +94,52 @@ export async function runSettlementJob(gw: Gateway, job: JobRow, owner: string):
   for (let guard = 0; guard < MAX_STEPS_PER_RUN; guard++) {
     const candidate = candidates[current.path_index];
     if (!candidate) {
-      refund(gw, current, order, owner, "no settlement path left");
+      await refund(gw, current, order, owner, "no settlement path left");
       return "failed";
     }
-    recordPath(gw, order, candidate);
+    await recordPath(gw, order, candidate);
     const step = readStep(current.step, JSON.parse(current.step_data), candidate);
     let result: StepResult =
       "invalid" in step ? { kind: "definite", reason: step.invalid } : await runStep(gw, current, order, step, owner);
     if (result.kind === "next") {
-      const advanced = advance(gw, current, owner, candidates, result.step, result.claim);
+      const advanced = await advance(gw, current, owner, candidates, result.step, result.claim);
       if ("row" in advanced) {
         current = advanced.row;
         continue;
       }
-      result = txidTaken(gw, current, order, advanced.taken);
+      result = await txidTaken(gw, current, order, advanced.taken);
     }
     if (result.kind === "issued") return "paid";
-    if (result.kind === "paid") return completePaid(gw, current, order, owner, candidates, result) ? "paid" : "retry";
+    if (result.kind === "paid")
+      return (await completePaid(gw, current, order, owner, candidates, result)) ? "paid" : "retry";
     const decision = decide(facts(current, candidates), result, gw.clock());
     switch (decision.action) {
       case "retry":
-        retryLater(gw, current, order, owner, decision);
+        await retryLater(gw, current, order, owner, decision);
         return "retry";
       case "review":
-        toReview(gw, current, order, owner, decision.reason, true);
+        await toReview(gw, current, order, owner, decision.reason, true);
         return "in_review";
       case "refund":
-        refund(gw, current, order, owner, decision.reason);
+        await refund(gw, current, order, owner, decision.reason);
         return "failed";
       case "next_path":
-        current = nextCandidate(gw, current, owner, decision);
+        current = await nextCandidate(gw, current, owner, decision);
         continue;
       case "advance":
       case "complete":
         throw new Error(`settlement: ${decision.action} is no answer to a ${result.kind} outcome`);
     }
   }
-  release(gw, current, owner);
+  await release(gw, current, owner);
   return "retry";
 }
 
 /** The order shows the path being tried (§9.5 `settlement`). */
-function recordPath(gw: Pick<Gateway, "clock" | "store">, order: OrderRecord, c: Candidate): void {
+async function recordPath(gw: Pick<Gateway, "clock" | "store">, order: OrderRecord, c: Candidate): Promise<void> {
   const via = "via" in c ? c.via : null;
   if (order.settlement_type === c.type && order.settlement_via === via) return;
-  gw.store.tx(() => gw.store.orders.setSettlement(order.id, c.type, via, gw.clock()));
+  await gw.store.transaction((tx) => tx.orders.setSettlement(order.id, c.type, via, gw.clock()));
 }
 
 // ---------------------------------------------------------------- steps
@@ -146,7 +148,7 @@ function runStep(gw: Gateway, job: JobRow, order: OrderRecord, step: JobStep, ow
   switch (step.name) {
     case "direct.credit":
     case "checkout.credit":
-      return Promise.resolve(creditLocally(gw, job, order, step, owner));
+      return creditLocally(gw, job, order, step, owner);
     case "transfer.create":
       return partnerTransfer(gw, job, order, step);
     case "payment.create":
@@ -319,94 +321,97 @@ async function paymentSettle(
  * on. `taken` (nothing written) when that txid is already another job's or a credit's. Leaving a value-moving
  * step pins the job (§12.4, decided by `decide`).
  */
-function advance(
+async function advance(
   gw: Pick<Gateway, "clock" | "store">,
   job: JobRow,
   owner: string,
   paths: readonly Candidate[],
   next: JobStep,
   claim?: StepClaim,
-): { row: JobRow } | { taken: StepClaim } {
+): Promise<{ row: JobRow } | { taken: StepClaim }> {
   const now = gw.clock();
   const d = decide(facts(job, paths), { kind: "next", step: next }, now);
   if (d.action !== "advance") throw new Error(`settlement: a success decided ${d.action}`);
-  const moved = gw.store.tx(() => {
-    if (claim && claimTxid(gw.store.proofs, { ...claim, jobId: job.id, now }) === "taken") return false;
+  // The job row as advanced is read back in the same transaction.
+  const row = await gw.store.transaction(async (tx) => {
+    if (claim && (await claimTxid(tx.proofs, { ...claim, jobId: job.id, now })) === "taken") return null;
     const stepData = storedStepData(d.step);
-    gw.store.jobs.advance(job.id, owner, { step: d.step.name, stepData, pinned: d.pinned, now });
-    return true;
+    await tx.jobs.advance(job.id, owner, { step: d.step.name, stepData, pinned: d.pinned, now });
+    return tx.jobs.byId(job.id);
   });
-  if (!moved && claim) return { taken: claim };
-  const row = gw.store.jobs.byId(job.id);
+  if (row === null && claim) return { taken: claim };
   if (!row) throw new Error(`settlement: job ${job.id} vanished`);
   return { row };
 }
 
 /** A step's txid already belongs to another movement: recorded for the operator, the step does not succeed. */
-function txidTaken(
+async function txidTaken(
   gw: Pick<Gateway, "clock" | "log" | "store">,
   job: JobRow,
   order: OrderRecord,
   claim: StepClaim,
-): StepResult {
+): Promise<StepResult> {
   const reason = `${job.step}: ${claim.issuer}/${claim.txid} already used by another movement`;
-  gw.store.tx(() => recordAnomaly(gw, "proof_reused", order.id, job.id, reason));
+  await gw.store.transaction((tx) => recordAnomaly(gw, tx, "proof_reused", order.id, job.id, reason));
   gw.log.warn("peer reused a txid", { order: order.id, job: job.id, step: job.step, issuer: claim.issuer });
   return { kind: claim.onTaken, reason };
 }
 
-function nextCandidate(
+async function nextCandidate(
   gw: Pick<Gateway, "clock" | "log" | "store">,
   job: JobRow,
   owner: string,
   d: Extract<Decision, { action: "next_path" }>,
-): JobRow {
-  gw.store.jobs.nextPath(job.id, owner, { index: d.index, step: d.step, reason: d.reason, now: gw.clock() });
+): Promise<JobRow> {
+  const row = await gw.store.transaction(async (tx) => {
+    await tx.jobs.nextPath(job.id, owner, { index: d.index, step: d.step, reason: d.reason, now: gw.clock() });
+    return tx.jobs.byId(job.id);
+  });
   gw.log.info("settlement path abandoned", { job: job.id, reason: d.reason });
-  const row = gw.store.jobs.byId(job.id);
   if (!row) throw new Error(`settlement: job ${job.id} vanished`);
   return row;
 }
 
-function retryLater(
+async function retryLater(
   gw: Pick<Gateway, "clock" | "store">,
   job: JobRow,
   order: OrderRecord,
   owner: string,
   d: Extract<Decision, { action: "retry" }>,
-): void {
+): Promise<void> {
   const now = gw.clock();
-  gw.store.tx(() => {
-    gw.store.jobs.retryLater(job.id, owner, { pinned: d.pinned, at: d.at, reason: d.reason, now });
-    if (d.anomaly) recordAnomaly(gw, "settlement_response_invalid", order.id, job.id, `${job.step}: ${d.reason}`);
+  await gw.store.transaction(async (tx) => {
+    await tx.jobs.retryLater(job.id, owner, { pinned: d.pinned, at: d.at, reason: d.reason, now });
+    if (d.anomaly)
+      await recordAnomaly(gw, tx, "settlement_response_invalid", order.id, job.id, `${job.step}: ${d.reason}`);
   });
 }
 
-function completePaid(
+async function completePaid(
   gw: Gateway,
   job: JobRow,
   order: OrderRecord,
   owner: string,
   paths: readonly Candidate[],
   r: Paid,
-): boolean {
+): Promise<boolean> {
   const txid = String(r.final.proof.txid);
   let ok: boolean;
   try {
-    ok = commit(gw, () => {
-      const applied = applyFinalProof(gw, job.id, order, r.step, r.final, r.issuer, "deep");
+    ok = await commit(gw, async (tx) => {
+      const applied = await applyFinalProof(gw, tx, job.id, order, r.step, r.final, r.issuer, "deep");
       return { value: applied, effects: applied ? [paidPush(order, txid)] : [] };
     });
   } catch (e) {
     if (!isBalanceOverflow(e)) throw e;
     // Value moved at the peer but our books cannot record it (64-bit range): the operator reconciles, no retry storm.
     const destination = settlementDestination(r.step, parties(order));
-    toReview(gw, job, order, owner, `final proof cannot be booked: ${destination} balance limit`, true);
+    await toReview(gw, job, order, owner, `final proof cannot be booked: ${destination} balance limit`, true);
     return false;
   }
   if (!ok) {
     const d = decide(facts(job, paths), { kind: "ambiguous", reason: "final proof could not be applied" }, gw.clock());
-    if (d.action === "retry") retryLater(gw, job, order, owner, d);
+    if (d.action === "retry") await retryLater(gw, job, order, owner, d);
     return false;
   }
   return true;
@@ -425,40 +430,45 @@ const settleMove = (proof: Record<string, unknown>, signature: string, txid: str
  * the proof was already used for another job. Shared by the scheduler, /transfer/webhook notifications and the
  * operator's `resolve paid`.
  */
-export function applyFinalProof(
-  gw: Gateway,
+export async function applyFinalProof(
+  gw: Pick<Gateway, "clock" | "events">,
+  tx: Tx,
   jobId: string,
   order: OrderRecord,
   step: JobStep,
   final: Signed,
   issuer: number,
   sigForm: string,
-): boolean {
+): Promise<boolean> {
   const now = gw.clock();
   const txid = String(final.proof.txid);
-  const seen = txidUse(gw.store.proofs, issuer, txid);
+  const seen = await txidUse(tx.proofs, issuer, txid);
   if (seen && seen.job_id !== jobId) {
-    recordAnomaly(gw, "proof_reused", order.id, jobId, `${issuer}/${txid} already used`);
+    await recordAnomaly(gw, tx, "proof_reused", order.id, jobId, `${issuer}/${txid} already used`);
     return false;
   }
-  if (!gw.store.orders.move(order.id, settleMove(final.proof, final.signature, txid), now)) return false;
+  if (!(await tx.orders.move(order.id, settleMove(final.proof, final.signature, txid), now))) return false;
   const document = JSON.stringify(final.proof);
   const { signature } = final;
-  claimTxid(gw.store.proofs, { issuer, txid, jobId, document, signature, sigForm, outcome: "settlement", now });
-  settleInFlight(gw, order, step, txid, now);
-  gw.store.jobs.markDone(jobId, now);
+  const claim = { issuer, txid, jobId, document, signature, sigForm, outcome: "settlement", now };
+  // Taken between the check above and here only by a concurrent writer (not SQLite's single one): nothing of this
+  // transaction may stand, the order must not be paid twice.
+  if ((await claimTxid(tx.proofs, claim)) === "taken") throw new Error(`${issuer}/${txid} claimed concurrently`);
+  await settleInFlight(gw, tx, order, step, txid, now);
+  await tx.jobs.markDone(jobId, now);
   return true;
 }
 
 /** §12.1: the order's amount leaves settlement_in_flight for where this step settled it; operators hear payment.paid. */
-function settleInFlight(
-  gw: Pick<Gateway, "clock" | "events" | "store">,
+async function settleInFlight(
+  gw: Pick<Gateway, "clock" | "events">,
+  tx: Tx,
   order: OrderRecord,
   step: JobStep,
   txid: string,
   now: number,
-): void {
-  gw.store.ledger.move({
+): Promise<void> {
+  await tx.ledger.move({
     from: IN_FLIGHT,
     to: settlementDestination(step, parties(order)),
     currency: order.currency,
@@ -468,12 +478,17 @@ function settleInFlight(
     ref: txid,
     now,
   });
-  emitOrderEvent(gw, "payment.paid", order, "paid", txid);
+  await emitOrderEvent(gw, tx, "payment.paid", order, "paid", txid);
 }
 
 /** §12.1: a failed or operator-refunded order's amount goes back from settlement_in_flight to its user. */
-export function refundInFlight(gw: Pick<Gateway, "clock" | "events" | "store">, order: OrderRecord, now: number): void {
-  gw.store.ledger.move({
+export async function refundInFlight(
+  gw: Pick<Gateway, "clock" | "events">,
+  tx: Tx,
+  order: OrderRecord,
+  now: number,
+): Promise<void> {
+  await tx.ledger.move({
     from: IN_FLIGHT,
     to: userAccount(order.user_id!),
     currency: order.currency,
@@ -482,7 +497,7 @@ export function refundInFlight(gw: Pick<Gateway, "clock" | "events" | "store">, 
     orderId: order.id,
     now,
   });
-  emitOrderEvent(gw, "payment.failed", order, "failed", null);
+  await emitOrderEvent(gw, tx, "payment.failed", order, "failed", null);
 }
 
 /** §12.4: after the commit that paid it, the user sees `payment_update {status: "paid", txid}`. */
@@ -499,16 +514,22 @@ type LocalStep = StepOf<"direct.credit" | "checkout.credit">;
  * recipient account that cannot hold the amount (64-bit balance range) is a definite failure of this path: nothing
  * left our books, so the next path or a refund follows instead of a retry that could never succeed.
  */
-function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, step: LocalStep, owner: string): StepResult {
+async function creditLocally(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  step: LocalStep,
+  owner: string,
+): Promise<StepResult> {
   const now = gw.clock();
   const recipient = step.name === "checkout.credit" ? step.via : order.merchant_ocid;
   let issued: Committed<{ txid: string }> | null;
   try {
-    issued = creditLocallyTx(gw, job, order, step, owner, recipient, now);
+    issued = await creditLocallyTx(gw, job, order, step, owner, recipient, now);
   } catch (e) {
     if (!isBalanceOverflow(e)) throw e;
     const detail = `${peerAccount(recipient)} cannot hold ${order.amount} ${order.currency}`;
-    gw.store.tx(() => recordAnomaly(gw, "balance_limit", order.id, job.id, detail));
+    await gw.store.transaction((tx) => recordAnomaly(gw, tx, "balance_limit", order.id, job.id, detail));
     return { kind: "definite", reason: "recipient balance limit" };
   }
   if (!issued) return { kind: "ambiguous", reason: "state changed" };
@@ -516,7 +537,8 @@ function creditLocally(gw: Gateway, job: JobRow, order: OrderRecord, step: Local
   return { kind: "issued" };
 }
 
-function creditLocallyTx(
+/** Null (the transaction rolled back) when the order could no longer be paid: a lost race, not a fault. */
+async function creditLocallyTx(
   gw: Gateway,
   job: JobRow,
   order: OrderRecord,
@@ -524,57 +546,80 @@ function creditLocallyTx(
   owner: string,
   recipient: number,
   now: number,
-): Committed<{ txid: string }> | null {
-  return gw.store.txUnless(StateChanged, () => {
-    const proof = issueProof(
-      gw.store.proofs,
-      gw.key.secret,
-      {
-        issuer: gw.config.ocid,
-        from: { ocid: gw.config.ocid, reference: order.user_id ? `user_${order.user_id}` : undefined },
-        to: { ocid: recipient, reference: order.order_id },
-        amount: order.amount,
-        currency: order.currency,
-        timestamp: now,
-      },
-      order.id,
-      gw.store.dialects.signingFor(recipient),
-    );
-    if (!gw.store.orders.move(order.id, settleMove(proof.proof, proof.signature, proof.txid), now))
-      throw new StateChanged();
-    settleInFlight(gw, order, step, proof.txid, now);
-    gw.store.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
-    gw.store.jobs.finish(job.id, owner, "done", null, now);
-    return { value: proof, effects: [paidPush(order, proof.txid), WAKE_DELIVERIES] };
-  });
+): Promise<Committed<{ txid: string }> | null> {
+  try {
+    return await gw.store.transaction((tx) => creditLocallyIn(gw, tx, job, order, step, owner, recipient, now));
+  } catch (e) {
+    if (e instanceof StateChanged) return null;
+    throw e;
+  }
+}
+
+async function creditLocallyIn(
+  gw: Gateway,
+  tx: Tx,
+  job: JobRow,
+  order: OrderRecord,
+  step: LocalStep,
+  owner: string,
+  recipient: number,
+  now: number,
+): Promise<Committed<{ txid: string }>> {
+  const proof = await issueProof(
+    tx.proofs,
+    gw.key.secret,
+    {
+      issuer: gw.config.ocid,
+      from: { ocid: gw.config.ocid, reference: order.user_id ? `user_${order.user_id}` : undefined },
+      to: { ocid: recipient, reference: order.order_id },
+      amount: order.amount,
+      currency: order.currency,
+      timestamp: now,
+    },
+    order.id,
+    await tx.dialects.signingFor(recipient),
+  );
+  if (!(await tx.orders.move(order.id, settleMove(proof.proof, proof.signature, proof.txid), now)))
+    throw new StateChanged();
+  await settleInFlight(gw, tx, order, step, proof.txid, now);
+  await tx.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
+  await tx.jobs.finish(job.id, owner, "done", null, now);
+  return { value: proof, effects: [paidPush(order, proof.txid), WAKE_DELIVERIES] };
 }
 
 class StateChanged extends Error {}
 
-function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, reason: string): void {
+async function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, reason: string): Promise<void> {
   const now = gw.clock();
-  const done = commit(gw, () => {
-    if (!gw.store.orders.move(order.id, { event: "fail" }, now)) {
-      gw.store.jobs.finish(job.id, owner, "failed", `${reason} (order was ${order.status})`, now);
+  const done = await commit(gw, async (tx) => {
+    if (!(await tx.orders.move(order.id, { event: "fail" }, now))) {
+      await tx.jobs.finish(job.id, owner, "failed", `${reason} (order was ${order.status})`, now);
       return only(false);
     }
-    refundInFlight(gw, order, now);
-    gw.store.jobs.finish(job.id, owner, "failed", reason, now);
+    await refundInFlight(gw, tx, order, now);
+    await tx.jobs.finish(job.id, owner, "failed", reason, now);
     return { value: true, effects: [statusPush(order, "failed")] };
   });
   gw.log.warn("settlement failed; user refunded", { order: order.id, reason, refunded: done });
 }
 
 /** Value may have moved: never refund; the operator reconciles (§12.4). `final` stops the retries. */
-function toReview(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, reason: string, final = false): void {
+async function toReview(
+  gw: Gateway,
+  job: JobRow,
+  order: OrderRecord,
+  owner: string,
+  reason: string,
+  final = false,
+): Promise<void> {
   const now = gw.clock();
-  const moved = commit(gw, () => {
-    const changed = gw.store.orders.move(order.id, { event: "review" }, now);
+  const moved = await commit(gw, async (tx) => {
+    const changed = await tx.orders.move(order.id, { event: "review" }, now);
     if (changed) {
-      recordAnomaly(gw, "unresolved_settlement", order.id, job.id, reason);
-      emitOrderEvent(gw, "order.in_review", order, "in_review", null);
+      await recordAnomaly(gw, tx, "unresolved_settlement", order.id, job.id, reason);
+      await emitOrderEvent(gw, tx, "order.in_review", order, "in_review", null);
     }
-    if (final) gw.store.jobs.finish(job.id, owner, "in_review", reason, now);
+    if (final) await tx.jobs.finish(job.id, owner, "in_review", reason, now);
     return { value: changed, effects: changed ? [statusPush(order, "in_review")] : [] };
   });
   if (moved) {
@@ -583,26 +628,28 @@ function toReview(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, r
   }
 }
 
-function finishJob(
+async function finishJob(
   gw: Pick<Gateway, "clock" | "store">,
   job: JobRow,
   owner: string,
   state: JobState,
   error: string | null,
-): void {
-  gw.store.tx(() => gw.store.jobs.finish(job.id, owner, state, error, gw.clock()));
+): Promise<void> {
+  await gw.store.transaction((tx) => tx.jobs.finish(job.id, owner, state, error, gw.clock()));
 }
 
-function release(gw: Pick<Gateway, "store">, job: JobRow, owner: string): void {
-  gw.store.jobs.release(job.id, owner);
+async function release(gw: Pick<Gateway, "store">, job: JobRow, owner: string): Promise<void> {
+  await gw.store.transaction((tx) => tx.jobs.release(job.id, owner));
 }
 
-export function recordAnomaly(
-  gw: Pick<Gateway, "clock" | "store">,
+/** Inside the open transaction `tx` of what the anomaly is about. */
+export async function recordAnomaly(
+  gw: Pick<Gateway, "clock">,
+  tx: Pick<Tx, "anomalies">,
   kind: string,
   orderId: number | null,
   jobId: string | null,
   detail: string,
-): void {
-  gw.store.anomalies.record(kind, orderId, jobId, detail, gw.clock());
+): Promise<void> {
+  await tx.anomalies.record(kind, orderId, jobId, detail, gw.clock());
 }

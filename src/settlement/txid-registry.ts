@@ -3,7 +3,8 @@
 // merchant gateway hands out at payment.create, or a credit posted to /transfer/webhook. Every path that accepts
 // something a peer identifies by (issuer, txid) claims it here, inside the transaction that acts on it; a lying
 // peer that hands the same txid to two jobs, or to a job and a credit, gets the second use refused.
-import type { Proofs, TxidUse } from "../store/proofs";
+import type { Tx } from "../store";
+import type { TxidUse } from "../store/proofs";
 
 export type { TxidUse };
 
@@ -24,20 +25,21 @@ export type TxidClaim = {
 
 export type ClaimResult = "fresh" | "same_job" | "taken";
 
-export const txidUse = (proofs: Proofs, issuer: number, txid: string): TxidUse | null => proofs.received(issuer, txid);
+type ProofsTx = Pick<Tx["proofs"], "received" | "claimReceived" | "updateReceived">;
+
+export const txidUse = (proofs: ProofsTx, issuer: number, txid: string): Promise<TxidUse | null> =>
+  proofs.received(issuer, txid);
 
 /**
- * Call inside the transaction that acts on the txid. A job may claim its own txid again (a retried step, or a
+ * Call inside the transaction that acts on the txid. Claim-first: the insert decides, so two concurrent claims of
+ * one txid cannot both be "fresh" whatever the engine. A job may claim its own txid again (a retried step, or a
  * gateway whose final proof reuses its payment reference): the row then records the newer document. Anything
  * else already holding the txid — another job, a credit, an unknown-reference rejection — makes it "taken".
  */
-export function claimTxid(proofs: Proofs, c: TxidClaim): ClaimResult {
-  const use = txidUse(proofs, c.issuer, c.txid);
-  if (use) {
-    if (c.jobId === null || use.job_id !== c.jobId) return "taken";
-    proofs.updateReceived(c);
-    return "same_job";
-  }
-  proofs.insertReceived({ ...c, replyJson: c.replyJson ?? null });
-  return "fresh";
+export async function claimTxid(proofs: ProofsTx, c: TxidClaim): Promise<ClaimResult> {
+  if (await proofs.claimReceived({ ...c, replyJson: c.replyJson ?? null })) return "fresh";
+  const use = await txidUse(proofs, c.issuer, c.txid);
+  if (!use || c.jobId === null || use.job_id !== c.jobId) return "taken";
+  await proofs.updateReceived(c);
+  return "same_job";
 }

@@ -37,15 +37,26 @@ export function proofs(db: Database) {
   const update = db.query(
     "UPDATE received_proofs SET proof_json = ?, signature = ?, sig_form = ?, outcome = ? WHERE issuer = ? AND txid = ?",
   );
-  const insert = db.query(
+  // Claim-first: the INSERT itself decides who holds (issuer, txid), so two writers (another node, another engine
+  // with concurrent transactions) cannot both see "nobody" and both act on it.
+  const claim = db.query<
+    { n: number },
+    [number, string, string, string, string, string, string | null, string | null, number]
+  >(
     `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, job_id,
        received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (issuer, txid) DO NOTHING
+     RETURNING 1 AS n`,
   );
+  // A webhook's answer fills the row its request claimed (job_id NULL, no reply yet), or a new one; a row a
+  // settlement job owns, or one already answered, is left as it is.
   const reply = db.query(
     `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (issuer, txid) DO NOTHING`,
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (issuer, txid) DO UPDATE SET proof_json = ?3, signature = ?4, sig_form = ?5, outcome = ?6,
+       reply_json = ?7
+     WHERE received_proofs.job_id IS NULL AND received_proofs.reply_json IS NULL`,
   );
   return {
     insertIssued: (p: IssuedProofRow): void => {
@@ -57,9 +68,9 @@ export function proofs(db: Database) {
     updateReceived: (r: Omit<ReceivedProofRow, "replyJson" | "jobId" | "now">): void => {
       update.run(r.document, r.signature, r.sigForm, r.outcome, r.issuer, r.txid);
     },
-    insertReceived: (r: ReceivedProofRow): void => {
-      insert.run(r.issuer, r.txid, r.document, r.signature, r.sigForm, r.outcome, r.replyJson, r.jobId, r.now);
-    },
+    /** Records (issuer, txid) as `r`'s unless someone holds it already: true iff this call took it. */
+    claimReceived: (r: ReceivedProofRow): boolean =>
+      claim.get(r.issuer, r.txid, r.document, r.signature, r.sigForm, r.outcome, r.replyJson, r.jobId, r.now) !== null,
     /** A /transfer/webhook answer, stored once: a row a settlement job already owns keeps no stored reply. */
     recordWebhookReply: (r: Omit<ReceivedProofRow, "jobId">): void => {
       reply.run(r.issuer, r.txid, r.document, r.signature, r.sigForm, r.outcome, r.replyJson, r.now);

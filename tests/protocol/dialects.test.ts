@@ -79,8 +79,8 @@ describe("proofs we issue (issue 12 §2)", () => {
   migrate(db);
   const fields = { issuer: 200, from: { ocid: 200, reference: "user_1" }, to: { ocid: 500, reference: "ord_1" }, amount: "9.99", currency: "USD", timestamp: 1706500500 };
 
-  test("top-level ocid/reference mirror `to`; the replacer string equals the deep string byte for byte", () => {
-    const p = issueProof(db, SK, fields, null);
+  test("top-level ocid/reference mirror `to`; the replacer string equals the deep string byte for byte", async () => {
+    const p = await issueProof(db, SK, fields, null);
     expect(p.proof).toMatchObject({ ocid: 500, reference: "ord_1", to: { ocid: 500, reference: "ord_1" }, from: { ocid: 200, reference: "user_1" } });
     expect(canonReplacer(p.proof)).toBe(canonDeep(p.proof));
     // What the docs' webhook handler computes, verified by noble with the SPEC's helper shape:
@@ -92,14 +92,14 @@ describe("proofs we issue (issue 12 §2)", () => {
     expect(stored.canonical).toBe(docsForm);
   });
 
-  test("missing references are filled with the txid, so the forms still coincide", () => {
-    const p = issueProof(db, SK, { ...fields, from: { ocid: 300 }, to: { ocid: 500 } }, null);
+  test("missing references are filled with the txid, so the forms still coincide", async () => {
+    const p = await issueProof(db, SK, { ...fields, from: { ocid: 300 }, to: { ocid: 500 } }, null);
     expect(p.proof).toMatchObject({ reference: p.txid, from: { ocid: 300, reference: p.txid }, to: { ocid: 500, reference: p.txid } });
     expect(canonReplacer(p.proof)).toBe(canonDeep(p.proof));
   });
 
-  test("a tampered to, amount or top-level copy fails verification of the deep form (and of the replacer form)", () => {
-    const p = issueProof(db, SK, fields, null);
+  test("a tampered to, amount or top-level copy fails verification of the deep form (and of the replacer form)", async () => {
+    const p = await issueProof(db, SK, fields, null);
     const tampered: Record<string, unknown>[] = [
       { ...p.proof, to: { ocid: 666, reference: "ord_1" } },
       { ...p.proof, to: { ocid: 500, reference: "ord_2" } },
@@ -114,12 +114,12 @@ describe("proofs we issue (issue 12 §2)", () => {
     }
   });
 
-  test("signed in the recipient's dialect: compact for noble 2/3, DER for elliptic, double hash when recorded", () => {
-    const c = issueProof(db, SK, fields, null, { encoding: "compact128", hash: "sha256" });
+  test("signed in the recipient's dialect: compact for noble 2/3, DER for elliptic, double hash when recorded", async () => {
+    const c = await issueProof(db, SK, fields, null, { encoding: "compact128", hash: "sha256" });
     expect(c.signature).toMatch(/^[0-9a-f]{128}$/);
-    const d = issueProof(db, SK, fields, null, { encoding: "der", hash: "sha256" });
+    const d = await issueProof(db, SK, fields, null, { encoding: "der", hash: "sha256" });
     expect(d.signature.startsWith("30")).toBe(true);
-    const dd = issueProof(db, SK, fields, null, { encoding: "compact128", hash: "double-sha256" });
+    const dd = await issueProof(db, SK, fields, null, { encoding: "compact128", hash: "double-sha256" });
     expect(verifyString(canonDeep(dd.proof), dd.signature, PUB)).toBe(false);
     expect(secp.verify(Buffer.from(dd.signature, "hex"), sha256(enc.encode(canonDeep(dd.proof))), PUB)).toBe(true);
     expect(JSON.parse(c.body)).toEqual({ proof: c.proof, signature: c.signature });

@@ -33,9 +33,9 @@ function targets() {
   };
 }
 
-test("effects are applied once the transaction committed, in the order the use case gave them", () => {
+test("effects are applied once the transaction committed, in the order the use case gave them", async () => {
   const t = targets();
-  const value = commit(t, () => {
+  const value = await commit(t, async () => {
     t.store.anomalies.record("test", null, null, "one", 1);
     expect(t.seen).toEqual([]); // nothing is announced inside the transaction
     return { value: 42, effects: [push("u1", UPDATE), WAKE_SETTLEMENT, WAKE_DELIVERIES] };
@@ -44,26 +44,26 @@ test("effects are applied once the transaction committed, in the order the use c
   expect(t.seen).toEqual(["push:u1:rows=1", "wake:settlement", "wake:deliveries"]);
 });
 
-test("a transaction that throws applies none of its effects and writes nothing", () => {
+test("a transaction that throws applies none of its effects and writes nothing", async () => {
   const t = targets();
-  expect(() =>
-    commit(t, () => {
+  await expect(
+    commit(t, async () => {
       t.store.anomalies.record("test", null, null, "rolled back", 1);
       if (t.rows() === 1) throw new Error("boom");
       return { value: 0, effects: [push("u1", UPDATE)] };
     }),
-  ).toThrow("boom");
+  ).rejects.toThrow("boom");
   expect(t.seen).toEqual([]);
   expect(t.rows()).toBe(0);
 });
 
-test("a computed push reads the committed state, and one that finds nothing sends nothing", () => {
+test("a computed push reads the committed state, and one that finds nothing sends nothing", async () => {
   const t = targets();
   const effects: Effect[] = [
     push("u1", () => (t.rows() > 0 ? UPDATE : null)),
     push("u2", () => null),
   ];
-  commit(t, () => {
+  await commit(t, async () => {
     t.store.anomalies.record("test", null, null, "x", 1);
     return { value: null, effects };
   });

@@ -59,7 +59,7 @@ function confirmedOrder(candidates: Candidate[]): { order: OrderRecord; jobId: s
 const final = (txid: string) => ({ proof: { txid, issuer: 0 }, signature: "ab".repeat(64) });
 const balance = (account: string) => gw.store.ledger.balance(account, "USD");
 const apply = (order: OrderRecord, jobId: string, step: JobStep, issuer: number, txid: string) =>
-  gw.store.tx(() => applyFinalProof(gw, jobId, order, step, final(txid), issuer, "deep"));
+  gw.store.transaction((tx) => applyFinalProof(gw, tx, jobId, order, step, final(txid), issuer, "deep"));
 
 describe("a final proof pays the order into §12.1's account for the step", () => {
   const CASES: readonly [name: string, c: Candidate, step: JobStep, issuer: number, account: string][] = [
@@ -78,11 +78,11 @@ describe("a final proof pays the order into §12.1's account for the step", () =
       "external:701",
     ],
   ];
-  test.each(CASES)("%s", (_name, c, step, issuer, account) => {
+  test.each(CASES)("%s", async (_name, c, step, issuer, account) => {
     const { order, jobId } = confirmedOrder([c]);
     const before = { inFlight: balance(IN_FLIGHT), account: balance(account) };
     const txid = `tx_final_${seq}`;
-    expect(apply(order, jobId, step, issuer, txid)).toBe(true);
+    expect(await apply(order, jobId, step, issuer, txid)).toBe(true);
     expect(gw.store.orders.byId(order.id)).toMatchObject({ status: "paid", final_txid: txid });
     expect(gw.store.jobs.byId(jobId)!.state).toBe("done");
     expect(balance(IN_FLIGHT)).toBe(before.inFlight - AMOUNT);
@@ -95,25 +95,25 @@ describe("a proof that cannot pay writes nothing", () => {
   const PARTNER: Candidate = { type: "partner_reserve", via: 300 };
   const STEP: JobStep = { name: "transfer.create", via: 300 };
 
-  test("the same (issuer, txid) for a second job is refused and recorded as reuse", () => {
+  test("the same (issuer, txid) for a second job is refused and recorded as reuse", async () => {
     const first = confirmedOrder([PARTNER]);
     const second = confirmedOrder([PARTNER]);
     const txid = `tx_reused_${seq}`;
-    expect(apply(first.order, first.jobId, STEP, 300, txid)).toBe(true);
+    expect(await apply(first.order, first.jobId, STEP, 300, txid)).toBe(true);
     const inFlight = balance(IN_FLIGHT);
-    expect(apply(second.order, second.jobId, STEP, 300, txid)).toBe(false);
+    expect(await apply(second.order, second.jobId, STEP, 300, txid)).toBe(false);
     expect(gw.store.orders.byId(second.order.id)!.status).toBe("confirmed");
     expect(gw.store.jobs.byId(second.jobId)!.state).toBe("pending");
     expect(balance(IN_FLIGHT)).toBe(inFlight);
     expect(gw.store.anomalies.ofOrder(second.order.id).map((a) => a.kind)).toEqual(["proof_reused"]);
   });
 
-  test("an order already failed (refunded) is not paid by a late proof", () => {
+  test("an order already failed (refunded) is not paid by a late proof", async () => {
     const { order, jobId } = confirmedOrder([PARTNER]);
     gw.store.tx(() => gw.store.orders.move(order.id, { event: "fail" }, gw.clock()));
     const inFlight = balance(IN_FLIGHT);
     const txid = `tx_late_${seq}`;
-    expect(apply(order, jobId, STEP, 300, txid)).toBe(false);
+    expect(await apply(order, jobId, STEP, 300, txid)).toBe(false);
     expect(gw.store.orders.byId(order.id)!.status).toBe("failed");
     expect(balance(IN_FLIGHT)).toBe(inFlight);
     expect(gw.store.proofs.received(300, txid)).toBeNull();
