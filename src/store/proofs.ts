@@ -37,6 +37,11 @@ export function proofs(db: Database) {
   const update = db.query(
     "UPDATE received_proofs SET proof_json = ?, signature = ?, sig_form = ?, outcome = ? WHERE issuer = ? AND txid = ?",
   );
+  const insert = db.query(
+    `INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json, job_id,
+       received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
   // Claim-first: the INSERT itself decides who holds (issuer, txid), so two writers (another node, another engine
   // with concurrent transactions) cannot both see "nobody" and both act on it.
   const claim = db.query<
@@ -67,6 +72,10 @@ export function proofs(db: Database) {
     /** The same job claims its txid again: the row records the newer document. */
     updateReceived: (r: Omit<ReceivedProofRow, "replyJson" | "jobId" | "now">): void => {
       update.run(r.document, r.signature, r.sigForm, r.outcome, r.issuer, r.txid);
+    },
+    /** A plain insert: a unique violation when (issuer, txid) is held already (claimReceived decides instead). */
+    insertReceived: (r: ReceivedProofRow): void => {
+      insert.run(r.issuer, r.txid, r.document, r.signature, r.sigForm, r.outcome, r.replyJson, r.jobId, r.now);
     },
     /** Records (issuer, txid) as `r`'s unless someone holds it already: true iff this call took it. */
     claimReceived: (r: ReceivedProofRow): boolean =>

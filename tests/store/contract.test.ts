@@ -676,6 +676,55 @@ for (const engine of ENGINES) {
       sameOnEveryEngine(engine, "proofs", { ...use, use: { ...use.use, job_id: "<winner>" } });
     });
 
+    test("proofs: claim-first — of concurrent claims of one txid exactly one wins and none fails", async () => {
+      const row = (i: number, jobId: string | null) => ({
+        issuer: 9,
+        txid: "tx-claim",
+        document: `{"n":${i}}`,
+        signature: "s",
+        sigForm: "deep",
+        outcome: jobId ? "settlement" : "pending",
+        replyJson: null,
+        jobId,
+        now: 20,
+      });
+      const claims = await Promise.all(
+        Array.from({ length: CONCURRENT }, (_, i) =>
+          store.transaction(async (tx) => {
+            await yieldToEventLoop();
+            return tx.proofs.claimReceived(row(i, null));
+          }),
+        ),
+      );
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      // The claimed, unanswered row takes the webhook's answer once; a job's row never takes one.
+      const reply = (txid: string, status: string) => ({
+        ...row(0, null),
+        txid,
+        outcome: status,
+        replyJson: JSON.stringify({ status }),
+        now: 21,
+      });
+      const after = await store.transaction(async (tx) => {
+        await tx.proofs.recordWebhookReply(reply("tx-claim", "accepted"));
+        await tx.proofs.recordWebhookReply(reply("tx-claim", "rejected"));
+        const job = await tx.proofs.claimReceived({ ...row(1, "job-x"), txid: "tx-job" });
+        await tx.proofs.recordWebhookReply(reply("tx-job", "accepted"));
+        return {
+          job,
+          again: await tx.proofs.claimReceived({ ...row(2, "job-y"), txid: "tx-job" }),
+          credit: await tx.proofs.received(9, "tx-claim"),
+          owned: await tx.proofs.received(9, "tx-job"),
+        };
+      });
+      expect(after).toEqual({
+        job: true,
+        again: false,
+        credit: { job_id: null, reply_json: '{"status":"accepted"}', outcome: "accepted" },
+        owned: { job_id: "job-x", reply_json: null, outcome: "settlement" },
+      });
+    });
+
     test("ledger: a refused movement leaves its transaction usable; the books reconcile", async () => {
       const answers = await store.transaction(async (tx) => {
         await tx.ledger.move({ from: "funding", to: "user:l1", currency: "CHF", amount: 5n, reason: "t", now: 1 });

@@ -26,12 +26,24 @@ export function pgProofs(sql: SQL): Tx["proofs"] {
         VALUES (${r.issuer}, ${r.txid}, ${r.document}, ${r.signature}, ${r.sigForm}, ${r.outcome}, ${r.replyJson},
           ${r.jobId}, ${r.now})`;
     },
+    // Claim-first (see ../proofs.ts): a concurrent claim waits for the first to commit, then inserts nothing.
+    async claimReceived(r) {
+      const rows = await sql`INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome,
+          reply_json, job_id, received_at)
+        VALUES (${r.issuer}, ${r.txid}, ${r.document}, ${r.signature}, ${r.sigForm}, ${r.outcome}, ${r.replyJson},
+          ${r.jobId}, ${r.now})
+        ON CONFLICT (issuer, txid) DO NOTHING
+        RETURNING 1 AS n`;
+      return rows.length === 1;
+    },
     async recordWebhookReply(r) {
       await sql`INSERT INTO received_proofs (issuer, txid, proof_json, signature, sig_form, outcome, reply_json,
           received_at)
         VALUES (${r.issuer}, ${r.txid}, ${r.document}, ${r.signature}, ${r.sigForm}, ${r.outcome}, ${r.replyJson},
           ${r.now})
-        ON CONFLICT (issuer, txid) DO NOTHING`;
+        ON CONFLICT (issuer, txid) DO UPDATE SET proof_json = EXCLUDED.proof_json, signature = EXCLUDED.signature,
+          sig_form = EXCLUDED.sig_form, outcome = EXCLUDED.outcome, reply_json = EXCLUDED.reply_json
+        WHERE received_proofs.job_id IS NULL AND received_proofs.reply_json IS NULL`;
     },
   };
 }
