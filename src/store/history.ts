@@ -43,7 +43,8 @@ type Row = {
 };
 
 /** Ledger reasons that are a credit the user sees (money arriving from outside or from the operator). */
-const CREDIT_REASONS = "'funding', 'webhook_credit', 'transfer_in', 'topup'";
+export const CREDIT_REASONS = ["funding", "webhook_credit", "transfer_in", "topup"] as const;
+const CREDIT_LIST = CREDIT_REASONS.map((r) => `'${r}'`).join(", ");
 
 const PAGE = `SELECT * FROM (
   SELECT printf('%011d1%015d', received_at, id) AS k, 'payment' AS kind, id, received_at AS at, session_id, order_id,
@@ -55,7 +56,7 @@ const PAGE = `SELECT * FROM (
   UNION ALL
   SELECT printf('%011d0%015d', created_at, id), 'credit', id, created_at, NULL, NULL, NULL, NULL, CAST(delta AS TEXT),
          currency, NULL, NULL, created_at, reason, ref, NULL
-    FROM ledger_entries WHERE account = ?2 AND delta > 0 AND reason IN (${CREDIT_REASONS})
+    FROM ledger_entries WHERE account = ?2 AND delta > 0 AND reason IN (${CREDIT_LIST})
   UNION ALL
   SELECT printf('%011d2%015d', created_at, rowid), 'sent', rowid, created_at, NULL, NULL, NULL, amount, NULL, currency,
          status, txid, updated_at, NULL, id, NULL

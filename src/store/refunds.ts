@@ -46,9 +46,9 @@ export function refunds(db: Database) {
     `UPDATE refunds SET status = 'succeeded', issuer = ?2, txid = ?3, proof_json = ?4, signature = ?5, completed_at = ?6
      WHERE id = ?1 AND status = 'pending'`,
   );
-  const fix = <T extends Raw>(r: T | null): (Omit<T, "minor_s"> & { amount_minor: bigint }) | null => {
+  const fix = <T extends Raw>(r: T | null): (Omit<T, "minor_s" | "amount_minor"> & { amount_minor: bigint }) | null => {
     if (!r) return null;
-    const { minor_s, ...rest } = r;
+    const { minor_s, amount_minor: _float, ...rest } = r;
     return { ...rest, amount_minor: BigInt(minor_s) };
   };
   return {

@@ -23,6 +23,7 @@ import { fetchLimited } from "../../src/peers/fetch-limited";
 import { InsufficientFunds, isBalanceOverflow } from "../../src/store/ledger";
 import { isUniqueViolation } from "../../src/store/constraint";
 import type { NewOrder } from "../../src/store/orders";
+import type { AuditEntry } from "../../src/store/audit";
 
 /** What the suite uses of the port: the repositories both engines implement (the Postgres engine's so far). */
 type ContractTx = PostgresTx;
@@ -1027,5 +1028,750 @@ describe("sqlite engine: one connection", () => {
     expect(store.ledger.balance("user:a", "USD")).toBe(2n);
     expect(store.ledger.balance("user:b", "USD")).toBe(0n);
     store.close();
+  });
+});
+
+// ---- The operator's, the wallet's and the event log's repositories (issue 18 item 1, engineer pg-rest) ----
+// Rows whose repositories are not under test here (users, sessions, orders, jobs, deliveries of proofs) are seeded
+// with plain INSERTs ($N placeholders; ?N on SQLite); everything asserted goes through the port.
+type Seed = (text: string, params?: unknown[]) => Promise<void>;
+type Seeded = { store: ContractStore; seed: Seed; close: () => Promise<void> };
+
+async function openSeeded(engine: Engine): Promise<Seeded> {
+  if (engine.name === "sqlite") {
+    const db = openDatabase(join(mkdtempSync(join(tmpdir(), "oc-contract-")), "g.sqlite"), "NORMAL");
+    const store = createStore(db);
+    return {
+      store,
+      seed: async (text, params = []) => void db.query(text.replace(/\$(\d+)/g, "?$1")).run(...(params as never[])),
+      close: async () => store.close(),
+    };
+  }
+  const db = await freshDatabase("contract_rest");
+  await migratePostgres(db.sql);
+  const store = postgresStore(new SQL(db.url, { bigint: true, max: 8 }));
+  return {
+    store,
+    seed: async (text, params = []) => void (await db.sql.unsafe(text, params as never[])),
+    close: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
+const seedUser = (seed: Seed, id: string) =>
+  seed("INSERT INTO app_users (id, name, created_at) VALUES ($1, $2, 1)", [id, `name-${id}`]);
+/** A paid order `id` of user `userId` (its session too), confirmed at 100 and paid at 100 + `settledAfter`. */
+async function seedOrder(
+  seed: Seed,
+  o: { id: number; userId: string; minor: bigint; currency?: string; status?: string; settledAfter?: number },
+) {
+  await seed(
+    "INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at) VALUES ($1, 'qr', $2, 'used', 1, 9)",
+    [`s${o.id}`, o.userId],
+  );
+  await seed(
+    `INSERT INTO orders (id, session_id, caller_ocid, merchant_ocid, order_id, order_json, signature, sig_form,
+       urls_json, amount, amount_minor, currency, user_id, status, confirm_deadline, candidates_json, settlement_type,
+       received_at, confirmed_at, updated_at)
+     VALUES ($1, $2, 4001, 5001, $3, '{}', 'sig', 'deep', '{}', $4, $5, $6, $7, $8, 300,
+       '[{"type":"direct","via":null}]', 'direct', $9, 100, $10)`,
+    [
+      o.id,
+      `s${o.id}`,
+      `m-${o.id}`,
+      String(o.minor),
+      o.minor,
+      o.currency ?? "USD",
+      o.userId,
+      o.status ?? "paid",
+      90 + o.id,
+      100 + (o.settledAfter ?? 5),
+    ],
+  );
+}
+
+/** Random ids (evt_…, rf_…, we_…, dlv_…, ock_…, movement ids) renamed in order of first appearance. */
+function stableIds(value: unknown): unknown {
+  const names = new Map<string, string>();
+  const rename = (s: string) =>
+    s.replace(/\b(?:(evt|rf|we|dlv|ock)_[0-9a-f]{16,64}|[0-9a-f]{24})\b/g, (id, kind: string | undefined) => {
+      if (!names.has(id)) names.set(id, `${kind ?? "movement"}#${names.size + 1}`);
+      return names.get(id)!;
+    });
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") return rename(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v instanceof Set) return [...v].map(walk).sort();
+    if (v instanceof Map) return [...v].map(walk);
+    if (v instanceof Uint8Array) return [...v];
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value);
+}
+
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+const BIG = 2n ** 60n + 7n;
+
+/**
+ * One script over every repository of this section, recording what each read returns: run on each engine, the
+ * records must be equal (field names, null versus undefined, bigint versus number, order of rows).
+ */
+async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const t = <T>(fn: (tx: ContractTx) => Promise<T>) => store.transaction(fn);
+  await seedUser(seed, "u1");
+  await seedUser(seed, "u2");
+  await seedOrder(seed, { id: 1, userId: "u1", minor: 1000n });
+  await seedOrder(seed, { id: 2, userId: "u1", minor: 500n, status: "declined" });
+  await seedOrder(seed, { id: 3, userId: "u1", minor: BIG, currency: "EUR", settledAfter: 9 });
+  await seed(
+    `INSERT INTO jobs (id, order_id, kind, state, candidates_json, path_index, step, next_attempt_at, deadline,
+       created_at, updated_at) VALUES ('j1', 1, 'settle', 'done', '[{"type":"direct"}]', 0, 'done', 1, 9, 1, 1),
+       ('j3', 3, 'settle', 'pending', '[{"type":"partner_reserve","via":7},{"type":"direct"}]', 1, 'x', 1, 9, 1, 1)`,
+  );
+  await seed(`UPDATE orders SET settlement_type = NULL WHERE id = 3`);
+  await seed(
+    `INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at, updated_at)
+     VALUES ('d1', 1, 5001, 'tx1', '{}', 'delivered', 1, 101, 107),
+       ('d2', 1, 5001, 'tx2', '{}', 'pending', 1, 101, 101)`,
+  );
+
+  // API keys and the audit log.
+  const key = await t((tx) => tx.apiKeys.create("ops", ["admin", "read"], 10));
+  out.keys = await store.read(async (tx) => ({
+    byKey: await tx.apiKeys.byKey(key),
+    malformed: await tx.apiKeys.byKey("ock_nope"),
+    byName: await tx.apiKeys.byName("ops"),
+    missing: await tx.apiKeys.byName("nobody"),
+  }));
+  await t(async (tx) => {
+    await tx.apiKeys.create("ci", [], 10);
+    out.revoked = [await tx.apiKeys.revoke("ops", 11), await tx.apiKeys.revoke("ops", 12)];
+  });
+  out.keysAfter = await store.read(async (tx) => ({
+    byKey: await tx.apiKeys.byKey(key),
+    list: await tx.apiKeys.list(),
+  }));
+  await t(async (tx) => {
+    for (const [i, action] of ["user.freeze", "limits.set", "key.create"].entries())
+      await tx.audit.append("key:ops", action, { user: "u1", token: "secret", nested: { apiKey: "k", n: i } }, 20 + i);
+  });
+  out.audit = await store.read(async (tx) => {
+    const first = await tx.audit.page(MAX_ID, 2);
+    return { first, rest: await tx.audit.page(first[1]!.id, 10) };
+  });
+
+  // Admin idempotency: claim, answer, a second claim refused, expiry frees the key.
+  out.adminIdem = await t(async (tx) => ({
+    claimed: await tx.adminIdempotency.claim("key:ops", "k1", "h1", 30),
+    inFlight: await tx.adminIdempotency.get("key:ops", "k1"),
+    again: await tx.adminIdempotency.claim("key:ops", "k1", "h2", 31),
+    finished: await tx.adminIdempotency.finish("key:ops", "k1", 201, '{"ok":true}'),
+    finishedTwice: await tx.adminIdempotency.finish("key:ops", "k1", 500, "{}"),
+    done: await tx.adminIdempotency.get("key:ops", "k1"),
+  }));
+  out.adminIdemExpiry = await t(async (tx) => {
+    await tx.adminIdempotency.release("key:ops", "k1"); // done: release leaves it
+    const kept = await tx.adminIdempotency.get("key:ops", "k1");
+    await tx.adminIdempotency.expireOlderThan("key:ops", "k1", 30); // not older than 30
+    const notYet = await tx.adminIdempotency.get("key:ops", "k1");
+    await tx.adminIdempotency.expireOlderThan("key:ops", "k1", 31);
+    return { kept, notYet, gone: await tx.adminIdempotency.get("key:ops", "k1") };
+  });
+
+  // Limits, and the spending window they are checked against.
+  await t(async (tx) => {
+    await tx.limits.set("u1", "USD", "per_day", 500n, 40);
+    await tx.limits.set("u1", "USD", "per_payment", BIG, 40);
+    await tx.limits.set("u1", "EUR", "max_balance", 7n, 40);
+    await tx.limits.set("u1", "USD", "per_payment", 300n, 41); // replaced
+    await tx.limits.set("u1", "EUR", "max_balance", null, 41); // removed
+    const m = { currency: "USD", now: 45 };
+    await tx.ledger.move({ ...m, from: "funding", to: "user:u1", amount: 1000n, reason: "funding" });
+    await tx.ledger.move({ ...m, from: "user:u1", to: "merchant:5001", amount: 100n, reason: "confirm", now: 49 });
+    await tx.ledger.move({ ...m, from: "user:u1", to: "merchant:5001", amount: 70n, reason: "confirm", now: 50 });
+    await tx.ledger.move({ ...m, from: "user:u1", to: "user:u2", amount: 20n, reason: "p2p_transfer", now: 51 });
+    await tx.ledger.move({ ...m, from: "merchant:5001", to: "user:u1", amount: 30n, reason: "refund", now: 52 });
+    await tx.ledger.move({ ...m, from: "user:u1", to: "fees", amount: 5n, reason: "fee", now: 53 });
+  });
+  out.limits = await t(async (tx) => ({
+    usd: await tx.limits.forUser("u1", "USD"),
+    eur: await tx.limits.forUser("u1", "EUR"),
+    all: await tx.limits.allForUser("u1"),
+    spentAll: await tx.limits.spentSince("user:u1", "USD", 0),
+    spentFrom50: await tx.limits.spentSince("user:u1", "USD", 50),
+    spentLater: await tx.limits.spentSince("user:u1", "USD", 53),
+    refundOnly: await tx.limits.spentSince("user:u1", "USD", 52), // a refund alone never goes below zero
+  }));
+
+  // Scans.
+  await seed(
+    `INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at)
+     VALUES ('sc1', 'scan', 'u1', 'pending', 1, 9)`,
+  );
+  out.scans = await t(async (tx) => {
+    await tx.scans.insert({
+      session_id: "sc1",
+      kind: "inventory",
+      merchant_ocid: 5001,
+      code: "INV-1",
+      source_url: null,
+      inventory_json: '{"items":[]}',
+      created_at: 60,
+    });
+    const before = await tx.scans.get("sc1");
+    return {
+      before,
+      became: [await tx.scans.becomeOrder("sc1", 61), await tx.scans.becomeOrder("sc1", 62)],
+      after: await tx.scans.get("sc1"),
+      missing: await tx.scans.get("nope"),
+    };
+  });
+
+  // Refunds.
+  out.refunds = await t(async (tx) => {
+    const common = { orderId: 1, currency: "USD", createdBy: "key:ops" } as const;
+    const pending = await tx.refunds.insert({
+      ...common,
+      amount: "3.00",
+      minor: 300n,
+      status: "pending",
+      method: "partner",
+      now: 70,
+    });
+    await tx.refunds.insert({ ...common, amount: "2.00", minor: 200n, status: "succeeded", method: "direct", now: 70 });
+    await tx.refunds.insert({
+      ...common,
+      orderId: 3,
+      currency: "EUR",
+      amount: "big",
+      minor: BIG,
+      status: "pending",
+      method: "partner",
+      now: 71,
+    });
+    const before = { totals: await tx.refunds.totals(1), matching: await tx.refunds.pendingMatching("USD", 300n) };
+    const completed = [
+      await tx.refunds.complete(pending, 7001, "rtx", '{"p":1}', "sig", 72),
+      await tx.refunds.complete(pending, 7001, "rtx", '{"p":1}', "sig", 73),
+    ];
+    return {
+      before,
+      completed,
+      byOrder: await tx.refunds.byOrder(1),
+      byId: await tx.refunds.byId(pending),
+      missing: await tx.refunds.byId("rf_missing"),
+      totals: await tx.refunds.totals(1),
+      big: await tx.refunds.pendingMatching("EUR", BIG),
+      none: await tx.refunds.totals(2),
+    };
+  });
+
+  // Person-to-person transfers and what an outbound run writes.
+  const p2p = {
+    user_id: "u1",
+    request_hash: "rh",
+    to_label: "bob",
+    amount: "1.00",
+    amount_minor: 100,
+    currency: "USD",
+    memo: null,
+    next_attempt_at: 80,
+    deadline: 900,
+    created_at: 80,
+  };
+  out.p2p = await t(async (tx) => {
+    await tx.p2p.insert({
+      ...p2p,
+      id: "p2p_in",
+      idempotency_key: "ik1",
+      kind: "internal",
+      to_user_id: "u2",
+      to_ocid: null,
+      via: null,
+      status: "paid",
+      state: "done",
+      request_body: null,
+      txid: "ptx1",
+      lease_owner: null,
+      lease_until: null,
+    });
+    await tx.p2p.insert({
+      ...p2p,
+      id: "p2p_out",
+      idempotency_key: "ik2",
+      kind: "outbound",
+      to_user_id: null,
+      to_ocid: 9001,
+      via: 7001,
+      memo: "lunch",
+      status: "pending",
+      state: "pending",
+      request_body: '{"a":1}',
+      txid: null,
+      lease_owner: "node-a",
+      lease_until: 90,
+    });
+    const run = {
+      wrongOwner: await tx.p2pOutbound.paid("p2p_out", "node-b", {
+        txid: "t",
+        proofJson: "{}",
+        signature: "s",
+        now: 81,
+      }),
+      retry: await tx.p2pOutbound.retryLater("p2p_out", "node-a", {
+        at: 95,
+        reason: "timeout",
+        reviewNoted: 1,
+        now: 82,
+      }),
+      afterRetryNoLease: await tx.p2pOutbound.release("p2p_out", "node-a"),
+    };
+    const pinned = await tx.p2p.byId("p2p_out");
+    return {
+      run,
+      pinned,
+      pinnedNotRefunded: await tx.p2pOutbound.refunded("p2p_out", "node-a", "x", 83),
+      byKey: await tx.p2p.byKey("u1", "ik1"),
+      missingKey: await tx.p2p.byKey("u1", "nope"),
+      missingId: await tx.p2p.byId("nope"),
+    };
+  });
+  await seed("UPDATE p2p_transfers SET lease_owner = 'node-c', lease_until = 99 WHERE id = 'p2p_out'");
+  out.p2pRun = await t(async (tx) => ({
+    paid: await tx.p2pOutbound.paid("p2p_out", "node-c", {
+      txid: "ptx2",
+      proofJson: '{"x":1}',
+      signature: "s",
+      now: 84,
+    }),
+    paidTwice: await tx.p2pOutbound.paid("p2p_out", "node-c", {
+      txid: "ptx3",
+      proofJson: "{}",
+      signature: "s",
+      now: 85,
+    }),
+    row: await tx.p2p.byId("p2p_out"),
+    review: await tx.p2pOutbound.toReview("p2p_out", "node-c", "no lease", 86),
+  }));
+
+  // Event endpoints, events and the deliveries they fan out to.
+  out.events = await t(async (tx) => {
+    const a = await tx.events.createEndpoint(
+      "https://a.example/hook",
+      "whsec_a",
+      ["order.paid", "refund.succeeded"],
+      90,
+    );
+    const b = await tx.events.createEndpoint("https://b.example/hook", "whsec_b", ["order.paid"], 89);
+    const disabled = [await tx.events.disable(b, 91), await tx.events.disable(b, 92)];
+    const e1 = await tx.events.record("order.paid", { order: 1, amount: "10.00" }, 1, [a], 93);
+    await tx.events.record("refund.succeeded", { refund: 1 }, null, [], 94);
+    await tx.events.record("order.paid", { order: 3 }, 3, [a], 95);
+    const page = await tx.events.page(null, MAX_ID, 2);
+    return {
+      disabled,
+      endpoint: await tx.events.endpoint(a),
+      missing: await tx.events.endpoint("we_missing"),
+      endpoints: await tx.events.endpoints(),
+      active: await tx.events.activeEndpoints(),
+      page,
+      next: await tx.events.page(null, page[1]!.rid, 10),
+      paid: await tx.events.page("order.paid", MAX_ID, 10),
+      byId: await tx.events.byId(e1),
+      deliveries: await tx.events.deliveriesOf(e1),
+    };
+  });
+
+  // KYC.
+  out.kyc = await t(async (tx) => {
+    await tx.kyc.addStart(
+      "st1",
+      { userId: "u1", provider: 6001, userOcid: 4001, grants: ["age", "name"], expiresAt: 200 },
+      100,
+    );
+    const start = await tx.kyc.start("st1");
+    const used = [await tx.kyc.useStart("st1", 101), await tx.kyc.useStart("st1", 102)];
+    const g = { provider: 6001, status: "granted", verified: true, dataHash: "dh", signedForm: "deep" };
+    await tx.kyc.putGrant("u1", { ...g, grant: "name", expiresAt: 500 }, 103);
+    await tx.kyc.putGrant("u1", { ...g, grant: "age", expiresAt: 150 }, 103);
+    await tx.kyc.putGrant("u1", { ...g, grant: "age", verified: false, expiresAt: null, dataHash: null }, 104);
+    await tx.kyc.putGrant("u1", { ...g, provider: 6000, grant: "name", expiresAt: 120 }, 104);
+    const unpinned = await tx.kyc.pinned("u1");
+    await tx.kyc.setPinned("u1", "gold", "key:ops", 105);
+    const pinned = await tx.kyc.pinned("u1");
+    await tx.kyc.setPinned("u2", "silver", "cli", 105);
+    await tx.kyc.setPinned("u2", null, "cli", 106);
+    return {
+      start,
+      used,
+      afterUse: await tx.kyc.start("st1"),
+      missing: await tx.kyc.start("nope"),
+      grants: await tx.kyc.grants("u1"),
+      verified: await tx.kyc.verifiedGrants("u1", 130),
+      unpinned,
+      pinned,
+      removed: await tx.kyc.pinned("u2"),
+    };
+  });
+
+  // Passkeys and WebAuthn challenges.
+  out.passkeys = await t(async (tx) => {
+    const pk = { user_id: "u1", name: "laptop", counter: 0, transports: "usb", device_type: "single", backed_up: 0 };
+    await tx.passkeys.insert({ ...pk, id: "pk-z", public_key: new Uint8Array([1, 2, 255]), created_at: 110 });
+    await tx.passkeys.insert({ ...pk, id: "pk-a", public_key: new Uint8Array([0]), created_at: 110 });
+    const used = [await tx.passkeys.markUsed("pk-z", 0, 5, 111), await tx.passkeys.markUsed("pk-z", 0, 6, 112)];
+    await tx.passkeys.saveChallenge({ challenge: "c1", purpose: "signin", user_id: null, token_hash: null }, 100, 5);
+    await tx.passkeys.saveChallenge({ challenge: "c2", purpose: "register", user_id: "u1", token_hash: "th" }, 110, 60);
+    return {
+      used,
+      forUser: await tx.passkeys.forUser("u1"),
+      byId: await tx.passkeys.byId("pk-z"),
+      missing: await tx.passkeys.byId("nope"),
+      live: [await tx.passkeys.liveChallenges("signin"), await tx.passkeys.liveChallenges("register")],
+      wrongPurpose: await tx.passkeys.takeChallenge("c2", "signin", 111),
+      taken: await tx.passkeys.takeChallenge("c2", "register", 111),
+      takenTwice: await tx.passkeys.takeChallenge("c2", "register", 111),
+      removed: [await tx.passkeys.remove("pk-a", "u2"), await tx.passkeys.remove("pk-a", "u1")],
+    };
+  });
+  await t(async (tx) => {
+    // Purged on the next save: c1 expired at 105.
+    await tx.passkeys.saveChallenge({ challenge: "c3", purpose: "signin", user_id: null, token_hash: null }, 120, 5);
+    out.expiredChallenge = await tx.passkeys.takeChallenge("c1", "signin", 120);
+  });
+
+  // The operator's and the wallet's reads.
+  out.reads = await store.read(async (tx) => {
+    const history = await tx.history.page("u1", "user:u1", "9".repeat(27), 3);
+    return {
+      search: await tx.orderQueries.search({}, MAX_ID, 10),
+      searchPaid: await tx.orderQueries.search({ status: "paid", userId: "u1", from: 91, to: 94 }, 3, 10),
+      lines: await tx.orderQueries.lines(null, 10),
+      linesPaid: await tx.orderQueries.lines("paid", 1),
+      latestPaid: await tx.orderQueries.latestPaidOfMerchant(5001, "m-1"),
+      noPaid: await tx.orderQueries.latestPaidOfMerchant(5001, "m-2"),
+      exported: await tx.orderQueries.exportRows(0, MAX_ID),
+      ofOrder: await tx.deliveryQueries.ofOrder(1),
+      latest: await tx.deliveryQueries.latestOfOrder(1),
+      noLatest: await tx.deliveryQueries.latestOfOrder(2),
+      deliveryPage: await tx.deliveryQueries.page(null, 0, 3),
+      pendingPage: await tx.deliveryQueries.page("pending", 1, 10),
+      history,
+      historyNext: await tx.history.page("u1", "user:u1", history[2]!.key, 50),
+      receivedP2p: await tx.history.page("u2", "user:u2", "9".repeat(27), 50),
+      noProof: [await tx.history.issuedProof("nope"), await tx.history.receivedProof(1, "nope")],
+      ordersByStatus: await tx.metrics.ordersByStatus(),
+      settlements: await tx.metrics.settlementsByOutcome(),
+      deliveriesByState: await tx.metrics.deliveriesByState(),
+      settlementLatency: await tx.metrics.settlementLatency(),
+      confirmToWebhook: await tx.metrics.confirmToWebhook(),
+    };
+  });
+  // Last: the event log's outbox (the triggers wrote it as the script went), oldest first, each row once.
+  out.outbox = await t(async (tx) => {
+    const first = await tx.eventOutbox.take(3);
+    const rest = await tx.eventOutbox.take(1000);
+    const parsed = (rows: { id: number; at: number; event: string; data: string }[]) =>
+      rows.map((r) => ({ at: r.at, event: r.event, data: JSON.parse(r.data) }));
+    const ids = [...first, ...rest].map((r) => r.id);
+    return {
+      first: parsed(first),
+      rest: parsed(rest),
+      increasing: ids.every((id, i) => i === 0 || id > ids[i - 1]!),
+      empty: await tx.eventOutbox.take(10),
+    };
+  });
+  return out;
+}
+
+const recorded = new Map<string, unknown>();
+
+for (const engine of ENGINES) {
+  describe(`store port contract, operator and wallet repositories: ${engine.name}`, () => {
+    let seeded: Seeded;
+    beforeAll(async () => {
+      seeded = await openSeeded(engine);
+    });
+    afterAll(async () => {
+      await seeded.close();
+    });
+
+    test("one script over every repository gives the records this engine must give (spot checks here)", async () => {
+      const r = (await scenario(seeded)) as Record<string, any>;
+      recorded.set(engine.name, stableIds(r));
+      expect(r.keys.byKey).toEqual({ name: "ops", scopes: ["admin", "read"], createdAt: 10, revokedAt: null });
+      expect(r.keys.malformed).toBeNull();
+      expect(r.keysAfter.byKey).toBeNull();
+      expect(r.revoked).toEqual([true, false]);
+      expect(r.audit.first.map((e: AuditEntry) => e.action)).toEqual(["key.create", "limits.set"]);
+      expect(r.audit.first[0].args).toEqual({
+        user: "u1",
+        token: "[redacted]",
+        nested: { apiKey: "[redacted]", n: 2 },
+      });
+      expect(r.audit.rest.map((e: AuditEntry) => e.action)).toEqual(["user.freeze"]);
+      expect(r.adminIdem).toMatchObject({ claimed: true, again: false, finished: true, finishedTwice: false });
+      expect(r.adminIdem.done).toEqual({
+        request_hash: "h1",
+        state: "done",
+        status: 201,
+        response: '{"ok":true}',
+        created_at: 30,
+      });
+      expect(r.adminIdemExpiry.notYet).not.toBeNull();
+      expect(r.adminIdemExpiry.gone).toBeNull();
+      expect(r.limits.usd).toEqual({ per_day: 500n, per_payment: 300n });
+      expect(r.limits.eur).toEqual({});
+      // 100 + 70 + 20 spent, the 30 refund given back; the fee is not spending.
+      expect([r.limits.spentAll, r.limits.spentFrom50, r.limits.spentLater, r.limits.refundOnly]).toEqual([
+        160n,
+        60n,
+        0n,
+        0n,
+      ]);
+      expect(r.scans.became).toEqual([true, false]);
+      expect(r.scans.after.kind).toBe("order");
+      expect(r.refunds.before.totals).toEqual({ committed: 500n, succeeded: 200n });
+      expect(r.refunds.completed).toEqual([true, false]);
+      expect(r.refunds.totals).toEqual({ committed: 500n, succeeded: 500n });
+      expect(r.refunds.big[0].amount_minor).toBe(BIG);
+      expect(r.refunds.none).toEqual({ committed: 0n, succeeded: 0n });
+      expect(r.p2p.missingKey).toBeUndefined();
+      expect(r.p2p.missingId).toBeUndefined();
+      expect(r.p2p.run).toEqual({ wrongOwner: false, retry: true, afterRetryNoLease: false });
+      expect(r.p2p.pinnedNotRefunded).toBe(false);
+      expect(r.p2pRun).toMatchObject({ paid: true, paidTwice: false, review: false });
+      expect(r.events.disabled).toEqual([true, false]);
+      expect(r.events.page.map((e: { type: string }) => e.type)).toEqual(["order.paid", "refund.succeeded"]);
+      expect(r.events.next.map((e: { type: string }) => e.type)).toEqual(["order.paid"]);
+      expect(r.events.deliveries).toHaveLength(1);
+      expect(r.kyc.used).toEqual([true, false]);
+      expect(r.kyc.verified).toEqual(new Set(["name"]));
+      expect(r.passkeys.used).toEqual([true, false]);
+      expect(r.passkeys.forUser.map((p: { id: string }) => p.id)).toEqual(["pk-z", "pk-a"]); // insertion order
+      expect(r.passkeys.byId.public_key).toEqual(new Uint8Array([1, 2, 255]));
+      expect(r.passkeys.taken).toEqual({ challenge: "c2", purpose: "register", user_id: "u1", token_hash: "th" });
+      expect([r.passkeys.wrongPurpose, r.passkeys.takenTwice, r.expiredChallenge]).toEqual([null, null, null]);
+      expect(r.reads.search).toEqual([3, 2, 1]);
+      expect(r.reads.searchPaid).toEqual([1]);
+      expect(r.reads.exported.map((o: { refundedMinor: bigint }) => o.refundedMinor)).toEqual([500n, 0n, 0n]);
+      expect(r.reads.history.map((h: { kind: string }) => h.kind)).toEqual(["payment", "payment", "payment"]);
+      expect(r.reads.receivedP2p.map((h: { kind: string; ref: string }) => [h.kind, h.ref])).toEqual([
+        ["received", "p2p_in"],
+      ]);
+      expect(r.reads.settlements).toEqual([
+        { state: "done", strategy: "direct", n: 1 },
+        { state: "pending", strategy: "direct", n: 1 },
+      ]);
+      expect(r.outbox.increasing).toBe(true);
+      expect(r.outbox.empty).toEqual([]);
+      expect(r.outbox.first).toHaveLength(3);
+    });
+
+    /** `CONCURRENT` transactions, each yielding to the event loop between its read and its write. */
+    const race = <T>(fn: (tx: ContractTx, i: number) => Promise<T>) =>
+      Promise.allSettled(Array.from({ length: CONCURRENT }, (_, i) => seeded.store.transaction((tx) => fn(tx, i))));
+    const won = (results: PromiseSettledResult<unknown>[]) =>
+      results.filter((r) => r.status === "fulfilled" && r.value === true).length;
+
+    test("refunds racing on one order never commit more than it paid (check, yield, insert)", async () => {
+      await seedUser(seeded.seed, "racer");
+      await seedOrder(seeded.seed, { id: 50, userId: "racer", minor: 1000n });
+      const each = 300n;
+      const results = await race(async (tx, i) => {
+        const { committed } = await tx.refunds.totals(50);
+        await yieldToEventLoop();
+        if (committed + each > 1000n) return false;
+        await tx.refunds.insert({
+          orderId: 50,
+          amount: "3.00",
+          minor: each,
+          currency: "USD",
+          status: i % 2 ? "succeeded" : "pending",
+          method: "direct",
+          createdBy: "key:ops",
+          now: 200,
+        });
+        return true;
+      });
+      expect(results.every((r) => r.status === "fulfilled")).toBe(true);
+      expect(won(results)).toBe(3);
+      const after = await seeded.store.read((tx) => tx.refunds.totals(50));
+      expect(after.committed).toBe(900n);
+    });
+
+    test("the per-day limit holds under concurrent payments of one user (spentSince, yield, debit)", async () => {
+      await seedUser(seeded.seed, "spender");
+      await seeded.store.transaction((tx) =>
+        tx.ledger.move({
+          from: "funding",
+          to: "user:spender",
+          currency: "USD",
+          amount: 10_000n,
+          reason: "funding",
+          now: 300,
+        }),
+      );
+      const perDay = 50n;
+      const results = await race(async (tx) => {
+        const spent = await tx.limits.spentSince("user:spender", "USD", 300);
+        await yieldToEventLoop();
+        if (spent + 20n > perDay) return false;
+        await tx.ledger.move({
+          from: "user:spender",
+          to: "merchant:5001",
+          currency: "USD",
+          amount: 20n,
+          reason: "confirm",
+          now: 301,
+        });
+        return true;
+      });
+      expect(won(results)).toBe(2);
+      expect(await seeded.store.read((tx) => tx.limits.spentSince("user:spender", "USD", 300))).toBe(40n);
+      // Yesterday's spending is outside today's window.
+      expect(await seeded.store.read((tx) => tx.limits.spentSince("user:spender", "USD", 302))).toBe(0n);
+    });
+
+    test("admin idempotency: of racing claims one wins and answers; a rolled-back claim frees the key", async () => {
+      const results = await race(async (tx, i) => {
+        const mine = await tx.adminIdempotency.claim("key:race", "k", `h${i}`, 400);
+        await yieldToEventLoop();
+        if (mine) await tx.adminIdempotency.finish("key:race", "k", 200, `answer ${i}`);
+        return mine;
+      });
+      expect(won(results)).toBe(1);
+      const winner = results.findIndex((r) => r.status === "fulfilled" && r.value === true);
+      expect(await seeded.store.read((tx) => tx.adminIdempotency.get("key:race", "k"))).toEqual({
+        request_hash: `h${winner}`,
+        state: "done",
+        status: 200,
+        response: `answer ${winner}`,
+        created_at: 400,
+      });
+      await expect(
+        seeded.store.transaction(async (tx) => {
+          await tx.adminIdempotency.claim("key:race", "k2", "h", 400);
+          throw new Error("mutation failed");
+        }),
+      ).rejects.toThrow("mutation failed");
+      expect(await seeded.store.transaction((tx) => tx.adminIdempotency.claim("key:race", "k2", "h", 401))).toBe(true);
+    });
+
+    test("single use under races: a challenge, a passkey counter and a KYC start are each taken once", async () => {
+      await seedUser(seeded.seed, "webauthn");
+      await seeded.store.transaction(async (tx) => {
+        await tx.passkeys.saveChallenge(
+          { challenge: "race", purpose: "signin", user_id: null, token_hash: null },
+          500,
+          60,
+        );
+        await tx.passkeys.insert({
+          id: "pk-race",
+          user_id: "webauthn",
+          name: "key",
+          public_key: new Uint8Array([9]),
+          counter: 3,
+          transports: "",
+          device_type: "single",
+          backed_up: 0,
+          created_at: 500,
+        });
+        await tx.kyc.addStart(
+          "st-race",
+          { userId: "webauthn", provider: 1, userOcid: 2, grants: [], expiresAt: 600 },
+          500,
+        );
+      });
+      // Every racer verified the same assertion against the counter as it stood (3) before any of them wrote.
+      const taken = await race(async (tx) => {
+        await yieldToEventLoop();
+        const challenge = await tx.passkeys.takeChallenge("race", "signin", 501);
+        const counted = await tx.passkeys.markUsed("pk-race", 3, 4, 501);
+        const started = await tx.kyc.useStart("st-race", 501);
+        return [challenge !== null, counted, started];
+      });
+      const values = taken.map((r) => (r.status === "fulfilled" ? r.value : r.reason));
+      for (const k of [0, 1, 2]) expect(values.filter((v) => Array.isArray(v) && v[k] === true)).toHaveLength(1);
+      expect((await seeded.store.read((tx) => tx.passkeys.byId("pk-race")))!.counter).toBe(4);
+    });
+
+    test("one idempotency key, racing transfers: one row; every other insert fails on the unique key", async () => {
+      await seedUser(seeded.seed, "sender");
+      const results = await race(async (tx, i) => {
+        const seen = await tx.p2p.byKey("sender", "same-key");
+        await yieldToEventLoop();
+        if (seen) return "replayed";
+        await tx.p2p.insert({
+          id: `p2p_race_${i}`,
+          user_id: "sender",
+          idempotency_key: "same-key",
+          request_hash: "rh",
+          kind: "internal",
+          to_user_id: null,
+          to_ocid: null,
+          to_label: "x",
+          via: null,
+          amount: "1",
+          amount_minor: 1,
+          currency: "USD",
+          memo: null,
+          status: "paid",
+          state: "done",
+          request_body: null,
+          txid: null,
+          next_attempt_at: 1,
+          deadline: 2,
+          lease_owner: null,
+          lease_until: null,
+          created_at: 1,
+        });
+        return "inserted";
+      });
+      const inserted = results.filter((r) => r.status === "fulfilled" && r.value === "inserted");
+      expect(inserted).toHaveLength(1);
+      for (const r of results)
+        if (r.status === "rejected")
+          expect(isUniqueViolation(r.reason, "p2p_transfers", ["user_id", "idempotency_key"])).toBe(true);
+      // The serialising engine never gets there: every later transaction sees the row and replays.
+      if (engine.serialises) expect(results.filter((r) => r.status === "rejected")).toHaveLength(0);
+    });
+
+    test("the event outbox: racing takers take every event exactly once, each batch oldest first", async () => {
+      const drain = async () => {
+        while ((await seeded.store.transaction((tx) => tx.eventOutbox.take(100))).length > 0);
+      };
+      await drain();
+      await seeded.store.transaction(async (tx) => {
+        for (let i = 0; i < 40; i++) await tx.audit.append("key:outbox", `a${i}`, { i }, 600 + i);
+      });
+      const batches = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          seeded.store.transaction(async (tx) => {
+            const got: number[] = [];
+            for (;;) {
+              const rows = await tx.eventOutbox.take(3);
+              if (rows.length === 0) return got;
+              got.push(...rows.map((r) => JSON.parse(r.data).args.i as number));
+              await yieldToEventLoop();
+            }
+          }),
+        ),
+      );
+      for (const b of batches) expect(b).toEqual([...b].sort((x, y) => x - y));
+      expect(batches.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    });
+  });
+}
+
+describe.skipIf(ENGINES.length < 2)("store port contract: both engines give the same records", () => {
+  test("the script's records are equal field for field (bigint, number, null, undefined, order)", () => {
+    const [lite, pg] = [recorded.get("sqlite"), recorded.get("postgres")];
+    expect(lite).toBeDefined();
+    expect(pg).toStrictEqual(lite);
   });
 });

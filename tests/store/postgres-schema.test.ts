@@ -151,6 +151,10 @@ function sqliteSchema(db: Database): Schema {
   return { tables, triggers };
 }
 
+/** SQLite's implicit rowid, declared on Postgres where the store reads it (a last identity column, and its index). */
+const ROWID = "rowid";
+const isImplicitRowid = (c: { name: string; identity: string }) => c.name === ROWID && c.identity === "YES";
+
 async function postgresSchema(sql: SQL): Promise<Schema> {
   const tables: Record<string, Table> = {};
   const names: { name: string }[] = await sql`
@@ -158,11 +162,13 @@ async function postgresSchema(sql: SQL): Promise<Schema> {
     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`;
   const typeClass: Record<string, string> = { bigint: "integer", text: "text", bytea: "bytes" };
   for (const { name } of names) {
-    const cols: { name: string; type: string; nullable: string; dflt: string | null; identity: string }[] = await sql`
+    const cols: { name: string; type: string; nullable: string; dflt: string | null; identity: string }[] = (
+      await sql`
       SELECT column_name AS name, data_type AS type, is_nullable AS nullable, column_default AS dflt,
              is_identity AS identity
       FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ${name}
-      ORDER BY ordinal_position`;
+      ORDER BY ordinal_position`
+    ).filter((c: { name: string; identity: string }) => !isImplicitRowid(c));
     const pk: { col: string }[] = await sql`
       SELECT a.attname AS col FROM pg_index i
       JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ON true
@@ -196,6 +202,7 @@ async function postgresSchema(sql: SQL): Promise<Schema> {
       identity: cols.filter((c) => c.identity === "YES").map((c) => c.name),
       checks: checks.map((c) => normPredicate(/^CHECK \((.*)\)$/s.exec(c.def)![1]!)).sort(),
       indexes: idx
+        .filter((i) => i.cols.join() !== ROWID)
         .map(
           (i) =>
             `${i.constraint ? "(constraint)" : i.name} ${i.uniq ? "unique " : ""}(${i.cols.join(",")})` +

@@ -2,7 +2,7 @@
 // typed as exactly the port's repository (`Tx["orders"]` …), so the compiler proves the signatures and records
 // match the SQLite ones (bigint money, the same field names, null where SQLite answers null). Statements are shared
 // with SQLite where the dialects agree and Postgres's own where SQLite relied on its single writer or its dialect.
-// Still missing: the repositories listed in `Missing` below; tests/store/postgres-statements.test.ts prints them.
+// `Missing` below names any repository not yet on Postgres (none now); postgres-statements.test.ts prints them.
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import { pgLedger } from "./ledger";
@@ -21,6 +21,22 @@ import { pgDialects, type DialectMemory } from "./dialects";
 import { pgMerchants } from "./merchants";
 import { pgIdempotency } from "./idempotency";
 import { pgTopups } from "./topups";
+import { pgPasskeys } from "./passkeys";
+import { pgApiKeys } from "./api-keys";
+import { pgAudit } from "./audit";
+import { pgAdminIdempotency } from "./admin-idempotency";
+import { pgLimits } from "./limits";
+import { pgScans } from "./scans";
+import { pgRefunds } from "./refunds";
+import { pgP2pTransfers } from "./p2p-transfers";
+import { pgEvents } from "./events";
+import { pgKyc } from "./kyc";
+import { pgEventOutbox } from "./event-outbox";
+import { pgOrderQueries } from "./order-queries";
+import { pgDeliveryQueries } from "./delivery-queries";
+import { pgHistory } from "./history";
+import { pgMetrics } from "./metrics";
+import { pgP2pOutbound } from "./p2p-outbound";
 
 /** The repositories the Postgres engine implements in full (one name a line: additions rebase cleanly). */
 export const POSTGRES_REPOSITORIES = [
@@ -40,14 +56,30 @@ export const POSTGRES_REPOSITORIES = [
   "merchants",
   "idempotency",
   "topups",
+  "passkeys",
+  "apiKeys",
+  "audit",
+  "adminIdempotency",
+  "limits",
+  "scans",
+  "refunds",
+  "p2p",
+  "events",
+  "kyc",
+  "eventOutbox",
+  "orderQueries",
+  "deliveryQueries",
+  "history",
+  "metrics",
+  "p2pOutbound",
 ] as const satisfies readonly (keyof Tx)[];
 type Complete = (typeof POSTGRES_REPOSITORIES)[number];
 
-/** The port's repositories not yet on Postgres (the admin claim the contract suite uses is below). */
+/** The port's repositories not yet on Postgres (none now). */
 export type Missing = Exclude<keyof Tx, Complete>;
 
 /** What the Postgres engine implements of the port today. */
-export type PostgresTx = Pick<Tx, Complete> & { adminIdempotency: Pick<Tx["adminIdempotency"], "claim"> };
+export type PostgresTx = Pick<Tx, Complete>;
 
 /** Per-process memory some repositories keep across transactions, as the SQLite ones do in their closures. */
 export type PostgresMemory = { dialects: DialectMemory };
@@ -72,12 +104,21 @@ export function postgresRepositories(sql: SQL, memory: PostgresMemory = postgres
     merchants: pgMerchants(sql),
     idempotency: pgIdempotency(sql),
     topups: pgTopups(sql),
-    adminIdempotency: {
-      async claim(actor, key, hash, now) {
-        const rows = await sql`INSERT INTO admin_idempotency (actor, key, request_hash, state, created_at)
-          VALUES (${actor}, ${key}, ${hash}, 'in_flight', ${now}) ON CONFLICT (actor, key) DO NOTHING RETURNING 1`;
-        return rows.length === 1;
-      },
-    },
+    passkeys: pgPasskeys(sql),
+    apiKeys: pgApiKeys(sql),
+    audit: pgAudit(sql),
+    adminIdempotency: pgAdminIdempotency(sql),
+    limits: pgLimits(sql),
+    scans: pgScans(sql),
+    refunds: pgRefunds(sql),
+    p2p: pgP2pTransfers(sql),
+    events: pgEvents(sql),
+    kyc: pgKyc(sql),
+    eventOutbox: pgEventOutbox(sql),
+    orderQueries: pgOrderQueries(sql),
+    deliveryQueries: pgDeliveryQueries(sql),
+    history: pgHistory(sql),
+    metrics: pgMetrics(sql),
+    p2pOutbound: pgP2pOutbound(sql),
   };
 }

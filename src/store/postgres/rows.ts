@@ -9,7 +9,9 @@ export type PgRow = Record<string, unknown>;
 /** A raw row as bun:sqlite gives it: BigInt only for the `money` columns, numbers for every other integer. */
 export function sqliteShape<T>(r: PgRow, money: readonly string[] = []): T {
   const out: PgRow = {};
-  for (const [k, v] of Object.entries(r)) out[k] = typeof v === "bigint" && !money.includes(k) ? Number(v) : v;
+  // SQLite's `*` never includes its implicit rowid; the Postgres tables that declare one (./schema.sql) would.
+  for (const [k, v] of Object.entries(r))
+    if (k !== "rowid") out[k] = typeof v === "bigint" && !money.includes(k) ? Number(v) : v;
   return out as T;
 }
 

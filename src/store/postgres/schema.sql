@@ -319,6 +319,19 @@ BEGIN
 END $$;
 CREATE TRIGGER ev_operator AFTER INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION ev_operator();
 
+-- SQLite's implicit rowid, where the store reads it (a page cursor in write order, or the insertion-order tie-break
+-- of ORDER BY created_at, rowid), is an explicit identity column named rowid here, last in its table, so the same
+-- statements and cursors work; tests/store/postgres-schema.test.ts knows these columns have no SQLite declaration.
+ALTER TABLE app_users ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE events ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE deliveries ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE p2p_transfers ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE passkeys ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE refunds ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+CREATE UNIQUE INDEX app_users_rowid ON app_users (rowid);
+CREATE UNIQUE INDEX events_rowid ON events (rowid);
+CREATE UNIQUE INDEX deliveries_rowid ON deliveries (rowid);
+
 -- What this file is, in SQLite's terms: base schema version 1 (SCHEMA_VERSION in src/store/db.ts) with every
 -- named migration below already in it. A database made from this file needs none of them run.
 INSERT INTO schema_version (version, applied_at) VALUES (1, extract(epoch FROM now())::bigint);
