@@ -19,24 +19,46 @@ type Repositories = Record<string, object>;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function asyncRepositories<S extends Repositories>(repos: S, ctx: TransactionContext): AsyncRepositories<S> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [name, repo] of Object.entries(repos)) {
-    const wrapped: Record<string, unknown> = {};
-    for (const [method, fn] of Object.entries(repo)) {
-      if (typeof fn !== "function") continue;
-      wrapped[method] = (...args: unknown[]) => {
-        if (!ctx.active) return Promise.reject(new TransactionClosed());
-        try {
-          return Promise.resolve((fn as (...a: unknown[]) => unknown).apply(repo, args));
-        } catch (e) {
-          return Promise.reject(e);
-        }
-      };
-    }
-    out[name] = wrapped;
+/** One repository's methods as Promise-returning functions that refuse to run once `ctx` is closed. */
+function wrapRepository(repo: object, ctx: TransactionContext): Record<string, unknown> {
+  const wrapped: Record<string, unknown> = {};
+  for (const [method, fn] of Object.entries(repo)) {
+    if (typeof fn !== "function") continue;
+    wrapped[method] = (...args: unknown[]) => {
+      if (!ctx.active) return Promise.reject(new TransactionClosed());
+      try {
+        return Promise.resolve((fn as (...a: unknown[]) => unknown).apply(repo, args));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
   }
-  return out as AsyncRepositories<S>;
+  return wrapped;
+}
+
+/**
+ * The transaction's `tx`: each repository is wrapped on first use (a getter on a prototype built once), because
+ * wrapping all of them for every transaction (some 40 repositories, 300 methods) cost ~0.17 ms of CPU per submit.
+ */
+function repositoriesPrototype<S extends Repositories>(repos: S): object {
+  const proto: Record<string, unknown> = {};
+  for (const name of Object.keys(repos))
+    Object.defineProperty(proto, name, {
+      get(this: { [CTX]: TransactionContext }) {
+        const value = wrapRepository(repos[name]!, this[CTX]);
+        Object.defineProperty(this, name, { value, enumerable: true });
+        return value;
+      },
+      enumerable: true,
+    });
+  return proto;
+}
+const CTX = Symbol("transaction context");
+
+function asyncRepositories<S extends Repositories>(proto: object, ctx: TransactionContext): AsyncRepositories<S> {
+  const tx = Object.create(proto) as { [CTX]: TransactionContext };
+  tx[CTX] = ctx;
+  return tx as unknown as AsyncRepositories<S>;
 }
 
 export type SqliteEngine<S> = StorePort<AsyncRepositories<S>> & {
@@ -49,6 +71,7 @@ export type SqliteEngine<S> = StorePort<AsyncRepositories<S>> & {
 export function sqliteEngine<S extends Repositories>(db: Database, repos: S): SqliteEngine<S> {
   let tail: Promise<void> = Promise.resolve();
   let holder: TransactionContext | null = null;
+  const proto = repositoriesPrototype(repos);
 
   /** Waits for the connection, runs `fn` between `begin` and COMMIT (ROLLBACK on a throw), then hands it on. */
   async function exclusive<T>(begin: string, end: () => void, fn: (tx: AsyncRepositories<S>) => Promise<T>) {
@@ -67,7 +90,7 @@ export function sqliteEngine<S extends Repositories>(db: Database, repos: S): Sq
     try {
       db.exec(begin);
       try {
-        const value = await runInTransaction(ctx, () => fn(asyncRepositories(repos, ctx)));
+        const value = await runInTransaction(ctx, () => fn(asyncRepositories<S>(proto, ctx)));
         ctx.active = false;
         db.exec("COMMIT");
         return value;
