@@ -89,6 +89,10 @@ export async function openFlow(gw: GatewayProc, merchants: Merchant[]) {
       if (c.status !== "confirmed") throw new Error(`confirm → ${JSON.stringify(c)}`);
       r.hook.push((await waitForWebhook(s.orderId)) - t);
     },
+    /** Forgets the samples so far (the warm-up ones). */
+    reset(): void {
+      for (const v of Object.values(r)) v.length = 0;
+    },
     result(): FlowResult {
       ws.close();
       return {

@@ -62,7 +62,9 @@ const CATEGORIES: [string, (st: Node["callFrame"][]) => boolean][] = [
   ["WebSocket push (hub: token re-check, JSON)", (st) => inFile(st, "app/hub.ts")],
   ["crypto worker messaging (postMessage, replies)", (st) => inFile(st, "verify-pool.ts")],
   ["logging", (st) => inFile(st, "src/log.ts")],
-  ["SQLite: submit transaction incl. COMMIT", (st) => inFile(st, "bun:sqlite") && has(st, "transaction")],
+  // store.transaction/read (src/store/sqlite-engine.ts): statements inside, BEGIN/COMMIT, the port's wrappers
+  ["SQLite: transactions (store port) incl. COMMIT", (st) => inFile(st, "store/sqlite-engine.ts")],
+  ["SQLite: synchronous store.tx incl. COMMIT", (st) => inFile(st, "bun:sqlite") && has(st, "transaction")],
   ["SQLite: nonce insert (autocommit)", (st) => inFile(st, "bun:sqlite") && inFile(st, "nonces.ts")],
   ["SQLite: reads (session, order re-read, ...)", (st) => st[0]!.url === "" && ["get", "all", "values"].includes(st[0]!.functionName) && inFile(st.slice(1), "/src/")],
   ["signature hex parsing (parseSignature)", (st) => has(st, "parseSignature")],
