@@ -71,11 +71,18 @@ export function isUniqueViolation(e: unknown, table?: string, columns?: readonly
   return columns === undefined || (columns.length === v.columns.length && columns.every((c) => v.columns.includes(c)));
 }
 
+/** The identifiers in a CHECK's expression (underscores belong to a name: `amount_minor` is one). */
+const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*/g;
+
 /**
- * A CHECK violation about `column`: SQLite reports the CHECK's expression (`typeof(balance) = 'integer'`), an
- * engine with named constraints its name (`accounts_balance_check`); either names the column as a word.
+ * A CHECK violation about `column`: SQLite reports the CHECK's expression (`typeof(amount_minor) = 'integer' …`),
+ * which names the column as an identifier; PostgreSQL the constraint's name, by default `<table>_<column>_check`
+ * (numbered when a column has several: `…_check1`).
  */
 export function isCheckViolation(e: unknown, column: string): boolean {
   const v = constraintViolation(e);
-  return v?.kind === "check" && v.check !== null && v.check.split(/[^A-Za-z0-9]+/).includes(column);
+  if (v?.kind !== "check" || v.check === null) return false;
+  if (v.check.match(IDENTIFIER)?.includes(column)) return true;
+  const named = `${v.table}_${column}_check`;
+  return v.table !== null && v.check.startsWith(named) && /^\d*$/.test(v.check.slice(named.length));
 }

@@ -63,6 +63,12 @@ test("a foreign key and a NOT NULL violation are told apart; other errors are no
   expect(constraintViolation(new Error("UNIQUE constraint failed: app_users.name"))).toBeNull();
   expect(constraintViolation(thrown(() => db.run("SELECT * FROM no_such_table")))).toBeNull();
   expect(isBalanceOverflow(new Error("CHECK constraint failed: typeof(balance) = 'integer'"))).toBe(false);
+  const minor = Object.assign(
+    new Error("CHECK constraint failed: typeof(amount_minor) = 'integer' AND amount_minor > 0"),
+    { code: "SQLITE_CONSTRAINT_CHECK" },
+  );
+  expect(isCheckViolation(minor, "amount_minor")).toBe(true);
+  expect(isCheckViolation(minor, "minor")).toBe(false);
 });
 
 test("PostgreSQL's report maps to the same shape: SQLSTATE for the kind, table and key columns from the server", () => {
@@ -84,6 +90,11 @@ test("PostgreSQL's report maps to the same shape: SQLSTATE for the kind, table a
   const check = pg({ errno: "23514", table: "accounts", constraint: "accounts_balance_check" });
   expect(isCheckViolation(check, "balance")).toBe(true);
   expect(isCheckViolation(check, "status")).toBe(false);
+  // A column whose name has an underscore, and one that is only part of another's name.
+  const minor = pg({ errno: "23514", table: "refunds", constraint: "refunds_amount_minor_check" });
+  expect(isCheckViolation(minor, "amount_minor")).toBe(true);
+  expect(isCheckViolation(minor, "minor")).toBe(false);
+  expect(isCheckViolation(pg({ errno: "23514", table: "t", constraint: "t_a_check1" }), "a")).toBe(true);
   expect(constraintViolation(pg({ errno: "23502", table: "app_users", column: "name" }))?.columns).toEqual(["name"]);
   expect(constraintViolation(pg({ errno: "42P01", table: "nope" }))).toBeNull();
 });

@@ -21,7 +21,7 @@ import { freshDatabase, postgresAvailable } from "../helpers/postgres";
 import { IoInsideTransaction } from "../../src/store/transaction-context";
 import { fetchLimited } from "../../src/peers/fetch-limited";
 import { InsufficientFunds, isBalanceOverflow } from "../../src/store/ledger";
-import { isUniqueViolation } from "../../src/store/constraint";
+import { constraintViolation, isCheckViolation, isUniqueViolation } from "../../src/store/constraint";
 import type { NewOrder } from "../../src/store/orders";
 import type { AuditEntry } from "../../src/store/audit";
 
@@ -1739,6 +1739,60 @@ for (const engine of ENGINES) {
           expect(isUniqueViolation(r.reason, "p2p_transfers", ["user_id", "idempotency_key"])).toBe(true);
       // The serialising engine never gets there: every later transaction sees the row and replays.
       if (engine.serialises) expect(results.filter((r) => r.status === "rejected")).toHaveLength(0);
+    });
+
+    test("refusals by the schema reach the caller as the same constraint violations on both engines", async () => {
+      await seedUser(seeded.seed, "refused");
+      await seedOrder(seeded.seed, { id: 60, userId: "refused", minor: 100n });
+      const refusal = async (fn: (tx: ContractTx) => Promise<unknown>) => {
+        try {
+          await seeded.store.transaction(fn);
+        } catch (e) {
+          return e;
+        }
+        throw new Error("the transaction was expected to be refused");
+      };
+      const pk = {
+        id: "pk-dup",
+        user_id: "refused",
+        name: "k",
+        public_key: new Uint8Array([1]),
+        counter: 0,
+        transports: "",
+        device_type: "single",
+        backed_up: 0,
+        created_at: 1,
+      };
+      await seeded.store.transaction(async (tx) => {
+        await tx.passkeys.insert(pk);
+        await tx.apiKeys.create("dup", [], 1);
+      });
+      expect(isUniqueViolation(await refusal((tx) => tx.passkeys.insert(pk)), "passkeys", ["id"])).toBe(true);
+      expect(isUniqueViolation(await refusal((tx) => tx.apiKeys.create("dup", [], 2)), "api_keys", ["name"])).toBe(
+        true,
+      );
+      const refund = { orderId: 60, amount: "0", currency: "USD", status: "pending", method: "direct" } as const;
+      const zero = await refusal((tx) => tx.refunds.insert({ ...refund, minor: 0n, createdBy: "cli", now: 1 }));
+      expect(isCheckViolation(zero, "amount_minor")).toBe(true);
+      const negative = await refusal((tx) => tx.limits.set("refused", "USD", "per_day", -1n, 1));
+      expect(isCheckViolation(negative, "max")).toBe(true);
+      const nobody = await refusal((tx) => tx.limits.set("nobody", "USD", "per_day", 1n, 1));
+      expect(constraintViolation(nobody)?.kind).toBe("foreign_key");
+      const noSession = await refusal((tx) =>
+        tx.scans.insert({
+          session_id: "no-such-session",
+          kind: "order",
+          merchant_ocid: 1,
+          code: "c",
+          source_url: null,
+          inventory_json: null,
+          created_at: 1,
+        }),
+      );
+      expect(constraintViolation(noSession)?.kind).toBe("foreign_key");
+      // Nothing of a refused transaction stays, and the store serves on.
+      expect(await seeded.store.read((tx) => tx.refunds.totals(60))).toEqual({ committed: 0n, succeeded: 0n });
+      expect(await seeded.store.read((tx) => tx.limits.forUser("refused", "USD"))).toEqual({});
     });
 
     test("the event outbox: racing takers take every event exactly once, each batch oldest first", async () => {
