@@ -91,6 +91,14 @@ export const SETTINGS = T.Object({
     default: ["USD:100.00", "EUR:100.00"],
   }),
   app: T.Object({ corsOrigins: T.Array(T.String(), { default: [] }) }, { default: {} }),
+  /**
+   * Issue 18: a postgres:// URL puts the store on PostgreSQL (migrated at start); unset, the store is SQLite in the
+   * data dir. Refused at start while the PostgreSQL store is incomplete (src/store/postgres/readiness.ts).
+   */
+  databaseUrl: T.Optional(
+    // `secret`: a URL may carry a password, so a refusal names the setting but never echoes its value.
+    T.String({ pattern: "^postgres(ql)?://", description: "a postgres:// or postgresql:// URL", secret: true }),
+  ),
   sqliteSynchronous: T.Union([T.Literal("FULL"), T.Literal("NORMAL")], { default: "FULL" }),
   /**
    * With FULL, while serving: one fsync of the -wal shared by every commit that arrives together, awaited before
@@ -343,7 +351,10 @@ const show = (v: unknown) => (v === undefined ? "(missing)" : JSON.stringify(v))
 function fail(key: string, source: string | undefined, value: unknown, wanted: string): never {
   const envName = [...ENV_NAMES].find(([, p]) => p.join(".") === key)?.[0];
   const from = source === "environment" && envName ? ` (from ${envName})` : source ? ` (from ${source})` : "";
-  throw new ConfigError(`setting ${key}${from} is ${show(value)}: expected ${wanted}`);
+  const shown = schemaAt(key.split("."))?.secret
+    ? "not valid (value not shown: it may hold a secret)"
+    : `is ${show(value)}`;
+  throw new ConfigError(`setting ${key}${from} ${shown}: expected ${wanted}`);
 }
 
 /** Checks the merged settings against SETTINGS; throws a ConfigError naming the key, the value and what is expected. */

@@ -73,6 +73,7 @@ function assemble(opts: OpenOptions): { gw: Gateway; inspection: SqliteInspectio
   try {
     opened = openStore(config.dataDir, config.sqliteSynchronous, {
       groupCommit: opts.serving && config.sqliteGroupCommit,
+      databaseUrl: config.databaseUrl,
     });
     key = loadOrCreateKey(config);
   } catch (e) {

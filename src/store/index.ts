@@ -10,7 +10,7 @@ import { deliveries } from "./deliveries";
 import { scans } from "./scans";
 import { merchantSnapshots } from "./merchant-snapshot";
 import { dialects } from "./dialects";
-import { inTransaction } from "./db";
+import { inTransaction, openDatabase } from "./db";
 import { apiKeys } from "./api-keys";
 import { audit } from "./audit";
 import { adminIdempotency } from "./admin-idempotency";
@@ -37,6 +37,7 @@ import { p2pOutbound } from "./p2p-outbound";
 import { proofs } from "./proofs";
 import { ConnectionBusy, sqliteEngine } from "./sqlite-engine";
 import type { AsyncRepositories } from "./port";
+import { refuseUnservablePostgres } from "./postgres/readiness";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 function repositories(db: Database) {
@@ -129,12 +130,27 @@ export type Store = ReturnType<typeof createStore>;
  */
 export type SqliteInspection = Database;
 
-/** The data dir's database, migrated, as a store (and its inspection handle for the tests). */
+/** The port's repository names, read off a throwaway in-memory store. */
+function repositoryNames(): string[] {
+  const db = openDatabase(":memory:");
+  try {
+    return Object.keys(repositories(db));
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The data dir's database, migrated, as a store (and its inspection handle for the tests). `databaseUrl` (issue 18)
+ * asks for PostgreSQL instead: refused with a ConfigError that says what is missing until the PostgreSQL store can
+ * serve everything, before any SQLite file is created (never half of the gateway on one engine and half on another).
+ */
 export function openStore(
   dataDir: string,
   synchronous: Synchronous,
-  opts: { groupCommit?: boolean } = {},
+  opts: { groupCommit?: boolean; databaseUrl?: string } = {},
 ): { store: Store; inspection: SqliteInspection } {
+  if (opts.databaseUrl) refuseUnservablePostgres(repositoryNames());
   const db = openGatewayDatabase(dataDir, synchronous, opts);
   return { store: createStore(db), inspection: db };
 }

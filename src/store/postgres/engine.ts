@@ -3,9 +3,10 @@
 // the SQLite engine's single connection) and correctness rests on row locks and conditional statements, which is
 // what the contract suite checks on both engines. The same port rules as SQLite's: no nested transaction, a dead
 // handle refuses calls, no network I/O inside (the shared transaction context asserts it).
-import type { SQL } from "bun";
+import { SQL } from "bun";
 import { NestedTransaction, TransactionClosed, type StorePort } from "../port";
 import { currentTransaction, runInTransaction, type TransactionContext } from "../transaction-context";
+import { migratePostgres } from "./schema";
 import { postgresMemory, postgresRepositories, type PostgresTx } from "./repositories";
 
 export type PostgresStore = StorePort<PostgresTx> & { close(): Promise<void> };
@@ -56,4 +57,22 @@ export function postgresStore(sql: SQL): PostgresStore {
     read: (fn) => run("read only", fn),
     close: () => sql.close(),
   };
+}
+
+/** Connections per node unless told otherwise: enough for concurrent requests, few enough for many nodes. */
+const DEFAULT_POOL = 10;
+
+/**
+ * A PostgreSQL store on `url` (issue 18), its schema created on an empty database or checked on an existing one
+ * first (./schema.ts: safe when several nodes start at once). Money and ids arrive as BigInt (`bigint: true`).
+ */
+export async function openPostgresStore(url: string, opts: { max?: number } = {}): Promise<PostgresStore> {
+  const sql = new SQL(url, { bigint: true, max: opts.max ?? DEFAULT_POOL });
+  try {
+    await migratePostgres(sql);
+  } catch (e) {
+    await sql.close();
+    throw e;
+  }
+  return postgresStore(sql);
 }
