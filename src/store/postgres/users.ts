@@ -1,7 +1,5 @@
-// §10.1 wallet users on PostgreSQL (see ../users.ts). One difference of dialect: SQLite pages users by rowid (their
-// insertion order); Postgres has no rowid, so the cursor is the user's position in creation order (created_at, id),
-// 1-based. Users are never deleted, and a new user is created at or after every earlier one, so positions are stable
-// except for two users created in the same second whose ids sort the other way (a page boundary may then repeat one).
+// §10.1 wallet users on PostgreSQL (see ../users.ts). Pages follow SQLite's rowid, which on Postgres is an explicit
+// identity column of app_users (./schema.sql), so cursors are the same numbers in the same insertion order.
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import type { User } from "../users";
@@ -47,10 +45,9 @@ export function pgUsers(sql: SQL): Tx["users"] {
       return r ? num(r.frozen_at) : null;
     },
     async page(after, limit) {
-      const rows = await sql`SELECT * FROM (
-          SELECT id, name, created_at, ocid, row_number() OVER (ORDER BY created_at, id) AS cursor FROM app_users
-        ) u WHERE cursor > ${after} ORDER BY cursor LIMIT ${limit}`;
-      return rows.map((r: PgRow) => ({ ...toUser(r), cursor: Number(r.cursor) }));
+      const rows = await sql`SELECT rowid, id, name, created_at, ocid FROM app_users WHERE rowid > ${after}
+        ORDER BY rowid LIMIT ${limit}`;
+      return rows.map((r: PgRow) => ({ ...toUser(r), cursor: Number(r.rowid) }));
     },
     byOcid: async (ocid) => userOrNull(await sql`SELECT * FROM app_users WHERE ocid = ${ocid}`),
     async setOcid(userId, ocid) {
