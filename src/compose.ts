@@ -94,7 +94,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     verifier,
     store,
     observeDialect,
-    hub: new Hub((hashes) => store.tokens.liveHashes(hashes, clock())),
+    hub: new Hub((hashes) => store.read((tx) => tx.tokens.liveHashes(hashes, clock()))),
     events: { settlementEnqueued: () => {}, deliveryEnqueued: () => {} },
     peers: new PeerClient({
       ocid: config.ocid,

@@ -17,6 +17,7 @@ import { durable } from "./store/durability";
 import { Elysia } from "elysia";
 import { metricsRoute } from "./routes/ops";
 import { TOKEN_SWEEP_MS } from "./app/hub";
+import { PRUNE_BATCH } from "./store/nonces";
 
 export type RunningGateway = {
   gw: InspectableGateway;
@@ -99,17 +100,26 @@ function assemble(opts: OpenOptions): { gw: Gateway; inspection: SqliteInspectio
 }
 
 /** Start-up checks that must never fail silently, and demo data on an empty database (§10.1). */
-function prepare(gw: Gateway, announce: (line: string) => void): void {
-  const ledgerCheck = gw.store.ledger.checkBalances();
+async function prepare(gw: Gateway, announce: (line: string) => void): Promise<void> {
+  const { ledgerCheck, users } = await gw.store.read(async (tx) => ({
+    ledgerCheck: await tx.ledger.checkBalances(),
+    users: (await tx.users.list()).length,
+  }));
   if (!ledgerCheck.ok) gw.log.error("LEDGER INVARIANT BROKEN", { problems: ledgerCheck.problems });
   // Every start, not only the first: demo mode lets anyone who reaches the page create funded users.
   if (gw.config.demoMode)
     gw.log.warn("DEMO MODE: anyone who reaches this gateway can create funded users; never use it in production");
-  if (gw.config.demoMode && gw.store.users.list().length === 0) {
-    const { user, token } = createUser(gw, "demo", gw.config.demoBalance);
+  if (gw.config.demoMode && users === 0) {
+    const { user, token } = await createUser(gw, "demo", gw.config.demoBalance);
     gw.log.warn("demo mode: created a funded demo user", { user: user.id });
     announce(`demo user "${user.name}" created; its bearer token (shown once):\n${token}`);
   }
+}
+
+/** One small transaction per batch, so a backlog never holds the write lock for long. */
+async function pruneNonces(gw: Pick<Gateway, "clock" | "store">): Promise<void> {
+  const now = gw.clock();
+  while ((await gw.store.transaction((tx) => tx.nonces.pruneBatch(now))) === PRUNE_BATCH);
 }
 
 export async function startGateway(
@@ -121,7 +131,7 @@ export async function startGateway(
   const app = createApp(gw, { schedulerAlive: () => scheduler?.alive ?? false });
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
   try {
-    prepare(gw, opts.announce ?? ((l) => console.error(l)));
+    await prepare(gw, opts.announce ?? ((l) => console.error(l)));
     app.listen({
       hostname: gw.config.host,
       port: gw.config.port,
@@ -159,19 +169,11 @@ export async function startGateway(
   }, 10_000);
   // Tokens revoked by another process (the CLI) or expired close their open sockets within TOKEN_SWEEP_MS.
   const tokenSweeper = setInterval(() => {
-    try {
-      gw.hub.sweep();
-    } catch (e) {
-      gw.log.warn("socket token sweep failed", { error: String(e) });
-    }
+    gw.hub.sweep().catch((e) => gw.log.warn("socket token sweep failed", { error: String(e) }));
   }, TOKEN_SWEEP_MS);
   // Expired nonces go in the background, in small batches, never on a request's path (§4.4).
   const pruner = setInterval(() => {
-    try {
-      gw.store.nonces.prune(gw.clock());
-    } catch (e) {
-      gw.log.warn("nonce pruning failed", { error: String(e) });
-    }
+    pruneNonces(gw).catch((e) => gw.log.warn("nonce pruning failed", { error: String(e) }));
   }, 60_000);
   // The event log: committed business events, drained from the outbox every second and once more at stop.
   const drainEvents = eventDrainer(gw);

@@ -4,9 +4,9 @@ import { ProtocolError } from "../protocol/errors";
 import type { ApiKey } from "../store/api-keys";
 import type { Scope } from "../domain/scopes";
 
-export function apiKeyFromAuthorization(gw: Pick<Gateway, "store">, header: string | null): ApiKey {
+export async function apiKeyFromAuthorization(gw: Pick<Gateway, "store">, header: string | null): Promise<ApiKey> {
   const m = /^Bearer (\S+)$/.exec(header ?? "");
-  const key = m ? gw.store.apiKeys.byKey(m[1]!) : null;
+  const key = m ? await gw.store.read((tx) => tx.apiKeys.byKey(m[1]!)) : null;
   if (!key)
     throw new ProtocolError(
       "INVALID_TOKEN",

@@ -5,6 +5,7 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { sha256Hex } from "../protocol/hash";
 import type { IdemRow } from "../store/admin-idempotency";
+import type { Tx } from "../store";
 
 export type Answer = { status: number; body: unknown };
 
@@ -15,15 +16,15 @@ const STALE_CLAIM = 120;
 /** What a client is told to wait while another request holds the key, in seconds. */
 const RETRY_AFTER_S = 1;
 
-/** `run` executes inside the mutation's transaction (its synchronous store calls are part of it). */
+/** `run` executes inside the mutation's transaction `tx`. */
 export async function withIdempotency(
   gw: Pick<Gateway, "clock" | "store">,
   actor: string,
   key: string | null,
   request: string,
-  run: () => Answer,
+  run: (tx: Tx) => Promise<Answer>,
 ): Promise<Answer> {
-  if (key === null) return gw.store.transaction(async () => run());
+  if (key === null) return gw.store.transaction(run);
   if (!KEY_RE.test(key))
     throw new ProtocolError("INVALID_REQUEST", "Idempotency-Key: 1–128 of A-Z a-z 0-9 . _ : -", {
       fields: ["Idempotency-Key"],
@@ -33,7 +34,8 @@ export async function withIdempotency(
   // Claim-first, in the mutation's own transaction: the claim, the mutation and the stored answer commit together
   // (a refusal rolls all three back, leaving the key free), and a concurrent retry's claim waits for that commit
   // and then replays the answer. An `in_flight` row is another process's claim (or one a crash left behind).
-  return gw.store.transaction(async ({ adminIdempotency: idem }): Promise<Answer> => {
+  return gw.store.transaction(async (tx): Promise<Answer> => {
+    const idem = tx.adminIdempotency;
     await idem.expireOlderThan(actor, key, now - ADMIN_IDEMPOTENCY_TTL);
     if (!(await idem.claim(actor, key, hash, now))) {
       const row = (await idem.get(actor, key))!;
@@ -42,7 +44,7 @@ export async function withIdempotency(
       await idem.release(actor, key);
       await idem.claim(actor, key, hash, now);
     }
-    const answer = run();
+    const answer = await run(tx);
     await idem.finish(actor, key, answer.status, JSON.stringify(answer.body));
     return answer;
   });

@@ -6,6 +6,7 @@ import { ProtocolError } from "../protocol/errors";
 import { amountOrThrow } from "../flows/order-intake";
 import { peerAccount } from "../store/ledger";
 import { balancesOf } from "../flows/accounts";
+import type { Tx } from "../store";
 import { moveAgainstFunding, movementJson, type MovementJson } from "./users";
 
 export function peerOcid(gw: Pick<Gateway, "config">, s: string | undefined): number {
@@ -17,32 +18,34 @@ export function peerOcid(gw: Pick<Gateway, "config">, s: string | undefined): nu
   return ocid;
 }
 
-export const peerBalances = (gw: Gateway, ocid: number) => ({
-  ocid,
-  account: peerAccount(ocid),
-  balances: balancesOf(gw, peerAccount(ocid)),
-});
+export const peerBalances = (gw: Gateway, ocid: number) =>
+  gw.store.read(async (tx) => ({
+    ocid,
+    account: peerAccount(ocid),
+    balances: await balancesOf(gw, tx, peerAccount(ocid)),
+  }));
 
-/** Call inside a transaction (the idempotency wrapper's). `credit`: a deposit; `debit`: a payout. */
-export function movePeerFunds(
-  gw: Pick<Gateway, "clock" | "currencies" | "enabledCurrencies" | "store">,
+/** In `tx` (the idempotency wrapper's). `credit`: a deposit; `debit`: a payout. */
+export async function movePeerFunds(
+  gw: Pick<Gateway, "clock" | "currencies" | "enabledCurrencies">,
+  tx: Tx,
   actor: string,
   ocid: number,
   kind: "credit" | "debit",
   currency: string,
   amount: string,
-): MovementJson {
+): Promise<MovementJson> {
   const minor = amountOrThrow(gw, amount, currency);
   const account = peerAccount(ocid);
   const now = gw.clock();
   const reason = kind === "credit" ? "peer_funding" : "peer_payout";
   const tooLow = `peer ${ocid}'s balance with us is too low for this payout`;
-  const id = moveAgainstFunding(gw, { actor, account, kind, currency, minor, reason, tooLow, now });
-  gw.store.audit.append(
+  const id = await moveAgainstFunding(tx, { actor, account, kind, currency, minor, reason, tooLow, now });
+  await tx.audit.append(
     actor,
     kind === "credit" ? "peers.credit" : "peers.debit",
     { ocid, currency, amount, movementId: id },
     now,
   );
-  return movementJson(gw, { id, kind, account, currency, minor, now });
+  return movementJson(gw, tx, { id, kind, account, currency, minor, now });
 }

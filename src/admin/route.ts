@@ -7,6 +7,7 @@ import type { ApiKey } from "../store/api-keys";
 import { ProtocolError } from "../protocol/errors";
 import { jsonResponse } from "../http/responses";
 import { withIdempotency, type Answer } from "./idempotency";
+import type { Tx } from "../store";
 import * as S from "./schemas";
 import type { MovementJson } from "./users";
 
@@ -75,7 +76,7 @@ export const fundsRoutes = (
   base: string,
   scope: Scope,
   summaries: Record<FundsKind, string>,
-  move: (gw: Gateway, c: AdminCtx, kind: FundsKind) => MovementJson,
+  move: (gw: Gateway, tx: Tx, c: AdminCtx, kind: FundsKind) => Promise<MovementJson>,
 ): AdminRoute[] =>
   (["credit", "debit"] as const).map((kind) => ({
     method: "POST",
@@ -88,9 +89,9 @@ export const fundsRoutes = (
     idempotent: true,
     handle: async (gw, c) =>
       answer(
-        await withIdempotency(gw, c.key.name, idempotencyKey(c), requestText(c), () => ({
+        await withIdempotency(gw, c.key.name, idempotencyKey(c), requestText(c), async (tx) => ({
           status: 201,
-          body: { movement: move(gw, c, kind) },
+          body: { movement: await move(gw, tx, c, kind) },
         })),
       ),
   }));

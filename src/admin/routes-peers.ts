@@ -20,6 +20,7 @@ export const PEER_ROUTES: AdminRoute[] = [
       credit: "Fund a peer's account with us (a partner's reserve deposit)",
       debit: "Debit a peer's account (pay out a merchant's balance, return a reserve)",
     },
-    (gw, c, kind) => movePeerFunds(gw, c.key.name, peerOcid(gw, c.params.ocid), kind, c.body.currency, c.body.amount),
+    (gw, tx, c, kind) =>
+      movePeerFunds(gw, tx, c.key.name, peerOcid(gw, c.params.ocid), kind, c.body.currency, c.body.amount),
   ),
 ];

@@ -25,12 +25,15 @@ export const USER_ROUTES: AdminRoute[] = [
     response: S.Page(S.UserSummary),
     handle: (gw, c) => {
       const { limit, cursor } = pageParams(c.query, 0);
-      return paged(
-        gw.store.users.page(cursor, limit + 1),
-        limit,
-        (u) => u.cursor,
-        (u) => userJson(gw, u),
-      );
+      return gw.store.read(async (tx) => {
+        const page = paged(
+          await tx.users.page(cursor, limit + 1),
+          limit,
+          (u) => u.cursor,
+          (u) => userJson(tx, u),
+        );
+        return { ...page, items: await Promise.all(page.items) };
+      });
     },
   },
   {
@@ -82,7 +85,10 @@ export const USER_ROUTES: AdminRoute[] = [
     summary: "A one-time link that lets the user register a first passkey (issue 22)",
     status: 201,
     response: S.EnrolLink,
-    handle: (gw, c) => answer({ status: 201, body: issueEnrolLink(gw, c.key.name, requireUser(gw, c.params.id!)) }),
+    handle: async (gw, c) => {
+      const user = await gw.store.read((tx) => requireUser(tx, c.params.id!));
+      return answer({ status: 201, body: await issueEnrolLink(gw, c.key.name, user) });
+    },
   },
   {
     method: "PUT",
@@ -109,7 +115,7 @@ export const USER_ROUTES: AdminRoute[] = [
       credit: "Credit a user (deposit / top-up) from funding",
       debit: "Debit a user (withdrawal / cash-out) to funding",
     },
-    (gw, c, kind) => moveUserFunds(gw, c.key.name, c.params.id!, kind, c.body.currency, c.body.amount),
+    (gw, tx, c, kind) => moveUserFunds(gw, tx, c.key.name, c.params.id!, kind, c.body.currency, c.body.amount),
   ),
   {
     method: "GET",
@@ -120,11 +126,13 @@ export const USER_ROUTES: AdminRoute[] = [
     response: S.Page(S.AuditItem),
     handle: (gw, c) => {
       const { limit, cursor } = pageParams(c.query, Number.MAX_SAFE_INTEGER);
-      return paged(
-        gw.store.audit.page(cursor, limit + 1),
-        limit,
-        (a) => a.id,
-        (a) => a,
+      return gw.store.read(async (tx) =>
+        paged(
+          await tx.audit.page(cursor, limit + 1),
+          limit,
+          (a) => a.id,
+          (a) => a,
+        ),
       );
     },
   },

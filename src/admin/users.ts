@@ -3,40 +3,42 @@
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { formatMinor } from "../protocol/money";
-import { balancesOf, createUser, OperatorError } from "../flows/accounts";
+import { balancesOf, createUserIn, OperatorError } from "../flows/accounts";
 import { amountOrThrow } from "../flows/order-intake";
 import { enforceUserMovement, limitsInForce, userTier } from "../flows/user-limits";
 import { FUNDING, InsufficientFunds, isBalanceOverflow, userAccount } from "../store/ledger";
 import type { LimitName } from "../domain/limits";
 import type { User } from "../store/users";
-import { emitEventSync } from "../notify/operator-events";
+import { emitEvent } from "../notify/operator-events";
+import type { Tx } from "../store";
 
-export function requireUser(gw: Pick<Gateway, "store">, id: string): User {
-  const u = /^[a-z0-9]{1,32}$/.test(id) ? gw.store.users.byId(id) : null;
+/** Inside a read or transaction: the user, or 404. */
+export async function requireUser(tx: Tx, id: string): Promise<User> {
+  const u = /^[a-z0-9]{1,32}$/.test(id) ? await tx.users.byId(id) : null;
   if (!u) throw new ProtocolError("NOT_FOUND", "No such user", { userId: id });
   return u;
 }
 
-export const userJson = (gw: Pick<Gateway, "store">, u: User) => ({
+export const userJson = async (tx: Tx, u: User) => ({
   id: u.id,
   name: u.name,
   createdAt: u.createdAt,
-  frozen: gw.store.users.frozenAt(u.id) !== null,
+  frozen: (await tx.users.frozenAt(u.id)) !== null,
 });
 
-export function limitsJson(gw: Pick<Gateway, "currencies" | "store">, userId: string) {
+export async function limitsJson(gw: Pick<Gateway, "currencies">, tx: Tx, userId: string) {
   const out: Record<string, Record<string, string>> = {};
-  for (const r of gw.store.limits.allForUser(userId))
+  for (const r of await tx.limits.allForUser(userId))
     (out[r.currency] ??= {})[r.limit_name] = formatMinor(r.max, r.currency, gw.currencies);
   return out;
 }
 
 /** Issue 21: the tier in force and the limits it gives, with the per-user values on top (what enforcement uses). */
-export function tierJson(gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">, userId: string) {
-  const { tier, source } = userTier(gw, userId);
+export async function tierJson(gw: Pick<Gateway, "clock" | "config" | "currencies" | "tiers">, tx: Tx, userId: string) {
+  const { tier, source } = await userTier(gw, tx, userId);
   const limitsInForceJson: Record<string, Record<string, string>> = {};
   for (const currency of gw.config.currencies.enabled) {
-    const set = Object.entries(limitsInForce(gw, userId, currency, tier));
+    const set = Object.entries(await limitsInForce(tx, userId, currency, tier));
     if (set.length)
       limitsInForceJson[currency] = Object.fromEntries(
         set.map(([k, v]) => [k, formatMinor(v!, currency, gw.currencies)]),
@@ -45,20 +47,22 @@ export function tierJson(gw: Pick<Gateway, "clock" | "config" | "currencies" | "
   return {
     name: tier?.name ?? null,
     source,
-    pinned: gw.store.kyc.pinned(userId)?.tier ?? null,
-    verifiedGrants: [...gw.store.kyc.verifiedGrants(userId, gw.clock())].sort(),
+    pinned: (await tx.kyc.pinned(userId))?.tier ?? null,
+    verifiedGrants: [...(await tx.kyc.verifiedGrants(userId, gw.clock()))].sort(),
     limitsInForce: limitsInForceJson,
   };
 }
 
 export function userDetail(gw: Gateway, id: string) {
-  const u = requireUser(gw, id);
-  return {
-    user: userJson(gw, u),
-    balances: balancesOf(gw, userAccount(u.id)),
-    limits: limitsJson(gw, u.id),
-    tier: tierJson(gw, u.id),
-  };
+  return gw.store.read(async (tx) => {
+    const u = await requireUser(tx, id);
+    return {
+      user: await userJson(tx, u),
+      balances: await balancesOf(gw, tx, userAccount(u.id)),
+      limits: await limitsJson(gw, tx, u.id),
+      tier: await tierJson(gw, tx, u.id),
+    };
+  });
 }
 
 /** Issue 21: pin a user to a tier (or unpin with null), with its audit row in the same transaction. */
@@ -68,20 +72,20 @@ export async function setUserTier(
   id: string,
   tier: string | null,
 ) {
-  const u = requireUser(gw, id);
-  if (tier !== null && !gw.tiers.some((t) => t.name === tier))
-    throw new ProtocolError(
-      "INVALID_REQUEST",
-      `tier must be one of: ${gw.tiers.map((t) => t.name).join(", ") || "(no tiers configured)"}`,
-      { fields: ["tier"] },
-    );
   const now = gw.clock();
-  await gw.store.transaction(async (tx) => {
-    const before = userTier(gw, u.id).tier?.name ?? null;
+  return gw.store.transaction(async (tx) => {
+    const u = await requireUser(tx, id);
+    if (tier !== null && !gw.tiers.some((t) => t.name === tier))
+      throw new ProtocolError(
+        "INVALID_REQUEST",
+        `tier must be one of: ${gw.tiers.map((t) => t.name).join(", ") || "(no tiers configured)"}`,
+        { fields: ["tier"] },
+      );
+    const before = (await userTier(gw, tx, u.id)).tier?.name ?? null;
     await tx.kyc.setPinned(u.id, tier, actor, now);
     await tx.audit.append(actor, "users.set_tier", { userId: u.id, tier, before }, now);
+    return { userId: u.id, tier: await tierJson(gw, tx, u.id) };
   });
-  return { userId: u.id, tier: tierJson(gw, u.id) };
 }
 
 export function adminCreateUser(
@@ -92,7 +96,7 @@ export function adminCreateUser(
   return gw.store.transaction(async (tx) => {
     let created;
     try {
-      created = createUser(gw, name);
+      created = await createUserIn(gw, tx, name);
     } catch (e) {
       if (e instanceof OperatorError) throw new ProtocolError("INVALID_REQUEST", e.message, { fields: ["name"] });
       throw e;
@@ -103,26 +107,30 @@ export function adminCreateUser(
 }
 
 export function setFrozen(gw: Pick<Gateway, "clock" | "store">, actor: string, id: string, frozen: boolean) {
-  const u = requireUser(gw, id);
   const now = gw.clock();
   return gw.store.transaction(async (tx) => {
+    const u = await requireUser(tx, id);
     const changed = await tx.users.setFrozen(u.id, frozen ? now : null);
     await tx.audit.append(actor, frozen ? "users.freeze" : "users.unfreeze", { userId: u.id, changed }, now);
-    return { user: userJson(gw, u) };
+    return { user: await userJson(tx, u) };
   });
 }
 
-export function rotateUserToken(gw: Pick<Gateway, "clock" | "config" | "hub" | "store">, actor: string, id: string) {
-  const u = requireUser(gw, id);
+export async function rotateUserToken(
+  gw: Pick<Gateway, "clock" | "config" | "hub" | "store">,
+  actor: string,
+  id: string,
+) {
   const now = gw.clock();
-  const rotated = gw.store.tx(() => {
-    const token = gw.store.users.rotateToken(u.id, now, gw.config.tokenTtl);
-    gw.store.audit.append(actor, "users.rotate_token", { userId: u.id }, now);
+  const rotated = await gw.store.transaction(async (tx) => {
+    const u = await requireUser(tx, id);
+    const token = await tx.users.rotateToken(u.id, now, gw.config.tokenTtl);
+    await tx.audit.append(actor, "users.rotate_token", { userId: u.id }, now);
     return { user: { id: u.id, name: u.name }, token };
   });
   // The old token's open sockets close at once (4401) when the server is this process; another process's server
   // closes them on its token sweep (src/app/hub.ts).
-  gw.hub.recheck(u.id);
+  gw.hub.recheck(rotated.user.id);
   return rotated;
 }
 
@@ -153,9 +161,9 @@ type FundingMove = {
  * One movement between an account and `funding`, the books' edge, for the operator's user and peer credits and
  * debits: a debit below the floor is 402, a credit the account cannot hold is 400 `balance_limit`.
  */
-export function moveAgainstFunding(gw: Pick<Gateway, "store">, m: FundingMove): string {
+export async function moveAgainstFunding(tx: Tx, m: FundingMove): Promise<string> {
   try {
-    return gw.store.ledger.move({
+    return await tx.ledger.move({
       from: m.kind === "credit" ? FUNDING : m.account,
       to: m.kind === "credit" ? m.account : FUNDING,
       currency: m.currency,
@@ -173,10 +181,11 @@ export function moveAgainstFunding(gw: Pick<Gateway, "store">, m: FundingMove): 
 }
 
 /** The answer for a movement: its amount and the account's balance after it. */
-export function movementJson(
-  gw: Pick<Gateway, "currencies" | "store">,
+export async function movementJson(
+  gw: Pick<Gateway, "currencies">,
+  tx: Tx,
   m: { id: string; kind: "credit" | "debit"; account: string; currency: string; minor: bigint; now: number },
-): MovementJson {
+): Promise<MovementJson> {
   const { id, kind, account, currency, minor, now } = m;
   return {
     id,
@@ -184,46 +193,47 @@ export function movementJson(
     account,
     currency,
     amount: formatMinor(minor, currency, gw.currencies),
-    balance: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
+    balance: formatMinor(await tx.ledger.balance(account, currency), currency, gw.currencies),
     createdAt: now,
   };
 }
 
 /**
  * A credit (money in: deposit, top-up) or debit (withdrawal, cash-out) of a user's account against `funding`, the
- * books' edge. Call inside a transaction (the idempotency wrapper's). Credits obey frozen state and limits.
+ * books' edge, in `tx` (the idempotency wrapper's). Credits obey frozen state and limits.
  */
-export function moveUserFunds(
-  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "events" | "store" | "tiers">,
+export async function moveUserFunds(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "events" | "tiers">,
+  tx: Tx,
   actor: string,
   id: string,
   kind: "credit" | "debit",
   currency: string,
   amount: string,
-): MovementJson {
-  const u = requireUser(gw, id);
+): Promise<MovementJson> {
+  const u = await requireUser(tx, id);
   const minor = amountOrThrow(gw, amount, currency);
   const account = userAccount(u.id);
   const now = gw.clock();
-  enforceUserMovement(gw, u.id, kind === "credit" ? "credit" : "withdrawal", currency, minor);
+  await enforceUserMovement(gw, tx, u.id, kind === "credit" ? "credit" : "withdrawal", currency, minor);
   const reason = kind === "credit" ? "funding" : "withdrawal";
   const tooLow = "The user's balance is too low for this debit";
-  const movementId = moveAgainstFunding(gw, { actor, account, kind, currency, minor, reason, tooLow, now });
-  gw.store.audit.append(
+  const movementId = await moveAgainstFunding(tx, { actor, account, kind, currency, minor, reason, tooLow, now });
+  await tx.audit.append(
     actor,
     kind === "credit" ? "users.credit" : "users.debit",
     { userId: u.id, currency, amount, movementId },
     now,
   );
   if (kind === "credit")
-    emitEventSync(gw, "credit.received", {
+    await emitEvent(gw, tx, "credit.received", {
       userId: u.id,
       currency,
       amount: formatMinor(minor, currency, gw.currencies),
       source: "operator",
       movementId,
     });
-  return movementJson(gw, { id: movementId, kind, account, currency, minor, now });
+  return movementJson(gw, tx, { id: movementId, kind, account, currency, minor, now });
 }
 
 const LIMIT_FIELDS: Record<string, LimitName> = {
@@ -239,19 +249,19 @@ export async function setUserLimits(
   id: string,
   body: { currency: string } & Record<string, unknown>,
 ) {
-  const u = requireUser(gw, id);
   const now = gw.clock();
-  const changes: [LimitName, bigint | null][] = [];
-  for (const [field, name] of Object.entries(LIMIT_FIELDS)) {
-    const v = body[field];
-    if (v === undefined) continue;
-    if (v !== null && typeof v !== "string")
-      throw new ProtocolError("INVALID_REQUEST", `${field} must be a decimal string or null`, { fields: [field] });
-    changes.push([name, v === null ? null : amountOrThrow(gw, v, body.currency)]);
-  }
-  await gw.store.transaction(async (tx) => {
+  return gw.store.transaction(async (tx) => {
+    const u = await requireUser(tx, id);
+    const changes: [LimitName, bigint | null][] = [];
+    for (const [field, name] of Object.entries(LIMIT_FIELDS)) {
+      const v = body[field];
+      if (v === undefined) continue;
+      if (v !== null && typeof v !== "string")
+        throw new ProtocolError("INVALID_REQUEST", `${field} must be a decimal string or null`, { fields: [field] });
+      changes.push([name, v === null ? null : amountOrThrow(gw, v, body.currency)]);
+    }
     for (const [name, max] of changes) await tx.limits.set(u.id, body.currency, name, max, now);
     await tx.audit.append(actor, "users.set_limits", { userId: u.id, ...body }, now);
+    return { userId: u.id, limits: await limitsJson(gw, tx, u.id) };
   });
-  return { userId: u.id, limits: limitsJson(gw, u.id) };
 }

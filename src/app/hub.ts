@@ -23,8 +23,8 @@ export type PaymentUpdate = WsPaymentUpdate;
 export type PaymentRequest = WsPaymentRequest;
 export type ServerMessage = WsServerMessage;
 
-/** Which of these token hashes are still valid now (not revoked, not expired). */
-export type TokenCheck = (tokenHashes: string[]) => Set<string>;
+/** Which of these token hashes are still valid now (not revoked, not expired): a read of the store. */
+export type TokenCheck = (tokenHashes: string[]) => Promise<Set<string>>;
 
 const topic = (userId: string) => `user:${userId}`;
 
@@ -33,7 +33,7 @@ export class Hub {
   private sockets = new Map<string, HubSocket[]>();
   /** socket id → the SHA-256 of the token it authenticated with. */
   private tokenOf = new Map<string, string>();
-  constructor(private readonly tokensValid: TokenCheck = (h) => new Set(h)) {}
+  constructor(private readonly tokensValid: TokenCheck = async (h) => new Set(h)) {}
 
   /** Bound once the server runs (server.publish). */
   attach(publish: (topic: string, data: string) => unknown): void {
@@ -85,34 +85,42 @@ export class Hub {
   send(userId: string | null | undefined, msg: ServerMessage): void {
     if (!userId || !this.publisher || !this.sockets.has(userId)) return;
     const text = JSON.stringify(msg);
-    durable().then(
-      () => {
-        if (this.recheck(userId) === 0) return;
-        this.publisher!(topic(userId), text);
-      },
-      () => {}, // not durable: nothing is pushed; the user gets it from the database on reconnect
-    );
+    durable()
+      .then(() => this.recheck(userId))
+      .then(
+        (open) => {
+          if (open > 0) this.publisher!(topic(userId), text);
+        },
+        () => {}, // not durable (or unreadable): nothing is pushed; the user gets it from the database on reconnect
+      );
   }
 
   /** Closes this user's sockets whose token is no longer valid; returns how many remain open. */
-  recheck(userId: string): number {
+  async recheck(userId: string): Promise<number> {
     const list = this.sockets.get(userId);
     if (!list) return 0;
-    const valid = this.tokensValid([...new Set(list.map((ws) => this.tokenOf.get(ws.id) ?? ""))]);
-    for (const ws of list.filter((x) => !valid.has(this.tokenOf.get(x.id) ?? ""))) this.revoke(userId, ws);
+    const checked = list.map((ws) => [ws, this.tokenOf.get(ws.id) ?? ""] as const);
+    const valid = await this.tokensValid([...new Set(checked.map(([, h]) => h))]);
+    // Sockets added (or gone) while the check ran are not this check's: only those checked and still open close.
+    for (const [ws, h] of checked) if (!valid.has(h) && this.tokenOf.get(ws.id) === h) this.revoke(userId, ws);
     return this.socketCount(userId);
   }
 
   /** Every open socket's token, checked in batches; returns how many sockets were closed. */
-  sweep(batch = 500): number {
+  async sweep(batch = 500): Promise<number> {
     const entries: [string, HubSocket, string][] = [];
     for (const [userId, list] of this.sockets)
       for (const ws of list) entries.push([userId, ws, this.tokenOf.get(ws.id) ?? ""]);
     let closed = 0;
     for (let i = 0; i < entries.length; i += batch) {
       const chunk = entries.slice(i, i + batch);
-      const valid = this.tokensValid([...new Set(chunk.map(([, , h]) => h))]);
-      for (const [userId, ws, h] of chunk) if (!valid.has(h)) (this.revoke(userId, ws), closed++);
+      const valid = await this.tokensValid([...new Set(chunk.map(([, , h]) => h))]);
+      for (const [userId, ws, h] of chunk) {
+        // A socket closed (or revoked) while the check ran is not this sweep's to close again.
+        if (valid.has(h) || this.tokenOf.get(ws.id) !== h) continue;
+        this.revoke(userId, ws);
+        closed++;
+      }
     }
     return closed;
   }

@@ -35,7 +35,7 @@ export async function apikeysCommand(gw: Gateway, { values, positionals }: Parse
       return 0;
     }
     case "list":
-      for (const k of gw.store.apiKeys.list())
+      for (const k of await gw.store.read((tx) => tx.apiKeys.list()))
         out.log(
           [
             k.name,

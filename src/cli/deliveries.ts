@@ -5,14 +5,14 @@ import { usage, type Out, type Parsed } from "./run";
 
 const STATES = ["pending", "delivered", "rejected", "dead"];
 
-export function deliveriesCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): number {
+export async function deliveriesCommand(gw: Gateway, { values, positionals }: Parsed, out: Out): Promise<number> {
   const [sub, id] = positionals;
   switch (sub) {
     case "list": {
       const state = values.state as string | undefined;
       if (state !== undefined && !STATES.includes(state))
         throw new OperatorError(`--state must be one of ${STATES.join(", ")}`);
-      for (const d of gw.store.deliveries.list((state as DeliveryState) ?? null))
+      for (const d of await gw.store.read((tx) => tx.deliveries.list((state as DeliveryState) ?? null)))
         out.log(
           [
             d.id,
@@ -31,9 +31,9 @@ export function deliveriesCommand(gw: Gateway, { values, positionals }: Parsed, 
     case "replay": {
       if (!id) return usage(out, "deliveries replay <id>");
       const now = gw.clock();
-      const ok = gw.store.tx(() => {
-        const done = gw.store.deliveries.replay(id, now);
-        if (done) gw.store.audit.append("cli", "deliveries.replay", { deliveryId: id }, now);
+      const ok = await gw.store.transaction(async (tx) => {
+        const done = await tx.deliveries.replay(id, now);
+        if (done) await tx.audit.append("cli", "deliveries.replay", { deliveryId: id }, now);
         return done;
       });
       if (!ok) throw new OperatorError(`no delivery ${id}`);

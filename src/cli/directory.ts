@@ -61,13 +61,18 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
       return 0;
     }
     case "list": {
-      const listed = gw.directory.list();
-      for (const e of listed)
-        out.log(`${e.ocid}\t${e.value}\t${e.source}\t${dialectColumn(gw.store.dialects.get(e.ocid))}`);
-      // Peers we only know through the EVM resolver still have a dialect worth showing.
-      const known = new Set(listed.map((e) => e.ocid));
-      for (const r of gw.store.dialects.all())
-        if (!known.has(r.ocid)) out.log(`${r.ocid}\t-\tresolved\t${dialectColumn(r)}`);
+      const listed = await gw.directory.list();
+      const lines = await gw.store.read(async (tx) => {
+        const lines: string[] = [];
+        for (const e of listed)
+          lines.push(`${e.ocid}\t${e.value}\t${e.source}\t${dialectColumn(await tx.dialects.get(e.ocid))}`);
+        // Peers we only know through the EVM resolver still have a dialect worth showing.
+        const known = new Set(listed.map((e) => e.ocid));
+        for (const r of await tx.dialects.all())
+          if (!known.has(r.ocid)) lines.push(`${r.ocid}\t-\tresolved\t${dialectColumn(r)}`);
+        return lines;
+      });
+      for (const l of lines) out.log(l);
       return 0;
     }
     case "set": {
@@ -79,7 +84,7 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
           out,
           "directory set <ocid> [--encoding rsv130|compact128|der|auto] [--hash sha256|double-sha256|auto]",
         );
-      await gw.store.transaction(async (tx) => {
+      const after = await gw.store.transaction(async (tx) => {
         const row = await tx.dialects.get(ocid);
         const override = {
           encoding: encoding === undefined ? (row?.override_encoding ?? null) : encoding,
@@ -87,8 +92,9 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
         };
         await tx.dialects.setOverride(ocid, override);
         await tx.audit.append("cli", "directory.set", { ocid, ...override }, gw.clock());
+        return tx.dialects.get(ocid);
       });
-      out.log(`${ocid}\t${dialectColumn(gw.store.dialects.get(ocid))}`);
+      out.log(`${ocid}\t${dialectColumn(after)}`);
       return 0;
     }
     case "remove": {

@@ -18,7 +18,7 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
         throw new OperatorError(`--status must be one of ${STATUSES.join(", ")}`);
       const limit = values.limit === undefined ? DEFAULT_LIST_LIMIT : Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new OperatorError("--limit must be a positive integer");
-      for (const r of gw.store.orderQueries.lines(status ?? null, limit)) {
+      for (const r of await gw.store.read((tx) => tx.orderQueries.lines(status ?? null, limit))) {
         const updated = new Date(r.updatedAt * MS_PER_SECOND).toISOString();
         const amount = `${r.amount} ${r.currency}`;
         const columns = [
@@ -36,19 +36,30 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
     }
     case "show": {
       if (!id || !/^[0-9]+$/.test(id)) return usage(out, "orders show <id>");
-      const o = gw.store.orders.byId(Number(id));
-      if (!o) throw new OperatorError(`no order with id ${id}`);
-      const job = gw.store.jobs.byOrder(o.id);
+      const seen = await gw.store.read(async (tx) => {
+        const o = await tx.orders.byId(Number(id));
+        if (!o) return null;
+        const ofOrder = {
+          anomalies: await tx.anomalies.ofOrder(o.id),
+          deliveries: await tx.deliveryQueries.ofOrder(o.id),
+        };
+        return { o, job: await tx.jobs.byOrder(o.id), ...ofOrder };
+      });
+      if (!seen) throw new OperatorError(`no order with id ${id}`);
+      const { o, job } = seen;
       // The CLI's JSON keeps the database's names (operators' scripts read it).
-      const anomalies = gw.store.anomalies.ofOrder(o.id).map((a) => ({
+      const anomalies = seen.anomalies.map((a) => ({
         kind: a.kind,
         detail: a.detail,
         created_at: a.createdAt,
         resolved_at: a.resolvedAt,
       }));
-      const deliveries = gw.store.deliveryQueries
-        .ofOrder(o.id)
-        .map((d) => ({ id: d.id, state: d.state, attempts: d.attempts, last_error: d.last_error }));
+      const deliveries = seen.deliveries.map((d) => ({
+        id: d.id,
+        state: d.state,
+        attempts: d.attempts,
+        last_error: d.last_error,
+      }));
       const { amount_minor, order_json, urls_json, candidates_json, final_proof_json, ...rest } = o;
       out.log(
         JSON.stringify(

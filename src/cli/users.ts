@@ -1,5 +1,5 @@
 import type { Gateway } from "../gateway";
-import { balancesOf, createUser, creditUser, OperatorError, parseCreditSpec } from "../flows/accounts";
+import { balancesOf, createUserIn, creditUser, OperatorError, parseCreditSpec } from "../flows/accounts";
 import { moveUserFunds, rotateUserToken, setFrozen } from "../admin/users";
 import { userAccount } from "../store/ledger";
 import { issueEnrolLink } from "../flows/sign-in";
@@ -11,36 +11,40 @@ export async function usersCommand(gw: Gateway, { values, positionals }: Parsed,
   switch (sub) {
     case "add": {
       if (!name) return usage(out, "users add <name> [--credit CUR:AMOUNT]...");
-      const { user, token } = await gw.store.transaction(async (tx) => {
-        const created = createUser(gw, name, values.credit ?? []);
+      const credits = (values.credit ?? []).map((c) => parseCreditSpec(gw, c));
+      const { user, token, balances } = await gw.store.transaction(async (tx) => {
+        const created = await createUserIn(gw, tx, name, credits);
         const audited = { name, userId: created.user.id, credit: values.credit ?? [] };
         await tx.audit.append("cli", "users.create", audited, gw.clock());
-        return created;
+        return { ...created, balances: await balancesOf(gw, tx, userAccount(created.user.id)) };
       });
       out.log(`created user ${user.name} (user_${user.id})`);
-      for (const b of balancesOf(gw, userAccount(user.id))) out.log(`  ${b.currency} ${b.amount}`);
+      for (const b of balances) out.log(`  ${b.currency} ${b.amount}`);
       out.log(token);
       return 0;
     }
     case "credit": {
       if (!name || !spec) return usage(out, "users credit <name> CUR:AMOUNT");
-      const c = creditUser(gw, name, spec);
+      const c = await creditUser(gw, name, spec);
       out.log(`credited ${name} ${c.currency} ${c.amount}`);
       return 0;
     }
-    case "list":
-      for (const u of gw.store.users.list()) {
-        const bal = balancesOf(gw, userAccount(u.id))
-          .map((b) => `${b.currency} ${b.amount}`)
-          .join(", ");
-        out.log(`${u.name}\tuser_${u.id}\t${bal}${u.ocid ? `\tocid ${u.ocid}` : ""}`);
-      }
+    case "list": {
+      const lines = await gw.store.read(async (tx) => {
+        const lines: string[] = [];
+        for (const u of await tx.users.list()) {
+          const bal = (await balancesOf(gw, tx, userAccount(u.id))).map((b) => `${b.currency} ${b.amount}`).join(", ");
+          lines.push(`${u.name}\tuser_${u.id}\t${bal}${u.ocid ? `\tocid ${u.ocid}` : ""}`);
+        }
+        return lines;
+      });
+      for (const l of lines) out.log(l);
       return 0;
+    }
     case "token": {
       if (!name) return usage(out, "users token <name>");
-      const user = gw.store.users.byName(name);
-      if (!user) throw new OperatorError(`no user named "${name}"`);
-      const token = rotateUserToken(gw, "cli", user.id).token;
+      const user = await byName(gw, name);
+      const token = (await rotateUserToken(gw, "cli", user.id)).token;
       out.log(`new token for ${name} (older tokens revoked):`);
       out.log(token);
       return 0;
@@ -48,8 +52,9 @@ export async function usersCommand(gw: Gateway, { values, positionals }: Parsed,
     case "debit": {
       if (!name || !spec) return usage(out, "users debit <name> CUR:AMOUNT");
       const c = parseCreditSpec(gw, spec);
-      const m = await gw.store.transaction(async () =>
-        moveUserFunds(gw, "cli", byName(gw, name).id, "debit", c.currency, c.amount),
+      const user = await byName(gw, name);
+      const m = await gw.store.transaction((tx) =>
+        moveUserFunds(gw, tx, "cli", user.id, "debit", c.currency, c.amount),
       );
       out.log(`debited ${name} ${m.currency} ${m.amount} (balance ${m.balance})`);
       return 0;
@@ -57,20 +62,20 @@ export async function usersCommand(gw: Gateway, { values, positionals }: Parsed,
     case "freeze":
     case "unfreeze": {
       if (!name) return usage(out, `users ${sub} <name>`);
-      await setFrozen(gw, "cli", byName(gw, name).id, sub === "freeze");
+      await setFrozen(gw, "cli", (await byName(gw, name)).id, sub === "freeze");
       out.log(`${name} is ${sub === "freeze" ? "frozen" : "no longer frozen"}`);
       return 0;
     }
     case "set-ocid": {
       if (!name || !spec) return usage(out, "users set-ocid <name> <ocid|none>");
-      const r = setUserOcid(gw, name, spec);
+      const r = await setUserOcid(gw, name, spec);
       if (r.ocid === null) out.log(`${name} has no OCID now`);
       else out.log(`${name} (user_${r.user.id}) holds OCID ${r.ocid}; point its registry entry at ${r.metadataUrl}`);
       return 0;
     }
     case "enrol-link": {
       if (!name) return usage(out, "users enrol-link <name>");
-      const link = issueEnrolLink(gw, "cli", byName(gw, name));
+      const link = await issueEnrolLink(gw, "cli", await byName(gw, name));
       out.log(
         `one-time passkey enrolment link for ${name}, valid until ${new Date(link.expiresAt * 1000).toISOString()}:`,
       );
@@ -82,8 +87,8 @@ export async function usersCommand(gw: Gateway, { values, positionals }: Parsed,
   }
 }
 
-function byName(gw: Gateway, name: string) {
-  const user = gw.store.users.byName(name);
+async function byName(gw: Gateway, name: string) {
+  const user = await gw.store.read((tx) => tx.users.byName(name));
   if (!user) throw new OperatorError(`no user named "${name}"`);
   return user;
 }

@@ -5,7 +5,8 @@ import { parseAmount, formatMinor } from "../protocol/money";
 import { FUNDING, peerAccount, userAccount } from "../store/ledger";
 import type { User } from "../store/users";
 import { enforceUserMovement } from "./user-limits";
-import { emitEventSync } from "../notify/operator-events";
+import { emitEvent } from "../notify/operator-events";
+import type { Tx } from "../store";
 
 export type Credit = { currency: string; amount: string };
 
@@ -29,45 +30,56 @@ export function parseCreditSpec(
   return { currency, amount, minor: r.minor };
 }
 
-export function createUser(
+const NAME_RE = /^[\p{L}\p{N} ._@-]{1,64}$/u;
+const NAME_RULE = "name: 1–64 letters, digits, spaces or . _ @ -";
+
+export async function createUser(
   gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "store">,
   name: string,
   credits: string[] = [],
-): { user: User; token: string } {
-  if (!/^[\p{L}\p{N} ._@-]{1,64}$/u.test(name))
-    throw new OperatorError("name: 1–64 letters, digits, spaces or . _ @ -");
+): Promise<{ user: User; token: string }> {
+  if (!NAME_RE.test(name)) throw new OperatorError(NAME_RULE);
   const parsed = credits.map((c) => parseCreditSpec(gw, c));
+  return gw.store.transaction((tx) => createUserIn(gw, tx, name, parsed));
+}
+
+/** createUser inside an open transaction (the operator API's, with its audit row); credits already parsed. */
+export async function createUserIn(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies">,
+  tx: Tx,
+  name: string,
+  credits: (Credit & { minor: bigint })[] = [],
+): Promise<{ user: User; token: string }> {
+  if (!NAME_RE.test(name)) throw new OperatorError(NAME_RULE);
   const now = gw.clock();
-  return gw.store.tx(() => {
-    if (gw.store.users.byName(name)) throw new OperatorError(`user "${name}" already exists`);
-    const created = gw.store.users.create(name, now, gw.config.tokenTtl);
-    for (const c of parsed)
-      gw.store.ledger.move({
-        from: FUNDING,
-        to: userAccount(created.user.id),
-        currency: c.currency,
-        amount: c.minor,
-        reason: "funding",
-        now,
-      });
-    return created;
-  });
+  if (await tx.users.byName(name)) throw new OperatorError(`user "${name}" already exists`);
+  const created = await tx.users.create(name, now, gw.config.tokenTtl);
+  for (const c of credits)
+    await tx.ledger.move({
+      from: FUNDING,
+      to: userAccount(created.user.id),
+      currency: c.currency,
+      amount: c.minor,
+      reason: "funding",
+      now,
+    });
+  return created;
 }
 
 /** Issue 16: obeys frozen state and limits, and appends the audit row (actor "cli" for the CLI). */
-export function creditUser(
+export async function creditUser(
   gw: Pick<Gateway, "clock" | "config" | "currencies" | "enabledCurrencies" | "events" | "store" | "tiers">,
   name: string,
   spec: string,
   actor = "cli",
-): Credit {
+): Promise<Credit> {
   const c = parseCreditSpec(gw, spec);
   const now = gw.clock();
-  gw.store.tx(() => {
-    const user = gw.store.users.byName(name);
+  await gw.store.transaction(async (tx) => {
+    const user = await tx.users.byName(name);
     if (!user) throw new OperatorError(`no user named "${name}"`);
-    enforceUserMovement(gw, user.id, "credit", c.currency, c.minor);
-    gw.store.ledger.move({
+    await enforceUserMovement(gw, tx, user.id, "credit", c.currency, c.minor);
+    await tx.ledger.move({
       from: FUNDING,
       to: userAccount(user.id),
       currency: c.currency,
@@ -75,8 +87,8 @@ export function creditUser(
       reason: "funding",
       now,
     });
-    gw.store.audit.append(actor, "users.credit", { userId: user.id, currency: c.currency, amount: c.amount }, now);
-    emitEventSync(gw, "credit.received", {
+    await tx.audit.append(actor, "users.credit", { userId: user.id, currency: c.currency, amount: c.amount }, now);
+    await emitEvent(gw, tx, "credit.received", {
       userId: user.id,
       currency: c.currency,
       amount: formatMinor(c.minor, c.currency, gw.currencies),
@@ -87,16 +99,16 @@ export function creditUser(
 }
 
 /** Operator: prefund a peer's account here (what its /transfer/create calls draw on, §9.7). */
-export function creditPeer(
+export async function creditPeer(
   gw: Pick<Gateway, "clock" | "currencies" | "enabledCurrencies" | "store">,
   ocid: number,
   spec: string,
   actor = "cli",
-): Credit {
+): Promise<Credit> {
   const c = parseCreditSpec(gw, spec);
   const now = gw.clock();
-  gw.store.tx(() => {
-    gw.store.ledger.move({
+  await gw.store.transaction(async (tx) => {
+    await tx.ledger.move({
       from: FUNDING,
       to: peerAccount(ocid),
       currency: c.currency,
@@ -104,15 +116,19 @@ export function creditPeer(
       reason: "funding",
       now,
     });
-    gw.store.audit.append(actor, "ledger.fund-peer", { ocid, currency: c.currency, amount: c.amount }, now);
+    await tx.audit.append(actor, "ledger.fund-peer", { ocid, currency: c.currency, amount: c.amount }, now);
   });
   return { currency: c.currency, amount: c.amount };
 }
 
 /** One entry per enabled currency, zero included, sorted by code, formatted per §6.3. */
-export function balancesOf(gw: Pick<Gateway, "currencies" | "enabledCurrencies" | "store">, account: string): Credit[] {
-  return [...gw.enabledCurrencies].sort().map((currency) => ({
-    currency,
-    amount: formatMinor(gw.store.ledger.balance(account, currency), currency, gw.currencies),
-  }));
+export async function balancesOf(
+  gw: Pick<Gateway, "currencies" | "enabledCurrencies">,
+  tx: Tx,
+  account: string,
+): Promise<Credit[]> {
+  const out: Credit[] = [];
+  for (const currency of [...gw.enabledCurrencies].sort())
+    out.push({ currency, amount: formatMinor(await tx.ledger.balance(account, currency), currency, gw.currencies) });
+  return out;
 }

@@ -5,6 +5,7 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import type { User } from "../store/users";
 import type { SessionRow } from "../store/sessions";
+import type { Tx } from "../store";
 import { sessionStatus } from "../store/sessions";
 import type { OrderRecord } from "../store/orders";
 import { InsufficientFunds, IN_FLIGHT, isBalanceOverflow, userAccount } from "../store/ledger";
@@ -20,6 +21,15 @@ export type AnswerResult = AnswerResponse;
  */
 export function sessionForUser(gw: Pick<Gateway, "store">, user: User, sessionId: string): SessionRow {
   const s = gw.store.sessions.get(sessionId);
+  if (!s) throw new ProtocolError("SESSION_NOT_FOUND");
+  if (s.user_id !== null && s.user_id !== user.id) throw new ProtocolError("UNAUTHORIZED", "Not your session");
+  if (s.kind === "qr" && s.user_id === null) throw new ProtocolError("UNAUTHORIZED", "Not your session");
+  return s;
+}
+
+/** sessionForUser inside a read or transaction `tx` (same rules, same errors). */
+export async function sessionOfUser(tx: Tx, user: User, sessionId: string): Promise<SessionRow> {
+  const s = await tx.sessions.get(sessionId);
   if (!s) throw new ProtocolError("SESSION_NOT_FOUND");
   if (s.user_id !== null && s.user_id !== user.id) throw new ProtocolError("UNAUTHORIZED", "Not your session");
   if (s.kind === "qr" && s.user_id === null) throw new ProtocolError("UNAUTHORIZED", "Not your session");
@@ -64,7 +74,7 @@ export async function confirmPayment(
     confirmed = await store.transaction(async (tx) => {
       if (!(await tx.orders.move(order.id, { event: "confirm", userId: user.id }, now))) return false;
       if (session.kind === "checkout") await tx.sessions.bindUser(sessionId, user.id);
-      enforceUserMovement(gw, user.id, "payment", order.currency, order.amount_minor);
+      await enforceUserMovement(gw, tx, user.id, "payment", order.currency, order.amount_minor);
       await tx.ledger.move({
         from: userAccount(user.id),
         to: IN_FLIGHT,

@@ -59,8 +59,8 @@ export async function createCheckout(gw: CheckoutDeps, caller: Caller, req: Chec
       created_at: now,
       expires_at: expiresAt,
     });
-    storeOrder(
-      gw,
+    await storeOrder(
+      tx,
       order,
       { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant },
       {

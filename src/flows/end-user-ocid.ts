@@ -25,25 +25,25 @@ export function parseOcidArg(s: string | undefined): number {
 }
 
 /** Operator: give `name` the OCID (or take it away with "none"). One OCID names one party. */
-export function setUserOcid(
+export async function setUserOcid(
   gw: Pick<Gateway, "clock" | "config" | "directory" | "store">,
   name: string,
   ocidText: string,
   actor = "cli",
-): { user: User; ocid: number | null; metadataUrl: string | null } {
+): Promise<{ user: User; ocid: number | null; metadataUrl: string | null }> {
   const ocid = ocidText === "none" ? null : parseOcidArg(ocidText);
   if (ocid !== null && ocid === gw.config.ocid) throw new OperatorError(`${ocid} is this gateway's own OCID`);
   if (ocid !== null && gw.directory.list().some((e) => e.ocid === ocid))
     throw new OperatorError(`${ocid} names a peer in the directory (remove it there first)`);
-  return gw.store.tx(() => {
-    const user = gw.store.users.byName(name);
+  return gw.store.transaction(async (tx) => {
+    const user = await tx.users.byName(name);
     if (!user) throw new OperatorError(`no user named "${name}"`);
     if (ocid !== null) {
-      const holder = gw.store.users.byOcid(ocid);
+      const holder = await tx.users.byOcid(ocid);
       if (holder && holder.id !== user.id) throw new OperatorError(`${ocid} already belongs to user "${holder.name}"`);
     }
-    gw.store.users.setOcid(user.id, ocid);
-    gw.store.audit.append(actor, "users.set-ocid", { userId: user.id, ocid }, gw.clock());
+    await tx.users.setOcid(user.id, ocid);
+    await tx.audit.append(actor, "users.set-ocid", { userId: user.id, ocid }, gw.clock());
     return { user: { ...user, ocid }, ocid, metadataUrl: ocid === null ? null : userMetadataUrl(gw, ocid) };
   });
 }

@@ -162,7 +162,7 @@ async function applyCredit(
   }
   try {
     // Checked before anything is written, so a refusal is answered (and listed) within this transaction.
-    enforceUserMovement(gw, user.id, "credit", proof.currency, amount.minor);
+    await enforceUserMovement(gw, tx, user.id, "credit", proof.currency, amount.minor);
   } catch (e) {
     // Issue 16: a frozen recipient or a limit is a definite answer to the sender, not a fault to retry.
     if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED")) {

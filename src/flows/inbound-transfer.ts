@@ -173,7 +173,7 @@ export async function transferCreate(
               proof.txid,
               now,
             );
-      if (userId !== null && !refund) enforceUserMovement(gw, userId, "credit", req.currency, amountMinor);
+      if (userId !== null && !refund) await enforceUserMovement(gw, tx, userId, "credit", req.currency, amountMinor);
       const reason = refund ?? (userId !== null ? "transfer_in" : "transfer");
       const ref = `${caller.ocid}|${proof.txid}`;
       await tx.ledger.move({ from, to, currency: req.currency, amount: amountMinor, reason, now, ref });

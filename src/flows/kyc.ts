@@ -18,6 +18,7 @@ import { isUnderEndpoint } from "../peers/ssrf";
 import { grantsAsked } from "../domain/tiers";
 import { formatMinor } from "../protocol/money";
 import type { User } from "../store/users";
+import type { Tx } from "../store";
 import { limitsInForce, userTier } from "./user-limits";
 
 export const KycStartRequest = t.Object(
@@ -187,28 +188,25 @@ export async function kycCallback(
     });
   const hash = sha256Hex(state);
   const now = gw.clock();
-  const start = gw.store.kyc.start(hash);
-  if (!start)
-    throw new ProtocolError("KYC_STATE_INVALID", "This verification link is not ours; start again from the wallet", {
-      reason: "unknown",
-    });
-  if (start.usedAt !== null)
-    throw new ProtocolError(
-      "KYC_STATE_INVALID",
-      "This verification link was already used; start again from the wallet",
-      { reason: "used" },
-    );
-  if (start.expiresAt <= now)
-    throw new ProtocolError("KYC_STATE_INVALID", "This verification link has expired; start again from the wallet", {
-      reason: "expired",
+  const usedAlready = () =>
+    new ProtocolError("KYC_STATE_INVALID", "This verification link was already used; start again from the wallet", {
+      reason: "used",
     });
   // Burn the state before calling out: a second arrival (replay, double click) never runs the checks twice.
-  if (!(await gw.store.transaction((tx) => tx.kyc.useStart(hash, now))))
-    throw new ProtocolError(
-      "KYC_STATE_INVALID",
-      "This verification link was already used; start again from the wallet",
-      { reason: "used" },
-    );
+  const start = await gw.store.transaction(async (tx) => {
+    const start = await tx.kyc.start(hash);
+    if (!start)
+      throw new ProtocolError("KYC_STATE_INVALID", "This verification link is not ours; start again from the wallet", {
+        reason: "unknown",
+      });
+    if (start.usedAt !== null) throw usedAlready();
+    if (start.expiresAt <= now)
+      throw new ProtocolError("KYC_STATE_INVALID", "This verification link has expired; start again from the wallet", {
+        reason: "expired",
+      });
+    if (!(await tx.kyc.useStart(hash, now))) throw usedAlready();
+    return start;
+  });
 
   const { provider, userOcid, grants: asked } = start;
   const meta = await providerEndpoint(gw, provider);
@@ -250,7 +248,7 @@ export async function kycCallback(
     const expiresAt = isGranted ? Math.min(v.expiresAt ?? Number.MAX_SAFE_INTEGER, dataExpires ?? 0) : v.expiresAt;
     return { grant: g, status: isGranted && expired ? "expired" : v.status, verified, expiresAt };
   });
-  await gw.store.transaction(async (tx) => {
+  const tier = await gw.store.transaction(async (tx) => {
     for (const r of rows)
       await tx.kyc.putGrant(
         start.userId,
@@ -265,6 +263,7 @@ export async function kycCallback(
         },
         now,
       );
+    return (await userTier(gw, tx, start.userId)).tier?.name ?? null;
   });
   const verifiedCount = rows.filter((r) => r.verified).length;
   const outcome: Outcome =
@@ -287,17 +286,21 @@ export async function kycCallback(
   return {
     outcome,
     userId: start.userId,
-    tier: userTier(gw, start.userId).tier?.name ?? null,
+    tier,
     grants: Object.fromEntries(rows.map((r) => [r.grant, r.status])),
   };
 }
 
 /** What the wallet shows: the tier, its limits in every enabled currency, the grants and the providers. */
 export function kycView(gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">, userId: string) {
-  const { tier, source } = userTier(gw, userId);
+  return gw.store.read((tx) => kycViewIn(gw, tx, userId));
+}
+
+async function kycViewIn(gw: Pick<Gateway, "clock" | "config" | "currencies" | "tiers">, tx: Tx, userId: string) {
+  const { tier, source } = await userTier(gw, tx, userId);
   const limits: Record<string, Record<string, string>> = {};
   for (const currency of gw.config.currencies.enabled) {
-    const set = limitsInForce(gw, userId, currency, tier);
+    const set = await limitsInForce(tx, userId, currency, tier);
     const shown = Object.fromEntries(
       Object.entries(set).map(([k, v]) => [k, formatMinor(v!, currency, gw.currencies)]),
     );
@@ -313,7 +316,7 @@ export function kycView(gw: Pick<Gateway, "clock" | "config" | "currencies" | "s
     next: idx >= 0 && idx + 1 < gw.tiers.length ? gw.tiers[idx + 1]!.name : null,
     providers: [...gw.config.kyc.providers],
     canVerify: gw.config.kyc.providers.length > 0 && grantsAsked(gw.tiers).length > 0,
-    grants: gw.store.kyc.grants(userId).map((g) => ({
+    grants: (await tx.kyc.grants(userId)).map((g) => ({
       grant: g.grant,
       provider: g.provider,
       status: g.verified && (g.expiresAt ?? 0) <= now ? "expired" : g.status,

@@ -10,6 +10,7 @@ import { canonDeep, canonReplacer } from "../protocol/canonical";
 import { encodingName, HASH_MODES } from "../protocol/dialects";
 import type { NewOrder } from "../store/orders";
 import { isUniqueViolation } from "../store/constraint";
+import type { Tx } from "../store";
 
 /**
  * §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT.
@@ -66,9 +67,9 @@ export function orderNotExpiredOrThrow(order: Order, now: number): void {
     });
 }
 
-/** Inside the caller's transaction: the order as received, or 409 when an active one with the same id exists. */
-export function storeOrder(
-  gw: Pick<Gateway, "store">,
+/** In the caller's transaction `tx`: the order as received, or 409 when an active one with the same id exists. */
+export async function storeOrder(
+  tx: Tx,
   order: Order,
   received: {
     signature: string;
@@ -88,9 +89,9 @@ export function storeOrder(
     | "settlementVia"
     | "now"
   >,
-): number {
+): Promise<number> {
   try {
-    const row = gw.store.orders.insert({
+    const row = await tx.orders.insert({
       ...rest,
       merchantOcid: order.ocid,
       orderId: order.id,
@@ -102,7 +103,7 @@ export function storeOrder(
       amountMinor: received.amountMinor,
       currency: order.currency,
     });
-    if (received.merchant) gw.store.merchants.remember(row, received.merchant);
+    if (received.merchant) await tx.merchants.remember(row, received.merchant);
     return row;
   } catch (e) {
     // The active-order index: one live order per (merchant, order id).

@@ -7,15 +7,22 @@ import { refundSummary } from "./refunds";
 /** Longer than any order id we accept at intake: it cannot name an order. */
 const MAX_ORDER_ID_LENGTH = 128;
 
-export function orderStatus(
+export async function orderStatus(
   gw: Pick<Gateway, "clock" | "currencies" | "hub" | "store">,
   callerOcid: number,
   orderId: string,
 ) {
   if (orderId.length === 0 || orderId.length > MAX_ORDER_ID_LENGTH) throw new ProtocolError("ORDER_NOT_FOUND");
-  const found = gw.store.orders.latestForCaller(callerOcid, orderId);
-  if (!found) throw new ProtocolError("ORDER_NOT_FOUND");
-  const o = expireIfDue(gw, found);
+  // One read for the whole answer (a hot path: merchants poll it).
+  const seen = await gw.store.read(async (tx) => {
+    const found = await tx.orders.latestForCaller(callerOcid, orderId);
+    if (!found) return null;
+    const delivery = await tx.deliveryQueries.latestOfOrder(found.id);
+    return { found, delivery, refunds: await refundSummary(gw, tx, found) };
+  });
+  if (!seen) throw new ProtocolError("ORDER_NOT_FOUND");
+  // An order past its confirmation deadline expires now (its own transaction); it has no delivery and no refund.
+  const o = await expireIfDue(gw, seen.found);
   const body: Record<string, unknown> = {
     order: { id: o.order_id, ocid: o.merchant_ocid, amount: o.amount, currency: o.currency },
     status: o.status,
@@ -28,10 +35,8 @@ export function orderStatus(
   if (o.settlement_type)
     body.settlement =
       o.settlement_via === null ? { type: o.settlement_type } : { type: o.settlement_type, via: o.settlement_via };
-  const delivery = gw.store.deliveryQueries.latestOfOrder(o.id);
-  if (delivery) body.delivery = { state: delivery.state, attempts: delivery.attempts };
-  const refunds = refundSummary(gw, o);
-  if (refunds) Object.assign(body, refunds);
+  if (seen.delivery) body.delivery = { state: seen.delivery.state, attempts: seen.delivery.attempts };
+  if (seen.refunds) Object.assign(body, seen.refunds);
   body.updatedAt = o.updated_at;
   return body;
 }

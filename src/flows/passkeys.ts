@@ -59,8 +59,8 @@ const challengeTaker =
     purpose: ChallengePurpose,
     check: (row: { user_id: string | null; token_hash: string | null }) => boolean,
   ) =>
-  (challenge: string) => {
-    const row = gw.store.passkeys.takeChallenge(challenge, purpose, gw.clock());
+  async (challenge: string) => {
+    const row = await gw.store.transaction((tx) => tx.passkeys.takeChallenge(challenge, purpose, gw.clock()));
     return row !== null && check(row);
   };
 
@@ -75,17 +75,18 @@ export function passkeyView(p: PasskeyRow, current: string | null) {
   };
 }
 
-export function listPasskeys(gw: Pick<Gateway, "store">, auth: Auth) {
+export async function listPasskeys(gw: Pick<Gateway, "store">, auth: Auth) {
+  const rows = await gw.store.read((tx) => tx.passkeys.forUser(auth.user.id));
   return {
     user: { id: auth.user.id, name: auth.user.name },
     tokenKind: auth.grant.kind,
-    passkeys: gw.store.passkeys.forUser(auth.user.id).map((p) => passkeyView(p, auth.grant.passkeyId)),
+    passkeys: rows.map((p) => passkeyView(p, auth.grant.passkeyId)),
   };
 }
 
 export async function registrationOptions(gw: Pick<Gateway, "clock" | "config" | "store">, auth: Auth) {
   const rp = relyingParty(gw);
-  const existing = gw.store.passkeys.forUser(auth.user.id);
+  const existing = await gw.store.read((tx) => tx.passkeys.forUser(auth.user.id));
   const options = await generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.id,
@@ -161,7 +162,7 @@ export async function registerPasskey(
     });
     const passkey = passkeyView((await tx.passkeys.byId(info.credential.id))!, null);
     const session: SessionGrant | undefined =
-      auth.grant.kind === "enrol" ? promoteEnrolment(gw, auth, passkey.id) : undefined;
+      auth.grant.kind === "enrol" ? await promoteEnrolment(gw, tx, auth, passkey.id) : undefined;
     return session ? { passkey, session } : { passkey };
   });
 }
@@ -178,7 +179,7 @@ export async function removePasskey(gw: Pick<Gateway, "clock" | "store">, auth: 
 }
 
 export async function signInOptions(gw: Pick<Gateway, "clock" | "config" | "store">) {
-  if (gw.store.passkeys.liveChallenges("signin") >= MAX_SIGNIN_CHALLENGES)
+  if ((await gw.store.read((tx) => tx.passkeys.liveChallenges("signin"))) >= MAX_SIGNIN_CHALLENGES)
     throw new ProtocolError("RATE_LIMITED", "Too many sign-ins in progress");
   const rp = relyingParty(gw);
   // No allowCredentials: the browser offers the user's discoverable passkeys for this site (no user name typed).
@@ -197,7 +198,7 @@ export async function signInWithPasskey(
   gw: Pick<Gateway, "clock" | "config" | "store">,
   response: AuthenticationResponseJSON,
 ): Promise<SessionGrant> {
-  const passkey = gw.store.passkeys.byId(response.id);
+  const passkey = await gw.store.read((tx) => tx.passkeys.byId(response.id));
   if (!passkey)
     throw new ProtocolError("PASSKEY_REJECTED", "This passkey is not registered here (it may have been removed)", {
       reason: "unknown_credential",
@@ -232,6 +233,6 @@ export async function signInWithPasskey(
     if (!(await tx.passkeys.markUsed(passkey.id, passkey.counter, newCounter, now)))
       throw new ProtocolError("PASSKEY_REJECTED", "This passkey answer was already used", { reason: "counter" });
     const user = (await tx.users.byId(passkey.user_id))!;
-    return issueSession(gw, user, { origin: rp.origin, passkeyId: passkey.id });
+    return issueSession(gw, tx, user, { origin: rp.origin, passkeyId: passkey.id });
   });
 }

@@ -23,14 +23,16 @@ export function qrPayload(
 }
 
 export async function createPaySession(gw: Pick<Gateway, "clock" | "config" | "store">, user: User) {
-  assertNotFrozen(gw, user.id);
   const { store, config } = gw;
   const now = gw.clock();
   const id = randomHex(SESSION_ID_BYTES);
   const expiresAt = now + config.sessionTtl;
   const max = config.maxPendingSessions;
   const session = { id, userId: user.id, createdAt: now, expiresAt };
-  const created = await store.transaction((tx) => tx.sessions.insertPendingQr(session, max));
+  const created = await store.transaction(async (tx) => {
+    await assertNotFrozen(tx, user.id);
+    return tx.sessions.insertPendingQr(session, max);
+  });
   if (!created) {
     const retryAfter = { "retry-after": String(config.sessionTtl) };
     throw new ProtocolError("RATE_LIMITED", "Too many pending sessions", { limit: max }, retryAfter);

@@ -268,10 +268,11 @@ async function emitRefund(gw: Gateway, tx: Tx, r: RefundRow, o: OrderRecord): Pr
 }
 
 /** What the user's history and the merchant's status URL show: refunds that went through, and each refund. */
-export function refundSummary(gw: Pick<Gateway, "currencies" | "store">, o: Pick<OrderRecord, "id" | "currency">) {
-  const rows = gw.store.refunds.byOrder(o.id);
+/** In a read or transaction `tx`: the order's refunds for its status answer (§9.5), or null when there are none. */
+export async function refundSummary(gw: Pick<Gateway, "currencies">, tx: Tx, o: Pick<OrderRecord, "id" | "currency">) {
+  const rows = await tx.refunds.byOrder(o.id);
   if (rows.length === 0) return null;
-  const { succeeded } = gw.store.refunds.totals(o.id);
+  const { succeeded } = await tx.refunds.totals(o.id);
   return {
     refunded: formatMinor(succeeded, o.currency, gw.currencies),
     refunds: rows.map((r) => ({

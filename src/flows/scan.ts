@@ -21,7 +21,7 @@ import {
 import { selectCandidates, type Candidate } from "../settlement/candidates";
 import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 import { callMerchant, merchantHost, resolveMerchant, routeUnderEndpoint } from "./merchant-calls";
-import { sessionForUser } from "./answer-payment";
+import { sessionOfUser } from "./answer-payment";
 import { noPath } from "./submit-order";
 import { assertNotFrozen } from "./user-limits";
 import { sessionStatus } from "../store/sessions";
@@ -91,7 +91,7 @@ const HANDLERS: { [K in ScanKind]: Handler<K> } = {
 
 export async function scanCode(gw: Gateway, user: User, req: ScanRequest): Promise<ScanResult | TransferPrefill> {
   // A frozen user starts no payment (as with pay codes), so a till's order is not held by someone who cannot pay.
-  assertNotFrozen(gw, user.id);
+  await gw.store.read((tx) => assertNotFrozen(tx, user.id));
   const code = recogniseCode(req.qrContent);
   if ("refused" in code) throw new ProtocolError(code.refused, code.message, code.details);
   if ((code.kind === "order" || code.kind === "inventory") && code.expiresAt !== null && code.expiresAt < gw.clock())
@@ -222,9 +222,11 @@ export async function orderFromInventory(
   sessionId: string,
   pick: ScanOrderRequest,
 ): Promise<ScanResult> {
-  const session = sessionForUser(gw, user, sessionId);
-  assertNotFrozen(gw, user.id);
-  const scan = session.kind === "scan" ? gw.store.scans.get(sessionId) : null;
+  const { session, scan } = await gw.store.read(async (tx) => {
+    const session = await sessionOfUser(tx, user, sessionId);
+    await assertNotFrozen(tx, user.id);
+    return { session, scan: session.kind === "scan" ? await tx.scans.get(sessionId) : null };
+  });
   if (!scan) throw new ProtocolError("SESSION_NOT_FOUND");
   const st = sessionStatus(session, gw.clock());
   if (st === "expired") throw new ProtocolError("SESSION_EXPIRED");
@@ -320,16 +322,16 @@ async function storeScannedOrder(
   const at = gw.clock();
   const sessionId = where.sessionId ?? randomHex(16);
   const deadline = Math.min(s.order.expiresAt ?? Number.MAX_SAFE_INTEGER, at + config.confirmWindow);
-  await store.transaction(async () => {
+  await store.transaction(async (tx) => {
     if (where.fromInventory) {
-      if (!store.sessions.claim(sessionId, at) || !store.scans.becomeOrder(sessionId, at)) {
-        const now = store.sessions.get(sessionId)!;
+      if (!(await tx.sessions.claim(sessionId, at)) || !(await tx.scans.becomeOrder(sessionId, at))) {
+        const now = (await tx.sessions.get(sessionId))!;
         throw now.status === "pending"
           ? new ProtocolError("SESSION_EXPIRED")
           : new ProtocolError("INVALID_STATE", `Not allowed while ${now.status}`, { status: now.status });
       }
     } else {
-      store.sessions.insert({
+      await tx.sessions.insert({
         id: sessionId,
         kind: "scan",
         user_id: user.id,
@@ -337,8 +339,8 @@ async function storeScannedOrder(
         created_at: at,
         expires_at: deadline,
       });
-      store.sessions.claim(sessionId, at);
-      store.scans.insert({
+      await tx.sessions.claim(sessionId, at);
+      await tx.scans.insert({
         session_id: sessionId,
         kind: where.kind,
         merchant_ocid: meta.ocid,
@@ -348,8 +350,8 @@ async function storeScannedOrder(
         created_at: at,
       });
     }
-    storeOrder(
-      gw,
+    await storeOrder(
+      tx,
       s.order,
       { signature: s.signature, sigForm: s.sigForm, urls: s.urls, amountMinor: s.amountMinor },
       {

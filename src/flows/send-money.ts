@@ -148,9 +148,9 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
         created_at: now,
       };
       // Issue 16: a frozen sender or recipient moves nothing, and no limit in force may be broken.
-      enforceUserMovement(gw, sender.id, "payment", req.currency, minor);
+      await enforceUserMovement(gw, tx, sender.id, "payment", req.currency, minor);
       if (recipient.kind === "local") {
-        enforceUserMovement(gw, recipient.user.id, "credit", req.currency, minor);
+        await enforceUserMovement(gw, tx, recipient.user.id, "credit", req.currency, minor);
         const proof = await issueProof(
           tx.proofs,
           gw.key.secret,

@@ -5,6 +5,7 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import type { Auth } from "../app/bearer";
 import type { User } from "../store/users";
+import type { Tx } from "../store";
 
 export type SessionGrant = {
   token: string;
@@ -16,14 +17,15 @@ export type SessionGrant = {
 /** The one origin a browser session may come from: where our pages are served (and the passkey RP lives). */
 export const webOrigin = (gw: Pick<Gateway, "config">) => new URL(gw.config.webBaseUrl).origin;
 
-/** Call inside a transaction. */
-export function issueSession(
-  gw: Pick<Gateway, "clock" | "config" | "store">,
+/** In the caller's transaction `tx`. */
+export async function issueSession(
+  gw: Pick<Gateway, "clock" | "config">,
+  tx: Tx,
   user: { id: string; name: string },
   o: { origin: string | null; passkeyId?: string },
-): SessionGrant {
+): Promise<SessionGrant> {
   const { ttl, idleTimeout } = gw.config.sessions;
-  const t = gw.store.tokens.issue(user.id, gw.clock(), {
+  const t = await tx.tokens.issue(user.id, gw.clock(), {
     kind: "session",
     ttl,
     idleTimeout,
@@ -51,7 +53,7 @@ export async function exchangeForSession(
   const sameHost = !!origin && URL.canParse(origin) && new URL(origin).host === host;
   if (origin && !sameHost && origin !== webOrigin(gw) && !gw.config.app.corsOrigins.includes(origin))
     throw new ProtocolError("UNAUTHORIZED", "Sessions are issued to this wallet's own pages", { reason: "origin" });
-  return gw.store.transaction(async () => issueSession(gw, auth.user, { origin: origin ?? null }));
+  return gw.store.transaction((tx) => issueSession(gw, tx, auth.user, { origin: origin ?? null }));
 }
 
 /** Revokes the token presented (whatever its kind: a client signing out with the operator token loses it). */
@@ -62,30 +64,31 @@ export async function signOut(gw: Pick<Gateway, "clock" | "store">, auth: Auth):
 
 /**
  * A privilege change rotates the token: an enrolment link that registered the first passkey is spent (revoked)
- * and replaced by a full session, so whoever saw the link cannot use it again. Call inside a transaction.
+ * and replaced by a full session, so whoever saw the link cannot use it again. In the caller's transaction `tx`.
  */
-export function promoteEnrolment(
-  gw: Pick<Gateway, "clock" | "config" | "store">,
+export async function promoteEnrolment(
+  gw: Pick<Gateway, "clock" | "config">,
+  tx: Tx,
   auth: Auth,
   passkeyId: string,
-): SessionGrant {
-  gw.store.tokens.revoke(auth.grant.hash, gw.clock());
-  return issueSession(gw, auth.user, { origin: webOrigin(gw), passkeyId });
+): Promise<SessionGrant> {
+  await tx.tokens.revoke(auth.grant.hash, gw.clock());
+  return issueSession(gw, tx, auth.user, { origin: webOrigin(gw), passkeyId });
 }
 
 /**
  * `users enrol-link <name>` / `POST /admin/users/{id}/enrol-link`: a one-time link the operator hands a user whose
  * first passkey needs a sign-in. Audited (the link itself is a secret and stays out of the log).
  */
-export function issueEnrolLink(
+export async function issueEnrolLink(
   gw: Pick<Gateway, "clock" | "config" | "store">,
   actor: string,
   user: User,
-): { user: { id: string; name: string }; url: string; expiresAt: number } {
+): Promise<{ user: { id: string; name: string }; url: string; expiresAt: number }> {
   const now = gw.clock();
-  const t = gw.store.tx(() => {
-    gw.store.audit.append(actor, "users.enrol_link", { userId: user.id }, now);
-    return gw.store.tokens.issue(user.id, now, {
+  const t = await gw.store.transaction(async (tx) => {
+    await tx.audit.append(actor, "users.enrol_link", { userId: user.id }, now);
+    return tx.tokens.issue(user.id, now, {
       kind: "enrol",
       ttl: gw.config.sessions.enrolTtl,
       origin: webOrigin(gw),

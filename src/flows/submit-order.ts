@@ -90,7 +90,7 @@ export async function submitOrderToSession(
       throw s.status === "pending" ? sessionExpired(s.expires_at, at) : sessionClosed(s.status);
     }
     return storeOrder(
-      gw,
+      tx,
       order,
       { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant: caller.metadata },
       {

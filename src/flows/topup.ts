@@ -82,7 +82,7 @@ export async function startTopup(
     accepts: [config.ocid],
   };
   // Issue 16: refused up front when the credit could never be made (frozen, or above the balance limit).
-  enforceUserMovement(gw, user.id, "credit", req.currency, minor);
+  await gw.store.read((tx) => enforceUserMovement(gw, tx, user.id, "credit", req.currency, minor));
   const signature = signObject(order, gw.key.secret).signature;
   const back = `${config.webBaseUrl}/?topup=${id}`;
   // Recorded first: a fast payer's proof must find the top-up it pays.
@@ -166,7 +166,7 @@ export async function topupCredit(
   if (r.status !== "pending") return reject("top-up already credited");
   try {
     // Checked before anything is written, so a refusal is answered (and listed) within this transaction.
-    enforceUserMovement(gw, r.userId, "credit", r.currency, minor);
+    await enforceUserMovement(gw, tx, r.userId, "credit", r.currency, minor);
   } catch (e) {
     // The user paid at `via` but may not receive it here now: listed for the operator, who settles it with `via`.
     if (e instanceof ProtocolError && (e.code === "ACCOUNT_FROZEN" || e.code === "LIMIT_EXCEEDED"))

@@ -9,58 +9,67 @@ import { formatMinor } from "../protocol/money";
 import { dayStart, firstViolation, type LimitSet, type MovementKind } from "../domain/limits";
 import { effectiveLimits, qualifyingTier, type Tier } from "../domain/tiers";
 import { userAccount } from "../store/ledger";
+import type { Tx } from "../store";
 
 export type TierSource = "operator" | "kyc" | "default";
 
 /** The tier a user is in now: the operator's pin if it names a configured tier, else what their grants qualify for. */
-export function userTier(
-  gw: Pick<Gateway, "clock" | "store" | "tiers">,
+export async function userTier(
+  gw: Pick<Gateway, "clock" | "tiers">,
+  tx: Tx,
   userId: string,
-): { tier: Tier | null; source: TierSource } {
+): Promise<{ tier: Tier | null; source: TierSource }> {
   if (gw.tiers.length === 0) return { tier: null, source: "default" };
-  const pin = gw.store.kyc.pinned(userId);
+  const pin = await tx.kyc.pinned(userId);
   const pinned = pin && gw.tiers.find((t) => t.name === pin.tier);
   if (pinned) return { tier: pinned, source: "operator" };
-  const tier = qualifyingTier(gw.tiers, gw.store.kyc.verifiedGrants(userId, gw.clock()))!;
+  const tier = qualifyingTier(gw.tiers, await tx.kyc.verifiedGrants(userId, gw.clock()))!;
   return { tier, source: tier === gw.tiers[0] ? "default" : "kyc" };
 }
 
-export function limitsInForce(
-  gw: Pick<Gateway, "clock" | "store" | "tiers">,
-  userId: string,
-  currency: string,
-  tier = userTier(gw, userId).tier,
-): LimitSet {
-  return effectiveLimits(tier, currency, gw.store.limits.forUser(userId, currency));
+/** The limits in force for `userId` in `currency` when the user is in `tier` (from userTier). */
+export async function limitsInForce(tx: Tx, userId: string, currency: string, tier: Tier | null): Promise<LimitSet> {
+  return effectiveLimits(tier, currency, await tx.limits.forUser(userId, currency));
 }
 
-export function enforceUserMovement(
-  gw: Pick<Gateway, "clock" | "config" | "currencies" | "store" | "tiers">,
+/** Inside the movement's own transaction, before its ledger write. */
+export async function enforceUserMovement(
+  gw: Pick<Gateway, "clock" | "config" | "currencies" | "tiers">,
+  tx: Tx,
   userId: string,
   kind: MovementKind,
   currency: string,
   amount: bigint,
-): void {
-  if (kind !== "withdrawal" && gw.store.users.frozenAt(userId) !== null)
-    throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen; the operator must unfreeze it first", {
-      userId,
-    });
-  const { tier } = userTier(gw, userId);
-  const limits = limitsInForce(gw, userId, currency, tier);
+): Promise<void> {
+  if (kind !== "withdrawal" && (await tx.users.frozenAt(userId)) !== null) throw frozen(userId);
+  const { tier } = await userTier(gw, tx, userId);
+  const limits = await limitsInForce(tx, userId, currency, tier);
   if (Object.keys(limits).length === 0) return;
   const account = userAccount(userId);
   const v = firstViolation(limits, {
     kind,
     amount,
-    balance: gw.store.ledger.balance(account, currency),
-    spentToday: limits.per_day === undefined ? 0n : gw.store.limits.spentSince(account, currency, dayStart(gw.clock())),
+    balance: await tx.ledger.balance(account, currency),
+    spentToday: limits.per_day === undefined ? 0n : await tx.limits.spentSince(account, currency, dayStart(gw.clock())),
   });
-  if (!v) return;
+  if (v) throw limitExceeded(gw, v, currency, tier);
+}
+
+function frozen(userId: string): ProtocolError {
+  return new ProtocolError("ACCOUNT_FROZEN", "This account is frozen; the operator must unfreeze it first", { userId });
+}
+
+function limitExceeded(
+  gw: Pick<Gateway, "config" | "currencies">,
+  v: NonNullable<ReturnType<typeof firstViolation>>,
+  currency: string,
+  tier: Tier | null,
+): ProtocolError {
   const max = formatMinor(v.max, currency, gw.currencies);
   const where = tier
     ? ` (tier ${tier.name}${gw.config.kyc.providers.length ? "; verifying your identity may raise it" : ""})`
     : "";
-  throw new ProtocolError(
+  return new ProtocolError(
     "LIMIT_EXCEEDED",
     `This would exceed the user's ${v.limit} limit of ${max} ${currency}${where}`,
     {
@@ -73,7 +82,7 @@ export function enforceUserMovement(
 }
 
 /** Frozen users cannot start a payment either (no pay session, no confirm). */
-export function assertNotFrozen(gw: Pick<Gateway, "store">, userId: string): void {
-  if (gw.store.users.frozenAt(userId) !== null)
+export async function assertNotFrozen(tx: Tx, userId: string): Promise<void> {
+  if ((await tx.users.frozenAt(userId)) !== null)
     throw new ProtocolError("ACCOUNT_FROZEN", "This account is frozen", { userId });
 }

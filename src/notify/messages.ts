@@ -1,6 +1,7 @@
 // The WebSocket messages of §10.3, built from order records (so a reconnect can rebuild them from the database).
 import type { Gateway } from "../gateway";
 import type { OrderRecord } from "../store/orders";
+import type { Tx } from "../store";
 import type { PaymentRequest, PaymentUpdate } from "../app/hub";
 import type { MerchantView } from "../app/schemas";
 import { endpointHost } from "../store/merchant-snapshot";
@@ -10,7 +11,25 @@ import { endpointHost } from "../store/merchant-snapshot";
  * wins over today's directory entry, so history after a restart names the merchant the same way.
  */
 export function merchantView(gw: Pick<Gateway, "directory" | "store">, ocid: number, orderRow?: number): MerchantView {
-  const seen = orderRow === undefined ? null : gw.store.merchants.get(orderRow);
+  return merchantViewOf(gw, ocid, orderRow === undefined ? null : gw.store.merchants.get(orderRow));
+}
+
+/** merchantView inside a read or transaction `tx`. */
+export async function merchantViewIn(
+  gw: Pick<Gateway, "directory">,
+  tx: Tx,
+  ocid: number,
+  orderRow?: number,
+): Promise<MerchantView> {
+  return merchantViewOf(gw, ocid, orderRow === undefined ? null : await tx.merchants.get(orderRow));
+}
+
+/** What merchantView shows from `seen` (the snapshot stored at intake, if any) and the directory's cached copy. */
+export function merchantViewOf(
+  gw: Pick<Gateway, "directory">,
+  ocid: number,
+  seen: { name?: string | null; host?: string | null } | null,
+): MerchantView {
   const meta = gw.directory.peek(ocid);
   const out: MerchantView = { ocid };
   const name = seen?.name ?? meta?.name;
@@ -22,7 +41,12 @@ export function merchantView(gw: Pick<Gateway, "directory" | "store">, ocid: num
 }
 
 export function paymentRequestMessage(gw: Gateway, o: OrderRecord): PaymentRequest {
-  const { icon: _icon, ...m } = merchantView(gw, o.merchant_ocid, o.id);
+  return paymentRequestOf(o, merchantView(gw, o.merchant_ocid, o.id));
+}
+
+/** The prompt for `o`, its merchant as merchantView/merchantViewIn shows it (the icon stays out of the prompt). */
+export function paymentRequestOf(o: OrderRecord, merchant: MerchantView): PaymentRequest {
+  const { icon: _icon, ...m } = merchant;
   return {
     type: "payment_request",
     sessionId: o.session_id,

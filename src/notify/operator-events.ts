@@ -22,25 +22,6 @@ export async function emitEvent(
   return id;
 }
 
-/**
- * The same inside a synchronous `store.tx` — only for callers not yet on the port (src/flows/accounts.ts and
- * src/admin/users.ts, being converted); delete once they pass their transaction's `tx` to `emitEvent`.
- */
-export function emitEventSync(
-  gw: Pick<Gateway, "clock" | "events" | "store">,
-  type: EventType,
-  data: Record<string, unknown>,
-  orderId: number | null = null,
-): string {
-  const targets = gw.store.events
-    .activeEndpoints()
-    .filter((e) => subscribes(e.event_types.split(","), type))
-    .map((e) => e.id);
-  const id = gw.store.events.record(type, data, orderId, targets, gw.clock());
-  if (targets.length > 0) gw.events.deliveryEnqueued();
-  return id;
-}
-
 export const orderEventData = (o: OrderRecord, status: string, txid: string | null = o.final_txid) => ({
   id: o.id,
   orderId: o.order_id,

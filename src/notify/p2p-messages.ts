@@ -39,22 +39,19 @@ function senderParty(row: P2pRow, u: User | null): Party {
   return p;
 }
 
-/**
- * Synchronous lookups, only for src/flows/session-view.ts's history until it reads through the port (being
- * converted); the port's callers use `transferView`/`creditReceivedMessage` with their transaction.
- */
-export function recipientOf(gw: Pick<Gateway, "directory" | "store">, row: P2pRow): Party {
+type UsersTx = Pick<Tx, "users">;
+
+/** The parties of a transfer (history), read in the caller's read or transaction `tx`. */
+export async function recipientIn(gw: Pick<Gateway, "directory">, tx: UsersTx, row: P2pRow): Promise<Party> {
   return recipientParty(
     gw,
     row,
-    row.kind === "internal" && row.to_user_id ? gw.store.users.byId(row.to_user_id) : null,
+    row.kind === "internal" && row.to_user_id ? await tx.users.byId(row.to_user_id) : null,
   );
 }
-export function senderOf(gw: Pick<Gateway, "store">, row: P2pRow): Party {
-  return senderParty(row, gw.store.users.byId(row.user_id));
+export async function senderIn(tx: UsersTx, row: P2pRow): Promise<Party> {
+  return senderParty(row, await tx.users.byId(row.user_id));
 }
-
-type UsersTx = Pick<Tx, "users">;
 
 export async function transferView(gw: Pick<Gateway, "directory">, tx: UsersTx, row: P2pRow): Promise<S.TransferView> {
   const to = row.kind === "internal" && row.to_user_id ? await tx.users.byId(row.to_user_id) : null;

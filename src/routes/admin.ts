@@ -17,8 +17,8 @@ export function adminRoutes(gw: Gateway) {
     const hooks = {
       body: r.body,
       query: r.query,
-      transform: (ctx: { request: Request; adminKey?: unknown }) => {
-        const key = apiKeyFromAuthorization(gw, ctx.request.headers.get("authorization"));
+      transform: async (ctx: { request: Request; adminKey?: unknown }) => {
+        const key = await apiKeyFromAuthorization(gw, ctx.request.headers.get("authorization"));
         requireScope(key, r.scope);
         ctx.adminKey = key;
       },

@@ -5,7 +5,7 @@ import { ProtocolError } from "../protocol/errors";
 import { authFromAuthorization } from "../app/bearer";
 import { clientIp, enforceRate } from "./protocol-route";
 import { createPaySession, qrPngOf, qrSvg } from "../flows/pay-session";
-import { confirmPayment, declinePayment, sessionForUser } from "../flows/answer-payment";
+import { confirmPayment, declinePayment, sessionOfUser } from "../flows/answer-payment";
 import { history, sessionView } from "../flows/session-view";
 import { balancesOf, createUser } from "../flows/accounts";
 import { userAccount } from "../store/ledger";
@@ -23,10 +23,9 @@ const SessionParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const DEMO_NAME = /^[\p{L}\p{N} ._@-]{1,40}$/u;
 const EmptyBody = t.Optional(t.Object({}, { additionalProperties: true }));
 
-function openCodes(gw: Pick<Gateway, "clock" | "store">, userId: string) {
-  return gw.store.sessions
-    .open(userId, gw.clock())
-    .map((s) => ({ sessionId: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));
+async function openCodes(gw: Pick<Gateway, "clock" | "store">, userId: string) {
+  const open = await gw.store.read((tx) => tx.sessions.open(userId, gw.clock()));
+  return open.map((s) => ({ sessionId: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));
 }
 
 export function appRoutes(gw: Gateway) {
@@ -35,7 +34,7 @@ export function appRoutes(gw: Gateway) {
   if (gw.config.demoMode)
     app.post(
       "/demo/login",
-      (ctx) => {
+      async (ctx) => {
         // Demo login mints funded users for anyone who can reach us: limited per client address.
         enforceRate(gw, `demo:${clientIp(ctx, gw)}`, gw.config.rateLimits.demoLoginPerIp);
         const base = ctx.body?.name?.trim() || "demo";
@@ -46,7 +45,7 @@ export function appRoutes(gw: Gateway) {
             { reason: "schema", fields: ["name"] },
           );
         const name = `${base}-${Math.random().toString(36).slice(2, 8)}`;
-        const { user, token } = createUser(gw, name, gw.config.demoBalance);
+        const { user, token } = await createUser(gw, name, gw.config.demoBalance);
         return { token, user: { id: user.id, name: user.name } };
       },
       {
@@ -68,14 +67,16 @@ export function appRoutes(gw: Gateway) {
     "/checkout/:id",
     (ctx) => {
       enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
-      const s = gw.store.sessions.get(ctx.params.id);
-      if (!s || s.kind !== "checkout" || s.user_id !== null)
-        throw new ProtocolError(
-          "SESSION_NOT_FOUND",
-          "No open hosted checkout with this id (it may have been answered: sign in to see it)",
-          { reason: "not_open" },
-        );
-      return sessionView(gw, s);
+      return sessionView(gw, async (tx) => {
+        const s = await tx.sessions.get(ctx.params.id);
+        if (!s || s.kind !== "checkout" || s.user_id !== null)
+          throw new ProtocolError(
+            "SESSION_NOT_FOUND",
+            "No open hosted checkout with this id (it may have been answered: sign in to see it)",
+            { reason: "not_open" },
+          );
+        return s;
+      });
     },
     {
       params: SessionParams,
@@ -91,8 +92,8 @@ export function appRoutes(gw: Gateway) {
 
   return (
     app
-      .resolve(({ request }) => {
-        const { user, grant } = authFromAuthorization(
+      .resolve(async ({ request }) => {
+        const { user, grant } = await authFromAuthorization(
           gw,
           request.headers.get("authorization"),
           request.headers.get("origin"),
@@ -128,15 +129,15 @@ export function appRoutes(gw: Gateway) {
       )
       .get(
         "/me",
-        ({ user }) => ({
+        async ({ user }) => ({
           user: { id: user.id, name: user.name, ...(user.ocid ? { ocid: user.ocid } : {}) },
-          balances: balancesOf(gw, userAccount(user.id)),
+          balances: await gw.store.read((tx) => balancesOf(gw, tx, userAccount(user.id))),
         }),
         {
           detail: routeDoc({ summary: "The signed-in user and their balances", response: S.MeResponse }),
         },
       )
-      .get("/codes", ({ user }) => ({ codes: openCodes(gw, user.id) }), {
+      .get("/codes", async ({ user }) => ({ codes: await openCodes(gw, user.id) }), {
         detail: routeDoc({
           summary: "Open pay codes: QR sessions a merchant could still submit an order to",
           description:
@@ -157,7 +158,7 @@ export function appRoutes(gw: Gateway) {
           }),
         },
       )
-      .get("/sessions/:id", ({ user, params }) => sessionView(gw, sessionForUser(gw, user, params.id)), {
+      .get("/sessions/:id", ({ user, params }) => sessionView(gw, (tx) => sessionOfUser(tx, user, params.id)), {
         params: SessionParams,
         detail: routeDoc({
           summary: "A pay code or hosted checkout, with its order and merchant once there is one",
@@ -172,7 +173,7 @@ export function appRoutes(gw: Gateway) {
       .get(
         "/sessions/:id/qr.svg",
         async ({ user, params }) => {
-          const s = sessionForUser(gw, user, params.id);
+          const s = await gw.store.read((tx) => sessionOfUser(tx, user, params.id));
           if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
           return new Response(await qrSvg(gw, s.id, s.expires_at), { headers: { "content-type": "image/svg+xml" } });
         },
@@ -187,8 +188,8 @@ export function appRoutes(gw: Gateway) {
       )
       .get(
         "/sessions/:id/qr.png",
-        ({ user, params }) => {
-          const s = sessionForUser(gw, user, params.id);
+        async ({ user, params }) => {
+          const s = await gw.store.read((tx) => sessionOfUser(tx, user, params.id));
           if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
           return new Response(new Uint8Array(qrPngOf(gw, s.id, s.expires_at)), {
             headers: { "content-type": "image/png" },

@@ -15,7 +15,7 @@ type CapabilitiesDeps = Pick<
 export function capabilitiesRoute(gw: CapabilitiesDeps) {
   return new Elysia({ name: "oc-capabilities" }).get(
     `${gw.config.basePath}/capabilities`,
-    protocolRoute(gw, null, ({ caller }) => {
+    protocolRoute(gw, null, async ({ caller }) => {
       const { config, metadata } = gw;
       const body: Record<string, unknown> = {
         ocid: config.ocid,
@@ -24,8 +24,7 @@ export function capabilitiesRoute(gw: CapabilitiesDeps) {
         settlement: metadata.config.settlement,
       };
       const reserveCurrencies = config.partners.find((p) => p.ocid === caller.ocid)?.reserveCurrencies ?? [];
-      const accounts = gw.store.ledger
-        .balances(peerAccount(caller.ocid))
+      const accounts = (await gw.store.read((tx) => tx.ledger.balances(peerAccount(caller.ocid))))
         .filter((r) => gw.currencies.has(r.currency))
         .map((r) => ({ currency: r.currency, amount: formatMinor(r.balance, r.currency, gw.currencies) }));
       if (reserveCurrencies.length || accounts.length) body.partner = { reserveCurrencies, accounts };

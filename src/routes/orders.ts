@@ -72,8 +72,8 @@ export function orderRoutes(gw: Gateway) {
     )
     .get(
       `${base}/orders/:orderId/status`,
-      protocolRoute(gw, null, ({ caller, request }) => ({
-        body: orderStatus(gw, caller.ocid, decodeSegment(rawSegment(request.url))),
+      protocolRoute(gw, null, async ({ caller, request }) => ({
+        body: await orderStatus(gw, caller.ocid, decodeSegment(rawSegment(request.url))),
       })),
       protocolOptions(null, "Order status for the calling merchant or gateway (SPEC §9.5)", {
         description:

@@ -93,9 +93,9 @@ export function metadataRoute(gw: Pick<Gateway, "config" | "currentMetadata">) {
 export function userMetadataRoute(gw: Pick<Gateway, "config" | "key" | "store">) {
   return new Elysia({ name: "oc-user-metadata" }).get(
     `${gw.config.basePath}/users/:ocid/metadata.json`,
-    ({ params }) => {
+    async ({ params }) => {
       const ocid = /^[1-9][0-9]{0,15}$/.test(params.ocid) ? Number(params.ocid) : 0;
-      const user = ocid ? gw.store.users.byOcid(ocid) : null;
+      const user = ocid ? await gw.store.read((tx) => tx.users.byOcid(ocid)) : null;
       if (!user) throw new ProtocolError("NOT_FOUND", "No user holds this OCID here");
       return new Response(JSON.stringify(userMetadataDocument(gw, { ...user, ocid })), {
         headers: { "content-type": "application/json; charset=utf-8", "cache-control": "public, max-age=60" },

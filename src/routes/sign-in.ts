@@ -75,8 +75,12 @@ export function signInRoutes(gw: Pick<Gateway, "clock" | "config" | "limiter" | 
           }),
         },
       )
-      .resolve(({ request }) => {
-        const auth = authFromAuthorization(gw, request.headers.get("authorization"), request.headers.get("origin"));
+      .resolve(async ({ request }) => {
+        const auth = await authFromAuthorization(
+          gw,
+          request.headers.get("authorization"),
+          request.headers.get("origin"),
+        );
         enforceRate(gw, `token:${auth.user.id}`, gw.config.rateLimits.perToken);
         return { auth };
       })

@@ -36,10 +36,10 @@ export const RECORD_NONCE = `INSERT INTO nonces (ocid, nonce, expires_at) VALUES
 export const PRUNE_BATCH = 2000;
 
 /** Deletes nonces that can no longer block anything, in small batches so a backlog never holds the write lock long. */
+const PRUNE_SOME = `DELETE FROM nonces WHERE (ocid, nonce) IN (SELECT ocid, nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)`;
+
 export function pruneNonces(db: Database, now: number, batch = PRUNE_BATCH): number {
-  const stmt = db.query(
-    `DELETE FROM nonces WHERE (ocid, nonce) IN (SELECT ocid, nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)`,
-  );
+  const stmt = db.query(PRUNE_SOME);
   let total = 0;
   for (;;) {
     const n = stmt.run(now, batch).changes;
@@ -51,6 +51,7 @@ export function pruneNonces(db: Database, now: number, batch = PRUNE_BATCH): num
 /** The nonce repository of one database: the recorder for a signature window, and the background pruning. */
 export function nonces(db: Database) {
   const record = db.query(RECORD_NONCE);
+  const pruneSome = db.query(PRUNE_SOME);
   return {
     /** The synchronous recorder the SQLite engine's auth path holds (one prepared statement per window). */
     recorder: (window: number) => nonceRecorder(db, window),
@@ -58,5 +59,7 @@ export function nonces(db: Database) {
     record: (ocid: number, nonce: string, now: number, window: number): boolean =>
       record.run(ocid, nonce, now + nonceRetention(window), now).changes === 1,
     prune: (now: number): number => pruneNonces(db, now),
+    /** One batch of `prune` (the port's form: a short transaction per batch); returns how many rows went. */
+    pruneBatch: (now: number): number => pruneSome.run(now, PRUNE_BATCH).changes,
   };
 }

@@ -1,12 +1,25 @@
 // Wallet-side helpers for integration tests: users, app API calls, a WebSocket client, database digests.
 import { createHash } from "node:crypto";
 import type { Database } from "bun:sqlite";
-import { createUser } from "../../src/flows/accounts";
-import { checkLedger } from "../../src/store/ledger";
+import { parseCreditSpec } from "../../src/flows/accounts";
+import { checkLedger, FUNDING, userAccount } from "../../src/store/ledger";
 import type { TestGateway } from "./gateway";
 
+/**
+ * A funded user, seeded synchronously through the inspection handle (tests set up without waiting): the rows the
+ * `createUser` flow writes (that flow is exercised through the CLI, /admin and demo login).
+ */
 export function addUser(tg: TestGateway, name: string, ...credits: string[]) {
-  return createUser(tg.gw, name, credits);
+  const { store } = tg.gw;
+  const parsed = credits.map((c) => parseCreditSpec(tg.gw, c));
+  const now = tg.gw.clock();
+  return store.tx(() => {
+    if (store.users.byName(name)) throw new Error(`user "${name}" already exists`);
+    const created = store.users.create(name, now, tg.gw.config.tokenTtl);
+    for (const c of parsed)
+      store.ledger.move({ from: FUNDING, to: userAccount(created.user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
+    return created;
+  });
 }
 
 /** The app API at a base URL (a test gateway, or a gateway running as a subprocess). */

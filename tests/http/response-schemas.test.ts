@@ -77,7 +77,7 @@ test("the wallet app API and the WebSocket", async () => {
   }
   // Issue 17: money between people, a user's OCID, its published document and the receive QR in three forms.
   const friend = addUser(tg, "friend");
-  setUserOcid(tg.gw, "friend", "7777");
+  await setUserOcid(tg.gw, "friend", "7777");
   answered("POST", "/app/transfer", await app(tg, token, "POST", "/app/transfer", { to: "friend", amount: "1.00", currency: "USD", idempotencyKey: "schema-1" }));
   answered("GET", "/app/receive-qr", await app(tg, friend.token, "GET", "/app/receive-qr"));
   for (const ext of ["svg", "png"]) {

@@ -140,7 +140,7 @@ test("the operator's token rotation (`users token`) revokes every session of tha
 
 test("an enrolment link's token can only register a passkey: refused on the app API and the socket, and expires", async () => {
   addUser(tg, "eve", "USD:5.00");
-  const link = issueEnrolLink(tg.gw, "test", tg.gw.store.users.byName("eve")!);
+  const link = await issueEnrolLink(tg.gw, "test", tg.gw.store.users.byName("eve")!);
   expect(link.url).toStartWith(`${tg.gw.config.webBaseUrl}/#enrol=`);
   expect(link.expiresAt).toBe(now + 900);
   const enrol = link.url.split("#enrol=")[1]!;

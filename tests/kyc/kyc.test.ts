@@ -91,7 +91,7 @@ test("start: the provider's grant URL, under its endpoint, with our callback and
   const other = await app(tg, u.token, "POST", "/app/kyc/start", { provider: 901, userOcid: 1 });
   expect(other.json.error).toMatchObject({ code: "INVALID_REQUEST", details: { fields: ["provider"] } });
   // The user's own OCID is used when they hold one.
-  setUserOcid(tg.gw, "kstart", String(u.ocid));
+  await setUserOcid(tg.gw, "kstart", String(u.ocid));
   const own = await app(tg, u.token, "POST", "/app/kyc/start", {});
   expect(new URL(own.json.url).searchParams.get("user_ocid")).toBe(String(u.ocid));
 });

@@ -60,7 +60,7 @@ test("a paid, a declined and an expired order, a credit, an operator action and 
   offset.s = 700;
   expireDueOrders(tg.gw);
   offset.s = 0;
-  creditUser(tg.gw, "eve", "USD:3.00");
+  await creditUser(tg.gw, "eve", "USD:3.00");
   expect(await runCli(["users", "add", "frank", "--data-dir", dataDir], { log: () => {}, err: () => {} })).toBe(0);
 
   const byOrder = (id: string) => events().filter((e) => e.event === "order" && e.orderId === id).map((e) => `${e.from ?? "-"}>${e.to}`);

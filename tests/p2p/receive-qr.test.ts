@@ -22,7 +22,7 @@ function decodeQr(png: Buffer): string | null {
 
 test("GET /app/receive-qr: {type, ocid, gateway} in that order; PNG data URL, .png and .svg carry exactly that text", async () => {
   const u = addUser(tg, "nora");
-  setUserOcid(tg.gw, "nora", "7001");
+  await setUserOcid(tg.gw, "nora", "7001");
   const r = await app(tg, u.token, "GET", "/app/receive-qr");
   expect(r.status).toBe(200);
   expectConforms(S.ReceiveQrResponse, r.json, "GET /app/receive-qr");
@@ -49,7 +49,7 @@ test("a user without an OCID gets 409 INVALID_STATE saying what to do, with the 
 
 test("scanning a receive QR (POST /app/scan) prefills a transfer that then pays; doctored or own codes are refused", async () => {
   const payee = addUser(tg, "pia");
-  setUserOcid(tg.gw, "pia", "7002");
+  await setUserOcid(tg.gw, "pia", "7002");
   const payer = addUser(tg, "quinn", "USD:10.00");
   const qr = (await app(tg, payee.token, "GET", "/app/receive-qr")).json;
   const scan = await app(tg, payer.token, "POST", "/app/scan", { qrContent: qr.qrText + "\n" });

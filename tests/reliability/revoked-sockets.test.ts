@@ -63,7 +63,7 @@ test("rotating a token in this process closes its sockets with 4401 at once; a l
   await pushPaymentRequest(a.token);
   await a.ws.next((m) => m.type === "payment_request");
   const t0 = performance.now();
-  const fresh = rotateUserToken(tg.gw, "test", a.user.id).token; // what /admin and the CLI call
+  const fresh = (await rotateUserToken(tg.gw, "test", a.user.id)).token; // what /admin and the CLI call
   tokens.push(fresh);
   const [ca, cb] = await Promise.all([a.ws.waitClose(1000), b.waitClose(1000)]);
   expect(performance.now() - t0).toBeLessThan(1000);

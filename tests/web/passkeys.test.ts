@@ -113,7 +113,7 @@ test("register after a token sign-in, sign in with it; a second device enrols fr
 
   // A second device: the operator's one-time enrolment link (no token typed anywhere).
   const laptop = await device();
-  const link = issueEnrolLink(tg.gw, "test", user);
+  const link = await issueEnrolLink(tg.gw, "test", user);
   await laptop.page.goto(link.url);
   await laptop.page.getByRole("heading", { level: 1, name: "Set up a passkey" }).waitFor();
   await until(async () => (await laptop.page.locator("#enrol-who").textContent()) === "For pia", "enrolment names the user");

@@ -88,7 +88,7 @@ test("Send: recipient → amount → review → confirm; the recipient's open wa
 
 test("Receive: the QR on screen decodes to the ocid_transfer payload; the handle is shown and can be copied", async () => {
   const cleo = addUser(A, "cleo");
-  setUserOcid(A.gw, "cleo", "3333");
+  await setUserOcid(A.gw, "cleo", "3333");
   const page = await signedIn(A, cleo.token, "cleo");
   await expect(page.locator("#my-handle").textContent()).resolves.toBe("cleo");
   await page.getByRole("button", { name: "Show my receive code" }).click();
@@ -127,7 +127,7 @@ test("Top up: the form sends the browser to B's hosted checkout; after paying th
 
 test("Scan a person's receive code (pasted): the sheet closes and Send is prefilled with their OCID and name; it pays", async () => {
   const eve = addUser(A, "eve");
-  setUserOcid(A.gw, "eve", "3444");
+  await setUserOcid(A.gw, "eve", "3444");
   const fred = addUser(A, "fred", "USD:5.00");
   const page = await signedIn(A, fred.token, "fred");
   await page.getByRole("button", { name: "Scan", exact: true }).click();

@@ -21,6 +21,11 @@ export function pgNonces(sql: SQL): Tx["nonces"] {
       throw new SynchronousOnly("nonces.recorder(window)", "tx.nonces.record(ocid, nonce, now, window)");
     },
     record,
+    async pruneBatch(now) {
+      const r = await sql`DELETE FROM nonces WHERE (ocid, nonce) IN (
+          SELECT ocid, nonce FROM nonces WHERE expires_at < ${now} LIMIT ${PRUNE_BATCH} FOR UPDATE SKIP LOCKED)`;
+      return r.count;
+    },
     async prune(now) {
       let total = 0;
       for (;;) {
