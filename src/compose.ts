@@ -7,6 +7,7 @@ import { Directory, selfMetadata } from "./peers/directory";
 import { PeerClient } from "./peers/client";
 import { parseAllowlist } from "./peers/ssrf";
 import type { Observed, ObservedIn } from "./store/dialects";
+import type { Tx } from "./store";
 import { Hub } from "./app/hub";
 import { inlineVerifier } from "./verify-pool";
 import { localUserMetadata } from "./flows/end-user-ocid";
@@ -38,11 +39,26 @@ export function buildGateway(parts: GatewayParts): Gateway {
   const verifier = parts.verifier ?? inlineVerifier;
   const { rpcUrl, registryAddress } = config.directory;
   // Issue 12: every verified peer signature records its dialect; a change is worth one log line (never the key).
+  // Off the request's path: its own small transaction, only when this process has not just recorded the same one.
+  const lastObserved = new Map<number, string>();
   const observeDialect = (ocid: number, d: Observed, what: ObservedIn) => {
-    if (store.dialects.observe(ocid, d, what, clock())) log.info("peer signature dialect", { ocid, what, ...d });
+    const seen = `${d.encoding}|${d.hash}|${d.form ?? ""}`;
+    if (lastObserved.get(ocid) === seen) return;
+    lastObserved.set(ocid, seen);
+    store
+      .transaction((tx) => tx.dialects.observe(ocid, d, what, clock()))
+      .then(
+        (changed) => changed && log.info("peer signature dialect", { ocid, what, ...d }),
+        (e) => {
+          lastObserved.delete(ocid);
+          log.warn("peer signature dialect not recorded", { ocid, what, error: String(e) });
+        },
+      );
   };
+  const recordNonceIn = (tx: Tx, ocid: number, nonce: string, now: number) =>
+    tx.nonces.record(ocid, nonce, now, config.authWindow);
   const directory = new Directory({
-    store: store.directory,
+    store,
     clock,
     log,
     allowlist,
@@ -60,7 +76,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
     evm: rpcUrl && registryAddress ? { rpcUrl, registryAddress } : undefined,
     fetchImpl: parts.fetchImpl,
     onConfigDialect: (ocid, d) => observeDialect(ocid, d, "config"),
-    local: (ocid) => localUserMetadata({ config, key, store }, ocid),
+    local: (tx, ocid) => localUserMetadata({ config, key }, tx, ocid),
   });
   return {
     config,
@@ -87,7 +103,8 @@ export function buildGateway(parts: GatewayParts): Gateway {
       clock,
       window: config.authWindow,
       basePath: config.basePath,
-      recordNonce: store.nonces.recorder(config.authWindow),
+      recordNonce: (ocid, nonce, now) => store.transaction((tx) => recordNonceIn(tx, ocid, nonce, now)),
+      recordNonceIn,
       verifier,
       observeDialect: (ocid, d) => observeDialect(ocid, d, "request"),
     },
@@ -104,7 +121,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
       allowlist,
       window: config.authWindow,
       fetchImpl: parts.fetchImpl,
-      dialectFor: (ocid) => store.dialects.signingFor(ocid),
+      dialectFor: (ocid) => store.read((tx) => tx.dialects.signingFor(ocid)),
     }),
   };
 }

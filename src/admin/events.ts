@@ -41,37 +41,43 @@ export async function createEndpoint(
     });
   const secret = newSecret();
   const now = gw.clock();
-  const id = await gw.store.transaction(async (tx) => {
+  const endpoint = await gw.store.transaction(async (tx) => {
     const id = await tx.events.createEndpoint(u.href, secret, [...new Set(types)], now);
     const audited = { endpointId: id, url: u.href, eventTypes: types, secret };
     await tx.audit.append(actor, "events.create_endpoint", audited, now);
-    return id;
+    return (await tx.events.endpoint(id))!;
   });
-  return { endpoint: endpointJson(gw.store.events.endpoint(id)!), secret };
+  return { endpoint: endpointJson(endpoint), secret };
 }
 
-export const listEndpoints = (gw: Pick<Gateway, "store">) => ({ items: gw.store.events.endpoints().map(endpointJson) });
+export const listEndpoints = async (gw: Pick<Gateway, "store">) => ({
+  items: (await gw.store.read((tx) => tx.events.endpoints())).map(endpointJson),
+});
 
 export async function disableEndpoint(gw: Pick<Gateway, "clock" | "store">, actor: string, id: string) {
   const now = gw.clock();
-  if (!gw.store.events.endpoint(id)) throw new ProtocolError("NOT_FOUND", "No such endpoint", { endpointId: id });
-  await gw.store.transaction(async (tx) => {
+  const endpoint = await gw.store.transaction(async (tx) => {
+    if (!(await tx.events.endpoint(id))) throw new ProtocolError("NOT_FOUND", "No such endpoint", { endpointId: id });
     const changed = await tx.events.disable(id, now);
     await tx.audit.append(actor, "events.disable_endpoint", { endpointId: id, changed }, now);
+    return (await tx.events.endpoint(id))!;
   });
-  return { endpoint: endpointJson(gw.store.events.endpoint(id)!) };
+  return { endpoint: endpointJson(endpoint) };
 }
 
 /** Every delivery of the event pending again (same event id, so receivers deduplicate on webhook-id). */
 export async function replayEvent(gw: Pick<Gateway, "clock" | "events" | "store">, actor: string, id: string) {
-  const event = gw.store.events.byId(id);
-  if (!event) throw new ProtocolError("NOT_FOUND", "No such event", { eventId: id });
   const now = gw.clock();
-  const ids = gw.store.events.deliveriesOf(id);
-  await gw.store.transaction(async (tx) => {
+  const { event, deliveries } = await gw.store.transaction(async (tx) => {
+    const event = await tx.events.byId(id);
+    if (!event) throw new ProtocolError("NOT_FOUND", "No such event", { eventId: id });
+    const ids = await tx.events.deliveriesOf(id);
     for (const d of ids) await tx.deliveries.replay(d, now);
     await tx.audit.append(actor, "events.replay", { eventId: id, deliveries: ids.length }, now);
+    const deliveries = [];
+    for (const d of ids) deliveries.push((await tx.deliveries.byId(d))!);
+    return { event, deliveries };
   });
   gw.events.deliveryEnqueued();
-  return { event: eventJson(event), deliveries: ids.map((d) => deliveryItem(gw.store.deliveries.byId(d)!)) };
+  return { event: eventJson(event), deliveries: deliveries.map(deliveryItem) };
 }

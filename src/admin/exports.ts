@@ -48,9 +48,12 @@ const ORDERS_HEADER = [
   "updated_at",
 ];
 
-export function ledgerCsv(gw: Pick<Gateway, "currencies" | "store">, q: Record<string, string | undefined>): string {
+export async function ledgerCsv(
+  gw: Pick<Gateway, "currencies" | "store">,
+  q: Record<string, string | undefined>,
+): Promise<string> {
   const [from, to] = range(q);
-  const rows = gw.store.ledger.entries(from, to);
+  const rows = await gw.store.read((tx) => tx.ledger.entries(from, to));
   return csv(
     LEDGER_HEADER,
     rows.map((r) => {
@@ -60,9 +63,12 @@ export function ledgerCsv(gw: Pick<Gateway, "currencies" | "store">, q: Record<s
   );
 }
 
-export function ordersCsv(gw: Pick<Gateway, "currencies" | "store">, q: Record<string, string | undefined>): string {
+export async function ordersCsv(
+  gw: Pick<Gateway, "currencies" | "store">,
+  q: Record<string, string | undefined>,
+): Promise<string> {
   const [from, to] = range(q);
-  const rows = gw.store.orderQueries.exportRows(from, to);
+  const rows = await gw.store.read((tx) => tx.orderQueries.exportRows(from, to));
   return csv(
     ORDERS_HEADER,
     rows.map((o) => {

@@ -3,6 +3,7 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { formatMinor } from "../protocol/money";
 import type { OrderRecord } from "../store/orders";
+import type { Tx } from "../store";
 import { isOrderStatus, ORDER_STATUSES } from "../domain/order-lifecycle";
 import type { DeliveryRow, DeliveryState } from "../store/deliveries";
 import type { OrderSearch } from "../store/order-queries";
@@ -15,8 +16,8 @@ const DELIVERY_STATES: DeliveryState[] = ["pending", "delivered", "rejected", "d
 const OCID_RE = /^[1-9][0-9]{0,15}$/;
 const MS_PER_SECOND = 1000;
 
-export function orderItem(gw: Pick<Gateway, "currencies" | "store">, o: OrderRecord) {
-  const { succeeded } = gw.store.refunds.totals(o.id);
+export async function orderItem(gw: Pick<Gateway, "currencies">, tx: Tx, o: OrderRecord) {
+  const { succeeded } = await tx.refunds.totals(o.id);
   return {
     id: o.id,
     orderId: o.order_id,
@@ -69,8 +70,10 @@ function orderSearch(f: OrderFilter): OrderSearch {
 }
 
 /** Newest first; `before` is an order id (exclusive). */
-export function listOrders(gw: Pick<Gateway, "store">, f: OrderFilter, before: number, limit: number): OrderRecord[] {
-  return gw.store.orderQueries.search(orderSearch(f), before, limit).map((id) => gw.store.orders.byId(id)!);
+export async function listOrders(tx: Tx, f: OrderFilter, before: number, limit: number): Promise<OrderRecord[]> {
+  const out: OrderRecord[] = [];
+  for (const id of await tx.orderQueries.search(orderSearch(f), before, limit)) out.push((await tx.orders.byId(id))!);
+  return out;
 }
 
 export function deliveryItem(d: DeliveryRow & { kind?: string; endpoint_id?: string | null }) {
@@ -91,14 +94,18 @@ export function deliveryItem(d: DeliveryRow & { kind?: string; endpoint_id?: str
 }
 
 export function orderDetail(gw: Pick<Gateway, "currencies" | "store">, id: number) {
-  const o = gw.store.orders.byId(id);
+  return gw.store.read((tx) => orderDetailIn(gw, tx, id));
+}
+
+async function orderDetailIn(gw: Pick<Gateway, "currencies">, tx: Tx, id: number) {
+  const o = await tx.orders.byId(id);
   if (!o) throw new ProtocolError("ORDER_NOT_FOUND");
-  const job = gw.store.jobs.byOrder(o.id);
-  const anomalies = gw.store.anomalies.ofOrder(o.id);
-  const deliveries = gw.store.deliveryQueries.ofOrder(o.id).map(deliveryItem);
+  const job = await tx.jobs.byOrder(o.id);
+  const anomalies = await tx.anomalies.ofOrder(o.id);
+  const deliveries = (await tx.deliveryQueries.ofOrder(o.id)).map(deliveryItem);
   return {
     order: {
-      ...orderItem(gw, o),
+      ...(await orderItem(gw, tx, o)),
       order: JSON.parse(o.order_json),
       urls: JSON.parse(o.urls_json),
       candidates: JSON.parse(o.candidates_json),
@@ -119,7 +126,7 @@ export function orderDetail(gw: Pick<Gateway, "currencies" | "store">, id: numbe
       : null,
     deliveries,
     anomalies,
-    refunds: gw.store.refunds.byOrder(o.id).map((r) => refundJson(gw, r)),
+    refunds: (await tx.refunds.byOrder(o.id)).map((r) => refundJson(gw, r)),
   };
 }
 
@@ -129,38 +136,43 @@ export async function adminResolve(gw: Gateway, actor: string, id: number, actio
   try {
     message = await resolveOrder(gw, id, action, proof);
   } catch (e) {
-    if (e instanceof OperatorError)
-      throw new ProtocolError(gw.store.orders.byId(id) ? "INVALID_STATE" : "ORDER_NOT_FOUND", e.message);
+    if (e instanceof OperatorError) {
+      const known = await gw.store.read((tx) => tx.orders.byId(id));
+      throw new ProtocolError(known ? "INVALID_STATE" : "ORDER_NOT_FOUND", e.message);
+    }
     throw e;
   }
   const proofTxid = (proof as { proof?: { txid?: unknown } })?.proof?.txid ?? null;
-  await gw.store.transaction((tx) =>
-    tx.audit.append(actor, "orders.resolve", { orderId: id, action, proofTxid }, gw.clock()),
-  );
-  return { message, order: orderItem(gw, gw.store.orders.byId(id)!) };
+  const order = await gw.store.transaction(async (tx) => {
+    await tx.audit.append(actor, "orders.resolve", { orderId: id, action, proofTxid }, gw.clock());
+    return orderItem(gw, tx, (await tx.orders.byId(id))!);
+  });
+  return { message, order };
 }
 
 export function listDeliveries(gw: Pick<Gateway, "store">, state: string | undefined, after: number, limit: number) {
   if (state !== undefined && !(DELIVERY_STATES as string[]).includes(state))
     throw new ProtocolError("INVALID_REQUEST", `state: one of ${DELIVERY_STATES.join(", ")}`, { fields: ["state"] });
-  return gw.store.deliveryQueries.page(state ?? null, after, limit);
+  return gw.store.read((tx) => tx.deliveryQueries.page(state ?? null, after, limit));
 }
 
 export async function replayDelivery(gw: Pick<Gateway, "clock" | "events" | "store">, actor: string, id: string) {
   const now = gw.clock();
-  const ok = await gw.store.transaction(async (tx) => {
-    const done = await tx.deliveries.replay(id, now);
-    if (done) await tx.audit.append(actor, "deliveries.replay", { deliveryId: id }, now);
-    return done;
+  const replayed = await gw.store.transaction(async (tx) => {
+    if (!(await tx.deliveries.replay(id, now))) return null;
+    await tx.audit.append(actor, "deliveries.replay", { deliveryId: id }, now);
+    return tx.deliveries.byId(id);
   });
-  if (!ok) throw new ProtocolError("NOT_FOUND", "No such delivery", { deliveryId: id });
+  if (!replayed) throw new ProtocolError("NOT_FOUND", "No such delivery", { deliveryId: id });
   gw.events.deliveryEnqueued();
-  return { delivery: deliveryItem(gw.store.deliveries.byId(id)!) };
+  return { delivery: deliveryItem(replayed) };
 }
 
-export function ledgerBalances(gw: Pick<Gateway, "currencies" | "store">, account: string | undefined) {
-  const rows = gw.store.ledger.balances(account);
-  const check = gw.store.ledger.check();
+export async function ledgerBalances(gw: Pick<Gateway, "currencies" | "store">, account: string | undefined) {
+  const { rows, check } = await gw.store.read(async (tx) => ({
+    rows: await tx.ledger.balances(account),
+    check: await tx.ledger.check(),
+  }));
   return {
     balances: rows.map((r) => ({ ...r, balance: formatMinor(r.balance, r.currency, gw.currencies) })),
     check: { ok: check.ok, problems: check.problems },

@@ -39,9 +39,10 @@ export const EVENT_ROUTES: AdminRoute[] = [
     summary: "Events, newest first",
     query: S.EventsQuery,
     response: S.Page(S.EventItem),
-    handle: (gw, c) => {
+    handle: async (gw, c) => {
       const { limit, cursor } = pageParams(c.query, Number.MAX_SAFE_INTEGER);
-      return paged(gw.store.events.page(c.query.type ?? null, cursor, limit + 1), limit, (e) => e.rid, eventJson);
+      const rows = await gw.store.read((tx) => tx.events.page(c.query.type ?? null, cursor, limit + 1));
+      return paged(rows, limit, (e) => e.rid, eventJson);
     },
   },
   {

@@ -35,12 +35,17 @@ export const ORDER_ROUTES: AdminRoute[] = [
     response: S.Page(S.OrderItem),
     handle: (gw, c) => {
       const { limit, cursor } = pageParams(c.query, Number.MAX_SAFE_INTEGER);
-      return paged(
-        listOrders(gw, c.query, cursor, limit + 1),
-        limit,
-        (o) => o.id,
-        (o) => orderItem(gw, o),
-      );
+      return gw.store.read(async (tx) => {
+        const page = paged(
+          await listOrders(tx, c.query, cursor, limit + 1),
+          limit,
+          (o) => o.id,
+          (o) => o,
+        );
+        const items = [];
+        for (const o of page.items) items.push(await orderItem(gw, tx, o));
+        return { ...page, items };
+      });
     },
   },
   {
@@ -78,9 +83,9 @@ export const ORDER_ROUTES: AdminRoute[] = [
     summary: "Webhook deliveries (proofs and events) in creation order",
     query: S.DeliveriesQuery,
     response: S.Page(S.DeliveryItem),
-    handle: (gw, c) => {
+    handle: async (gw, c) => {
       const { limit, cursor } = pageParams(c.query, 0);
-      return paged(listDeliveries(gw, c.query.state, cursor, limit + 1), limit, (d) => d.rid, deliveryItem);
+      return paged(await listDeliveries(gw, c.query.state, cursor, limit + 1), limit, (d) => d.rid, deliveryItem);
     },
   },
   {
@@ -107,7 +112,7 @@ export const ORDER_ROUTES: AdminRoute[] = [
     summary: "Ledger entries for a time range as CSV (rows sum to zero per currency)",
     query: S.RangeQuery,
     response: "csv",
-    handle: (gw, c) => csvResponse("ledger.csv", ledgerCsv(gw, c.query)),
+    handle: async (gw, c) => csvResponse("ledger.csv", await ledgerCsv(gw, c.query)),
   },
   {
     method: "GET",
@@ -116,6 +121,6 @@ export const ORDER_ROUTES: AdminRoute[] = [
     summary: "Orders received in a time range as CSV, with refunded and net amounts",
     query: S.RangeQuery,
     response: "csv",
-    handle: (gw, c) => csvResponse("orders.csv", ordersCsv(gw, c.query)),
+    handle: async (gw, c) => csvResponse("orders.csv", await ordersCsv(gw, c.query)),
   },
 ];

@@ -60,7 +60,7 @@ export async function demoMerchantCommand(gw: Gateway, { values }: Parsed, out: 
     },
   });
   endpoint = `http://127.0.0.1:${server.port}/opencharge`;
-  gw.directory.add(ocid, endpoint);
+  await gw.directory.add(ocid, endpoint);
   out.log(`merchant ${ocid} serving ${endpoint}/metadata.json, registered in the gateway's directory`);
 
   try {

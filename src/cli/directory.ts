@@ -51,7 +51,7 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
       // The entry and its audit row in one transaction.
       await gw.store.transaction(async (tx) => {
         try {
-          gw.directory.add(ocid, b);
+          await gw.directory.add(ocid, b, tx);
         } catch (e) {
           throw new OperatorError((e as Error).message);
         }
@@ -100,7 +100,7 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
     case "remove": {
       const ocid = ocidArg(a);
       await gw.store.transaction(async (tx) => {
-        if (!gw.directory.remove(ocid)) throw new OperatorError(`${ocid} is not in the directory table`);
+        if (!(await gw.directory.remove(ocid, tx))) throw new OperatorError(`${ocid} is not in the directory table`);
         await tx.audit.append("cli", "directory.remove", { ocid }, gw.clock());
       });
       out.log(`removed ${ocid}`);

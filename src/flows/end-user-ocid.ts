@@ -9,6 +9,7 @@ import { signObject } from "../protocol/signed-objects";
 import type { MetadataConfig, PeerMetadata } from "../protocol/schemas";
 import { parsePublicKey } from "../protocol/keys";
 import type { User } from "../store/users";
+import type { Tx } from "../store";
 
 /** What a sender may ask of a person's OCID: send it money. */
 export const END_USER_CAPABILITIES = ["transfer.create"];
@@ -33,9 +34,9 @@ export async function setUserOcid(
 ): Promise<{ user: User; ocid: number | null; metadataUrl: string | null }> {
   const ocid = ocidText === "none" ? null : parseOcidArg(ocidText);
   if (ocid !== null && ocid === gw.config.ocid) throw new OperatorError(`${ocid} is this gateway's own OCID`);
-  if (ocid !== null && gw.directory.list().some((e) => e.ocid === ocid))
-    throw new OperatorError(`${ocid} names a peer in the directory (remove it there first)`);
   return gw.store.transaction(async (tx) => {
+    if (ocid !== null && (await gw.directory.list(tx)).some((e) => e.ocid === ocid))
+      throw new OperatorError(`${ocid} names a peer in the directory (remove it there first)`);
     const user = await tx.users.byName(name);
     if (!user) throw new OperatorError(`no user named "${name}"`);
     if (ocid !== null) {
@@ -66,8 +67,12 @@ export function userMetadataDocument(gw: Pick<Gateway, "config" | "key">, user: 
 }
 
 /** Our own users' OCIDs resolve locally, never over the network (like our own OCID, §2.2). */
-export function localUserMetadata(gw: Pick<Gateway, "config" | "key" | "store">, ocid: number): PeerMetadata | null {
-  const user = gw.store.users.byOcid(ocid);
+export async function localUserMetadata(
+  gw: Pick<Gateway, "config" | "key">,
+  tx: Tx,
+  ocid: number,
+): Promise<PeerMetadata | null> {
+  const user = await tx.users.byOcid(ocid);
   if (!user) return null;
   const key = parsePublicKey(gw.key.publicKeyHex);
   if (!key.ok) return null;

@@ -8,6 +8,7 @@ import { SESSION_ID_RE } from "../store/sessions";
 import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 import { selectCandidates } from "../settlement/candidates";
 import { paymentRequestMessage } from "../notify/messages";
+import type { Tx } from "../store";
 
 /** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
 export function noPath(gw: Pick<Gateway, "config" | "metadata">, accepts: number[], currency: string): ProtocolError {
@@ -63,7 +64,7 @@ export async function submitOrderToSession(
   caller: Caller,
   sessionId: string,
   req: SubmitOrderRequest,
-  recordNonce: () => void = () => {},
+  recordNonce: (tx: Tx) => Promise<void> = async () => {},
 ) {
   const { store, clock, config } = gw;
   const now = clock();
@@ -84,7 +85,7 @@ export async function submitOrderToSession(
   // Time may have passed during metadata fetches: the claim re-checks expiry with a fresh `now`.
   const at = clock();
   const orderRowId = await store.transaction(async (tx) => {
-    recordNonce();
+    await recordNonce(tx);
     if (!(await tx.sessions.claim(sessionId, at))) {
       const s = (await tx.sessions.get(sessionId))!;
       throw s.status === "pending" ? sessionExpired(s.expires_at, at) : sessionClosed(s.status);

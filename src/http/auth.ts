@@ -10,6 +10,7 @@ import { KEY_ROTATION_AGE } from "../peers/directory";
 import type { Clock } from "../clock";
 import { encodingName, type HashMode } from "../protocol/dialects";
 import type { Observed } from "../store/dialects";
+import type { Tx } from "../store";
 
 export type Caller = { ocid: number; metadata: PeerMetadata; nonce: string };
 
@@ -25,7 +26,10 @@ export type AuthDeps = {
   clock: Clock;
   window: number;
   basePath: string;
-  recordNonce: (ocid: number, nonce: string, now: number) => boolean;
+  /** Records a nonce in a transaction of its own; true = fresh, false = replay. */
+  recordNonce: (ocid: number, nonce: string, now: number) => Promise<boolean>;
+  /** The same inside the caller's open transaction `tx` (the submit path records it with its claim). */
+  recordNonceIn: (tx: Tx, ocid: number, nonce: string, now: number) => Promise<boolean>;
   verifier: Verifier;
   /** Issue 12: told which encoding and hash mode the request signature verified in. */
   observeDialect?: (ocid: number, d: Observed) => void;
@@ -110,6 +114,6 @@ export async function authenticate(
   }
   deps.observeDialect?.(ocid, { encoding: encodingName(sig.encoding), hash });
   // Only after the signature: forged requests must not burn a real sender's nonces.
-  if (!opts.deferNonce && !deps.recordNonce(ocid, nonce, now)) throw new ProtocolError("NONCE_REUSED");
+  if (!opts.deferNonce && !(await deps.recordNonce(ocid, nonce, now))) throw new ProtocolError("NONCE_REUSED");
   return { ocid, metadata, nonce };
 }

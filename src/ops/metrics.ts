@@ -51,33 +51,43 @@ class Exposition {
 
 const DELIVERY_STATES = ["pending", "delivered", "rejected", "dead"];
 
-export function renderMetrics(gw: Pick<Gateway, "hub" | "store">, live: { verifyQueueDepth: () => number }): string {
-  const m = gw.store.metrics;
+export async function renderMetrics(
+  gw: Pick<Gateway, "hub" | "store">,
+  live: { verifyQueueDepth: () => number },
+): Promise<string> {
+  // One read: every figure of a scrape comes from the same snapshot.
+  const m = await gw.store.read(async (tx) => ({
+    ordersByStatus: await tx.metrics.ordersByStatus(),
+    settlementsByOutcome: await tx.metrics.settlementsByOutcome(),
+    deliveriesByState: await tx.metrics.deliveriesByState(),
+    settlementLatency: await tx.metrics.settlementLatency(),
+    confirmToWebhook: await tx.metrics.confirmToWebhook(),
+  }));
   const x = new Exposition();
   x.metric("oc_up", "gauge", "1 while the gateway serves").sample("oc_up", 1);
   x.metric("oc_build_info", "gauge", "version of the running gateway").sample("oc_build_info", 1, {
     version: pkg.version,
   });
 
-  const orders = m.ordersByStatus();
+  const orders = m.ordersByStatus;
   x.metric("oc_orders", "gauge", "orders by current status");
   for (const s of new Set([...ORDER_STATUSES, ...orders.keys()]))
     x.sample("oc_orders", orders.get(s) ?? 0, { status: s });
 
-  const settlements = m.settlementsByOutcome();
+  const settlements = m.settlementsByOutcome;
   x.metric("oc_settlements", "gauge", "settlement jobs by outcome (pending, done, failed, in_review) and strategy");
   for (const r of settlements) x.sample("oc_settlements", r.n, { outcome: r.state, strategy: r.strategy ?? "none" });
 
-  const deliveries = m.deliveriesByState();
+  const deliveries = m.deliveriesByState;
   x.metric("oc_deliveries", "gauge", "proof webhook deliveries by state");
   for (const s of new Set([...DELIVERY_STATES, ...deliveries.keys()]))
     x.sample("oc_deliveries", deliveries.get(s) ?? 0, { state: s });
 
-  x.histogram("oc_settlement_latency_seconds", "confirmation to paid, per paid order", m.settlementLatency());
+  x.histogram("oc_settlement_latency_seconds", "confirmation to paid, per paid order", m.settlementLatency);
   x.histogram(
     "oc_confirm_to_webhook_seconds",
     "confirmation to the merchant's accepted webhook, per delivered proof of an order",
-    m.confirmToWebhook(),
+    m.confirmToWebhook,
   );
 
   x.metric("oc_verify_queue_depth", "gauge", "signature checks waiting for a verification worker").sample(

@@ -48,7 +48,7 @@ export type PeerClientDeps = {
   window: number;
   fetchImpl?: typeof fetch;
   /** The dialect to sign our requests to a peer in (issue 12); SPEC §3.2's when absent. */
-  dialectFor?: (peerOcid: number) => SignDialect;
+  dialectFor?: (peerOcid: number) => Promise<SignDialect>;
 };
 
 export class PeerClient {
@@ -75,7 +75,8 @@ export class PeerClient {
 
     const bodyText = method === "GET" ? "" : (opts.rawBody ?? (body === undefined ? "" : JSON.stringify(body)));
     const u = new URL(url);
-    const headers = this.signedHeaders(method, u.pathname + u.search, bodyText, peerOcid);
+    const dialect = (await this.d.dialectFor?.(peerOcid)) ?? SPEC_DIALECT;
+    const headers = this.signedHeaders(method, u.pathname + u.search, bodyText, dialect);
     if (bodyText) headers["content-type"] = "application/json";
     if (opts.idempotencyKey) headers["idempotency-key"] = opts.idempotencyKey;
     Object.assign(headers, opts.extraHeaders ?? {});
@@ -112,7 +113,7 @@ export class PeerClient {
   }
 
   /** X-OC-* headers for one attempt (§4.6 step 3): new nonce and timestamp every time. */
-  signedHeaders(method: string, wirePath: string, bodyText: string, peerOcid?: number): Record<string, string> {
+  signedHeaders(method: string, wirePath: string, bodyText: string, dialect: SignDialect): Record<string, string> {
     const ts = String(this.d.clock());
     const nonce = "req_" + randomHex(16);
     const canonical = requestCanonical({
@@ -128,11 +129,7 @@ export class PeerClient {
       "x-oc-id": String(this.d.ocid),
       "x-oc-timestamp": ts,
       "x-oc-nonce": nonce,
-      "x-oc-signature": signAs(
-        canonical,
-        this.d.secret,
-        (peerOcid !== undefined && this.d.dialectFor?.(peerOcid)) || SPEC_DIALECT,
-      ),
+      "x-oc-signature": signAs(canonical, this.d.secret, dialect),
     };
   }
 

@@ -10,7 +10,8 @@ import type { Clock } from "../clock";
 import { checkOutboundUrl, type Allowlist } from "./ssrf";
 import { resolveTokenUri } from "./evm-resolver";
 import { fetchLimited } from "./fetch-limited";
-import type { DirectoryEntry, DirectoryStore } from "../store/directory";
+import type { DirectoryEntry, CachedMetadata } from "../store/directory";
+import type { Store, Tx } from "../store";
 
 export type { DirectoryEntry };
 
@@ -30,8 +31,8 @@ export const MAX_UNKNOWN_OCIDS = 10_000;
 export const KEY_ROTATION_AGE = 60;
 
 export type DirectoryOptions = {
-  /** The persisted directory and metadata cache (src/store/directory.ts). */
-  store: DirectoryStore;
+  /** The persisted directory and metadata cache (src/store/directory.ts), through the store port. */
+  store: Pick<Store, "read" | "transaction">;
   clock: Clock;
   log: Logger;
   allowlist: Allowlist;
@@ -44,7 +45,7 @@ export type DirectoryOptions = {
   /** Told how a freshly fetched config signature verified (issue 12: the peer's dialect, recorded). */
   onConfigDialect?: (ocid: number, d: VerifiedDialect) => void;
   /** OCIDs this gateway itself publishes (its users' end-user OCIDs): answered locally, never fetched. */
-  local?: (ocid: number) => PeerMetadata | null;
+  local?: (tx: Tx, ocid: number) => Promise<PeerMetadata | null>;
 };
 
 type Lookup = { kind: "value"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
@@ -56,51 +57,63 @@ export class Directory {
 
   constructor(private readonly o: DirectoryOptions) {}
 
-  // ----- operator surface (the CLI calls these) -----
-  add(ocid: number, value: string): void {
+  // ----- operator surface (the CLI calls these; `tx`: the caller's open transaction, with its audit row) -----
+  async add(ocid: number, value: string, tx?: Tx): Promise<void> {
     if (!Number.isSafeInteger(ocid) || ocid < 1) throw new Error("OCID must be a positive integer");
     if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol))
       throw new Error("value must be an http(s) URL");
-    this.o.store.put(ocid, value, "operator", this.o.clock());
-    this.forget(ocid);
+    await this.write(tx, async (t) => {
+      await t.directory.put(ocid, value, "operator", this.o.clock());
+      await this.forget(ocid, t);
+    });
   }
-  remove(ocid: number): boolean {
-    this.forget(ocid);
-    return this.o.store.remove(ocid);
+  async remove(ocid: number, tx?: Tx): Promise<boolean> {
+    return this.write(tx, async (t) => {
+      await this.forget(ocid, t);
+      return t.directory.remove(ocid);
+    });
   }
-  list(): DirectoryEntry[] {
-    const rows = this.o.store.entries();
+  async list(tx?: Tx): Promise<DirectoryEntry[]> {
+    const rows = tx ? await tx.directory.entries() : await this.o.store.read((t) => t.directory.entries());
     const known = new Set(rows.map((r) => r.ocid));
     for (const [k, v] of Object.entries(this.o.configEntries))
       if (!known.has(Number(k))) rows.push({ ocid: Number(k), value: v, source: "config", addedAt: 0 });
     return rows.sort((a, b) => a.ocid - b.ocid);
   }
   /** Drops what we know of `ocid`, the persisted copy included (else a removed or re-pointed entry lives on). */
-  forget(ocid: number): void {
-    this.o.store.dropCached(ocid);
+  async forget(ocid: number, tx?: Tx): Promise<void> {
     this.cache.delete(ocid);
     this.unknownUntil.delete(ocid);
+    await this.write(tx, (t) => t.directory.dropCached(ocid));
   }
 
-  /** Cached metadata without any I/O (for display), if we have any. */
+  private write<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return tx ? fn(tx) : this.o.store.transaction(fn);
+  }
+
+  /** Cached metadata without any I/O (for display), if we have any (our users' OCIDs once resolved). */
   peek(ocid: number): PeerMetadata | undefined {
     if (ocid === this.o.self.ocid) return this.o.self;
-    const local = this.o.local?.(ocid);
-    if (local) return local;
     return this.cache.get(ocid);
   }
 
   /** Throws ProtocolError UNKNOWN_OCID or METADATA_UNAVAILABLE (§2.2 outcomes). */
   async resolve(ocid: number, opts: { bypassCache?: boolean } = {}): Promise<PeerMetadata> {
     if (ocid === this.o.self.ocid) return this.o.self;
-    const local = this.o.local?.(ocid);
-    if (local) return local;
+    // One read per resolution: whether the OCID is one of our users', and the persisted copy's age (and the copy
+    // itself when this process has none in memory).
+    const seen = await this.o.store.read(async (tx) => ({
+      local: (await this.o.local?.(tx, ocid)) ?? null,
+      cachedAt: await tx.directory.cachedAt(ocid),
+      row: this.cache.has(ocid) ? null : await tx.directory.cached(ocid),
+    }));
+    if (seen.local) return seen.local;
     const now = this.o.clock();
     if (!opts.bypassCache) {
-      const cached = this.cached(ocid);
+      const cached = this.cached(ocid, seen.row);
       // The persisted copy is the source of truth across processes: `oc directory remove|add` in another process
       // deletes it, and a running server must stop trusting the old key at once, not after the TTL.
-      if (cached && this.o.store.cachedAt(ocid) !== cached.fetchedAt) this.cache.delete(ocid);
+      if (cached && seen.cachedAt !== cached.fetchedAt) this.cache.delete(ocid);
       else if (cached && now - cached.fetchedAt < this.o.freshTtl) return cached;
       const unknownUntil = this.unknownUntil.get(ocid);
       if (unknownUntil !== undefined && unknownUntil > now) throw new ProtocolError("UNKNOWN_OCID");
@@ -109,8 +122,8 @@ export class Directory {
     if (p && !opts.bypassCache) {
       // Someone is already waiting on a (possibly slow) fetch of this peer: a usable stale copy answers at once
       // instead of queueing every caller behind it.
-      const stale = this.cached(ocid);
-      if (stale && now - stale.fetchedAt <= STALE_MAX && this.o.store.cachedAt(ocid) === stale.fetchedAt) return stale;
+      const stale = this.cached(ocid, seen.row);
+      if (stale && now - stale.fetchedAt <= STALE_MAX && seen.cachedAt === stale.fetchedAt) return stale;
     }
     if (!p) {
       p = this.refresh(ocid, performance.now() + METADATA_DEADLINE_MS).finally(() => this.inflight.delete(ocid));
@@ -119,10 +132,10 @@ export class Directory {
     return p;
   }
 
-  private cached(ocid: number): PeerMetadata | undefined {
+  /** The in-memory copy, else the persisted `row` (read by the caller) parsed into it. */
+  private cached(ocid: number, row: CachedMetadata | null): PeerMetadata | undefined {
     let m = this.cache.get(ocid);
     if (!m) {
-      const row = this.o.store.cached(ocid);
       if (row) {
         const r = normaliseMetadata(JSON.parse(row.document), ocid, {
           acceptReplacer: this.o.acceptReplacer,
@@ -138,9 +151,13 @@ export class Directory {
   /** `deadline`: performance.now() by which the whole resolution (lookup, redirects, document) must end. */
   private async refresh(ocid: number, deadline: number): Promise<PeerMetadata> {
     const now = this.o.clock();
-    const stale = this.cached(ocid);
+    const { row, value } = await this.o.store.read(async (tx) => ({
+      row: this.cache.has(ocid) ? null : await tx.directory.cached(ocid),
+      value: await tx.directory.value(ocid),
+    }));
+    const stale = this.cached(ocid, row);
     const staleOk = () => stale && now - stale.fetchedAt <= STALE_MAX;
-    const lookup = await this.lookup(ocid, deadline);
+    const lookup = await this.lookup(ocid, value, deadline);
     if (lookup.kind === "unknown") {
       this.cache.delete(ocid);
       this.rememberUnknown(ocid, now);
@@ -168,9 +185,11 @@ export class Directory {
     }
     if (stale && !sameKey(stale, r.meta)) this.o.log.info("peer key changed", { ocid });
     if (r.dialect) this.o.onConfigDialect?.(ocid, r.dialect);
+    // Persisted first: a copy in memory always matches the persisted one (the check above relies on it).
+    const document = JSON.stringify(fetched.doc);
+    await this.o.store.transaction((tx) => tx.directory.saveCached(ocid, document, now));
     this.cache.set(ocid, r.meta);
     this.unknownUntil.delete(ocid);
-    this.o.store.saveCached(ocid, JSON.stringify(fetched.doc), now);
     return r.meta;
   }
 
@@ -188,8 +207,8 @@ export class Directory {
     return this.unknownUntil.size;
   }
 
-  private async lookup(ocid: number, deadline: number): Promise<Lookup> {
-    const value = this.o.store.value(ocid);
+  /** `value`: the operator's directory entry for `ocid`, read by the caller. */
+  private async lookup(ocid: number, value: string | null, deadline: number): Promise<Lookup> {
     if (value !== null) return { kind: "value", value };
     const fromConfig = this.o.configEntries[String(ocid)];
     if (fromConfig) return { kind: "value", value: fromConfig };

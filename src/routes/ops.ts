@@ -27,12 +27,12 @@ function metricsAllowed(gw: Pick<Gateway, "config">, authorization: string | nul
 export function metricsRoute(gw: Pick<Gateway, "config" | "hub" | "store" | "verifier">) {
   return new Elysia({ name: "oc-metrics" }).get(
     "/metrics",
-    ({ request }) => {
+    async ({ request }) => {
       if (!metricsAllowed(gw, request.headers.get("authorization")))
         return json(401, {
           error: { code: "INVALID_TOKEN", message: "GET /metrics needs Authorization: Bearer <metrics.token>" },
         });
-      const body = renderMetrics(gw, { verifyQueueDepth: () => gw.verifier.queueDepth() });
+      const body = await renderMetrics(gw, { verifyQueueDepth: () => gw.verifier.queueDepth() });
       return new Response(body, {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
       });

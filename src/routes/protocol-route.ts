@@ -9,6 +9,7 @@ import { clientAddress } from "../http/client-address";
 import { readBodyLimited, wireTarget } from "../http/raw-body";
 import { errorResponse, jsonResponse, jsonResponseAsync, RawJson } from "../http/responses";
 import { routeDoc, type RouteDoc } from "../http/route-docs";
+import type { Tx } from "../store";
 
 /** `rawBody` is sent byte for byte instead of serialising `body` (stored idempotent replies). */
 import type { ProtocolReply } from "../http/responses";
@@ -21,8 +22,8 @@ export type ProtocolContext<B> = {
   headers: Headers;
   params: Record<string, string>;
   request: Request;
-  /** Records the request's nonce (throws NONCE_REUSED); a no-op once recorded. Call inside the route's transaction. */
-  recordNonce: () => void;
+  /** Records the request's nonce in the route's open transaction `tx` (throws NONCE_REUSED). */
+  recordNonce: (tx: Tx) => Promise<void>;
 };
 
 type ElysiaCtx = {
@@ -69,7 +70,7 @@ export function protocolOptions(schema: TSchema | null, summary: string, doc: Om
 }
 
 /**
- * `nonceInTransaction`: the handler records the nonce inside its own transaction (`ctx.recordNonce()`), saving an
+ * `nonceInTransaction`: the handler records the nonce inside its own transaction (`ctx.recordNonce(tx)`), saving an
  * fsync on the hot submit path. Whatever happens, the nonce ends up recorded before we answer: on any other path the
  * wrapper records it, and a request whose nonce turns out to be taken is answered NONCE_REUSED, as §4.3 would have
  * (a concurrent replay must not see the route's own errors).
@@ -87,12 +88,13 @@ export function protocolRoute<S extends TSchema | null>(
     // so if the handler throws, that insert was rolled back (or never happened) and the wrapper records it here.
     let pending: { ocid: number; nonce: string } | null = null;
     let insertedByHandler = false;
-    const insertNonce = () => {
-      if (pending && !gw.auth.recordNonce(pending.ocid, pending.nonce, gw.clock()))
+    const insertNonce = async () => {
+      if (pending && !(await gw.auth.recordNonce(pending.ocid, pending.nonce, gw.clock())))
         throw new ProtocolError("NONCE_REUSED");
     };
-    const recordNonce = () => {
-      insertNonce();
+    const recordNonce = async (tx: Tx) => {
+      if (pending && !(await gw.auth.recordNonceIn(tx, pending.ocid, pending.nonce, gw.clock())))
+        throw new ProtocolError("NONCE_REUSED");
       insertedByHandler = true;
     };
     try {
@@ -126,7 +128,7 @@ export function protocolRoute<S extends TSchema | null>(
         request,
         recordNonce,
       });
-      if (!insertedByHandler) insertNonce();
+      if (!insertedByHandler) await insertNonce();
       pending = null;
       return await jsonResponseAsync(
         reply.status ?? 200,
@@ -137,7 +139,7 @@ export function protocolRoute<S extends TSchema | null>(
     } catch (e) {
       if (pending) {
         try {
-          insertNonce();
+          await insertNonce();
         } catch (replay) {
           return errorResponse(replay as ProtocolError, gw.signer);
         }

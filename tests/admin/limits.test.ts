@@ -18,7 +18,7 @@ beforeAll(async () => {
   merchant = await startMerchant(tg, 500);
   issuer = await TestPeer.start({ ocid: 101 });
   issuer.trustGateway(200, tg.gw.key.publicKeyHex);
-  tg.gw.directory.add(101, issuer.endpoint);
+  await tg.gw.directory.add(101, issuer.endpoint);
 });
 afterAll(async () => {
   await merchant.stop();

@@ -17,7 +17,7 @@ beforeAll(async () => {
   key = await apiKey(tg, "treasury", ["peers:write", "ledger:read"]);
   partner = await TestPeer.start({ ocid: 160 });
   partner.trustGateway(200, tg.gw.key.publicKeyHex);
-  tg.gw.directory.add(160, partner.endpoint);
+  await tg.gw.directory.add(160, partner.endpoint);
   merchant = await startMerchant(tg, 500);
   merchant.route("POST", "/transfer/webhook", (req) => ({ body: { status: "accepted", txid: req.json.proof.txid } }));
 });

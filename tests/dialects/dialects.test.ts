@@ -64,7 +64,7 @@ for (const entry of KIT) {
     rows.push(row);
     try {
       merchant.knowGateway(tg.gw.config.ocid, tg.gw.config.endpoint);
-      tg.gw.directory.add(ocid, merchant.endpoint);
+      await tg.gw.directory.add(ocid, merchant.endpoint);
       const { user, token } = addUser(tg, `payer_${ocid}`, "USD:20.00");
       const pay = await app(tg, token, "POST", "/app/pay", {});
       const qrText = decodeQr(pay.json.qrCode);
@@ -109,7 +109,7 @@ for (const [name, make, style] of [
     const merchant = await new DocsMerchant(ocid, name, make(sk), style).start();
     try {
       merchant.knowGateway(tg.gw.config.ocid, tg.gw.config.endpoint);
-      tg.gw.directory.add(ocid, merchant.endpoint);
+      await tg.gw.directory.add(ocid, merchant.endpoint);
       const { token } = addUser(tg, `victim_${ocid}`, "USD:20.00");
       const pay = await app(tg, token, "POST", "/app/pay", {});
       // Items are display-only and outside the replacer form (SPEC §5.4), so an item change is refused only in deep form.

@@ -26,7 +26,7 @@ function mixed(sk: string, signWith: (sk: string) => lib.Signer, verifyWith: (sk
 
 async function payThrough(merchant: DocsMerchant) {
   merchant.knowGateway(tg.gw.config.ocid, tg.gw.config.endpoint);
-  tg.gw.directory.add(merchant.ocid, merchant.endpoint);
+  await tg.gw.directory.add(merchant.ocid, merchant.endpoint);
   const { token } = addUser(tg, `payer_${merchant.ocid}`, "USD:20.00");
   const pay = await app(tg, token, "POST", "/app/pay", {});
   const sub = await merchant.scan(pay.json.qrText);

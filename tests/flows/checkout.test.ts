@@ -16,7 +16,7 @@ beforeAll(async () => {
   other = await TestPeer.start({ ocid: 103, name: "Other MG" });
   for (const p of [mg, merchant, other]) {
     p.trustGateway(200, tg.gw.key.publicKeyHex);
-    tg.gw.directory.add(p.ocid, p.endpoint);
+    await tg.gw.directory.add(p.ocid, p.endpoint);
   }
   mg.route("POST", "/transfer/webhook", (req) => ({ body: { status: mg.verifyProof(req.json.proof, req.json.signature, tg.gw.key.publicKeyHex) ? "accepted" : "rejected", txid: req.json.proof.txid } }));
 });

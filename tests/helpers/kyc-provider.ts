@@ -60,7 +60,7 @@ export class KycProvider {
   static async start(tg: TestGateway, ocid = 900): Promise<KycProvider> {
     const peer = await TestPeer.start({ ocid, name: `KYC provider ${ocid}`, capabilities: ["kyc.grant", "kyc.validate", "kyc.data"] });
     peer.trustGateway(tg.gw.config.ocid, tg.gw.key.publicKeyHex);
-    tg.gw.directory.add(ocid, peer.endpoint);
+    await tg.gw.directory.add(ocid, peer.endpoint);
     return new KycProvider(peer);
   }
 

@@ -5,7 +5,7 @@ import type { TestGateway } from "./gateway";
 export async function startMerchant(tg: TestGateway, ocid = 500, opts: Parameters<typeof TestPeer.start>[0] extends infer O ? Partial<O> : never = {}) {
   const peer = await TestPeer.start({ ocid, name: `Merchant ${ocid}`, ...opts });
   peer.trustGateway(tg.gw.config.ocid, tg.gw.key.publicKeyHex);
-  tg.gw.directory.add(ocid, peer.endpoint);
+  await tg.gw.directory.add(ocid, peer.endpoint);
   return peer;
 }
 

@@ -49,7 +49,7 @@ export async function startSettlementPeers(tg: TestGateway) {
   const all = [merchant, partner, mg, provider];
   for (const p of all) {
     p.trustGateway(gwOcid, tg.gw.key.publicKeyHex);
-    tg.gw.directory.add(p.ocid, p.endpoint);
+    await tg.gw.directory.add(p.ocid, p.endpoint);
   }
   // Peers know each other too (the MG verifies the provider's proof).
   mg.trustGateway(provider.ocid, provider.publicKeyHex);

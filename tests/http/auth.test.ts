@@ -115,7 +115,7 @@ test("unknown OCID → 401 UNKNOWN_OCID; nothing written", async () => {
 
 test("metadata down → 502, then the cache serves stale copies for up to an hour", async () => {
   const p = await TestPeer.start({ ocid: 610 });
-  tg.gw.directory.add(610, p.endpoint);
+  await tg.gw.directory.add(610, p.endpoint);
   p.setMetadataDown(true);
   const down = await p.call(tg.url, "GET", CAP);
   expect(down.status).toBe(502);
@@ -136,7 +136,7 @@ test("metadata down → 502, then the cache serves stale copies for up to an hou
 
 test("100 concurrent requests from a new OCID cause one metadata fetch", async () => {
   const p = await TestPeer.start({ ocid: 611 });
-  tg.gw.directory.add(611, p.endpoint);
+  await tg.gw.directory.add(611, p.endpoint);
   const rs = await Promise.all(Array.from({ length: 100 }, () => p.call(tg.url, "GET", CAP)));
   expect(rs.every((r) => r.status === 200)).toBe(true);
   expect(p.metadataFetches).toBe(1);
@@ -151,7 +151,7 @@ test("metadata forms: flat and nested accepted; a bad config signature is reject
     [623, "nested-bad-signature", 502],
   ] as const) {
     const p = await TestPeer.start({ ocid, metadataForm: form });
-    tg.gw.directory.add(ocid, p.endpoint);
+    await tg.gw.directory.add(ocid, p.endpoint);
     const r = await p.call(tg.url, "GET", CAP);
     expect(r.status).toBe(status);
     await p.stop();
@@ -160,7 +160,7 @@ test("metadata forms: flat and nested accepted; a bad config signature is reject
 
 test("key rotation: a signature failing against a cached key older than 60 s triggers one refetch", async () => {
   const p = await TestPeer.start({ ocid: 630 });
-  tg.gw.directory.add(630, p.endpoint);
+  await tg.gw.directory.add(630, p.endpoint);
   expect((await p.call(tg.url, "GET", CAP)).status).toBe(200);
   p.rotateKey();
   offset.s = 61;
@@ -196,7 +196,7 @@ test("bodies over 64 KiB → 413 PAYLOAD_TOO_LARGE; malformed JSON → 400 INVAL
 
 test("a directory entry removed by another process (the CLI) stops authenticating at once", async () => {
   const p = await TestPeer.start({ ocid: 650 });
-  tg.gw.directory.add(650, p.endpoint);
+  await tg.gw.directory.add(650, p.endpoint);
   expect((await p.call(tg.url, "GET", CAP)).status).toBe(200);
   // `oc directory remove 650` opens its own gateway (and Directory) on the same database file.
   const { runCli } = await import("../../src/cli/run");

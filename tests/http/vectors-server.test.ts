@@ -27,7 +27,7 @@ async function vectorGateway(clock: { t: number }) {
   );
   // One key plays every party in the vectors (SPEC §18); real tests give each party its own.
   const peer = await TestPeer.start({ ocid: 500, privateKeyHex: vectors.key.privateKey });
-  tg.gw.directory.add(500, peer.endpoint);
+  await tg.gw.directory.add(500, peer.endpoint);
   const { user } = addUser(tg, "vector-user", "USD:100.00");
   const s = V.sessionSubmit.expect.session;
   tg.gw.store.sessions.insert({ id: s.id, kind: "qr", user_id: user.id, status: "pending", created_at: s.createdAt, expires_at: s.expiresAt });

@@ -38,7 +38,7 @@ const quiet = () => {
 async function gateway(clockOffset = 0): Promise<TestGateway> {
   const now = () => Math.floor(Date.now() / 1000) + clockOffset;
   const tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, keyRotationGrace: GRACE }, { dataDir, clock: now });
-  tg.gw.directory.add(500, merchant.endpoint);
+  await tg.gw.directory.add(500, merchant.endpoint);
   return tg;
 }
 

@@ -23,8 +23,8 @@ beforeAll(async () => {
     bodies.push(new TextDecoder().decode(req.rawBody) + "|" + req.headers.get("idempotency-key"));
     return { dropConnection: true };
   });
-  A.gw.directory.add(500, peer.endpoint);
-  A.gw.directory.add(5001, `${peer.endpoint}/users/5001/metadata.json`);
+  await A.gw.directory.add(500, peer.endpoint);
+  await A.gw.directory.add(5001, `${peer.endpoint}/users/5001/metadata.json`);
 });
 afterAll(async () => {
   await A?.close();

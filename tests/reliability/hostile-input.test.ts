@@ -40,7 +40,7 @@ beforeAll(async () => {
   mg = await TestPeer.start({ ocid: 102, name: "MG" });
   for (const p of [merchant, funder, issuer, mg]) {
     p.trustGateway(200, tg.gw.key.publicKeyHex);
-    tg.gw.directory.add(p.ocid, p.endpoint);
+    await tg.gw.directory.add(p.ocid, p.endpoint);
   }
   const a = addUser(tg, "alice", "USD:1000.00");
   const b = addUser(tg, "bob", "USD:1.00");

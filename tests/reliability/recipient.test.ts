@@ -21,7 +21,7 @@ beforeAll(async () => {
   kept = await TestPeer.start({ ocid: 160, name: "Merchant with books here" });
   for (const p of [funder, other, kept]) {
     p.trustGateway(200, tg.gw.key.publicKeyHex);
-    tg.gw.directory.add(p.ocid, p.endpoint);
+    await tg.gw.directory.add(p.ocid, p.endpoint);
   }
   const now = tg.gw.clock();
   tg.gw.store.tx(() => {

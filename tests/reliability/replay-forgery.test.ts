@@ -42,7 +42,7 @@ beforeAll(async () => {
   real600 = await TestPeer.start({ ocid: 600, name: "Genuine 600" });
   impostor = await TestPeer.start({ ocid: 600, name: "Impostor 600" });
   for (const p of [merchant, funder, issuer, real600, impostor]) p.trustGateway(200, tg.gw.key.publicKeyHex);
-  for (const p of [merchant, funder, issuer]) tg.gw.directory.add(p.ocid, p.endpoint);
+  for (const p of [merchant, funder, issuer]) await tg.gw.directory.add(p.ocid, p.endpoint);
   merchant.route("POST", "/transfer/webhook", (req) => ({ body: { status: "accepted", txid: req.json?.proof?.txid } }));
   const u = addUser(tg, "victim", "USD:100.00");
   user = { id: u.user.id, token: u.token };
@@ -259,7 +259,7 @@ test("a settlement reply whose replacer-signed proof had its nested `to` changed
 
 test("metadata served by an impostor: requests signed by the genuine key fail, nothing is recorded, the nonce survives", async () => {
   // The directory entry for 600 leads to the impostor's server, which publishes its own key.
-  tg.gw.directory.add(600, impostor.endpoint);
+  await tg.gw.directory.add(600, impostor.endpoint);
   const nonce = "req_imp_" + hexOf(crypto.getRandomValues(new Uint8Array(8)));
   const body = JSON.stringify({ from: { ocid: 600 }, to: { ocid: 200, reference: `user_${user.id}` }, amount: "1.00", currency: "USD" });
   const headers = real600.signedRequestHeaders("POST", "/opencharge/transfer/create", body, { nonce, timestamp: now() });
@@ -267,15 +267,15 @@ test("metadata served by an impostor: requests signed by the genuine key fail, n
   await attempt("genuine 600's request against the impostor's key", send, 401, "INVALID_SIGNATURE");
   // An impostor document that claims the genuine key but cannot sign for it.
   impostor.setMetadata({ opencharge: "0.1", name: "Impostor", config: { ...real600.metadataConfig(), endpoint: impostor.endpoint }, signature: impostor.signProof(real600.metadataConfig()) });
-  tg.gw.directory.forget(600);
+  await tg.gw.directory.forget(600);
   await attempt("impostor metadata claiming the genuine key, self-signature by another key", send, 502, "METADATA_UNAVAILABLE");
   // A config signed by the right key but not over this config (kit's nested-bad-signature form).
   impostor.setMetadata(real600.metadataDocument("nested-bad-signature"));
-  tg.gw.directory.forget(600);
+  await tg.gw.directory.forget(600);
   await attempt("metadata whose signature covers another config", send, 502, "METADATA_UNAVAILABLE");
   // The operator corrects the entry: the very same request (same nonce, still inside the window) now passes,
   // proving the failed attempts never recorded the genuine sender's nonce.
-  tg.gw.directory.add(600, real600.endpoint);
+  await tg.gw.directory.add(600, real600.endpoint);
   tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:600", currency: "USD", amount: 100n, reason: "funding", now: now() }));
   const ok = await send();
   expect(ok.status).toBe(200);
@@ -286,12 +286,12 @@ test("metadata served by an impostor: requests signed by the genuine key fail, n
 test("regression: removing or re-pointing a directory entry takes effect at once (the persisted metadata cache kept the old key)", async () => {
   const gone = await TestPeer.start({ ocid: 610, name: "Removed peer" });
   gone.trustGateway(200, tg.gw.key.publicKeyHex);
-  tg.gw.directory.add(610, gone.endpoint);
+  await tg.gw.directory.add(610, gone.endpoint);
   expect((await gone.call(tg.url, "GET", "/opencharge/capabilities", undefined, { timestamp: now() })).status).toBe(200);
-  tg.gw.directory.remove(610);
+  await tg.gw.directory.remove(610);
   await attempt("a removed peer signs a request", () => gone.call(tg.url, "GET", "/opencharge/capabilities", undefined, { timestamp: now() }), 401, "UNKNOWN_OCID");
   const other = await TestPeer.start({ ocid: 610, name: "New holder" });
-  tg.gw.directory.add(610, other.endpoint);
+  await tg.gw.directory.add(610, other.endpoint);
   await attempt("the old key after the entry was re-pointed", () => gone.call(tg.url, "GET", "/opencharge/capabilities", undefined, { timestamp: now() }), 401, "INVALID_SIGNATURE");
   expect(other.metadataFetches).toBe(1);
   await gone.stop();

@@ -32,7 +32,7 @@ beforeAll(async () => {
       return Response.json(slow.metadataDocument());
     },
   });
-  tg.gw.directory.add(640, `http://127.0.0.1:${server.port}/m1.json`);
+  await tg.gw.directory.add(640, `http://127.0.0.1:${server.port}/m1.json`);
 });
 afterAll(async () => {
   server.stop(true);

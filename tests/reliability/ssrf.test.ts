@@ -111,7 +111,7 @@ test("directory entries pointing at loopback, private, link-local, CGNAT, multic
     const target = raw.replace("PORT", String(live.url.split(":").pop()));
     const ocid = 7000 + i;
     const peer = TestPeer.offline({ ocid, name: `ssrf ${i}` });
-    tg.gw.directory.add(ocid, target);
+    await tg.gw.directory.add(ocid, target);
     const mark = outbound.length;
     const fetchesBefore = live.metadataFetches;
     const r = await peer.call(tg.url, "GET", "/opencharge/capabilities");
@@ -126,7 +126,7 @@ test("directory entries pointing at loopback, private, link-local, CGNAT, multic
   expect(problems).toEqual([]);
   // Control: the same loopback entry on a gateway whose allow-list has 127.0.0.0/8 is fetched and works.
   live.trustGateway(200, control.gw.key.publicKeyHex);
-  control.gw.directory.add(700, live.endpoint);
+  await control.gw.directory.add(700, live.endpoint);
   expect((await live.call(control.url, "GET", "/opencharge/capabilities")).status).toBe(200);
   expect(live.metadataFetches).toBe(1);
   tally.note("ssrf", `${FORBIDDEN_TARGETS.length} directory targets refused before connecting (control gateway with loopback allow-listed: fetched)`);
@@ -233,7 +233,7 @@ test("metadata redirects: at most 3 hops, every hop re-checked; a hop to a forbi
   for (const c of chains) {
     const peer = mk(c.ocid);
     c.hops(peer);
-    tg.gw.directory.add(c.ocid, `https://${c.start}/metadata.json`);
+    await tg.gw.directory.add(c.ocid, `https://${c.start}/metadata.json`);
     const mark = outbound.length;
     const r = await peer.call(tg.url, "GET", "/opencharge/capabilities");
     tally.tried("ssrf");
@@ -260,9 +260,9 @@ test("outbound POSTs: a 307 from a partner is not followed, an endpoint on a pri
     url.pathname.endsWith("/metadata.json") ? json(metadataFor(p801, "https://93.184.216.51/opencharge")) : redirect(stolen, 307),
   );
   fakes.set("93.184.216.52", () => json(metadataFor(p802, "https://10.0.0.7/opencharge")));
-  tg.gw.directory.add(500, "https://93.184.216.50/opencharge");
-  tg.gw.directory.add(801, "https://93.184.216.51/opencharge");
-  tg.gw.directory.add(802, "https://93.184.216.52/opencharge");
+  await tg.gw.directory.add(500, "https://93.184.216.50/opencharge");
+  await tg.gw.directory.add(801, "https://93.184.216.51/opencharge");
+  await tg.gw.directory.add(802, "https://93.184.216.52/opencharge");
   const { user, token } = addUser(tg, "ssrf-user", "USD:50.00");
   const s = (await app(tg, token, "POST", "/app/pay", {})).json.sessionId as string;
   const order = makeOrder(500, { accepts: [801, 802], amount: "20.00" });

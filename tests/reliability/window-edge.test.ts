@@ -27,7 +27,7 @@ async function gatewayWithWindow(window: number) {
   const tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, authWindow: window }, { clock: () => clock.now });
   const funder = await TestPeer.start({ ocid: 501, name: "Funder" });
   funder.trustGateway(200, tg.gw.key.publicKeyHex);
-  tg.gw.directory.add(501, funder.endpoint);
+  await tg.gw.directory.add(501, funder.endpoint);
   const { user } = addUser(tg, "payee");
   tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 100_000n, reason: "funding", now: T0 }));
   started.push({ tg, funder });

@@ -229,7 +229,7 @@ test("the provider moved the money, then payment.settle never answers: at the de
 test("a partner that rotated its key: the proof signed with the new key is accepted after one metadata refetch", async () => {
   // Cache 101's metadata, let it age past 60 s, then rotate: the next proof is signed with a key we have not seen.
   offset.s = 0; // earlier tests moved the gateway clock past the peers' ±300 s window
-  tg.gw.directory.forget(101);
+  await tg.gw.directory.forget(101);
   expect((await peers.partner.call(tg.url, "GET", "/opencharge/capabilities", undefined, { timestamp: now() })).status).toBe(200);
   offset.s += 61;
   peers.partner.rotateKey();

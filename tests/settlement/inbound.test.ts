@@ -16,7 +16,7 @@ beforeAll(async () => {
   partner = await TestPeer.start({ ocid: 160 });
   for (const p of [issuer, stranger, partner]) {
     p.trustGateway(200, tg.gw.key.publicKeyHex);
-    tg.gw.directory.add(p.ocid, p.endpoint);
+    await tg.gw.directory.add(p.ocid, p.endpoint);
   }
   partner.route("POST", "/transfer/webhook", (req) => ({ body: { status: "accepted", txid: req.json.proof.txid } }));
 });

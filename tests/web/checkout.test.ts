@@ -22,7 +22,7 @@ beforeAll(async () => {
   merchant = await startMerchant(tg, 500);
   mg = await TestPeer.start({ ocid: 102, name: "Merchant Gateway" });
   mg.trustGateway(tg.gw.config.ocid, tg.gw.key.publicKeyHex);
-  tg.gw.directory.add(102, mg.endpoint);
+  await tg.gw.directory.add(102, mg.endpoint);
   mg.route("POST", "/transfer/webhook", (req) => ({ body: { status: "accepted", txid: req.json?.proof?.txid } }));
   // The merchant's own site, where the browser is sent afterwards.
   shop = Bun.serve({

@@ -18,8 +18,8 @@ const pages: PhonePage[] = [];
 beforeAll(async () => {
   A = await startTestGateway({ ocid: 300, name: "Gateway A", acceptIssuers: [400], rateLimits: NO_RATE_LIMITS });
   B = await startTestGateway({ ocid: 400, name: "Gateway B", rateLimits: NO_RATE_LIMITS });
-  A.gw.directory.add(400, B.gw.config.endpoint);
-  B.gw.directory.add(300, A.gw.config.endpoint);
+  await A.gw.directory.add(400, B.gw.config.endpoint);
+  await B.gw.directory.add(300, A.gw.config.endpoint);
   browser = await launchChromium();
 });
 afterAll(async () => {

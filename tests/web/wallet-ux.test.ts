@@ -115,7 +115,7 @@ test("history: declined, expired and waiting orders carry no minus sign; a paid-
   await Bun.sleep(2100);
   expect((await app(tg, token, "GET", `/app/sessions/${expired}`)).json.status).toBe("expired");
   // The directory forgetting the merchant's name (a restart before metadata is refetched) changes nothing shown.
-  tg.gw.directory.add(510, merchant.endpoint);
+  await tg.gw.directory.add(510, merchant.endpoint);
 
   const page = await open(VIEWPORTS.phone, tg.url);
   await signIn(page, token);
