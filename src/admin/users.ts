@@ -130,7 +130,7 @@ export async function rotateUserToken(
   });
   // The old token's open sockets close at once (4401) when the server is this process; another process's server
   // closes them on its token sweep (src/app/hub.ts).
-  gw.hub.recheck(rotated.user.id);
+  gw.hub.recheck(rotated.user.id).catch(() => {}); // a failed check is retried by the token sweep
   return rotated;
 }
 

@@ -92,7 +92,7 @@ test("verifies with elliptic (throws on non-DER): 500 VERIFICATION_ERROR recorde
     expect(d.next_attempt_at - now()).toBeGreaterThanOrEqual(9); // the normal schedule's first step (10 s), not 60 s
     expect(d.next_attempt_at - now()).toBeLessThanOrEqual(10);
     const lines: string[] = [];
-    deliveriesCommand(tg.gw, { values: {}, positionals: ["list"] }, { log: (s) => lines.push(s), err: () => {} });
+    await deliveriesCommand(tg.gw, { values: {}, positionals: ["list"] }, { log: (s) => lines.push(s), err: () => {} });
     const line = lines.find((l) => l.startsWith(d.id))!;
     expect(line).toContain("\tmerchant=VERIFICATION_ERROR\t");
     expect(line).toContain(`http 500 VERIFICATION_ERROR (${said})`);
