@@ -17,23 +17,8 @@ const SRC = join(ROOT, "src");
 const PENDING = new Set([
   "src/flows/answer-payment.ts",
   "src/flows/checkout-approve.ts",
-  "src/flows/inbound-proof.ts",
-  "src/flows/inbound-transfer.ts",
-  "src/flows/operator-resolve.ts",
-  "src/flows/refunds.ts",
-  "src/flows/send-money.ts",
   "src/flows/submit-order.ts",
-  "src/flows/topup.ts",
-  "src/flows/user-limits.ts",
   "src/notify/messages.ts",
-  "src/notify/operator-events.ts",
-  "src/notify/p2p-messages.ts",
-  "src/settlement/deliver-event.ts",
-  "src/settlement/deliver-proof.ts",
-  "src/settlement/effects.ts",
-  "src/settlement/p2p-send.ts",
-  "src/settlement/scheduler.ts",
-  "src/settlement/settle-job.ts",
   "src/event-log.ts",
 ]);
 
