@@ -4,7 +4,15 @@ import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
 import { isCheckViolation } from "./constraint";
 
-import { mayGoNegative } from "../domain/ledger-accounts";
+import {
+  bookAccount,
+  IN_FLIGHT,
+  IN_FLIGHT_ROWS,
+  inFlightRow,
+  inFlightShard,
+  mayGoNegative,
+  splitDebit,
+} from "../domain/ledger-accounts";
 
 // The account names and their floors are domain data (§12.1); re-exported for the callers that book movements.
 export {
@@ -46,6 +54,33 @@ export class BalanceOverflow extends Error {
 }
 
 export type Balance = { account: string; currency: string; balance: bigint };
+
+/** One balance row's share of a movement's debit. */
+type Part = { row: string; amount: bigint };
+
+/** Which key picks a movement's settlement_in_flight row (the order, else the reference). */
+export const movementKey = (m: Movement): string | number | null => m.orderId ?? m.ref ?? null;
+
+/** The balance row a movement credits: its shard row when it credits settlement_in_flight. */
+export const creditRow = (m: Movement): string =>
+  m.to === IN_FLIGHT ? inFlightRow(inFlightShard(movementKey(m))) : m.to;
+
+const quoted = (row: string): string => `'${row.replace(/'/g, "''")}'`;
+
+/** Balance rows folded into the books' accounts (shard rows summed), ordered by account, then currency. */
+export function bookBalances(rows: readonly { account: string; currency: string; b: string | bigint }[]): Balance[] {
+  const byKey = new Map<string, Balance>();
+  for (const r of rows) {
+    const account = bookAccount(r.account);
+    const key = `${account}\u0000${r.currency}`;
+    const seen = byKey.get(key);
+    if (seen) seen.balance += BigInt(r.b);
+    else byKey.set(key, { account, currency: r.currency, balance: BigInt(r.b) });
+  }
+  return [...byKey.values()].sort((x, y) =>
+    x.account === y.account ? (x.currency < y.currency ? -1 : 1) : x.account < y.account ? -1 : 1,
+  );
+}
 export type LedgerEntry = {
   id: number;
   movementId: string;
@@ -106,27 +141,57 @@ export function ledger(db: Database) {
      FROM ledger_entries WHERE created_at >= ? AND created_at < ? ORDER BY id`,
   );
 
+  const inFlightRows = db.query<{ row: string; balance: bigint }, [string]>(
+    `SELECT account AS row, balance FROM accounts WHERE currency = ? AND account IN (${IN_FLIGHT_ROWS.map(quoted)})`,
+  );
+  inFlightRows.safeIntegers(true);
+
+  /** The floored debit of `account`; for settlement_in_flight, of the movement's shard row, else of several. */
+  const debit = (account: string, m: Movement): Part[] => {
+    if (account !== IN_FLIGHT) {
+      if (debitFloor.run(m.amount, account, m.currency).changes !== 1) throw new InsufficientFunds(account);
+      return [{ row: account, amount: m.amount }];
+    }
+    const preferred = inFlightRow(inFlightShard(movementKey(m)));
+    if (debitFloor.run(m.amount, preferred, m.currency).changes === 1) return [{ row: preferred, amount: m.amount }];
+    const parts = splitDebit(inFlightRows.all(m.currency), m.amount);
+    if (!parts) throw new InsufficientFunds(IN_FLIGHT);
+    for (const p of parts) debitFloor.run(p.amount, p.row, m.currency); // each part is within its row's balance
+    return parts;
+  };
+  const sumRows = (rows: string[], currency: string): bigint =>
+    rows.reduce((sum, row) => sum + (balance.get(row, currency)?.balance ?? 0n), 0n);
+  const rowsOf = (account: string): string[] => (account === IN_FLIGHT ? [...IN_FLIGHT_ROWS] : [account]);
+
   return {
     /** Throws InsufficientFunds (the caller's transaction rolls back) when a floored account is short. */
     move(m: Movement): string {
       if (m.amount <= 0n) throw new Error("movement amount must be positive");
       if (m.from === m.to) throw new Error("movement to the same account");
-      if (mayGoNegative(m.from)) add.run(m.from, m.currency, -m.amount);
-      else if (debitFloor.run(m.amount, m.from, m.currency).changes !== 1) throw new InsufficientFunds(m.from);
-      add.run(m.to, m.currency, m.amount);
+      let debited: Part[];
+      if (mayGoNegative(m.from)) {
+        add.run(m.from, m.currency, -m.amount);
+        debited = [{ row: m.from, amount: m.amount }];
+      } else debited = debit(m.from, m);
+      const credited = creditRow(m);
+      add.run(credited, m.currency, m.amount);
       const id = randomHex(12);
-      entry.run(id, m.from, m.currency, -m.amount, m.reason, m.orderId ?? null, m.ref ?? null, m.now);
-      entry.run(id, m.to, m.currency, m.amount, m.reason, m.orderId ?? null, m.ref ?? null, m.now);
+      const write = (row: string, delta: bigint) =>
+        entry.run(id, row, m.currency, delta, m.reason, m.orderId ?? null, m.ref ?? null, m.now);
+      for (const p of debited) write(p.row, -p.amount);
+      write(credited, m.amount);
       return id;
     },
+    /** An account's balance in the books (settlement_in_flight: the sum of its rows). */
     balance(account: string, currency: string): bigint {
-      return balance.get(account, currency)?.balance ?? 0n;
+      return sumRows(rowsOf(account), currency);
     },
     /** Whether the books hold `account` in `currency` at all (a zero balance counts). */
-    hasAccount: (account: string, currency: string): boolean => exists.get(account, currency) !== null,
-    /** Every account's balances, or one account's; ordered by account, then currency. */
+    hasAccount: (account: string, currency: string): boolean =>
+      rowsOf(account).some((row) => exists.get(row, currency) !== null),
+    /** Every account's balances, or one account's, as the books see them; ordered by account, then currency. */
     balances: (account?: string): Balance[] =>
-      balances.all(account ?? null).map((r) => ({ account: r.account, currency: r.currency, balance: BigInt(r.b) })),
+      bookBalances(account === undefined ? balances.all(null) : rowsOf(account).flatMap((row) => balances.all(row))),
     /** Entries created in [from, to), in the order they were written. */
     entries: (from: number, to: number): LedgerEntry[] =>
       entries.all(from, to).map((r) => ({

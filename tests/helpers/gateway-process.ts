@@ -139,7 +139,10 @@ export class ProcessGateway {
 
   balance(account: string, currency = "USD"): bigint {
     return this.read((db) => {
-      const q = db.query<{ balance: bigint }, [string, string]>("SELECT balance FROM accounts WHERE account = ? AND currency = ?");
+      // All of the account's balance rows (settlement_in_flight is kept in shards: src/domain/ledger-accounts.ts).
+      const q = db.query<{ balance: bigint }, [string, string]>(
+        "SELECT COALESCE(SUM(balance), 0) AS balance FROM accounts WHERE (account = ?1 OR account LIKE ?1 || ':%') AND currency = ?2",
+      );
       q.safeIntegers(true);
       return q.get(account, currency)?.balance ?? 0n;
     });

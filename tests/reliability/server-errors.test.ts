@@ -2,6 +2,7 @@
 // push the money in flight past the 64-bit balance range; a settlement credit to an account that cannot hold it
 // (retried forever before); currency exponents that made every balance cap near 9.22 units.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { inFlightRow, inFlightShard } from "../../src/domain/ledger-accounts";
 import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
 import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
@@ -62,11 +63,14 @@ test("a confirm that would push the money in flight past the 64-bit range answer
   const now = tg.gw.clock();
   // Other payments in flight, as far as the ledger knows (booked against an external account: `funding` already
   // carries the whale's credit, and it has a 64-bit range of its own).
+  // settlement_in_flight is kept in shards and the 64-bit range is each balance row's: fill the row this order's
+  // confirm would credit (src/domain/ledger-accounts.ts).
   const stuffing = 9_000_000_000_000_000_000n;
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "external:901", to: "settlement_in_flight", currency: "USD", amount: stuffing, reason: "funding", now }));
+  const s = (await app(tg, token, "POST", "/app/pay", {})).json.sessionId as string;
+  expect((await submitOrder(merchant, tg, s, orderFor(merchant, tg, { amount: MAX_AMOUNT }))).status).toBe(200);
+  const row = inFlightRow(inFlightShard(tg.gw.store.orders.bySession(s)!.id));
+  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "external:901", to: row, currency: "USD", amount: stuffing, reason: "funding", now }));
   try {
-    const s = (await app(tg, token, "POST", "/app/pay", {})).json.sessionId as string;
-    expect((await submitOrder(merchant, tg, s, orderFor(merchant, tg, { amount: MAX_AMOUNT }))).status).toBe(200);
     const r = await app(tg, token, "POST", `/app/confirm/${s}`, {});
     counted(r.status, r.text);
     expect(r.status).toBe(400);
@@ -74,7 +78,7 @@ test("a confirm that would push the money in flight past the 64-bit range answer
     expect(tg.gw.store.orders.bySession(s)!.status).toBe("awaiting_confirmation");
     expect(balance(tg, `user:${user.id}`)).toBe(999_999_999_999_999_999n);
   } finally {
-    tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "settlement_in_flight", to: "external:901", currency: "USD", amount: stuffing, reason: "funding", now }));
+    tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: row, to: "external:901", currency: "USD", amount: stuffing, reason: "funding", now }));
   }
   assertLedgerBalanced(tg);
 });

@@ -22,6 +22,7 @@ import { IoInsideTransaction } from "../../src/store/transaction-context";
 import { fetchLimited } from "../../src/peers/fetch-limited";
 import { InsufficientFunds, isBalanceOverflow } from "../../src/store/ledger";
 import { constraintViolation, isCheckViolation, isUniqueViolation } from "../../src/store/constraint";
+import { IN_FLIGHT, inFlightRow, inFlightShard, inFlightShardOf } from "../../src/domain/ledger-accounts";
 import type { NewOrder } from "../../src/store/orders";
 import type { AuditEntry } from "../../src/store/audit";
 
@@ -1829,3 +1830,82 @@ describe.skipIf(ENGINES.length < 2)("store port contract: both engines give the 
     expect(pg).toStrictEqual(lite);
   });
 });
+
+// Issue 18 item 4: settlement_in_flight is one account in the books but IN_FLIGHT_SHARDS rows, so confirms on
+// several nodes do not queue on one row. What must hold on both engines: a key keeps its row, the books see one
+// account, every row keeps the floor, and a debit whose row is short (a key that differs from its credit's, or
+// money booked before the split on the bare row) is taken from the other rows instead of being refused.
+for (const engine of ENGINES) {
+  describe(`settlement_in_flight in shards: ${engine.name}`, () => {
+    let store: ContractStore;
+    beforeAll(async () => {
+      store = await engine.open();
+    });
+    afterAll(async () => store.close());
+    const USD = "USD";
+    const at = 7_000_000;
+    const move = (m: Omit<Parameters<ContractTx["ledger"]["move"]>[0], "currency" | "reason" | "now">) =>
+      store.transaction((tx) => tx.ledger.move({ ...m, currency: USD, reason: "shard", now: at }));
+    const rowsWritten = () =>
+      store.read(async (tx) => (await tx.ledger.entries(at, at + 1)).filter((e) => e.account.startsWith(IN_FLIGHT)));
+
+    test("confirms of many orders spread over the rows; each order's settle debits the row its confirm credited", async () => {
+      await move({ from: "funding", to: "user:shard", amount: 10_000n });
+      const orders = Array.from({ length: 40 }, (_, i) => 9_000 + i);
+      await Promise.all(orders.map((orderId) => move({ from: "user:shard", to: IN_FLIGHT, amount: 10n, orderId })));
+      const credits = await rowsWritten();
+      const rowOf = new Map(credits.map((e) => [e.orderId, e.account]));
+      expect(new Set(rowOf.values()).size).toBeGreaterThan(4);
+      for (const [orderId, row] of rowOf) expect(row).toBe(inFlightRow(inFlightShard(orderId)));
+      expect(await store.read((tx) => tx.ledger.balance(IN_FLIGHT, USD))).toBe(400n);
+      const books = await store.read((tx) => tx.ledger.balances(IN_FLIGHT));
+      expect(books).toEqual([{ account: IN_FLIGHT, currency: USD, balance: 400n }]);
+      expect((await store.read((tx) => tx.ledger.balances())).filter((b) => b.account.startsWith(IN_FLIGHT))).toEqual(
+        books,
+      );
+
+      await Promise.all(orders.map((orderId) => move({ from: IN_FLIGHT, to: "peer:500", amount: 10n, orderId })));
+      const debits = (await rowsWritten()).filter((e) => e.delta < 0n);
+      expect(debits.length).toBe(40);
+      for (const d of debits) expect(d.account).toBe(rowOf.get(d.orderId)!);
+      expect(await store.read((tx) => tx.ledger.balance(IN_FLIGHT, USD))).toBe(0n);
+      expect((await store.read((tx) => tx.ledger.check())).problems).toEqual([]);
+    });
+
+    test("a debit whose own row is short is split over the others; short in total, it is refused and nothing moved", async () => {
+      // Money on the bare row (as books from before the split hold it) and on one order's row.
+      const bare = await store.transaction(async (tx) => {
+        await tx.ledger.move({ from: "funding", to: "user:legacy", currency: USD, amount: 100n, reason: "t", now: at });
+        return tx.ledger.move({ from: "user:legacy", to: IN_FLIGHT, currency: USD, amount: 30n, reason: "t", now: at });
+      });
+      expect(typeof bare).toBe("string");
+      const keyOnZero = Array.from({ length: 200 }, (_, i) => `legacy-${i}`).find((k) => inFlightShard(k) === 0)!;
+      const keyElsewhere = Array.from({ length: 200 }, (_, i) => `other-${i}`).find((k) => inFlightShard(k) !== 0)!;
+      await move({ from: "user:legacy", to: IN_FLIGHT, amount: 20n, ref: keyOnZero });
+      await move({ from: "user:legacy", to: IN_FLIGHT, amount: 25n, ref: keyElsewhere });
+      const before = await store.read((tx) => tx.ledger.balance(IN_FLIGHT, USD));
+
+      // A key whose row holds nothing: 60 is taken from the fullest rows.
+      const noRow = Array.from({ length: 200 }, (_, i) => `none-${i}`).find(
+        (k) => ![0, inFlightShard(keyElsewhere)].includes(inFlightShard(k)),
+      )!;
+      await move({ from: IN_FLIGHT, to: "external:9", amount: 60n, ref: noRow });
+      expect(await store.read((tx) => tx.ledger.balance(IN_FLIGHT, USD))).toBe(before - 60n);
+
+      // More than every row together: refused as the account's shortfall, and the books are as they were.
+      const short = await move({ from: IN_FLIGHT, to: "external:9", amount: before, ref: noRow }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(short).toBeInstanceOf(InsufficientFunds);
+      expect((short as InsufficientFunds).account).toBe(IN_FLIGHT);
+      expect(await store.read((tx) => tx.ledger.balance(IN_FLIGHT, USD))).toBe(before - 60n);
+      const check = await store.read((tx) => tx.ledger.check());
+      expect(check.problems).toEqual([]);
+      const rows = await store.read(async (tx) =>
+        (await tx.ledger.entries(at, at + 1)).filter((e) => e.account.startsWith(IN_FLIGHT) && e.delta < 0n),
+      );
+      expect(rows.every((e) => inFlightShardOf(e.account) !== null)).toBe(true);
+    });
+  });
+}

@@ -11,11 +11,15 @@ import {
   BALANCE_MAX,
   BALANCE_MIN,
   BalanceOverflow,
+  bookBalances,
+  creditRow,
   InsufficientFunds,
   mayGoNegative,
+  movementKey,
   type LedgerCheck,
   type Movement,
 } from "../ledger";
+import { IN_FLIGHT, IN_FLIGHT_ROWS, inFlightRow, inFlightShard, splitDebit } from "../../domain/ledger-accounts";
 import { randomHex } from "../../protocol/hex";
 import { num } from "./rows";
 
@@ -73,47 +77,75 @@ export function pgLedger(sql: SQL): Tx["ledger"] {
     return { ok: problems.length === 0, problems };
   };
 
+  /**
+   * Writes every half in account-name order (two movements over the same rows lock them in the same order and
+   * cannot deadlock each other); a refused half puts back the ones already written (their rows are locked by us;
+   * the reverse delta restores a value they held a moment ago) and is returned, so a move is all or nothing.
+   */
+  const applyAll = async (halves: Half[], currency: string): Promise<Error | null> => {
+    const ordered = [...halves].sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
+    for (let i = 0; i < ordered.length; i++) {
+      const refused = await apply(ordered[i]!, currency);
+      if (!refused) continue;
+      for (const done of ordered.slice(0, i))
+        await sql`UPDATE accounts SET balance = balance - ${done.delta}
+                  WHERE account = ${done.account} AND currency = ${currency}`;
+      return refused;
+    }
+    return null;
+  };
+  /** settlement_in_flight's rows, locked, when the movement's own row is short: the debit is split over them. */
+  const splitInFlight = async (m: Movement, credited: string): Promise<Half[]> => {
+    const rows = await sql`SELECT account AS row, balance FROM accounts
+      WHERE currency = ${m.currency} AND account = ANY(${[...IN_FLIGHT_ROWS]}::text[]) ORDER BY account FOR UPDATE`;
+    const parts = splitDebit(
+      rows.map((r: { row: string; balance: bigint }) => ({ row: r.row, balance: BigInt(r.balance) })),
+      m.amount,
+    );
+    if (!parts) throw new InsufficientFunds(IN_FLIGHT);
+    return [...parts.map((p) => ({ account: p.row, delta: -p.amount })), { account: credited, delta: m.amount }];
+  };
+  const rowsOf = (account: string): string[] => (account === IN_FLIGHT ? [...IN_FLIGHT_ROWS] : [account]);
+
   return {
     async move(m) {
       if (m.amount <= 0n) throw new Error("movement amount must be positive");
       if (m.from === m.to) throw new Error("movement to the same account");
-      const halves: Half[] = [
-        { account: m.from, delta: -m.amount },
-        { account: m.to, delta: m.amount },
-      ].sort((a, b) => (a.account < b.account ? -1 : 1));
-      const refusedFirst = await apply(halves[0]!, m.currency);
-      if (refusedFirst) throw refusedFirst;
-      const refusedSecond = await apply(halves[1]!, m.currency);
-      if (refusedSecond) {
-        // Undo the first half (its row is locked by us; the reverse delta restores a value it held a moment ago).
-        await sql`UPDATE accounts SET balance = balance - ${halves[0]!.delta}
-                  WHERE account = ${halves[0]!.account} AND currency = ${m.currency}`;
-        throw refusedSecond;
+      const credited = creditRow(m);
+      const debited = m.from === IN_FLIGHT ? inFlightRow(inFlightShard(movementKey(m))) : m.from;
+      let halves: Half[] = [
+        { account: debited, delta: -m.amount },
+        { account: credited, delta: m.amount },
+      ];
+      let refused = await applyAll(halves, m.currency);
+      if (refused instanceof InsufficientFunds && m.from === IN_FLIGHT) {
+        halves = await splitInFlight(m, credited);
+        refused = await applyAll(halves, m.currency);
       }
+      if (refused) throw refused;
       const id = randomHex(12);
-      await entry(id, { account: m.from, delta: -m.amount }, m);
-      await entry(id, { account: m.to, delta: m.amount }, m);
+      for (const h of halves) await entry(id, h, m);
       return id;
     },
     async balance(account, currency) {
-      const [r] = await sql`SELECT balance FROM accounts WHERE account = ${account} AND currency = ${currency}`;
-      return r ? BigInt(r.balance) : 0n;
+      const [r] = await sql`SELECT SUM(balance)::text AS b FROM accounts
+        WHERE account = ANY(${rowsOf(account)}::text[]) AND currency = ${currency}`;
+      return r?.b ? BigInt(r.b) : 0n;
     },
     async hasAccount(account, currency) {
-      const rows = await sql`SELECT 1 FROM accounts WHERE account = ${account} AND currency = ${currency}`;
+      const rows = await sql`SELECT 1 FROM accounts
+        WHERE account = ANY(${rowsOf(account)}::text[]) AND currency = ${currency} LIMIT 1`;
       return rows.length === 1;
     },
     async balances(account) {
       const rows =
         account === undefined
           ? await sql`SELECT account, currency, balance FROM accounts ORDER BY account, currency`
-          : await sql`SELECT account, currency, balance FROM accounts WHERE account = ${account}
+          : await sql`SELECT account, currency, balance FROM accounts WHERE account = ANY(${rowsOf(account)}::text[])
                       ORDER BY account, currency`;
-      return rows.map((r: { account: string; currency: string; balance: bigint }) => ({
-        account: r.account,
-        currency: r.currency,
-        balance: BigInt(r.balance),
-      }));
+      return bookBalances(
+        rows.map((r: { account: string; currency: string; balance: bigint }) => ({ ...r, b: BigInt(r.balance) })),
+      );
     },
     async entries(from, to) {
       const rows = await sql`SELECT id, movement_id, account, currency, delta, reason, order_id, ref, created_at
