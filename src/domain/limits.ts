@@ -35,6 +35,10 @@ export const LIMIT_RULES: readonly Rule[] = [
 
 export type Violation = { limit: LimitName; max: bigint };
 
+/** Whether `limit` is set and applies to a movement of `kind` (a fact only such a limit needs is not read). */
+export const limitApplies = (limits: LimitSet, limit: LimitName, kind: MovementKind): boolean =>
+  limits[limit] !== undefined && LIMIT_RULES.some((r) => r.limit === limit && r.appliesTo.includes(kind));
+
 export function firstViolation(limits: LimitSet, m: MovementFacts): Violation | null {
   for (const r of LIMIT_RULES) {
     const max = limits[r.limit];

@@ -6,7 +6,14 @@
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { formatMinor } from "../protocol/money";
-import { dayStart, firstViolation, type LimitSet, type MovementKind } from "../domain/limits";
+import {
+  dayStart,
+  firstViolation,
+  limitApplies,
+  type LimitName,
+  type LimitSet,
+  type MovementKind,
+} from "../domain/limits";
 import { effectiveLimits, qualifyingTier, type Tier } from "../domain/tiers";
 import { userAccount } from "../store/ledger";
 import type { Tx } from "../store";
@@ -46,11 +53,15 @@ export async function enforceUserMovement(
   const limits = await limitsInForce(tx, userId, currency, tier);
   if (Object.keys(limits).length === 0) return;
   const account = userAccount(userId);
+  // Only the facts a limit in force needs for this kind of movement are read. Reading the day's spending of a
+  // credit's recipient as well made two opposite person-to-person sends deadlock on PostgreSQL (each held its
+  // sender's per-day lock and waited for the other's).
+  const needs = (limit: LimitName) => limitApplies(limits, limit, kind);
   const v = firstViolation(limits, {
     kind,
     amount,
-    balance: await tx.ledger.balance(account, currency),
-    spentToday: limits.per_day === undefined ? 0n : await tx.limits.spentSince(account, currency, dayStart(gw.clock())),
+    balance: needs("max_balance") ? await tx.ledger.balance(account, currency) : 0n,
+    spentToday: needs("per_day") ? await tx.limits.spentSince(account, currency, dayStart(gw.clock())) : 0n,
   });
   if (v) throw limitExceeded(gw, v, currency, tier);
 }
