@@ -26,6 +26,8 @@ export type GatewayProc = {
   startupMs: number;
   /** server user+system CPU seconds so far (from /proc) */
   cpuSeconds(): number;
+  /** CPU seconds so far per kind of server thread (main "bun", "Worker", "JITWorker", "Bun Pool", ...), from /proc */
+  threadCpuSeconds(): Map<string, number>;
   rssMb(): number;
   stop(): Promise<void>;
 };
@@ -171,6 +173,23 @@ export async function startGatewayProcess(s: GatewaySetup): Promise<GatewayProc>
       // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, counted after the ")" closing the name.
       const f = readFileSync(`/proc/${proc.pid}/stat`, "utf8").split(")").pop()!.trim().split(" ");
       return (Number(f[11]) + Number(f[12])) / 100;
+    },
+    threadCpuSeconds() {
+      const byKind = new Map<string, number>();
+      for (const tid of readdirSync(`/proc/${proc.pid}/task`)) {
+        let stat: string;
+        try {
+          stat = readFileSync(`/proc/${proc.pid}/task/${tid}/stat`, "utf8");
+        } catch {
+          continue; // the thread ended meanwhile
+        }
+        // comm is "(name)"; numbered pool threads ("Bun Pool 3") are one kind; the main thread is named after the binary
+        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const kind = Number(tid) === proc.pid ? "main" : name.replace(/\s*\d+$/, "");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        byKind.set(kind, (byKind.get(kind) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+      }
+      return byKind;
     },
     rssMb() {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"));

@@ -73,6 +73,8 @@ type MaxResult = LoadResult & {
   server_cpu_pct: number;
   server_cpu_ms_per_order: number;
   other_processes_cpu_pct: number;
+  /** the server's CPU per order by thread kind: where it goes besides the crypto worker (ms, 10 ms clock ticks) */
+  server_thread_cpu_ms_per_order: Record<string, number>;
   /** issue 20 (c): crypto CPU per order ÷ server CPU per order (process CPU: every thread, workers included) */
   crypto_share: number;
   /** issue 20 (d): orders/s ÷ (cores ÷ crypto CPU per order), the machine's limit if every core did only the crypto */
@@ -82,9 +84,15 @@ async function maxThroughput(gw: GatewayProc, reqs: SignedSubmit[]): Promise<Max
   const warm = await closedLoop(gw.url, reqs.slice(0, WARMUP), K, 30);
   if (warm.errors) throw new Error(`warm-up errors: ${warm.errorSamples.join("; ")}`);
   const cpu0 = gw.cpuSeconds();
+  const threads0 = gw.threadCpuSeconds();
   const machine0 = machineBusySeconds();
   const r = await closedLoop(gw.url, reqs.slice(WARMUP), K, MAX_SECONDS);
   const cpu = gw.cpuSeconds() - cpu0;
+  const threadMs: Record<string, number> = {};
+  for (const [kind, s] of gw.threadCpuSeconds()) {
+    const ms = (1000 * (s - (threads0.get(kind) ?? 0))) / r.ok;
+    if (ms >= 0.005) threadMs[kind] = ms;
+  }
   const machine = machineBusySeconds() - machine0;
   // Whatever else runs on this shared 2-core machine competes with the server: say how much there was.
   const others = Math.max(0, (100 * (machine - cpu)) / r.seconds - r.client_cpu_pct);
@@ -94,6 +102,7 @@ async function maxThroughput(gw: GatewayProc, reqs: SignedSubmit[]): Promise<Max
     server_cpu_pct: (100 * cpu) / r.seconds,
     server_cpu_ms_per_order: perOrder,
     other_processes_cpu_pct: others,
+    server_thread_cpu_ms_per_order: threadMs,
     crypto_share: ceiling.crypto_cpu_ms_per_order / perOrder,
     limit_fraction: r.per_s / cryptoLimit,
   };
@@ -200,6 +209,7 @@ const loadRows = (r: MaxResult): Row[] => [
   ["latency", fmt.lat(r.latency_ms)],
   ["errors", `${r.errors}${r.errors ? "  " + r.errorSamples.join(" | ") : ""}`],
   ["server CPU", `${fmt.f(r.server_cpu_pct)}% of one core, ${fmt.f(r.server_cpu_ms_per_order, 3)} ms per order`],
+  ["server threads", Object.entries(r.server_thread_cpu_ms_per_order).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${fmt.f(v, 3)}`).join(", ") + " ms per order"],
   ["client CPU", `${fmt.f(r.client_cpu_pct)}% of one core (load generator)`],
   ["other processes", `${fmt.f(r.other_processes_cpu_pct)}% of one core (not the bench: noise on a shared machine)`],
   ["CPU-normalised", `${fmt.f(1000 / r.server_cpu_ms_per_order)}/s per core of server CPU (= 1000 ÷ CPU ms per order; ratio ${fmt.f(1000 / r.server_cpu_ms_per_order / ceiling.ceiling_orders_per_s, 3)})`],
