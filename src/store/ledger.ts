@@ -164,7 +164,11 @@ export function ledger(db: Database) {
   const rowsOf = (account: string): string[] => (account === IN_FLIGHT ? [...IN_FLIGHT_ROWS] : [account]);
 
   return {
-    /** Throws InsufficientFunds (the caller's transaction rolls back) when a floored account is short. */
+    /**
+     * Throws InsufficientFunds when a floored account is short, or a balance overflow (isBalanceOverflow) when a
+     * balance would leave the 64-bit range. All or nothing: a refused movement leaves both balances as they were,
+     * so a caller that catches the refusal may go on in the same transaction (the port has no savepoints).
+     */
     move(m: Movement): string {
       if (m.amount <= 0n) throw new Error("movement amount must be positive");
       if (m.from === m.to) throw new Error("movement to the same account");
@@ -174,7 +178,13 @@ export function ledger(db: Database) {
         debited = [{ row: m.from, amount: m.amount }];
       } else debited = debit(m.from, m);
       const credited = creditRow(m);
-      add.run(credited, m.currency, m.amount);
+      try {
+        add.run(credited, m.currency, m.amount);
+      } catch (e) {
+        // SQLite undid only the failed statement: put the debit back (the values the rows held a moment ago).
+        for (const p of debited) add.run(p.row, m.currency, p.amount);
+        throw e;
+      }
       const id = randomHex(12);
       const write = (row: string, delta: bigint) =>
         entry.run(id, row, m.currency, delta, m.reason, m.orderId ?? null, m.ref ?? null, m.now);
@@ -214,17 +224,27 @@ export function ledger(db: Database) {
 export type Ledger = ReturnType<typeof ledger>;
 
 /**
+ * Per-currency sums in BigInt. SQLite's SUM() stops with "integer overflow" once a running total leaves 64 bits,
+ * which books holding balances near the limit reach although their true sum is zero (MAX on one account, -MAX on
+ * its external counterpart), so the sums across accounts are taken here.
+ */
+function sumsByCurrency(rows: readonly { currency: string; s: bigint }[]): Map<string, bigint> {
+  const sums = new Map<string, bigint>();
+  for (const r of rows) sums.set(r.currency, (sums.get(r.currency) ?? 0n) + r.s);
+  return sums;
+}
+
+/**
  * The start-up check, O(accounts) rather than O(entries): balances sum to zero per currency and no floored account
  * is negative. Balances change only with their entries (one transaction), so this catches a broken books at once;
  * the full entry-level reconciliation (`checkLedger`) is `oc ledger balances` and runs in the tests.
  */
 export function checkBalances(db: Database): LedgerCheck {
   const problems: string[] = [];
-  const sums = db.query<{ currency: string; s: bigint }, []>(
-    "SELECT currency, SUM(balance) AS s FROM accounts GROUP BY currency",
-  );
-  sums.safeIntegers(true);
-  for (const r of sums.all()) if (r.s !== 0n) problems.push(`balances for ${r.currency} sum to ${r.s}`);
+  const rows = db.query<{ currency: string; s: bigint }, []>("SELECT currency, balance AS s FROM accounts");
+  rows.safeIntegers(true);
+  for (const [currency, s] of sumsByCurrency(rows.all()))
+    if (s !== 0n) problems.push(`balances for ${currency} sum to ${s}`);
   const negative = db.query<{ account: string; currency: string }, []>(
     "SELECT account, currency FROM accounts WHERE balance < 0",
   );
@@ -236,11 +256,13 @@ export function checkBalances(db: Database): LedgerCheck {
 /** Invariant checks (CLI and tests): entries sum to zero per currency; balances equal their entries. */
 export function checkLedger(db: Database): LedgerCheck {
   const problems: string[] = [];
-  const sums = db.query<{ currency: string; s: bigint }, []>(
-    "SELECT currency, SUM(delta) AS s FROM ledger_entries GROUP BY currency",
+  // Per account, entries sum to a balance (in range); across accounts only BigInt holds the sum (see sumsByCurrency).
+  const perAccount = db.query<{ currency: string; s: bigint }, []>(
+    "SELECT currency, SUM(delta) AS s FROM ledger_entries GROUP BY currency, account",
   );
-  sums.safeIntegers(true);
-  for (const r of sums.all()) if (r.s !== 0n) problems.push(`entries for ${r.currency} sum to ${r.s}`);
+  perAccount.safeIntegers(true);
+  for (const [currency, s] of sumsByCurrency(perAccount.all()))
+    if (s !== 0n) problems.push(`entries for ${currency} sum to ${s}`);
   const mismatch = db.query<{ account: string; currency: string; balance: bigint; derived: bigint | null }, []>(
     `SELECT a.account, a.currency, a.balance,
        (SELECT SUM(delta) FROM ledger_entries e WHERE e.account = a.account AND e.currency = a.currency) AS derived

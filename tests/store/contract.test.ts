@@ -771,6 +771,46 @@ for (const engine of ENGINES) {
       );
       expect(isBalanceOverflow(e)).toBe(true);
       expect(await balance("user:full")).toBe(0n);
+      // Caught inside its transaction, a refused movement has changed nothing and the transaction goes on to commit.
+      const caught = await store.transaction(async (tx) => {
+        await tx.ledger.move({
+          from: "external:4",
+          to: "user:fuller",
+          currency: "CHF",
+          amount: INT64_MAX,
+          reason: "t",
+          now: 1,
+        });
+        const before = await tx.ledger.balance("funding", "CHF");
+        const refusal = await tx.ledger
+          .move({ from: "funding", to: "user:fuller", currency: "CHF", amount: 1n, reason: "t", now: 1 })
+          .then(
+            () => null,
+            (err: unknown) => err,
+          );
+        const short = await tx.ledger
+          .move({ from: "user:nobody", to: "user:fuller", currency: "CHF", amount: 1n, reason: "t", now: 1 })
+          .then(
+            () => null,
+            (err: unknown) => err,
+          );
+        await tx.ledger.move({ from: "user:fuller", to: "user:l2", currency: "CHF", amount: 1n, reason: "t", now: 1 });
+        return {
+          overflow: isBalanceOverflow(refusal),
+          short: short instanceof InsufficientFunds,
+          before,
+          after: await tx.ledger.balance("funding", "CHF"),
+        };
+      });
+      expect(caught.overflow).toBe(true);
+      expect(caught.short).toBe(true);
+      expect(caught.after).toBe(caught.before);
+      expect(
+        await store.read(async (tx) => [
+          await tx.ledger.balance("user:fuller", "CHF"),
+          await tx.ledger.balance("external:4", "CHF"),
+        ]),
+      ).toEqual([INT64_MAX - 1n, -INT64_MAX]);
       const books = await store.read(async (tx) => ({
         full: await tx.ledger.check(),
         quick: await tx.ledger.checkBalances(),

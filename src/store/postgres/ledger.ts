@@ -41,6 +41,12 @@ export function pgLedger(sql: SQL): Tx["ledger"] {
       WHERE account = ${account} AND currency = ${currency} AND balance >= ${amount} RETURNING 1`;
     return rows.length === 1;
   };
+  /** Whether a floored account holds at least `amount` (read only when a refusal must be named as SQLite would). */
+  const covers = async (account: string, currency: string, amount: bigint): Promise<boolean> => {
+    const rows = await sql`SELECT 1 FROM accounts
+      WHERE account = ${account} AND currency = ${currency} AND balance >= ${amount}`;
+    return rows.length === 1;
+  };
   /** One half of a movement; the error to throw when it is refused, or null when it was written. */
   const apply = async (h: Half, currency: string): Promise<Error | null> => {
     if (h.delta < 0n && !mayGoNegative(h.account))
@@ -122,6 +128,10 @@ export function pgLedger(sql: SQL): Tx["ledger"] {
         halves = await splitInFlight(m, credited);
         refused = await applyAll(halves, m.currency);
       }
+      // The credit may have gone first (name order) and overflowed; SQLite debits first: a short payer is its answer.
+      if (refused instanceof BalanceOverflow && refused.account === credited && m.from !== IN_FLIGHT)
+        if (!mayGoNegative(m.from) && !(await covers(m.from, m.currency, m.amount)))
+          refused = new InsufficientFunds(m.from);
       if (refused) throw refused;
       const id = randomHex(12);
       for (const h of halves) await entry(id, h, m);
