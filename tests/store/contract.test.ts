@@ -1008,6 +1008,39 @@ for (const engine of ENGINES) {
       });
     });
 
+    test.skipIf(engine.serialises)(
+      "a read is one snapshot: a transfer committed while it runs is seen in none of its statements",
+      async () => {
+        await store.transaction((tx) =>
+          tx.ledger.move({ from: "funding", to: "user:snap-a", currency: "SEK", amount: 10n, reason: "t", now: 1 }),
+        );
+        let release!: () => void;
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
+        const transfer = store.transaction(async (tx) => {
+          await gate;
+          await tx.ledger.move({
+            from: "user:snap-a",
+            to: "user:snap-b",
+            currency: "SEK",
+            amount: 4n,
+            reason: "t",
+            now: 2,
+          });
+        });
+        const seen = await store.read(async (tx) => {
+          const a = await tx.ledger.balance("user:snap-a", "SEK");
+          release();
+          await transfer; // committed now, while this read is still open
+          const b = await tx.ledger.balance("user:snap-b", "SEK");
+          return { a, b };
+        });
+        expect(seen).toEqual({ a: 10n, b: 0n });
+        expect(await store.read(async (tx) => tx.ledger.balance("user:snap-b", "SEK"))).toBe(4n);
+      },
+    );
+
     test("money is bigint end to end: amounts beyond 2^53 and up to 2^63-1 round-trip exactly", async () => {
       await store.transaction(async (tx) => {
         await tx.ledger.move({

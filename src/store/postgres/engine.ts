@@ -1,7 +1,9 @@
-// The store port on PostgreSQL through Bun.SQL (issue 18 item 1, started): `transaction` is one sql.begin() on a
-// pooled connection (READ COMMITTED), `read` a READ ONLY one, so transactions of one node run concurrently (unlike
-// the SQLite engine's single connection) and correctness rests on row locks and conditional statements, which is
-// what the contract suite checks on both engines. The same port rules as SQLite's: no nested transaction, a dead
+// The store port on PostgreSQL through Bun.SQL (issue 18 item 1): `transaction` is one sql.begin() on a pooled
+// connection (READ COMMITTED), so transactions of one node run concurrently (unlike the SQLite engine's single
+// connection) and correctness rests on row locks and conditional statements, which is what the contract suite checks
+// on both engines. `read` is REPEATABLE READ READ ONLY: the port promises a consistent snapshot, and under READ
+// COMMITTED each statement would see the commits made since the previous one (a read-only transaction at this level
+// never fails to serialise, so it needs no retry). The same port rules as SQLite's: no nested transaction, a dead
 // handle refuses calls, no network I/O inside (the shared transaction context asserts it).
 import { SQL } from "bun";
 import { NestedTransaction, TransactionClosed, type StorePort } from "../port";
@@ -54,7 +56,7 @@ export function postgresStore(sql: SQL): PostgresStore {
   }
   return {
     transaction: (fn) => run("read write", fn),
-    read: (fn) => run("read only", fn),
+    read: (fn) => run("isolation level repeatable read read only", fn),
     close: () => sql.close(),
   };
 }
