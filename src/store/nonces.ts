@@ -53,8 +53,6 @@ export function nonces(db: Database) {
   const record = db.query(RECORD_NONCE);
   const pruneSome = db.query(PRUNE_SOME);
   return {
-    /** The synchronous recorder the SQLite engine's auth path holds (one prepared statement per window). */
-    recorder: (window: number) => nonceRecorder(db, window),
     /** The port's form, for any engine: records one nonce for `window`'s retention; true = fresh, false = replay. */
     record: (ocid: number, nonce: string, now: number, window: number): boolean =>
       record.run(ocid, nonce, now + nonceRetention(window), now).changes === 1,

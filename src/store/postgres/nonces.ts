@@ -5,21 +5,10 @@ import type { SQL } from "bun";
 import type { Tx } from "../index";
 import { nonceRetention, PRUNE_BATCH, RECORD_NONCE } from "../nonces";
 
-/** bun:sqlite's recorder is a synchronous closure over a prepared statement; no network engine can answer so. */
-export class SynchronousOnly extends Error {
-  constructor(what: string, instead: string) {
-    super(`${what} is the SQLite engine's synchronous form; through the store port use ${instead}`);
-    this.name = "SynchronousOnly";
-  }
-}
-
 export function pgNonces(sql: SQL): Tx["nonces"] {
   const record = async (ocid: number, nonce: string, now: number, window: number): Promise<boolean> =>
     (await sql.unsafe(RECORD_NONCE, [ocid, nonce, now + nonceRetention(window), now])).count === 1;
   return {
-    recorder: async () => () => {
-      throw new SynchronousOnly("nonces.recorder(window)", "tx.nonces.record(ocid, nonce, now, window)");
-    },
     record,
     async pruneBatch(now) {
       const r = await sql`DELETE FROM nonces WHERE (ocid, nonce) IN (
