@@ -1041,6 +1041,30 @@ for (const engine of ENGINES) {
       },
     );
 
+    test("movements in opposite directions between two accounts at once all commit (no deadlock)", async () => {
+      await store.transaction(async (tx) => {
+        for (const a of ["user:dl-a", "user:dl-b"])
+          await tx.ledger.move({ from: "funding", to: a, currency: "NOK", amount: 1000n, reason: "t", now: 1 });
+      });
+      const results = await outcomes(
+        Array.from({ length: 2 * CONCURRENT }, (_, i) =>
+          store.transaction(async (tx) => {
+            await yieldToEventLoop();
+            const [from, to] = i % 2 ? ["user:dl-a", "user:dl-b"] : ["user:dl-b", "user:dl-a"];
+            return tx.ledger.move({ from, to, currency: "NOK", amount: BigInt(i + 1), reason: "t", now: 2 });
+          }),
+        ),
+      );
+      expect(results.errors.map(String)).toEqual([]);
+      const after = await store.read(async (tx) => [
+        await tx.ledger.balance("user:dl-a", "NOK"),
+        await tx.ledger.balance("user:dl-b", "NOK"),
+      ]);
+      // dl-b paid dl-a 1+3+…+23 and dl-a paid dl-b 2+4+…+24: dl-a is CONCURRENT short of where it began.
+      expect(after[0]! + after[1]!).toBe(2000n);
+      expect(after[0]).toBe(1000n - BigInt(CONCURRENT));
+    });
+
     test("money is bigint end to end: amounts beyond 2^53 and up to 2^63-1 round-trip exactly", async () => {
       await store.transaction(async (tx) => {
         await tx.ledger.move({
