@@ -3,7 +3,7 @@
 // transaction that made the change, so only committed changes are logged, from this process or the CLI; the
 // serving process drains the rows into the log in commit order. No row carries a token, key or signature.
 import type { Logger } from "./log";
-import type { eventOutbox } from "./store/event-outbox";
+import type { Tx } from "./store";
 
 type Fields = Record<string, unknown>;
 
@@ -54,10 +54,14 @@ function describe(event: string, d: Fields): { msg: string; outcome?: string } {
 /** Events written to the log per drain call, at most. */
 export const DRAIN_BATCH = 1000;
 
-export function eventDrainer(gw: { store: { eventOutbox: ReturnType<typeof eventOutbox> }; log: Logger }) {
+/** What draining needs of the store: its port's transaction (the rows are removed as they are taken). */
+type DrainStore = { transaction<R>(fn: (tx: Pick<Tx, "eventOutbox">) => Promise<R>): Promise<R> };
+
+export function eventDrainer(gw: { store: DrainStore; log: Logger }) {
   /** Logs and removes up to `limit` committed events, oldest first; returns how many. */
-  return (limit = DRAIN_BATCH): number => {
-    const rows = gw.store.eventOutbox.take(limit);
+  return async (limit = DRAIN_BATCH): Promise<number> => {
+    // One short transaction takes the batch (usually a cheap probe that finds none); the logging follows it.
+    const rows = await gw.store.transaction((tx) => tx.eventOutbox.take(limit));
     for (const r of rows) {
       const data = JSON.parse(r.data) as Fields;
       const { msg, outcome } = describe(r.event, data);

@@ -161,11 +161,7 @@ export async function startGateway(
   scheduler = new Scheduler(gw, gw.config.scheduler);
   scheduler.start();
   const sweeper = setInterval(() => {
-    try {
-      expireDueOrders(gw);
-    } catch (e) {
-      gw.log.warn("expiry sweep failed", { error: String(e) });
-    }
+    expireDueOrders(gw).catch((e) => gw.log.warn("expiry sweep failed", { error: String(e) }));
   }, 10_000);
   // Tokens revoked by another process (the CLI) or expired close their open sockets within TOKEN_SWEEP_MS.
   const tokenSweeper = setInterval(() => {
@@ -201,7 +197,7 @@ export async function startGateway(
       metricsServer?.stop(true);
       clearInterval(eventDrain);
       try {
-        while (drainEvents() > 0);
+        while ((await drainEvents()) > 0);
       } catch (e) {
         gw.log.warn("event log drain failed", { error: String(e) });
       }

@@ -16,18 +16,9 @@ import { enforceUserMovement } from "./user-limits";
 export type AnswerResult = AnswerResponse;
 
 /**
- * Session lookup with the §10.2 visibility rules: a qr session is its user's; a checkout session is anyone's until
- * confirmed.
+ * Session lookup, inside a read or transaction `tx`, with the §10.2 visibility rules: a qr session is its user's; a
+ * checkout session is anyone's until confirmed.
  */
-export function sessionForUser(gw: Pick<Gateway, "store">, user: User, sessionId: string): SessionRow {
-  const s = gw.store.sessions.get(sessionId);
-  if (!s) throw new ProtocolError("SESSION_NOT_FOUND");
-  if (s.user_id !== null && s.user_id !== user.id) throw new ProtocolError("UNAUTHORIZED", "Not your session");
-  if (s.kind === "qr" && s.user_id === null) throw new ProtocolError("UNAUTHORIZED", "Not your session");
-  return s;
-}
-
-/** sessionForUser inside a read or transaction `tx` (same rules, same errors). */
 export async function sessionOfUser(tx: Tx, user: User, sessionId: string): Promise<SessionRow> {
   const s = await tx.sessions.get(sessionId);
   if (!s) throw new ProtocolError("SESSION_NOT_FOUND");
@@ -36,13 +27,19 @@ export async function sessionOfUser(tx: Tx, user: User, sessionId: string): Prom
   return s;
 }
 
-/** Lazily applies the confirmation deadline (§11.1) before any read or action; pushes the update. */
-export function expireIfDue(gw: Pick<Gateway, "clock" | "hub" | "store">, o: OrderRecord): OrderRecord {
+/**
+ * Lazily applies the confirmation deadline (§11.1) before any read or action; pushes the update. No store access
+ * unless `o` is due; then one transaction expires it and reads it back.
+ */
+export async function expireIfDue(gw: Pick<Gateway, "clock" | "hub" | "store">, o: OrderRecord): Promise<OrderRecord> {
   const now = gw.clock();
   if (o.status !== "awaiting_confirmation" || o.confirm_deadline >= now) return o;
-  if (gw.store.tx(() => gw.store.orders.move(o.id, { event: "expire" }, now)))
-    gw.hub.send(o.user_id, paymentUpdateMessage({ ...o, status: "expired" }));
-  return gw.store.orders.byId(o.id)!;
+  const { expired, current } = await gw.store.transaction(async (tx) => {
+    const expired = await tx.orders.move(o.id, { event: "expire" }, now);
+    return { expired, current: (await tx.orders.byId(o.id))! };
+  });
+  if (expired) gw.hub.send(o.user_id, paymentUpdateMessage({ ...o, status: "expired" }));
+  return current;
 }
 
 /** §9.6 spells the return URLs success/cancel, §9.4 completed/cancelled: a checkout may use either (issue 19). */
@@ -63,12 +60,14 @@ export async function confirmPayment(
   user: User,
   sessionId: string,
 ): Promise<AnswerResult> {
-  const session = sessionForUser(gw, user, sessionId);
-  const found = gw.store.orders.bySession(sessionId);
-  if (!found) throw invalidState(sessionStatus(session, gw.clock()));
-  const order = expireIfDue(gw, found);
-  const now = gw.clock();
   const { store } = gw;
+  const { session, found } = await store.read(async (tx) => ({
+    session: await sessionOfUser(tx, user, sessionId),
+    found: await tx.orders.bySession(sessionId),
+  }));
+  if (!found) throw invalidState(sessionStatus(session, gw.clock()));
+  const order = await expireIfDue(gw, found);
+  const now = gw.clock();
   let confirmed: boolean;
   try {
     confirmed = await store.transaction(async (tx) => {
@@ -107,7 +106,7 @@ export async function confirmPayment(
     return redirect ? { status: "confirmed", redirect } : { status: "confirmed" };
   }
   // Lost the conditional update: answer from the current state, never a second debit.
-  const current = expireIfDue(gw, store.orders.byId(order.id)!);
+  const current = await expireIfDue(gw, (await store.read((tx) => tx.orders.byId(order.id)))!);
   if (current.user_id === user.id && ["confirmed", "paid", "in_review"].includes(current.status)) {
     const out: AnswerResult = { status: current.status };
     if (current.final_txid) out.txid = current.final_txid;
@@ -122,19 +121,21 @@ export async function declinePayment(
   user: User,
   sessionId: string,
 ): Promise<AnswerResult> {
-  const session = sessionForUser(gw, user, sessionId);
   const { store } = gw;
-  const found = store.orders.bySession(sessionId);
+  const { session, found } = await store.read(async (tx) => ({
+    session: await sessionOfUser(tx, user, sessionId),
+    found: await tx.orders.bySession(sessionId),
+  }));
   if (!found) {
     const st = sessionStatus(session, gw.clock());
     // A pending pay code (qr) or an inventory the user has not ordered from yet (scan) is simply closed.
     const cancellable = session.kind !== "checkout" && st === "pending";
     if (cancellable && (await store.transaction((tx) => tx.sessions.cancel(sessionId, user.id))))
       return { status: "cancelled" };
-    if (store.sessions.get(sessionId)!.status === "cancelled") return { status: "cancelled" };
+    if ((await store.read((tx) => tx.sessions.get(sessionId)))!.status === "cancelled") return { status: "cancelled" };
     throw invalidState(st);
   }
-  const order = expireIfDue(gw, found);
+  const order = await expireIfDue(gw, found);
   const redirect = session.kind === "checkout" ? redirectFor(order, "cancel") : undefined;
   const now = gw.clock();
   const declined = await store.transaction(async (tx) => {
@@ -143,16 +144,18 @@ export async function declinePayment(
     return true;
   });
   if (declined) gw.hub.send(user.id, paymentUpdateMessage({ ...order, status: "declined" }));
-  const current = declined ? { ...order, status: "declined" as const, user_id: user.id } : store.orders.byId(order.id)!;
+  const current = declined
+    ? { ...order, status: "declined" as const, user_id: user.id }
+    : (await store.read((tx) => tx.orders.byId(order.id)))!;
   if (current.status === "declined" && current.user_id === user.id)
     return redirect ? { status: "declined", redirect } : { status: "declined" };
   throw invalidState(current.status);
 }
 
 /** The 10 s sweeper of §11.1: expire every order whose confirmation window closed, then tell its user. */
-export function expireDueOrders(gw: Pick<Gateway, "clock" | "hub" | "store">): number {
+export async function expireDueOrders(gw: Pick<Gateway, "clock" | "hub" | "store">): Promise<number> {
   const now = gw.clock();
-  const expired = gw.store.tx(() => gw.store.orders.expireDue(now));
+  const expired = await gw.store.transaction((tx) => tx.orders.expireDue(now));
   for (const o of expired)
     gw.hub.send(o.user_id, { type: "payment_update", sessionId: o.session_id, status: "expired" });
   return expired.length;

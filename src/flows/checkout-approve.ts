@@ -11,7 +11,7 @@ import type { User } from "../store/users";
 import type { ScannedCode } from "../protocol/scan-codes";
 import type { ScanResult } from "./scan";
 import { merchantCard } from "./scan";
-import { sessionForUser } from "./answer-payment";
+import { sessionOfUser } from "./answer-payment";
 import { resolveMerchant } from "./merchant-calls";
 import { webOrigin } from "./sign-in";
 
@@ -19,8 +19,7 @@ import { webOrigin } from "./sign-in";
 const SUCCESS = new Set(["confirmed", "paid", "in_review"]);
 const CANCEL = new Set(["declined", "expired", "failed"]);
 
-function checkoutSession(gw: Pick<Gateway, "store">, id: string): SessionRow {
-  const s = gw.store.sessions.get(id);
+function checkoutSession(s: SessionRow | null): SessionRow {
   if (!s || s.kind !== "checkout")
     throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
   return s;
@@ -30,11 +29,16 @@ export const checkoutUrl = (gw: Pick<Gateway, "config">, id: string) => `${gw.co
 
 export type CheckoutOutcome = { sessionId: string; status: string; final: boolean; redirect?: string };
 
-export function checkoutOutcome(gw: Pick<Gateway, "clock" | "hub" | "store">, id: string): CheckoutOutcome {
-  const s = checkoutSession(gw, id);
-  const found = gw.store.orders.bySession(s.id);
+export async function checkoutOutcome(
+  gw: Pick<Gateway, "clock" | "hub" | "store">,
+  id: string,
+): Promise<CheckoutOutcome> {
+  const { s, found } = await gw.store.read(async (tx) => {
+    const s = checkoutSession(await tx.sessions.get(id));
+    return { s, found: await tx.orders.bySession(s.id) };
+  });
   if (!found) throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "no_order" });
-  const o = expireIfDue(gw, found);
+  const o = await expireIfDue(gw, found);
   const final = SUCCESS.has(o.status) || CANCEL.has(o.status);
   const out: CheckoutOutcome = { sessionId: s.id, status: o.status, final };
   const redirect = final ? redirectFor(o, SUCCESS.has(o.status) ? "success" : "cancel") : undefined;
@@ -43,8 +47,8 @@ export function checkoutOutcome(gw: Pick<Gateway, "clock" | "hub" | "store">, id
 }
 
 /** The QR the desktop page shows: this checkout's own URL, so a phone camera opens the same page. Open ones only. */
-export function checkoutQrSvg(gw: Gateway, id: string): Promise<string> {
-  const outcome = checkoutOutcome(gw, id);
+export async function checkoutQrSvg(gw: Gateway, id: string): Promise<string> {
+  const outcome = await checkoutOutcome(gw, id);
   if (outcome.final)
     throw new ProtocolError("INVALID_STATE", "This checkout was already answered", { status: outcome.status });
   return QRCode.toString(checkoutUrl(gw, id), { type: "svg", errorCorrectionLevel: "M", margin: 2 });
@@ -67,11 +71,13 @@ export async function scanHostedCheckout(
         reason: "other_wallet_checkout",
       },
     );
-  const s = sessionForUser(gw, user, code.sessionId);
-  const found = s.kind === "checkout" ? gw.store.orders.bySession(s.id) : null;
+  const { s, found } = await gw.store.read(async (tx) => {
+    const s = await sessionOfUser(tx, user, code.sessionId);
+    return { s, found: s.kind === "checkout" ? await tx.orders.bySession(s.id) : null };
+  });
   if (!found)
     throw new ProtocolError("SESSION_NOT_FOUND", "No hosted checkout with this id", { reason: "not_checkout" });
-  const o = expireIfDue(gw, found);
+  const o = await expireIfDue(gw, found);
   if (o.status !== "awaiting_confirmation")
     throw new ProtocolError("INVALID_STATE", `Not allowed while ${o.status}`, { status: o.status });
   const meta = await resolveMerchant(gw, o.merchant_ocid);

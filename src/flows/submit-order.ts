@@ -7,7 +7,7 @@ import type { SubmitOrderRequest } from "../protocol/schemas";
 import { SESSION_ID_RE } from "../store/sessions";
 import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 import { selectCandidates } from "../settlement/candidates";
-import { paymentRequestMessage } from "../notify/messages";
+import { merchantViewIn, paymentRequestOf } from "../notify/messages";
 import type { Tx } from "../store";
 
 /** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
@@ -68,7 +68,7 @@ export async function submitOrderToSession(
 ) {
   const { store, clock, config } = gw;
   const now = clock();
-  const session = SESSION_ID_RE.test(sessionId) ? store.sessions.get(sessionId) : null;
+  const session = SESSION_ID_RE.test(sessionId) ? await store.read((tx) => tx.sessions.get(sessionId)) : null;
   // Only a user's pay code takes merchant submissions; a scan session's order comes from the merchant we called.
   if (!session || session.kind === "scan") throw new ProtocolError("SESSION_NOT_FOUND");
   if (session.expires_at < now) throw sessionExpired(session.expires_at, now);
@@ -84,13 +84,13 @@ export async function submitOrderToSession(
 
   // Time may have passed during metadata fetches: the claim re-checks expiry with a fresh `now`.
   const at = clock();
-  const orderRowId = await store.transaction(async (tx) => {
+  const prompt = await store.transaction(async (tx) => {
     await recordNonce(tx);
     if (!(await tx.sessions.claim(sessionId, at))) {
       const s = (await tx.sessions.get(sessionId))!;
       throw s.status === "pending" ? sessionExpired(s.expires_at, at) : sessionClosed(s.status);
     }
-    return storeOrder(
+    const orderRowId = await storeOrder(
       tx,
       order,
       { signature: req.signature, sigForm, urls: req.urls, amountMinor, merchant: caller.metadata },
@@ -103,11 +103,14 @@ export async function submitOrderToSession(
         now: at,
       },
     );
+    // The prompt for an online payer, built from the rows as stored (pushed after the commit).
+    if (!gw.hub.isOnline(session.user_id)) return null;
+    const stored = (await tx.orders.byId(orderRowId))!;
+    return paymentRequestOf(stored, await merchantViewIn(gw, tx, stored.merchant_ocid, stored.id));
   });
 
   try {
-    if (gw.hub.isOnline(session.user_id))
-      gw.hub.send(session.user_id, paymentRequestMessage(gw, store.orders.byId(orderRowId)!));
+    if (prompt) gw.hub.send(session.user_id, prompt);
   } catch (e) {
     gw.log.error("payment_request push failed (the user gets it on reconnect)", { error: String(e) });
   }

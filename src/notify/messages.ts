@@ -7,14 +7,9 @@ import type { MerchantView } from "../app/schemas";
 import { endpointHost } from "../store/merchant-snapshot";
 
 /**
- * Name + OCID + host of its registered endpoint (issue 19). For an order, what the prompt showed (stored at intake)
- * wins over today's directory entry, so history after a restart names the merchant the same way.
+ * Name + OCID + host of its registered endpoint (issue 19), read in `tx`. For an order, what the prompt showed
+ * (stored at intake) wins over today's directory entry, so history after a restart names the merchant the same way.
  */
-export function merchantView(gw: Pick<Gateway, "directory" | "store">, ocid: number, orderRow?: number): MerchantView {
-  return merchantViewOf(gw, ocid, orderRow === undefined ? null : gw.store.merchants.get(orderRow));
-}
-
-/** merchantView inside a read or transaction `tx`. */
 export async function merchantViewIn(
   gw: Pick<Gateway, "directory">,
   tx: Tx,
@@ -24,7 +19,7 @@ export async function merchantViewIn(
   return merchantViewOf(gw, ocid, orderRow === undefined ? null : await tx.merchants.get(orderRow));
 }
 
-/** What merchantView shows from `seen` (the snapshot stored at intake, if any) and the directory's cached copy. */
+/** What merchantViewIn shows from `seen` (the snapshot stored at intake, if any) and the directory's cached copy. */
 export function merchantViewOf(
   gw: Pick<Gateway, "directory">,
   ocid: number,
@@ -40,11 +35,7 @@ export function merchantViewOf(
   return out;
 }
 
-export function paymentRequestMessage(gw: Gateway, o: OrderRecord): PaymentRequest {
-  return paymentRequestOf(o, merchantView(gw, o.merchant_ocid, o.id));
-}
-
-/** The prompt for `o`, its merchant as merchantView/merchantViewIn shows it (the icon stays out of the prompt). */
+/** The prompt for `o`, its merchant as merchantViewIn shows it (the icon stays out of the prompt). */
 export function paymentRequestOf(o: OrderRecord, merchant: MerchantView): PaymentRequest {
   const { icon: _icon, ...m } = merchant;
   return {

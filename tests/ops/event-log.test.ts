@@ -58,7 +58,7 @@ test("a paid, a declined and an expired order, a credit, an operator action and 
   expect((await app(tg, token, "POST", `/app/decline/${declined.sessionId}`, {})).status).toBe(200);
   const expired = await submitted(token, "2.00");
   offset.s = 700;
-  expireDueOrders(tg.gw);
+  await expireDueOrders(tg.gw);
   offset.s = 0;
   await creditUser(tg.gw, "eve", "USD:3.00");
   expect(await runCli(["users", "add", "frank", "--data-dir", dataDir], { log: () => {}, err: () => {} })).toBe(0);
