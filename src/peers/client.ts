@@ -19,6 +19,8 @@ export type PeerCallOptions = {
   extraHeaders?: Record<string, string>;
   /** Exact bytes to send instead of serialising `body` (webhook bodies are stored once and re-sent as is). */
   rawBody?: string;
+  /** The dialect to sign in, when the caller read it already (saves `dialectFor`'s read of the same row). */
+  dialect?: SignDialect;
 };
 
 export type PeerResponse = {
@@ -75,7 +77,7 @@ export class PeerClient {
 
     const bodyText = method === "GET" ? "" : (opts.rawBody ?? (body === undefined ? "" : JSON.stringify(body)));
     const u = new URL(url);
-    const dialect = (await this.d.dialectFor?.(peerOcid)) ?? SPEC_DIALECT;
+    const dialect = opts.dialect ?? (await this.d.dialectFor?.(peerOcid)) ?? SPEC_DIALECT;
     const headers = this.signedHeaders(method, u.pathname + u.search, bodyText, dialect);
     if (bodyText) headers["content-type"] = "application/json";
     if (opts.idempotencyKey) headers["idempotency-key"] = opts.idempotencyKey;

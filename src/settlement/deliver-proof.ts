@@ -29,10 +29,11 @@ export async function deliverProof(
 ): Promise<AttemptResult> {
   const started = gw.clock();
   const windowStart = d.window_start ?? started;
-  // The dialect this attempt's request is signed in (the client asks the same store); the body was signed so too.
+  // The dialect this attempt's request is signed in (handed to the client: one read); the body was signed so too.
   const used = await gw.store.read((tx) => tx.dialects.signingFor(d.target_ocid));
   const res = await gw.peers.call(d.target_ocid, "POST", "/transfer/webhook", undefined, {
     rawBody: d.body,
+    dialect: used,
     idempotencyKey: d.id,
     timeoutMs: gw.config.outboundTimeouts.webhookMs,
   });
