@@ -13,6 +13,7 @@ import type { P2pRow } from "../store/p2p-transfers";
 import { deliverEvent } from "./deliver-event";
 import { LEASED_TABLES, type LeasedTable } from "../store/leases";
 import type { Tx } from "../store";
+import type { OrderRecord } from "../store/orders";
 
 type ClaimedDelivery = DeliveryRow & { kind: string; endpoint_id: string | null };
 /** What one pass's transaction decided: whether we hold the lease, the rows now ours, when work is due next. */
@@ -20,6 +21,8 @@ type PassClaims = {
   held: boolean;
   acquired: boolean;
   jobs: JobRow[];
+  /** Each claimed job's order, read in the claiming transaction (the run needs it first). */
+  orders: Map<string, OrderRecord | null>;
   transfers: P2pRow[];
   deliveries: ClaimedDelivery[];
   nextDue: number | null;
@@ -159,14 +162,16 @@ export class Scheduler {
     const freeDeliveries = this.deliveryConcurrency - this.inFlight("dlv:");
     return this.gw.store.transaction(async (tx): Promise<PassClaims> => {
       const lease = await this.acquireLease(tx, now);
-      const none = { jobs: [], transfers: [], deliveries: [] };
+      const none = { jobs: [], orders: new Map(), transfers: [], deliveries: [] };
       if (!lease.held) return { ...lease, ...none, nextDue: await tx.leases.nextDue() };
       const jobs = freeJobs > 0 ? await this.claim<JobRow>(tx, "jobs", now, freeJobs) : [];
+      const orders = new Map<string, OrderRecord | null>();
+      for (const job of jobs) orders.set(job.id, await tx.orders.byId(job.order_id));
       const freeTransfers = freeJobs - jobs.length;
       const transfers = freeTransfers > 0 ? await this.claim<P2pRow>(tx, "p2p_transfers", now, freeTransfers) : [];
       const deliveries =
         freeDeliveries > 0 ? await this.claim<ClaimedDelivery>(tx, "deliveries", now, freeDeliveries) : [];
-      return { ...lease, jobs, transfers, deliveries, nextDue: await tx.leases.nextDue() };
+      return { ...lease, jobs, orders, transfers, deliveries, nextDue: await tx.leases.nextDue() };
     });
   }
 
@@ -181,7 +186,8 @@ export class Scheduler {
       this.holding = claims.held;
       nextDue = claims.nextDue;
       if (claims.acquired) this.gw.log.info("scheduler lease acquired", { owner: this.owner });
-      for (const job of claims.jobs) this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner));
+      for (const job of claims.jobs)
+        this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner, claims.orders.get(job.id) ?? null));
       for (const t of claims.transfers) this.track(`p2p:${t.id}`, runOutboundTransfer(this.gw, t, this.owner));
       for (const d of claims.deliveries) {
         const attempt =

@@ -72,8 +72,14 @@ const facts = (job: JobRow, paths: readonly Candidate[]): JobFacts => ({
 
 const parties = (o: OrderRecord): OrderParties => ({ merchantOcid: o.merchant_ocid, orderId: o.order_id });
 
-export async function runSettlementJob(gw: Gateway, job: JobRow, owner: string): Promise<JobRunResult> {
-  const order = await gw.store.read((tx) => tx.orders.byId(job.order_id));
+/** `claimed`: the job's order as read in the transaction that claimed the job (else it is read here). */
+export async function runSettlementJob(
+  gw: Gateway,
+  job: JobRow,
+  owner: string,
+  claimed?: OrderRecord | null,
+): Promise<JobRunResult> {
+  const order = claimed !== undefined ? claimed : await gw.store.read((tx) => tx.orders.byId(job.order_id));
   if (!order) {
     await finishJob(gw, job, owner, "failed", "order missing");
     return "failed";
