@@ -12,7 +12,7 @@ import type { AuthDeps } from "./http/auth";
 import type { Directory } from "./peers/directory";
 import type { PeerClient } from "./peers/client";
 import type { Allowlist } from "./peers/ssrf";
-import type { Store } from "./store";
+import type { PortStore, Store } from "./store";
 import type { Observed, ObservedIn } from "./store/dialects";
 import type { Hub } from "./app/hub";
 import type { Verifier } from "./verify-pool";
@@ -38,7 +38,8 @@ export type Gateway = {
   directory: Directory;
   auth: AuthDeps;
   peers: PeerClient;
-  store: Store;
+  /** The store port only (src/store/index.ts PortStore): every read and change through read/transaction. */
+  store: PortStore;
   hub: Hub;
   verifier: Verifier;
   /** Records the dialect a peer's signature just verified in (issue 12). */

@@ -1,7 +1,7 @@
 // Boot: config → data dir → database → key → gateway → HTTP server. Used by `serve` and by the tests alike.
 import { loadConfig, withPort, type Config, type ConfigInput } from "./config";
 import { lockDataDir, prepareDataDir, type DataDirLock } from "./store/data-dir";
-import { openStore, type SqliteInspection } from "./store";
+import { openStore, type SqliteInspection, type Store } from "./store";
 import { loadOrCreateKey } from "./keyfile";
 import type { Gateway } from "./gateway";
 import { buildGateway } from "./compose";
@@ -54,16 +54,17 @@ type OpenOptions = StartOptions & { serving?: boolean; lock?: (l: DataDirLock) =
 
 /**
  * What tests and the CLI get: the gateway plus the SQLite inspection handle (`db`) the tests read the database
- * with. A copy: the gateway the server and the scheduler run on has no database handle, only the store.
+ * with, and the store typed in full (its synchronous repositories, the tests' seeding and inspection handle). A
+ * copy: the gateway the server and the scheduler run on has no database handle and sees only the store's port.
  */
-export type InspectableGateway = Gateway & { readonly db: SqliteInspection };
+export type InspectableGateway = Omit<Gateway, "store"> & { readonly store: Store; readonly db: SqliteInspection };
 
 export function openGateway(opts: OpenOptions = {}): InspectableGateway {
-  const { gw, inspection } = assemble(opts);
-  return { ...gw, db: inspection };
+  const { gw, store, inspection } = assemble(opts);
+  return { ...gw, store, db: inspection };
 }
 
-function assemble(opts: OpenOptions): { gw: Gateway; inspection: SqliteInspection } {
+function assemble(opts: OpenOptions): { gw: Gateway; store: Store; inspection: SqliteInspection } {
   const config = resolvePort(opts.config ?? loadConfig({ env: opts.env, overrides: opts.overrides }));
   const log = opts.log ?? createLogger(config.logLevel);
   if (opts.serving) for (const w of config.warnings ?? []) log.warn(`config: ${w}`);
@@ -96,7 +97,7 @@ function assemble(opts: OpenOptions): { gw: Gateway; inspection: SqliteInspectio
         )
       : undefined;
   const gw = buildGateway({ config, store: opened.store, key, clock: opts.clock ?? systemClock, log, verifier });
-  return { gw, inspection: opened.inspection };
+  return { gw, store: opened.store, inspection: opened.inspection };
 }
 
 /** Start-up checks that must never fail silently, and demo data on an empty database (§10.1). */
@@ -126,7 +127,7 @@ export async function startGateway(
   opts: StartOptions & { announce?: (line: string) => void } = {},
 ): Promise<RunningGateway> {
   let lock: DataDirLock | undefined;
-  const { gw, inspection } = assemble({ ...opts, serving: true, lock: (l) => (lock = l) });
+  const { gw, store, inspection } = assemble({ ...opts, serving: true, lock: (l) => (lock = l) });
   let scheduler: Scheduler | undefined;
   const app = createApp(gw, { schedulerAlive: () => scheduler?.alive ?? false });
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
@@ -185,7 +186,7 @@ export async function startGateway(
     ocid: gw.config.ocid,
   });
   return {
-    gw: { ...gw, db: inspection },
+    gw: { ...gw, store, db: inspection },
     port,
     scheduler,
     metricsPort: metricsServer?.port,

@@ -124,6 +124,13 @@ export function createStore(db: Database) {
 export type Store = ReturnType<typeof createStore>;
 
 /**
+ * What application code sees of the store (`Gateway["store"]`): the port (`transaction`, `read`) and the operations
+ * on the database as a whole, no synchronous repository and no `store.tx`, so tsc refuses any call a Promise-only
+ * engine could not serve. The runtime object is the same Store; tests keep the full one (InspectableGateway).
+ */
+export type PortStore = Pick<Store, "transaction" | "read" | "probeWrite" | "backupInto" | "close">;
+
+/**
  * The synchronous SQLite handle of an opened store, for inspection only: the tests read and seed the database
  * through it (`tg.gw.db`), the start-up code hands it to them. Application code never receives it: the Gateway
  * carries the store, not the database.
