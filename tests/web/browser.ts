@@ -9,6 +9,33 @@ export const OUTPUT_DIR = join(import.meta.dir, "..", "output");
 export const PHONE = { width: 375, height: 667 };
 
 /** `extraArgs`: e.g. the fake-camera flags of the scan tests. */
+type WireMessage = { guid?: string; method?: string; params?: { type?: string } };
+
+/**
+ * Playwright 1.65 sometimes delivers a WebSocket's announcement or frames after it disposed the page or socket they
+ * belong to (its server builds the socket's object before checking that its page is disposed): the client then
+ * throws "Cannot find parent object page@… to create ws@…" or "Cannot find object to "frameReceived": ws@…" from
+ * its message loop, an unhandled error that fails whichever test runs at that moment, in 2 of 3 full runs. Such an
+ * event concerns an object no test holds any more, so it is dropped (and counted); every other error is rethrown.
+ */
+function tolerateLateSocketEvents(browser: Browser): void {
+  const connection = (browser as unknown as { _connection?: { dispatch(m: WireMessage): void } })._connection;
+  if (!connection) throw new Error("playwright-core changed: Browser._connection is gone (see tolerateLateSocketEvents)");
+  const dispatch = connection.dispatch.bind(connection);
+  connection.dispatch = (m: WireMessage) => {
+    try {
+      dispatch(m);
+    } catch (e) {
+      const late = /^Cannot find (parent object|object to)/.test((e as Error).message ?? "");
+      const aboutSockets = m.params?.type === "WebSocket" || m.guid?.startsWith("ws@") || m.method === "webSocket";
+      if (!(late && aboutSockets)) throw e;
+      lateSocketEvents++;
+    }
+  };
+}
+/** How many late WebSocket events Playwright delivered for disposed objects (dropped; see above). */
+export let lateSocketEvents = 0;
+
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH))
     throw new Error(`Chromium not found at ${CHROMIUM_PATH}. Install it with .ci/setup-extra (apt-get install -y chromium).`);
@@ -24,6 +51,7 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...extraArgs],
     });
     browser.on("disconnected", () => clearInterval(ticker));
+    tolerateLateSocketEvents(browser);
     return browser;
   } catch (e) {
     clearInterval(ticker);
