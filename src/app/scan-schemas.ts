@@ -34,7 +34,8 @@ export const ScanResponseSchema = T.Object({
   order: T.Optional(
     T.Record(T.String(), T.Unknown(), {
       description:
-        "The order as the merchant signed it (kind order), or the one built from an opencharge: code (kind payment, unsigned)",
+        "The order as the merchant signed it (kind order), or the one built from an opencharge: code (kind payment, " +
+        "unsigned)",
     }),
   ),
   inventory: T.Optional(Inventory),

@@ -125,7 +125,8 @@ export async function demoMerchantCommand(gw: Gateway, { values }: Parsed, out: 
       out.log(`the user confirms → ${c.status} ${await c.text()}`);
     } else
       out.log(
-        `now confirm as the user:\n  curl -X POST -H 'Authorization: Bearer <token>' ${gatewayUrl}/app/confirm/${session.sessionId}`,
+        `now confirm as the user:\n  curl -X POST -H 'Authorization: Bearer <token>' ` +
+          `${gatewayUrl}/app/confirm/${session.sessionId}`,
       );
 
     const deadline = Date.now() + 120_000;

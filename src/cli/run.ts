@@ -94,14 +94,16 @@ const COMMANDS: Record<string, Command> = {
   directory: {
     usage: "directory add <ocid> <url> | list | remove <ocid> | resolve <ocid> | set <ocid> --encoding E --hash H",
     summary:
-      "the operator's OCID directory (a metadata URL, or an API endpoint to append /metadata.json to); `set` fixes the " +
+      "the operator's OCID directory (a metadata URL, or an API endpoint to append /metadata.json to); `set` fixes " +
+      "the " +
       "signature dialect we sign in for a peer (E: rsv130|compact128|der|auto, H: sha256|double-sha256|auto)",
     needsData: true,
     run: ({ open, parsed, out }) => directoryCommand(open(), parsed, out),
   },
   users: {
     usage:
-      "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | token <name> | set-ocid <name> <ocid|none> | enrol-link <name>",
+      "users add <name> [--credit CUR:AMOUNT]... | credit|debit <name> CUR:AMOUNT | freeze|unfreeze <name> | list | " +
+      "token <name> | set-ocid <name> <ocid|none> | enrol-link <name>",
     summary: "wallet users; `add`/`token` print a bearer token alone on the last line, `enrol-link` a passkey link",
     needsData: true,
     run: ({ open, parsed, out }) => usersCommand(open(), parsed, out),
@@ -145,7 +147,8 @@ const COMMANDS: Record<string, Command> = {
       const r = rotateKey(c, now);
       out.log(`new public key: ${r.publicKeyHex}`);
       out.log(
-        `previous key ${r.previous.publicKeyHex} stays published as previousKey until ${new Date((now + c.keyRotationGrace) * 1000).toISOString()}`,
+        `previous key ${r.previous.publicKeyHex} stays published as previousKey until ` +
+          `${new Date((now + c.keyRotationGrace) * 1000).toISOString()}`,
       );
       out.log("start the gateway to sign with the new key; back up the new gateway.key");
       return EXIT.ok;

@@ -214,7 +214,7 @@ async function scanPayment(
   );
 }
 
-// ---------------------------------------------------------------------------------------------------- inventory → order
+// -------------------------------------------------------------------------------------------------- inventory → order
 
 export async function orderFromInventory(
   gw: ScanDeps,

@@ -22,7 +22,8 @@ export function checkoutApproveRoutes(gw: Gateway) {
         detail: routeDoc({
           summary: "A hosted checkout's outcome (no token): status, and the merchant URL to go to once final",
           description:
-            "The desktop checkout page polls this while the shopper answers on the phone (issue 22). Rate-limited per IP.",
+            "The desktop checkout page polls this while the shopper answers on the phone (issue 22). Rate-limited " +
+            "per IP.",
           response: CheckoutOutcome,
           errors: ["SESSION_NOT_FOUND", "RATE_LIMITED"],
         }),

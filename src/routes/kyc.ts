@@ -22,7 +22,8 @@ export function kycRoutes(gw: Pick<Gateway, "clock" | "config" | "directory" | "
       detail: routeDoc({
         summary: "KYC provider callback (browser redirect): checks state, asks the provider, moves the user's tier",
         description:
-          "Calls the provider's signed POST /kyc/validate and, for granted grants, POST /kyc/data; then 303 to the wallet " +
+          "Calls the provider's signed POST /kyc/validate and, for granted grants, POST /kyc/data; then 303 to the " +
+          "wallet " +
           "with ?kyc=granted|partial|denied|unverified|expired. The callback's own `status` is not trusted.",
         errors: ["KYC_STATE_INVALID", "METADATA_UNAVAILABLE"],
       }),

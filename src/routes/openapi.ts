@@ -33,7 +33,8 @@ export function buildOpenApi(gw: Pick<Gateway, "config">, routes: RouteInfo[]) {
     if (r.method === "WS") {
       (paths[r.path] ??= {}).get = {
         summary:
-          "WebSocket: live payment requests and updates (SPEC §10.3); upgrade with Authorization: Bearer or send {type:auth}",
+          "WebSocket: live payment requests and updates (SPEC §10.3); upgrade with Authorization: Bearer or send " +
+          "{type:auth}",
         responses: { "101": { description: "Switching protocols" } },
       };
       continue;
@@ -175,7 +176,8 @@ function adminOperation(op: Record<string, unknown>, detail: Record<string, unkn
 
 /** No script at all on the reference pages; styles from our own stylesheet only. */
 const DOCS_CSP =
-  "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors " +
+  "'none'";
 const html = (body: string) =>
   new Response(body, {
     headers: {

@@ -33,7 +33,8 @@ export function orderRoutes(gw: Gateway) {
       ),
       protocolOptions(SubmitOrderRequest, "Submit an order to a user's pay session (SPEC §9.4)", {
         description:
-          "The merchant's POS scanned the wallet's QR code (`qrPayload.order` is this URL) and posts its signed order. " +
+          "The merchant's POS scanned the wallet's QR code (`qrPayload.order` is this URL) and posts its signed " +
+          "order. " +
           "The user is prompted at once; poll `urls.status` for the outcome. Each session takes one order.",
         response: R.SubmitOrderResponse,
         errors: [
@@ -56,9 +57,11 @@ export function orderRoutes(gw: Gateway) {
       })),
       protocolOptions(CheckoutCreateRequest, "Create a hosted checkout for a merchant order (SPEC §9.6)", {
         description:
-          "A merchant gateway asks our users to pay a merchant order on our hosted page; the checkout is paid to the caller, " +
+          "A merchant gateway asks our users to pay a merchant order on our hosted page; the checkout is paid to " +
+          "the caller, " +
           "so `order.accepts` must include its OCID. Return URLs: `urls.success`/`urls.cancel` (§9.6) or " +
-          "`urls.completed`/`urls.cancelled` (the §9.4 spelling) are both accepted; success/cancel win when both are sent.",
+          "`urls.completed`/`urls.cancelled` (the §9.4 spelling) are both accepted; success/cancel win when both " +
+          "are sent.",
         response: R.CheckoutCreateResponse,
         errors: [
           "UNAUTHORIZED",
@@ -77,7 +80,8 @@ export function orderRoutes(gw: Gateway) {
       })),
       protocolOptions(null, "Order status for the calling merchant or gateway (SPEC §9.5)", {
         description:
-          "Only the caller that submitted the order sees it. Once `paid`, the answer carries our signed settlement proof.",
+          "Only the caller that submitted the order sees it. Once `paid`, the answer carries our signed settlement " +
+          "proof.",
         response: R.OrderStatusResponse,
         errors: ["ORDER_NOT_FOUND"],
       }),

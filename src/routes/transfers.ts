@@ -17,7 +17,8 @@ export function transferRoutes(gw: Gateway) {
       ),
       protocolOptions(TransferCreateRequest, "Move money out of the caller's account at this gateway (SPEC §9.7)", {
         description:
-          "Debits `peer:<caller>` and credits one of our users (`to.ocid` = ours, `to.reference` = `user_<id>`) or another peer. " +
+          "Debits `peer:<caller>` and credits one of our users (`to.ocid` = ours, `to.reference` = `user_<id>`) or " +
+          "another peer. " +
           "Send an `Idempotency-Key` header to retry safely: the same key and body answer the same proof for 24 h.",
         response: R.TransferCreateResponse,
         errors: [
@@ -38,7 +39,8 @@ export function transferRoutes(gw: Gateway) {
       })),
       protocolOptions(TransferWebhookRequest, "Deliver a proof of a transfer that involves this gateway (SPEC §9.8)", {
         description:
-          "The issuer delivers its own signed proof; idempotent on (issuer, txid). A credit we cannot apply is answered `rejected` with a message.",
+          "The issuer delivers its own signed proof; idempotent on (issuer, txid). A credit we cannot apply is " +
+          "answered `rejected` with a message.",
         response: R.TransferWebhookResponse,
         errors: ["INVALID_PROOF", "PROOF_SIGNATURE_INVALID", "ISSUER_NOT_ACCEPTED"],
       }),

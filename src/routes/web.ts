@@ -14,7 +14,9 @@ const shell = shellText as unknown as string;
 const hash = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex").slice(0, 16);
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** Same-origin only: scripts and styles from our own files, images from data: URLs (the QR code), API + WebSocket to us. */
+/**
+ * Same-origin only: scripts and styles from our own files, images from data: URLs (the QR code), API + WebSocket to us.
+ */
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",

@@ -465,7 +465,9 @@ export async function applyFinalProof(
   return true;
 }
 
-/** §12.1: the order's amount leaves settlement_in_flight for where this step settled it; operators hear payment.paid. */
+/**
+ * §12.1: the order's amount leaves settlement_in_flight for where this step settled it; operators hear payment.paid.
+ */
 async function settleInFlight(
   gw: Pick<Gateway, "clock" | "events">,
   tx: Tx,

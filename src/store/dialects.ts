@@ -36,9 +36,11 @@ export function dialects(db: Database) {
   const observe = db.query(
     `INSERT INTO peer_dialects (ocid, form, encoding, hash, observed_in, observed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
      ON CONFLICT (ocid) DO UPDATE SET
-       learned_encoding = CASE WHEN peer_dialects.encoding IS NOT excluded.encoding OR peer_dialects.hash IS NOT excluded.hash
+       learned_encoding = CASE WHEN peer_dialects.encoding IS NOT excluded.encoding
+         OR peer_dialects.hash IS NOT excluded.hash
                           THEN NULL ELSE peer_dialects.learned_encoding END,
-       learned_hash = CASE WHEN peer_dialects.encoding IS NOT excluded.encoding OR peer_dialects.hash IS NOT excluded.hash
+       learned_hash = CASE WHEN peer_dialects.encoding IS NOT excluded.encoding
+         OR peer_dialects.hash IS NOT excluded.hash
                       THEN NULL ELSE peer_dialects.learned_hash END,
        form = COALESCE(excluded.form, peer_dialects.form), encoding = excluded.encoding, hash = excluded.hash,
        observed_in = excluded.observed_in, observed_at = excluded.observed_at`,

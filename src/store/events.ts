@@ -22,7 +22,8 @@ export function events(db: Database) {
   const disable = db.query("UPDATE event_endpoints SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL");
   const insertEvent = db.query("INSERT INTO events (id, type, body, created_at) VALUES (?, ?, ?, ?)");
   const insertDelivery = db.query(
-    `INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at, updated_at, kind, endpoint_id)
+    `INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at, updated_at,
+       kind, endpoint_id)
      VALUES (?1, ?2, 0, ?3, ?4, 'pending', ?5, ?5, ?5, 'event', ?6)`,
   );
   const page = db.query<EventRow, [string | null, number, number]>(

@@ -33,7 +33,8 @@ type GrantDb = {
 
 export function kyc(db: Database) {
   const putState = db.query(
-    "INSERT INTO kyc_states (state_hash, user_id, provider, user_ocid, grants, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO kyc_states (state_hash, user_id, provider, user_ocid, grants, created_at, expires_at) VALUES (?, " +
+      "?, ?, ?, ?, ?, ?)",
   );
   const getState = db.query<
     {
@@ -50,22 +51,26 @@ export function kyc(db: Database) {
   const useState = db.query("UPDATE kyc_states SET used_at = ?2 WHERE state_hash = ?1 AND used_at IS NULL");
   const dropOld = db.query("DELETE FROM kyc_states WHERE expires_at < ?");
   const putGrant = db.query(
-    `INSERT INTO kyc_grants (user_id, provider, grant_name, status, verified, expires_at, data_hash, signed_form, checked_at)
+    `INSERT INTO kyc_grants (user_id, provider, grant_name, status, verified, expires_at, data_hash, signed_form,
+       checked_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
      ON CONFLICT (user_id, provider, grant_name) DO UPDATE SET status = excluded.status, verified = excluded.verified,
-       expires_at = excluded.expires_at, data_hash = excluded.data_hash, signed_form = excluded.signed_form, checked_at = excluded.checked_at`,
+       expires_at = excluded.expires_at, data_hash = excluded.data_hash, signed_form = excluded.signed_form,
+       checked_at = excluded.checked_at`,
   );
   const grants = db.query<GrantDb, [string]>(
     "SELECT * FROM kyc_grants WHERE user_id = ? ORDER BY grant_name, provider",
   );
   const verified = db.query<{ grant_name: string }, [string, number]>(
-    "SELECT DISTINCT grant_name FROM kyc_grants WHERE user_id = ? AND status = 'granted' AND verified = 1 AND expires_at > ?",
+    "SELECT DISTINCT grant_name FROM kyc_grants WHERE user_id = ? AND status = 'granted' AND verified = 1 AND " +
+      "expires_at > ?",
   );
   const pinned = db.query<{ tier: string; set_by: string; set_at: number }, [string]>(
     "SELECT tier, set_by, set_at FROM user_tiers WHERE user_id = ?",
   );
   const pin = db.query(
-    "INSERT INTO user_tiers (user_id, tier, set_by, set_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier, set_by = excluded.set_by, set_at = excluded.set_at",
+    "INSERT INTO user_tiers (user_id, tier, set_by, set_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id) DO UPDATE " +
+      "SET tier = excluded.tier, set_by = excluded.set_by, set_at = excluded.set_at",
   );
   const unpin = db.query("DELETE FROM user_tiers WHERE user_id = ?");
   return {

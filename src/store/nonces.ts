@@ -36,7 +36,8 @@ export const RECORD_NONCE = `INSERT INTO nonces (ocid, nonce, expires_at) VALUES
 export const PRUNE_BATCH = 2000;
 
 /** Deletes nonces that can no longer block anything, in small batches so a backlog never holds the write lock long. */
-const PRUNE_SOME = `DELETE FROM nonces WHERE (ocid, nonce) IN (SELECT ocid, nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)`;
+const PRUNE_SOME = `DELETE FROM nonces WHERE (ocid, nonce) IN
+  (SELECT ocid, nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)`;
 
 export function pruneNonces(db: Database, now: number, batch = PRUNE_BATCH): number {
   const stmt = db.query(PRUNE_SOME);

@@ -44,11 +44,14 @@ export type NewP2p = Omit<
 
 export function p2pTransfers(db: Database) {
   const insert = db.query(
-    `INSERT INTO p2p_transfers (id, user_id, idempotency_key, request_hash, kind, to_user_id, to_ocid, to_label, via, amount,
-       amount_minor, currency, memo, status, state, request_body, txid, next_attempt_at, deadline, lease_owner, lease_until,
+    `INSERT INTO p2p_transfers (id, user_id, idempotency_key, request_hash, kind, to_user_id, to_ocid, to_label, via,
+       amount,
+       amount_minor, currency, memo, status, state, request_body, txid, next_attempt_at, deadline, lease_owner,
+       lease_until,
        created_at, updated_at)
      VALUES ($id, $user_id, $idempotency_key, $request_hash, $kind, $to_user_id, $to_ocid, $to_label, $via, $amount,
-       $amount_minor, $currency, $memo, $status, $state, $request_body, $txid, $next_attempt_at, $deadline, $lease_owner,
+       $amount_minor, $currency, $memo, $status, $state, $request_body, $txid, $next_attempt_at, $deadline,
+       $lease_owner,
        $lease_until, $created_at, $created_at)`,
   );
   const byKey = db.query<P2pRow, [string, string]>(

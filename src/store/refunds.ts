@@ -26,7 +26,8 @@ type Raw = Omit<RefundRow, "amount_minor"> & { amount_minor: number; minor_s: st
 
 export function refunds(db: Database) {
   const insert = db.query(
-    `INSERT INTO refunds (id, order_id, amount, amount_minor, currency, status, method, issuer, txid, proof_json, signature, created_by, created_at, completed_at)
+    `INSERT INTO refunds (id, order_id, amount, amount_minor, currency, status, method, issuer, txid, proof_json,
+       signature, created_by, created_at, completed_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?6 = 'succeeded' THEN ?13 END)`,
   );
   // amount_minor as text: a 64-bit value must not pass through a float.
@@ -39,8 +40,10 @@ export function refunds(db: Database) {
   );
   sums.safeIntegers(true);
   const pending = db.query<Raw & { user_id: string; settlement_via: number | null }, [string, string]>(
-    `SELECT r.*, CAST(r.amount_minor AS TEXT) AS minor_s, o.user_id, o.settlement_via FROM refunds r JOIN orders o ON o.id = r.order_id
-     WHERE r.status = 'pending' AND r.currency = ? AND r.amount_minor = CAST(? AS INTEGER) ORDER BY r.created_at, r.rowid`,
+    `SELECT r.*, CAST(r.amount_minor AS TEXT) AS minor_s, o.user_id, o.settlement_via FROM refunds r
+       JOIN orders o ON o.id = r.order_id
+     WHERE r.status = 'pending' AND r.currency = ? AND r.amount_minor = CAST(? AS INTEGER)
+     ORDER BY r.created_at, r.rowid`,
   );
   const complete = db.query(
     `UPDATE refunds SET status = 'succeeded', issuer = ?2, txid = ?3, proof_json = ?4, signature = ?5, completed_at = ?6

@@ -56,11 +56,13 @@ const LIVE = `t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at >= 
 
 export function tokens(db: Database) {
   const insert = db.query(
-    `INSERT INTO app_tokens (token_hash, user_id, created_at, expires_at, kind, idle_timeout, origin, passkey_id, last_used_at)
+    `INSERT INTO app_tokens (token_hash, user_id, created_at, expires_at, kind, idle_timeout, origin, passkey_id,
+       last_used_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const lookup = db.query<Row, [string, number]>(
-    `SELECT u.id, u.name, u.created_at, u.ocid, t.token_hash, t.kind, t.expires_at, t.idle_timeout, t.origin, t.passkey_id,
+    `SELECT u.id, u.name, u.created_at, u.ocid, t.token_hash, t.kind, t.expires_at, t.idle_timeout, t.origin,
+       t.passkey_id,
             t.last_used_at, t.created_at AS token_created_at
        FROM app_tokens t JOIN app_users u ON u.id = t.user_id
       WHERE t.token_hash = ?1 AND ${LIVE}`,
