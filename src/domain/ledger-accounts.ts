@@ -59,6 +59,9 @@ export const inFlightRow = (shard: number): string =>
 /** Every balance row of settlement_in_flight, shard 0 first. */
 export const IN_FLIGHT_ROWS: readonly string[] = Array.from({ length: IN_FLIGHT_SHARDS }, (_, i) => inFlightRow(i));
 
+/** The balance rows the books keep an account in: settlement_in_flight's shards, else the account's one row. */
+export const balanceRows = (account: string): readonly string[] => (account === IN_FLIGHT ? IN_FLIGHT_ROWS : [account]);
+
 /** Which shard a balance row is of settlement_in_flight, or null for any other account. */
 export function inFlightShardOf(account: string): number | null {
   if (account === IN_FLIGHT) return 0;

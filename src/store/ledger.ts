@@ -5,6 +5,7 @@ import { randomHex } from "../protocol/hex";
 import { isCheckViolation } from "./constraint";
 
 import {
+  balanceRows,
   bookAccount,
   IN_FLIGHT,
   IN_FLIGHT_ROWS,
@@ -61,9 +62,11 @@ type Part = { row: string; amount: bigint };
 /** Which key picks a movement's settlement_in_flight row (the order, else the reference). */
 export const movementKey = (m: Movement): string | number | null => m.orderId ?? m.ref ?? null;
 
+/** The settlement_in_flight row a movement's key picks (where its credit lands and its debit looks first). */
+export const inFlightRowOf = (m: Movement): string => inFlightRow(inFlightShard(movementKey(m)));
+
 /** The balance row a movement credits: its shard row when it credits settlement_in_flight. */
-export const creditRow = (m: Movement): string =>
-  m.to === IN_FLIGHT ? inFlightRow(inFlightShard(movementKey(m))) : m.to;
+export const creditRow = (m: Movement): string => (m.to === IN_FLIGHT ? inFlightRowOf(m) : m.to);
 
 const quoted = (row: string): string => `'${row.replace(/'/g, "''")}'`;
 
@@ -152,16 +155,15 @@ export function ledger(db: Database) {
       if (debitFloor.run(m.amount, account, m.currency).changes !== 1) throw new InsufficientFunds(account);
       return [{ row: account, amount: m.amount }];
     }
-    const preferred = inFlightRow(inFlightShard(movementKey(m)));
+    const preferred = inFlightRowOf(m);
     if (debitFloor.run(m.amount, preferred, m.currency).changes === 1) return [{ row: preferred, amount: m.amount }];
     const parts = splitDebit(inFlightRows.all(m.currency), m.amount);
     if (!parts) throw new InsufficientFunds(IN_FLIGHT);
     for (const p of parts) debitFloor.run(p.amount, p.row, m.currency); // each part is within its row's balance
     return parts;
   };
-  const sumRows = (rows: string[], currency: string): bigint =>
+  const sumRows = (rows: readonly string[], currency: string): bigint =>
     rows.reduce((sum, row) => sum + (balance.get(row, currency)?.balance ?? 0n), 0n);
-  const rowsOf = (account: string): string[] => (account === IN_FLIGHT ? [...IN_FLIGHT_ROWS] : [account]);
 
   return {
     /**
@@ -194,14 +196,16 @@ export function ledger(db: Database) {
     },
     /** An account's balance in the books (settlement_in_flight: the sum of its rows). */
     balance(account: string, currency: string): bigint {
-      return sumRows(rowsOf(account), currency);
+      return sumRows(balanceRows(account), currency);
     },
     /** Whether the books hold `account` in `currency` at all (a zero balance counts). */
     hasAccount: (account: string, currency: string): boolean =>
-      rowsOf(account).some((row) => exists.get(row, currency) !== null),
+      balanceRows(account).some((row) => exists.get(row, currency) !== null),
     /** Every account's balances, or one account's, as the books see them; ordered by account, then currency. */
     balances: (account?: string): Balance[] =>
-      bookBalances(account === undefined ? balances.all(null) : rowsOf(account).flatMap((row) => balances.all(row))),
+      bookBalances(
+        account === undefined ? balances.all(null) : balanceRows(account).flatMap((row) => balances.all(row)),
+      ),
     /** Entries created in [from, to), in the order they were written. */
     entries: (from: number, to: number): LedgerEntry[] =>
       entries.all(from, to).map((r) => ({

@@ -1,6 +1,7 @@
 // Issue 18 item 4: which row of settlement_in_flight a movement books, and how a short row's debit is split.
 import { expect, test } from "bun:test";
 import {
+  balanceRows,
   bookAccount,
   IN_FLIGHT,
   IN_FLIGHT_ROWS,
@@ -21,6 +22,12 @@ test("every row is a shard of settlement_in_flight, floored at zero, and reports
     expect(bookAccount(row)).toBe(IN_FLIGHT);
     expect(mayGoNegative(row)).toBe(false);
   });
+});
+
+test("settlement_in_flight is kept in all its rows; any other account in its one row", () => {
+  expect(balanceRows(IN_FLIGHT)).toEqual(IN_FLIGHT_ROWS);
+  expect(balanceRows("user:u1")).toEqual(["user:u1"]);
+  expect(balanceRows(inFlightRow(3))).toEqual([inFlightRow(3)]); // a row named outright is that row alone
 });
 
 test.each([

@@ -15,11 +15,11 @@ import {
   creditRow,
   InsufficientFunds,
   mayGoNegative,
-  movementKey,
+  inFlightRowOf,
   type LedgerCheck,
   type Movement,
 } from "../ledger";
-import { IN_FLIGHT, IN_FLIGHT_ROWS, inFlightRow, inFlightShard, splitDebit } from "../../domain/ledger-accounts";
+import { balanceRows, IN_FLIGHT, IN_FLIGHT_ROWS, splitDebit } from "../../domain/ledger-accounts";
 import { randomHex } from "../../protocol/hex";
 import { num } from "./rows";
 
@@ -111,14 +111,13 @@ export function pgLedger(sql: SQL): Tx["ledger"] {
     if (!parts) throw new InsufficientFunds(IN_FLIGHT);
     return [...parts.map((p) => ({ account: p.row, delta: -p.amount })), { account: credited, delta: m.amount }];
   };
-  const rowsOf = (account: string): string[] => (account === IN_FLIGHT ? [...IN_FLIGHT_ROWS] : [account]);
 
   return {
     async move(m) {
       if (m.amount <= 0n) throw new Error("movement amount must be positive");
       if (m.from === m.to) throw new Error("movement to the same account");
       const credited = creditRow(m);
-      const debited = m.from === IN_FLIGHT ? inFlightRow(inFlightShard(movementKey(m))) : m.from;
+      const debited = m.from === IN_FLIGHT ? inFlightRowOf(m) : m.from;
       let halves: Half[] = [
         { account: debited, delta: -m.amount },
         { account: credited, delta: m.amount },
@@ -139,19 +138,19 @@ export function pgLedger(sql: SQL): Tx["ledger"] {
     },
     async balance(account, currency) {
       const [r] = await sql`SELECT SUM(balance)::text AS b FROM accounts
-        WHERE account = ANY(${rowsOf(account)}::text[]) AND currency = ${currency}`;
+        WHERE account = ANY(${[...balanceRows(account)]}::text[]) AND currency = ${currency}`;
       return r?.b ? BigInt(r.b) : 0n;
     },
     async hasAccount(account, currency) {
       const rows = await sql`SELECT 1 FROM accounts
-        WHERE account = ANY(${rowsOf(account)}::text[]) AND currency = ${currency} LIMIT 1`;
+        WHERE account = ANY(${[...balanceRows(account)]}::text[]) AND currency = ${currency} LIMIT 1`;
       return rows.length === 1;
     },
     async balances(account) {
       const rows =
         account === undefined
           ? await sql`SELECT account, currency, balance FROM accounts ORDER BY account, currency`
-          : await sql`SELECT account, currency, balance FROM accounts WHERE account = ANY(${rowsOf(account)}::text[])
+          : await sql`SELECT account, currency, balance FROM accounts WHERE account = ANY(${[...balanceRows(account)]}::text[])
                       ORDER BY account, currency`;
       return bookBalances(
         rows.map((r: { account: string; currency: string; balance: bigint }) => ({ ...r, b: BigInt(r.balance) })),
