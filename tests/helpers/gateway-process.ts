@@ -2,6 +2,7 @@
 // loopback port so it can be killed and started again where its peers expect it. The CLI runs against the same
 // config; the database can be read (read-only) for the books.
 import { Database } from "bun:sqlite";
+import { balanceRows } from "../../src/domain/ledger-accounts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -138,18 +139,20 @@ export class ProcessGateway {
   }
 
   balance(account: string, currency = "USD"): bigint {
-    return this.read((db) => {
-      // All of the account's balance rows (settlement_in_flight is kept in shards: src/domain/ledger-accounts.ts).
-      const q = db.query<{ balance: bigint }, [string, string]>(
-        "SELECT COALESCE(SUM(balance), 0) AS balance FROM accounts WHERE (account = ?1 OR account LIKE ?1 || ':%') AND currency = ?2",
-      );
-      q.safeIntegers(true);
-      return q.get(account, currency)?.balance ?? 0n;
-    });
+    return this.read((db) => bookBalance(db, account, currency));
   }
 
   async close(): Promise<void> {
     await this.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** An account's balance read straight from a gateway database: the sum of the rows the books keep it in. */
+export function bookBalance(db: Database, account: string, currency = "USD"): bigint {
+  const q = db.query<{ balance: bigint }, [string, string]>(
+    "SELECT COALESCE(SUM(balance), 0) AS balance FROM accounts WHERE account IN (SELECT value FROM json_each(?1)) AND currency = ?2",
+  );
+  q.safeIntegers(true);
+  return q.get(JSON.stringify(balanceRows(account)), currency)?.balance ?? 0n;
 }

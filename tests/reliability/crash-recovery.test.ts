@@ -3,6 +3,7 @@
 // restarted on the same data dir each time. Afterwards our books and the peers' books must agree to the cent.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { NO_RATE_LIMITS } from "../helpers/gateway";
+import { bookBalance } from "../helpers/gateway-process";
 import { appAt } from "../helpers/wallet";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -319,12 +320,7 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
     if (o && p.strategy === "refused" && o.status === "paid") problems.push(`${p.orderId}: refused everywhere but paid`);
   }
   // The peers' books against ours, to the cent.
-  const bal = (account: string) => {
-    // An account's rows (settlement_in_flight is kept in shards: src/domain/ledger-accounts.ts).
-    const q = books.query<{ b: bigint }, [string]>("SELECT COALESCE(SUM(balance), 0) AS b FROM accounts WHERE (account = ?1 OR account LIKE ?1 || ':%') AND currency = 'USD'");
-    q.safeIntegers(true);
-    return q.get(account)?.b ?? 0n;
-  };
+  const bal = (account: string) => bookBalance(books, account, "USD");
   const sum = (xs: { amount: string }[]) => xs.reduce((s, x) => s + BigInt(x.amount.replace(".", "")), 0n);
   const directTxids = new Map(peers.books.merchantReceived.map((r) => [r.txid, r]));
   expect(bal("external:101")).toBe(sum(peers.books.partnerMoves));
