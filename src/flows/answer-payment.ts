@@ -27,6 +27,14 @@ export async function sessionOfUser(tx: Tx, user: User, sessionId: string): Prom
   return s;
 }
 
+/** What a confirm or decline answers, in one read: the user's session (visibility as above) and its order, if any. */
+function answerTarget(store: Pick<Gateway, "store">["store"], user: User, sessionId: string) {
+  return store.read(async (tx) => ({
+    session: await sessionOfUser(tx, user, sessionId),
+    found: await tx.orders.bySession(sessionId),
+  }));
+}
+
 /**
  * Lazily applies the confirmation deadline (§11.1) before any read or action; pushes the update. No store access
  * unless `o` is due; then one transaction expires it and reads it back.
@@ -61,10 +69,7 @@ export async function confirmPayment(
   sessionId: string,
 ): Promise<AnswerResult> {
   const { store } = gw;
-  const { session, found } = await store.read(async (tx) => ({
-    session: await sessionOfUser(tx, user, sessionId),
-    found: await tx.orders.bySession(sessionId),
-  }));
+  const { session, found } = await answerTarget(store, user, sessionId);
   if (!found) throw invalidState(sessionStatus(session, gw.clock()));
   const order = await expireIfDue(gw, found);
   const now = gw.clock();
@@ -122,10 +127,7 @@ export async function declinePayment(
   sessionId: string,
 ): Promise<AnswerResult> {
   const { store } = gw;
-  const { session, found } = await store.read(async (tx) => ({
-    session: await sessionOfUser(tx, user, sessionId),
-    found: await tx.orders.bySession(sessionId),
-  }));
+  const { session, found } = await answerTarget(store, user, sessionId);
   if (!found) {
     const st = sessionStatus(session, gw.clock());
     // A pending pay code (qr) or an inventory the user has not ordered from yet (scan) is simply closed.
