@@ -128,9 +128,15 @@ test("500s are retried on the backoff schedule from the durable outbox; the even
   const { json } = await admin(tg, key, "POST", "/admin/users", { name: "retry-me" });
   await admin(tg, key, "POST", `/admin/users/${json.user.id}/credits`, { currency: "USD", amount: "7.77" });
   const mine = () => all.got.filter((g) => g.event.type === "credit.received" && g.event.data.amount === "7.77");
-  await until("first attempt", () => mine().length === 1);
+  // The clock moves only once the gateway has recorded the attempt: a retry is scheduled from the time the failure is
+  // recorded, so moving it while the receiver's answer is still on its way would schedule the retry past the jump.
+  const recorded = (n: number) => () =>
+    mine().length === n &&
+    (tg.gw.db.query<{ attempts: number }, [string]>("SELECT attempts FROM deliveries WHERE txid = ?").get(mine()[0]!.id)
+      ?.attempts ?? 0) >= n;
+  await until("first attempt recorded", recorded(1));
   offset.s = 11; // first retry after 10 s
-  await until("second attempt", () => mine().length === 2);
+  await until("second attempt recorded", recorded(2));
   offset.s = 11 + 61; // second retry after 60 s more
   await until("third attempt", () => mine().length === 3);
   const attempts = mine();
