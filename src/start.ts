@@ -17,6 +17,8 @@ import { durable } from "./store/durability";
 import { Elysia } from "elysia";
 import { metricsRoute } from "./routes/ops";
 import { TOKEN_SWEEP_MS } from "./app/hub";
+import { openBus, type Bus } from "./app/bus";
+import { relayChanges } from "./notify/relay";
 import { PRUNE_BATCH } from "./store/nonces";
 
 export type RunningGateway = {
@@ -131,8 +133,11 @@ export async function startGateway(
   let scheduler: Scheduler | undefined;
   const app = createApp(gw, { schedulerAlive: () => scheduler?.alive ?? false });
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
+  let bus: Bus | undefined;
   try {
     await prepare(gw, opts.announce ?? ((l) => console.error(l)));
+    // Pushes across nodes (src/notify/relay.ts): LISTEN/NOTIFY on PostgreSQL, in process on SQLite.
+    bus = await openBus(gw.config.databaseUrl);
     app.listen({
       hostname: gw.config.host,
       port: gw.config.port,
@@ -151,6 +156,7 @@ export async function startGateway(
     }
   } catch (e) {
     if (app.server) await app.stop(true).catch(() => {});
+    await bus?.close().catch(() => {});
     gw.verifier.close();
     gw.store.close();
     lock?.release();
@@ -158,7 +164,12 @@ export async function startGateway(
   }
   const server = app.server!;
   const port = server.port!;
-  gw.hub.attach((topic, data) => server.publish(topic, data));
+  const unrelay = relayChanges(gw, bus);
+  gw.hub.attach(
+    (topic, data) => server.publish(topic, data),
+    bus,
+    (e) => gw.log.warn("change not sent to the other nodes (their users get it on reconnect)", { error: String(e) }),
+  );
   scheduler = new Scheduler(gw, gw.config.scheduler);
   scheduler.start();
   const sweeper = setInterval(() => {
@@ -207,6 +218,8 @@ export async function startGateway(
       clearInterval(sweeper);
       gw.verifier.close();
       await app.stop(true);
+      unrelay();
+      await bus.close().catch((e) => gw.log.warn("bus close failed", { error: String(e) }));
       gw.log.info("stopped", { event: "stopped", reason, ms: Date.now() - t0 });
       gw.store.close();
       lock?.release();

@@ -1,28 +1,31 @@
-// Change signals between gateway nodes (issue 18 item 3). A change says only WHICH user or session changed, never
-// the data: the database stays the truth, and a node that hears of a change re-reads what it needs and pushes to
-// the sockets it holds. Signals are best-effort by design (a node that was not listening misses them), so every
-// subscriber also gets a replay call whenever its feed may have had a gap: it then re-reads from the database
-// for everyone it serves, as a WebSocket open already does (src/routes/ws.ts).
-// Publish only after the transaction that made the change has committed: `publishAfterCommit` collects changes
-// during a transaction and sends them only once it returned (nothing is sent when it threw). On Postgres a NOTIFY
-// inside the money transaction would also serialise every notifying commit on the server's notify lock
-// (measured 0.72x commits/s at 8 concurrent writers), another reason to send it after.
-import type { SQL } from "bun";
+// Change signals between gateway nodes (issue 18 item 3). A change says only WHICH user (and which of their payment
+// sessions) changed, never the data: the database stays the truth, and a node that hears of a change re-reads what
+// it needs and pushes to the sockets it holds (src/notify/relay.ts). Signals are best-effort by design (a node that was
+// not listening misses them), so every subscriber also gets a replay call whenever its feed may have had a gap: it
+// then re-reads from the database for everyone it serves, as a WebSocket open already does (src/routes/ws.ts).
+// Publish only after the transaction that made the change has committed (the hub does: its pushes are post-commit
+// effects, src/settlement/effects.ts). On Postgres a NOTIFY inside the money transaction would also serialise every
+// notifying commit on the server's notify lock (measured 0.72x commits/s at 8 concurrent writers).
+import { SQL } from "bun";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { randomHex } from "../protocol/hex";
 
+const Id = Type.String({ minLength: 1, maxLength: 200 });
 export const Change = Type.Object(
   {
-    kind: Type.Union([Type.Literal("user"), Type.Literal("session")]),
-    id: Type.String({ minLength: 1, maxLength: 200 }),
+    /** The user whose sockets should hear of it: a node that holds none of them reads nothing. */
+    user: Id,
+    /** The payment session that changed; absent: all the user should see (what a WebSocket open replays). */
+    session: Type.Optional(Id),
   },
   { additionalProperties: false },
 );
 export type Change = Static<typeof Change>;
 
 export type Subscriber = {
-  onChange: (change: Change) => void;
+  /** `local`: made by this node (whose own sockets were pushed to directly, from the committing transaction). */
+  onChange: (change: Change, local: boolean) => void;
   /** Changes may have been missed (the bus reconnected): re-read from the database for every local user. */
   onReplay?: () => void;
 };
@@ -35,23 +38,12 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Runs `txn` (a whole transaction) and publishes the changes it noted only if it completed. */
-export async function publishAfterCommit<T>(
-  bus: Bus,
-  txn: (changed: (c: Change) => void) => Promise<T> | T,
-): Promise<T> {
-  const noted = new Map<string, Change>();
-  const result = await txn((c) => noted.set(`${c.kind}:${c.id}`, c));
-  for (const c of noted.values()) await bus.publish(c);
-  return result;
-}
-
 /** One node: subscribers hear changes at once, in the same process. Nothing can be missed, so no replay. */
 export class InProcessBus implements Bus {
   private readonly subscribers = new Set<Subscriber>();
 
   async publish(change: Change): Promise<void> {
-    for (const s of [...this.subscribers]) s.onChange(change);
+    for (const s of [...this.subscribers]) s.onChange(change, true);
   }
 
   subscribe(s: Subscriber): () => void {
@@ -81,11 +73,17 @@ export class PostgresBus implements Bus {
   private listening: { unlisten(): Promise<void> } | null = null;
   private listens = 0;
 
-  private constructor(private readonly sql: SQL) {}
+  private constructor(
+    private readonly sql: SQL,
+    private readonly owned: boolean,
+  ) {}
 
-  /** `sql`: a client of its own is best (listen holds one connection for good); not behind a transaction pooler. */
-  static async start(sql: SQL): Promise<PostgresBus> {
-    const bus = new PostgresBus(sql);
+  /**
+   * `sql`: a client of its own is best (listen holds one connection for good); not behind a transaction pooler.
+   * `owned`: close() closes the client too (the gateway's own bus, opened by `openBus`).
+   */
+  static async start(sql: SQL, owned = false): Promise<PostgresBus> {
+    const bus = new PostgresBus(sql, owned);
     bus.listening = await sql.listen(
       BUS_CHANNEL,
       (payload) => bus.heard(payload),
@@ -96,7 +94,7 @@ export class PostgresBus implements Bus {
 
   async publish(change: Change): Promise<void> {
     const c = Value.Parse(Change, change);
-    this.deliver(c);
+    this.deliver(c, true);
     await this.sql.notify(BUS_CHANNEL, JSON.stringify({ node: this.node, change: c }));
   }
 
@@ -109,6 +107,7 @@ export class PostgresBus implements Bus {
     this.subscribers.clear();
     await this.listening?.unlisten();
     this.listening = null;
+    if (this.owned) await this.sql.close();
   }
 
   private heard(payload: string): void {
@@ -119,7 +118,7 @@ export class PostgresBus implements Bus {
       return; // not ours: anyone may NOTIFY on a channel
     }
     if (!Value.Check(Wire, wire) || wire.node === this.node) return;
-    this.deliver(wire.change);
+    this.deliver(wire.change, false);
   }
 
   private resubscribed(): void {
@@ -127,7 +126,23 @@ export class PostgresBus implements Bus {
     for (const s of [...this.subscribers]) s.onReplay?.();
   }
 
-  private deliver(c: Change): void {
-    for (const s of [...this.subscribers]) s.onChange(c);
+  private deliver(c: Change, local: boolean): void {
+    for (const s of [...this.subscribers]) s.onChange(c, local);
+  }
+}
+
+/**
+ * The gateway's bus: on PostgreSQL a LISTEN/NOTIFY bus on a client of its own (two connections: the listen one,
+ * held for good, and one for NOTIFY), so a busy store pool never delays a signal; on SQLite (one node per data
+ * dir) the in-process bus.
+ */
+export async function openBus(databaseUrl: string | undefined): Promise<Bus> {
+  if (!databaseUrl) return new InProcessBus();
+  const sql = new SQL(databaseUrl, { max: 2, connection: { application_name: "oc-bus" } });
+  try {
+    return await PostgresBus.start(sql, true);
+  } catch (e) {
+    await sql.close();
+    throw e;
   }
 }

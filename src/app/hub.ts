@@ -4,6 +4,13 @@
 // tokens and closes (4401) any socket whose token was revoked, rotated or expired, so such a socket never receives
 // another message; `sweep` does the same for every socket on a short interval (a revocation by the CLI in another
 // process), `recheck` at once for a revocation made in this process.
+// Several nodes (issue 18 item 3): a push also tells the other nodes, through the bus (./bus.ts), which user and
+// session changed; a node holding that user's sockets re-reads what they should see and delivers it here
+// (src/notify/relay.ts), through the same durability wait and token re-check as a push of its own.
+/**
+ * Per node: the cap counts the sockets this process holds (the oldest closes past it). Behind a load balancer a
+ * user may hold up to this many on every node, N nodes: N x (README, "Per-node state").
+ */
 export const MAX_SOCKETS_PER_USER = 5;
 /** How often every open socket's token is re-checked (revocations made by another process, token expiry). */
 export const TOKEN_SWEEP_MS = 500;
@@ -17,6 +24,7 @@ export type HubSocket = {
 };
 
 import type { WsPaymentRequest, WsPaymentUpdate, WsServerMessage } from "./schemas";
+import type { Bus, Change } from "./bus";
 import { durable } from "../store/durability";
 
 export type PaymentUpdate = WsPaymentUpdate;
@@ -28,16 +36,26 @@ export type TokenCheck = (tokenHashes: string[]) => Promise<Set<string>>;
 
 const topic = (userId: string) => `user:${userId}`;
 
+/** What another node re-reads for a push (src/notify/user-feed.ts): the session a prompt or an update is about. */
+function changeOf(userId: string, msg: ServerMessage): Change | null {
+  if (msg.type === "payment_request" || msg.type === "payment_update") return { user: userId, session: msg.sessionId };
+  return null; // credits and transfer updates are pushed on the node that made them only (README, "Per-node state")
+}
+
 export class Hub {
   private publisher: ((topic: string, data: string) => unknown) | null = null;
+  private bus: Bus | null = null;
+  private busFailed: (e: unknown) => void = () => {};
   private sockets = new Map<string, HubSocket[]>();
   /** socket id → the SHA-256 of the token it authenticated with. */
   private tokenOf = new Map<string, string>();
   constructor(private readonly tokensValid: TokenCheck = async (h) => new Set(h)) {}
 
-  /** Bound once the server runs (server.publish). */
-  attach(publish: (topic: string, data: string) => unknown): void {
+  /** Bound once the server runs (server.publish), with the bus that tells the other nodes (none: this node only). */
+  attach(publish: (topic: string, data: string) => unknown, bus?: Bus, busFailed?: (e: unknown) => void): void {
     this.publisher = publish;
+    this.bus = bus ?? null;
+    if (busFailed) this.busFailed = busFailed;
   }
 
   add(userId: string, ws: HubSocket, tokenHash: string): void {
@@ -73,23 +91,49 @@ export class Hub {
     return n;
   }
 
-  /** Lets callers skip building a message nobody would receive (rebuilt from the database on connect anyway). */
+  /**
+   * Lets callers skip building a message nobody on this node would receive (rebuilt from the database on connect
+   * anyway); a caller that skips it tells the other nodes with `tellOthers`.
+   */
   isOnline(userId: string | null | undefined): boolean {
     return !!userId && this.sockets.has(userId);
+  }
+
+  /** The users with a socket on this node (a bus replay re-reads for each). */
+  onlineUsers(): string[] {
+    return [...this.sockets.keys()];
   }
 
   /**
    * Call only after the transaction that caused it has committed (§9.1). The push leaves once that commit is
    * durable (group commit, src/store/durability.ts); the token re-check runs then, right before publishing.
+   * Other nodes hear which session changed and push what they read of it to the sockets they hold.
    */
   send(userId: string | null | undefined, msg: ServerMessage): void {
-    if (!userId || !this.publisher || !this.sockets.has(userId)) return;
-    const text = JSON.stringify(msg);
+    if (!userId) return;
+    const change = changeOf(userId, msg);
+    if (change) this.tellOthers(change);
+    this.deliver(userId, [msg]);
+  }
+
+  /** After a commit whose message this node did not build (no socket here): only the other nodes hear of it. */
+  tellOthers(change: Change): void {
+    const bus = this.bus;
+    if (!bus) return;
+    durable()
+      .then(() => bus.publish(change))
+      .catch((e) => this.busFailed(e)); // the user gets it from the database on reconnect (or the bus's replay)
+  }
+
+  /** Pushes to this node's sockets of the user only, once durable and after the token re-check. */
+  deliver(userId: string, msgs: readonly ServerMessage[]): void {
+    if (!this.publisher || msgs.length === 0 || !this.sockets.has(userId)) return;
+    const texts = msgs.map((m) => JSON.stringify(m));
     durable()
       .then(() => this.recheck(userId))
       .then(
         (open) => {
-          if (open > 0) this.publisher!(topic(userId), text);
+          if (open > 0) for (const text of texts) this.publisher!(topic(userId), text);
         },
         () => {}, // not durable (or unreadable): nothing is pushed; the user gets it from the database on reconnect
       );

@@ -7,7 +7,7 @@ import type { SubmitOrderRequest } from "../protocol/schemas";
 import { SESSION_ID_RE } from "../store/sessions";
 import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow } from "./order-intake";
 import { selectCandidates } from "../settlement/candidates";
-import { merchantViewIn, paymentRequestOf } from "../notify/messages";
+import { promptIn } from "../notify/user-feed";
 import type { Tx } from "../store";
 
 /** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
@@ -103,14 +103,15 @@ export async function submitOrderToSession(
         now: at,
       },
     );
-    // The prompt for an online payer, built from the rows as stored (pushed after the commit).
+    // The prompt for a payer online on this node, built from the rows as stored (pushed after the commit).
     if (!gw.hub.isOnline(session.user_id)) return null;
-    const stored = (await tx.orders.byId(orderRowId))!;
-    return paymentRequestOf(stored, await merchantViewIn(gw, tx, stored.merchant_ocid, stored.id));
+    return promptIn(gw, tx, (await tx.orders.byId(orderRowId))!);
   });
 
   try {
+    // Other nodes hear of the session either way and read the prompt themselves when they hold the payer's sockets.
     if (prompt) gw.hub.send(session.user_id, prompt);
+    else if (session.user_id) gw.hub.tellOthers({ user: session.user_id, session: sessionId });
   } catch (e) {
     gw.log.error("payment_request push failed (the user gets it on reconnect)", { error: String(e) });
   }

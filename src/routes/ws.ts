@@ -5,7 +5,7 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { authIn, userFromAuthorization } from "../app/bearer";
 import { confirmPayment, declinePayment } from "../flows/answer-payment";
-import { merchantViewIn, paymentRequestOf } from "../notify/messages";
+import { awaitingPrompts } from "../notify/user-feed";
 import type { User } from "../store/users";
 import { sha256Hex } from "../protocol/hash";
 import { durable } from "../store/durability";
@@ -62,10 +62,7 @@ export function websocketRoute(gw: Gateway) {
     const { user, waiting } = await gw.store.transaction(async (tx) => {
       const { user, grant } = await authIn(tx, gw.clock(), authorization, origin);
       if (grant.kind === "enrol") throw new ProtocolError("UNAUTHORIZED");
-      const waiting = [];
-      for (const o of await tx.orders.awaitingForUser(user.id, gw.clock()))
-        waiting.push(paymentRequestOf(o, await merchantViewIn(gw, tx, o.merchant_ocid, o.id)));
-      return { user, waiting };
+      return { user, waiting: await awaitingPrompts(gw, tx, user.id, gw.clock()) };
     });
     if (state.closed) return;
     state.user = user;

@@ -1,0 +1,47 @@
+// What a user's sockets should see now, read from the database: the one answer that a WebSocket open replays
+// (src/routes/ws.ts), that a submit pushes as its prompt (src/flows/submit-order.ts) and that a node pushes when
+// it hears from another node that one of its users changed (./relay.ts). Every message here can be rebuilt
+// at any time, so a push that was missed (no socket open, a node not listening) is never lost for good.
+import type { Gateway } from "../gateway";
+import type { Tx } from "../store";
+import type { OrderRecord } from "../store/orders";
+import type { Change } from "../app/bus";
+import type { PaymentRequest, ServerMessage } from "../app/hub";
+import { INITIAL_ORDER_STATUS } from "../domain/order-lifecycle";
+import { merchantViewIn, paymentRequestOf, paymentUpdateMessage } from "./messages";
+
+type FeedDeps = Pick<Gateway, "directory">;
+
+/** The prompt for `o` as stored, its merchant as the prompt showed it at intake. */
+export async function promptIn(gw: FeedDeps, tx: Tx, o: OrderRecord): Promise<PaymentRequest> {
+  return paymentRequestOf(o, await merchantViewIn(gw, tx, o.merchant_ocid, o.id));
+}
+
+/** Every prompt still awaiting the user's answer, oldest first: what a socket gets when it opens. */
+export async function awaitingPrompts(gw: FeedDeps, tx: Tx, userId: string, now: number): Promise<PaymentRequest[]> {
+  const out: PaymentRequest[] = [];
+  for (const o of await tx.orders.awaitingForUser(userId, now)) out.push(await promptIn(gw, tx, o));
+  return out;
+}
+
+/** One session as its user should see it now: its prompt while it awaits an answer, else its status. */
+async function sessionNow(
+  gw: FeedDeps,
+  tx: Tx,
+  userId: string,
+  sessionId: string,
+  now: number,
+): Promise<ServerMessage | null> {
+  const o = await tx.orders.bySession(sessionId);
+  if (!o || o.user_id !== userId) return null;
+  if (o.status !== INITIAL_ORDER_STATUS) return paymentUpdateMessage(o);
+  // Past its deadline but not yet swept: the sweep's expiry is the next change the user hears of.
+  return o.confirm_deadline >= now ? promptIn(gw, tx, o) : null;
+}
+
+/** What `change` means for its user's sockets now: the session's message, or everything awaiting the user. */
+export async function feedOf(gw: FeedDeps, tx: Tx, change: Change, now: number): Promise<ServerMessage[]> {
+  if (change.session === undefined) return awaitingPrompts(gw, tx, change.user, now);
+  const m = await sessionNow(gw, tx, change.user, change.session, now);
+  return m ? [m] : [];
+}
