@@ -40,6 +40,7 @@ export function buildGateway(parts: GatewayParts): Gateway {
   const { rpcUrl, registryAddress } = config.directory;
   // Issue 12: every verified peer signature records its dialect; a change is worth one log line (never the key).
   // Off the request's path: its own small transaction, only when this process has not just recorded the same one.
+  // The memo is per node (README "Per-node state"): the record is in the database; each node writes a change once.
   const lastObserved = new Map<number, string>();
   const observeDialect = (ocid: number, d: Observed, what: ObservedIn) => {
     const seen = `${d.encoding}|${d.hash}|${d.form ?? ""}`;

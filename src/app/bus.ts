@@ -31,6 +31,8 @@ export type Subscriber = {
 };
 
 export interface Bus {
+  /** False for a bus of one node: the hub then tells nobody and its pushes cost exactly what they did. */
+  readonly reachesOtherNodes: boolean;
   /** Call after commit. Resolves once the change is handed to every node's feed (not once it was acted on). */
   publish(change: Change): Promise<void>;
   /** Returns the unsubscribe function. */
@@ -40,6 +42,7 @@ export interface Bus {
 
 /** One node: subscribers hear changes at once, in the same process. Nothing can be missed, so no replay. */
 export class InProcessBus implements Bus {
+  readonly reachesOtherNodes = false;
   private readonly subscribers = new Set<Subscriber>();
 
   async publish(change: Change): Promise<void> {
@@ -68,6 +71,7 @@ const Wire = Type.Object({ node: Type.String(), change: Change }, { additionalPr
  * and re-subscribes, and notifications sent in the gap are lost: every reconnect after the first calls onReplay.
  */
 export class PostgresBus implements Bus {
+  readonly reachesOtherNodes = true;
   readonly node = randomHex(8);
   private readonly subscribers = new Set<Subscriber>();
   private listening: { unlisten(): Promise<void> } | null = null;

@@ -111,15 +111,15 @@ export class Hub {
    */
   send(userId: string | null | undefined, msg: ServerMessage): void {
     if (!userId) return;
-    const change = changeOf(userId, msg);
-    if (change) this.tellOthers(change);
     this.deliver(userId, [msg]);
+    const change = this.bus?.reachesOtherNodes ? changeOf(userId, msg) : null;
+    if (change) this.tellOthers(change);
   }
 
   /** After a commit whose message this node did not build (no socket here): only the other nodes hear of it. */
   tellOthers(change: Change): void {
     const bus = this.bus;
-    if (!bus) return;
+    if (!bus?.reachesOtherNodes) return; // one node (SQLite): nobody else to tell, and nothing on the hot path
     durable()
       .then(() => bus.publish(change))
       .catch((e) => this.busFailed(e)); // the user gets it from the database on reconnect (or the bus's replay)

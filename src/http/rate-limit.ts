@@ -2,6 +2,8 @@
 // The table is bounded by eviction, never by a reset: windows of past minutes go first; when every window is live
 // (a flood of distinct keys inside one minute), new keys share one overflow window per limit instead of displacing
 // anyone. (Clearing the whole table at 100,000 keys used to lift every 429, the attacker's included.)
+// Per node, by design: each process counts only the requests it served, so behind a load balancer spreading a
+// client over N nodes every limit allows up to N x (README "Per-node state": divide, or limit at the balancer).
 export const MAX_RATE_KEYS = 100_000;
 
 type Window = { start: number; count: number };

@@ -51,6 +51,9 @@ export type DirectoryOptions = {
 type Lookup = { kind: "value"; value: string } | { kind: "unknown" } | { kind: "unavailable"; reason: string };
 
 export class Directory {
+  // Per node (README "Per-node state"): the in-memory copy is only a faster view of the persisted cache, which
+  // every resolution checks (cachedAt), so a fetch, a removal or a re-pointing on one node holds on all at once.
+  // Only the unknown-OCID memo (UNKNOWN_TTL) is this node's alone: another node may look the OCID up again.
   private cache = new Map<number, PeerMetadata>();
   private unknownUntil = new Map<number, number>();
   private inflight = new Map<number, Promise<PeerMetadata>>();
