@@ -15,6 +15,7 @@ import { workerVerifier } from "./verify-pool";
 import { eventDrainer } from "./event-log";
 import { durable } from "./store/durability";
 import { Elysia } from "elysia";
+import { hostname } from "node:os";
 import { metricsRoute } from "./routes/ops";
 import { TOKEN_SWEEP_MS } from "./app/hub";
 import { openBus, type Bus } from "./app/bus";
@@ -137,7 +138,7 @@ export async function startGateway(
   try {
     await prepare(gw, opts.announce ?? ((l) => console.error(l)));
     // Pushes across nodes (src/notify/relay.ts): LISTEN/NOTIFY on PostgreSQL, in process on SQLite.
-    bus = await openBus(gw.config.databaseUrl);
+    bus = await openBus(gw.config.databaseUrl, `${hostname()}:${gw.config.port}`);
     app.listen({
       hostname: gw.config.host,
       port: gw.config.port,

@@ -1,5 +1,5 @@
 // Change signals between gateway nodes (issue 18 item 3). A change says only WHICH user (and which of their payment
-// sessions) changed, never the data: the database stays the truth, and a node that hears of a change re-reads what
+// sessions or transfers) changed, never the data: the database stays the truth, and a node that hears of a change re-reads what
 // it needs and pushes to the sockets it holds (src/notify/relay.ts). Signals are best-effort by design (a node that was
 // not listening misses them), so every subscriber also gets a replay call whenever its feed may have had a gap: it
 // then re-reads from the database for everyone it serves, as a WebSocket open already does (src/routes/ws.ts).
@@ -16,8 +16,11 @@ export const Change = Type.Object(
   {
     /** The user whose sockets should hear of it: a node that holds none of them reads nothing. */
     user: Id,
-    /** The payment session that changed; absent: all the user should see (what a WebSocket open replays). */
+    /** The payment session that changed. */
     session: Type.Optional(Id),
+    /** The person-to-person transfer that changed (its sender's update, or an internal recipient's credit). */
+    transfer: Type.Optional(Id),
+    // Neither: all the user should see now (what a WebSocket open replays).
   },
   { additionalProperties: false },
 );
@@ -136,13 +139,14 @@ export class PostgresBus implements Bus {
 }
 
 /**
- * The gateway's bus: on PostgreSQL a LISTEN/NOTIFY bus on a client of its own (two connections: the listen one,
+ * The gateway's bus (`node`: host:port, for the connections' name): on PostgreSQL a LISTEN/NOTIFY bus on a client of its own (two connections: the listen one,
  * held for good, and one for NOTIFY), so a busy store pool never delays a signal; on SQLite (one node per data
  * dir) the in-process bus.
  */
-export async function openBus(databaseUrl: string | undefined): Promise<Bus> {
+export async function openBus(databaseUrl: string | undefined, node: string): Promise<Bus> {
   if (!databaseUrl) return new InProcessBus();
-  const sql = new SQL(databaseUrl, { max: 2, connection: { application_name: "oc-bus" } });
+  // Named for the node (host:port) so an operator sees in pg_stat_activity whose listen connection is whose.
+  const sql = new SQL(databaseUrl, { max: 2, connection: { application_name: `oc-bus ${node}`.slice(0, 63) } });
   try {
     return await PostgresBus.start(sql, true);
   } catch (e) {

@@ -36,10 +36,14 @@ export type TokenCheck = (tokenHashes: string[]) => Promise<Set<string>>;
 
 const topic = (userId: string) => `user:${userId}`;
 
-/** What another node re-reads for a push (src/notify/user-feed.ts): the session a prompt or an update is about. */
+/**
+ * What another node re-reads for a push (src/notify/user-feed.ts): the session a prompt or an update is about, the
+ * transfer an update is about. A message that names neither (a credit) needs its change given with it.
+ */
 function changeOf(userId: string, msg: ServerMessage): Change | null {
   if (msg.type === "payment_request" || msg.type === "payment_update") return { user: userId, session: msg.sessionId };
-  return null; // credits and transfer updates are pushed on the node that made them only (README, "Per-node state")
+  if (msg.type === "transfer_update") return { user: userId, transfer: msg.transfer.id };
+  return null; // a credit from another gateway: pushed by the node that booked it only (README, "Per-node state")
 }
 
 export class Hub {
@@ -107,12 +111,13 @@ export class Hub {
   /**
    * Call only after the transaction that caused it has committed (§9.1). The push leaves once that commit is
    * durable (group commit, src/store/durability.ts); the token re-check runs then, right before publishing.
-   * Other nodes hear which session changed and push what they read of it to the sockets they hold.
+   * Other nodes hear which session or transfer changed (`about`, else what `msg` names) and push what they read of
+   * it to the sockets they hold.
    */
-  send(userId: string | null | undefined, msg: ServerMessage): void {
+  send(userId: string | null | undefined, msg: ServerMessage, about?: Omit<Change, "user">): void {
     if (!userId) return;
     this.deliver(userId, [msg]);
-    const change = this.bus?.reachesOtherNodes ? changeOf(userId, msg) : null;
+    const change = !this.bus?.reachesOtherNodes ? null : about ? { ...about, user: userId } : changeOf(userId, msg);
     if (change) this.tellOthers(change);
   }
 

@@ -227,7 +227,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
       return { row, credit: await creditReceivedMessage(tx, row), answer: await resultIn(gw, tx, row) };
     });
     if (sent.credit && sent.answer) {
-      gw.hub.send(sent.row.to_user_id, sent.credit);
+      gw.hub.send(sent.row.to_user_id, sent.credit, { transfer: sent.row.id });
       return sent.answer;
     }
     await runOutboundTransfer(gw, sent.row, inlineOwner);

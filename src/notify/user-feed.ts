@@ -9,6 +9,7 @@ import type { Change } from "../app/bus";
 import type { PaymentRequest, ServerMessage } from "../app/hub";
 import { INITIAL_ORDER_STATUS } from "../domain/order-lifecycle";
 import { merchantViewIn, paymentRequestOf, paymentUpdateMessage } from "./messages";
+import { creditReceivedMessage, transferUpdateMessage } from "./p2p-messages";
 
 type FeedDeps = Pick<Gateway, "directory">;
 
@@ -39,9 +40,22 @@ async function sessionNow(
   return o.confirm_deadline >= now ? promptIn(gw, tx, o) : null;
 }
 
-/** What `change` means for its user's sockets now: the session's message, or everything awaiting the user. */
+/** One transfer as the user sees it: its sender's update, or an internal transfer's credit to its recipient. */
+async function transferNow(gw: FeedDeps, tx: Tx, userId: string, transferId: string): Promise<ServerMessage | null> {
+  const row = await tx.p2p.byId(transferId);
+  if (!row) return null;
+  if (row.user_id === userId) return transferUpdateMessage(gw, tx, row);
+  return row.kind === "internal" && row.to_user_id === userId ? creditReceivedMessage(tx, row) : null;
+}
+
+/** What `change` means for its user's sockets now: that session's or transfer's message, else all awaiting them. */
 export async function feedOf(gw: FeedDeps, tx: Tx, change: Change, now: number): Promise<ServerMessage[]> {
-  if (change.session === undefined) return awaitingPrompts(gw, tx, change.user, now);
-  const m = await sessionNow(gw, tx, change.user, change.session, now);
+  const m =
+    change.session !== undefined
+      ? await sessionNow(gw, tx, change.user, change.session, now)
+      : change.transfer !== undefined
+        ? await transferNow(gw, tx, change.user, change.transfer)
+        : undefined;
+  if (m === undefined) return awaitingPrompts(gw, tx, change.user, now);
   return m ? [m] : [];
 }
