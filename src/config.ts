@@ -92,8 +92,8 @@ export const SETTINGS = T.Object({
   }),
   app: T.Object({ corsOrigins: T.Array(T.String(), { default: [] }) }, { default: {} }),
   /**
-   * Issue 18: a postgres:// URL puts the store on PostgreSQL (migrated at start); unset, the store is SQLite in the
-   * data dir. Refused at start while the PostgreSQL store is incomplete (src/store/postgres/readiness.ts).
+   * Issue 18: a postgres:// URL puts the store on PostgreSQL (its schema created on an empty database at start,
+   * shared by every node that names it); unset, the store is SQLite in the data dir.
    */
   databaseUrl: T.Optional(
     // `secret`: a URL may carry a password, so a refusal names the setting but never echoes its value.
@@ -196,6 +196,7 @@ const NOT_SETTINGS = new Set([
   "OC_CONFIG",
   "OC_RELIABILITY_SEED",
   "OC_TEST_DATABASE_URL",
+  "OC_TEST_ENGINE",
   "OC_CHROMIUM",
   "OC_CRASH_KILLS",
   "OC_HOSTILE_SCALE",

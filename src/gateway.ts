@@ -12,7 +12,7 @@ import type { AuthDeps } from "./http/auth";
 import type { Directory } from "./peers/directory";
 import type { PeerClient } from "./peers/client";
 import type { Allowlist } from "./peers/ssrf";
-import type { PortStore, Store } from "./store";
+import type { PortStore } from "./store";
 import type { Observed, ObservedIn } from "./store/dialects";
 import type { Hub } from "./app/hub";
 import type { Verifier } from "./verify-pool";
@@ -50,7 +50,7 @@ export type Gateway = {
 
 export type GatewayParts = {
   config: Config;
-  store: Store;
+  store: PortStore;
   key: GatewayKey;
   clock: Clock;
   log: Logger;

@@ -1,7 +1,8 @@
 // Boot: config → data dir → database → key → gateway → HTTP server. Used by `serve` and by the tests alike.
 import { loadConfig, withPort, type Config, type ConfigInput } from "./config";
-import { lockDataDir, prepareDataDir, type DataDirLock } from "./store/data-dir";
-import { openStore, type SqliteInspection, type Store } from "./store";
+import { lockDataDir, prepareDataDir } from "./store/data-dir";
+import { openPortStore, openStore, type PortStore, type SqliteInspection, type Store } from "./store";
+import { ConfigError } from "./config-error";
 import { loadOrCreateKey } from "./keyfile";
 import type { Gateway } from "./gateway";
 import { buildGateway } from "./compose";
@@ -22,8 +23,8 @@ import { openBus, type Bus } from "./app/bus";
 import { relayChanges } from "./notify/relay";
 import { PRUNE_BATCH } from "./store/nonces";
 
-export type RunningGateway = {
-  gw: InspectableGateway;
+export type RunningGateway<G extends Omit<Gateway, "store"> = Gateway> = {
+  gw: G;
   url: string;
   port: number;
   scheduler: Scheduler;
@@ -50,46 +51,42 @@ function resolvePort(config: Config): Config {
 }
 
 /**
- * `serving`: a server process takes the data dir's lock and gets its verification workers; CLI commands verify
- * inline and share the database with the server. Every start-up failure is a ConfigError saying what to do.
- */
-type OpenOptions = StartOptions & { serving?: boolean; lock?: (l: DataDirLock) => void };
-
-/**
- * What tests and the CLI get: the gateway plus the SQLite inspection handle (`db`) the tests read the database
- * with, and the store typed in full (its synchronous repositories, the tests' seeding and inspection handle). A
- * copy: the gateway the server and the scheduler run on has no database handle and sees only the store's port.
+ * What tests get to inspect a SQLite gateway: the gateway plus the SQLite inspection handle (`db`) the tests read
+ * the database with, and the store typed in full (its synchronous repositories, the tests' seeding and inspection
+ * handle). A copy: the gateway the server and the scheduler run on has no database handle and sees only the port.
  */
 export type InspectableGateway = Omit<Gateway, "store"> & { readonly store: Store; readonly db: SqliteInspection };
 
-export function openGateway(opts: OpenOptions = {}): InspectableGateway {
-  const { gw, store, inspection } = assemble(opts);
-  return { ...gw, store, db: inspection };
-}
-
-function assemble(opts: OpenOptions): { gw: Gateway; store: Store; inspection: SqliteInspection } {
+/** The configuration, its logger, and the data dir made ready (it holds the key file and, on SQLite, the database). */
+function configure(opts: StartOptions, serving: boolean): { config: Config; log: Logger } {
   const config = resolvePort(opts.config ?? loadConfig({ env: opts.env, overrides: opts.overrides }));
   const log = opts.log ?? createLogger(config.logLevel);
-  if (opts.serving) for (const w of config.warnings ?? []) log.warn(`config: ${w}`);
+  if (serving) for (const w of config.warnings ?? []) log.warn(`config: ${w}`);
   prepareDataDir(config.dataDir);
-  const lock = opts.serving ? lockDataDir(config.dataDir) : undefined;
-  let opened;
+  return { config, log };
+}
+
+/**
+ * The gateway over an opened store: the key loaded, the gateway built. `serving`: a server process gets its
+ * verification workers; CLI commands verify inline. On a failure the store is closed before the error propagates.
+ */
+async function compose(
+  opts: StartOptions,
+  config: Config,
+  log: Logger,
+  store: PortStore,
+  serving: boolean,
+): Promise<Gateway> {
   let key;
   try {
-    opened = openStore(config.dataDir, config.sqliteSynchronous, {
-      groupCommit: opts.serving && config.sqliteGroupCommit,
-      databaseUrl: config.databaseUrl,
-    });
     key = loadOrCreateKey(config);
   } catch (e) {
-    opened?.store.close();
-    lock?.release();
+    await store.close();
     throw e;
   }
-  if (lock) opts.lock?.(lock);
   for (const w of key.warnings ?? []) log.warn(w);
   const verifier =
-    opts.serving && config.verifyWorkers > 0
+    serving && config.verifyWorkers > 0
       ? workerVerifier(
           config.verifyWorkers,
           (e) => log.error("verification worker failed", { error: String(e) }),
@@ -99,8 +96,39 @@ function assemble(opts: OpenOptions): { gw: Gateway; store: Store; inspection: S
           },
         )
       : undefined;
-  const gw = buildGateway({ config, store: opened.store, key, clock: opts.clock ?? systemClock, log, verifier });
-  return { gw, store: opened.store, inspection: opened.inspection };
+  return buildGateway({ config, store, key, clock: opts.clock ?? systemClock, log, verifier });
+}
+
+/** The SQLite store, refused when the configuration names PostgreSQL (inspection exists for SQLite only). */
+function openSqliteStore(config: Config, groupCommit: boolean): { store: Store; inspection: SqliteInspection } {
+  if (config.databaseUrl)
+    throw new ConfigError(
+      "databaseUrl (OC_DATABASE_URL) is set: the SQLite inspection handle does not exist on PostgreSQL; open the " +
+        "gateway through its port (openPortGateway, startGateway)",
+    );
+  return openStore(config.dataDir, config.sqliteSynchronous, { groupCommit });
+}
+
+/** A SQLite gateway with its inspection handles, not serving (tests). */
+export function openGateway(opts: StartOptions = {}): InspectableGateway {
+  const { config, log } = configure(opts, false);
+  const { store, inspection } = openSqliteStore(config, false);
+  let key;
+  try {
+    key = loadOrCreateKey(config);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  for (const w of key.warnings ?? []) log.warn(w);
+  const gw = buildGateway({ config, store, key, clock: opts.clock ?? systemClock, log });
+  return { ...gw, store, db: inspection };
+}
+
+/** A gateway on either engine (`databaseUrl` chooses), through the store's port, not serving: the CLI's. */
+export async function openPortGateway(opts: StartOptions = {}): Promise<Gateway> {
+  const { config, log } = configure(opts, false);
+  return compose(opts, config, log, await openPortStore(config), false);
 }
 
 /** Start-up checks that must never fail silently, and demo data on an empty database (§10.1). */
@@ -126,11 +154,48 @@ async function pruneNonces(gw: Pick<Gateway, "clock" | "store">): Promise<void> 
   while ((await gw.store.transaction((tx) => tx.nonces.pruneBatch(now))) === PRUNE_BATCH);
 }
 
-export async function startGateway(
+/** Serves on either engine (`databaseUrl` chooses): what `oc serve` and `bun run start` run. */
+export function startGateway(opts: StartOptions & { announce?: (line: string) => void } = {}): Promise<RunningGateway> {
+  return launch(opts, async (config, groupCommit) => ({
+    store: await openPortStore(config, { groupCommit }),
+    view: (gw) => gw,
+  }));
+}
+
+/** Serves on SQLite and hands the tests the inspection handles (InspectableGateway) besides the running server. */
+export function startInspectableGateway(
   opts: StartOptions & { announce?: (line: string) => void } = {},
-): Promise<RunningGateway> {
-  let lock: DataDirLock | undefined;
-  const { gw, store, inspection } = assemble({ ...opts, serving: true, lock: (l) => (lock = l) });
+): Promise<RunningGateway<InspectableGateway>> {
+  return launch(opts, async (config, groupCommit) => {
+    const { store, inspection } = openSqliteStore(config, groupCommit);
+    return { store, view: (gw) => ({ ...gw, store, db: inspection }) };
+  });
+}
+
+type OpenServing<G> = (config: Config, groupCommit: boolean) => Promise<{ store: PortStore; view: (gw: Gateway) => G }>;
+
+/**
+ * The serving process: takes the data dir's lock (one serving process per data dir on a machine; on PostgreSQL it
+ * still guards the key files there, while the database is shared by every node), opens the store, builds the
+ * gateway, listens, and starts the scheduler and the background sweeps. Every start-up failure is a ConfigError
+ * saying what to do, and undoes what was opened.
+ */
+async function launch<G extends Omit<Gateway, "store">>(
+  opts: StartOptions & { announce?: (line: string) => void },
+  open: OpenServing<G>,
+): Promise<RunningGateway<G>> {
+  const { config, log } = configure(opts, true);
+  const lock = lockDataDir(config.dataDir);
+  let gw: Gateway;
+  let view: (gw: Gateway) => G;
+  try {
+    const opened = await open(config, config.sqliteGroupCommit);
+    view = opened.view;
+    gw = await compose(opts, config, log, opened.store, true);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   let scheduler: Scheduler | undefined;
   const app = createApp(gw, { schedulerAlive: () => scheduler?.alive ?? false });
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
@@ -159,8 +224,8 @@ export async function startGateway(
     if (app.server) await app.stop(true).catch(() => {});
     await bus?.close().catch(() => {});
     gw.verifier.close();
-    gw.store.close();
-    lock?.release();
+    await gw.store.close();
+    lock.release();
     throw e;
   }
   const server = app.server!;
@@ -198,7 +263,7 @@ export async function startGateway(
     ocid: gw.config.ocid,
   });
   return {
-    gw: { ...gw, store, db: inspection },
+    gw: view(gw),
     port,
     scheduler,
     metricsPort: metricsServer?.port,
@@ -222,8 +287,8 @@ export async function startGateway(
       unrelay();
       await bus.close().catch((e) => gw.log.warn("bus close failed", { error: String(e) }));
       gw.log.info("stopped", { event: "stopped", reason, ms: Date.now() - t0 });
-      gw.store.close();
-      lock?.release();
+      await gw.store.close();
+      lock.release();
     },
   };
 }

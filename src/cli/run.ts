@@ -1,13 +1,13 @@
 // `oc <command>`: the operator's tool (same binary as the server). Each command calls the functions the routes use.
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError, loadConfig, type Config, type ConfigInput } from "../config";
-import { openGateway, startGateway } from "../start";
+import { openPortGateway, startGateway } from "../start";
 import { generatePrivateKeyHex, parsePrivateKey, publicKeyHex } from "../protocol/keys";
-import { loadOrCreateKey, rotateKey } from "../keyfile";
-import { DataDirLocked, isDataDirLocked, openGatewayDatabase, prepareDataDir } from "../store/data-dir";
+import { rotateKey } from "../keyfile";
+import { databasePath, DataDirLocked, isDataDirLocked, prepareDataDir } from "../store/data-dir";
+import { POSTGRES_RESTORE_ADVICE } from "../store/postgres/store";
 import { backupOk, restoreDatabase, type BackupCheck } from "../store/backup";
 import { resolve as resolvePath } from "node:path";
 import { OperatorError } from "../flows/accounts";
@@ -44,7 +44,7 @@ type Command = {
   needsData: boolean;
   run: (ctx: Ctx) => Promise<number | undefined> | number | undefined;
 };
-type Ctx = { parsed: Parsed; flags: ConfigInput; out: Out; open: () => Gateway; config: () => Config };
+type Ctx = { parsed: Parsed; flags: ConfigInput; out: Out; open: () => Promise<Gateway>; config: () => Config };
 
 const COMMANDS: Record<string, Command> = {
   serve: {
@@ -67,16 +67,17 @@ const COMMANDS: Record<string, Command> = {
   },
   init: {
     usage: "init",
-    summary: "create the data dir, database and key; print the OCID and public key",
+    summary:
+      "create the data dir, database (the SQLite file, or the schema of databaseUrl's PostgreSQL database) and key; " +
+      "print the OCID and public key",
     needsData: false,
-    run: ({ config, out }) => {
+    run: async ({ open, config, out }) => {
       const c = config();
-      prepareDataDir(c.dataDir);
-      openGatewayDatabase(c.dataDir, c.sqliteSynchronous).close();
-      const key = loadOrCreateKey(c);
+      const gw = await open(); // creates the database (SQLite file or PostgreSQL schema) and the key when absent
       out.log(`data dir: ${c.dataDir}`);
+      out.log(`database: ${c.databaseUrl ? "PostgreSQL (databaseUrl)" : databasePath(c.dataDir)}`);
       out.log(`ocid: ${c.ocid}`);
-      out.log(`public key: ${key.publicKeyHex}`);
+      out.log(`public key: ${gw.key.publicKeyHex}`);
       return EXIT.ok;
     },
   },
@@ -98,7 +99,7 @@ const COMMANDS: Record<string, Command> = {
       "the " +
       "signature dialect we sign in for a peer (E: rsv130|compact128|der|auto, H: sha256|double-sha256|auto)",
     needsData: true,
-    run: ({ open, parsed, out }) => directoryCommand(open(), parsed, out),
+    run: async ({ open, parsed, out }) => directoryCommand(await open(), parsed, out),
   },
   users: {
     usage:
@@ -106,32 +107,32 @@ const COMMANDS: Record<string, Command> = {
       "token <name> | set-ocid <name> <ocid|none> | enrol-link <name>",
     summary: "wallet users; `add`/`token` print a bearer token alone on the last line, `enrol-link` a passkey link",
     needsData: true,
-    run: ({ open, parsed, out }) => usersCommand(open(), parsed, out),
+    run: async ({ open, parsed, out }) => usersCommand(await open(), parsed, out),
   },
   orders: {
     usage: "orders list [--status S] [--limit N] | show <id> | resolve <id> paid --proof <file> | resolve <id> refund",
     summary: "orders; `resolve` settles an in_review order by hand after reconciling with the peer",
     needsData: true,
-    run: ({ open, parsed, out }) => ordersCommand(open(), parsed, out),
+    run: async ({ open, parsed, out }) => ordersCommand(await open(), parsed, out),
   },
   deliveries: {
     usage: "deliveries list [--state pending|delivered|rejected|dead] | replay <id>",
     summary: "proof webhook deliveries; `replay` re-opens one with a fresh 72 h window",
     needsData: true,
-    run: ({ open, parsed, out }) => deliveriesCommand(open(), parsed, out),
+    run: async ({ open, parsed, out }) => deliveriesCommand(await open(), parsed, out),
   },
   "demo-merchant": {
     usage: "demo-merchant --token <user token> [--confirm] [--amount 4.50] [--merchant-ocid 500]",
     summary:
       "play a merchant against a running demo gateway: submit a signed order to the user's session, await the proof",
     needsData: true,
-    run: ({ open, parsed, out }) => demoMerchantCommand(open(), parsed, out),
+    run: async ({ open, parsed, out }) => demoMerchantCommand(await open(), parsed, out),
   },
   apikeys: {
     usage: "apikeys create <name> --scopes a,b,… | list | revoke <name>",
     summary: "operator API keys for /admin; `create` prints the key alone on the last line (stored hashed)",
     needsData: true,
-    run: ({ open, parsed, out }) => apikeysCommand(open(), parsed, out),
+    run: async ({ open, parsed, out }) => apikeysCommand(await open(), parsed, out),
   },
   keys: {
     usage: "keys rotate",
@@ -158,10 +159,10 @@ const COMMANDS: Record<string, Command> = {
     usage: "backup <file>",
     summary: "snapshot the database into a new file while the gateway serves (VACUUM INTO), then check the copy",
     needsData: true,
-    run: ({ open, parsed, out }) => {
+    run: async ({ open, parsed, out }) => {
       const file = parsed.positionals[0];
       if (!file) return usage(out, "backup <file>");
-      const check = open().store.backupInto(resolvePath(file));
+      const check = (await open()).store.backupInto(resolvePath(file)); // PostgreSQL: refused, says pg_dump
       out.log(describeBackup(resolvePath(file), check));
       return backupOk(check) ? EXIT.ok : EXIT.refused;
     },
@@ -174,6 +175,7 @@ const COMMANDS: Record<string, Command> = {
       const file = parsed.positionals[0];
       if (!file) return usage(out, "restore <file>");
       const c = config();
+      if (c.databaseUrl) throw new ConfigError(POSTGRES_RESTORE_ADVICE);
       prepareDataDir(c.dataDir);
       const { check, keptAs } = restoreDatabase(c.dataDir, resolvePath(file));
       out.log(describeBackup(resolvePath(file), check));
@@ -185,7 +187,7 @@ const COMMANDS: Record<string, Command> = {
     usage: "ledger balances [--account A] | fund-peer <ocid> CUR:AMOUNT",
     summary: "account balances and the ledger invariant check; fund-peer prefunds a peer's account here",
     needsData: true,
-    run: ({ open, parsed, out }) => ledgerCommand(open(), parsed, out),
+    run: async ({ open, parsed, out }) => ledgerCommand(await open(), parsed, out),
   },
 };
 
@@ -264,13 +266,14 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
       if (name !== "serve") for (const w of config.warnings ?? []) out.err(`warning: ${w}`);
       return config;
     };
-    const open = () => {
+    const open = async () => {
       const c = getConfig();
-      if (command.needsData && !existsSync(join(c.dataDir, "gateway.sqlite")))
+      // On PostgreSQL the database is the server's: its schema is created or checked when the store opens.
+      if (command.needsData && !c.databaseUrl && !existsSync(databasePath(c.dataDir)))
         throw new ConfigError(
           `no gateway database in ${c.dataDir} (run \`oc init\` or \`oc serve\` first, or pass --data-dir)`,
         );
-      return (gw = openGateway({ config: c, log: quietLog }));
+      return (gw = await openPortGateway({ config: c, log: quietLog }));
     };
     return await command.run({ parsed: { values, positionals }, flags, out, open, config: getConfig });
   } catch (e) {
@@ -292,7 +295,7 @@ export async function runCli(argv: string[], out: Out = stdio): Promise<number |
       EXIT.internal,
     );
   } finally {
-    if (gw && name !== "serve") gw.store.close();
+    if (gw && name !== "serve") await gw.store.close();
   }
 }
 

@@ -10,11 +10,16 @@ const PUBLIC_KEY_RE = /^[0-9a-f]{128}$/;
 
 export type Readiness = { ready: boolean; checks: Record<string, string>; notReady: string[] };
 
-export function readiness(gw: Pick<Gateway, "config" | "key" | "store">, schedulerAlive: () => boolean): Readiness {
+export async function readiness(
+  gw: Pick<Gateway, "config" | "key" | "store">,
+  schedulerAlive: () => boolean,
+): Promise<Readiness> {
   const checks: Record<string, string> = {};
   try {
-    accessSync(databasePath(gw.config.dataDir), constants.W_OK);
-    gw.store.probeWrite(); // a real write on the serving connection: read-only files, mounts and full disks fail here
+    if (gw.store.engine === "sqlite") accessSync(databasePath(gw.config.dataDir), constants.W_OK);
+    // A real write through the serving store (awaited: PostgreSQL answers later): read-only files, mounts, standbys,
+    // read-only users and full disks fail here.
+    await gw.store.probeWrite();
     checks.database = "ok";
   } catch (e) {
     checks.database = `not writable: ${(e as { code?: string }).code ?? (e as Error).message}`;

@@ -64,8 +64,8 @@ export function opsRoutes(gw: Pick<Gateway, "config" | "hub" | "key" | "store" |
     })
     .get(
       "/readyz",
-      () => {
-        const r = readiness(gw, state.schedulerAlive);
+      async () => {
+        const r = await readiness(gw, state.schedulerAlive);
         return json(r.ready ? 200 : 503, r);
       },
       {

@@ -10,7 +10,7 @@ import { deliveries } from "./deliveries";
 import { scans } from "./scans";
 import { merchantSnapshots } from "./merchant-snapshot";
 import { dialects } from "./dialects";
-import { inTransaction, openDatabase } from "./db";
+import { inTransaction } from "./db";
 import { apiKeys } from "./api-keys";
 import { audit } from "./audit";
 import { adminIdempotency } from "./admin-idempotency";
@@ -36,8 +36,8 @@ import { leases } from "./leases";
 import { p2pOutbound } from "./p2p-outbound";
 import { proofs } from "./proofs";
 import { ConnectionBusy, sqliteEngine } from "./sqlite-engine";
-import type { AsyncRepositories } from "./port";
-import { refuseUnservablePostgres } from "./postgres/readiness";
+import type { AsyncRepositories, StorePort } from "./port";
+import { openPostgresStore } from "./postgres/engine";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 function repositories(db: Database) {
@@ -102,6 +102,7 @@ export function createStore(db: Database) {
   };
   return {
     ...repos,
+    engine: "sqlite" as const,
     transaction: engine.transaction,
     read: engine.read,
     /** A real write (readiness): a database that only reads must never look healthy. */
@@ -123,12 +124,24 @@ export function createStore(db: Database) {
 }
 export type Store = ReturnType<typeof createStore>;
 
+/** Which engine holds the gateway's data: the embedded SQLite file in the data dir, or PostgreSQL (`databaseUrl`). */
+export type Engine = "sqlite" | "postgres";
+
 /**
  * What application code sees of the store (`Gateway["store"]`): the port (`transaction`, `read`) and the operations
  * on the database as a whole, no synchronous repository and no `store.tx`, so tsc refuses any call a Promise-only
- * engine could not serve. The runtime object is the same Store; tests keep the full one (InspectableGateway).
+ * engine could not serve. Both engines implement it: the SQLite Store (createStore; tests keep the full one,
+ * InspectableGateway) and the PostgreSQL store (./postgres/engine.ts). `probeWrite` and `close` finish at once on
+ * SQLite and later on PostgreSQL, so callers await them.
  */
-export type PortStore = Pick<Store, "transaction" | "read" | "probeWrite" | "backupInto" | "close">;
+export type PortStore = StorePort<Tx> & {
+  readonly engine: Engine;
+  /** A real write (readiness): a database that only reads must never look healthy. */
+  probeWrite(): void | Promise<void>;
+  /** `oc backup` (SQLite: a checked snapshot file; PostgreSQL: refused with what to use instead). */
+  backupInto(target: string): BackupCheck;
+  close(): void | Promise<void>;
+};
 
 /**
  * The synchronous SQLite handle of an opened store, for inspection only: the tests read and seed the database
@@ -137,27 +150,24 @@ export type PortStore = Pick<Store, "transaction" | "read" | "probeWrite" | "bac
  */
 export type SqliteInspection = Database;
 
-/** The port's repository names, read off a throwaway in-memory store. */
-function repositoryNames(): string[] {
-  const db = openDatabase(":memory:");
-  try {
-    return Object.keys(repositories(db));
-  } finally {
-    db.close();
-  }
-}
-
-/**
- * The data dir's database, migrated, as a store (and its inspection handle for the tests). `databaseUrl` (issue 18)
- * asks for PostgreSQL instead: refused with a ConfigError that says what is missing until the PostgreSQL store can
- * serve everything, before any SQLite file is created (never half of the gateway on one engine and half on another).
- */
+/** The data dir's SQLite database, migrated, as a store (and its inspection handle for the tests). */
 export function openStore(
   dataDir: string,
   synchronous: Synchronous,
-  opts: { groupCommit?: boolean; databaseUrl?: string } = {},
+  opts: { groupCommit?: boolean } = {},
 ): { store: Store; inspection: SqliteInspection } {
-  if (opts.databaseUrl) refuseUnservablePostgres(repositoryNames());
   const db = openGatewayDatabase(dataDir, synchronous, opts);
   return { store: createStore(db), inspection: db };
+}
+
+/**
+ * The store a gateway serves on, through its port: PostgreSQL when `databaseUrl` is set (issue 18; its schema
+ * created on an empty database, no SQLite file touched), else the data dir's SQLite database exactly as openStore.
+ */
+export async function openPortStore(
+  config: { dataDir: string; sqliteSynchronous: Synchronous; databaseUrl?: string },
+  opts: { groupCommit?: boolean } = {},
+): Promise<PortStore> {
+  if (config.databaseUrl) return openPostgresStore(config.databaseUrl);
+  return openStore(config.dataDir, config.sqliteSynchronous, opts).store;
 }

@@ -2,11 +2,11 @@
 // no key and a revoked key; and every /admin route is in openapi.json with its scope and a response schema.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import SwaggerParser from "@apidevtools/swagger-parser";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { admin, apiKey, oc } from "../helpers/admin";
 import { SCOPES } from "../../src/domain/scopes";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let userId: string;
 
 /** method, path, scope, a valid body — written out by hand so a route that loses its scope fails here. */
@@ -43,7 +43,7 @@ const MATRIX: [string, string, string, unknown?][] = [
 ];
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS });
   const k = await apiKey(tg, "setup", ["users:write"]);
   userId = (await admin(tg, k, "POST", "/admin/users", { name: "matrix" })).json.user.id;
 });

@@ -1,19 +1,19 @@
 // Issue 19: the merchant is named in history as the prompt named it (name + OCID + endpoint host), also after the
 // gateway restarts and the merchant's metadata can no longer be fetched (the directory knows only its URL then).
 import { expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, WsClient } from "../helpers/wallet";
+import { removeTestDataDir, startPortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app, WsClient } from "../helpers/wallet";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 
 test("history keeps the name the prompt showed across a restart with the merchant's metadata down", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "oc-names-"));
   try {
-    const first = await startTestGateway({ rateLimits: NO_RATE_LIMITS }, { dataDir });
+    const first = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS }, { dataDir });
     const merchant = await startMerchant(first, 510, { name: "Café Lumière" });
-    const { token } = addUser(first, "nina", "USD:10.00");
+    const { token } = await seedUser(first, "nina", "USD:10.00");
     const ws = await WsClient.open(first, { token });
     const s = await app(first, token, "POST", "/app/pay", {});
     expect((await submitOrder(merchant, first, s.json.sessionId, orderFor(merchant, first, { amount: "2.00" }))).status).toBe(200);
@@ -24,7 +24,7 @@ test("history keeps the name the prompt showed across a restart with the merchan
     await first.close();
 
     merchant.setMetadataDown(true);
-    const second = await startTestGateway({ rateLimits: NO_RATE_LIMITS }, { dataDir });
+    const second = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS }, { dataDir });
     try {
       expect(second.gw.directory.peek(510)?.name).toBeUndefined();
       const h = await app(second, token, "GET", "/app/history");
@@ -36,6 +36,6 @@ test("history keeps the name the prompt showed across a restart with the merchan
       await merchant.stop();
     }
   } finally {
-    rmSync(dataDir, { recursive: true, force: true });
+    await removeTestDataDir(dataDir);
   }
 });

@@ -7,12 +7,12 @@ import jsQR from "jsqr";
 import { PNG } from "pngjs";
 import QRCode from "qrcode";
 import { qrDataUrl, qrModules, qrPng, qrSegments } from "../../src/flows/qr-image";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, app } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, app } from "../helpers/wallet";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 beforeAll(async () => {
-  tg = await startTestGateway({ ocid: 200, rateLimits: NO_RATE_LIMITS });
+  tg = await startPortTestGateway({ ocid: 200, rateLimits: NO_RATE_LIMITS });
 });
 afterAll(() => tg.close());
 
@@ -60,7 +60,7 @@ test("the mask is the one qrcode chooses, on many pay-code texts; digit runs of 
 });
 
 test("POST /app/pay's qrCode and GET /app/sessions/{id}/qr.png are the same PNG of qrText; others' sessions are 403", async () => {
-  const { token } = addUser(tg, "quinn");
+  const { token } = await seedUser(tg, "quinn");
   const pay = await app(tg, token, "POST", "/app/pay", {});
   expect(pay.status).toBe(200);
   const fromUrl = Buffer.from(pay.json.qrCode.split(",")[1], "base64");
@@ -69,7 +69,7 @@ test("POST /app/pay's qrCode and GET /app/sessions/{id}/qr.png are the same PNG 
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toBe("image/png");
   expect(Buffer.compare(Buffer.from(await res.arrayBuffer()), fromUrl)).toBe(0);
-  const other = addUser(tg, "rosa");
+  const other = await seedUser(tg, "rosa");
   expect((await app(tg, other.token, "GET", `/app/sessions/${pay.json.sessionId}/qr.png`)).status).toBe(403);
   expect((await fetch(`${tg.url}/app/sessions/${pay.json.sessionId}/qr.png`)).status).toBe(401);
 });

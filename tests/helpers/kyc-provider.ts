@@ -6,7 +6,7 @@
 //   POST /kyc/data     {user_ocid, grants}  → {user_ocid, data, issued_at, expires_at, signature}
 // The data signature is over `data` in the docs' replacer form by default (nested fields unsigned).
 import { TestPeer, canonDeepKit, canonReplacerKit, signStringKit } from "../peers/kit";
-import type { TestGateway } from "./gateway";
+import type { PortTestGateway } from "./gateway";
 
 export type Decision = {
   /** grant → status; absent grants are denied */
@@ -57,7 +57,7 @@ export class KycProvider {
     });
   }
 
-  static async start(tg: TestGateway, ocid = 900): Promise<KycProvider> {
+  static async start(tg: PortTestGateway, ocid = 900): Promise<KycProvider> {
     const peer = await TestPeer.start({ ocid, name: `KYC provider ${ocid}`, capabilities: ["kyc.grant", "kyc.validate", "kyc.data"] });
     peer.trustGateway(tg.gw.config.ocid, tg.gw.key.publicKeyHex);
     await tg.gw.directory.add(ocid, peer.endpoint);

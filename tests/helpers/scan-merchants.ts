@@ -2,14 +2,14 @@
 // own GET /orders/:id) and a vending machine with a permanent inventory QR (GET /inventory, POST /orders/create).
 // Each has its own key, signs its own orders, and verifies our proofs at /transfer/webhook with its own code.
 import { makeOrder, TestPeer, type PeerReply, type PeerRequest } from "../peers/kit";
-import type { TestGateway } from "./gateway";
+import type { PortTestGateway } from "./gateway";
 import { startMerchant } from "./merchant";
 
 export type Signed = { order: Record<string, unknown>; signature: string; urls: Record<string, unknown> };
 export type WebhookSeen = { proof: any; signature: string; verified: "deep" | "replacer" | null; authentic: boolean; known: boolean };
 
 /** The merchant side of /transfer/webhook: our proof verified with the merchant's own code and matched to its orders. */
-function acceptProofs(peer: TestPeer, tg: TestGateway, expected: (reference: string) => { amount: string; currency: string } | undefined) {
+function acceptProofs(peer: TestPeer, tg: PortTestGateway, expected: (reference: string) => { amount: string; currency: string } | undefined) {
   const seen: WebhookSeen[] = [];
   peer.route("POST", "/transfer/webhook", (req) => {
     const { proof, signature } = req.json ?? {};
@@ -27,7 +27,7 @@ const cents = (s: string) => BigInt(s.replace(".", ""));
 const dollars = (c: bigint) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
 
 /** "POS with QR Code Display": the till creates an order, signs it and shows a QR pointing at it. */
-export async function startPosMerchant(tg: TestGateway, ocid = 510, name = "Corner Café") {
+export async function startPosMerchant(tg: PortTestGateway, ocid = 510, name = "Corner Café") {
   const peer = await startMerchant(tg, ocid, { name, settlement: { currencies: ["USD"], accepts: [tg.gw.config.ocid] } });
   const shown = new Map<string, Signed>();
   /** Replies that replace the normal one for an order id (tampered, huge, slow…). */
@@ -77,7 +77,7 @@ export const SNACKS: VendingInventory = {
 };
 
 /** "Vending machine": a permanent inventory QR; the wallet asks for a signed order of the picked items. */
-export async function startVendingMerchant(tg: TestGateway, ocid = 530, name = "Vendo Snacks") {
+export async function startVendingMerchant(tg: PortTestGateway, ocid = 530, name = "Vendo Snacks") {
   const peer = await startMerchant(tg, ocid, { name, settlement: { currencies: ["USD"], accepts: [tg.gw.config.ocid] } });
   const inventory: VendingInventory = structuredClone(SNACKS);
   const created = new Map<string, Signed>();

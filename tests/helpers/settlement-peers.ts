@@ -1,7 +1,7 @@
 // Realistic settlement peers on loopback: each verifies our request signatures, is idempotent on
 // Idempotency-Key the way a real peer must be, signs its own proofs, and counts the money it moved.
 import { TestPeer, type PeerReply, type PeerRequest } from "../peers/kit";
-import type { TestGateway } from "./gateway";
+import type { PortTestGateway } from "./gateway";
 
 type Behaviour = (req: PeerRequest, attempt: number) => PeerReply | null | Promise<PeerReply | null>;
 
@@ -39,7 +39,7 @@ function idempotent(peer: TestPeer, name: string, produce: (req: PeerRequest) =>
 
 export type SettlementPeers = Awaited<ReturnType<typeof startSettlementPeers>>;
 
-export async function startSettlementPeers(tg: TestGateway) {
+export async function startSettlementPeers(tg: PortTestGateway) {
   const gwOcid = tg.gw.config.ocid;
   const stats = { moved: new Map<string, number>() };
   const merchant = await TestPeer.start({ ocid: 500, name: "Coffee Shop" });

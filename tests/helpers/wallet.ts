@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import type { Database } from "bun:sqlite";
 import { parseCreditSpec } from "../../src/flows/accounts";
 import { checkLedger, FUNDING, userAccount } from "../../src/store/ledger";
-import type { TestGateway } from "./gateway";
+import type { PortTestGateway, TestGateway } from "./gateway";
 
 /**
  * A funded user, seeded synchronously through the inspection handle (tests set up without waiting): the rows the
@@ -18,6 +18,19 @@ export function addUser(tg: TestGateway, name: string, ...credits: string[]) {
     const created = store.users.create(name, now, tg.gw.config.tokenTtl);
     for (const c of parsed)
       store.ledger.move({ from: FUNDING, to: userAccount(created.user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
+    return created;
+  });
+}
+
+/** The same funded user through the store's port, on either engine (both-engine suites): one transaction. */
+export async function seedUser(tg: PortTestGateway, name: string, ...credits: string[]) {
+  const parsed = credits.map((c) => parseCreditSpec(tg.gw, c));
+  const now = tg.gw.clock();
+  return tg.gw.store.transaction(async (tx) => {
+    if (await tx.users.byName(name)) throw new Error(`user "${name}" already exists`);
+    const created = await tx.users.create(name, now, tg.gw.config.tokenTtl);
+    for (const c of parsed)
+      await tx.ledger.move({ from: FUNDING, to: userAccount(created.user.id), currency: c.currency, amount: c.minor, reason: "funding", now });
     return created;
   });
 }
@@ -45,15 +58,25 @@ export async function appAt(
   return { status: res.status, json, text, headers: res.headers };
 }
 
-export const app = (tg: TestGateway, token: string | null, method: string, path: string, body?: unknown) => appAt(tg.url, token, method, path, body);
+export const app = (tg: PortTestGateway, token: string | null, method: string, path: string, body?: unknown) => appAt(tg.url, token, method, path, body);
 
 export function balance(tg: TestGateway, account: string, currency = "USD"): bigint {
   return tg.gw.store.ledger.balance(account, currency);
 }
 
+/** An account's balance through the port, on either engine. */
+export const portBalance = (tg: PortTestGateway, account: string, currency = "USD"): Promise<bigint> =>
+  tg.gw.store.read((tx) => tx.ledger.balance(account, currency));
+
 /** Ledger invariants (§12.1): entries sum to zero per currency, balances equal entries, none negative. */
 export function assertLedgerBalanced(tg: TestGateway): void {
   const r = checkLedger(tg.gw.db);
+  if (!r.ok) throw new Error("ledger broken: " + r.problems.join("; "));
+}
+
+/** The same invariants through the port (the engine's own check), on either engine. */
+export async function assertPortLedgerBalanced(tg: PortTestGateway): Promise<void> {
+  const r = await tg.gw.store.read((tx) => tx.ledger.check());
   if (!r.ok) throw new Error("ledger broken: " + r.problems.join("; "));
 }
 
@@ -97,7 +120,7 @@ export class WsClient {
     };
   }
 
-  static async open(tg: TestGateway, opts: { token?: string; header?: boolean } = {}): Promise<WsClient> {
+  static async open(tg: PortTestGateway, opts: { token?: string; header?: boolean } = {}): Promise<WsClient> {
     const url = tg.url.replace("http", "ws") + "/app/ws";
     const ws = opts.header && opts.token ? new WebSocket(url, { headers: { authorization: `Bearer ${opts.token}` } } as any) : new WebSocket(url);
     const c = new WsClient(ws);

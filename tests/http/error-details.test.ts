@@ -1,19 +1,19 @@
 // Issue 19: every 400 says what to do — a machine-readable details.reason and a message naming the rule broken.
 // Real server, real signed peers; every 4xx answer seen here is also checked for the common shape at the end.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app } from "../helpers/wallet";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import { makeOrder, type TestPeer } from "../peers/kit";
 import { ERRORS, type ErrorCode } from "../../src/protocol/errors";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let merchant: TestPeer;
 let mg: TestPeer;
 const seen: { what: string; status: number; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } }[] = [];
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 1000, partners: [{ ocid: 102, reserveCurrencies: ["USD"] }] });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 1000, partners: [{ ocid: 102, reserveCurrencies: ["USD"] }] });
   merchant = await startMerchant(tg, 500);
   mg = await startMerchant(tg, 102);
 });
@@ -33,7 +33,7 @@ async function fails(what: string, r: Promise<{ status: number; json: any }>, st
 
 let users = 0;
 async function session() {
-  const { token } = addUser(tg, `u${++users}`, "USD:100.00");
+  const { token } = await seedUser(tg, `u${++users}`, "USD:100.00");
   const r = await app(tg, token, "POST", "/app/pay", {});
   return { token, id: r.json.sessionId as string };
 }
@@ -107,7 +107,7 @@ test("timestamps: our current time", async () => {
 });
 
 test("the app API: query limits, path parameter schema", async () => {
-  const { token } = addUser(tg, "app-user");
+  const { token } = await seedUser(tg, "app-user");
   const lim = await fails("limit", app(tg, token, "GET", "/app/history?limit=0"), 400, "INVALID_REQUEST");
   expect(lim.details).toMatchObject({ reason: "limit", min: 1, max: 100 });
   const bad = await fetch(`${tg.url}/app/sessions/${"x".repeat(100)}`, { headers: { authorization: `Bearer ${token}` } });

@@ -1,14 +1,14 @@
 // §16 rate limits (429 + Retry-After), pending-session cap, and CORS only where configured.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
-import { addUser, app } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, app } from "../helpers/wallet";
 import { TestPeer } from "../peers/kit";
 import { startMerchant } from "../helpers/merchant";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let peer: TestPeer;
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: { perIp: 1000, perOcid: 3, perToken: 1000, payPerUser: 1000 }, maxPendingSessions: 2, app: { corsOrigins: ["https://wallet.example"] } });
+  tg = await startPortTestGateway({ rateLimits: { perIp: 1000, perOcid: 3, perToken: 1000, payPerUser: 1000 }, maxPendingSessions: 2, app: { corsOrigins: ["https://wallet.example"] } });
   peer = await startMerchant(tg, 500);
 });
 afterAll(async () => {
@@ -27,7 +27,7 @@ test("per-OCID limit: the 4th request in a minute is 429 RATE_LIMITED with Retry
 });
 
 test("more than maxPendingSessions pending sessions → 429", async () => {
-  const { token } = addUser(tg, "busy");
+  const { token } = await seedUser(tg, "busy");
   expect((await app(tg, token, "POST", "/app/pay", {})).status).toBe(200);
   expect((await app(tg, token, "POST", "/app/pay", {})).status).toBe(200);
   const third = await app(tg, token, "POST", "/app/pay", {});
@@ -39,7 +39,7 @@ test("CORS answers configured origins on /app only", async () => {
   const pre = await fetch(`${tg.url}/app/me`, { method: "OPTIONS", headers: { origin: "https://wallet.example" } });
   expect(pre.status).toBe(204);
   expect(pre.headers.get("access-control-allow-origin")).toBe("https://wallet.example");
-  const { token } = addUser(tg, "cors");
+  const { token } = await seedUser(tg, "cors");
   const me = await fetch(`${tg.url}/app/me`, { headers: { origin: "https://wallet.example", authorization: `Bearer ${token}` } });
   expect(me.headers.get("access-control-allow-origin")).toBe("https://wallet.example");
   const evil = await fetch(`${tg.url}/app/me`, { headers: { origin: "https://evil.example", authorization: `Bearer ${token}` } });

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startPortTestGateway, type PortTestGateway } from "../helpers/gateway";
 import { MetadataDocument } from "../../src/protocol/schemas";
 import { parsePublicKey } from "../../src/protocol/keys";
 import { verifyObjectSignature } from "../../src/protocol/signed-objects";
 
-let gw: TestGateway;
+let gw: PortTestGateway;
 beforeAll(async () => {
-  gw = await startTestGateway({ name: "Test Wallet", contact: "ops@wallet.test" });
+  gw = await startPortTestGateway({ name: "Test Wallet", contact: "ops@wallet.test" });
 });
 afterAll(() => gw.close());
 

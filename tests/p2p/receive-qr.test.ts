@@ -3,15 +3,15 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, app } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, app } from "../helpers/wallet";
 import { setUserOcid } from "../../src/flows/end-user-ocid";
 import * as S from "../../src/app/schemas";
 import { expectConforms } from "../helpers/schema-check";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 beforeAll(async () => {
-  tg = await startTestGateway({ ocid: 300, rateLimits: NO_RATE_LIMITS });
+  tg = await startPortTestGateway({ ocid: 300, rateLimits: NO_RATE_LIMITS });
 });
 afterAll(() => tg.close());
 
@@ -21,7 +21,7 @@ function decodeQr(png: Buffer): string | null {
 }
 
 test("GET /app/receive-qr: {type, ocid, gateway} in that order; PNG data URL, .png and .svg carry exactly that text", async () => {
-  const u = addUser(tg, "nora");
+  const u = await seedUser(tg, "nora");
   await setUserOcid(tg.gw, "nora", "7001");
   const r = await app(tg, u.token, "GET", "/app/receive-qr");
   expect(r.status).toBe(200);
@@ -41,16 +41,16 @@ test("GET /app/receive-qr: {type, ocid, gateway} in that order; PNG data URL, .p
 });
 
 test("a user without an OCID gets 409 INVALID_STATE saying what to do, with the handle to share instead", async () => {
-  const u = addUser(tg, "otto");
+  const u = await seedUser(tg, "otto");
   const r = await app(tg, u.token, "GET", "/app/receive-qr");
   expect([r.status, r.json.error.code, r.json.error.details]).toEqual([409, "INVALID_STATE", { reason: "no_ocid", handle: "otto" }]);
   expect(r.json.error.message).toContain("OCID");
 });
 
 test("scanning a receive QR (POST /app/scan) prefills a transfer that then pays; doctored or own codes are refused", async () => {
-  const payee = addUser(tg, "pia");
+  const payee = await seedUser(tg, "pia");
   await setUserOcid(tg.gw, "pia", "7002");
-  const payer = addUser(tg, "quinn", "USD:10.00");
+  const payer = await seedUser(tg, "quinn", "USD:10.00");
   const qr = (await app(tg, payee.token, "GET", "/app/receive-qr")).json;
   const scan = await app(tg, payer.token, "POST", "/app/scan", { qrContent: qr.qrText + "\n" });
   expect(scan.status).toBe(200);

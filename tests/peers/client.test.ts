@@ -1,11 +1,11 @@
 // Issue 4: the signed outbound client and the directory's EVM source, against real loopback servers.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startPortTestGateway, type PortTestGateway } from "../helpers/gateway";
 import { TestPeer } from "../peers/kit";
 import { PeerClient } from "../../src/peers/client";
 import { parseAllowlist } from "../../src/peers/ssrf";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let peer: TestPeer;
 let rpc: ReturnType<typeof Bun.serve>;
 const registry: Record<number, string> = {};
@@ -28,7 +28,7 @@ beforeAll(async () => {
       return Response.json({ jsonrpc: "2.0", id: 1, result: abiString(registry[ocid]!) });
     },
   });
-  tg = await startTestGateway({ directory: { rpcUrl: `http://127.0.0.1:${rpc.port}`, registryAddress: "0x00000000000000000000000000000000000000aa" } as never });
+  tg = await startPortTestGateway({ directory: { rpcUrl: `http://127.0.0.1:${rpc.port}`, registryAddress: "0x00000000000000000000000000000000000000aa" } as never });
   peer = await TestPeer.start({ ocid: 640 });
   peer.trustGateway(200, tg.gw.key.publicKeyHex);
   registry[640] = peer.endpoint; // an API endpoint: /metadata.json is appended (§2.2)

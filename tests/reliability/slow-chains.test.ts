@@ -2,21 +2,21 @@
 // hop, no overall deadline), and everyone needing that peer's metadata waited on the same fetch. Now one deadline
 // (METADATA_DEADLINE_MS) covers the whole chain, and callers that hold a usable stale copy are not queued.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
 import { TestPeer } from "../peers/kit";
 import { METADATA_DEADLINE_MS } from "../../src/peers/directory";
 import { fileDone, suiteSeed, tally } from "./support";
 
 suiteSeed("slow-chains");
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let slow: TestPeer;
 let server: ReturnType<typeof Bun.serve>;
 const hopDelay = { ms: 4500 };
 let hits = 0;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, metadataTtl: 1 });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, metadataTtl: 1 });
   slow = await TestPeer.start({ ocid: 640, name: "Slow chain" });
   slow.trustGateway(200, tg.gw.key.publicKeyHex);
   // /m1.json → /m2.json → /m3.json → /real.json, each hop answering after hopDelay.

@@ -1,17 +1,15 @@
-// Issue 18: OC_DATABASE_URL (config `databaseUrl`) chooses PostgreSQL for the store. Until the PostgreSQL store
-// implements the whole port and the application reaches the store only through it, a gateway asked to serve on
-// PostgreSQL refuses at start with a ConfigError that names what is missing, before it creates any SQLite file:
-// never half of it on one engine. The PostgreSQL store itself opens (and migrates) on its own, as a node would.
+// Issue 18: OC_DATABASE_URL (config `databaseUrl`) chooses PostgreSQL for the store, and the whole gateway serves
+// on it: start-up, /readyz's write probe, the CLI. No SQLite file is created in the data dir then (never half of the
+// gateway on one engine). A database that cannot be reached is a ConfigError that never echoes the URL (it may
+// carry a password). Unset, the same data dir serves on SQLite as before.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config";
-import { openGateway, startGateway } from "../../src/start";
+import { openGateway, openPortGateway, startGateway } from "../../src/start";
 import { databasePath } from "../../src/store/data-dir";
 import { openPostgresStore } from "../../src/store/postgres/engine";
-import { missingPostgresRepositories, postgresGaps } from "../../src/store/postgres/readiness";
-import { POSTGRES_REPOSITORIES } from "../../src/store/postgres/repositories";
 import { freshDatabase, postgresAvailable, type TestDatabase } from "../helpers/postgres";
 
 const URL_WITH_SECRET = "postgres://gateway:s3cret-pw@127.0.0.1:1/oc";
@@ -29,46 +27,38 @@ test("OC_DATABASE_URL is the databaseUrl setting; anything but a postgres URL is
   expect(() => loadConfig({ env: { OC_DATABASE_URL: "mysql://x:pw-9@h/db", OC_DATA_DIR: dir } })).not.toThrow(/pw-9/);
 });
 
-test("a gateway asked to serve on PostgreSQL refuses at start, says what is missing, and creates no SQLite file", async () => {
+test("a PostgreSQL database that cannot be reached refuses the start with a ConfigError, no password, no SQLite file", async () => {
   const dir = dataDir();
   const env = { OC_DATABASE_URL: URL_WITH_SECRET, OC_DATA_DIR: dir };
   let refused: unknown;
   try {
-    openGateway({ env });
+    await startGateway({ config: loadConfig({ env }) });
   } catch (e) {
     refused = e;
   }
   expect(refused).toBeInstanceOf(ConfigError);
-  const message = (refused as Error).message;
-  expect(message).toContain("OC_DATABASE_URL");
-  for (const gap of postgresGaps(["ledger"])) expect(message).toContain(gap.split(" (")[0]!);
-  expect(message).not.toContain("s3cret-pw"); // a URL may carry a password: never echoed
+  expect((refused as Error).message).toContain("OC_DATABASE_URL");
+  expect((refused as Error).message).not.toContain("s3cret-pw");
   expect(existsSync(databasePath(dir))).toBe(false);
-  // The serving path (`oc start`) refuses the same way.
-  await expect(startGateway({ config: loadConfig({ env }) })).rejects.toBeInstanceOf(ConfigError);
+  await expect(openPortGateway({ env })).rejects.toBeInstanceOf(ConfigError);
+  // The SQLite inspection handle (tests) does not exist on PostgreSQL: refused, not silently SQLite.
+  expect(() => openGateway({ env })).toThrow(/SQLite inspection/);
   expect(existsSync(databasePath(dir))).toBe(false);
   // Without it the same data dir serves on SQLite.
   const gw = openGateway({ env: { OC_DATA_DIR: dir } });
+  expect(gw.store.engine).toBe("sqlite");
   expect(existsSync(databasePath(dir))).toBe(true);
   gw.store.close();
 });
 
-test("the gaps are counted, not assumed: the missing repositories are exactly those not on PostgreSQL", () => {
-  const all = ["ledger", "orders", "passkeys", "history"];
-  expect(missingPostgresRepositories(all)).toEqual(
-    all.filter((r) => !(POSTGRES_REPOSITORIES as readonly string[]).includes(r)),
-  );
-  expect(missingPostgresRepositories([...POSTGRES_REPOSITORIES])).toEqual([]);
-  expect(postgresGaps([...POSTGRES_REPOSITORIES]).some((g) => g.includes("lacks"))).toBe(false);
-});
-
-describe.skipIf(!postgresAvailable("engine-choice.test.ts (openPostgresStore)"))("the PostgreSQL store opens", () => {
-  let db: TestDatabase;
+describe.skipIf(!postgresAvailable("engine-choice.test.ts (serving on PostgreSQL)"))("on PostgreSQL", () => {
+  const dbs: TestDatabase[] = [];
   afterAll(async () => {
-    await db?.drop();
+    for (const db of dbs) await db.drop();
   });
-  test("on an empty database it creates the schema; two nodes opening at once share it", async () => {
-    db = await freshDatabase("engine_choice");
+  test("on an empty database the store creates the schema; two nodes opening at once share it", async () => {
+    const db = await freshDatabase("engine_choice");
+    dbs.push(db);
     const [a, b] = await Promise.all([openPostgresStore(db.url, { max: 2 }), openPostgresStore(db.url, { max: 2 })]);
     await a.transaction((tx) =>
       tx.ledger.move({ from: "funding", to: "user:n", currency: "USD", amount: 5n, reason: "t", now: 1 }),
@@ -76,5 +66,36 @@ describe.skipIf(!postgresAvailable("engine-choice.test.ts (openPostgresStore)"))
     expect(await b.read((tx) => tx.ledger.balance("user:n", "USD"))).toBe(5n);
     await a.close();
     await b.close();
+  });
+
+  test("the gateway serves on it: ready (the write probe awaited), data in PostgreSQL, no SQLite file", async () => {
+    const db = await freshDatabase("engine_serve");
+    dbs.push(db);
+    const dir = dataDir();
+    const env = { OC_DATABASE_URL: db.url, OC_DATA_DIR: dir, OC_PORT: "0", OC_HOST: "127.0.0.1", OC_LOG_LEVEL: "error" };
+    const running = await startGateway({ config: loadConfig({ env }) });
+    try {
+      expect(running.gw.store.engine).toBe("postgres");
+      const ready = await fetch(`${running.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(((await ready.json()) as { checks: Record<string, string> }).checks.database).toBe("ok");
+      const [probe] = await db.sql`SELECT at FROM health_probe WHERE id = 1`;
+      expect(probe).toBeDefined(); // the probe wrote to PostgreSQL
+      expect(existsSync(databasePath(dir))).toBe(false);
+    } finally {
+      await running.stop();
+    }
+    // A read-only database is not ready: the probe's failure (a rejected Promise) is awaited and reported.
+    await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET default_transaction_read_only = on`);
+    const again = await startGateway({ config: loadConfig({ env }) }).catch((e) => e);
+    if (again instanceof Error) throw again;
+    try {
+      const r = await fetch(`${again.url}/readyz`);
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as { checks: Record<string, string> }).checks.database).toContain("not writable");
+    } finally {
+      await again.stop();
+      await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET default_transaction_read_only = off`);
+    }
   });
 });

@@ -10,6 +10,8 @@ import { NestedTransaction, TransactionClosed, type StorePort } from "../port";
 import { currentTransaction, runInTransaction, type TransactionContext } from "../transaction-context";
 import { migratePostgres } from "./schema";
 import { postgresMemory, postgresRepositories, type PostgresTx } from "./repositories";
+import { postgresStoreMembers } from "./store";
+import { ConfigError } from "../../config-error";
 
 export type PostgresStore = StorePort<PostgresTx> & { close(): Promise<void> };
 
@@ -64,17 +66,26 @@ export function postgresStore(sql: SQL): PostgresStore {
 /** Connections per node unless told otherwise: enough for concurrent requests, few enough for many nodes. */
 const DEFAULT_POOL = 10;
 
+/** A driver's message with any URL in it replaced by the setting's name (a URL may carry a password). */
+const withoutUrl = (message: string) => message.replace(/postgres(ql)?:\/\/\S*/gi, "<databaseUrl>");
+
 /**
  * A PostgreSQL store on `url` (issue 18), its schema created on an empty database or checked on an existing one
- * first (./schema.ts: safe when several nodes start at once). Money and ids arrive as BigInt (`bigint: true`).
+ * first (./schema.ts: safe when several nodes start at once), with the whole-database operations the gateway's
+ * port needs (./store.ts). Money and ids arrive as BigInt (`bigint: true`). A database that cannot be reached or
+ * is not this build's is the operator's to fix: a ConfigError (exit 78) that never echoes the URL.
  */
-export async function openPostgresStore(url: string, opts: { max?: number } = {}): Promise<PostgresStore> {
+export async function openPostgresStore(url: string, opts: { max?: number } = {}) {
   const sql = new SQL(url, { bigint: true, max: opts.max ?? DEFAULT_POOL });
   try {
     await migratePostgres(sql);
   } catch (e) {
-    await sql.close();
-    throw e;
+    await sql.close().catch(() => {});
+    const why = withoutUrl((e as Error)?.message || String((e as { code?: string })?.code ?? e));
+    throw new ConfigError(
+      `cannot serve on the PostgreSQL database of databaseUrl (OC_DATABASE_URL): ${why}; check the server, the ` +
+        "database, the user's rights, or unset it to serve on SQLite in the data dir",
+    );
   }
-  return postgresStore(sql);
+  return { ...postgresStore(sql), ...postgresStoreMembers(sql), engine: "postgres" as const };
 }

@@ -13,6 +13,11 @@ export const POSTGRES_BACKUP_ADVICE =
   'back it up with pg_dump (e.g. pg_dump --format=custom --file=gateway.dump "$OC_DATABASE_URL", restored with ' +
   "pg_restore), or with the server's continuous archiving (pg_basebackup + WAL archive) for point-in-time recovery";
 
+/** `oc restore` replaces the data dir's SQLite file; a PostgreSQL database is restored with the server's tools. */
+export const POSTGRES_RESTORE_ADVICE =
+  "oc restore replaces the embedded SQLite database; this gateway stores its data in PostgreSQL (OC_DATABASE_URL): " +
+  "stop every node, restore the database with pg_restore (or the server's point-in-time recovery), then start them";
+
 export function postgresStoreMembers(sql: SQL) {
   return {
     /**
