@@ -1312,13 +1312,13 @@ async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown
   );
   out.scans = await t(async (tx) => {
     await tx.scans.insert({
-      session_id: "sc1",
+      sessionId: "sc1",
       kind: "inventory",
-      merchant_ocid: 5001,
+      merchantOcid: 5001,
       code: "INV-1",
-      source_url: null,
-      inventory_json: '{"items":[]}',
-      created_at: 60,
+      sourceUrl: null,
+      inventoryJson: '{"items":[]}',
+      createdAt: 60,
     });
     const before = await tx.scans.get("sc1");
     return {
@@ -1878,13 +1878,13 @@ for (const engine of ENGINES) {
       expect(constraintViolation(nobody)?.kind).toBe("foreign_key");
       const noSession = await refusal((tx) =>
         tx.scans.insert({
-          session_id: "no-such-session",
+          sessionId: "no-such-session",
           kind: "order",
-          merchant_ocid: 1,
+          merchantOcid: 1,
           code: "c",
-          source_url: null,
-          inventory_json: null,
-          created_at: 1,
+          sourceUrl: null,
+          inventoryJson: null,
+          createdAt: 1,
         }),
       );
       expect(constraintViolation(noSession)?.kind).toBe("foreign_key");
