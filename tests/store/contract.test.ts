@@ -1518,12 +1518,12 @@ async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown
 
   // Passkeys and WebAuthn challenges.
   out.passkeys = await t(async (tx) => {
-    const pk = { user_id: "u1", name: "laptop", counter: 0, transports: "usb", device_type: "single", backed_up: 0 };
-    await tx.passkeys.insert({ ...pk, id: "pk-z", public_key: new Uint8Array([1, 2, 255]), created_at: 110 });
-    await tx.passkeys.insert({ ...pk, id: "pk-a", public_key: new Uint8Array([0]), created_at: 110 });
+    const pk = { userId: "u1", name: "laptop", counter: 0, transports: "usb", deviceType: "single", backedUp: 0 };
+    await tx.passkeys.insert({ ...pk, id: "pk-z", publicKey: new Uint8Array([1, 2, 255]), createdAt: 110 });
+    await tx.passkeys.insert({ ...pk, id: "pk-a", publicKey: new Uint8Array([0]), createdAt: 110 });
     const used = [await tx.passkeys.markUsed("pk-z", 0, 5, 111), await tx.passkeys.markUsed("pk-z", 0, 6, 112)];
-    await tx.passkeys.saveChallenge({ challenge: "c1", purpose: "signin", user_id: null, token_hash: null }, 100, 5);
-    await tx.passkeys.saveChallenge({ challenge: "c2", purpose: "register", user_id: "u1", token_hash: "th" }, 110, 60);
+    await tx.passkeys.saveChallenge({ challenge: "c1", purpose: "signin", userId: null, tokenHash: null }, 100, 5);
+    await tx.passkeys.saveChallenge({ challenge: "c2", purpose: "register", userId: "u1", tokenHash: "th" }, 110, 60);
     return {
       used,
       forUser: await tx.passkeys.forUser("u1"),
@@ -1538,7 +1538,7 @@ async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown
   });
   await t(async (tx) => {
     // Purged on the next save: c1 expired at 105.
-    await tx.passkeys.saveChallenge({ challenge: "c3", purpose: "signin", user_id: null, token_hash: null }, 120, 5);
+    await tx.passkeys.saveChallenge({ challenge: "c3", purpose: "signin", userId: null, tokenHash: null }, 120, 5);
     out.expiredChallenge = await tx.passkeys.takeChallenge("c1", "signin", 120);
   });
 
@@ -1651,8 +1651,8 @@ for (const engine of ENGINES) {
       expect(r.kyc.verified).toEqual(new Set(["name"]));
       expect(r.passkeys.used).toEqual([true, false]);
       expect(r.passkeys.forUser.map((p: { id: string }) => p.id)).toEqual(["pk-z", "pk-a"]); // insertion order
-      expect(r.passkeys.byId.public_key).toEqual(new Uint8Array([1, 2, 255]));
-      expect(r.passkeys.taken).toEqual({ challenge: "c2", purpose: "register", user_id: "u1", token_hash: "th" });
+      expect(r.passkeys.byId.publicKey).toEqual(new Uint8Array([1, 2, 255]));
+      expect(r.passkeys.taken).toEqual({ challenge: "c2", purpose: "register", userId: "u1", tokenHash: "th" });
       expect([r.passkeys.wrongPurpose, r.passkeys.takenTwice, r.expiredChallenge]).toEqual([null, null, null]);
       expect(r.reads.search).toEqual([3, 2, 1]);
       expect(r.reads.searchPaid).toEqual([1]);
@@ -1764,20 +1764,20 @@ for (const engine of ENGINES) {
       await seedUser(seeded.seed, "webauthn");
       await seeded.store.transaction(async (tx) => {
         await tx.passkeys.saveChallenge(
-          { challenge: "race", purpose: "signin", user_id: null, token_hash: null },
+          { challenge: "race", purpose: "signin", userId: null, tokenHash: null },
           500,
           60,
         );
         await tx.passkeys.insert({
           id: "pk-race",
-          user_id: "webauthn",
+          userId: "webauthn",
           name: "key",
-          public_key: new Uint8Array([9]),
+          publicKey: new Uint8Array([9]),
           counter: 3,
           transports: "",
-          device_type: "single",
-          backed_up: 0,
-          created_at: 500,
+          deviceType: "single",
+          backedUp: 0,
+          createdAt: 500,
         });
         await tx.kyc.addStart(
           "st-race",
@@ -1852,14 +1852,14 @@ for (const engine of ENGINES) {
       };
       const pk = {
         id: "pk-dup",
-        user_id: "refused",
+        userId: "refused",
         name: "k",
-        public_key: new Uint8Array([1]),
+        publicKey: new Uint8Array([1]),
         counter: 0,
         transports: "",
-        device_type: "single",
-        backed_up: 0,
-        created_at: 1,
+        deviceType: "single",
+        backedUp: 0,
+        createdAt: 1,
       };
       await seeded.store.transaction(async (tx) => {
         await tx.passkeys.insert(pk);
