@@ -1,7 +1,7 @@
 // Issue 22 passkeys (WebAuthn credentials) and the server-side challenges they answer: one row per challenge,
 // deleted by the one request that uses it (single use), refused after its expiry.
 import type { Database } from "bun:sqlite";
-import { camel, camelOrNull, type Camel } from "./records";
+import { camelAll, camelOrNull, type Camel } from "./records";
 
 type Row = {
   id: string;
@@ -61,7 +61,7 @@ export function passkeys(db: Database) {
         p.createdAt,
       ),
     byId: (id: string) => camelOrNull(byId.get(id)),
-    forUser: (userId: string) => forUser.all(userId).map(camel),
+    forUser: (userId: string) => camelAll(forUser.all(userId)),
     remove: (id: string, userId: string) => remove.run(id, userId).changes === 1,
     markUsed: (id: string, oldCounter: number, newCounter: number, now: number) =>
       used.run(id, oldCounter, newCounter, now).changes === 1,

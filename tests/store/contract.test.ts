@@ -1636,7 +1636,7 @@ for (const engine of ENGINES) {
       expect(r.refunds.before.totals).toEqual({ committed: 500n, succeeded: 200n });
       expect(r.refunds.completed).toEqual([true, false]);
       expect(r.refunds.totals).toEqual({ committed: 500n, succeeded: 500n });
-      expect(r.refunds.big[0].amount_minor).toBe(BIG);
+      expect(r.refunds.big[0].amountMinor).toBe(BIG);
       expect(r.refunds.none).toEqual({ committed: 0n, succeeded: 0n });
       expect(r.p2p.missingKey).toBeUndefined();
       expect(r.p2p.missingId).toBeUndefined();

@@ -4,7 +4,7 @@
 // repositories still hand out) gets numbers for ids, times, counters and flags and keeps BigInt only for the
 // money columns named. The engine's connection must use `bigint: true` (./engine.ts checks it): without it the
 // driver answers BIGINT as strings and a comparison like `row.attempts > 3` would silently compare text.
-import { camelName } from "../records";
+import { camel } from "../records";
 
 export type PgRow = Record<string, unknown>;
 
@@ -12,15 +12,9 @@ export type PgRow = Record<string, unknown>;
  * A row as its record (../records.ts): camelCase names, numbers for integers, BigInt only for the `money` columns
  * (named as the database spells them), in one pass over the row.
  */
-export function pgRecord<T>(r: PgRow, money: readonly string[] = []): T {
-  const out: PgRow = {};
-  for (const column in r) {
-    if (column === "rowid") continue;
-    const v = r[column];
-    out[camelName(column)] = typeof v === "bigint" && !money.includes(column) ? Number(v) : v;
-  }
-  return out as T;
-}
+export const pgRecord = <T>(r: PgRow, money: readonly string[] = []): T =>
+  // SQLite's `*` never includes its implicit rowid; the Postgres tables that declare one (./schema.sql) would.
+  camel(r, money, "rowid") as T;
 
 /** The first row as its record, or null. */
 export const pgRecordOrNull = <T>(rows: readonly PgRow[], money: readonly string[] = []): T | null =>
