@@ -153,13 +153,13 @@ async function scanInventory(
       expires_at: expiresAt,
     });
     await tx.scans.insert({
-      sessionId,
+      session_id: sessionId,
       kind: "inventory",
-      merchantOcid: meta.ocid,
+      merchant_ocid: meta.ocid,
       code: raw,
-      sourceUrl: code.url,
-      inventoryJson,
-      createdAt: now,
+      source_url: code.url,
+      inventory_json: inventoryJson,
+      created_at: now,
     });
   });
   return { sessionId, kind: "inventory", merchant: merchantCard(meta), inventory: inv.inventory, expiresAt };
@@ -232,11 +232,11 @@ export async function orderFromInventory(
   if (st === "expired") throw new ProtocolError("SESSION_EXPIRED");
   if (scan.kind !== "inventory" || st !== "pending")
     throw new ProtocolError("INVALID_STATE", `Not allowed while ${st}`, { status: st });
-  const inventory = JSON.parse(scan.inventoryJson!) as Inventory;
+  const inventory = JSON.parse(scan.inventory_json!) as Inventory;
   const checked = checkPick(inventory, pick, gw.currencies);
   if (!checked.ok) throw new ProtocolError("INVALID_REQUEST", checked.message, { fields: checked.fields });
 
-  const meta = await resolveMerchant(gw, scan.merchantOcid);
+  const meta = await resolveMerchant(gw, scan.merchant_ocid);
   const reply = await callMerchant(gw, meta, "POST", "/orders/create", {
     items: pick.items,
     currency: inventory.currency,
@@ -258,7 +258,7 @@ export async function orderFromInventory(
     });
   return storeScannedOrder(gw, user, meta, signed, {
     code: scan.code,
-    sourceUrl: scan.sourceUrl,
+    sourceUrl: scan.source_url,
     kind: "order",
     sessionId,
     fromInventory: true,
@@ -341,13 +341,13 @@ async function storeScannedOrder(
       });
       await tx.sessions.claim(sessionId, at);
       await tx.scans.insert({
-        sessionId,
+        session_id: sessionId,
         kind: where.kind,
-        merchantOcid: meta.ocid,
+        merchant_ocid: meta.ocid,
         code: where.code,
-        sourceUrl: where.sourceUrl,
-        inventoryJson: null,
-        createdAt: at,
+        source_url: where.sourceUrl,
+        inventory_json: null,
+        created_at: at,
       });
     }
     await storeOrder(

@@ -11,11 +11,11 @@ type RelayDeps = Pick<Gateway, "store" | "clock" | "hub" | "directory" | "log">;
 
 /** Subscribes this node's hub to the bus; returns the unsubscribe function. */
 export function relayChanges(gw: RelayDeps, bus: Bus): () => void {
-  // One read at a time per user and session: changes heard while it runs make one more read after it, not one each
-  // (a burst of updates for one session is pushed as what the last read shows).
+  // One read at a time per change (user and session or transfer): changes heard while it runs make one more read
+  // after it, not one each (a burst of updates for one session is pushed as what the last read shows).
   const reading = new Map<string, boolean>();
   const reread = (change: Change): void => {
-    const key = `${change.user}\u0000${change.session ?? ""}`;
+    const key = JSON.stringify([change.user, change.session, change.transfer]);
     if (reading.has(key)) return void reading.set(key, true);
     reading.set(key, false);
     const run = (): void => {

@@ -2,21 +2,22 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import type { ScanRow } from "../scans";
-import { pgRecordOrNull } from "./rows";
+import { withInts } from "./values";
+
+const INTS = ["merchant_ocid", "created_at", "updated_at"] as const;
 
 export function pgScans(sql: SQL): Tx["scans"] {
   return {
     async insert(r) {
       await sql`INSERT INTO scans (session_id, kind, merchant_ocid, code, source_url, inventory_json, created_at,
           updated_at)
-        VALUES (${r.sessionId}, ${r.kind}, ${r.merchantOcid}, ${r.code}, ${r.sourceUrl}, ${r.inventoryJson},
-          ${r.createdAt}, ${r.createdAt})`;
+        VALUES (${r.session_id}, ${r.kind}, ${r.merchant_ocid}, ${r.code}, ${r.source_url}, ${r.inventory_json},
+          ${r.created_at}, ${r.created_at})`;
     },
     async get(sessionId) {
-      return pgRecordOrNull<ScanRow>(
-        await sql`SELECT session_id, kind, merchant_ocid, code, source_url, inventory_json, created_at, updated_at
-          FROM scans WHERE session_id = ${sessionId}`,
-      );
+      const [r] = await sql`SELECT session_id, kind, merchant_ocid, code, source_url, inventory_json, created_at,
+        updated_at FROM scans WHERE session_id = ${sessionId}`;
+      return r ? withInts<ScanRow>(r, INTS) : null;
     },
     async becomeOrder(sessionId, now) {
       const rows = await sql`UPDATE scans SET kind = 'order', updated_at = ${now}
