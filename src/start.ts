@@ -3,7 +3,7 @@ import { loadConfig, withPort, type Config, type ConfigInput } from "./config";
 import { lockDataDir, prepareDataDir } from "./store/data-dir";
 import { openPortStore, openStore, type PortStore, type SqliteInspection, type Store } from "./store";
 import { ConfigError } from "./config-error";
-import { loadOrCreateKey } from "./keyfile";
+import { loadOrCreateKey, type GatewayKey } from "./keyfile";
 import type { Gateway } from "./gateway";
 import { buildGateway } from "./compose";
 import { createLogger, type Logger } from "./log";
@@ -77,9 +77,10 @@ async function compose(
   store: PortStore,
   serving: boolean,
 ): Promise<Gateway> {
+  const clock = opts.clock ?? systemClock;
   let key;
   try {
-    key = loadOrCreateKey(config);
+    key = await boundKey(store, config, loadOrCreateKey(config), clock);
   } catch (e) {
     await store.close();
     throw e;
@@ -96,7 +97,19 @@ async function compose(
           },
         )
       : undefined;
-  return buildGateway({ config, store, key, clock: opts.clock ?? systemClock, log, verifier });
+  return buildGateway({ config, store, key, clock, log, verifier });
+}
+
+/**
+ * On a database several nodes share, this node's key and OCID must be the ones recorded there (refused otherwise:
+ * src/store/postgres/identity.ts), and the previous key every node publishes is the one recorded by `oc keys
+ * rotate`, not a file of this node's data dir. SQLite: the key as loaded.
+ */
+async function boundKey(store: PortStore, config: Config, key: GatewayKey, clock: Clock): Promise<GatewayKey> {
+  if (!store.sharedIdentity) return key;
+  const mine = { ocid: config.ocid, publicKeyHex: key.publicKeyHex };
+  const recorded = await store.sharedIdentity.bind(mine, clock());
+  return { ...key, previous: recorded.previous };
 }
 
 /** The SQLite store, refused when the configuration names PostgreSQL (inspection exists for SQLite only). */

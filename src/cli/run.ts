@@ -139,19 +139,30 @@ const COMMANDS: Record<string, Command> = {
     summary:
       "new signing key; the old public key stays published as previousKey for keyRotationGrace (gateway stopped)",
     needsData: true,
-    run: ({ config, parsed, out }) => {
+    run: async ({ config, open, parsed, out }) => {
       if (parsed.positionals[0] !== "rotate") return usage(out, "keys rotate");
       const c = config();
       if (isDataDirLocked(c.dataDir))
         throw new DataDirLocked(`a gateway is serving ${c.dataDir}: stop it, run keys rotate, then start it again`);
+      // On a shared database the key must be the recorded one (open refuses another) and the rotation is recorded.
+      const shared = c.databaseUrl ? (await open()).store.sharedIdentity : undefined;
       const now = Math.floor(Date.now() / 1000);
       const r = rotateKey(c, now);
+      if (shared && !(await shared.rotate(r.previous.publicKeyHex, r.publicKeyHex, now)))
+        throw new ConfigError(
+          "the key file holds the new key, but the database no longer records the key it replaced (another node " +
+            "rotated meanwhile?): restore the previous key file from its backup or copy the other node's",
+        );
       out.log(`new public key: ${r.publicKeyHex}`);
       out.log(
         `previous key ${r.previous.publicKeyHex} stays published as previousKey until ` +
           `${new Date((now + c.keyRotationGrace) * 1000).toISOString()}`,
       );
-      out.log("start the gateway to sign with the new key; back up the new gateway.key");
+      out.log(
+        shared
+          ? "copy the new key file to every node (all stopped), then start them; back up the new key file"
+          : "start the gateway to sign with the new key; back up the new gateway.key",
+      );
       return EXIT.ok;
     },
   },

@@ -129,6 +129,10 @@ export function enableGroupCommit(db: Database, path: string): GroupCommit {
 export const groupCommitOf = (db: Database): GroupCommit | undefined => byDb.get(db);
 
 /**
+ * On PostgreSQL (issue 18) no connection registers here, so this resolves at once, and that is the truth there: the
+ * store's connections run with synchronous_commit on (./postgres/engine.ts), so a commit is durable when its COMMIT
+ * returns (the WAL flushed by the server, and by its synchronous standbys when it has any), before any answer.
+ *
  * The barrier for code that does not know which database it read: every group-commit connection in this process
  * with something not yet durable is fsynced. Resolves at once when there is none (NORMAL, the CLI, nothing new).
  */

@@ -38,6 +38,7 @@ import { proofs } from "./proofs";
 import { ConnectionBusy, sqliteEngine } from "./sqlite-engine";
 import type { AsyncRepositories, StorePort } from "./port";
 import { openPostgresStore } from "./postgres/engine";
+import type { SharedIdentity } from "./postgres/identity";
 
 /** Prepared statements grouped by what they are about; built once per database. */
 function repositories(db: Database) {
@@ -141,6 +142,12 @@ export type PortStore = StorePort<Tx> & {
   /** `oc backup` (SQLite: a checked snapshot file; PostgreSQL: refused with what to use instead). */
   backupInto(target: string): BackupCheck;
   close(): void | Promise<void>;
+  /**
+   * Issue 18: the signing identity recorded in a database several nodes share (PostgreSQL, ./postgres/identity.ts):
+   * each start binds to it and a node with another key or OCID is refused. Absent on SQLite: one node per data dir,
+   * whose key files are the identity.
+   */
+  readonly sharedIdentity?: SharedIdentity;
 };
 
 /**

@@ -4,11 +4,17 @@ import { appAt } from "./wallet";
 import { runCli } from "../../src/cli/run";
 import type { PortTestGateway } from "./gateway";
 
+/** The CLI flags that name a test gateway's data dir and, on PostgreSQL, its database (a config file). */
+export const cliWhere = (tg: Pick<PortTestGateway, "dataDir" | "configFile">): string[] => [
+  "--data-dir",
+  tg.dataDir,
+  ...(tg.configFile ? ["--config", tg.configFile] : []),
+];
+
 export async function oc(tg: PortTestGateway, ...args: string[]): Promise<{ code: number | undefined; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const where = ["--data-dir", tg.dataDir, ...(tg.configFile ? ["--config", tg.configFile] : [])];
-  const code = await runCli([...args, ...where], { log: (s) => out.push(...s.split("\n")), err: (s) => err.push(s) });
+  const code = await runCli([...args, ...cliWhere(tg)], { log: (s) => out.push(...s.split("\n")), err: (s) => err.push(s) });
   return { code, out, err };
 }
 

@@ -1,6 +1,6 @@
 // Starts the real gateway on a random loopback port with a throw-away data dir, on SQLite (inspectable through the
 // synchronous store, startTestGateway) or on either engine through the port (startPortTestGateway, issue 18).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type ConfigInput } from "../../src/config";
@@ -105,6 +105,7 @@ export async function startPortTestGateway(
   const kept = opts.dataDir ? ownedDatabases.get(opts.dataDir) : undefined;
   const db = kept ?? (await freshDatabase("gateway")); // its own pool connects lazily: unused here, closed by drop
   if (opts.dataDir) ownedDatabases.set(opts.dataDir, db);
+  mkdirSync(dir.dataDir, { recursive: true, mode: 0o700 });
   const configFile = join(dir.dataDir, "oc-test-config.json");
   writeFileSync(configFile, JSON.stringify({ databaseUrl: db.url }), { mode: 0o600 });
   const cleanup = opts.dataDir ? undefined : db.drop;

@@ -6,8 +6,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app } from "../helpers/wallet";
+import { removeTestDataDir, startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app } from "../helpers/wallet";
+import { cliWhere } from "../helpers/admin";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import { runCli, EXIT } from "../../src/cli/run";
 import { TestPeer } from "../peers/kit";
@@ -27,6 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await merchant.stop();
+  await removeTestDataDir(dataDir);
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -35,14 +37,14 @@ const quiet = () => {
   return { lines, out: { log: (s: string) => lines.push(s), err: (s: string) => lines.push(s) } };
 };
 
-async function gateway(clockOffset = 0): Promise<TestGateway> {
+async function gateway(clockOffset = 0): Promise<PortTestGateway> {
   const now = () => Math.floor(Date.now() / 1000) + clockOffset;
-  const tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, keyRotationGrace: GRACE }, { dataDir, clock: now });
+  const tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, keyRotationGrace: GRACE }, { dataDir, clock: now });
   await tg.gw.directory.add(500, merchant.endpoint);
   return tg;
 }
 
-async function payOnce(tg: TestGateway, token: string): Promise<{ proof: any; signature: string }> {
+async function payOnce(tg: PortTestGateway, token: string): Promise<{ proof: any; signature: string }> {
   merchant.trustGateway(200, tg.gw.key.publicKeyHex); // the merchant authenticates our requests with today's key
   const s = (await app(tg, token, "POST", "/app/pay", {})).json;
   const order = orderFor(merchant, tg, { amount: "1.00" });
@@ -57,7 +59,7 @@ async function payOnce(tg: TestGateway, token: string): Promise<{ proof: any; si
 }
 
 /** What a peer does: fetch our metadata, check its signature, and try a proof against every key it publishes. */
-async function peerCheck(tg: TestGateway, p: { proof: any; signature: string }) {
+async function peerCheck(tg: PortTestGateway, p: { proof: any; signature: string }) {
   const doc = await (await fetch(`${tg.url}/opencharge/metadata.json`)).json();
   expect(merchant.verifyProof(doc.config, doc.signature, doc.config.publicKey)).toBe("deep");
   const keys = [doc.config.publicKey, doc.config.previousKey].filter((k): k is string => typeof k === "string");
@@ -66,19 +68,19 @@ async function peerCheck(tg: TestGateway, p: { proof: any; signature: string }) 
 
 test("a proof issued before keys rotate verifies against the published previousKey during the grace period, not after", async () => {
   let tg = await gateway();
-  const { token } = addUser(tg, "rita", "USD:20.00");
+  const { token } = await seedUser(tg, "rita", "USD:20.00");
   const oldKey = tg.gw.key.publicKeyHex;
   const before = await payOnce(tg, token);
   expect((await peerCheck(tg, before)).verifiedBy).toBe(oldKey);
 
   // Refused while serving; works on the stopped data dir.
   const busy = quiet();
-  expect(await runCli(["keys", "rotate", "--data-dir", dataDir], busy.out)).toBe(EXIT.locked);
+  expect(await runCli(["keys", "rotate", ...cliWhere(tg)], busy.out)).toBe(EXIT.locked);
   expect(busy.lines.join("\n")).toContain("stop it, run keys rotate");
   await tg.close();
   const rot = quiet();
   const rotatedAt = Math.floor(Date.now() / 1000);
-  expect(await runCli(["keys", "rotate", "--data-dir", dataDir], rot.out)).toBe(EXIT.ok);
+  expect(await runCli(["keys", "rotate", ...cliWhere(tg)], rot.out)).toBe(EXIT.ok);
   expect(statSync(join(dataDir, "gateway.key")).mode & 0o777).toBe(0o600);
   expect(rot.lines.join("\n")).not.toContain(Buffer.from(tg.gw.key.secret).toString("hex"));
 

@@ -76,7 +76,9 @@ const withoutUrl = (message: string) => message.replace(/postgres(ql)?:\/\/\S*/g
  * is not this build's is the operator's to fix: a ConfigError (exit 78) that never echoes the URL.
  */
 export async function openPostgresStore(url: string, opts: { max?: number } = {}) {
-  const sql = new SQL(url, { bigint: true, max: opts.max ?? DEFAULT_POOL });
+  // synchronous_commit on for our connections whatever the server, database or role default: a COMMIT returns once
+  // its WAL is flushed, which is what lets durable() (../durability.ts) resolve at once on this engine.
+  const sql = new SQL(url, { bigint: true, max: opts.max ?? DEFAULT_POOL, connection: { synchronous_commit: "on" } });
   try {
     await migratePostgres(sql);
   } catch (e) {

@@ -332,6 +332,14 @@ CREATE UNIQUE INDEX app_users_rowid ON app_users (rowid);
 CREATE UNIQUE INDEX events_rowid ON events (rowid);
 CREATE UNIQUE INDEX deliveries_rowid ON deliveries (rowid);
 
+-- The one table without a SQLite twin (tests/store/postgres-schema.test.ts names it): the signing identity every node
+-- sharing this database must have (issue 18), recorded by the first start, and the key `oc keys rotate` replaced, so
+-- every node publishes the same previousKey (src/store/postgres/identity.ts). SQLite has one node per data dir.
+CREATE TABLE gateway_identity (
+  id BIGINT PRIMARY KEY CHECK (id = 1), ocid BIGINT NOT NULL, public_key TEXT NOT NULL, recorded_at BIGINT NOT NULL,
+  previous_key TEXT, rotated_at BIGINT
+);
+
 -- What this file is, in SQLite's terms: base schema version 1 (SCHEMA_VERSION in src/store/db.ts) with every
 -- named migration below already in it. A database made from this file needs none of them run.
 INSERT INTO schema_version (version, applied_at) VALUES (1, extract(epoch FROM now())::bigint);

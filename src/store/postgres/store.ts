@@ -3,6 +3,7 @@
 import type { SQL } from "bun";
 import type { BackupCheck } from "../backup";
 import { ConfigError } from "../../config-error";
+import { postgresIdentity } from "./identity";
 
 /**
  * `oc backup` snapshots a SQLite file (VACUUM INTO) and checks the copy; a PostgreSQL database is backed up with
@@ -34,5 +35,6 @@ export function postgresStoreMembers(sql: SQL) {
       throw new ConfigError(POSTGRES_BACKUP_ADVICE);
     },
     close: (): Promise<void> => sql.close(),
+    sharedIdentity: postgresIdentity(sql),
   };
 }
