@@ -51,6 +51,8 @@ export class Hub {
   private bus: Bus | null = null;
   private busFailed: (e: unknown) => void = () => {};
   private sockets = new Map<string, HubSocket[]>();
+  /** user id → the last push still on its way to that user's sockets (pushes to one user leave in order). */
+  private pushing = new Map<string, Promise<void>>();
   /** socket id → the SHA-256 of the token it authenticated with. */
   private tokenOf = new Map<string, string>();
   constructor(private readonly tokensValid: TokenCheck = async (h) => new Set(h)) {}
@@ -130,18 +132,28 @@ export class Hub {
       .catch((e) => this.busFailed(e)); // the user gets it from the database on reconnect (or the bus's replay)
   }
 
-  /** Pushes to this node's sockets of the user only, once durable and after the token re-check. */
+  /**
+   * Pushes to this node's sockets of the user only, once durable and after the token re-check, in the order given:
+   * each push to a user waits for the one before it (on PostgreSQL two re-checks on the pool can finish in either
+   * order, and a `confirmed` must not overtake its `paid`).
+   */
   deliver(userId: string, msgs: readonly ServerMessage[]): void {
     if (!this.publisher || msgs.length === 0 || !this.sockets.has(userId)) return;
     const texts = msgs.map((m) => JSON.stringify(m));
-    durable()
+    const committed = durable(); // the commits made so far: taken now, not when the previous push is out
+    const before = this.pushing.get(userId);
+    const pushed = (before ? before.then(() => committed) : committed)
       .then(() => this.recheck(userId))
       .then(
         (open) => {
           if (open > 0) for (const text of texts) this.publisher!(topic(userId), text);
         },
         () => {}, // not durable (or unreadable): nothing is pushed; the user gets it from the database on reconnect
-      );
+      )
+      .finally(() => {
+        if (this.pushing.get(userId) === pushed) this.pushing.delete(userId);
+      });
+    this.pushing.set(userId, pushed);
   }
 
   /** Closes this user's sockets whose token is no longer valid; returns how many remain open. */
