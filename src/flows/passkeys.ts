@@ -15,7 +15,7 @@ import {
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import type { Auth } from "../app/bearer";
-import type { ChallengePurpose, PasskeyRow } from "../store/passkeys";
+import type { ChallengePurpose, ChallengeRow, PasskeyRow } from "../store/passkeys";
 import { issueSession, promoteEnrolment, webOrigin, type SessionGrant } from "./sign-in";
 
 /** How long a browser has between asking for a challenge and answering it. */
@@ -57,7 +57,7 @@ const challengeTaker =
   (
     gw: Pick<Gateway, "clock" | "store">,
     purpose: ChallengePurpose,
-    check: (row: { user_id: string | null; token_hash: string | null }) => boolean,
+    check: (row: Pick<ChallengeRow, "userId" | "tokenHash">) => boolean,
   ) =>
   async (challenge: string) => {
     const row = await gw.store.transaction((tx) => tx.passkeys.takeChallenge(challenge, purpose, gw.clock()));
@@ -68,9 +68,9 @@ export function passkeyView(p: PasskeyRow, current: string | null) {
   return {
     id: p.id,
     name: p.name,
-    createdAt: p.created_at,
-    lastUsedAt: p.last_used_at,
-    backedUp: p.backed_up === 1,
+    createdAt: p.createdAt,
+    lastUsedAt: p.lastUsedAt,
+    backedUp: p.backedUp === 1,
     current: p.id === current,
   };
 }
@@ -106,8 +106,8 @@ export async function registrationOptions(gw: Pick<Gateway, "clock" | "config" |
   const challenge = {
     challenge: options.challenge,
     purpose: "register" as const,
-    user_id: auth.user.id,
-    token_hash: auth.grant.hash,
+    userId: auth.user.id,
+    tokenHash: auth.grant.hash,
   };
   await gw.store.transaction((tx) => tx.passkeys.saveChallenge(challenge, now, CHALLENGE_TTL));
   return options;
@@ -131,7 +131,7 @@ export async function registerPasskey(
       expectedChallenge: challengeTaker(
         gw,
         "register",
-        (r) => r.user_id === auth.user.id && r.token_hash === auth.grant.hash,
+        (r) => r.userId === auth.user.id && r.tokenHash === auth.grant.hash,
       ),
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
@@ -151,14 +151,14 @@ export async function registerPasskey(
       throw new ProtocolError("INVALID_STATE", "This passkey is already registered", { reason: "duplicate" });
     await tx.passkeys.insert({
       id: info.credential.id,
-      user_id: auth.user.id,
+      userId: auth.user.id,
       name: label,
-      public_key: info.credential.publicKey,
+      publicKey: info.credential.publicKey,
       counter: info.credential.counter,
       transports: JSON.stringify(info.credential.transports ?? response.response.transports ?? []),
-      device_type: info.credentialDeviceType,
-      backed_up: info.credentialBackedUp ? 1 : 0,
-      created_at: now,
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp ? 1 : 0,
+      createdAt: now,
     });
     const passkey = passkeyView((await tx.passkeys.byId(info.credential.id))!, null);
     const session: SessionGrant | undefined =
@@ -189,7 +189,7 @@ export async function signInOptions(gw: Pick<Gateway, "clock" | "config" | "stor
     timeout: CHALLENGE_TTL * MS_PER_SECOND,
   });
   const now = gw.clock();
-  const challenge = { challenge: options.challenge, purpose: "signin" as const, user_id: null, token_hash: null };
+  const challenge = { challenge: options.challenge, purpose: "signin" as const, userId: null, tokenHash: null };
   await gw.store.transaction((tx) => tx.passkeys.saveChallenge(challenge, now, CHALLENGE_TTL));
   return options;
 }
@@ -213,7 +213,7 @@ export async function signInWithPasskey(
       expectedRPID: rp.id,
       credential: {
         id: passkey.id,
-        publicKey: new Uint8Array(passkey.public_key),
+        publicKey: new Uint8Array(passkey.publicKey),
         counter: passkey.counter,
         transports: JSON.parse(passkey.transports),
       },
@@ -225,14 +225,14 @@ export async function signInWithPasskey(
   if (!verified.verified) throw rejected(new Error("not verified"));
   // A discoverable credential names its user: it must be the passkey's owner.
   const handle = response.response.userHandle;
-  if (handle && Buffer.from(handle, "base64url").toString("utf8") !== passkey.user_id)
+  if (handle && Buffer.from(handle, "base64url").toString("utf8") !== passkey.userId)
     throw rejected(new Error("user handle mismatch"));
   const now = gw.clock();
   const { newCounter } = verified.authenticationInfo;
   return gw.store.transaction(async (tx) => {
     if (!(await tx.passkeys.markUsed(passkey.id, passkey.counter, newCounter, now)))
       throw new ProtocolError("PASSKEY_REJECTED", "This passkey answer was already used", { reason: "counter" });
-    const user = (await tx.users.byId(passkey.user_id))!;
+    const user = (await tx.users.byId(passkey.userId))!;
     return issueSession(gw, tx, user, { origin: rp.origin, passkeyId: passkey.id });
   });
 }

@@ -25,18 +25,18 @@ export const refundJson = (
   gw: Pick<Gateway, "currencies">,
   r: Pick<
     RefundRow,
-    "id" | "order_id" | "amount_minor" | "currency" | "status" | "method" | "txid" | "created_at" | "completed_at"
+    "id" | "orderId" | "amountMinor" | "currency" | "status" | "method" | "txid" | "createdAt" | "completedAt"
   >,
 ) => ({
   id: r.id,
-  orderId: r.order_id,
-  amount: formatMinor(r.amount_minor, r.currency, gw.currencies),
+  orderId: r.orderId,
+  amount: formatMinor(r.amountMinor, r.currency, gw.currencies),
   currency: r.currency,
   status: r.status,
   method: r.method,
   txid: r.txid,
-  createdAt: r.created_at,
-  completedAt: r.completed_at,
+  createdAt: r.createdAt,
+  completedAt: r.completedAt,
 });
 
 /** Settled in our books: the account the payment was credited to; otherwise null (money is at a peer). */
@@ -186,26 +186,26 @@ export async function applyRefundProof(
   if (!amount.ok) return null;
   const ref = proof.to.reference ?? "";
   const named = (await tx.refunds.pendingMatching(proof.currency, amount.minor)).filter(
-    (r) => ref === `refund_${r.id}` || ref === `user_${r.user_id}`,
+    (r) => ref === `refund_${r.id}` || ref === `user_${r.userId}`,
   );
   const candidates = [];
   for (const r of named)
-    if ((await refundIssuers(tx, r.order_id, r.settlement_via)).includes(proof.issuer)) candidates.push(r);
+    if ((await refundIssuers(tx, r.orderId, r.settlementVia)).includes(proof.issuer)) candidates.push(r);
   candidates.sort((a, b) => Number(ref === `refund_${b.id}`) - Number(ref === `refund_${a.id}`));
   const r = candidates[0];
   if (!r) return null;
   await tx.ledger.move({
     from: externalAccount(proof.issuer),
-    to: userAccount(r.user_id),
+    to: userAccount(r.userId),
     currency: proof.currency,
     amount: amount.minor,
     reason: ORDER_REFUND,
-    orderId: r.order_id,
+    orderId: r.orderId,
     ref: `${proof.issuer}|${proof.txid}`,
     now,
   });
   await tx.refunds.complete(r.id, proof.issuer, proof.txid, JSON.stringify(proof), signature, now);
-  await emitRefund(gw, tx, (await tx.refunds.byId(r.id))!, (await tx.orders.byId(r.order_id))!);
+  await emitRefund(gw, tx, (await tx.refunds.byId(r.id))!, (await tx.orders.byId(r.orderId))!);
   return { status: "accepted", txid: proof.txid };
 }
 
@@ -277,7 +277,7 @@ export async function refundSummary(gw: Pick<Gateway, "currencies">, tx: Tx, o: 
     refunded: formatMinor(succeeded, o.currency, gw.currencies),
     refunds: rows.map((r) => ({
       id: r.id,
-      amount: formatMinor(r.amount_minor, r.currency, gw.currencies),
+      amount: formatMinor(r.amountMinor, r.currency, gw.currencies),
       status: r.status,
       txid: r.txid,
     })),

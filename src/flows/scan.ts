@@ -153,13 +153,13 @@ async function scanInventory(
       expires_at: expiresAt,
     });
     await tx.scans.insert({
-      session_id: sessionId,
+      sessionId,
       kind: "inventory",
-      merchant_ocid: meta.ocid,
+      merchantOcid: meta.ocid,
       code: raw,
-      source_url: code.url,
-      inventory_json: inventoryJson,
-      created_at: now,
+      sourceUrl: code.url,
+      inventoryJson,
+      createdAt: now,
     });
   });
   return { sessionId, kind: "inventory", merchant: merchantCard(meta), inventory: inv.inventory, expiresAt };
@@ -232,11 +232,11 @@ export async function orderFromInventory(
   if (st === "expired") throw new ProtocolError("SESSION_EXPIRED");
   if (scan.kind !== "inventory" || st !== "pending")
     throw new ProtocolError("INVALID_STATE", `Not allowed while ${st}`, { status: st });
-  const inventory = JSON.parse(scan.inventory_json!) as Inventory;
+  const inventory = JSON.parse(scan.inventoryJson!) as Inventory;
   const checked = checkPick(inventory, pick, gw.currencies);
   if (!checked.ok) throw new ProtocolError("INVALID_REQUEST", checked.message, { fields: checked.fields });
 
-  const meta = await resolveMerchant(gw, scan.merchant_ocid);
+  const meta = await resolveMerchant(gw, scan.merchantOcid);
   const reply = await callMerchant(gw, meta, "POST", "/orders/create", {
     items: pick.items,
     currency: inventory.currency,
@@ -258,7 +258,7 @@ export async function orderFromInventory(
     });
   return storeScannedOrder(gw, user, meta, signed, {
     code: scan.code,
-    sourceUrl: scan.source_url,
+    sourceUrl: scan.sourceUrl,
     kind: "order",
     sessionId,
     fromInventory: true,
@@ -341,13 +341,13 @@ async function storeScannedOrder(
       });
       await tx.sessions.claim(sessionId, at);
       await tx.scans.insert({
-        session_id: sessionId,
+        sessionId,
         kind: where.kind,
-        merchant_ocid: meta.ocid,
+        merchantOcid: meta.ocid,
         code: where.code,
-        source_url: where.sourceUrl,
-        inventory_json: null,
-        created_at: at,
+        sourceUrl: where.sourceUrl,
+        inventoryJson: null,
+        createdAt: at,
       });
     }
     await storeOrder(

@@ -42,10 +42,10 @@ export async function sessionView(
     const sc = seen.scan;
     if (sc) {
       view.scan =
-        sc.kind === "inventory" && sc.inventory_json
-          ? { kind: sc.kind, inventory: JSON.parse(sc.inventory_json) }
+        sc.kind === "inventory" && sc.inventoryJson
+          ? { kind: sc.kind, inventory: JSON.parse(sc.inventoryJson) }
           : { kind: sc.kind };
-      view.merchant ??= merchantViewOf(gw, sc.merchant_ocid, null);
+      view.merchant ??= merchantViewOf(gw, sc.merchantOcid, null);
     }
   }
   if (o?.final_txid) view.txid = o.final_txid;

@@ -1312,13 +1312,13 @@ async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown
   );
   out.scans = await t(async (tx) => {
     await tx.scans.insert({
-      session_id: "sc1",
+      sessionId: "sc1",
       kind: "inventory",
-      merchant_ocid: 5001,
+      merchantOcid: 5001,
       code: "INV-1",
-      source_url: null,
-      inventory_json: '{"items":[]}',
-      created_at: 60,
+      sourceUrl: null,
+      inventoryJson: '{"items":[]}',
+      createdAt: 60,
     });
     const before = await tx.scans.get("sc1");
     return {
@@ -1518,12 +1518,12 @@ async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown
 
   // Passkeys and WebAuthn challenges.
   out.passkeys = await t(async (tx) => {
-    const pk = { user_id: "u1", name: "laptop", counter: 0, transports: "usb", device_type: "single", backed_up: 0 };
-    await tx.passkeys.insert({ ...pk, id: "pk-z", public_key: new Uint8Array([1, 2, 255]), created_at: 110 });
-    await tx.passkeys.insert({ ...pk, id: "pk-a", public_key: new Uint8Array([0]), created_at: 110 });
+    const pk = { userId: "u1", name: "laptop", counter: 0, transports: "usb", deviceType: "single", backedUp: 0 };
+    await tx.passkeys.insert({ ...pk, id: "pk-z", publicKey: new Uint8Array([1, 2, 255]), createdAt: 110 });
+    await tx.passkeys.insert({ ...pk, id: "pk-a", publicKey: new Uint8Array([0]), createdAt: 110 });
     const used = [await tx.passkeys.markUsed("pk-z", 0, 5, 111), await tx.passkeys.markUsed("pk-z", 0, 6, 112)];
-    await tx.passkeys.saveChallenge({ challenge: "c1", purpose: "signin", user_id: null, token_hash: null }, 100, 5);
-    await tx.passkeys.saveChallenge({ challenge: "c2", purpose: "register", user_id: "u1", token_hash: "th" }, 110, 60);
+    await tx.passkeys.saveChallenge({ challenge: "c1", purpose: "signin", userId: null, tokenHash: null }, 100, 5);
+    await tx.passkeys.saveChallenge({ challenge: "c2", purpose: "register", userId: "u1", tokenHash: "th" }, 110, 60);
     return {
       used,
       forUser: await tx.passkeys.forUser("u1"),
@@ -1538,7 +1538,7 @@ async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown
   });
   await t(async (tx) => {
     // Purged on the next save: c1 expired at 105.
-    await tx.passkeys.saveChallenge({ challenge: "c3", purpose: "signin", user_id: null, token_hash: null }, 120, 5);
+    await tx.passkeys.saveChallenge({ challenge: "c3", purpose: "signin", userId: null, tokenHash: null }, 120, 5);
     out.expiredChallenge = await tx.passkeys.takeChallenge("c1", "signin", 120);
   });
 
@@ -1636,7 +1636,7 @@ for (const engine of ENGINES) {
       expect(r.refunds.before.totals).toEqual({ committed: 500n, succeeded: 200n });
       expect(r.refunds.completed).toEqual([true, false]);
       expect(r.refunds.totals).toEqual({ committed: 500n, succeeded: 500n });
-      expect(r.refunds.big[0].amount_minor).toBe(BIG);
+      expect(r.refunds.big[0].amountMinor).toBe(BIG);
       expect(r.refunds.none).toEqual({ committed: 0n, succeeded: 0n });
       expect(r.p2p.missingKey).toBeUndefined();
       expect(r.p2p.missingId).toBeUndefined();
@@ -1651,8 +1651,8 @@ for (const engine of ENGINES) {
       expect(r.kyc.verified).toEqual(new Set(["name"]));
       expect(r.passkeys.used).toEqual([true, false]);
       expect(r.passkeys.forUser.map((p: { id: string }) => p.id)).toEqual(["pk-z", "pk-a"]); // insertion order
-      expect(r.passkeys.byId.public_key).toEqual(new Uint8Array([1, 2, 255]));
-      expect(r.passkeys.taken).toEqual({ challenge: "c2", purpose: "register", user_id: "u1", token_hash: "th" });
+      expect(r.passkeys.byId.publicKey).toEqual(new Uint8Array([1, 2, 255]));
+      expect(r.passkeys.taken).toEqual({ challenge: "c2", purpose: "register", userId: "u1", tokenHash: "th" });
       expect([r.passkeys.wrongPurpose, r.passkeys.takenTwice, r.expiredChallenge]).toEqual([null, null, null]);
       expect(r.reads.search).toEqual([3, 2, 1]);
       expect(r.reads.searchPaid).toEqual([1]);
@@ -1764,20 +1764,20 @@ for (const engine of ENGINES) {
       await seedUser(seeded.seed, "webauthn");
       await seeded.store.transaction(async (tx) => {
         await tx.passkeys.saveChallenge(
-          { challenge: "race", purpose: "signin", user_id: null, token_hash: null },
+          { challenge: "race", purpose: "signin", userId: null, tokenHash: null },
           500,
           60,
         );
         await tx.passkeys.insert({
           id: "pk-race",
-          user_id: "webauthn",
+          userId: "webauthn",
           name: "key",
-          public_key: new Uint8Array([9]),
+          publicKey: new Uint8Array([9]),
           counter: 3,
           transports: "",
-          device_type: "single",
-          backed_up: 0,
-          created_at: 500,
+          deviceType: "single",
+          backedUp: 0,
+          createdAt: 500,
         });
         await tx.kyc.addStart(
           "st-race",
@@ -1852,14 +1852,14 @@ for (const engine of ENGINES) {
       };
       const pk = {
         id: "pk-dup",
-        user_id: "refused",
+        userId: "refused",
         name: "k",
-        public_key: new Uint8Array([1]),
+        publicKey: new Uint8Array([1]),
         counter: 0,
         transports: "",
-        device_type: "single",
-        backed_up: 0,
-        created_at: 1,
+        deviceType: "single",
+        backedUp: 0,
+        createdAt: 1,
       };
       await seeded.store.transaction(async (tx) => {
         await tx.passkeys.insert(pk);
@@ -1878,13 +1878,13 @@ for (const engine of ENGINES) {
       expect(constraintViolation(nobody)?.kind).toBe("foreign_key");
       const noSession = await refusal((tx) =>
         tx.scans.insert({
-          session_id: "no-such-session",
+          sessionId: "no-such-session",
           kind: "order",
-          merchant_ocid: 1,
+          merchantOcid: 1,
           code: "c",
-          source_url: null,
-          inventory_json: null,
-          created_at: 1,
+          sourceUrl: null,
+          inventoryJson: null,
+          createdAt: 1,
         }),
       );
       expect(constraintViolation(noSession)?.kind).toBe("foreign_key");

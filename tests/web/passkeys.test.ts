@@ -94,7 +94,7 @@ test("register after a token sign-in, sign in with it; a second device enrols fr
   const [cred1] = await phone.credentials();
   expect(cred1).toMatchObject({ rpId: "localhost" });
   const row1 = tg.gw.store.passkeys.forUser(user.id);
-  expect(row1.map((p) => [p.name, p.user_id, p.last_used_at])).toEqual([["Pia's phone", user.id, null]]);
+  expect(row1.map((p) => [p.name, p.userId, p.lastUsedAt])).toEqual([["Pia's phone", user.id, null]]);
   expect(Buffer.from(row1[0]!.id, "base64url").equals(Buffer.from(cred1!.credentialId, "base64"))).toBe(true);
   await expect(auditA11y(phone.page)).resolves.toEqual([]);
   await phone.page.screenshot({ path: outputPath("passkeys-wallet.png"), fullPage: true });
@@ -107,7 +107,7 @@ test("register after a token sign-in, sign in with it; a second device enrols fr
   const s1 = (await storedToken(phone.page))!;
   expect(tokenRow(s1)).toEqual({ kind: "session", passkey_id: row1[0]!.id, origin: base, revoked_at: null });
   const afterFirst = tg.gw.store.passkeys.byId(row1[0]!.id)!;
-  expect(afterFirst.last_used_at).not.toBeNull();
+  expect(afterFirst.lastUsedAt).not.toBeNull();
   expect(afterFirst.counter).toBe((await phone.credentials())[0]!.signCount); // the authenticator's counter is kept
   await phone.page.locator("#passkeys li", { hasText: "signed in with it" }).waitFor();
 

@@ -6,20 +6,14 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import type { ChallengeRow, PasskeyRow } from "../passkeys";
-import { int, intOrNull } from "./values";
+import { int } from "./values";
+import { pgRecord, pgRecordOrNull, type PgRow } from "./rows";
 
-const passkey = (r: Record<string, unknown>): PasskeyRow => ({
-  id: r.id as string,
-  user_id: r.user_id as string,
-  name: r.name as string,
-  public_key: new Uint8Array(r.public_key as Uint8Array), // BYTEA arrives as a Buffer; SQLite gives a Uint8Array
-  counter: int(r.counter),
-  transports: r.transports as string,
-  device_type: r.device_type as string,
-  backed_up: int(r.backed_up),
-  created_at: int(r.created_at),
-  last_used_at: intOrNull(r.last_used_at),
-});
+const passkey = (r: PgRow): PasskeyRow => {
+  const p = pgRecord<PasskeyRow>(r);
+  p.publicKey = new Uint8Array(p.publicKey); // BYTEA arrives as a Buffer; SQLite gives a Uint8Array
+  return p;
+};
 
 export function pgPasskeys(sql: SQL): Tx["passkeys"] {
   const columns = sql`id, user_id, name, public_key, counter, transports, device_type, backed_up, created_at,
@@ -28,8 +22,8 @@ export function pgPasskeys(sql: SQL): Tx["passkeys"] {
     async insert(p) {
       await sql`INSERT INTO passkeys (id, user_id, name, public_key, counter, transports, device_type, backed_up,
           created_at)
-        VALUES (${p.id}, ${p.user_id}, ${p.name}, ${p.public_key}, ${p.counter}, ${p.transports}, ${p.device_type},
-          ${p.backed_up}, ${p.created_at})`;
+        VALUES (${p.id}, ${p.userId}, ${p.name}, ${p.publicKey}, ${p.counter}, ${p.transports}, ${p.deviceType},
+          ${p.backedUp}, ${p.createdAt})`;
     },
     async byId(id) {
       const [r] = await sql`SELECT ${columns} FROM passkeys WHERE id = ${id}`;
@@ -50,13 +44,14 @@ export function pgPasskeys(sql: SQL): Tx["passkeys"] {
     async saveChallenge(c, now, ttl) {
       await sql`DELETE FROM webauthn_challenges WHERE expires_at < ${now}`;
       await sql`INSERT INTO webauthn_challenges (challenge, purpose, user_id, token_hash, created_at, expires_at)
-        VALUES (${c.challenge}, ${c.purpose}, ${c.user_id}, ${c.token_hash}, ${now}, ${now + ttl})`;
+        VALUES (${c.challenge}, ${c.purpose}, ${c.userId}, ${c.tokenHash}, ${now}, ${now + ttl})`;
     },
     async takeChallenge(challenge, purpose, now) {
-      const [r] = await sql`DELETE FROM webauthn_challenges
-        WHERE challenge = ${challenge} AND purpose = ${purpose} AND expires_at >= ${now}
-        RETURNING challenge, purpose, user_id, token_hash`;
-      return r ? (r as ChallengeRow) : null;
+      return pgRecordOrNull<ChallengeRow>(
+        await sql`DELETE FROM webauthn_challenges
+          WHERE challenge = ${challenge} AND purpose = ${purpose} AND expires_at >= ${now}
+          RETURNING challenge, purpose, user_id, token_hash`,
+      );
     },
     async liveChallenges(purpose) {
       const [r] = await sql`SELECT COUNT(*) AS n FROM webauthn_challenges WHERE purpose = ${purpose}`;

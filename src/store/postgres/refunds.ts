@@ -4,15 +4,10 @@
 // same order waits for the first to commit and then sums it; refunds of different orders never wait on each other.
 import type { SQL } from "bun";
 import type { Tx } from "../index";
-import type { RefundRow } from "../refunds";
+import { REFUND_MONEY, type RefundRow } from "../refunds";
 import { randomHex } from "../../protocol/hex";
-import { LOCK_CLASS, money, withInts } from "./values";
-
-const INTS = ["order_id", "issuer", "created_at", "completed_at"] as const;
-const refund = (r: Record<string, unknown>): RefundRow => ({
-  ...withInts<RefundRow>(r, INTS),
-  amount_minor: money(r.amount_minor),
-});
+import { LOCK_CLASS, money } from "./values";
+import { pgRecordOrNull, pgRecords } from "./rows";
 
 export function pgRefunds(sql: SQL): Tx["refunds"] {
   /** Order ids are BIGINT; the lock key is an int4, so ids share keys modulo 2^31 - 1 (a wait, never a wrong sum). */
@@ -34,12 +29,10 @@ export function pgRefunds(sql: SQL): Tx["refunds"] {
     async byOrder(orderId) {
       const rows = await sql`SELECT ${columns} FROM refunds r WHERE r.order_id = ${orderId}
         ORDER BY r.created_at, r.rowid`;
-      return rows.map(refund);
+      return pgRecords<RefundRow>(rows, REFUND_MONEY);
     },
-    async byId(id) {
-      const [r] = await sql`SELECT ${columns} FROM refunds r WHERE r.id = ${id}`;
-      return r ? refund(r) : null;
-    },
+    byId: async (id) =>
+      pgRecordOrNull<RefundRow>(await sql`SELECT ${columns} FROM refunds r WHERE r.id = ${id}`, REFUND_MONEY),
     async totals(orderId) {
       await lockOrder(orderId);
       const [r] = await sql`SELECT
@@ -56,11 +49,7 @@ export function pgRefunds(sql: SQL): Tx["refunds"] {
         FROM refunds r JOIN orders o ON o.id = r.order_id
         WHERE r.status = 'pending' AND r.currency = ${currency} AND r.amount_minor = ${minor}
         ORDER BY r.created_at, r.rowid`;
-      return rows.map((r: Record<string, unknown>) => ({
-        ...refund(r),
-        user_id: r.user_id as string,
-        settlement_via: r.settlement_via === null ? null : Number(r.settlement_via),
-      }));
+      return pgRecords<RefundRow & { userId: string; settlementVia: number | null }>(rows, REFUND_MONEY);
     },
     async complete(id, issuer, txid, proofJson, signature, now) {
       const rows = await sql`UPDATE refunds SET status = 'succeeded', issuer = ${issuer}, txid = ${txid},

@@ -2,22 +2,21 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import type { ScanRow } from "../scans";
-import { withInts } from "./values";
-
-const INTS = ["merchant_ocid", "created_at", "updated_at"] as const;
+import { pgRecordOrNull } from "./rows";
 
 export function pgScans(sql: SQL): Tx["scans"] {
   return {
     async insert(r) {
       await sql`INSERT INTO scans (session_id, kind, merchant_ocid, code, source_url, inventory_json, created_at,
           updated_at)
-        VALUES (${r.session_id}, ${r.kind}, ${r.merchant_ocid}, ${r.code}, ${r.source_url}, ${r.inventory_json},
-          ${r.created_at}, ${r.created_at})`;
+        VALUES (${r.sessionId}, ${r.kind}, ${r.merchantOcid}, ${r.code}, ${r.sourceUrl}, ${r.inventoryJson},
+          ${r.createdAt}, ${r.createdAt})`;
     },
     async get(sessionId) {
-      const [r] = await sql`SELECT session_id, kind, merchant_ocid, code, source_url, inventory_json, created_at,
-        updated_at FROM scans WHERE session_id = ${sessionId}`;
-      return r ? withInts<ScanRow>(r, INTS) : null;
+      return pgRecordOrNull<ScanRow>(
+        await sql`SELECT session_id, kind, merchant_ocid, code, source_url, inventory_json, created_at, updated_at
+          FROM scans WHERE session_id = ${sessionId}`,
+      );
     },
     async becomeOrder(sessionId, now) {
       const rows = await sql`UPDATE scans SET kind = 'order', updated_at = ${now}
