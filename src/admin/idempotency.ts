@@ -39,7 +39,7 @@ export async function withIdempotency(
     await idem.expireOlderThan(actor, key, now - ADMIN_IDEMPOTENCY_TTL);
     if (!(await idem.claim(actor, key, hash, now))) {
       const row = (await idem.get(actor, key))!;
-      const abandoned = row.state === "in_flight" && row.created_at < now - STALE_CLAIM;
+      const abandoned = row.state === "in_flight" && row.createdAt < now - STALE_CLAIM;
       if (!abandoned) return storedAnswer(row, hash);
       await idem.release(actor, key);
       await idem.claim(actor, key, hash, now);
@@ -51,7 +51,7 @@ export async function withIdempotency(
 }
 
 function storedAnswer(row: IdemRow, hash: string): Answer {
-  if (row.request_hash !== hash)
+  if (row.requestHash !== hash)
     throw new ProtocolError("IDEMPOTENCY_KEY_REUSED", undefined, { reason: "idempotency_key_reused" });
   if (row.state === "in_flight") {
     const retry = { "retry-after": String(RETRY_AFTER_S) };

@@ -2,17 +2,19 @@
 // (`done`) in the transaction of the mutation itself, so an answer is stored iff the mutation committed; an
 // `in_flight` row seen by anyone else is another process's claim still running (or one a crash left behind).
 import type { Database } from "bun:sqlite";
+import { camelOrNull, type Camel } from "./records";
 
-export type IdemRow = {
+type Row = {
   request_hash: string;
   state: "in_flight" | "done";
   status: number | null;
   response: string | null;
   created_at: number;
 };
+export type IdemRow = Camel<Row>;
 
 export function adminIdempotency(db: Database) {
-  const get = db.query<IdemRow, [string, string]>(
+  const get = db.query<Row, [string, string]>(
     "SELECT request_hash, state, status, response, created_at FROM admin_idempotency WHERE actor = ? AND key = ?",
   );
   // Claim-first: one INSERT decides who owns the key; a second claimer gets no row back and reads the owner's.
@@ -27,7 +29,7 @@ export function adminIdempotency(db: Database) {
   const release = db.query("DELETE FROM admin_idempotency WHERE actor = ? AND key = ? AND state = 'in_flight'");
   const expire = db.query("DELETE FROM admin_idempotency WHERE actor = ? AND key = ? AND created_at < ?");
   return {
-    get: (actor: string, key: string) => get.get(actor, key),
+    get: (actor: string, key: string) => camelOrNull(get.get(actor, key)),
     /** true: the key is this request's now; false: someone holds it (read it with `get`). */
     claim: (actor: string, key: string, hash: string, now: number): boolean =>
       claim.get(actor, key, hash, now) !== null,

@@ -1614,11 +1614,11 @@ for (const engine of ENGINES) {
       expect(r.audit.rest.map((e: AuditEntry) => e.action)).toEqual(["user.freeze"]);
       expect(r.adminIdem).toMatchObject({ claimed: true, again: false, finished: true, finishedTwice: false });
       expect(r.adminIdem.done).toEqual({
-        request_hash: "h1",
+        requestHash: "h1",
         state: "done",
         status: 201,
         response: '{"ok":true}',
-        created_at: 30,
+        createdAt: 30,
       });
       expect(r.adminIdemExpiry.notYet).not.toBeNull();
       expect(r.adminIdemExpiry.gone).toBeNull();
@@ -1745,11 +1745,11 @@ for (const engine of ENGINES) {
       expect(won(results)).toBe(1);
       const winner = results.findIndex((r) => r.status === "fulfilled" && r.value === true);
       expect(await seeded.store.read((tx) => tx.adminIdempotency.get("key:race", "k"))).toEqual({
-        request_hash: `h${winner}`,
+        requestHash: `h${winner}`,
         state: "done",
         status: 200,
         response: `answer ${winner}`,
-        created_at: 400,
+        createdAt: 400,
       });
       await expect(
         seeded.store.transaction(async (tx) => {

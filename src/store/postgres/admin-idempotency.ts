@@ -4,23 +4,15 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import type { IdemRow } from "../admin-idempotency";
-import { int, intOrNull } from "./values";
+import { pgRecordOrNull } from "./rows";
 
 export function pgAdminIdempotency(sql: SQL): Tx["adminIdempotency"] {
   return {
-    async get(actor, key) {
-      const [r] = await sql`SELECT request_hash, state, status, response, created_at FROM admin_idempotency
-        WHERE actor = ${actor} AND key = ${key}`;
-      if (!r) return null;
-      const row: IdemRow = {
-        request_hash: r.request_hash,
-        state: r.state,
-        status: intOrNull(r.status),
-        response: r.response,
-        created_at: int(r.created_at),
-      };
-      return row;
-    },
+    get: async (actor, key) =>
+      pgRecordOrNull<IdemRow>(
+        await sql`SELECT request_hash, state, status, response, created_at FROM admin_idempotency
+          WHERE actor = ${actor} AND key = ${key}`,
+      ),
     async claim(actor, key, hash, now) {
       const rows = await sql`INSERT INTO admin_idempotency (actor, key, request_hash, state, created_at)
         VALUES (${actor}, ${key}, ${hash}, 'in_flight', ${now}) ON CONFLICT (actor, key) DO NOTHING RETURNING 1`;
