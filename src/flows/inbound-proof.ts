@@ -70,11 +70,11 @@ export async function transferWebhook(gw: Gateway, caller: Caller, body: Webhook
 
   const { stored, toUs } = await gw.store.read(async (tx) => {
     const stored = await txidUse(tx.proofs, proof.issuer, proof.txid);
-    if (stored?.reply_json) return { stored, toUs: false };
+    if (stored?.replyJson) return { stored, toUs: false };
     // Issue 17: a proof addressed to one of our users' own OCIDs is a credit to us as well.
     return { stored, toUs: proof.to.ocid === gw.config.ocid || (await tx.users.byOcid(proof.to.ocid)) !== null };
   });
-  if (stored?.reply_json) return JSON.parse(stored.reply_json) as Reply;
+  if (stored?.replyJson) return JSON.parse(stored.replyJson) as Reply;
 
   if (toUs && !gw.config.acceptIssuers.includes(proof.issuer)) {
     const accepted = gw.config.acceptIssuers;
@@ -95,13 +95,13 @@ export async function transferWebhook(gw: Gateway, caller: Caller, body: Webhook
       const claimed =
         toUs && (await tx.proofs.claimReceived({ ...row, outcome: "pending", replyJson: null, jobId: null }));
       const again = claimed ? null : await txidUse(tx.proofs, proof.issuer, proof.txid);
-      if (again?.reply_json) return only(JSON.parse(again.reply_json) as Reply);
+      if (again?.replyJson) return only(JSON.parse(again.replyJson) as Reply);
       let outcome: Committed<Reply>;
       // A txid a settlement job already used (a final or intermediate proof, a payment reference) is never also a
       // credit: one (issuer, txid), one movement.
       if (toUs && again) {
         const detail = `${proof.issuer}/${proof.txid} posted as a credit after settlement used it`;
-        await recordAnomaly(gw, tx, "proof_reused", null, again.job_id, detail);
+        await recordAnomaly(gw, tx, "proof_reused", null, again.jobId, detail);
         outcome = only({ status: "rejected", txid: proof.txid, message: "txid already used for another transfer" });
       } else if (toUs) {
         const refund = await applyRefundProof(gw, tx, proof, body.signature, now);
@@ -115,7 +115,7 @@ export async function transferWebhook(gw: Gateway, caller: Caller, body: Webhook
     const refused = e;
     return commit(gw, async (tx): Promise<Committed<Reply>> => {
       const again = await txidUse(tx.proofs, proof.issuer, proof.txid);
-      if (again?.reply_json) return only(JSON.parse(again.reply_json) as Reply);
+      if (again?.replyJson) return only(JSON.parse(again.replyJson) as Reply);
       const a = refused.anomaly;
       if (a) await recordAnomaly(gw, tx, a.kind, a.orderId, a.jobId, a.detail);
       await recordReply(tx, refused.reply);
@@ -215,7 +215,7 @@ async function applyNotification(
 ): Promise<Committed<Reply>> {
   const accepted: Reply = { status: "accepted", txid: proof.txid };
   // Same txid as a step already recorded (§9.8): accepted, and nothing moves again.
-  if (already?.job_id) return only(accepted);
+  if (already?.jobId) return only(accepted);
   for (const job of await tx.jobs.waitingForProof(proof.currency)) {
     const order = await tx.orders.byId(job.oid);
     const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];

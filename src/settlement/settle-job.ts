@@ -449,7 +449,7 @@ export async function applyFinalProof(
   const now = gw.clock();
   const txid = String(final.proof.txid);
   const seen = await txidUse(tx.proofs, issuer, txid);
-  if (seen && seen.job_id !== jobId) {
+  if (seen && seen.jobId !== jobId) {
     await recordAnomaly(gw, tx, "proof_reused", order.id, jobId, `${issuer}/${txid} already used`);
     return false;
   }

@@ -39,7 +39,7 @@ export const txidUse = (proofs: ProofsTx, issuer: number, txid: string): Promise
 export async function claimTxid(proofs: ProofsTx, c: TxidClaim): Promise<ClaimResult> {
   if (await proofs.claimReceived({ ...c, replyJson: c.replyJson ?? null })) return "fresh";
   const use = await txidUse(proofs, c.issuer, c.txid);
-  if (!use || c.jobId === null || use.job_id !== c.jobId) return "taken";
+  if (!use || c.jobId === null || use.jobId !== c.jobId) return "taken";
   await proofs.updateReceived(c);
   return "same_job";
 }

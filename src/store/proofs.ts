@@ -1,6 +1,7 @@
 // Proofs at rest: the ones we issue (§13.2, stored with their canonical string and never re-created) and the
 // (issuer, txid) registry of the ones we received (§12.5, §13.3 step 9): one row per movement a peer named.
 import type { Database } from "bun:sqlite";
+import { camelOrNull, type Camel } from "./records";
 
 export type IssuedProofRow = {
   txid: string;
@@ -11,7 +12,9 @@ export type IssuedProofRow = {
   now: number;
 };
 
-export type TxidUse = { job_id: string | null; reply_json: string | null; outcome: string };
+type UseRow = { job_id: string | null; reply_json: string | null; outcome: string };
+/** Who used an (issuer, txid) already: the settlement job that claimed it, or the webhook answer stored for it. */
+export type TxidUse = Camel<UseRow>;
 
 export type ReceivedProofRow = {
   issuer: number;
@@ -31,7 +34,7 @@ export function proofs(db: Database) {
     `INSERT INTO issued_proofs (txid, proof_json, signature, canonical, order_id, created_at)
      VALUES (?, ?, ?, ?, ?, ?)`,
   );
-  const use = db.query<TxidUse, [number, string]>(
+  const use = db.query<UseRow, [number, string]>(
     "SELECT job_id, reply_json, outcome FROM received_proofs WHERE issuer = ? AND txid = ?",
   );
   const update = db.query(
@@ -68,7 +71,7 @@ export function proofs(db: Database) {
       issued.run(p.txid, p.proofJson, p.signature, p.canonical, p.orderId, p.now);
     },
     /** Who used (issuer, txid) already, if anyone. */
-    received: (issuer: number, txid: string): TxidUse | null => use.get(issuer, txid),
+    received: (issuer: number, txid: string): TxidUse | null => camelOrNull(use.get(issuer, txid)),
     /** The same job claims its txid again: the row records the newer document. */
     updateReceived: (r: Omit<ReceivedProofRow, "replyJson" | "jobId" | "now">): void => {
       update.run(r.document, r.signature, r.sigForm, r.outcome, r.issuer, r.txid);

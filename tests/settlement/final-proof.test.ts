@@ -87,7 +87,7 @@ describe("a final proof pays the order into §12.1's account for the step", () =
     expect(gw.store.jobs.byId(jobId)!.state).toBe("done");
     expect(balance(IN_FLIGHT)).toBe(before.inFlight - AMOUNT);
     expect(balance(account)).toBe(before.account + AMOUNT);
-    expect(gw.store.proofs.received(issuer, txid)).toMatchObject({ job_id: jobId, outcome: "settlement" });
+    expect(gw.store.proofs.received(issuer, txid)).toMatchObject({ jobId, outcome: "settlement" });
   });
 });
 

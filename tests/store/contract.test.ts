@@ -674,8 +674,8 @@ for (const engine of ENGINES) {
         });
         return { use: await tx.proofs.received(9, "tx-race"), none: await tx.proofs.received(9, "tx-none") };
       });
-      expect(use.use?.job_id).toBe(`job-${fresh[0]!.slice("fresh-".length)}`);
-      sameOnEveryEngine(engine, "proofs", { ...use, use: { ...use.use, job_id: "<winner>" } });
+      expect(use.use?.jobId).toBe(`job-${fresh[0]!.slice("fresh-".length)}`);
+      sameOnEveryEngine(engine, "proofs", { ...use, use: { ...use.use, jobId: "<winner>" } });
     });
 
     test("proofs: claim-first — of concurrent claims of one txid exactly one wins and none fails", async () => {
@@ -722,8 +722,8 @@ for (const engine of ENGINES) {
       expect(after).toEqual({
         job: true,
         again: false,
-        credit: { job_id: null, reply_json: '{"status":"accepted"}', outcome: "accepted" },
-        owned: { job_id: "job-x", reply_json: null, outcome: "settlement" },
+        credit: { jobId: null, replyJson: '{"status":"accepted"}', outcome: "accepted" },
+        owned: { jobId: "job-x", replyJson: null, outcome: "settlement" },
       });
     });
 

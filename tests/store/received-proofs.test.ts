@@ -40,7 +40,7 @@ describe("claimTxid: one (issuer, txid), one holder", () => {
     expect(results.filter((r) => r === "fresh")).toHaveLength(1);
     expect(results.filter((r) => r === "taken")).toHaveLength(CONCURRENT - 1);
     const winner = `job_${results.indexOf("fresh")}`;
-    expect(await a.read((tx) => tx.proofs.received(300, txid))).toMatchObject({ job_id: winner });
+    expect(await a.read((tx) => tx.proofs.received(300, txid))).toMatchObject({ jobId: winner });
   });
 
   test("the holder may claim again (same_job, newer document); nobody else, and no credit, ever", async () => {
@@ -49,7 +49,7 @@ describe("claimTxid: one (issuer, txid), one holder", () => {
     expect(await claim(b, { ...claimOf(txid, "job_a"), document: "newer" })).toBe("same_job");
     expect(await claim(a, claimOf(txid, "job_b"))).toBe("taken");
     expect(await claim(b, claimOf(txid, null))).toBe("taken");
-    expect(await b.read((tx) => tx.proofs.received(300, txid))).toMatchObject({ job_id: "job_a" });
+    expect(await b.read((tx) => tx.proofs.received(300, txid))).toMatchObject({ jobId: "job_a" });
   });
 
   test("concurrent webhook claims of one credit: one request takes it, the others find the row", async () => {
@@ -84,8 +84,8 @@ describe("recordWebhookReply", () => {
     });
     await b.transaction((tx) => tx.proofs.recordWebhookReply(reply(txid, "rejected")));
     const stored = await a.read((tx) => tx.proofs.received(300, txid));
-    expect(stored).toMatchObject({ job_id: null, outcome: "accepted" });
-    expect(JSON.parse(stored!.reply_json!)).toEqual({ status: "accepted", txid });
+    expect(stored).toMatchObject({ jobId: null, outcome: "accepted" });
+    expect(JSON.parse(stored!.replyJson!)).toEqual({ status: "accepted", txid });
   });
 
   test("a row a settlement job owns keeps no stored reply (its replays are judged again)", async () => {
@@ -93,8 +93,8 @@ describe("recordWebhookReply", () => {
     expect(await claim(a, claimOf(txid, "job_owner"))).toBe("fresh");
     await b.transaction((tx) => tx.proofs.recordWebhookReply(reply(txid, "accepted")));
     expect(await a.read((tx) => tx.proofs.received(300, txid))).toEqual({
-      job_id: "job_owner",
-      reply_json: null,
+      jobId: "job_owner",
+      replyJson: null,
       outcome: "settlement",
     });
   });

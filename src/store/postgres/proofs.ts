@@ -3,6 +3,8 @@
 // violation (constraint.ts maps it like SQLite's), and its whole transaction rolls back.
 import type { SQL } from "bun";
 import type { Tx } from "../index";
+import type { TxidUse } from "../proofs";
+import { pgRecordOrNull } from "./rows";
 
 export function pgProofs(sql: SQL): Tx["proofs"] {
   return {
@@ -10,11 +12,10 @@ export function pgProofs(sql: SQL): Tx["proofs"] {
       await sql`INSERT INTO issued_proofs (txid, proof_json, signature, canonical, order_id, created_at)
         VALUES (${p.txid}, ${p.proofJson}, ${p.signature}, ${p.canonical}, ${p.orderId}, ${p.now})`;
     },
-    async received(issuer, txid) {
-      const [r] = await sql`SELECT job_id, reply_json, outcome FROM received_proofs
-        WHERE issuer = ${issuer} AND txid = ${txid}`;
-      return r ? { job_id: r.job_id, reply_json: r.reply_json, outcome: r.outcome } : null;
-    },
+    received: async (issuer, txid) =>
+      pgRecordOrNull<TxidUse>(
+        await sql`SELECT job_id, reply_json, outcome FROM received_proofs WHERE issuer = ${issuer} AND txid = ${txid}`,
+      ),
     async updateReceived(r) {
       await sql`UPDATE received_proofs SET proof_json = ${r.document}, signature = ${r.signature},
           sig_form = ${r.sigForm}, outcome = ${r.outcome}
