@@ -8,13 +8,13 @@ import { deliveryItem } from "./orders";
 const endpointJson = (e: EndpointRow) => ({
   id: e.id,
   url: e.url,
-  eventTypes: e.event_types.split(","),
-  createdAt: e.created_at,
-  disabled: e.disabled_at !== null,
+  eventTypes: e.eventTypes.split(","),
+  createdAt: e.createdAt,
+  disabled: e.disabledAt !== null,
 });
 export const eventJson = (e: EventRow) => ({
   ...(JSON.parse(e.body) as { id: string; type: string; timestamp: string; data: unknown }),
-  createdAt: e.created_at,
+  createdAt: e.createdAt,
 });
 
 export async function createEndpoint(

@@ -14,7 +14,7 @@ export async function emitEvent(
   orderId: number | null = null,
 ): Promise<string> {
   const targets = (await tx.events.activeEndpoints())
-    .filter((e) => subscribes(e.event_types.split(","), type))
+    .filter((e) => subscribes(e.eventTypes.split(","), type))
     .map((e) => e.id);
   const id = await tx.events.record(type, data, orderId, targets, gw.clock());
   // The scheduler's wake is deferred to a timer: it runs after this transaction has committed.

@@ -23,7 +23,7 @@ export async function deliverEvent(
   const endpointId = d.endpoint_id;
   const endpoint = endpointId ? await gw.store.read((tx) => tx.events.endpoint(endpointId)) : null;
   const noReply = { started, httpStatus: null, reply: null };
-  if (!endpoint || endpoint.disabled_at !== null)
+  if (!endpoint || endpoint.disabledAt !== null)
     return recordAttempt(gw, d, owner, { ...noReply, result: "rejected", latency: null, error: "endpoint disabled" });
   // The SSRF guard on every attempt: the operator's endpoint is still an outbound call (§17).
   const check = await checkOutboundUrl(endpoint.url, gw.allowlist);

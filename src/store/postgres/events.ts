@@ -4,10 +4,7 @@ import type { SQL } from "bun";
 import type { Tx } from "../index";
 import type { EndpointRow, EventRow } from "../events";
 import { randomHex } from "../../protocol/hex";
-import { withInts } from "./values";
-
-const endpointRow = (r: Record<string, unknown>) => withInts<EndpointRow>(r, ["created_at", "disabled_at"]);
-const eventRow = (r: Record<string, unknown>) => withInts<EventRow>(r, ["created_at", "rid"]);
+import { pgRecordOrNull, pgRecords } from "./rows";
 
 export function pgEvents(sql: SQL): Tx["events"] {
   const endpointColumns = sql`id, url, secret, event_types, created_at, disabled_at`;
@@ -19,18 +16,16 @@ export function pgEvents(sql: SQL): Tx["events"] {
         VALUES (${id}, ${url}, ${secret}, ${types.join(",")}, ${now})`;
       return id;
     },
-    async endpoint(id) {
-      const [r] = await sql`SELECT ${endpointColumns} FROM event_endpoints WHERE id = ${id}`;
-      return r ? endpointRow(r) : null;
-    },
+    endpoint: async (id) =>
+      pgRecordOrNull<EndpointRow>(await sql`SELECT ${endpointColumns} FROM event_endpoints WHERE id = ${id}`),
     async endpoints() {
       const rows = await sql`SELECT ${endpointColumns} FROM event_endpoints ORDER BY created_at, id COLLATE "C"`;
-      return rows.map(endpointRow);
+      return pgRecords<EndpointRow>(rows);
     },
     async activeEndpoints() {
       const rows = await sql`SELECT ${endpointColumns} FROM event_endpoints WHERE disabled_at IS NULL
         ORDER BY created_at, id COLLATE "C"`;
-      return rows.map(endpointRow);
+      return pgRecords<EndpointRow>(rows);
     },
     async disable(id, now) {
       const rows = await sql`UPDATE event_endpoints SET disabled_at = ${now} WHERE id = ${id} AND disabled_at IS NULL
@@ -51,12 +46,9 @@ export function pgEvents(sql: SQL): Tx["events"] {
     async page(type, before, limit) {
       const rows = await sql`SELECT ${eventColumns} FROM events
         WHERE (${type}::text IS NULL OR type = ${type}) AND rowid < ${before} ORDER BY rowid DESC LIMIT ${limit}`;
-      return rows.map(eventRow);
+      return pgRecords<EventRow>(rows);
     },
-    async byId(id) {
-      const [r] = await sql`SELECT ${eventColumns} FROM events WHERE id = ${id}`;
-      return r ? eventRow(r) : null;
-    },
+    byId: async (id) => pgRecordOrNull<EventRow>(await sql`SELECT ${eventColumns} FROM events WHERE id = ${id}`),
     async deliveriesOf(eventId) {
       const rows = await sql`SELECT id FROM deliveries WHERE kind = 'event' AND txid = ${eventId}
         ORDER BY created_at, id COLLATE "C"`;
