@@ -16,11 +16,11 @@ import { effectiveDialect, type DialectRow } from "../store/dialects";
 function dialectColumn(row: DialectRow | null | undefined): string {
   const d = effectiveDialect(row);
   const why = (o: unknown, l: unknown, s: unknown) => (o ? "override" : l ? "learned" : s ? "observed" : "spec");
-  const whyEnc = why(row?.override_encoding, row?.learned_encoding, row?.encoding);
-  const whyHash = why(row?.override_hash, row?.learned_hash, row?.hash);
+  const whyEnc = why(row?.overrideEncoding, row?.learnedEncoding, row?.encoding);
+  const whyHash = why(row?.overrideHash, row?.learnedHash, row?.hash);
   const cols = [`sign=${d.encoding}/${d.hash} (${whyEnc === whyHash ? whyEnc : `${whyEnc}/${whyHash}`})`];
   if (row?.encoding)
-    cols.push(`seen=${row.encoding}/${row.hash}${row.form ? "/" + row.form : ""} in ${row.observed_in}`);
+    cols.push(`seen=${row.encoding}/${row.hash}${row.form ? "/" + row.form : ""} in ${row.observedIn}`);
   return cols.join("\t");
 }
 
@@ -87,8 +87,8 @@ export async function directoryCommand(gw: Gateway, { positionals, values }: Par
       const after = await gw.store.transaction(async (tx) => {
         const row = await tx.dialects.get(ocid);
         const override = {
-          encoding: encoding === undefined ? (row?.override_encoding ?? null) : encoding,
-          hash: hash === undefined ? (row?.override_hash ?? null) : hash,
+          encoding: encoding === undefined ? (row?.overrideEncoding ?? null) : encoding,
+          hash: hash === undefined ? (row?.overrideHash ?? null) : hash,
         };
         await tx.dialects.setOverride(ocid, override);
         await tx.audit.append("cli", "directory.set", { ocid, ...override }, gw.clock());

@@ -3,12 +3,13 @@
 import type { Database } from "bun:sqlite";
 import { SPEC_DIALECT, type HashMode, type SigEncoding, type SignDialect } from "../protocol/dialects";
 import type { SigForm } from "../protocol/signed-objects";
+import { camelAll, camelOrNull, type Camel } from "./records";
 
 export type Observed = { encoding: SigEncoding; hash: HashMode; form?: SigForm };
 /** What was verified: the peer's request headers, an order it signed, or its metadata config. */
 export type ObservedIn = "request" | "order" | "config";
 
-export type DialectRow = {
+type Row = {
   ocid: number;
   form: SigForm | null;
   encoding: SigEncoding | null;
@@ -21,17 +22,19 @@ export type DialectRow = {
   override_encoding: SigEncoding | null;
   override_hash: HashMode | null;
 };
+export type DialectRow = Camel<Row>;
 
 export function effectiveDialect(row: DialectRow | null | undefined): SignDialect {
   return {
-    encoding: row?.override_encoding ?? row?.learned_encoding ?? row?.encoding ?? SPEC_DIALECT.encoding,
-    hash: row?.override_hash ?? row?.learned_hash ?? row?.hash ?? SPEC_DIALECT.hash,
+    encoding: row?.overrideEncoding ?? row?.learnedEncoding ?? row?.encoding ?? SPEC_DIALECT.encoding,
+    hash: row?.overrideHash ?? row?.learnedHash ?? row?.hash ?? SPEC_DIALECT.hash,
   };
 }
 
 export function dialects(db: Database) {
-  const get = db.query<DialectRow, [number]>("SELECT * FROM peer_dialects WHERE ocid = ?");
-  const all = db.query<DialectRow, []>("SELECT * FROM peer_dialects ORDER BY ocid");
+  const getRow = db.query<Row, [number]>("SELECT * FROM peer_dialects WHERE ocid = ?");
+  const get = (ocid: number) => camelOrNull(getRow.get(ocid));
+  const all = db.query<Row, []>("SELECT * FROM peer_dialects ORDER BY ocid");
   // A peer whose own signatures changed dialect changed its code: what its old answers taught us no longer holds.
   const observe = db.query(
     `INSERT INTO peer_dialects (ocid, form, encoding, hash, observed_in, observed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -58,16 +61,16 @@ export function dialects(db: Database) {
   // alternate and every request would write).
   const seen = new Map<number, Observed>();
   return {
-    get: (ocid: number) => get.get(ocid),
-    all: () => all.all(),
+    get,
+    all: () => camelAll(all.all()),
     /** What we sign in for `ocid`. */
-    signingFor: (ocid: number): SignDialect => effectiveDialect(get.get(ocid)),
+    signingFor: (ocid: number): SignDialect => effectiveDialect(get(ocid)),
     /** Records the dialect that just verified; returns true when it differs from the last one recorded. */
     observe(ocid: number, d: Observed, what: ObservedIn, now: number): boolean {
       const prev = seen.get(ocid);
       const form = d.form ?? prev?.form;
       if (prev && prev.encoding === d.encoding && prev.hash === d.hash && prev.form === form) return false;
-      const before = get.get(ocid);
+      const before = get(ocid);
       observe.run(ocid, d.form ?? null, d.encoding, d.hash, what, now);
       seen.set(ocid, { encoding: d.encoding, hash: d.hash, form: form ?? before?.form ?? undefined });
       return (

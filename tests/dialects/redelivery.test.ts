@@ -62,7 +62,7 @@ test("signs r‖s‖v (ethers), verifies compact only (noble 3): 401 INVALID_SIG
       { http_status: 200, peer_code: null, dialect: "compact128/sha256", result: "delivered" },
     ]);
     // Observed from its own signatures: r‖s‖v; learned from its answers: compact — which is what we now sign in.
-    expect(tg.gw.store.dialects.get(801)).toMatchObject({ encoding: "rsv130", learned_encoding: "compact128", learned_hash: "sha256" });
+    expect(tg.gw.store.dialects.get(801)).toMatchObject({ encoding: "rsv130", learnedEncoding: "compact128", learnedHash: "sha256" });
     expect(tg.gw.store.dialects.signingFor(801)).toEqual({ encoding: "compact128", hash: "sha256" });
     // Same proof bytes, another signature.
     const sent = JSON.parse(d.body);

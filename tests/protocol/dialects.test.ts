@@ -150,7 +150,7 @@ describe("the dialect store", () => {
     d.setOverride(500, { encoding: null, hash: null });
     // The peer's own signatures changed dialect: what it taught us before is dropped.
     expect(d.observe(500, { encoding: "rsv130", hash: "double-sha256" }, "request", 13)).toBe(true);
-    expect(d.get(500)).toMatchObject({ form: "replacer", encoding: "rsv130", hash: "double-sha256", observed_in: "request", learned_encoding: null });
+    expect(d.get(500)).toMatchObject({ form: "replacer", encoding: "rsv130", hash: "double-sha256", observedIn: "request", learnedEncoding: null });
     expect(effectiveDialect(d.get(500))).toEqual({ encoding: "rsv130", hash: "double-sha256" });
   });
 });

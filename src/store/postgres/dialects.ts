@@ -4,7 +4,7 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import { effectiveDialect, type DialectRow, type Observed } from "../dialects";
-import { allRows, firstRow } from "./rows";
+import { pgRecordOrNull, pgRecords } from "./rows";
 
 /** What this process last wrote per OCID (see ../dialects.ts `seen`). */
 export type DialectMemory = Map<number, Observed>;
@@ -13,10 +13,11 @@ const CHANGED =
   "peer_dialects.encoding IS DISTINCT FROM excluded.encoding OR peer_dialects.hash IS DISTINCT FROM excluded.hash";
 
 export function pgDialects(sql: SQL, seen: DialectMemory = new Map()): Tx["dialects"] {
-  const get = async (ocid: number) => firstRow<DialectRow>(await sql`SELECT * FROM peer_dialects WHERE ocid = ${ocid}`);
+  const get = async (ocid: number) =>
+    pgRecordOrNull<DialectRow>(await sql`SELECT * FROM peer_dialects WHERE ocid = ${ocid}`);
   return {
     get,
-    all: async () => allRows<DialectRow>(await sql`SELECT * FROM peer_dialects ORDER BY ocid`),
+    all: async () => pgRecords<DialectRow>(await sql`SELECT * FROM peer_dialects ORDER BY ocid`),
     signingFor: async (ocid) => effectiveDialect(await get(ocid)),
     async observe(ocid, d, what, now) {
       const prev = seen.get(ocid);
