@@ -29,7 +29,7 @@ export const userJson = async (tx: Tx, u: User) => ({
 export async function limitsJson(gw: Pick<Gateway, "currencies">, tx: Tx, userId: string) {
   const out: Record<string, Record<string, string>> = {};
   for (const r of await tx.limits.allForUser(userId))
-    (out[r.currency] ??= {})[r.limit_name] = formatMinor(r.max, r.currency, gw.currencies);
+    (out[r.currency] ??= {})[r.limitName] = formatMinor(r.max, r.currency, gw.currencies);
   return out;
 }
 

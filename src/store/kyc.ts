@@ -1,6 +1,7 @@
 // Issue 21: KYC state, grant statuses and pinned tiers. No personal data is stored: a grant row says whether the
 // provider's data signature covered that grant, until when, and the hash of the signed bytes.
 import type { Database } from "bun:sqlite";
+import { camelOrNull, type Camel } from "./records";
 
 export type KycStart = {
   userId: string;
@@ -30,6 +31,10 @@ type GrantDb = {
   signed_form: string | null;
   checked_at: number;
 };
+
+type PinColumns = { tier: string; set_by: string; set_at: number };
+/** The tier an operator pinned a user to, by whom and when. */
+export type PinnedTier = Camel<PinColumns>;
 
 export function kyc(db: Database) {
   const putState = db.query(
@@ -65,9 +70,7 @@ export function kyc(db: Database) {
     "SELECT DISTINCT grant_name FROM kyc_grants WHERE user_id = ? AND status = 'granted' AND verified = 1 AND " +
       "expires_at > ?",
   );
-  const pinned = db.query<{ tier: string; set_by: string; set_at: number }, [string]>(
-    "SELECT tier, set_by, set_at FROM user_tiers WHERE user_id = ?",
-  );
+  const pinned = db.query<PinColumns, [string]>("SELECT tier, set_by, set_at FROM user_tiers WHERE user_id = ?");
   const pin = db.query(
     "INSERT INTO user_tiers (user_id, tier, set_by, set_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id) DO UPDATE " +
       "SET tier = excluded.tier, set_by = excluded.set_by, set_at = excluded.set_at",
@@ -120,7 +123,7 @@ export function kyc(db: Database) {
     /** Grants that count for a tier at `now`: granted, covered by a verified data signature, not expired. */
     verifiedGrants: (userId: string, now: number): Set<string> =>
       new Set(verified.all(userId, now).map((r) => r.grant_name)),
-    pinned: (userId: string) => pinned.get(userId) ?? null,
+    pinned: (userId: string): PinnedTier | null => camelOrNull(pinned.get(userId)),
     /** Call inside a transaction. null removes the pin. */
     setPinned(userId: string, tier: string | null, actor: string, now: number): void {
       if (tier === null) unpin.run(userId);

@@ -1,13 +1,19 @@
 // Issue 16: per-user limits (one row per user, currency and limit name) and the facts limits are checked against.
 import type { Database } from "bun:sqlite";
+import { camelAll, type Camel } from "./records";
 import { LIMIT_NAMES, RETURNED_REASON, SPENDING_REASONS, type LimitName, type LimitSet } from "../domain/limits";
+
+type LimitColumns = { currency: string; limit_name: string; max: bigint };
+/** One limit the operator set for a user in one currency (`limitName` as stored: unknown names are kept). */
+export type UserLimit = Camel<LimitColumns>;
+export const LIMIT_MONEY = ["max"] as const;
 
 export function limits(db: Database) {
   const forUser = db.query<{ limit_name: string; max: bigint }, [string, string]>(
     "SELECT limit_name, max FROM user_limits WHERE user_id = ? AND currency = ?",
   );
   forUser.safeIntegers(true);
-  const all = db.query<{ currency: string; limit_name: string; max: bigint }, [string]>(
+  const all = db.query<LimitColumns, [string]>(
     "SELECT currency, limit_name, max FROM user_limits WHERE user_id = ? ORDER BY currency, limit_name",
   );
   all.safeIntegers(true);
@@ -30,7 +36,7 @@ export function limits(db: Database) {
         if ((LIMIT_NAMES as readonly string[]).includes(r.limit_name)) out[r.limit_name as LimitName] = r.max;
       return out;
     },
-    allForUser: (userId: string) => all.all(userId),
+    allForUser: (userId: string): UserLimit[] => camelAll(all.all(userId), LIMIT_MONEY),
     /** Call inside a transaction. `max` null removes the limit. */
     set(userId: string, currency: string, name: LimitName, max: bigint | null, now: number): void {
       if (max === null) remove.run(userId, currency, name);

@@ -3,6 +3,8 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import { int, intOrNull } from "./values";
+import type { PinnedTier } from "../kyc";
+import { pgRecordOrNull } from "./rows";
 
 const DAY = 86400;
 
@@ -62,10 +64,8 @@ export function pgKyc(sql: SQL): Tx["kyc"] {
         WHERE user_id = ${userId} AND status = 'granted' AND verified = 1 AND expires_at > ${now}`;
       return new Set(rows.map((r: { grant_name: string }) => r.grant_name));
     },
-    async pinned(userId) {
-      const [r] = await sql`SELECT tier, set_by, set_at FROM user_tiers WHERE user_id = ${userId}`;
-      return r ? { tier: r.tier as string, set_by: r.set_by as string, set_at: int(r.set_at) } : null;
-    },
+    pinned: async (userId) =>
+      pgRecordOrNull<PinnedTier>(await sql`SELECT tier, set_by, set_at FROM user_tiers WHERE user_id = ${userId}`),
     async setPinned(userId, tier, actor, now) {
       if (tier === null) await sql`DELETE FROM user_tiers WHERE user_id = ${userId}`;
       else

@@ -7,6 +7,8 @@ import type { SQL } from "bun";
 import type { Tx } from "../index";
 import { LIMIT_NAMES, RETURNED_REASON, SPENDING_REASONS, type LimitName, type LimitSet } from "../../domain/limits";
 import { LOCK_CLASS, money } from "./values";
+import { LIMIT_MONEY, type UserLimit } from "../limits";
+import { pgRecords } from "./rows";
 
 export function pgLimits(sql: SQL): Tx["limits"] {
   const spending = [...SPENDING_REASONS];
@@ -22,11 +24,7 @@ export function pgLimits(sql: SQL): Tx["limits"] {
     async allForUser(userId) {
       const rows = await sql`SELECT currency, limit_name, max FROM user_limits WHERE user_id = ${userId}
         ORDER BY currency COLLATE "C", limit_name COLLATE "C"`;
-      return rows.map((r: Record<string, unknown>) => ({
-        currency: r.currency as string,
-        limit_name: r.limit_name as string,
-        max: money(r.max),
-      }));
+      return pgRecords<UserLimit>(rows, LIMIT_MONEY);
     },
     async set(userId, currency, name, max, now) {
       if (max === null)
