@@ -1,5 +1,5 @@
 // Change signals between gateway nodes (issue 18 item 3). A change says only WHICH user (and which of their payment
-// sessions or transfers) changed, never the data: the database stays the truth, and a node that hears of a change re-reads what
+// sessions, transfers or credits) changed, never the data: the database stays the truth, and a node that hears of a change re-reads what
 // it needs and pushes to the sockets it holds (src/notify/relay.ts). Signals are best-effort by design (a node that was
 // not listening misses them), so every subscriber also gets a replay call whenever its feed may have had a gap: it
 // then re-reads from the database for everyone it serves, as a WebSocket open already does (src/routes/ws.ts).
@@ -20,6 +20,13 @@ export const Change = Type.Object(
     session: Type.Optional(Id),
     /** The person-to-person transfer that changed (its sender's update, or an internal recipient's credit). */
     transfer: Type.Optional(Id),
+    /** A credit from another gateway (or a top-up), by the proof that booked it: (issuer, txid). */
+    credit: Type.Optional(
+      Type.Object(
+        { issuer: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), txid: Id },
+        { additionalProperties: false },
+      ),
+    ),
     // Neither: all the user should see now (what a WebSocket open replays).
   },
   { additionalProperties: false },

@@ -43,7 +43,7 @@ const topic = (userId: string) => `user:${userId}`;
 function changeOf(userId: string, msg: ServerMessage): Change | null {
   if (msg.type === "payment_request" || msg.type === "payment_update") return { user: userId, session: msg.sessionId };
   if (msg.type === "transfer_update") return { user: userId, transfer: msg.transfer.id };
-  return null; // a credit from another gateway: pushed by the node that booked it only (README, "Per-node state")
+  return null; // a credit: its change comes with it (`about`)
 }
 
 export class Hub {

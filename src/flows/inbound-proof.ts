@@ -25,7 +25,8 @@ import { claimTxid, txidUse } from "../settlement/txid-registry";
 import { enforceUserMovement } from "./user-limits";
 import { applyRefundProof } from "./refunds";
 import { inboundCreditMessage } from "../notify/p2p-messages";
-import { isTopupReference, topupCredit } from "./topup";
+import { topupCredit } from "./topup";
+import { creditKindOf } from "../domain/credit-kind";
 import { emitEvent } from "../notify/operator-events";
 import type { Tx } from "../store";
 import type { TxidUse } from "../store/proofs";
@@ -128,7 +129,8 @@ export async function transferWebhook(gw: Gateway, caller: Caller, body: Webhook
 function creditOutcome(proof: Proof, c: { reply: Reply; credited: Credited | null }, now: number): Committed<Reply> {
   if (!c.credited) return only(c.reply);
   const message = inboundCreditMessage(proof as unknown as Record<string, unknown>, c.credited.kind, now);
-  return { value: c.reply, effects: [push(c.credited.userId, message)] };
+  const about = { credit: { issuer: proof.issuer, txid: proof.txid } }; // what another node re-reads
+  return { value: c.reply, effects: [push(c.credited.userId, message, about)] };
 }
 
 type Credited = { userId: string; kind: "credit" | "topup" };
@@ -152,8 +154,7 @@ async function applyCredit(
     const message = amount.code === "INVALID_AMOUNT" ? "invalid amount" : "currency not supported";
     return none({ status: "rejected", txid: proof.txid, message });
   }
-  if (proof.to.ocid === gw.config.ocid && isTopupReference(proof.to.reference))
-    return topupCredit(gw, tx, proof, amount.minor, now);
+  if (creditKindOf(proof.to, gw.config.ocid) === "topup") return topupCredit(gw, tx, proof, amount.minor, now);
   const user = await creditedUser(gw, tx, proof);
   if (!user) {
     const detail = `${proof.issuer}/${proof.txid}: ${proof.to.reference ?? "(none)"}`;

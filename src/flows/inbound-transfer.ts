@@ -192,7 +192,10 @@ export async function transferCreate(
       if (idemKey !== null) await tx.idempotency.answer(caller.ocid, idemKey, HTTP_OK, proof.body);
       return { reply: { rawBody: proof.body } satisfies ProtocolReply, proof };
     });
-    if (recipient) gw.hub.send(recipient.id, inboundCreditMessage(reply.proof.proof, "transfer", now));
+    if (recipient)
+      gw.hub.send(recipient.id, inboundCreditMessage(reply.proof.proof, "transfer", now), {
+        credit: { issuer: config.ocid, txid: reply.proof.txid },
+      });
     else gw.events.deliveryEnqueued();
     return reply.reply;
   } catch (e) {

@@ -29,9 +29,6 @@ export const TopupRequest = t.Object(
 );
 export type TopupRequest = Static<typeof TopupRequest>;
 
-const TOPUP_RE = /^topup_[0-9a-f]{24}$/;
-export const isTopupReference = (r: string | undefined): r is string => r !== undefined && TOPUP_RE.test(r);
-
 export function topupView(r: Topup) {
   const v: Record<string, unknown> = {
     id: r.id,

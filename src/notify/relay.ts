@@ -7,15 +7,15 @@ import type { Gateway } from "../gateway";
 import type { Bus, Change } from "../app/bus";
 import { feedOf } from "./user-feed";
 
-type RelayDeps = Pick<Gateway, "store" | "clock" | "hub" | "directory" | "log">;
+type RelayDeps = Pick<Gateway, "store" | "clock" | "hub" | "directory" | "log" | "config">;
 
 /** Subscribes this node's hub to the bus; returns the unsubscribe function. */
 export function relayChanges(gw: RelayDeps, bus: Bus): () => void {
-  // One read at a time per change (user and session or transfer): changes heard while it runs make one more read
+  // One read at a time per change (its user and what of theirs): changes heard while it runs make one more read
   // after it, not one each (a burst of updates for one session is pushed as what the last read shows).
   const reading = new Map<string, boolean>();
   const reread = (change: Change): void => {
-    const key = JSON.stringify([change.user, change.session, change.transfer]);
+    const key = JSON.stringify([change.user, change.session, change.transfer, change.credit]);
     if (reading.has(key)) return void reading.set(key, true);
     reading.set(key, false);
     const run = (): void => {

@@ -9,9 +9,10 @@ import type { Change } from "../app/bus";
 import type { PaymentRequest, ServerMessage } from "../app/hub";
 import { INITIAL_ORDER_STATUS } from "../domain/order-lifecycle";
 import { merchantViewIn, paymentRequestOf, paymentUpdateMessage } from "./messages";
-import { creditReceivedMessage, transferUpdateMessage } from "./p2p-messages";
+import { creditReceivedMessage, inboundCreditMessage, transferUpdateMessage } from "./p2p-messages";
+import { creditKindOf } from "../domain/credit-kind";
 
-type FeedDeps = Pick<Gateway, "directory">;
+type FeedDeps = Pick<Gateway, "directory"> & { config: Pick<Gateway["config"], "ocid"> };
 
 /** The prompt for `o` as stored, its merchant as the prompt showed it at intake. */
 export async function promptIn(gw: FeedDeps, tx: Tx, o: OrderRecord): Promise<PaymentRequest> {
@@ -48,14 +49,28 @@ async function transferNow(gw: FeedDeps, tx: Tx, userId: string, transferId: str
   return row.kind === "internal" && row.to_user_id === userId ? creditReceivedMessage(tx, row) : null;
 }
 
-/** What `change` means for its user's sockets now: that session's or transfer's message, else all awaiting them. */
+/**
+ * A credit from another gateway as its recipient hears of it, from the proof that booked it: one we issued for a
+ * transfer to our user (/transfer/create), else one we received (a credit or a top-up). `at`: when it is heard.
+ */
+async function creditNow(gw: FeedDeps, tx: Tx, credit: NonNullable<Change["credit"]>, now: number) {
+  if (credit.issuer === gw.config.ocid) {
+    const issued = await tx.history.issuedProof(credit.txid);
+    return issued ? inboundCreditMessage(JSON.parse(issued), "transfer", now) : null;
+  }
+  const received = await tx.history.receivedProof(credit.issuer, credit.txid);
+  if (!received) return null;
+  const proof = JSON.parse(received);
+  return inboundCreditMessage(proof, creditKindOf(proof.to, gw.config.ocid), now);
+}
+
+/** What `change` means for its user's sockets now: that session's, transfer's or credit's message, else all. */
 export async function feedOf(gw: FeedDeps, tx: Tx, change: Change, now: number): Promise<ServerMessage[]> {
-  const m =
-    change.session !== undefined
-      ? await sessionNow(gw, tx, change.user, change.session, now)
-      : change.transfer !== undefined
-        ? await transferNow(gw, tx, change.user, change.transfer)
-        : undefined;
-  if (m === undefined) return awaitingPrompts(gw, tx, change.user, now);
+  const { user, session, transfer, credit } = change;
+  let m: ServerMessage | null;
+  if (session !== undefined) m = await sessionNow(gw, tx, user, session, now);
+  else if (transfer !== undefined) m = await transferNow(gw, tx, user, transfer);
+  else if (credit !== undefined) m = await creditNow(gw, tx, credit, now);
+  else return awaitingPrompts(gw, tx, user, now);
   return m ? [m] : [];
 }

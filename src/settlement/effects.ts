@@ -3,28 +3,37 @@
 // calling the hub or the scheduler by hand after its transaction; `commit` runs the transaction and only then
 // applies them, so nothing is announced that rolled back and nothing inside a transaction waits on I/O.
 import type { WsServerMessage } from "../app/schemas";
+import type { Change } from "../app/bus";
 import type { Tx } from "../store";
 
 export type Effect =
   /** `message` computed when applied reads the state as committed (a row other writes in the transaction set). */
-  | { kind: "push"; userId: string | null; message: WsServerMessage | (() => WsServerMessage | null) }
+  | {
+      kind: "push";
+      userId: string | null;
+      message: WsServerMessage | (() => WsServerMessage | null);
+      /** What other nodes re-read for it, when the message does not name it (src/app/hub.ts). */
+      about?: About;
+    }
   | { kind: "wake_settlement" }
   | { kind: "wake_deliveries" };
 
+type About = Omit<Change, "user">;
+
 /** What applying effects needs: the users' sockets and the scheduler's wake-ups, nothing else of the gateway. */
 export type EffectTargets = {
-  hub: { send(userId: string | null | undefined, msg: WsServerMessage): void };
+  hub: { send(userId: string | null | undefined, msg: WsServerMessage, about?: About): void };
   events: { settlementEnqueued: () => void; deliveryEnqueued: () => void };
 };
 
 /** A transaction's value and what to do once it committed. */
 export type Committed<T> = { value: T; effects: Effect[] };
 
-export const push = (userId: string | null, message: Extract<Effect, { kind: "push" }>["message"]): Effect => ({
-  kind: "push",
-  userId,
-  message,
-});
+export const push = (
+  userId: string | null,
+  message: Extract<Effect, { kind: "push" }>["message"],
+  about?: About,
+): Effect => ({ kind: "push", userId, message, about });
 export const WAKE_SETTLEMENT: Effect = { kind: "wake_settlement" };
 export const WAKE_DELIVERIES: Effect = { kind: "wake_deliveries" };
 
@@ -34,7 +43,7 @@ export function applyEffects(to: EffectTargets, effects: readonly Effect[]): voi
     switch (e.kind) {
       case "push": {
         const message = typeof e.message === "function" ? e.message() : e.message;
-        if (message) to.hub.send(e.userId, message);
+        if (message) to.hub.send(e.userId, message, e.about);
         break;
       }
       case "wake_settlement":

@@ -32,6 +32,7 @@ describe.skipIf(!run)("pushes across two gateways on one PostgreSQL database", (
   let a: TestGateway;
   let b: TestGateway;
   let merchant: TestPeer;
+  let partner: TestPeer;
   const privateKey = generatePrivateKeyHex();
 
   /** One node: its own data dir (key files, lock), the shared database, the shared key. */
@@ -48,6 +49,7 @@ describe.skipIf(!run)("pushes across two gateways on one PostgreSQL database", (
         rateLimits: NO_RATE_LIMITS,
         databaseUrl: db.url,
         privateKey,
+        acceptIssuers: [600], // the partner gateway below, whose proofs credit our users
       },
     });
     const running = await startGateway({ config, log: createLogger("debug", (l) => logs.push(l)), announce: () => {} });
@@ -68,9 +70,11 @@ describe.skipIf(!run)("pushes across two gateways on one PostgreSQL database", (
     a = await node("a");
     b = await node("b");
     merchant = await startMerchant(a, 500);
+    partner = await startMerchant(a, 600);
   });
   afterAll(async () => {
     await merchant?.stop();
+    await partner?.stop();
     await b?.close();
     await a?.close();
     await db?.drop();
@@ -130,6 +134,30 @@ describe.skipIf(!run)("pushes across two gateways on one PostgreSQL database", (
       memo: "cab",
       txid: sent.json.txid,
       from: { name: "xn-alice", userId: alice.user.id },
+    });
+    ws.close();
+  });
+
+  test("a credit from another gateway (its proof posted to A's webhook) reaches the user's socket on B", async () => {
+    const carol = await createUser(a.gw, "xn-carol");
+    const ws = await WsClient.open(b, { token: carol.token });
+    const signed = partner.issueProof({
+      from: { ocid: 600, reference: "p-77" },
+      to: { ocid: a.gw.config.ocid, reference: `user_${carol.user.id}` },
+      amount: "4.75",
+      currency: "USD",
+      memo: "refund",
+    });
+    const posted = await partner.call(a.url, "POST", "/opencharge/transfer/webhook", signed);
+    expect(posted.json).toEqual({ status: "accepted", txid: signed.proof.txid });
+    const credit = await ws.next((m) => m.type === "credit_received");
+    expect(credit).toMatchObject({
+      kind: "credit",
+      amount: "4.75",
+      currency: "USD",
+      memo: "refund",
+      txid: signed.proof.txid,
+      from: { gateway: 600, ocid: 600, reference: "p-77" },
     });
     ws.close();
   });
