@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { seedDatabase } from "./seed";
+import { seedDatabase, seedPostgresSessions } from "./seed";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DIST = join(ROOT, "dist/opencharge-gateway");
@@ -100,6 +100,14 @@ export type GatewaySetup = {
   config?: Record<string, unknown>;
   /** extra arguments for the server process only (e.g. bun --cpu-prof flags) */
   serverArgs?: string[];
+  /** PostgreSQL (bench/nodes.ts): the store is this database instead of the data dir's gateway.sqlite, its pending
+   * sessions these ids (`pendingSessions` is not used) */
+  databaseUrl?: string;
+  sessionIds?: string[];
+  /** Another node of `databaseUrl` that `sharesWith` already initialised, seeded and gave users: only serve. */
+  sharesWith?: GatewayProc;
+  /** OC_NODE_ID of this node (several nodes on one database) */
+  nodeId?: string;
 };
 
 export async function startGatewayProcess(s: GatewaySetup): Promise<GatewayProc> {
@@ -119,6 +127,7 @@ export async function startGatewayProcess(s: GatewaySetup): Promise<GatewayProc>
     outboundAllowlist: ["127.0.0.0/8"],
     directory: Object.fromEntries(s.merchants.map((m) => [String(m.ocid), m.endpoint])),
     sqliteSynchronous: s.sqliteSynchronous,
+    ...(s.databaseUrl ? { databaseUrl: s.databaseUrl } : {}),
     // Variants (bench/README.md): e.g. BENCH_GATEWAY_CONFIG='{"verifyWorkers":2}' merges into the config file.
     ...(process.env.BENCH_GATEWAY_CONFIG ? (JSON.parse(process.env.BENCH_GATEWAY_CONFIG) as Record<string, unknown>) : {}),
     ...s.config,
@@ -126,18 +135,24 @@ export async function startGatewayProcess(s: GatewaySetup): Promise<GatewayProc>
   const configPath = join(dir, "config.json");
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const env = childEnv(configPath);
+  if (s.nodeId) env.OC_NODE_ID = s.nodeId;
 
-  cli(["init"], env);
-  const users = Array.from({ length: s.users }, (_, i) => addUser(`bench-load-${i}`, env));
-  const flowUser = addUser("bench-flow", env);
-  const seeded = seedDatabase(join(dir, "data/gateway.sqlite"), {
-    users,
-    merchants: s.merchants.map((m) => m.ocid),
-    history: s.history,
-    pendingSessions: s.pendingSessions,
-    sessionTtl,
-    deadline: s.seedDeadline,
-  });
+  const shared = s.sharesWith;
+  if (!shared) cli(["init"], env);
+  const users = shared?.users ?? Array.from({ length: s.users }, (_, i) => addUser(`bench-load-${i}`, env));
+  const flowUser = shared?.flowUser ?? addUser("bench-flow", env);
+  const seeded = shared
+    ? { pending: shared.pending, history: shared.history, ms: 0 }
+    : s.databaseUrl
+      ? await seedPostgresSessions(s.databaseUrl, { users, ids: s.sessionIds ?? [], sessionTtl })
+      : seedDatabase(join(dir, "data/gateway.sqlite"), {
+          users,
+          merchants: s.merchants.map((m) => m.ocid),
+          history: s.history,
+          pendingSessions: s.pendingSessions,
+          sessionTtl,
+          deadline: s.seedDeadline,
+        });
 
   // Runtime flags (the profiler) need the source run; the bench itself takes whatever gatewayCommand() picks.
   const cmd = s.serverArgs ? { argv: [process.execPath, ...s.serverArgs, join(ROOT, "src/main.ts")], label: "bun src/main.ts" } : gatewayCommand();

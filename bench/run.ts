@@ -9,6 +9,7 @@ import { closedLoop, openLoop, type LoadResult } from "./load";
 import { openFlow, type FlowResult } from "./flow";
 import { signSubmit, startMerchants, stopMerchants, webhookStats, type SignedSubmit } from "./peers";
 import { fmt, section, writeResults, type Row } from "./report";
+import { measureNodes, nodesSection } from "./nodes";
 
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const K = num("BENCH_CONCURRENCY", 8);
@@ -181,6 +182,15 @@ for (let i = 0; i < FLOW_SAMPLES && (i < 50 || performance.now() - t0 < FLOW_DEA
   }
 const [flowSmall, flowBig] = flows.map((f) => f.result()) as [FlowResult, FlowResult];
 await Promise.all([sm.stop(), c.stop()]);
+// 8. Several nodes on one PostgreSQL (bench/nodes.ts): 1, 2 and 3 nodes, next to A's FULL figure.
+const nodes = await measureNodes({
+  privateKey: gwKey,
+  merchants,
+  concurrency: K,
+  seconds: num("BENCH_NODES_SECONDS", 3),
+  sqlite: { per_s: maxFull.per_s, from: `phase 3, FULL, K=${K}, ${MAX_SECONDS} s` },
+  say,
+});
 await stopMerchants(merchants);
 
 // Report.
@@ -247,6 +257,7 @@ const results = {
   app_pay_ms: flowSmall.pay_ms,
   app_pay_max: { concurrency: K, ...payMax, server_cpu_ms_per_pay: payCpuMs },
   growth,
+  nodes,
   server_rss_mb: aRss,
   run_seconds: runSeconds,
   ratio_to_ceiling: ratio,
@@ -312,6 +323,7 @@ out.push(
     ["confirm", `p50 ${fmt.f(flowSmall.confirm_ms.p50, 2)} → ${fmt.f(flowBig.confirm_ms.p50, 2)} ms (×${fmt.f(growth.ratio_big_to_small.confirm_p50, 2)}), p99 ${fmt.f(flowSmall.confirm_ms.p99, 2)} → ${fmt.f(flowBig.confirm_ms.p99, 2)} ms (×${fmt.f(growth.ratio_big_to_small.confirm_p99, 2)})`],
     ["confirm → webhook", `p50 ${fmt.f(flowSmall.confirm_to_webhook_ms.p50, 2)} → ${fmt.f(flowBig.confirm_to_webhook_ms.p50, 2)} ms (×${fmt.f(growth.ratio_big_to_small.confirm_to_webhook_p50, 2)})`],
   ]),
+  nodesSection(nodes),
   section("Run", [
     ["server RSS after A", `${fmt.f(aRss, 0)} MB`],
     ["run time", `${fmt.f(runSeconds)} s`],
@@ -321,7 +333,8 @@ out.push(
 const noisy = Math.max(maxFull.other_processes_cpu_pct, maxNormal.other_processes_cpu_pct);
 if (noisy > 25) out.push(`\nNOTE: other processes used up to ${fmt.f(noisy, 0)}% of a core during the windows; on a quiet machine orders/s would be higher.`);
 console.log(out.join("\n"));
-const errors = maxFull.errors + maxNormal.errors + open.errors + payMax.errors + webhookStats.unauthentic;
+const nodeErrors = "skipped" in nodes ? 0 : nodes.postgres.reduce((s, w) => s + w.errors, 0);
+const errors = maxFull.errors + maxNormal.errors + open.errors + payMax.errors + webhookStats.unauthentic + nodeErrors;
 if (errors) console.log(`\nFAILED: ${errors} request errors or unauthentic webhooks (must be 0)`);
 console.log(`ratio_to_ceiling=${ratio.toFixed(3)}`);
 console.log(`crypto_share=${maxFull.crypto_share.toFixed(3)} limit_fraction=${maxFull.limit_fraction.toFixed(3)}`);

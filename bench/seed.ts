@@ -5,6 +5,7 @@
 // The ledger stays balanced (§12.1): every movement is two equal and opposite entries, and `accounts` holds exactly
 // the sum of its entries (the gateway checks this at start-up).
 import { Database } from "bun:sqlite";
+import { SQL } from "bun";
 
 export type SeedUser = { id: string };
 
@@ -82,4 +83,30 @@ export function seedDatabase(
   db.exec("PRAGMA journal_mode = WAL");
   db.close();
   return { pending, history: written, ms: performance.now() - t0 };
+}
+
+/** Ids for pending sessions, made before the databases they go into (bench/nodes.ts seeds the same ones in each). */
+export const sessionIds = (n: number): string[] => Array.from({ length: n }, () => hex(16));
+
+/**
+ * Pending qr sessions in a PostgreSQL store (bench/nodes.ts), the same rows as above; no history (the multi-node
+ * phase measures submits, not growth). `pending[i]` belongs to `users[i % users.length]`.
+ */
+export async function seedPostgresSessions(
+  url: string,
+  opts: { users: SeedUser[]; ids: string[]; sessionTtl: number },
+): Promise<{ pending: { id: string; userId: string }[]; history: number; ms: number }> {
+  const t0 = performance.now();
+  const sql = new SQL(url, { max: 1 });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const ids = opts.ids;
+    const owners = ids.map((_, i) => opts.users[i % opts.users.length]!.id);
+    await sql`INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at)
+      SELECT id, 'qr', user_id, 'pending', ${now}, ${now + opts.sessionTtl}
+      FROM unnest(${ids}::text[], ${owners}::text[]) AS s(id, user_id)`;
+    return { pending: ids.map((id, i) => ({ id, userId: owners[i]! })), history: 0, ms: performance.now() - t0 };
+  } finally {
+    await sql.close();
+  }
 }
