@@ -5,14 +5,17 @@
 // another message; `sweep` does the same for every socket on a short interval (a revocation by the CLI in another
 // process), `recheck` at once for a revocation made in this process.
 // Several nodes (issue 18 item 3): a push also tells the other nodes, through the bus (./bus.ts), which user and
-// session changed; a node holding that user's sockets re-reads what they should see and delivers it here
+// which of their sessions, transfers or credits changed; a node holding that user's sockets re-reads what they should see and delivers it here
 // (src/notify/relay.ts), through the same durability wait and token re-check as a push of its own.
 /**
  * Per node: the cap counts the sockets this process holds (the oldest closes past it). Behind a load balancer a
  * user may hold up to this many on every node, N nodes: N x (README, "Per-node state").
  */
 export const MAX_SOCKETS_PER_USER = 5;
-/** How often every open socket's token is re-checked (revocations made by another process, token expiry). */
+/**
+ * How often every open socket's token is re-checked (revocations made by another process or node, token expiry):
+ * each node sweeps the sockets it holds, so a revocation on one node closes the sockets on the others within this.
+ */
 export const TOKEN_SWEEP_MS = 500;
 
 export type HubSocket = {
