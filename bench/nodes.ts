@@ -175,15 +175,23 @@ export async function measureNodes(o: NodesOptions): Promise<NodesResult> {
       try {
         const first = await setup({ databaseUrl: db.url, sessionIds: ids, nodeId: "node0" });
         gws.push(first);
-        for (let i = 1; i < n; i++) gws.push(await setup({ databaseUrl: db.url, sharesWith: first, nodeId: `node${i}` }));
-        o.say(`multi-node phase: ${n} node${n > 1 ? "s" : ""} on PostgreSQL, K=${o.concurrency} per node, ${o.seconds} s`);
+        for (let i = 1; i < n; i++)
+          gws.push(await setup({ databaseUrl: db.url, sharesWith: first, nodeId: `node${i}` }));
+        o.say(
+          `multi-node phase: ${n} node${n > 1 ? "s" : ""} on PostgreSQL, K=${o.concurrency} per node, ${o.seconds} s`,
+        );
         const perNode = Math.floor(budget / n);
         const warmup = (i: number) => signed.slice(i * WARMUP_PER_NODE, (i + 1) * WARMUP_PER_NODE);
         const timed = (i: number) => signed.slice(last * WARMUP_PER_NODE + i * perNode).slice(0, perNode);
         const warm = await Promise.all(gws.map((g, i) => closedLoop(g.url, warmup(i), o.concurrency, 30)));
         const warmErrors = warm.flatMap((w) => w.errorSamples);
         if (warmErrors.length) throw new Error(`warm-up errors with ${n} nodes: ${warmErrors.join("; ")}`);
-        const w = await spreadLoad(gws, gws.map((_, i) => timed(i)), o.concurrency, o.seconds);
+        const w = await spreadLoad(
+          gws,
+          gws.map((_, i) => timed(i)),
+          o.concurrency,
+          o.seconds,
+        );
         const prev = windows.at(-1);
         windows.push({
           ...w,
@@ -216,15 +224,22 @@ export function nodesSection(r: NodesResult): string {
   if ("skipped" in r) return section("8. Several nodes on PostgreSQL", [["skipped", r.skipped]]);
   const rows: Row[] = [
     ["SQLite, 1 node", `${fmt.f(r.sqlite_single_node_per_s)} submits/s  (${r.sqlite_figure_from})`],
-    ...r.postgres.map((w): Row => [
-      `PostgreSQL, ${w.nodes} node${w.nodes > 1 ? "s" : ""}`,
-      `${fmt.f(w.per_s)} submits/s` +
-        (w.ratio_to_previous === null ? ` (×${fmt.f(r.postgres_1_node_to_sqlite, 2)} of SQLite)` : ` (×${fmt.f(w.ratio_to_previous, 2)} for the added node, efficiency ${fmt.f(w.scaling_efficiency, 2)})`) +
-        `, p50 ${fmt.f(w.p50_ms, 2)} p99 ${fmt.f(w.p99_ms, 2)} ms, errors ${w.errors}${w.errors ? " " + w.errorSamples.join(" | ") : ""}; ` +
-        `gateways ${fmt.f(w.servers_cpu_pct, 0)}% of a core, machine ${fmt.f(w.machine_busy_pct, 0)}%`,
-    ]),
+    ...r.postgres.map(
+      (w): Row => [
+        `PostgreSQL, ${w.nodes} node${w.nodes > 1 ? "s" : ""}`,
+        `${fmt.f(w.per_s)} submits/s` +
+          (w.ratio_to_previous === null
+            ? ` (×${fmt.f(r.postgres_1_node_to_sqlite, 2)} of SQLite)`
+            : ` (×${fmt.f(w.ratio_to_previous, 2)} for the added node, efficiency ${fmt.f(w.scaling_efficiency, 2)})`) +
+          `, p50 ${fmt.f(w.p50_ms, 2)} p99 ${fmt.f(w.p99_ms, 2)} ms, errors ${w.errors}${w.errors ? " " + w.errorSamples.join(" | ") : ""}; ` +
+          `gateways ${fmt.f(w.servers_cpu_pct, 0)}% of a core, machine ${fmt.f(w.machine_busy_pct, 0)}%`,
+      ],
+    ),
   ];
-  return section(`8. Several nodes on one PostgreSQL (K=${r.concurrency_per_node} per node, ${r.seconds} s each, same key and OCID)`, rows);
+  return section(
+    `8. Several nodes on one PostgreSQL (K=${r.concurrency_per_node} per node, ${r.seconds} s each, same key and OCID)`,
+    rows,
+  );
 }
 
 if (import.meta.main) {

@@ -18,7 +18,16 @@ export function freePort(): number {
   return port;
 }
 
-export type ProcessGatewayOptions = { ocid: number; name: string; port?: number; config?: Record<string, unknown> };
+export type ProcessGatewayOptions = {
+  ocid: number;
+  name: string;
+  port?: number;
+  config?: Record<string, unknown>;
+  /** Extra environment for the server and its CLI runs (e.g. OC_NODE_ID). */
+  env?: Record<string, string>;
+  /** Bun runtime arguments before `src/main.ts` (e.g. a test's --preload). */
+  runtimeArgs?: string[];
+};
 
 export class ProcessGateway {
   readonly dataDir = mkdtempSync(join(tmpdir(), "oc-proc-"));
@@ -28,11 +37,15 @@ export class ProcessGateway {
   publicKeyHex = "";
   private proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
   private config: Record<string, unknown>;
+  private readonly env: Record<string, string | undefined>;
+  private readonly runtimeArgs: string[];
   readonly logs: Promise<string>[] = [];
 
   constructor(o: ProcessGatewayOptions) {
     this.port = o.port ?? freePort();
     this.ocid = o.ocid;
+    this.env = { ...process.env, ...o.env, OC_CONFIG: this.configPath };
+    this.runtimeArgs = o.runtimeArgs ?? [];
     this.config = {
       ocid: o.ocid,
       name: o.name,
@@ -68,9 +81,9 @@ export class ProcessGateway {
   }
 
   async start(): Promise<void> {
-    const p = Bun.spawn(["bun", "src/main.ts", "serve"], {
+    const p = Bun.spawn(["bun", ...this.runtimeArgs, "src/main.ts", "serve"], {
       cwd: REPO,
-      env: { ...process.env, OC_CONFIG: this.configPath },
+      env: this.env,
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -95,6 +108,10 @@ export class ProcessGateway {
   get running(): boolean {
     return this.proc !== null;
   }
+  /** The serving process's id while it runs. */
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
 
   /** SIGKILL: no graceful anything (the way a crash or a pulled cable looks to its peers). */
   async kill(): Promise<void> {
@@ -114,7 +131,7 @@ export class ProcessGateway {
   }
 
   async cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const p = Bun.spawn(["bun", "src/main.ts", ...args], { cwd: REPO, env: { ...process.env, OC_CONFIG: this.configPath }, stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(["bun", ...this.runtimeArgs, "src/main.ts", ...args], { cwd: REPO, env: this.env, stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     return { code, out, err };
   }

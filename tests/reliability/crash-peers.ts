@@ -26,9 +26,12 @@ export async function startCrashPeers(gatewayOcid: number, gatewayKeyHex: string
     mgFinals: [] as { orderRef: string; txid: string; payTxid: string }[],
     /** our proofs the merchant gateway accepted at its webhook (hosted checkout) */
     mgReceived: [] as { orderRef: string; txid: string; amount: string }[],
+    /** every authentic value-moving request with its Idempotency-Key, repeats included (what reached the peer) */
+    calls: [] as { route: string; key: string }[],
     /** requests refused for a bad signature or a missing Idempotency-Key: must stay 0 */
     refusedRequests: 0,
   };
+  const called = (route: string, key: string | null) => void (key && books.calls.push({ route, key }));
   const unauthorised = (): PeerReply => {
     books.refusedRequests++;
     return { status: 401, body: { error: { code: "INVALID_SIGNATURE", message: "bad signature" } } };
@@ -57,6 +60,7 @@ export async function startCrashPeers(gatewayOcid: number, gatewayKeyHex: string
     if (!req.authentic) return unauthorised();
     const key = req.headers.get("idempotency-key");
     if (!key) return unauthorised();
+    called("partner /transfer/create", key);
     const b = req.json;
     if (String(b.to?.reference).startsWith("refuse_"))
       return { status: 402, body: { error: { code: "INSUFFICIENT_FUNDS", message: "reserve short" } }, delayMs: delay() };
@@ -76,6 +80,7 @@ export async function startCrashPeers(gatewayOcid: number, gatewayKeyHex: string
     if (!req.authentic) return unauthorised();
     const key = req.headers.get("idempotency-key");
     if (!key) return unauthorised();
+    called("mg /payment/create", key);
     let r = paymentByKey.get(key);
     if (!r) {
       const b = req.json;
@@ -92,6 +97,7 @@ export async function startCrashPeers(gatewayOcid: number, gatewayKeyHex: string
     if (!req.authentic) return unauthorised();
     const key = req.headers.get("idempotency-key");
     if (!key) return unauthorised();
+    called("provider /transfer/create", key);
     let r = providerDone.get(key);
     if (!r) {
       const b = req.json;
@@ -106,6 +112,7 @@ export async function startCrashPeers(gatewayOcid: number, gatewayKeyHex: string
   const settled = new Map<string, Record<string, unknown>>();
   mg.route("POST", "/payment/settle", (req) => {
     if (!req.authentic) return unauthorised();
+    called("mg /payment/settle", req.headers.get("idempotency-key"));
     const b = req.json;
     const p = payments.get(b.txid);
     const ok = p && mg.verifyProof(b.proof, b.signature, provider.publicKeyHex) && b.proof.to.ocid === 102 && b.proof.to.reference === b.txid;
