@@ -121,7 +121,17 @@ export const SETTINGS = T.Object({
     },
     { default: {} },
   ),
-  /** Advanced: global scheduler lease and per-job lease, seconds (§16: 30 / 60). */
+  /**
+   * Issue 18: this node's stable name among the gateways on one database; its scheduler's leases are owned as
+   * `<nodeId>:<incarnation>`, and a restart gives up its previous incarnations' leases at once. Unset: the host
+   * name. On PostgreSQL two live nodes with one nodeId are refused (the second does not start).
+   */
+  nodeId: T.Optional(T.String({ pattern: "^[A-Za-z0-9._-]{1,64}$", description: "1-64 of A-Z a-z 0-9 . _ -" })),
+  /**
+   * Advanced: the scheduler's pass interval when idle (`leaseSeconds`, once the global lease's length, kept for
+   * existing configs: a pass comes every third of it) and a claimed row's lease, renewed every third of it while
+   * its run is in flight (§16: 30 / 60).
+   */
   scheduler: T.Object({ leaseSeconds: Seconds(30), jobLeaseSeconds: Seconds(60) }, { default: {} }),
   /**
    * Issue 21: KYC tiers and the providers that verify users for them. `tiers` go from lowest (every user's start)

@@ -213,6 +213,14 @@ async function launch<G extends Omit<Gateway, "store">>(
   const app = createApp(gw, { schedulerAlive: () => scheduler?.alive ?? false });
   let metricsServer: ReturnType<typeof Bun.serve> | undefined;
   let bus: Bus | undefined;
+  const abandon = async () => {
+    if (app.server) await app.stop(true).catch(() => {});
+    metricsServer?.stop(true);
+    await bus?.close().catch(() => {});
+    gw.verifier.close();
+    await gw.store.close();
+    lock.release();
+  };
   try {
     await prepare(gw, opts.announce ?? ((l) => console.error(l)));
     // Pushes across nodes (src/notify/relay.ts): LISTEN/NOTIFY on PostgreSQL, in process on SQLite.
@@ -234,11 +242,7 @@ async function launch<G extends Omit<Gateway, "store">>(
       });
     }
   } catch (e) {
-    if (app.server) await app.stop(true).catch(() => {});
-    await bus?.close().catch(() => {});
-    gw.verifier.close();
-    await gw.store.close();
-    lock.release();
+    await abandon();
     throw e;
   }
   const server = app.server!;
@@ -250,7 +254,12 @@ async function launch<G extends Omit<Gateway, "store">>(
     (e) => gw.log.warn("change not sent to the other nodes (their users get it on reconnect)", { error: String(e) }),
   );
   scheduler = new Scheduler(gw, gw.config.scheduler);
-  scheduler.start();
+  // Refused while another live node on the database runs under this node id (issue 18): nothing stays open.
+  await scheduler.start().catch(async (e) => {
+    unrelay();
+    await abandon();
+    throw e;
+  });
   const sweeper = setInterval(() => {
     expireDueOrders(gw).catch((e) => gw.log.warn("expiry sweep failed", { error: String(e) }));
   }, 10_000);

@@ -3,7 +3,6 @@
 // `settlement_in_flight` plus an outbox row, then a signed /transfer/create to that gateway (src/settlement/p2p-send).
 // The sender's idempotency key never pays twice: the row is unique on (user, key) and written with the debit.
 import { isUniqueViolation } from "../store/constraint";
-import { hostname } from "node:os";
 import { t, type Static } from "elysia";
 import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
@@ -18,6 +17,7 @@ import { issueProof } from "../settlement/proofs";
 import { amountOrThrow } from "./order-intake";
 import { creditReceivedMessage, transferView } from "../notify/p2p-messages";
 import { runOutboundTransfer } from "../settlement/p2p-send";
+import { inlineOwner, LeaseLost, nodeIdOf, RunLease } from "../settlement/run-lease";
 import { enforceUserMovement } from "./user-limits";
 import type { Tx } from "../store";
 
@@ -129,6 +129,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
     throw new ProtocolError("INVALID_REQUEST", "You cannot send money to yourself", { fields: ["to"] });
   const now = gw.clock();
   const id = "p2p_" + randomHex(16);
+  const inline = new RunLease("p2p_transfers", id, inlineOwner(nodeIdOf(gw.config.nodeId)));
   try {
     const sent = await gw.store.transaction(async (tx) => {
       const again = replayed((await tx.p2p.byKey(sender.id, req.idempotencyKey)) ?? undefined);
@@ -217,7 +218,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
           request_body: JSON.stringify(body),
           txid: null,
           // Leased to this request, which makes the first attempt itself; the scheduler takes over after a crash.
-          lease_owner: inlineOwner,
+          lease_owner: inline.owner,
           lease_until: now + gw.config.scheduler.jobLeaseSeconds,
         });
       }
@@ -230,7 +231,10 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
       gw.hub.send(sent.row.to_user_id, sent.credit, { transfer: sent.row.id });
       return sent.answer;
     }
-    await runOutboundTransfer(gw, sent.row, inlineOwner);
+    // A first attempt that outlived its lease (another node's scheduler took the row) stops: the row's state answers.
+    await runOutboundTransfer(gw, sent.row, inline).catch((e) => {
+      if (!(e instanceof LeaseLost)) throw e;
+    });
     return result(gw, (await gw.store.read((tx) => tx.p2p.byId(id)))!);
   } catch (e) {
     if (e instanceof Replay) return result(gw, e.row);
@@ -249,9 +253,6 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
     throw e;
   }
 }
-
-/** The lease owner of first attempts made inside a request (host:pid so a restart can take dead leases over). */
-const inlineOwner = `${hostname()}:${process.pid}:inline`;
 
 async function resultIn(gw: Gateway, tx: Pick<Tx, "users">, row: P2pRow): Promise<SendResult> {
   const out: SendResult = { status: row.status, transfer: await transferView(gw, tx, row) };

@@ -8,6 +8,7 @@ import { fetchLimited } from "../peers/fetch-limited";
 import { signatureHeaders } from "../domain/events";
 import { STORED_REPLY_BYTES, type AttemptResult } from "./deliver-proof";
 import { deliveryRetryDelay, isSuccess } from "./classify";
+import type { RunLease } from "./run-lease";
 
 const REPLY_MAX_BYTES = 16 * 1024;
 
@@ -17,18 +18,19 @@ export type EventDeliveryDeps = Pick<Gateway, "store" | "clock" | "allowlist" | 
 export async function deliverEvent(
   gw: EventDeliveryDeps,
   d: DeliveryRow & { endpoint_id: string | null },
-  owner: string,
+  lease: RunLease,
 ): Promise<AttemptResult> {
+  lease.ensure();
   const started = gw.clock();
   const endpointId = d.endpoint_id;
   const endpoint = endpointId ? await gw.store.read((tx) => tx.events.endpoint(endpointId)) : null;
   const noReply = { started, httpStatus: null, reply: null };
   if (!endpoint || endpoint.disabledAt !== null)
-    return recordAttempt(gw, d, owner, { ...noReply, result: "rejected", latency: null, error: "endpoint disabled" });
+    return recordAttempt(gw, d, lease, { ...noReply, result: "rejected", latency: null, error: "endpoint disabled" });
   // The SSRF guard on every attempt: the operator's endpoint is still an outbound call (§17).
   const check = await checkOutboundUrl(endpoint.url, gw.allowlist);
   if (!check.ok)
-    return recordAttempt(gw, d, owner, {
+    return recordAttempt(gw, d, lease, {
       ...noReply,
       result: "retry",
       latency: null,
@@ -45,9 +47,9 @@ export async function deliverEvent(
     { timeoutMs: gw.config.outboundTimeouts.webhookMs, maxBytes: REPLY_MAX_BYTES },
   );
   if (!res.ok)
-    return recordAttempt(gw, d, owner, { ...noReply, result: "retry", latency: res.latencyMs, error: res.reason });
+    return recordAttempt(gw, d, lease, { ...noReply, result: "retry", latency: res.latencyMs, error: res.reason });
   const ok = isSuccess(res.status);
-  return recordAttempt(gw, d, owner, {
+  return recordAttempt(gw, d, lease, {
     started,
     result: ok ? "delivered" : "retry",
     httpStatus: res.status,
@@ -67,7 +69,12 @@ type Attempt = {
 };
 
 /** The attempt row and the delivery's next state on the proofs' schedule (`dead` once outside the window). */
-async function recordAttempt(gw: EventDeliveryDeps, d: DeliveryRow, owner: string, a: Attempt): Promise<AttemptResult> {
+async function recordAttempt(
+  gw: EventDeliveryDeps,
+  d: DeliveryRow,
+  lease: RunLease,
+  a: Attempt,
+): Promise<AttemptResult> {
   const windowStart = d.window_start ?? a.started;
   const now = gw.clock();
   const attempts = d.attempts + 1;
@@ -78,18 +85,20 @@ async function recordAttempt(gw: EventDeliveryDeps, d: DeliveryRow, owner: strin
     if (nextAt > windowStart + gw.config.webhookMaxAge) state = "dead";
   }
   await gw.store.transaction((tx) =>
-    tx.deliveries.recordAttempt(d.id, owner, {
-      started: a.started,
-      state,
-      attempts,
-      windowStart,
-      nextAt,
-      httpStatus: a.httpStatus,
-      latency: a.latency,
-      error: a.error,
-      reply: a.reply,
-      now,
-    }),
+    lease.fenced(
+      tx.deliveries.recordAttempt(d.id, lease.owner, {
+        started: a.started,
+        state,
+        attempts,
+        windowStart,
+        nextAt,
+        httpStatus: a.httpStatus,
+        latency: a.latency,
+        error: a.error,
+        reply: a.reply,
+        now,
+      }),
+    ),
   );
   return state;
 }

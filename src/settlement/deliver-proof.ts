@@ -10,6 +10,7 @@ import { deliveryRetryDelay, isSuccess } from "./classify";
 import { readWebhookAnswer, type WebhookAnswer } from "./webhook-answer";
 import { emitEvent } from "../notify/operator-events";
 import { commit, WAKE_DELIVERIES } from "./effects";
+import type { RunLease } from "./run-lease";
 
 export type AttemptResult = "delivered" | "rejected" | "retry" | "dead";
 
@@ -25,8 +26,9 @@ function resigned(gw: Pick<Gateway, "key">, body: string, dialect: SignDialect):
 export async function deliverProof(
   gw: Pick<Gateway, "clock" | "config" | "events" | "hub" | "key" | "log" | "peers" | "store">,
   d: DeliveryRow,
-  owner: string,
+  lease: RunLease,
 ): Promise<AttemptResult> {
+  lease.ensure();
   const started = gw.clock();
   const windowStart = d.window_start ?? started;
   // The dialect this attempt's request is signed in (handed to the client: one read); the body was signed so too.
@@ -87,7 +89,7 @@ export async function deliverProof(
   }
   await commit(gw, async (tx) => {
     if (next) await tx.dialects.learn(d.target_ocid, next, now);
-    const updated = await tx.deliveries.recordProofAttempt(d.id, owner, {
+    const recorded = tx.deliveries.recordProofAttempt(d.id, lease.owner, {
       started,
       state,
       attempts,
@@ -104,8 +106,9 @@ export async function deliverProof(
       body,
       dialectRetried: immediate,
     });
+    await lease.fenced(recorded);
     // Issue 16: the operator's systems hear of a proof delivery that gave up, in the same transaction.
-    if (state === "dead" && updated) {
+    if (state === "dead") {
       const detail = {
         deliveryId: d.id,
         orderId: d.order_id,

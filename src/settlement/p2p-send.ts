@@ -14,6 +14,7 @@ import { claimTxid } from "./txid-registry";
 import { commit, only, push, type Effect } from "./effects";
 import type { Tx } from "../store";
 import { IDEMPOTENCY_TTL } from "../protocol/idempotency";
+import type { RunLease } from "./run-lease";
 
 export type P2pRunResult = "paid" | "refunded" | "retry" | "in_review";
 
@@ -26,14 +27,15 @@ type Outbound = P2pRow & { via: number; to_ocid: number; request_body: string };
 const isOutbound = (row: P2pRow): row is Outbound =>
   row.kind === "outbound" && row.via !== null && row.to_ocid !== null && row.request_body !== null;
 
-export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: string): Promise<P2pRunResult> {
+export async function runOutboundTransfer(gw: Gateway, row: P2pRow, lease: RunLease): Promise<P2pRunResult> {
   if (!isOutbound(row) || row.state !== "pending") {
-    await gw.store.transaction((tx) => tx.p2pOutbound.release(row.id, owner));
+    await gw.store.transaction((tx) => tx.p2pOutbound.release(row.id, lease.owner));
     return "retry";
   }
   // §9.7 idempotency records live 24 h: past that, a resend under the same key could pay a second time.
   if (gw.clock() > row.created_at + RESEND_WINDOW)
-    return finishReview(gw, row, owner, "the recipient gateway's idempotency window is closing");
+    return finishReview(gw, row, lease, "the recipient gateway's idempotency window is closing");
+  lease.ensure();
   const res = await gw.peers.call(row.via, "POST", "/transfer/create", undefined, {
     rawBody: row.request_body,
     idempotencyKey: row.id,
@@ -42,15 +44,15 @@ export async function runOutboundTransfer(gw: Gateway, row: P2pRow, owner: strin
   const out = classify(res);
   if (out.kind === "success") {
     const v = await verifiedProof(gw, out.res.json, row);
-    if (!v.ok) return retryLater(gw, row, owner, v.reason, undefined, true);
-    return complete(gw, row, owner, v.signed);
+    if (!v.ok) return retryLater(gw, row, lease, v.reason, undefined, true);
+    return complete(gw, row, lease, v.signed);
   }
   if (out.kind === "definite") {
     const why = out.code ? `${out.reason} ${out.code}` : out.reason;
-    if (row.pinned) return finishReview(gw, row, owner, `definite refusal after an unknown outcome: ${why}`);
-    return refund(gw, row, owner, why);
+    if (row.pinned) return finishReview(gw, row, lease, `definite refusal after an unknown outcome: ${why}`);
+    return refund(gw, row, lease, why);
   }
-  return retryLater(gw, row, owner, out.reason, out.retryAfter, !!out.anomaly);
+  return retryLater(gw, row, lease, out.reason, out.retryAfter, !!out.anomaly);
 }
 
 /** §13.3 with §12.5's expectations: issuer = that gateway, to = the person's OCID with our transfer id as reference,
@@ -63,7 +65,7 @@ const verifiedProof = (gw: Gateway, raw: unknown, row: Outbound) =>
     currency: row.currency,
   });
 
-async function complete(gw: Gateway, row: Outbound, owner: string, signed: Signed): Promise<P2pRunResult> {
+async function complete(gw: Gateway, row: Outbound, lease: RunLease, signed: Signed): Promise<P2pRunResult> {
   const now = gw.clock();
   const txid = String(signed.proof.txid);
   const issuer = row.via;
@@ -82,10 +84,10 @@ async function complete(gw: Gateway, row: Outbound, owner: string, signed: Signe
     });
     if (claim === "taken") {
       await recordAnomaly(gw, tx, "proof_reused", null, null, `p2p ${row.id}: ${issuer}/${txid} already used`);
+      await lease.hold(tx, now);
       return only(false);
     }
-    if (!(await tx.p2pOutbound.paid(row.id, owner, { txid, proofJson, signature: signed.signature, now })))
-      return only(false);
+    await lease.fenced(tx.p2pOutbound.paid(row.id, lease.owner, { txid, proofJson, signature: signed.signature, now }));
     await tx.ledger.move({
       from: IN_FLIGHT,
       to: externalAccount(issuer),
@@ -97,14 +99,14 @@ async function complete(gw: Gateway, row: Outbound, owner: string, signed: Signe
     });
     return { value: true, effects: [await notify(gw, tx, row)] };
   });
-  if (!done) return retryLater(gw, row, owner, "proof could not be applied", undefined, true);
+  if (!done) return retryLater(gw, row, lease, "proof could not be applied", undefined, true);
   return "paid";
 }
 
-async function refund(gw: Gateway, row: Outbound, owner: string, reason: string): Promise<P2pRunResult> {
+async function refund(gw: Gateway, row: Outbound, lease: RunLease, reason: string): Promise<P2pRunResult> {
   const now = gw.clock();
   const done = await commit(gw, async (tx) => {
-    if (!(await tx.p2pOutbound.refunded(row.id, owner, reason, now))) return only(false);
+    await lease.fenced(tx.p2pOutbound.refunded(row.id, lease.owner, reason, now));
     await tx.ledger.move({
       from: IN_FLIGHT,
       to: userAccount(row.user_id),
@@ -124,7 +126,7 @@ async function refund(gw: Gateway, row: Outbound, owner: string, reason: string)
 async function retryLater(
   gw: Gateway,
   row: Outbound,
-  owner: string,
+  lease: RunLease,
   reason: string,
   retryAfter: number | undefined,
   anomaly: boolean,
@@ -132,11 +134,11 @@ async function retryLater(
   const now = gw.clock();
   const overdue = now > row.deadline;
   const horizon = Math.min(row.deadline + REVIEW_HORIZON_SECONDS, row.created_at + RESEND_WINDOW);
-  if (now > horizon) return finishReview(gw, row, owner, `reconciliation horizon passed; last: ${reason}`);
+  if (now > horizon) return finishReview(gw, row, lease, `reconciliation horizon passed; last: ${reason}`);
   const delay = overdue ? REVIEW_RETRY_SECONDS : Math.max(settlementRetryDelay(row.attempts + 1), retryAfter ?? 0);
   await gw.store.transaction(async (tx) => {
     const reviewNoted = overdue ? 1 : row.review_noted;
-    await tx.p2pOutbound.retryLater(row.id, owner, { at: now + delay, reason, reviewNoted, now });
+    await lease.fenced(tx.p2pOutbound.retryLater(row.id, lease.owner, { at: now + delay, reason, reviewNoted, now }));
     if (anomaly) await recordAnomaly(gw, tx, "transfer_response_invalid", null, null, `p2p ${row.id}: ${reason}`);
     if (overdue && !row.review_noted) {
       const detail = `p2p ${row.id} to ${row.to_ocid} via ${row.via}: ${reason}`;
@@ -148,10 +150,10 @@ async function retryLater(
 }
 
 /** Value may have moved: the money stays in flight and the operator reconciles with the peer. */
-async function finishReview(gw: Gateway, row: P2pRow, owner: string, reason: string): Promise<P2pRunResult> {
+async function finishReview(gw: Gateway, row: P2pRow, lease: RunLease, reason: string): Promise<P2pRunResult> {
   const now = gw.clock();
   await commit(gw, async (tx) => {
-    await tx.p2pOutbound.toReview(row.id, owner, reason, now);
+    await lease.fenced(tx.p2pOutbound.toReview(row.id, lease.owner, reason, now));
     await recordAnomaly(gw, tx, "unresolved_transfer", null, null, `p2p ${row.id}: ${reason}`);
     return { value: undefined, effects: [await notify(gw, tx, row)] };
   });

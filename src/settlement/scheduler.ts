@@ -1,9 +1,11 @@
-// §12.4 in-process scheduler over the durable outbox. Event-driven: committed work wakes it at once; a timer
-// exists only for retries, deadlines and lease renewal. One process per database runs jobs (the global lease),
-// each job/delivery is claimed with its own lease, and everything resumes from SQLite after a restart.
-import { hostname } from "node:os";
+// §12.4 in-process scheduler over the durable outbox (issue 18 item 2: one of these on every node). Event-driven:
+// committed work wakes it at once; a timer exists only for retries, deadlines, other nodes' work and lease renewal.
+// There is no global lease: every pass claims due jobs, deliveries and outbound transfers in batches, each row with
+// its own lease (SKIP LOCKED and the database clock on Postgres: src/store/postgres/claims.ts), renewed every third
+// of its length while its run is in flight; a run whose renewal fails stops, and every write it makes is fenced
+// by the lease (./run-lease.ts). A node that dies loses its leases by expiry; one that restarts under the same
+// node id gives up its previous incarnations' leases at once (the id is held while it runs: store.holdNode).
 import type { Gateway } from "../gateway";
-import { randomHex } from "../protocol/hex";
 import type { JobRow } from "../store/jobs";
 import type { DeliveryRow } from "../store/deliveries";
 import { runSettlementJob } from "./settle-job";
@@ -12,14 +14,14 @@ import { runOutboundTransfer } from "./p2p-send";
 import type { P2pRow } from "../store/p2p-transfers";
 import { deliverEvent } from "./deliver-event";
 import { LEASED_TABLES, type LeasedTable } from "../store/leases";
+import type { NodeHold } from "../store/port";
 import type { Tx } from "../store";
 import type { OrderRecord } from "../store/orders";
+import { incarnationOf, LeaseLost, nodeIdOf, RunLease, schedulerOwner } from "./run-lease";
 
 type ClaimedDelivery = DeliveryRow & { kind: string; endpoint_id: string | null };
-/** What one pass's transaction decided: whether we hold the lease, the rows now ours, when work is due next. */
+/** What one pass's transaction decided: the rows now ours and when work is due next. */
 type PassClaims = {
-  held: boolean;
-  acquired: boolean;
   jobs: JobRow[];
   /** Each claimed job's order, read in the claiming transaction (the run needs it first). */
   orders: Map<string, OrderRecord | null>;
@@ -34,18 +36,21 @@ const FAULT_RETRY_SECONDS = 5;
 /**
  * `concurrency`: settlement jobs in flight; `deliveryConcurrency`: webhook deliveries in flight. Separate pools, so
  * proofs queued for a hanging webhook never delay an unrelated settlement (they shared 16 slots: 40 deliveries to
- * a hanging merchant held a settlement back 18.4 s).
+ * a hanging merchant held a settlement back 18.4 s). `leaseSeconds`: an idle pass every third of it (the former
+ * global lease's length). `nodeId`: see config `nodeId`. `renew: false` is for tests only: the control that shows
+ * a run longer than its lease loses its row without renewal.
  */
 export type SchedulerOptions = {
   leaseSeconds?: number;
   jobLeaseSeconds?: number;
   concurrency?: number;
   deliveryConcurrency?: number;
+  nodeId?: string;
+  renew?: boolean;
 };
 
-const HOST = hostname();
-/** §12.4: the scheduler lease is valid 30 s (renewed every 10 s); a claimed job or delivery is ours for 60 s. */
-const SCHEDULER_LEASE_SECONDS = 30;
+/** §12.4: an idle pass every 10 s; a claimed job or delivery is ours for 60 s, renewed every 20 s while it runs. */
+const IDLE_LEASE_SECONDS = 30;
 const RENEWALS_PER_LEASE = 3;
 const ROW_LEASE_SECONDS = 60;
 const DEFAULT_CONCURRENCY = 16;
@@ -59,53 +64,56 @@ const TABLE_OF = { "job:": "jobs", "p2p:": "p2p_transfers", "dlv:": "deliveries"
   string,
   LeasedTable
 >;
-const KEY_PREFIX_LENGTH = 4;
-/** Two schedulers in one process (tests) still have distinct owners. */
-const OWNER_SUFFIX_BYTES = 4;
-
-/** A lease held by a process on this host that no longer exists can be taken over at once (crash recovery). */
-function ownerIsDeadLocalProcess(owner: string): boolean {
-  const [host, pid] = owner.split(":");
-  if (host !== HOST || !pid || Number(pid) === process.pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH";
-  }
-}
+type KeyPrefix = keyof typeof TABLE_OF;
 
 export class Scheduler {
-  readonly owner = `${HOST}:${process.pid}:${randomHex(OWNER_SUFFIX_BYTES)}`;
-  private readonly leaseSeconds: number;
+  readonly nodeId: string;
+  /** This scheduler's lease owner, `<nodeId>:<incarnation>:<random>`. */
+  readonly owner: string;
+  private readonly idleSeconds: number;
   private readonly jobLeaseSeconds: number;
   private readonly concurrency: number;
   private readonly deliveryConcurrency: number;
+  private readonly renews: boolean;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private renewer: ReturnType<typeof setInterval> | null = null;
   /** A pass asked for by `wake`, on the next turn of the event loop. */
   private soon: ReturnType<typeof setImmediate> | null = null;
   private running = false;
   private again = false;
   private stopped = true;
-  private inflight = new Map<string, Promise<unknown>>();
-  private holding = false;
+  private inflight = new Map<string, { done: Promise<unknown>; lease: RunLease }>();
+  private hold: NodeHold | null = null;
   private lastPassAt = 0;
 
   constructor(
     private readonly gw: Gateway,
     opts: SchedulerOptions = {},
   ) {
-    this.leaseSeconds = opts.leaseSeconds ?? SCHEDULER_LEASE_SECONDS;
+    this.idleSeconds = Math.max(1, Math.floor((opts.leaseSeconds ?? IDLE_LEASE_SECONDS) / RENEWALS_PER_LEASE));
     this.jobLeaseSeconds = opts.jobLeaseSeconds ?? ROW_LEASE_SECONDS;
     this.concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
     this.deliveryConcurrency = opts.deliveryConcurrency ?? DEFAULT_CONCURRENCY;
+    this.renews = opts.renew ?? true;
+    this.nodeId = nodeIdOf(opts.nodeId ?? gw.config.nodeId);
+    this.owner = schedulerOwner(this.nodeId);
   }
 
-  start(): void {
+  /**
+   * Holds the node id (refused with a ConfigError while another live node has it: Postgres), gives up the leases
+   * of this node's previous incarnations (a crash restart resumes at once), then runs passes.
+   */
+  async start(): Promise<void> {
+    this.hold = await this.gw.store.holdNode(this.nodeId);
+    const keep = incarnationOf(this.nodeId);
+    const released = await this.gw.store.transaction((tx) => tx.leases.releaseNode(this.nodeId, keep));
+    if (released) this.gw.log.info("leases of a previous run released", { node: this.nodeId, rows: released });
     this.stopped = false;
     this.lastPassAt = Date.now();
     this.gw.events.settlementEnqueued = () => this.wake();
     this.gw.events.deliveryEnqueued = () => this.wake();
+    if (this.renews)
+      this.renewer = setInterval(() => void this.renew(), (this.jobLeaseSeconds * MS_PER_SECOND) / RENEWALS_PER_LEASE);
     this.wake();
   }
 
@@ -126,14 +134,18 @@ export class Scheduler {
     });
   }
 
-  /** Graceful shutdown: no new work, wait for in-flight attempts (each records its own outcome), give the lease up. */
+  /** Graceful shutdown: no new work, wait for in-flight attempts (each records its own outcome), give leases up. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.soon) clearImmediate(this.soon);
-    await Promise.allSettled([...this.inflight.values()]);
+    // Renewal goes on until the runs are done: a graceful stop must not lose a row a run is still writing.
+    await Promise.allSettled([...this.inflight.values()].map((r) => r.done));
+    if (this.renewer) clearInterval(this.renewer);
+    this.renewer = null;
     await this.gw.store.transaction((tx) => tx.leases.releaseAll(this.owner));
-    this.holding = false;
+    await this.hold?.release();
+    this.hold = null;
   }
 
   /** Started, not stopped, and its loop has run recently (a pass comes at least every 10 s): GET /readyz. */
@@ -141,38 +153,15 @@ export class Scheduler {
     return !this.stopped && Date.now() - this.lastPassAt < ALIVE_WITHIN_MS;
   }
 
-  get holdsLease(): boolean {
-    return this.holding;
-  }
-
-  /** Inside the pass's transaction: the global lease is ours when free, expired, ours already, or a dead holder's. */
-  private async acquireLease(tx: Tx, now: number): Promise<{ held: boolean; acquired: boolean }> {
-    const row = await tx.leases.schedulerLeaseHolder();
-    const takeover = !!row && row.owner !== this.owner && (row.lease_until < now || ownerIsDeadLocalProcess(row.owner));
-    const held = await tx.leases.takeSchedulerLease(this.owner, now + this.leaseSeconds, now, takeover);
-    const acquired = held && !this.holding;
-    if (acquired) await this.releaseDeadLeases(tx);
-    return { held, acquired };
-  }
-
-  private async releaseDeadLeases(tx: Tx): Promise<void> {
-    for (const table of LEASED_TABLES)
-      for (const o of await tx.leases.owners(table))
-        if (o !== this.owner && ownerIsDeadLocalProcess(o)) await tx.leases.releaseOwner(table, o);
-  }
-
   /**
-   * One transaction per pass: the lease, the claims of every pool and the next due moment (the runs start after
-   * its commit: each makes its own short transactions around its network calls).
+   * One transaction per pass: the claims of every pool and the next due moment (the runs start after its commit:
+   * each makes its own short transactions around its network calls).
    */
   private claimAll(now: number): Promise<PassClaims> {
     // Value-moving work (settlement jobs, outbound p2p transfers) and webhook deliveries have separate pools.
     const freeJobs = this.concurrency - this.inFlight("job:") - this.inFlight("p2p:");
     const freeDeliveries = this.deliveryConcurrency - this.inFlight("dlv:");
     return this.gw.store.transaction(async (tx): Promise<PassClaims> => {
-      const lease = await this.acquireLease(tx, now);
-      const none = { jobs: [], orders: new Map(), transfers: [], deliveries: [] };
-      if (!lease.held) return { ...lease, ...none, nextDue: await tx.leases.nextDue() };
       const jobs = freeJobs > 0 ? await this.claim<JobRow>(tx, "jobs", now, freeJobs) : [];
       const orders = new Map<string, OrderRecord | null>();
       for (const job of jobs) orders.set(job.id, await tx.orders.byId(job.order_id));
@@ -180,7 +169,7 @@ export class Scheduler {
       const transfers = freeTransfers > 0 ? await this.claim<P2pRow>(tx, "p2p_transfers", now, freeTransfers) : [];
       const deliveries =
         freeDeliveries > 0 ? await this.claim<ClaimedDelivery>(tx, "deliveries", now, freeDeliveries) : [];
-      return { ...lease, jobs, orders, transfers, deliveries, nextDue: await tx.leases.nextDue() };
+      return { jobs, orders, transfers, deliveries, nextDue: await tx.leases.nextDue() };
     });
   }
 
@@ -192,17 +181,14 @@ export class Scheduler {
     let nextDue: number | null = null;
     try {
       const claims = await this.claimAll(this.gw.clock());
-      this.holding = claims.held;
       nextDue = claims.nextDue;
-      if (claims.acquired) this.gw.log.info("scheduler lease acquired", { owner: this.owner });
       for (const job of claims.jobs)
-        this.track(`job:${job.id}`, runSettlementJob(this.gw, job, this.owner, claims.orders.get(job.id) ?? null));
-      for (const t of claims.transfers) this.track(`p2p:${t.id}`, runOutboundTransfer(this.gw, t, this.owner));
-      for (const d of claims.deliveries) {
-        const attempt =
-          d.kind === "event" ? deliverEvent(this.gw, d, this.owner) : deliverProof(this.gw, d, this.owner);
-        this.track(`dlv:${d.id}`, attempt);
-      }
+        this.track("job:", job.id, (l) => runSettlementJob(this.gw, job, l, claims.orders.get(job.id) ?? null));
+      for (const t of claims.transfers) this.track("p2p:", t.id, (l) => runOutboundTransfer(this.gw, t, l));
+      for (const d of claims.deliveries)
+        this.track("dlv:", d.id, (l) =>
+          d.kind === "event" ? deliverEvent(this.gw, d, l) : deliverProof(this.gw, d, l),
+        );
     } catch (e) {
       this.gw.log.error("scheduler pass failed", { error: String((e as Error)?.stack ?? e) });
     } finally {
@@ -214,17 +200,25 @@ export class Scheduler {
     }
   }
 
-  private inFlight(prefix: "job:" | "dlv:" | "p2p:"): number {
+  private inFlight(prefix: KeyPrefix): number {
     let n = 0;
     for (const k of this.inflight.keys()) if (k.startsWith(prefix)) n++;
     return n;
   }
 
-  private track(key: string, p: Promise<unknown>): void {
-    const table = TABLE_OF[key.slice(0, KEY_PREFIX_LENGTH) as keyof typeof TABLE_OF];
-    const id = key.slice(KEY_PREFIX_LENGTH);
-    const done = p
+  /** Starts the run of a claimed row (never one already in flight here: the claim leaves those out). */
+  private track(prefix: KeyPrefix, id: string, run: (lease: RunLease) => Promise<unknown>): void {
+    const key = prefix + id;
+    const table = TABLE_OF[prefix];
+    const lease = new RunLease(table, id, this.owner);
+    const done = Promise.resolve()
+      .then(() => run(lease))
       .catch(async (e) => {
+        if (e instanceof LeaseLost) {
+          // Another node may run it now; nothing of this run's last transaction committed.
+          this.gw.log.warn("lease lost: run stopped", { key });
+          return;
+        }
         this.gw.log.error("settlement work failed", { key, error: String((e as Error)?.stack ?? e) });
         // Leave it for a later pass (not at once: a fault that repeats must not spin), not stuck under our lease.
         const at = this.gw.clock() + FAULT_RETRY_SECONDS;
@@ -235,26 +229,53 @@ export class Scheduler {
         this.inflight.delete(key);
         this.wake();
       });
-    this.inflight.set(key, done);
+    this.inflight.set(key, { done, lease });
   }
 
   /**
-   * Due rows whose lease is free or expired become ours for `jobLeaseSeconds`, in one conditional UPDATE. A row
-   * still leased to this very scheduler is never re-claimed: a run longer than the lease (several 15 s steps) is
-   * still in flight here, and every finished run clears its lease, failures included (see `track`).
+   * Due rows whose lease is free or expired become ours for `jobLeaseSeconds`, in one conditional UPDATE; never a
+   * row whose run is in flight here (its lease lapsed: that run is lost, and another pass takes the row once it ends).
    */
   private async claim<Row>(tx: Tx, table: LeasedTable, now: number, limit: number): Promise<Row[]> {
-    return (await tx.leases.claim(table, this.owner, now + this.jobLeaseSeconds, now, limit)) as Row[];
+    const running = [...this.inflight.values()].filter((r) => r.lease.table === table).map((r) => r.lease.id);
+    return (await tx.leases.claim(table, this.owner, now + this.jobLeaseSeconds, now, limit, running)) as Row[];
   }
 
-  /** Sleep until the earliest due retry/deadline (`next`, read by the pass), but renew the lease in time. */
+  /**
+   * Every third of the row lease: the leases of the runs in flight are extended, one statement per table; a run
+   * whose row is no longer validly ours is marked lost (it stops before its next call and its writes are fenced).
+   */
+  private async renew(): Promise<void> {
+    if (this.inflight.size === 0) return;
+    const runs = [...this.inflight.values()].map((r) => r.lease);
+    try {
+      const now = this.gw.clock();
+      const kept = await this.gw.store.transaction(async (tx) => {
+        const ids = new Set<string>();
+        for (const table of LEASED_TABLES) {
+          const mine = runs.filter((l) => l.table === table).map((l) => l.id);
+          for (const id of await tx.leases.renew(table, this.owner, mine, now + this.jobLeaseSeconds, now))
+            ids.add(`${table}/${id}`);
+        }
+        return ids;
+      });
+      for (const l of runs)
+        if (!kept.has(`${l.table}/${l.id}`) && !l.lost) {
+          l.lose();
+          this.gw.log.warn("lease lost while running", { table: l.table, id: l.id });
+        }
+    } catch (e) {
+      // The database is unreachable: the runs' own fenced writes decide; renewal tries again next time.
+      this.gw.log.warn("lease renewal failed", { error: String(e) });
+    }
+  }
+
+  /** Sleep until the earliest due retry/deadline/lease end (`next`, read by the pass), at most the idle interval. */
   private scheduleNext(next: number | null): void {
     if (this.stopped) return;
     const now = this.gw.clock();
-    // §12.4: the lease is renewed three times per validity (every 10 s of 30 s); without it, retry each second.
-    const renewIn = this.holding ? Math.max(1, Math.floor(this.leaseSeconds / RENEWALS_PER_LEASE)) : 1;
-    const dueIn = next === null ? renewIn : Math.max(0, next - now);
-    const seconds = Math.min(dueIn, renewIn);
+    const dueIn = next === null ? this.idleSeconds : Math.max(0, next - now);
+    const seconds = Math.min(dueIn, this.idleSeconds);
     const floorMs = this.inflight.size ? BUSY_POLL_MS : 0;
     this.timer = setTimeout(() => void this.pass(), Math.max(seconds * MS_PER_SECOND, floorMs) || 1);
   }

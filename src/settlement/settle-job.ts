@@ -6,6 +6,7 @@ import type { Gateway } from "../gateway";
 import type { OrderMove, OrderRecord } from "../store/orders";
 import type { JobRow, JobState } from "../store/jobs";
 import type { Tx } from "../store";
+import type { RunLease } from "./run-lease";
 import { IN_FLIGHT, isBalanceOverflow, peerAccount, userAccount } from "../store/ledger";
 import { providersFor } from "./candidates";
 import { classify, type Outcome } from "./classify";
@@ -76,23 +77,23 @@ const parties = (o: OrderRecord): OrderParties => ({ merchantOcid: o.merchant_oc
 export async function runSettlementJob(
   gw: Gateway,
   job: JobRow,
-  owner: string,
+  lease: RunLease,
   claimed?: OrderRecord | null,
 ): Promise<JobRunResult> {
   const order = claimed !== undefined ? claimed : await gw.store.read((tx) => tx.orders.byId(job.order_id));
   if (!order) {
-    await finishJob(gw, job, owner, "failed", "order missing");
+    await finishJob(gw, job, lease, "failed", "order missing");
     return "failed";
   }
   const candidates = JSON.parse(job.candidates_json) as Candidate[];
   const start = atDeadline(facts(job, candidates), order.status, gw.clock());
   if (start.action === "refund") {
-    await refund(gw, job, order, owner, start.reason);
+    await refund(gw, job, order, lease, start.reason);
     return "failed";
   }
-  if (start.review) await toReview(gw, job, order, owner, start.review);
+  if (start.review) await toReview(gw, job, order, lease, start.review);
   if (start.action === "stop") {
-    await finishJob(gw, job, owner, "in_review", start.reason);
+    await finishJob(gw, job, lease, "in_review", start.reason);
     return "in_review";
   }
 
@@ -100,61 +101,72 @@ export async function runSettlementJob(
   for (let guard = 0; guard < MAX_STEPS_PER_RUN; guard++) {
     const candidate = candidates[current.path_index];
     if (!candidate) {
-      await refund(gw, current, order, owner, "no settlement path left");
+      await refund(gw, current, order, lease, "no settlement path left");
       return "failed";
     }
-    await recordPath(gw, order, candidate);
+    await recordPath(gw, order, candidate, lease);
     const step = readStep(current.step, JSON.parse(current.step_data), candidate);
     let result: StepResult =
-      "invalid" in step ? { kind: "definite", reason: step.invalid } : await runStep(gw, current, order, step, owner);
+      "invalid" in step ? { kind: "definite", reason: step.invalid } : await runStep(gw, current, order, step, lease);
     if (result.kind === "next") {
-      const advanced = await advance(gw, current, owner, candidates, result.step, result.claim);
+      const advanced = await advance(gw, current, lease, candidates, result.step, result.claim);
       if ("row" in advanced) {
         current = advanced.row;
         continue;
       }
-      result = await txidTaken(gw, current, order, advanced.taken);
+      result = await txidTaken(gw, current, order, advanced.taken, lease);
     }
     if (result.kind === "issued") return "paid";
     if (result.kind === "paid")
-      return (await completePaid(gw, current, order, owner, candidates, result)) ? "paid" : "retry";
+      return (await completePaid(gw, current, order, lease, candidates, result)) ? "paid" : "retry";
     const decision = decide(facts(current, candidates), result, gw.clock());
     switch (decision.action) {
       case "retry":
-        await retryLater(gw, current, order, owner, decision);
+        await retryLater(gw, current, order, lease, decision);
         return "retry";
       case "review":
-        await toReview(gw, current, order, owner, decision.reason, true);
+        await toReview(gw, current, order, lease, decision.reason, true);
         return "in_review";
       case "refund":
-        await refund(gw, current, order, owner, decision.reason);
+        await refund(gw, current, order, lease, decision.reason);
         return "failed";
       case "next_path":
-        current = await nextCandidate(gw, current, owner, decision);
+        current = await nextCandidate(gw, current, lease, decision);
         continue;
       case "advance":
       case "complete":
         throw new Error(`settlement: ${decision.action} is no answer to a ${result.kind} outcome`);
     }
   }
-  await release(gw, current, owner);
+  await release(gw, current, lease);
   return "retry";
 }
 
 /** The order shows the path being tried (§9.5 `settlement`). */
-async function recordPath(gw: Pick<Gateway, "clock" | "store">, order: OrderRecord, c: Candidate): Promise<void> {
+async function recordPath(
+  gw: Pick<Gateway, "clock" | "store">,
+  order: OrderRecord,
+  c: Candidate,
+  lease: RunLease,
+): Promise<void> {
   const via = "via" in c ? c.via : null;
   if (order.settlement_type === c.type && order.settlement_via === via) return;
-  await gw.store.transaction((tx) => tx.orders.setSettlement(order.id, c.type, via, gw.clock()));
+  const now = gw.clock();
+  await gw.store.transaction(async (tx) => {
+    await tx.orders.setSettlement(order.id, c.type, via, now);
+    await lease.hold(tx, now);
+  });
 }
 
 // ---------------------------------------------------------------- steps
 
-function runStep(gw: Gateway, job: JobRow, order: OrderRecord, step: JobStep, owner: string): Promise<StepResult> {
+/** A run that lost its lease makes no further call (every call of a step may move value at a peer). */
+function runStep(gw: Gateway, job: JobRow, order: OrderRecord, step: JobStep, lease: RunLease): Promise<StepResult> {
+  lease.ensure();
   switch (step.name) {
     case "direct.credit":
     case "checkout.credit":
-      return creditLocally(gw, job, order, step, owner);
+      return creditLocally(gw, job, order, step, lease);
     case "transfer.create":
       return partnerTransfer(gw, job, order, step);
     case "payment.create":
@@ -330,7 +342,7 @@ async function paymentSettle(
 async function advance(
   gw: Pick<Gateway, "clock" | "store">,
   job: JobRow,
-  owner: string,
+  lease: RunLease,
   paths: readonly Candidate[],
   next: JobStep,
   claim?: StepClaim,
@@ -342,7 +354,7 @@ async function advance(
   const row = await gw.store.transaction(async (tx) => {
     if (claim && (await claimTxid(tx.proofs, { ...claim, jobId: job.id, now })) === "taken") return null;
     const stepData = storedStepData(d.step);
-    await tx.jobs.advance(job.id, owner, { step: d.step.name, stepData, pinned: d.pinned, now });
+    await lease.fenced(tx.jobs.advance(job.id, lease.owner, { step: d.step.name, stepData, pinned: d.pinned, now }));
     return tx.jobs.byId(job.id);
   });
   if (row === null && claim) return { taken: claim };
@@ -356,9 +368,13 @@ async function txidTaken(
   job: JobRow,
   order: OrderRecord,
   claim: StepClaim,
+  lease: RunLease,
 ): Promise<StepResult> {
   const reason = `${job.step}: ${claim.issuer}/${claim.txid} already used by another movement`;
-  await gw.store.transaction((tx) => recordAnomaly(gw, tx, "proof_reused", order.id, job.id, reason));
+  await gw.store.transaction(async (tx) => {
+    await recordAnomaly(gw, tx, "proof_reused", order.id, job.id, reason);
+    await lease.hold(tx, gw.clock());
+  });
   gw.log.warn("peer reused a txid", { order: order.id, job: job.id, step: job.step, issuer: claim.issuer });
   return { kind: claim.onTaken, reason };
 }
@@ -366,11 +382,12 @@ async function txidTaken(
 async function nextCandidate(
   gw: Pick<Gateway, "clock" | "log" | "store">,
   job: JobRow,
-  owner: string,
+  lease: RunLease,
   d: Extract<Decision, { action: "next_path" }>,
 ): Promise<JobRow> {
   const row = await gw.store.transaction(async (tx) => {
-    await tx.jobs.nextPath(job.id, owner, { index: d.index, step: d.step, reason: d.reason, now: gw.clock() });
+    const next = { index: d.index, step: d.step, reason: d.reason, now: gw.clock() };
+    await lease.fenced(tx.jobs.nextPath(job.id, lease.owner, next));
     return tx.jobs.byId(job.id);
   });
   gw.log.info("settlement path abandoned", { job: job.id, reason: d.reason });
@@ -382,12 +399,12 @@ async function retryLater(
   gw: Pick<Gateway, "clock" | "store">,
   job: JobRow,
   order: OrderRecord,
-  owner: string,
+  lease: RunLease,
   d: Extract<Decision, { action: "retry" }>,
 ): Promise<void> {
   const now = gw.clock();
   await gw.store.transaction(async (tx) => {
-    await tx.jobs.retryLater(job.id, owner, { pinned: d.pinned, at: d.at, reason: d.reason, now });
+    await lease.fenced(tx.jobs.retryLater(job.id, lease.owner, { pinned: d.pinned, at: d.at, reason: d.reason, now }));
     if (d.anomaly)
       await recordAnomaly(gw, tx, "settlement_response_invalid", order.id, job.id, `${job.step}: ${d.reason}`);
   });
@@ -397,7 +414,7 @@ async function completePaid(
   gw: Gateway,
   job: JobRow,
   order: OrderRecord,
-  owner: string,
+  lease: RunLease,
   paths: readonly Candidate[],
   r: Paid,
 ): Promise<boolean> {
@@ -405,19 +422,20 @@ async function completePaid(
   let ok: boolean;
   try {
     ok = await commit(gw, async (tx) => {
-      const applied = await applyFinalProof(gw, tx, job.id, order, r.step, r.final, r.issuer, "deep");
+      const applied = await applyFinalProof(gw, tx, job.id, order, r.step, r.final, r.issuer, "deep", lease);
+      if (!applied) await lease.hold(tx, gw.clock());
       return { value: applied, effects: applied ? [paidPush(order, txid)] : [] };
     });
   } catch (e) {
     if (!isBalanceOverflow(e)) throw e;
     // Value moved at the peer but our books cannot record it (64-bit range): the operator reconciles, no retry storm.
     const destination = settlementDestination(r.step, parties(order));
-    await toReview(gw, job, order, owner, `final proof cannot be booked: ${destination} balance limit`, true);
+    await toReview(gw, job, order, lease, `final proof cannot be booked: ${destination} balance limit`, true);
     return false;
   }
   if (!ok) {
     const d = decide(facts(job, paths), { kind: "ambiguous", reason: "final proof could not be applied" }, gw.clock());
-    if (d.action === "retry") await retryLater(gw, job, order, owner, d);
+    if (d.action === "retry") await retryLater(gw, job, order, lease, d);
     return false;
   }
   return true;
@@ -434,7 +452,8 @@ const settleMove = (proof: Record<string, unknown>, signature: string, txid: str
  * Inside a transaction: the final proof is stored, the in-flight money moves to the step's destination (§12.1),
  * the order becomes `paid` and the job `done`. False (nothing written) when the order can no longer be paid or
  * the proof was already used for another job. Shared by the scheduler, /transfer/webhook notifications and the
- * operator's `resolve paid`.
+ * operator's `resolve paid`; the scheduler's run passes its `lease`, checked last before the job is marked done (the
+ * lock order of the other callers: the order first, then the job).
  */
 export async function applyFinalProof(
   gw: Pick<Gateway, "clock" | "events">,
@@ -445,6 +464,7 @@ export async function applyFinalProof(
   final: Signed,
   issuer: number,
   sigForm: string,
+  lease?: RunLease,
 ): Promise<boolean> {
   const now = gw.clock();
   const txid = String(final.proof.txid);
@@ -461,6 +481,7 @@ export async function applyFinalProof(
   // transaction may stand, the order must not be paid twice.
   if ((await claimTxid(tx.proofs, claim)) === "taken") throw new Error(`${issuer}/${txid} claimed concurrently`);
   await settleInFlight(gw, tx, order, step, txid, now);
+  await lease?.hold(tx, now);
   await tx.jobs.markDone(jobId, now);
   return true;
 }
@@ -527,17 +548,20 @@ async function creditLocally(
   job: JobRow,
   order: OrderRecord,
   step: LocalStep,
-  owner: string,
+  lease: RunLease,
 ): Promise<StepResult> {
   const now = gw.clock();
   const recipient = step.name === "checkout.credit" ? step.via : order.merchant_ocid;
   let issued: Committed<{ txid: string }> | null;
   try {
-    issued = await creditLocallyTx(gw, job, order, step, owner, recipient, now);
+    issued = await creditLocallyTx(gw, job, order, step, lease, recipient, now);
   } catch (e) {
     if (!isBalanceOverflow(e)) throw e;
     const detail = `${peerAccount(recipient)} cannot hold ${order.amount} ${order.currency}`;
-    await gw.store.transaction((tx) => recordAnomaly(gw, tx, "balance_limit", order.id, job.id, detail));
+    await gw.store.transaction(async (tx) => {
+      await recordAnomaly(gw, tx, "balance_limit", order.id, job.id, detail);
+      await lease.hold(tx, now);
+    });
     return { kind: "definite", reason: "recipient balance limit" };
   }
   if (!issued) return { kind: "ambiguous", reason: "state changed" };
@@ -551,12 +575,12 @@ async function creditLocallyTx(
   job: JobRow,
   order: OrderRecord,
   step: LocalStep,
-  owner: string,
+  lease: RunLease,
   recipient: number,
   now: number,
 ): Promise<Committed<{ txid: string }> | null> {
   try {
-    return await gw.store.transaction((tx) => creditLocallyIn(gw, tx, job, order, step, owner, recipient, now));
+    return await gw.store.transaction((tx) => creditLocallyIn(gw, tx, job, order, step, lease, recipient, now));
   } catch (e) {
     if (e instanceof StateChanged) return null;
     throw e;
@@ -569,7 +593,7 @@ async function creditLocallyIn(
   job: JobRow,
   order: OrderRecord,
   step: LocalStep,
-  owner: string,
+  lease: RunLease,
   recipient: number,
   now: number,
 ): Promise<Committed<{ txid: string }>> {
@@ -591,21 +615,21 @@ async function creditLocallyIn(
     throw new StateChanged();
   await settleInFlight(gw, tx, order, step, proof.txid, now);
   await tx.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
-  await tx.jobs.finish(job.id, owner, "done", null, now);
+  await lease.fenced(tx.jobs.finish(job.id, lease.owner, "done", null, now));
   return { value: proof, effects: [paidPush(order, proof.txid), WAKE_DELIVERIES] };
 }
 
 class StateChanged extends Error {}
 
-async function refund(gw: Gateway, job: JobRow, order: OrderRecord, owner: string, reason: string): Promise<void> {
+async function refund(gw: Gateway, job: JobRow, order: OrderRecord, lease: RunLease, reason: string): Promise<void> {
   const now = gw.clock();
   const done = await commit(gw, async (tx) => {
     if (!(await tx.orders.move(order.id, { event: "fail" }, now))) {
-      await tx.jobs.finish(job.id, owner, "failed", `${reason} (order was ${order.status})`, now);
+      await lease.fenced(tx.jobs.finish(job.id, lease.owner, "failed", `${reason} (order was ${order.status})`, now));
       return only(false);
     }
     await refundInFlight(gw, tx, order, now);
-    await tx.jobs.finish(job.id, owner, "failed", reason, now);
+    await lease.fenced(tx.jobs.finish(job.id, lease.owner, "failed", reason, now));
     return { value: true, effects: [statusPush(order, "failed")] };
   });
   gw.log.warn("settlement failed; user refunded", { order: order.id, reason, refunded: done });
@@ -616,7 +640,7 @@ async function toReview(
   gw: Gateway,
   job: JobRow,
   order: OrderRecord,
-  owner: string,
+  lease: RunLease,
   reason: string,
   final = false,
 ): Promise<void> {
@@ -627,7 +651,8 @@ async function toReview(
       await recordAnomaly(gw, tx, "unresolved_settlement", order.id, job.id, reason);
       await emitOrderEvent(gw, tx, "order.in_review", order, "in_review", null);
     }
-    if (final) await tx.jobs.finish(job.id, owner, "in_review", reason, now);
+    if (final) await lease.fenced(tx.jobs.finish(job.id, lease.owner, "in_review", reason, now));
+    else await lease.hold(tx, now);
     return { value: changed, effects: changed ? [statusPush(order, "in_review")] : [] };
   });
   if (moved) {
@@ -639,15 +664,15 @@ async function toReview(
 async function finishJob(
   gw: Pick<Gateway, "clock" | "store">,
   job: JobRow,
-  owner: string,
+  lease: RunLease,
   state: JobState,
   error: string | null,
 ): Promise<void> {
-  await gw.store.transaction((tx) => tx.jobs.finish(job.id, owner, state, error, gw.clock()));
+  await gw.store.transaction((tx) => lease.fenced(tx.jobs.finish(job.id, lease.owner, state, error, gw.clock())));
 }
 
-async function release(gw: Pick<Gateway, "store">, job: JobRow, owner: string): Promise<void> {
-  await gw.store.transaction((tx) => tx.jobs.release(job.id, owner));
+async function release(gw: Pick<Gateway, "store">, job: JobRow, lease: RunLease): Promise<void> {
+  await gw.store.transaction((tx) => tx.jobs.release(job.id, lease.owner));
 }
 
 /** Inside the open transaction `tx` of what the anomaly is about. */

@@ -77,14 +77,14 @@ export function deliveries(db: Database) {
     `UPDATE deliveries SET state = ?3, attempts = ?4, first_attempt_at = COALESCE(first_attempt_at, ?5),
        window_start = ?6, next_attempt_at = ?7, last_http_status = ?8, last_error = ?9, last_reply = ?10,
        lease_owner = NULL, lease_until = NULL, updated_at = ?11
-     WHERE id = ?1 AND lease_owner = ?2`,
+     WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?11`,
   );
   const afterProofAttempt = db.query(
     `UPDATE deliveries SET state = ?3, attempts = ?4, first_attempt_at = COALESCE(first_attempt_at, ?5),
        window_start = ?6, next_attempt_at = ?7, last_http_status = ?8, last_error = ?9, last_reply = ?10,
        lease_owner = NULL, lease_until = NULL, updated_at = ?11,
        last_peer_code = ?12, last_peer_message = ?13, body = ?14, dialect_retried = dialect_retried + ?15
-     WHERE id = ?1 AND lease_owner = ?2`,
+     WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?11`,
   );
 
   const record = (id: string, owner: string, a: Attempt) => {

@@ -36,7 +36,7 @@ import { leases } from "./leases";
 import { p2pOutbound } from "./p2p-outbound";
 import { proofs } from "./proofs";
 import { ConnectionBusy, sqliteEngine } from "./sqlite-engine";
-import type { AsyncRepositories, StorePort } from "./port";
+import type { AsyncRepositories, NodeHold, StorePort } from "./port";
 import { openPostgresStore } from "./postgres/engine";
 import type { SharedIdentity } from "./postgres/identity";
 
@@ -111,6 +111,11 @@ export function createStore(db: Database) {
     /** `oc backup`: a consistent snapshot into a new file while the gateway serves, then checked. */
     backupInto: (target: string): BackupCheck => backupDatabase(db, target),
     close: (): void => db.close(),
+    /**
+     * Issue 18: on SQLite the data-dir lock already proves one serving process per file, so a node's id needs no
+     * hold of its own.
+     */
+    holdNode: async (_nodeId: string): Promise<NodeHold> => ({ release: async () => {} }),
     tx: syncTx,
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {
@@ -148,6 +153,8 @@ export type PortStore = StorePort<Tx> & {
    * whose key files are the identity.
    */
   readonly sharedIdentity?: SharedIdentity;
+  /** Issue 18: this node's hold on its id among the nodes on one database (./port.ts NodeHold). */
+  holdNode(nodeId: string): Promise<NodeHold>;
 };
 
 /**

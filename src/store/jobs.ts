@@ -1,6 +1,6 @@
 // §12.4 settlement outbox rows. The scheduler (src/settlement) claims and runs them; what a run decides is
 // src/domain/settlement-job.ts, what it writes is here. Updates marked "leased" apply only while `owner` holds
-// the row's lease, so a run that lost its lease writes nothing.
+// the row's lease and it is still valid at `now` (./leases.ts), so a run that lost its lease writes nothing.
 import type { Database } from "bun:sqlite";
 import type { Candidate } from "../domain/settlement-job";
 import { firstStep } from "../domain/settlement-job";
@@ -50,7 +50,7 @@ export function jobs(db: Database) {
   const byId = db.query<JobRow, [string]>("SELECT * FROM jobs WHERE id = ?");
   const advance = db.query(
     `UPDATE jobs SET step = ?3, step_data = ?4, step_attempts = 0, attempts = attempts + 1, pinned = ?5, updated_at = ?6
-     WHERE id = ?1 AND lease_owner = ?2`,
+     WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?6`,
   );
   const advanceByProof = db.query(
     `UPDATE jobs SET step = ?3, step_data = ?4, step_attempts = 0, pinned = ?5, next_attempt_at = ?6, updated_at = ?6
@@ -59,17 +59,17 @@ export function jobs(db: Database) {
   const nextPath = db.query(
     `UPDATE jobs SET path_index = ?3, step = ?4, step_data = '{}', step_attempts = 0, attempts = attempts + 1,
        last_error = ?5, updated_at = ?6
-     WHERE id = ?1 AND lease_owner = ?2`,
+     WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?6`,
   );
   const retryLater = db.query(
     `UPDATE jobs SET step_attempts = step_attempts + 1, attempts = attempts + 1, pinned = ?3, next_attempt_at = ?4,
        last_error = ?5, lease_owner = NULL, lease_until = NULL, updated_at = ?6
-     WHERE id = ?1 AND lease_owner = ?2`,
+     WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?6`,
   );
   const finish = db.query(
     `UPDATE jobs SET state = ?3, last_error = COALESCE(?4, last_error), lease_owner = NULL, lease_until = NULL,
        updated_at = ?5
-     WHERE id = ?1 AND lease_owner = ?2`,
+     WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?5`,
   );
   const done = db.query(
     "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?2 WHERE id = ?1",

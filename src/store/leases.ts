@@ -1,36 +1,48 @@
-// §12.4 leases: one process per database runs settlement work (the global `scheduler_lease` row), and each job,
-// delivery or outbound transfer it runs is claimed with its own lease. The tables below share the lease columns.
+// §12.4 leases (issue 18 item 2): every node's scheduler claims due jobs, deliveries and outbound transfers in
+// batches, each row with its own lease; there is no global lease. A lease's holder is `<nodeId>:<incarnation>:…`
+// (src/settlement/run-lease.ts). Every write a run makes is fenced: it applies only while its owner holds the lease
+// and the lease is still valid, so a run that lost its row changes nothing. On SQLite leases are on the gateway's
+// clock: one process writes the file (the data-dir lock), its single writer serialises claims, and the clock
+// that decides a lease's end is the one that wrote it, so there is nothing to disagree with (Postgres uses the
+// database's clock instead: ./postgres/claims.ts).
 import type { Database } from "bun:sqlite";
 
 /** The outbox tables the scheduler claims rows of. */
 export type LeasedTable = "jobs" | "deliveries" | "p2p_transfers";
 export const LEASED_TABLES: readonly LeasedTable[] = ["jobs", "deliveries", "p2p_transfers"];
 
-const SCHEDULER_LEASE = "settlement";
+/** Owners are `<nodeId>:<incarnation>:…`; a node's previous incarnations are the owners with its prefix. */
+export const nodePrefix = (nodeId: string): string => `${nodeId}:`;
 
 export function leases(db: Database) {
-  const holder = db.query<{ owner: string; lease_until: number }, [string]>(
-    "SELECT owner, lease_until FROM scheduler_lease WHERE name = ?",
-  );
-  const take = db.query(
-    `INSERT INTO scheduler_lease (name, owner, lease_until) VALUES (?5, ?1, ?2)
-     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
-     WHERE scheduler_lease.owner = ?1 OR scheduler_lease.lease_until < ?3 OR ?4`,
-  );
-  const giveUp = db.query("DELETE FROM scheduler_lease WHERE name = ? AND owner = ?");
   const perTable = (table: LeasedTable) => ({
     releaseOwner: db.query(`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`),
+    releaseNode: db.query(
+      `UPDATE ${table} SET lease_owner = NULL, lease_until = NULL
+       WHERE substr(lease_owner, 1, length(?1)) = ?1 AND substr(lease_owner, 1, length(?2)) != ?2`,
+    ),
     owners: db.query<{ o: string }, []>(`SELECT DISTINCT lease_owner AS o FROM ${table} WHERE lease_owner IS NOT NULL`),
     releaseAfterFault: db.query(
       `UPDATE ${table} SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ?3
        WHERE id = ?1 AND lease_owner = ?2`,
     ),
-    claim: db.query<Record<string, unknown>, [string, number, number, number]>(
+    // A row whose lease expired may be taken again by its own owner (a single node must not wait for another to
+    // take its expired rows), except the rows in ?5 (JSON ids): those whose run is still in flight, lost or not.
+    claim: db.query<Record<string, unknown>, [string, number, number, number, string]>(
       `UPDATE ${table} SET lease_owner = ?1, lease_until = ?2
        WHERE id IN (SELECT id FROM ${table} WHERE state = 'pending' AND next_attempt_at <= ?3
-                      AND (lease_until IS NULL OR (lease_until < ?3 AND lease_owner != ?1))
+                      AND (lease_until IS NULL OR lease_until < ?3)
+                      AND id NOT IN (SELECT value FROM json_each(?5))
                     ORDER BY next_attempt_at LIMIT ?4)
        RETURNING *`,
+    ),
+    renew: db.query<{ id: string }, [string, string, number, number]>(
+      `UPDATE ${table} SET lease_until = ?3
+       WHERE id IN (SELECT value FROM json_each(?1)) AND lease_owner = ?2 AND lease_until >= ?4
+       RETURNING id`,
+    ),
+    holds: db.query<{ id: string }, [string, string, number]>(
+      `SELECT id FROM ${table} WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?3`,
     ),
   });
   const tables = {
@@ -45,26 +57,42 @@ export function leases(db: Database) {
   );
 
   return {
-    schedulerLeaseHolder: () => holder.get(SCHEDULER_LEASE),
-    /** Ours when free, expired, already ours, or `takeover` (its holder is a dead local process). */
-    takeSchedulerLease: (owner: string, until: number, now: number, takeover: boolean) =>
-      take.run(owner, until, now, takeover ? 1 : 0, SCHEDULER_LEASE).changes === 1,
-    /** Graceful shutdown: every row lease and the scheduler lease `owner` holds are given up. */
+    /** Graceful shutdown: every row lease `owner` holds is given up, so the rows are due again at once. */
     releaseAll(owner: string): void {
       for (const t of LEASED_TABLES) tables[t].releaseOwner.run(owner);
-      giveUp.run(SCHEDULER_LEASE, owner);
+    },
+    /**
+     * At a node's start: the leases of its previous incarnations (owners `<nodeId>:…` not starting with `keep`, this
+     * process's prefix) are given up, so a crash restart resumes at once instead of after the lease. Safe only while
+     * no other live process has this node id: the data-dir lock (SQLite) or the node's advisory lock (Postgres).
+     */
+    releaseNode(nodeId: string, keep: string): number {
+      let n = 0;
+      for (const t of LEASED_TABLES) n += tables[t].releaseNode.run(nodePrefix(nodeId), keep).changes;
+      return n;
     },
     owners: (table: LeasedTable) => tables[table].owners.all().map((r) => r.o),
-    releaseOwner: (table: LeasedTable, owner: string) => tables[table].releaseOwner.run(owner).changes,
     /** A run that threw: the row is due again at `at`, not stuck under our lease. */
     releaseAfterFault: (table: LeasedTable, id: string, owner: string, at: number) =>
       tables[table].releaseAfterFault.run(id, owner, at).changes === 1,
     /**
-     * Due rows whose lease is free or expired become `owner`'s until `until`, in one conditional UPDATE. A row
-     * still leased to this very owner is never re-claimed: its run is still in flight.
+     * Due rows whose lease is free or expired become `owner`'s until `until`, in one conditional UPDATE; never one
+     * of `running` (rows whose run is in flight on the caller's node: a run whose lease lapsed stays lost).
      */
-    claim: <Row>(table: LeasedTable, owner: string, until: number, now: number, limit: number): Row[] =>
-      tables[table].claim.all(owner, until, now, limit) as Row[],
+    claim: <Row>(
+      table: LeasedTable,
+      owner: string,
+      until: number,
+      now: number,
+      limit: number,
+      running: readonly string[] = [],
+    ): Row[] => tables[table].claim.all(owner, until, now, limit, JSON.stringify(running)) as Row[],
+    /** Extends the leases `owner` still validly holds to `until`; returns those ids (a missing one was lost). */
+    renew: (table: LeasedTable, owner: string, ids: readonly string[], until: number, now: number): string[] =>
+      ids.length ? tables[table].renew.all(JSON.stringify(ids), owner, until, now).map((r) => r.id) : [],
+    /** Whether `owner` still validly holds the row: the fence of a run's transaction that writes no leased row. */
+    holds: (table: LeasedTable, id: string, owner: string, now: number): boolean =>
+      tables[table].holds.get(id, owner, now) != null,
     /** The earliest moment any pending row is due and unleased. */
     nextDue: (): number | null => nextDue.get()?.t ?? null,
   };

@@ -278,4 +278,10 @@ CREATE TABLE IF NOT EXISTS user_tiers (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    // Issue 18: no global scheduler lease; every node claims rows with their own leases (src/store/leases.ts).
+    // IF EXISTS: safe on any database this build accepts, and the Postgres translation is the same statement.
+    id: "18-no-scheduler-lease",
+    sql: "DROP TABLE IF EXISTS scheduler_lease;",
+  },
 ];

@@ -1,27 +1,28 @@
 // Issue 17: what one run of an outbound person-to-person transfer writes (src/settlement/p2p-send.ts). Every
-// update is leased: it applies only while `owner` holds the row's lease and the row is still pending.
+// update is leased: it applies only while `owner` validly holds the row's lease (../leases.ts) and the row is
+// still pending.
 import type { Database } from "bun:sqlite";
 
 export function p2pOutbound(db: Database) {
   const paid = db.query(
     `UPDATE p2p_transfers SET status = 'paid', state = 'done', txid = ?3, proof_json = ?4, signature = ?5,
        attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ?6
-     WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2`,
+     WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2 AND lease_until >= ?6`,
   );
   const refunded = db.query(
     `UPDATE p2p_transfers SET status = 'refunded', state = 'failed', attempts = attempts + 1, last_error = ?3,
        lease_owner = NULL, lease_until = NULL, updated_at = ?4
-     WHERE id = ?1 AND state = 'pending' AND pinned = 0 AND lease_owner = ?2`,
+     WHERE id = ?1 AND state = 'pending' AND pinned = 0 AND lease_owner = ?2 AND lease_until >= ?4`,
   );
   const retry = db.query(
     `UPDATE p2p_transfers SET pinned = 1, attempts = attempts + 1, next_attempt_at = ?3, last_error = ?4,
        review_noted = ?5, lease_owner = NULL, lease_until = NULL, updated_at = ?6
-     WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2`,
+     WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2 AND lease_until >= ?6`,
   );
   const review = db.query(
     `UPDATE p2p_transfers SET state = 'in_review', last_error = ?3, lease_owner = NULL, lease_until = NULL,
        updated_at = ?4
-     WHERE id = ?1 AND lease_owner = ?2`,
+     WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?4`,
   );
   const release = db.query(
     "UPDATE p2p_transfers SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",

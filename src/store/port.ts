@@ -22,6 +22,12 @@ export interface StorePort<Tx> {
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
+/**
+ * A node's hold on its id among the gateways on one database (issue 18), taken at the scheduler's start and given
+ * up at its stop. Its existence is the proof that no other live process runs under that id.
+ */
+export type NodeHold = { release(): Promise<void> };
+
 /** Thrown by `transaction`/`read` called inside another one (pass the outer `tx` down instead). */
 export class NestedTransaction extends Error {
   constructor() {

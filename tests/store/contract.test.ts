@@ -583,21 +583,42 @@ for (const engine of ENGINES) {
       });
     });
 
-    test("scheduler lease: one holder at a time; taken over when expired, given up on release", async () => {
-      const answers = await store.transaction(async (tx) => ({
-        none: await tx.leases.schedulerLeaseHolder(),
-        a: await tx.leases.takeSchedulerLease("a", 130, 100, false),
-        b: await tx.leases.takeSchedulerLease("b", 131, 101, false),
-        renew: await tx.leases.takeSchedulerLease("a", 140, 110, false),
-        holder: await tx.leases.schedulerLeaseHolder(),
-        takeover: await tx.leases.takeSchedulerLease("b", 150, 120, true),
-        expired: await tx.leases.takeSchedulerLease("a", 200, 151, false),
+    test("row leases: renewed and held only by their valid owner; a node's start releases its previous incarnations", async () => {
+      const enqueue = (txid: string) =>
+        store.transaction((tx) => tx.deliveries.enqueue({ orderId: null, target: 6101, txid, body: "{}", now: 5000 }));
+      const [a, b] = [await enqueue("tx-la"), await enqueue("tx-lb")];
+      // Old and new owners of node n1, one of node n10 (a prefix of the other's name must not match it).
+      const [old, mine, other] = ["n1:inc0:s1", "n1:inc1:s1", "n10:inc0:s1"];
+      const claimed = await store.transaction(async (tx) => ({
+        old: (await tx.leases.claim("deliveries", old, 5030, 5000, 1)).map((r) => (r as { id: string }).id === a),
+        other: (await tx.leases.claim("deliveries", other, 5030, 5000, 1)).map((r) => (r as { id: string }).id === b),
       }));
-      await store.transaction((tx) => tx.leases.releaseAll("a"));
-      const after = await store.read((tx) => tx.leases.schedulerLeaseHolder());
-      expect(answers).toMatchObject({ none: null, a: true, b: false, renew: true, takeover: true, expired: true });
-      expect(after).toBeNull();
-      sameOnEveryEngine(engine, "scheduler-lease", answers);
+      const answers = await store.transaction(async (tx) => ({
+        claimed,
+        renewed: (await tx.leases.renew("deliveries", old, [a, b, "dlv_none"], 5060, 5010)).map((id) => id === a),
+        renewedByThief: await tx.leases.renew("deliveries", mine, [a, b], 5060, 5010),
+        renewedNone: await tx.leases.renew("deliveries", old, [], 5060, 5010),
+        holds: await tx.leases.holds("deliveries", a, old, 5020),
+        holdsThief: await tx.leases.holds("deliveries", a, mine, 5020),
+        holdsOther: await tx.leases.holds("deliveries", b, other, 5020),
+        released: await tx.leases.releaseNode("n1", "n1:inc1:"),
+        keptOwn: await tx.leases.releaseNode("n10", "n10:inc0:"),
+        owners: await tx.leases.owners("deliveries"),
+      }));
+      expect(answers).toMatchObject({
+        claimed: { old: [true], other: [true] },
+        renewed: [true],
+        renewedByThief: [],
+        holds: true,
+        holdsThief: false,
+        holdsOther: true,
+        released: 1,
+        keptOwn: 0,
+        owners: [other],
+      });
+      await store.transaction((tx) => tx.leases.releaseAll(other));
+      expect(await store.read((tx) => tx.leases.owners("deliveries"))).toEqual([]);
+      sameOnEveryEngine(engine, "row-leases", answers);
     });
 
     test("nonces: of concurrent records of one nonce one is fresh; replays refused until retention ends", async () => {
@@ -1438,7 +1459,8 @@ async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown
       missingId: await tx.p2p.byId("nope"),
     };
   });
-  await seed("UPDATE p2p_transfers SET lease_owner = 'node-c', lease_until = 99 WHERE id = 'p2p_out'");
+  // A lease valid on either clock (Postgres fences with its own; SQLite with the caller's `now`).
+  await seed("UPDATE p2p_transfers SET lease_owner = 'node-c', lease_until = 4000000000 WHERE id = 'p2p_out'");
   out.p2pRun = await t(async (tx) => ({
     paid: await tx.p2pOutbound.paid("p2p_out", "node-c", {
       txid: "ptx2",

@@ -29,13 +29,17 @@ function table(t: ClaimTable): ClaimTable {
   return t;
 }
 
-/** The claim statement: $1 owner, $2 lease seconds, $3 business now (what is due), $4 batch size. */
+/**
+ * The claim statement: $1 owner, $2 lease seconds, $3 business now (what is due), $4 batch size, $5 ids never to
+ * take (the claimer's own runs in flight).
+ */
 export function claimStatement(t: ClaimTable): string {
   const name = table(t);
   return `WITH due AS (
       SELECT id FROM ${name}
       WHERE state = 'pending' AND next_attempt_at <= $3
-        AND (lease_until IS NULL OR (lease_until < ${DB_NOW} AND lease_owner IS DISTINCT FROM $1))
+        AND (lease_until IS NULL OR lease_until < ${DB_NOW})
+        AND NOT (id = ANY($5::text[]))
       ORDER BY next_attempt_at LIMIT $4
       FOR UPDATE SKIP LOCKED)
     UPDATE ${name} r SET lease_owner = $1, lease_until = ${DB_NOW} + $2
@@ -45,15 +49,17 @@ export function claimStatement(t: ClaimTable): string {
 
 /**
  * `sql` may be a pool or an open transaction (the claim then commits with whatever else it wrote). A row whose
- * lease expired is not re-claimed by the owner it expired under: that run may still be in flight on this node.
+ * lease expired may be taken again by the owner it expired under (a single node must not wait for another node to
+ * take its expired rows), except the rows in `running`: its own runs still in flight, whose lapsed lease stays lost.
  */
 export async function claimDue<Row>(
   sql: SQL,
   t: ClaimTable,
-  c: { owner: string; leaseSeconds: number; now: number; limit: number },
+  c: { owner: string; leaseSeconds: number; now: number; limit: number; running?: readonly string[] },
 ): Promise<Row[]> {
   if (c.limit <= 0) return [];
-  return (await sql.unsafe(claimStatement(t), [c.owner, c.leaseSeconds, c.now, c.limit])) as Row[];
+  const args = [c.owner, c.leaseSeconds, c.now, c.limit, c.running ?? []];
+  return (await sql.unsafe(claimStatement(t), args)) as Row[];
 }
 
 /** Extends the leases this owner still validly holds; returns those ids. A run whose id is missing lost its row. */

@@ -6,14 +6,20 @@
 // never fails to serialise, so it needs no retry). The same port rules as SQLite's: no nested transaction, a dead
 // handle refuses calls, no network I/O inside (the shared transaction context asserts it).
 import { SQL } from "bun";
-import { NestedTransaction, TransactionClosed, type StorePort } from "../port";
+import { NestedTransaction, TransactionClosed, type NodeHold, type StorePort } from "../port";
 import { currentTransaction, runInTransaction, type TransactionContext } from "../transaction-context";
 import { migratePostgres } from "./schema";
+import { holdNodeId } from "./node-lock";
 import { postgresMemory, postgresRepositories, type PostgresTx } from "./repositories";
 import { postgresStoreMembers } from "./store";
 import { ConfigError } from "../../config-error";
 
-export type PostgresStore = StorePort<PostgresTx> & { close(): Promise<void> };
+export type PostgresStore = StorePort<PostgresTx> & {
+  /** `timeout` seconds for running queries (0: drop every connection now); unset, waits for them all. */
+  close(opts?: { timeout: number }): Promise<void>;
+  /** Refused (ConfigError) while another live node holds `nodeId`: ./node-lock.ts. */
+  holdNode(nodeId: string): Promise<NodeHold>;
+};
 
 /** Every repository method checks its transaction is still open before it touches the connection. */
 function guarded(repos: PostgresTx, ctx: TransactionContext): PostgresTx {
@@ -59,7 +65,8 @@ export function postgresStore(sql: SQL): PostgresStore {
   return {
     transaction: (fn) => run("read write", fn),
     read: (fn) => run("isolation level repeatable read read only", fn),
-    close: () => sql.close(),
+    holdNode: (nodeId) => holdNodeId(sql, nodeId),
+    close: (opts) => sql.close(opts),
   };
 }
 

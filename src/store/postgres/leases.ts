@@ -3,46 +3,42 @@
 // `UPDATE … WHERE id IN (SELECT … LIMIT n)`, double-claims here: tests/store/postgres-claims.test.ts), and the
 // lease's end on the database clock, so nodes with skewed clocks agree when it is over. The caller's `until - now`
 // is the lease's length; what is due (`next_attempt_at <= now`) stays on the gateway's clock, as every business
-// time does. The single-node scheduler's global lease keeps SQLite's statement and the gateway's clock: it is one
-// row compared by the scheduler itself with its own `now`.
+// time does. Renewals and fences compare with the database clock too, never with the caller's `now`.
 import type { SQL } from "bun";
 import type { Tx } from "../index";
-import { LEASED_TABLES, type LeasedTable } from "../leases";
-import { claimStatement, nextDue } from "./claims";
+import { LEASED_TABLES, nodePrefix, type LeasedTable } from "../leases";
+import { claimStatement, DB_NOW, nextDue, releaseAll, renewLeases } from "./claims";
 import { allRows } from "./rows";
-
-const SCHEDULER_LEASE = "settlement";
 
 function table(t: LeasedTable): LeasedTable {
   if (!LEASED_TABLES.includes(t)) throw new Error(`not a leased table: ${String(t)}`);
   return t;
 }
 
+/** A lease's length from the port's (until, now) pair: at least a second. */
+const lengthOf = (until: number, now: number) => Math.max(1, until - now);
+
 export function pgLeases(sql: SQL): Tx["leases"] {
-  const releaseOwner = async (t: LeasedTable, owner: string): Promise<number> =>
-    (await sql.unsafe(`UPDATE ${table(t)} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, [owner]))
-      .count;
   return {
-    async schedulerLeaseHolder() {
-      const [r] = await sql`SELECT owner, lease_until FROM scheduler_lease WHERE name = ${SCHEDULER_LEASE}`;
-      return r ? { owner: r.owner as string, lease_until: Number(r.lease_until) } : null;
-    },
-    async takeSchedulerLease(owner, until, now, takeover) {
-      const r = await sql`INSERT INTO scheduler_lease (name, owner, lease_until) VALUES (${SCHEDULER_LEASE}, ${owner},
-          ${until})
-        ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
-        WHERE scheduler_lease.owner = ${owner} OR scheduler_lease.lease_until < ${now} OR ${takeover}::boolean`;
-      return r.count === 1;
-    },
     async releaseAll(owner) {
-      for (const t of LEASED_TABLES) await releaseOwner(t, owner);
-      await sql`DELETE FROM scheduler_lease WHERE name = ${SCHEDULER_LEASE} AND owner = ${owner}`;
+      for (const t of LEASED_TABLES) await releaseAll(sql, t, owner);
+    },
+    async releaseNode(nodeId, keep) {
+      let n = 0;
+      for (const t of LEASED_TABLES)
+        n += (
+          await sql.unsafe(
+            `UPDATE ${table(t)} SET lease_owner = NULL, lease_until = NULL
+             WHERE starts_with(lease_owner, $1) AND NOT starts_with(lease_owner, $2)`,
+            [nodePrefix(nodeId), keep],
+          )
+        ).count;
+      return n;
     },
     owners: async (t) =>
       (await sql.unsafe(`SELECT DISTINCT lease_owner AS o FROM ${table(t)} WHERE lease_owner IS NOT NULL`)).map(
         (r: { o: string }) => r.o,
       ),
-    releaseOwner,
     async releaseAfterFault(t, id, owner, at) {
       const r = await sql.unsafe(
         `UPDATE ${table(t)} SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $3
@@ -51,10 +47,21 @@ export function pgLeases(sql: SQL): Tx["leases"] {
       );
       return r.count === 1;
     },
-    async claim(t, owner, until, now, limit) {
+    async claim(t, owner, until, now, limit, running = []) {
       if (limit <= 0) return [];
-      const leaseSeconds = Math.max(1, until - now);
-      return allRows(await sql.unsafe(claimStatement(table(t)), [owner, leaseSeconds, now, limit]));
+      const args = [owner, lengthOf(until, now), now, limit, running];
+      return allRows(await sql.unsafe(claimStatement(table(t)), args));
+    },
+    renew: (t, owner, ids, until, now) =>
+      renewLeases(sql, table(t), { owner, ids, leaseSeconds: lengthOf(until, now) }),
+    // FOR UPDATE: the row stays locked to this transaction until it commits, so no claim (SKIP LOCKED) can take it
+    // between this check and the commit of the writes it fences.
+    async holds(t, id, owner) {
+      const rows = await sql.unsafe(
+        `SELECT id FROM ${table(t)} WHERE id = $1 AND lease_owner = $2 AND lease_until >= ${DB_NOW} FOR UPDATE`,
+        [id, owner],
+      );
+      return rows.length === 1;
     },
     nextDue: () => nextDue(sql),
   };

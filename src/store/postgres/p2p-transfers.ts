@@ -1,10 +1,13 @@
 // Issue 17 person-to-person transfers on PostgreSQL (the SQLite twin: ../p2p-transfers.ts). Two requests with one
 // idempotency key: the second INSERT waits on the first's row and fails on UNIQUE (user_id, idempotency_key) once
-// it commits (23505, mapped by ../constraint.ts), which the flow answers as a replay.
+// it commits (23505, mapped by ../constraint.ts), which the flow answers as a replay. A row inserted leased (the
+// request's own first attempt) gets its lease on the database clock, as a claim does (./claims.ts): the caller's
+// `lease_until - created_at` is its length.
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import type { P2pRow } from "../p2p-transfers";
 import { withInts } from "./values";
+import { DB_NOW } from "./claims";
 
 const INTS = [
   "to_ocid",
@@ -33,7 +36,8 @@ export function pgP2pTransfers(sql: SQL): Tx["p2p"] {
         VALUES (${r.id}, ${r.user_id}, ${r.idempotency_key}, ${r.request_hash}, ${r.kind}, ${r.to_user_id},
           ${r.to_ocid}, ${r.to_label}, ${r.via}, ${r.amount}, ${r.amount_minor}, ${r.currency}, ${r.memo},
           ${r.status}, ${r.state}, ${r.request_body}, ${r.txid}, ${r.next_attempt_at}, ${r.deadline},
-          ${r.lease_owner}, ${r.lease_until}, ${r.created_at}, ${r.created_at})`;
+          ${r.lease_owner}, ${sql.unsafe(DB_NOW)} + ${r.lease_until}::bigint - ${r.created_at}::bigint,
+          ${r.created_at}, ${r.created_at})`;
     },
     async byKey(userId, key) {
       const [r] = await sql`SELECT ${columns} FROM p2p_transfers WHERE user_id = ${userId}

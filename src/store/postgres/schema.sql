@@ -139,9 +139,6 @@ CREATE TABLE anomalies (
   detail TEXT NOT NULL, created_at BIGINT NOT NULL, resolved_at BIGINT
 );
 
--- The single-node scheduler's global lease; the multi-node claims (./claims.ts) do not use it.
-CREATE TABLE scheduler_lease (name TEXT PRIMARY KEY, owner TEXT NOT NULL, lease_until BIGINT NOT NULL);
-
 CREATE TABLE api_keys (
   name TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at BIGINT NOT NULL,
   revoked_at BIGINT
@@ -357,4 +354,5 @@ INSERT INTO schema_migrations (id, applied_at) VALUES
   ('16-event-webhooks', extract(epoch FROM now())::bigint),
   ('22-session-tokens', extract(epoch FROM now())::bigint),
   ('22-passkeys', extract(epoch FROM now())::bigint),
-  ('21-kyc', extract(epoch FROM now())::bigint);
+  ('21-kyc', extract(epoch FROM now())::bigint),
+  ('18-no-scheduler-lease', extract(epoch FROM now())::bigint);
