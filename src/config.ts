@@ -123,8 +123,8 @@ export const SETTINGS = T.Object({
   ),
   /**
    * Issue 18: this node's stable name among the gateways on one database; its scheduler's leases are owned as
-   * `<nodeId>:<incarnation>`, and a restart gives up its previous incarnations' leases at once. Unset: the host
-   * name. On PostgreSQL two live nodes with one nodeId are refused (the second does not start).
+   * `<nodeId>:<incarnation>:…`, and a restart gives up its previous incarnations' leases at once. Unset:
+   * `<host>-<port>`. On PostgreSQL two live nodes with one nodeId are refused (the second does not start).
    */
   nodeId: T.Optional(T.String({ pattern: "^[A-Za-z0-9._-]{1,64}$", description: "1-64 of A-Z a-z 0-9 . _ -" })),
   /**

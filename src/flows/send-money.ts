@@ -129,7 +129,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
     throw new ProtocolError("INVALID_REQUEST", "You cannot send money to yourself", { fields: ["to"] });
   const now = gw.clock();
   const id = "p2p_" + randomHex(16);
-  const inline = new RunLease("p2p_transfers", id, inlineOwner(nodeIdOf(gw.config.nodeId)));
+  const inline = new RunLease("p2p_transfers", id, inlineOwner(nodeIdOf(gw.config)));
   try {
     const sent = await gw.store.transaction(async (tx) => {
       const again = replayed((await tx.p2p.byKey(sender.id, req.idempotencyKey)) ?? undefined);

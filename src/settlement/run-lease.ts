@@ -64,10 +64,19 @@ const INCARNATION = randomHex(INCARNATION_BYTES);
 const NOT_IN_NODE_ID = /[^A-Za-z0-9._-]/g;
 const NODE_ID_MAX = 64;
 
-/** A node's stable name: the configured `nodeId`, else its host name (as the config pattern allows it). */
-export function nodeIdOf(configured: string | undefined): string {
-  if (configured) return configured;
-  return hostname().replace(NOT_IN_NODE_ID, "-").slice(0, NODE_ID_MAX) || "node";
+/** Unnamed nodes on port 0, by their config: one name each, whoever asks (the scheduler, a request's run). */
+const ephemeral = new WeakMap<object, string>();
+
+/**
+ * A node's stable name: the configured `nodeId`, else `<host>-<port>` (several nodes on one host listen on distinct
+ * ports; a restart keeps both). A node on port 0 (an ephemeral port: tests, several in one process) gets a random
+ * name instead, kept for its config object.
+ */
+export function nodeIdOf(config: { nodeId?: string; port: number }): string {
+  if (config.nodeId) return config.nodeId;
+  let name = config.port ? `${hostname()}-${config.port}` : ephemeral.get(config);
+  if (!name) ephemeral.set(config, (name = `${hostname()}-${randomHex(INCARNATION_BYTES)}`));
+  return name.replace(NOT_IN_NODE_ID, "-").slice(0, NODE_ID_MAX);
 }
 
 /** What every lease owner of this process on node `nodeId` starts with (what its start must not release). */

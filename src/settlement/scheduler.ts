@@ -13,7 +13,7 @@ import { deliverProof } from "./deliver-proof";
 import { runOutboundTransfer } from "./p2p-send";
 import type { P2pRow } from "../store/p2p-transfers";
 import { deliverEvent } from "./deliver-event";
-import { LEASED_TABLES, type LeasedTable } from "../store/leases";
+import { LEASED_TABLES, nodePrefix, type LeasedTable } from "../store/leases";
 import type { NodeHold } from "../store/port";
 import type { Tx } from "../store";
 import type { OrderRecord } from "../store/orders";
@@ -95,7 +95,7 @@ export class Scheduler {
     this.concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
     this.deliveryConcurrency = opts.deliveryConcurrency ?? DEFAULT_CONCURRENCY;
     this.renews = opts.renew ?? true;
-    this.nodeId = nodeIdOf(opts.nodeId ?? gw.config.nodeId);
+    this.nodeId = opts.nodeId ?? nodeIdOf(gw.config);
     this.owner = schedulerOwner(this.nodeId);
   }
 
@@ -105,8 +105,9 @@ export class Scheduler {
    */
   async start(): Promise<void> {
     this.hold = await this.gw.store.holdNode(this.nodeId);
+    const stale = this.hold.wholeDatabase ? "" : nodePrefix(this.nodeId);
     const keep = incarnationOf(this.nodeId);
-    const released = await this.gw.store.transaction((tx) => tx.leases.releaseNode(this.nodeId, keep));
+    const released = await this.gw.store.transaction((tx) => tx.leases.releaseStale(stale, keep));
     if (released) this.gw.log.info("leases of a previous run released", { node: this.nodeId, rows: released });
     this.stopped = false;
     this.lastPassAt = Date.now();
@@ -146,6 +147,17 @@ export class Scheduler {
     await this.gw.store.transaction((tx) => tx.leases.releaseAll(this.owner));
     await this.hold?.release();
     this.hold = null;
+  }
+
+  /**
+   * Stops the loop and the renewals at once and gives nothing up: what a node that dies leaves in the database (its
+   * rows go to other nodes when their leases expire). For a shutdown that cannot reach the database, and for tests.
+   */
+  halt(): void {
+    this.stopped = true;
+    for (const t of [this.timer, this.renewer]) if (t) clearTimeout(t);
+    if (this.soon) clearImmediate(this.soon);
+    this.timer = this.renewer = this.soon = null;
   }
 
   /** Started, not stopped, and its loop has run recently (a pass comes at least every 10 s): GET /readyz. */

@@ -113,9 +113,9 @@ export function createStore(db: Database) {
     close: (): void => db.close(),
     /**
      * Issue 18: on SQLite the data-dir lock already proves one serving process per file, so a node's id needs no
-     * hold of its own.
+     * hold of its own, and every other process's lease in the file is a dead one's.
      */
-    holdNode: async (_nodeId: string): Promise<NodeHold> => ({ release: async () => {} }),
+    holdNode: async (_nodeId: string): Promise<NodeHold> => ({ release: async () => {}, wholeDatabase: true }),
     tx: syncTx,
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

@@ -17,7 +17,7 @@ export const nodePrefix = (nodeId: string): string => `${nodeId}:`;
 export function leases(db: Database) {
   const perTable = (table: LeasedTable) => ({
     releaseOwner: db.query(`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`),
-    releaseNode: db.query(
+    releaseStale: db.query(
       `UPDATE ${table} SET lease_owner = NULL, lease_until = NULL
        WHERE substr(lease_owner, 1, length(?1)) = ?1 AND substr(lease_owner, 1, length(?2)) != ?2`,
     ),
@@ -62,13 +62,14 @@ export function leases(db: Database) {
       for (const t of LEASED_TABLES) tables[t].releaseOwner.run(owner);
     },
     /**
-     * At a node's start: the leases of its previous incarnations (owners `<nodeId>:…` not starting with `keep`, this
-     * process's prefix) are given up, so a crash restart resumes at once instead of after the lease. Safe only while
-     * no other live process has this node id: the data-dir lock (SQLite) or the node's advisory lock (Postgres).
+     * At a node's start: the leases of dead processes, owners starting with `prefix` (a node id's, or "" for every
+     * owner) but not with `keep` (this process's), are given up, so a crash restart resumes at once instead of after
+     * the lease. Safe only while no live process holds them: the data-dir lock (SQLite, the whole file) or the
+     * node id's advisory lock (Postgres, that node's).
      */
-    releaseNode(nodeId: string, keep: string): number {
+    releaseStale(prefix: string, keep: string): number {
       let n = 0;
-      for (const t of LEASED_TABLES) n += tables[t].releaseNode.run(nodePrefix(nodeId), keep).changes;
+      for (const t of LEASED_TABLES) n += tables[t].releaseStale.run(prefix, keep).changes;
       return n;
     },
     owners: (table: LeasedTable) => tables[table].owners.all().map((r) => r.o),

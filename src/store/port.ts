@@ -26,7 +26,14 @@ export interface StorePort<Tx> {
  * A node's hold on its id among the gateways on one database (issue 18), taken at the scheduler's start and given
  * up at its stop. Its existence is the proof that no other live process runs under that id.
  */
-export type NodeHold = { release(): Promise<void> };
+export type NodeHold = {
+  release(): Promise<void>;
+  /**
+   * The hold covers the whole database (SQLite: the data-dir lock proves one serving process per file), so every
+   * lease not of this process is a dead one's; else only this node id's previous incarnations are.
+   */
+  wholeDatabase: boolean;
+};
 
 /** Thrown by `transaction`/`read` called inside another one (pass the outer `tx` down instead). */
 export class NestedTransaction extends Error {

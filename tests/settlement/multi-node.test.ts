@@ -2,7 +2,7 @@
 // real peer servers on loopback. No global lease: every node claims in batches; leases are on the database clock,
 // renewed while a run is in flight; every write of a run is fenced by its lease; a node that dies loses its rows by
 // expiry; a node id is held while its node runs. Controls show the renewal and the fence are what makes each pass.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +36,15 @@ const MERCHANT = 500;
 const SHORT_LEASE = 3;
 const SLOW_MS = 6_000;
 
-type Node = { gw: Gateway; store: PostgresStore; scheduler: Scheduler | null; logs: string[]; closed: boolean };
+type Node = {
+  gw: Gateway;
+  store: PostgresStore;
+  scheduler: Scheduler | null;
+  logs: string[];
+  closed: boolean;
+  /** Its connections already dropped (a second close of a Bun.SQL pool would wait for ever). */
+  killed?: boolean;
+};
 
 let db: TestDatabase;
 let dataDir: string;
@@ -66,7 +74,7 @@ async function startScheduler(node: Node, opts: SchedulerOptions = {}): Promise<
 }
 
 async function closeNode(node: Node): Promise<void> {
-  if (node.closed) return;
+  if (node.closed || node.killed) return;
   node.closed = true;
   await node.scheduler?.stop().catch(() => {});
   await node.store.close({ timeout: 1 }).catch(() => {});
@@ -145,8 +153,11 @@ describe.skipIf(!postgresAvailable("multi-node.test.ts"))("several schedulers on
     // Slow partner transfers, longer than the short leases below: the reply comes after the work is done.
     peers.partnerTransfer.override(sleepThenPerform("slow", SLOW_MS));
   });
-  afterAll(async () => {
+  // A failed test leaves no scheduler behind to take the next test's rows.
+  afterEach(async () => {
     for (const n of nodes) await closeNode(n);
+  });
+  afterAll(async () => {
     await peers?.stop();
     await reader?.close();
     await db?.drop();
@@ -166,11 +177,12 @@ describe.skipIf(!postgresAvailable("multi-node.test.ts"))("several schedulers on
     const txids = await reader.read(async (tx) =>
       Promise.all(direct.map(async (m) => (await tx.orders.byId(m.row))!.final_txid)),
     );
-    await until(async () => txids.every((t) => peers.webhookLog.some((w) => w.proof.txid === t)));
+    const delivered = async () =>
+      (await reader.read((tx) => tx.deliveries.list("delivered"))).filter((d) => txids.includes(d.txid));
+    await until(async () => (await delivered()).length === txids.length);
     for (const m of made.filter((_, i) => i % 2 === 1)) expect(partnerCalls(m.orderId)).toBe(1);
     for (const t of txids) expect(peers.webhookLog.filter((w) => w.proof.txid === t)).toHaveLength(1);
-    const deliveries = await reader.read((tx) => tx.deliveries.list("delivered"));
-    expect(deliveries.filter((d) => txids.includes(d.txid)).map((d) => d.attempts)).toEqual(txids.map(() => 1));
+    expect((await delivered()).map((d) => d.attempts)).toEqual(txids.map(() => 1));
     await booksBalanced();
     for (const n of trio) await closeNode(n);
   }, 60_000);
@@ -235,8 +247,11 @@ describe.skipIf(!postgresAvailable("multi-node.test.ts"))("several schedulers on
     const m = await confirmedOrder(killed.store, "slowkill", PARTNER);
     killed.scheduler!.wake();
     await until(async () => partnerCalls(m.orderId) === 1);
-    // Killed: its connections go (renewals and writes fail, its node id's advisory lock is dropped with them).
-    await killed.store.close({ timeout: 0 });
+    // Killed: its loop and renewals stop where they are and its connections go (its advisory lock with them);
+    // nothing is given up.
+    killed.killed = true;
+    killed.scheduler!.halt();
+    void killed.store.close({ timeout: 0 }).catch(() => {});
     const survivor = await openNode("kill-b");
     await startScheduler(survivor, { jobLeaseSeconds: SHORT_LEASE });
     await until(async () => (await orderStatus(m.row)) === "paid");
@@ -260,6 +275,6 @@ describe.skipIf(!postgresAvailable("multi-node.test.ts"))("several schedulers on
     await startScheduler(twin, {});
     await until(async () => (await orderStatus(leftover.row)) === "paid");
     await booksBalanced();
-    for (const n of [killed, survivor, twin, other]) await closeNode(n);
+    for (const n of [survivor, twin, other]) await closeNode(n);
   }, 60_000);
 });

@@ -6,7 +6,7 @@
 // time does. Renewals and fences compare with the database clock too, never with the caller's `now`.
 import type { SQL } from "bun";
 import type { Tx } from "../index";
-import { LEASED_TABLES, nodePrefix, type LeasedTable } from "../leases";
+import { LEASED_TABLES, type LeasedTable } from "../leases";
 import { claimStatement, DB_NOW, nextDue, releaseAll, renewLeases } from "./claims";
 import { allRows } from "./rows";
 
@@ -23,14 +23,14 @@ export function pgLeases(sql: SQL): Tx["leases"] {
     async releaseAll(owner) {
       for (const t of LEASED_TABLES) await releaseAll(sql, t, owner);
     },
-    async releaseNode(nodeId, keep) {
+    async releaseStale(prefix, keep) {
       let n = 0;
       for (const t of LEASED_TABLES)
         n += (
           await sql.unsafe(
             `UPDATE ${table(t)} SET lease_owner = NULL, lease_until = NULL
              WHERE starts_with(lease_owner, $1) AND NOT starts_with(lease_owner, $2)`,
-            [nodePrefix(nodeId), keep],
+            [prefix, keep],
           )
         ).count;
       return n;

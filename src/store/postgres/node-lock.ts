@@ -23,6 +23,7 @@ export async function holdNodeId(sql: SQL, nodeId: string): Promise<NodeHold> {
     throw e;
   }
   return {
+    wholeDatabase: false,
     async release() {
       try {
         await conn`SELECT pg_advisory_unlock(${NODE_LOCK_CLASS}::int, hashtext(${nodeId}))`;
