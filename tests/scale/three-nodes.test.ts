@@ -249,4 +249,13 @@ describe.skipIf(!run)(`${NODES} gateway nodes on one PostgreSQL database`, () =>
       expect(o.prompts.refreshed ?? 0).toBeLessThanOrEqual(USERS);
     }, 90_000);
   }
+
+  test("control: with the claim statement SQLite uses, the same run takes rows from valid lease holders", async () => {
+    const o = await runOnce((base ^ 0xc0ffee) >>> 0, true);
+    outcomes.push(o);
+    expect(o.problems.filter((p) => p.startsWith("control statement"))).toEqual([]);
+    // The guard's invariant breaks (rows taken from a valid holder); what reaches the peers twice depends on
+    // whether both holders got past their pre-call lease checks (the runs' second line of defence).
+    expect(o.takeovers).toBeGreaterThan(0);
+  }, 90_000);
 });
