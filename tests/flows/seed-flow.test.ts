@@ -1,18 +1,19 @@
 // The session flow end to end up to `confirmed` (issue 5), against the real server, WebSocket and peer kit.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced, balance, dbDigest, WsClient } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced, portBalance, WsClient } from "../helpers/wallet";
+import { digest, row } from "../helpers/inspect";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import { TestPeer } from "../peers/kit";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let merchant: TestPeer;
 let other: TestPeer;
 const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 1000 }, { clock: now });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 1000 }, { clock: now });
   merchant = await startMerchant(tg, 500);
   other = await startMerchant(tg, 501);
   // Deliveries of our proofs must end (a 404 here was retried with backoff, writing to the database in the middle
@@ -24,14 +25,14 @@ afterAll(async () => {
   await other.stop();
   await tg.close();
 });
-afterEach(() => {
+afterEach(async () => {
   offset.s = 0;
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });
 
 let userSeq = 0;
 async function newUser(credit = "USD:100.00") {
-  const { user, token } = addUser(tg, `u${++userSeq}`, credit);
+  const { user, token } = await seedUser(tg, `u${++userSeq}`, credit);
   return { user, token };
 }
 async function pay(token: string) {
@@ -80,8 +81,8 @@ test("happy path: pay → QR → submit → WS prompt → status polled → conf
   st = await merchant.call(tg.url, "GET", statusPath);
   expect(["confirmed", "paid"]).toContain(st.json.status);
 
-  expect(balance(tg, `user:${user.id}`)).toBe(7500n);
-  const job = tg.gw.db.query<any, [string]>("SELECT j.* FROM jobs j JOIN orders o ON o.id = j.order_id WHERE o.session_id = ?").get(s.sessionId);
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(7500n);
+  const job = await row<any>(tg, "SELECT j.* FROM jobs j JOIN orders o ON o.id = j.order_id WHERE o.session_id = ?", s.sessionId);
   expect(job.kind).toBe("settle");
   expect(JSON.parse(job.candidates_json)).toEqual([{ type: "direct" }]);
   const me = await app(tg, token, "GET", "/app/me");
@@ -91,16 +92,19 @@ test("happy path: pay → QR → submit → WS prompt → status polled → conf
   ]);
   ws.close();
   // Background work this test started (settlement, the proof's delivery) ends here, not during the next test.
-  await waitFor(() => {
-    const o = tg.gw.store.orders.bySession(s.sessionId)!;
-    const d = tg.gw.db.query<{ state: string }, [number]>("SELECT state FROM deliveries WHERE order_id = ?").get(o.id);
-    return o.status === "paid" && d?.state === "delivered";
+  await waitFor(async () => {
+    const o = await row<{ status: string; state: string }>(
+      tg,
+      "SELECT o.status, d.state FROM orders o LEFT JOIN deliveries d ON d.order_id = o.id WHERE o.session_id = ?",
+      s.sessionId,
+    );
+    return o?.status === "paid" && o.state === "delivered";
   });
 });
 
-async function waitFor(pred: () => boolean, ms = 10_000) {
+async function waitFor(pred: () => Promise<boolean>, ms = 10_000) {
   const end = Date.now() + ms;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error("background work did not finish");
     await Bun.sleep(20);
   }
@@ -110,12 +114,12 @@ describe("submit errors: exact status and code, nothing changed in the database"
   async function expectError(run: () => Promise<{ status: number; json: any }>, status: number, code: string) {
     // "Nothing changed" is only meaningful with no background work in flight (issue 23 item 10: a delivery
     // retried behind the digest's back made this flake under load).
-    expect(tg.gw.db.query<{ n: number }, []>("SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') + (SELECT COUNT(*) FROM jobs WHERE state = 'pending') AS n").get()!.n).toBe(0);
-    const before = dbDigest(tg.gw.db);
+    expect((await row<{ n: number }>(tg, "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') + (SELECT COUNT(*) FROM jobs WHERE state = 'pending') AS n"))!.n).toBe(0);
+    const before = await digest(tg);
     const r = await run();
     expect(r.status).toBe(status);
     expect(r.json.error.code).toBe(code);
-    expect(dbDigest(tg.gw.db)).toBe(before);
+    expect(await digest(tg)).toBe(before);
     return r;
   }
 
@@ -192,7 +196,7 @@ describe("submit errors: exact status and code, nothing changed in the database"
     const order = orderFor(merchant, tg);
     expect((await submitOrder(merchant, tg, s1.sessionId, order)).status).toBe(200);
     await expectError(() => submitOrder(merchant, tg, s2.sessionId, order), 409, "ORDER_ALREADY_EXISTS");
-    expect(tg.gw.store.sessions.get(s2.sessionId)!.status).toBe("pending");
+    expect((await tg.gw.store.read((tx) => tx.sessions.get(s2.sessionId)))!.status).toBe("pending");
     expect((await app(tg, token, "POST", `/app/decline/${s1.sessionId}`, {})).json.status).toBe("declined");
     expect((await submitOrder(merchant, tg, s2.sessionId, order)).status).toBe(200);
   });
@@ -205,7 +209,7 @@ test("20 concurrent submits to one session: exactly one 200 and 19 SESSION_USED"
   const codes = results.map((r) => (r.status === 200 ? "OK" : r.json.error.code));
   expect(codes.filter((c) => c === "OK").length).toBe(1);
   expect(codes.filter((c) => c === "SESSION_USED").length).toBe(19);
-  expect(tg.gw.db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM orders WHERE session_id = ?").get(s.sessionId)!.n).toBe(1);
+  expect((await row<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM orders WHERE session_id = ?", s.sessionId))!.n).toBe(1);
 });
 
 test("20 concurrent confirms debit once", async () => {
@@ -214,8 +218,8 @@ test("20 concurrent confirms debit once", async () => {
   expect((await submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg, { amount: "25.00" }))).status).toBe(200);
   const rs = await Promise.all(Array.from({ length: 20 }, () => app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {})));
   expect(rs.every((r) => r.status === 200)).toBe(true);
-  expect(balance(tg, `user:${user.id}`)).toBe(500n);
-  const debits = tg.gw.db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM ledger_entries WHERE account = ? AND delta < 0").get(`user:${user.id}`)!.n;
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(500n);
+  const debits = (await row<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM ledger_entries WHERE account = ? AND delta < 0", `user:${user.id}`))!.n;
   expect(debits).toBe(1);
 });
 
@@ -223,17 +227,17 @@ test("confirm with insufficient funds → 402, balances and order unchanged; top
   const { user, token } = await newUser("USD:10.00");
   const s = await pay(token);
   expect((await submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg, { amount: "25.00" }))).status).toBe(200);
-  const before = dbDigest(tg.gw.db);
+  const before = await digest(tg);
   const r = await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {});
   expect(r.status).toBe(402);
   expect(r.json.error.code).toBe("INSUFFICIENT_FUNDS");
-  expect(dbDigest(tg.gw.db)).toBe(before);
-  expect(balance(tg, `user:${user.id}`)).toBe(1000n);
-  tg.gw.store.tx(() =>
-    tg.gw.store.ledger.move({ from: "funding", to: `user:${user.id}`, currency: "USD", amount: 2000n, reason: "funding", now: now() }),
+  expect(await digest(tg)).toBe(before);
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(1000n);
+  await tg.gw.store.transaction((tx) =>
+    tx.ledger.move({ from: "funding", to: `user:${user.id}`, currency: "USD", amount: 2000n, reason: "funding", now: now() }),
   );
   expect((await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {})).json.status).toBe("confirmed");
-  expect(balance(tg, `user:${user.id}`)).toBe(500n);
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(500n);
 });
 
 test("orders nobody answers expire at the confirmation window, without a debit", async () => {
@@ -249,7 +253,7 @@ test("orders nobody answers expire at the confirmation window, without a debit",
   const c = await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {});
   expect(c.status).toBe(409);
   expect(c.json.error).toEqual({ code: "INVALID_STATE", message: "Not allowed while expired", details: { status: "expired" } });
-  expect(balance(tg, `user:${user.id}`)).toBe(10000n);
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(10000n);
   ws.close();
 });
 
@@ -261,7 +265,7 @@ test("replacer-form order signature: accepted and recorded; tampered item price 
   const tampered = structuredClone(order);
   (tampered.items as any[])[0].price = "0.01"; // not covered by the replacer form: display-only, so harmless
   expect((await submitOrder(merchant, tg, s.sessionId, tampered, { signature: sig })).status).toBe(200);
-  expect(tg.gw.store.orders.bySession(s.sessionId)!.sig_form).toBe("replacer");
+  expect((await row<{ sig_form: string }>(tg, "SELECT sig_form FROM orders WHERE session_id = ?", s.sessionId))!.sig_form).toBe("replacer");
   const s2 = await pay(token);
   const order2 = orderFor(merchant, tg);
   const sig2 = merchant.signOrder(order2, "replacer");
@@ -384,11 +388,11 @@ test("WebSocket: a token rotated after the socket opened can no longer confirm o
   const s = await pay(token);
   expect((await submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg))).status).toBe(200);
   const ws = await WsClient.open(tg, { token });
-  tg.gw.store.tx(() => tg.gw.store.users.rotateToken(user.id, now()));
+  await tg.gw.store.transaction((tx) => tx.users.rotateToken(user.id, now()));
   ws.send({ type: "confirm", sessionId: s.sessionId });
   expect((await ws.next((m) => m.type === "error")).code).toBe("INVALID_TOKEN");
   expect((await ws.waitClose()).code).toBe(4401);
-  expect(tg.gw.store.orders.bySession(s.sessionId)!.status).toBe("awaiting_confirmation");
+  expect((await tg.gw.store.read((tx) => tx.orders.bySession(s.sessionId)))!.status).toBe("awaiting_confirmation");
 });
 
 test("submit records its nonce inside the claiming transaction: concurrent replays get NONCE_REUSED, and so does a replay of a failed submit", async () => {
@@ -405,5 +409,5 @@ test("submit records its nonce inside the claiming transaction: concurrent repla
   expect(failed.json.error.code).toBe("SESSION_USED");
   const again = await merchant.call(tg.url, "POST", path, { ...body, order: orderFor(merchant, tg) }, { nonce: "submit-replay-2" });
   expect(again.json.error.code).toBe("NONCE_REUSED");
-  expect(tg.gw.db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM nonces WHERE nonce = ?").get("submit-replay-2")!.n).toBe(1);
+  expect((await row<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM nonces WHERE nonce = ?", "submit-replay-2"))!.n).toBe(1);
 });
