@@ -1,29 +1,28 @@
 // Issue 16: API keys, users, credits/debits with Idempotency-Key, freezing, and the audit log — over HTTP.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
-import { join } from "node:path";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { app, assertLedgerBalanced, balance } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { app, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
+import { dbRow, dbRows, dbRun } from "../helpers/inspect";
 import { admin, apiKey, oc } from "../helpers/admin";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let key: string;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS });
   key = await apiKey(tg, "backoffice", ["users:read", "users:write", "funds:write", "audit:read"]);
 });
 afterAll(() => tg.close());
-afterEach(() => assertLedgerBalanced(tg));
+afterEach(() => assertPortLedgerBalanced(tg));
 
 test("apikeys create prints the key alone on the last line, stores only its hash; list; revoke → 401", async () => {
   const r = await oc(tg, "apikeys", "create", "temp", "--scopes", "users:read");
   expect(r.code).toBe(0);
   const k = r.out.at(-1)!;
   expect(k).toMatch(/^ock_[0-9a-f]{64}$/);
-  const stored = tg.gw.db.query<{ key_hash: string }, []>("SELECT key_hash FROM api_keys WHERE name = 'temp'").get()!;
+  const stored = (await dbRow<{ key_hash: string }>(tg, "SELECT key_hash FROM api_keys WHERE name = 'temp'"))!;
   expect(stored.key_hash).not.toContain(k.slice(4));
-  expect(JSON.stringify(tg.gw.db.query("SELECT * FROM api_keys").all())).not.toContain(k.slice(4));
+  expect(JSON.stringify((await dbRows(tg, "SELECT * FROM api_keys")))).not.toContain(k.slice(4));
   expect((await admin(tg, k, "GET", "/admin/users")).status).toBe(200);
   const list = await oc(tg, "apikeys", "list");
   expect(list.out.join("\n")).toMatch(/temp\tusers:read\t.*\tactive/);
@@ -76,7 +75,7 @@ test("credits and debits are ledger movements; a debit beyond the balance is 402
   expect(db.json.movement).toMatchObject({ kind: "debit", amount: "12.50", balance: "17.50" });
   const over = await admin(tg, key, "POST", `/admin/users/${id}/debits`, { currency: "USD", amount: "17.51" });
   expect(over.status).toBe(402);
-  expect(balance(tg, `user:${id}`)).toBe(1750n);
+  expect((await portBalance(tg, `user:${id}`))).toBe(1750n);
   expect((await admin(tg, key, "POST", `/admin/users/${id}/credits`, { currency: "USD", amount: "1.001" })).json.error.code).toBe("INVALID_AMOUNT");
   expect((await admin(tg, key, "POST", `/admin/users/${id}/credits`, { currency: "USD", amount: 5 })).status).toBe(400);
 });
@@ -89,8 +88,8 @@ test("Idempotency-Key: 20 concurrent retries make one movement and get the same 
   const rs = await Promise.all(Array.from({ length: 20 }, () => admin(tg, key, "POST", `/admin/users/${id}/credits`, body, h)));
   expect(rs.every((r) => r.status === 201)).toBe(true);
   expect(new Set(rs.map((r) => r.text)).size).toBe(1);
-  expect(balance(tg, `user:${id}`)).toBe(725n);
-  const movements = tg.gw.db.query("SELECT DISTINCT movement_id FROM ledger_entries WHERE account = ?").all(`user:${id}`);
+  expect((await portBalance(tg, `user:${id}`))).toBe(725n);
+  const movements = (await dbRows(tg, "SELECT DISTINCT movement_id FROM ledger_entries WHERE account = ?", `user:${id}`));
   expect(movements.length).toBe(1);
   const other = await admin(tg, key, "POST", `/admin/users/${id}/credits`, { currency: "USD", amount: "7.26" }, h);
   expect(other.status).toBe(422);
@@ -98,18 +97,19 @@ test("Idempotency-Key: 20 concurrent retries make one movement and get the same 
   // The same key on a debit is another request too.
   expect((await admin(tg, key, "POST", `/admin/users/${id}/debits`, body, h)).status).toBe(422);
   // Another process (a second connection) holds a claim on a key: the request is in flight.
-  const other_conn = new Database(join(tg.dataDir, "gateway.sqlite"));
   const now = Math.floor(Date.now() / 1000);
   const { createHash } = await import("node:crypto");
   const req = `POST /admin/users/${id}/credits ${JSON.stringify(body)}`;
-  other_conn
-    .query("INSERT INTO admin_idempotency (actor, key, request_hash, state, created_at) VALUES ('backoffice', 'dep-2', ?, 'in_flight', ?)")
-    .run(createHash("sha256").update(req).digest("hex"), now);
-  other_conn.close();
+  await dbRun(
+    tg,
+    "INSERT INTO admin_idempotency (actor, key, request_hash, state, created_at) VALUES ('backoffice', 'dep-2', ?, 'in_flight', ?)",
+    createHash("sha256").update(req).digest("hex"),
+    now,
+  );
   const busy = await admin(tg, key, "POST", `/admin/users/${id}/credits`, body, { "idempotency-key": "dep-2" });
   expect(busy.status).toBe(409);
   expect(busy.json.error.code).toBe("IDEMPOTENCY_IN_PROGRESS");
-  expect(balance(tg, `user:${id}`)).toBe(725n);
+  expect((await portBalance(tg, `user:${id}`))).toBe(725n);
   // A refused request frees its key: the corrected retry runs.
   const k3 = { "idempotency-key": "dep-3" };
   expect((await admin(tg, key, "POST", `/admin/users/${id}/debits`, { currency: "USD", amount: "99.00" }, k3)).status).toBe(402);
@@ -127,7 +127,7 @@ test("a frozen user cannot start a payment or receive; unfreeze restores both", 
   expect(pay.json.error.code).toBe("ACCOUNT_FROZEN");
   const cr = await admin(tg, key, "POST", `/admin/users/${id}/credits`, { currency: "USD", amount: "1.00" });
   expect(cr.status).toBe(403);
-  expect(balance(tg, `user:${id}`)).toBe(0n);
+  expect((await portBalance(tg, `user:${id}`))).toBe(0n);
   expect((await admin(tg, key, "POST", `/admin/users/${id}/unfreeze`)).json.user.frozen).toBe(false);
   expect((await app(tg, json.token, "POST", "/app/pay", {})).status).toBe(200);
   expect((await admin(tg, key, "POST", `/admin/users/${id}/credits`, { currency: "USD", amount: "1.00" })).status).toBe(201);
@@ -157,10 +157,8 @@ test("the audit log has a row per mutation (API and CLI), redacts secrets, and t
   expect(rows[1].args).toMatchObject({ userId: json.user.id, currency: "USD", amount: "3.00" });
   expect(rows.every((r: { at: number }) => Math.abs(r.at - Date.now() / 1000) < 60)).toBe(true);
   expect(JSON.stringify(rows)).not.toContain(json.token);
-  const raw = new Database(join(tg.dataDir, "gateway.sqlite"));
-  expect(() => raw.exec("UPDATE audit_log SET actor = 'someone else'")).toThrow(/append-only/);
-  expect(() => raw.exec("DELETE FROM audit_log")).toThrow(/append-only/);
-  raw.close();
+  expect(dbRun(tg, "UPDATE audit_log SET actor = 'someone else'")).rejects.toThrow(/append-only/);
+  expect(dbRun(tg, "DELETE FROM audit_log")).rejects.toThrow(/append-only/);
   expect((await admin(tg, key, "GET", "/admin/audit?limit=50")).json.items.length).toBeGreaterThanOrEqual(7);
 });
 

@@ -1,16 +1,17 @@
 // §9.6 hosted checkout: a merchant gateway creates it, one of our users pays it, the MG is paid (§12.9).
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced, balance, dbDigest } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
+import { dbDigestOf } from "../helpers/inspect";
 import { makeOrder, TestPeer } from "../peers/kit";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let mg: TestPeer;
 let merchant: TestPeer;
 let other: TestPeer;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS });
   mg = await TestPeer.start({ ocid: 102, name: "MG" });
   merchant = await TestPeer.start({ ocid: 500, name: "Shop" });
   other = await TestPeer.start({ ocid: 103, name: "Other MG" });
@@ -24,7 +25,7 @@ afterAll(async () => {
   for (const p of [mg, merchant, other]) await p.stop();
   await tg.close();
 });
-afterEach(() => assertLedgerBalanced(tg));
+afterEach(() => assertPortLedgerBalanced(tg));
 
 const urls = { success: "https://shop.example/ok", cancel: "https://shop.example/cancel" };
 function create(caller: TestPeer, order: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -39,29 +40,29 @@ test("create → any signed-in user sees it → confirm → MG credited, our pro
   expect(Object.keys(r.json)).toEqual(["checkout_url", "session_id", "expires_at"]);
   expect(r.json.checkout_url).toBe(`${tg.gw.config.webBaseUrl}/checkout/${r.json.session_id}`);
   const sid = r.json.session_id;
-  const { user, token } = addUser(tg, "payer", "USD:50.00");
+  const { user, token } = await seedUser(tg, "payer", "USD:50.00");
   const view = await app(tg, token, "GET", `/app/sessions/${sid}`);
   expect(view.json).toMatchObject({ kind: "checkout", status: "awaiting_confirmation", order: { id: order.id } });
-  const before = balance(tg, "peer:102");
+  const before = (await portBalance(tg, "peer:102"));
   const c = await app(tg, token, "POST", `/app/confirm/${sid}`, {});
   expect(c.json).toEqual({ status: "confirmed", redirect: urls.success });
   const hook = await mg.waitForRequest((q) => q.path === "/opencharge/transfer/webhook" && q.json?.proof?.to?.reference === order.id);
   expect(hook.authentic).toBe(true);
   expect(hook.json.proof).toMatchObject({ issuer: 200, from: { ocid: 200, reference: `user_${user.id}` }, to: { ocid: 102, reference: order.id }, amount: "9.99" });
-  expect(balance(tg, "peer:102") - before).toBe(999n);
+  expect((await portBalance(tg, "peer:102")) - before).toBe(999n);
   const st = await mg.call(tg.url, "GET", `/opencharge/orders/${order.id}/status`);
   expect(st.json).toMatchObject({ status: "paid", settlement: { type: "checkout", via: 102 } });
   // After confirmation only the confirming user may see it.
-  const { token: t2 } = addUser(tg, "nosy");
+  const { token: t2 } = await seedUser(tg, "nosy");
   expect((await app(tg, t2, "GET", `/app/sessions/${sid}`)).status).toBe(403);
 });
 
 test("decline redirects to cancel; nothing moves", async () => {
   const order = makeOrder(500, { accepts: [102] });
   const sid = (await create(mg, order)).json.session_id;
-  const { user, token } = addUser(tg, "decliner", "USD:50.00");
+  const { user, token } = await seedUser(tg, "decliner", "USD:50.00");
   expect((await app(tg, token, "POST", `/app/decline/${sid}`, {})).json).toEqual({ status: "declined", redirect: urls.cancel });
-  expect(balance(tg, `user:${user.id}`)).toBe(5000n);
+  expect((await portBalance(tg, `user:${user.id}`))).toBe(5000n);
 });
 
 test("errors in the SPEC's order, each leaving the database unchanged", async () => {
@@ -76,12 +77,12 @@ test("errors in the SPEC's order, each leaving the database unchanged", async ()
     [() => create(mg, order, { merchantOcid: "500" }), 400, "INVALID_REQUEST"],
   ];
   for (const [run, status, code, reason] of cases) {
-    const before = dbDigest(tg.gw.db);
+    const before = (await dbDigestOf(tg));
     const r = await run();
     expect(r.status).toBe(status);
     expect(r.json.error.code).toBe(code);
     if (reason) expect(r.json.error.details.reason).toBe(reason);
-    expect(dbDigest(tg.gw.db)).toBe(before);
+    expect((await dbDigestOf(tg))).toBe(before);
   }
   expect((await create(mg, order)).status).toBe(200);
   expect((await create(mg, order)).json.error.code).toBe("ORDER_ALREADY_EXISTS");

@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { seedUser, app, assertPortLedgerBalanced, portBalance, WsClient } from "../helpers/wallet";
-import { digest, row } from "../helpers/inspect";
+import { dbDigestOf, dbRow } from "../helpers/inspect";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import { TestPeer } from "../peers/kit";
 
@@ -82,7 +82,7 @@ test("happy path: pay → QR → submit → WS prompt → status polled → conf
   expect(["confirmed", "paid"]).toContain(st.json.status);
 
   expect(await portBalance(tg, `user:${user.id}`)).toBe(7500n);
-  const job = await row<any>(tg, "SELECT j.* FROM jobs j JOIN orders o ON o.id = j.order_id WHERE o.session_id = ?", s.sessionId);
+  const job = await dbRow<any>(tg, "SELECT j.* FROM jobs j JOIN orders o ON o.id = j.order_id WHERE o.session_id = ?", s.sessionId);
   expect(job.kind).toBe("settle");
   expect(JSON.parse(job.candidates_json)).toEqual([{ type: "direct" }]);
   const me = await app(tg, token, "GET", "/app/me");
@@ -93,7 +93,7 @@ test("happy path: pay → QR → submit → WS prompt → status polled → conf
   ws.close();
   // Background work this test started (settlement, the proof's delivery) ends here, not during the next test.
   await waitFor(async () => {
-    const o = await row<{ status: string; state: string }>(
+    const o = await dbRow<{ status: string; state: string }>(
       tg,
       "SELECT o.status, d.state FROM orders o LEFT JOIN deliveries d ON d.order_id = o.id WHERE o.session_id = ?",
       s.sessionId,
@@ -114,12 +114,12 @@ describe("submit errors: exact status and code, nothing changed in the database"
   async function expectError(run: () => Promise<{ status: number; json: any }>, status: number, code: string) {
     // "Nothing changed" is only meaningful with no background work in flight (issue 23 item 10: a delivery
     // retried behind the digest's back made this flake under load).
-    expect((await row<{ n: number }>(tg, "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') + (SELECT COUNT(*) FROM jobs WHERE state = 'pending') AS n"))!.n).toBe(0);
-    const before = await digest(tg);
+    expect((await dbRow<{ n: number }>(tg, "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') + (SELECT COUNT(*) FROM jobs WHERE state = 'pending') AS n"))!.n).toBe(0);
+    const before = await dbDigestOf(tg);
     const r = await run();
     expect(r.status).toBe(status);
     expect(r.json.error.code).toBe(code);
-    expect(await digest(tg)).toBe(before);
+    expect(await dbDigestOf(tg)).toBe(before);
     return r;
   }
 
@@ -209,7 +209,7 @@ test("20 concurrent submits to one session: exactly one 200 and 19 SESSION_USED"
   const codes = results.map((r) => (r.status === 200 ? "OK" : r.json.error.code));
   expect(codes.filter((c) => c === "OK").length).toBe(1);
   expect(codes.filter((c) => c === "SESSION_USED").length).toBe(19);
-  expect((await row<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM orders WHERE session_id = ?", s.sessionId))!.n).toBe(1);
+  expect((await dbRow<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM orders WHERE session_id = ?", s.sessionId))!.n).toBe(1);
 });
 
 test("20 concurrent confirms debit once", async () => {
@@ -219,7 +219,7 @@ test("20 concurrent confirms debit once", async () => {
   const rs = await Promise.all(Array.from({ length: 20 }, () => app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {})));
   expect(rs.every((r) => r.status === 200)).toBe(true);
   expect(await portBalance(tg, `user:${user.id}`)).toBe(500n);
-  const debits = (await row<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM ledger_entries WHERE account = ? AND delta < 0", `user:${user.id}`))!.n;
+  const debits = (await dbRow<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM ledger_entries WHERE account = ? AND delta < 0", `user:${user.id}`))!.n;
   expect(debits).toBe(1);
 });
 
@@ -227,11 +227,11 @@ test("confirm with insufficient funds → 402, balances and order unchanged; top
   const { user, token } = await newUser("USD:10.00");
   const s = await pay(token);
   expect((await submitOrder(merchant, tg, s.sessionId, orderFor(merchant, tg, { amount: "25.00" }))).status).toBe(200);
-  const before = await digest(tg);
+  const before = await dbDigestOf(tg);
   const r = await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {});
   expect(r.status).toBe(402);
   expect(r.json.error.code).toBe("INSUFFICIENT_FUNDS");
-  expect(await digest(tg)).toBe(before);
+  expect(await dbDigestOf(tg)).toBe(before);
   expect(await portBalance(tg, `user:${user.id}`)).toBe(1000n);
   await tg.gw.store.transaction((tx) =>
     tx.ledger.move({ from: "funding", to: `user:${user.id}`, currency: "USD", amount: 2000n, reason: "funding", now: now() }),
@@ -265,7 +265,7 @@ test("replacer-form order signature: accepted and recorded; tampered item price 
   const tampered = structuredClone(order);
   (tampered.items as any[])[0].price = "0.01"; // not covered by the replacer form: display-only, so harmless
   expect((await submitOrder(merchant, tg, s.sessionId, tampered, { signature: sig })).status).toBe(200);
-  expect((await row<{ sig_form: string }>(tg, "SELECT sig_form FROM orders WHERE session_id = ?", s.sessionId))!.sig_form).toBe("replacer");
+  expect((await dbRow<{ sig_form: string }>(tg, "SELECT sig_form FROM orders WHERE session_id = ?", s.sessionId))!.sig_form).toBe("replacer");
   const s2 = await pay(token);
   const order2 = orderFor(merchant, tg);
   const sig2 = merchant.signOrder(order2, "replacer");
@@ -409,5 +409,5 @@ test("submit records its nonce inside the claiming transaction: concurrent repla
   expect(failed.json.error.code).toBe("SESSION_USED");
   const again = await merchant.call(tg.url, "POST", path, { ...body, order: orderFor(merchant, tg) }, { nonce: "submit-replay-2" });
   expect(again.json.error.code).toBe("NONCE_REUSED");
-  expect((await row<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM nonces WHERE nonce = ?", "submit-replay-2"))!.n).toBe(1);
+  expect((await dbRow<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM nonces WHERE nonce = ?", "submit-replay-2"))!.n).toBe(1);
 });

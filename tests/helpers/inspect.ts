@@ -37,7 +37,7 @@ function reader(tg: Where): Reader {
 }
 
 /** Every row `text` selects. */
-export async function rows<T = Row>(tg: Where, text: string, ...params: unknown[]): Promise<T[]> {
+export async function dbRows<T = Row>(tg: Where, text: string, ...params: unknown[]): Promise<T[]> {
   const r = reader(tg);
   try {
     return (await r.all(text, params)) as T[];
@@ -47,14 +47,14 @@ export async function rows<T = Row>(tg: Where, text: string, ...params: unknown[
 }
 
 /** The first row `text` selects, if any. */
-export const row = async <T = Row>(tg: Where, text: string, ...params: unknown[]): Promise<T | undefined> =>
-  (await rows<T>(tg, text, ...params))[0];
+export const dbRow = async <T = Row>(tg: Where, text: string, ...params: unknown[]): Promise<T | undefined> =>
+  (await dbRows<T>(tg, text, ...params))[0];
 
 /** Tables background timers write whatever a request does (as helpers/wallet.ts dbDigest skips them). */
 const BOOKKEEPING = ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease", "health_probe"];
 
 /** SHA-256 over every row of every table (equal digests = nothing changed), on either engine. */
-export async function digest(tg: Where, skip: string[] = BOOKKEEPING): Promise<string> {
+export async function dbDigestOf(tg: Where, skip: string[] = BOOKKEEPING): Promise<string> {
   const r = reader(tg);
   try {
     const tables = (await r.all(
@@ -76,3 +76,6 @@ export async function digest(tg: Where, skip: string[] = BOOKKEEPING): Promise<s
     await r.close();
   }
 }
+
+/** Runs a statement from a connection of its own, as another process would (its rows, if it returns any). */
+export const dbRun = (tg: Where, text: string, ...params: unknown[]): Promise<Row[]> => dbRows(tg, text, ...params);

@@ -1,18 +1,19 @@
 // Issue 4: request authentication over the raw bytes, nonce store, directory and metadata, response signing.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
 import { TestPeer } from "../peers/kit";
 import { startMerchant } from "../helpers/merchant";
-import { dbDigest } from "../helpers/wallet";
+import { dbDigestOf } from "../helpers/inspect";
+import { cliWhere } from "../helpers/admin";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let peer: TestPeer;
 const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
 const CAP = "/opencharge/capabilities";
 
 beforeAll(async () => {
-  tg = await startTestGateway({ partners: [{ ocid: 500, reserveCurrencies: ["USD"] }], rateLimits: NO_RATE_LIMITS }, { clock: now });
+  tg = await startPortTestGateway({ partners: [{ ocid: 500, reserveCurrencies: ["USD"] }], rateLimits: NO_RATE_LIMITS }, { clock: now });
   peer = await startMerchant(tg, 500);
 });
 afterAll(async () => {
@@ -106,11 +107,11 @@ test("body changed by one byte after signing, or re-serialised, fails; query tam
 
 test("unknown OCID → 401 UNKNOWN_OCID; nothing written", async () => {
   const stranger = TestPeer.offline({ ocid: 777 });
-  const before = dbDigest(tg.gw.db);
+  const before = (await dbDigestOf(tg));
   const r = await stranger.call(tg.url, "GET", CAP);
   expect(r.status).toBe(401);
   expect(r.json.error.code).toBe("UNKNOWN_OCID");
-  expect(dbDigest(tg.gw.db)).toBe(before);
+  expect((await dbDigestOf(tg))).toBe(before);
 });
 
 test("metadata down → 502, then the cache serves stale copies for up to an hour", async () => {
@@ -200,7 +201,7 @@ test("a directory entry removed by another process (the CLI) stops authenticatin
   expect((await p.call(tg.url, "GET", CAP)).status).toBe(200);
   // `oc directory remove 650` opens its own gateway (and Directory) on the same database file.
   const { runCli } = await import("../../src/cli/run");
-  expect(await runCli(["directory", "remove", "650", "--data-dir", tg.dataDir], { log: () => {}, err: () => {} })).toBe(0);
+  expect(await runCli(["directory", "remove", "650", ...cliWhere(tg)], { log: () => {}, err: () => {} })).toBe(0);
   const r = await p.call(tg.url, "GET", CAP);
   expect(r.status).toBe(401);
   expect(r.json.error.code).toBe("UNKNOWN_OCID");

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { TSchema } from "@sinclair/typebox";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, WsClient } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app, WsClient } from "../helpers/wallet";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import { makeOrder, type TestPeer } from "../peers/kit";
 import * as S from "../../src/app/schemas";
@@ -15,13 +15,13 @@ import { createApp } from "../../src/routes/server";
 import { setUserOcid } from "../../src/flows/end-user-ocid";
 import { SIGN_IN_ROUTES } from "../helpers/documented";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let merchant: TestPeer;
 let mg: TestPeer;
 const checked = new Set<string>();
 
 beforeAll(async () => {
-  tg = await startTestGateway({ demoMode: true, rateLimits: NO_RATE_LIMITS, acceptIssuers: [102], partners: [{ ocid: 102, reserveCurrencies: ["USD"] }] });
+  tg = await startPortTestGateway({ demoMode: true, rateLimits: NO_RATE_LIMITS, acceptIssuers: [102], partners: [{ ocid: 102, reserveCurrencies: ["USD"] }] });
   merchant = await startMerchant(tg, 500);
   mg = await startMerchant(tg, 102);
 });
@@ -59,7 +59,7 @@ function answered(method: string, path: string, r: { status: number; json: unkno
 test("the wallet app API and the WebSocket", async () => {
   const demo = await app(tg, null, "POST", "/app/demo/login", { name: "ann" });
   answered("POST", "/app/demo/login", demo);
-  const { token } = addUser(tg, "pat", "USD:100.00");
+  const { token } = await seedUser(tg, "pat", "USD:100.00");
   const ws = await WsClient.open(tg, { token });
   answered("GET", "/app/me", await app(tg, token, "GET", "/app/me"));
   const pay = await app(tg, token, "POST", "/app/pay", {});
@@ -76,7 +76,7 @@ test("the wallet app API and the WebSocket", async () => {
     checked.add(`GET /app/sessions/:id/qr.${ext}`);
   }
   // Issue 17: money between people, a user's OCID, its published document and the receive QR in three forms.
-  const friend = addUser(tg, "friend");
+  const friend = await seedUser(tg, "friend");
   await setUserOcid(tg.gw, "friend", "7777");
   answered("POST", "/app/transfer", await app(tg, token, "POST", "/app/transfer", { to: "friend", amount: "1.00", currency: "USD", idempotencyKey: "schema-1" }));
   answered("GET", "/app/receive-qr", await app(tg, friend.token, "GET", "/app/receive-qr"));
@@ -119,7 +119,7 @@ test("the wallet app API and the WebSocket", async () => {
 });
 
 test("the protocol routes", async () => {
-  const { token } = addUser(tg, "quinn", "USD:100.00");
+  const { token } = await seedUser(tg, "quinn", "USD:100.00");
   const meta = await fetch(`${tg.url}/opencharge/metadata.json`);
   answered("GET", "/opencharge/metadata.json", { status: meta.status, json: await meta.json() });
   answered("GET", "/opencharge/capabilities", await mg.call(tg.url, "GET", "/opencharge/capabilities"));
@@ -131,8 +131,8 @@ test("the protocol routes", async () => {
   const created = await mg.call(tg.url, "POST", "/opencharge/checkout/create", { order: co, signature: merchant.signOrder(co), merchantOcid: 500, urls: {} });
   answered("POST", "/opencharge/checkout/create", created);
   answered("GET", "/app/checkout/:id", await app(tg, null, "GET", `/app/checkout/${created.json.session_id}`));
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:102", currency: "USD", amount: 500n, reason: "funding", now: 1 }));
-  const u = addUser(tg, "rita");
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "funding", to: "peer:102", currency: "USD", amount: 500n, reason: "funding", now: 1 }));
+  const u = await seedUser(tg, "rita");
   const transfer = { from: { ocid: 102 }, to: { ocid: tg.gw.config.ocid, reference: `user_${u.user.id}` }, amount: "1.00", currency: "USD" };
   answered("POST", "/opencharge/transfer/create", await mg.call(tg.url, "POST", "/opencharge/transfer/create", transfer));
   const proof = mg.issueProof({ to: { ocid: tg.gw.config.ocid, reference: `user_${u.user.id}` }, amount: "1.50", currency: "USD" });

@@ -3,8 +3,8 @@
 // upload is the client's problem, not a logged 500.
 import { afterAll, expect, test } from "bun:test";
 import { connect } from "node:net";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, testEngine, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced } from "../helpers/wallet";
 import { startSettlementPeers } from "../helpers/settlement-peers";
 import { makeOrder } from "../peers/kit";
 import { MAX_RATE_KEYS, RateLimiter } from "../../src/http/rate-limit";
@@ -13,13 +13,13 @@ import { fileDone, suiteSeed, tally, waitUntil } from "./support";
 
 suiteSeed("bounds");
 
-const open: TestGateway[] = [];
+const open: PortTestGateway[] = [];
 afterAll(async () => {
   for (const g of open) await g.close();
   fileDone(import.meta.path);
 });
-async function gateway(...a: Parameters<typeof startTestGateway>) {
-  const g = await startTestGateway(...a);
+async function gateway(...a: Parameters<typeof startPortTestGateway>) {
+  const g = await startPortTestGateway(...a);
   open.push(g);
   return g;
 }
@@ -47,7 +47,7 @@ test("per-address limits honour X-Forwarded-For only from a configured trusted p
   const limits = { ...NO_RATE_LIMITS, perIp: 3 };
   const behindProxy = await gateway({ rateLimits: limits, trustedProxies: ["127.0.0.1"] });
   const direct = await gateway({ rateLimits: limits });
-  const hit = (g: TestGateway, xff: string) => fetch(g.url + "/opencharge/capabilities", { headers: { "x-forwarded-for": xff } }).then((r) => r.status);
+  const hit = (g: PortTestGateway, xff: string) => fetch(g.url + "/opencharge/capabilities", { headers: { "x-forwarded-for": xff } }).then((r) => r.status);
   const a = [];
   for (let i = 0; i < 4; i++) a.push(await hit(behindProxy, "203.0.113.7"));
   expect(a).toEqual([401, 401, 401, 429]);
@@ -59,7 +59,9 @@ test("per-address limits honour X-Forwarded-For only from a configured trusted p
   tally.tried("bounds", 10);
 });
 
-test("unknown OCIDs: the negative cache is bounded", async () => {
+// A bound on one node's memory, the same code on either engine: on PostgreSQL its 10,500 sequential lookups (a
+// database round trip each) would only measure the network, so it runs on SQLite.
+test.skipIf(testEngine() === "postgres")("unknown OCIDs: the negative cache is bounded", async () => {
   const g = await gateway({ rateLimits: NO_RATE_LIMITS });
   const n = MAX_UNKNOWN_OCIDS + 500;
   for (let i = 0; i < n; i++) await g.gw.directory.resolve(900_000 + i).catch(() => {});
@@ -73,23 +75,23 @@ test("40 deliveries to a hanging webhook do not delay an unrelated settlement (s
   try {
     peers.webhook.override(async () => (await Bun.sleep(8000), null));
     const now = g.gw.clock();
-    g.gw.store.tx(() => {
-      for (let i = 0; i < 40; i++) g.gw.store.deliveries.enqueue({ orderId: null, target: 500, txid: `tx_hang_${i}`, body: "{}", now });
+    await g.gw.store.transaction(async (tx) => {
+      for (let i = 0; i < 40; i++) await tx.deliveries.enqueue({ orderId: null, target: 500, txid: `tx_hang_${i}`, body: "{}", now });
     });
     g.gw.events.deliveryEnqueued();
     await Bun.sleep(200);
-    const { token } = addUser(g, "payer", "USD:10.00");
+    const { token } = await seedUser(g, "payer", "USD:10.00");
     const s = (await app(g, token, "POST", "/app/pay", {})).json.sessionId as string;
     const o = makeOrder(500, { accepts: [101], amount: "1.00" });
     expect((await peers.merchant.call(g.url, "POST", `/opencharge/orders/create/${s}`, { order: o, signature: peers.merchant.signOrder(o), urls: {} })).status).toBe(200);
     const t0 = performance.now();
     expect((await app(g, token, "POST", `/app/confirm/${s}`, {})).status).toBe(200);
-    await waitUntil("the partner settlement", () => g.gw.store.orders.bySession(s)!.status === "paid", 6000);
+    await waitUntil("the partner settlement", async () => (await g.gw.store.read((tx) => tx.orders.bySession(s)))!.status === "paid", 6000);
     const ms = performance.now() - t0;
     tally.tried("bounds", 41);
     tally.note("bounds", `settlement behind 40 hanging deliveries paid in ${Math.round(ms)} ms`);
     expect(ms).toBeLessThan(3000); // before: it waited for the webhook timeouts (8 s here)
-    assertLedgerBalanced(g);
+    await assertPortLedgerBalanced(g);
   } finally {
     await g.scheduler.stop();
     await peers.stop();
@@ -98,7 +100,7 @@ test("40 deliveries to a hanging webhook do not delay an unrelated settlement (s
 
 test("/app: a chunked body must declare its length (no uncapped upload); an abandoned upload is no error and no 500", async () => {
   const g = await gateway({ rateLimits: NO_RATE_LIMITS });
-  const { token } = addUser(g, "up");
+  const { token } = await seedUser(g, "up");
   const big = new TextEncoder().encode(JSON.stringify({ pad: "x".repeat(150_000) }));
   const stream = new ReadableStream({ start(c) { c.enqueue(big); c.close(); } });
   const r = await fetch(g.url + "/app/pay", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: stream });

@@ -2,20 +2,21 @@
 // for another gateway could be replayed to us inside the window. We execute only transfers whose recipient is
 // ours: this gateway (one of our users) or a peer whose books we keep in that currency.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, assertLedgerBalanced, balance, dbDigest } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
+import { dbDigestOf } from "../helpers/inspect";
 import { TestPeer } from "../peers/kit";
 import { fileDone, protocolShapeProblem, suiteSeed, tally } from "./support";
 
 suiteSeed("recipient");
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let funder: TestPeer; // 501: holds accounts both here and at the other gateway
 let other: TestPeer; // 250: another gateway, registered in our directory, no account here
 let kept: TestPeer; // 160: a peer whose USD account we keep
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS });
   funder = await TestPeer.start({ ocid: 501, name: "Funder" });
   other = await TestPeer.start({ ocid: 250, name: "Other gateway" });
   kept = await TestPeer.start({ ocid: 160, name: "Merchant with books here" });
@@ -24,9 +25,9 @@ beforeAll(async () => {
     await tg.gw.directory.add(p.ocid, p.endpoint);
   }
   const now = tg.gw.clock();
-  tg.gw.store.tx(() => {
-    tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 10_000n, reason: "funding", now });
-    tg.gw.store.ledger.move({ from: "funding", to: "peer:160", currency: "USD", amount: 1n, reason: "funding", now });
+  await tg.gw.store.transaction(async (tx) => {
+    await tx.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 10_000n, reason: "funding", now });
+    await tx.ledger.move({ from: "funding", to: "peer:160", currency: "USD", amount: 1n, reason: "funding", now });
   });
   kept.route("POST", "/transfer/webhook", (req) => ({ body: { status: "accepted", txid: req.json?.proof?.txid } }));
 });
@@ -40,7 +41,7 @@ test("a /transfer/create signed for another gateway (paying that gateway's user)
   // What 501 sent to gateway 250: the same path, so the signature verifies here too.
   const body = JSON.stringify({ from: { ocid: 501 }, to: { ocid: 250, reference: "user_theirs" }, amount: "25.00", currency: "USD" });
   const headers = { ...funder.signedRequestHeaders("POST", "/opencharge/transfer/create", body), "content-type": "application/json" };
-  const before = dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
+  const before = await dbDigestOf(tg, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
   const res = await fetch(tg.url + "/opencharge/transfer/create", { method: "POST", headers, body });
   const text = await res.text();
   tally.tried("recipient");
@@ -48,9 +49,9 @@ test("a /transfer/create signed for another gateway (paying that gateway's user)
   expect(protocolShapeProblem(res.status, text)).toBeNull();
   expect(res.status).toBe(400);
   expect(JSON.parse(text).error).toMatchObject({ code: "ACCOUNT_NOT_FOUND", details: { reason: "recipient_not_here", field: "to" } });
-  expect(dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"])).toBe(before);
-  expect(balance(tg, "peer:501")).toBe(10_000n);
-  expect(balance(tg, "peer:250")).toBe(0n);
+  expect(await dbDigestOf(tg, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"])).toBe(before);
+  expect((await portBalance(tg, "peer:501"))).toBe(10_000n);
+  expect((await portBalance(tg, "peer:250"))).toBe(0n);
   // Another currency of a peer we keep USD books for is not ours either.
   const eur = await funder.call(tg.url, "POST", "/opencharge/transfer/create", { from: { ocid: 501 }, to: { ocid: 160 }, amount: "1.00", currency: "EUR" });
   tally.tried("recipient");
@@ -58,13 +59,13 @@ test("a /transfer/create signed for another gateway (paying that gateway's user)
 });
 
 test("recipients that are ours still work: one of our users, and a peer whose account we keep", async () => {
-  const { user } = addUser(tg, "payee");
+  const { user } = await seedUser(tg, "payee");
   const toUser = await funder.call(tg.url, "POST", "/opencharge/transfer/create", { from: { ocid: 501 }, to: { ocid: 200, reference: `user_${user.id}` }, amount: "1.00", currency: "USD" });
   expect(toUser.status).toBe(200);
   const toPeer = await funder.call(tg.url, "POST", "/opencharge/transfer/create", { from: { ocid: 501 }, to: { ocid: 160 }, amount: "2.00", currency: "USD", order: { id: "o-1" } });
   expect(toPeer.status).toBe(200);
-  expect(balance(tg, `user:${user.id}`)).toBe(100n);
-  expect(balance(tg, "peer:160")).toBe(201n);
+  expect((await portBalance(tg, `user:${user.id}`))).toBe(100n);
+  expect((await portBalance(tg, "peer:160"))).toBe(201n);
   tally.tried("recipient", 2);
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });

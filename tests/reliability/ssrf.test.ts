@@ -4,16 +4,16 @@
 // redirects on POST. Every outbound fetch of the process is observed (global fetch wrapped) to prove that no
 // connection was even attempted; public addresses are played by that wrapper (no real network is used).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
 import { makeOrder, TestPeer } from "../peers/kit";
 import { checkOutboundUrl, parseAllowlist } from "../../src/peers/ssrf";
 import { fileDone, findSecrets, hexOf, suiteSeed, tally, waitUntil } from "./support";
 
 suiteSeed("ssrf");
 
-let tg: TestGateway; // empty allow-list
-let control: TestGateway; // the default test allow-list (loopback): proves the refusals come from the list
+let tg: PortTestGateway; // empty allow-list
+let control: PortTestGateway; // the default test allow-list (loopback): proves the refusals come from the list
 let live: TestPeer; // a real peer on 127.0.0.1
 const realFetch = globalThis.fetch;
 const outbound: { method: string; url: string }[] = [];
@@ -38,13 +38,13 @@ function installFetchSpy() {
 }
 
 beforeAll(async () => {
-  tg = await startTestGateway({
+  tg = await startPortTestGateway({
     outboundAllowlist: [],
     rateLimits: NO_RATE_LIMITS,
     partners: [{ ocid: 801, reserveCurrencies: ["USD"] }, { ocid: 802, reserveCurrencies: ["USD"] }],
     outboundTimeouts: { settlementMs: 1000, webhookMs: 1000 },
   });
-  control = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
+  control = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS });
   live = await TestPeer.start({ ocid: 700, name: "Loopback peer" });
   live.trustGateway(200, tg.gw.key.publicKeyHex);
   passHosts = new Set([new URL(tg.url).host, new URL(control.url).host]);
@@ -263,24 +263,24 @@ test("outbound POSTs: a 307 from a partner is not followed, an endpoint on a pri
   await tg.gw.directory.add(500, "https://93.184.216.50/opencharge");
   await tg.gw.directory.add(801, "https://93.184.216.51/opencharge");
   await tg.gw.directory.add(802, "https://93.184.216.52/opencharge");
-  const { user, token } = addUser(tg, "ssrf-user", "USD:50.00");
+  const { user, token } = await seedUser(tg, "ssrf-user", "USD:50.00");
   const s = (await app(tg, token, "POST", "/app/pay", {})).json.sessionId as string;
   const order = makeOrder(500, { accepts: [801, 802], amount: "20.00" });
   const mark = outbound.length;
   const sub = await merchant.call(tg.url, "POST", `/opencharge/orders/create/${s}`, { order, signature: merchant.signOrder(order), urls: {} });
   expect(sub.status).toBe(200);
   expect((await app(tg, token, "POST", `/app/confirm/${s}`, {})).status).toBe(200);
-  await waitUntil("the order to fail", () => tg.gw.store.orders.bySession(s)?.status === "failed", 10_000);
+  await waitUntil("the order to fail", async () => (await tg.gw.store.read((tx) => tx.orders.bySession(s)))?.status === "failed", 10_000);
   tally.tried("ssrf", 2);
   const calls = outbound.slice(mark);
   const posts = calls.filter((c) => c.method === "POST");
   expect(posts.map((c) => c.url)).toEqual(["https://93.184.216.51/opencharge/transfer/create"]);
   expect(calls.some((c) => c.url.includes("10.0.0.7") || c.url.includes("/steal"))).toBe(false);
   expect(live.received.length).toBe(0);
-  const job = tg.gw.store.jobs.byOrder(tg.gw.store.orders.bySession(s)!.id)!;
+  const job = (await tg.gw.store.read(async (tx) => tx.jobs.byOrder((await tx.orders.bySession(s))!.id)))!;
   expect(job.last_error).toContain("outbound_forbidden_address");
-  expect(balance(tg, `user:${user.id}`)).toBe(5000n);
-  expect(balance(tg, "settlement_in_flight")).toBe(0n);
-  assertLedgerBalanced(tg);
+  expect((await portBalance(tg, `user:${user.id}`))).toBe(5000n);
+  expect((await portBalance(tg, "settlement_in_flight"))).toBe(0n);
+  await assertPortLedgerBalanced(tg);
   tally.note("ssrf", "POST answered 307 → not followed (next path); endpoint on 10.0.0.7 → refused before connecting; order failed, user refunded in full");
 });

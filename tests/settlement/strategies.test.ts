@@ -1,17 +1,18 @@
 // Issue 6: the whole flow for each strategy, from /app/pay to the merchant holding a proof it verifies itself.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
+import { dbRow, dbRows } from "../helpers/inspect";
 import { startSettlementPeers, type SettlementPeers } from "../helpers/settlement-peers";
 import { makeOrder } from "../peers/kit";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let peers: SettlementPeers;
 const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
 
 beforeAll(async () => {
-  tg = await startTestGateway(
+  tg = await startPortTestGateway(
     {
       partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],
       providers: [{ ocid: 300, currencies: ["USD"] }],
@@ -28,14 +29,14 @@ afterAll(async () => {
   await peers.stop();
   await tg.close();
 });
-afterEach(() => {
+afterEach(async () => {
   offset.s = 0;
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });
 
 let seq = 0;
 async function confirmedOrder(accepts: number[], amount = "25.00") {
-  const { user, token } = addUser(tg, `s${++seq}`, "USD:100.00");
+  const { user, token } = await seedUser(tg, `s${++seq}`, "USD:100.00");
   const s = (await app(tg, token, "POST", "/app/pay", {})).json;
   const order = makeOrder(500, { accepts, amount });
   const sub = await peers.merchant.call(tg.url, "POST", `/opencharge/orders/create/${s.sessionId}`, {
@@ -65,12 +66,12 @@ async function waitStatus(orderId: string, want: string[], ms = 8000, tick?: () 
   throw new Error(`status stayed ${JSON.stringify(last)}`);
 }
 
-function inFlight() {
-  return balance(tg, "settlement_in_flight");
+async function inFlight() {
+  return (await portBalance(tg, "settlement_in_flight"));
 }
 
 test("direct: the merchant's webhook receives our proof, verifies it with its own code, status shows paid", async () => {
-  const before = balance(tg, "peer:500");
+  const before = (await portBalance(tg, "peer:500"));
   const { user, order } = await confirmedOrder([200]);
   const st = await waitStatus(order.id as string, ["paid"]);
   expect(st.settlement).toEqual({ type: "direct" });
@@ -83,15 +84,15 @@ test("direct: the merchant's webhook receives our proof, verifies it with its ow
   expect(got.authentic).toBe(true);
   expect(got.headers.get("idempotency-key")).toMatch(/^dlv_/);
   const delivered = await waitStatus(order.id as string, ["paid"], 3000);
-  expect(balance(tg, "peer:500") - before).toBe(2500n);
-  expect(inFlight()).toBe(0n);
+  expect((await portBalance(tg, "peer:500")) - before).toBe(2500n);
+  expect(await inFlight()).toBe(0n);
   for (let i = 0; i < 50 && (await statusOf(order.id as string)).delivery?.state !== "delivered"; i++) await Bun.sleep(20);
   expect((await statusOf(order.id as string)).delivery).toEqual({ state: "delivered", attempts: 1 });
   void delivered;
 });
 
 test("partner reserve: signed /transfer/create at 101, its proof verified and stored, ledger to external:101", async () => {
-  const before = balance(tg, "external:101");
+  const before = (await portBalance(tg, "external:101"));
   const { user, order } = await confirmedOrder([101]);
   const st = await waitStatus(order.id as string, ["paid"]);
   expect(st.settlement).toEqual({ type: "partner_reserve", via: 101 });
@@ -108,12 +109,12 @@ test("partner reserve: signed /transfer/create at 101, its proof verified and st
     }),
   );
   expect(req.headers.get("idempotency-key")).toMatch(/^[0-9a-f]{32}:transfer\.create$/);
-  expect(balance(tg, "external:101") - before).toBe(2500n);
-  expect(inFlight()).toBe(0n);
+  expect((await portBalance(tg, "external:101")) - before).toBe(2500n);
+  expect(await inFlight()).toBe(0n);
 });
 
 test("common third party: payment.create → provider transfer → payment.settle → the gateway's final proof", async () => {
-  const before = balance(tg, "external:300");
+  const before = (await portBalance(tg, "external:300"));
   const { order } = await confirmedOrder([102]);
   const st = await waitStatus(order.id as string, ["paid"]);
   expect(st.settlement).toEqual({ type: "common_third_party", via: 102 });
@@ -124,8 +125,8 @@ test("common third party: payment.create → provider transfer → payment.settl
   const ptx = await peers.provider.waitForRequest((r) => r.path.endsWith("/transfer/create") && r.json?.to?.reference === txid);
   expect(ptx.json.to).toEqual({ ocid: 102, reference: txid });
   expect(create.authentic && ptx.authentic).toBe(true);
-  expect(balance(tg, "external:300") - before).toBe(2500n);
-  expect(inFlight()).toBe(0n);
+  expect((await portBalance(tg, "external:300")) - before).toBe(2500n);
+  expect(await inFlight()).toBe(0n);
 });
 
 test("webhook answering 500 twice then accepting: 3 attempts, delivered once", async () => {
@@ -135,10 +136,10 @@ test("webhook answering 500 twice then accepting: 3 attempts, delivered once", a
   await waitStatus(order.id as string, ["paid"]);
   const txid = (await statusOf(order.id as string)).txid;
   // Retries wait 10 s then 60 s: move the gateway clock instead of the test's, once each attempt is recorded.
-  const attemptsOf = () => tg.gw.db.query<{ attempts: number }, [string]>("SELECT attempts FROM deliveries WHERE txid = ?").get(txid)?.attempts ?? 0;
+  const attemptsOf = async () => (await dbRow<{ attempts: number }>(tg, "SELECT attempts FROM deliveries WHERE txid = ?", txid))?.attempts ?? 0;
   for (const [step, recorded] of [[11, 1], [61, 2]] as const) {
-    for (let i = 0; i < 200 && attemptsOf() < recorded; i++) await Bun.sleep(10);
-    expect(attemptsOf()).toBe(recorded);
+    for (let i = 0; i < 200 && (await attemptsOf()) < recorded; i++) await Bun.sleep(10);
+    expect(await attemptsOf()).toBe(recorded);
     offset.s += step;
     tg.scheduler.wake();
   }
@@ -150,7 +151,7 @@ test("webhook answering 500 twice then accepting: 3 attempts, delivered once", a
   }
   expect(st.delivery).toEqual({ state: "delivered", attempts: 3 });
   expect(peers.webhookLog.filter((w) => w.proof.txid === txid).length).toBe(1);
-  const rows = tg.gw.db.query<{ result: string }, [string]>("SELECT a.result FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.txid = ? ORDER BY a.id").all(txid);
+  const rows = (await dbRows<{ result: string }>(tg, "SELECT a.result FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.txid = ? ORDER BY a.id", txid));
   expect(rows.map((r) => r.result)).toEqual(["retry", "retry", "delivered"]);
 });
 
@@ -172,7 +173,7 @@ test("a webhook reply of `rejected` is final", async () => {
 });
 
 async function confirmedOrderWithId(id: string, accepts = [200]) {
-  const { user, token } = addUser(tg, `r${++seq}`, "USD:100.00");
+  const { user, token } = await seedUser(tg, `r${++seq}`, "USD:100.00");
   const s = (await app(tg, token, "POST", "/app/pay", {})).json;
   const order = makeOrder(500, { id, accepts, amount: "25.00" });
   const sub = await peers.merchant.call(tg.url, "POST", `/opencharge/orders/create/${s.sessionId}`, { order, signature: peers.merchant.signOrder(order), urls: {} });
@@ -198,7 +199,7 @@ test("a partner gateway that times out: retried with the same Idempotency-Key, p
   expect(new Set(calls.map((c) => c.headers.get("idempotency-key"))).size).toBe(1);
   expect(new Set(calls.map((c) => c.headers.get("x-oc-nonce"))).size).toBe(2);
   expect((peers.stats.moved.get("/transfer/create") ?? 0) - movedBefore).toBe(0); // performed by the override, once
-  expect(inFlight()).toBe(0n);
+  expect(await inFlight()).toBe(0n);
 });
 
 test("a gateway that refuses on the first attempt: the next path is used", async () => {
@@ -215,6 +216,6 @@ test("every path refuses: the order fails and the user is refunded in full", asy
   const { user, order } = await confirmedOrderWithId("refuse_2", [101]);
   const st = await waitStatus(order.id as string, ["failed"]);
   expect(st.status).toBe("failed");
-  expect(balance(tg, `user:${user.id}`)).toBe(10000n);
-  expect(inFlight()).toBe(0n);
+  expect((await portBalance(tg, `user:${user.id}`))).toBe(10000n);
+  expect(await inFlight()).toBe(0n);
 });

@@ -72,7 +72,13 @@ describe.skipIf(!postgresAvailable("engine-choice.test.ts (serving on PostgreSQL
     const db = await freshDatabase("engine_serve");
     dbs.push(db);
     const dir = dataDir();
-    const env = { OC_DATABASE_URL: db.url, OC_DATA_DIR: dir, OC_PORT: "0", OC_HOST: "127.0.0.1", OC_LOG_LEVEL: "error" };
+    const env = {
+      OC_DATABASE_URL: db.url,
+      OC_DATA_DIR: dir,
+      OC_PORT: "0",
+      OC_HOST: "127.0.0.1",
+      OC_LOG_LEVEL: "error",
+    };
     const running = await startGateway({ config: loadConfig({ env }) });
     try {
       expect(running.gw.store.engine).toBe("postgres");
