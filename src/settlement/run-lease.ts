@@ -79,8 +79,11 @@ export function nodeIdOf(config: { nodeId?: string; port: number }): string {
   return name.replace(NOT_IN_NODE_ID, "-").slice(0, NODE_ID_MAX);
 }
 
-/** What every lease owner of this process on node `nodeId` starts with (what its start must not release). */
-export const incarnationOf = (nodeId: string): string => `${nodeId}:${INCARNATION}:`;
+/** In every lease owner of this process, whatever its node id (two unnamed nodes in one process: tests). */
+export const PROCESS_MARK = `:${INCARNATION}:`;
+
+/** What every lease owner of this process on node `nodeId` starts with. */
+const incarnationOf = (nodeId: string): string => `${nodeId}${PROCESS_MARK}`;
 
 /** A scheduler's lease owner: two in one process (tests) still have distinct owners. */
 export const schedulerOwner = (nodeId: string): string => incarnationOf(nodeId) + randomHex(INCARNATION_BYTES);

@@ -17,7 +17,7 @@ import { LEASED_TABLES, nodePrefix, type LeasedTable } from "../store/leases";
 import type { NodeHold } from "../store/port";
 import type { Tx } from "../store";
 import type { OrderRecord } from "../store/orders";
-import { incarnationOf, LeaseLost, nodeIdOf, RunLease, schedulerOwner } from "./run-lease";
+import { LeaseLost, nodeIdOf, PROCESS_MARK, RunLease, schedulerOwner } from "./run-lease";
 
 type ClaimedDelivery = DeliveryRow & { kind: string; endpoint_id: string | null };
 /** What one pass's transaction decided: the rows now ours and when work is due next. */
@@ -104,10 +104,15 @@ export class Scheduler {
    * of this node's previous incarnations (a crash restart resumes at once), then runs passes.
    */
   async start(): Promise<void> {
-    this.hold = await this.gw.store.holdNode(this.nodeId);
-    const stale = this.hold.wholeDatabase ? "" : nodePrefix(this.nodeId);
-    const keep = incarnationOf(this.nodeId);
-    const released = await this.gw.store.transaction((tx) => tx.leases.releaseStale(stale, keep));
+    const hold = await this.gw.store.holdNode(this.nodeId);
+    const stale = hold.wholeDatabase ? "" : nodePrefix(this.nodeId);
+    const released = await this.gw.store
+      .transaction((tx) => tx.leases.releaseStale(stale, PROCESS_MARK))
+      .catch(async (e) => {
+        await hold.release();
+        throw e;
+      });
+    this.hold = hold;
     if (released) this.gw.log.info("leases of a previous run released", { node: this.nodeId, rows: released });
     this.stopped = false;
     this.lastPassAt = Date.now();

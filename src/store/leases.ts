@@ -19,7 +19,7 @@ export function leases(db: Database) {
     releaseOwner: db.query(`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`),
     releaseStale: db.query(
       `UPDATE ${table} SET lease_owner = NULL, lease_until = NULL
-       WHERE substr(lease_owner, 1, length(?1)) = ?1 AND substr(lease_owner, 1, length(?2)) != ?2`,
+       WHERE substr(lease_owner, 1, length(?1)) = ?1 AND instr(lease_owner, ?2) = 0`,
     ),
     owners: db.query<{ o: string }, []>(`SELECT DISTINCT lease_owner AS o FROM ${table} WHERE lease_owner IS NOT NULL`),
     releaseAfterFault: db.query(
@@ -63,8 +63,8 @@ export function leases(db: Database) {
     },
     /**
      * At a node's start: the leases of dead processes, owners starting with `prefix` (a node id's, or "" for every
-     * owner) but not with `keep` (this process's), are given up, so a crash restart resumes at once instead of after
-     * the lease. Safe only while no live process holds them: the data-dir lock (SQLite, the whole file) or the
+     * owner) but not containing `keep` (this process's incarnation mark), are given up, so a crash restart resumes at
+     * once instead of after the lease. Safe only while no live process holds them: the data-dir lock (SQLite, the whole file) or the
      * node id's advisory lock (Postgres, that node's).
      */
     releaseStale(prefix: string, keep: string): number {

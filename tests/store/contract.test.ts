@@ -601,8 +601,8 @@ for (const engine of ENGINES) {
         holds: await tx.leases.holds("deliveries", a, old, 5020),
         holdsThief: await tx.leases.holds("deliveries", a, mine, 5020),
         holdsOther: await tx.leases.holds("deliveries", b, other, 5020),
-        released: await tx.leases.releaseStale("n1:", "n1:inc1:"),
-        keptOwn: await tx.leases.releaseStale("n10:", "n10:inc0:"),
+        released: await tx.leases.releaseStale("n1:", ":inc1:"),
+        keptOwn: await tx.leases.releaseStale("n10:", ":inc0:"),
         owners: await tx.leases.owners("deliveries"),
       }));
       expect(answers).toMatchObject({

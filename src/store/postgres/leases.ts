@@ -29,7 +29,7 @@ export function pgLeases(sql: SQL): Tx["leases"] {
         n += (
           await sql.unsafe(
             `UPDATE ${table(t)} SET lease_owner = NULL, lease_until = NULL
-             WHERE starts_with(lease_owner, $1) AND NOT starts_with(lease_owner, $2)`,
+             WHERE starts_with(lease_owner, $1) AND strpos(lease_owner, $2) = 0`,
             [prefix, keep],
           )
         ).count;
