@@ -55,7 +55,7 @@ test("top-up through B's hosted checkout in Chromium: credited once when B's pro
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { level: 1, name: "Checkout" }).waitFor();
   const card = page.locator("#checkout-body article");
-  await expect(card.getByRole("heading").textContent()).resolves.toBe("Gateway A requests 25.00 USD");
+  expect(await card.getByRole("heading").textContent()).toBe("Gateway A requests 25.00 USD");
   await page.screenshot({ path: outputPath("topup-checkout.png"), fullPage: true });
   await card.getByRole("button", { name: "Confirm" }).click();
   // Back at A's wallet, on the success URL A gave B.

@@ -12,6 +12,7 @@ import type { ConfigInput } from "../../src/config";
 import { DataDirLocked } from "../../src/store/data-dir";
 import { openGateway } from "../../src/start";
 import { Scheduler } from "../../src/settlement/scheduler";
+import { thrown } from "../helpers/settled";
 
 const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
@@ -102,7 +103,7 @@ test("common third party with a restart between every step resumes at the right 
 test("two schedulers on one database: both claim, and each job runs once", async () => {
   // A second *server* on the data dir is refused (issue 15, tests/ops/instance-lock.test.ts); the row leases stay
   // the defence for two schedulers that reach one database anyway (no global lease: issue 18), so drive one directly.
-  await expect(startTestGateway(CONFIG, { clock: now, dataDir })).rejects.toThrow(DataDirLocked);
+  expect(await thrown(startTestGateway(CONFIG, { clock: now, dataDir }))).toThrow(DataDirLocked);
   const gw2 = openGateway({ config: tg.gw.config, clock: now, log: tg.gw.log });
   const second = { scheduler: new Scheduler(gw2, gw2.config.scheduler), close: async () => (await second.scheduler.stop(), gw2.db.close()) };
   await second.scheduler.start();

@@ -12,6 +12,7 @@ import {
   WAKE_SETTLEMENT,
   type Effect,
 } from "../../src/settlement/effects";
+import { thrown } from "../helpers/settled";
 
 const UPDATE = { type: "payment_update", sessionId: "s1", status: "paid" } as never;
 
@@ -46,13 +47,11 @@ test("effects are applied once the transaction committed, in the order the use c
 
 test("a transaction that throws applies none of its effects and writes nothing", async () => {
   const t = targets();
-  await expect(
-    commit(t, async () => {
+  expect(await thrown(commit(t, async () => {
       t.store.anomalies.record("test", null, null, "rolled back", 1);
       if (t.rows() === 1) throw new Error("boom");
       return { value: 0, effects: [push("u1", UPDATE)] };
-    }),
-  ).rejects.toThrow("boom");
+    }),)).toThrow("boom");
   expect(t.seen).toEqual([]);
   expect(t.rows()).toBe(0);
 });

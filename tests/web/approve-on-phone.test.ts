@@ -117,7 +117,7 @@ test("desktop shows the order and its QR before sign-in → the phone opens it, 
 
   const desk = await desktopPage();
   await desk.page.goto(url);
-  await expect(desk.page.locator("#checkout-preview article").getByRole("heading").first().textContent()).resolves.toContain("12.50 USD");
+  expect(await desk.page.locator("#checkout-preview article").getByRole("heading").first().textContent()).toContain("12.50 USD");
   const { text } = await desktopQr(desk.page, sessionId);
   await desk.page.screenshot({ path: outputPath("approve-desktop-qr.png"), fullPage: true });
   const status = await fetch(`${base}/app/checkout/${sessionId}/status`).then((r) => r.json());
@@ -133,7 +133,7 @@ test("desktop shows the order and its QR before sign-in → the phone opens it, 
   await phone.page.getByRole("button", { name: "Use a passkey" }).click();
   await phone.page.getByRole("heading", { level: 1, name: "Checkout" }).waitFor();
   const card = phone.page.locator(`#checkout-body article[data-session="${sessionId}"]`);
-  await expect(card.getByRole("heading").textContent()).resolves.toBe("Merchant 500 requests 12.50 USD");
+  expect(await card.getByRole("heading").textContent()).toBe("Merchant 500 requests 12.50 USD");
   await phone.page.screenshot({ path: outputPath("approve-phone-confirm.png"), fullPage: true });
   const t0 = performance.now();
   await card.getByRole("button", { name: "Confirm" }).click();
@@ -172,7 +172,7 @@ test("the wallet's Scan reads a photo of the desktop's QR → the same confirm/d
   await phone.page.locator("#scan-file").setInputFiles({ name: "desktop.png", mimeType: "image/png", buffer: png });
   const card = phone.page.locator(`#scan-sheet article[data-session="${sessionId}"]`);
   await card.waitFor();
-  await expect(card.getByRole("heading").first().textContent()).resolves.toContain("3.00 USD");
+  expect(await card.getByRole("heading").first().textContent()).toContain("3.00 USD");
   await phone.page.screenshot({ path: outputPath("approve-phone-scan.png") });
   await card.getByRole("button", { name: "Decline" }).click();
   await desk.page.waitForURL(shopUrl("/cancel"), { timeout: 10_000 });

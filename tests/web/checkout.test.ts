@@ -70,7 +70,7 @@ async function openSignedIn(url: string, token: string, name: string): Promise<P
   pages.push(p);
   await p.page.goto(url);
   await p.page.getByRole("heading", { name: "Sign in" }).waitFor();
-  await expect(p.page.locator("#signin-context").textContent()).resolves.toBe("Sign in to review and pay this order.");
+  expect(await p.page.locator("#signin-context").textContent()).toBe("Sign in to review and pay this order.");
   await p.page.getByLabel("Access token").fill(token);
   await p.page.getByRole("button", { name: "Sign in" }).click();
   await p.page.getByRole("heading", { level: 1, name: "Checkout" }).waitFor();
@@ -84,12 +84,12 @@ test("checkout created by MG 102 → user signs in on the hosted page → Confir
   const mgBefore = balance(tg, "peer:102");
   const page = await openSignedIn(url, token, "dave");
   const card = page.locator(`#checkout-body article[data-session="${sessionId}"]`);
-  await expect(card.getByRole("heading").textContent()).resolves.toBe("Merchant 500 requests 9.99 USD");
-  await expect(page.locator("#checkout-user").textContent()).resolves.toBe("Signed in as dave · Balance 50.00 USD");
-  await expect(card.locator(".items li").count()).resolves.toBe(2);
+  expect(await card.getByRole("heading").textContent()).toBe("Merchant 500 requests 9.99 USD");
+  expect(await page.locator("#checkout-user").textContent()).toBe("Signed in as dave · Balance 50.00 USD");
+  expect(await card.locator(".items li").count()).toBe(2);
   expect(await card.locator(".countdown").textContent()).toMatch(/^Answer within (30:00|29:[0-5][0-9])$/);
   expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await auditA11y(page)).toEqual([]);
   await page.screenshot({ path: outputPath("checkout-order.png"), fullPage: true });
 
   const t0 = performance.now();
@@ -97,7 +97,7 @@ test("checkout created by MG 102 → user signs in on the hosted page → Confir
   await card.getByRole("link", { name: "Return to the merchant" }).waitFor();
   expect(await card.getByRole("link", { name: "Return to the merchant" }).getAttribute("href")).toBe(shopUrl("/ok"));
   expect(["confirmed", "paid"]).toContain((await card.getAttribute("data-status"))!);
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await auditA11y(page)).toEqual([]);
   await page.screenshot({ path: outputPath("checkout-confirmed.png"), fullPage: true });
   await page.waitForURL(shopUrl("/ok"), { timeout: 5000 });
   console.log(`[web] checkout confirm click → merchant success page: ${(performance.now() - t0).toFixed(0)} ms`);
@@ -133,15 +133,15 @@ test("a checkout another user confirmed is refused; an unknown one says so; an a
   await page.goto(url);
   const card = page.locator(`#checkout-body article[data-session="${sessionId}"]`);
   await card.waitFor();
-  await expect(card.getByRole("button", { name: "Confirm" }).count()).resolves.toBe(0);
+  expect(await card.getByRole("button", { name: "Confirm" }).count()).toBe(0);
   expect(await card.getByRole("link", { name: "Return to the merchant" }).getAttribute("href")).toBe(shopUrl("/ok"));
   expect(balance(tg, `user:${user.id}`)).toBe(400n);
 
   const { token: other } = addUser(tg, "gus");
   const p2 = await openSignedIn(url, other, "gus");
-  await expect(p2.getByRole("alert").filter({ hasText: "another" }).textContent()).resolves.toBe("This checkout belongs to another wallet user.");
+  expect(await p2.getByRole("alert").filter({ hasText: "another" }).textContent()).toBe("This checkout belongs to another wallet user.");
   await p2.goto(`${tg.url}/checkout/${"0".repeat(32)}`);
-  await expect(p2.getByRole("alert").filter({ hasText: "exist" }).textContent()).resolves.toBe("This checkout does not exist or has ended.");
+  expect(await p2.getByRole("alert").filter({ hasText: "exist" }).textContent()).toBe("This checkout does not exist or has ended.");
   // The browser itself logs the refused reads: the signed-out preview of an answered checkout (404), then the
   // signed-in reads (403, 404); those are the expected ones.
   // The signed-out preview's read may finish before or after the signed-in one: compare as a multiset.

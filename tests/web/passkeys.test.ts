@@ -96,12 +96,12 @@ test("register after a token sign-in, sign in with it; a second device enrols fr
   const row1 = tg.gw.store.passkeys.forUser(user.id);
   expect(row1.map((p) => [p.name, p.userId, p.lastUsedAt])).toEqual([["Pia's phone", user.id, null]]);
   expect(Buffer.from(row1[0]!.id, "base64url").equals(Buffer.from(cred1!.credentialId, "base64"))).toBe(true);
-  await expect(auditA11y(phone.page)).resolves.toEqual([]);
+  expect(await auditA11y(phone.page)).toEqual([]);
   await phone.page.screenshot({ path: outputPath("passkeys-wallet.png"), fullPage: true });
 
   // Sign out (the session is revoked), then back in with the passkey alone.
   await signOut(phone.page);
-  await expect(auditA11y(phone.page)).resolves.toEqual([]);
+  expect(await auditA11y(phone.page)).toEqual([]);
   await phone.page.screenshot({ path: outputPath("passkeys-signin.png"), fullPage: true });
   await passkeySignIn(phone.page, "pia");
   const s1 = (await storedToken(phone.page))!;
@@ -118,7 +118,7 @@ test("register after a token sign-in, sign in with it; a second device enrols fr
   await laptop.page.getByRole("heading", { level: 1, name: "Set up a passkey" }).waitFor();
   await until(async () => (await laptop.page.locator("#enrol-who").textContent()) === "For pia", "enrolment names the user");
   expect(laptop.page.url()).toBe(base + "/"); // the token left the address bar
-  await expect(auditA11y(laptop.page)).resolves.toEqual([]);
+  expect(await auditA11y(laptop.page)).toEqual([]);
   await laptop.page.screenshot({ path: outputPath("passkeys-enrol.png"), fullPage: true });
   await laptop.page.getByLabel("Name for this passkey").fill("Pia's laptop");
   await laptop.page.getByRole("button", { name: "Create passkey" }).click();

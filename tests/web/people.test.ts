@@ -60,18 +60,18 @@ test("Send: recipient → amount → review → confirm; the recipient's open wa
   await page.getByLabel("Note (optional)").fill("coffee");
   await page.getByRole("button", { name: "Review" }).click();
   await page.getByRole("heading", { name: "Check before sending" }).waitFor();
-  await expect(page.locator("#review-to").textContent()).resolves.toBe("bob");
-  await expect(page.locator("#review-amount").textContent()).resolves.toBe("3.50 USD");
+  expect(await page.locator("#review-to").textContent()).toBe("bob");
+  expect(await page.locator("#review-amount").textContent()).toBe("3.50 USD");
   expect(balance(A, `user:${bob.user.id}`)).toBe(0n); // nothing moves before the confirm
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await auditA11y(page)).toEqual([]);
   await page.screenshot({ path: outputPath("send-review.png"), fullPage: true });
   await page.getByRole("button", { name: "Send", exact: true }).click();
   await until(async () => (await page.locator("#send-result").getAttribute("data-status")) === "paid", "sent");
-  await expect(page.locator("#send-result").textContent()).resolves.toBe("Sent: 3.50 USD to bob");
+  expect(await page.locator("#send-result").textContent()).toBe("Sent: 3.50 USD to bob");
   await until(async () => (await page.locator('#balances li[data-currency="USD"] .amount').textContent()) === "16.50", "sender balance");
 
   await bobPage.locator("#credit-note").waitFor({ state: "visible" });
-  await expect(bobPage.locator("#credit-note").textContent()).resolves.toBe("Received: 3.50 USD from alice");
+  expect(await bobPage.locator("#credit-note").textContent()).toBe("Received: 3.50 USD from alice");
   await until(async () => (await bobPage.locator('#balances li[data-currency="USD"] .amount').textContent()) === "3.50", "recipient balance live");
   await until(async () => (await bobPage.locator('#history li[data-kind="received"] .what').first().textContent()) === "From alice", "recipient history");
   await until(async () => (await page.locator('#history li[data-kind="sent"] .what').first().textContent()) === "To bob", "sender history");
@@ -90,14 +90,14 @@ test("Receive: the QR on screen decodes to the ocid_transfer payload; the handle
   const cleo = addUser(A, "cleo");
   await setUserOcid(A.gw, "cleo", "3333");
   const page = await signedIn(A, cleo.token, "cleo");
-  await expect(page.locator("#my-handle").textContent()).resolves.toBe("cleo");
+  expect(await page.locator("#my-handle").textContent()).toBe("cleo");
   await page.getByRole("button", { name: "Show my receive code" }).click();
   await page.locator("#receive-img").waitFor({ state: "visible" });
   expect(decodeQr(await page.locator("#receive-img").screenshot())).toBe('{"type":"ocid_transfer","ocid":3333,"gateway":300}');
-  await expect(page.locator("#receive-ocid").textContent()).resolves.toBe("Your OCID: 3333 (gateway 300)");
+  expect(await page.locator("#receive-ocid").textContent()).toBe("Your OCID: 3333 (gateway 300)");
   await page.getByRole("button", { name: "Copy" }).click();
   await until(async () => ((await page.locator("#copy-status").textContent()) ?? "").length > 0, "copy feedback");
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await auditA11y(page)).toEqual([]);
   await page.screenshot({ path: outputPath("receive.png"), fullPage: true });
 });
 
@@ -113,7 +113,7 @@ test("Top up: the form sends the browser to B's hosted checkout; after paying th
   await page.getByLabel("Access token").fill(payer.token);
   await page.getByRole("button", { name: "Sign in" }).click();
   const card = page.locator("#checkout-body article");
-  await expect(card.getByRole("heading").textContent()).resolves.toBe("Gateway A requests 12.00 USD");
+  expect(await card.getByRole("heading").textContent()).toBe("Gateway A requests 12.00 USD");
   await card.getByRole("button", { name: "Confirm" }).click();
   await page.waitForURL(new RegExp(`^${A.gw.config.webBaseUrl}/\\?topup=topup_`), { timeout: 10_000 });
   await page.getByRole("heading", { level: 1, name: "Hello, dina" }).waitFor();
@@ -135,11 +135,11 @@ test("Scan a person's receive code (pasted): the sheet closes and Send is prefil
   await page.getByLabel("Code contents").fill('{"type":"ocid_transfer","ocid":3444,"gateway":300}');
   await page.getByRole("button", { name: "Use this code" }).click();
   await until(async () => (await page.locator("#send-to").inputValue()) === "3444", "prefilled recipient");
-  await expect(page.locator("#send-to-help").textContent()).resolves.toBe("eve at gateway 300 (from their receive code).");
+  expect(await page.locator("#send-to-help").textContent()).toBe("eve at gateway 300 (from their receive code).");
   await page.getByLabel("How much", { exact: true }).fill("2.00");
   await page.getByLabel("Send in").selectOption("USD");
   await page.getByRole("button", { name: "Review" }).click();
-  await expect(page.locator("#review-to").textContent()).resolves.toBe("OCID 3444");
+  expect(await page.locator("#review-to").textContent()).toBe("OCID 3444");
   await page.getByRole("button", { name: "Send", exact: true }).click();
   await until(async () => (await page.locator("#send-result").textContent()) === "Sent: 2.00 USD to eve", "sent");
   expect(balance(A, `user:${eve.user.id}`)).toBe(200n);

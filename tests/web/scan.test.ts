@@ -111,19 +111,19 @@ test("camera: the fake camera shows the POS's order QR → preview with merchant
     expect(["jsQR", "BarcodeDetector"]).toContain((await page.evaluate(() => document.body.dataset.decoder))!);
     const host = new URL(pos.peer.endpoint).host;
     const card = page.locator("#scan-body article.order");
-    await expect(card.locator(".merchant-id").textContent()).resolves.toBe(`OCID 510 · ${host}`);
-    await expect(card.locator("h3").textContent()).resolves.toBe("Corner Café requests 12.40 USD");
-    await expect(card.locator(".items li").allInnerTexts()).resolves.toEqual(["Flat white\n2 × 4.20", "Croissant\n1 × 4.00"]);
-    await expect(card.locator(".total .amount").textContent()).resolves.toBe("12.40 USD");
+    expect(await card.locator(".merchant-id").textContent()).toBe(`OCID 510 · ${host}`);
+    expect(await card.locator("h3").textContent()).toBe("Corner Café requests 12.40 USD");
+    expect(await card.locator(".items li").allInnerTexts()).toEqual(["Flat white\n2 × 4.20", "Croissant\n1 × 4.00"]);
+    expect(await card.locator(".total .amount").textContent()).toBe("12.40 USD");
     await confirmReachable(page);
-    await expect(auditA11y(page)).resolves.toEqual([]);
+    expect(await auditA11y(page)).toEqual([]);
     await page.screenshot({ path: outputPath("scan-camera-preview.png") });
     // The camera is off once the code is read.
     expect(await page.evaluate(() => (document.getElementById("scan-video") as HTMLVideoElement | null)?.srcObject ?? null)).toBeNull();
 
     await page.getByRole("button", { name: "Confirm" }).click();
     await until(async () => (await card.getAttribute("data-status")) === "paid", "paid over the WebSocket", 10_000);
-    await expect(card.locator(".status").textContent()).resolves.toBe("Paid");
+    expect(await card.locator(".status").textContent()).toBe("Paid");
     await page.screenshot({ path: outputPath("scan-camera-paid.png") });
     const st = (await pos.peer.call(tg.url, "GET", `/opencharge/orders/${order.id}/status`)).json;
     expect(st.proof.to).toEqual({ ocid: 510, reference: order.id });
@@ -133,8 +133,8 @@ test("camera: the fake camera shows the POS's order QR → preview with merchant
     await page.getByRole("button", { name: "Done" }).click();
     await page.locator("#scan-sheet").waitFor({ state: "hidden" });
     await until(async () => (await page.locator("#history li").first().innerText().catch(() => "")).includes("Paid"), "history shows the payment");
-    await expect(page.locator("#history li").first().innerText()).resolves.toContain("Corner Café");
-    await expect(page.locator('#balances li[data-currency="USD"] .amount').textContent()).resolves.toBe("37.60");
+    expect(await page.locator("#history li").first().innerText()).toContain("Corner Café");
+    expect(await page.locator('#balances li[data-currency="USD"] .amount').textContent()).toBe("37.60");
   } finally {
     await closePages(pages);
     await camBrowser.close();
@@ -152,20 +152,20 @@ test("no camera → paste an opencharge: sticker → amount prompt → preview �
   await page.getByRole("button", { name: "Paste code" }).click();
   await page.getByLabel("Code contents").fill("https://example.com/not-a-payment");
   await page.getByRole("button", { name: "Use this code" }).click();
-  await expect(page.locator("#scan-error").textContent()).resolves.toBe("This is not a payment code this wallet can read.");
+  expect(await page.locator("#scan-error").textContent()).toBe("This is not a payment code this wallet can read.");
   await page.screenshot({ path: outputPath("scan-error.png") });
 
   await page.getByRole("button", { name: "Paste code" }).click();
   await page.getByLabel("Code contents").fill("opencharge:520");
   await page.getByRole("button", { name: "Use this code" }).click();
   await page.getByLabel("Amount").waitFor();
-  await expect(page.locator("#scan-merchant .m-meta").textContent()).resolves.toBe(`OCID 520 · ${new URL(stall.peer.endpoint).host}`);
+  expect(await page.locator("#scan-merchant .m-meta").textContent()).toBe(`OCID 520 · ${new URL(stall.peer.endpoint).host}`);
   await page.getByLabel("Amount").fill("7.25");
   await page.getByLabel("Currency").selectOption("USD");
   await page.screenshot({ path: outputPath("scan-amount.png") });
   await page.getByRole("button", { name: "Continue" }).click();
   const card = page.locator("#scan-body article.order");
-  await expect(card.locator("h3").textContent()).resolves.toBe("Market Stall requests 7.25 USD");
+  expect(await card.locator("h3").textContent()).toBe("Market Stall requests 7.25 USD");
   await confirmReachable(page);
   await page.getByRole("button", { name: "Decline" }).click();
   await until(async () => (await card.getAttribute("data-status")) === "declined", "declined");
@@ -185,7 +185,7 @@ test("choose image of the vending machine's QR → quantity picker within min/ma
   await page.getByRole("heading", { name: "Choose from Snack machine #4" }).waitFor();
   expect(await page.evaluate(() => document.body.dataset.scannedWith)).toBe("image");
   const total = page.locator("#pick-total");
-  await expect(total.textContent()).resolves.toBe("0.00 USD");
+  expect(await total.textContent()).toBe("0.00 USD");
   const cont = page.getByRole("button", { name: "Continue" });
   expect(await cont.isDisabled()).toBe(true);
 
@@ -194,28 +194,28 @@ test("choose image of the vending machine's QR → quantity picker within min/ma
   const qty = (id: string) => page.locator(`li[data-item="${id}"] output`).textContent();
   await more("Cola 330 ml").click();
   await more("Cola 330 ml").click();
-  await expect(qty("cola")).resolves.toBe("2");
+  expect(await qty("cola")).toBe("2");
   await more("Still water").click(); // min_qty 2: the first tap gives 2
-  await expect(qty("water")).resolves.toBe("2");
+  expect(await qty("water")).toBe("2");
   for (let i = 0; i < 6; i++) if (await more("Still water").isEnabled()) await more("Still water").click();
-  await expect(qty("water")).resolves.toBe("6"); // max_qty 6
+  expect(await qty("water")).toBe("6"); // max_qty 6
   expect(await more("Still water").isDisabled()).toBe(true);
   for (let i = 0; i < 4; i++) await less("Still water").click();
-  await expect(qty("water")).resolves.toBe("2");
+  expect(await qty("water")).toBe("2");
   await less("Still water").click(); // below min_qty: none
-  await expect(qty("water")).resolves.toBe("0");
+  expect(await qty("water")).toBe("0");
   await more("Still water").click();
   expect(await more("Mint gum").isDisabled()).toBe(true); // sold out
-  await expect(page.locator('li[data-item="gum"] .meta').textContent()).resolves.toBe("Sold out");
-  await expect(total.textContent()).resolves.toBe("5.00 USD"); // 2 × 1.50 + 2 × 1.00
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await page.locator('li[data-item="gum"] .meta').textContent()).toBe("Sold out");
+  expect(await total.textContent()).toBe("5.00 USD"); // 2 × 1.50 + 2 × 1.00
+  expect(await auditA11y(page)).toEqual([]);
   const cbox = (await cont.boundingBox())!;
   expect(cbox.y + cbox.height).toBeLessThanOrEqual(PHONE.height);
   await page.screenshot({ path: outputPath("scan-inventory-picker.png") });
 
   await cont.click();
   const card = page.locator("#scan-body article.order");
-  await expect(card.locator("h3").textContent()).resolves.toBe("Vendo Snacks requests 5.00 USD");
+  expect(await card.locator("h3").textContent()).toBe("Vendo Snacks requests 5.00 USD");
   const req = vend.creates().at(-1)!;
   expect(req.json.items).toEqual([{ id: "cola", quantity: 2 }, { id: "water", quantity: 2 }]);
   await confirmReachable(page);

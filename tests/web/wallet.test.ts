@@ -67,10 +67,10 @@ function decodeQr(png: Buffer): string | null {
 test("sign in → Pay shows the SPEC QR → the merchant's order arrives live → Confirm → paid, balance and history follow", async () => {
   const { user, token } = addUser(tg, "Alice", "USD:100.00");
   const page = await open();
-  await expect(page.getByRole("heading", { name: "Sign in" }).isVisible()).resolves.toBe(true);
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await page.getByRole("heading", { name: "Sign in" }).isVisible()).toBe(true);
+  expect(await auditA11y(page)).toEqual([]);
   await signIn(page, token, "Alice");
-  await expect(page.locator('#balances li[data-currency="USD"] .amount').textContent()).resolves.toBe("100.00");
+  expect(await page.locator('#balances li[data-currency="USD"] .amount').textContent()).toBe("100.00");
 
   // Pay: the QR shown is the session's, and it encodes exactly the §8.2 payload.
   const pay = await tapPay(page);
@@ -85,7 +85,7 @@ test("sign in → Pay shows the SPEC QR → the merchant's order arrives live �
   expect(await page.evaluate(() => document.activeElement?.id)).toBe("qr-title");
   const noHorizontalScroll = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
   expect(noHorizontalScroll).toBe(true);
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await auditA11y(page)).toEqual([]);
   await page.screenshot({ path: outputPath("wallet-qr.png") });
 
   // The merchant scans and submits; the prompt appears without a reload.
@@ -96,13 +96,13 @@ test("sign in → Pay shows the SPEC QR → the merchant's order arrives live �
   await card.waitFor();
   expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
   expect(await page.locator("#prompts").getAttribute("aria-live")).toBe("assertive");
-  await expect(card.getByRole("heading").textContent()).resolves.toBe("Corner Coffee requests 25.00 USD");
-  await expect(card.locator(".items li").allTextContents()).resolves.toEqual(["Coffee2 × 5.00", "Sandwich1 × 15.00"]);
-  await expect(card.locator(".total").textContent()).resolves.toBe("Total25.00 USD");
+  expect(await card.getByRole("heading").textContent()).toBe("Corner Coffee requests 25.00 USD");
+  expect(await card.locator(".items li").allTextContents()).toEqual(["Coffee2 × 5.00", "Sandwich1 × 15.00"]);
+  expect(await card.locator(".total").textContent()).toBe("Total25.00 USD");
   expect(await card.locator(".countdown").textContent()).toMatch(/^Answer within \d+:[0-5][0-9]$/);
   expect(await page.evaluate(() => document.activeElement?.tagName + ":" + document.activeElement?.textContent)).toBe("H3:Corner Coffee requests 25.00 USD");
   expect(await page.locator("#qr-box").isHidden()).toBe(true);
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await auditA11y(page)).toEqual([]);
   await page.screenshot({ path: outputPath("wallet-prompt.png") });
   // README picture (web/screenshot.png): OC_WEB_SCREENSHOT=$PWD/web/screenshot.png bun test tests/web/wallet.test.ts
   if (process.env.OC_WEB_SCREENSHOT) {
@@ -115,15 +115,15 @@ test("sign in → Pay shows the SPEC QR → the merchant's order arrives live �
   await card.getByRole("button", { name: "Confirm" }).click();
   await page.locator(`#prompts article[data-session="${pay.sessionId}"][data-status="paid"]`).waitFor({ timeout: 5000 });
   const paidMs = performance.now() - t0;
-  await expect(card.getByRole("status").textContent()).resolves.toBe("Paid");
-  await expect(card.getByRole("button", { name: "Confirm" }).count()).resolves.toBe(0);
+  expect(await card.getByRole("status").textContent()).toBe("Paid");
+  expect(await card.getByRole("button", { name: "Confirm" }).count()).toBe(0);
   await until(async () => (await page.locator('#balances li[data-currency="USD"] .amount').textContent()) === "75.00", "balance 75.00");
   await until(async () => (await page.locator("#history li").first().getAttribute("data-status")) === "paid", "history shows paid");
-  await expect(page.locator("#history li").first().textContent()).resolves.toContain("Corner Coffee−25.00 USD");
+  expect(await page.locator("#history li").first().textContent()).toContain("Corner Coffee−25.00 USD");
   expect(balance(tg, `user:${user.id}`)).toBe(7500n);
   const st = await merchant.call(tg.url, "GET", `/opencharge/orders/${order.id}/status`);
   expect(st.json).toMatchObject({ status: "paid", settlement: { type: "direct" } });
-  await expect(auditA11y(page)).resolves.toEqual([]);
+  expect(await auditA11y(page)).toEqual([]);
   await page.screenshot({ path: outputPath("wallet-paid.png"), fullPage: true });
   console.log(`[web] confirm click → "Paid" on screen: ${paidMs.toFixed(0)} ms`);
 
@@ -142,9 +142,9 @@ test("Decline: the prompt says Declined, nothing is debited, history shows it", 
   const card = page.locator(`#prompts article[data-session="${pay.sessionId}"]`);
   await card.getByRole("button", { name: "Decline" }).click();
   await page.locator(`#prompts article[data-session="${pay.sessionId}"][data-status="declined"]`).waitFor();
-  await expect(card.getByRole("status").textContent()).resolves.toBe("Declined");
+  expect(await card.getByRole("status").textContent()).toBe("Declined");
   await until(async () => (await page.locator("#history li").first().getAttribute("data-status")) === "declined", "history shows declined");
-  await expect(page.locator('#balances li[data-currency="USD"] .amount').textContent()).resolves.toBe("40.00");
+  expect(await page.locator('#balances li[data-currency="USD"] .amount').textContent()).toBe("40.00");
   expect(balance(tg, `user:${user.id}`)).toBe(4000n);
   expect((await merchant.call(tg.url, "GET", `/opencharge/orders/${order.id}/status`)).json.status).toBe("declined");
   await page.screenshot({ path: outputPath("wallet-declined.png"), fullPage: true });
@@ -169,7 +169,7 @@ test("the WebSocket reconnects after a drop and the replayed payment_request is 
   expect(back).toBeGreaterThanOrEqual(700);
   expect(back).toBeLessThan(5000); // 1 s ±20 % plus slack for a loaded machine
   await Bun.sleep(200); // the replayed payment_request has arrived
-  await expect(page.locator(`#prompts article[data-session="${pay.sessionId}"]`).count()).resolves.toBe(1);
+  expect(await page.locator(`#prompts article[data-session="${pay.sessionId}"]`).count()).toBe(1);
   // Answered while disconnected elsewhere: after the next drop the page reads the state back.
   for (const s of (tg.gw.hub as unknown as { sockets: Map<string, { close(code?: number): void }[]> }).sockets.get(user.id) ?? []) s.close(1012);
   expect((await app(tg, token, "POST", `/app/decline/${pay.sessionId}`, {})).json.status).toBe("declined");
@@ -180,7 +180,7 @@ test("a wrong token is refused with an alert; demo login creates a funded user; 
   const page = await open();
   await page.getByLabel("Access token").fill("0".repeat(64));
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("alert").filter({ hasText: "not accepted" }).textContent()).resolves.toBe("That token was not accepted.");
+  expect(await page.getByRole("alert").filter({ hasText: "not accepted" }).textContent()).toBe("That token was not accepted.");
   // The browser logs the refused /app/me (401) itself; that one is expected.
   const p = pages[0]!;
   expect(p.problems.splice(0)).toEqual(["console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
