@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced } from "../helpers/wallet";
 import { DocsMerchant, type Style } from "./merchant";
 import * as lib from "./signing";
 
@@ -28,11 +28,11 @@ export const KIT: KitEntry[] = [
 
 type Row = { merchant: string; submit: string; confirm: string; webhook: string; paid: boolean; recorded: string };
 const rows: Row[] = [];
-let tg: TestGateway;
+let tg: PortTestGateway;
 
 beforeAll(async () => {
   // The OS-chosen port is written into the derived public URL, so the QR and our metadata name what merchants reach.
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS });
 });
 afterAll(async () => {
   const w = (r: Row) => [r.merchant.padEnd(48), r.submit.padEnd(26), r.confirm.padEnd(10), r.paid ? "PAID " : "no   ", r.webhook.padEnd(60), r.recorded].join(" ");
@@ -45,10 +45,10 @@ function decodeQr(dataUrl: string): string {
   return jsQR(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height)!.data;
 }
 
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
+async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (cond()) return true;
+    if (await cond()) return true;
     await Bun.sleep(25);
   }
   return cond();
@@ -65,7 +65,7 @@ for (const entry of KIT) {
     try {
       merchant.knowGateway(tg.gw.config.ocid, tg.gw.config.endpoint);
       await tg.gw.directory.add(ocid, merchant.endpoint);
-      const { user, token } = addUser(tg, `payer_${ocid}`, "USD:20.00");
+      const { user, token } = await seedUser(tg, `payer_${ocid}`, "USD:20.00");
       const pay = await app(tg, token, "POST", "/app/pay", {});
       const qrText = decodeQr(pay.json.qrCode);
       expect(qrText).toBe(pay.json.qrText);
@@ -76,15 +76,15 @@ for (const entry of KIT) {
       row.confirm = c.json?.status ?? String(c.status);
       expect(c.json.status).toBe("confirmed");
       // Paid on our side regardless; the question is the merchant's books.
-      await until(() => tg.gw.store.orders.bySession(pay.json.sessionId)?.status === "paid", 5000);
+      await until(async () => (await tg.gw.store.read((tx) => tx.orders.bySession(pay.json.sessionId)))?.status === "paid", 5000);
       row.paid = await until(() => merchant.books.get(sub.orderId)?.status === "paid", 4000);
       row.webhook = merchant.answers.map((a) => (a.status === 200 ? "200 accepted" : `${a.status} ${a.body?.error?.code ?? ""}`)).join(", ") || "(none)";
       const d = (tg.gw.store as any).dialects?.get(ocid);
       row.recorded = d ? `${d.encoding}/${d.hash}/${d.form ?? "-"}` : "(not recorded)";
       expect(row.paid).toBe(true);
-      expect(tg.gw.store.orders.bySession(pay.json.sessionId)!.status).toBe("paid");
-      expect(tg.gw.store.ledger.balance(`user:${user.id}`, "USD")).toBe(1550n);
-      assertLedgerBalanced(tg);
+      expect((await tg.gw.store.read((tx) => tx.orders.bySession(pay.json.sessionId)))!.status).toBe("paid");
+      expect((await tg.gw.store.read((tx) => tx.ledger.balance(`user:${user.id}`, "USD")))).toBe(1550n);
+      await assertPortLedgerBalanced(tg);
     } finally {
       merchant.stop();
     }
@@ -110,7 +110,7 @@ for (const [name, make, style] of [
     try {
       merchant.knowGateway(tg.gw.config.ocid, tg.gw.config.endpoint);
       await tg.gw.directory.add(ocid, merchant.endpoint);
-      const { token } = addUser(tg, `victim_${ocid}`, "USD:20.00");
+      const { token } = await seedUser(tg, `victim_${ocid}`, "USD:20.00");
       const pay = await app(tg, token, "POST", "/app/pay", {});
       // Items are display-only and outside the replacer form (SPEC §5.4), so an item change is refused only in deep form.
       const tampers = style.canon === "deep" ? [...TAMPERS, ["item price", (o: any) => (o.items[0].price = "0.01")] as const] : TAMPERS;

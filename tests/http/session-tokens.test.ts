@@ -6,21 +6,22 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, app, WsClient } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, app, WsClient } from "../helpers/wallet";
+import { dbRow, dbRows } from "../helpers/inspect";
 import { issueEnrolLink } from "../../src/flows/sign-in";
 import { openDatabase } from "../../src/store/db";
 import { sha256Hex } from "../../src/protocol/hash";
 import { tokens } from "../../src/store/tokens";
 import { conformsToDoc } from "../helpers/documented";
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let now = 1_800_000_000;
 const TTL = 3600;
 const IDLE = 600;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, sessions: { ttl: TTL, idleTimeout: IDLE, enrolTtl: 900 } }, { clock: () => now });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, sessions: { ttl: TTL, idleTimeout: IDLE, enrolTtl: 900 } }, { clock: () => now });
 });
 afterAll(() => tg?.close());
 
@@ -57,7 +58,7 @@ async function exchange(operatorToken: string, origin?: string) {
 }
 
 test("an operator token starts a short-lived session; the session works on HTTP and the socket; sign-out revokes it there too", async () => {
-  const { user, token: operator } = addUser(tg, "sam", "USD:10.00");
+  const { user, token: operator } = await seedUser(tg, "sam", "USD:10.00");
   const r = await exchange(operator);
   expect(r.status).toBe(200);
   expect(r.json).toMatchObject({ expiresAt: now + TTL, idleTimeout: IDLE, user: { id: user.id, name: "sam" } });
@@ -65,7 +66,7 @@ test("an operator token starts a short-lived session; the session works on HTTP 
   const session = r.json.token as string;
   expect(session).toMatch(/^[0-9a-f]{64}$/);
   expect(session).not.toBe(operator);
-  const row = tg.gw.db.query("SELECT kind, expires_at, idle_timeout FROM app_tokens WHERE token_hash = ?").get(sha256Hex(session));
+  const row = (await dbRow(tg, "SELECT kind, expires_at, idle_timeout FROM app_tokens WHERE token_hash = ?", sha256Hex(session)));
   expect(row).toEqual({ kind: "session", expires_at: now + TTL, idle_timeout: IDLE });
 
   expect((await app(tg, session, "GET", "/app/me")).json.user.name).toBe("sam");
@@ -93,7 +94,7 @@ test("an operator token starts a short-lived session; the session works on HTTP 
 
 test("idle timeout and absolute expiry: refused over HTTP and the socket once passed, activity only postpones the idle one", async () => {
   const start = now;
-  const { token: operator } = addUser(tg, "ida");
+  const { token: operator } = await seedUser(tg, "ida");
   const a = (await exchange(operator)).json.token as string;
   const b = (await exchange(operator)).json.token as string;
   // a stays active every 5 minutes; b is left alone.
@@ -117,7 +118,7 @@ test("idle timeout and absolute expiry: refused over HTTP and the socket once pa
 });
 
 test("a session bound to our web origin is refused from another origin (HTTP and WebSocket upgrade)", async () => {
-  const { token: operator } = addUser(tg, "ori");
+  const { token: operator } = await seedUser(tg, "ori");
   const ours = new URL(tg.gw.config.webBaseUrl).origin;
   expect((await exchange(operator, "https://evil.example")).json.error.details.reason).toBe("origin");
   const s = (await exchange(operator, ours)).json.token as string;
@@ -131,16 +132,16 @@ test("a session bound to our web origin is refused from another origin (HTTP and
 });
 
 test("the operator's token rotation (`users token`) revokes every session of that user", async () => {
-  const { user, token: operator } = addUser(tg, "rot");
+  const { user, token: operator } = await seedUser(tg, "rot");
   const s = (await exchange(operator)).json.token as string;
-  tg.gw.store.tx(() => tg.gw.store.users.rotateToken(user.id, now));
+  await tg.gw.store.transaction((tx) => tx.users.rotateToken(user.id, now));
   expect((await app(tg, s, "GET", "/app/me")).status).toBe(401);
   expect((await app(tg, operator, "GET", "/app/me")).status).toBe(401);
 });
 
 test("an enrolment link's token can only register a passkey: refused on the app API and the socket, and expires", async () => {
-  addUser(tg, "eve", "USD:5.00");
-  const link = await issueEnrolLink(tg.gw, "test", tg.gw.store.users.byName("eve")!);
+  await seedUser(tg, "eve", "USD:5.00");
+  const link = await issueEnrolLink(tg.gw, "test", (await tg.gw.store.read((tx) => tx.users.byName("eve")))!);
   expect(link.url).toStartWith(`${tg.gw.config.webBaseUrl}/#enrol=`);
   expect(link.expiresAt).toBe(now + 900);
   const enrol = link.url.split("#enrol=")[1]!;
@@ -179,14 +180,14 @@ test("a database made before session tokens migrates: existing tokens become ope
 
 test("the admin API issues enrolment links too (users:write), audited without the secret", async () => {
   const { admin, apiKey } = await import("../helpers/admin");
-  const { user } = addUser(tg, "adm-enrol");
+  const { user } = await seedUser(tg, "adm-enrol");
   const key = await apiKey(tg, "enrol-issuer", ["users:write"]);
   const r = await admin(tg, key, "POST", `/admin/users/${user.id}/enrol-link`);
   expect(r.status).toBe(201);
   expect(r.json).toMatchObject({ user: { id: user.id, name: "adm-enrol" }, expiresAt: now + 900 });
   const token = (r.json.url as string).split("#enrol=")[1]!;
-  expect(tokens(tg.gw.db).use(token, now)?.grant.kind).toBe("enrol");
-  const audit = tg.gw.db.query<{ actor: string; action: string; args: string }, []>("SELECT actor, action, args FROM audit_log WHERE action = 'users.enrol_link'").all();
+  expect((await tg.gw.store.transaction((tx) => tx.tokens.use(token, now)))?.grant.kind).toBe("enrol");
+  const audit = (await dbRows<{ actor: string; action: string; args: string }>(tg, "SELECT actor, action, args FROM audit_log WHERE action = 'users.enrol_link'"));
   expect(audit.at(-1)).toEqual({ actor: "enrol-issuer", action: "users.enrol_link", args: JSON.stringify({ userId: user.id }) });
   expect(JSON.stringify(audit)).not.toContain(token);
 });

@@ -1,8 +1,9 @@
 // Issue 21: KYC through a provider peer with its own key. start → grant URL with a single-use state; callback →
 // signed /kyc/validate and /kyc/data; the data signature decides what is verified; the tier follows, and expires.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { app, assertLedgerBalanced, balance, dbDigest } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { app, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
+import { dbRow, dbRows, dbDigestOf } from "../helpers/inspect";
 import { admin, apiKey } from "../helpers/admin";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import { startPosMerchant } from "../helpers/scan-merchants";
@@ -15,7 +16,7 @@ import * as S from "../../src/app/schemas";
 
 const conforms = (schema: Parameters<typeof TypeCompiler.Compile>[0], v: unknown) => expect([...TypeCompiler.Compile(schema).Errors(v)].map((e) => e.path + " " + e.message)).toEqual([]);
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let key: string;
 let provider: KycProvider;
 let merchant: TestPeer;
@@ -23,7 +24,7 @@ let offset = 0;
 let nextOcid = 7000;
 
 beforeAll(async () => {
-  tg = await startTestGateway(
+  tg = await startPortTestGateway(
     { rateLimits: NO_RATE_LIMITS, maxPendingSessions: 100, kyc: { providers: [900], tiers: KYC_TIERS } },
     { clock: () => Math.floor(Date.now() / 1000) + offset },
   );
@@ -83,7 +84,7 @@ test("start: the provider's grant URL, under its endpoint, with our callback and
   expect(a.state).toMatch(/^[0-9a-f]{64}$/);
   expect(a.state).not.toBe(b.state);
   // Only the state's hash is stored.
-  expect(tg.gw.db.query("SELECT COUNT(*) AS n FROM kyc_states WHERE state_hash = ?").get(a.state)).toEqual({ n: 0 });
+  expect((await dbRow(tg, "SELECT COUNT(*) AS n FROM kyc_states WHERE state_hash = ?", a.state))).toEqual({ n: 0 });
   // Without an OCID (none given, none held) the start says what to send.
   const noOcid = await app(tg, u.token, "POST", "/app/kyc/start", {});
   expect(noOcid.status).toBe(400);
@@ -115,9 +116,9 @@ test("granted: signed validate and data, replacer-form data signature; tier full
   expect(view).toMatchObject({ tier: "full", source: "kyc", limits: { USD: { per_payment: "5000.00", per_day: "10000.00", max_balance: "20000.00" } } });
   expect(view.grants.map((g: any) => [g.grant, g.status, g.verified])).toEqual([["address", "granted", true], ["identity", "granted", true]]);
   // No personal data, no document URL anywhere in the database.
-  const dump = JSON.stringify(tg.gw.db.query("SELECT * FROM kyc_grants").all());
+  const dump = JSON.stringify((await dbRows(tg, "SELECT * FROM kyc_grants")));
   for (const s of ["Ada", "Lovelace", "passport", "img.example", "Analytical"]) expect(dump).not.toContain(s);
-  expect(tg.gw.db.query("SELECT signed_form FROM kyc_grants WHERE user_id = ? AND grant_name = 'identity'").get(u.id)).toEqual({ signed_form: "data-replacer" });
+  expect((await dbRow(tg, "SELECT signed_form FROM kyc_grants WHERE user_id = ? AND grant_name = 'identity'", u.id))).toEqual({ signed_form: "data-replacer" });
   // The higher tier's limit now applies: 60.00 passes (basic's 50.00 would not).
   expect((await pay(u.token, "60.00")).status).toBe(200);
 });
@@ -155,13 +156,13 @@ test("forged, replayed and expired state: KYC_STATE_INVALID, nothing asked of th
   expect((await (await fetch(`${tg.url}/opencharge/kyc/callback`)).json()).error.code).toBe("KYC_STATE_INVALID");
   const s = await start(u);
   expect((await callback(s.state)).status).toBe(303);
-  const digest = dbDigest(tg.gw.db);
+  const digest = (await dbDigestOf(tg));
   const sent = provider.peer.received.length;
   const replay = await callback(s.state);
   expect(replay.status).toBe(400);
   expect((await replay.json()).error).toMatchObject({ code: "KYC_STATE_INVALID", details: { reason: "used" } });
   expect(provider.peer.received.length).toBe(sent);
-  expect(dbDigest(tg.gw.db)).toBe(digest);
+  expect((await dbDigestOf(tg))).toBe(digest);
   // Two arrivals at once: one is processed, the other refused.
   const s2 = await start(u);
   const both = await Promise.all([callback(s2.state), callback(s2.state)]);
@@ -242,7 +243,7 @@ test("admin: shows the tier, pins one with an audit row, unpins; a per-user limi
   expect((await pay(u.token, "70.00")).status).toBe(200);
   const unpin = await admin(tg, key, "PUT", `/admin/users/${u.id}/tier`, { tier: null });
   expect(unpin.json.tier).toMatchObject({ name: "basic", source: "default", pinned: null });
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });
 
 for (const tier of KYC_TIERS) {
@@ -263,12 +264,12 @@ for (const tier of KYC_TIERS) {
     expect((await pay(u.token, (Number(L.perDay) - Number(L.perPayment)).toFixed(2))).status).toBe(200);
     const day = await pay(u.token, "0.01");
     expect(day.json.error).toMatchObject({ code: "LIMIT_EXCEEDED", details: { limit: "per_day", max: L.perDay, tier: tier.name } });
-    expect(balance(tg, `user:${u.id}`)).toBe(BigInt(Math.round((Number(L.maxBalance) - Number(L.perDay)) * 100)));
+    expect((await portBalance(tg, `user:${u.id}`))).toBe(BigInt(Math.round((Number(L.maxBalance) - Number(L.perDay)) * 100)));
     // A transfer to another user is a payment too, and the recipient's max_balance holds.
     const friend = await user(`kf${tier.name}`, "0");
     const t = await app(tg, u.token, "POST", "/app/transfer", { to: `user_${friend.id}`, amount: "0.01", currency: "USD", idempotencyKey: `k-${tier.name}` });
     expect(t.json.error).toMatchObject({ code: "LIMIT_EXCEEDED", details: { limit: "per_day" } });
-    assertLedgerBalanced(tg);
+    await assertPortLedgerBalanced(tg);
   });
 }
 

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { ProcessGateway, freePort } from "../helpers/gateway-process";
 import { appAt, WsClient } from "../helpers/wallet";
 import { TestPeer } from "../peers/kit";
-import type { TestGateway } from "../helpers/gateway";
+import type { PortTestGateway } from "../helpers/gateway";
 
 const RESERVE = 5000n; // each gateway's prefunded account at the other: USD 50.00
 let A: ProcessGateway;
@@ -17,7 +17,7 @@ let alice: { name: string; id: string; token: string };
 let bob: { name: string; id: string; token: string };
 const key = () => "k-" + Math.random().toString(36).slice(2);
 const send = (g: ProcessGateway, token: string, body: Record<string, unknown>) => appAt(g.url, token, "POST", "/app/transfer", { currency: "USD", idempotencyKey: key(), ...body });
-const ws = (g: ProcessGateway, token: string) => WsClient.open({ url: g.url } as TestGateway, { token });
+const ws = (g: ProcessGateway, token: string) => WsClient.open({ url: g.url } as PortTestGateway, { token });
 
 async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
