@@ -11,6 +11,7 @@ import { openGateway, openPortGateway, startGateway } from "../../src/start";
 import { databasePath } from "../../src/store/data-dir";
 import { openPostgresStore } from "../../src/store/postgres/engine";
 import { freshDatabase, postgresAvailable, type TestDatabase } from "../helpers/postgres";
+import { rejectionOf } from "../helpers/settled";
 
 const URL_WITH_SECRET = "postgres://gateway:s3cret-pw@127.0.0.1:1/oc";
 const dataDir = () => mkdtempSync(join(tmpdir(), "oc-engine-"));
@@ -40,7 +41,7 @@ test("a PostgreSQL database that cannot be reached refuses the start with a Conf
   expect((refused as Error).message).toContain("OC_DATABASE_URL");
   expect((refused as Error).message).not.toContain("s3cret-pw");
   expect(existsSync(databasePath(dir))).toBe(false);
-  await expect(openPortGateway({ env })).rejects.toBeInstanceOf(ConfigError);
+  expect(await rejectionOf(openPortGateway({ env }))).toBeInstanceOf(ConfigError);
   // The SQLite inspection handle (tests) does not exist on PostgreSQL: refused, not silently SQLite.
   expect(() => openGateway({ env })).toThrow(/SQLite inspection/);
   expect(existsSync(databasePath(dir))).toBe(false);

@@ -11,6 +11,7 @@ import { openPortGateway, startGateway, type RunningGateway } from "../../src/st
 import { generatePrivateKeyHex } from "../../src/protocol/keys";
 import { runCli, EXIT } from "../../src/cli/run";
 import { freshDatabase, postgresAvailable, type TestDatabase } from "../helpers/postgres";
+import { rejectionOf } from "../helpers/settled";
 
 const work = mkdtempSync(join(tmpdir(), "oc-identity-"));
 const dbs: TestDatabase[] = [];
@@ -57,7 +58,7 @@ describe.skipIf(!postgresAvailable("node-identity.test.ts"))("one identity per d
       const otherOcid = await refusal(startGateway({ config: node(db.url, { privateKeyFile: keyFile, ocid: 201 }) }));
       expect(otherOcid.message).toContain("OCID 200");
       // The CLI binds the same way (its commands open the gateway through the port).
-      await expect(openPortGateway({ config: node(db.url) })).rejects.toBeInstanceOf(ConfigError);
+      expect(await rejectionOf(openPortGateway({ config: node(db.url) }))).toBeInstanceOf(ConfigError);
       const lines: string[] = [];
       const out = { log: (s: string) => lines.push(s), err: (s: string) => lines.push(s) };
       const cfg = join(work, "cli.json");
