@@ -108,10 +108,6 @@ export class ProcessGateway {
   get running(): boolean {
     return this.proc !== null;
   }
-  /** The serving process's id while it runs. */
-  get pid(): number | null {
-    return this.proc?.pid ?? null;
-  }
 
   /** SIGKILL: no graceful anything (the way a crash or a pulled cable looks to its peers). */
   async kill(): Promise<void> {

@@ -81,9 +81,9 @@ export async function startCluster(o: ClusterOptions) {
     privateKey,
     publicKey,
     cliErrors,
-    /** Which node a lease owner names (node id, or the pid of the node's current process), else null. */
+    /** Which node a lease owner is (owners are `<nodeId>:<incarnation>:…`), else null. */
     nodeOfOwner(owner: string): number | null {
-      const i = nodes.findIndex((n, i) => owner.startsWith(`node${i}:`) || owner.includes(`:${n.pid}:`));
+      const i = nodes.findIndex((_, i) => owner.startsWith(`node${i}:`));
       return i >= 0 ? i : null;
     },
     /** Pending jobs and deliveries by lease owner, at this instant. */
