@@ -22,6 +22,7 @@ import type { JobRow } from "../../src/store/jobs";
 import { startSettlementPeers, type SettlementPeers } from "../helpers/settlement-peers";
 import type { TestGateway } from "../helpers/gateway";
 import { freshDatabase, postgresAvailable, type TestDatabase } from "../helpers/postgres";
+import { thrown } from "../helpers/settled";
 
 const CONFIG: ConfigInput = {
   partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],
@@ -261,7 +262,7 @@ describe.skipIf(!postgresAvailable("multi-node.test.ts"))("several schedulers on
     // The id of a live node is refused to a second one; free again once that node stops; a restart under it gives
     // up the previous incarnation's leases at once (rows claimed for 10 minutes are due again immediately).
     const twin = await openNode("kill-b");
-    await expect(startScheduler(twin, {})).rejects.toThrow(ConfigError);
+    expect(await thrown(startScheduler(twin, {}))).toThrow(ConfigError);
     await survivor.scheduler!.stop();
     const leftover = await confirmedOrder(survivor.store, "leftover", DIRECT);
     const [held] = (await survivor.store.transaction((tx) =>

@@ -25,6 +25,7 @@ import { constraintViolation, isCheckViolation, isUniqueViolation } from "../../
 import { IN_FLIGHT, inFlightRow, inFlightShard, inFlightShardOf } from "../../src/domain/ledger-accounts";
 import type { NewOrder } from "../../src/store/orders";
 import type { AuditEntry } from "../../src/store/audit";
+import { rejectionOf, thrown } from "../helpers/settled";
 
 /** What the suite uses of the port: the repositories both engines implement (the Postgres engine's so far). */
 type ContractTx = PostgresTx;
@@ -232,7 +233,7 @@ for (const engine of ENGINES) {
         throw boom;
       });
       // A topup for a user that does not exist fails its foreign key first; either way nothing may stay.
-      await expect(attempt).rejects.toBeInstanceOf(Error);
+      expect(await rejectionOf(attempt)).toBeInstanceOf(Error);
       expect(await balance("user:rollback")).toBe(0n);
       expect(await store.read((tx) => tx.topups.byId("topup_rollback"))).toBeNull();
       const refused = store.transaction(async (tx) => {
@@ -246,7 +247,7 @@ for (const engine of ENGINES) {
         });
         throw boom;
       });
-      await expect(refused).rejects.toBe(boom);
+      expect(await rejectionOf(refused)).toBe(boom);
       expect(await balance("user:rollback")).toBe(0n);
       // An engine-level refusal (a floored account short) rolls back the same way, and the store stays usable.
       const short = store.transaction(async (tx) => {
@@ -260,7 +261,7 @@ for (const engine of ENGINES) {
           now: 1,
         });
       });
-      await expect(short).rejects.toBeInstanceOf(InsufficientFunds);
+      expect(await rejectionOf(short)).toBeInstanceOf(InsufficientFunds);
       expect(await balance("user:short")).toBe(0n);
       expect(await store.transaction(async () => "still usable")).toBe("still usable");
     });
@@ -285,12 +286,10 @@ for (const engine of ENGINES) {
         createdAt: 100,
       });
       // A claim that rolls back leaves the key free; an expired answer is taken over by the next claim.
-      await expect(
-        store.transaction(async (tx) => {
+      expect(await thrown(store.transaction(async (tx) => {
           await tx.idempotency.claim(42, "key-2", "h", 100, 3600);
           throw new Error("failed after claiming");
-        }),
-      ).rejects.toThrow("failed after claiming");
+        }),)).toThrow("failed after claiming");
       expect(await store.transaction((tx) => tx.idempotency.claim(42, "key-2", "h", 100, 3600))).toBe(true);
       expect(await store.transaction((tx) => tx.idempotency.claim(42, "key-1", "h", 100 + 3601, 3600))).toBe(true);
     });
@@ -328,12 +327,12 @@ for (const engine of ENGINES) {
         await tx.ledger.move({ from: "funding", to: "user:io", currency: "USD", amount: 3n, reason: "t", now: 1 });
         return fetchLimited(url, { method: "GET" }, FETCH_OPTS);
       });
-      await expect(inside).rejects.toBeInstanceOf(IoInsideTransaction);
+      expect(await rejectionOf(inside)).toBeInstanceOf(IoInsideTransaction);
       expect(await balance("user:io")).toBe(0n);
       const outside = await fetchLimited(url, { method: "GET" }, FETCH_OPTS);
       expect(outside.ok && outside.status).toBe(200);
       // Inside a read too; and a promise started in a transaction but awaited after it is no longer inside one.
-      await expect(store.read(async () => fetchLimited(url, { method: "GET" }, FETCH_OPTS))).rejects.toBeInstanceOf(
+      expect(await rejectionOf(store.read(async () => fetchLimited(url, { method: "GET" }, FETCH_OPTS)))).toBeInstanceOf(
         IoInsideTransaction,
       );
       const later = await store.transaction(async () => () => fetchLimited(url, { method: "GET" }, FETCH_OPTS));
@@ -342,16 +341,16 @@ for (const engine of ENGINES) {
     });
 
     test("a nested transaction is refused, a dead handle refuses calls, a read refuses writes", async () => {
-      await expect(store.transaction(() => store.transaction(async () => 1))).rejects.toBeInstanceOf(NestedTransaction);
+      expect(await rejectionOf(store.transaction(() => store.transaction(async () => 1)))).toBeInstanceOf(NestedTransaction);
       let kept: ContractTx | undefined;
       await store.transaction(async (tx) => {
         kept = tx;
       });
-      await expect(kept!.ledger.balance("funding", "USD")).rejects.toBeInstanceOf(TransactionClosed);
+      expect(await rejectionOf(kept!.ledger.balance("funding", "USD"))).toBeInstanceOf(TransactionClosed);
       const write = store.read((tx) =>
         tx.ledger.move({ from: "funding", to: "user:read", currency: "USD", amount: 1n, reason: "t", now: 1 }),
       );
-      await expect(write).rejects.toThrow();
+      expect(await thrown(write)).toThrow();
       expect(await balance("user:read")).toBe(0n);
       expect(await store.transaction(async (tx) => tx.ledger.balance("user:read", "USD"))).toBe(0n);
     });
@@ -1773,12 +1772,10 @@ for (const engine of ENGINES) {
         response: `answer ${winner}`,
         createdAt: 400,
       });
-      await expect(
-        seeded.store.transaction(async (tx) => {
+      expect(await thrown(seeded.store.transaction(async (tx) => {
           await tx.adminIdempotency.claim("key:race", "k2", "h", 400);
           throw new Error("mutation failed");
-        }),
-      ).rejects.toThrow("mutation failed");
+        }),)).toThrow("mutation failed");
       expect(await seeded.store.transaction((tx) => tx.adminIdempotency.claim("key:race", "k2", "h", 401))).toBe(true);
     });
 

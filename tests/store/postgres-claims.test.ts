@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { migratePostgres } from "../../src/store/postgres/schema";
 import { freshDatabase, postgresAvailable, type TestDatabase } from "../helpers/postgres";
+import { thrown } from "../helpers/settled";
 
 const WORKER = new URL("../helpers/claim-worker.ts", import.meta.url).pathname;
 const LEASE_SECONDS = 2;
@@ -232,7 +233,7 @@ describe.skipIf(!run)("claims from several nodes on PostgreSQL", () => {
     expect(await nextDue(db.sql)).toBe(Number(until) + 1);
     await db.sql`UPDATE jobs SET state = 'done' WHERE id IN ('j1', 'j2')`;
     expect(await nextDue(db.sql)).toBeNull();
-    expect(fencedWrite(db.sql, "jobs", { id: "j1", owner: "a", set: { lease_owner: "x" } })).rejects.toThrow();
+    expect(await thrown(fencedWrite(db.sql, "jobs", { id: "j1", owner: "a", set: { lease_owner: "x" } }))).toThrow();
   });
 });
 

@@ -7,6 +7,7 @@ import { migratePostgres } from "../../src/store/postgres/schema";
 import { postgresStoreMembers, POSTGRES_BACKUP_ADVICE } from "../../src/store/postgres/store";
 import { ConfigError } from "../../src/config-error";
 import { freshDatabase, postgresAvailable, type TestDatabase } from "../helpers/postgres";
+import { thrown } from "../helpers/settled";
 
 const run = postgresAvailable("postgres-store.test.ts");
 
@@ -33,7 +34,7 @@ describe.skipIf(!run)("a PostgreSQL store's probeWrite, backupInto and close", (
     await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET default_transaction_read_only = on`);
     const readOnly = postgresStoreMembers(new SQL(db.url, { bigint: true, max: 1 }));
     try {
-      await expect(readOnly.probeWrite()).rejects.toThrow(/read-only/);
+      expect(await thrown(readOnly.probeWrite())).toThrow(/read-only/);
     } finally {
       await readOnly.close();
       await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET default_transaction_read_only = off`);
