@@ -22,8 +22,8 @@ export type AnswerResult = AnswerResponse;
 export async function sessionOfUser(tx: Tx, user: User, sessionId: string): Promise<SessionRow> {
   const s = await tx.sessions.get(sessionId);
   if (!s) throw new ProtocolError("SESSION_NOT_FOUND");
-  if (s.user_id !== null && s.user_id !== user.id) throw new ProtocolError("UNAUTHORIZED", "Not your session");
-  if (s.kind === "qr" && s.user_id === null) throw new ProtocolError("UNAUTHORIZED", "Not your session");
+  if (s.userId !== null && s.userId !== user.id) throw new ProtocolError("UNAUTHORIZED", "Not your session");
+  if (s.kind === "qr" && s.userId === null) throw new ProtocolError("UNAUTHORIZED", "Not your session");
   return s;
 }
 

@@ -54,10 +54,10 @@ export async function createCheckout(gw: CheckoutDeps, caller: Caller, req: Chec
     await tx.sessions.insert({
       id: sessionId,
       kind: "checkout",
-      user_id: null,
+      userId: null,
       status: "used",
-      created_at: now,
-      expires_at: expiresAt,
+      createdAt: now,
+      expiresAt,
     });
     await storeOrder(
       tx,

@@ -147,10 +147,10 @@ async function scanInventory(
     await tx.sessions.insert({
       id: sessionId,
       kind: "scan",
-      user_id: user.id,
+      userId: user.id,
       status: "pending",
-      created_at: now,
-      expires_at: expiresAt,
+      createdAt: now,
+      expiresAt,
     });
     await tx.scans.insert({
       sessionId,
@@ -334,10 +334,10 @@ async function storeScannedOrder(
       await tx.sessions.insert({
         id: sessionId,
         kind: "scan",
-        user_id: user.id,
+        userId: user.id,
         status: "pending",
-        created_at: at,
-        expires_at: deadline,
+        createdAt: at,
+        expiresAt: deadline,
       });
       await tx.sessions.claim(sessionId, at);
       await tx.scans.insert({

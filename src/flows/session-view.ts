@@ -31,7 +31,7 @@ export async function sessionView(
     sessionId: s.id,
     kind: s.kind,
     sessionStatus: sessionStatus(s, now),
-    expiresAt: s.expires_at,
+    expiresAt: s.expiresAt,
     order: o ? JSON.parse(o.order_json) : null,
     merchant: seen.merchant,
     status: o?.status ?? null,

@@ -71,7 +71,7 @@ export async function submitOrderToSession(
   const session = SESSION_ID_RE.test(sessionId) ? await store.read((tx) => tx.sessions.get(sessionId)) : null;
   // Only a user's pay code takes merchant submissions; a scan session's order comes from the merchant we called.
   if (!session || session.kind === "scan") throw new ProtocolError("SESSION_NOT_FOUND");
-  if (session.expires_at < now) throw sessionExpired(session.expires_at, now);
+  if (session.expiresAt < now) throw sessionExpired(session.expiresAt, now);
   if (session.status !== "pending") throw sessionClosed(session.status);
 
   const order = req.order;
@@ -88,7 +88,7 @@ export async function submitOrderToSession(
     await recordNonce(tx);
     if (!(await tx.sessions.claim(sessionId, at))) {
       const s = (await tx.sessions.get(sessionId))!;
-      throw s.status === "pending" ? sessionExpired(s.expires_at, at) : sessionClosed(s.status);
+      throw s.status === "pending" ? sessionExpired(s.expiresAt, at) : sessionClosed(s.status);
     }
     const orderRowId = await storeOrder(
       tx,
@@ -97,21 +97,21 @@ export async function submitOrderToSession(
       {
         sessionId,
         callerOcid: caller.ocid,
-        userId: session.user_id,
+        userId: session.userId,
         confirmDeadline: Math.min(order.expiresAt ?? Number.MAX_SAFE_INTEGER, at + config.confirmWindow),
         candidates,
         now: at,
       },
     );
     // The prompt for a payer online on this node, built from the rows as stored (pushed after the commit).
-    if (!gw.hub.isOnline(session.user_id)) return null;
+    if (!gw.hub.isOnline(session.userId)) return null;
     return promptIn(gw, tx, (await tx.orders.byId(orderRowId))!);
   });
 
   try {
     // Other nodes hear of the session either way and read the prompt themselves when they hold the payer's sockets.
-    if (prompt) gw.hub.send(session.user_id, prompt);
-    else if (session.user_id) gw.hub.tellOthers({ user: session.user_id, session: sessionId });
+    if (prompt) gw.hub.send(session.userId, prompt);
+    else if (session.userId) gw.hub.tellOthers({ user: session.userId, session: sessionId });
   } catch (e) {
     gw.log.error("payment_request push failed (the user gets it on reconnect)", { error: String(e) });
   }

@@ -25,7 +25,7 @@ const EmptyBody = t.Optional(t.Object({}, { additionalProperties: true }));
 
 async function openCodes(gw: Pick<Gateway, "clock" | "store">, userId: string) {
   const open = await gw.store.read((tx) => tx.sessions.open(userId, gw.clock()));
-  return open.map((s) => ({ sessionId: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));
+  return open.map((s) => ({ sessionId: s.id, createdAt: s.createdAt, expiresAt: s.expiresAt }));
 }
 
 export function appRoutes(gw: Gateway) {
@@ -69,7 +69,7 @@ export function appRoutes(gw: Gateway) {
       enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
       return sessionView(gw, async (tx) => {
         const s = await tx.sessions.get(ctx.params.id);
-        if (!s || s.kind !== "checkout" || s.user_id !== null)
+        if (!s || s.kind !== "checkout" || s.userId !== null)
           throw new ProtocolError(
             "SESSION_NOT_FOUND",
             "No open hosted checkout with this id (it may have been answered: sign in to see it)",
@@ -175,7 +175,7 @@ export function appRoutes(gw: Gateway) {
         async ({ user, params }) => {
           const s = await gw.store.read((tx) => sessionOfUser(tx, user, params.id));
           if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
-          return new Response(await qrSvg(gw, s.id, s.expires_at), { headers: { "content-type": "image/svg+xml" } });
+          return new Response(await qrSvg(gw, s.id, s.expiresAt), { headers: { "content-type": "image/svg+xml" } });
         },
         {
           params: SessionParams,
@@ -191,7 +191,7 @@ export function appRoutes(gw: Gateway) {
         async ({ user, params }) => {
           const s = await gw.store.read((tx) => sessionOfUser(tx, user, params.id));
           if (s.kind !== "qr") throw new ProtocolError("SESSION_NOT_FOUND");
-          return new Response(new Uint8Array(qrPngOf(gw, s.id, s.expires_at)), {
+          return new Response(new Uint8Array(qrPngOf(gw, s.id, s.expiresAt)), {
             headers: { "content-type": "image/png" },
           });
         },

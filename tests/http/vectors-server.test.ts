@@ -30,7 +30,7 @@ async function vectorGateway(clock: { t: number }) {
   await tg.gw.directory.add(500, peer.endpoint);
   const { user } = addUser(tg, "vector-user", "USD:100.00");
   const s = V.sessionSubmit.expect.session;
-  tg.gw.store.sessions.insert({ id: s.id, kind: "qr", user_id: user.id, status: "pending", created_at: s.createdAt, expires_at: s.expiresAt });
+  tg.gw.store.sessions.insert({ id: s.id, kind: "qr", userId: user.id, status: "pending", createdAt: s.createdAt, expiresAt: s.expiresAt });
   started.push({ tg, peer });
   return tg;
 }

@@ -194,7 +194,7 @@ export function bulkSessions(tg: TestGateway, userId: string, n: number): string
   tg.gw.store.tx(() => {
     for (let i = 0; i < n; i++) {
       const id = hexOf(crypto.getRandomValues(new Uint8Array(16)));
-      tg.gw.store.sessions.insert({ id, kind: "qr", user_id: userId, status: "pending", created_at: now, expires_at: now + tg.gw.config.sessionTtl });
+      tg.gw.store.sessions.insert({ id, kind: "qr", userId, status: "pending", createdAt: now, expiresAt: now + tg.gw.config.sessionTtl });
       ids.push(id);
     }
   });

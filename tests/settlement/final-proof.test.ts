@@ -38,10 +38,10 @@ function confirmedOrder(candidates: Candidate[]): { order: OrderRecord; jobId: s
     gw.store.sessions.insert({
       id: session,
       kind: "qr",
-      user_id: user.id,
+      userId: user.id,
       status: "used",
-      created_at: now,
-      expires_at: expires,
+      createdAt: now,
+      expiresAt: expires,
     });
     const id = gw.store.orders.insert({
       sessionId: session, callerOcid: 500, merchantOcid: 500, orderId: `ord_${n}`, orderJson: "{}", signature: "00",

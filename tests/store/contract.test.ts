@@ -420,10 +420,10 @@ for (const engine of ENGINES) {
         await tx.sessions.insert({
           id: sessionId,
           kind: "checkout",
-          user_id: null,
+          userId: null,
           status: "pending",
-          created_at: 1000,
-          expires_at: 3000,
+          createdAt: 1000,
+          expiresAt: 3000,
         });
         const row = await tx.orders.insert(
           newOrder({ sessionId, orderId: "ord-1", amountMinor: ABOVE_DOUBLE_PRECISION }),
@@ -477,10 +477,10 @@ for (const engine of ENGINES) {
         await tx.sessions.insert({
           id: s2,
           kind: "qr",
-          user_id: user.id,
+          userId: user.id,
           status: "pending",
-          created_at: 1000,
-          expires_at: 3000,
+          createdAt: 1000,
+          expiresAt: 3000,
         });
         const o2 = await tx.orders.insert(newOrder({ sessionId: s2, orderId: "ord-2", userId: user.id }));
         return { o2, awaiting: (await tx.orders.awaitingForUser(user.id, 1999)).map((o) => o.order_id) };
@@ -501,10 +501,10 @@ for (const engine of ENGINES) {
         await tx.sessions.insert({
           id: s,
           kind: "checkout",
-          user_id: null,
+          userId: null,
           status: "pending",
-          created_at: 1,
-          expires_at: 9,
+          createdAt: 1,
+          expiresAt: 9,
         });
         const row = await tx.orders.insert(newOrder({ sessionId: s, orderId: "job-order", currency: "JPY" }));
         const { user } = await tx.users.create("job-payer", 999);
@@ -844,7 +844,7 @@ for (const engine of ENGINES) {
       const { user } = await store.transaction((tx) => tx.users.create("session-user", 1));
       const id = hex32(0xc1);
       await store.transaction((tx) =>
-        tx.sessions.insert({ id, kind: "checkout", user_id: null, status: "pending", created_at: 10, expires_at: 100 }),
+        tx.sessions.insert({ id, kind: "checkout", userId: null, status: "pending", createdAt: 10, expiresAt: 100 }),
       );
       const claims = await Promise.all(
         Array.from({ length: CONCURRENT }, () =>
@@ -874,7 +874,7 @@ for (const engine of ENGINES) {
           pending: await tx.sessions.pendingCount(user.id, 20),
         };
       });
-      expect(answers.used?.user_id).toBe(user.id);
+      expect(answers.used?.userId).toBe(user.id);
       expect(answers.open.map((s) => s.id)).toEqual([hex32(0xc13), hex32(0xc12)]);
       sameOnEveryEngine(engine, "sessions", { ...answers, used: { ...answers.used, user_id: "<user>" } });
     });

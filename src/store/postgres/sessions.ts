@@ -5,13 +5,13 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import { SESSION_ID_RE, type SessionRow } from "../sessions";
-import { allRows, firstRow } from "./rows";
+import { pgRecordOrNull, pgRecords } from "./rows";
 
 export function pgSessions(sql: SQL): Tx["sessions"] {
   return {
     async insert(s) {
       await sql`INSERT INTO sessions (id, kind, user_id, status, created_at, expires_at)
-        VALUES (${s.id}, ${s.kind}, ${s.user_id}, ${s.status}, ${s.created_at}, ${s.expires_at})`;
+        VALUES (${s.id}, ${s.kind}, ${s.userId}, ${s.status}, ${s.createdAt}, ${s.expiresAt})`;
     },
     async insertPendingQr(s, max) {
       await sql`SELECT 1 FROM app_users WHERE id = ${s.userId} FOR UPDATE`;
@@ -23,7 +23,7 @@ export function pgSessions(sql: SQL): Tx["sessions"] {
       return rows.length === 1;
     },
     get: async (id) =>
-      SESSION_ID_RE.test(id) ? firstRow<SessionRow>(await sql`SELECT * FROM sessions WHERE id = ${id}`) : null,
+      SESSION_ID_RE.test(id) ? pgRecordOrNull<SessionRow>(await sql`SELECT * FROM sessions WHERE id = ${id}`) : null,
     async claim(id, now) {
       const r = await sql`UPDATE sessions SET status = 'used', used_at = ${now}
         WHERE id = ${id} AND status = 'pending' AND expires_at >= ${now}`;
@@ -35,7 +35,7 @@ export function pgSessions(sql: SQL): Tx["sessions"] {
       return r.count === 1;
     },
     open: async (userId, now) =>
-      allRows<Pick<SessionRow, "id" | "created_at" | "expires_at">>(
+      pgRecords<Pick<SessionRow, "id" | "createdAt" | "expiresAt">>(
         await sql`SELECT id, created_at, expires_at FROM sessions
           WHERE user_id = ${userId} AND kind = 'qr' AND status = 'pending' AND expires_at >= ${now}
           ORDER BY created_at DESC, id`,
