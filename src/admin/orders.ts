@@ -20,18 +20,18 @@ export async function orderItem(gw: Pick<Gateway, "currencies">, tx: Tx, o: Orde
   const { succeeded } = await tx.refunds.totals(o.id);
   return {
     id: o.id,
-    orderId: o.order_id,
-    merchant: o.merchant_ocid,
-    caller: o.caller_ocid,
-    userId: o.user_id,
+    orderId: o.orderId,
+    merchant: o.merchantOcid,
+    caller: o.callerOcid,
+    userId: o.userId,
     amount: o.amount,
     currency: o.currency,
     status: o.status,
     refunded: formatMinor(succeeded, o.currency, gw.currencies),
-    settlement: o.settlement_type ? { type: o.settlement_type, via: o.settlement_via } : null,
-    txid: o.final_txid,
-    receivedAt: o.received_at,
-    updatedAt: o.updated_at,
+    settlement: o.settlementType ? { type: o.settlementType, via: o.settlementVia } : null,
+    txid: o.finalTxid,
+    receivedAt: o.receivedAt,
+    updatedAt: o.updatedAt,
   };
 }
 
@@ -106,12 +106,12 @@ async function orderDetailIn(gw: Pick<Gateway, "currencies">, tx: Tx, id: number
   return {
     order: {
       ...(await orderItem(gw, tx, o)),
-      order: JSON.parse(o.order_json),
-      urls: JSON.parse(o.urls_json),
-      candidates: JSON.parse(o.candidates_json),
-      confirmedAt: o.confirmed_at,
+      order: JSON.parse(o.orderJson),
+      urls: JSON.parse(o.urlsJson),
+      candidates: JSON.parse(o.candidatesJson),
+      confirmedAt: o.confirmedAt,
     },
-    proof: o.final_proof_json ? { proof: JSON.parse(o.final_proof_json), signature: o.final_signature } : null,
+    proof: o.finalProofJson ? { proof: JSON.parse(o.finalProofJson), signature: o.finalSignature } : null,
     job: job
       ? {
           id: job.id,

@@ -4,6 +4,7 @@ import { OperatorError } from "../flows/accounts";
 import { resolveOrder } from "../flows/operator-resolve";
 import { usage, type Out, type Parsed } from "./run";
 import { ORDER_STATUSES } from "../domain/order-lifecycle";
+import { asStored } from "../store/records";
 
 const STATUSES: readonly string[] = ORDER_STATUSES;
 const MS_PER_SECOND = 1000;
@@ -60,16 +61,16 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
         attempts: d.attempts,
         last_error: d.last_error,
       }));
-      const { amount_minor, order_json, urls_json, candidates_json, final_proof_json, ...rest } = o;
+      const { amountMinor, orderJson, urlsJson, candidatesJson, finalProofJson, ...rest } = o;
       out.log(
         JSON.stringify(
           {
-            ...rest,
-            amount_minor: amount_minor.toString(),
-            order: JSON.parse(order_json),
-            urls: JSON.parse(urls_json),
-            candidates: JSON.parse(candidates_json),
-            final_proof: final_proof_json ? JSON.parse(final_proof_json) : null,
+            ...asStored(rest),
+            amount_minor: amountMinor.toString(),
+            order: JSON.parse(orderJson),
+            urls: JSON.parse(urlsJson),
+            candidates: JSON.parse(candidatesJson),
+            final_proof: finalProofJson ? JSON.parse(finalProofJson) : null,
             job: job
               ? {
                   id: job.id,

@@ -41,12 +41,12 @@ function answerTarget(store: Pick<Gateway, "store">["store"], user: User, sessio
  */
 export async function expireIfDue(gw: Pick<Gateway, "clock" | "hub" | "store">, o: OrderRecord): Promise<OrderRecord> {
   const now = gw.clock();
-  if (o.status !== "awaiting_confirmation" || o.confirm_deadline >= now) return o;
+  if (o.status !== "awaiting_confirmation" || o.confirmDeadline >= now) return o;
   const { expired, current } = await gw.store.transaction(async (tx) => {
     const expired = await tx.orders.move(o.id, { event: "expire" }, now);
     return { expired, current: (await tx.orders.byId(o.id))! };
   });
-  if (expired) gw.hub.send(o.user_id, paymentUpdateMessage({ ...o, status: "expired" }));
+  if (expired) gw.hub.send(o.userId, paymentUpdateMessage({ ...o, status: "expired" }));
   return current;
 }
 
@@ -54,7 +54,7 @@ export async function expireIfDue(gw: Pick<Gateway, "clock" | "hub" | "store">, 
 const URL_SPELLINGS = { success: ["success", "completed"], cancel: ["cancel", "cancelled"] } as const;
 
 export function redirectFor(o: OrderRecord, key: "success" | "cancel"): string | undefined {
-  const urls = JSON.parse(o.urls_json) as Record<string, unknown>;
+  const urls = JSON.parse(o.urlsJson) as Record<string, unknown>;
   for (const k of URL_SPELLINGS[key]) if (typeof urls[k] === "string") return urls[k] as string;
   return undefined;
 }
@@ -78,17 +78,17 @@ export async function confirmPayment(
     confirmed = await store.transaction(async (tx) => {
       if (!(await tx.orders.move(order.id, { event: "confirm", userId: user.id }, now))) return false;
       if (session.kind === "checkout") await tx.sessions.bindUser(sessionId, user.id);
-      await enforceUserMovement(gw, tx, user.id, "payment", order.currency, order.amount_minor);
+      await enforceUserMovement(gw, tx, user.id, "payment", order.currency, order.amountMinor);
       await tx.ledger.move({
         from: userAccount(user.id),
         to: IN_FLIGHT,
         currency: order.currency,
-        amount: order.amount_minor,
+        amount: order.amountMinor,
         reason: "confirm",
         orderId: order.id,
         now,
       });
-      const candidates = JSON.parse(order.candidates_json) as Candidate[];
+      const candidates = JSON.parse(order.candidatesJson) as Candidate[];
       await tx.jobs.enqueueSettlement(order.id, candidates, now, now + gw.config.settlementDeadline);
       return true;
     });
@@ -112,9 +112,9 @@ export async function confirmPayment(
   }
   // Lost the conditional update: answer from the current state, never a second debit.
   const current = await expireIfDue(gw, (await store.read((tx) => tx.orders.byId(order.id)))!);
-  if (current.user_id === user.id && ["confirmed", "paid", "in_review"].includes(current.status)) {
+  if (current.userId === user.id && ["confirmed", "paid", "in_review"].includes(current.status)) {
     const out: AnswerResult = { status: current.status };
-    if (current.final_txid) out.txid = current.final_txid;
+    if (current.finalTxid) out.txid = current.finalTxid;
     if (redirect) out.redirect = redirect;
     return out;
   }
@@ -147,9 +147,9 @@ export async function declinePayment(
   });
   if (declined) gw.hub.send(user.id, paymentUpdateMessage({ ...order, status: "declined" }));
   const current = declined
-    ? { ...order, status: "declined" as const, user_id: user.id }
+    ? { ...order, status: "declined" as const, userId: user.id }
     : (await store.read((tx) => tx.orders.byId(order.id)))!;
-  if (current.status === "declined" && current.user_id === user.id)
+  if (current.status === "declined" && current.userId === user.id)
     return redirect ? { status: "declined", redirect } : { status: "declined" };
   throw invalidState(current.status);
 }
@@ -158,7 +158,6 @@ export async function declinePayment(
 export async function expireDueOrders(gw: Pick<Gateway, "clock" | "hub" | "store">): Promise<number> {
   const now = gw.clock();
   const expired = await gw.store.transaction((tx) => tx.orders.expireDue(now));
-  for (const o of expired)
-    gw.hub.send(o.user_id, { type: "payment_update", sessionId: o.session_id, status: "expired" });
+  for (const o of expired) gw.hub.send(o.userId, { type: "payment_update", sessionId: o.sessionId, status: "expired" });
   return expired.length;
 }

@@ -80,12 +80,12 @@ export async function scanHostedCheckout(
   const o = await expireIfDue(gw, found);
   if (o.status !== "awaiting_confirmation")
     throw new ProtocolError("INVALID_STATE", `Not allowed while ${o.status}`, { status: o.status });
-  const meta = await resolveMerchant(gw, o.merchant_ocid);
+  const meta = await resolveMerchant(gw, o.merchantOcid);
   return {
     sessionId: s.id,
     kind: "checkout",
     merchant: merchantCard(meta),
-    order: JSON.parse(o.order_json),
-    expiresAt: o.confirm_deadline,
+    order: JSON.parse(o.orderJson),
+    expiresAt: o.confirmDeadline,
   };
 }

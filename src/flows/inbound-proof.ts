@@ -223,7 +223,7 @@ async function applyNotification(
     if (!order || !c) continue;
     const step = readStep(job.step, JSON.parse(job.step_data), c);
     if ("invalid" in step) continue;
-    const parties = { merchantOcid: order.merchant_ocid, orderId: order.order_id };
+    const parties = { merchantOcid: order.merchantOcid, orderId: order.orderId };
     const want = expectedProof(step, parties);
     if (!want || want.issuer !== proof.issuer || want.to.ocid !== proof.to.ocid) continue;
     if (want.to.reference !== proof.to.reference) continue;

@@ -32,14 +32,14 @@ export async function resolveOrder(
       await refundInFlight(gw, tx, order, now);
       await tx.jobs.refundedByOperator(job.id, now);
       await tx.anomalies.resolveForOrder(order.id, now);
-      const failed = paymentUpdateMessage({ session_id: order.session_id, status: "failed", final_txid: null });
-      return { value: true, effects: [push(order.user_id, failed)] };
+      const failed = paymentUpdateMessage({ sessionId: order.sessionId, status: "failed", finalTxid: null });
+      return { value: true, effects: [push(order.userId, failed)] };
     });
     if (!done) throw new OperatorError("the order changed meanwhile; look again");
-    return `order ${orderRowId} refunded to user_${order.user_id}`;
+    return `order ${orderRowId} refunded to user_${order.userId}`;
   }
 
-  const parties = { merchantOcid: order.merchant_ocid, orderId: order.order_id };
+  const parties = { merchantOcid: order.merchantOcid, orderId: order.orderId };
   const expected = c ? finalProofExpected(c, parties) : null;
   if (!c || !expected) throw new OperatorError("this order was not settled through a peer");
   const step = readStep(job.step, JSON.parse(job.step_data), c);

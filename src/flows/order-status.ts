@@ -24,19 +24,19 @@ export async function orderStatus(
   // An order past its confirmation deadline expires now (its own transaction); it has no delivery and no refund.
   const o = await expireIfDue(gw, seen.found);
   const body: Record<string, unknown> = {
-    order: { id: o.order_id, ocid: o.merchant_ocid, amount: o.amount, currency: o.currency },
+    order: { id: o.orderId, ocid: o.merchantOcid, amount: o.amount, currency: o.currency },
     status: o.status,
   };
-  if (o.status === "paid" && o.final_txid) {
-    body.txid = o.final_txid;
-    body.proof = JSON.parse(o.final_proof_json!);
-    body.signature = o.final_signature;
+  if (o.status === "paid" && o.finalTxid) {
+    body.txid = o.finalTxid;
+    body.proof = JSON.parse(o.finalProofJson!);
+    body.signature = o.finalSignature;
   }
-  if (o.settlement_type)
+  if (o.settlementType)
     body.settlement =
-      o.settlement_via === null ? { type: o.settlement_type } : { type: o.settlement_type, via: o.settlement_via };
+      o.settlementVia === null ? { type: o.settlementType } : { type: o.settlementType, via: o.settlementVia };
   if (seen.delivery) body.delivery = { state: seen.delivery.state, attempts: seen.delivery.attempts };
   if (seen.refunds) Object.assign(body, seen.refunds);
-  body.updatedAt = o.updated_at;
+  body.updatedAt = o.updatedAt;
   return body;
 }

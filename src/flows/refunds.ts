@@ -41,8 +41,8 @@ export const refundJson = (
 
 /** Settled in our books: the account the payment was credited to; otherwise null (money is at a peer). */
 function localRecipient(o: OrderRecord): number | null {
-  if (o.settlement_type === "direct") return o.merchant_ocid;
-  if (o.settlement_type === "checkout" && o.settlement_via !== null) return o.settlement_via;
+  if (o.settlementType === "direct") return o.merchantOcid;
+  if (o.settlementType === "checkout" && o.settlementVia !== null) return o.settlementVia;
   return null;
 }
 
@@ -55,16 +55,16 @@ async function checkCap(
   committed?: bigint,
 ): Promise<void> {
   committed ??= (await tx.refunds.totals(o.id)).committed;
-  if (committed + minor <= o.amount_minor) return;
+  if (committed + minor <= o.amountMinor) return;
   const f = (m: bigint) => formatMinor(m, o.currency, gw.currencies);
   throw new ProtocolError(
     "REFUND_EXCEEDS_PAID",
-    `Order paid ${f(o.amount_minor)} ${o.currency}; ${f(committed)} is already refunded or pending, ` +
-      `so at most ${f(o.amount_minor - committed)} more`,
+    `Order paid ${f(o.amountMinor)} ${o.currency}; ${f(committed)} is already refunded or pending, ` +
+      `so at most ${f(o.amountMinor - committed)} more`,
     {
-      paid: f(o.amount_minor),
+      paid: f(o.amountMinor),
       refunded: f(committed),
-      refundable: f(o.amount_minor - committed),
+      refundable: f(o.amountMinor - committed),
     },
   );
 }
@@ -77,12 +77,12 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
   let delivered = false;
   const refund = await gw.store.transaction(async (tx) => {
     const o = (await tx.orders.byId(orderRowId))!;
-    if (o.status !== "paid" || !o.user_id)
+    if (o.status !== "paid" || !o.userId)
       throw new ProtocolError("INVALID_STATE", `Only paid orders are refunded; this one is ${o.status}`, {
         status: o.status,
       });
     const { committed } = await tx.refunds.totals(o.id);
-    const minor = requested ?? o.amount_minor - committed;
+    const minor = requested ?? o.amountMinor - committed;
     if (minor <= 0n)
       throw new ProtocolError("REFUND_EXCEEDS_PAID", "The order is already refunded in full", {
         refundable: formatMinor(0n, o.currency, gw.currencies),
@@ -106,7 +106,7 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
       try {
         await tx.ledger.move({
           from: peerAccount(recipient),
-          to: userAccount(o.user_id),
+          to: userAccount(o.userId),
           currency: o.currency,
           amount: minor,
           reason: ORDER_REFUND,
@@ -123,12 +123,12 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
         gw.key.secret,
         {
           issuer: gw.config.ocid,
-          from: { ocid: recipient, reference: o.order_id },
-          to: { ocid: gw.config.ocid, reference: `user_${o.user_id}` },
+          from: { ocid: recipient, reference: o.orderId },
+          to: { ocid: gw.config.ocid, reference: `user_${o.userId}` },
           amount: text,
           currency: o.currency,
           timestamp: now,
-          memo: `refund of order ${o.order_id}`,
+          memo: `refund of order ${o.orderId}`,
         },
         o.id,
       );
@@ -230,7 +230,7 @@ export async function merchantTransferRefund(
   const paidId = await tx.orderQueries.latestPaidOfMerchant(callerOcid, orderId);
   if (paidId === null) return null;
   const order = (await tx.orders.byId(paidId))!;
-  if (order.user_id !== userId)
+  if (order.userId !== userId)
     throw new ProtocolError(
       "INVALID_REQUEST",
       "order.id names a paid order of another user; refunds go to the user who paid",

@@ -24,7 +24,7 @@ export async function sessionView(
     const s = await find(tx);
     const found = await tx.orders.bySession(s.id);
     const scan = s.kind === "scan" ? await tx.scans.get(s.id) : null;
-    return { s, found, scan, merchant: found ? await merchantViewIn(gw, tx, found.merchant_ocid, found.id) : null };
+    return { s, found, scan, merchant: found ? await merchantViewIn(gw, tx, found.merchantOcid, found.id) : null };
   });
   const o = seen.found ? await expireIfDue(gw, seen.found) : null;
   const view: Record<string, unknown> = {
@@ -32,10 +32,10 @@ export async function sessionView(
     kind: s.kind,
     sessionStatus: sessionStatus(s, now),
     expiresAt: s.expiresAt,
-    order: o ? JSON.parse(o.order_json) : null,
+    order: o ? JSON.parse(o.orderJson) : null,
     merchant: seen.merchant,
     status: o?.status ?? null,
-    confirmBy: o && o.status === "awaiting_confirmation" ? o.confirm_deadline : null,
+    confirmBy: o && o.status === "awaiting_confirmation" ? o.confirmDeadline : null,
   };
   if (s.kind === "scan") {
     // Issue 13: what was scanned; an inventory session shows its items until the user orders.
@@ -48,8 +48,8 @@ export async function sessionView(
       view.merchant ??= merchantViewOf(gw, sc.merchantOcid, null);
     }
   }
-  if (o?.final_txid) view.txid = o.final_txid;
-  if (o) view.urls = JSON.parse(o.urls_json);
+  if (o?.finalTxid) view.txid = o.finalTxid;
+  if (o) view.urls = JSON.parse(o.urlsJson);
   return view;
 }
 

@@ -40,15 +40,15 @@ export function paymentRequestOf(o: OrderRecord, merchant: MerchantView): Paymen
   const { icon: _icon, ...m } = merchant;
   return {
     type: "payment_request",
-    sessionId: o.session_id,
+    sessionId: o.sessionId,
     merchant: m,
-    order: JSON.parse(o.order_json),
-    expiresAt: o.confirm_deadline,
+    order: JSON.parse(o.orderJson),
+    expiresAt: o.confirmDeadline,
   };
 }
 
-export function paymentUpdateMessage(o: Pick<OrderRecord, "session_id" | "status" | "final_txid">): PaymentUpdate {
-  const msg: PaymentUpdate = { type: "payment_update", sessionId: o.session_id, status: o.status };
-  if (o.final_txid) msg.txid = o.final_txid;
+export function paymentUpdateMessage(o: Pick<OrderRecord, "sessionId" | "status" | "finalTxid">): PaymentUpdate {
+  const msg: PaymentUpdate = { type: "payment_update", sessionId: o.sessionId, status: o.status };
+  if (o.finalTxid) msg.txid = o.finalTxid;
   return msg;
 }

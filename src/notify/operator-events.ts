@@ -22,15 +22,15 @@ export async function emitEvent(
   return id;
 }
 
-export const orderEventData = (o: OrderRecord, status: string, txid: string | null = o.final_txid) => ({
+export const orderEventData = (o: OrderRecord, status: string, txid: string | null = o.finalTxid) => ({
   id: o.id,
-  orderId: o.order_id,
-  merchant: o.merchant_ocid,
-  userId: o.user_id,
+  orderId: o.orderId,
+  merchant: o.merchantOcid,
+  userId: o.userId,
   amount: o.amount,
   currency: o.currency,
   status,
-  settlement: o.settlement_type ? { type: o.settlement_type, via: o.settlement_via } : null,
+  settlement: o.settlementType ? { type: o.settlementType, via: o.settlementVia } : null,
   txid,
 });
 
@@ -41,4 +41,4 @@ export const emitOrderEvent = (
   o: OrderRecord,
   status: string,
   txid?: string | null,
-) => emitEvent(gw, tx, type, orderEventData(o, status, txid === undefined ? o.final_txid : txid), o.id);
+) => emitEvent(gw, tx, type, orderEventData(o, status, txid === undefined ? o.finalTxid : txid), o.id);

@@ -16,7 +16,7 @@ type FeedDeps = Pick<Gateway, "directory"> & { config: Pick<Gateway["config"], "
 
 /** The prompt for `o` as stored, its merchant as the prompt showed it at intake. */
 export async function promptIn(gw: FeedDeps, tx: Tx, o: OrderRecord): Promise<PaymentRequest> {
-  return paymentRequestOf(o, await merchantViewIn(gw, tx, o.merchant_ocid, o.id));
+  return paymentRequestOf(o, await merchantViewIn(gw, tx, o.merchantOcid, o.id));
 }
 
 /** Every prompt still awaiting the user's answer, oldest first: what a socket gets when it opens. */
@@ -35,10 +35,10 @@ async function sessionNow(
   now: number,
 ): Promise<ServerMessage | null> {
   const o = await tx.orders.bySession(sessionId);
-  if (!o || o.user_id !== userId) return null;
+  if (!o || o.userId !== userId) return null;
   if (o.status !== INITIAL_ORDER_STATUS) return paymentUpdateMessage(o);
   // Past its deadline but not yet swept: the sweep's expiry is the next change the user hears of.
-  return o.confirm_deadline >= now ? promptIn(gw, tx, o) : null;
+  return o.confirmDeadline >= now ? promptIn(gw, tx, o) : null;
 }
 
 /** One transfer as the user sees it: its sender's update, or an internal transfer's credit to its recipient. */

@@ -71,7 +71,7 @@ const facts = (job: JobRow, paths: readonly Candidate[]): JobFacts => ({
   paths,
 });
 
-const parties = (o: OrderRecord): OrderParties => ({ merchantOcid: o.merchant_ocid, orderId: o.order_id });
+const parties = (o: OrderRecord): OrderParties => ({ merchantOcid: o.merchantOcid, orderId: o.orderId });
 
 /** `claimed`: the job's order as read in the transaction that claimed the job (else it is read here). */
 export async function runSettlementJob(
@@ -150,7 +150,7 @@ async function recordPath(
   lease: RunLease,
 ): Promise<void> {
   const via = "via" in c ? c.via : null;
-  if (order.settlement_type === c.type && order.settlement_via === via) return;
+  if (order.settlementType === c.type && order.settlementVia === via) return;
   const now = gw.clock();
   await gw.store.transaction(async (tx) => {
     await tx.orders.setSettlement(order.id, c.type, via, now);
@@ -179,7 +179,7 @@ function runStep(gw: Gateway, job: JobRow, order: OrderRecord, step: JobStep, le
 }
 
 const orderUrls = (o: OrderRecord): string[] => {
-  const u = JSON.parse(o.urls_json) as { order?: unknown };
+  const u = JSON.parse(o.urlsJson) as { order?: unknown };
   return Array.isArray(u.order) ? (u.order as string[]) : [];
 };
 /** §12.4: one stable Idempotency-Key per step of a job. */
@@ -207,7 +207,7 @@ const verifiedProof = (gw: Gateway, raw: unknown, step: ProofStep, order: OrderR
 
 const fromUser = (gw: Pick<Gateway, "config">, order: OrderRecord) => ({
   ocid: gw.config.ocid,
-  reference: `user_${order.user_id}`,
+  reference: `user_${order.userId}`,
 });
 
 async function partnerTransfer(
@@ -218,10 +218,10 @@ async function partnerTransfer(
 ): Promise<StepResult> {
   const body = {
     from: fromUser(gw, order),
-    to: { ocid: order.merchant_ocid, reference: order.order_id },
+    to: { ocid: order.merchantOcid, reference: order.orderId },
     amount: order.amount,
     currency: order.currency,
-    order: { id: order.order_id, urls: orderUrls(order) },
+    order: { id: order.orderId, urls: orderUrls(order) },
   };
   const out = classify(await callPeer(gw, job, step.via, "POST", "/transfer/create", body));
   if (out.kind !== "success") return out;
@@ -239,10 +239,10 @@ async function paymentCreate(
   step: StepOf<"payment.create">,
 ): Promise<StepResult> {
   const body = {
-    to: order.merchant_ocid,
+    to: order.merchantOcid,
     amount: order.amount,
     currency: order.currency,
-    order: { id: order.order_id, urls: orderUrls(order) },
+    order: { id: order.orderId, urls: orderUrls(order) },
   };
   const out = classify(await callPeer(gw, job, step.via, "POST", "/payment/create", body));
   if (out.kind !== "success") return out;
@@ -501,7 +501,7 @@ async function settleInFlight(
     from: IN_FLIGHT,
     to: settlementDestination(step, parties(order)),
     currency: order.currency,
-    amount: order.amount_minor,
+    amount: order.amountMinor,
     reason: `settled_${STEP_RULES[step.name].strategy}`,
     orderId: order.id,
     ref: txid,
@@ -519,9 +519,9 @@ export async function refundInFlight(
 ): Promise<void> {
   await tx.ledger.move({
     from: IN_FLIGHT,
-    to: userAccount(order.user_id!),
+    to: userAccount(order.userId!),
     currency: order.currency,
-    amount: order.amount_minor,
+    amount: order.amountMinor,
     reason: "refund",
     orderId: order.id,
     now,
@@ -531,10 +531,10 @@ export async function refundInFlight(
 
 /** §12.4: after the commit that paid it, the user sees `payment_update {status: "paid", txid}`. */
 export const paidPush = (order: OrderRecord, txid: string): Effect =>
-  push(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status: "paid", final_txid: txid }));
+  push(order.userId, paymentUpdateMessage({ sessionId: order.sessionId, status: "paid", finalTxid: txid }));
 
 const statusPush = (order: OrderRecord, status: "failed" | "in_review"): Effect =>
-  push(order.user_id, paymentUpdateMessage({ session_id: order.session_id, status, final_txid: null }));
+  push(order.userId, paymentUpdateMessage({ sessionId: order.sessionId, status, finalTxid: null }));
 
 type LocalStep = StepOf<"direct.credit" | "checkout.credit">;
 
@@ -551,7 +551,7 @@ async function creditLocally(
   lease: RunLease,
 ): Promise<StepResult> {
   const now = gw.clock();
-  const recipient = step.name === "checkout.credit" ? step.via : order.merchant_ocid;
+  const recipient = step.name === "checkout.credit" ? step.via : order.merchantOcid;
   let issued: Committed<{ txid: string }> | null;
   try {
     issued = await creditLocallyTx(gw, job, order, step, lease, recipient, now);
@@ -602,8 +602,8 @@ async function creditLocallyIn(
     gw.key.secret,
     {
       issuer: gw.config.ocid,
-      from: { ocid: gw.config.ocid, reference: order.user_id ? `user_${order.user_id}` : undefined },
-      to: { ocid: recipient, reference: order.order_id },
+      from: { ocid: gw.config.ocid, reference: order.userId ? `user_${order.userId}` : undefined },
+      to: { ocid: recipient, reference: order.orderId },
       amount: order.amount,
       currency: order.currency,
       timestamp: now,

@@ -10,6 +10,7 @@ import {
   type OrderEvent,
   type OrderStatus,
 } from "../domain/order-lifecycle";
+import { camelAll, camelOrNull, type Camel } from "./records";
 
 export type { OrderStatus };
 
@@ -42,7 +43,7 @@ type Row = {
   sig_form: "deep" | "replacer";
   urls_json: string;
   amount: string;
-  amount_minor_s: string;
+  amount_minor: bigint;
   currency: string;
   user_id: string | null;
   status: OrderStatus;
@@ -58,7 +59,9 @@ type Row = {
   updated_at: number;
 };
 
-export type OrderRecord = Omit<Row, "amount_minor_s"> & { amount_minor: bigint };
+export type OrderRecord = Camel<Row>;
+/** An order's money column (BigInt on both engines, ./records.ts). */
+export const ORDER_MONEY = ["amount_minor"] as const;
 
 export type NewOrder = {
   sessionId: string;
@@ -80,12 +83,11 @@ export type NewOrder = {
   now: number;
 };
 
-const SELECT = "SELECT *, CAST(amount_minor AS TEXT) AS amount_minor_s FROM orders";
-const toRecord = (r: Row | null): OrderRecord | null => {
-  if (!r) return null;
-  const { amount_minor_s, ...rest } = r;
-  return { ...rest, amount_minor: BigInt(amount_minor_s) } as OrderRecord;
-};
+const SELECT = "SELECT * FROM orders";
+const toRecord = (r: Row | null): OrderRecord | null => camelOrNull(r, ORDER_MONEY);
+type Expired = { id: number; user_id: string | null; session_id: string };
+/** An order the sweeper expired: whose it was and the session it came from. */
+export type ExpiredOrder = Camel<Expired>;
 
 export function orders(db: Database) {
   const insert = db.query(
@@ -103,7 +105,7 @@ export function orders(db: Database) {
     `UPDATE orders SET ${setStatus("expire")}, updated_at = ?2
      WHERE id = ?1 AND ${fromStatus("expire")} AND confirm_deadline < ?2`,
   );
-  const expireDue = db.query<{ id: number; user_id: string | null; session_id: string }, [number]>(
+  const expireDue = db.query<Expired, [number]>(
     `UPDATE orders SET ${setStatus("expire")}, updated_at = ?1 WHERE ${fromStatus("expire")} AND confirm_deadline < ?1
      RETURNING id, user_id, session_id`,
   );
@@ -129,6 +131,8 @@ export function orders(db: Database) {
     `${SELECT} WHERE user_id = ? AND status = ${quoted(INITIAL_ORDER_STATUS)} AND confirm_deadline >= ?
      ORDER BY received_at, id`,
   );
+  // Money is BigInt: every integer of an order row is read as one and the mapper keeps only the money so.
+  for (const read of [bySession, byId, forCaller, awaitingForUser]) read.safeIntegers(true);
   const setSettlement = db.query(
     "UPDATE orders SET settlement_type = ?2, settlement_via = ?3, updated_at = ?4 WHERE id = ?1",
   );
@@ -184,8 +188,8 @@ export function orders(db: Database) {
     /** §11.1: the one way an order changes status. False: it is no longer in a status the event applies to. */
     move: (id: number, m: OrderMove, now: number): boolean => run(id, m, now) === 1,
     /** The sweeper's `expire` for every order whose confirmation window closed. */
-    expireDue: (now: number) => expireDue.all(now),
-    awaitingForUser: (userId: string, now: number) => awaitingForUser.all(userId, now).map((r) => toRecord(r)!),
+    expireDue: (now: number): ExpiredOrder[] => camelAll(expireDue.all(now)),
+    awaitingForUser: (userId: string, now: number) => camelAll(awaitingForUser.all(userId, now), ORDER_MONEY),
     setSettlement: (id: number, type: string, via: number | null, now: number) => setSettlement.run(id, type, via, now),
   };
 }

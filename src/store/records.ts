@@ -54,3 +54,13 @@ export const camelOrNull = <Row extends object>(
 /** Every row as its record. */
 export const camelAll = <Row extends object>(rows: readonly Row[], money: readonly string[] = NO_MONEY): Camel<Row>[] =>
   rows.map((r) => camel(r, money));
+
+/**
+ * A record spelt as the database spells it (`finalTxid` → `final_txid`), for an output that promised column names
+ * (the CLI's JSON, which operators' scripts read). The inverse of `camel` for every column name the schema has.
+ */
+export function asStored(record: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(record)) out[name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  return out;
+}

@@ -121,7 +121,7 @@ test("concurrent refunds that together exceed the paid amount: exactly the allow
 
 test("partner-settled order: the refund stays pending until the partner's proof arrives at /transfer/webhook", async () => {
   const { user, token, order, id } = await paidOrder([101]);
-  expect(tg.gw.store.orders.byId(id)!.settlement_type).toBe("partner_reserve");
+  expect(tg.gw.store.orders.byId(id)!.settlementType).toBe("partner_reserve");
   const r = await refund(id, "10.00");
   expect(r.status).toBe(201);
   expect(r.json.refund).toMatchObject({ status: "pending", method: "partner", amount: "10.00" });

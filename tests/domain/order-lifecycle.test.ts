@@ -143,7 +143,7 @@ describe("the store moves an order only as the table allows", () => {
     expect(o.move(id, { event: "review" }, NOW)).toBe(true);
     expect(o.move(id, { event: "fail" }, NOW)).toBe(false); // in_review is refunded only by the operator
     expect(o.move(id, SETTLE, NOW)).toBe(true);
-    expect(o.byId(id)!).toMatchObject({ status: "paid", final_txid: "tx_1" });
+    expect(o.byId(id)!).toMatchObject({ status: "paid", finalTxid: "tx_1" });
     for (const e of ["fail", "review", "operator_refund"] as const) expect(o.move(id, { event: e }, NOW)).toBe(false);
   });
 });

@@ -54,7 +54,7 @@ test("vector session submit (wire path) → exact 200 body and the exact vector 
   expect(res.headers.get("x-oc-id")).toBe("200");
   expect(res.headers.get("x-oc-timestamp")).toBe("1706313700");
   expect(res.headers.get("x-oc-signature")).toBe(vectors.responseSignature.sessionSubmitOk.headers["X-OC-Signature"]);
-  expect(tg.gw.store.orders.bySession(V.sessionSubmit.expect.session.id)!.sig_form).toBe(V.sessionSubmit.expect.orderSignatureForm as "deep");
+  expect(tg.gw.store.orders.bySession(V.sessionSubmit.expect.session.id)!.sigForm).toBe(V.sessionSubmit.expect.orderSignatureForm as "deep");
 
   clock.t = V.statusGet.timestamp;
   const st = await send(tg, V.statusGet);

@@ -93,7 +93,7 @@ test("a paid, a declined and an expired order, a credit, an operator action and 
 
   // Never a token, the private key, or a signature.
   const all = tg.logs.join("\n");
-  const secrets = [token, Buffer.from(tg.gw.key.secret).toString("hex"), row.final_signature!, row.signature];
+  const secrets = [token, Buffer.from(tg.gw.key.secret).toString("hex"), row.finalSignature!, row.signature];
   for (const s of secrets) expect(all.includes(s)).toBe(false);
 }, 30_000);
 

@@ -562,7 +562,7 @@ test("orders signed in the replacer form: forged item fields are display-only (a
           if (!legit && !(status === 400 && json.error.code === "INVALID_SIGNATURE")) return "a forged covered field must be INVALID_SIGNATURE";
           if (legit) {
             const o = tg.gw.store.orders.bySession(sessionId)!;
-            if (o.amount !== "25.00" || o.amount_minor !== 2500n || o.sig_form !== "replacer") return `stored ${o.amount}/${o.amount_minor}/${o.sig_form}`;
+            if (o.amount !== "25.00" || o.amountMinor !== 2500n || o.sigForm !== "replacer") return `stored ${o.amount}/${o.amountMinor}/${o.sigForm}`;
           }
           return null;
         },

@@ -129,7 +129,7 @@ test("partner reserve: a settlement txid posted later as a credit is refused; a 
   const { user } = addUser(tg, "payee");
   const a = await order([101]);
   await until(tg, "order A to be paid", () => a.status() === "paid");
-  const T = tg.gw.store.orders.bySession(a.sessionId)!.final_txid!;
+  const T = tg.gw.store.orders.bySession(a.sessionId)!.finalTxid!;
   const credit = peers.partner.issueProof({ txid: T, to: { ocid: 200, reference: `user_${user.id}` }, amount: "3.00", currency: "USD" });
   for (let i = 0; i < 3; i++) {
     const r = await peers.partner.call(tg.url, "POST", "/opencharge/transfer/webhook", credit, { timestamp: now() });

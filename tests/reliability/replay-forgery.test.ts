@@ -177,7 +177,7 @@ test("proofs replayed to /transfer/webhook: our own proof, someone else's, the s
   await waitUntil("the proof's delivery", () =>
     tg.gw.db.query<{ n: number }, [number]>("SELECT COUNT(*) AS n FROM deliveries WHERE order_id = ? AND state = 'delivered'").get(paid.id)!.n === 1,
   );
-  const ours = { proof: JSON.parse(paid.final_proof_json!), signature: paid.final_signature! };
+  const ours = { proof: JSON.parse(paid.finalProofJson!), signature: paid.finalSignature! };
   await attempt("our proof replayed by the merchant", () => merchant.call(tg.url, "POST", "/opencharge/transfer/webhook", ours, { timestamp: now() }), 400, "INVALID_PROOF");
   // A credit from 101, delivered, then replayed by 101 and relayed by others.
   const credit = issuer.issueProof({ to: { ocid: 200, reference: `user_${user.id}` }, amount: "5.00", currency: "USD" });
@@ -249,8 +249,8 @@ test("a settlement reply whose replacer-signed proof had its nested `to` changed
   await waitUntil("the genuine proof to settle the order", () => tg.gw.store.orders.bySession(s)?.status === "paid", 10_000);
   const o = tg.gw.store.orders.bySession(s)!;
   const key = [...done.keys()][0]!;
-  expect(o.final_txid).toBe(done.get(key)!.proof.txid as string);
-  expect(JSON.parse(o.final_proof_json!).to).toEqual({ ocid: 500, reference: order.id });
+  expect(o.finalTxid).toBe(done.get(key)!.proof.txid as string);
+  expect(JSON.parse(o.finalProofJson!).to).toEqual({ ocid: 500, reference: order.id });
   expect(new Set(replies).size).toBe(1); // one Idempotency-Key throughout
   expect(moves).toBe(1);
   expect(balance(tg, `user:${user.id}`)).toBe(before - 400n);

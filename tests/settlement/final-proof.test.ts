@@ -83,7 +83,7 @@ describe("a final proof pays the order into §12.1's account for the step", () =
     const before = { inFlight: balance(IN_FLIGHT), account: balance(account) };
     const txid = `tx_final_${seq}`;
     expect(await apply(order, jobId, step, issuer, txid)).toBe(true);
-    expect(gw.store.orders.byId(order.id)).toMatchObject({ status: "paid", final_txid: txid });
+    expect(gw.store.orders.byId(order.id)).toMatchObject({ status: "paid", finalTxid: txid });
     expect(gw.store.jobs.byId(jobId)!.state).toBe("done");
     expect(balance(IN_FLIGHT)).toBe(before.inFlight - AMOUNT);
     expect(balance(account)).toBe(before.account + AMOUNT);

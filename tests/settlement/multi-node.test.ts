@@ -93,7 +93,7 @@ async function confirmedOrder(store: PostgresStore, prefix: string, candidate: C
     const { user } = await tx.users.create(`mn-${orderId}`, now);
     await tx.ledger.move({ from: FUNDING, to: userAccount(user.id), currency: "USD", amount: 2500n, reason: "funding", now });
     const sessionId = n.toString(16).padStart(32, "0");
-    await tx.sessions.insert({ id: sessionId, kind: "checkout", user_id: null, status: "pending", created_at: now, expires_at: now + 600 });
+    await tx.sessions.insert({ id: sessionId, kind: "checkout", userId: null, status: "pending", createdAt: now, expiresAt: now + 600 });
     const row = await tx.orders.insert({
       sessionId,
       callerOcid: MERCHANT,
@@ -176,7 +176,7 @@ describe.skipIf(!postgresAvailable("multi-node.test.ts"))("several schedulers on
     await until(async () => (await Promise.all(made.map((m) => orderStatus(m.row)))).every((s) => s === "paid"));
     const direct = made.filter((_, i) => i % 2 === 0);
     const txids = await reader.read(async (tx) =>
-      Promise.all(direct.map(async (m) => (await tx.orders.byId(m.row))!.final_txid)),
+      Promise.all(direct.map(async (m) => (await tx.orders.byId(m.row))!.finalTxid)),
     );
     const delivered = async () =>
       (await reader.read((tx) => tx.deliveries.list("delivered"))).filter((d) => txids.includes(d.txid));

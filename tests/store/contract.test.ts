@@ -469,7 +469,7 @@ for (const engine of ENGINES) {
         };
       });
       expect(answers.paid?.status).toBe("paid");
-      expect(answers.paid?.amount_minor).toBe(ABOVE_DOUBLE_PRECISION);
+      expect(answers.paid?.amountMinor).toBe(ABOVE_DOUBLE_PRECISION);
       expect(answers.settleTwice).toBe(false);
       // Expiry: only orders still awaiting confirmation past their deadline, each once.
       const late = await store.transaction(async (tx) => {
@@ -483,7 +483,7 @@ for (const engine of ENGINES) {
           expiresAt: 3000,
         });
         const o2 = await tx.orders.insert(newOrder({ sessionId: s2, orderId: "ord-2", userId: user.id }));
-        return { o2, awaiting: (await tx.orders.awaitingForUser(user.id, 1999)).map((o) => o.order_id) };
+        return { o2, awaiting: (await tx.orders.awaitingForUser(user.id, 1999)).map((o) => o.orderId) };
       });
       const expired = await Promise.all([0, 1].map(() => store.transaction((tx) => tx.orders.expireDue(2001))));
       expect(expired.flat().map((r) => r.id)).toEqual([late.o2]);
@@ -491,7 +491,7 @@ for (const engine of ENGINES) {
       sameOnEveryEngine(engine, "orders", {
         answers,
         awaiting: late.awaiting,
-        expired: expired.flat().map((r) => ({ ...r, id: "<o2>", user_id: r.user_id === user.id })),
+        expired: expired.flat().map((r) => ({ ...r, id: "<o2>", userId: r.userId === user.id })),
       });
     });
 

@@ -3,12 +3,19 @@
 // loser's WHERE is re-checked against the winner's committed version (READ COMMITTED), so exactly one succeeds.
 import type { SQL } from "bun";
 import type { Tx } from "../index";
-import { fromStatus, quoted, setStatus, type OrderMove, type OrderRecord } from "../orders";
+import {
+  fromStatus,
+  ORDER_MONEY,
+  quoted,
+  setStatus,
+  type ExpiredOrder,
+  type OrderMove,
+  type OrderRecord,
+} from "../orders";
 import { INITIAL_ORDER_STATUS } from "../../domain/order-lifecycle";
-import { allRows, firstRow, type PgRow } from "./rows";
+import { pgRecordOrNull, pgRecords, type PgRow } from "./rows";
 
-const MONEY = ["amount_minor"] as const;
-const record = (rows: PgRow[]): OrderRecord | null => firstRow<OrderRecord>(rows, MONEY);
+const record = (rows: PgRow[]): OrderRecord | null => pgRecordOrNull<OrderRecord>(rows, ORDER_MONEY);
 
 const CONFIRM = `UPDATE orders SET ${setStatus("confirm")}, user_id = $2, confirmed_at = $3, updated_at = $3
   WHERE id = $1 AND ${fromStatus("confirm")} AND confirm_deadline >= $3 AND (user_id = $2 OR user_id IS NULL)`;
@@ -88,9 +95,9 @@ export function pgOrders(sql: SQL): Tx["orders"] {
       const [text, params] = moveStatement(id, m, now);
       return (await sql.unsafe(text, params)).count === 1;
     },
-    expireDue: async (now) =>
-      allRows<{ id: number; user_id: string | null; session_id: string }>(await sql.unsafe(EXPIRE_DUE, [now])),
-    awaitingForUser: async (userId, now) => allRows<OrderRecord>(await sql.unsafe(AWAITING, [userId, now]), MONEY),
+    expireDue: async (now) => pgRecords<ExpiredOrder>(await sql.unsafe(EXPIRE_DUE, [now])),
+    awaitingForUser: async (userId, now) =>
+      pgRecords<OrderRecord>(await sql.unsafe(AWAITING, [userId, now]), ORDER_MONEY),
     async setSettlement(id, type, via, now) {
       const r = await sql`UPDATE orders SET settlement_type = ${type}, settlement_via = ${via}, updated_at = ${now}
         WHERE id = ${id}`;
