@@ -76,20 +76,20 @@ export async function listOrders(tx: Tx, f: OrderFilter, before: number, limit: 
   return out;
 }
 
-export function deliveryItem(d: DeliveryRow & { kind?: string; endpoint_id?: string | null }) {
+export function deliveryItem(d: DeliveryRow & { kind?: string; endpointId?: string | null }) {
   return {
     id: d.id,
     kind: d.kind ?? "proof",
-    orderId: d.order_id,
-    target: d.kind === "event" ? (d.endpoint_id ?? null) : d.target_ocid,
+    orderId: d.orderId,
+    target: d.kind === "event" ? (d.endpointId ?? null) : d.targetOcid,
     txid: d.txid,
     state: d.state,
     attempts: d.attempts,
-    nextAttemptAt: d.next_attempt_at,
-    lastHttpStatus: d.last_http_status,
-    lastError: d.last_error,
-    createdAt: d.created_at,
-    updatedAt: d.updated_at,
+    nextAttemptAt: d.nextAttemptAt,
+    lastHttpStatus: d.lastHttpStatus,
+    lastError: d.lastError,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
   };
 }
 
@@ -117,11 +117,11 @@ async function orderDetailIn(gw: Pick<Gateway, "currencies">, tx: Tx, id: number
           id: job.id,
           state: job.state,
           step: job.step,
-          pathIndex: job.path_index,
+          pathIndex: job.pathIndex,
           pinned: !!job.pinned,
           attempts: job.attempts,
           deadline: job.deadline,
-          lastError: job.last_error,
+          lastError: job.lastError,
         }
       : null,
     deliveries,

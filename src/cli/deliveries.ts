@@ -18,10 +18,10 @@ export async function deliveriesCommand(gw: Gateway, { values, positionals }: Pa
             d.id,
             d.state,
             `attempts=${d.attempts}`,
-            `target=${d.target_ocid}`,
+            `target=${d.targetOcid}`,
             `txid=${d.txid}`,
-            ...(d.last_peer_code ? [`merchant=${d.last_peer_code}`] : []),
-            d.last_error ?? "",
+            ...(d.lastPeerCode ? [`merchant=${d.lastPeerCode}`] : []),
+            d.lastError ?? "",
           ]
             .join("\t")
             .trimEnd(),

@@ -59,7 +59,7 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
         id: d.id,
         state: d.state,
         attempts: d.attempts,
-        last_error: d.last_error,
+        last_error: d.lastError,
       }));
       const { amountMinor, orderJson, urlsJson, candidatesJson, finalProofJson, ...rest } = o;
       out.log(
@@ -76,10 +76,10 @@ export async function ordersCommand(gw: Gateway, { values, positionals }: Parsed
                   id: job.id,
                   state: job.state,
                   step: job.step,
-                  path_index: job.path_index,
+                  path_index: job.pathIndex,
                   pinned: !!job.pinned,
                   attempts: job.attempts,
-                  last_error: job.last_error,
+                  last_error: job.lastError,
                 }
               : null,
             deliveries,

@@ -219,9 +219,9 @@ async function applyNotification(
   if (already?.jobId) return only(accepted);
   for (const job of await tx.jobs.waitingForProof(proof.currency)) {
     const order = await tx.orders.byId(job.oid);
-    const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
+    const c = (JSON.parse(job.candidatesJson) as Candidate[])[job.pathIndex];
     if (!order || !c) continue;
-    const step = readStep(job.step, JSON.parse(job.step_data), c);
+    const step = readStep(job.step, JSON.parse(job.stepData), c);
     if ("invalid" in step) continue;
     const parties = { merchantOcid: order.merchantOcid, orderId: order.orderId };
     const want = expectedProof(step, parties);
@@ -261,8 +261,8 @@ async function applyNotification(
 const jobFacts = (job: JobRow): JobFacts => ({
   step: job.step,
   pinned: job.pinned !== 0,
-  stepAttempts: job.step_attempts,
+  stepAttempts: job.stepAttempts,
   deadline: job.deadline,
-  pathIndex: job.path_index,
-  paths: JSON.parse(job.candidates_json) as Candidate[],
+  pathIndex: job.pathIndex,
+  paths: JSON.parse(job.candidatesJson) as Candidate[],
 });

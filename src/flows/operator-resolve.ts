@@ -23,7 +23,7 @@ export async function resolveOrder(
   if (!canOperatorResolve(order.status))
     throw new OperatorError(`order ${orderRowId} is ${order.status}; only in_review orders are resolved by hand`);
   if (!job) throw new OperatorError(`order ${orderRowId} has no settlement job`);
-  const c = (JSON.parse(job.candidates_json) as Candidate[])[job.path_index];
+  const c = (JSON.parse(job.candidatesJson) as Candidate[])[job.pathIndex];
 
   if (action === "refund") {
     const now = gw.clock();
@@ -42,7 +42,7 @@ export async function resolveOrder(
   const parties = { merchantOcid: order.merchantOcid, orderId: order.orderId };
   const expected = c ? finalProofExpected(c, parties) : null;
   if (!c || !expected) throw new OperatorError("this order was not settled through a peer");
-  const step = readStep(job.step, JSON.parse(job.step_data), c);
+  const step = readStep(job.step, JSON.parse(job.stepData), c);
   if ("invalid" in step) throw new OperatorError(`the settlement job cannot take a proof: ${step.invalid}`);
   const signed = proofFile as Signed;
   if (!signed || typeof signed !== "object" || typeof signed.signature !== "string")

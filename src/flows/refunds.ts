@@ -166,7 +166,7 @@ export async function refundOrder(gw: Gateway, actor: string, orderRowId: number
 /** Who may send the proof completing a pending refund: the peer the order settled through, or its provider. */
 async function refundIssuers(tx: Tx, orderId: number, via: number | null): Promise<number[]> {
   const job = await tx.jobs.byOrder(orderId);
-  const provider = job ? (JSON.parse(job.step_data) as { provider?: number }).provider : undefined;
+  const provider = job ? (JSON.parse(job.stepData) as { provider?: number }).provider : undefined;
   return [via, provider].filter((x): x is number => typeof x === "number");
 }
 

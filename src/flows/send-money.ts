@@ -115,7 +115,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
   const requestHash = sha256Hex(JSON.stringify([String(req.to).trim(), amount, req.currency, memo]));
   const replayed = (row: P2pRow | undefined) => {
     if (!row) return null;
-    if (row.request_hash !== requestHash)
+    if (row.requestHash !== requestHash)
       throw new ProtocolError("INVALID_STATE", "idempotencyKey was already used for another transfer: use a new key", {
         reason: "idempotency_key_reused",
       });
@@ -136,17 +136,17 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
       if (again) throw new Replay(again);
       const base = {
         id,
-        user_id: sender.id,
-        idempotency_key: req.idempotencyKey,
-        request_hash: requestHash,
-        to_label: recipient.label,
+        userId: sender.id,
+        idempotencyKey: req.idempotencyKey,
+        requestHash,
+        toLabel: recipient.label,
         amount,
-        amount_minor: Number(minor),
+        amountMinor: Number(minor),
         currency: req.currency,
         memo,
-        next_attempt_at: now,
+        nextAttemptAt: now,
         deadline: now + gw.config.settlementDeadline,
-        created_at: now,
+        createdAt: now,
       };
       // Issue 16: a frozen sender or recipient moves nothing, and no limit in force may be broken.
       await enforceUserMovement(gw, tx, sender.id, "payment", req.currency, minor);
@@ -178,15 +178,15 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
         await tx.p2p.insert({
           ...base,
           kind: "internal",
-          to_user_id: recipient.user.id,
-          to_ocid: recipient.user.ocid ?? null,
+          toUserId: recipient.user.id,
+          toOcid: recipient.user.ocid ?? null,
           via: null,
           status: "paid",
           state: "done",
-          request_body: null,
+          requestBody: null,
           txid: proof.txid,
-          lease_owner: null,
-          lease_until: null,
+          leaseOwner: null,
+          leaseUntil: null,
         });
       } else {
         await tx.ledger.move({
@@ -210,16 +210,16 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
         await tx.p2p.insert({
           ...base,
           kind: "outbound",
-          to_user_id: null,
-          to_ocid: recipient.ocid,
+          toUserId: null,
+          toOcid: recipient.ocid,
           via: recipient.via,
           status: "pending",
           state: "pending",
-          request_body: JSON.stringify(body),
+          requestBody: JSON.stringify(body),
           txid: null,
           // Leased to this request, which makes the first attempt itself; the scheduler takes over after a crash.
-          lease_owner: inline.owner,
-          lease_until: now + gw.config.scheduler.jobLeaseSeconds,
+          leaseOwner: inline.owner,
+          leaseUntil: now + gw.config.scheduler.jobLeaseSeconds,
         });
       }
       const row = (await tx.p2p.byId(id))!;
@@ -228,7 +228,7 @@ export async function sendMoney(gw: Gateway, sender: User, req: TransferRequest)
       return { row, credit: await creditReceivedMessage(tx, row), answer: await resultIn(gw, tx, row) };
     });
     if (sent.credit && sent.answer) {
-      gw.hub.send(sent.row.to_user_id, sent.credit, { transfer: sent.row.id });
+      gw.hub.send(sent.row.toUserId, sent.credit, { transfer: sent.row.id });
       return sent.answer;
     }
     // A first attempt that outlived its lease (another node's scheduler took the row) stops: the row's state answers.

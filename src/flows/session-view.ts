@@ -120,7 +120,7 @@ async function historyItem(gw: Pick<Gateway, "currencies" | "directory">, tx: Tx
       amount: row.amount,
       currency: row.currency,
       status: row.status,
-      at: row.created_at,
+      at: row.createdAt,
     };
     if (r.kind === "sent") item.to = await recipientIn(gw, tx, row);
     else item.from = await senderIn(tx, row);

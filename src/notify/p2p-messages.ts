@@ -23,18 +23,18 @@ export type CreditReceived = {
 function recipientParty(gw: Pick<Gateway, "directory">, row: P2pRow, to: User | null): Party {
   if (row.kind === "internal") {
     const u = to;
-    const p: Party = { userId: row.to_user_id ?? undefined, name: u?.name };
-    if (row.to_ocid) p.ocid = row.to_ocid;
+    const p: Party = { userId: row.toUserId ?? undefined, name: u?.name };
+    if (row.toOcid) p.ocid = row.toOcid;
     return p;
   }
-  const meta = row.to_ocid ? gw.directory.peek(row.to_ocid) : undefined;
-  const p: Party = { ocid: row.to_ocid ?? undefined, gateway: row.via ?? undefined };
+  const meta = row.toOcid ? gw.directory.peek(row.toOcid) : undefined;
+  const p: Party = { ocid: row.toOcid ?? undefined, gateway: row.via ?? undefined };
   if (meta?.name) p.name = meta.name;
   return p;
 }
 
 function senderParty(row: P2pRow, u: User | null): Party {
-  const p: Party = { userId: row.user_id, name: u?.name };
+  const p: Party = { userId: row.userId, name: u?.name };
   if (u?.ocid) p.ocid = u.ocid;
   return p;
 }
@@ -43,26 +43,22 @@ type UsersTx = Pick<Tx, "users">;
 
 /** The parties of a transfer (history), read in the caller's read or transaction `tx`. */
 export async function recipientIn(gw: Pick<Gateway, "directory">, tx: UsersTx, row: P2pRow): Promise<Party> {
-  return recipientParty(
-    gw,
-    row,
-    row.kind === "internal" && row.to_user_id ? await tx.users.byId(row.to_user_id) : null,
-  );
+  return recipientParty(gw, row, row.kind === "internal" && row.toUserId ? await tx.users.byId(row.toUserId) : null);
 }
 export async function senderIn(tx: UsersTx, row: P2pRow): Promise<Party> {
-  return senderParty(row, await tx.users.byId(row.user_id));
+  return senderParty(row, await tx.users.byId(row.userId));
 }
 
 export async function transferView(gw: Pick<Gateway, "directory">, tx: UsersTx, row: P2pRow): Promise<S.TransferView> {
-  const to = row.kind === "internal" && row.to_user_id ? await tx.users.byId(row.to_user_id) : null;
+  const to = row.kind === "internal" && row.toUserId ? await tx.users.byId(row.toUserId) : null;
   const v: S.TransferView = {
     id: row.id,
     status: row.status,
     to: recipientParty(gw, row, to),
     amount: row.amount,
     currency: row.currency,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
   };
   if (row.memo) v.memo = row.memo;
   if (row.txid) v.txid = row.txid;
@@ -77,8 +73,8 @@ export async function creditReceivedMessage(tx: UsersTx, row: P2pRow): Promise<C
     kind: "transfer",
     amount: row.amount,
     currency: row.currency,
-    from: senderParty(row, await tx.users.byId(row.user_id)),
-    at: row.created_at,
+    from: senderParty(row, await tx.users.byId(row.userId)),
+    at: row.createdAt,
   };
   if (row.txid) m.txid = row.txid;
   if (row.memo) m.memo = row.memo;

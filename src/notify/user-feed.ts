@@ -45,8 +45,8 @@ async function sessionNow(
 async function transferNow(gw: FeedDeps, tx: Tx, userId: string, transferId: string): Promise<ServerMessage | null> {
   const row = await tx.p2p.byId(transferId);
   if (!row) return null;
-  if (row.user_id === userId) return transferUpdateMessage(gw, tx, row);
-  return row.kind === "internal" && row.to_user_id === userId ? creditReceivedMessage(tx, row) : null;
+  if (row.userId === userId) return transferUpdateMessage(gw, tx, row);
+  return row.kind === "internal" && row.toUserId === userId ? creditReceivedMessage(tx, row) : null;
 }
 
 /**

@@ -17,12 +17,12 @@ export type EventDeliveryDeps = Pick<Gateway, "store" | "clock" | "allowlist" | 
 
 export async function deliverEvent(
   gw: EventDeliveryDeps,
-  d: DeliveryRow & { endpoint_id: string | null },
+  d: DeliveryRow & { endpointId: string | null },
   lease: RunLease,
 ): Promise<AttemptResult> {
   lease.ensure();
   const started = gw.clock();
-  const endpointId = d.endpoint_id;
+  const endpointId = d.endpointId;
   const endpoint = endpointId ? await gw.store.read((tx) => tx.events.endpoint(endpointId)) : null;
   const noReply = { started, httpStatus: null, reply: null };
   if (!endpoint || endpoint.disabledAt !== null)
@@ -75,7 +75,7 @@ async function recordAttempt(
   lease: RunLease,
   a: Attempt,
 ): Promise<AttemptResult> {
-  const windowStart = d.window_start ?? a.started;
+  const windowStart = d.windowStart ?? a.started;
   const now = gw.clock();
   const attempts = d.attempts + 1;
   let state: AttemptResult = a.result;

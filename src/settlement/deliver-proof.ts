@@ -30,10 +30,10 @@ export async function deliverProof(
 ): Promise<AttemptResult> {
   lease.ensure();
   const started = gw.clock();
-  const windowStart = d.window_start ?? started;
+  const windowStart = d.windowStart ?? started;
   // The dialect this attempt's request is signed in (handed to the client: one read); the body was signed so too.
-  const used = await gw.store.read((tx) => tx.dialects.signingFor(d.target_ocid));
-  const res = await gw.peers.call(d.target_ocid, "POST", "/transfer/webhook", undefined, {
+  const used = await gw.store.read((tx) => tx.dialects.signingFor(d.targetOcid));
+  const res = await gw.peers.call(d.targetOcid, "POST", "/transfer/webhook", undefined, {
     rawBody: d.body,
     dialect: used,
     idempotencyKey: d.id,
@@ -63,7 +63,7 @@ export async function deliverProof(
       gw.log.warn("webhook reply names another txid", { delivery: d.id, txid: String(body.txid) });
     if (result === "rejected") {
       const message = String(body?.message ?? "");
-      gw.log.warn("webhook rejected a proof", { delivery: d.id, target: d.target_ocid, message });
+      gw.log.warn("webhook rejected a proof", { delivery: d.id, target: d.targetOcid, message });
     }
   } else {
     error = res.reason;
@@ -75,20 +75,20 @@ export async function deliverProof(
   let state: AttemptResult = result;
   let nextAt = now;
   const next = result === "retry" && answer.signatureRejected ? nextPlausible(used) : null;
-  const immediate = next !== null && !d.dialect_retried;
+  const immediate = next !== null && !d.dialectRetried;
   let body = d.body;
   if (next) {
     body = resigned(gw, d.body, next);
-    const facts = { delivery: d.id, target: d.target_ocid, code: answer.peerCode, ...next };
+    const facts = { delivery: d.id, target: d.targetOcid, code: answer.peerCode, ...next };
     gw.log.info("webhook signature rejected: re-signing in the next dialect", facts);
   }
   if (result === "retry" && !immediate) {
     // The immediate dialect re-delivery sits before the schedule, so it does not push the schedule a step on.
-    nextAt = now + deliveryRetryDelay(attempts - (d.dialect_retried ? 1 : 0));
+    nextAt = now + deliveryRetryDelay(attempts - (d.dialectRetried ? 1 : 0));
     if (nextAt > windowStart + gw.config.webhookMaxAge) state = "dead";
   }
   await commit(gw, async (tx) => {
-    if (next) await tx.dialects.learn(d.target_ocid, next, now);
+    if (next) await tx.dialects.learn(d.targetOcid, next, now);
     const recorded = tx.deliveries.recordProofAttempt(d.id, lease.owner, {
       started,
       state,
@@ -111,13 +111,13 @@ export async function deliverProof(
     if (state === "dead") {
       const detail = {
         deliveryId: d.id,
-        orderId: d.order_id,
-        target: d.target_ocid,
+        orderId: d.orderId,
+        target: d.targetOcid,
         txid: d.txid,
         attempts,
         lastError: error,
       };
-      await emitEvent(gw, tx, "delivery.dead", detail, d.order_id);
+      await emitEvent(gw, tx, "delivery.dead", detail, d.orderId);
     }
     // The one immediate re-delivery in the next dialect is due now: the scheduler runs it after the commit.
     return { value: undefined, effects: immediate ? [WAKE_DELIVERIES] : [] };

@@ -23,9 +23,9 @@ const HOUR_SECONDS = 3600;
 export const RESEND_WINDOW = IDEMPOTENCY_TTL - HOUR_SECONDS;
 
 /** The fields an outbound run needs, all present (a row without them is not an outbound transfer). */
-type Outbound = P2pRow & { via: number; to_ocid: number; request_body: string };
+type Outbound = P2pRow & { via: number; toOcid: number; requestBody: string };
 const isOutbound = (row: P2pRow): row is Outbound =>
-  row.kind === "outbound" && row.via !== null && row.to_ocid !== null && row.request_body !== null;
+  row.kind === "outbound" && row.via !== null && row.toOcid !== null && row.requestBody !== null;
 
 export async function runOutboundTransfer(gw: Gateway, row: P2pRow, lease: RunLease): Promise<P2pRunResult> {
   if (!isOutbound(row) || row.state !== "pending") {
@@ -33,11 +33,11 @@ export async function runOutboundTransfer(gw: Gateway, row: P2pRow, lease: RunLe
     return "retry";
   }
   // §9.7 idempotency records live 24 h: past that, a resend under the same key could pay a second time.
-  if (gw.clock() > row.created_at + RESEND_WINDOW)
+  if (gw.clock() > row.createdAt + RESEND_WINDOW)
     return finishReview(gw, row, lease, "the recipient gateway's idempotency window is closing");
   lease.ensure();
   const res = await gw.peers.call(row.via, "POST", "/transfer/create", undefined, {
-    rawBody: row.request_body,
+    rawBody: row.requestBody,
     idempotencyKey: row.id,
     timeoutMs: gw.config.outboundTimeouts.settlementMs,
   });
@@ -60,7 +60,7 @@ export async function runOutboundTransfer(gw: Gateway, row: P2pRow, lease: RunLe
 const verifiedProof = (gw: Gateway, raw: unknown, row: Outbound) =>
   verifiedReturnedProof(gw, raw, {
     issuer: row.via,
-    to: { ocid: row.to_ocid, reference: row.id },
+    to: { ocid: row.toOcid, reference: row.id },
     amount: row.amount,
     currency: row.currency,
   });
@@ -92,7 +92,7 @@ async function complete(gw: Gateway, row: Outbound, lease: RunLease, signed: Sig
       from: IN_FLIGHT,
       to: externalAccount(issuer),
       currency: row.currency,
-      amount: BigInt(row.amount_minor),
+      amount: BigInt(row.amountMinor),
       reason: "p2p_settled",
       ref: `${issuer}|${txid}`,
       now,
@@ -109,9 +109,9 @@ async function refund(gw: Gateway, row: Outbound, lease: RunLease, reason: strin
     await lease.fenced(tx.p2pOutbound.refunded(row.id, lease.owner, reason, now));
     await tx.ledger.move({
       from: IN_FLIGHT,
-      to: userAccount(row.user_id),
+      to: userAccount(row.userId),
       currency: row.currency,
-      amount: BigInt(row.amount_minor),
+      amount: BigInt(row.amountMinor),
       reason: "refund",
       ref: row.id,
       now,
@@ -133,15 +133,15 @@ async function retryLater(
 ): Promise<P2pRunResult> {
   const now = gw.clock();
   const overdue = now > row.deadline;
-  const horizon = Math.min(row.deadline + REVIEW_HORIZON_SECONDS, row.created_at + RESEND_WINDOW);
+  const horizon = Math.min(row.deadline + REVIEW_HORIZON_SECONDS, row.createdAt + RESEND_WINDOW);
   if (now > horizon) return finishReview(gw, row, lease, `reconciliation horizon passed; last: ${reason}`);
   const delay = overdue ? REVIEW_RETRY_SECONDS : Math.max(settlementRetryDelay(row.attempts + 1), retryAfter ?? 0);
   await gw.store.transaction(async (tx) => {
-    const reviewNoted = overdue ? 1 : row.review_noted;
+    const reviewNoted = overdue ? 1 : row.reviewNoted;
     await lease.fenced(tx.p2pOutbound.retryLater(row.id, lease.owner, { at: now + delay, reason, reviewNoted, now }));
     if (anomaly) await recordAnomaly(gw, tx, "transfer_response_invalid", null, null, `p2p ${row.id}: ${reason}`);
-    if (overdue && !row.review_noted) {
-      const detail = `p2p ${row.id} to ${row.to_ocid} via ${row.via}: ${reason}`;
+    if (overdue && !row.reviewNoted) {
+      const detail = `p2p ${row.id} to ${row.toOcid} via ${row.via}: ${reason}`;
       await recordAnomaly(gw, tx, "unresolved_transfer", null, null, detail);
     }
   });
@@ -167,5 +167,5 @@ async function finishReview(gw: Gateway, row: P2pRow, lease: RunLease, reason: s
  */
 async function notify(gw: Gateway, tx: Tx, row: P2pRow): Promise<Effect> {
   const now = await tx.p2p.byId(row.id);
-  return push(row.user_id, now ? await transferUpdateMessage(gw, tx, now) : () => null);
+  return push(row.userId, now ? await transferUpdateMessage(gw, tx, now) : () => null);
 }

@@ -19,7 +19,7 @@ import type { Tx } from "../store";
 import type { OrderRecord } from "../store/orders";
 import { LeaseLost, nodeIdOf, PROCESS_MARK, RunLease, schedulerOwner } from "./run-lease";
 
-type ClaimedDelivery = DeliveryRow & { kind: string; endpoint_id: string | null };
+type ClaimedDelivery = DeliveryRow & { kind: string; endpointId: string | null };
 /** What one pass's transaction decided: the rows now ours and when work is due next. */
 type PassClaims = {
   jobs: JobRow[];
@@ -181,7 +181,7 @@ export class Scheduler {
     return this.gw.store.transaction(async (tx): Promise<PassClaims> => {
       const jobs = freeJobs > 0 ? await this.claim<JobRow>(tx, "jobs", now, freeJobs) : [];
       const orders = new Map<string, OrderRecord | null>();
-      for (const job of jobs) orders.set(job.id, await tx.orders.byId(job.order_id));
+      for (const job of jobs) orders.set(job.id, await tx.orders.byId(job.orderId));
       const freeTransfers = freeJobs - jobs.length;
       const transfers = freeTransfers > 0 ? await this.claim<P2pRow>(tx, "p2p_transfers", now, freeTransfers) : [];
       const deliveries =

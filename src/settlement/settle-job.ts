@@ -65,9 +65,9 @@ export type JobRunResult = "paid" | "failed" | "in_review" | "retry" | "skipped"
 const facts = (job: JobRow, paths: readonly Candidate[]): JobFacts => ({
   step: job.step,
   pinned: job.pinned !== 0,
-  stepAttempts: job.step_attempts,
+  stepAttempts: job.stepAttempts,
   deadline: job.deadline,
-  pathIndex: job.path_index,
+  pathIndex: job.pathIndex,
   paths,
 });
 
@@ -80,12 +80,12 @@ export async function runSettlementJob(
   lease: RunLease,
   claimed?: OrderRecord | null,
 ): Promise<JobRunResult> {
-  const order = claimed !== undefined ? claimed : await gw.store.read((tx) => tx.orders.byId(job.order_id));
+  const order = claimed !== undefined ? claimed : await gw.store.read((tx) => tx.orders.byId(job.orderId));
   if (!order) {
     await finishJob(gw, job, lease, "failed", "order missing");
     return "failed";
   }
-  const candidates = JSON.parse(job.candidates_json) as Candidate[];
+  const candidates = JSON.parse(job.candidatesJson) as Candidate[];
   const start = atDeadline(facts(job, candidates), order.status, gw.clock());
   if (start.action === "refund") {
     await refund(gw, job, order, lease, start.reason);
@@ -99,13 +99,13 @@ export async function runSettlementJob(
 
   let current = job;
   for (let guard = 0; guard < MAX_STEPS_PER_RUN; guard++) {
-    const candidate = candidates[current.path_index];
+    const candidate = candidates[current.pathIndex];
     if (!candidate) {
       await refund(gw, current, order, lease, "no settlement path left");
       return "failed";
     }
     await recordPath(gw, order, candidate, lease);
-    const step = readStep(current.step, JSON.parse(current.step_data), candidate);
+    const step = readStep(current.step, JSON.parse(current.stepData), candidate);
     let result: StepResult =
       "invalid" in step ? { kind: "definite", reason: step.invalid } : await runStep(gw, current, order, step, lease);
     if (result.kind === "next") {
@@ -310,7 +310,7 @@ async function paymentSettle(
 ): Promise<StepResult> {
   const gwMeta = gw.directory.peek(step.via);
   // After an ambiguous settle, ask the gateway first (§12.8) rather than blindly re-sending.
-  if (job.step_attempts > 0 && gwMeta?.capabilities.includes("verify.txid")) {
+  if (job.stepAttempts > 0 && gwMeta?.capabilities.includes("verify.txid")) {
     const out = classify(await callPeer(gw, job, step.via, "GET", `/verify/${encodeURIComponent(step.txid)}`));
     if (out.kind === "success") {
       const body = out.res.json as { status?: unknown } | undefined;

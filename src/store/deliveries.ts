@@ -1,9 +1,11 @@
 // §14 webhook deliveries: the proof body is serialised once at insert and re-sent byte for byte.
 import type { Database } from "bun:sqlite";
 import { randomHex } from "../protocol/hex";
+import { camelAll, camelOrNull, type Camel } from "./records";
 
 export type DeliveryState = "pending" | "delivered" | "rejected" | "dead";
-export type DeliveryRow = {
+/** A delivery's row (`kind` and `endpoint_id` of event deliveries are read by ./delivery-queries.ts). */
+export type DeliveryColumns = {
   id: string;
   order_id: number | null;
   target_ocid: number;
@@ -27,6 +29,7 @@ export type DeliveryRow = {
   created_at: number;
   updated_at: number;
 };
+export type DeliveryRow = Camel<DeliveryColumns>;
 
 /** One delivery attempt as recorded: its row in delivery_attempts and the delivery's state after it. */
 export type Attempt = {
@@ -60,8 +63,8 @@ export function deliveries(db: Database) {
     `INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)`,
   );
-  const byId = db.query<DeliveryRow, [string]>("SELECT * FROM deliveries WHERE id = ?");
-  const list = db.query<DeliveryRow, [string | null]>(
+  const byId = db.query<DeliveryColumns, [string]>("SELECT * FROM deliveries WHERE id = ?");
+  const list = db.query<DeliveryColumns, [string | null]>(
     "SELECT * FROM deliveries WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at, id",
   );
   const replay = db.query(
@@ -101,8 +104,8 @@ export function deliveries(db: Database) {
       insert.run(id, d.orderId, d.target, d.txid, d.body, d.now);
       return id;
     },
-    byId: (id: string) => byId.get(id),
-    list: (state: DeliveryState | null = null) => list.all(state),
+    byId: (id: string) => camelOrNull(byId.get(id)),
+    list: (state: DeliveryState | null = null) => camelAll(list.all(state)),
     /** Operator replay: pending again now, a fresh 72 h window, the attempt counter keeps counting. */
     replay: (id: string, now: number) => replay.run(id, now).changes === 1,
     /** Leased: one attempt's row and the delivery's next state (an operator event endpoint's delivery). */

@@ -6,12 +6,13 @@ import type { Candidate } from "../domain/settlement-job";
 import { firstStep } from "../domain/settlement-job";
 import { sourcesOf } from "../domain/order-lifecycle";
 import { randomHex } from "../protocol/hex";
+import { camelAll, camelOrNull, type Camel } from "./records";
 
 export { firstStep };
 
 export type JobState = "pending" | "done" | "failed" | "in_review";
 
-export type JobRow = {
+type Row = {
   id: string;
   order_id: number;
   kind: string;
@@ -31,6 +32,7 @@ export type JobRow = {
   created_at: number;
   updated_at: number;
 };
+export type JobRow = Camel<Row>;
 
 /** Job ids are 32 random hex digits (§12.3). */
 export const JOB_ID_BYTES = 16;
@@ -46,8 +48,8 @@ export function jobs(db: Database) {
        created_at, updated_at)
      VALUES (?1, ?2, 'settle', 'pending', ?3, 0, ?4, ?5, ?6, ?5, ?5)`,
   );
-  const byOrder = db.query<JobRow, [number]>("SELECT * FROM jobs WHERE order_id = ? AND kind = 'settle'");
-  const byId = db.query<JobRow, [string]>("SELECT * FROM jobs WHERE id = ?");
+  const byOrder = db.query<Row, [number]>("SELECT * FROM jobs WHERE order_id = ? AND kind = 'settle'");
+  const byId = db.query<Row, [string]>("SELECT * FROM jobs WHERE id = ?");
   const advance = db.query(
     `UPDATE jobs SET step = ?3, step_data = ?4, step_attempts = 0, attempts = attempts + 1, pinned = ?5, updated_at = ?6
      WHERE id = ?1 AND lease_owner = ?2 AND lease_until >= ?6`,
@@ -79,7 +81,7 @@ export function jobs(db: Database) {
      WHERE id = ?1`,
   );
   const release = db.query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2");
-  const waiting = db.query<JobRow & { oid: number }, [string]>(
+  const waiting = db.query<Row & { oid: number }, [string]>(
     `SELECT j.*, o.id AS oid FROM jobs j JOIN orders o ON o.id = j.order_id
      WHERE j.state IN ('pending', 'in_review') AND o.status IN (${PAYABLE}) AND o.currency = ?`,
   );
@@ -91,8 +93,8 @@ export function jobs(db: Database) {
       insert.run(id, orderId, JSON.stringify(candidates), firstStep(candidates[0]), now, deadline);
       return id;
     },
-    byOrder: (orderId: number) => byOrder.get(orderId),
-    byId: (id: string) => byId.get(id),
+    byOrder: (orderId: number) => camelOrNull(byOrder.get(orderId)),
+    byId: (id: string) => camelOrNull(byId.get(id)),
     /** Leased: the next step of the same path, its data, and whether the job is now pinned. */
     advance: (id: string, owner: string, s: { step: string; stepData: string; pinned: boolean; now: number }) =>
       advance.run(id, owner, s.step, s.stepData, s.pinned ? 1 : 0, s.now).changes === 1,
@@ -113,7 +115,7 @@ export function jobs(db: Database) {
     refundedByOperator: (id: string, now: number) => refundedByOperator.run(id, now).changes === 1,
     release: (id: string, owner: string) => release.run(id, owner).changes === 1,
     /** Jobs whose order a proof in `currency` could still pay: what /transfer/webhook matches a proof against. */
-    waitingForProof: (currency: string) => waiting.all(currency),
+    waitingForProof: (currency: string) => camelAll(waiting.all(currency)),
   };
 }
 export type Jobs = ReturnType<typeof jobs>;

@@ -6,6 +6,7 @@
 // that decides a lease's end is the one that wrote it, so there is nothing to disagree with (Postgres uses the
 // database's clock instead: ./postgres/claims.ts).
 import type { Database } from "bun:sqlite";
+import { camelAll } from "./records";
 
 /** The outbox tables the scheduler claims rows of. */
 export type LeasedTable = "jobs" | "deliveries" | "p2p_transfers";
@@ -87,7 +88,7 @@ export function leases(db: Database) {
       now: number,
       limit: number,
       running: readonly string[] = [],
-    ): Row[] => tables[table].claim.all(owner, until, now, limit, JSON.stringify(running)) as Row[],
+    ): Row[] => camelAll(tables[table].claim.all(owner, until, now, limit, JSON.stringify(running))) as Row[],
     /** Extends the leases `owner` still validly holds to `until`; returns those ids (a missing one was lost). */
     renew: (table: LeasedTable, owner: string, ids: readonly string[], until: number, now: number): string[] =>
       ids.length ? tables[table].renew.all(JSON.stringify(ids), owner, until, now).map((r) => r.id) : [],

@@ -221,7 +221,7 @@ test("resolve an in_review order through the API: refund to the user, audited; a
   await peers.merchant.call(tg.url, "POST", `/opencharge/orders/create/${s.sessionId}`, { order, signature: peers.merchant.signOrder(order), urls: {} }, { timestamp: now() });
   expect((await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {})).status).toBe(200);
   const id = tg.gw.store.orders.bySession(s.sessionId)!.id;
-  await until("a first attempt", () => tg.gw.store.jobs.byOrder(id)!.step_attempts >= 1);
+  await until("a first attempt", () => tg.gw.store.jobs.byOrder(id)!.stepAttempts >= 1);
   offset.s += 901;
   await until("in_review", () => tg.gw.store.orders.byId(id)!.status === "in_review");
   const inReview = await admin(tg, key, "GET", "/admin/orders?status=in_review");

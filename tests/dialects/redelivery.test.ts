@@ -41,7 +41,7 @@ const attemptsOf = (deliveryId: string) =>
       "SELECT http_status, peer_code, dialect, result FROM delivery_attempts WHERE delivery_id = ? ORDER BY id",
     )
     .all(deliveryId);
-const deliveryFor = (ocid: number) => tg.gw.store.deliveries.list().find((d) => d.target_ocid === ocid)!;
+const deliveryFor = (ocid: number) => tg.gw.store.deliveries.list().find((d) => d.targetOcid === ocid)!;
 
 async function until(cond: () => boolean, ms = 5000) {
   const end = Date.now() + ms;
@@ -85,12 +85,12 @@ test("verifies with elliptic (throws on non-DER): 500 VERIFICATION_ERROR recorde
       [500, "VERIFICATION_ERROR", "rsv130/sha256"],
       [500, "VERIFICATION_ERROR", "compact128/sha256"],
     ]);
-    expect(d).toMatchObject({ state: "pending", attempts: 2, dialect_retried: 1, last_peer_code: "VERIFICATION_ERROR" });
+    expect(d).toMatchObject({ state: "pending", attempts: 2, dialectRetried: 1, lastPeerCode: "VERIFICATION_ERROR" });
     const said = m.answers[1]!.body.error.message as string; // elliptic's own exception text
     expect(said.length).toBeGreaterThan(0);
-    expect(d.last_peer_message).toBe(said);
-    expect(d.next_attempt_at - now()).toBeGreaterThanOrEqual(9); // the normal schedule's first step (10 s), not 60 s
-    expect(d.next_attempt_at - now()).toBeLessThanOrEqual(10);
+    expect(d.lastPeerMessage).toBe(said);
+    expect(d.nextAttemptAt - now()).toBeGreaterThanOrEqual(9); // the normal schedule's first step (10 s), not 60 s
+    expect(d.nextAttemptAt - now()).toBeLessThanOrEqual(10);
     const lines: string[] = [];
     await deliveriesCommand(tg.gw, { values: {}, positionals: ["list"] }, { log: (s) => lines.push(s), err: () => {} });
     const line = lines.find((l) => l.startsWith(d.id))!;

@@ -49,7 +49,7 @@ test("unknown outcome: same key and bytes every attempt, never refunded, listed 
 
   offset.s += 901; // past the settlement deadline
   A.scheduler.wake();
-  await until(async () => (await row(id)).review_noted === 1, "the deadline anomaly");
+  await until(async () => (await row(id)).reviewNoted === 1, "the deadline anomaly");
   expect((await dbRow<{ n: number }>(A, "SELECT COUNT(*) AS n FROM anomalies WHERE kind = 'unresolved_transfer'"))!.n).toBe(1);
   expect((await row(id)).state).toBe("pending");
 

@@ -162,7 +162,7 @@ test("webhook provider branch: a provider proof a job already used, posted for a
   peers.providerTransfer.override(async () => (await Bun.sleep(2500), { status: 503, body: { error: { code: "INTERNAL_ERROR", message: "slow" } } }));
   const b = await order([102]);
   await waitUntil("B to reach the provider step", () => tg.gw.store.jobs.byId(jobOf(tg, b.sessionId))?.step === "provider.transfer.create");
-  const bRef = JSON.parse(tg.gw.store.jobs.byId(jobOf(tg, b.sessionId))!.step_data).txid as string;
+  const bRef = JSON.parse(tg.gw.store.jobs.byId(jobOf(tg, b.sessionId))!.stepData).txid as string;
   const reused = peers.provider.issueProof({ txid: aProof!.txid, from: { ocid: 200 }, to: { ocid: 102, reference: bRef }, amount: "3.00", currency: "USD" });
   const r = await peers.provider.call(tg.url, "POST", "/opencharge/transfer/webhook", reused, { timestamp: now() });
   tally.tried("proofReuse");

@@ -278,7 +278,7 @@ test("outbound POSTs: a 307 from a partner is not followed, an endpoint on a pri
   expect(calls.some((c) => c.url.includes("10.0.0.7") || c.url.includes("/steal"))).toBe(false);
   expect(live.received.length).toBe(0);
   const job = (await tg.gw.store.read(async (tx) => tx.jobs.byOrder((await tx.orders.bySession(s))!.id)))!;
-  expect(job.last_error).toContain("outbound_forbidden_address");
+  expect(job.lastError).toContain("outbound_forbidden_address");
   expect((await portBalance(tg, `user:${user.id}`))).toBe(5000n);
   expect((await portBalance(tg, "settlement_in_flight"))).toBe(0n);
   await assertPortLedgerBalanced(tg);

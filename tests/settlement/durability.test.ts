@@ -85,7 +85,7 @@ test("common third party with a restart between every step resumes at the right 
   const { order, orderRow } = await confirmed([102], "restart_1");
   const steps: string[] = [];
   for (const step of ["payment.create", "provider.transfer.create", "payment.settle"]) {
-    await until(() => jobOf(orderRow.id).step === step && jobOf(orderRow.id).step_attempts === 1);
+    await until(() => jobOf(orderRow.id).step === step && jobOf(orderRow.id).stepAttempts === 1);
     steps.push(step);
     await restart(61);
   }
@@ -127,7 +127,7 @@ test("deadline without any value moved: the order fails and the user is refunded
   // A dropped connection is ambiguous, which pins the value-moving step: use payment.create (not value-moving).
   peers.paymentCreate.override((req) => (req.json?.order?.id?.startsWith("down_") ? { status: 503, body: {} } : null));
   const { user, orderRow } = await confirmed([102], "down_1");
-  await until(() => jobOf(orderRow.id).step_attempts >= 1);
+  await until(() => jobOf(orderRow.id).stepAttempts >= 1);
   expect(jobOf(orderRow.id).pinned).toBe(0);
   offset.s += 901;
   await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "failed", 5000, () => tg.scheduler.wake());
@@ -137,7 +137,7 @@ test("deadline without any value moved: the order fails and the user is refunded
 test("deadline after an unknown outcome of a value-moving call: in_review, never refunded; the operator resolves it", async () => {
   peers.partnerTransfer.override((req) => (req.json?.order?.id?.startsWith("lost_") ? ({ dropConnection: true, performed: true } as any) : null));
   const { user, order, orderRow } = await confirmed([101], "lost_1");
-  await until(() => jobOf(orderRow.id).step_attempts >= 1);
+  await until(() => jobOf(orderRow.id).stepAttempts >= 1);
   expect(jobOf(orderRow.id).pinned).toBe(1);
   offset.s += 901;
   await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "in_review", 5000, () => tg.scheduler.wake());
@@ -168,7 +168,7 @@ test("deadline after an unknown outcome of a value-moving call: in_review, never
 test("operator refund of an in_review order returns the full amount", async () => {
   peers.partnerTransfer.override((req) => (req.json?.order?.id?.startsWith("lost2_") ? { dropConnection: true } : null));
   const { user, orderRow } = await confirmed([101], "lost2_1");
-  await until(() => jobOf(orderRow.id).step_attempts >= 1);
+  await until(() => jobOf(orderRow.id).stepAttempts >= 1);
   offset.s += 901;
   await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "in_review", 5000, () => tg.scheduler.wake());
   await tg.close();
@@ -218,7 +218,7 @@ test("a webhook that never accepts goes dead after 72 h; `deliveries replay` re-
 test("the provider moved the money, then payment.settle never answers: at the deadline the order is in_review, never refunded", async () => {
   peers.paymentSettle.override((req) => ([...peers.payments.entries()].find(([t]) => t === req.json?.txid)?.[1].orderId.startsWith("settle503_") ? { status: 503, body: {} } : null));
   const { user, orderRow } = await confirmed([102], "settle503_1");
-  await until(() => jobOf(orderRow.id).step === "payment.settle" && jobOf(orderRow.id).step_attempts >= 1);
+  await until(() => jobOf(orderRow.id).step === "payment.settle" && jobOf(orderRow.id).stepAttempts >= 1);
   expect(jobOf(orderRow.id).pinned).toBe(1); // the provider transfer succeeded: value has moved
   offset.s += 901;
   await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "in_review", 5000, () => tg.scheduler.wake());
@@ -234,7 +234,7 @@ test("a partner that rotated its key: the proof signed with the new key is accep
   peers.partner.rotateKey();
   const { orderRow } = await confirmed([101], "rotated_1");
   await until(() => tg.gw.store.orders.byId(orderRow.id)!.status === "paid", 5000, () => tg.scheduler.wake());
-  expect(jobOf(orderRow.id).step_attempts).toBe(0); // paid on the first attempt: no ambiguous retry was needed
+  expect(jobOf(orderRow.id).stepAttempts).toBe(0); // paid on the first attempt: no ambiguous retry was needed
   const anomalies = tg.gw.db.query<{ n: number }, [number]>("SELECT COUNT(*) AS n FROM anomalies WHERE order_id = ?").get(orderRow.id)!.n;
   expect(anomalies).toBe(0);
 });

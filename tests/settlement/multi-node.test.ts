@@ -272,7 +272,7 @@ describe.skipIf(!postgresAvailable("multi-node.test.ts"))("several schedulers on
     const other = await openNode("kill-c");
     await startScheduler(other, {});
     // Control: another node id does not release them (they stay leased to kill-b's previous incarnation).
-    expect(await other.store.read(async (tx) => (await tx.jobs.byId(leftover.jobId))?.lease_owner)).toBe("kill-b:previous:1");
+    expect(await other.store.read(async (tx) => (await tx.jobs.byId(leftover.jobId))?.leaseOwner)).toBe("kill-b:previous:1");
     await startScheduler(twin, {});
     await until(async () => (await orderStatus(leftover.row)) === "paid");
     await booksBalanced();

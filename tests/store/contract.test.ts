@@ -118,7 +118,7 @@ async function outcomes<T>(ps: Promise<T>[]): Promise<{ values: T[]; errors: unk
  * (the duplicate-order test) leaves a gap SQLite's AUTOINCREMENT does not. Ids stay unique and increasing on both.
  */
 const orderRowAs = <T extends object | null | undefined>(r: T, row: number): T =>
-  r && ({ ...r, ...("order_id" in r ? { order_id: r.order_id === row ? "<order>" : r.order_id } : {}) } as T);
+  r && ({ ...r, ...("orderId" in r ? { orderId: r.orderId === row ? "<order>" : r.orderId } : {}) } as T);
 
 const hex32 = (n: number) => n.toString(16).padStart(32, "0");
 const newOrder = (o: Partial<NewOrder> & Pick<NewOrder, "sessionId" | "orderId">): NewOrder => ({
@@ -526,7 +526,7 @@ for (const engine of ENGINES) {
       const step = { step: "direct.credit", stepData: '{"a":1}', pinned: true, now: 1001 };
       const answers = await store.transaction(async (tx) => ({
         claimedRow: orderRowAs(
-          { ...(won[0]!.row as object), lease_owner: "<owner>", lease_until: "<lease>" },
+          { ...(won[0]!.row as object), leaseOwner: "<owner>", leaseUntil: "<lease>" },
           orderRow,
         ),
         advanceByThief: await tx.jobs.advance(jobId, thief, step),
@@ -928,7 +928,7 @@ for (const engine of ENGINES) {
       }));
       expect(answers.byThief).toBe(false);
       expect(answers.recorded).toBe(true);
-      expect(answers.row?.dialect_retried).toBe(1);
+      expect(answers.row?.dialectRetried).toBe(1);
       const event = await store.transaction(async (tx) => {
         const [row] = await tx.leases.claim("deliveries", "n9", 4030, 4000, 10);
         return tx.deliveries
@@ -1390,48 +1390,48 @@ async function scenario({ store, seed }: Seeded): Promise<Record<string, unknown
 
   // Person-to-person transfers and what an outbound run writes.
   const p2p = {
-    user_id: "u1",
-    request_hash: "rh",
-    to_label: "bob",
+    userId: "u1",
+    requestHash: "rh",
+    toLabel: "bob",
     amount: "1.00",
-    amount_minor: 100,
+    amountMinor: 100,
     currency: "USD",
     memo: null,
-    next_attempt_at: 80,
+    nextAttemptAt: 80,
     deadline: 900,
-    created_at: 80,
+    createdAt: 80,
   };
   out.p2p = await t(async (tx) => {
     await tx.p2p.insert({
       ...p2p,
       id: "p2p_in",
-      idempotency_key: "ik1",
+      idempotencyKey: "ik1",
       kind: "internal",
-      to_user_id: "u2",
-      to_ocid: null,
+      toUserId: "u2",
+      toOcid: null,
       via: null,
       status: "paid",
       state: "done",
-      request_body: null,
+      requestBody: null,
       txid: "ptx1",
-      lease_owner: null,
-      lease_until: null,
+      leaseOwner: null,
+      leaseUntil: null,
     });
     await tx.p2p.insert({
       ...p2p,
       id: "p2p_out",
-      idempotency_key: "ik2",
+      idempotencyKey: "ik2",
       kind: "outbound",
-      to_user_id: null,
-      to_ocid: 9001,
+      toUserId: null,
+      toOcid: 9001,
       via: 7001,
       memo: "lunch",
       status: "pending",
       state: "pending",
-      request_body: '{"a":1}',
+      requestBody: '{"a":1}',
       txid: null,
-      lease_owner: "node-a",
-      lease_until: 90,
+      leaseOwner: "node-a",
+      leaseUntil: 90,
     });
     const run = {
       wrongOwner: await tx.p2pOutbound.paid("p2p_out", "node-b", {
@@ -1825,27 +1825,27 @@ for (const engine of ENGINES) {
         if (seen) return "replayed";
         await tx.p2p.insert({
           id: `p2p_race_${i}`,
-          user_id: "sender",
-          idempotency_key: "same-key",
-          request_hash: "rh",
+          userId: "sender",
+          idempotencyKey: "same-key",
+          requestHash: "rh",
           kind: "internal",
-          to_user_id: null,
-          to_ocid: null,
-          to_label: "x",
+          toUserId: null,
+          toOcid: null,
+          toLabel: "x",
           via: null,
           amount: "1",
-          amount_minor: 1,
+          amountMinor: 1,
           currency: "USD",
           memo: null,
           status: "paid",
           state: "done",
-          request_body: null,
+          requestBody: null,
           txid: null,
-          next_attempt_at: 1,
+          nextAttemptAt: 1,
           deadline: 2,
-          lease_owner: null,
-          lease_until: null,
-          created_at: 1,
+          leaseOwner: null,
+          leaseUntil: null,
+          createdAt: 1,
         });
         return "inserted";
       });

@@ -6,7 +6,7 @@ import { DB_NOW } from "./claims";
 import type { Tx } from "../index";
 import { DELIVERY_ID_BYTES, type Attempt, type DeliveryRow } from "../deliveries";
 import { randomHex } from "../../protocol/hex";
-import { allRows, firstRow } from "./rows";
+import { pgRecordOrNull, pgRecords } from "./rows";
 
 export function pgDeliveries(sql: SQL): Tx["deliveries"] {
   const logAttempt = (id: string, a: Attempt) =>
@@ -22,9 +22,9 @@ export function pgDeliveries(sql: SQL): Tx["deliveries"] {
         VALUES (${id}, ${d.orderId}, ${d.target}, ${d.txid}, ${d.body}, 'pending', ${d.now}, ${d.now}, ${d.now})`;
       return id;
     },
-    byId: async (id) => firstRow<DeliveryRow>(await sql`SELECT * FROM deliveries WHERE id = ${id}`),
+    byId: async (id) => pgRecordOrNull<DeliveryRow>(await sql`SELECT * FROM deliveries WHERE id = ${id}`),
     list: async (state = null) =>
-      allRows<DeliveryRow>(
+      pgRecords<DeliveryRow>(
         await sql`SELECT * FROM deliveries WHERE ${state}::text IS NULL OR state = ${state} ORDER BY created_at, id`,
       ),
     async replay(id, now) {

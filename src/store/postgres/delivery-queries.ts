@@ -3,23 +3,7 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import type { DeliveryListed } from "../delivery-queries";
-import { int, withInts } from "./values";
-
-const INTS = [
-  "rid",
-  "order_id",
-  "target_ocid",
-  "attempts",
-  "first_attempt_at",
-  "window_start",
-  "next_attempt_at",
-  "lease_until",
-  "last_http_status",
-  "dialect_retried",
-  "created_at",
-  "updated_at",
-] as const;
-const listed = (r: Record<string, unknown>) => withInts<DeliveryListed>(r, INTS);
+import { pgRecordOrNull, pgRecords } from "./rows";
 
 export function pgDeliveryQueries(sql: SQL): Tx["deliveryQueries"] {
   const columns = sql`rowid AS rid, id, order_id, target_ocid, txid, body, state, attempts, first_attempt_at,
@@ -29,18 +13,19 @@ export function pgDeliveryQueries(sql: SQL): Tx["deliveryQueries"] {
     async ofOrder(orderId) {
       const rows = await sql`SELECT ${columns} FROM deliveries WHERE order_id = ${orderId}
         ORDER BY created_at, id COLLATE "C"`;
-      return rows.map(listed);
+      return pgRecords<DeliveryListed>(rows);
     },
     async latestOfOrder(orderId) {
       // SQLite breaks a tie of created_at by its scan order (rowid): the same tie-break, explicit.
-      const [r] = await sql`SELECT state, attempts FROM deliveries WHERE order_id = ${orderId}
-        ORDER BY created_at DESC, rowid LIMIT 1`;
-      return r ? { state: r.state as string, attempts: int(r.attempts) } : null;
+      return pgRecordOrNull<{ state: string; attempts: number }>(
+        await sql`SELECT state, attempts FROM deliveries WHERE order_id = ${orderId}
+          ORDER BY created_at DESC, rowid LIMIT 1`,
+      );
     },
     async page(state, after, limit) {
       const rows = await sql`SELECT ${columns} FROM deliveries
         WHERE (${state}::text IS NULL OR state = ${state}) AND rowid > ${after} ORDER BY rowid LIMIT ${limit}`;
-      return rows.map(listed);
+      return pgRecords<DeliveryListed>(rows);
     },
   };
 }

@@ -7,10 +7,10 @@ import { DB_NOW } from "./claims";
 import type { Tx } from "../index";
 import { firstStep, JOB_ID_BYTES, PAYABLE, type JobRow } from "../jobs";
 import { randomHex } from "../../protocol/hex";
-import { allRows, firstRow } from "./rows";
+import { pgRecordOrNull, pgRecords } from "./rows";
 
 export function pgJobs(sql: SQL): Tx["jobs"] {
-  const byOne = async (rows: Promise<Record<string, unknown>[]>) => firstRow<JobRow>(await rows);
+  const byOne = async (rows: Promise<Record<string, unknown>[]>) => pgRecordOrNull<JobRow>(await rows);
   return {
     async enqueueSettlement(orderId, candidates, now, deadline) {
       const id = randomHex(JOB_ID_BYTES);
@@ -70,7 +70,7 @@ export function pgJobs(sql: SQL): Tx["jobs"] {
       return r.count === 1;
     },
     waitingForProof: async (currency) =>
-      allRows<JobRow & { oid: number }>(
+      pgRecords<JobRow & { oid: number }>(
         await sql.unsafe(
           `SELECT j.*, o.id AS oid FROM jobs j JOIN orders o ON o.id = j.order_id
            WHERE j.state IN ('pending', 'in_review') AND o.status IN (${PAYABLE}) AND o.currency = $1`,

@@ -8,7 +8,7 @@ import type { SQL } from "bun";
 import type { Tx } from "../index";
 import { LEASED_TABLES, type LeasedTable } from "../leases";
 import { claimStatement, DB_NOW, nextDue, releaseAll, renewLeases } from "./claims";
-import { allRows } from "./rows";
+import { pgRecords } from "./rows";
 
 function table(t: LeasedTable): LeasedTable {
   if (!LEASED_TABLES.includes(t)) throw new Error(`not a leased table: ${String(t)}`);
@@ -50,7 +50,7 @@ export function pgLeases(sql: SQL): Tx["leases"] {
     async claim(t, owner, until, now, limit, running = []) {
       if (limit <= 0) return [];
       const args = [owner, lengthOf(until, now), now, limit, running];
-      return allRows(await sql.unsafe(claimStatement(table(t)), args));
+      return pgRecords(await sql.unsafe(claimStatement(table(t)), args));
     },
     renew: (t, owner, ids, until, now) =>
       renewLeases(sql, table(t), { owner, ids, leaseSeconds: lengthOf(until, now) }),
