@@ -1,11 +1,11 @@
 // Change signals between gateway nodes (issue 18 item 3). A change says only WHICH user (and which of their payment
-// sessions, transfers or credits) changed, never the data: the database stays the truth, and a node that hears of a change re-reads what
-// it needs and pushes to the sockets it holds (src/notify/relay.ts). Signals are best-effort by design (a node that was
-// not listening misses them), so every subscriber also gets a replay call whenever its feed may have had a gap: it
-// then re-reads from the database for everyone it serves, as a WebSocket open already does (src/routes/ws.ts).
-// Publish only after the transaction that made the change has committed (the hub does: its pushes are post-commit
-// effects, src/settlement/effects.ts). On Postgres a NOTIFY inside the money transaction would also serialise every
-// notifying commit on the server's notify lock (measured 0.72x commits/s at 8 concurrent writers).
+// sessions, transfers or credits) changed, never the data: the database stays the truth, and a node that hears of a
+// change re-reads what it needs and pushes to the sockets it holds (src/notify/relay.ts). Signals are best-effort by
+// design (a node that was not listening misses them), so every subscriber also gets a replay call whenever its feed may
+// have had a gap: it then re-reads from the database for everyone it serves, as a WebSocket open already does
+// (src/routes/ws.ts). Publish only after the transaction that made the change has committed (the hub does: its pushes
+// are post-commit effects, src/settlement/effects.ts). On Postgres a NOTIFY inside the money transaction would also
+// serialise every notifying commit on the server's notify lock (measured 0.72x commits/s at 8 concurrent writers).
 import { SQL } from "bun";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
@@ -146,9 +146,9 @@ export class PostgresBus implements Bus {
 }
 
 /**
- * The gateway's bus (`node`: host:port, for the connections' name): on PostgreSQL a LISTEN/NOTIFY bus on a client of its own (two connections: the listen one,
- * held for good, and one for NOTIFY), so a busy store pool never delays a signal; on SQLite (one node per data
- * dir) the in-process bus.
+ * The gateway's bus (`node`: host:port, for the connections' name): on PostgreSQL a LISTEN/NOTIFY bus on a client of
+ * its own (two connections: the listen one, held for good, and one for NOTIFY), so a busy store pool never delays a
+ * signal; on SQLite (one node per data dir) the in-process bus.
  */
 export async function openBus(databaseUrl: string | undefined, node: string): Promise<Bus> {
   if (!databaseUrl) return new InProcessBus();

@@ -4,9 +4,9 @@
 // tokens and closes (4401) any socket whose token was revoked, rotated or expired, so such a socket never receives
 // another message; `sweep` does the same for every socket on a short interval (a revocation by the CLI in another
 // process), `recheck` at once for a revocation made in this process.
-// Several nodes (issue 18 item 3): a push also tells the other nodes, through the bus (./bus.ts), which user and
-// which of their sessions, transfers or credits changed; a node holding that user's sockets re-reads what they should see and delivers it here
-// (src/notify/relay.ts), through the same durability wait and token re-check as a push of its own.
+// Several nodes (issue 18 item 3): a push also tells the other nodes, through the bus (./bus.ts), which user and which
+// of their sessions, transfers or credits changed; a node holding that user's sockets re-reads what they should see and
+// delivers it here (src/notify/relay.ts), through the same durability wait and token re-check as a push of its own.
 /**
  * Per node: the cap counts the sockets this process holds (the oldest closes past it). Behind a load balancer a
  * user may hold up to this many on every node, N nodes: N x (README, "Per-node state").

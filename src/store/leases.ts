@@ -65,8 +65,8 @@ export function leases(db: Database) {
     /**
      * At a node's start: the leases of dead processes, owners starting with `prefix` (a node id's, or "" for every
      * owner) but not containing `keep` (this process's incarnation mark), are given up, so a crash restart resumes at
-     * once instead of after the lease. Safe only while no live process holds them: the data-dir lock (SQLite, the whole file) or the
-     * node id's advisory lock (Postgres, that node's).
+     * once instead of after the lease. Safe only while no live process holds them: the data-dir lock (SQLite, the
+     * whole file) or the node id's advisory lock (Postgres, that node's).
      */
     releaseStale(prefix: string, keep: string): number {
       let n = 0;

@@ -150,7 +150,8 @@ export function pgLedger(sql: SQL): Tx["ledger"] {
       const rows =
         account === undefined
           ? await sql`SELECT account, currency, balance FROM accounts ORDER BY account, currency`
-          : await sql`SELECT account, currency, balance FROM accounts WHERE account = ANY(${[...balanceRows(account)]}::text[])
+          : await sql`SELECT account, currency, balance FROM accounts
+                      WHERE account = ANY(${[...balanceRows(account)]}::text[])
                       ORDER BY account, currency`;
       return bookBalances(
         rows.map((r: { account: string; currency: string; balance: bigint }) => ({ ...r, b: BigInt(r.balance) })),
