@@ -3,8 +3,8 @@
 // `delivery.dead` when a proof delivery gives up.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { Webhook } from "standardwebhooks";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway as TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { app, assertPortLedgerBalanced, seedUser } from "../helpers/wallet";
 import { admin, apiKey } from "../helpers/admin";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import type { TestPeer } from "../peers/kit";
@@ -56,7 +56,7 @@ let failMerchantWebhook = false;
 
 beforeAll(async () => {
   // A short delivery window so the give-up (dead) path is reachable: retries at +10 s and +60 s, then dead.
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, webhookMaxAge: 100 }, { clock: now });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, webhookMaxAge: 100 }, { clock: now });
   key = await apiKey(tg, "events", ["events:read", "events:write", "funds:write", "users:write", "refunds:write", "deliveries:read"]);
   merchant = await startMerchant(tg, 500);
   merchant.route("POST", "/transfer/webhook", (req) => (failMerchantWebhook ? { status: 500, body: {} } : { body: { status: "accepted", txid: req.json.proof.txid } }));
@@ -75,16 +75,15 @@ afterAll(async () => {
   await merchant.stop();
   await tg.close();
 });
-afterEach(() => {
+afterEach(async () => {
   offset.s = 0;
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });
 
-async function until(what: string, cond: () => boolean, ms = 8000, tick?: () => void) {
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 8000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (cond()) return;
-    tick?.();
+    if (await cond()) return;
     tg.scheduler.wake();
     await Bun.sleep(20);
   }
@@ -92,14 +91,29 @@ async function until(what: string, cond: () => boolean, ms = 8000, tick?: () => 
 }
 
 async function pay(amount: string) {
-  const { user, token } = addUser(tg, `e${Math.random().toString(36).slice(2, 8)}`, "USD:100.00");
+  const { user, token } = await seedUser(tg, `e${Math.random().toString(36).slice(2, 8)}`, "USD:100.00");
   const s = (await app(tg, token, "POST", "/app/pay", {})).json;
   const order = orderFor(merchant, tg, { amount });
   expect((await submitOrder(merchant, tg, s.sessionId, order)).status).toBe(200);
   expect((await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {})).status).toBe(200);
-  const id = tg.gw.store.orders.bySession(s.sessionId)!.id;
+  const id = (await tg.gw.store.read((tx) => tx.orders.bySession(s.sessionId)))!.id;
   return { user, order, id };
 }
+
+/** An event's delivery to its one endpoint (`all`), as the gateway recorded it; null before the outbox row exists. */
+const eventDelivery = (eventId: string) =>
+  tg.gw.store.read(async (tx) => {
+    const [id] = await tx.events.deliveriesOf(eventId);
+    return id === undefined ? null : tx.deliveries.byId(id);
+  });
+
+/** The delivery of the payment proof (the order's final txid) of the merchant's order `orderId`. */
+const proofDelivery = (orderId: string) =>
+  tg.gw.store.read(async (tx) => {
+    const o = await tx.orders.latestForCaller(500, orderId);
+    if (!o?.finalTxid) return null;
+    return (await tx.deliveryQueries.ofOrder(o.id)).find((d) => d.txid === o.finalTxid) ?? null;
+  });
 
 test("payment.paid and credit.received reach the endpoint signed per Standard Webhooks; refunds reach both endpoints", async () => {
   const { user, order, id } = await pay("3.00");
@@ -130,10 +144,8 @@ test("500s are retried on the backoff schedule from the durable outbox; the even
   const mine = () => all.got.filter((g) => g.event.type === "credit.received" && g.event.data.amount === "7.77");
   // The clock moves only once the gateway has recorded the attempt: a retry is scheduled from the time the failure is
   // recorded, so moving it while the receiver's answer is still on its way would schedule the retry past the jump.
-  const recorded = (n: number) => () =>
-    mine().length === n &&
-    (tg.gw.db.query<{ attempts: number }, [string]>("SELECT attempts FROM deliveries WHERE txid = ?").get(mine()[0]!.id)
-      ?.attempts ?? 0) >= n;
+  const recorded = (n: number) => async () =>
+    mine().length === n && ((await eventDelivery(mine()[0]!.id))?.attempts ?? 0) >= n;
   await until("first attempt recorded", recorded(1));
   offset.s = 11; // first retry after 10 s
   await until("second attempt recorded", recorded(2));
@@ -145,7 +157,7 @@ test("500s are retried on the backoff schedule from the durable outbox; the even
   expect(Number(attempts[2]!.timestamp)).toBeGreaterThan(Number(attempts[0]!.timestamp)); // signed per attempt
   const eventId = attempts[0]!.id;
   // The receiver answered before the gateway recorded the attempt: wait for the outbox row.
-  await until("the delivery recorded", () => tg.gw.db.query<{ state: string }, [string]>("SELECT state FROM deliveries WHERE txid = ?").get(eventId)?.state === "delivered");
+  await until("the delivery recorded", async () => (await eventDelivery(eventId))?.state === "delivered");
   const d = (await admin(tg, key, "GET", "/admin/deliveries?limit=200")).json.items.find((x: { txid: string; kind: string }) => x.txid === eventId && x.kind === "event");
   expect(d).toMatchObject({ kind: "event", state: "delivered", attempts: 3, lastHttpStatus: 200 });
   const listed = (await admin(tg, key, "GET", "/admin/events?type=credit.received")).json.items.map((e: { id: string }) => e.id);
@@ -162,10 +174,11 @@ test("500s are retried on the backoff schedule from the durable outbox; the even
 test("a proof delivery that gives up raises delivery.dead", async () => {
   failMerchantWebhook = true;
   const { order } = await pay("4.00");
-  const dead = () => all.got.find((g) => g.event.type === "delivery.dead" && g.event.data.orderId === tg.gw.store.orders.latestForCaller(500, order.id as string)?.id);
-  await until("the first delivery attempt", () => tg.gw.db.query("SELECT attempts FROM deliveries WHERE txid = (SELECT final_txid FROM orders WHERE order_id = ?)").get(order.id as string) !== null && (tg.gw.db.query<{ attempts: number }, [string]>("SELECT attempts FROM deliveries WHERE txid = (SELECT final_txid FROM orders WHERE order_id = ?)").get(order.id as string)?.attempts ?? 0) >= 1);
+  const rowId = (await tg.gw.store.read((tx) => tx.orders.latestForCaller(500, order.id as string)))!.id;
+  const dead = () => all.got.find((g) => g.event.type === "delivery.dead" && g.event.data.orderId === rowId);
+  await until("the first delivery attempt", async () => ((await proofDelivery(order.id as string))?.attempts ?? 0) >= 1);
   offset.s = 11;
-  await until("the second attempt", () => (tg.gw.db.query<{ attempts: number }, [string]>("SELECT attempts FROM deliveries WHERE txid = (SELECT final_txid FROM orders WHERE order_id = ?)").get(order.id as string)?.attempts ?? 0) >= 2);
+  await until("the second attempt", async () => ((await proofDelivery(order.id as string))?.attempts ?? 0) >= 2);
   offset.s = 11 + 61;
   await until("delivery.dead", () => dead() !== undefined);
   expect(dead()!.verified).toBe(true);
@@ -179,14 +192,15 @@ test("endpoints: bad URL or unknown event type is 400; list; disable stops deliv
   const list = (await admin(tg, key, "GET", "/admin/event-endpoints")).json.items;
   expect(list.length).toBe(2);
   expect(JSON.stringify(list)).not.toContain("whsec_");
-  const audit = JSON.stringify(tg.gw.db.query("SELECT args FROM audit_log WHERE action = 'events.create_endpoint'").all());
+  const entries = await tg.gw.store.read((tx) => tx.audit.page(Number.MAX_SAFE_INTEGER, 1000));
+  const audit = JSON.stringify(entries.filter((e) => e.action === "events.create_endpoint").map((e) => e.args));
   expect(audit).toContain("[redacted]");
   expect(audit).not.toContain("whsec_");
   const off = await admin(tg, key, "DELETE", `/admin/event-endpoints/${list.find((e: { url: string }) => e.url === refundsOnly.url).id}`);
   expect(off.json.endpoint.disabled).toBe(true);
   const before = refundsOnly.got.length;
   const { id } = await pay("2.00");
-  await until("paid", () => tg.gw.store.orders.byId(id)!.status === "paid");
+  await until("paid", async () => (await tg.gw.store.read((tx) => tx.orders.byId(id)))!.status === "paid");
   await admin(tg, key, "POST", `/admin/orders/${id}/refunds`, {});
   await until("refund event at the other endpoint", () => all.got.some((g) => g.event.type === "refund.succeeded" && g.event.data.order.id === id));
   await Bun.sleep(200);
