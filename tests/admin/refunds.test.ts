@@ -1,8 +1,8 @@
 // Issue 16: refunds as their own records, orders/deliveries/ledger reads, CSV exports and in_review resolution —
 // against real settlement peers that sign and verify with their own code.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway as TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { app, assertPortLedgerBalanced, portBalance as balance, seedUser } from "../helpers/wallet";
 import { startSettlementPeers, type SettlementPeers } from "../helpers/settlement-peers";
 import { admin, apiKey } from "../helpers/admin";
 import { makeOrder } from "../peers/kit";
@@ -14,7 +14,7 @@ let peers: SettlementPeers;
 let key: string;
 
 beforeAll(async () => {
-  tg = await startTestGateway(
+  tg = await startPortTestGateway(
     {
       partners: [{ ocid: 101, reserveCurrencies: ["USD"] }],
       providers: [{ ocid: 300, currencies: ["USD"] }],
@@ -32,9 +32,9 @@ afterAll(async () => {
   await peers.stop();
   await tg.close();
 });
-afterEach(() => {
+afterEach(async () => {
   offset.s = 0;
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 8000) {
@@ -47,15 +47,18 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
   throw new Error(`timed out waiting for ${what}`);
 }
 
+const bySession = (sessionId: string) => tg.gw.store.read((tx) => tx.orders.bySession(sessionId));
+const orderById = (id: number) => tg.gw.store.read((tx) => tx.orders.byId(id));
+
 let seq = 0;
 async function paidOrder(accepts: number[], amount = "25.00") {
-  const { user, token } = addUser(tg, `r${++seq}`, "USD:100.00");
+  const { user, token } = await seedUser(tg, `r${++seq}`, "USD:100.00");
   const s = (await app(tg, token, "POST", "/app/pay", {})).json;
   const order = makeOrder(500, { accepts, amount });
   expect((await peers.merchant.call(tg.url, "POST", `/opencharge/orders/create/${s.sessionId}`, { order, signature: peers.merchant.signOrder(order), urls: {} })).status).toBe(200);
   expect((await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {})).status).toBe(200);
-  const row = tg.gw.store.orders.bySession(s.sessionId)!;
-  await until("the order to be paid", () => tg.gw.store.orders.byId(row.id)!.status === "paid");
+  const row = (await bySession(s.sessionId))!;
+  await until("the order to be paid", async () => (await orderById(row.id))!.status === "paid");
   return { user, token, order, id: row.id };
 }
 
@@ -64,12 +67,12 @@ const status = async (orderId: string) => (await peers.merchant.call(tg.url, "GE
 
 test("direct order: partial refunds, then the rest; the merchant is debited, the user credited, a signed notice reaches the merchant", async () => {
   const { user, token, order, id } = await paidOrder([200]);
-  const merchantBefore = balance(tg, "peer:500");
+  const merchantBefore = await balance(tg, "peer:500");
   const r1 = await refund(id, "10.00");
   expect(r1.status).toBe(201);
   expect(r1.json.refund).toMatchObject({ id: expect.stringMatching(/^rf_/), amount: "10.00", status: "succeeded", method: "direct" });
-  expect(balance(tg, `user:${user.id}`)).toBe(8500n);
-  expect(balance(tg, "peer:500")).toBe(merchantBefore - 1000n);
+  expect(await balance(tg, `user:${user.id}`)).toBe(8500n);
+  expect(await balance(tg, "peer:500")).toBe(merchantBefore - 1000n);
   const notice = await peers.merchant.waitForRequest((r) => r.path.endsWith("/transfer/webhook") && r.json?.proof?.txid === r1.json.refund.txid);
   expect(notice.authentic).toBe(true);
   expect(peers.merchant.verifyProof(notice.json.proof, notice.json.signature, tg.gw.key.publicKeyHex)).toBe("deep");
@@ -79,7 +82,7 @@ test("direct order: partial refunds, then the rest; the merchant is debited, the
   const over = await refund(id, "0.01");
   expect(over.status).toBe(422);
   expect(over.json.error).toMatchObject({ code: "REFUND_EXCEEDS_PAID", details: { paid: "25.00", refunded: "25.00", refundable: "0.00" } });
-  expect(balance(tg, `user:${user.id}`)).toBe(10000n);
+  expect(await balance(tg, `user:${user.id}`)).toBe(10000n);
   // The user's history and the merchant's status URL show it.
   const h = (await app(tg, token, "GET", "/app/history")).json.items.find((i: { orderId?: string }) => i.orderId === order.id);
   expect(h).toMatchObject({ status: "paid", amount: "25.00", refunded: "25.00" });
@@ -97,11 +100,11 @@ test("over-refund in one go is refused; refunds of unpaid orders are INVALID_STA
   expect((await refund(id, "5.01")).json.error.code).toBe("REFUND_EXCEEDS_PAID");
   expect((await refund(id, "1.001")).json.error.code).toBe("INVALID_AMOUNT");
   expect((await refund(999999, "1.00")).status).toBe(404);
-  const { token } = addUser(tg, `r${++seq}`, "USD:10.00");
+  const { token } = await seedUser(tg, `r${++seq}`, "USD:10.00");
   const s = (await app(tg, token, "POST", "/app/pay", {})).json;
   const order = makeOrder(500, { accepts: [200], amount: "1.00" });
   await peers.merchant.call(tg.url, "POST", `/opencharge/orders/create/${s.sessionId}`, { order, signature: peers.merchant.signOrder(order), urls: {} });
-  const unpaid = tg.gw.store.orders.bySession(s.sessionId)!.id;
+  const unpaid = (await bySession(s.sessionId))!.id;
   const r = await refund(unpaid, "1.00");
   expect(r.status).toBe(409);
   expect(r.json.error.code).toBe("INVALID_STATE");
@@ -114,18 +117,18 @@ test("concurrent refunds that together exceed the paid amount: exactly the allow
   expect(ok.length).toBe(6); // 6 × 4.00 = 24.00 ≤ 25.00 < 7 × 4.00
   expect(rs.filter((r) => r.status === 422).every((r) => r.json.error.code === "REFUND_EXCEEDS_PAID")).toBe(true);
   expect(rs.length - ok.length).toBe(6);
-  expect(balance(tg, `user:${user.id}`)).toBe(7500n + 2400n);
+  expect(await balance(tg, `user:${user.id}`)).toBe(7500n + 2400n);
   expect((await refund(id, "1.00")).status).toBe(201);
   expect((await refund(id, "0.01")).status).toBe(422);
 });
 
 test("partner-settled order: the refund stays pending until the partner's proof arrives at /transfer/webhook", async () => {
   const { user, token, order, id } = await paidOrder([101]);
-  expect(tg.gw.store.orders.byId(id)!.settlementType).toBe("partner_reserve");
+  expect((await orderById(id))!.settlementType).toBe("partner_reserve");
   const r = await refund(id, "10.00");
   expect(r.status).toBe(201);
   expect(r.json.refund).toMatchObject({ status: "pending", method: "partner", amount: "10.00" });
-  expect(balance(tg, `user:${user.id}`)).toBe(7500n);
+  expect(await balance(tg, `user:${user.id}`)).toBe(7500n);
   // Pending counts against the cap.
   expect((await refund(id, "15.01")).json.error.code).toBe("REFUND_EXCEEDS_PAID");
   // A proof from someone else, or of another amount, does not complete it.
@@ -139,7 +142,7 @@ test("partner-settled order: the refund stays pending until the partner's proof 
   expect((await peers.partner.call(tg.url, "POST", "/opencharge/transfer/webhook", proof)).json.status).toBe("accepted");
   const after = (await admin(tg, key, "GET", `/admin/orders/${id}`)).json.refunds[0];
   expect(after).toMatchObject({ status: "succeeded", txid: proof.proof.txid });
-  expect(balance(tg, `user:${user.id}`)).toBe(7500n + 1000n);
+  expect(await balance(tg, `user:${user.id}`)).toBe(7500n + 1000n);
   const h = (await app(tg, token, "GET", "/app/history")).json.items.find((i: { orderId?: string }) => i.orderId === order.id);
   expect(h.refunded).toBe("10.00");
   expect((await status(order.id as string)).refunded).toBe("10.00");
@@ -155,9 +158,9 @@ test("a merchant's /transfer/create naming one of its paid orders is recorded as
   const t2 = await peers.merchant.call(tg.url, "POST", "/opencharge/transfer/create", body("3.01"));
   expect(t2.status).toBe(422);
   expect(t2.json.error.code).toBe("REFUND_EXCEEDS_PAID");
-  expect(balance(tg, `user:${user.id}`)).toBe(9200n + 500n);
+  expect(await balance(tg, `user:${user.id}`)).toBe(9200n + 500n);
   // To another user, naming this order: refused.
-  const other = addUser(tg, `r${++seq}`);
+  const other = await seedUser(tg, `r${++seq}`);
   const t3 = await peers.merchant.call(tg.url, "POST", "/opencharge/transfer/create", { ...body("1.00"), to: { ocid: 200, reference: `user_${other.user.id}` } });
   expect(t3.status).toBe(400);
 });
@@ -215,15 +218,15 @@ test("orders list filters and pages; deliveries list and replay; balances; CSV e
 
 test("resolve an in_review order through the API: refund to the user, audited; a second resolve is INVALID_STATE", async () => {
   peers.partnerTransfer.override((req) => (req.json?.order?.id?.startsWith("lost_") ? { dropConnection: true } : null));
-  const { user, token } = addUser(tg, `r${++seq}`, "USD:100.00");
+  const { user, token } = await seedUser(tg, `r${++seq}`, "USD:100.00");
   const s = (await app(tg, token, "POST", "/app/pay", {})).json;
   const order = makeOrder(500, { id: `lost_${seq}`, accepts: [101], amount: "25.00" });
   await peers.merchant.call(tg.url, "POST", `/opencharge/orders/create/${s.sessionId}`, { order, signature: peers.merchant.signOrder(order), urls: {} }, { timestamp: now() });
   expect((await app(tg, token, "POST", `/app/confirm/${s.sessionId}`, {})).status).toBe(200);
-  const id = tg.gw.store.orders.bySession(s.sessionId)!.id;
-  await until("a first attempt", () => tg.gw.store.jobs.byOrder(id)!.stepAttempts >= 1);
+  const id = (await bySession(s.sessionId))!.id;
+  await until("a first attempt", async () => (await tg.gw.store.read((tx) => tx.jobs.byOrder(id)))!.stepAttempts >= 1);
   offset.s += 901;
-  await until("in_review", () => tg.gw.store.orders.byId(id)!.status === "in_review");
+  await until("in_review", async () => (await orderById(id))!.status === "in_review");
   const inReview = await admin(tg, key, "GET", "/admin/orders?status=in_review");
   expect(inReview.json.items.map((o: { id: number }) => o.id)).toContain(id);
   const detail = (await admin(tg, key, "GET", `/admin/orders/${id}`)).json;
@@ -232,9 +235,9 @@ test("resolve an in_review order through the API: refund to the user, audited; a
   const r = await admin(tg, key, "POST", `/admin/orders/${id}/resolve`, { action: "refund" });
   expect(r.status).toBe(200);
   expect(r.json.order.status).toBe("failed");
-  expect(balance(tg, `user:${user.id}`)).toBe(10000n);
+  expect(await balance(tg, `user:${user.id}`)).toBe(10000n);
   expect((await admin(tg, key, "POST", `/admin/orders/${id}/resolve`, { action: "refund" })).status).toBe(409);
-  const audit = tg.gw.db.query<{ actor: string; action: string; args: string }, []>("SELECT actor, action, args FROM audit_log ORDER BY id DESC LIMIT 1").get()!;
+  const [audit] = await tg.gw.store.read((tx) => tx.audit.page(Number.MAX_SAFE_INTEGER, 1));
   expect(audit).toMatchObject({ actor: "ops", action: "orders.resolve" });
-  expect(JSON.parse(audit.args)).toMatchObject({ orderId: id, action: "refund" });
+  expect(audit!.args).toMatchObject({ orderId: id, action: "refund" });
 });
