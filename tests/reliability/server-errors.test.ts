@@ -3,8 +3,9 @@
 // (retried forever before); currency exponents that made every balance cap near 9.22 units.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { inFlightRow, inFlightShard } from "../../src/domain/ledger-accounts";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced, balance } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
+import { dbRow } from "../helpers/inspect";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import type { TestPeer } from "../peers/kit";
 import { ConfigError, loadConfig } from "../../src/config";
@@ -13,14 +14,14 @@ import { fileDone, protocolShapeProblem, suiteSeed, tally, waitUntil } from "./s
 
 suiteSeed("server-errors");
 
-let demo: TestGateway;
-let tg: TestGateway;
+let demo: PortTestGateway;
+let tg: PortTestGateway;
 let merchant: TestPeer;
 const MAX_AMOUNT = "9999999999999999.99"; // the largest USD amount (999,999,999,999,999,999 minor units)
 
 beforeAll(async () => {
-  demo = await startTestGateway({ demoMode: true });
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 100 });
+  demo = await startPortTestGateway({ demoMode: true });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 100 });
   merchant = await startMerchant(tg);
 });
 afterAll(async () => {
@@ -29,6 +30,13 @@ afterAll(async () => {
   await tg.close();
   fileDone(import.meta.path);
 });
+
+/** The order a session holds, read through the port. */
+async function orderOf(sessionId: string) {
+  const o = await tg.gw.store.read((tx) => tx.orders.bySession(sessionId));
+  if (!o) throw new Error(`no order for session ${sessionId}`);
+  return o;
+}
 
 function counted(status: number, text: string) {
   tally.tried("serverErrors");
@@ -59,7 +67,7 @@ test("demo login: names outside the rule answer 400 INVALID_REQUEST naming the f
 });
 
 test("a confirm that would push the money in flight past the 64-bit range answers 400 balance_limit; nothing moves", async () => {
-  const { user, token } = addUser(tg, "whale", `USD:${MAX_AMOUNT}`);
+  const { user, token } = await seedUser(tg, "whale", `USD:${MAX_AMOUNT}`);
   const now = tg.gw.clock();
   // Other payments in flight, as far as the ledger knows (booked against an external account: `funding` already
   // carries the whale's credit, and it has a 64-bit range of its own).
@@ -68,38 +76,38 @@ test("a confirm that would push the money in flight past the 64-bit range answer
   const stuffing = 9_000_000_000_000_000_000n;
   const s = (await app(tg, token, "POST", "/app/pay", {})).json.sessionId as string;
   expect((await submitOrder(merchant, tg, s, orderFor(merchant, tg, { amount: MAX_AMOUNT }))).status).toBe(200);
-  const row = inFlightRow(inFlightShard(tg.gw.store.orders.bySession(s)!.id));
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "external:901", to: row, currency: "USD", amount: stuffing, reason: "funding", now }));
+  const row = inFlightRow(inFlightShard((await orderOf(s)).id));
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "external:901", to: row, currency: "USD", amount: stuffing, reason: "funding", now }));
   try {
     const r = await app(tg, token, "POST", `/app/confirm/${s}`, {});
     counted(r.status, r.text);
     expect(r.status).toBe(400);
     expect(r.json.error).toMatchObject({ code: "INVALID_AMOUNT", details: { reason: "balance_limit" } });
-    expect(tg.gw.store.orders.bySession(s)!.status).toBe("awaiting_confirmation");
-    expect(balance(tg, `user:${user.id}`)).toBe(999_999_999_999_999_999n);
+    expect((await orderOf(s)).status).toBe("awaiting_confirmation");
+    expect(await portBalance(tg, `user:${user.id}`)).toBe(999_999_999_999_999_999n);
   } finally {
-    tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: row, to: "external:901", currency: "USD", amount: stuffing, reason: "funding", now }));
+    await tg.gw.store.transaction((tx) => tx.ledger.move({ from: row, to: "external:901", currency: "USD", amount: stuffing, reason: "funding", now }));
   }
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });
 
 test("a direct settlement to a merchant account that cannot hold the amount fails the path and refunds, instead of retrying forever", async () => {
-  const { user, token } = addUser(tg, "whale2", `USD:${MAX_AMOUNT}`);
+  const { user, token } = await seedUser(tg, "whale2", `USD:${MAX_AMOUNT}`);
   const now = tg.gw.clock();
   const full = 9_000_000_000_000_000_000n;
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "external:902", to: "peer:500", currency: "USD", amount: full, reason: "funding", now }));
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "external:902", to: "peer:500", currency: "USD", amount: full, reason: "funding", now }));
   const s = (await app(tg, token, "POST", "/app/pay", {})).json.sessionId as string;
   expect((await submitOrder(merchant, tg, s, orderFor(merchant, tg, { amount: MAX_AMOUNT }))).status).toBe(200);
   const c = await app(tg, token, "POST", `/app/confirm/${s}`, {});
   counted(c.status, c.text);
   expect(c.status).toBe(200);
-  await waitUntil("the order to fail and refund", () => tg.gw.store.orders.bySession(s)!.status === "failed", 5000);
-  expect(balance(tg, `user:${user.id}`)).toBe(999_999_999_999_999_999n);
-  expect(balance(tg, "peer:500")).toBe(full);
-  expect(tg.gw.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM anomalies WHERE kind = 'balance_limit'").get()!.n).toBe(1);
+  await waitUntil("the order to fail and refund", async () => (await orderOf(s)).status === "failed", 5000);
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(999_999_999_999_999_999n);
+  expect(await portBalance(tg, "peer:500")).toBe(full);
+  expect((await dbRow<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM anomalies WHERE kind = 'balance_limit'"))!.n).toBe(1);
   expect(tg.logs.filter((l) => l.includes('"level":"error"'))).toEqual([]);
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "peer:500", to: "external:902", currency: "USD", amount: full, reason: "funding", now }));
-  assertLedgerBalanced(tg);
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "peer:500", to: "external:902", currency: "USD", amount: full, reason: "funding", now }));
+  await assertPortLedgerBalanced(tg);
 });
 
 test("currency exponents are bounded: every balance range holds at least 9.2 billion units", () => {
