@@ -2,9 +2,9 @@
 // pinned at 1706313700, answers the exact 200 body, and signs it with the exact vector signature.
 import { afterEach, expect, test } from "bun:test";
 import vectors from "../vectors/opencharge-vectors.json";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startPortTestGateway, type PortTestGateway as TestGateway } from "../helpers/gateway";
 import { TestPeer } from "../peers/kit";
-import { addUser } from "../helpers/wallet";
+import { seedUser } from "../helpers/wallet";
 
 const V = vectors.requestSignature;
 const started: { tg: TestGateway; peer: TestPeer }[] = [];
@@ -15,8 +15,9 @@ afterEach(async () => {
   }
 });
 
-async function vectorGateway(clock: { t: number }) {
-  const tg = await startTestGateway(
+/** The vectors' gateway with their session, for the vector user; `status` other than pending: it is gone. */
+async function vectorGateway(clock: { t: number }, status: "pending" | "used" = "pending") {
+  const tg = await startPortTestGateway(
     {
       privateKey: vectors.key.privateKey,
       ocid: 200,
@@ -28,9 +29,10 @@ async function vectorGateway(clock: { t: number }) {
   // One key plays every party in the vectors (SPEC §18); real tests give each party its own.
   const peer = await TestPeer.start({ ocid: 500, privateKeyHex: vectors.key.privateKey });
   await tg.gw.directory.add(500, peer.endpoint);
-  const { user } = addUser(tg, "vector-user", "USD:100.00");
+  const { user } = await seedUser(tg, "vector-user", "USD:100.00");
   const s = V.sessionSubmit.expect.session;
-  tg.gw.store.sessions.insert({ id: s.id, kind: "qr", userId: user.id, status: "pending", createdAt: s.createdAt, expiresAt: s.expiresAt });
+  const session = { id: s.id, kind: "qr" as const, userId: user.id, status, createdAt: s.createdAt, expiresAt: s.expiresAt };
+  await tg.gw.store.transaction((tx) => tx.sessions.insert(session));
   started.push({ tg, peer });
   return tg;
 }
@@ -54,7 +56,8 @@ test("vector session submit (wire path) → exact 200 body and the exact vector 
   expect(res.headers.get("x-oc-id")).toBe("200");
   expect(res.headers.get("x-oc-timestamp")).toBe("1706313700");
   expect(res.headers.get("x-oc-signature")).toBe(vectors.responseSignature.sessionSubmitOk.headers["X-OC-Signature"]);
-  expect(tg.gw.store.orders.bySession(V.sessionSubmit.expect.session.id)!.sigForm).toBe(V.sessionSubmit.expect.orderSignatureForm as "deep");
+  const stored = await tg.gw.store.read((tx) => tx.orders.bySession(V.sessionSubmit.expect.session.id));
+  expect(stored!.sigForm).toBe(V.sessionSubmit.expect.orderSignatureForm as "deep");
 
   clock.t = V.statusGet.timestamp;
   const st = await send(tg, V.statusGet);
@@ -80,8 +83,7 @@ test("vector session submit signed over the route-relative path is accepted too"
 
 test("vector session submit answered SESSION_USED when the session is gone, with the vector error body", async () => {
   const clock = { t: 1706313701 };
-  const tg = await vectorGateway(clock);
-  tg.gw.db.query("UPDATE sessions SET status = 'used' WHERE id = ?").run(V.sessionSubmit.expect.session.id);
+  const tg = await vectorGateway(clock, "used");
   const res = await send(tg, V.sessionSubmit);
   expect(res.status).toBe(410);
   expect(await res.text()).toBe(vectors.responseSignature.sessionUsedError.body);
