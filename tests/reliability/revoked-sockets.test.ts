@@ -3,12 +3,12 @@
 // noticed when a push or a message arrives. The token is re-checked on every push and every message.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { Database } from "bun:sqlite";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, app, WsClient } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway as TestGateway } from "../helpers/gateway";
+import { app, seedUser, WsClient } from "../helpers/wallet";
 import { orderFor, startMerchant, submitOrder } from "../helpers/merchant";
 import type { TestPeer } from "../peers/kit";
 import { rotateUserToken } from "../../src/admin/users";
+import { sha256Hex } from "../../src/protocol/hash";
 import { fileDone, findSecrets, suiteSeed, tally, waitUntil } from "./support";
 
 suiteSeed("revoked-sockets");
@@ -17,9 +17,11 @@ const ROOT = resolve(import.meta.dir, "../..");
 let tg: TestGateway;
 let merchant: TestPeer;
 const tokens: string[] = [];
+const offset = { s: 0 };
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 100 });
+  const clock = () => Math.floor(Date.now() / 1000) + offset.s;
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, maxPendingSessions: 100 }, { clock });
   merchant = await startMerchant(tg);
 });
 afterAll(async () => {
@@ -31,7 +33,7 @@ afterAll(async () => {
 });
 
 async function userWithSocket(name: string, header = true) {
-  const { user, token } = addUser(tg, name, "USD:50.00");
+  const { user, token } = await seedUser(tg, name, "USD:50.00");
   tokens.push(token);
   const ws = await WsClient.open(tg, { token, header });
   return { user, token, ws };
@@ -45,12 +47,13 @@ async function pushPaymentRequest(token: string) {
   return s;
 }
 
-/** A revocation made by another connection to the same database, as the CLI in another process makes it. */
-function revokeElsewhere(userId: string) {
-  const db = new Database(`${tg.dataDir}/gateway.sqlite`);
-  db.exec("PRAGMA busy_timeout = 5000");
-  db.query("UPDATE app_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL").run(Math.floor(Date.now() / 1000), userId);
-  db.close();
+/**
+ * A revocation the hub is not told of, as when the CLI in another process makes it: written through the store
+ * alone, not through the flow that closes the token's sockets (rotateUserToken).
+ */
+async function revokeElsewhere(token: string) {
+  const revoked = await tg.gw.store.transaction((tx) => tx.tokens.revoke(sha256Hex(token), tg.gw.clock()));
+  expect(revoked).toBe(true);
 }
 
 function tallied(n = 1) {
@@ -85,10 +88,12 @@ test("rotating a token in this process closes its sockets with 4401 at once; a l
 
 test("a revocation by the CLI (another process) closes the socket within 1 s, and it receives nothing after", async () => {
   const a = await userWithSocket("cli-a");
-  const name = tg.gw.store.users.byId(a.user.id)!.name;
+  const name = (await tg.gw.store.read((tx) => tx.users.byId(a.user.id)))!.name;
+  // The CLI finds the gateway's database as an operator's would: the data dir, and on PostgreSQL its URL.
+  const database = tg.gw.config.databaseUrl ? { OC_DATABASE_URL: tg.gw.config.databaseUrl } : {};
   const cli = Bun.spawnSync([process.execPath, "run", "src/main.ts", "users", "token", name], {
     cwd: ROOT,
-    env: { ...process.env, OC_DATA_DIR: tg.dataDir, OC_CONFIG: "", OC_LOG_LEVEL: "error" },
+    env: { ...process.env, OC_DATA_DIR: tg.dataDir, OC_CONFIG: "", OC_LOG_LEVEL: "error", ...database },
   });
   expect(cli.exitCode).toBe(0);
   const fresh = cli.stdout.toString().trim().split("\n").pop()!;
@@ -109,10 +114,10 @@ test("a revocation by the CLI (another process) closes the socket within 1 s, an
 test("a push right after a revocation made elsewhere (before any sweep) is not delivered: the push re-checks the token", async () => {
   for (let i = 0; i < 10; i++) {
     const a = await userWithSocket(`push-${i}`);
-    const other = addUser(tg, `push-other-${i}`, "USD:5.00"); // a second user keeps getting pushes
+    const other = await seedUser(tg, `push-other-${i}`, "USD:5.00"); // a second user keeps getting pushes
     tokens.push(other.token);
     const s = (await app(tg, a.token, "POST", "/app/pay", {})).json.sessionId as string;
-    revokeElsewhere(a.user.id);
+    await revokeElsewhere(a.token);
     const r = await submitOrder(merchant, tg, s, orderFor(merchant, tg, { amount: "1.00" }));
     expect(r.status).toBe(200);
     const closed = await a.ws.waitClose(1000);
@@ -128,7 +133,7 @@ test("messages on a socket whose token was revoked elsewhere: auth answers no `r
     const s = await pushPaymentRequest(a.token);
     await a.ws.next((m) => m.type === "payment_request");
     const before = a.ws.messages.length;
-    revokeElsewhere(a.user.id);
+    await revokeElsewhere(a.token);
     if (kind === "auth") a.ws.send({ type: "auth", token: a.token });
     if (kind === "ping") a.ws.send({ type: "ping" });
     if (kind === "confirm") a.ws.send({ type: "confirm", sessionId: s });
@@ -136,14 +141,14 @@ test("messages on a socket whose token was revoked elsewhere: auth answers no `r
     expect(closed.code).toBe(4401);
     const after = a.ws.messages.slice(before).map((m) => m.type);
     expect(after.every((t) => t === "error")).toBe(true);
-    expect(tg.gw.store.orders.bySession(s)!.status).toBe("awaiting_confirmation");
+    expect((await tg.gw.store.read((tx) => tx.orders.bySession(s)))!.status).toBe("awaiting_confirmation");
     tallied();
   }
 });
 
 test("a second `auth` on an open socket must be a valid token of the same user (else an error, never `ready`)", async () => {
   const a = await userWithSocket("auth-a");
-  const b = addUser(tg, "auth-b");
+  const b = await seedUser(tg, "auth-b");
   tokens.push(b.token);
   a.ws.send({ type: "auth", token: b.token });
   const err = await a.ws.nextNew((m) => m.type === "error");
@@ -156,9 +161,16 @@ test("a second `auth` on an open socket must be a valid token of the same user (
 });
 
 test("the sweep closes sockets of expired tokens too", async () => {
-  const a = await userWithSocket("exp-a");
-  tg.gw.db.query("UPDATE app_tokens SET expires_at = ? WHERE user_id = ?").run(tg.gw.clock() - 1, a.user.id);
-  expect((await a.ws.waitClose(1000)).code).toBe(4401);
-  await waitUntil("hub to forget the socket", () => tg.gw.hub.socketCount(a.user.id) === 0);
+  const { user } = await seedUser(tg, "exp-a", "USD:50.00");
+  const issued = await tg.gw.store.transaction((tx) => tx.tokens.issue(user.id, tg.gw.clock(), { kind: "operator", ttl: 60 }));
+  tokens.push(issued.token);
+  const ws = await WsClient.open(tg, { token: issued.token, header: true });
+  offset.s = 61; // the gateway's clock passes the token's expiry, nothing else: the user's other token has none
+  try {
+    expect((await ws.waitClose(1000)).code).toBe(4401);
+    await waitUntil("hub to forget the socket", () => tg.gw.hub.socketCount(user.id) === 0);
+  } finally {
+    offset.s = 0;
+  }
   tallied();
 });
