@@ -62,6 +62,16 @@ export async function claimDue<Row>(
   return (await sql.unsafe(claimStatement(t), args)) as Row[];
 }
 
+// The fence of every leased write, renewal and check, written once: the owner still holds the row's lease and it
+// has not lapsed (`>=`, the exact complement of the claim's `lease_until < DB_NOW`; see the header).
+const LEASE_VALID = `lease_until >= ${DB_NOW}`;
+
+/** The fence in a positional statement (sql.unsafe): `owner` names the parameter holding the owner, e.g. "$2". */
+export const heldByParam = (owner: `$${number}`): string => `lease_owner = ${owner} AND ${LEASE_VALID}`;
+
+/** The fence as a fragment of `sql`'s tagged statements (`… WHERE id = ${id} AND ${heldBy(sql, owner)}`). */
+export const heldBy = (sql: SQL, owner: string) => sql`lease_owner = ${owner} AND ${sql.unsafe(LEASE_VALID)}`;
+
 /** Extends the leases this owner still validly holds; returns those ids. A run whose id is missing lost its row. */
 export async function renewLeases(
   sql: SQL,
@@ -71,7 +81,7 @@ export async function renewLeases(
   if (c.ids.length === 0) return [];
   const rows: { id: string }[] = await sql.unsafe(
     `UPDATE ${table(t)} SET lease_until = ${DB_NOW} + $3
-     WHERE id = ANY($1::text[]) AND lease_owner = $2 AND lease_until >= ${DB_NOW}
+     WHERE id = ANY($1::text[]) AND ${heldByParam("$2")}
      RETURNING id`,
     [c.ids, c.owner, c.leaseSeconds],
   );
@@ -99,7 +109,7 @@ export async function fencedWrite(
   if (sets.length === 0) throw new Error("fencedWrite needs something to write");
   const rows = await sql.unsafe(
     `UPDATE ${table(t)} SET ${sets.join(", ")}
-     WHERE id = $1 AND lease_owner = $2 AND lease_until >= ${DB_NOW}
+     WHERE id = $1 AND ${heldByParam("$2")}
      RETURNING id`,
     [w.id, w.owner, ...cols.map((c) => w.set[c])],
   );

@@ -2,7 +2,7 @@
 // an attempt's row and the delivery's next state are written together, fenced by the lease owner (./jobs.ts says
 // why that fence holds across nodes).
 import type { SQL } from "bun";
-import { DB_NOW } from "./claims";
+import { heldBy } from "./claims";
 import type { Tx } from "../index";
 import { DELIVERY_ID_BYTES, type Attempt, type DeliveryRow } from "../deliveries";
 import { randomHex } from "../../protocol/hex";
@@ -39,7 +39,7 @@ export function pgDeliveries(sql: SQL): Tx["deliveries"] {
           first_attempt_at = COALESCE(first_attempt_at, ${a.started}), window_start = ${a.windowStart},
           next_attempt_at = ${a.nextAt}, last_http_status = ${a.httpStatus}, last_error = ${a.error},
           last_reply = ${a.reply}, lease_owner = NULL, lease_until = NULL, updated_at = ${a.now}
-        WHERE id = ${id} AND lease_owner = ${owner} AND lease_until >= ${sql.unsafe(DB_NOW)}`;
+        WHERE id = ${id} AND ${heldBy(sql, owner)}`;
       return r.count === 1;
     },
     async recordProofAttempt(id, owner, a) {
@@ -50,7 +50,7 @@ export function pgDeliveries(sql: SQL): Tx["deliveries"] {
           last_reply = ${a.reply}, lease_owner = NULL, lease_until = NULL, updated_at = ${a.now},
           last_peer_code = ${a.peerCode}, last_peer_message = ${a.peerMessage}, body = ${a.body},
           dialect_retried = dialect_retried + ${a.dialectRetried ? 1 : 0}
-        WHERE id = ${id} AND lease_owner = ${owner} AND lease_until >= ${sql.unsafe(DB_NOW)}`;
+        WHERE id = ${id} AND ${heldBy(sql, owner)}`;
       return r.count === 1;
     },
   };

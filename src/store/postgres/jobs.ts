@@ -3,7 +3,7 @@
 // node takes the row lock and replaces lease_owner, so a stalled owner's later write (which waits on that lock and
 // then re-checks its WHERE on the newest row) changes nothing and reports false.
 import type { SQL } from "bun";
-import { DB_NOW } from "./claims";
+import { heldBy } from "./claims";
 import type { Tx } from "../index";
 import { firstStep, JOB_ID_BYTES, PAYABLE, type JobRow } from "../jobs";
 import { randomHex } from "../../protocol/hex";
@@ -25,7 +25,7 @@ export function pgJobs(sql: SQL): Tx["jobs"] {
     async advance(id, owner, s) {
       const r = await sql`UPDATE jobs SET step = ${s.step}, step_data = ${s.stepData}, step_attempts = 0,
           attempts = attempts + 1, pinned = ${s.pinned ? 1 : 0}, updated_at = ${s.now}
-        WHERE id = ${id} AND lease_owner = ${owner} AND lease_until >= ${sql.unsafe(DB_NOW)}`;
+        WHERE id = ${id} AND ${heldBy(sql, owner)}`;
       return r.count === 1;
     },
     async advanceByProof(id, from, s) {
@@ -37,20 +37,20 @@ export function pgJobs(sql: SQL): Tx["jobs"] {
     async nextPath(id, owner, p) {
       const r = await sql`UPDATE jobs SET path_index = ${p.index}, step = ${p.step}, step_data = '{}',
           step_attempts = 0, attempts = attempts + 1, last_error = ${p.reason}, updated_at = ${p.now}
-        WHERE id = ${id} AND lease_owner = ${owner} AND lease_until >= ${sql.unsafe(DB_NOW)}`;
+        WHERE id = ${id} AND ${heldBy(sql, owner)}`;
       return r.count === 1;
     },
     async retryLater(id, owner, r) {
       const w = await sql`UPDATE jobs SET step_attempts = step_attempts + 1, attempts = attempts + 1,
           pinned = ${r.pinned ? 1 : 0}, next_attempt_at = ${r.at}, last_error = ${r.reason}, lease_owner = NULL,
           lease_until = NULL, updated_at = ${r.now}
-        WHERE id = ${id} AND lease_owner = ${owner} AND lease_until >= ${sql.unsafe(DB_NOW)}`;
+        WHERE id = ${id} AND ${heldBy(sql, owner)}`;
       return w.count === 1;
     },
     async finish(id, owner, state, error, now) {
       const r = await sql`UPDATE jobs SET state = ${state}, last_error = COALESCE(${error}::text, last_error),
           lease_owner = NULL, lease_until = NULL, updated_at = ${now}
-        WHERE id = ${id} AND lease_owner = ${owner} AND lease_until >= ${sql.unsafe(DB_NOW)}`;
+        WHERE id = ${id} AND ${heldBy(sql, owner)}`;
       return r.count === 1;
     },
     async markDone(id, now) {

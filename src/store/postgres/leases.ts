@@ -7,7 +7,7 @@
 import type { SQL } from "bun";
 import type { Tx } from "../index";
 import { LEASED_TABLES, type LeasedTable } from "../leases";
-import { claimStatement, DB_NOW, nextDue, releaseAll, renewLeases } from "./claims";
+import { claimStatement, heldByParam, nextDue, releaseAll, renewLeases } from "./claims";
 import { pgRecords } from "./rows";
 
 function table(t: LeasedTable): LeasedTable {
@@ -57,10 +57,8 @@ export function pgLeases(sql: SQL): Tx["leases"] {
     // FOR UPDATE: the row stays locked to this transaction until it commits, so no claim (SKIP LOCKED) can take it
     // between this check and the commit of the writes it fences.
     async holds(t, id, owner) {
-      const rows = await sql.unsafe(
-        `SELECT id FROM ${table(t)} WHERE id = $1 AND lease_owner = $2 AND lease_until >= ${DB_NOW} FOR UPDATE`,
-        [id, owner],
-      );
+      const held = `SELECT id FROM ${table(t)} WHERE id = $1 AND ${heldByParam("$2")} FOR UPDATE`;
+      const rows = await sql.unsafe(held, [id, owner]);
       return rows.length === 1;
     },
     nextDue: () => nextDue(sql),
