@@ -7,20 +7,11 @@
 // that module no longer has the function it replaces, so the control can never silently run the real statement.
 import { plugin } from "bun";
 
-/**
- * Same parameters as the real claimStatement ($1 owner, $2 lease seconds, $3 business now, $4 batch size, $5 the
- * claimer's own runs in flight); the text is src/store/leases.ts's SQLite claim with ?N written $N, the JSON list
- * an array, and its lease end (?2, now + lease there) spelled out.
- */
+/** Appended to that module: its own table-name guard, then the ported text (helpers/ported-claim.ts). */
 const PORTED = `
+import { portedClaimStatement } from ${JSON.stringify(new URL("../helpers/ported-claim.ts", import.meta.url).pathname)};
 export function claimStatement(t: ClaimTable): string {
-  const name = table(t); // the module's own table-name guard (this text is appended to that module)
-  return \`UPDATE \${name} SET lease_owner = $1, lease_until = $3::bigint + $2
-    WHERE id IN (SELECT id FROM \${name} WHERE state = 'pending' AND next_attempt_at <= $3
-                   AND (lease_until IS NULL OR lease_until < $3)
-                   AND NOT (id = ANY($5::text[]))
-                 ORDER BY next_attempt_at LIMIT $4)
-    RETURNING *\`;
+  return portedClaimStatement(table(t));
 }
 console.error("CONTROL: the ported SQLite claim statement replaces FOR UPDATE SKIP LOCKED in this process");
 `;
