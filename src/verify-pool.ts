@@ -5,9 +5,24 @@ import { signDigest, verifyDigest } from "./protocol/signatures";
 
 export type SignatureCheck = { digests: Uint8Array[]; r: bigint; s: bigint; pub: Uint8Array };
 
+/**
+ * What a request will need once its own signature verifies, done in the same worker round trip (issue 20: a submit
+ * made three round trips, each a message and a thread wake-up both ways): more checks with the same key, run in
+ * order until one fails, and a digest to sign when all passed. Nothing runs unless the request's signature verified,
+ * so a forged request costs one verification, as before.
+ */
+export type FollowUp = {
+  checks: { digest: Uint8Array; r: bigint; s: bigint }[];
+  sign?: { digest: Uint8Array; sk: Uint8Array };
+};
+/** `checks[i]` is the i-th check's outcome, absent when it did not run; `sig` only when every check passed. */
+export type FollowedUp = { ok: boolean; checks: boolean[]; sig?: string };
+
 export type Verifier = {
   /** True when the signature verifies over any of the digests (request path candidates, canonical forms). */
   verifyAny(check: SignatureCheck): Promise<boolean>;
+  /** verifyAny, then `then` on the same thread; inline it only verifies (no round trip to save). */
+  verifyThen(check: SignatureCheck, then: FollowUp): Promise<FollowedUp>;
   /** 130-hex r‖s‖v over a 32-byte digest; on a worker only when the pool was made with `sign: true`. */
   signDigest(digest: Uint8Array, sk: Uint8Array): Promise<string>;
   /** True when signDigest runs off the event loop (else callers sign inline and skip the promise). */
@@ -19,6 +34,7 @@ export type Verifier = {
 
 export const inlineVerifier: Verifier = {
   verifyAny: async ({ digests, r, s, pub }) => digests.some((d) => verifyDigest(d, { r, s }, pub)),
+  verifyThen: async (check) => ({ ok: await inlineVerifier.verifyAny(check), checks: [] }),
   signDigest: async (digest, sk) => signDigest(digest, sk),
   signsOffThread: false,
   queueDepth: () => 0,
@@ -30,11 +46,13 @@ export const SIGN_BACKLOG = 3;
 
 type Job =
   | { kind: "verify"; resolve: (ok: boolean) => void; check: SignatureCheck }
+  | { kind: "then"; resolve: (r: FollowedUp) => void; check: SignatureCheck }
   | { kind: "sign"; resolve: (sig: string) => void; digest: Uint8Array; sk: Uint8Array };
 
 /** Runs a job on this thread (a broken or closed pool answers what it held this way). */
 function inline(job: Job): void {
   if (job.kind === "verify") void inlineVerifier.verifyAny(job.check).then(job.resolve);
+  else if (job.kind === "then") void inlineVerifier.verifyThen(job.check, { checks: [] }).then(job.resolve);
   else job.resolve(signDigest(job.digest, job.sk));
 }
 
@@ -50,10 +68,11 @@ export function workerVerifier(
   let seq = 0;
   let broken = false;
   for (const w of workers) {
-    w.onmessage = (e: MessageEvent<{ id: number; ok?: boolean; sig?: string }>) => {
+    w.onmessage = (e: MessageEvent<{ id: number; ok?: boolean; sig?: string; checks?: boolean[] }>) => {
       const p = pending.get(e.data.id);
       pending.delete(e.data.id);
       if (p?.kind === "verify") p.resolve(e.data.ok === true);
+      else if (p?.kind === "then") p.resolve({ ok: e.data.ok === true, checks: e.data.checks ?? [], sig: e.data.sig });
       else if (p?.kind === "sign") p.resolve(e.data.sig!);
     };
     // A broken worker must not strand requests: answer what it held inline, and verify inline from then on.
@@ -66,6 +85,8 @@ export function workerVerifier(
       }
     };
   }
+  /** Self-balancing: while the workers have a backlog (they are the bottleneck), the event loop signs itself. */
+  const backlogged = () => pending.size >= SIGN_BACKLOG * workers.length;
   return {
     queueDepth: () => pending.size,
     verifyAny(check) {
@@ -76,11 +97,18 @@ export function workerVerifier(
         workers[next++ % workers.length]!.postMessage({ id, ...check });
       });
     },
+    verifyThen(check, then) {
+      if (broken) return inlineVerifier.verifyThen(check, then);
+      const sign = opts.sign && !backlogged() ? then.sign : undefined;
+      return new Promise((resolve) => {
+        const id = ++seq;
+        pending.set(id, { kind: "then", resolve, check });
+        workers[next++ % workers.length]!.postMessage({ id, ...check, then: { checks: then.checks, sign } });
+      });
+    },
     signsOffThread: opts.sign === true,
     signDigest(digest, sk) {
-      // Self-balancing: while the workers have a backlog (they are the bottleneck), the event loop signs itself.
-      if (broken || !opts.sign || pending.size >= SIGN_BACKLOG * workers.length)
-        return inlineVerifier.signDigest(digest, sk);
+      if (broken || !opts.sign || backlogged()) return inlineVerifier.signDigest(digest, sk);
       return new Promise((resolve) => {
         const id = ++seq;
         pending.set(id, { kind: "sign", resolve, digest, sk });

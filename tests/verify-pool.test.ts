@@ -82,3 +82,89 @@ test("a gateway with signOnWorkers answers protocol requests with valid response
     await tg.close();
   }
 });
+
+test("verifyThen: follow-ups run only after the request's own check passed, in order, and sign only when all passed", async () => {
+  const pool = workerVerifier(1, () => {}, undefined, { sign: true });
+  try {
+    const sk = parsePrivateKey(generatePrivateKeyHex())!;
+    const key = parsePublicKey(publicKeyHex(sk));
+    if (!key.ok) throw new Error("key");
+    const signed = (m: string) => {
+      const p = parseSignature(signString(m, sk));
+      if (!p.ok) throw new Error("sig");
+      return p;
+    };
+    const req = { digests: [sha256Bytes("request")], ...signed("request"), pub: key.point };
+    const order = { digest: sha256Bytes("order"), ...signed("order") };
+    const forged = { digest: sha256Bytes("order"), ...signed("not the order") };
+    const answer = sha256Bytes("answer");
+    const sign = { digest: answer, sk };
+
+    const all = await pool.verifyThen(req, { checks: [order, order], sign });
+    expect(all).toEqual({ ok: true, checks: [true, true], sig: await inlineVerifier.signDigest(answer, sk) });
+    // A forged request: nothing else runs (it costs one verification, as without follow-ups).
+    const bad = await pool.verifyThen({ ...req, digests: [sha256Bytes("other")] }, { checks: [order], sign });
+    expect(bad).toEqual({ ok: false, checks: [], sig: undefined });
+    // The first failing follow-up stops the rest, and nothing is signed.
+    const stop = await pool.verifyThen(req, { checks: [forged, order], sign });
+    expect(stop).toEqual({ ok: true, checks: [false], sig: undefined });
+    // Inline there is no round trip to save: only the request's check.
+    expect(await inlineVerifier.verifyThen(req, { checks: [order], sign })).toEqual({ ok: true, checks: [] });
+  } finally {
+    pool.close();
+  }
+  const verifyOnly = workerVerifier(1, () => {});
+  try {
+    const sk = parsePrivateKey(generatePrivateKeyHex())!;
+    const key = parsePublicKey(publicKeyHex(sk));
+    const p = parseSignature(signString("request", sk));
+    if (!key.ok || !p.ok) throw new Error("setup");
+    const r = await verifyOnly.verifyThen(
+      { digests: [sha256Bytes("request")], r: p.r, s: p.s, pub: key.point },
+      { checks: [], sign: { digest: sha256Bytes("answer"), sk } },
+    );
+    expect(r.sig).toBeUndefined(); // signOnWorkers off: the event loop signs
+  } finally {
+    verifyOnly.close();
+  }
+});
+
+test("a submit's crypto is one worker round trip: request and order signatures and the signed answer", async () => {
+  const { startTestGateway, NO_RATE_LIMITS } = await import("./helpers/gateway");
+  const { startMerchant, orderFor, submitOrder } = await import("./helpers/merchant");
+  const { addUser, app } = await import("./helpers/wallet");
+  const tg = await startTestGateway({ ocid: 201, rateLimits: NO_RATE_LIMITS, verifyWorkers: 1, signOnWorkers: true });
+  const merchant = await startMerchant(tg, 531);
+  const v = tg.gw.verifier;
+  const calls = { verifyAny: 0, verifyThen: 0, signDigest: 0 };
+  for (const name of Object.keys(calls) as (keyof typeof calls)[]) {
+    const real = v[name].bind(v) as (...a: unknown[]) => unknown;
+    (v as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => (calls[name]++, real(...a));
+  }
+  try {
+    const { token } = addUser(tg, "una", "USD:10.00");
+    const pay = await app(tg, token, "POST", "/app/pay", {});
+    const r = await submitOrder(merchant, tg, pay.json.sessionId, orderFor(merchant, tg, { amount: "1.00" }));
+    expect(r.status).toBe(200);
+    expect(r.responseSignatureValid).toBe(true);
+    expect(calls).toEqual({ verifyAny: 0, verifyThen: 1, signDigest: 0 });
+
+    // A bad order signature: the worker's "false" is the deep form's answer, the other forms are still tried, and the
+    // order is refused; the error is signed on the event loop.
+    const pay2 = await app(tg, token, "POST", "/app/pay", {});
+    const order = orderFor(merchant, tg, { amount: "1.00" });
+    const forged = merchant.signOrder({ ...order, amount: "2.00" }, "deep");
+    const refused = await submitOrder(merchant, tg, pay2.json.sessionId, order, { signature: forged });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error.code).toBe("INVALID_SIGNATURE");
+    expect(refused.responseSignatureValid).toBe(true);
+    expect(calls.verifyThen).toBe(2);
+    expect(calls.verifyAny).toBeGreaterThan(0); // double-hash and replacer forms, checked the usual way
+    const after = await submitOrder(merchant, tg, pay2.json.sessionId, order);
+    expect(after.status).toBe(200);
+    expect(after.responseSignatureValid).toBe(true);
+  } finally {
+    await merchant.stop();
+    await tg.close();
+  }
+});

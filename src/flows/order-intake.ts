@@ -25,12 +25,19 @@ export function amountOrThrow(
   throw new ProtocolError(r.code, r.message, r.details);
 }
 
-/** The merchant's order signature, deep or (if allowed) replacer form; a failure is 400, not 401 (§15). */
+/** What a merchant signs for `order` in the deep canonical form (§5), with one SHA-256: the first form we try. */
+export const orderDigest = (order: Order): Uint8Array => sha256Bytes(canonDeep(order));
+
+/**
+ * The merchant's order signature, deep or (if allowed) replacer form; a failure is 400, not 401 (§15).
+ * `known`: the deep digest's outcome, already checked with the request's signature (protocolRoute's `expect`).
+ */
 export async function verifyOrderOrThrow(
   gw: Pick<Gateway, "config" | "observeDialect" | "verifier">,
   order: Order,
   signature: string,
   merchantKey: Uint8Array,
+  known?: { digest: Uint8Array; ok: boolean },
 ): Promise<SigForm> {
   const invalid = (reason = "order_signature") =>
     new ProtocolError(
@@ -44,10 +51,12 @@ export async function verifyOrderOrThrow(
     );
   const sig = parseSignature(signature);
   if (!sig.ok) throw invalid("malformed_signature");
-  const forms: [SigForm, Uint8Array][] = [["deep", sha256Bytes(canonDeep(order))]];
+  const forms: [SigForm, Uint8Array][] = [["deep", known?.digest ?? orderDigest(order)]];
   if (gw.config.acceptReplacerCanonical) forms.push(["replacer", sha256Bytes(canonReplacer(order))]);
-  const check = (digest: Uint8Array) =>
-    gw.verifier.verifyAny({ digests: [digest], r: sig.r, s: sig.s, pub: merchantKey });
+  const check = async (digest: Uint8Array) =>
+    digest === known?.digest
+      ? known.ok
+      : gw.verifier.verifyAny({ digests: [digest], r: sig.r, s: sig.s, pub: merchantKey });
   // Single SHA-256 in both forms first; the double hash (noble 3.x prehash left on) only after, and recorded.
   for (const hash of HASH_MODES)
     for (const [form, once] of forms)

@@ -32,6 +32,9 @@ export function statusUrl(endpoint: string, orderId: string): string {
   return `${endpoint}/orders/${encodeURIComponent(orderId)}/status`;
 }
 
+/** §9.4's success body (the route signs its exact text ahead: see protocolRoute's `expect`). */
+export const submitted = (endpoint: string, orderId: string) => ({ urls: { status: statusUrl(endpoint, orderId) } });
+
 const sessionExpired = (expiresAt: number, now: number) =>
   new ProtocolError(
     "SESSION_EXPIRED",
@@ -65,6 +68,7 @@ export async function submitOrderToSession(
   sessionId: string,
   req: SubmitOrderRequest,
   recordNonce: (tx: Tx) => Promise<void> = async () => {},
+  known?: { digest: Uint8Array; ok: boolean },
 ) {
   const { store, clock, config } = gw;
   const now = clock();
@@ -76,7 +80,7 @@ export async function submitOrderToSession(
 
   const order = req.order;
   if (order.ocid !== caller.ocid) throw new ProtocolError("UNAUTHORIZED", "Order does not belong to the caller");
-  const sigForm = await verifyOrderOrThrow(gw, order, req.signature, caller.metadata.publicKey);
+  const sigForm = await verifyOrderOrThrow(gw, order, req.signature, caller.metadata.publicKey, known);
   orderNotExpiredOrThrow(order, now);
   const amountMinor = amountOrThrow(gw, order.amount, order.currency);
   const candidates = await selectCandidates(config, gw.directory, order.accepts ?? [], order.currency);
@@ -115,5 +119,5 @@ export async function submitOrderToSession(
   } catch (e) {
     gw.log.error("payment_request push failed (the user gets it on reconnect)", { error: String(e) });
   }
-  return { urls: { status: statusUrl(config.endpoint, order.id) } };
+  return submitted(config.endpoint, order.id);
 }

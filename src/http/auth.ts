@@ -3,7 +3,7 @@ import { ProtocolError } from "../protocol/errors";
 import { requestCanonical } from "../protocol/canonical";
 import { sha256Bytes, sha256Hex } from "../protocol/hash";
 import { parseSignature } from "../protocol/signatures";
-import type { Verifier } from "../verify-pool";
+import type { FollowedUp, FollowUp, Verifier } from "../verify-pool";
 import type { PeerMetadata } from "../protocol/schemas";
 import type { Directory } from "../peers/directory";
 import { KEY_ROTATION_AGE } from "../peers/directory";
@@ -12,7 +12,8 @@ import { encodingName, type HashMode } from "../protocol/dialects";
 import type { Observed } from "../store/dialects";
 import type { Tx } from "../store";
 
-export type Caller = { ocid: number; metadata: PeerMetadata; nonce: string };
+/** `followedUp`: what the request's `followUp` found, when it ran with the request's own check (see FollowUp). */
+export type Caller = { ocid: number; metadata: PeerMetadata; nonce: string; followedUp?: FollowedUp };
 
 const HEADER_RULES: [string, string, RegExp][] = [
   ["x-oc-id", "X-OC-ID", /^[1-9][0-9]{0,15}$/],
@@ -56,6 +57,7 @@ export function pathCandidates(target: string, basePath: string): string[] {
 /**
  * `deferNonce`: the caller records the nonce itself, inside the route's own transaction (one fsync instead of two);
  * the protocol route wrapper guarantees it is recorded on every path (see `protocolRoute`).
+ * `followUp`: checks with the caller's key (and a signature) the route will need, sent with the first verification.
  */
 export async function authenticate(
   deps: AuthDeps,
@@ -63,7 +65,7 @@ export async function authenticate(
   target: string,
   headers: Headers,
   rawBody: Uint8Array,
-  opts: { deferNonce?: boolean } = {},
+  opts: { deferNonce?: boolean; followUp?: (caller: PeerMetadata) => FollowUp | null } = {},
 ): Promise<Caller> {
   const values: string[] = [];
   for (const [name, display, re] of HEADER_RULES) {
@@ -99,8 +101,16 @@ export async function authenticate(
   // One SHA-256 first; SHA-256(SHA-256(m)) (a noble 3.x signer with prehash left on) only once that failed, and
   // recorded as the peer's dialect so it is never accepted silently (issue 12).
   const doubled = () => digests.map((d) => sha256Bytes(d));
+  let followedUp: FollowedUp | undefined;
+  const once = async (m: PeerMetadata): Promise<boolean> => {
+    const check = { digests, r: sig.r, s: sig.s, pub: m.publicKey };
+    const then = followedUp === undefined ? opts.followUp?.(m) : null;
+    if (!then) return deps.verifier.verifyAny(check);
+    followedUp = await deps.verifier.verifyThen(check, then);
+    return followedUp.ok;
+  };
   const verifies = async (m: PeerMetadata): Promise<HashMode | null> => {
-    if (await deps.verifier.verifyAny({ digests, r: sig.r, s: sig.s, pub: m.publicKey })) return "sha256";
+    if (await once(m)) return "sha256";
     if (await deps.verifier.verifyAny({ digests: doubled(), r: sig.r, s: sig.s, pub: m.publicKey }))
       return "double-sha256";
     return null;
@@ -115,5 +125,7 @@ export async function authenticate(
   deps.observeDialect?.(ocid, { encoding: encodingName(sig.encoding), hash });
   // Only after the signature: forged requests must not burn a real sender's nonces.
   if (!opts.deferNonce && !(await deps.recordNonce(ocid, nonce, now))) throw new ProtocolError("NONCE_REUSED");
-  return { ocid, metadata, nonce };
+  // A follow-up ran with a key that did not verify the request (since rotated): its outcome means nothing.
+  if (followedUp && !followedUp.ok) followedUp = undefined;
+  return { ocid, metadata, nonce, ...(followedUp ? { followedUp } : {}) };
 }

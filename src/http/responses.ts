@@ -14,11 +14,11 @@ export type ResponseSigner = {
   offThread?: (digest: Uint8Array, sk: Uint8Array) => Promise<string>;
 };
 
-function parts(status: number, body: unknown, headers: Record<string, string>, signer?: ResponseSigner) {
+function parts(status: number, body: unknown, headers: Record<string, string>, signer?: ResponseSigner, at?: number) {
   const text = body instanceof RawJson ? body.text : JSON.stringify(body);
   const h: Record<string, string> = { "content-type": JSON_TYPE, ...headers };
   if (!signer) return { text, h, canonical: null };
-  const ts = signer.clock();
+  const ts = at ?? signer.clock();
   h["x-oc-id"] = String(signer.ocid);
   h["x-oc-timestamp"] = String(ts);
   return { text, h, canonical: responseCanonical(signer.ocid, ts, status, sha256Hex(text)) };
@@ -36,13 +36,26 @@ export function jsonResponse(
   return new Response(text, { status, headers: h });
 }
 
+/** The §4.5 digest a signer signs for `status` and the exact body `text` at time `ts`. */
+export const responseDigest = (signer: Pick<ResponseSigner, "ocid">, ts: number, status: number, text: string) =>
+  sha256Bytes(responseCanonical(signer.ocid, ts, status, sha256Hex(text)));
+
+/** A response signed ahead (FollowUp): used only when the reply is exactly this status and these bytes. */
+export type Presigned = { status: number; text: string; ts: number; sig: string };
+
 /** jsonResponse, with the signature made on a crypto worker when the signer has one (the protocol routes' path). */
 export async function jsonResponseAsync(
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
   signer?: ResponseSigner,
+  presigned?: Presigned,
 ): Promise<Response> {
+  if (signer && presigned?.status === status) {
+    const { text, h } = parts(status, body, headers, signer, presigned.ts);
+    if (text === presigned.text)
+      return new Response(text, { status, headers: { ...h, "x-oc-signature": presigned.sig } });
+  }
   if (!signer?.offThread) return jsonResponse(status, body, headers, signer);
   const { text, h, canonical } = parts(status, body, headers, signer);
   h["x-oc-signature"] = await signer.offThread(sha256Bytes(canonical!), signer.secret);

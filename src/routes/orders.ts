@@ -5,7 +5,9 @@ import { protocolOptions, protocolRoute } from "./protocol-route";
 import { wireTarget } from "../http/raw-body";
 import { CheckoutCreateRequest, SubmitOrderRequest } from "../protocol/schemas";
 import { createCheckout } from "../flows/checkout";
-import { submitOrderToSession } from "../flows/submit-order";
+import { submitOrderToSession, submitted } from "../flows/submit-order";
+import { orderDigest } from "../flows/order-intake";
+import { parseSignature } from "../protocol/signatures";
 import { orderStatus } from "../flows/order-status";
 import { ProtocolError } from "../protocol/errors";
 
@@ -26,10 +28,19 @@ export function orderRoutes(gw: Gateway) {
       protocolRoute(
         gw,
         SubmitOrderRequest,
-        async ({ caller, body, params, recordNonce }) => ({
-          body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body, recordNonce),
+        async ({ caller, body, params, recordNonce, prechecked }) => ({
+          body: await submitOrderToSession(gw, caller, params.sessionId ?? "", body, recordNonce, prechecked[0]),
         }),
-        { nonceInTransaction: true },
+        {
+          nonceInTransaction: true,
+          // The order's signature and our success answer, done with the request's verification (one worker trip).
+          expect: ({ order, signature }) => {
+            const sig = parseSignature(signature);
+            if (!sig.ok) return null;
+            const success = JSON.stringify(submitted(gw.config.endpoint, order.id));
+            return { checks: [{ digest: orderDigest(order), r: sig.r, s: sig.s }], success };
+          },
+        },
       ),
       protocolOptions(SubmitOrderRequest, "Submit an order to a user's pay session (SPEC §9.4)", {
         description:

@@ -7,7 +7,14 @@ import type { Gateway } from "../gateway";
 import { authenticate, type Caller } from "../http/auth";
 import { clientAddress } from "../http/client-address";
 import { readBodyLimited, wireTarget } from "../http/raw-body";
-import { errorResponse, jsonResponse, jsonResponseAsync, RawJson } from "../http/responses";
+import {
+  errorResponse,
+  jsonResponse,
+  jsonResponseAsync,
+  RawJson,
+  responseDigest,
+  type Presigned,
+} from "../http/responses";
 import { routeDoc, type RouteDoc } from "../http/route-docs";
 import type { Tx } from "../store";
 
@@ -24,7 +31,35 @@ export type ProtocolContext<B> = {
   request: Request;
   /** Records the request's nonce in the route's open transaction `tx` (throws NONCE_REUSED). */
   recordNonce: (tx: Tx) => Promise<void>;
+  /** The route's `expect.checks` the crypto worker ran with the request's own check, with their outcomes. */
+  prechecked: Prechecked[];
 };
+
+/**
+ * What a route will most likely verify and answer, given its valid body (issue 20): signature checks with the
+ * caller's key and the exact text of its success (200) body. Sent to the crypto worker with the request's own
+ * verification, and the success answer signed there too, so a submit costs one worker round trip instead of three.
+ * A guess that turns out wrong costs nothing but the work: the route checks again, the answer is signed again.
+ */
+export type Prechecked = { digest: Uint8Array; ok: boolean };
+
+type BodyOf<S> = S extends TSchema ? Static<S> : null;
+
+export type Expectation = { checks: { digest: Uint8Array; r: bigint; s: bigint }[]; success: string };
+
+/** The body, parsed and validated, or the error to answer once the caller is authenticated (§4.3 comes first). */
+function bodyOf(validate: ReturnType<typeof compileValidator>, raw: Uint8Array): { value: unknown } | ProtocolError {
+  const parsed = parseJsonObject(raw);
+  if (!parsed.ok) return new ProtocolError("INVALID_REQUEST", bodyMessage(parsed.reason), { reason: parsed.reason });
+  const v = validate(parsed.value);
+  if (!v.ok)
+    return new ProtocolError("INVALID_REQUEST", v.message, {
+      reason: "schema",
+      fields: v.fields,
+      errors: v.violations,
+    });
+  return { value: v.value };
+}
 
 type ElysiaCtx = {
   request: Request;
@@ -74,12 +109,13 @@ export function protocolOptions(schema: TSchema | null, summary: string, doc: Om
  * fsync on the hot submit path. Whatever happens, the nonce ends up recorded before we answer: on any other path the
  * wrapper records it, and a request whose nonce turns out to be taken is answered NONCE_REUSED, as §4.3 would have
  * (a concurrent replay must not see the route's own errors).
+ * `expect`: see Expectation (only on the hot submit path).
  */
 export function protocolRoute<S extends TSchema | null>(
   gw: Pick<Gateway, "auth" | "clock" | "config" | "limiter" | "log" | "signer" | "trustedProxies">,
   schema: S,
-  handler: (ctx: ProtocolContext<S extends TSchema ? Static<S> : null>) => ProtocolReply | Promise<ProtocolReply>,
-  opts: { nonceInTransaction?: boolean } = {},
+  handler: (ctx: ProtocolContext<BodyOf<S>>) => ProtocolReply | Promise<ProtocolReply>,
+  opts: { nonceInTransaction?: boolean; expect?: (body: BodyOf<S>) => Expectation | null } = {},
 ) {
   const validate = schema ? compileValidator(schema) : null;
   return async (ctx: ElysiaCtx): Promise<Response> => {
@@ -100,33 +136,36 @@ export function protocolRoute<S extends TSchema | null>(
     try {
       enforceRate(gw, `ip:${clientIp(ctx, gw)}`, gw.config.rateLimits.perIp);
       const raw = await readBodyLimited(request, gw.config.maxBodyBytes);
+      // Parsed before authentication only to build the expectation; its errors are answered after it, as before.
+      const body = validate ? bodyOf(validate, raw) : { value: null };
+      const expected = opts.expect && !(body instanceof ProtocolError) ? opts.expect(body.value as never) : null;
+      let signedAt = 0;
+      const followUp = expected
+        ? () => {
+            signedAt = gw.signer.clock();
+            const digest = responseDigest(gw.signer, signedAt, 200, expected.success);
+            return { checks: expected.checks, sign: { digest, sk: gw.signer.secret } };
+          }
+        : undefined;
       const caller = await authenticate(gw.auth, request.method, wireTarget(request.url), request.headers, raw, {
         deferNonce: opts.nonceInTransaction,
+        followUp,
       });
       if (opts.nonceInTransaction) pending = { ocid: caller.ocid, nonce: caller.nonce };
       enforceRate(gw, `ocid:${caller.ocid}`, gw.config.rateLimits.perOcid);
-      let body: unknown = null;
-      if (validate) {
-        const parsed = parseJsonObject(raw);
-        if (!parsed.ok)
-          throw new ProtocolError("INVALID_REQUEST", bodyMessage(parsed.reason), { reason: parsed.reason });
-        const v = validate(parsed.value);
-        if (!v.ok)
-          throw new ProtocolError("INVALID_REQUEST", v.message, {
-            reason: "schema",
-            fields: v.fields,
-            errors: v.violations,
-          });
-        body = v.value;
-      }
+      if (body instanceof ProtocolError) throw body;
+      const sig = caller.followedUp?.sig;
+      const presigned: Presigned | undefined =
+        expected && sig ? { status: 200, text: expected.success, ts: signedAt, sig } : undefined;
       const reply = await handler({
         caller,
-        body: body as never,
+        body: body.value as never,
         raw,
         headers: request.headers,
         params: ctx.params ?? {},
         request,
         recordNonce,
+        prechecked: (caller.followedUp?.checks ?? []).map((ok, i) => ({ digest: expected!.checks[i]!.digest, ok })),
       });
       if (!insertedByHandler) await insertNonce();
       pending = null;
@@ -135,6 +174,7 @@ export function protocolRoute<S extends TSchema | null>(
         reply.rawBody !== undefined ? new RawJson(reply.rawBody) : reply.body,
         reply.headers,
         gw.signer,
+        presigned,
       );
     } catch (e) {
       if (pending) {

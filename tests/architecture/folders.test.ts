@@ -16,7 +16,8 @@ const KNOWN_CYCLE_EDGES: Record<string, string> = {};
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["protocol", "clock.ts", "log.ts", "config-error.ts"], // pure wire rules; time, logging, the start-up error
-  ["domain", "verify-pool.ts", "verify-worker.ts"], // pure business rules; signature checks off the event loop
+  ["domain", "verify-pool.ts"], // pure business rules; signature checks off the event loop
+  ["verify-worker.ts"], // the pool's crypto thread: runs the jobs whose shape verify-pool.ts defines
   ["store"], // the store port, its engines, every SQL statement
   ["peers", "app", "event-log.ts"], // directory, SSRF guard, signed client; hub and bus; event log drain
   ["config.ts", "http"], // settings (CIDRs from peers/ssrf); HTTP mechanics (auth, bodies, signed answers)
