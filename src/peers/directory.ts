@@ -57,6 +57,10 @@ export class Directory {
   private cache = new Map<number, PeerMetadata>();
   private unknownUntil = new Map<number, number>();
   private inflight = new Map<number, Promise<PeerMetadata>>();
+  // Copies this process persisted, numbered in commit order. A read that began before such a save can end after it
+  // (on PostgreSQL reads run side by side on the pool): its persisted view is older than the copy, not a removal.
+  private saves = 0;
+  private savedAs = new WeakMap<PeerMetadata, number>();
 
   constructor(private readonly o: DirectoryOptions) {}
 
@@ -105,6 +109,7 @@ export class Directory {
     if (ocid === this.o.self.ocid) return this.o.self;
     // One read per resolution: whether the OCID is one of our users', and the persisted copy's age (and the copy
     // itself when this process has none in memory).
+    const readFrom = this.saves;
     const seen = await this.o.store.read(async (tx) => ({
       local: (await this.o.local?.(tx, ocid)) ?? null,
       cachedAt: await tx.directory.cachedAt(ocid),
@@ -116,7 +121,8 @@ export class Directory {
       const cached = this.cached(ocid, seen.row);
       // The persisted copy is the source of truth across processes: `oc directory remove|add` in another process
       // deletes it, and a running server must stop trusting the old key at once, not after the TTL.
-      if (cached && seen.cachedAt !== cached.fetchedAt) this.cache.delete(ocid);
+      const newerThanRead = cached !== undefined && (this.savedAs.get(cached) ?? 0) > readFrom;
+      if (cached && seen.cachedAt !== cached.fetchedAt && !newerThanRead) this.cache.delete(ocid);
       else if (cached && now - cached.fetchedAt < this.o.freshTtl) return cached;
       const unknownUntil = this.unknownUntil.get(ocid);
       if (unknownUntil !== undefined && unknownUntil > now) throw new ProtocolError("UNKNOWN_OCID");
@@ -191,6 +197,7 @@ export class Directory {
     // Persisted first: a copy in memory always matches the persisted one (the check above relies on it).
     const document = JSON.stringify(fetched.doc);
     await this.o.store.transaction((tx) => tx.directory.saveCached(ocid, document, now));
+    this.savedAs.set(r.meta, ++this.saves);
     this.cache.set(ocid, r.meta);
     this.unknownUntil.delete(ocid);
     return r.meta;
