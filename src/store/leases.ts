@@ -37,6 +37,14 @@ export function leases(db: Database) {
                     ORDER BY next_attempt_at LIMIT ?4)
        RETURNING *`,
     ),
+    // The claim's condition alone, as a read. Most passes find nothing due in two of the three tables (an idle pass
+    // in all three): this costs ~0.2 µs where the claiming UPDATE … RETURNING costs 25–40 µs even when it matches no
+    // row (80–90 µs each in a gateway between payments, where the scheduler's code runs cold). The claim runs in
+    // the pass's write transaction, so nothing can become due between the two.
+    anyDue: db.query<{ one: number }, [number]>(
+      `SELECT 1 AS one FROM ${table} WHERE state = 'pending' AND next_attempt_at <= ?1
+         AND (lease_until IS NULL OR lease_until < ?1) LIMIT 1`,
+    ),
     renew: db.query<{ id: string }, [string, string, number, number]>(
       `UPDATE ${table} SET lease_until = ?3
        WHERE id IN (SELECT value FROM json_each(?1)) AND lease_owner = ?2 AND lease_until >= ?4
@@ -88,7 +96,10 @@ export function leases(db: Database) {
       now: number,
       limit: number,
       running: readonly string[] = [],
-    ): Row[] => camelAll(tables[table].claim.all(owner, until, now, limit, JSON.stringify(running))) as Row[],
+    ): Row[] =>
+      tables[table].anyDue.get(now)
+        ? (camelAll(tables[table].claim.all(owner, until, now, limit, JSON.stringify(running))) as Row[])
+        : [],
     /** Extends the leases `owner` still validly holds to `until`; returns those ids (a missing one was lost). */
     renew: (table: LeasedTable, owner: string, ids: readonly string[], until: number, now: number): string[] =>
       ids.length ? tables[table].renew.all(JSON.stringify(ids), owner, until, now).map((r) => r.id) : [],
