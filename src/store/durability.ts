@@ -63,6 +63,8 @@ export class GroupCommit {
   /** total_changes() covered by the last completed fsync */
   private synced: number;
   private inflight: Promise<void> | null = null;
+  /** The last failed fsync: what it was to cover and why it failed, until a later fsync covers that. */
+  private failed: { covers: number; error: unknown } | null = null;
   /** fsyncs done (GET /metrics, tests) */
   fsyncs = 0;
 
@@ -87,12 +89,34 @@ export class GroupCommit {
     return target === this.synced ? RESOLVED : this.reach(target);
   }
 
+  /**
+   * A COMMIT just returned: the fsync that covers it starts now when none is running, instead of at the first
+   * barrier, which comes after the answer is built (POST /app/pay's QR, a submit's signed response, a settlement
+   * run's next claim and request), so the fsync overlaps that work. While one runs, the commits made meanwhile
+   * share the next round as before. Nobody awaits this round: if it fails, the waiters of what it covered get its
+   * error (`failed`), as if they had been waiting on it.
+   */
+  committed(): void {
+    if (!this.inflight && this.pending()) this.start().catch(() => {});
+  }
+
   private async reach(target: number): Promise<void> {
     // An fsync already running may have started before our commit: wait for it, then run (or join) the next one.
     while (this.synced < target) {
-      if (!this.inflight) this.inflight = this.round().finally(() => (this.inflight = null));
-      await this.inflight;
+      const failed = this.failed;
+      if (failed && target <= failed.covers) {
+        // Our commit's fsync failed and none has covered it since: it may not be on disk (and after a failed fsync
+        // Linux may drop the dirty pages and report the next fsync clean), so we fail too. A new round starts, so
+        // that storage that recovers is noticed by the requests that come after it.
+        this.start().catch(() => {});
+        throw failed.error;
+      }
+      await this.start();
     }
+  }
+
+  private start(): Promise<void> {
+    return (this.inflight ??= this.round().finally(() => (this.inflight = null)));
   }
 
   private async round(): Promise<void> {
@@ -100,9 +124,15 @@ export class GroupCommit {
     // the rows of a transaction still open (a port transaction between two awaits): those are not in the -wal
     // yet, so such a round fsyncs what is there and claims nothing new; waiters run another round after it ends.
     const covers = this.db.inTransaction ? this.synced : this.changes();
-    await this.sync(this.walPath);
+    try {
+      await this.sync(this.walPath);
+    } catch (error) {
+      this.failed = { covers: Math.max(covers, this.failed?.covers ?? 0), error };
+      throw error;
+    }
     this.fsyncs++;
     if (covers > this.synced) this.synced = covers;
+    if (this.failed && this.synced >= this.failed.covers) this.failed = null;
   }
 }
 
@@ -127,6 +157,11 @@ export function enableGroupCommit(db: Database, path: string): GroupCommit {
 }
 
 export const groupCommitOf = (db: Database): GroupCommit | undefined => byDb.get(db);
+
+/** A COMMIT on `db` just returned (GroupCommit.committed); nothing to do unless `db` is a group-commit connection. */
+export function committed(db: Database): void {
+  byDb.get(db)?.committed();
+}
 
 /**
  * On PostgreSQL (issue 18) no connection registers here, so this resolves at once, and that is the truth there: the

@@ -5,6 +5,7 @@
 // code run while it holds the connection (code not yet on the port still uses the synchronous `store.tx`).
 import type { Database } from "bun:sqlite";
 import { NestedTransaction, TransactionClosed, type AsyncRepositories, type StorePort } from "./port";
+import { committed } from "./durability";
 import { currentTransaction, runInTransaction, type TransactionContext } from "./transaction-context";
 
 /** Thrown by a synchronous store transaction started from outside while a port transaction holds the connection. */
@@ -78,9 +79,9 @@ export function sqliteEngine<S extends Repositories>(db: Database, repos: S): Sq
     if (currentTransaction()) throw new NestedTransaction();
     const before = tail;
     let release!: () => void;
-    tail = new Promise<void>((r) => {
+    const mine = (tail = new Promise<void>((r) => {
       release = r;
-    });
+    }));
     await before;
     // A fresh turn of the event loop starts with an empty microtask queue: from BEGIN to COMMIT only this
     // transaction's own continuations run (no other request's code), unless its body waits on a timer or I/O.
@@ -93,6 +94,9 @@ export function sqliteEngine<S extends Repositories>(db: Database, repos: S): Sq
         const value = await runInTransaction(ctx, () => fn(asyncRepositories<S>(proto, ctx)));
         ctx.active = false;
         db.exec("COMMIT");
+        // Group commit: the fsync starts now, unless another transaction already waits for the connection (under
+        // load one is nearly always waiting: the last of them starts it, so concurrent commits still share one).
+        if (tail === mine) committed(db);
         return value;
       } catch (e) {
         ctx.active = false;
