@@ -77,6 +77,7 @@ export class Scheduler {
   private readonly renews: boolean;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private renewer: ReturnType<typeof setInterval> | null = null;
+  private holdWatch: ReturnType<typeof setInterval> | null = null;
   /** A pass asked for by `wake`, on the next turn of the event loop. */
   private soon: ReturnType<typeof setImmediate> | null = null;
   private running = false;
@@ -120,7 +121,28 @@ export class Scheduler {
     this.gw.events.deliveryEnqueued = () => this.wake();
     if (this.renews)
       this.renewer = setInterval(() => void this.renew(), (this.jobLeaseSeconds * MS_PER_SECOND) / RENEWALS_PER_LEASE);
+    this.holdWatch = setInterval(() => void this.checkHold(), this.idleSeconds * MS_PER_SECOND);
     this.wake();
+  }
+
+  /**
+   * Whether the node id is still this node's (checked every idle interval). Two live processes under one id would
+   * each take the other's leases for a previous incarnation's, so a node whose id was taken while it ran (its lock's
+   * connection dropped, and another node started under the id) stops claiming at once and reports not alive.
+   */
+  async checkHold(): Promise<boolean> {
+    if (!this.hold || this.stopped) return false;
+    try {
+      if (await this.hold.stillHeld()) return true;
+    } catch (e) {
+      this.gw.log.warn("node id check failed (database unreachable): asked again later", { error: String(e) });
+      return true;
+    }
+    this.gw.log.error("node id taken by another gateway while this one ran: no more work is claimed here", {
+      node: this.nodeId,
+    });
+    this.halt();
+    return false;
   }
 
   /** Runs a pass soon; calls during a pass schedule exactly one more. */
@@ -148,7 +170,8 @@ export class Scheduler {
     // Renewal goes on until the runs are done: a graceful stop must not lose a row a run is still writing.
     await Promise.allSettled([...this.inflight.values()].map((r) => r.done));
     if (this.renewer) clearInterval(this.renewer);
-    this.renewer = null;
+    if (this.holdWatch) clearInterval(this.holdWatch);
+    this.renewer = this.holdWatch = null;
     await this.gw.store.transaction((tx) => tx.leases.releaseAll(this.owner));
     await this.hold?.release();
     this.hold = null;
@@ -160,9 +183,9 @@ export class Scheduler {
    */
   halt(): void {
     this.stopped = true;
-    for (const t of [this.timer, this.renewer]) if (t) clearTimeout(t);
+    for (const t of [this.timer, this.renewer, this.holdWatch]) if (t) clearTimeout(t);
     if (this.soon) clearImmediate(this.soon);
-    this.timer = this.renewer = this.soon = null;
+    this.timer = this.renewer = this.holdWatch = this.soon = null;
   }
 
   /** Started, not stopped, and its loop has run recently (a pass comes at least every 10 s): GET /readyz. */

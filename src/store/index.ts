@@ -115,7 +115,12 @@ export function createStore(db: Database) {
      * Issue 18: on SQLite the data-dir lock already proves one serving process per file, so a node's id needs no
      * hold of its own, and every other process's lease in the file is a dead one's.
      */
-    holdNode: async (_nodeId: string): Promise<NodeHold> => ({ release: async () => {}, wholeDatabase: true }),
+    // The data-dir lock, held by the process for as long as it lives, is the hold: it cannot be lost.
+    holdNode: async (_nodeId: string): Promise<NodeHold> => ({
+      release: async () => {},
+      stillHeld: async () => true,
+      wholeDatabase: true,
+    }),
     tx: syncTx,
     /** A transaction that rolls back and yields null when `fn` throws `abort` (a lost race, not a fault). */
     txUnless: <T>(abort: new (...a: never[]) => Error, fn: () => T): T | null => {

@@ -29,6 +29,12 @@ export interface StorePort<Tx> {
 export type NodeHold = {
   release(): Promise<void>;
   /**
+   * Whether the id is still this node's. A hold can be lost while the node runs (Postgres: the connection holding
+   * the lock dropped, and the lock with it): it is taken again when nobody else took it meanwhile, else false.
+   * Throws when the database cannot be asked (unknown: ask again later).
+   */
+  stillHeld(): Promise<boolean>;
+  /**
    * The hold covers the whole database (SQLite: the data-dir lock proves one serving process per file), so every
    * lease not of this process is a dead one's; else only this node id's previous incarnations are.
    */

@@ -242,6 +242,35 @@ describe.skipIf(!postgresAvailable("multi-node.test.ts"))("several schedulers on
     for (const n of [a, b]) await closeNode(n);
   }, 30_000);
 
+  test("a node whose id lock dropped takes it back when free, and stops claiming once another node took it", async () => {
+    const lockOf = (id: string) =>
+      db.sql`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+               AND classid::bigint = ${0x6f636e64} AND objid::bigint = (hashtext(${id})::bigint & 4294967295)`;
+    const dropLock = async (id: string) => {
+      const [{ pid }] = await lockOf(id);
+      await db.sql`SELECT pg_terminate_backend(${pid}::int)`;
+      await until(async () => (await lockOf(id)).length === 0);
+    };
+    const first = await openNode("hold-a");
+    const s = await startScheduler(first, {});
+    await dropLock("hold-a");
+    expect(await s.checkHold()).toBe(true); // nobody took it: taken back
+    expect((await lockOf("hold-a")).length).toBe(1);
+    expect(s.alive).toBe(true);
+
+    await dropLock("hold-a");
+    const second = await openNode("hold-a");
+    await startScheduler(second, {}); // the id is free, so a second process gets it
+    expect(await s.checkHold()).toBe(false);
+    expect(s.alive).toBe(false);
+    expect(first.logs.some((l) => l.includes("node id taken by another gateway"))).toBe(true);
+    // Halted (it claims nothing more); the node now holding the id carries on.
+    const m = await confirmedOrder(second.store, "afterhold", DIRECT);
+    await until(async () => (await orderStatus(m.row)) === "paid");
+    await booksBalanced();
+    for (const n of [first, second]) await closeNode(n);
+  }, 60_000);
+
   test("a killed node's rows are taken by another after expiry; a node id is held while its node runs", async () => {
     const killed = await openNode("kill-a");
     await startScheduler(killed, { jobLeaseSeconds: SHORT_LEASE });
