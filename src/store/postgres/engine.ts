@@ -77,15 +77,21 @@ const DEFAULT_POOL = 10;
 const withoutUrl = (message: string) => message.replace(/postgres(ql)?:\/\/\S*/gi, "<databaseUrl>");
 
 /**
+ * The store's connection pool. synchronous_commit on for every connection whatever the server, database or role
+ * default: a COMMIT returns once its WAL is flushed, which is what lets durable() (../durability.ts) resolve at once
+ * on this engine (tests/store/postgres-synchronous-commit.test.ts; without the option that test fails).
+ */
+export const storeConnection = (url: string, max: number) =>
+  new SQL(url, { bigint: true, max, connection: { synchronous_commit: "on" } });
+
+/**
  * A PostgreSQL store on `url` (issue 18), its schema created on an empty database or checked on an existing one
  * first (./schema.ts: safe when several nodes start at once), with the whole-database operations the gateway's
  * port needs (./store.ts). Money and ids arrive as BigInt (`bigint: true`). A database that cannot be reached or
  * is not this build's is the operator's to fix: a ConfigError (exit 78) that never echoes the URL.
  */
 export async function openPostgresStore(url: string, opts: { max?: number } = {}) {
-  // synchronous_commit on for our connections whatever the server, database or role default: a COMMIT returns once
-  // its WAL is flushed, which is what lets durable() (../durability.ts) resolve at once on this engine.
-  const sql = new SQL(url, { bigint: true, max: opts.max ?? DEFAULT_POOL, connection: { synchronous_commit: "on" } });
+  const sql = storeConnection(url, opts.max ?? DEFAULT_POOL);
   try {
     await migratePostgres(sql);
   } catch (e) {
