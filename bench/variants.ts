@@ -56,13 +56,24 @@ for (const v of VARIANTS) {
   const warm = await closedLoop(gw.url, reqs.slice(0, WARM), K, 30);
   gws.push({ v, gw, reqs, next: WARM, errors: warm.errors, windows: [] as ReturnType<typeof figures>[] });
 }
-function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine: number) {
+/** The store's SQLite transactions and the store transactions they carried (GET /metrics; absent on PostgreSQL). */
+async function storeCounts(url: string): Promise<{ transactions: number; members: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name}\\{kind="write"\\} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+  return { transactions: read("oc_sqlite_transactions_total"), members: read("oc_sqlite_transaction_members_total") };
+}
+const mainThread = (gw: { threadCpuSeconds(): Map<string, number> }) => gw.threadCpuSeconds().get("main") ?? NaN;
+type Window = { main: number; transactions: number; members: number };
+function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine: number, w: Window) {
   const perOrder = (1000 * cpu) / r.ok;
   return {
     per_s: r.per_s,
     p50: r.latency_ms.p50,
     p99: r.latency_ms.p99,
     server_cpu_ms_per_order: perOrder,
+    main_thread_cpu_ms_per_order: (1000 * w.main) / r.ok,
+    // write store transactions per SQLite write transaction in the window (1 = no batching)
+    mean_batch: w.members / w.transactions,
     server_cpu_pct: (100 * cpu) / r.seconds,
     crypto_share: ceiling.crypto_cpu_ms_per_order / perOrder,
     limit_fraction: r.per_s / limit,
@@ -73,11 +84,18 @@ function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine
 }
 for (let round = 0; round < ROUNDS; round++)
   for (const g of gws) {
+    const s0 = await storeCounts(g.gw.url);
+    const main0 = mainThread(g.gw);
     const cpu0 = g.gw.cpuSeconds();
     const m0 = machineBusySeconds();
     const r = await closedLoop(g.gw.url, g.reqs.slice(g.next), K, SECONDS);
+    const cpu = g.gw.cpuSeconds() - cpu0;
+    const machine = machineBusySeconds() - m0;
+    const main = mainThread(g.gw) - main0;
+    const s1 = await storeCounts(g.gw.url);
     g.next += r.sent;
-    g.windows.push(figures(r, g.gw.cpuSeconds() - cpu0, machineBusySeconds() - m0));
+    const w = { main, transactions: s1.transactions - s0.transactions, members: s1.members - s0.members };
+    g.windows.push(figures(r, cpu, machine, w));
   }
 for (const g of gws) {
   await g.gw.stop();
@@ -88,6 +106,8 @@ for (const g of gws) {
     p50: med("p50"),
     p99: med("p99"),
     server_cpu_ms_per_order: med("server_cpu_ms_per_order"),
+    main_thread_cpu_ms_per_order: med("main_thread_cpu_ms_per_order"),
+    mean_batch: med("mean_batch"),
     server_cpu_pct: med("server_cpu_pct"),
     crypto_share: med("crypto_share"),
     limit_fraction: med("limit_fraction"),
@@ -100,7 +120,8 @@ for (const g of gws) {
   rows.push([
     g.v.name,
     `${fmt.f(fig.per_s)}/s  p50 ${fmt.f(fig.p50, 2)} p99 ${fmt.f(fig.p99, 2)} ms  CPU ${fmt.f(fig.server_cpu_ms_per_order, 3)} ms/order ` +
-      `(${fmt.f(fig.server_cpu_pct, 0)}%)  share ${fmt.f(fig.crypto_share, 3)}  limit ${fmt.f(fig.limit_fraction, 3)}  ` +
+      `(${fmt.f(fig.server_cpu_pct, 0)}%)  main ${fmt.f(fig.main_thread_cpu_ms_per_order, 3)}  ` +
+      `batch ${fmt.f(fig.mean_batch, 2)}  share ${fmt.f(fig.crypto_share, 3)}  limit ${fmt.f(fig.limit_fraction, 3)}  ` +
       `client ${fmt.f(fig.client_cpu_pct, 0)}%  others ${fmt.f(fig.other_processes_cpu_pct, 0)}%  [${fig.windows.join(" ")}]` +
       (fig.errors ? `  ERRORS ${fig.errors}` : ""),
   ]);

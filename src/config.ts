@@ -106,6 +106,12 @@ export const SETTINGS = T.Object({
    * nothing acknowledged is lost on power loss.
    */
   sqliteGroupCommit: T.Boolean({ default: true }),
+  /**
+   * The write transactions waiting for the connection run as one SQLite transaction (up to 32, each in its own
+   * savepoint, so a failing one undoes only its own work; each answered after the shared COMMIT); false = one
+   * SQLite transaction per store transaction (src/store/sqlite-engine.ts).
+   */
+  sqliteBatchTransactions: T.Boolean({ default: true }),
   /** Signature verification threads while serving (0 = on the event loop). */
   verifyWorkers: T.Integer({ minimum: 0, maximum: 64, default: 1 }),
   /**

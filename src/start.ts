@@ -119,7 +119,10 @@ function openSqliteStore(config: Config, groupCommit: boolean): { store: Store; 
       "databaseUrl (OC_DATABASE_URL) is set: the SQLite inspection handle does not exist on PostgreSQL; open the " +
         "gateway through its port (openPortGateway, startGateway)",
     );
-  return openStore(config.dataDir, config.sqliteSynchronous, { groupCommit });
+  return openStore(config.dataDir, config.sqliteSynchronous, {
+    groupCommit,
+    batchTransactions: config.sqliteBatchTransactions,
+  });
 }
 
 /** A SQLite gateway with its inspection handles, not serving (tests). */

@@ -98,5 +98,15 @@ export async function renderMetrics(
     "oc_websockets_open",
     gw.hub.openSockets(),
   );
+  const batches = gw.store.transactionStats?.();
+  if (batches) {
+    // members / transactions = the mean batch of src/store/sqlite-engine.ts (1 with sqliteBatchTransactions off)
+    x.metric("oc_sqlite_transactions_total", "counter", "SQLite transactions committed by the store port");
+    for (const kind of ["write", "read"] as const)
+      x.sample("oc_sqlite_transactions_total", batches[kind].transactions, { kind });
+    x.metric("oc_sqlite_transaction_members_total", "counter", "store transactions (or reads) those carried");
+    for (const kind of ["write", "read"] as const)
+      x.sample("oc_sqlite_transaction_members_total", batches[kind].members, { kind });
+  }
   return x.toString();
 }

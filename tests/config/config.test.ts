@@ -54,6 +54,7 @@ describe("wrong type or value in the config file: exit 78 with the key, the valu
     ["an out-of-range port", { port: 70000 }, ["port", "70000", "0 to 65535"]],
     ["a word where a boolean belongs", { demoMode: "yes" }, ["demoMode", '"yes"', "true or false"]],
     ["a bad enum", { sqliteSynchronous: "OFF" }, ["sqliteSynchronous", '"OFF"', '"FULL", "NORMAL"']],
+    ["a word for the batching switch", { sqliteBatchTransactions: "off" }, ["sqliteBatchTransactions", '"off"', "true or false"]],
     ["a partner without currencies", { partners: [{ ocid: 101 }] }, ["partners.0.reserveCurrencies", "JSON array"]],
     ["an OCID of zero", { acceptIssuers: [0] }, ["acceptIssuers.0", "0", "≥ 1"]],
     ["a public URL that is not one", { publicUrl: "gateway.example" }, ["publicUrl", '"gateway.example"', "http(s) URL"]],

@@ -91,6 +91,16 @@ test("metrics parse as Prometheus text and match the database: orders, settlemen
   expect(Number(m.get("oc_confirm_to_webhook_seconds")!.metrics[0]!.count)).toBe(4);
   expect(value(m.get("oc_websockets_open"), {})).toBe(1);
   expect(value(m.get("oc_verify_queue_depth"), {})).toBeGreaterThanOrEqual(0);
+  // The store's own counts (src/store/sqlite-engine.ts), as the engine keeps them: counters, so a later scrape
+  // is never lower; a member is one store transaction, so there are at least as many as SQLite transactions.
+  const stats = tg.gw.store.transactionStats();
+  for (const kind of ["write", "read"] as const) {
+    const transactions = value(m.get("oc_sqlite_transactions_total"), { kind });
+    const members = value(m.get("oc_sqlite_transaction_members_total"), { kind });
+    expect(transactions).toBeGreaterThan(0);
+    expect(members).toBeGreaterThanOrEqual(transactions);
+    expect([stats[kind].transactions >= transactions, stats[kind].members >= members]).toEqual([true, true]);
+  }
   ws.close();
   await until("the socket to close", async () => value((await scrape()).get("oc_websockets_open"), {}) === 0);
 });
