@@ -3,16 +3,21 @@ import type { Gateway } from "../gateway";
 import { ProtocolError } from "../protocol/errors";
 import { expireIfDue } from "./answer-payment";
 import { refundSummary } from "./refunds";
+import { compileValidator } from "../protocol/validate";
+import { Id128 } from "../protocol/schemas";
 
-/** Longer than any order id we accept at intake: it cannot name an order. */
-const MAX_ORDER_ID_LENGTH = 128;
+/**
+ * The order id rule of intake (§9.4): an id it refuses (too long, a control character) cannot name an order. Checked
+ * before the database: PostgreSQL cannot even compare a text holding NUL (it answered 500 for `/orders/%00/status`).
+ */
+const isOrderId = compileValidator(Id128);
 
 export async function orderStatus(
   gw: Pick<Gateway, "clock" | "currencies" | "hub" | "store">,
   callerOcid: number,
   orderId: string,
 ) {
-  if (orderId.length === 0 || orderId.length > MAX_ORDER_ID_LENGTH) throw new ProtocolError("ORDER_NOT_FOUND");
+  if (!isOrderId(orderId).ok) throw new ProtocolError("ORDER_NOT_FOUND");
   // One read for the whole answer (a hot path: merchants poll it).
   const seen = await gw.store.read(async (tx) => {
     const found = await tx.orders.latestForCaller(callerOcid, orderId);
