@@ -2,11 +2,11 @@
 // seeded-random moments during a stream of submits, confirms and settlements over all three strategies, and
 // restarted on the same data dir each time. Afterwards our books and the peers' books must agree to the cent.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { NO_RATE_LIMITS } from "../helpers/gateway";
-import { bookBalance } from "../helpers/gateway-process";
+import { NO_RATE_LIMITS, testEngine } from "../helpers/gateway";
+import { freshDatabase, type TestDatabase } from "../helpers/postgres";
+import { dbBalance, dbRow, dbRows } from "../helpers/inspect";
 import { appAt } from "../helpers/wallet";
-import { Database } from "bun:sqlite";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -25,7 +25,11 @@ const peerDelay = prng(seed ^ 0x5bd1e995);
 
 let dir: string;
 let configPath: string;
-let dbPath: string;
+/** The gateway's database, read from the test's own connection (helpers/inspect.ts): the SQLite file or PostgreSQL. */
+let books: { dataDir: string; gw: { config: { databaseUrl?: string } } };
+/** On PostgreSQL (OC_TEST_ENGINE=postgres) a fresh database for this file, which every process is told. */
+let pg: TestDatabase | null = null;
+const engineEnv = (): Record<string, string> => (pg ? { OC_DATABASE_URL: pg.url } : {});
 let ports: number[] = [];
 let current = 0;
 let gatewayKeyHex: string;
@@ -37,7 +41,8 @@ const users: { name: string; id: string; token: string }[] = [];
 let base: string;
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn(["bun", "src/main.ts", ...args], { cwd: REPO, env: { ...process.env, OC_CONFIG: configPath }, stdout: "pipe", stderr: "pipe" });
+  const env = { ...process.env, OC_CONFIG: configPath, ...engineEnv() };
+  const p = Bun.spawn(["bun", "src/main.ts", ...args], { cwd: REPO, env, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   cliStderr.push(err);
   return { code, out, err };
@@ -47,7 +52,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
 async function startServe(port = ports[current]!): Promise<void> {
   const p = Bun.spawn(["bun", "src/main.ts", "serve"], {
     cwd: REPO,
-    env: { ...process.env, OC_CONFIG: configPath, OC_PORT: String(port) },
+    env: { ...process.env, OC_CONFIG: configPath, OC_PORT: String(port), ...engineEnv() },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -74,7 +79,7 @@ async function startServe(port = ports[current]!): Promise<void> {
 async function refusedServe(port = ports[current]!): Promise<number | null> {
   const p = Bun.spawn(["bun", "src/main.ts", "serve"], {
     cwd: REPO,
-    env: { ...process.env, OC_CONFIG: configPath, OC_PORT: String(port) },
+    env: { ...process.env, OC_CONFIG: configPath, OC_PORT: String(port), ...engineEnv() },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",
@@ -95,7 +100,8 @@ async function kill(p = proc): Promise<void> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "oc-crash-"));
   configPath = join(dir, "config.json");
-  dbPath = join(dir, "data", "gateway.sqlite");
+  if (testEngine() === "postgres") pg = await freshDatabase("crash");
+  books = { dataDir: join(dir, "data"), gw: { config: { databaseUrl: pg?.url } } };
   for (let i = 0; i < 2; i++) {
     const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
     ports.push(probe.port!);
@@ -119,6 +125,8 @@ beforeAll(async () => {
   writeFileSync(configPath, JSON.stringify(config));
   const init = await cli("init");
   expect(init.code).toBe(0);
+  // The processes really are on the engine under test: on PostgreSQL no SQLite file is ever made.
+  expect(existsSync(join(dir, "data", "gateway.sqlite"))).toBe(pg === null);
   gatewayKeyHex = readFileSync(join(dir, "data", "gateway.key"), "utf8").trim();
   const pub = /public key: ([0-9a-f]{128})/.exec(init.out)![1]!;
   peers = await startCrashPeers(200, pub, () => (peerDelay.chance(0.5) ? peerDelay.int(0, 120) : 0));
@@ -138,9 +146,12 @@ afterAll(async () => {
   if (proc) await kill();
   await peers?.stop();
   const logs = (await Promise.all(logChunks)).join("\n").split("\n").concat(cliStderr.join("\n").split("\n")).filter(Boolean);
-  const leaks = findSecrets(logs, [{ label: "gateway.key", value: gatewayKeyHex }, ...users.map((u) => ({ label: `token of ${u.name}`, value: u.token }))]);
+  const secrets = [{ label: "gateway.key", value: gatewayKeyHex }, ...users.map((u) => ({ label: `token of ${u.name}`, value: u.token }))];
+  if (pg) secrets.push({ label: "database URL", value: pg.url });
+  const leaks = findSecrets(logs, secrets);
   const broken = logs.filter((l) => /LEDGER INVARIANT BROKEN|unhandled error/.test(l));
   rmSync(dir, { recursive: true, force: true });
+  await pg?.drop();
   fileDone(import.meta.path);
   expect(leaks).toEqual([]);
   expect(broken).toEqual([]);
@@ -213,14 +224,14 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   let kills = 0;
   let killsMidSettlement = 0;
   let overlaps = 0;
-  const watch = new Database(dbPath, { readonly: true });
   const killer = (async () => {
     for (let k = 0; k < KILLS; k++) {
       await Bun.sleep(rnd.int(150, 1200));
       // Was settlement under way at that instant (a job or delivery claimed by the process we are about to kill)?
-      const busy = watch.query<{ n: number }, []>(
+      const busy = (await dbRow<{ n: number }>(
+        books,
         "SELECT (SELECT COUNT(*) FROM jobs WHERE state = 'pending') + (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS n",
-      ).get()!.n;
+      ))!.n;
       const old = proc!;
       current ^= 1; // alternate ports, so a successor can start while its predecessor still runs
       if (rnd.chance(0.3)) {
@@ -244,40 +255,36 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   } finally {
     stop = true;
     await Promise.all(workers);
-    watch.close();
   }
 
   // After the last restart: wait until settlement has nothing left to do.
-  const db = new Database(dbPath, { readonly: true });
-  const one = (sql: string) => db.query<{ n: number }, []>(sql).get()!.n;
+  const one = async (sql: string) => (await dbRow<{ n: number }>(books, sql))!.n;
   await waitUntil(
     "settlement and deliveries to finish",
-    () =>
-      one("SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending'") === 0 &&
-      one("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'") === 0 &&
-      one("SELECT COUNT(*) AS n FROM orders WHERE status = 'confirmed'") === 0,
+    async () =>
+      (await one("SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending'")) === 0 &&
+      (await one("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'")) === 0 &&
+      (await one("SELECT COUNT(*) AS n FROM orders WHERE status = 'confirmed'")) === 0,
     45_000,
     100,
   );
-  const leasedJobs = one("SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND lease_owner IS NOT NULL");
-  db.close();
+  const leasedJobs = await one("SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND lease_owner IS NOT NULL");
   // One more crash for good measure, then read the books with the process gone.
   await kill();
-  const books = new Database(dbPath, { readonly: true });
 
   type Row = { id: number; order_id: string; user_id: string; status: string; amount: string; amount_minor: number; final_txid: string | null; settlement_type: string | null };
-  const orders = books.query<Row, []>("SELECT id, order_id, user_id, status, amount, amount_minor, final_txid, settlement_type FROM orders").all();
-  const moves = (reason: string) => {
+  const orders = await dbRows<Row>(books, "SELECT id, order_id, user_id, status, amount, amount_minor, final_txid, settlement_type FROM orders");
+  const moves = async (reason: string) => {
     const m = new Map<number, number>();
-    for (const r of books.query<{ order_id: number; n: number }, [string]>("SELECT order_id, COUNT(DISTINCT movement_id) AS n FROM ledger_entries WHERE reason = ? GROUP BY order_id").all(reason))
-      m.set(r.order_id, r.n);
+    const q = "SELECT order_id, COUNT(DISTINCT movement_id) AS n FROM ledger_entries WHERE reason = ? GROUP BY order_id";
+    for (const r of await dbRows<{ order_id: number; n: number }>(books, q, reason)) m.set(r.order_id, r.n);
     return m;
   };
-  const confirmMoves = moves("confirm");
-  const refundMoves = moves("refund");
+  const confirmMoves = await moves("confirm");
+  const refundMoves = await moves("refund");
   const settledMoves = new Map<number, number>();
   for (const reason of ["settled_direct", "settled_partner_reserve", "settled_common_third_party", "settled_checkout"])
-    for (const [k, v] of moves(reason)) settledMoves.set(k, (settledMoves.get(k) ?? 0) + v);
+    for (const [k, v] of await moves(reason)) settledMoves.set(k, (settledMoves.get(k) ?? 0) + v);
   const byOrderRef = <T extends { orderRef: string; txid: string }>(xs: T[]) => {
     const m = new Map<string, Set<string>>();
     for (const x of xs) m.set(x.orderRef, (m.get(x.orderRef) ?? new Set()).add(x.txid));
@@ -320,7 +327,10 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
     if (o && p.strategy === "refused" && o.status === "paid") problems.push(`${p.orderId}: refused everywhere but paid`);
   }
   // The peers' books against ours, to the cent.
-  const bal = (account: string) => bookBalance(books, account, "USD");
+  const balances = new Map<string, bigint>();
+  for (const account of ["external:101", "external:300", "peer:500", "peer:102", "settlement_in_flight", ...users.map((u) => `user:${u.id}`)])
+    balances.set(account, await dbBalance(books, account, "USD"));
+  const bal = (account: string) => balances.get(account)!;
   const sum = (xs: { amount: string }[]) => xs.reduce((s, x) => s + BigInt(x.amount.replace(".", "")), 0n);
   const directTxids = new Map(peers.books.merchantReceived.map((r) => [r.txid, r]));
   expect(bal("external:101")).toBe(sum(peers.books.partnerMoves));
@@ -334,19 +344,14 @@ test(`SIGKILL ×${KILLS} during confirms and settlements (direct, partner reserv
   }
   const keys = (xs: { key: string }[]) => xs.length - new Set(xs.map((x) => x.key)).size;
   expect(keys(peers.books.partnerMoves) + keys(peers.books.providerMoves)).toBe(0);
-  for (const { currency, s } of ledgerSums(books)) expect(`${currency} ${s}`).toBe(`${currency} 0`);
-  const mismatched = books
-    .query<{ n: number }, []>(
-      "SELECT COUNT(*) AS n FROM accounts a WHERE a.balance <> (SELECT COALESCE(SUM(delta), 0) FROM ledger_entries e WHERE e.account = a.account AND e.currency = a.currency)",
-    )
-    .get()!.n;
-  const stats = books
-    .query<{ status: string; n: number }, []>("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
-    .all()
+  for (const { currency, s } of await ledgerSums(books)) expect(`${currency} ${s}`).toBe(`${currency} 0`);
+  const mismatched = await one(
+    "SELECT COUNT(*) AS n FROM accounts a WHERE a.balance <> (SELECT COALESCE(SUM(delta), 0) FROM ledger_entries e WHERE e.account = a.account AND e.currency = a.currency)",
+  );
+  const stats = (await dbRows<{ status: string; n: number }>(books, "SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status"))
     .map((r) => `${r.status} ${r.n}`)
     .join(", ");
-  const anomalies = books.query<{ kind: string; n: number }, []>("SELECT kind, COUNT(*) AS n FROM anomalies GROUP BY kind").all();
-  books.close();
+  const anomalies = await dbRows<{ kind: string; n: number }>(books, "SELECT kind, COUNT(*) AS n FROM anomalies GROUP BY kind");
 
   tally.tried("kills", kills);
   tally.lost("kills", lost);

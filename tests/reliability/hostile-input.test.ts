@@ -3,17 +3,18 @@
 // 200), never a 500, and a rejected request must leave the database exactly as it was.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, assertLedgerBalanced, dbDigest, WsClient } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, assertPortLedgerBalanced, portBalance, WsClient } from "../helpers/wallet";
+import { dbDigestOf, dbReader, type DbReader } from "../helpers/inspect";
 import { canonicalResponseKit, makeOrder, TestPeer, verifyStringKit } from "../peers/kit";
 import { encodings } from "./sig-encodings";
-import { bulkSessions, fileDone, findSecrets, hexOf, protocolShapeProblem, SPEC_STATUS, suiteSeed, tally, watchWrites } from "./support";
+import { bulkSessions, fileDone, findSecrets, hexOf, protocolShapeProblem, REL_TABLES, SPEC_STATUS, suiteSeed, tally, watchWrites } from "./support";
 
 const seed = suiteSeed("hostile-input");
 const SCALE = Number(process.env.OC_HOSTILE_SCALE ?? 1);
 const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let merchant: TestPeer; // 500: submits orders, polls status
 let funder: TestPeer; // 501: holds an account here, calls /transfer/create
 let issuer: TestPeer; // 101: accepted issuer, calls /transfer/webhook
@@ -25,10 +26,12 @@ let pool: string[] = []; // pending sessions of alice
 let awaiting: string; // alice's session with an order awaiting confirmation
 const byStatus = new Map<number, number>();
 const byRoute = new Map<string, number>();
-let writes: () => number;
+let writes: () => Promise<number>;
+let closeWatch = async () => {};
+let inspector: DbReader | null = null; // one connection for the pool's refresh and the digests
 
 beforeAll(async () => {
-  tg = await startTestGateway({
+  tg = await startPortTestGateway({
     rateLimits: NO_RATE_LIMITS,
     maxPendingSessions: 100_000,
     acceptIssuers: [101],
@@ -42,16 +45,19 @@ beforeAll(async () => {
     p.trustGateway(200, tg.gw.key.publicKeyHex);
     await tg.gw.directory.add(p.ocid, p.endpoint);
   }
-  const a = addUser(tg, "alice", "USD:1000.00");
-  const b = addUser(tg, "bob", "USD:1.00");
+  const a = await seedUser(tg, "alice", "USD:1000.00");
+  const b = await seedUser(tg, "bob", "USD:1.00");
   alice = { id: a.user.id, token: a.token };
   bob = { id: b.user.id, token: b.token };
   secrets.push({ label: "gateway private key", value: hexOf(tg.gw.key.secret) }, { label: "alice token", value: a.token }, { label: "bob token", value: b.token });
   for (const p of [merchant, funder, issuer, mg]) secrets.push({ label: `peer ${p.ocid} private key`, value: p.privateKeyHex });
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 10_000_000n, reason: "funding", now: tg.gw.clock() }));
-  pool = bulkSessions(tg, alice.id, 20);
-  writes = watchWrites(tg.gw.db);
-  awaiting = bulkSessions(tg, alice.id, 1)[0]!;
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 10_000_000n, reason: "funding", now: tg.gw.clock() }));
+  pool = await bulkSessions(tg, alice.id, 20);
+  const watch = await watchWrites(tg);
+  writes = watch.count;
+  closeWatch = watch.close;
+  inspector = dbReader(tg);
+  awaiting = (await bulkSessions(tg, alice.id, 1))[0]!;
   const o = makeOrder(500, { accepts: [200], amount: "999999.00" }); // more than alice has: confirm stays 402
   const r = await merchant.call(tg.url, "POST", `/opencharge/orders/create/${awaiting}`, { order: o, signature: merchant.signOrder(o), urls: {} });
   expect(r.status).toBe(200);
@@ -60,6 +66,8 @@ beforeAll(async () => {
 afterAll(async () => {
   const leaks = findSecrets(tg.logs, secrets);
   for (const p of [merchant, funder, issuer, mg]) await p.stop();
+  await closeWatch();
+  await inspector?.close();
   await tg.close();
   tally.note("hostile", `statuses: ${JSON.stringify(Object.fromEntries([...byStatus].sort((x, y) => x[0] - y[0])))}`);
   tally.note("hostile", `per route: ${JSON.stringify(Object.fromEntries(byRoute))}`);
@@ -78,7 +86,7 @@ type Req = {
   /** protocol route: responses must carry our X-OC-* signature (when the route matched and auth ran) */
   protocol: boolean;
   /** a status the case demands exactly, if it is known */
-  expect?: (status: number, json: any) => string | null;
+  expect?: (status: number, json: any) => string | null | Promise<string | null>;
 };
 
 let sent = 0;
@@ -86,14 +94,24 @@ let unsendable = 0;
 const httpLayerRefusals = new Map<number, number>();
 let sampledSignatures = 0;
 
+/**
+ * Drops the pool's sessions that are no longer pending and refills it below 5: awaited before each generated
+ * request is built (one read of alice's pending sessions), so pendingSession() can hand one out synchronously.
+ */
+async function refreshPool(): Promise<void> {
+  const rows = await inspector!.rows<{ id: string }>("SELECT id FROM sessions WHERE user_id = ? AND status = 'pending'", alice.id);
+  const pending = new Set(rows.map((r) => r.id));
+  pool = pool.filter((id) => pending.has(id));
+  if (pool.length < 5) pool.push(...(await bulkSessions(tg, alice.id, 20)));
+}
+
 function pendingSession(): string {
-  pool = pool.filter((id) => tg.gw.store.sessions.get(id)?.status === "pending");
-  if (pool.length < 5) pool.push(...bulkSessions(tg, alice.id, 20));
   return pool[sent % pool.length]!;
 }
 
-/** Everything but the scheduler's own lease renewals (a background write every few seconds). */
-const digest = () => dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
+/** Everything but the scheduler's own lease renewals (a background write every few seconds) and the watchers' tables. */
+const digest = () =>
+  dbDigestOf(tg, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease", "health_probe", ...REL_TABLES], inspector!);
 
 /** encodeURIComponent throws on unpaired surrogates; the client then sends U+FFFD instead. */
 const enc = (s: string) => encodeURIComponent(s.toWellFormed());
@@ -104,8 +122,8 @@ let acceptedWrites = 0;
 async function fire(r: Req): Promise<void> {
   // Every request is checked with the write counter; every 10th also with a full digest of every table.
   const full = sent % 10 === 0;
-  const before = full ? digest() : "";
-  const writesBefore = writes();
+  const before = full ? await digest() : "";
+  const writesBefore = await writes();
   const headers = new Headers();
   let res: Response;
   try {
@@ -145,7 +163,7 @@ async function fire(r: Req): Promise<void> {
     if (problem) throw new Error(`${where}: ${problem}`);
   }
   const json = text && !svg ? JSON.parse(text) : undefined;
-  const wrong = r.expect?.(res.status, json);
+  const wrong = await r.expect?.(res.status, json);
   if (wrong) throw new Error(`${where}: ${wrong} (got ${res.status} ${text.slice(0, 200)})`);
   if (r.protocol && res.status !== 404) {
     const id = res.headers.get("x-oc-id");
@@ -159,15 +177,17 @@ async function fire(r: Req): Promise<void> {
         throw new Error(`${where}: response signature does not verify`);
     }
   }
-  if (res.status !== 200 && writes() !== writesBefore) throw new Error(`${where}: rejected with ${res.status} but ${writes() - writesBefore} rows were written`);
+  const writesAfter = await writes();
+  if (res.status !== 200 && writesAfter !== writesBefore) throw new Error(`${where}: rejected with ${res.status} but ${writesAfter - writesBefore} rows were written`);
   if (full) digestChecks++;
-  if (res.status === 200 && writes() !== writesBefore) acceptedWrites++;
-  if (full && res.status !== 200 && digest() !== before) throw new Error(`${where}: rejected with ${res.status} but the database changed`);
+  if (res.status === 200 && writesAfter !== writesBefore) acceptedWrites++;
+  if (full && res.status !== 200 && (await digest()) !== before) throw new Error(`${where}: rejected with ${res.status} but the database changed`);
 }
 
 async function property<T>(name: string, n: number, arb: fc.Arbitrary<T>, toReq: (v: T) => Req | Promise<Req>) {
   await fc.assert(
     fc.asyncProperty(arb, async (v) => {
+      await refreshPool();
       await fire(await toReq(v));
     }),
     { numRuns: runs(n), seed: (seed ^ hashName(name)) | 0, verbose: 1 },
@@ -557,11 +577,11 @@ test("orders signed in the replacer form: forged item fields are display-only (a
         headers: signed(merchant, "POST", path, body),
         body,
         protocol: true,
-        expect: (status, json) => {
+        expect: async (status, json) => {
           if (legit && status !== 200) return "an item-only change under a replacer signature is display-only and must be accepted";
           if (!legit && !(status === 400 && json.error.code === "INVALID_SIGNATURE")) return "a forged covered field must be INVALID_SIGNATURE";
           if (legit) {
-            const o = tg.gw.store.orders.bySession(sessionId)!;
+            const o = (await tg.gw.store.read((tx) => tx.orders.bySession(sessionId)))!;
             if (o.amount !== "25.00" || o.amountMinor !== 2500n || o.sigForm !== "replacer") return `stored ${o.amount}/${o.amountMinor}/${o.sigForm}`;
           }
           return null;
@@ -732,6 +752,7 @@ test("WebSocket /app/ws: malformed, mistyped, binary and oversized frames get an
       ),
       async (f) => {
         if (ws.closed) ws = await WsClient.open(tg, { token: alice.token });
+        await refreshPool();
         let frame: string | Uint8Array;
         if (f.kind === "json") {
           const m = { ...(f.v as Record<string, unknown>) };
@@ -741,7 +762,7 @@ test("WebSocket /app/ws: malformed, mistyped, binary and oversized frames get an
           frame = JSON.stringify(m);
         } else if (f.kind === "huge") frame = JSON.stringify({ type: "ping", pad: "x".repeat(f.v) });
         else frame = f.v as string | Uint8Array;
-        const before = writes();
+        const before = await writes();
         // Pushes about orders may interleave; anything else is the reply to this frame.
         const reply = ws.nextNew((x) => x?.type !== "payment_request" && x?.type !== "payment_update", 3000).catch(() => null);
         ws.ws.send(frame);
@@ -749,7 +770,7 @@ test("WebSocket /app/ws: malformed, mistyped, binary and oversized frames get an
         frames++;
         tally.tried("hostile");
         const isCancel = m && m !== "closed" && m.type === "result" && m.status === "cancelled";
-        if (!isCancel && writes() !== before) problems.push(`${f.kind} frame wrote to the database: ${String(frame).slice(0, 80)}`);
+        if (!isCancel && (await writes()) !== before) problems.push(`${f.kind} frame wrote to the database: ${String(frame).slice(0, 80)}`);
         if (m === "closed" || ws.closed) {
           closes++;
           const size = typeof frame === "string" ? new TextEncoder().encode(frame).length : frame.length;
@@ -783,16 +804,28 @@ test("regression: a WebSocket reply is exactly one typed frame (a stray byte-cou
   ws.close();
 });
 
+test("regression: an order status id with a control character is ORDER_NOT_FOUND (PostgreSQL answered 500 for a NUL)", async () => {
+  const before = await writes();
+  for (const id of ["%00", "ord_%00", "ord_%01x", "%7F"]) {
+    const r = await merchant.call(tg.url, "GET", `/opencharge/orders/${id}/status`);
+    tally.tried("hostile");
+    tally.status("hostile", r.status);
+    expect(`${id} ${r.status} ${r.json?.error?.code}`).toBe(`${id} 404 ORDER_NOT_FOUND`);
+  }
+  expect(await writes()).toBe(before);
+});
+
 test("regression: an order id or txid with an unpaired surrogate is refused before anything is stored (was a 500 after commit)", async () => {
+  await refreshPool();
   const sid = pendingSession();
   const order = makeOrder(500, { accepts: [200], id: "ord_\ud800" });
-  const before = writes();
+  const before = await writes();
   const r = await merchant.call(tg.url, "POST", `/opencharge/orders/create/${sid}`, { order, signature: merchant.signOrder(order), urls: {} });
   tally.tried("hostile");
   tally.status("hostile", r.status);
   expect(r.status).toBe(400);
   expect(r.json.error).toMatchObject({ code: "INVALID_REQUEST", details: { reason: "unpaired_surrogate" } });
-  expect(tg.gw.store.sessions.get(sid)!.status).toBe("pending");
+  expect((await tg.gw.store.read((tx) => tx.sessions.get(sid)))!.status).toBe("pending");
   // Two proofs whose txids differ only in the unpaired surrogate would have collided as U+FFFD.
   for (const txid of ["tx_\ud800", "tx_\udbff"]) {
     const p = issuer.issueProof({ txid, to: { ocid: 200, reference: `user_${bob.id}` }, amount: "0.01", currency: "USD" });
@@ -800,41 +833,42 @@ test("regression: an order id or txid with an unpaired surrogate is refused befo
     tally.tried("hostile");
     expect(w.status).toBe(400);
   }
-  expect(writes()).toBe(before);
+  expect(await writes()).toBe(before);
 });
 
 test("regression: credits the ledger cannot hold (64-bit balance) are refused cleanly, not a 500 and a retry storm", async () => {
-  const whale = addUser(tg, "whale");
+  const whale = await seedUser(tg, "whale");
   const MAX = "9999999999999999.99";
   const credit = () => issuer.issueProof({ to: { ocid: 200, reference: `user_${whale.user.id}` }, amount: MAX, currency: "USD" });
   // Earlier (seeded, random) tests may have credited users from this issuer: its external account is the other side of
   // these credits and would hit the 64-bit floor first. Bring it back to zero so exactly 9 credits fit.
-  const exposure = tg.gw.store.ledger.balance("external:101", "USD");
-  if (exposure < 0n) tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "external:101", currency: "USD", amount: -exposure, reason: "funding", now: tg.gw.clock() }));
+  const exposure = await portBalance(tg, "external:101");
+  if (exposure < 0n)
+    await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "funding", to: "external:101", currency: "USD", amount: -exposure, reason: "funding", now: tg.gw.clock() }));
   for (let i = 0; i < 9; i++) expect((await issuer.call(tg.url, "POST", "/opencharge/transfer/webhook", credit())).json.status).toBe("accepted");
-  const before = writes();
+  const before = await writes();
   const over = await issuer.call(tg.url, "POST", "/opencharge/transfer/webhook", credit());
   tally.tried("hostile");
   tally.status("hostile", over.status);
   expect(over.status).toBe(200);
   expect(over.json).toMatchObject({ status: "rejected", message: "amount exceeds the balance limit" });
-  expect(writes() - before).toBe(1); // only the received_proofs record of the rejected reply
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 999_999_999_999_999_999n, reason: "funding", now: tg.gw.clock() }));
-  const before2 = writes();
+  expect((await writes()) - before).toBe(1); // only the received_proofs record of the rejected reply
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 999_999_999_999_999_999n, reason: "funding", now: tg.gw.clock() }));
+  const before2 = await writes();
   const t = await funder.call(tg.url, "POST", "/opencharge/transfer/create", { from: { ocid: 501 }, to: { ocid: 200, reference: `user_${whale.user.id}` }, amount: MAX, currency: "USD" });
   tally.tried("hostile");
   tally.status("hostile", t.status);
   expect(t.status).toBe(400);
   expect(t.json.error).toMatchObject({ code: "INVALID_AMOUNT", details: { reason: "balance_limit" } });
-  expect(writes()).toBe(before2);
-  assertLedgerBalanced(tg);
+  expect(await writes()).toBe(before2);
+  await assertPortLedgerBalanced(tg);
 });
 
-test("totals", () => {
+test("totals", async () => {
   tally.note("hostile", `database unchanged after every rejected request: write triggers on every table for all, full dbDigest for ${digestChecks}`);
   tally.note("hostile", `${sampledSignatures} response signatures verified with the merchant's own code; ${unsendable} generated requests fetch refused to send (not counted)`);
   tally.note("hostile", `refused by Bun's HTTP layer before the gateway, empty body (status → count): ${JSON.stringify(Object.fromEntries(httpLayerRefusals))}`);
   expect(sent).toBeGreaterThanOrEqual(runs(5000));
   expect(acceptedWrites).toBeGreaterThan(0); // the write detector does see writes (the legitimate 200s)
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });

@@ -2,14 +2,15 @@
 // re-pointed at other paths, proofs replayed to /transfer/webhook, replacer-signed proofs with changed nested
 // fields in a settlement reply, and metadata served by an impostor. Each one is counted; none may move money.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced, balance, dbDigest } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
+import { dbDigestOf, dbRow } from "../helpers/inspect";
 import { makeOrder, TestPeer, type CallResult } from "../peers/kit";
 import { bulkSessions, fileDone, findSecrets, hexOf, suiteSeed, tally, waitUntil } from "./support";
 
 suiteSeed("replay-forgery"); // nothing random here, but the line keeps every file's header alike
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let merchant: TestPeer; // 500
 let funder: TestPeer; // 501: holds an account with us
 let issuer: TestPeer; // 101: accepted issuer and partner gateway
@@ -26,7 +27,7 @@ const tokens: string[] = [];
 let user: { id: string; token: string };
 
 beforeAll(async () => {
-  tg = await startTestGateway(
+  tg = await startPortTestGateway(
     {
       rateLimits: NO_RATE_LIMITS,
       maxPendingSessions: 10_000,
@@ -44,15 +45,15 @@ beforeAll(async () => {
   for (const p of [merchant, funder, issuer, real600, impostor]) p.trustGateway(200, tg.gw.key.publicKeyHex);
   for (const p of [merchant, funder, issuer]) await tg.gw.directory.add(p.ocid, p.endpoint);
   merchant.route("POST", "/transfer/webhook", (req) => ({ body: { status: "accepted", txid: req.json?.proof?.txid } }));
-  const u = addUser(tg, "victim", "USD:100.00");
+  const u = await seedUser(tg, "victim", "USD:100.00");
   user = { id: u.user.id, token: u.token };
   tokens.push(u.token);
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 100_000n, reason: "funding", now: now() }));
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 100_000n, reason: "funding", now: now() }));
 });
 
-afterEach(() => {
+afterEach(async () => {
   offset.s = 0;
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });
 
 afterAll(async () => {
@@ -73,20 +74,26 @@ async function resend(r: CallResult, opts: { path?: string; method?: string } = 
   return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
 }
 
+/** Every row of every table but the ones background timers write (the readiness probe, the scheduler's leases). */
+const digest = () => dbDigestOf(tg, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease", "health_probe"]);
+
+/** The order a session holds, if any, read through the port. */
+const orderOf = (sessionId: string) => tg.gw.store.read((tx) => tx.orders.bySession(sessionId));
+
 /** One replay/forgery attempt: counted, must not be a 500, must leave the database as it was. */
 async function attempt(label: string, run: () => Promise<{ status: number; json: any }>, status: number, code: string) {
-  const before = dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
+  const before = await digest();
   const r = await run();
   tally.tried("replays");
   tally.status("replays", r.status);
   expect(`${label}: ${r.status} ${r.json?.error?.code}`).toBe(`${label}: ${status} ${code}`);
-  expect(dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"])).toBe(before);
+  expect(await digest()).toBe(before);
 }
 
 const transfer = () => ({ from: { ocid: 501 }, to: { ocid: 200, reference: `user_${user.id}` }, amount: "1.00", currency: "USD" });
 
 test("replays inside the window are NONCE_REUSED on every route; a money transfer happens once", async () => {
-  const [sid] = bulkSessions(tg, user.id, 1);
+  const [sid] = await bulkSessions(tg, user.id, 1);
   const order = makeOrder(500, { accepts: [200] });
   const signedAt = now(); // no later than any original's timestamp
   const originals: [string, CallResult][] = [
@@ -97,7 +104,7 @@ test("replays inside the window are NONCE_REUSED on every route; a money transfe
     ["transfer.webhook", await issuer.call(tg.url, "POST", "/opencharge/transfer/webhook", issuer.issueProof({ to: { ocid: 200, reference: `user_${user.id}` }, amount: "2.00", currency: "USD" }), { timestamp: now() })],
   ];
   for (const [name, r] of originals) expect(`${name} ${r.status}`).toBe(`${name} 200`);
-  const userBalance = balance(tg, `user:${user.id}`);
+  const userBalance = await portBalance(tg, `user:${user.id}`);
   for (const shift of [0, 1, 120, 299]) {
     for (const [name, r] of originals) {
       shiftSince(signedAt, shift);
@@ -109,8 +116,8 @@ test("replays inside the window are NONCE_REUSED on every route; a money transfe
   tally.tried("replays", many.length);
   for (const m of many) tally.status("replays", m.status);
   expect(many.every((m) => m.status === 401 && m.json.error.code === "NONCE_REUSED")).toBe(true);
-  expect(balance(tg, `user:${user.id}`)).toBe(userBalance);
-  expect(balance(tg, "peer:501")).toBe(100_000n - 100n);
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(userBalance);
+  expect(await portBalance(tg, "peer:501")).toBe(100_000n - 100n);
 });
 
 test("replays outside the window are TIMESTAMP_EXPIRED; the nonce outlives the window, so no replay slips between", async () => {
@@ -132,11 +139,11 @@ test("replays outside the window are TIMESTAMP_EXPIRED; the nonce outlives the w
   await attempt("future-dated transfer replayed at the window's far edge", () => resend(future), 401, "NONCE_REUSED");
   shiftSince(futureSignedAt, 601);
   await attempt("… and just past it", () => resend(future), 401, "TIMESTAMP_EXPIRED");
-  expect(balance(tg, "peer:501")).toBe(100_000n - 300n);
+  expect(await portBalance(tg, "peer:501")).toBe(100_000n - 300n);
 });
 
 test("a valid request re-sent to another path or method fails its signature, and does not burn the sender's nonce", async () => {
-  const [a, b] = bulkSessions(tg, user.id, 2);
+  const [a, b] = await bulkSessions(tg, user.id, 2);
   const order = makeOrder(500, { accepts: [200] });
   const nonce = "req_path_" + hexOf(crypto.getRandomValues(new Uint8Array(8)));
   // Build (do not send) the genuine request, then send it everywhere else first.
@@ -162,7 +169,7 @@ test("a valid request re-sent to another path or method fails its signature, and
   const genuine = await send(`/opencharge/orders/create/${a}`);
   expect(genuine.status).toBe(200);
   await attempt("the genuine request replayed", () => send(`/opencharge/orders/create/${a}`), 401, "NONCE_REUSED");
-  expect(tg.gw.store.sessions.get(b!)!.status).toBe("pending");
+  expect((await tg.gw.store.read((tx) => tx.sessions.get(b!)))!.status).toBe("pending");
 });
 
 test("proofs replayed to /transfer/webhook: our own proof, someone else's, the same txid again or changed — credited at most once", async () => {
@@ -171,11 +178,11 @@ test("proofs replayed to /transfer/webhook: our own proof, someone else's, the s
   const order = makeOrder(500, { accepts: [200], amount: "3.00" });
   expect((await merchant.call(tg.url, "POST", `/opencharge/orders/create/${s}`, { order, signature: merchant.signOrder(order), urls: {} }, { timestamp: now() })).status).toBe(200);
   expect((await app(tg, user.token, "POST", `/app/confirm/${s}`, {})).status).toBe(200);
-  await waitUntil("the direct payment to settle", () => tg.gw.store.orders.bySession(s)?.status === "paid");
-  const paid = tg.gw.store.orders.bySession(s)!;
+  await waitUntil("the direct payment to settle", async () => (await orderOf(s))?.status === "paid");
+  const paid = (await orderOf(s))!;
   // The proof's delivery to the merchant runs after `paid`: wait for it, or its row changes under the digests below.
-  await waitUntil("the proof's delivery", () =>
-    tg.gw.db.query<{ n: number }, [number]>("SELECT COUNT(*) AS n FROM deliveries WHERE order_id = ? AND state = 'delivered'").get(paid.id)!.n === 1,
+  await waitUntil("the proof's delivery", async () =>
+    (await dbRow<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM deliveries WHERE order_id = ? AND state = 'delivered'", paid.id))!.n === 1,
   );
   const ours = { proof: JSON.parse(paid.finalProofJson!), signature: paid.finalSignature! };
   await attempt("our proof replayed by the merchant", () => merchant.call(tg.url, "POST", "/opencharge/transfer/webhook", ours, { timestamp: now() }), 400, "INVALID_PROOF");
@@ -183,7 +190,7 @@ test("proofs replayed to /transfer/webhook: our own proof, someone else's, the s
   const credit = issuer.issueProof({ to: { ocid: 200, reference: `user_${user.id}` }, amount: "5.00", currency: "USD" });
   const first = await issuer.call(tg.url, "POST", "/opencharge/transfer/webhook", credit, { timestamp: now() });
   expect(first.json).toEqual({ status: "accepted", txid: credit.proof.txid });
-  const after = balance(tg, `user:${user.id}`);
+  const after = await portBalance(tg, `user:${user.id}`);
   for (let i = 0; i < 5; i++) {
     const again = await issuer.call(tg.url, "POST", "/opencharge/transfer/webhook", credit, { timestamp: now() });
     tally.tried("replays");
@@ -204,10 +211,13 @@ test("proofs replayed to /transfer/webhook: our own proof, someone else's, the s
   await attempt("replacer proof with `to` redirected, relayed by 500", () => merchant.call(tg.url, "POST", "/opencharge/transfer/webhook", redirected, { timestamp: now() }), 400, "INVALID_PROOF");
   const topForged = { proof: { ...rep.proof, amount: "70.00" }, signature: rep.signature };
   await attempt("replacer proof with the amount changed", () => issuer.call(tg.url, "POST", "/opencharge/transfer/webhook", topForged, { timestamp: now() }), 400, "PROOF_SIGNATURE_INVALID");
-  expect(balance(tg, `user:${user.id}`)).toBe(after);
-  const credits = tg.gw.db
-    .query<{ n: number }, [string, string]>("SELECT COUNT(*) AS n FROM ledger_entries WHERE reason = 'webhook_credit' AND account = ? AND ref = ?")
-    .get(`user:${user.id}`, `101|${credit.proof.txid}`)!.n;
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(after);
+  const credits = (await dbRow<{ n: number }>(
+    tg,
+    "SELECT COUNT(*) AS n FROM ledger_entries WHERE reason = 'webhook_credit' AND account = ? AND ref = ?",
+    `user:${user.id}`,
+    `101|${credit.proof.txid}`,
+  ))!.n;
   expect(credits).toBe(1);
 });
 
@@ -235,26 +245,31 @@ test("a settlement reply whose replacer-signed proof had its nested `to` changed
   const s = (await app(tg, user.token, "POST", "/app/pay", {})).json.sessionId as string;
   const order = makeOrder(500, { accepts: [101], amount: "4.00" });
   expect((await merchant.call(tg.url, "POST", `/opencharge/orders/create/${s}`, { order, signature: merchant.signOrder(order), urls: {} }, { timestamp: now() })).status).toBe(200);
-  const before = balance(tg, `user:${user.id}`);
+  const before = await portBalance(tg, `user:${user.id}`);
   expect((await app(tg, user.token, "POST", `/app/confirm/${s}`, {})).status).toBe(200);
   for (let attemptNo = 1; attemptNo <= 2; attemptNo++) {
-    await waitUntil(`forged reply ${attemptNo} to be judged`, () =>
-      tg.gw.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM anomalies WHERE kind = 'settlement_response_invalid'").get()!.n >= attemptNo,
+    await waitUntil(`forged reply ${attemptNo} to be judged`, async () =>
+      (await dbRow<{ n: number }>(tg, "SELECT COUNT(*) AS n FROM anomalies WHERE kind = 'settlement_response_invalid'"))!.n >= attemptNo,
     );
     tally.tried("replays");
-    expect(tg.gw.store.orders.bySession(s)!.status).toBe("confirmed");
+    expect((await orderOf(s))!.status).toBe("confirmed");
     offset.s += 16; // past the retry delay (5 s, then 15 s)
     tg.scheduler.wake();
   }
-  await waitUntil("the genuine proof to settle the order", () => tg.gw.store.orders.bySession(s)?.status === "paid", 10_000);
-  const o = tg.gw.store.orders.bySession(s)!;
+  await waitUntil("the genuine proof to settle the order", async () => (await orderOf(s))?.status === "paid", 10_000);
+  const o = (await orderOf(s))!;
   const key = [...done.keys()][0]!;
   expect(o.finalTxid).toBe(done.get(key)!.proof.txid as string);
   expect(JSON.parse(o.finalProofJson!).to).toEqual({ ocid: 500, reference: order.id });
   expect(new Set(replies).size).toBe(1); // one Idempotency-Key throughout
   expect(moves).toBe(1);
-  expect(balance(tg, `user:${user.id}`)).toBe(before - 400n);
-  expect(tg.gw.db.query<{ n: number }, [number]>("SELECT COUNT(DISTINCT movement_id) AS n FROM ledger_entries WHERE order_id = ? AND reason = 'settled_partner_reserve'").get(o.id)!.n).toBe(1);
+  expect(await portBalance(tg, `user:${user.id}`)).toBe(before - 400n);
+  const settled = await dbRow<{ n: number }>(
+    tg,
+    "SELECT COUNT(DISTINCT movement_id) AS n FROM ledger_entries WHERE order_id = ? AND reason = 'settled_partner_reserve'",
+    o.id,
+  );
+  expect(settled!.n).toBe(1);
 });
 
 test("metadata served by an impostor: requests signed by the genuine key fail, nothing is recorded, the nonce survives", async () => {
@@ -276,11 +291,11 @@ test("metadata served by an impostor: requests signed by the genuine key fail, n
   // The operator corrects the entry: the very same request (same nonce, still inside the window) now passes,
   // proving the failed attempts never recorded the genuine sender's nonce.
   await tg.gw.directory.add(600, real600.endpoint);
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:600", currency: "USD", amount: 100n, reason: "funding", now: now() }));
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "funding", to: "peer:600", currency: "USD", amount: 100n, reason: "funding", now: now() }));
   const ok = await send();
   expect(ok.status).toBe(200);
   await attempt("the genuine request replayed", send, 401, "NONCE_REUSED");
-  expect(balance(tg, "peer:600")).toBe(0n);
+  expect(await portBalance(tg, "peer:600")).toBe(0n);
 });
 
 test("regression: removing or re-pointing a directory entry takes effect at once (the persisted metadata cache kept the old key)", async () => {

@@ -3,8 +3,8 @@
 // and small helpers around the in-process gateway.
 import { readdirSync } from "node:fs";
 import { basename } from "node:path";
-import type { Database } from "bun:sqlite";
-import type { TestGateway } from "../helpers/gateway";
+import type { PortTestGateway } from "../helpers/gateway";
+import { dbReader, dbRow, dbRows, dbRun } from "../helpers/inspect";
 
 // ------------------------------------------------------------------------------------------------ summary
 
@@ -170,33 +170,46 @@ export const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padS
 
 // ------------------------------------------------------------------------------------------------ database
 
+// The watchers below put triggers in the gateway's own database from a connection of the test's (helpers/inspect.ts),
+// so they see every write whichever connection of the gateway made it, on either engine. Their tables are named
+// rel_* (REL_TABLES): digests skip them.
+export const REL_TABLES = ["rel_negative_seen", "rel_writes"];
+
+const isPostgres = (tg: PortTestGateway) => Boolean(tg.gw.config.databaseUrl);
+
 /** Records any write that leaves a floored account (§12.1) negative, whichever statement made it. */
-export function watchNegativeBalances(db: Database): () => { account: string; currency: string; balance: number }[] {
-  db.exec("CREATE TEMP TABLE IF NOT EXISTS rel_negative_seen (account TEXT, currency TEXT, balance INTEGER)");
+export async function watchNegativeBalances(tg: PortTestGateway): Promise<() => Promise<{ account: string; currency: string; balance: number }[]>> {
   const cond = "NEW.balance < 0 AND NEW.account <> 'funding' AND NEW.account NOT LIKE 'external:%'";
-  db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS rel_neg_upd AFTER UPDATE OF balance ON main.accounts WHEN ${cond}
-           BEGIN INSERT INTO rel_negative_seen VALUES (NEW.account, NEW.currency, NEW.balance); END`);
-  db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS rel_neg_ins AFTER INSERT ON main.accounts WHEN ${cond}
-           BEGIN INSERT INTO rel_negative_seen VALUES (NEW.account, NEW.currency, NEW.balance); END`);
-  return () => db.query<{ account: string; currency: string; balance: number }, []>("SELECT * FROM rel_negative_seen").all();
+  await dbRun(tg, "CREATE TABLE IF NOT EXISTS rel_negative_seen (account TEXT, currency TEXT, balance BIGINT)");
+  if (isPostgres(tg)) {
+    await dbRun(
+      tg,
+      `CREATE OR REPLACE FUNCTION rel_negative() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         IF ${cond} THEN INSERT INTO rel_negative_seen VALUES (NEW.account, NEW.currency, NEW.balance); END IF;
+         RETURN NULL; END $$`,
+    );
+    await dbRun(tg, "CREATE OR REPLACE TRIGGER rel_neg AFTER INSERT OR UPDATE OF balance ON accounts FOR EACH ROW EXECUTE FUNCTION rel_negative()");
+  } else {
+    for (const [name, on] of [["rel_neg_upd", "UPDATE OF balance"], ["rel_neg_ins", "INSERT"]])
+      await dbRun(tg, `CREATE TRIGGER IF NOT EXISTS ${name} AFTER ${on} ON accounts WHEN ${cond}
+        BEGIN INSERT INTO rel_negative_seen VALUES (NEW.account, NEW.currency, NEW.balance); END`);
+  }
+  return () => dbRows(tg, "SELECT * FROM rel_negative_seen");
 }
 
-export function ledgerSums(db: Database): { currency: string; s: bigint }[] {
-  const q = db.query<{ currency: string; s: bigint }, []>("SELECT currency, SUM(delta) AS s FROM ledger_entries GROUP BY currency");
-  q.safeIntegers(true);
-  return q.all();
+/** The ledger's entries summed per currency (BigInt), from the gateway's database on either engine. */
+export async function ledgerSums(tg: Parameters<typeof dbRows>[0]): Promise<{ currency: string; s: bigint }[]> {
+  const rows = await dbRows<{ currency: string; s: string }>(tg, "SELECT currency, CAST(SUM(delta) AS TEXT) AS s FROM ledger_entries GROUP BY currency");
+  return rows.map((r) => ({ currency: r.currency, s: BigInt(r.s) }));
 }
 
 /** Sessions exactly as POST /app/pay creates them (createPaySession), minus the PNG rendering (9 ms each). */
-export function bulkSessions(tg: TestGateway, userId: string, n: number): string[] {
+export async function bulkSessions(tg: PortTestGateway, userId: string, n: number): Promise<string[]> {
   const now = tg.gw.clock();
-  const ids: string[] = [];
-  tg.gw.store.tx(() => {
-    for (let i = 0; i < n; i++) {
-      const id = hexOf(crypto.getRandomValues(new Uint8Array(16)));
-      tg.gw.store.sessions.insert({ id, kind: "qr", userId, status: "pending", createdAt: now, expiresAt: now + tg.gw.config.sessionTtl });
-      ids.push(id);
-    }
+  const ids = Array.from({ length: n }, () => hexOf(crypto.getRandomValues(new Uint8Array(16))));
+  await tg.gw.store.transaction(async (tx) => {
+    for (const id of ids)
+      await tx.sessions.insert({ id, kind: "qr", userId, status: "pending", createdAt: now, expiresAt: now + tg.gw.config.sessionTtl });
   });
   return ids;
 }
@@ -251,19 +264,33 @@ export async function lightWebhook(peer: import("../peers/kit").TestPeer) {
 }
 
 /**
- * Counts every row written to any table except `skip`, through temporary triggers on the gateway's own
- * connection: O(1) to read, so it can be checked around each of thousands of requests. (An UPDATE that
- * rewrites a row with the same values counts too: stricter than a digest, never laxer.)
+ * Counts every row written to any table except `skip`, through triggers in the gateway's database: cheap to read
+ * (one row, from one connection kept open until `close`), so it can be checked around each of thousands of
+ * requests. (An UPDATE that rewrites a row with the same values counts too: stricter than a digest, never laxer.)
  */
-export function watchWrites(db: Database, skip: string[] = ["nonces", "metadata_cache", "peer_dialects", "scheduler_lease"]): () => number {
-  db.exec("CREATE TEMP TABLE IF NOT EXISTS rel_writes (n INTEGER NOT NULL)");
-  if (!db.query("SELECT 1 FROM rel_writes").get()) db.exec("INSERT INTO rel_writes VALUES (0)");
-  const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
-  for (const { name } of tables) {
-    if (skip.includes(name) || name === "health_probe" || name === "event_outbox") continue; // issue 15 bookkeeping
-    for (const op of ["INSERT", "UPDATE", "DELETE"])
-      db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS rel_w_${name}_${op} AFTER ${op} ON main."${name}" BEGIN UPDATE rel_writes SET n = n + 1; END`);
+export async function watchWrites(
+  tg: PortTestGateway,
+  skip: string[] = ["nonces", "metadata_cache", "peer_dialects", "scheduler_lease"],
+): Promise<{ count: () => Promise<number>; close: () => Promise<void> }> {
+  const pg = isPostgres(tg);
+  await dbRun(tg, "CREATE TABLE IF NOT EXISTS rel_writes (n BIGINT NOT NULL)");
+  if (!(await dbRow(tg, "SELECT 1 AS one FROM rel_writes"))) await dbRun(tg, "INSERT INTO rel_writes VALUES (0)");
+  const tables = await dbRows<{ name: string }>(
+    tg,
+    pg
+      ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+      : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+  );
+  const watched = tables.map((t) => t.name).filter((name) => !skip.includes(name) && !REL_TABLES.includes(name) && name !== "health_probe" && name !== "event_outbox"); // issue 15 bookkeeping
+  if (pg) {
+    await dbRun(tg, "CREATE OR REPLACE FUNCTION rel_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE rel_writes SET n = n + 1; RETURN NULL; END $$");
+    for (const name of watched)
+      await dbRun(tg, `CREATE OR REPLACE TRIGGER rel_w AFTER INSERT OR UPDATE OR DELETE ON "${name}" FOR EACH ROW EXECUTE FUNCTION rel_count()`);
+  } else {
+    for (const name of watched)
+      for (const op of ["INSERT", "UPDATE", "DELETE"])
+        await dbRun(tg, `CREATE TRIGGER IF NOT EXISTS rel_w_${name}_${op} AFTER ${op} ON "${name}" BEGIN UPDATE rel_writes SET n = n + 1; END`);
   }
-  const q = db.query<{ n: number }, []>("SELECT n FROM rel_writes");
-  return () => q.get()!.n;
+  const reader = dbReader(tg);
+  return { count: async () => Number((await reader.rows<{ n: number }>("SELECT n FROM rel_writes"))[0]!.n), close: reader.close };
 }
