@@ -3,8 +3,8 @@
 // least that long, whatever `authWindow` says, and a row is reusable only strictly after that.
 import { afterAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, assertLedgerBalanced, balance } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, assertPortLedgerBalanced, portBalance } from "../helpers/wallet";
 import { TestPeer, type CallResult } from "../peers/kit";
 import { nonceRecorder, nonceRetention, pruneNonces } from "../../src/store/nonces";
 import { fileDone, suiteSeed, tally } from "./support";
@@ -12,7 +12,7 @@ import { fileDone, suiteSeed, tally } from "./support";
 suiteSeed("window-edge");
 
 const T0 = 1_800_000_000;
-const started: { tg: TestGateway; funder: TestPeer }[] = [];
+const started: { tg: PortTestGateway; funder: TestPeer }[] = [];
 
 afterAll(async () => {
   for (const s of started) {
@@ -24,17 +24,20 @@ afterAll(async () => {
 
 async function gatewayWithWindow(window: number) {
   const clock = { now: T0 };
-  const tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, authWindow: window }, { clock: () => clock.now });
+  const tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, authWindow: window }, { clock: () => clock.now });
   const funder = await TestPeer.start({ ocid: 501, name: "Funder" });
   funder.trustGateway(200, tg.gw.key.publicKeyHex);
   await tg.gw.directory.add(501, funder.endpoint);
-  const { user } = addUser(tg, "payee");
-  tg.gw.store.tx(() => tg.gw.store.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 100_000n, reason: "funding", now: T0 }));
+  const { user } = await seedUser(tg, "payee");
+  await tg.gw.store.transaction((tx) => tx.ledger.move({ from: "funding", to: "peer:501", currency: "USD", amount: 100_000n, reason: "funding", now: T0 }));
   started.push({ tg, funder });
   const transfer = (timestamp: number) =>
     funder.call(tg.url, "POST", "/opencharge/transfer/create", { from: { ocid: 501 }, to: { ocid: 200, reference: `user_${user.id}` }, amount: "1.00", currency: "USD" }, { timestamp });
   return { tg, clock, transfer, payee: `user:${user.id}` };
 }
+
+/** The nonce sweep's prune, through the port (the engine's own statement), at the injected clock's now. */
+const prune = (tg: PortTestGateway, now: number) => tg.gw.store.transaction((tx) => tx.nonces.prune(now));
 
 async function resend(r: CallResult) {
   const res = await fetch(r.sent.url, { method: "POST", headers: r.sent.headers, body: r.sent.rawBody });
@@ -48,7 +51,7 @@ test("a transfer dated now + window, replayed byte for byte at every second up t
   const { tg, clock, transfer, payee } = await gatewayWithWindow(300);
   const first = await transfer(T0 + 300);
   expect(first.status).toBe(200);
-  const credited = balance(tg, payee);
+  const credited = await portBalance(tg, payee);
   // Before the fix: NONCE_REUSED at +599, accepted at +600 (row kept exactly 600 s, reusable at expires_at <= now).
   for (const dt of [1, 300, 599, 600]) {
     clock.now = T0 + dt;
@@ -58,11 +61,11 @@ test("a transfer dated now + window, replayed byte for byte at every second up t
   expect(await resend(first)).toBe("401 TIMESTAMP_EXPIRED");
   // Pruning at the edge keeps the row (it may still block); the replay stays refused after a prune.
   clock.now = T0 + 600;
-  pruneNonces(tg.gw.db, clock.now);
+  await prune(tg, clock.now);
   expect(await resend(first)).toBe("401 NONCE_REUSED");
-  expect(balance(tg, payee)).toBe(credited);
-  expect(balance(tg, "peer:501")).toBe(100_000n - 100n);
-  assertLedgerBalanced(tg);
+  expect(await portBalance(tg, payee)).toBe(credited);
+  expect(await portBalance(tg, "peer:501")).toBe(100_000n - 100n);
+  await assertPortLedgerBalanced(tg);
 });
 
 test("a longer authWindow lengthens retention: with 900 s, a transfer replayed 603 s and 1800 s later is refused", async () => {
@@ -71,23 +74,23 @@ test("a longer authWindow lengthens retention: with 900 s, a transfer replayed 6
   expect(plain.status).toBe(200);
   const ahead = await transfer(T0 + 900);
   expect(ahead.status).toBe(200);
-  const credited = balance(tg, payee);
+  const credited = await portBalance(tg, payee);
   for (const dt of [603, 900]) {
     clock.now = T0 + dt;
-    pruneNonces(tg.gw.db, clock.now);
+    await prune(tg, clock.now);
     expect(`plain +${dt}s ${await resend(plain)}`).toBe(`plain +${dt}s 401 NONCE_REUSED`);
   }
   clock.now = T0 + 901;
   expect(await resend(plain)).toBe("401 TIMESTAMP_EXPIRED");
   for (const dt of [603, 1200, 1800]) {
     clock.now = T0 + dt;
-    pruneNonces(tg.gw.db, clock.now);
+    await prune(tg, clock.now);
     expect(`ahead +${dt}s ${await resend(ahead)}`).toBe(`ahead +${dt}s 401 NONCE_REUSED`);
   }
   clock.now = T0 + 1801;
   expect(await resend(ahead)).toBe("401 TIMESTAMP_EXPIRED");
-  expect(balance(tg, payee)).toBe(credited);
-  assertLedgerBalanced(tg);
+  expect(await portBalance(tg, payee)).toBe(credited);
+  await assertPortLedgerBalanced(tg);
 });
 
 test("nonce store: retention is 2 x window + skew; a row is reusable only strictly after its expiry, also after pruning", () => {
