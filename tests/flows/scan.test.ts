@@ -1,8 +1,9 @@
 // Issue 13: pay by scanning. Real gateway on loopback, merchants that behave like the docs' POS display, vending
 // machine and printed sticker (their own keys, orders and proof checks), the app API over HTTP and the WebSocket.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { startTestGateway, type TestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
-import { addUser, app, assertLedgerBalanced, balance, dbDigest, WsClient } from "../helpers/wallet";
+import { startPortTestGateway, type PortTestGateway, NO_RATE_LIMITS } from "../helpers/gateway";
+import { seedUser, app, assertPortLedgerBalanced, portBalance, WsClient } from "../helpers/wallet";
+import { dbDigestOf, dbRow } from "../helpers/inspect";
 import { startPosMerchant, startVendingMerchant } from "../helpers/scan-merchants";
 import { startMerchant } from "../helpers/merchant";
 import { makeOrder, TestPeer } from "../peers/kit";
@@ -17,7 +18,7 @@ function conforms(check: typeof scanShape | typeof viewShape, v: unknown) {
   expect([...check.Errors(v)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
 }
 
-let tg: TestGateway;
+let tg: PortTestGateway;
 let pos: Awaited<ReturnType<typeof startPosMerchant>>;
 let vend: Awaited<ReturnType<typeof startVendingMerchant>>;
 let sticker: Awaited<ReturnType<typeof startPosMerchant>>;
@@ -28,7 +29,7 @@ const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS, currencies: { enabled: ["USD", "EUR", "UGX"], extra: {} } }, { clock: now });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS, currencies: { enabled: ["USD", "EUR", "UGX"], extra: {} } }, { clock: now });
   pos = await startPosMerchant(tg, 510, "Corner Café");
   vend = await startVendingMerchant(tg, 530, "Vendo Snacks");
   sticker = await startPosMerchant(tg, 520, "Market Stall");
@@ -41,13 +42,13 @@ afterAll(async () => {
   bystander.stop(true);
   await tg.close();
 });
-afterEach(() => {
+afterEach(async () => {
   offset.s = 0;
-  assertLedgerBalanced(tg);
+  await assertPortLedgerBalanced(tg);
 });
 
 let seq = 0;
-const newUser = (credit = "USD:100.00") => addUser(tg, `scan${++seq}`, credit, "UGX:100000");
+const newUser = (credit = "USD:100.00") => seedUser(tg, `scan${++seq}`, credit, "UGX:100000");
 async function scan(token: string, body: Record<string, unknown>) {
   const r = await app(tg, token, "POST", "/app/scan", body);
   if (r.status === 200) {
@@ -56,7 +57,7 @@ async function scan(token: string, body: Record<string, unknown>) {
   }
   return r;
 }
-const digest = () => dbDigest(tg.gw.db, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease"]);
+const digest = () => dbDigestOf(tg, ["nonces", "metadata_cache", "peer_dialects", "sqlite_sequence", "scheduler_lease", "health_probe"]);
 
 async function statusOf(merchant: TestPeer, orderId: string) {
   return (await merchant.call(tg.url, "GET", `/opencharge/orders/${encodeURIComponent(orderId)}/status`)).json;
@@ -89,18 +90,18 @@ async function confirmVia(channel: "http" | "ws", token: string, sessionId: stri
 
 /** A refused scan: the right code and status, and not one row written anywhere. */
 async function refused(token: string, body: Record<string, unknown>, status: number, code: string, path = "/app/scan") {
-  const before = digest();
+  const before = await digest();
   const r = await app(tg, token, "POST", path, body);
   expect([r.status, r.json?.error?.code, r.json?.error?.message]).toEqual([status, code, expect.any(String)]);
   expect(r.text).not.toContain("    at ");
-  expect(digest()).toBe(before);
+  expect(await digest()).toBe(before);
   return r.json.error;
 }
 
 describe("order QR (POS display)", () => {
   for (const channel of ["http", "ws"] as const)
     test(`scan → preview → confirm over ${channel} → paid; the POS verifies our proof (to.reference = its order id)`, async () => {
-      const { user, token } = newUser();
+      const { user, token } = await newUser();
       const { order, qr } = pos.show({ amount: "12.40", reference: "TABLE-7" });
       const gets = pos.orderGets().length;
       const r = await scan(token, { qrContent: qr + "\n" });
@@ -130,14 +131,14 @@ describe("order QR (POS display)", () => {
       expect(st.proof.from).toEqual({ ocid: 200, reference: `user_${user.id}` });
       const hook = pos.webhooks.find((w) => w.proof?.txid === st.txid)!;
       expect(hook).toMatchObject({ verified: "deep", authentic: true, known: true });
-      expect(balance(tg, `user:${user.id}`)).toBe(10000n - 1240n);
+      expect(await portBalance(tg, `user:${user.id}`)).toBe(10000n - 1240n);
       const hist = await app(tg, token, "GET", "/app/history");
       expect(hist.json.items[0]).toMatchObject({ kind: "payment", sessionId: r.json.sessionId, orderId: order.id, amount: "12.40", status: "paid", txid: st.txid });
     });
 
   test("a second scan of the same order is refused for every user while it awaits confirmation and once paid", async () => {
-    const a = newUser();
-    const b = newUser();
+    const a = await newUser();
+    const b = await newUser();
     const { order, qr } = pos.show({ amount: "3.00" });
     const first = await scan(a.token, { qrContent: qr });
     expect(first.status).toBe(200);
@@ -146,55 +147,56 @@ describe("order QR (POS display)", () => {
     await confirmVia("http", a.token, first.json.sessionId);
     await waitPaid(pos.peer, order.id as string);
     await refused(b.token, { qrContent: qr }, 409, "ORDER_ALREADY_EXISTS");
-    expect(balance(tg, `user:${b.user.id}`)).toBe(10000n);
+    expect(await portBalance(tg, `user:${b.user.id}`)).toBe(10000n);
   });
 
   test("five users scanning the same till at once: exactly one gets the order, the others 409, one order row", async () => {
-    const users = Array.from({ length: 5 }, () => newUser());
+    const users = await Promise.all(Array.from({ length: 5 }, () => newUser()));
     const { order, qr } = pos.show({ amount: "6.00" });
     const rs = await Promise.all(users.map((u) => app(tg, u.token, "POST", "/app/scan", { qrContent: qr })));
     expect(rs.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
-    expect(tg.gw.db.query("SELECT COUNT(*) AS n FROM orders WHERE merchant_ocid = 510 AND order_id = ?").get(order.id as string)).toEqual({ n: 1 });
-    expect(tg.gw.db.query("SELECT COUNT(*) AS n FROM scans s JOIN orders o ON o.session_id = s.session_id WHERE o.order_id = ?").get(order.id as string)).toEqual({ n: 1 });
+    expect(await dbRow(tg, "SELECT COUNT(*) AS n FROM orders WHERE merchant_ocid = 510 AND order_id = ?", order.id as string)).toEqual({ n: 1 });
+    const scans = "SELECT COUNT(*) AS n FROM scans s JOIN orders o ON o.session_id = s.session_id WHERE o.order_id = ?";
+    expect(await dbRow(tg, scans, order.id as string)).toEqual({ n: 1 });
   });
 
   test("a frozen user cannot scan or order from an inventory", async () => {
-    const { user, token } = newUser();
+    const { user, token } = await newUser();
     const inv = await scan(token, { qrContent: vend.qr });
-    tg.gw.db.query("UPDATE app_users SET frozen_at = ? WHERE id = ?").run(now(), user.id);
+    await tg.gw.store.transaction((tx) => tx.users.setFrozen(user.id, now()));
     try {
       await refused(token, { qrContent: pos.show().qr }, 403, "ACCOUNT_FROZEN");
       await refused(token, { items: [{ id: "cola", quantity: 1 }] }, 403, "ACCOUNT_FROZEN", `/app/scan/${inv.json.sessionId}/order`);
     } finally {
-      tg.gw.db.query("UPDATE app_users SET frozen_at = NULL WHERE id = ?").run(user.id);
+      await tg.gw.store.transaction((tx) => tx.users.setFrozen(user.id, null));
     }
   });
 
   test("after a decline the same order can be scanned again (§7.4); decline and confirm answer as for submitted orders", async () => {
-    const a = newUser();
+    const a = await newUser();
     const { qr } = pos.show({ amount: "4.00" });
     const first = await scan(a.token, { qrContent: qr });
     const d = await app(tg, a.token, "POST", `/app/decline/${first.json.sessionId}`, {});
     expect(d.json).toEqual({ status: "declined" });
     const c = await app(tg, a.token, "POST", `/app/confirm/${first.json.sessionId}`, {});
     expect([c.status, c.json.error.code, c.json.error.details]).toEqual([409, "INVALID_STATE", { status: "declined" }]);
-    const again = await scan(newUser().token, { qrContent: qr });
+    const again = await scan((await newUser()).token, { qrContent: qr });
     expect(again.status).toBe(200);
     expect(again.json.sessionId).not.toBe(first.json.sessionId);
   });
 
   test("insufficient funds: 402 on confirm, the order keeps waiting, nothing debited", async () => {
-    const { user, token } = newUser("USD:1.00");
+    const { user, token } = await newUser("USD:1.00");
     const { qr } = pos.show({ amount: "9.00" });
     const r = await scan(token, { qrContent: qr });
     const c = await app(tg, token, "POST", `/app/confirm/${r.json.sessionId}`, {});
     expect([c.status, c.json.error.code]).toEqual([402, "INSUFFICIENT_FUNDS"]);
-    expect(balance(tg, `user:${user.id}`)).toBe(100n);
+    expect(await portBalance(tg, `user:${user.id}`)).toBe(100n);
     expect((await app(tg, token, "GET", `/app/sessions/${r.json.sessionId}`)).json.status).toBe("awaiting_confirmation");
   });
 
   test("merchant-side refusals: expired code or order, other currency, no settlement path", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     expect((await refused(token, { qrContent: pos.show({}, now() - 5).qr }, 400, "CODE_EXPIRED")).details.expiresAt).toBeLessThan(now());
     await refused(token, { qrContent: pos.show({ createdAt: now() - 100, expiresAt: now() - 1 }, null).qr }, 400, "ORDER_EXPIRED");
     expect((await refused(token, { qrContent: pos.show({ currency: "GBP" }).qr }, 400, "SETTLEMENT_NOT_SUPPORTED")).details).toMatchObject({ reason: "currency" });
@@ -203,7 +205,7 @@ describe("order QR (POS display)", () => {
   });
 
   test("a tampered order, one re-signed with another key, or another merchant's order is refused", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const t = pos.show({ amount: "5.00" });
     pos.special.set(t.order.id as string, () => ({ body: { ...t.signed, order: { ...t.order, amount: "0.50" } } }));
     expect((await refused(token, { qrContent: t.qr }, 400, "INVALID_SIGNATURE")).message).toStartWith("Invalid order signature");
@@ -213,7 +215,7 @@ describe("order QR (POS display)", () => {
     pos.special.set(rep.order.id as string, () => ({ body: { ...rep.signed, signature: pos.peer.signOrder(rep.order, "replacer") } }));
     const ok = await scan(token, { qrContent: rep.qr });
     expect([ok.status, ok.json.order]).toEqual([200, rep.order]);
-    expect(tg.gw.db.query("SELECT sig_form FROM orders WHERE session_id = ?").get(ok.json.sessionId)).toEqual({ sig_form: "replacer" });
+    expect(await dbRow(tg, "SELECT sig_form FROM orders WHERE session_id = ?", ok.json.sessionId)).toEqual({ sig_form: "replacer" });
 
     const rs = pos.show({ amount: "5.00" });
     const impostor = TestPeer.offline({ ocid: 510 });
@@ -232,7 +234,7 @@ describe("order QR (POS display)", () => {
   });
 
   test("order URLs outside the merchant's registered endpoint are refused without sending anything", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const ep = pos.peer.endpoint;
     const port = new URL(ep).port;
     const bystanderUrl = `http://127.0.0.1:${bystander.port}`;
@@ -256,7 +258,7 @@ describe("order QR (POS display)", () => {
   });
 
   test("a redirect from the merchant is not followed; huge, slow, unsigned-wrong and failing answers are refused", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const hits = bystanderHits;
     const r = pos.show();
     pos.special.set(r.order.id as string, () => ({ status: 302, headers: { location: `http://127.0.0.1:${bystander.port}/order.json` } }));
@@ -290,7 +292,7 @@ describe("order QR (POS display)", () => {
 describe("inventory QR (vending machine)", () => {
   for (const channel of ["http", "ws"] as const)
     test(`scan → pick within min/max → signed order from /orders/create → confirm over ${channel} → paid`, async () => {
-      const { user, token } = newUser();
+      const { user, token } = await newUser();
       const r = await scan(token, { qrContent: vend.qr });
       expect(r.status).toBe(200);
       expect(r.json.kind).toBe("inventory");
@@ -323,13 +325,13 @@ describe("inventory QR (vending machine)", () => {
       const st = await waitPaid(vend.peer, orderId);
       expect(st.proof.to).toEqual({ ocid: 530, reference: orderId });
       expect(vend.webhooks.find((w) => w.proof?.txid === st.txid)).toMatchObject({ verified: "deep", authentic: true, known: true });
-      expect(balance(tg, `user:${user.id}`)).toBe(9500n);
+      expect(await portBalance(tg, `user:${user.id}`)).toBe(9500n);
       // The session took its one order.
       await refused(token, { items: [{ id: "cola", quantity: 1 }] }, 409, "INVALID_STATE", `/app/scan/${r.json.sessionId}/order`);
     });
 
   test("picks outside the inventory are refused before the merchant is called", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const r = await scan(token, { qrContent: vend.qr });
     const path = `/app/scan/${r.json.sessionId}/order`;
     const calls = vend.creates().length;
@@ -342,12 +344,12 @@ describe("inventory QR (vending machine)", () => {
     await refused(token, { items: [{ id: "cola", quantity: 1.5 }] }, 400, "INVALID_REQUEST", path);
     expect(vend.creates().length).toBe(calls);
     // Another user cannot order on this session.
-    await refused(newUser().token, { items: [{ id: "cola", quantity: 1 }] }, 403, "UNAUTHORIZED", path);
+    await refused((await newUser()).token, { items: [{ id: "cola", quantity: 1 }] }, 403, "UNAUTHORIZED", path);
     await refused(token, { items: [{ id: "cola", quantity: 1 }] }, 404, "SESSION_NOT_FOUND", "/app/scan/0123456789abcdef0123456789abcdef/order");
   });
 
   test("a merchant that answers /orders/create with a different amount, other items, a tampered or re-signed order is refused", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const r = await scan(token, { qrContent: vend.qr });
     const path = `/app/scan/${r.json.sessionId}/order`;
     const pick = { items: [{ id: "chips", quantity: 2 }] };
@@ -379,7 +381,7 @@ describe("inventory QR (vending machine)", () => {
   });
 
   test("an inventory session expires after the session TTL, and decline closes it", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const a = await scan(token, { qrContent: vend.qr });
     offset.s = 301;
     await refused(token, { items: [{ id: "cola", quantity: 1 }] }, 404, "SESSION_EXPIRED", `/app/scan/${a.json.sessionId}/order`);
@@ -390,7 +392,7 @@ describe("inventory QR (vending machine)", () => {
   });
 
   test("an inventory the merchant got wrong is refused", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const saved = structuredClone(vend.inventory.items);
     try {
       vend.inventory.items.push({ id: "tea", name: "Tea", price: "1.005" });
@@ -411,7 +413,7 @@ describe("inventory QR (vending machine)", () => {
 describe("opencharge: stickers", () => {
   for (const channel of ["http", "ws"] as const)
     test(`opencharge:520?amount=15000&currency=UGX&ref=order-123 → confirm over ${channel} → paid, proof to.reference = ref`, async () => {
-      const { user, token } = newUser();
+      const { user, token } = await newUser();
       const ref = `order-${channel}-${seq}`;
       sticker.stickers.set(ref, { amount: "15000", currency: "UGX" });
       const r = await scan(token, { qrContent: `opencharge:520?amount=15000&currency=UGX&ref=${ref}` });
@@ -421,13 +423,13 @@ describe("opencharge: stickers", () => {
       const st = await waitPaid(sticker.peer, ref);
       expect(st.proof.to).toEqual({ ocid: 520, reference: ref });
       expect(sticker.webhooks.find((w) => w.proof?.txid === st.txid)).toMatchObject({ verified: "deep", known: true });
-      expect(balance(tg, `user:${user.id}`, "UGX")).toBe(85000n);
+      expect(await portBalance(tg, `user:${user.id}`, "UGX")).toBe(85000n);
       // The same ref cannot be paid twice while paid.
-      await refused(newUser().token, { qrContent: `opencharge:520?amount=15000&currency=UGX&ref=${ref}` }, 409, "ORDER_ALREADY_EXISTS");
+      await refused((await newUser()).token, { qrContent: `opencharge:520?amount=15000&currency=UGX&ref=${ref}` }, 409, "ORDER_ALREADY_EXISTS");
     });
 
   test("opencharge:520 asks for the amount (nothing written), then pays what the user typed", async () => {
-    const { user, token } = newUser();
+    const { user, token } = await newUser();
     const e = await refused(token, { qrContent: "opencharge:520" }, 400, "AMOUNT_REQUIRED");
     expect(e.details).toEqual({ fields: ["amount", "currency"], merchant: { ocid: 520, name: "Market Stall", host: new URL(sticker.peer.endpoint).host }, currencies: ["USD", "UGX"] });
     sticker.stickers.set("*", { amount: "7.25", currency: "USD" });
@@ -437,11 +439,11 @@ describe("opencharge: stickers", () => {
     await confirmVia("http", token, r.json.sessionId);
     const st = await waitPaid(sticker.peer, r.json.order.id);
     expect(st.proof.to).toEqual({ ocid: 520, reference: `pay_${r.json.sessionId}` });
-    expect(balance(tg, `user:${user.id}`)).toBe(9275n);
+    expect(await portBalance(tg, `user:${user.id}`)).toBe(9275n);
   });
 
   test("sticker refusals: conflicting or bad amounts, unknown or own OCID, merchant without a settlement path", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     expect((await refused(token, { qrContent: "opencharge:520?amount=5&currency=USD", amount: "6" }, 400, "INVALID_REQUEST")).details).toEqual({ fields: ["amount"] });
     await refused(token, { qrContent: "opencharge:520?amount=1.234&currency=USD" }, 400, "INVALID_AMOUNT");
     await refused(token, { qrContent: "opencharge:520?amount=-1&currency=USD" }, 400, "INVALID_AMOUNT");
@@ -456,7 +458,7 @@ describe("opencharge: stickers", () => {
 
 describe("anything else", () => {
   test("unknown formats, malformed codes and a wallet's own pay code say what they are; nothing is written", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const cases: [string, string, unknown][] = [
       ["hello world", "CODE_NOT_RECOGNIZED", { reason: "unknown_format" }],
       ["https://shop.example/pay", "CODE_NOT_RECOGNIZED", { reason: "unknown_format" }],
@@ -471,11 +473,11 @@ describe("anything else", () => {
     ];
     for (const [qrContent, code, details] of cases) expect((await refused(token, { qrContent }, 400, code)).details).toEqual(details as any);
     const pay = await app(tg, token, "POST", "/app/pay", {});
-    const other = newUser();
-    const before = digest();
+    const other = await newUser();
+    const before = await digest();
     const r = await scan(other.token, { qrContent: pay.json.qrText });
     expect([r.status, r.json.error.code, r.json.error.details]).toEqual([400, "NOT_A_MERCHANT", { reason: "wallet_pay_code" }]);
-    expect(digest()).toBe(before);
+    expect(await digest()).toBe(before);
     await refused(token, { qrContent: "" }, 400, "INVALID_REQUEST");
     await refused(token, { qrContent: "x".repeat(5000) }, 400, "INVALID_REQUEST");
     await refused(token, { qrContent: 42 }, 400, "INVALID_REQUEST");
@@ -484,13 +486,13 @@ describe("anything else", () => {
   });
 
   test("a merchant cannot submit an order into a scan session through the protocol route", async () => {
-    const { token } = newUser();
+    const { token } = await newUser();
     const r = await scan(token, { qrContent: vend.qr });
     const order = makeOrder(530, { accepts: [200] });
-    const before = digest();
+    const before = await digest();
     const sub = await vend.peer.call(tg.url, "POST", `/opencharge/orders/create/${r.json.sessionId}`, { order, signature: vend.peer.signOrder(order), urls: {} });
     expect([sub.status, sub.json.error.code]).toEqual([404, "SESSION_NOT_FOUND"]);
-    expect(digest()).toBe(before);
+    expect(await digest()).toBe(before);
   });
 
   test("OpenAPI documents both scan routes with request and response schemas", async () => {
