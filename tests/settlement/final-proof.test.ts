@@ -1,6 +1,7 @@
 // applyFinalProof, the one completion shared by the scheduler, /transfer/webhook notifications and the operator's
-// `resolve paid`, on a real gateway store (either engine): the money in flight goes to §12.1's destination for the step, the order
-// is paid and the job done in one go; a proof another job used, or an order no longer payable, writes nothing.
+// `resolve paid`, on a real gateway store (either engine): the money in flight goes to §12.1's destination for the
+// step, the order is paid and the job done in one go; a proof another job used, or an order no longer payable,
+// writes nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startPortTestGateway, type PortTestGateway } from "../helpers/gateway";
 import { portBalance } from "../helpers/wallet";
