@@ -2,8 +2,9 @@
 // message are recorded; a signature-related rejection re-signs in the next plausible dialect (recorded as learned),
 // the first time at once, later ones on the normal schedule; a non-signature rejection guesses nothing.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startTestGateway, NO_RATE_LIMITS, type TestGateway } from "../helpers/gateway";
-import { addUser, app } from "../helpers/wallet";
+import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
+import { seedUser, app } from "../helpers/wallet";
+import { dbRow, dbRows } from "../helpers/inspect";
 import { deliveriesCommand } from "../../src/cli/deliveries";
 import { readWebhookAnswer } from "../../src/settlement/webhook-answer";
 import { DocsMerchant } from "./merchant";
@@ -11,9 +12,9 @@ import * as lib from "./signing";
 
 const offset = { s: 0 };
 const now = () => Math.floor(Date.now() / 1000) + offset.s;
-let tg: TestGateway;
+let tg: PortTestGateway;
 beforeAll(async () => {
-  tg = await startTestGateway({ rateLimits: NO_RATE_LIMITS }, { clock: now });
+  tg = await startPortTestGateway({ rateLimits: NO_RATE_LIMITS }, { clock: now });
 });
 afterAll(() => tg.close());
 
@@ -27,7 +28,7 @@ function mixed(sk: string, signWith: (sk: string) => lib.Signer, verifyWith: (sk
 async function payThrough(merchant: DocsMerchant) {
   merchant.knowGateway(tg.gw.config.ocid, tg.gw.config.endpoint);
   await tg.gw.directory.add(merchant.ocid, merchant.endpoint);
-  const { token } = addUser(tg, `payer_${merchant.ocid}`, "USD:20.00");
+  const { token } = await seedUser(tg, `payer_${merchant.ocid}`, "USD:20.00");
   const pay = await app(tg, token, "POST", "/app/pay", {});
   const sub = await merchant.scan(pay.json.qrText);
   expect(sub.status).toBe(200);
@@ -36,16 +37,17 @@ async function payThrough(merchant: DocsMerchant) {
 }
 
 const attemptsOf = (deliveryId: string) =>
-  tg.gw.db
-    .query<{ http_status: number; peer_code: string | null; dialect: string; result: string }, [string]>(
-      "SELECT http_status, peer_code, dialect, result FROM delivery_attempts WHERE delivery_id = ? ORDER BY id",
-    )
-    .all(deliveryId);
-const deliveryFor = (ocid: number) => tg.gw.store.deliveries.list().find((d) => d.targetOcid === ocid)!;
+  dbRows<{ http_status: number; peer_code: string | null; dialect: string; result: string }>(
+    tg,
+    "SELECT http_status, peer_code, dialect, result FROM delivery_attempts WHERE delivery_id = ? ORDER BY id",
+    deliveryId,
+  );
+const deliveryFor = async (ocid: number) =>
+  (await tg.gw.store.read((tx) => tx.deliveries.list())).find((d) => d.targetOcid === ocid)!;
 
-async function until(cond: () => boolean, ms = 5000) {
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000) {
   const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await Bun.sleep(25);
+  while (!(await cond()) && Date.now() < end) await Bun.sleep(25);
   return cond();
 }
 
@@ -54,20 +56,21 @@ test("signs r‖s‖v (ethers), verifies compact only (noble 3): 401 INVALID_SIG
   const m = await new DocsMerchant(801, "Mixed 801", mixed(sk, lib.ethersSigner, lib.noble3x), { canon: "replacer", metadata: "nested" }).start();
   try {
     const orderId = await payThrough(m);
-    expect(await until(() => m.books.get(orderId)?.status === "paid" && deliveryFor(801).state === "delivered")).toBe(true);
-    const d = deliveryFor(801);
+    expect(await until(async () => m.books.get(orderId)?.status === "paid" && (await deliveryFor(801)).state === "delivered")).toBe(true);
+    const d = await deliveryFor(801);
     expect(d.state).toBe("delivered");
-    expect(attemptsOf(d.id)).toEqual([
+    expect(await attemptsOf(d.id)).toEqual([
       { http_status: 401, peer_code: "INVALID_SIGNATURE", dialect: "rsv130/sha256", result: "retry" },
       { http_status: 200, peer_code: null, dialect: "compact128/sha256", result: "delivered" },
     ]);
     // Observed from its own signatures: r‖s‖v; learned from its answers: compact — which is what we now sign in.
-    expect(tg.gw.store.dialects.get(801)).toMatchObject({ encoding: "rsv130", learnedEncoding: "compact128", learnedHash: "sha256" });
-    expect(tg.gw.store.dialects.signingFor(801)).toEqual({ encoding: "compact128", hash: "sha256" });
+    expect(await tg.gw.store.read((tx) => tx.dialects.get(801))).toMatchObject({ encoding: "rsv130", learnedEncoding: "compact128", learnedHash: "sha256" });
+    expect(await tg.gw.store.read((tx) => tx.dialects.signingFor(801))).toEqual({ encoding: "compact128", hash: "sha256" });
     // Same proof bytes, another signature.
     const sent = JSON.parse(d.body);
     expect(sent.signature).toMatch(/^[0-9a-f]{128}$/);
-    expect(JSON.stringify(sent.proof)).toBe(JSON.stringify(JSON.parse(tg.gw.db.query<{ proof_json: string }, [string]>("SELECT proof_json FROM issued_proofs WHERE txid = ?").get(d.txid)!.proof_json)));
+    const issued = await dbRow<{ proof_json: string }>(tg, "SELECT proof_json FROM issued_proofs WHERE txid = ?", d.txid);
+    expect(JSON.stringify(sent.proof)).toBe(JSON.stringify(JSON.parse(issued!.proof_json)));
   } finally {
     m.stop();
   }
@@ -78,10 +81,10 @@ test("verifies with elliptic (throws on non-DER): 500 VERIFICATION_ERROR recorde
   const m = await new DocsMerchant(802, "Mixed 802", mixed(sk, lib.ethersSigner, lib.ellipticSigner), { canon: "replacer", metadata: "nested" }).start();
   try {
     const orderId = await payThrough(m);
-    expect(await until(() => attemptsOf(deliveryFor(802)?.id ?? "").length >= 2)).toBe(true);
+    expect(await until(async () => (await attemptsOf((await deliveryFor(802))?.id ?? "")).length >= 2)).toBe(true);
     await Bun.sleep(200); // no third attempt comes by itself: the one immediate re-delivery is spent
-    let d = deliveryFor(802);
-    expect(attemptsOf(d.id).map((a) => [a.http_status, a.peer_code, a.dialect])).toEqual([
+    let d = await deliveryFor(802);
+    expect((await attemptsOf(d.id)).map((a) => [a.http_status, a.peer_code, a.dialect])).toEqual([
       [500, "VERIFICATION_ERROR", "rsv130/sha256"],
       [500, "VERIFICATION_ERROR", "compact128/sha256"],
     ]);
@@ -100,10 +103,10 @@ test("verifies with elliptic (throws on non-DER): 500 VERIFICATION_ERROR recorde
 
     offset.s = 11;
     tg.gw.events.deliveryEnqueued();
-    expect(await until(() => m.books.get(orderId)?.status === "paid" && deliveryFor(802).state === "delivered")).toBe(true);
-    d = deliveryFor(802);
+    expect(await until(async () => m.books.get(orderId)?.status === "paid" && (await deliveryFor(802)).state === "delivered")).toBe(true);
+    d = await deliveryFor(802);
     expect(d.state).toBe("delivered");
-    expect(attemptsOf(d.id).at(-1)).toMatchObject({ http_status: 200, dialect: "der/sha256" });
+    expect((await attemptsOf(d.id)).at(-1)).toMatchObject({ http_status: 200, dialect: "der/sha256" });
     expect(JSON.parse(d.body).signature.startsWith("30")).toBe(true);
   } finally {
     offset.s = 0;
