@@ -61,6 +61,11 @@ export class ProcessGateway {
     this.writeConfig();
   }
 
+  /** This gateway's database for helpers/inspect.ts (dbRow, dbBalance): its SQLite file, or its config's databaseUrl. */
+  get where(): { dataDir: string; gw: { config: { databaseUrl?: string } } } {
+    return { dataDir: this.dataDir, gw: { config: { databaseUrl: this.config.databaseUrl as string | undefined } } };
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
