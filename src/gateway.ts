@@ -14,6 +14,7 @@ import type { PeerClient } from "./peers/client";
 import type { Allowlist } from "./peers/ssrf";
 import type { PortStore } from "./store";
 import type { Observed, ObservedIn } from "./store/dialects";
+import type { DeliveryRow } from "./store/deliveries";
 import type { Hub } from "./app/hub";
 import type { Verifier } from "./verify-pool";
 import type { Tier } from "./domain/tiers";
@@ -45,7 +46,12 @@ export type Gateway = {
   /** Records the dialect a peer's signature just verified in (issue 12). */
   observeDialect: (ocid: number, d: Observed, what: ObservedIn) => void;
   /** Hooks the scheduler binds to so committed work starts at once (no polling on the hot path). */
-  events: { settlementEnqueued: () => void; deliveryEnqueued: () => void };
+  events: {
+    settlementEnqueued: () => void;
+    deliveryEnqueued: () => void;
+    /** A delivery a settlement run of this node's scheduler queued leased to it (effects.ts runDelivery). */
+    deliveryLeased?: (row: DeliveryRow) => void;
+  };
 };
 
 export type GatewayParts = {

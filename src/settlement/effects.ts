@@ -5,6 +5,8 @@
 import type { WsServerMessage } from "../app/schemas";
 import type { Change } from "../app/bus";
 import type { Tx } from "../store";
+import type { DeliveryRow } from "../store/deliveries";
+import type { Gateway } from "../gateway";
 
 export type Effect =
   /** `message` computed when applied reads the state as committed (a row other writes in the transaction set). */
@@ -16,14 +18,16 @@ export type Effect =
       about?: About;
     }
   | { kind: "wake_settlement" }
-  | { kind: "wake_deliveries" };
+  | { kind: "wake_deliveries" }
+  /** A delivery queued leased to this node's scheduler (RunLease.keepDeliverySeconds): it runs it now. */
+  | { kind: "run_delivery"; row: DeliveryRow };
 
 type About = Omit<Change, "user">;
 
 /** What applying effects needs: the users' sockets and the scheduler's wake-ups, nothing else of the gateway. */
 export type EffectTargets = {
   hub: { send(userId: string | null | undefined, msg: WsServerMessage, about?: About): void };
-  events: { settlementEnqueued: () => void; deliveryEnqueued: () => void };
+  events: Pick<Gateway["events"], "settlementEnqueued" | "deliveryEnqueued" | "deliveryLeased">;
 };
 
 /** A transaction's value and what to do once it committed. */
@@ -36,6 +40,7 @@ export const push = (
 ): Effect => ({ kind: "push", userId, message, about });
 export const WAKE_SETTLEMENT: Effect = { kind: "wake_settlement" };
 export const WAKE_DELIVERIES: Effect = { kind: "wake_deliveries" };
+export const runDelivery = (row: DeliveryRow): Effect => ({ kind: "run_delivery", row });
 
 /** The one runner: applies effects in order, after the commit. */
 export function applyEffects(to: EffectTargets, effects: readonly Effect[]): void {
@@ -51,6 +56,9 @@ export function applyEffects(to: EffectTargets, effects: readonly Effect[]): voi
         break;
       case "wake_deliveries":
         to.events.deliveryEnqueued();
+        break;
+      case "run_delivery":
+        to.events.deliveryLeased?.(e.row);
         break;
     }
   }

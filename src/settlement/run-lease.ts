@@ -17,10 +17,17 @@ export class LeaseLost extends Error {
 
 export class RunLease {
   private gone = false;
+  /**
+   * `keepDeliverySeconds`: a settlement run of a scheduler queues the proof delivery its payment needs already
+   * leased to that scheduler, for this long, and hands it over after its commit (effects.ts runDelivery): the
+   * webhook goes out without a claiming pass in between, nor that pass's write, whose fsync the call would wait
+   * for. Null: the delivery is queued unleased, for any node's pass.
+   */
   constructor(
     readonly table: LeasedTable,
     readonly id: string,
     readonly owner: string,
+    readonly keepDeliverySeconds: number | null = null,
   ) {}
 
   get lost(): boolean {

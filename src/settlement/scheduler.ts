@@ -119,6 +119,7 @@ export class Scheduler {
     this.lastPassAt = Date.now();
     this.gw.events.settlementEnqueued = () => this.wake();
     this.gw.events.deliveryEnqueued = () => this.wake();
+    this.gw.events.deliveryLeased = (row) => this.adopt(row);
     if (this.renews)
       this.renewer = setInterval(() => void this.renew(), (this.jobLeaseSeconds * MS_PER_SECOND) / RENEWALS_PER_LEASE);
     this.holdWatch = setInterval(() => void this.checkHold(), this.idleSeconds * MS_PER_SECOND);
@@ -246,11 +247,30 @@ export class Scheduler {
     return n;
   }
 
+  /**
+   * A proof delivery one of our settlement runs queued leased to us (RunLease.keepDeliverySeconds): it runs now when
+   * the delivery pool has room; else its lease is given up, due at once, for a pass to claim like any other.
+   */
+  private adopt(d: DeliveryRow): void {
+    if (!this.stopped && this.inFlight("dlv:") < this.deliveryConcurrency && !this.inflight.has("dlv:" + d.id)) {
+      this.track("dlv:", d.id, (l) => deliverProof(this.gw, d, l));
+      return;
+    }
+    const now = this.gw.clock();
+    void this.gw.store
+      .transaction((tx) => tx.leases.releaseAfterFault("deliveries", d.id, this.owner, now))
+      .then(
+        () => this.wake(),
+        (e) => this.gw.log.error("giving up a delivery's lease failed", { id: d.id, error: String(e) }),
+      );
+  }
+
   /** Starts the run of a claimed row (never one already in flight here: the claim leaves those out). */
   private track(prefix: KeyPrefix, id: string, run: (lease: RunLease) => Promise<unknown>): void {
     const key = prefix + id;
     const table = TABLE_OF[prefix];
-    const lease = new RunLease(table, id, this.owner);
+    // A settlement run keeps the delivery it queues (adopt): its webhook needs no pass of its own.
+    const lease = new RunLease(table, id, this.owner, prefix === "job:" ? this.jobLeaseSeconds : null);
     const done = Promise.resolve()
       .then(() => run(lease))
       .catch(async (e) => {

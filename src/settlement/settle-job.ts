@@ -16,7 +16,7 @@ import { amountsEqual } from "../protocol/money";
 import { paymentUpdateMessage } from "../notify/messages";
 import { emitOrderEvent } from "../notify/operator-events";
 import { claimTxid, txidUse, type TxidClaim } from "./txid-registry";
-import { applyEffects, commit, only, push, WAKE_DELIVERIES, type Committed, type Effect } from "./effects";
+import { applyEffects, commit, only, push, runDelivery, WAKE_DELIVERIES, type Committed, type Effect } from "./effects";
 import {
   atDeadline,
   decide,
@@ -614,9 +614,13 @@ async function creditLocallyIn(
   if (!(await tx.orders.move(order.id, settleMove(proof.proof, proof.signature, proof.txid), now)))
     throw new StateChanged();
   await settleInFlight(gw, tx, order, step, proof.txid, now);
-  await tx.deliveries.enqueue({ orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now });
+  const seconds = lease.keepDeliverySeconds;
+  const held = seconds === null ? undefined : { owner: lease.owner, seconds };
+  const delivery = { orderId: order.id, target: recipient, txid: proof.txid, body: proof.body, now, lease: held };
+  const id = await tx.deliveries.enqueue(delivery);
   await lease.fenced(tx.jobs.finish(job.id, lease.owner, "done", null, now));
-  return { value: proof, effects: [paidPush(order, proof.txid), WAKE_DELIVERIES] };
+  const kept = held ? await tx.deliveries.byId(id) : null;
+  return { value: proof, effects: [paidPush(order, proof.txid), kept ? runDelivery(kept) : WAKE_DELIVERIES] };
 }
 
 class StateChanged extends Error {}

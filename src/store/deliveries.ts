@@ -55,6 +55,15 @@ export type ProofAttempt = Attempt & {
   dialectRetried: boolean;
 };
 
+export type NewDelivery = {
+  orderId: number | null;
+  target: number;
+  txid: string;
+  body: string;
+  now: number;
+  lease?: { owner: string; seconds: number };
+};
+
 /** Delivery ids are `dlv_` + 24 hex digits. */
 export const DELIVERY_ID_BYTES = 12;
 
@@ -62,6 +71,11 @@ export function deliveries(db: Database) {
   const insert = db.query(
     `INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)`,
+  );
+  const insertLeased = db.query(
+    `INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at, updated_at,
+       lease_owner, lease_until)
+     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6, ?7, ?6 + ?8)`,
   );
   const byId = db.query<DeliveryColumns, [string]>("SELECT * FROM deliveries WHERE id = ?");
   const list = db.query<DeliveryColumns, [string | null]>(
@@ -98,10 +112,14 @@ export function deliveries(db: Database) {
   };
 
   return {
-    /** Call inside the transaction that committed the transfer. */
-    enqueue(d: { orderId: number | null; target: number; txid: string; body: string; now: number }): string {
+    /**
+     * Call inside the transaction that committed the transfer. `lease`: the row is queued already leased to that
+     * owner for that long (a scheduler's settlement run handing the delivery to its own scheduler: leases.claim).
+     */
+    enqueue(d: NewDelivery): string {
       const id = "dlv_" + randomHex(DELIVERY_ID_BYTES);
-      insert.run(id, d.orderId, d.target, d.txid, d.body, d.now);
+      if (d.lease) insertLeased.run(id, d.orderId, d.target, d.txid, d.body, d.now, d.lease.owner, d.lease.seconds);
+      else insert.run(id, d.orderId, d.target, d.txid, d.body, d.now);
       return id;
     },
     byId: (id: string) => camelOrNull(byId.get(id)),

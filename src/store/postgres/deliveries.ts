@@ -2,7 +2,7 @@
 // an attempt's row and the delivery's next state are written together, fenced by the lease owner (./jobs.ts says
 // why that fence holds across nodes).
 import type { SQL } from "bun";
-import { heldBy } from "./claims";
+import { DB_NOW, heldBy } from "./claims";
 import type { Tx } from "../index";
 import { DELIVERY_ID_BYTES, type Attempt, type DeliveryRow } from "../deliveries";
 import { randomHex } from "../../protocol/hex";
@@ -17,9 +17,16 @@ export function pgDeliveries(sql: SQL): Tx["deliveries"] {
   return {
     async enqueue(d) {
       const id = "dlv_" + randomHex(DELIVERY_ID_BYTES);
-      await sql`INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at,
-          updated_at)
-        VALUES (${id}, ${d.orderId}, ${d.target}, ${d.txid}, ${d.body}, 'pending', ${d.now}, ${d.now}, ${d.now})`;
+      if (d.lease)
+        // A lease is on the database's clock, like every claim's (./claims.ts).
+        await sql`INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at,
+            updated_at, lease_owner, lease_until)
+          VALUES (${id}, ${d.orderId}, ${d.target}, ${d.txid}, ${d.body}, 'pending', ${d.now}, ${d.now}, ${d.now},
+            ${d.lease.owner}, ${sql.unsafe(DB_NOW)} + ${d.lease.seconds}::bigint)`;
+      else
+        await sql`INSERT INTO deliveries (id, order_id, target_ocid, txid, body, state, next_attempt_at, created_at,
+            updated_at)
+          VALUES (${id}, ${d.orderId}, ${d.target}, ${d.txid}, ${d.body}, 'pending', ${d.now}, ${d.now}, ${d.now})`;
       return id;
     },
     byId: async (id) => pgRecordOrNull<DeliveryRow>(await sql`SELECT * FROM deliveries WHERE id = ${id}`),
