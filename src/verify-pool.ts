@@ -15,6 +15,8 @@ export type FollowUp = {
   checks: { digest: Uint8Array; r: bigint; s: bigint }[];
   sign?: { digest: Uint8Array; sk: Uint8Array };
 };
+/** A follow-up check's digest and its outcome, as the route hands it on to the flow that would have checked it. */
+export type Prechecked = { digest: Uint8Array; ok: boolean };
 /** `checks[i]` is the i-th check's outcome, absent when it did not run; `sig` only when every check passed. */
 export type FollowedUp = { ok: boolean; checks: boolean[]; sig?: string };
 

@@ -4,6 +4,8 @@ import { inlineVerifier, workerVerifier } from "../src/verify-pool";
 import { generatePrivateKeyHex, parsePrivateKey, publicKeyHex, parsePublicKey } from "../src/protocol/keys";
 import { parseSignature, signString } from "../src/protocol/signatures";
 import { sha256Bytes } from "../src/protocol/hash";
+import type { TestGateway } from "./helpers/gateway";
+import type { TestPeer } from "./peers/kit";
 
 function check(message: string, signedMessage = message) {
   const sk = parsePrivateKey(generatePrivateKeyHex())!;
@@ -61,13 +63,28 @@ test("signing on the workers (signOnWorkers) gives the inline signature, byte fo
   }
 });
 
-test("a gateway with signOnWorkers answers protocol requests with valid response signatures", async () => {
+/** A served gateway signing on its workers and a merchant registered with it (stopped after `fn`). */
+async function withSigningGateway(
+  opts: { ocid: number; merchant: number; verifyWorkers: number },
+  fn: (g: { tg: TestGateway; merchant: TestPeer }) => Promise<void>,
+) {
   const { startTestGateway, NO_RATE_LIMITS } = await import("./helpers/gateway");
-  const { startMerchant, orderFor, submitOrder } = await import("./helpers/merchant");
-  const { addUser, app } = await import("./helpers/wallet");
-  const tg = await startTestGateway({ ocid: 200, rateLimits: NO_RATE_LIMITS, verifyWorkers: 2, signOnWorkers: true });
-  const merchant = await startMerchant(tg, 530);
+  const { startMerchant } = await import("./helpers/merchant");
+  const { ocid, verifyWorkers } = opts;
+  const tg = await startTestGateway({ ocid, rateLimits: NO_RATE_LIMITS, verifyWorkers, signOnWorkers: true });
+  const merchant = await startMerchant(tg, opts.merchant);
   try {
+    await fn({ tg, merchant });
+  } finally {
+    await merchant.stop();
+    await tg.close();
+  }
+}
+
+test("a gateway with signOnWorkers answers protocol requests with valid response signatures", async () => {
+  const { orderFor, submitOrder } = await import("./helpers/merchant");
+  const { addUser, app } = await import("./helpers/wallet");
+  await withSigningGateway({ ocid: 200, merchant: 530, verifyWorkers: 2 }, async ({ tg, merchant }) => {
     expect(tg.gw.verifier.signsOffThread).toBe(true);
     const { token } = addUser(tg, "wes", "USD:10.00");
     const pay = await app(tg, token, "POST", "/app/pay", {});
@@ -77,10 +94,7 @@ test("a gateway with signOnWorkers answers protocol requests with valid response
     const replay = await submitOrder(merchant, tg, pay.json.sessionId, orderFor(merchant, tg, { amount: "1.00" }));
     expect(replay.status).toBe(410); // errors are signed inline (see protocolRoute), still valid
     expect(replay.responseSignatureValid).toBe(true);
-  } finally {
-    await merchant.stop();
-    await tg.close();
-  }
+  });
 });
 
 test("verifyThen: follow-ups run only after the request's own check passed, in order, and sign only when all passed", async () => {
@@ -130,18 +144,15 @@ test("verifyThen: follow-ups run only after the request's own check passed, in o
 });
 
 test("a submit's crypto is one worker round trip: request and order signatures and the signed answer", async () => {
-  const { startTestGateway, NO_RATE_LIMITS } = await import("./helpers/gateway");
-  const { startMerchant, orderFor, submitOrder } = await import("./helpers/merchant");
+  const { orderFor, submitOrder } = await import("./helpers/merchant");
   const { addUser, app } = await import("./helpers/wallet");
-  const tg = await startTestGateway({ ocid: 201, rateLimits: NO_RATE_LIMITS, verifyWorkers: 1, signOnWorkers: true });
-  const merchant = await startMerchant(tg, 531);
-  const v = tg.gw.verifier;
-  const calls = { verifyAny: 0, verifyThen: 0, signDigest: 0 };
-  for (const name of Object.keys(calls) as (keyof typeof calls)[]) {
-    const real = v[name].bind(v) as (...a: unknown[]) => unknown;
-    (v as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => (calls[name]++, real(...a));
-  }
-  try {
+  await withSigningGateway({ ocid: 201, merchant: 531, verifyWorkers: 1 }, async ({ tg, merchant }) => {
+    const v = tg.gw.verifier;
+    const calls = { verifyAny: 0, verifyThen: 0, signDigest: 0 };
+    for (const name of Object.keys(calls) as (keyof typeof calls)[]) {
+      const real = v[name].bind(v) as (...a: unknown[]) => unknown;
+      (v as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => (calls[name]++, real(...a));
+    }
     const { token } = addUser(tg, "una", "USD:10.00");
     const pay = await app(tg, token, "POST", "/app/pay", {});
     const r = await submitOrder(merchant, tg, pay.json.sessionId, orderFor(merchant, tg, { amount: "1.00" }));
@@ -163,8 +174,5 @@ test("a submit's crypto is one worker round trip: request and order signatures a
     const after = await submitOrder(merchant, tg, pay2.json.sessionId, order);
     expect(after.status).toBe(200);
     expect(after.responseSignatureValid).toBe(true);
-  } finally {
-    await merchant.stop();
-    await tg.close();
-  }
+  });
 });

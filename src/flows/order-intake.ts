@@ -11,6 +11,7 @@ import { encodingName, HASH_MODES } from "../protocol/dialects";
 import type { NewOrder } from "../store/orders";
 import { isUniqueViolation } from "../store/constraint";
 import type { Tx } from "../store";
+import type { Prechecked } from "../verify-pool";
 
 /**
  * §6.2 with the SPEC's error mapping: a disabled currency is SETTLEMENT_NOT_SUPPORTED, a bad string INVALID_AMOUNT.
@@ -37,7 +38,7 @@ export async function verifyOrderOrThrow(
   order: Order,
   signature: string,
   merchantKey: Uint8Array,
-  known?: { digest: Uint8Array; ok: boolean },
+  known?: Prechecked,
 ): Promise<SigForm> {
   const invalid = (reason = "order_signature") =>
     new ProtocolError(

@@ -9,6 +9,7 @@ import { amountOrThrow, orderNotExpiredOrThrow, storeOrder, verifyOrderOrThrow }
 import { selectCandidates } from "../settlement/candidates";
 import { promptIn } from "../notify/user-feed";
 import type { Tx } from "../store";
+import type { Prechecked } from "../verify-pool";
 
 /** Nothing in `accepts` can settle with us: say what would (our OCID, the peers we trust, our currencies). */
 export function noPath(gw: Pick<Gateway, "config" | "metadata">, accepts: number[], currency: string): ProtocolError {
@@ -68,7 +69,7 @@ export async function submitOrderToSession(
   sessionId: string,
   req: SubmitOrderRequest,
   recordNonce: (tx: Tx) => Promise<void> = async () => {},
-  known?: { digest: Uint8Array; ok: boolean },
+  known?: Prechecked,
 ) {
   const { store, clock, config } = gw;
   const now = clock();

@@ -1,7 +1,7 @@
 import { ProtocolError } from "../protocol/errors";
 import { responseCanonical } from "../protocol/canonical";
 import { sha256Bytes, sha256Hex } from "../protocol/hash";
-import { signString } from "../protocol/signatures";
+import { signDigest } from "../protocol/signatures";
 import type { Clock } from "../clock";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -14,14 +14,20 @@ export type ResponseSigner = {
   offThread?: (digest: Uint8Array, sk: Uint8Array) => Promise<string>;
 };
 
-function parts(status: number, body: unknown, headers: Record<string, string>, signer?: ResponseSigner, at?: number) {
-  const text = body instanceof RawJson ? body.text : JSON.stringify(body);
+/** The §4.5 digest a signer signs for `status` and the exact body `text` at time `ts`. */
+export const responseDigest = (signer: Pick<ResponseSigner, "ocid">, ts: number, status: number, text: string) =>
+  sha256Bytes(responseCanonical(signer.ocid, ts, status, sha256Hex(text)));
+
+const textOf = (body: unknown): string => (body instanceof RawJson ? body.text : JSON.stringify(body));
+
+/** `at`: the timestamp to sign with (a presigned answer's); else the signer's clock now. */
+function parts(status: number, text: string, headers: Record<string, string>, signer?: ResponseSigner, at?: number) {
   const h: Record<string, string> = { "content-type": JSON_TYPE, ...headers };
-  if (!signer) return { text, h, canonical: null };
+  if (!signer) return { h, digest: null };
   const ts = at ?? signer.clock();
   h["x-oc-id"] = String(signer.ocid);
   h["x-oc-timestamp"] = String(ts);
-  return { text, h, canonical: responseCanonical(signer.ocid, ts, status, sha256Hex(text)) };
+  return { h, digest: responseDigest(signer, ts, status, text) };
 }
 
 /** Serialise once; the same bytes are hashed, signed and sent (§4.5). `{raw}` is already-serialised JSON. */
@@ -31,14 +37,11 @@ export function jsonResponse(
   headers: Record<string, string> = {},
   signer?: ResponseSigner,
 ): Response {
-  const { text, h, canonical } = parts(status, body, headers, signer);
-  if (canonical !== null) h["x-oc-signature"] = signString(canonical, signer!.secret);
+  const text = textOf(body);
+  const { h, digest } = parts(status, text, headers, signer);
+  if (digest !== null) h["x-oc-signature"] = signDigest(digest, signer!.secret);
   return new Response(text, { status, headers: h });
 }
-
-/** The §4.5 digest a signer signs for `status` and the exact body `text` at time `ts`. */
-export const responseDigest = (signer: Pick<ResponseSigner, "ocid">, ts: number, status: number, text: string) =>
-  sha256Bytes(responseCanonical(signer.ocid, ts, status, sha256Hex(text)));
 
 /** A response signed ahead (FollowUp): used only when the reply is exactly this status and these bytes. */
 export type Presigned = { status: number; text: string; ts: number; sig: string };
@@ -51,14 +54,13 @@ export async function jsonResponseAsync(
   signer?: ResponseSigner,
   presigned?: Presigned,
 ): Promise<Response> {
-  if (signer && presigned?.status === status) {
-    const { text, h } = parts(status, body, headers, signer, presigned.ts);
-    if (text === presigned.text)
-      return new Response(text, { status, headers: { ...h, "x-oc-signature": presigned.sig } });
-  }
-  if (!signer?.offThread) return jsonResponse(status, body, headers, signer);
-  const { text, h, canonical } = parts(status, body, headers, signer);
-  h["x-oc-signature"] = await signer.offThread(sha256Bytes(canonical!), signer.secret);
+  if (!signer) return jsonResponse(status, body, headers);
+  const text = textOf(body);
+  const ahead = presigned?.status === status && text === presigned.text ? presigned : undefined;
+  const { h, digest } = parts(status, text, headers, signer, ahead?.ts);
+  if (ahead) h["x-oc-signature"] = ahead.sig;
+  else if (signer.offThread) h["x-oc-signature"] = await signer.offThread(digest!, signer.secret);
+  else h["x-oc-signature"] = signDigest(digest!, signer.secret);
   return new Response(text, { status, headers: h });
 }
 

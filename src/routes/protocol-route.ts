@@ -17,6 +17,7 @@ import {
 } from "../http/responses";
 import { routeDoc, type RouteDoc } from "../http/route-docs";
 import type { Tx } from "../store";
+import type { FollowUp, Prechecked } from "../verify-pool";
 
 /** `rawBody` is sent byte for byte instead of serialising `body` (stored idempotent replies). */
 import type { ProtocolReply } from "../http/responses";
@@ -35,17 +36,15 @@ export type ProtocolContext<B> = {
   prechecked: Prechecked[];
 };
 
+type BodyOf<S> = S extends TSchema ? Static<S> : null;
+
 /**
  * What a route will most likely verify and answer, given its valid body (issue 20): signature checks with the
  * caller's key and the exact text of its success (200) body. Sent to the crypto worker with the request's own
  * verification, and the success answer signed there too, so a submit costs one worker round trip instead of three.
  * A guess that turns out wrong costs nothing but the work: the route checks again, the answer is signed again.
  */
-export type Prechecked = { digest: Uint8Array; ok: boolean };
-
-type BodyOf<S> = S extends TSchema ? Static<S> : null;
-
-export type Expectation = { checks: { digest: Uint8Array; r: bigint; s: bigint }[]; success: string };
+export type Expectation = { checks: FollowUp["checks"]; success: string };
 
 /** The body, parsed and validated, or the error to answer once the caller is authenticated (§4.3 comes first). */
 function bodyOf(validate: ReturnType<typeof compileValidator>, raw: Uint8Array): { value: unknown } | ProtocolError {
