@@ -3,7 +3,6 @@
 // qrcode's own PNG path paints a 300×300 RGBA canvas pixel by pixel and deflates it through pngjs streams: ~10 ms per
 // call on the event loop, the whole cost of POST /app/pay (issue 20). Same geometry as qrcode's renderer
 // (errorCorrectionLevel M, margin 2, width 300): the pixels are what qrcode draws for the same segments.
-import { deflateSync } from "node:zlib";
 import QRCode from "qrcode";
 
 export const QR_OPTIONS = { errorCorrectionLevel: "M", margin: 2, width: 300 } as const;
@@ -180,33 +179,74 @@ export function qrModules(text: string): { size: number; data: Uint8Array } {
   return { size: m.size, data: candidate };
 }
 
+/**
+ * Per geometry (symbol size, margin, width): the image width and, for each pixel column (or row), the module it
+ * shows, -1 in the margin. Pay codes have one or two sizes, so the divisions run once per size, not per pixel.
+ */
+type Raster = { px: number; moduleAt: Int16Array };
+const rasterCache = new Map<string, Raster>();
+
+function rasterFor(size: number, margin: number, width: number): Raster {
+  const key = `${size}/${margin}/${width}`;
+  let r = rasterCache.get(key);
+  if (!r) {
+    // qrcode's getScale/getImageWidth: a fractional scale when the width fits, else 4 pixels per module.
+    const scale = width >= size + margin * 2 ? width / (size + margin * 2) : 4;
+    const px = Math.floor((size + margin * 2) * scale);
+    const scaledMargin = margin * scale;
+    const moduleAt = new Int16Array(px).fill(-1);
+    for (let j = 0; j < px; j++)
+      if (j >= scaledMargin && j < px - scaledMargin) moduleAt[j] = Math.floor((j - scaledMargin) / scale);
+    r = { px, moduleAt };
+    rasterCache.set(key, r);
+  }
+  return r;
+}
+
+/** zlib's stream around a raw deflate (RFC 1950): Bun's deflate is ~5× cheaper than node:zlib's per call. */
+function zlibOf(raw: Uint8Array<ArrayBuffer>): Uint8Array {
+  const body = Bun.deflateSync(raw);
+  let a = 1;
+  let b = 0;
+  // Adler-32 with the modulo deferred every 5552 bytes (zlib's NMAX): the sums stay 32-bit integers (RFC 1950 §9).
+  for (let i = 0; i < raw.length; ) {
+    const end = Math.min(i + 5552, raw.length);
+    for (; i < end; i++) {
+      a += raw[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  const out = new Uint8Array(2 + body.length + 4);
+  out[0] = 0x78; // deflate, 32 KiB window
+  out[1] = 0x9c; // default level, header check bits
+  out.set(body, 2);
+  new DataView(out.buffer).setUint32(2 + body.length, ((b << 16) | a) >>> 0);
+  return out;
+}
+
 /** PNG bytes of `text`'s QR code, pixel for pixel what `QRCode.toBuffer(qrSegments(text), QR_OPTIONS)` draws. */
 export function qrPng(text: string, opts: { margin: number; width: number } = QR_OPTIONS): Buffer {
   const { size, data } = qrModules(text);
-  const margin = opts.margin;
-  // qrcode's getScale/getImageWidth: a fractional scale when the width fits, else 4 pixels per module.
-  const scale = opts.width >= size + margin * 2 ? opts.width / (size + margin * 2) : 4;
-  const px = Math.floor((size + margin * 2) * scale);
-  const scaledMargin = margin * scale;
+  const { px, moduleAt } = rasterFor(size, opts.margin, opts.width);
   const stride = 1 + Math.ceil(px / 8); // filter byte + 1 bit per pixel
+  // 1 = white (greyscale), 0 = black; filter type 0 (none) in each row's first byte.
   const raw = new Uint8Array(stride * px);
-  let previousSrc = -2;
+  let previous = -2;
   for (let i = 0; i < px; i++) {
-    const row = raw.subarray(i * stride, (i + 1) * stride);
-    const inRows = i >= scaledMargin && i < px - scaledMargin;
-    const iSrc = inRows ? Math.floor((i - scaledMargin) / scale) : -1;
-    // Consecutive pixel rows of one module row are identical: copy instead of repainting.
-    if (i > 0 && iSrc === previousSrc) {
-      row.set(raw.subarray((i - 1) * stride, i * stride));
+    const row = i * stride;
+    const m = moduleAt[i]!;
+    // Consecutive pixel rows of one module row (or of the margin) are identical: copy instead of repainting.
+    if (m === previous) {
+      raw.copyWithin(row, row - stride, row);
       continue;
     }
-    previousSrc = iSrc;
-    // 1 = white (greyscale), 0 = black; filter type 0 (none) in row[0].
+    previous = m;
+    const line = m * size;
     for (let j = 0; j < px; j++) {
-      let dark = false;
-      if (inRows && j >= scaledMargin && j < px - scaledMargin)
-        dark = data[iSrc * size + Math.floor((j - scaledMargin) / scale)]! !== 0;
-      if (!dark) row[1 + (j >> 3)]! |= 0x80 >> (j & 7);
+      const c = moduleAt[j]!;
+      if (m < 0 || c < 0 || data[line + c] === 0) raw[row + 1 + (j >> 3)]! |= 0x80 >> (j & 7);
     }
   }
   const header = new Uint8Array(13);
@@ -217,7 +257,7 @@ export function qrPng(text: string, opts: { margin: number; width: number } = QR
   return Buffer.concat([
     PNG_SIGNATURE,
     chunk("IHDR", header),
-    chunk("IDAT", deflateSync(raw)),
+    chunk("IDAT", zlibOf(raw)),
     chunk("IEND", new Uint8Array(0)),
   ]);
 }
