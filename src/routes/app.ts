@@ -12,6 +12,7 @@ import { userAccount } from "../store/ledger";
 import { orderFromInventory, scanCode } from "../flows/scan";
 import { ScanAnyResponseSchema, ScanOrderRequest, ScanRequestSchema, ScanResponseSchema } from "../app/scan-schemas";
 import { routeDoc } from "../http/route-docs";
+import { answerBeforeDurable } from "../http/durable-answer";
 import * as S from "../app/schemas";
 import { sendMoney, TransferRequest } from "../flows/send-money";
 import { receiveQr, receiveQrPng, receiveQrSvg } from "../flows/receive-qr";
@@ -107,8 +108,10 @@ export function appRoutes(gw: Gateway) {
       })
       .post(
         "/pay",
-        ({ user }) => {
+        ({ user, request }) => {
           enforceRate(gw, `pay:${user.id}`, gw.config.rateLimits.payPerUser);
+          // The code is shown before its fsync completes: whatever a merchant does with it waits for that fsync.
+          answerBeforeDurable(request);
           return createPaySession(gw, user);
         },
         {

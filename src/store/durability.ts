@@ -15,7 +15,8 @@
 // checkpointed and fsynced database file; a crash or power loss can lose only commits made after the last
 // `durable()`. The rule that makes that harmless: nothing leaves the process on the strength of a commit before
 // `durable()` resolved: every HTTP response (src/routes/server.ts, whether its request wrote or only read: it may
-// have read another request's commit), every outbound peer call (src/peers/fetch-limited.ts: money never moves on
+// have read another request's commit; the one exception, a fresh pay code, is argued in src/http/durable-answer.ts:
+// nothing can be done with it that does not wait for this fsync), every outbound peer call (src/peers/fetch-limited.ts: money never moves on
 // a non-durable pin, and the scheduler's effects all go through it), every WebSocket push (src/app/hub.ts) and the
 // event-log drain. The one difference from FULL: for that short window another process (the CLI) can read a commit
 // that is not durable yet; its own writes run with real FULL, whose fsync of the same -wal covers ours too.

@@ -2,7 +2,8 @@
 // 1. In process, the fsync is held shut by the test: a commit that is already in the database (visible) must not be
 //    acknowledged by anything — the HTTP response that made it, a read-only response that could reveal it, the
 //    WebSocket push, the confirm's webhook to the merchant — until its fsync completes; and concurrent commits share
-//    fsyncs. This is the power-loss property: nothing leaves the process before the -wal is on disk.
+//    fsyncs. This is the power-loss property: nothing leaves the process before the -wal is on disk. The one answer
+//    let out first is a fresh pay code: a submit to it still waits for the fsync that covers the code too.
 // 2. A real gateway process (FULL, group commit on) SIGKILLed in the middle of concurrent pay → submit → confirm
 //    loops and restarted: every submit and confirm it acknowledged is in the database. (A SIGKILL keeps the page
 //    cache, so this half proves recovery and bookkeeping on the group-commit path; half 1 proves the fsync order.)
@@ -93,6 +94,29 @@ test("nothing acknowledges a commit before its fsync: submit response, a read of
   expect((await confirm).json.status).toBe("confirmed");
   await waitUntil("the proof at the merchant's webhook", () => webhooks.includes(order.id as string), 10_000);
   ws.close();
+});
+
+test("a pay code is answered before its fsync completes; a submit to it waits for the fsync that covers both", async () => {
+  const { token } = addUser(tg, "hal", "USD:100.00");
+  closeGate();
+  const asked = syncCalls;
+  // With the gate shut, an answer that waited for the fsync would never come: this await is the assertion.
+  const pay = await app(tg, token, "POST", "/app/pay", {});
+  expect(pay.status).toBe(200);
+  const sessionId = pay.json.sessionId as string;
+  expect(syncCalls).toBeGreaterThan(asked); // its fsync was started at COMMIT and is held
+  expect(gc.pending()).toBe(true);
+  const order = orderFor(merchant, tg, { amount: "3.00" });
+  let answered = false;
+  const submit = submitOrder(merchant, tg, sessionId, order).then((r) => ((answered = true), r));
+  await waitUntil("the submit to commit", () => orderRow(order.id as string)?.status === "awaiting_confirmation");
+  let viewed = false;
+  const view = app(tg, token, "GET", `/app/sessions/${sessionId}`).then((r) => ((viewed = true), r));
+  await Bun.sleep(50);
+  expect({ answered, viewed }).toEqual({ answered: false, viewed: false });
+  gate!.open();
+  expect((await submit).status).toBe(200);
+  expect((await view).json.sessionStatus).toBe("used");
 });
 
 test("concurrent submits share fsyncs: 8 commits made during one fsync are covered by one more", async () => {
