@@ -6,7 +6,12 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
 import QRCode from "qrcode";
-import { qrDataUrl, qrModules, qrPng, qrSegments } from "../../src/flows/qr-image";
+import { qrDataUrl, qrModules, qrPenalty, qrPng, qrSegments } from "../../src/flows/qr-image";
+// qrcode's own penalty rules and matrix, the reference the packed penalty must equal (@types/qrcode has no types here).
+// @ts-expect-error untyped internal module
+import * as Mask from "qrcode/lib/core/mask-pattern";
+// @ts-expect-error untyped internal module
+import BitMatrix from "qrcode/lib/core/bit-matrix";
 import { startPortTestGateway, NO_RATE_LIMITS, type PortTestGateway } from "../helpers/gateway";
 import { seedUser, app } from "../helpers/wallet";
 
@@ -57,6 +62,29 @@ test("the mask is the one qrcode chooses, on many pay-code texts; digit runs of 
     { data: "cd12345", mode: "byte" },
   ]);
   expect(qrSegments("x")).toEqual([{ data: "x", mode: "byte" }]);
+});
+
+test("the packed mask penalty is qrcode's N1+N2+N3+N4 on random and pattern-laden matrices of every word layout", () => {
+  let seed = 20261202;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const finder = [1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0];
+  for (const size of [21, 25, 31, 32, 33, 45, 49, 63, 64, 65, 97, 177])
+    for (let trial = 0; trial < 12; trial++) {
+      const density = [0.5, 0.15, 0.85][trial % 3]!;
+      const data = new Uint8Array(size * size).map(() => (rand() < density ? 1 : 0));
+      // Finder-like windows and long runs, in rows and columns, both directions, some at the edges.
+      for (let n = 0; n < 6; n++) {
+        const line = Math.floor(rand() * size);
+        const from = Math.floor(rand() * (size - 10));
+        const pattern = rand() < 0.5 ? finder : [...finder].reverse();
+        const column = rand() < 0.5;
+        pattern.forEach((v, k) => (data[column ? (from + k) * size + line : line * size + from + k] = v));
+      }
+      const m = new BitMatrix(size);
+      m.data.set(data);
+      const theirs = Mask.getPenaltyN1(m) + Mask.getPenaltyN2(m) + Mask.getPenaltyN3(m) + Mask.getPenaltyN4(m);
+      expect({ size, trial, penalty: qrPenalty(size, data) }).toEqual({ size, trial, penalty: theirs });
+    }
 });
 
 test("POST /app/pay's qrCode and GET /app/sessions/{id}/qr.png are the same PNG of qrText; others' sessions are 403", async () => {
