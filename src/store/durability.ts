@@ -16,10 +16,11 @@
 // `durable()`. The rule that makes that harmless: nothing leaves the process on the strength of a commit before
 // `durable()` resolved: every HTTP response (src/routes/server.ts, whether its request wrote or only read: it may
 // have read another request's commit; the one exception, a fresh pay code, is argued in src/http/durable-answer.ts:
-// nothing can be done with it that does not wait for this fsync), every outbound peer call (src/peers/fetch-limited.ts: money never moves on
-// a non-durable pin, and the scheduler's effects all go through it), every WebSocket push (src/app/hub.ts) and the
-// event-log drain. The one difference from FULL: for that short window another process (the CLI) can read a commit
-// that is not durable yet; its own writes run with real FULL, whose fsync of the same -wal covers ours too.
+// nothing can be done with it that does not wait for this fsync), every outbound peer call
+// (src/peers/fetch-limited.ts: money never moves on a non-durable pin, and the scheduler's effects all go through
+// it), every WebSocket push (src/app/hub.ts) and the event-log drain. The one difference from FULL: for that short
+// window another process (the CLI) can read a commit that is not durable yet; its own writes run with real FULL,
+// whose fsync of the same -wal covers ours too.
 //
 // Which connections are watched: `total_changes()` (rows written by this connection, triggers included) tells
 // whether anything may have been committed since the last fsync. bun:sqlite transactions are synchronous, so no
