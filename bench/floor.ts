@@ -4,9 +4,11 @@
 // INSERT), each loaded by 8 keep-alive connections for 5 s after 2 s of warm-up. Prints the server's CPU per
 // request (user+system from /proc, all its threads) next to the bench's crypto CPU per order.
 import { Database } from "bun:sqlite";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processCpuSeconds } from "./gateway";
+import { closedLoop } from "./load";
 
 const SERVE = process.env.FLOOR_SERVE; // set in the server process this script spawns
 
@@ -50,31 +52,18 @@ if (SERVE) {
     const proc = Bun.spawn([process.execPath, import.meta.path], { env: { ...process.env, FLOOR_SERVE: kind }, stdout: "pipe" });
     const reader = proc.stdout.getReader();
     const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
-    const url = `http://127.0.0.1:${port}/opencharge/orders/create/0123456789abcdef0123456789abcdef`;
-    const cpu = () => {
-      const f = readFileSync(`/proc/${proc.pid}/stat`, "utf8").split(")").pop()!.trim().split(" ");
-      return (Number(f[11]) + Number(f[12])) / 100;
-    };
-    const load = async (seconds: number) => {
-      let ok = 0;
-      const end = performance.now() + seconds * 1000;
-      await Promise.all(
-        Array.from({ length: K }, async () => {
-          while (performance.now() < end) {
-            const r = await fetch(url, { method: "POST", body, headers });
-            await r.text();
-            ok++;
-          }
-        }),
-      );
-      return ok;
-    };
-    await load(2);
-    const c0 = cpu();
-    const ok = await load(5);
-    const ms = ((cpu() - c0) * 1000) / ok;
+    const origin = `http://127.0.0.1:${port}`;
+    const path = "/opencharge/orders/create/0123456789abcdef0123456789abcdef";
+    const request = { sessionId: "", orderId: "", path, headers, body };
+    // One request, sent over and over (the server does not look at it): more than the window can use.
+    const reqs = Array.from({ length: 1_000_000 }, () => request);
+    await closedLoop(origin, reqs, K, 2);
+    const c0 = processCpuSeconds(proc.pid);
+    const r = await closedLoop(origin, reqs, K, 5);
+    if (r.errors) throw new Error(`floor server answered errors: ${r.errorSamples.join("; ")}`);
+    const ms = ((processCpuSeconds(proc.pid) - c0) * 1000) / r.ok;
     const label = kind === "http" ? "Bun.serve alone" : "Bun.serve + 1 SQLite write transaction";
-    console.log(`${label.padEnd(40)}${(ok / 5).toFixed(0)} req/s, ${ms.toFixed(3)} ms server CPU per request`);
+    console.log(`${label.padEnd(40)}${r.per_s.toFixed(0)} req/s, ${ms.toFixed(3)} ms server CPU per request`);
     proc.kill("SIGTERM");
     await proc.exited;
   }

@@ -10,6 +10,13 @@ const DIST = join(ROOT, "dist/opencharge-gateway");
 
 export const GATEWAY_OCID = 200;
 
+/** A process's user+system CPU seconds so far, all its threads: /proc/<pid>/stat fields 14 and 15 (clock ticks),
+ * counted after the ")" closing the name. */
+export function processCpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(")").pop()!.trim().split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 export type BenchUser = { name: string; id: string; token: string };
 
 export type GatewayProc = {
@@ -184,11 +191,7 @@ export async function startGatewayProcess(s: GatewaySetup): Promise<GatewayProc>
     history: seeded.history,
     seedMs: seeded.ms,
     startupMs,
-    cpuSeconds() {
-      // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, counted after the ")" closing the name.
-      const f = readFileSync(`/proc/${proc.pid}/stat`, "utf8").split(")").pop()!.trim().split(" ");
-      return (Number(f[11]) + Number(f[12])) / 100;
-    },
+    cpuSeconds: () => processCpuSeconds(proc.pid),
     threadCpuSeconds() {
       const byKind = new Map<string, number>();
       for (const tid of readdirSync(`/proc/${proc.pid}/task`)) {
