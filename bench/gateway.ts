@@ -10,11 +10,16 @@ const DIST = join(ROOT, "dist/opencharge-gateway");
 
 export const GATEWAY_OCID = 200;
 
-/** A process's user+system CPU seconds so far, all its threads: /proc/<pid>/stat fields 14 and 15 (clock ticks),
- * counted after the ")" closing the name. */
-export function processCpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(")").pop()!.trim().split(" ");
+/** User+system CPU seconds in a /proc stat line (a process's or a thread's): fields 14 and 15 (clock ticks),
+ * counted after the last ")", which closes the name (a name may hold one). */
+function statCpuSeconds(stat: string): number {
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** A process's user+system CPU seconds so far, all its threads. */
+export function processCpuSeconds(pid: number): number {
+  return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, "utf8"));
 }
 
 export type BenchUser = { name: string; id: string; token: string };
@@ -204,8 +209,7 @@ export async function startGatewayProcess(s: GatewaySetup): Promise<GatewayProc>
         // comm is "(name)"; numbered pool threads ("Bun Pool 3") are one kind; the main thread is named after the binary
         const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
         const kind = Number(tid) === proc.pid ? "main" : name.replace(/\s*\d+$/, "");
-        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        byKind.set(kind, (byKind.get(kind) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+        byKind.set(kind, (byKind.get(kind) ?? 0) + statCpuSeconds(stat));
       }
       return byKind;
     },
