@@ -63,7 +63,8 @@ async function storeCounts(url: string): Promise<{ transactions: number; members
   return { transactions: read("oc_sqlite_transactions_total"), members: read("oc_sqlite_transaction_members_total") };
 }
 const mainThread = (gw: { threadCpuSeconds(): Map<string, number> }) => gw.threadCpuSeconds().get("main") ?? NaN;
-type Window = { main: number; transactions: number; members: number };
+const workerThreads = (gw: { threadCpuSeconds(): Map<string, number> }) => gw.threadCpuSeconds().get("Worker") ?? 0;
+type Window = { main: number; worker: number; transactions: number; members: number };
 function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine: number, w: Window) {
   const perOrder = (1000 * cpu) / r.ok;
   return {
@@ -72,6 +73,8 @@ function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine
     p99: r.latency_ms.p99,
     server_cpu_ms_per_order: perOrder,
     main_thread_cpu_ms_per_order: (1000 * w.main) / r.ok,
+    // the crypto workers' threads (Bun names them "Worker")
+    worker_cpu_ms_per_order: (1000 * w.worker) / r.ok,
     // write store transactions per SQLite write transaction in the window (1 = no batching)
     mean_batch: w.members / w.transactions,
     server_cpu_pct: (100 * cpu) / r.seconds,
@@ -86,15 +89,17 @@ for (let round = 0; round < ROUNDS; round++)
   for (const g of gws) {
     const s0 = await storeCounts(g.gw.url);
     const main0 = mainThread(g.gw);
+    const worker0 = workerThreads(g.gw);
     const cpu0 = g.gw.cpuSeconds();
     const m0 = machineBusySeconds();
     const r = await closedLoop(g.gw.url, g.reqs.slice(g.next), K, SECONDS);
     const cpu = g.gw.cpuSeconds() - cpu0;
     const machine = machineBusySeconds() - m0;
     const main = mainThread(g.gw) - main0;
+    const worker = workerThreads(g.gw) - worker0;
     const s1 = await storeCounts(g.gw.url);
     g.next += r.sent;
-    const w = { main, transactions: s1.transactions - s0.transactions, members: s1.members - s0.members };
+    const w = { main, worker, transactions: s1.transactions - s0.transactions, members: s1.members - s0.members };
     g.windows.push(figures(r, cpu, machine, w));
   }
 for (const g of gws) {
@@ -107,6 +112,7 @@ for (const g of gws) {
     p99: med("p99"),
     server_cpu_ms_per_order: med("server_cpu_ms_per_order"),
     main_thread_cpu_ms_per_order: med("main_thread_cpu_ms_per_order"),
+    worker_cpu_ms_per_order: med("worker_cpu_ms_per_order"),
     mean_batch: med("mean_batch"),
     server_cpu_pct: med("server_cpu_pct"),
     crypto_share: med("crypto_share"),
@@ -121,6 +127,7 @@ for (const g of gws) {
     g.v.name,
     `${fmt.f(fig.per_s)}/s  p50 ${fmt.f(fig.p50, 2)} p99 ${fmt.f(fig.p99, 2)} ms  CPU ${fmt.f(fig.server_cpu_ms_per_order, 3)} ms/order ` +
       `(${fmt.f(fig.server_cpu_pct, 0)}%)  main ${fmt.f(fig.main_thread_cpu_ms_per_order, 3)}  ` +
+      `worker ${fmt.f(fig.worker_cpu_ms_per_order, 3)}  ` +
       `batch ${fmt.f(fig.mean_batch, 2)}  share ${fmt.f(fig.crypto_share, 3)}  limit ${fmt.f(fig.limit_fraction, 3)}  ` +
       `client ${fmt.f(fig.client_cpu_pct, 0)}%  others ${fmt.f(fig.other_processes_cpu_pct, 0)}%  [${fig.windows.join(" ")}]` +
       (fig.errors ? `  ERRORS ${fig.errors}` : ""),
