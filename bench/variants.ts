@@ -62,8 +62,11 @@ async function storeCounts(url: string): Promise<{ transactions: number; members
   const read = (name: string) => Number(new RegExp(`^${name}\\{kind="write"\\} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
   return { transactions: read("oc_sqlite_transactions_total"), members: read("oc_sqlite_transaction_members_total") };
 }
-const mainThread = (gw: { threadCpuSeconds(): Map<string, number> }) => gw.threadCpuSeconds().get("main") ?? NaN;
-const workerThreads = (gw: { threadCpuSeconds(): Map<string, number> }) => gw.threadCpuSeconds().get("Worker") ?? 0;
+/** The event loop's and the crypto workers' CPU seconds (Bun names those threads "Worker"), from one /proc read. */
+function threadSplit(gw: { threadCpuSeconds(): Map<string, number> }): { main: number; worker: number } {
+  const t = gw.threadCpuSeconds();
+  return { main: t.get("main") ?? NaN, worker: t.get("Worker") ?? 0 };
+}
 type Window = { main: number; worker: number; transactions: number; members: number };
 function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine: number, w: Window) {
   const perOrder = (1000 * cpu) / r.ok;
@@ -73,7 +76,6 @@ function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine
     p99: r.latency_ms.p99,
     server_cpu_ms_per_order: perOrder,
     main_thread_cpu_ms_per_order: (1000 * w.main) / r.ok,
-    // the crypto workers' threads (Bun names them "Worker")
     worker_cpu_ms_per_order: (1000 * w.worker) / r.ok,
     // write store transactions per SQLite write transaction in the window (1 = no batching)
     mean_batch: w.members / w.transactions,
@@ -88,18 +90,21 @@ function figures(r: Awaited<ReturnType<typeof closedLoop>>, cpu: number, machine
 for (let round = 0; round < ROUNDS; round++)
   for (const g of gws) {
     const s0 = await storeCounts(g.gw.url);
-    const main0 = mainThread(g.gw);
-    const worker0 = workerThreads(g.gw);
+    const t0 = threadSplit(g.gw);
     const cpu0 = g.gw.cpuSeconds();
     const m0 = machineBusySeconds();
     const r = await closedLoop(g.gw.url, g.reqs.slice(g.next), K, SECONDS);
     const cpu = g.gw.cpuSeconds() - cpu0;
     const machine = machineBusySeconds() - m0;
-    const main = mainThread(g.gw) - main0;
-    const worker = workerThreads(g.gw) - worker0;
+    const t1 = threadSplit(g.gw);
     const s1 = await storeCounts(g.gw.url);
     g.next += r.sent;
-    const w = { main, worker, transactions: s1.transactions - s0.transactions, members: s1.members - s0.members };
+    const w = {
+      main: t1.main - t0.main,
+      worker: t1.worker - t0.worker,
+      transactions: s1.transactions - s0.transactions,
+      members: s1.members - s0.members,
+    };
     g.windows.push(figures(r, cpu, machine, w));
   }
 for (const g of gws) {
